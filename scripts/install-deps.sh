@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian 12 packages mesura needs, only those missing.
+# Usage: scripts/install-deps.sh [build|check]   (check adds test and fuzz tools)
+set -eu
+want="cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
+libsodium-dev libcyaml-dev libyaml-dev libopenblas-dev liblapacke-dev curl ca-certificates"
+if [ "${1:-build}" = check ]; then
+  want="$want libcmocka-dev python3 clang libclang-rt-14-dev sqlite3"
+fi
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing Debian packages:$missing" >&2
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

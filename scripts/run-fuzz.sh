@@ -1,0 +1,29 @@
+#!/bin/sh
+# Runs every libFuzzer target of BUILD_DIR for SECONDS each, starting from the
+# committed seed corpus (fuzz/corpus/<target>/) and dictionary (fuzz/<target>.dict).
+# New inputs go to a scratch corpus so the committed one changes only by hand.
+set -eu
+build=${1:-build-fuzz}
+seconds=${2:-20}
+cd "$(dirname "$0")/.."
+found=0
+for bin in "$build"/fuzz_*; do
+  [ -x "$bin" ] || continue
+  found=1
+  name=$(basename "$bin" | sed 's/^fuzz_//')
+  work=$(mktemp -d)
+  [ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$work/"
+  dict=""
+  [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
+  echo "fuzz: $name for ${seconds}s"
+  # shellcheck disable=SC2086
+  if ! "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=0 $dict \
+      -artifact_prefix="$work/" "$work" >"$work/log" 2>&1; then
+    tail -n 40 "$work/log"
+    echo "fuzz: $name FAILED (artifacts in $work)"
+    exit 1
+  fi
+  tail -n 1 "$work/log"
+  rm -rf "$work"
+done
+[ "$found" = 1 ] || echo "fuzz: no targets built"

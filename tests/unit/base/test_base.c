@@ -1,0 +1,163 @@
+/* Unit tests of base: timestamps, ids, the request validator, buffers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/id.h"
+#include "base/json.h"
+#include "base/mtime.h"
+
+static void test_rfc3339(void **state) {
+  (void)state;
+  static const struct {
+    const char *s;
+    int rc;
+    int64_t ms;
+  } rows[] = {
+      {"1970-01-01T00:00:00Z", MES_OK, 0},
+      {"2026-11-20T21:04:05Z", MES_OK, 1795208645000LL},
+      {"2026-11-20T21:04:05.250Z", MES_OK, 1795208645250LL},
+      {"2026-11-20T22:04:05+01:00", MES_OK, 1795208645000LL},
+      {"2024-02-29T00:00:00Z", MES_OK, 1709164800000LL},
+      {"2023-02-29T00:00:00Z", MES_EBAD_TS, 0},
+      {"2026-13-01T00:00:00Z", MES_EBAD_TS, 0},
+      {"2026-11-20 21:04:05", MES_EBAD_TS, 0},
+      {"2026-11-20T21:04:05", MES_EBAD_TS, 0},
+      {"2026-11-20T21:04:05Zjunk", MES_EBAD_TS, 0},
+      {"yesterday", MES_EBAD_TS, 0},
+      {"", MES_EBAD_TS, 0},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    int64_t ms = -1;
+    int rc = mes_time_parse_rfc3339(rows[i].s, strlen(rows[i].s), &ms);
+    assert_int_equal(rc, rows[i].rc);
+    if (rc == MES_OK)
+      assert_int_equal(ms, rows[i].ms);
+  }
+  char out[32];
+  mes_time_format(1795208645250LL, out);
+  assert_string_equal(out, "2026-11-20T21:04:05.250Z");
+}
+
+static void test_ids(void **state) {
+  (void)state;
+  char big[130];
+  memset(big, 'a', sizeof big);
+  assert_int_equal(mes_id_check("u42", 3), MES_OK);
+  assert_int_equal(mes_id_check("zażółć", strlen("zażółć")), MES_OK);
+  assert_int_equal(mes_id_check("", 0), MES_EINVALID_ID);
+  assert_int_equal(mes_id_check(big, 128), MES_OK);
+  assert_int_equal(mes_id_check(big, 129), MES_EINVALID_ID);
+  assert_int_equal(mes_id_check("a\nb", 3), MES_EINVALID_ID);
+  assert_int_equal(mes_id_check("a\x7f", 2), MES_EINVALID_ID);
+  assert_int_equal(mes_id_check("\xc2\x85", 2), MES_EINVALID_ID); /* NEL, a C1 control */
+  assert_int_equal(mes_id_check("\xff", 1), MES_EBAD_UTF8);
+  assert_int_equal(mes_id_check("\xc0\xaf", 2), MES_EBAD_UTF8);     /* overlong */
+  assert_int_equal(mes_id_check("\xed\xa0\x80", 3), MES_EBAD_UTF8); /* surrogate */
+  assert_int_equal(mes_id_check("\xe2\x82", 2), MES_EBAD_UTF8);     /* truncated */
+  char out[16];
+  assert_int_equal(mes_url_decode("a%20b", 5, out, sizeof out), 3);
+  assert_string_equal(out, "a b");
+  assert_int_equal(mes_url_decode("a%2", 3, out, sizeof out), -1);
+  assert_int_equal(mes_url_decode("a%00", 4, out, sizeof out), -1);
+}
+
+static const struct mes_jfield shape[] = {
+    {"subject", MES_J_ID, true, 0, 0},
+    {"count", MES_J_INT, false, 1, 100},
+    {"tags", MES_J_IDS, false, 0, 3},
+    {"title", MES_J_TEXT, false, 0, 0},
+};
+
+static void check(const char *body, int want_rc, const char *want_field) {
+  json_t *obj = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  int rc = mes_json_parse_object(body, strlen(body), &obj, &err);
+  if (!rc)
+    rc = mes_json_check(obj, shape, sizeof shape / sizeof shape[0], "", &err);
+  assert_int_equal(rc, want_rc);
+  if (want_field)
+    assert_string_equal(err.field, want_field);
+  json_decref(obj);
+}
+
+static void test_validator(void **state) {
+  (void)state;
+  check("{\"subject\":\"u1\",\"count\":5,\"tags\":[\"a\"],\"title\":{\"en\":\"x\"}}", MES_OK, NULL);
+  check("{\"subject\":\"u1\",\"extra\":1}", MES_EUNKNOWN_FIELD, "/extra");
+  check("{\"subject\":\"u1\",\"a/b\":1}", MES_EUNKNOWN_FIELD, "/a~1b");
+  check("{\"count\":5}", MES_EMISSING_FIELD, "/subject");
+  check("{\"subject\":5}", MES_EWRONG_TYPE, "/subject");
+  check("{\"subject\":\"u1\",\"count\":0}", MES_EOUT_OF_RANGE, "/count");
+  check("{\"subject\":\"u1\",\"count\":\"5\"}", MES_EWRONG_TYPE, "/count");
+  check("{\"subject\":\"u1\",\"tags\":[\"a\",\"\"]}", MES_EINVALID_ID, "/tags/1");
+  check("{\"subject\":\"u1\",\"tags\":[\"a\",\"b\",\"c\",\"d\"]}", MES_EOUT_OF_RANGE, "/tags");
+  check("{\"subject\":\"u1\",\"title\":{\"en\":3}}", MES_EWRONG_TYPE, "/title/en");
+  check("{\"subject\":\"u1\"", MES_EBAD_JSON, NULL);
+  check("[1,2]", MES_EWRONG_TYPE, NULL);
+  check("{\"subject\":\"u1\",\"subject\":\"u2\"}", MES_EBAD_JSON, NULL);
+  check("{\"subject\":\"\xff\"}", MES_EBAD_UTF8, NULL);
+  check("", MES_EEMPTY_BODY, NULL);
+}
+
+static void test_ts_future(void **state) {
+  (void)state;
+  struct mes_err err;
+  int64_t now = 1795208645000LL, out;
+  json_t *v = json_integer(now + 4 * 60 * 1000);
+  assert_int_equal(mes_json_ts(v, now, &out, "/ts", &err), MES_OK);
+  json_decref(v);
+  v = json_integer(now + 6 * 60 * 1000);
+  assert_int_equal(mes_json_ts(v, now, &out, "/ts", &err), MES_ETS_IN_FUTURE);
+  assert_string_equal(err.field, "/ts");
+  json_decref(v);
+  v = json_real(1.5);
+  assert_int_equal(mes_json_ts(v, now, &out, "/ts", &err), MES_EBAD_TS);
+  json_decref(v);
+}
+
+static void test_canonical(void **state) {
+  (void)state;
+  json_t *v = json_pack("{s:s, s:i, s:s}", "z", "ü", "a", 1, "m", "x");
+  char *s = mes_json_canonical(v);
+  assert_string_equal(s, "{\"a\":1,\"m\":\"x\",\"z\":\"ü\"}");
+  free(s);
+  json_decref(v);
+}
+
+static void test_buf_cap(void **state) {
+  (void)state;
+  struct mes_buf b;
+  mes_buf_init(&b, 8);
+  assert_int_equal(mes_buf_puts(&b, "12345"), MES_OK);
+  assert_int_equal(mes_buf_puts(&b, "6789"), MES_EBODY_TOO_LARGE);
+  assert_string_equal(b.data, "12345"); /* unchanged on failure */
+  assert_int_equal(mes_buf_printf(&b, "%d", 678), MES_OK);
+  assert_string_equal(b.data, "12345678");
+  mes_buf_release(&b);
+}
+
+static void test_error_table(void **state) {
+  (void)state;
+  assert_string_equal(mes_rc_code(MES_EUNKNOWN_FIELD), "unknown_field");
+  assert_int_equal(mes_rc_status(MES_EGPC_CONFLICT), 409);
+  assert_int_equal(mes_rc_status(MES_EBODY_TOO_LARGE), 413);
+  assert_string_equal(mes_rc_code(MES_ETS_IN_FUTURE), "ts_in_future");
+  assert_string_equal(mes_rc_code(9999), "internal_error");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_rfc3339),   cmocka_unit_test(test_ids),    cmocka_unit_test(test_validator),
+      cmocka_unit_test(test_ts_future), cmocka_unit_test(test_canonical), cmocka_unit_test(test_buf_cap),
+      cmocka_unit_test(test_error_table),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
