@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian 12 packages mesura needs, only those missing.
-# Usage: scripts/install-deps.sh [build|check]   (check adds test and fuzz tools)
+# Usage: scripts/install-deps.sh [build|check|bench]
+#   check adds the test and fuzz tools; bench adds the load generator.
 set -eu
 want="cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
 libsodium-dev libcyaml-dev libyaml-dev libopenblas-dev liblapacke-dev curl ca-certificates"
-if [ "${1:-build}" = check ]; then
-  want="$want libcmocka-dev python3 clang libclang-rt-14-dev sqlite3"
-fi
+case "${1:-build}" in
+  check) want="$want libcmocka-dev python3 clang libclang-rt-14-dev openssl" ;;
+  bench) want="$want libcmocka-dev python3 wrk" ;;
+esac
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

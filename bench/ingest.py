@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Ingestion benchmark (issue: foundation): batched events through HTTP into the encrypted
+store, durable single-event requests with keep-alive, and /healthz, each reported with the
+bare sealed-insert loop (bench_store) measured in the same run as the baseline.
+
+usage: bench/ingest.py BUILD_DIR [--events N] [--subjects S] [--scale 10]
+Runs everything twice: on an empty store and on one holding --scale times more events.
+Prints a Markdown table for bench/README.md. Needs `wrk` (scripts/install-deps.sh bench).
+"""
+import argparse, http.client, json, os, re, shutil, subprocess, sys, tempfile, threading, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+
+
+def batch_body(subjects, n, offset):
+    evs = []
+    for i in range(n):
+        k = offset + i
+        evs.append({"subject": "u%d" % (k % subjects), "type": "view", "item": "item-%05d" % (k % 20000),
+                    "channel": "web", "properties": {"duration_s": k % 90}})
+    return json.dumps({"events": evs}).encode()
+
+
+def post_batches(host, port, key, bodies, counter):
+    c = http.client.HTTPConnection(host, port, timeout=300)
+    for b in bodies:
+        c.request("POST", "/v1/events", body=b, headers={"Authorization": "Bearer " + key,
+                                                         "Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise SystemExit("batch failed: %d %s" % (r.status, data[:200]))
+        counter.append(json.loads(data)["stored"])
+    c.close()
+
+
+def batched(server, key, subjects, n_events, batch=10000, conns=2):
+    bodies = [batch_body(subjects, batch, i * batch) for i in range(n_events // batch)]
+    per = [bodies[i::conns] for i in range(conns)]
+    counter = []
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=post_batches, args=(server.host, server.port, key, p, counter)) for p in per]
+    for t in ths: t.start()
+    for t in ths: t.join()
+    dt = time.monotonic() - t0
+    return sum(counter) / dt, sum(counter)
+
+
+def wrk(url, seconds, script=None, conns=32):
+    cmd = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
+
+
+def peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--events", type=int, default=400000)
+    ap.add_argument("--subjects", type=int, default=2000)
+    ap.add_argument("--scale", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=8)
+    a = ap.parse_args()
+    os.environ["MESURA_BIN"] = os.path.abspath(os.path.join(a.build, "mesura"))
+    import harness  # noqa: E402  (needs MESURA_BIN set first)
+
+    rows = []
+    server = harness.MesuraServer(keys={"admin": "admin", "shop": "ingest,consent"},
+                                  serve_args=["--rate-limit", "-1"])
+    server.start()
+    try:
+        key = server.keys["shop"]
+        # Every subject grants personalization, through the real consent endpoint.
+        c = http.client.HTTPConnection(server.host, server.port)
+        for s in range(a.subjects):
+            c.request("PUT", "/v1/subjects/u%d/consents/personalization" % s,
+                      body=b'{"status":"granted","source":"bench"}',
+                      headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+            r = c.getresponse(); r.read()
+            assert r.status == 200, r.status
+        lua = os.path.join(tempfile.mkdtemp(), "single.lua")
+        with open(lua, "w") as f:
+            f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                    'wrk.headers["Authorization"] = "Bearer %s"\n'
+                    'wrk.body = \'{"subject":"u1","type":"view","item":"item-00001","properties":{"duration_s":3}}\'\n' % key)
+        for phase in ("empty store", "%dx more data" % a.scale):
+            if phase != "empty store":
+                # Grow the store to scale x the measured batch volume before measuring again.
+                batched(server, key, a.subjects, a.events * (a.scale - 1))
+            base_dir = tempfile.mkdtemp()
+            bs = json.loads(subprocess.run([os.path.join(a.build, "bench_store"), os.path.join(base_dir, "s"),
+                                            str(a.events), str(a.subjects)],
+                                           capture_output=True, text=True, check=True).stdout)
+            shutil.rmtree(base_dir)
+            ev_s, _ = batched(server, key, a.subjects, a.events)
+            h_rps, h_p99, _ = wrk("http://%s:%d/healthz" % (server.host, server.port), a.seconds)
+            s_rps, s_p99, bad = wrk("http://%s:%d/v1/events" % (server.host, server.port), a.seconds, lua)
+            rows.append((phase, bs["rows_per_s"], ev_s, h_rps, s_rps, s_p99, bad, peak_rss_mb(server.proc.pid)))
+    finally:
+        server.stop()
+        server.cleanup()
+    print("| store | bare sealed inserts rows/s (baseline) | HTTP batched events/s | ratio | /healthz req/s | "
+          "single durable event req/s | ratio to /healthz | single p99 ms | non-2xx | server peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (phase, bs, ev, h, s, p99, bad, rss) in rows:
+        print("| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f | %d | %.0f |"
+              % (phase, bs, ev, ev / bs, h, s, s / h, p99, bad, rss))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+/*
+ * catalog — the brand's items (contract §3): validation of the item shape,
+ * single and batch upserts, reads, deletes and cursor pages.
+ *
+ * The catalog is not personal data: an item is stored in the clear as one
+ * JSON document through the store's item_* ops. The document holds what the
+ * client sent, normalised: {"title", "categories", "attributes", "available"}.
+ * What depends on the policy (whether an item is sensitive) is computed when
+ * the item is read, so that a policy reload takes effect at once.
+ *
+ * Every function takes a request context (borrowed, see subject.h) whose
+ * policy snapshot resolves categories. Errors fill err with the contract's
+ * code, sentence and JSON pointer. Thread-safe as the store is.
+ */
+#ifndef MES_CATALOG_H
+#define MES_CATALOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/json.h"
+#include "subject/subject.h"
+
+#define MES_CATALOG_BATCH_MAX 10000     /* items in one POST /v1/items */
+#define MES_CATALOG_MAX_ATTRIBUTES 64   /* keys of an item's "attributes" */
+#define MES_CATALOG_DOC_MAX (64 * 1024) /* bytes of one stored item document */
+#define MES_CATALOG_PAGE_DEFAULT 100
+#define MES_CATALOG_PAGE_MAX 1000
+
+/* The field tables of the item shape (PUT /v1/items/{id}) and of the batch
+ * body (POST /v1/items), for callers that parse a body before handing it
+ * over (the HTTP layer). The catalog functions check them again. */
+extern const struct mes_jfield mes_catalog_item_fields[];
+extern const size_t mes_catalog_n_item_fields;
+extern const struct mes_jfield mes_catalog_post_fields[];
+extern const size_t mes_catalog_n_post_fields;
+
+/* Checks one item object (borrowed) against the item shape. `with_id`: the
+ * object must carry "id" (batch and import shapes) instead of taking it from
+ * the URL. `ptr` is the object's JSON pointer ("" or "/items/3"), used in
+ * err->field. On success *doc_out is a new string (caller frees): the
+ * normalised document to store. Does not touch the store. */
+int mes_catalog_validate(const struct mes_ctx *c, const json_t *item, bool with_id, const char *ptr,
+                         char **doc_out, struct mes_err *err);
+
+/* PUT /v1/items/{id}: validates `body` (borrowed) and stores it under id
+ * (id_len bytes, checked by the id rule), durably before returning. */
+int mes_catalog_put(const struct mes_ctx *c, const char *id, size_t id_len, const json_t *body, struct mes_err *err);
+
+/* Upserts an array of item objects each carrying "id" (borrowed `items`,
+ * at most MES_CATALOG_BATCH_MAX entries, not checked here). Valid items are
+ * written in one transaction, durably; an invalid one is appended to `errors`
+ * (borrowed array) as {"index": base_index + i, "error": {code, message,
+ * field}} with field under `ptr` + "/i". *n_upserted gets the count written.
+ * Fails only when the store does (then nothing was written). */
+int mes_catalog_upsert(const struct mes_ctx *c, const json_t *items, const char *ptr, size_t base_index,
+                       json_t *errors, size_t *n_upserted, struct mes_err *err);
+
+/* POST /v1/items: the whole request body (borrowed) {"items": [...]}.
+ * *reply is new: {"upserted": N, "errors": [...]}. MES_EBATCH_TOO_LARGE above
+ * MES_CATALOG_BATCH_MAX items. */
+int mes_catalog_post(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err);
+
+/* GET /v1/items/{id}: *out is new — the stored document plus "id" and
+ * "sensitive" (true when any of its categories is sensitive in the current
+ * policy). MES_ENOT_FOUND when absent. */
+int mes_catalog_get(const struct mes_ctx *c, const char *id, size_t id_len, json_t **out, struct mes_err *err);
+
+/* DELETE /v1/items/{id}: durable before returning. MES_ENOT_FOUND when absent. */
+int mes_catalog_delete(const struct mes_ctx *c, const char *id, size_t id_len, struct mes_err *err);
+
+/* GET /v1/items?limit=N&cursor=C: `limit` 1..MES_CATALOG_PAGE_MAX (the caller
+ * applies the default); `cursor` (borrowed, may be NULL) is an opaque value a
+ * previous page returned. *out is new: {"items": [...], "next_cursor": C}
+ * with next_cursor absent on the last page. MES_EINVALID_VALUE for a cursor
+ * this server did not give out. */
+int mes_catalog_list(const struct mes_ctx *c, int limit, const char *cursor, json_t **out, struct mes_err *err);
+
+/* The category indexes (policy) of item `id`, as a bitmask over the first 64
+ * categories and in `cats` (up to cap entries; *n_cats gets how many were
+ * written). For derived data (interests) and guardrails. MES_ENOT_FOUND
+ * when the item is absent. Categories no longer in the policy are skipped. */
+int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, int *cats, size_t cap, size_t *n_cats);
+
+/* Opaque cursors: base64url (no padding) of an id. encode: out needs
+ * ((len + 2) / 3) * 4 + 1 bytes; returns the length written. decode: returns
+ * the decoded length, or -1 when s is not base64url or out (cap bytes,
+ * including the NUL) is too small. */
+size_t mes_catalog_cursor_encode(const char *id, size_t len, char *out);
+long mes_catalog_cursor_decode(const char *s, size_t len, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,63 @@
+/* cli internals shared by the command files of src/cli/ only. */
+#ifndef MES_CLI_INT_H
+#define MES_CLI_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "cli/cli.h"
+#include "engine/engine.h"
+
+/* One command: its name, one-line summary, usage text and entry point. */
+struct mes_cli_cmd {
+  const char *name;
+  const char *summary;
+  const char *usage;
+  int (*run)(int argc, char **argv);
+};
+
+/* A long option: "--name VALUE" (value != NULL) or a "--name" flag (flag != NULL). */
+struct mes_cli_opt {
+  const char *name;
+  const char **value; /* receives a borrowed pointer into argv */
+  bool *flag;
+};
+
+/* Parses argv[1..] against opts; other words go to pos (at most max_pos).
+ * Returns MES_EXIT_OK or prints a usage line and returns MES_EXIT_USAGE. */
+int mes__cli_parse(int argc, char **argv, const struct mes_cli_opt *opts, size_t n_opts, const char **pos,
+                   size_t max_pos, size_t *n_pos);
+
+/* Prints "mesura: <sentence>" and returns MES_EXIT_USAGE. */
+int mes__cli_usage(const char *fmt, ...) MES_PRINTF(1, 2);
+/* Prints "mesura: <err text>" and returns MES_EXIT_FAIL, or MES_EXIT_USAGE for
+ * errors caused by the caller's input. */
+int mes__cli_fail(const struct mes_err *err);
+/* Opens the engine on dir with logging to stderr. Prints the failure. */
+int mes__cli_open(const char *dir, struct mes_engine **out);
+
+/* Command entry points (argv[0] is the command name). */
+int mes__cmd_init(int argc, char **argv);
+int mes__cmd_serve(int argc, char **argv);
+int mes__cmd_keys(int argc, char **argv);
+int mes__cmd_backup(int argc, char **argv);
+int mes__cmd_demo(int argc, char **argv);
+int mes__cmd_import(int argc, char **argv);
+
+struct mes_import_counts;
+/* Imports FILE ("-": stdin) into an open engine as `mesura import` does:
+ * bad lines to stderr, progress too unless quiet. Fills *n. Exit code. */
+int mes__cli_import_file(struct mes_engine *e, const char *path, bool quiet, struct mes_import_counts *n);
+
+/* demo_data.c — the demo store. mes__demo_policy: *out is new (free), the
+ * example mesura.yaml with the demo's categories added. mes__demo_write: a
+ * seeded, deterministic JSON Lines file of items, consents and journeys of
+ * n_shoppers shoppers at path; featured receives a shopper worth showing.
+ * Both return 0, or -1 on failure. */
+int mes__demo_policy(char **out);
+int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap);
+int mes__cmd_eval(int argc, char **argv);
+int mes__cmd_eval_convert(int argc, char **argv);
+
+#endif

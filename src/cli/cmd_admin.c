@@ -1,0 +1,121 @@
+/* cli — init, keys and backup: the data directory's administration. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/mtime.h"
+#include "cli/cli_int.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+int mes__cmd_init(int argc, char **argv) {
+  const char *dir = NULL;
+  const struct mes_cli_opt opts[] = {{"data", &dir, NULL}};
+  size_t n_pos;
+  if (mes__cli_parse(argc, argv, opts, 1, NULL, 0, &n_pos))
+    return MES_EXIT_USAGE;
+  if (!dir)
+    return mes__cli_usage("init needs --data DIR");
+  struct mes_err err;
+  mes_err_clear(&err);
+  if (mes_engine_init_dir(dir, &err))
+    return mes__cli_fail(&err);
+  fprintf(stderr, "mesura: created %s (edit %s/mesura.yaml, then `mesura keys create`)\n", dir, dir);
+  return MES_EXIT_OK;
+}
+
+static int key_row_print(void *ud, const struct mes_apikey_row *row) {
+  (void)ud;
+  char scopes[128], created[32], revoked[32];
+  mes_scope_format(row->scopes, scopes, sizeof scopes);
+  mes_time_format(row->created_ms, created);
+  if (row->revoked_ms)
+    mes_time_format(row->revoked_ms, revoked);
+  printf("%s\t%s\t%s\t%s%s\n", row->name, scopes, created, row->revoked_ms ? "revoked " : "active",
+         row->revoked_ms ? revoked : "");
+  return 0;
+}
+
+int mes__cmd_keys(int argc, char **argv) {
+  const char *dir = NULL, *scopes = NULL, *name = NULL;
+  const struct mes_cli_opt opts[] = {{"data", &dir, NULL}, {"scopes", &scopes, NULL}, {"name", &name, NULL}};
+  const char *pos[2];
+  size_t n_pos;
+  if (mes__cli_parse(argc, argv, opts, 3, pos, 2, &n_pos))
+    return MES_EXIT_USAGE;
+  if (n_pos == 0)
+    return mes__cli_usage("keys needs a subcommand: create, list or revoke");
+  if (!dir)
+    return mes__cli_usage("keys needs --data DIR");
+  const char *sub = pos[0];
+  uint32_t mask = 0;
+  struct mes_err err;
+  mes_err_clear(&err);
+  char gen_name[32];
+  if (strcmp(sub, "create") == 0) {
+    if (n_pos != 1)
+      return mes__cli_usage("keys create takes no positional argument");
+    if (!scopes)
+      return mes__cli_usage("keys create needs --scopes S1,S2");
+    if (mes_scope_parse(scopes, &mask, &err))
+      return mes__cli_usage("%s", mes_err_text(&err));
+    if (!name) {
+      char tok[16];
+      mes_crypto_init();
+      mes_random_token(tok, sizeof tok, 6);
+      snprintf(gen_name, sizeof gen_name, "key-%s", tok);
+      name = gen_name;
+    }
+  } else if (strcmp(sub, "revoke") == 0) {
+    if (n_pos != 2)
+      return mes__cli_usage("keys revoke needs the key's NAME");
+  } else if (strcmp(sub, "list") == 0) {
+    if (n_pos != 1)
+      return mes__cli_usage("keys list takes no positional argument");
+  } else {
+    return mes__cli_usage("unknown keys subcommand '%s': create, list or revoke", sub);
+  }
+  struct mes_engine *e;
+  int ec = mes__cli_open(dir, &e);
+  if (ec)
+    return ec;
+  int rc = MES_OK;
+  if (strcmp(sub, "create") == 0) {
+    char key[64];
+    rc = mes_engine_key_create(e, name, mask, key, &err);
+    if (!rc) {
+      printf("%s\n", key);
+      mes_wipe(key, sizeof key);
+    }
+  } else if (strcmp(sub, "revoke") == 0) {
+    rc = mes_engine_key_revoke(e, pos[1], &err);
+  } else {
+    rc = mes_store_apikey_list(mes_engine_store(e), key_row_print, NULL);
+    if (rc)
+      mes_err_set(&err, rc, NULL, NULL);
+  }
+  mes_engine_close(e);
+  return rc ? mes__cli_fail(&err) : MES_EXIT_OK;
+}
+
+int mes__cmd_backup(int argc, char **argv) {
+  const char *dir = NULL;
+  const struct mes_cli_opt opts[] = {{"data", &dir, NULL}};
+  const char *pos[1];
+  size_t n_pos;
+  if (mes__cli_parse(argc, argv, opts, 1, pos, 1, &n_pos))
+    return MES_EXIT_USAGE;
+  if (!dir || n_pos != 1)
+    return mes__cli_usage("usage: mesura backup --data DIR FILE");
+  struct mes_engine *e;
+  int ec = mes__cli_open(dir, &e);
+  if (ec)
+    return ec;
+  struct mes_err err;
+  mes_err_clear(&err);
+  int rc = mes_store_backup(mes_engine_store(e), pos[0], &err);
+  mes_engine_close(e);
+  if (rc)
+    return mes__cli_fail(&err);
+  fprintf(stderr, "mesura: backup written to %s (subject keys are not in it, by design: see README)\n", pos[0]);
+  return MES_EXIT_OK;
+}

@@ -1,0 +1,193 @@
+/* cli — serve and demo: run the HTTP server over a data directory. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/mtime.h"
+#include "cli/cli_int.h"
+#include "crypto/crypto.h"
+#include "eval/eval.h"
+#include "http/http.h"
+#include "rights/rights.h"
+#include "store/store.h"
+
+static int parse_rps(const char *s, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || v < -1 || v > 10000000)
+    return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int serve_dir(const char *dir, struct mes_http_opts *ho) {
+  struct mes_engine *e;
+  int ec = mes__cli_open(dir, &e);
+  if (ec)
+    return ec;
+  struct mes_err err;
+  mes_err_clear(&err);
+  int rc = mes_http_serve(e, ho, &err);
+  mes_engine_close(e);
+  return rc ? mes__cli_fail(&err) : MES_EXIT_OK;
+}
+
+int mes__cmd_serve(int argc, char **argv) {
+  const char *dir = NULL, *rate = NULL;
+  struct mes_http_opts ho = {.listen = "127.0.0.1:8080"};
+  const struct mes_cli_opt opts[] = {{"data", &dir, NULL},
+                                     {"listen", &ho.listen, NULL},
+                                     {"tls-cert", &ho.tls_cert_path, NULL},
+                                     {"tls-key", &ho.tls_key_path, NULL},
+                                     {"rate-limit", &rate, NULL}};
+  size_t n_pos;
+  if (mes__cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &n_pos))
+    return MES_EXIT_USAGE;
+  if (!dir)
+    return mes__cli_usage("serve needs --data DIR");
+  if (!ho.tls_cert_path != !ho.tls_key_path)
+    return mes__cli_usage("HTTPS needs both --tls-cert FILE and --tls-key FILE");
+  if (rate && parse_rps(rate, &ho.rate_limit_rps))
+    return mes__cli_usage("--rate-limit takes requests per second per key (0 default, -1 off)");
+  return serve_dir(dir, &ho);
+}
+
+#define DEMO_DIR "mesura-demo"
+#define DEMO_SHOPPERS 3000
+#define DEMO_TOKEN_TTL_S (60 * 60)
+
+/* Writes the demo policy over the example that `init` left in dir. */
+static int demo_write_policy(const char *dir) {
+  char *yaml = NULL, path[512];
+  snprintf(path, sizeof path, "%s/mesura.yaml", dir);
+  if (mes__demo_policy(&yaml))
+    return mes__cli_usage("cannot build the demo policy from the example mesura.yaml");
+  FILE *f = fopen(path, "w");
+  size_t n = strlen(yaml);
+  bool ok = f && fwrite(yaml, 1, n, f) == n;
+  ok = f && fclose(f) == 0 && ok;
+  free(yaml);
+  if (!ok) {
+    fprintf(stderr, "mesura: cannot write %s\n", path);
+    return MES_EXIT_FAIL;
+  }
+  return MES_EXIT_OK;
+}
+
+/* Loads the synthetic shoppers once (an empty catalog means not yet) and
+ * remembers the featured shopper's id in the store's meta table. */
+static int demo_load(struct mes_engine *e, const char *dir, char *featured, size_t cap) {
+  struct mes_store *st = mes_engine_store(e);
+  featured[0] = '\0';
+  if (mes_store_item_count(st) > 0) {
+    mes_store_meta_get(st, "demo_shopper", featured, cap);
+    return MES_EXIT_OK;
+  }
+  char path[512];
+  snprintf(path, sizeof path, "%s/demo-data.jsonl", dir);
+  uint64_t t0 = mes_mono_ns();
+  fprintf(stderr, "mesura: generating %d demo shoppers and their journeys...\n", DEMO_SHOPPERS);
+  if (mes__demo_write(path, DEMO_SHOPPERS, mes_now_ms(), featured, cap)) {
+    fprintf(stderr, "mesura: cannot write %s\n", path);
+    return MES_EXIT_FAIL;
+  }
+  struct mes_import_counts n;
+  int ec = mes__cli_import_file(e, path, true, &n);
+  if (ec)
+    return ec;
+  fprintf(stderr,
+          "mesura: loaded %lld items, %lld consents and %lld events (%lld more not kept: no consent) in %.1f s\n",
+          (long long)n.items, (long long)n.consents, (long long)n.events_stored, (long long)n.events_not_stored,
+          (double)(mes_mono_ns() - t0) / 1e9);
+  if (featured[0] && mes_store_tx_begin(st) == MES_OK) {
+    uint64_t ticket;
+    if (mes_store_meta_set(st, "demo_shopper", featured) == MES_OK && mes_store_tx_commit(st, &ticket) == MES_OK)
+      mes_store_wait_durable(st, ticket);
+    else
+      mes_store_tx_rollback(st);
+  }
+  printf("a shopper to try: %s\n", featured);
+  return MES_EXIT_OK;
+}
+
+/* A dashboard token for the featured shopper; empty when there is none. */
+static void demo_shopper_token(struct mes_engine *e, const char *shopper, char token[64]) {
+  token[0] = '\0';
+  if (!shopper[0])
+    return;
+  struct mes_ctx c;
+  struct mes_subject s;
+  mes_engine_ctx(e, &c, "demo", false);
+  int rc = mes_subject_resolve(&c, MES_NS_SUBJECT, shopper, strlen(shopper), false, &s);
+  mes_engine_ctx_done(e, &c);
+  int64_t expires_ms;
+  if (rc || mes_engine_subject_token(e, s.row.id, DEMO_TOKEN_TTL_S, token, &expires_ms))
+    token[0] = '\0';
+}
+
+int mes__cmd_demo(int argc, char **argv) {
+  struct mes_http_opts ho = {.listen = "127.0.0.1:8080"};
+  const char *dir = DEMO_DIR;
+  const struct mes_cli_opt opts[] = {{"listen", &ho.listen, NULL}, {"data", &dir, NULL}};
+  size_t n_pos;
+  if (mes__cli_parse(argc, argv, opts, 2, NULL, 0, &n_pos))
+    return MES_EXIT_USAGE;
+  struct mes_err err;
+  mes_err_clear(&err);
+  struct stat sb;
+  char keyfile[512];
+  snprintf(keyfile, sizeof keyfile, "%s/master.key", dir);
+  if (stat(keyfile, &sb) != 0) {
+    if (mes_engine_init_dir(dir, &err))
+      return mes__cli_fail(&err);
+    int ec = demo_write_policy(dir);
+    if (ec)
+      return ec;
+    fprintf(stderr, "mesura: created the demo store in ./%s\n", dir);
+  }
+  struct mes_engine *e;
+  int ec = mes__cli_open(dir, &e);
+  if (ec)
+    return ec;
+  char shopper[130];
+  ec = demo_load(e, dir, shopper, sizeof shopper);
+  if (ec) {
+    mes_engine_close(e);
+    return ec;
+  }
+  char name[32], tok[16], key[64], stoken[64];
+  mes_random_token(tok, sizeof tok, 6);
+  snprintf(name, sizeof name, "demo-admin-%s", tok);
+  if (mes_engine_key_create(e, name, MES_SCOPE_ADMIN, key, &err)) {
+    mes_engine_close(e);
+    return mes__cli_fail(&err);
+  }
+  demo_shopper_token(e, shopper, stoken);
+  const char *host = ho.listen;
+  printf("\nmesura demo is starting on http://%s\n\n"
+         "  admin key (scope admin):  %s\n"
+         "  health:                   curl http://%s/healthz\n"
+         "  privacy notice:           curl -H 'Accept-Language: es' http://%s/v1/privacy-notice\n"
+         "  metrics:                  curl -H 'Authorization: Bearer %s' http://%s/metrics\n",
+         host, key, host, host, key, host);
+  if (stoken[0])
+    printf("  a shopper:                %s\n"
+           "  their privacy dashboard:  http://%s/me#token=%s  (valid 1 hour)\n"
+           "  their data, exported:     curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n",
+           shopper, host, stoken, key, host, shopper);
+  printf("\nStop with Ctrl-C; the store stays in ./%s.\n\n", dir);
+  fflush(stdout);
+  mes_wipe(key, sizeof key);
+  mes_wipe(stoken, sizeof stoken);
+  struct mes_err serr;
+  mes_err_clear(&serr);
+  int rc = mes_http_serve(e, &ho, &serr);
+  mes_engine_close(e);
+  return rc ? mes__cli_fail(&serr) : MES_EXIT_OK;
+}
+
+int mes__cmd_eval(int argc, char **argv) { return mes_eval_cli(argc, argv); }
+int mes__cmd_eval_convert(int argc, char **argv) { return mes_eval_convert_cli(argc, argv); }

@@ -1,0 +1,339 @@
+/*
+ * cli — the synthetic store of `mesura demo`: a seeded, deterministic
+ * generator of a catalog and of shoppers' journeys, written as one JSON Lines
+ * file in the import format, which the demo then loads through `mesura
+ * import`'s path (so the demo's data pass the consent gate like any other).
+ *
+ * The catalog spans everyday categories (camping, kitchen, books, garden,
+ * sports), sensitive ones (baby & pregnancy, health) and a once-in-a-lifetime
+ * one (wedding dresses). Shoppers have one or two favourite categories, some
+ * are expecting a baby, planning a wedding or looking after their health;
+ * they browse in sessions over the last 60 days, add to cart and sometimes
+ * buy. Most granted personalization, some also ads, some sent Global Privacy
+ * Control, and some never answered the banner (their events are not kept).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/mtime.h"
+#include "cli/cli_int.h"
+#include "policy/policy.h"
+
+#define DEMO_SEED 0x6d657375726131ULL /* "mesura1" */
+#define DAY_MS 86400000LL
+#define N_ITEMS_PER_CATEGORY 40
+#define N_ITEMS_WEDDING 24
+
+/* ---------------------------------------------------------------- randomness */
+
+struct rng {
+  uint64_t s;
+};
+
+static uint64_t next_u64(struct rng *r) { /* splitmix64 */
+  uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n). */
+static int below(struct rng *r, int n) { return (int)(next_u64(r) % (uint64_t)n); }
+/* True with probability pct / 100. */
+static bool chance(struct rng *r, int pct) { return below(r, 100) < pct; }
+
+/* ---------------------------------------------------------------- the catalog */
+
+struct demo_cat {
+  const char *name;
+  const char *label_en, *label_es, *label_pl;
+  bool sensitive, once;
+  const char *const *nouns;
+  const char *const *adjs;
+  int min_price, max_price; /* whole euros */
+};
+
+static const char *const camping_n[] = {"Tent", "Sleeping Bag", "Camping Stove", "Headlamp", "Backpack",
+                                        "Sleeping Mat", "Water Filter", "Camp Chair", "Lantern", "Cookset", NULL};
+static const char *const kitchen_n[] = {"Chef's Knife", "Frying Pan", "Dutch Oven", "Cutting Board", "Kettle",
+                                        "Stand Mixer", "Coffee Grinder", "Saucepan", "Spice Rack", "Blender", NULL};
+static const char *const books_n[] = {"Mystery Novel", "Cookbook", "Travel Guide", "Poetry Collection", "Biography",
+                                      "Science Fiction Novel", "Gardening Handbook", "History of Europe",
+                                      "Children's Picture Book", "Photography Manual", NULL};
+static const char *const garden_n[] = {"Pruning Shears", "Garden Hose", "Raised Bed", "Watering Can", "Compost Bin",
+                                       "Seed Set", "Lawn Mower", "Wheelbarrow", "Bird Feeder", "Garden Gloves", NULL};
+static const char *const sports_n[] = {"Running Shoes", "Yoga Mat", "Tennis Racket", "Cycling Helmet", "Dumbbells",
+                                       "Football", "Swim Goggles", "Jump Rope", "Fitness Tracker", "Water Bottle",
+                                       NULL};
+static const char *const baby_n[] = {"Crib", "Stroller", "Baby Monitor", "Maternity Pillow", "Nursing Bra",
+                                     "Diaper Bag", "Car Seat", "Baby Carrier", "Pregnancy Vitamins", "Changing Table",
+                                     NULL};
+static const char *const health_n[] = {"Blood Pressure Monitor", "Thermometer", "Knee Brace", "Glucose Meter",
+                                       "Hearing Aid Batteries", "Posture Corrector", "Pill Organiser",
+                                       "Heating Pad", "Compression Socks", "First Aid Kit", NULL};
+static const char *const wedding_n[] = {"Wedding Dress", "Bridal Gown", "Lace Wedding Dress", "Bridal Veil", NULL};
+
+static const char *const everyday_a[] = {"Classic", "Compact", "Deluxe", "Lightweight", "Eco", "Pro", "Family",
+                                         "Essential", NULL};
+static const char *const soft_a[] = {"Gentle", "Comfort", "Premium", "Everyday", "Soft", "Travel", NULL};
+static const char *const wedding_a[] = {"Ivory", "A-line", "Mermaid", "Vintage", "Boho", "Satin", NULL};
+
+static const struct demo_cat cats[] = {
+    {"camping", "Camping", "Acampada", "Kemping", false, false, camping_n, everyday_a, 15, 400},
+    {"kitchen", "Kitchen", "Cocina", "Kuchnia", false, false, kitchen_n, everyday_a, 8, 350},
+    {"books", "Books", "Libros", "Książki", false, false, books_n, soft_a, 6, 45},
+    {"garden", "Garden", "Jardín", "Ogród", false, false, garden_n, everyday_a, 5, 500},
+    {"sports", "Sports", "Deportes", "Sport", false, false, sports_n, everyday_a, 7, 250},
+    {"baby", "Baby & pregnancy", "Bebé y embarazo", "Dziecko i ciąża", true, false, baby_n, soft_a, 12, 600},
+    {"health", "Health", "Salud", "Zdrowie", true, false, health_n, soft_a, 5, 180},
+    {"wedding-dress", "Wedding dresses", "Vestidos de novia", "Suknie ślubne", false, true, wedding_n, wedding_a, 400,
+     3000},
+};
+#define N_CATS (sizeof cats / sizeof cats[0])
+enum { C_BABY = 5, C_HEALTH = 6, C_WEDDING = 7, N_EVERYDAY = 5 };
+
+static int count_of(const char *const *list) {
+  int n = 0;
+  while (list[n])
+    n++;
+  return n;
+}
+
+static int items_in(size_t c) { return c == C_WEDDING ? N_ITEMS_WEDDING : N_ITEMS_PER_CATEGORY; }
+
+/* The item id of the k-th item of category c: "camping-017". */
+static void item_id(size_t c, int k, char *out, size_t cap) { snprintf(out, cap, "%s-%03d", cats[c].name, k); }
+
+static int item_price(size_t c, int k) {
+  struct rng r = {DEMO_SEED ^ (c * 1000003u + (uint64_t)k)};
+  return cats[c].min_price + below(&r, cats[c].max_price - cats[c].min_price + 1);
+}
+
+/* Writes one JSON value as a line. */
+static int put_line(FILE *f, json_t *v) {
+  if (!v)
+    return -1;
+  int rc = json_dumpf(v, f, JSON_COMPACT);
+  json_decref(v);
+  return rc || fputc('\n', f) == EOF ? -1 : 0;
+}
+
+static int write_catalog(FILE *f, struct rng *r) {
+  static const char *const brands[] = {"Acme", "Nordvik", "Sol", "Brava", "Kestrel", "Lumo", "Tamarind", "Ostra"};
+  for (size_t c = 0; c < N_CATS; c++) {
+    int n_nouns = count_of(cats[c].nouns), n_adjs = count_of(cats[c].adjs);
+    for (int k = 0; k < items_in(c); k++) {
+      char id[64], title[128];
+      item_id(c, k, id, sizeof id);
+      snprintf(title, sizeof title, "%s %s", cats[c].adjs[(k / n_nouns) % n_adjs], cats[c].nouns[k % n_nouns]);
+      json_t *categories = json_pack("[s]", cats[c].name);
+      /* A few crossovers, as real catalogs have: camping cookbooks, sports for health. */
+      if (c == 2 && k % n_nouns == 1 && chance(r, 50))
+        json_array_append_new(categories, json_string("kitchen"));
+      if (c == C_HEALTH && k % n_nouns == 2)
+        json_array_append_new(categories, json_string("sports"));
+      json_t *v = json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:s, s:s}, s:b}", "kind", "item", "id", id, "title", title,
+                            "categories", categories, "attributes", "price", item_price(c, k), "currency", "EUR",
+                            "brand", brands[below(r, 8)], "available", !chance(r, 4));
+      if (put_line(f, v))
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- shoppers */
+
+struct shopper {
+  char id[32];
+  int favs[2];
+  int n_favs;
+  bool expecting, wedding, health;
+  bool personalization, ads, gpc;
+};
+
+static void shopper_make(struct rng *r, int i, struct shopper *s) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->id, sizeof s->id, "shopper-%04d", i + 1);
+  s->n_favs = 1 + chance(r, 45);
+  s->favs[0] = below(r, N_EVERYDAY);
+  s->favs[1] = (s->favs[0] + 1 + below(r, N_EVERYDAY - 1)) % N_EVERYDAY;
+  s->expecting = chance(r, 12);
+  s->wedding = chance(r, 5);
+  s->health = chance(r, 8);
+  s->gpc = chance(r, 10);
+  s->personalization = chance(r, 78);
+  s->ads = s->personalization && !s->gpc && chance(r, 35);
+}
+
+static int write_consents(FILE *f, const struct shopper *s, int64_t now_ms, struct rng *r) {
+  int64_t ts = now_ms - 70 * DAY_MS + below(r, 5 * 24) * 3600000LL;
+  if (s->personalization) {
+    if (put_line(f, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "kind", "consent", "subject", s->id, "purpose",
+                              "personalization", "status", "granted", "ts", (json_int_t)ts, "source", "banner")))
+      return -1;
+  } else if (chance(r, 40)) {
+    if (put_line(f, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "kind", "consent", "subject", s->id, "purpose",
+                              "personalization", "status", "denied", "ts", (json_int_t)ts, "source", "banner")))
+      return -1;
+  }
+  if (s->ads || s->gpc) {
+    /* A browser sending Global Privacy Control: recorded as a denial of the purpose it covers. */
+    if (put_line(f, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "kind", "consent", "subject", s->id, "purpose",
+                              "ads_retargeting", "status", s->gpc ? "denied" : "granted", "ts",
+                              (json_int_t)(ts + 1000), "source", s->gpc ? "gpc" : "banner")))
+      return -1;
+  }
+  return 0;
+}
+
+static const char *const channels[] = {"web", "web", "web", "web", "web", "web", "app", "app", "app", "email"};
+
+static int event_line(FILE *f, const struct shopper *s, const char *type, const char *item, int64_t ts,
+                      const char *channel, json_t *props) {
+  return put_line(f, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "kind", "event", "subject", s->id, "type",
+                               type, "item", item, "ts", (json_int_t)ts, "channel", channel, "properties", props));
+}
+
+/* One browsing session in category c starting at ts; *purchases counts buys. */
+static int session(FILE *f, const struct shopper *s, struct rng *r, size_t c, int64_t ts, int *purchases) {
+  const char *ch = channels[below(r, 10)];
+  int n_views = 2 + below(r, 6);
+  int seen[8], n_seen = 0;
+  for (int v = 0; v < n_views; v++) {
+    int k = below(r, items_in(c));
+    char id[64];
+    item_id(c, k, id, sizeof id);
+    ts += (5 + below(r, 120)) * 1000LL;
+    if (event_line(f, s, "view", id, ts, ch, json_pack("{s:i}", "duration_s", 3 + below(r, 90))))
+      return -1;
+    seen[n_seen++] = k;
+  }
+  if (!chance(r, c == C_WEDDING ? 40 : 30))
+    return 0;
+  int k = seen[below(r, n_seen)];
+  char id[64];
+  item_id(c, k, id, sizeof id);
+  ts += (20 + below(r, 300)) * 1000LL;
+  if (event_line(f, s, "add_to_cart", id, ts, ch, json_pack("{s:i}", "quantity", 1 + (c != C_WEDDING && chance(r, 15)))))
+    return -1;
+  if (!chance(r, 45) || (c == C_WEDDING && *purchases > 0))
+    return 0;
+  ts += (30 + below(r, 600)) * 1000LL;
+  (*purchases)++;
+  return event_line(f, s, "purchase", id, ts, ch,
+                    json_pack("{s:i, s:i, s:s}", "price", item_price(c, k), "quantity", 1, "currency", "EUR"));
+}
+
+/* The shopper's sessions (count in *n_out), oldest first. */
+static int write_journey(FILE *f, const struct shopper *s, int64_t now_ms, struct rng *r, int *n_out,
+                         int *purchases) {
+  int n_sessions = 1 + below(r, 6) + (s->expecting || s->wedding ? 2 : 0);
+  *n_out = n_sessions;
+  int64_t starts[12];
+  for (int i = 0; i < n_sessions; i++)
+    starts[i] = now_ms - (int64_t)(1 + below(r, 59)) * DAY_MS - below(r, 86400) * 1000LL;
+  for (int i = 1; i < n_sessions; i++) /* oldest first, as a journey reads */
+    for (int j = i; j > 0 && starts[j] < starts[j - 1]; j--) {
+      int64_t t = starts[j];
+      starts[j] = starts[j - 1];
+      starts[j - 1] = t;
+    }
+  for (int i = 0; i < n_sessions; i++) {
+    size_t c;
+    if (s->wedding && i >= n_sessions - 3)
+      c = C_WEDDING;
+    else if (s->expecting && chance(r, 50))
+      c = C_BABY;
+    else if (s->health && chance(r, 30))
+      c = C_HEALTH;
+    else if (chance(r, 80))
+      c = (size_t)s->favs[below(r, s->n_favs)];
+    else
+      c = (size_t)below(r, N_EVERYDAY);
+    if (session(f, s, r, c, starts[i], purchases))
+      return -1;
+  }
+  return 0;
+}
+
+int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  struct rng r = {DEMO_SEED};
+  int rc = write_catalog(f, &r);
+  struct shopper *all = calloc((size_t)n_shoppers, sizeof *all);
+  if (!all)
+    rc = -1;
+  for (int i = 0; !rc && i < n_shoppers; i++) {
+    shopper_make(&r, i, &all[i]);
+    rc = write_consents(f, &all[i], now_ms, &r);
+  }
+  featured[0] = '\0';
+  for (int i = 0; !rc && i < n_shoppers; i++) {
+    int sessions = 0, purchases = 0;
+    rc = write_journey(f, &all[i], now_ms, &r, &sessions, &purchases);
+    /* The shopper to show: personalised, several sessions, a purchase, nothing sensitive. */
+    if (!featured[0] && all[i].personalization && !all[i].expecting && !all[i].health && sessions >= 4 &&
+        purchases > 0)
+      snprintf(featured, featured_cap, "%s", all[i].id);
+  }
+  free(all);
+  if (fclose(f) != 0)
+    rc = -1;
+  return rc;
+}
+
+/* ---------------------------------------------------------------- the policy */
+
+int mes__demo_policy(char **out) {
+  *out = NULL;
+  const char *example = mes_policy_example();
+  struct mes_policy *p = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  if (mes_policy_load_buf("mesura.yaml", example, strlen(example), &p, &err))
+    return -1;
+  const char *anchor = strstr(example, "\ncategories:\n");
+  if (!anchor) {
+    mes_policy_free(p);
+    return -1;
+  }
+  size_t head = (size_t)(anchor - example) + strlen("\ncategories:\n");
+  size_t cap = strlen(example) + 4096;
+  char *s = malloc(cap);
+  if (!s) {
+    mes_policy_free(p);
+    return -1;
+  }
+  memcpy(s, example, head);
+  size_t o = head;
+  /* The demo's categories that the example lacks, in the example's indentation. */
+  for (size_t c = 0; c < N_CATS; c++) {
+    if (mes_policy_category(p, cats[c].name, strlen(cats[c].name)) >= 0)
+      continue;
+    int n = snprintf(s + o, cap - o, "  %s:\n%s%s    label: {en: \"%s\", es: \"%s\", pl: \"%s\"}\n", cats[c].name,
+                     cats[c].sensitive ? "    sensitive: true\n" : "", cats[c].once ? "    lifecycle: once\n" : "",
+                     cats[c].label_en, cats[c].label_es, cats[c].label_pl);
+    if (n < 0 || (size_t)n >= cap - o) {
+      free(s);
+      mes_policy_free(p);
+      return -1;
+    }
+    o += (size_t)n;
+  }
+  mes_policy_free(p);
+  size_t tail = strlen(example + head);
+  if (o + tail + 1 > cap) {
+    free(s);
+    return -1;
+  }
+  memcpy(s + o, example + head, tail + 1);
+  *out = s;
+  return 0;
+}

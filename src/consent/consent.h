@@ -1,0 +1,133 @@
+/*
+ * consent — the consent ledger and the person's stated preferences
+ * (contract §5).
+ *
+ * The ledger is append-only. Every recorded decision becomes a receipt
+ *
+ *   {"receipt_id", "subject", "purpose", "status", "ts", "policy_version",
+ *    "source", "recorded_by"[, "over_gpc": true], "signature"}
+ *
+ * signed by the instance (Ed25519 over the RFC 8785 canonical JSON of the
+ * receipt without "signature"), sealed with the subject's key and appended
+ * through the store's consent_* ops. Only the purpose index, the status and
+ * the time stay in the clear. The subject row's `granted` bitmask is the
+ * current state that ingestion and serving read without unsealing anything;
+ * it changes only together with a receipt, in the same transaction.
+ *
+ * Opt-in: a purpose is denied until a receipt grants it. Withdrawing a grant
+ * purges, in the same transaction, the subject's events that no purpose still
+ * granted needs.
+ *
+ * Global Privacy Control (Sec-GPC: 1, ctx->gpc): such a request counts as a
+ * denial of every purpose marked `gpc: honored`. Ingestion and serving apply
+ * it with mes_consent_effective, and record with mes_consent_note_gpc the
+ * first time it overrides an earlier grant. A grant given over GPC
+ * ("confirm_over_gpc": true, the person confirmed on the brand's page) is an
+ * explicit choice: later GPC requests do not withdraw it in the ledger, though
+ * each of them is still not used for that purpose.
+ *
+ * Preferences (zero-party data) are one sealed document per subject:
+ *   {"interests": [category...], "exclude_categories": [category...],
+ *    "declared": {name: bool|string|number}}
+ *
+ * Every function takes a request context (borrowed, see subject.h) whose
+ * policy snapshot names purposes and categories. Errors fill err with the
+ * contract's code, sentence and JSON pointer; on error nothing was written.
+ * Thread-safe as the store is. Subject ids are id_len bytes, not necessarily
+ * NUL-terminated, checked here by the id rule (base/id.h).
+ */
+#ifndef MES_CONSENT_H
+#define MES_CONSENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/json.h"
+#include "subject/subject.h"
+
+#define MES_CONSENT_PREF_MAX_IDS 256     /* entries of "interests" and of "exclude_categories" */
+#define MES_CONSENT_PREF_MAX_DECLARED 32 /* keys of "declared" */
+#define MES_CONSENT_PREF_MAX_TEXT 256    /* bytes of one declared string value */
+
+/* The request shapes, for the HTTP layer's mes_http_req_json (the functions
+ * below check them again, so callers such as `mesura import` need not). */
+extern const struct mes_jfield mes_consent_fields[];
+extern const size_t mes_consent_n_fields;
+extern const struct mes_jfield mes_consent_pref_fields[];
+extern const size_t mes_consent_pref_n_fields;
+
+/*
+ * PUT /v1/subjects/{s}/consents/{purpose}: records one decision.
+ * `body` (borrowed) is {"status": "granted"|"denied" (required),
+ * "source": id (default "api"), "policy_version": id (default the policy's
+ * version), "confirm_over_gpc": bool}. The subject is created when unknown.
+ * Durable before returning. *receipt is new (json_decref it): the signed
+ * receipt. recorded_by is ctx->actor.
+ * Errors: MES_EINVALID_ID (subject), MES_EUNKNOWN_PURPOSE, the body's field
+ * errors, MES_EGPC_CONFLICT (a grant of a gpc-honored purpose in a GPC request
+ * without confirm_over_gpc), store and crypto failures.
+ */
+int mes_consent_record(const struct mes_ctx *c, const char *subject_id, size_t id_len, const char *purpose,
+                       size_t purpose_len, const json_t *body, json_t **receipt, struct mes_err *err);
+
+/*
+ * GET /v1/subjects/{s}/consents: *out is new:
+ * {"purposes": {name: {"status": "granted"|"denied", "since": RFC 3339|null}},
+ *  "history": [receipt, ... oldest first]} with every purpose of the policy.
+ * An unknown subject is not an error: every purpose denied, empty history.
+ */
+int mes_consent_get(const struct mes_ctx *c, const char *subject_id, size_t id_len, json_t **out,
+                    struct mes_err *err);
+
+/* --- Global Privacy Control on ingestion and serving --- */
+
+/* Bitmask of the policy's purposes marked `gpc: honored`. */
+uint32_t mes_consent_gpc_mask(const struct mes_policy *p);
+
+/* The purposes this request may use: `granted` (a subject row's mask) minus
+ * every gpc-honored purpose when ctx->gpc. Pure; no I/O. */
+uint32_t mes_consent_effective(const struct mes_ctx *c, uint32_t granted);
+
+/* True when this request's GPC signal meets a grant it overrides, i.e. when
+ * the caller should call mes_consent_note_gpc. Pure; no I/O. */
+bool mes_consent_gpc_overrides(const struct mes_ctx *c, uint32_t granted);
+
+/*
+ * Records that this GPC request overrides s's earlier grants of gpc-honored
+ * purposes: for each one (except grants given over GPC), appends a receipt
+ * {"status": "denied", "source": "gpc", "recorded_by": ctx->actor}, clears its
+ * bit and purges like a withdrawal. Call it INSIDE the caller's transaction
+ * (mes_store_tx_begin); the caller commits and waits for durability before
+ * acknowledging. `s` (from mes_subject_resolve, row stored) is updated: its
+ * row is re-read in the transaction (so that concurrent requests record the
+ * override once) and s->row.granted holds the new mask on return.
+ * `subject_id` is the brand's id of s, written in the receipts.
+ * A no-op returning MES_OK when nothing is overridden.
+ */
+int mes_consent_note_gpc(const struct mes_ctx *c, const char *subject_id, size_t id_len, struct mes_subject *s,
+                         struct mes_err *err);
+
+/* --- preferences (zero-party data) --- */
+
+/*
+ * PUT /v1/subjects/{s}/preferences: replaces the subject's preferences with
+ * `body` (borrowed) {"interests": [category], "exclude_categories": [category],
+ * "declared": {name: bool|string|number}} (each optional; absent means
+ * empty). Categories must be declared in the policy (MES_EUNKNOWN_CATEGORY
+ * with the pointer "/interests/2"); "declared" holds at most
+ * MES_CONSENT_PREF_MAX_DECLARED keys, each an id. The subject is created when
+ * unknown. Durable before returning. *out is new: the stored document.
+ */
+int mes_consent_set_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *body,
+                                json_t **out, struct mes_err *err);
+
+/* The stored preferences of subject sid (0: unknown subject), for export and
+ * recommendations.
+ * *out is new; a subject without preferences gets the empty document
+ * (empty lists and object). */
+int mes_consent_get_preferences(const struct mes_ctx *c, int64_t sid, json_t **out, struct mes_err *err);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * crypto — every cryptographic operation of mesura, over libsodium.
+ *
+ * One master key file (32 random bytes, mode 0600) per data directory; all
+ * other secrets are derived from it with crypto_kdf under fixed contexts:
+ * the key-wrapping key, the pseudonym key, the event-id key and the Ed25519
+ * receipt-signing seed. Subject keys are random per subject, sealed ("wrapped")
+ * by the wrapping key with the subject's numeric id as associated data, and
+ * live only in the keystore (store's key_* ops), never beside the data.
+ *
+ * Thread-safety: a struct mes_master is immutable after load; all functions
+ * may be called from any thread.
+ */
+#ifndef MES_CRYPTO_H
+#define MES_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define MES_KEY_BYTES 32
+#define MES_PSEUDONYM_BYTES 32
+#define MES_SEAL_OVERHEAD 40 /* 24-byte nonce + 16-byte tag */
+#define MES_WRAPPED_KEY_BYTES (MES_KEY_BYTES + MES_SEAL_OVERHEAD)
+#define MES_SIG_BYTES 64
+#define MES_SIGN_PK_BYTES 32
+
+struct mes_master;
+
+/* Calls sodium_init() once; safe to call many times and from many threads. */
+int mes_crypto_init(void);
+
+/* Creates a new master key file at path with mode 0600; fails with MES_EEXISTS
+ * when the file exists. */
+int mes_master_create(const char *path, struct mes_err *err);
+/* Loads the master key (refuses a file readable by group or others).
+ * *out is new: free with mes_master_free. */
+int mes_master_load(const char *path, struct mes_master **out, struct mes_err *err);
+void mes_master_free(struct mes_master *m);
+
+/* Keyed pseudonym of an id (BLAKE2b with the pseudonym key; `ns` separates
+ * namespaces such as "subject" and "anon"). Deterministic per data directory. */
+void mes_pseudonym(const struct mes_master *m, const char *ns, const char *id, size_t id_len,
+                   uint8_t out[MES_PSEUDONYM_BYTES]);
+/* A short printable pseudonym for logs: 16 hex chars + NUL. */
+void mes_pseudonym_hex(const uint8_t pn[MES_PSEUDONYM_BYTES], char out[17]);
+/* A keyed 63-bit positive hash (for idempotency keys such as a subject's
+ * event_id), never 0. */
+int64_t mes_keyed_hash64(const struct mes_master *m, const uint8_t pn[MES_PSEUDONYM_BYTES], const char *s,
+                         size_t len);
+
+/* A fresh random subject key. */
+void mes_subject_key_new(uint8_t key[MES_KEY_BYTES]);
+/* Wraps / unwraps a subject key for subject `sid` (sid is bound as associated
+ * data, so a wrapped key cannot be moved to another subject). */
+int mes_subject_key_wrap(const struct mes_master *m, int64_t sid, const uint8_t key[MES_KEY_BYTES],
+                         uint8_t out[MES_WRAPPED_KEY_BYTES]);
+int mes_subject_key_unwrap(const struct mes_master *m, int64_t sid, const uint8_t *wrapped, size_t len,
+                           uint8_t key[MES_KEY_BYTES]);
+
+/* XChaCha20-Poly1305 with a random nonce. out must hold len + MES_SEAL_OVERHEAD
+ * bytes; ad (may be NULL) binds context such as the table and row kind. */
+int mes_seal(const uint8_t key[MES_KEY_BYTES], const void *ad, size_t ad_len, const void *pt, size_t len,
+             uint8_t *out);
+/* out must hold len - MES_SEAL_OVERHEAD bytes; MES_ECRYPTO when forged or the
+ * wrong key. */
+int mes_unseal(const uint8_t key[MES_KEY_BYTES], const void *ad, size_t ad_len, const uint8_t *ct, size_t len,
+               uint8_t *out);
+
+/* Ed25519 detached signature with the instance's receipt key. */
+void mes_sign(const struct mes_master *m, const void *msg, size_t len, uint8_t sig[MES_SIG_BYTES]);
+void mes_sign_public_key(const struct mes_master *m, uint8_t pk[MES_SIGN_PK_BYTES]);
+
+/* API keys: a new random key as printable text "mes_" + 43 base64url chars
+ * (out: at least 64 bytes), and its stored hash. */
+void mes_apikey_generate(char out[64]);
+void mes_apikey_hash(const char *key, size_t len, uint8_t out[32]);
+/* Constant-time equality of two secrets of the same length: 1 when equal,
+ * 0 otherwise. */
+int mes_ct_equal(const void *a, const void *b, size_t len);
+
+/* Standard base64 (with padding) into out; returns out, or NULL if cap is too small. */
+char *mes_base64(const uint8_t *bin, size_t len, char *out, size_t cap);
+/* A random printable token (base64url, no padding) of n_bytes of entropy
+ * (at most 64). Size cap for it with ((n_bytes + 2) / 3) * 4 + 1; when cap is
+ * smaller, fewer bytes of entropy are used so that the token fits. */
+void mes_random_token(char *out, size_t cap, size_t n_bytes);
+
+/* Wipes memory that held a secret. */
+void mes_wipe(void *p, size_t len);
+
+#endif

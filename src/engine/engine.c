@@ -1,0 +1,550 @@
+/*
+ * engine — opens a data directory and owns what lives for the whole process:
+ * the policy snapshot (swapped whole on reload, reference-counted so that a
+ * request keeps the policy it started with), the store, the master key, the
+ * subject-key cache, and a short-lived cache of authenticated API keys.
+ */
+#include "engine/engine.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/mtime.h"
+#include "crypto/crypto.h"
+#include "ingest/ingest.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#define AUTH_CACHE_SLOTS 64
+#define AUTH_TTL_MS 1000 /* contract: key changes take effect within one second */
+#define TOKEN_SLOTS 1024
+#define KEYCACHE_ENTRIES 65536
+#define BACKGROUND_EVERY_S 60 /* retention sweeps */
+
+struct pol_ref {
+  struct mes_policy *p;
+  int refs; /* requests holding it, plus 1 while current */
+  struct pol_ref *next;
+};
+
+struct auth_slot {
+  uint8_t hash[32];
+  struct mes_principal who;
+  int64_t fetched_ms; /* 0: empty */
+  bool valid;
+};
+
+struct token_slot {
+  uint8_t hash[32];
+  int64_t sid;
+  int64_t expires_ms; /* 0: empty */
+};
+
+struct mes_engine {
+  char *dir;
+  struct mes_log log;
+  struct mes_store *store;
+  struct mes_master *master;
+  struct mes_keycache *keys;
+
+  pthread_mutex_t pol_mu;
+  struct pol_ref *pol_current;
+  struct pol_ref *pol_retired; /* still held by requests */
+
+  pthread_mutex_t auth_mu;
+  struct auth_slot auth[AUTH_CACHE_SLOTS];
+  struct token_slot tokens[TOKEN_SLOTS];
+
+  /* Background work off the request threads (mes_engine_start_background). */
+  pthread_mutex_t bg_mu;
+  pthread_cond_t bg_cv; /* signalled when bg_stop is set */
+  pthread_t bg_thread;
+  bool bg_started;
+  bool bg_stop;
+};
+
+static char *path_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+/* ---------------------------------------------------------------- scopes */
+
+static const char *scope_names[] = {"ingest", "consent", "catalog", "recommend", "subjects", "audit", "admin"};
+#define N_SCOPES (sizeof scope_names / sizeof scope_names[0])
+
+int mes_scope_parse(const char *list, uint32_t *mask, struct mes_err *err) {
+  *mask = 0;
+  const char *p = list;
+  while (p && *p) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    size_t i;
+    for (i = 0; i < N_SCOPES; i++)
+      if (strlen(scope_names[i]) == len && strncmp(scope_names[i], p, len) == 0)
+        break;
+    if (i == N_SCOPES)
+      return mes_err_set(err, MES_EINVALID_VALUE, NULL,
+                         "Unknown scope; scopes are ingest, consent, catalog, recommend, subjects, audit, admin.");
+    *mask |= 1u << i;
+    p = comma ? comma + 1 : NULL;
+  }
+  if (!*mask)
+    return mes_err_set(err, MES_EINVALID_VALUE, NULL, "Name at least one scope.");
+  return MES_OK;
+}
+
+void mes_scope_format(uint32_t mask, char *out, size_t cap) {
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < N_SCOPES; i++) {
+    if (!(mask & (1u << i)))
+      continue;
+    int n = snprintf(out + o, cap - o, "%s%s", o ? "," : "", scope_names[i]);
+    if (n < 0 || (size_t)n >= cap - o)
+      return;
+    o += (size_t)n;
+  }
+}
+
+bool mes_scope_allows(uint32_t have, uint32_t need) {
+  if (need == 0)
+    return true;
+  if (have & MES_SCOPE_ADMIN)
+    return true;
+  return (have & need) != 0;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int mes_engine_init_dir(const char *dir, struct mes_err *err) {
+  int rc = mes_crypto_init();
+  if (rc)
+    return mes_err_set(err, rc, NULL, "The cryptography library could not start.");
+  if (mkdir(dir, 0700) != 0) {
+    if (errno != EEXIST)
+      return mes_err_set(err, MES_EIO, NULL, "Cannot create the data directory: %s.", strerror(errno));
+    DIR *d = opendir(dir);
+    if (!d)
+      return mes_err_set(err, MES_EIO, NULL, "Cannot open the data directory: %s.", strerror(errno));
+    struct dirent *de;
+    bool empty = true;
+    while ((de = readdir(d)) != NULL)
+      if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+        empty = false;
+    closedir(d);
+    if (!empty)
+      return mes_err_set(err, MES_ENOT_EMPTY, NULL, "The data directory is not empty; refusing to touch it.");
+  }
+  char *yaml = path_join(dir, "mesura.yaml");
+  char *key = path_join(dir, "master.key");
+  struct mes_store *st = NULL;
+  rc = MES_ENOMEM;
+  if (!yaml || !key)
+    goto done;
+  FILE *f = fopen(yaml, "wx");
+  if (!f) {
+    rc = mes_err_set(err, MES_EIO, NULL, "Cannot write mesura.yaml: %s.", strerror(errno));
+    goto done;
+  }
+  const char *example = mes_policy_example();
+  size_t n = strlen(example);
+  bool ok = fwrite(example, 1, n, f) == n;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok) {
+    rc = mes_err_set(err, MES_EIO, NULL, "Cannot write mesura.yaml.");
+    goto done;
+  }
+  rc = mes_master_create(key, err);
+  if (rc)
+    goto done;
+  rc = mes_store_open(dir, MES_STORE_SQLITE, true, &st, err);
+  mes_store_close(st);
+done:
+  free(yaml);
+  free(key);
+  return rc;
+}
+
+int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, struct mes_err *err) {
+  *out = NULL;
+  int rc = mes_crypto_init();
+  if (rc)
+    return mes_err_set(err, rc, NULL, "The cryptography library could not start.");
+  struct mes_engine *e = calloc(1, sizeof *e);
+  if (!e)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  pthread_mutex_init(&e->pol_mu, NULL);
+  pthread_mutex_init(&e->auth_mu, NULL);
+  pthread_mutex_init(&e->bg_mu, NULL);
+  pthread_condattr_t cva;
+  pthread_condattr_init(&cva);
+  pthread_condattr_setclock(&cva, CLOCK_MONOTONIC); /* wall-clock jumps must not stall or rush sweeps */
+  pthread_cond_init(&e->bg_cv, &cva);
+  pthread_condattr_destroy(&cva);
+  e->log = o->log;
+  char *yaml = NULL, *key = NULL;
+  struct mes_policy *pol = NULL;
+  e->dir = strdup(o->dir);
+  yaml = path_join(o->dir, "mesura.yaml");
+  key = path_join(o->dir, "master.key");
+  if (!e->dir || !yaml || !key) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto fail;
+  }
+  struct stat sb;
+  if (stat(key, &sb) != 0) {
+    rc = mes_err_set(err, MES_EIO, NULL, "This is not a mesura data directory (no master.key); run `mesura init` first.");
+    goto fail;
+  }
+  rc = mes_policy_load(yaml, &pol, err);
+  if (rc)
+    goto fail;
+  rc = mes_master_load(key, &e->master, err);
+  if (rc)
+    goto fail;
+  rc = mes_store_open(o->dir, MES_STORE_SQLITE, false, &e->store, err);
+  if (rc)
+    goto fail;
+  rc = mes_keycache_new(KEYCACHE_ENTRIES, &e->keys);
+  if (rc) {
+    mes_err_set(err, rc, NULL, NULL);
+    goto fail;
+  }
+  e->pol_current = calloc(1, sizeof *e->pol_current);
+  if (!e->pol_current) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto fail;
+  }
+  e->pol_current->p = pol;
+  e->pol_current->refs = 1;
+  pol = NULL;
+  free(yaml);
+  free(key);
+  *out = e;
+  return MES_OK;
+fail:
+  mes_policy_free(pol);
+  free(yaml);
+  free(key);
+  mes_engine_close(e);
+  return rc;
+}
+
+static void pol_ref_free(struct pol_ref *r) {
+  if (!r)
+    return;
+  mes_policy_free(r->p);
+  free(r);
+}
+
+void mes_engine_close(struct mes_engine *e) {
+  if (!e)
+    return;
+  if (e->bg_started) { /* before the store goes: the thread uses it */
+    pthread_mutex_lock(&e->bg_mu);
+    e->bg_stop = true;
+    pthread_cond_signal(&e->bg_cv);
+    pthread_mutex_unlock(&e->bg_mu);
+    pthread_join(e->bg_thread, NULL);
+  }
+  mes_store_close(e->store);
+  mes_keycache_free(e->keys);
+  mes_master_free(e->master);
+  pol_ref_free(e->pol_current);
+  for (struct pol_ref *r = e->pol_retired, *next; r; r = next) {
+    next = r->next;
+    pol_ref_free(r);
+  }
+  pthread_mutex_destroy(&e->pol_mu);
+  pthread_mutex_destroy(&e->auth_mu);
+  pthread_mutex_destroy(&e->bg_mu);
+  pthread_cond_destroy(&e->bg_cv);
+  mes_wipe(e->auth, sizeof e->auth);
+  mes_wipe(e->tokens, sizeof e->tokens);
+  free(e->dir);
+  free(e);
+}
+
+int mes_engine_reload(struct mes_engine *e, struct mes_err *err) {
+  char *yaml = path_join(e->dir, "mesura.yaml");
+  if (!yaml)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  struct mes_policy *pol = NULL;
+  int rc = mes_policy_load(yaml, &pol, err);
+  free(yaml);
+  if (rc)
+    return rc; /* the old policy stays */
+  struct pol_ref *r = calloc(1, sizeof *r);
+  if (!r) {
+    mes_policy_free(pol);
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
+  r->p = pol;
+  r->refs = 1;
+  pthread_mutex_lock(&e->pol_mu);
+  struct pol_ref *old = e->pol_current;
+  e->pol_current = r;
+  if (--old->refs == 0) {
+    pol_ref_free(old);
+  } else {
+    old->next = e->pol_retired;
+    e->pol_retired = old;
+  }
+  pthread_mutex_unlock(&e->pol_mu);
+  mes_log(&e->log, MES_LOG_INFO, "policy reloaded");
+  return MES_OK;
+}
+
+void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, bool gpc) {
+  memset(c, 0, sizeof *c);
+  pthread_mutex_lock(&e->pol_mu);
+  e->pol_current->refs++;
+  c->policy = e->pol_current->p;
+  pthread_mutex_unlock(&e->pol_mu);
+  c->store = e->store;
+  c->master = e->master;
+  c->keys = e->keys;
+  c->log = &e->log;
+  c->now_ms = mes_now_ms();
+  c->actor = actor;
+  c->gpc = gpc;
+}
+
+void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c) {
+  if (!c->policy)
+    return;
+  pthread_mutex_lock(&e->pol_mu);
+  if (e->pol_current->p == c->policy) {
+    e->pol_current->refs--; /* never reaches 0 while current */
+  } else {
+    for (struct pol_ref **pp = &e->pol_retired; *pp; pp = &(*pp)->next) {
+      if ((*pp)->p != c->policy)
+        continue;
+      struct pol_ref *r = *pp;
+      if (--r->refs == 0) {
+        *pp = r->next;
+        pol_ref_free(r);
+      }
+      break;
+    }
+  }
+  pthread_mutex_unlock(&e->pol_mu);
+  c->policy = NULL;
+}
+
+/* ---------------------------------------------------------------- background */
+
+static void background_tick(struct mes_engine *e) {
+  struct mes_ctx c;
+  struct mes_err err;
+  mes_err_clear(&err);
+  mes_engine_ctx(e, &c, "retention-sweep", false);
+  int64_t n = 0;
+  if (mes_ingest_sweep(&c, &n, &err))
+    mes_log(&e->log, MES_LOG_WARN, "retention sweep failed: %s", mes_err_text(&err));
+  else if (n > 0)
+    mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld events", (long long)n);
+  mes_engine_ctx_done(e, &c);
+}
+
+static void *background_main(void *arg) {
+  struct mes_engine *e = arg;
+  pthread_mutex_lock(&e->bg_mu);
+  while (!e->bg_stop) {
+    pthread_mutex_unlock(&e->bg_mu);
+    background_tick(e);
+    pthread_mutex_lock(&e->bg_mu);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += BACKGROUND_EVERY_S;
+    while (!e->bg_stop && pthread_cond_timedwait(&e->bg_cv, &e->bg_mu, &until) != ETIMEDOUT)
+      ; /* spurious wake-ups: wait again for the same deadline */
+  }
+  pthread_mutex_unlock(&e->bg_mu);
+  return NULL;
+}
+
+int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {
+  if (e->bg_started)
+    return MES_OK;
+  /* The thread blocks every signal (it inherits the mask at creation), so that
+   * SIGINT/SIGTERM/SIGHUP reach the server's sigwait() even when this thread
+   * starts first. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int prc = pthread_create(&e->bg_thread, NULL, background_main, e);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (prc)
+    return mes_err_set(err, MES_EUNAVAILABLE, NULL, "Cannot start the background thread: %s.", strerror(prc));
+  e->bg_started = true;
+  return MES_OK;
+}
+
+struct mes_store *mes_engine_store(struct mes_engine *e) { return e->store; }
+const struct mes_log *mes_engine_log(struct mes_engine *e) { return &e->log; }
+const char *mes_engine_dir(struct mes_engine *e) { return e->dir; }
+void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]) { mes_sign_public_key(e->master, pk); }
+
+/* ---------------------------------------------------------------- auth */
+
+static int token_lookup(struct mes_engine *e, const uint8_t hash[32], struct mes_principal *out, int64_t now) {
+  for (size_t i = 0; i < TOKEN_SLOTS; i++) {
+    struct token_slot *t = &e->tokens[i];
+    if (t->expires_ms > now && mes_ct_equal(t->hash, hash, 32)) {
+      memset(out, 0, sizeof *out);
+      snprintf(out->name, sizeof out->name, "subject-token");
+      out->subject_token = true;
+      out->sid = t->sid;
+      out->scopes = MES_SCOPE_SUBJECTS;
+      return MES_OK;
+    }
+  }
+  return MES_EUNAUTHORIZED;
+}
+
+int mes_engine_authenticate(struct mes_engine *e, const char *bearer, size_t len, struct mes_principal *out) {
+  if (!bearer || len == 0 || len > 256)
+    return MES_EUNAUTHORIZED;
+  uint8_t hash[32];
+  mes_apikey_hash(bearer, len, hash);
+  int64_t now = mes_now_ms();
+  size_t slot = hash[0] % AUTH_CACHE_SLOTS;
+  pthread_mutex_lock(&e->auth_mu);
+  int rc = MES_EUNAUTHORIZED;
+  if (len > 4 && memcmp(bearer, "mst_", 4) == 0) {
+    rc = token_lookup(e, hash, out, now);
+    pthread_mutex_unlock(&e->auth_mu);
+    return rc;
+  }
+  struct auth_slot *s = &e->auth[slot];
+  if (s->fetched_ms && now - s->fetched_ms < AUTH_TTL_MS && mes_ct_equal(s->hash, hash, 32)) {
+    if (s->valid)
+      *out = s->who;
+    rc = s->valid ? MES_OK : MES_EUNAUTHORIZED;
+    pthread_mutex_unlock(&e->auth_mu);
+    return rc;
+  }
+  pthread_mutex_unlock(&e->auth_mu);
+
+  struct mes_apikey_row row;
+  struct mes_principal who;
+  memset(&who, 0, sizeof who);
+  int frc = mes_store_apikey_find(e->store, hash, &row);
+  bool valid = frc == MES_OK && row.revoked_ms == 0 && mes_ct_equal(row.hash, hash, 32);
+  if (valid) {
+    snprintf(who.name, sizeof who.name, "%s", row.name);
+    who.scopes = row.scopes;
+  }
+  if (frc != MES_OK && frc != MES_ENOT_FOUND)
+    return MES_EUNAVAILABLE; /* store trouble is not a wrong key: do not cache it */
+  pthread_mutex_lock(&e->auth_mu);
+  memcpy(s->hash, hash, 32);
+  s->who = who;
+  s->valid = valid;
+  s->fetched_ms = now;
+  pthread_mutex_unlock(&e->auth_mu);
+  if (!valid)
+    return MES_EUNAUTHORIZED;
+  *out = who;
+  return MES_OK;
+}
+
+int mes_engine_key_create(struct mes_engine *e, const char *name, uint32_t scopes, char key_out[64],
+                          struct mes_err *err) {
+  struct mes_apikey_row row;
+  memset(&row, 0, sizeof row);
+  size_t nlen = strlen(name);
+  if (nlen == 0 || nlen >= sizeof row.name)
+    return mes_err_set(err, MES_EINVALID_VALUE, NULL, "A key name is 1 to 64 characters.");
+  for (size_t i = 0; i < nlen; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.'))
+      return mes_err_set(err, MES_EINVALID_VALUE, NULL, "A key name uses only letters, digits, '-', '_' and '.'.");
+  }
+  memcpy(row.name, name, nlen);
+  row.scopes = scopes;
+  row.created_ms = mes_now_ms();
+  mes_apikey_generate(key_out);
+  mes_apikey_hash(key_out, strlen(key_out), row.hash);
+  int rc = mes_store_tx_begin(e->store);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  rc = mes_store_apikey_put(e->store, &row);
+  if (rc) {
+    mes_store_tx_rollback(e->store);
+    mes_wipe(key_out, 64);
+    if (rc == MES_EEXISTS)
+      return mes_err_set(err, rc, NULL, "A key with this name already exists.");
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  uint64_t ticket;
+  rc = mes_store_tx_commit(e->store, &ticket);
+  if (!rc)
+    rc = mes_store_wait_durable(e->store, ticket);
+  if (rc) {
+    mes_wipe(key_out, 64);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  return MES_OK;
+}
+
+int mes_engine_key_revoke(struct mes_engine *e, const char *name, struct mes_err *err) {
+  int rc = mes_store_tx_begin(e->store);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  rc = mes_store_apikey_revoke(e->store, name, mes_now_ms());
+  if (rc) {
+    mes_store_tx_rollback(e->store);
+    if (rc == MES_ENOT_FOUND)
+      return mes_err_set(err, rc, NULL, "No active key has this name.");
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  uint64_t ticket;
+  rc = mes_store_tx_commit(e->store, &ticket);
+  if (!rc)
+    rc = mes_store_wait_durable(e->store, ticket);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  pthread_mutex_lock(&e->auth_mu);
+  memset(e->auth, 0, sizeof e->auth); /* this process sees the revocation at once */
+  pthread_mutex_unlock(&e->auth_mu);
+  return MES_OK;
+}
+
+int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms) {
+  memcpy(token_out, "mst_", 4);
+  mes_random_token(token_out + 4, 60, 32);
+  uint8_t hash[32];
+  mes_apikey_hash(token_out, strlen(token_out), hash);
+  int64_t now = mes_now_ms();
+  *expires_ms = now + (int64_t)ttl_s * 1000;
+  pthread_mutex_lock(&e->auth_mu);
+  /* Reuse an expired slot, else the one expiring soonest. */
+  size_t best = 0;
+  for (size_t i = 0; i < TOKEN_SLOTS; i++) {
+    if (e->tokens[i].expires_ms <= now) {
+      best = i;
+      break;
+    }
+    if (e->tokens[i].expires_ms < e->tokens[best].expires_ms)
+      best = i;
+  }
+  memcpy(e->tokens[best].hash, hash, 32);
+  e->tokens[best].sid = sid;
+  e->tokens[best].expires_ms = *expires_ms;
+  pthread_mutex_unlock(&e->auth_mu);
+  return MES_OK;
+}

@@ -1,0 +1,104 @@
+/*
+ * engine — the mes_engine handle: owns one data directory's policy, store,
+ * master key, subject-key cache and API-key cache, and hands out request
+ * contexts (struct mes_ctx) to the layers above (http, cli).
+ *
+ * Data directory layout:
+ *   mesura.yaml   the brand's policy (reloaded by mes_engine_reload)
+ *   master.key    32 random bytes, mode 0600
+ *   mesura.db     data database (SQLite, WAL)
+ *   keys.db       keystore: wrapped subject keys
+ *
+ * Thread-safety: every function may be called from any thread once open.
+ */
+#ifndef MES_ENGINE_H
+#define MES_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "subject/subject.h"
+
+/* API key scopes (contract §2). */
+enum mes_scope {
+  MES_SCOPE_INGEST = 1u << 0,
+  MES_SCOPE_CONSENT = 1u << 1,
+  MES_SCOPE_CATALOG = 1u << 2,
+  MES_SCOPE_RECOMMEND = 1u << 3,
+  MES_SCOPE_SUBJECTS = 1u << 4,
+  MES_SCOPE_AUDIT = 1u << 5,
+  MES_SCOPE_ADMIN = 1u << 6,
+};
+#define MES_SCOPE_ALL 0x7Fu
+
+/* Parses "ingest,consent" into a mask; MES_EINVALID_VALUE on an unknown name. */
+int mes_scope_parse(const char *list, uint32_t *mask, struct mes_err *err);
+/* Writes "ingest,consent" for a mask into out. */
+void mes_scope_format(uint32_t mask, char *out, size_t cap);
+/* True when a principal with `have` may act with `need` (admin covers all but
+ * reading the attribute vault, which callers check separately). */
+bool mes_scope_allows(uint32_t have, uint32_t need);
+
+/* Who is calling: an API key, or a subject's own short-lived token. */
+struct mes_principal {
+  char name[65];  /* key name, or "subject-token" */
+  uint32_t scopes;
+  bool subject_token;
+  int64_t sid; /* for subject tokens: the only subject it may act on */
+};
+
+struct mes_engine;
+
+struct mes_engine_opts {
+  const char *dir;     /* data directory (borrowed for the call) */
+  struct mes_log log;  /* copied */
+};
+
+/* Opens a data directory made by mes_engine_init_dir. *out is new. */
+int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, struct mes_err *err);
+/* Flushes and closes (stopping the background thread first, when started).
+ * NULL-safe. */
+void mes_engine_close(struct mes_engine *e);
+
+/* Starts the background thread that runs the retention sweep
+ * (mes_ingest_sweep) at once and then every 60 s, off the request threads.
+ * mes_engine_close stops it without waiting out the interval. Call once, from
+ * the thread that owns e (a second call is a no-op); the server calls it, the
+ * one-shot CLI commands do not. MES_EUNAVAILABLE when no thread can start. */
+int mes_engine_start_background(struct mes_engine *e, struct mes_err *err);
+
+/* Creates DIR (or uses it if empty) with a commented mesura.yaml, an empty
+ * database and a fresh master key. MES_ENOT_EMPTY when DIR has files. */
+int mes_engine_init_dir(const char *dir, struct mes_err *err);
+
+/* Re-reads mesura.yaml; a bad file is refused (err says where) and the old
+ * policy stays. */
+int mes_engine_reload(struct mes_engine *e, struct mes_err *err);
+
+/* A request context: fills c with borrowed handles and a reference to the
+ * current policy snapshot. Pair every mes_engine_ctx with mes_engine_ctx_done. */
+void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, bool gpc);
+void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c);
+
+struct mes_store *mes_engine_store(struct mes_engine *e);
+/* The instance's Ed25519 receipt-signing public key (contract §5). */
+void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]);
+const struct mes_log *mes_engine_log(struct mes_engine *e);
+const char *mes_engine_dir(struct mes_engine *e);
+
+/* Looks a bearer secret up (API key by hash, constant-time; or a subject
+ * token). Changes made by `mesura keys` in another process are seen within a
+ * second. MES_EUNAUTHORIZED when unknown or revoked. */
+int mes_engine_authenticate(struct mes_engine *e, const char *bearer, size_t len, struct mes_principal *out);
+
+/* Key management (CLI and admin API). key_out receives the secret, shown once. */
+int mes_engine_key_create(struct mes_engine *e, const char *name, uint32_t scopes, char key_out[64],
+                          struct mes_err *err);
+int mes_engine_key_revoke(struct mes_engine *e, const char *name, struct mes_err *err);
+
+/* A subject's dashboard token (contract §7): ttl_s seconds. token_out >= 64 bytes. */
+int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * eval/cli — `mesura eval`: reads the interactions file, runs the protocol
+ * (twice when the file has purchases beside other types) and prints the
+ * figures, as a short report or as one JSON line.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval_int.h"
+
+#define EVAL_USAGE "usage: mesura eval --input FILE.csv [--model NAME] [--json]"
+
+/* Reads "--name value" or "--name=value" at argv[*i]; advances *i. 1 when it
+ * matched, 0 when not, -1 when the value is missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **value) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  if (strncmp(a, name, n) != 0)
+    return 0;
+  if (a[n] == '=') {
+    *value = a + n + 1;
+    return 1;
+  }
+  if (a[n] != '\0')
+    return 0;
+  if (*i + 1 >= argc)
+    return -1;
+  *value = argv[++*i];
+  return 1;
+}
+
+static json_t *figures_json(const struct mes_eval_result *r) {
+  json_t *hp = json_object();
+  for (size_t h = 0; h < r->n_hp; h++)
+    json_object_set_new(hp, r->hp_name[h], json_real(r->hp_value[h]));
+  const struct mes_eval_split_stats *s = &r->split;
+  return json_pack("{s:s, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+                   "model", r->model, "hyperparameters", hp, "ndcg@10", r->test.ndcg10, "recall@10", r->test.recall10,
+                   "recall@20", r->test.recall20, "mrr@10", r->test.mrr10, "coverage@10", r->test.coverage10,
+                   "pop_ratio@10", r->test.pop_ratio10, "n_eval_users", (json_int_t)s->n_eval_users, "n_pairs",
+                   (json_int_t)s->n_pairs, "n_train", (json_int_t)s->n_train, "n_test_raw", (json_int_t)s->n_test_raw,
+                   "n_test_kept", (json_int_t)s->n_test_kept, "dropped_test_unseen_item",
+                   (json_int_t)s->n_dropped_unseen, "dropped_test_in_training", (json_int_t)s->n_dropped_in_train,
+                   "n_catalogue", (json_int_t)s->n_catalogue, "n_items_filtered", (json_int_t)s->n_items_filtered,
+                   "validation_ndcg@10", r->validation_ndcg10, "fit_s", r->fit_s);
+}
+
+static void print_report(FILE *out, const char *title, const struct mes_eval_result *r) {
+  const struct mes_eval_split_stats *s = &r->split;
+  fprintf(out, "%s\n", title);
+  fprintf(out, "  model               %s", r->model);
+  for (size_t h = 0; h < r->n_hp; h++)
+    fprintf(out, "%s%s=%g", h ? ", " : " (", r->hp_name[h], r->hp_value[h]);
+  if (r->n_hp)
+    fprintf(out, "; chosen on validation, NDCG@10 %.4f)", r->validation_ndcg10);
+  fprintf(out, "\n");
+  fprintf(out, "  interactions        %zu unique pairs, %zu users, %zu items", s->n_pairs, s->n_users, s->n_items);
+  if (s->n_items_filtered)
+    fprintf(out, " (%zu rare items filtered out)", s->n_items_filtered);
+  fprintf(out, "\n  split               train %zu, test %zu -> %zu kept\n", s->n_train, s->n_test_raw, s->n_test_kept);
+  fprintf(out, "  dropped test pairs  %zu (item unseen in training), %zu (pair already in training)\n",
+          s->n_dropped_unseen, s->n_dropped_in_train);
+  fprintf(out, "  catalogue           %zu items\n", s->n_catalogue);
+  fprintf(out, "  evaluated users     %zu\n", s->n_eval_users);
+  fprintf(out, "  fit                 %.2f s\n", r->fit_s);
+  fprintf(out, "  Recall@10           %.4f\n", r->test.recall10);
+  fprintf(out, "  Recall@20           %.4f\n", r->test.recall20);
+  fprintf(out, "  NDCG@10             %.4f\n", r->test.ndcg10);
+  fprintf(out, "  MRR@10              %.4f\n", r->test.mrr10);
+  fprintf(out, "  coverage@10         %.4f\n", r->test.coverage10);
+  fprintf(out, "  popularity ratio@10 %.2f\n", r->test.pop_ratio10);
+}
+
+static int exit_code(int rc) { return rc == MES_EUSAGE || rc == MES_EBAD_INPUT ? 2 : 1; }
+
+int mes_eval_cli(int argc, char **argv) {
+  const char *input = NULL, *model = NULL;
+  bool json = false;
+  for (int i = 1; i < argc; i++) {
+    int got = 0;
+    if (strcmp(argv[i], "--json") == 0) {
+      json = true;
+      continue;
+    }
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("%s\n  models: popular, itemknn, ease, rp3beta, mesura (default: %s)\n", EVAL_USAGE,
+             mes_eval_default_model());
+      return 0;
+    }
+    if ((got = opt_value(argc, argv, &i, "--input", &input)) == 0)
+      got = opt_value(argc, argv, &i, "--model", &model);
+    if (got <= 0) {
+      fprintf(stderr, "%s\n", EVAL_USAGE);
+      return 2;
+    }
+  }
+  if (!input || !input[0]) {
+    fprintf(stderr, "%s\n", EVAL_USAGE);
+    return 2;
+  }
+  if (model) {
+    bool known = false;
+    for (size_t k = 0; mes_eval_model_names[k]; k++)
+      known = known || strcmp(mes_eval_model_names[k], model) == 0;
+    if (!known) {
+      fprintf(stderr, "mesura eval: unknown model '%s' (popular, itemknn, ease, rp3beta, mesura)\n", model);
+      return 2;
+    }
+  }
+
+  FILE *f = strcmp(input, "-") == 0 ? stdin : fopen(input, "r");
+  if (!f) {
+    fprintf(stderr, "mesura eval: cannot open %s: %s\n", input, strerror(errno));
+    return 1;
+  }
+  struct mes_log log = {mes_log_stderr, NULL, MES_LOG_INFO};
+  struct mes_err err = {0};
+  struct mes_eval_data *d = NULL;
+  size_t bad = 0;
+  int rc = mes_eval_data_read(f, &d, &bad, &err);
+  if (f != stdin)
+    fclose(f);
+  if (rc) {
+    fprintf(stderr, "mesura eval: %s: %s\n", input, mes_err_text(&err));
+    return exit_code(rc);
+  }
+  mes_log(&log, MES_LOG_INFO, "eval: read %zu rows from %s%s", mes_eval_data_rows(d), input,
+          mes_eval_data_has_purchase_split(d) ? " (purchases and other types: two runs)" : "");
+
+  struct mes_eval_opts opts = {.model = model, .log = &log};
+  struct mes_eval_result all, bought;
+  bool purchases = mes_eval_data_has_purchase_split(d), purchases_ok = false;
+  rc = mes_eval_run(d, &opts, &all, &err);
+  if (rc == MES_OK && purchases) {
+    opts.purchases_only = true;
+    struct mes_err perr = {0};
+    int prc = mes_eval_run(d, &opts, &bought, &perr);
+    if (prc == MES_EBAD_INPUT)
+      mes_log(&log, MES_LOG_WARN, "eval: purchases only: %s", mes_err_text(&perr));
+    else if (prc) {
+      rc = prc;
+      err = perr;
+    } else {
+      purchases_ok = true;
+    }
+  }
+  mes_eval_data_free(d);
+  if (rc) {
+    fprintf(stderr, "mesura eval: %s\n", mes_err_text(&err));
+    return exit_code(rc);
+  }
+
+  if (json) {
+    json_t *o = figures_json(&all);
+    if (o && purchases)
+      json_object_set_new(o, "purchases", purchases_ok ? figures_json(&bought) : json_null());
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text) {
+      fprintf(stderr, "mesura eval: out of memory\n");
+      return 1;
+    }
+    printf("%s\n", text);
+    free(text);
+  } else {
+    print_report(stdout, purchases ? "all events" : "figures", &all);
+    if (purchases_ok)
+      print_report(stdout, "purchases", &bought);
+    else if (purchases)
+      printf("purchases\n  no user has enough purchases to be evaluated\n");
+  }
+  if (fflush(stdout) != 0) {
+    fprintf(stderr, "mesura eval: cannot write the figures: %s\n", strerror(errno));
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * eval/convert — `mesura eval-convert`: turns each dataset of shared/data
+ * into the `subject,item,ts` file that `mesura eval` reads, applying the
+ * dataset's rule for positive interactions (section 1.1 of the protocol):
+ *
+ *   ml-100k          u.data, tab separated user, item, rating, ts; rating >= 4
+ *   ml-latest-small  ratings.csv, userId,movieId,rating,timestamp; rating >= 4
+ *   amazon           Musical_Instruments_5.json, one review per line; all kept
+ *
+ * Rows keep the file's order; deduplication is the evaluator's job.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/id.h"
+#include "eval/eval_int.h"
+
+#define CONVERT_USAGE \
+  "usage: mesura eval-convert --dataset ml-100k|ml-latest-small|amazon --input PATH --output FILE.csv"
+
+enum dataset { DS_ML100K, DS_MLSMALL, DS_AMAZON };
+
+static const struct {
+  const char *name, *file;
+} datasets[] = {
+    [DS_ML100K] = {"ml-100k", "u.data"},
+    [DS_MLSMALL] = {"ml-latest-small", "ratings.csv"},
+    [DS_AMAZON] = {"amazon", "Musical_Instruments_5.json"},
+};
+
+struct conv {
+  FILE *out;
+  size_t line_no, kept, skipped;
+};
+
+/* Writes one CSV field, quoted when it holds a comma or a quote. */
+static void put_field(FILE *out, const char *s, size_t len) {
+  if (!memchr(s, ',', len) && !memchr(s, '"', len)) {
+    fwrite(s, 1, len, out);
+    return;
+  }
+  fputc('"', out);
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '"')
+      fputc('"', out);
+    fputc(s[i], out);
+  }
+  fputc('"', out);
+}
+
+static void put_row(struct conv *c, const char *u, size_t ul, const char *i, size_t il, const char *ts, size_t tl) {
+  put_field(c->out, u, ul);
+  fputc(',', c->out);
+  put_field(c->out, i, il);
+  fputc(',', c->out);
+  fwrite(ts, 1, tl, c->out);
+  fputc('\n', c->out);
+  c->kept++;
+}
+
+static int bad(struct conv *c, const char *why) {
+  fprintf(stderr, "mesura eval-convert: line %zu: %s\n", c->line_no, why);
+  return MES_EBAD_INPUT;
+}
+
+/* Splits line at sep into exactly n fields (pointers into line). */
+static bool split_n(char *line, size_t len, char sep, size_t n, const char **f, size_t *fl) {
+  size_t k = 0, start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i == len || line[i] == sep) {
+      if (k == n)
+        return false;
+      f[k] = line + start;
+      fl[k] = i - start;
+      k++;
+      start = i + 1;
+    }
+  }
+  return k == n;
+}
+
+static bool is_uint(const char *s, size_t len) {
+  if (len == 0 || len > 18)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (s[i] < '0' || s[i] > '9')
+      return false;
+  return true;
+}
+
+/* One MovieLens rating line (fields user, item, rating, ts). */
+static int movielens_row(struct conv *c, char *line, size_t len, char sep) {
+  const char *f[4];
+  size_t fl[4];
+  double rating;
+  if (!split_n(line, len, sep, 4, f, fl))
+    return bad(c, sep == '\t' ? "expected 4 tab separated fields: user, item, rating, timestamp"
+                              : "expected 4 fields: userId,movieId,rating,timestamp");
+  if (!is_uint(f[0], fl[0]) || !is_uint(f[1], fl[1]))
+    return bad(c, "user and item ids must be unsigned integers");
+  if (mes__parse_decimal(f[2], fl[2], &rating) || rating < 0 || rating > 5)
+    return bad(c, "the rating must be a number from 0 to 5");
+  if (!is_uint(f[3], fl[3]))
+    return bad(c, "the timestamp must be unix seconds");
+  if (rating >= 4.0)
+    put_row(c, f[0], fl[0], f[1], fl[1], f[3], fl[3]);
+  else
+    c->skipped++;
+  return MES_OK;
+}
+
+static int amazon_row(struct conv *c, const char *line, size_t len) {
+  json_error_t je;
+  json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+  int rc = MES_OK;
+  if (!o || !json_is_object(o)) {
+    rc = bad(c, "not a JSON object");
+    goto done;
+  }
+  const json_t *u = json_object_get(o, "reviewerID"), *i = json_object_get(o, "asin"),
+               *t = json_object_get(o, "unixReviewTime");
+  if (!json_is_string(u) || !json_is_string(i) || !json_is_integer(t)) {
+    rc = bad(c, "reviewerID and asin must be strings and unixReviewTime an integer");
+    goto done;
+  }
+  if (mes_id_check(json_string_value(u), json_string_length(u)) ||
+      mes_id_check(json_string_value(i), json_string_length(i))) {
+    rc = bad(c, "reviewerID and asin must be 1 to 128 bytes of UTF-8 without control characters");
+    goto done;
+  }
+  char ts[24];
+  int tl = snprintf(ts, sizeof ts, "%" JSON_INTEGER_FORMAT, json_integer_value(t));
+  put_row(c, json_string_value(u), json_string_length(u), json_string_value(i), json_string_length(i), ts,
+          (size_t)tl);
+done:
+  json_decref(o);
+  return rc;
+}
+
+static int convert(enum dataset ds, FILE *in, struct conv *c) {
+  char *line = NULL;
+  size_t cap = 0;
+  int rc = MES_OK;
+  fputs("subject,item,ts\n", c->out);
+  for (;;) {
+    ssize_t got = getline(&line, &cap, in);
+    if (got < 0)
+      break;
+    c->line_no++;
+    size_t len = (size_t)got;
+    if (len && line[len - 1] == '\n')
+      len--;
+    if (len && line[len - 1] == '\r')
+      len--;
+    if (memchr(line, '\0', len)) {
+      rc = bad(c, "the line holds a NUL byte");
+      break;
+    }
+    if (ds == DS_MLSMALL && c->line_no == 1) {
+      if (len != 31 || memcmp(line, "userId,movieId,rating,timestamp", 31) != 0) {
+        rc = bad(c, "the header must be userId,movieId,rating,timestamp");
+        break;
+      }
+      continue;
+    }
+    if (ds == DS_ML100K)
+      rc = movielens_row(c, line, len, '\t');
+    else if (ds == DS_MLSMALL)
+      rc = movielens_row(c, line, len, ',');
+    else
+      rc = amazon_row(c, line, len);
+    if (rc)
+      break;
+  }
+  if (rc == MES_OK && ferror(in)) {
+    fprintf(stderr, "mesura eval-convert: the input could not be read\n");
+    rc = MES_EIO;
+  }
+  free(line);
+  return rc;
+}
+
+int mes_eval_convert_cli(int argc, char **argv) {
+  const char *name = NULL, *input = NULL, *output = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char **slot = strcmp(argv[i], "--dataset") == 0  ? &name
+                        : strcmp(argv[i], "--input") == 0  ? &input
+                        : strcmp(argv[i], "--output") == 0 ? &output
+                                                           : NULL;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("%s\n", CONVERT_USAGE);
+      return 0;
+    }
+    if (!slot || i + 1 >= argc) {
+      fprintf(stderr, "%s\n", CONVERT_USAGE);
+      return 2;
+    }
+    *slot = argv[++i];
+  }
+  if (!name || !input || !output || !input[0] || !output[0]) {
+    fprintf(stderr, "%s\n", CONVERT_USAGE);
+    return 2;
+  }
+  int ds = -1;
+  for (int k = 0; k < (int)(sizeof datasets / sizeof datasets[0]); k++)
+    if (strcmp(datasets[k].name, name) == 0)
+      ds = k;
+  if (ds < 0) {
+    fprintf(stderr, "mesura eval-convert: unknown dataset '%s' (ml-100k, ml-latest-small, amazon)\n", name);
+    return 2;
+  }
+
+  /* PATH may be the dataset's folder: then read its known file. */
+  char path[4096];
+  struct stat sb;
+  int n = stat(input, &sb) == 0 && S_ISDIR(sb.st_mode)
+              ? snprintf(path, sizeof path, "%s/%s", input, datasets[ds].file)
+              : snprintf(path, sizeof path, "%s", input);
+  if (n < 0 || (size_t)n >= sizeof path) {
+    fprintf(stderr, "mesura eval-convert: the input path is too long\n");
+    return 2;
+  }
+  FILE *in = fopen(path, "r");
+  if (!in) {
+    fprintf(stderr, "mesura eval-convert: cannot open %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  bool to_stdout = strcmp(output, "-") == 0;
+  char tmp[4096];
+  n = snprintf(tmp, sizeof tmp, "%s.tmp", output);
+  if (n < 0 || (size_t)n >= sizeof tmp) {
+    fclose(in);
+    fprintf(stderr, "mesura eval-convert: the output path is too long\n");
+    return 2;
+  }
+  /* Written beside the target and renamed at the end: a failed run never
+   * leaves a half file under the final name. */
+  struct conv c = {.out = to_stdout ? stdout : fopen(tmp, "w")};
+  if (!c.out) {
+    fclose(in);
+    fprintf(stderr, "mesura eval-convert: cannot create %s: %s\n", tmp, strerror(errno));
+    return 1;
+  }
+  int rc = convert((enum dataset)ds, in, &c);
+  fclose(in);
+  if (rc == MES_OK && (ferror(c.out) || fflush(c.out) != 0)) {
+    fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
+    rc = MES_EIO;
+  }
+  if (!to_stdout) {
+    if (fclose(c.out) != 0 && rc == MES_OK) {
+      fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
+      rc = MES_EIO;
+    }
+    if (rc == MES_OK && rename(tmp, output) != 0) {
+      fprintf(stderr, "mesura eval-convert: cannot rename %s to %s: %s\n", tmp, output, strerror(errno));
+      rc = MES_EIO;
+    }
+    if (rc)
+      remove(tmp);
+  }
+  if (rc)
+    return rc == MES_EBAD_INPUT ? 2 : 1;
+  fprintf(stderr, "mesura eval-convert: %s: %zu interactions written, %zu ratings below 4 left out\n", name, c.kept,
+          c.skipped);
+  return 0;
+}

@@ -1,0 +1,105 @@
+/*
+ * http/h_meta — the endpoints about the service itself rather than anyone's
+ * data: health, metrics, the GPC well-known file (contract §5), the receipt
+ * public key (§5) and the privacy notice (§9).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "base/mtime.h"
+#include "crypto/crypto.h"
+#include "http/endpoints.h"
+#include "http/http_int.h"
+
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define HTML_TYPE "text/html; charset=utf-8"
+
+void mes__h_healthz(struct mes_http_req *req, struct mes_http_resp *resp) {
+  mes_http_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void mes__h_metrics(struct mes_http_req *req, struct mes_http_resp *resp) {
+  struct mes_buf out;
+  mes_buf_init(&out, MES_HTTP_BODY_MAX);
+  int rc = mes_metrics_render(req->srv->metrics, &out);
+  if (rc) {
+    mes_buf_release(&out);
+    struct mes_err err;
+    mes_err_set(&err, rc == MES_ENOMEM ? MES_ENOMEM : MES_EINTERNAL, NULL, NULL);
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  size_t len = out.len;
+  mes_http_reply_take(resp, 200, METRICS_TYPE, mes_buf_steal(&out), len);
+}
+
+void mes__h_gpc(struct mes_http_req *req, struct mes_http_resp *resp) {
+  /* lastUpdate: when the policy that says how GPC is honoured last changed. */
+  char path[4096], date[11];
+  struct stat sb;
+  int64_t ms = mes_now_ms();
+  snprintf(path, sizeof path, "%s/mesura.yaml", mes_engine_dir(mes_http_req_engine(req)));
+  if (stat(path, &sb) == 0)
+    ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+  mes_time_format_date(ms, date);
+  mes_http_reply_json(resp, 200, json_pack("{s:b,s:s}", "gpc", 1, "lastUpdate", date));
+}
+
+void mes__h_public_key(struct mes_http_req *req, struct mes_http_resp *resp) {
+  uint8_t pk[MES_SIGN_PK_BYTES];
+  char b64[64];
+  mes_engine_sign_public_key(mes_http_req_engine(req), pk);
+  if (!mes_base64(pk, sizeof pk, b64, sizeof b64)) {
+    struct mes_err err;
+    mes_err_set(&err, MES_EINTERNAL, NULL, NULL);
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  mes_http_reply_json(resp, 200, json_pack("{s:s,s:s}", "alg", "Ed25519", "public_key", b64));
+}
+
+/* The q-value that an Accept header gives to exactly `type` (0 when absent). */
+static double accept_q(const char *accept, const char *type) {
+  size_t tlen = strlen(type);
+  for (const char *p = accept; p && *p;) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    size_t elen = strcspn(p, ","), mlen = strcspn(p, ";,");
+    size_t m = mlen;
+    while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+      m--;
+    if (m == tlen && strncasecmp(p, type, tlen) == 0) {
+      double q = 1.0;
+      for (const char *a = p + mlen; a < p + elen; a++) {
+        if (*a == ';') {
+          const char *v = a + 1;
+          while (*v == ' ')
+            v++;
+          if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+            q = strtod(v + 2, NULL);
+        }
+      }
+      return q;
+    }
+    p += elen;
+  }
+  return 0;
+}
+
+void mes__h_privacy_notice(struct mes_http_req *req, struct mes_http_resp *resp) {
+  const struct mes_ctx *c = mes_http_req_ctx(req);
+  enum mes_lang lang = mes_http_req_lang(req);
+  const char *accept = mes_http_req_header(req, "Accept");
+  double q_html = accept ? accept_q(accept, "text/html") : 0;
+  bool html = q_html > 0 && q_html > accept_q(accept, "application/json");
+  mes_http_resp_header(resp, "Content-Language", mes_lang_name(lang));
+  mes_http_resp_header(resp, "Vary", "Accept, Accept-Language");
+  if (html) {
+    char *page = mes_policy_notice_html(c->policy, lang);
+    mes_http_reply_take(resp, 200, HTML_TYPE, page, page ? strlen(page) : 0);
+  } else {
+    mes_http_reply_json(resp, 200, mes_policy_notice_json(c->policy, lang));
+  }
+}

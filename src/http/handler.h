@@ -1,0 +1,183 @@
+/*
+ * http/handler — what an endpoint sees: the request accessors and the reply
+ * helpers. No handler calls libmicrohttpd; the server (server.c) has already
+ * matched the route, checked the key, its scope and its rate limit, read the
+ * body (at most 16 MiB), decoded and id-checked the path parameters, and made
+ * a request context (struct mes_ctx) before the handler runs. After it
+ * returns, the server sends the reply, releases the context, logs one access
+ * line and counts the request in /metrics.
+ *
+ * How to add an endpoint, e.g. POST /v1/events (scope ingest):
+ *
+ *   1. Write the handler in a file of its own kind, src/http/h_events.c:
+ *
+ *        static const struct mes_jfield event_fields[] = {
+ *            {"subject", MES_J_ID, false, 0, 0}, {"type", MES_J_ID, true, 0, 0}, ...};
+ *
+ *        void mes__h_events_post(struct mes_http_req *req, struct mes_http_resp *resp) {
+ *          struct mes_err err;
+ *          json_t *body;
+ *          if (mes_http_req_json(req, event_fields, N_FIELDS, &body, &err)) {
+ *            mes_http_reply_error(resp, &err);
+ *            return;
+ *          }
+ *          json_t *out = ...;                        // call the domain module with
+ *          ... mes_http_req_ctx(req) ...             // the ready request context
+ *          json_decref(body);
+ *          mes_http_metric_add(req, "mesura_events_total", "outcome", "stored", n_stored);
+ *          mes_http_reply_json(resp, 200, out);      // steals out
+ *        }
+ *
+ *   2. Declare it in src/http/endpoints.h under a banner for the new file.
+ *   3. Add a row to the table in src/http/routes.c:
+ *        {"POST", "/v1/events", MES_SCOPE_INGEST, 0, mes__h_events_post},
+ *
+ * A route acting on one subject names its parameter {s} and calls
+ * mes_http_req_subject(req, "s", ...) to get it: that resolves the id, keeps a
+ * subject token to its own subject, and puts the pseudonym (never the id) in
+ * the access log. Such a route may be opened to subject tokens with
+ * MES_ROUTE_SELF; every other route refuses them.
+ *
+ * Every reply helper replaces an earlier reply (status, body, type) but keeps
+ * the extra headers. A handler that sets no reply answers 500 internal_error.
+ *
+ * Threads: handlers run on the server's worker threads, several at once; a
+ * request and its reply belong to one thread for the handler's duration.
+ */
+#ifndef MES_HTTP_HANDLER_H
+#define MES_HTTP_HANDLER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/json.h"
+#include "engine/engine.h"
+#include "policy/policy.h"
+#include "subject/subject.h"
+
+struct mes_http_req;
+struct mes_http_resp;
+
+typedef void (*mes_http_handler)(struct mes_http_req *req, struct mes_http_resp *resp);
+
+/* Route flags. */
+#define MES_ROUTE_PUBLIC 0x1u /* no key needed; Authorization is not even read */
+#define MES_ROUTE_SELF 0x2u   /* a subject token may call it (for its own subject only) */
+
+/*
+ * One row of the routing table (routes.c). `pattern` is a path whose segments
+ * are literals or parameters: "/v1/subjects/{s}/consents/{purpose}". A
+ * parameter matches one non-empty segment; it is percent-decoded and must obey
+ * the id rule (base/id.h), or the request is refused with 400 invalid_id and
+ * field "/path/NAME". A final "{*name}" matches the rest of the path (one or
+ * more segments, '/' included, decoded but not id-checked: the handler
+ * validates it). Rows are tried in order; the first match wins, so put a
+ * literal route before a parameter route it overlaps. HEAD is served by the
+ * GET row.
+ */
+struct mes_route {
+  const char *method;  /* "GET", "PUT", "POST", "DELETE", ... */
+  const char *pattern; /* static string */
+  uint32_t scope;      /* MES_SCOPE_* bits the key needs (any one of them); 0 with MES_ROUTE_PUBLIC */
+  unsigned flags;      /* MES_ROUTE_* */
+  mes_http_handler fn;
+};
+
+/* ------------------------------------------------------------------ request */
+
+/* The engine serving the request. Borrowed. */
+struct mes_engine *mes_http_req_engine(struct mes_http_req *req);
+
+/* Who is calling; NULL on a public route. Borrowed, valid for the request. */
+const struct mes_principal *mes_http_req_principal(const struct mes_http_req *req);
+
+/* The request context: store, policy snapshot, clock, actor (the key name),
+ * gpc. Borrowed; the server releases it after the handler. */
+struct mes_ctx *mes_http_req_ctx(struct mes_http_req *req);
+
+/* A path parameter by name ("s" for {s}), percent-decoded, NUL-terminated,
+ * already checked by the id rule. *len (when non-NULL) gets its length.
+ * NULL when the route has no such parameter. Borrowed, valid for the request. */
+const char *mes_http_req_param(const struct mes_http_req *req, const char *name, size_t *len);
+
+/* A query-string parameter, percent-decoded ('+' reads as a space). NULL when
+ * absent or badly escaped. The value is NOT checked: validate it. Borrowed,
+ * valid for the request. */
+const char *mes_http_req_query(struct mes_http_req *req, const char *name);
+
+/* A request header (case-insensitive name), or NULL. Borrowed. */
+const char *mes_http_req_header(const struct mes_http_req *req, const char *name);
+
+/* The raw body (NUL-terminated; *len its length, 0 when none). Borrowed. */
+const char *mes_http_req_body(const struct mes_http_req *req, size_t *len);
+
+/* The language negotiated from Accept-Language among the policy's languages. */
+enum mes_lang mes_http_req_lang(const struct mes_http_req *req);
+
+/* True when the request carried exactly "Sec-GPC: 1". */
+bool mes_http_req_gpc(const struct mes_http_req *req);
+
+/*
+ * Parses the body as a JSON object and checks it against a field table
+ * (base/json.h). On success *out is a new reference (json_decref it). Errors,
+ * in err, ready for mes_http_reply_error: unsupported_media_type (a
+ * Content-Type other than JSON or text/plain), empty_body, malformed_json,
+ * invalid_utf8, wrong_type, unknown_field, missing_field and the field
+ * checks, with their JSON pointer.
+ */
+int mes_http_req_json(struct mes_http_req *req, const struct mes_jfield *fields, size_t n_fields, json_t **out,
+                      struct mes_err *err);
+
+/*
+ * Resolves path parameter `param` (normally "s") to a subject through
+ * mes_subject_resolve (see its contract for `create`), enforces the subject
+ * token rule (a token may act only on its own subject: anything else is 403
+ * forbidden, whether or not the other subject exists) and sets the access
+ * log's pseudonym. Errors: not_found (unknown, without create), forbidden,
+ * and the resolver's.
+ */
+int mes_http_req_subject(struct mes_http_req *req, const char *param, bool create, struct mes_subject *out,
+                         struct mes_err *err);
+
+/* True when the caller may act on subject `sid`: always for API keys (their
+ * scope was checked), only its own for a subject token. */
+bool mes_http_req_may_act_on(const struct mes_http_req *req, int64_t sid);
+
+/* Logs `pn_hex` (a pseudonym from struct mes_subject, never an id) in the
+ * access line instead of nothing. Copied. */
+void mes_http_req_set_pseudonym(struct mes_http_req *req, const char *pn_hex);
+
+/* Scratch memory freed at once when the request ends; aligned for any type.
+ * NULL when out of memory. */
+void *mes_http_req_alloc(struct mes_http_req *req, size_t n);
+
+/* ------------------------------------------------------------------- reply */
+
+#define MES_HTTP_JSON "application/json; charset=utf-8"
+
+/* Replies `status` with the JSON value v, serialized compactly. Steals v
+ * (NULL is taken as out of memory: 503). */
+void mes_http_reply_json(struct mes_http_resp *resp, int status, json_t *v);
+
+/* Replies the contract's error shape {"error":{"code","message","field"}} with
+ * the status of err->rc from the error table; "field" only when set. */
+void mes_http_reply_error(struct mes_http_resp *resp, const struct mes_err *err);
+
+/* Replies with a copy of text[0..len) as `content_type` (a static string,
+ * e.g. "text/html; charset=utf-8"). */
+void mes_http_reply_text(struct mes_http_resp *resp, int status, const char *content_type, const char *text,
+                         size_t len);
+
+/* Same, taking over `body` (from malloc; freed by the server; NULL is taken
+ * as out of memory). */
+void mes_http_reply_take(struct mes_http_resp *resp, int status, const char *content_type, char *body, size_t len);
+
+/* Adds a response header (name and value copied). MES_ENOMEM when out of
+ * memory or past 8 extra headers, MES_EINVALID_VALUE when either holds a
+ * control character. */
+int mes_http_resp_header(struct mes_http_resp *resp, const char *name, const char *value);
+
+#endif

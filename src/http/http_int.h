@@ -1,0 +1,139 @@
+/*
+ * http/http_int — the module's insides, shared by its own files only: the
+ * server, the request and reply records, the router, the rate limiter and
+ * the per-request arena. Endpoint files (h_*.c) use handler.h instead.
+ */
+#ifndef MES_HTTP_INT_H
+#define MES_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "engine/engine.h"
+#include "http/handler.h"
+#include "http/metrics.h"
+
+#define MES_HTTP_BODY_MAX ((size_t)16 << 20) /* contract §2 */
+#define MES_HTTP_MAX_PARAMS 8
+#define MES_HTTP_MAX_HEADERS 8
+
+/* ------------------------------------------------------------------ arena */
+
+struct mes__arena_chunk;
+
+/* Bump allocator: a first block inside the request, more chunks on demand,
+ * everything freed at once by mes__arena_release. */
+struct mes__arena {
+  struct mes__arena_chunk *chunks; /* owned, extra chunks */
+  size_t used;
+  _Alignas(max_align_t) char first[1024];
+  char *cur; /* first, or the newest chunk's data */
+  size_t cap;
+};
+
+void mes__arena_init(struct mes__arena *a);
+void mes__arena_release(struct mes__arena *a);
+void *mes__arena_alloc(struct mes__arena *a, size_t n);
+/* A NUL-terminated copy of s[0..len). */
+char *mes__arena_strndup(struct mes__arena *a, const char *s, size_t len);
+
+/* --------------------------------------------------------------- routing */
+
+struct mes_http_param {
+  const char *name; /* points into the route's pattern, not NUL-terminated */
+  size_t name_len;
+  char *value; /* arena, decoded, NUL-terminated */
+  size_t len;
+  bool rest; /* a {*name} parameter: not id-checked */
+};
+
+extern const struct mes_route mes__routes[];
+extern const size_t mes__n_routes;
+
+enum mes__match { MES__MATCH_OK, MES__MATCH_NO_PATH, MES__MATCH_BAD_METHOD, MES__MATCH_BAD_PARAM };
+
+/*
+ * Finds the route for method and raw (still escaped) path. On OK *route is
+ * the row index and params[0..*n_params) are filled (values in the arena).
+ * On BAD_METHOD, allow (cap bytes) lists the methods of the path, "GET, PUT".
+ * On BAD_PARAM, err says which parameter (400 invalid_id / invalid_utf8).
+ * MES_ENOMEM comes back as BAD_PARAM with err->rc MES_ENOMEM.
+ */
+enum mes__match mes__route_match(const char *method, const char *path, struct mes__arena *arena, int *route,
+                                 struct mes_http_param *params, size_t *n_params, char *allow, size_t allow_cap,
+                                 struct mes_err *err);
+
+/* ----------------------------------------------------------- rate limits */
+
+struct mes__ratelimit;
+
+/* A token bucket per key: `rps` tokens a second, at most `burst`. *out new. */
+int mes__ratelimit_new(double rps, double burst, struct mes__ratelimit **out);
+void mes__ratelimit_free(struct mes__ratelimit *rl);
+/* Takes one token for `key` (shorter than 96 bytes). True when allowed; otherwise *retry_after_s is
+ * how long (whole seconds, at least 1) until a token is there. Any thread. */
+bool mes__ratelimit_take(struct mes__ratelimit *rl, const char *key, uint64_t now_ns, int *retry_after_s);
+
+/* ---------------------------------------------------------------- server */
+
+struct mes__server {
+  struct mes_engine *engine;       /* borrowed */
+  const struct mes_log *log;       /* the engine's sink */
+  struct mes_metrics *metrics;     /* owned */
+  struct mes__ratelimit *ratelimit; /* owned; NULL when off */
+  atomic_bool stopping;            /* set once SIGINT/SIGTERM arrived */
+  pthread_mutex_t mu;              /* guards in_flight, signals idle */
+  pthread_cond_t idle;
+  unsigned in_flight; /* requests begun and not yet completed */
+};
+
+struct mes_http_resp {
+  struct mes_http_req *req; /* owner, for the arena */
+  int status;               /* 0 until a reply helper ran */
+  char *body;               /* malloc'd, owned; NULL for an empty body */
+  size_t body_len;
+  const char *content_type; /* static string */
+  struct {
+    const char *name, *value; /* arena */
+  } headers[MES_HTTP_MAX_HEADERS];
+  size_t n_headers;
+};
+
+struct mes_http_req {
+  struct mes__server *srv;
+  struct MHD_Connection *conn;
+  const char *method;       /* MHD's string: use only while MHD calls on_request */
+  const char *method_label; /* static: "GET", ... or "OTHER" (metrics, log) */
+  uint64_t start_ns;
+  int route; /* index in mes__routes, -1 when unmatched */
+  struct mes_http_param params[MES_HTTP_MAX_PARAMS];
+  size_t n_params;
+
+  bool has_principal;
+  struct mes_principal principal;
+  char ratelimit_key[96];
+
+  struct mes_buf body;    /* capped at MES_HTTP_BODY_MAX */
+  uint64_t discarded;     /* body bytes read and dropped after an error */
+  struct mes_err pending; /* rc != MES_OK: answer this instead of the handler */
+
+  bool has_ctx;
+  struct mes_ctx ctx;
+  enum mes_lang lang;
+  bool gpc;
+  char pseudonym[17]; /* for the access log; "" when none */
+
+  bool queued; /* a response went to MHD */
+  struct mes__arena arena;
+  struct mes_http_resp resp;
+};
+
+/* The method as a bounded label for metrics and logs ("GET" ... or "OTHER"). */
+const char *mes__method_label(const char *method);
+
+#endif

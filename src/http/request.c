@@ -1,0 +1,297 @@
+/*
+ * http/request — the handler API of handler.h over the request record of
+ * http_int.h: accessors, the body-as-JSON helper, the subject helper, reply
+ * helpers, and the per-request arena behind them.
+ */
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/id.h"
+#include "crypto/crypto.h"
+#include "http/http_int.h"
+
+/* ------------------------------------------------------------------ arena */
+
+struct mes__arena_chunk {
+  struct mes__arena_chunk *next;
+  max_align_t data[]; /* max_align_t elements keep every allocation aligned */
+};
+
+#define ARENA_CHUNK 4096u
+#define ALIGN_UP(n) (((n) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
+
+void mes__arena_init(struct mes__arena *a) {
+  a->chunks = NULL;
+  a->cur = a->first;
+  a->cap = sizeof a->first;
+  a->used = 0;
+}
+
+void mes__arena_release(struct mes__arena *a) {
+  struct mes__arena_chunk *c = a->chunks;
+  while (c) {
+    struct mes__arena_chunk *next = c->next;
+    free(c);
+    c = next;
+  }
+  mes__arena_init(a);
+}
+
+void *mes__arena_alloc(struct mes__arena *a, size_t n) {
+  if (n > SIZE_MAX / 2)
+    return NULL;
+  n = ALIGN_UP(n ? n : 1);
+  if (n > a->cap - a->used) {
+    size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    struct mes__arena_chunk *c = malloc(sizeof *c + cap);
+    if (!c)
+      return NULL;
+    c->next = a->chunks;
+    a->chunks = c;
+    a->cur = (char *)c->data;
+    a->cap = cap;
+    a->used = 0;
+  }
+  void *p = a->cur + a->used;
+  a->used += n;
+  return p;
+}
+
+char *mes__arena_strndup(struct mes__arena *a, const char *s, size_t len) {
+  char *p = mes__arena_alloc(a, len + 1);
+  if (p) {
+    memcpy(p, s, len);
+    p[len] = '\0';
+  }
+  return p;
+}
+
+void *mes_http_req_alloc(struct mes_http_req *req, size_t n) { return mes__arena_alloc(&req->arena, n); }
+
+/* -------------------------------------------------------------- accessors */
+
+struct mes_engine *mes_http_req_engine(struct mes_http_req *req) { return req->srv->engine; }
+
+const struct mes_principal *mes_http_req_principal(const struct mes_http_req *req) {
+  return req->has_principal ? &req->principal : NULL;
+}
+
+struct mes_ctx *mes_http_req_ctx(struct mes_http_req *req) { return &req->ctx; }
+
+enum mes_lang mes_http_req_lang(const struct mes_http_req *req) { return req->lang; }
+
+bool mes_http_req_gpc(const struct mes_http_req *req) { return req->gpc; }
+
+const char *mes_http_req_param(const struct mes_http_req *req, const char *name, size_t *len) {
+  size_t nlen = strlen(name);
+  for (size_t i = 0; i < req->n_params; i++) {
+    const struct mes_http_param *p = &req->params[i];
+    if (p->name_len == nlen && memcmp(p->name, name, nlen) == 0) {
+      if (len)
+        *len = p->len;
+      return p->value;
+    }
+  }
+  return NULL;
+}
+
+const char *mes_http_req_query(struct mes_http_req *req, const char *name) {
+  /* The server turns MHD's own unescaping off (it would decode %2F in paths),
+   * so values arrive with '+' already read as a space but %XX still escaped. */
+  const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+  if (!raw)
+    return NULL;
+  size_t len = strlen(raw);
+  char *out = mes_http_req_alloc(req, len + 1);
+  if (!out || mes_url_decode(raw, len, out, len + 1) < 0)
+    return NULL;
+  return out;
+}
+
+const char *mes_http_req_header(const struct mes_http_req *req, const char *name) {
+  return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *mes_http_req_body(const struct mes_http_req *req, size_t *len) {
+  *len = req->body.len;
+  return req->body.data ? req->body.data : "";
+}
+
+void mes_http_req_set_pseudonym(struct mes_http_req *req, const char *pn_hex) {
+  size_t n = strnlen(pn_hex, sizeof req->pseudonym - 1);
+  memcpy(req->pseudonym, pn_hex, n);
+  req->pseudonym[n] = '\0';
+}
+
+void mes_http_metric_add(struct mes_http_req *req, const char *name, const char *label, const char *value,
+                         uint64_t n) {
+  mes_metrics_add1(req->srv->metrics, name, label, value, n);
+}
+
+/* True when a Content-Type names a body we read as JSON. A missing header is
+ * accepted, and so is text/plain: navigator.sendBeacon sends strings so. */
+static bool json_media_type(const char *ct) {
+  if (!ct)
+    return true;
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  size_t n = strcspn(ct, ";");
+  while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+    n--;
+  if ((n == 16 && strncasecmp(ct, "application/json", n) == 0) || (n == 10 && strncasecmp(ct, "text/plain", n) == 0))
+    return true;
+  return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0;
+}
+
+int mes_http_req_json(struct mes_http_req *req, const struct mes_jfield *fields, size_t n_fields, json_t **out,
+                      struct mes_err *err) {
+  *out = NULL;
+  if (!json_media_type(mes_http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)))
+    return mes_err_set(err, MES_EUNSUPPORTED_MEDIA, NULL, "The body must be JSON (Content-Type: application/json).");
+  json_t *obj;
+  int rc = mes_json_parse_object(req->body.data, req->body.len, &obj, err);
+  if (rc)
+    return rc;
+  rc = mes_json_check(obj, fields, n_fields, "", err);
+  if (rc) {
+    json_decref(obj);
+    return rc;
+  }
+  *out = obj;
+  return MES_OK;
+}
+
+bool mes_http_req_may_act_on(const struct mes_http_req *req, int64_t sid) {
+  if (!req->has_principal)
+    return false;
+  return !req->principal.subject_token || (sid > 0 && req->principal.sid == sid);
+}
+
+int mes_http_req_subject(struct mes_http_req *req, const char *param, bool create, struct mes_subject *out,
+                         struct mes_err *err) {
+  size_t len;
+  const char *id = mes_http_req_param(req, param, &len);
+  if (!id)
+    return mes_err_set(err, MES_EINTERNAL, NULL, "This route has no path parameter named %s.", param);
+  bool token = req->has_principal && req->principal.subject_token;
+  memset(out, 0, sizeof *out);
+  int rc = mes_subject_resolve(&req->ctx, MES_NS_SUBJECT, id, len, create && !token, out);
+  if (rc == MES_OK || rc == MES_ENOT_FOUND) {
+    char hex[17];
+    mes_pseudonym_hex(out->pn, hex);
+    mes_http_req_set_pseudonym(req, hex);
+  }
+  if (token && (rc == MES_ENOT_FOUND || (rc == MES_OK && !mes_http_req_may_act_on(req, out->row.id))))
+    return mes_err_set(err, MES_EFORBIDDEN, NULL, "A subject's token acts only on that subject.");
+  if (rc == MES_ENOT_FOUND)
+    return mes_err_set(err, MES_ENOT_FOUND, NULL, "No data is held about this subject.");
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  return MES_OK;
+}
+
+/* ------------------------------------------------------------------ reply */
+
+static void set_body(struct mes_http_resp *resp, int status, const char *content_type, char *body, size_t len) {
+  free(resp->body);
+  resp->status = status;
+  resp->content_type = content_type;
+  resp->body = body;
+  resp->body_len = body ? len : 0;
+}
+
+/* The last resort when even an error reply cannot be built: a fixed-size
+ * rendering of the table's out_of_memory row (its sentence holds no quote). */
+static void reply_oom(struct mes_http_resp *resp) {
+  char fixed[320];
+  int n = snprintf(fixed, sizeof fixed, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                   mes_rc_code(MES_ENOMEM), mes_rc_message(MES_ENOMEM));
+  size_t len = n > 0 && (size_t)n < sizeof fixed ? (size_t)n : 0;
+  char *copy = len ? malloc(len + 1) : NULL;
+  if (copy)
+    memcpy(copy, fixed, len + 1);
+  set_body(resp, mes_rc_status(MES_ENOMEM), MES_HTTP_JSON, copy, len);
+}
+
+void mes_http_reply_json(struct mes_http_resp *resp, int status, json_t *v) {
+  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+  json_decref(v);
+  if (!s) {
+    reply_oom(resp);
+    return;
+  }
+  set_body(resp, status, MES_HTTP_JSON, s, strlen(s));
+}
+
+void mes_http_reply_error(struct mes_http_resp *resp, const struct mes_err *err) {
+  int rc = err && err->rc != MES_OK ? err->rc : MES_EINTERNAL;
+  json_t *e = json_object();
+  json_t *root = json_object();
+  if (!e || !root || json_object_set_new(e, "code", json_string(mes_rc_code(rc))) ||
+      json_object_set_new(e, "message", json_string(err && err->rc != MES_OK ? mes_err_text(err)
+                                                                              : mes_rc_message(rc))) ||
+      (err && err->field[0] && json_object_set_new(e, "field", json_string(err->field)))) {
+    json_decref(e);
+    json_decref(root);
+    reply_oom(resp);
+    return;
+  }
+  if (json_object_set_new(root, "error", e)) {
+    json_decref(root);
+    reply_oom(resp);
+    return;
+  }
+  mes_http_reply_json(resp, mes_rc_status(rc), root);
+}
+
+void mes_http_reply_take(struct mes_http_resp *resp, int status, const char *content_type, char *body, size_t len) {
+  if (!body) {
+    reply_oom(resp);
+    return;
+  }
+  set_body(resp, status, content_type, body, len);
+}
+
+void mes_http_reply_text(struct mes_http_resp *resp, int status, const char *content_type, const char *text,
+                         size_t len) {
+  char *copy = malloc(len + 1);
+  if (copy) {
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+  }
+  mes_http_reply_take(resp, status, content_type, copy, len);
+}
+
+static bool header_safe(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7F)
+      return false;
+  return true;
+}
+
+int mes_http_resp_header(struct mes_http_resp *resp, const char *name, const char *value) {
+  if (!header_safe(name) || !header_safe(value) || !*name)
+    return MES_EINVALID_VALUE;
+  if (resp->n_headers >= MES_HTTP_MAX_HEADERS)
+    return MES_ENOMEM;
+  struct mes__arena *a = &resp->req->arena;
+  const char *n = mes__arena_strndup(a, name, strlen(name));
+  const char *v = mes__arena_strndup(a, value, strlen(value));
+  if (!n || !v)
+    return MES_ENOMEM;
+  resp->headers[resp->n_headers].name = n;
+  resp->headers[resp->n_headers].value = v;
+  resp->n_headers++;
+  return MES_OK;
+}
+
+const char *mes__method_label(const char *method) {
+  static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(method, known[i]) == 0)
+      return known[i];
+  return "OTHER";
+}

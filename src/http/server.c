@@ -1,0 +1,666 @@
+/*
+ * http/server — mes_http_serve: the listening socket, libmicrohttpd, signals,
+ * and the life of one request from its first header to its access line.
+ *
+ * A request goes through these steps, each of which may set the error the
+ * request is answered with instead of its handler (req->pending):
+ *
+ *   1. first call (headers read): route (404, 405 with Allow), key (401),
+ *      rate limit (429 with Retry-After), scope or subject token (403), path
+ *      parameters (400 invalid_id), declared Content-Length (413);
+ *   2. body calls: the body is kept up to 16 MiB; past that, or after an
+ *      error, it is read and dropped, so the client sees the reply instead of
+ *      a reset connection (up to DRAIN_MAX; beyond, the connection is cut);
+ *   3. last call: the handler runs with a fresh request context, and the
+ *      reply is queued;
+ *   4. completion (reply sent or connection gone): access log line, metrics,
+ *      free, and the in-flight count that shutdown waits on.
+ *
+ * Signals are handled synchronously: SIGINT, SIGTERM and SIGHUP are blocked
+ * before MHD's threads start (they inherit the mask) and the calling thread
+ * sigwait()s for them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/mtime.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_RPS 1000
+#define DRAIN_MAX ((uint64_t)64 << 20) /* body bytes dropped after an error before the connection is cut */
+#define SHUTDOWN_GRACE_S 10
+#define TLS_FILE_MAX ((size_t)1 << 20)
+#define POOL_THREADS 2u /* measured fastest on this workload */
+#define CONNECTION_TIMEOUT_S 60u
+
+/* ---------------------------------------------------------------- replies */
+
+/* Hands the reply to MHD. The body moves to MHD, which frees it. */
+static enum MHD_Result queue_reply(struct mes_http_req *req) {
+  struct mes__server *srv = req->srv;
+  struct mes_http_resp *resp = &req->resp;
+  struct MHD_Response *r;
+  if (resp->body)
+    r = MHD_create_response_from_buffer_with_free_callback(resp->body_len, resp->body, free);
+  else
+    r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  resp->body = NULL;
+  bool cache_set = false;
+  for (size_t i = 0; i < resp->n_headers; i++) {
+    MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    cache_set |= strcasecmp(resp->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0;
+  }
+  if (resp->content_type)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+  /* Replies may hold personal data: no cache keeps them unless asked. */
+  if (!cache_set)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  if (atomic_load(&srv->stopping))
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+  enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)resp->status, r);
+  MHD_destroy_response(r);
+  req->queued = ret == MHD_YES;
+  return ret;
+}
+
+/* Sets the error this request will be answered with, unless one is set. */
+static void fail(struct mes_http_req *req, int rc, const char *field, const char *msg) {
+  if (req->pending.rc != MES_OK)
+    return;
+  mes_err_set(&req->pending, rc, field, msg ? "%s" : NULL, msg);
+}
+
+/* ---------------------------------------------------------------- step 1 */
+
+static const char *bearer_of(const char *h, size_t *len) {
+  if (!h)
+    return NULL;
+  while (*h == ' ' || *h == '\t')
+    h++;
+  if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+    return NULL;
+  h += 7;
+  while (*h == ' ' || *h == '\t')
+    h++;
+  size_t n = strlen(h);
+  while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+    n--;
+  *len = n;
+  return n ? h : NULL;
+}
+
+/* Authenticates, rate-limits and checks the scope. False when refused. */
+static bool admit(struct mes_http_req *req, const struct mes_route *route) {
+  struct mes__server *srv = req->srv;
+  size_t key_len = 0;
+  const char *key = bearer_of(mes_http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &key_len);
+  if (!key) {
+    mes_http_resp_header(&req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mesura\"");
+    fail(req, MES_EUNAUTHORIZED, NULL, "Send an API key as Authorization: Bearer KEY.");
+    return false;
+  }
+  int rc = mes_engine_authenticate(srv->engine, key, key_len, &req->principal);
+  if (rc == MES_EUNAUTHORIZED) {
+    mes_http_resp_header(&req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                         "Bearer realm=\"mesura\", error=\"invalid_token\"");
+    fail(req, rc, NULL, "The API key is unknown or revoked.");
+    return false;
+  }
+  if (rc) {
+    fail(req, rc, NULL, NULL);
+    return false;
+  }
+  req->has_principal = true;
+
+  if (srv->ratelimit) {
+    if (req->principal.subject_token)
+      snprintf(req->ratelimit_key, sizeof req->ratelimit_key, "token:%lld", (long long)req->principal.sid);
+    else
+      snprintf(req->ratelimit_key, sizeof req->ratelimit_key, "key:%s", req->principal.name);
+    int retry_s = 1;
+    if (!mes__ratelimit_take(srv->ratelimit, req->ratelimit_key, mes_mono_ns(), &retry_s)) {
+      char v[16];
+      snprintf(v, sizeof v, "%d", retry_s);
+      mes_http_resp_header(&req->resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+      fail(req, MES_ERATE_LIMITED, NULL, NULL);
+      return false;
+    }
+  }
+
+  if (req->principal.subject_token) {
+    if (!(route->flags & MES_ROUTE_SELF)) {
+      fail(req, MES_EFORBIDDEN, NULL, "A subject's token opens only that subject's own pages.");
+      return false;
+    }
+  } else if (!mes_scope_allows(req->principal.scopes, route->scope)) {
+    char need[128], msg[200];
+    mes_scope_format(route->scope, need, sizeof need);
+    snprintf(msg, sizeof msg, "This key does not have the scope this request needs (%s).", need);
+    fail(req, MES_EFORBIDDEN, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+/* The declared body size: -1 when none was declared (chunked or no body). */
+static long long declared_length(const struct mes_http_req *req) {
+  const char *cl = mes_http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (!cl)
+    return -1;
+  char *end;
+  errno = 0;
+  long long v = strtoll(cl, &end, 10);
+  return errno || end == cl || v < 0 ? -1 : v;
+}
+
+static void begin(struct mes_http_req *req, const char *path) {
+  struct mes_err perr;
+  char allow[96];
+  mes_err_clear(&perr);
+  enum mes__match m = mes__route_match(req->method, path, &req->arena, &req->route, req->params, &req->n_params,
+                                       allow, sizeof allow, &perr);
+  if (m == MES__MATCH_NO_PATH) {
+    fail(req, MES_ENOT_FOUND, NULL, "There is no such endpoint.");
+    return;
+  }
+  if (m == MES__MATCH_BAD_METHOD) {
+    mes_http_resp_header(&req->resp, MHD_HTTP_HEADER_ALLOW, allow);
+    fail(req, MES_EMETHOD_NOT_ALLOWED, NULL, NULL);
+    req->route = -1;
+    return;
+  }
+  const struct mes_route *route = &mes__routes[req->route];
+  /* The key comes before anything about the request itself. */
+  if (!(route->flags & MES_ROUTE_PUBLIC) && !admit(req, route))
+    return;
+  if (m == MES__MATCH_BAD_PARAM) {
+    req->pending = perr;
+    return;
+  }
+  long long len = declared_length(req);
+  if (len > (long long)MES_HTTP_BODY_MAX)
+    fail(req, MES_EBODY_TOO_LARGE, NULL, NULL);
+}
+
+/* True when an error decided on the first call should go out at once rather
+ * than after the body: the client waits for "100 Continue" before sending it,
+ * or it is too big to be worth reading and dropping. */
+static bool reply_early(const struct mes_http_req *req) {
+  const char *expect = mes_http_req_header(req, MHD_HTTP_HEADER_EXPECT);
+  if (expect && strcasecmp(expect, "100-continue") == 0)
+    return true;
+  return declared_length(req) > (long long)DRAIN_MAX;
+}
+
+/* ---------------------------------------------------------------- step 2 */
+
+static void take_body(struct mes_http_req *req, const char *data, size_t n) {
+  if (req->pending.rc == MES_OK) {
+    int rc = mes_buf_append(&req->body, data, n);
+    if (rc == MES_OK)
+      return;
+    fail(req, rc, NULL, NULL);
+    mes_buf_release(&req->body); /* nothing more is kept in memory */
+  }
+  req->discarded += n;
+}
+
+/* ---------------------------------------------------------------- step 3 */
+
+/* Sec-GPC: exactly "1" once the optional whitespace around a field value
+ * (RFC 9110 §5.5) is set aside; "true", "01" and the rest mean nothing. */
+static bool gpc_set(const char *v) {
+  if (!v)
+    return false;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  if (*v++ != '1')
+    return false;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  return *v == '\0';
+}
+
+static void run_handler(struct mes_http_req *req) {
+  struct mes__server *srv = req->srv;
+  const struct mes_route *route = &mes__routes[req->route];
+  req->gpc = gpc_set(mes_http_req_header(req, "Sec-GPC"));
+  mes_engine_ctx(srv->engine, &req->ctx, req->has_principal ? req->principal.name : "public", req->gpc);
+  req->has_ctx = true;
+  req->lang = mes_lang_negotiate(req->ctx.policy, mes_http_req_header(req, MHD_HTTP_HEADER_ACCEPT_LANGUAGE));
+  route->fn(req, &req->resp);
+  mes_engine_ctx_done(srv->engine, &req->ctx);
+  req->has_ctx = false;
+  if (req->resp.status == 0) {
+    struct mes_err err;
+    mes_err_set(&err, MES_EINTERNAL, NULL, NULL);
+    mes_http_reply_error(&req->resp, &err);
+  }
+}
+
+/* ------------------------------------------------------- MHD callbacks */
+
+static struct mes_http_req *req_new(struct mes__server *srv, struct MHD_Connection *conn, const char *method) {
+  struct mes_http_req *req = calloc(1, sizeof *req);
+  if (!req)
+    return NULL;
+  req->srv = srv;
+  req->conn = conn;
+  req->method = method;
+  req->method_label = mes__method_label(method);
+  req->start_ns = mes_mono_ns();
+  req->route = -1;
+  mes_buf_init(&req->body, MES_HTTP_BODY_MAX);
+  mes__arena_init(&req->arena);
+  req->resp.req = req;
+  return req;
+}
+
+static void req_free(struct mes_http_req *req) {
+  if (req->has_ctx)
+    mes_engine_ctx_done(req->srv->engine, &req->ctx);
+  mes_buf_release(&req->body);
+  free(req->resp.body);
+  mes__arena_release(&req->arena);
+  free(req);
+}
+
+static enum MHD_Result finish(struct mes_http_req *req) {
+  if (req->pending.rc == MES_OK)
+    run_handler(req);
+  else
+    mes_http_reply_error(&req->resp, &req->pending);
+  return queue_reply(req);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+  struct mes__server *srv = cls;
+  struct mes_http_req *req = *con_cls;
+  if (!req) {
+    req = req_new(srv, conn, method);
+    if (!req)
+      return MHD_NO; /* out of memory: MHD closes the connection */
+    *con_cls = req;
+    pthread_mutex_lock(&srv->mu);
+    srv->in_flight++;
+    pthread_mutex_unlock(&srv->mu);
+    begin(req, url);
+    if (req->pending.rc != MES_OK && reply_early(req))
+      return finish(req);
+    return MHD_YES;
+  }
+  if (req->queued)
+    return MHD_YES;
+  if (*upload_size) {
+    take_body(req, upload, *upload_size);
+    *upload_size = 0;
+    /* An endless body after an error: stop reading and cut the connection. */
+    return req->discarded > DRAIN_MAX ? MHD_NO : MHD_YES;
+  }
+  return finish(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  struct mes__server *srv = cls;
+  struct mes_http_req *req = *con_cls;
+  if (!req)
+    return;
+  *con_cls = NULL;
+  uint64_t dur_ns = mes_mono_ns() - req->start_ns;
+  int status = req->queued ? req->resp.status : 0;
+  const char *method = req->method_label;
+  const char *route = req->route >= 0 ? mes__routes[req->route].pattern : "unmatched";
+  mes_metrics_request(srv->metrics, req->route, method, status, dur_ns);
+  /* The route pattern, never the path: paths hold subject ids. */
+  mes_log(srv->log, MES_LOG_INFO, "http %s %s %d %.3fms key=%s%s%s%s", method, route, status, (double)dur_ns / 1e6,
+          req->has_principal ? req->principal.name : "-", req->pseudonym[0] ? " subject=" : "", req->pseudonym,
+          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not delivered)");
+  req_free(req);
+  pthread_mutex_lock(&srv->mu);
+  if (--srv->in_flight == 0)
+    pthread_cond_broadcast(&srv->idle);
+  pthread_mutex_unlock(&srv->mu);
+}
+
+/* Keeps MHD from decoding %XX in the path: "/v1/subjects/a%2Fb" must stay
+ * one segment. Query values are decoded by mes_http_req_query instead. */
+static size_t no_unescape(void *cls, struct MHD_Connection *conn, char *s) { return strlen(s); }
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+  struct mes__server *srv = cls;
+  char line[512];
+  vsnprintf(line, sizeof line, fmt, ap);
+  size_t n = strlen(line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    line[--n] = '\0';
+  mes_log(srv->log, MES_LOG_WARN, "http: %s", line);
+}
+
+/* ------------------------------------------------------------ start-up */
+
+/* Splits "HOST:PORT" or "[V6]:PORT". */
+static int parse_listen(const char *spec, char *host, size_t host_cap, char *port, size_t port_cap,
+                        struct mes_err *err) {
+  const char *colon = strrchr(spec, ':');
+  const char *h = spec, *h_end = colon;
+  if (colon && spec[0] == '[') {
+    h = spec + 1;
+    h_end = colon > spec && colon[-1] == ']' ? colon - 1 : NULL;
+  }
+  if (!colon || !h_end || h_end <= h || (size_t)(h_end - h) >= host_cap)
+    return mes_err_set(err, MES_EUSAGE, NULL, "--listen takes HOST:PORT (\"%s\" is not).", spec);
+  const char *p = colon + 1;
+  size_t plen = strlen(p);
+  unsigned long v = 0;
+  if (plen == 0 || plen >= port_cap || strspn(p, "0123456789") != plen || (v = strtoul(p, NULL, 10)) > 65535)
+    return mes_err_set(err, MES_EUSAGE, NULL, "--listen needs a port from 0 to 65535 (\"%s\").", spec);
+  memcpy(host, h, (size_t)(h_end - h));
+  host[h_end - h] = '\0';
+  memcpy(port, p, plen + 1);
+  return MES_OK;
+}
+
+/* A listening socket bound to the address, O_NONBLOCK and close-on-exec. */
+static int open_listener(const char *addr, int *fd_out, bool *ipv6, struct mes_err *err) {
+  char host[256], port[8];
+  int rc = parse_listen(addr, host, sizeof host, port, sizeof port, err);
+  if (rc)
+    return rc;
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+  int gai = getaddrinfo(host, port, &hints, &res);
+  if (gai)
+    return mes_err_set(err, MES_EUSAGE, NULL, "Cannot resolve the listen address %s: %s.", addr, gai_strerror(gai));
+  int fd = -1, last_errno = 0;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      last_errno = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6)
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0) {
+      *ipv6 = ai->ai_family == AF_INET6;
+      break;
+    }
+    last_errno = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0)
+    return mes_err_set(err, MES_EIO, NULL, "Cannot listen on %s: %s.", addr, strerror(last_errno));
+  *fd_out = fd;
+  return MES_OK;
+}
+
+/* "127.0.0.1:8080" or "[::1]:8080" of a bound socket. */
+static void local_address(int fd, char *out, size_t cap) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char ip[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+      inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+      port = ntohs(s6->sin6_port);
+      snprintf(out, cap, "[%s]:%u", ip, port);
+      return;
+    }
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+    port = ntohs(s4->sin_port);
+  }
+  snprintf(out, cap, "%s:%u", ip, port);
+}
+
+/* Reads a whole PEM file (at most TLS_FILE_MAX) into *out (new, NUL-terminated). */
+static int read_pem(const char *path, const char *what, char **out, struct mes_err *err) {
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return mes_err_set(err, MES_EIO, NULL, "Cannot read the TLS %s %s: %s.", what, path, strerror(errno));
+  struct mes_buf b;
+  mes_buf_init(&b, TLS_FILE_MAX);
+  char chunk[4096];
+  int rc = MES_OK;
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      rc = mes_err_set(err, MES_EIO, NULL, "Cannot read the TLS %s %s: %s.", what, path, strerror(errno));
+      break;
+    }
+    if (n == 0)
+      break;
+    if (mes_buf_append(&b, chunk, (size_t)n)) {
+      rc = mes_err_set(err, MES_EIO, NULL, "The TLS %s %s is larger than 1 MiB.", what, path);
+      break;
+    }
+  }
+  close(fd);
+  mes_wipe(chunk, sizeof chunk);
+  if (!rc && (!b.data || !strstr(b.data, "-----BEGIN ")))
+    rc = mes_err_set(err, MES_EIO, NULL, "The TLS %s %s is not a PEM file.", what, path);
+  if (rc) {
+    if (b.data)
+      mes_wipe(b.data, b.len);
+    mes_buf_release(&b);
+    return rc;
+  }
+  *out = b.data;
+  return MES_OK;
+}
+
+static void free_secret(char *s) {
+  if (s) {
+    mes_wipe(s, strlen(s));
+    free(s);
+  }
+}
+
+/* ------------------------------------------------------------ main loop */
+
+/* Waits for SIGINT/SIGTERM, reloading the policy on every SIGHUP. */
+/* Threads that libraries start on their own (OpenBLAS starts its pool when
+ * the program loads) do not block our stop signals, so the kernel may deliver
+ * SIGTERM to one of them; with the default action that would kill the
+ * process mid-request. This handler only forwards such a signal to the
+ * thread that sigwait()s for it (where it is blocked, so it stays pending).
+ * The one global: a signal handler has no argument to carry it. */
+static pthread_t waiting_thread;
+
+static void forward_signal(int sig) { pthread_kill(waiting_thread, sig); }
+
+static void forward_stop_signals(void) {
+  waiting_thread = pthread_self();
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  sigfillset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+}
+
+static void wait_for_stop(struct mes__server *srv, const sigset_t *set) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(set, &sig) != 0)
+      continue;
+    if (sig != SIGHUP) {
+      mes_log(srv->log, MES_LOG_INFO, "%s received: finishing in-flight requests",
+              sig == SIGINT ? "SIGINT" : "SIGTERM");
+      return;
+    }
+    struct mes_err err;
+    mes_err_clear(&err);
+    if (mes_engine_reload(srv->engine, &err))
+      mes_log(srv->log, MES_LOG_ERROR, "reload refused, the old policy stays: %s", mes_err_text(&err));
+  }
+}
+
+/* Stops accepting, waits (bounded) for requests under way, stops MHD. */
+static void drain_and_stop(struct mes__server *srv, struct MHD_Daemon *d) {
+  atomic_store(&srv->stopping, true);
+  MHD_socket lfd = MHD_quiesce_daemon(d);
+  if (lfd != MHD_INVALID_SOCKET)
+    close(lfd);
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += SHUTDOWN_GRACE_S;
+  pthread_mutex_lock(&srv->mu);
+  while (srv->in_flight > 0)
+    if (pthread_cond_timedwait(&srv->idle, &srv->mu, &deadline) == ETIMEDOUT)
+      break;
+  unsigned left = srv->in_flight;
+  pthread_mutex_unlock(&srv->mu);
+  if (left)
+    mes_log(srv->log, MES_LOG_WARN, "stopping with %u requests unfinished after %d s", left, SHUTDOWN_GRACE_S);
+  MHD_stop_daemon(d);
+}
+
+static int server_init(struct mes__server *srv, struct mes_engine *e, int rps, struct mes_err *err) {
+  memset(srv, 0, sizeof *srv);
+  srv->engine = e;
+  srv->log = mes_engine_log(e);
+  atomic_init(&srv->stopping, false);
+  const char **patterns = calloc(mes__n_routes + 1, sizeof *patterns);
+  if (!patterns)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  for (size_t i = 0; i < mes__n_routes; i++)
+    patterns[i] = mes__routes[i].pattern;
+  int rc = mes_metrics_new(patterns, mes__n_routes, &srv->metrics);
+  free(patterns);
+  if (rc)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  if (rps >= 0) {
+    double r = rps == 0 ? DEFAULT_RPS : rps;
+    if (mes__ratelimit_new(r, 2 * r, &srv->ratelimit)) {
+      mes_metrics_free(srv->metrics);
+      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    }
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&srv->idle, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&srv->mu, NULL);
+  return MES_OK;
+}
+
+static void server_release(struct mes__server *srv) {
+  mes__ratelimit_free(srv->ratelimit);
+  mes_metrics_free(srv->metrics);
+  pthread_cond_destroy(&srv->idle);
+  pthread_mutex_destroy(&srv->mu);
+}
+
+int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct mes_err *err) {
+  const char *listen_on = o->listen ? o->listen : DEFAULT_LISTEN;
+  bool tls = o->tls_cert_path || o->tls_key_path;
+  if (tls && (!o->tls_cert_path || !o->tls_key_path))
+    return mes_err_set(err, MES_EUSAGE, NULL, "HTTPS needs both a certificate and a key.");
+  if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+    return mes_err_set(err, MES_EUNAVAILABLE, NULL, "This build of libmicrohttpd has no TLS support.");
+
+  char *cert = NULL, *key = NULL;
+  int fd = -1, rc;
+  bool ipv6 = false;
+  if (tls && ((rc = read_pem(o->tls_cert_path, "certificate", &cert, err)) ||
+              (rc = read_pem(o->tls_key_path, "key", &key, err)))) {
+    free_secret(cert);
+    return rc;
+  }
+  struct mes__server srv;
+  if ((rc = server_init(&srv, e, o->rate_limit_rps, err))) {
+    free_secret(cert);
+    free_secret(key);
+    return rc;
+  }
+  if ((rc = open_listener(listen_on, &fd, &ipv6, err)))
+    goto out;
+
+  /* Blocked here, before MHD's threads exist, so that they inherit it. The
+   * mask stays on return: a second Ctrl-C must not cut the caller's
+   * mes_engine_close short. SIGPIPE is blocked for the writes to sockets
+   * that peers closed. */
+  sigset_t stop_set, block_set, old_set;
+  forward_stop_signals();
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGINT);
+  sigaddset(&stop_set, SIGTERM);
+  sigaddset(&stop_set, SIGHUP);
+  block_set = stop_set;
+  sigaddset(&block_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block_set, &old_set);
+
+  struct MHD_OptionItem tls_opts[] = {
+      {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (tls)
+    flags |= MHD_USE_TLS;
+  if (ipv6)
+    flags |= MHD_USE_IPv6;
+  struct MHD_Daemon *d = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, &srv,
+      /* the logger first, so that MHD reports even the other options' trouble through it */
+      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+      POOL_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+      &srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+  if (!d) {
+    close(fd);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL); /* nothing started: leave no trace */
+    rc = mes_err_set(err, MES_EUNAVAILABLE, NULL,
+                     tls ? "The server could not start: the TLS library refused the certificate or key."
+                         : "The server could not start.");
+    goto out;
+  }
+
+  char addr[300];
+  local_address(fd, addr, sizeof addr);
+  fprintf(stderr, "mesura: listening on %s://%s\n", tls ? "https" : "http", addr);
+  fflush(stderr);
+
+  wait_for_stop(&srv, &stop_set);
+  drain_and_stop(&srv, d);
+  rc = MES_OK;
+out:
+  server_release(&srv);
+  free_secret(cert);
+  free_secret(key);
+  return rc;
+}

@@ -1,0 +1,656 @@
+/*
+ * ingest/batch — POST /v1/events: checks one event or a batch, applies the
+ * gates that decide what may be kept, seals and stores it.
+ *
+ * Two phases keep the store's writer lock short:
+ *   1. Without a transaction: check each event against the field tables,
+ *      build its sealed document in one reused buffer, resolve each distinct
+ *      subject once per request (a batch often holds many events of one
+ *      person), apply the gates and seal what will be kept.
+ *   2. In one transaction: re-read the row of every subject about to receive
+ *      events, so that a consent withdrawal or an erasure committed between
+ *      the phases still wins; record GPC overrides; insert; commit; wait
+ *      until the commit is durable (group commit), and only then reply.
+ * Nothing of an event that fails a gate is written, and the subject is never
+ * created here: the consent API creates subjects.
+ */
+#include "ingest/ingest_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "consent/consent.h"
+
+#define DAY_MS 86400000LL
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- shapes */
+
+static const struct mes_jfield batch_fields[] = {
+    {.name = "events", .type = MES_J_ARRAY, .required = true},
+};
+
+static const struct mes_jfield event_fields[] = {
+    {.name = "subject", .type = MES_J_ID},
+    {.name = "anonymous_id", .type = MES_J_ID},
+    {.name = "type", .type = MES_J_STRING, .required = true, .min = 1, .max = 128},
+    {.name = "item", .type = MES_J_ID},
+    {.name = "channel", .type = MES_J_STRING, .min = 1, .max = 16},
+    {.name = "ts", .type = MES_J_TS},
+    {.name = "source", .type = MES_J_STRING, .min = 1, .max = 16},
+    {.name = "context", .type = MES_J_OBJECT},
+    {.name = "properties", .type = MES_J_OBJECT},
+    {.name = "event_id", .type = MES_J_ID},
+    {.name = "query", .type = MES_J_STRING, .min = 1, .max = 1024},
+};
+
+const struct mes_jfield mes_ingest_body_fields[] = {
+    {.name = "events", .type = MES_J_ANY},     {.name = "subject", .type = MES_J_ANY},
+    {.name = "anonymous_id", .type = MES_J_ANY}, {.name = "type", .type = MES_J_ANY},
+    {.name = "item", .type = MES_J_ANY},       {.name = "channel", .type = MES_J_ANY},
+    {.name = "ts", .type = MES_J_ANY},         {.name = "source", .type = MES_J_ANY},
+    {.name = "context", .type = MES_J_ANY},    {.name = "properties", .type = MES_J_ANY},
+    {.name = "event_id", .type = MES_J_ANY},   {.name = "query", .type = MES_J_ANY},
+};
+const size_t mes_ingest_n_body_fields = N_OF(mes_ingest_body_fields);
+
+/* Also the order in which context members are sealed. */
+static const struct mes_jfield context_fields[] = {
+    {.name = "request_id", .type = MES_J_ID},
+    {.name = "placement", .type = MES_J_ID},
+    {.name = "authenticated", .type = MES_J_BOOL},
+    {.name = "device_shared", .type = MES_J_BOOL},
+};
+
+bool mes__ingest_is_search(const struct mes_policy *p, int t) {
+  return t >= 0 && (size_t)t < p->n_event_types && strcmp(p->event_types[t].name, "search") == 0;
+}
+
+/* ---------------------------------------------------------------- state */
+
+enum outcome { OUT_INVALID = 0, OUT_STORE, OUT_NO_CONSENT, OUT_THIRD_PARTY, OUT_RESTRICTED, OUT_EXPIRED };
+
+struct ev {
+  const json_t *obj; /* borrowed from the body */
+  int type;
+  int64_t ts_ms;
+  int channel;
+  int source;
+  int subj; /* index into batch.subjs, -1 when the gates stopped before resolving */
+  enum outcome out;
+  int64_t eid;
+  uint8_t *sealed; /* owned while out == OUT_STORE */
+  size_t sealed_len;
+};
+
+struct subj {
+  const char *id; /* borrowed from the body */
+  size_t len;
+  enum mes_subject_ns ns;
+  int rc; /* of resolution: MES_OK or MES_ENOT_FOUND */
+  struct mes_subject s;
+  size_t n_store;    /* its events about to be stored */
+  bool gpc_override; /* this request's GPC overrides an earlier grant: record it once */
+};
+
+struct batch {
+  const struct mes_ctx *c;
+  struct ev *evs;
+  size_t n_evs;
+  struct subj *subjs; /* at most one per event */
+  size_t n_subjs;
+  int32_t *slots; /* open-addressing index into subjs, -1 empty */
+  size_t n_slots; /* a power of two, at least twice n_evs */
+  struct mes_buf doc; /* the sealed document being built, reused per event */
+  json_t *errors;
+  int64_t dropped;
+};
+
+static void batch_release(struct batch *b) {
+  for (size_t i = 0; b->evs && i < b->n_evs; i++)
+    free(b->evs[i].sealed);
+  free(b->evs);
+  free(b->subjs);
+  free(b->slots);
+  if (b->doc.data)
+    mes_wipe(b->doc.data, b->doc.cap);
+  mes_buf_release(&b->doc);
+  json_decref(b->errors);
+}
+
+static int batch_init(struct batch *b, const struct mes_ctx *c, size_t n) {
+  memset(b, 0, sizeof *b);
+  b->c = c;
+  mes_buf_init(&b->doc, MES_INGEST_PAYLOAD_MAX);
+  b->n_slots = 2;
+  while (b->n_slots < 2 * n)
+    b->n_slots *= 2;
+  b->evs = calloc(n, sizeof *b->evs);
+  b->subjs = calloc(n, sizeof *b->subjs);
+  b->slots = malloc(b->n_slots * sizeof *b->slots);
+  b->errors = json_array();
+  if (!b->evs || !b->subjs || !b->slots || !b->errors)
+    return MES_ENOMEM;
+  b->n_evs = n;
+  memset(b->slots, 0xff, b->n_slots * sizeof *b->slots); /* all -1 */
+  return MES_OK;
+}
+
+/* A code that stops the whole request (server trouble), rather than one
+ * event (the client's mistake). */
+static bool fatal(int rc) { return mes_rc_status(rc) >= 500; }
+
+static void ptr_join(char out[160], const char *base, const char *token) { mes_json_ptr_join(out, 160, base, token); }
+
+/* ---------------------------------------------------------------- the sealed document */
+
+/* Writes s as a JSON string (s is valid UTF-8: jansson checked it). */
+static int put_str(struct mes_buf *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  int rc = mes_buf_append(b, "\"", 1);
+  size_t run = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch >= 0x20 && ch != '"' && ch != '\\')
+      continue;
+    rc = mes_buf_append(b, s + run, i - run);
+    run = i + 1;
+    if (rc)
+      break;
+    if (ch == '"' || ch == '\\') {
+      char esc[2] = {'\\', (char)ch};
+      rc = mes_buf_append(b, esc, 2);
+    } else {
+      char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+      rc = mes_buf_append(b, esc, 6);
+    }
+  }
+  if (!rc)
+    rc = mes_buf_append(b, s + run, n - run);
+  if (!rc)
+    rc = mes_buf_append(b, "\"", 1);
+  return rc;
+}
+
+static int put_key(struct mes_buf *b, bool *first, const char *key) {
+  int rc = *first ? MES_OK : mes_buf_append(b, ",", 1);
+  *first = false;
+  if (!rc)
+    rc = put_str(b, key, strlen(key));
+  if (!rc)
+    rc = mes_buf_append(b, ":", 1);
+  return rc;
+}
+
+struct dump_ud {
+  struct mes_buf *b;
+  int rc;
+};
+
+static int dump_cb(const char *p, size_t n, void *data) {
+  struct dump_ud *d = data;
+  d->rc = mes_buf_append(d->b, p, n);
+  return d->rc ? -1 : 0;
+}
+
+/* Writes any JSON value: the common scalars by hand, the rest through jansson. */
+static int put_value(struct mes_buf *b, const json_t *v) {
+  char num[32];
+  switch (json_typeof(v)) {
+  case JSON_STRING:
+    return put_str(b, json_string_value(v), json_string_length(v));
+  case JSON_INTEGER: {
+    int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return mes_buf_append(b, num, (size_t)n);
+  }
+  case JSON_TRUE:
+    return mes_buf_append(b, "true", 4);
+  case JSON_FALSE:
+    return mes_buf_append(b, "false", 5);
+  case JSON_NULL:
+    return mes_buf_append(b, "null", 4);
+  default:
+    break;
+  }
+  struct dump_ud d = {b, MES_OK};
+  if (json_dump_callback(v, dump_cb, &d, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+    return d.rc ? d.rc : MES_ENOMEM;
+  return MES_OK;
+}
+
+static int put_member(struct mes_buf *b, bool *first, const char *key, const json_t *v) {
+  int rc = put_key(b, first, key);
+  return rc ? rc : put_value(b, v);
+}
+
+static const json_t *member(const json_t *o, const char *key) {
+  const json_t *v = json_object_get(o, key);
+  return v && !json_is_null(v) ? v : NULL;
+}
+
+/* Builds ev's sealed document into b->doc (declared properties only) and
+ * counts the properties it drops into *dropped. */
+static int build_doc(struct batch *b, const struct ev *ev, const char *ptr, int64_t *dropped, struct mes_err *err) {
+  const struct mes_policy *p = b->c->policy;
+  struct mes_buf *d = &b->doc;
+  const json_t *v;
+  bool first = true;
+  *dropped = 0;
+  mes_buf_reset(d);
+  int rc = mes_buf_append(d, "{", 1);
+  if (!rc && (v = member(ev->obj, "item")))
+    rc = put_member(d, &first, "item", v);
+  if (!rc) {
+    const char *ch = mes_channel_name((enum mes_channel)ev->channel);
+    rc = put_key(d, &first, "channel");
+    if (!rc)
+      rc = put_str(d, ch, strlen(ch));
+  }
+  if (!rc) {
+    const char *src = mes_source_name((enum mes_source)ev->source);
+    rc = put_key(d, &first, "source");
+    if (!rc)
+      rc = put_str(d, src, strlen(src));
+  }
+  if (!rc && (v = member(ev->obj, "properties"))) {
+    bool pfirst = true;
+    const char *k;
+    json_t *pv;
+    json_object_foreach((json_t *)v, k, pv) {
+      if (!mes_policy_property_declared(p, ev->type, k, strlen(k))) {
+        (*dropped)++;
+        continue;
+      }
+      if (pfirst)
+        rc = put_key(d, &first, "properties");
+      if (!rc)
+        rc = pfirst ? mes_buf_append(d, "{", 1) : MES_OK;
+      if (!rc)
+        rc = put_member(d, &pfirst, k, pv);
+      if (rc)
+        break;
+    }
+    if (!rc && !pfirst)
+      rc = mes_buf_append(d, "}", 1);
+  }
+  if (!rc && (v = member(ev->obj, "context"))) {
+    bool cfirst = true;
+    for (size_t i = 0; i < N_OF(context_fields) && !rc; i++) {
+      const json_t *cv = member(v, context_fields[i].name);
+      if (!cv)
+        continue;
+      if (cfirst)
+        rc = put_key(d, &first, "context");
+      if (!rc && cfirst)
+        rc = mes_buf_append(d, "{", 1);
+      if (!rc)
+        rc = put_member(d, &cfirst, context_fields[i].name, cv);
+    }
+    if (!rc && !cfirst)
+      rc = mes_buf_append(d, "}", 1);
+  }
+  if (!rc && (v = member(ev->obj, "event_id")))
+    rc = put_member(d, &first, "event_id", v);
+  if (!rc && (v = member(ev->obj, "query")))
+    rc = put_member(d, &first, "query", v);
+  if (!rc)
+    rc = mes_buf_append(d, "}", 1);
+  if (rc == MES_EBODY_TOO_LARGE) {
+    char fp[160];
+    ptr_join(fp, ptr, "properties");
+    return mes_err_set(err, MES_EOUT_OF_RANGE, fp, "An event holds at most 64 KiB once undeclared properties are dropped.");
+  }
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static int validate(struct batch *b, struct ev *ev, const char *ptr, struct mes_err *err) {
+  const struct mes_policy *p = b->c->policy;
+  const json_t *o = ev->obj, *v;
+  char fp[160];
+  int rc = mes_json_check(o, event_fields, N_OF(event_fields), ptr, err);
+  if (rc)
+    return rc;
+  bool has_subject = member(o, "subject") != NULL, has_anon = member(o, "anonymous_id") != NULL;
+  if (!has_subject && !has_anon) {
+    ptr_join(fp, ptr, "subject");
+    return mes_err_set(err, MES_EMISSING_FIELD, fp, "An event needs subject or anonymous_id.");
+  }
+  if (has_subject && has_anon) {
+    ptr_join(fp, ptr, "anonymous_id");
+    return mes_err_set(err, MES_EINVALID_VALUE, fp, "An event has subject or anonymous_id, not both.");
+  }
+  v = member(o, "type");
+  ev->type = mes_policy_event_type(p, json_string_value(v), json_string_length(v));
+  if (ev->type < 0) {
+    ptr_join(fp, ptr, "type");
+    return mes_err_set(err, MES_EUNKNOWN_EVENT_TYPE, fp, NULL);
+  }
+  bool search = mes__ingest_is_search(p, ev->type);
+  if (!search && !member(o, "item")) {
+    ptr_join(fp, ptr, "item");
+    return mes_err_set(err, MES_EMISSING_FIELD, fp, "Field item is required for this event type.");
+  }
+  if (!search && member(o, "query")) {
+    ptr_join(fp, ptr, "query");
+    return mes_err_set(err, MES_EUNKNOWN_FIELD, fp, "Only search events take a query.");
+  }
+  ev->channel = MES_CH_WEB;
+  if ((v = member(o, "channel"))) {
+    ev->channel = mes_channel_parse(json_string_value(v), json_string_length(v));
+    if (ev->channel < 0) {
+      ptr_join(fp, ptr, "channel");
+      return mes_err_set(err, MES_EINVALID_VALUE, fp, "Field channel is one of web, app, email, ads, store.");
+    }
+  }
+  ev->source = MES_SRC_FIRST;
+  if ((v = member(o, "source"))) {
+    ev->source = mes_source_parse(json_string_value(v), json_string_length(v));
+    if (ev->source < 0) {
+      ptr_join(fp, ptr, "source");
+      return mes_err_set(err, MES_EINVALID_VALUE, fp, "Field source is one of first_party, zero_party, third_party.");
+    }
+  }
+  ev->ts_ms = b->c->now_ms;
+  if ((v = member(o, "ts"))) {
+    ptr_join(fp, ptr, "ts");
+    rc = mes_json_ts(v, b->c->now_ms, &ev->ts_ms, fp, err);
+    if (rc)
+      return rc;
+  }
+  if ((v = member(o, "context"))) {
+    ptr_join(fp, ptr, "context");
+    rc = mes_json_check(v, context_fields, N_OF(context_fields), fp, err);
+    if (rc)
+      return rc;
+  }
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- gates */
+
+static uint32_t hash_id(enum mes_subject_ns ns, const char *s, size_t n) {
+  uint32_t h = 2166136261u ^ (uint32_t)ns;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+/* The request's entry for a subject, resolved (never created) on first use. */
+static int subject_get(struct batch *b, enum mes_subject_ns ns, const json_t *idv, struct subj **out) {
+  const char *id = json_string_value(idv);
+  size_t len = json_string_length(idv);
+  size_t mask = b->n_slots - 1, i;
+  for (i = hash_id(ns, id, len) & mask; b->slots[i] >= 0; i = (i + 1) & mask) {
+    struct subj *s = &b->subjs[b->slots[i]];
+    if (s->ns == ns && s->len == len && memcmp(s->id, id, len) == 0) {
+      *out = s;
+      return MES_OK;
+    }
+  }
+  struct subj *s = &b->subjs[b->n_subjs];
+  memset(s, 0, sizeof *s);
+  s->id = id;
+  s->len = len;
+  s->ns = ns;
+  s->rc = mes_subject_resolve(b->c, ns, id, len, false, &s->s);
+  if (s->rc != MES_OK && s->rc != MES_ENOT_FOUND)
+    return s->rc;
+  s->gpc_override = s->rc == MES_OK && mes_consent_gpc_overrides(b->c, s->s.row.granted);
+  b->slots[i] = (int32_t)b->n_subjs++;
+  *out = s;
+  return MES_OK;
+}
+
+/* Restriction, then consent after GPC. */
+static enum outcome consent_gate(const struct mes_ctx *c, const struct mes_subject_row *row, uint32_t purposes) {
+  if (row->restricted)
+    return OUT_RESTRICTED;
+  return (mes_consent_effective(c, row->granted) & purposes) ? OUT_STORE : OUT_NO_CONSENT;
+}
+
+/* Decides ev's outcome; when it is OUT_STORE, seals b->doc into ev. */
+static int gate(struct batch *b, struct ev *ev) {
+  const struct mes_ctx *c = b->c;
+  const struct mes_policy *p = c->policy;
+  const struct mes_event_type *t = &p->event_types[ev->type];
+  if (ev->source == MES_SRC_THIRD && !p->guardrails.third_party_accept) {
+    ev->out = OUT_THIRD_PARTY;
+    return MES_OK;
+  }
+  if (ev->ts_ms < c->now_ms - (int64_t)t->retention_days * DAY_MS) {
+    ev->out = OUT_EXPIRED;
+    return MES_OK;
+  }
+  const json_t *idv = member(ev->obj, "subject");
+  enum mes_subject_ns ns = MES_NS_SUBJECT;
+  if (!idv) {
+    idv = member(ev->obj, "anonymous_id");
+    ns = MES_NS_ANON;
+  }
+  struct subj *s;
+  int rc = subject_get(b, ns, idv, &s);
+  if (rc)
+    return rc;
+  ev->subj = (int)(s - b->subjs);
+  if (s->rc == MES_ENOT_FOUND) {
+    ev->out = OUT_NO_CONSENT;
+    return MES_OK;
+  }
+  ev->out = consent_gate(c, &s->s.row, t->purposes);
+  if (ev->out != OUT_STORE)
+    return MES_OK;
+  const json_t *eid = member(ev->obj, "event_id");
+  ev->eid = eid ? mes_keyed_hash64(c->master, s->s.pn, json_string_value(eid), json_string_length(eid)) : 0;
+  rc = mes_subject_seal(c, s->s.row.id, MES__INGEST_KIND, b->doc.data, b->doc.len, &ev->sealed, &ev->sealed_len);
+  if (rc == MES_ENOT_FOUND) { /* the key is gone: the subject is being erased */
+    ev->out = OUT_NO_CONSENT;
+    return MES_OK;
+  }
+  if (rc)
+    return rc;
+  s->n_store++;
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- phase 2 */
+
+static void drop_sealed(struct ev *ev, enum outcome out) {
+  free(ev->sealed);
+  ev->sealed = NULL;
+  ev->out = out;
+}
+
+/* Re-reads, inside the transaction, the row of each subject about to receive
+ * events, and applies the gates again when it changed since phase 1. */
+static int recheck_subjects(struct batch *b) {
+  const struct mes_policy *p = b->c->policy;
+  for (size_t i = 0; i < b->n_subjs; i++) {
+    struct subj *s = &b->subjs[i];
+    if (s->rc != MES_OK || (!s->n_store && !s->gpc_override))
+      continue;
+    struct mes_subject_row row;
+    int rc = mes_store_subject_find(b->c->store, s->s.pn, &row);
+    if (rc && rc != MES_ENOT_FOUND)
+      return rc;
+    bool gone = rc == MES_ENOT_FOUND || row.id != s->s.row.id;
+    if (!gone && row.granted == s->s.row.granted && row.restricted == s->s.row.restricted)
+      continue;
+    s->gpc_override = !gone && mes_consent_gpc_overrides(b->c, row.granted);
+    s->n_store = 0;
+    for (size_t k = 0; k < b->n_evs; k++) {
+      struct ev *ev = &b->evs[k];
+      if (ev->subj != (int)i || ev->out != OUT_STORE)
+        continue;
+      enum outcome now = gone ? OUT_NO_CONSENT : consent_gate(b->c, &row, p->event_types[ev->type].purposes);
+      if (now != OUT_STORE)
+        drop_sealed(ev, now);
+      else
+        s->n_store++;
+    }
+    if (gone)
+      s->rc = MES_ENOT_FOUND;
+    else
+      s->s.row = row;
+  }
+  return MES_OK;
+}
+
+/* Phase 2: one transaction for the whole request, durable before returning. */
+static int write_all(struct batch *b, struct mes_err *err) {
+  const struct mes_ctx *c = b->c;
+  bool any = false;
+  for (size_t i = 0; i < b->n_subjs && !any; i++)
+    any = b->subjs[i].rc == MES_OK && (b->subjs[i].n_store || b->subjs[i].gpc_override);
+  if (!any)
+    return MES_OK;
+  int rc = mes_store_tx_begin(c->store);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  rc = recheck_subjects(b);
+  if (rc)
+    mes_err_set(err, rc, NULL, NULL);
+  for (size_t i = 0; i < b->n_subjs && !rc; i++) {
+    struct subj *s = &b->subjs[i];
+    if (s->rc == MES_OK && s->gpc_override)
+      rc = mes_consent_note_gpc(c, s->id, s->len, &s->s, err);
+  }
+  for (size_t i = 0; i < b->n_evs && !rc; i++) {
+    struct ev *ev = &b->evs[i];
+    if (ev->out != OUT_STORE)
+      continue;
+    struct mes_event_row row = {
+        .sid = b->subjs[ev->subj].s.row.id,
+        .type = ev->type,
+        .ts_ms = ev->ts_ms,
+        .purposes = c->policy->event_types[ev->type].purposes,
+        .source = ev->source,
+        .eid = ev->eid,
+        .sealed = ev->sealed,
+        .sealed_len = ev->sealed_len,
+    };
+    rc = mes_store_event_insert(c->store, &row);
+    if (rc == MES_EEXISTS) /* a retry of an event already stored: acknowledged, kept once */
+      rc = MES_OK;
+    else if (rc)
+      mes_err_set(err, rc, NULL, NULL);
+  }
+  if (rc) {
+    mes_store_tx_rollback(c->store);
+    return rc;
+  }
+  uint64_t ticket;
+  rc = mes_store_tx_commit(c->store, &ticket);
+  if (!rc)
+    rc = mes_store_wait_durable(c->store, ticket);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- reply */
+
+static json_t *error_json(const struct mes_err *e) {
+  json_t *o = json_pack("{s:s,s:s}", "code", mes_rc_code(e->rc), "message", mes_err_text(e));
+  if (o && e->field[0] && json_object_set_new(o, "field", json_string(e->field))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static int add_error(struct batch *b, size_t index, const struct mes_err *e) {
+  json_t *ej = error_json(e);
+  json_t *entry = ej ? json_pack("{s:I,s:o}", "index", (json_int_t)index, "error", ej) : NULL;
+  if (!entry || json_array_append_new(b->errors, entry))
+    return MES_ENOMEM;
+  return MES_OK;
+}
+
+static json_t *reply_json(const struct batch *b) {
+  json_int_t n[OUT_EXPIRED + 1] = {0};
+  for (size_t i = 0; i < b->n_evs; i++)
+    n[b->evs[i].out]++;
+  json_int_t accepted = (json_int_t)b->n_evs - n[OUT_INVALID];
+  return json_pack("{s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:O}", "accepted", accepted, "stored", n[OUT_STORE],
+                   "not_stored", "no_consent", n[OUT_NO_CONSENT], "third_party", n[OUT_THIRD_PARTY], "restricted",
+                   n[OUT_RESTRICTED], "expired", n[OUT_EXPIRED], "dropped_properties", (json_int_t)b->dropped,
+                   "errors", b->errors);
+}
+
+/* ---------------------------------------------------------------- entry point */
+
+int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err) {
+  *reply = NULL;
+  if (!json_is_object(body))
+    return mes_err_set(err, MES_EWRONG_TYPE, "", "The request body must be a JSON object.");
+  const json_t *list = json_object_get(body, "events");
+  bool is_batch = list != NULL;
+  size_t n = 1;
+  if (is_batch) {
+    int rc = mes_json_check(body, batch_fields, N_OF(batch_fields), "", err);
+    if (rc)
+      return rc;
+    n = json_array_size(list);
+    if (n > MES_INGEST_BATCH_MAX)
+      return mes_err_set(err, MES_EBATCH_TOO_LARGE, "/events", "A batch holds at most 10,000 events.");
+    if (n == 0)
+      return mes_err_set(err, MES_EOUT_OF_RANGE, "/events", "A batch holds 1 to 10,000 events.");
+  }
+
+  struct batch b;
+  int rc = batch_init(&b, c, n);
+  if (rc) {
+    mes_err_set(err, rc, NULL, NULL);
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    struct ev *ev = &b.evs[i];
+    char ptr[32] = "";
+    if (is_batch)
+      snprintf(ptr, sizeof ptr, "/events/%zu", i);
+    ev->obj = is_batch ? json_array_get(list, i) : body;
+    ev->subj = -1;
+    struct mes_err e;
+    mes_err_clear(&e);
+    int64_t dropped = 0;
+    rc = validate(&b, ev, ptr, &e);
+    if (!rc)
+      rc = build_doc(&b, ev, ptr, &dropped, &e);
+    if (rc) {
+      if (fatal(rc) || !is_batch) {
+        if (err)
+          *err = e;
+        goto done;
+      }
+      ev->out = OUT_INVALID;
+      rc = add_error(&b, i, &e);
+      if (rc) {
+        mes_err_set(err, rc, NULL, NULL);
+        goto done;
+      }
+      continue;
+    }
+    b.dropped += dropped;
+    rc = gate(&b, ev);
+    if (rc) {
+      mes_err_set(err, rc, NULL, NULL);
+      goto done;
+    }
+  }
+  rc = write_all(&b, err);
+  if (rc)
+    goto done;
+  *reply = reply_json(&b);
+  if (!*reply)
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+done:
+  batch_release(&b);
+  return rc;
+}

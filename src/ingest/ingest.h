@@ -1,0 +1,115 @@
+/*
+ * ingest — behavioural events in (contract §4), read back, forgotten and
+ * swept when their retention ends.
+ *
+ * An event passes, in order: the shape check (one field table per level:
+ * event, context), the policy (its type must be declared), the clock (ts not
+ * more than 5 minutes ahead), then the gates that decide whether anything is
+ * kept: third-party data the policy rejects, an event already past its type's
+ * retention, an unknown subject, a restricted subject, and consent (a granted
+ * purpose that the type serves, after Global Privacy Control). An event that
+ * fails a gate leaves nothing identifying behind: the subject is never
+ * created by ingestion.
+ *
+ * What is kept: the event's type, timestamp, purposes, source and a keyed
+ * hash of the client's event_id in clear columns (for retention sweeps,
+ * purges and idempotency), and everything else (item, channel, source,
+ * declared properties, context, event_id, search query) as one compact JSON
+ * document sealed with the subject's key (kind "event"). Undeclared
+ * properties are dropped before sealing and counted.
+ *
+ * Thread-safety: every function may be called from any thread with its own
+ * ctx; the store serialises writers.
+ */
+#ifndef MES_INGEST_H
+#define MES_INGEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/json.h"
+#include "subject/subject.h"
+
+#define MES_INGEST_BATCH_MAX 10000      /* events in one request */
+#define MES_INGEST_PAYLOAD_MAX 65536    /* bytes of one event's sealed document, before sealing */
+
+/* Every top-level member a body of POST /v1/events may have (an event's, and
+ * "events"), typed MES_J_ANY: for the HTTP layer's mes_http_req_json, which
+ * then only parses and refuses unknown members. mes_ingest_batch does the
+ * real checks (a body is one event or a batch, not a mix). */
+extern const struct mes_jfield mes_ingest_body_fields[];
+extern const size_t mes_ingest_n_body_fields;
+
+/*
+ * Ingests the body of POST /v1/events: one event object, or {"events": [...]}
+ * with 1 to MES_INGEST_BATCH_MAX events. `body` is borrowed.
+ *
+ * Single event: when it is malformed (or of an undeclared type) nothing is
+ * written and the error is returned (err->field is the pointer, e.g. "/ts").
+ * Batch: each malformed event becomes an entry of the reply's "errors" with
+ * its index and a pointer relative to the body ("/events/3/ts"); the valid
+ * events are kept. A batch-level mistake (not an array, empty, unknown
+ * top-level field) is returned as an error; more than MES_INGEST_BATCH_MAX
+ * events is MES_EBATCH_TOO_LARGE (413).
+ *
+ * When the request carries GPC (c->gpc) and that overrides a subject's
+ * earlier grant, the override is recorded once per subject
+ * (mes_consent_note_gpc) in the same transaction.
+ *
+ * All writes of one request happen in one store transaction; the function
+ * returns after they are durable (group commit), so a reply means the events
+ * survive a crash. On MES_OK *reply is a new reference:
+ *   {"accepted", "stored", "not_stored": {"no_consent", "third_party",
+ *    "restricted", "expired"}, "dropped_properties", "errors": [...]}
+ * `stored` counts an event whose event_id was already stored (a retry): it is
+ * acknowledged, not stored twice. On error *reply is NULL and nothing is kept.
+ */
+int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err);
+
+/* One stored event as read back. Every pointer is borrowed for the duration
+ * of the callback only. */
+struct mes_ingest_event {
+  int64_t id;          /* store row id */
+  int type;            /* index into the policy's event_types; -1 when the current policy lacks it */
+  int64_t ts_ms;
+  uint32_t purposes;   /* purposes the event serves (policy bits, as stored) */
+  enum mes_source source;
+  int channel;         /* enum mes_channel, or -1 when unreadable */
+  const char *item;    /* NULL when the event has none (search) */
+  const json_t *json;  /* the event as the API shows it: event_id (the client's, or "ev_<id>"), type, item,
+                          channel, ts (RFC 3339), source, properties, context, and query for searches */
+};
+
+/* Called for each event, oldest first; return nonzero to stop. */
+typedef int (*mes_ingest_event_cb)(void *ud, const struct mes_ingest_event *ev);
+
+/*
+ * Reads back subject `sid`'s events, decrypted (exports, recommendations,
+ * explanations). Runs while the store is locked for reads: the callback
+ * should be quick and must not write. MES_OK (also when the callback stops
+ * early), MES_ENOT_FOUND when the subject's key is gone (erased), or a
+ * store/crypto error.
+ */
+int mes_ingest_list(const struct mes_ctx *c, int64_t sid, mes_ingest_event_cb cb, void *ud, struct mes_err *err);
+
+/*
+ * Forgets one event of subject `s` (borrowed; resolved, row stored) for
+ * DELETE /v1/subjects/{s}/events/{event_id} (contract §7 rectification).
+ * `event_id` is the client's event_id, or the "ev_<id>" form that
+ * mes_ingest_list shows for events sent without one (a client's event_id
+ * wins when both match). Durable when it returns. MES_EINVALID_ID for a bad
+ * id, MES_ENOT_FOUND when s has no such event.
+ */
+int mes_ingest_forget(const struct mes_ctx *c, const struct mes_subject *s, const char *event_id, size_t event_len,
+                      struct mes_err *err);
+
+/*
+ * Deletes every event older than its type's retention_days (policy in c),
+ * one store transaction per event type. *n_deleted (may be NULL) receives
+ * the total. Meant for a background thread (see mes_engine_start_background).
+ */
+int mes_ingest_sweep(const struct mes_ctx *c, int64_t *n_deleted, struct mes_err *err);
+
+#endif

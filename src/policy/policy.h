@@ -1,0 +1,149 @@
+/*
+ * policy — the brand's mesura.yaml (contract §10), loaded and validated once,
+ * then resolved into small integers: purposes, event types and categories are
+ * indexes; channels and languages are fixed enums; purpose sets are bitmasks.
+ *
+ * A loaded policy is immutable. The engine swaps whole policies on SIGHUP, so
+ * readers hold a pointer for the duration of one request (see engine).
+ */
+#ifndef MES_POLICY_H
+#define MES_POLICY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define MES_MAX_PURPOSES 32 /* purposes are bits of a uint32_t */
+
+enum mes_lang { MES_LANG_EN = 0, MES_LANG_ES, MES_LANG_PL, MES_LANG_N };
+enum mes_channel { MES_CH_WEB = 0, MES_CH_APP, MES_CH_EMAIL, MES_CH_ADS, MES_CH_STORE, MES_CH_N };
+enum mes_source { MES_SRC_FIRST = 0, MES_SRC_ZERO, MES_SRC_THIRD, MES_SRC_N };
+enum mes_gpc { MES_GPC_IGNORED = 0, MES_GPC_HONORED };
+
+struct mes_purpose {
+  char *name;
+  char *description[MES_LANG_N]; /* NULL where not translated */
+  enum mes_gpc gpc;
+  uint32_t channels; /* bit c: personal answers on channel c need this purpose; 0 = none bound */
+};
+
+struct mes_event_type {
+  char *name;
+  uint32_t purposes; /* bitmask of purpose indexes this type serves */
+  int retention_days;
+  char **properties; /* declared property names */
+  size_t n_properties;
+};
+
+struct mes_category {
+  char *name;
+  bool sensitive;
+  bool lifecycle_once;
+  char *label[MES_LANG_N]; /* NULL where not given */
+};
+
+struct mes_guardrails {
+  int frequency_cap_max_impressions; /* default 3 */
+  int frequency_cap_window_hours;    /* default 72 */
+  int retargeting_window_days;       /* default 14 */
+  int post_purchase_suppression_days; /* default 365 */
+  bool cross_channel_after_purchase; /* default false */
+  bool shared_device_hide_history;   /* default true */
+  bool shared_device_hide_sensitive; /* default true */
+  bool third_party_accept;           /* third_party_data: accept | reject (default reject) */
+};
+
+enum mes_model_kind { MES_MODEL_AUTO = 0, MES_MODEL_COOC, MES_MODEL_EASE, MES_MODEL_POPULAR };
+
+struct mes_model_cfg {
+  enum mes_model_kind kind;  /* default auto */
+  int retrain_every_minutes; /* default 60 */
+  int max_memory_mb;         /* default 2048 */
+};
+
+struct mes_policy {
+  char *path;  /* file it was loaded from */
+  char *site;
+  uint32_t languages; /* bit l: enum mes_lang offered; en always */
+  struct mes_purpose *purposes;
+  size_t n_purposes;
+  struct mes_event_type *event_types;
+  size_t n_event_types;
+  struct mes_category *categories;
+  size_t n_categories;
+  struct mes_guardrails guardrails;
+  struct mes_model_cfg model;
+  int decision_retention_days; /* default 30 */
+  char *version;               /* policy_version stamped on receipts (default: file's mtime date) */
+};
+
+/* Loads and validates path. On failure err->msg reads "FILE:LINE: sentence"
+ * and the code is MES_EBAD_POLICY (MES_EIO when the file cannot be read,
+ * MES_ENOMEM); *out is NULL then. *out is new: free with mes_policy_free.
+ * The schema (keys, defaults, bounds) is docs/config.md. Thread-safe. */
+int mes_policy_load(const char *path, struct mes_policy **out, struct mes_err *err);
+/* Same, from a buffer of len bytes, not NUL-terminated (name, borrowed, is
+ * used in messages and becomes p->path). The default policy_version is the
+ * current month. */
+int mes_policy_load_buf(const char *name, const char *yaml, size_t len, struct mes_policy **out,
+                        struct mes_err *err);
+void mes_policy_free(struct mes_policy *p); /* NULL-safe */
+
+/* Lookups (name of len bytes, borrowed): index or -1. */
+int mes_policy_purpose(const struct mes_policy *p, const char *name, size_t len);
+int mes_policy_event_type(const struct mes_policy *p, const char *name, size_t len);
+int mes_policy_category(const struct mes_policy *p, const char *name, size_t len);
+/* True when `prop` is a declared property of event type t. */
+bool mes_policy_property_declared(const struct mes_policy *p, int t, const char *prop, size_t len);
+/* Purposes a personal answer on channel ch needs (bitmask; see §10 channels):
+ * the purposes whose `channels` name ch; when none does, the purpose named
+ * `personalization` if declared; else 0. */
+uint32_t mes_policy_channel_purposes(const struct mes_policy *p, enum mes_channel ch);
+
+/* Enum names and parsing ("web", "email", ...; "en", "es", "pl"). -1 when unknown. */
+const char *mes_channel_name(enum mes_channel c);
+int mes_channel_parse(const char *s, size_t len);
+const char *mes_lang_name(enum mes_lang l);
+int mes_lang_parse(const char *s, size_t len);
+/* Picks the offered language with the highest q-value from an Accept-Language
+ * header ("pl-PL,pl;q=0.9,en;q=0.8"); ties go to the earlier entry, q=0 means
+ * "not this one", "*" means en. Only the policy's `languages` count (p NULL:
+ * every language mesura knows). NULL header or no match: en. */
+enum mes_lang mes_lang_negotiate(const struct mes_policy *p, const char *accept_language);
+const char *mes_source_name(enum mes_source s);
+int mes_source_parse(const char *s, size_t len);
+
+/* The commented example mesura.yaml that `mesura init` writes. Static string. */
+const char *mes_policy_example(void);
+
+/* Privacy notice (contract §9), generated from the policy in language l
+ * (an unknown l gives en). JSON: new reference; HTML: new string (caller
+ * frees), a whole UTF-8 page rendered from the JSON with every string escaped.
+ * NULL when out of memory. Thread-safe. The JSON shape:
+ *
+ *   {"site": "Demo Store" ("" when the policy names none), "language": "es",
+ *    "policy_version": "2026-11", "title", "who", "intro", "opt_in": sentences,
+ *    "gpc_text": a sentence naming the purposes Sec-GPC: 1 turns off,
+ *    "headings": {"purposes", "data", "categories", "other", "rights"},
+ *    "purposes": [{"name", "description" (in l, else en, else the name),
+ *                  "gpc": "honored" | "ignored", "gpc_text",
+ *                  "channels": ["web", ...] (see mes_policy_channel_purposes),
+ *                  "channels_text" (when channels is not empty),
+ *                  "data": [{"event_type", "label", "properties": [...],
+ *                            "retention_days", "text"}],
+ *                  "data_text" (when no event type serves the purpose)}],
+ *    "categories": [{"name", "label", "text"}] (sensitive ones only),
+ *    "categories_text" (when there are none),
+ *    "rights_text", "rights": [{"right": "see" | "export" | "correct" |
+ *                               "restrict" | "erase" | "withdraw_consent", "text"}],
+ *    "third_party_data": {"policy": "reject" | "accept", "text"},
+ *    "decisions": {"retention_days", "text"}, "version_text"}
+ *
+ * Every "text"/"*_text" member is a plain sentence in l. */
+json_t *mes_policy_notice_json(const struct mes_policy *p, enum mes_lang l);
+char *mes_policy_notice_html(const struct mes_policy *p, enum mes_lang l);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * policy/schema — the one declaration of mesura.yaml's keys.
+ *
+ * Each row says where a key may appear, what it accepts, its default and what
+ * it means. The loader (policy.c) is driven by these rows, docs/config.md's
+ * reference table is printed from them, and the example mesura.yaml
+ * (example.c) is tested against them, so the three cannot drift apart.
+ * Defaults here must match the comments in policy.h.
+ */
+#include "policy/policy_int.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+const char *const mes__channel_names[MES_CH_N + 1] = {"web", "app", "email", "ads", "store", NULL};
+const char *const mes__lang_names[MES_LANG_N + 1] = {"en", "es", "pl", NULL};
+const char *const mes__source_names[MES_SRC_N + 1] = {"first_party", "zero_party", "third_party", NULL};
+
+static const char *const gpc_choices[] = {"ignored", "honored", NULL};                /* enum mes_gpc */
+static const char *const lifecycle_choices[] = {"repeat", "once", NULL};              /* index = lifecycle_once */
+static const char *const third_party_choices[] = {"reject", "accept", NULL};          /* index = accept */
+static const char *const model_choices[] = {"auto", "cooc", "ease", "popular", NULL}; /* mes_model_kind */
+
+#define POL(m) .off = offsetof(struct mes_policy, m), .size = sizeof(((struct mes_policy *)0)->m)
+#define PUR(m) .off = offsetof(struct mes_purpose, m), .size = sizeof(((struct mes_purpose *)0)->m)
+#define EVT(m) .off = offsetof(struct mes_event_type, m), .size = sizeof(((struct mes_event_type *)0)->m)
+#define CAT(m) .off = offsetof(struct mes_category, m), .size = sizeof(((struct mes_category *)0)->m)
+
+static const struct mes__pfield purpose_fields[] = {
+    {.name = "description",
+     .kind = MES_PK_TEXT,
+     .off = offsetof(struct mes_purpose, description),
+     .type_doc = "text, or {en: ..., es: ..., pl: ...}",
+     .default_doc = "the purpose's name",
+     .doc = "What the purpose does, in words a shopper understands. Shown in the privacy notice and the "
+            "consent dialog; a plain text is English."},
+    {.name = "gpc",
+     .kind = MES_PK_CHOICE,
+     .choices = gpc_choices,
+     .dflt = MES_GPC_IGNORED,
+     PUR(gpc),
+     .doc = "`honored`: a browser sending Global Privacy Control (`Sec-GPC: 1`) counts as a refusal of "
+            "this purpose. Use it for selling or sharing data, such as ads on other sites."},
+    {.name = "channels",
+     .kind = MES_PK_CHOICES,
+     .choices = mes__channel_names,
+     PUR(channels),
+     .default_doc = "none",
+     .doc = "Channels on which a personal answer needs this purpose. A channel that no purpose names needs "
+            "`personalization`."},
+    {0}};
+
+static const struct mes__pfield event_type_fields[] = {
+    {.name = "purposes",
+     .kind = MES_PK_REFS,
+     .required = true,
+     EVT(purposes),
+     .type_doc = "list of purpose names",
+     .doc = "The purposes this kind of event serves. An event is stored only when its person has granted at "
+            "least one of them."},
+    {.name = "retention_days",
+     .kind = MES_PK_INT,
+     .required = true,
+     .max = 36500,
+     EVT(retention_days),
+     .doc = "How many days an event of this type is kept; older ones are erased."},
+    {.name = "properties",
+     .kind = MES_PK_NAMES,
+     EVT(properties),
+     .off_count = offsetof(struct mes_event_type, n_properties),
+     .type_doc = "list of names",
+     .default_doc = "none",
+     .doc = "The properties an event of this type may carry. Any other property is dropped on arrival "
+            "(data minimisation). At most 256."},
+    {0}};
+
+static const struct mes__pfield category_fields[] = {
+    {.name = "sensitive",
+     .kind = MES_PK_BOOL,
+     .dflt = 0,
+     CAT(sensitive),
+     .doc = "Items of a sensitive category (health, pregnancy, ...) are never explained with personal reasons "
+            "unless the person told us the interest; see also `guardrails.shared_device.hide_sensitive`."},
+    {.name = "lifecycle",
+     .kind = MES_PK_CHOICE,
+     .choices = lifecycle_choices,
+     .dflt = 0,
+     CAT(lifecycle_once),
+     .doc = "`once`: people buy it once (a wedding dress), so after a purchase the category is no longer "
+            "advertised on `ads` and `email` within the suppression window."},
+    {.name = "label",
+     .kind = MES_PK_TEXT,
+     .off = offsetof(struct mes_category, label),
+     .type_doc = "text, or {en: ..., es: ..., pl: ...}",
+     .default_doc = "the category's name",
+     .doc = "The category's name as people read it."},
+    {0}};
+
+static const struct mes__pfield frequency_cap_fields[] = {
+    {.name = "max_impressions",
+     .kind = MES_PK_INT,
+     .dflt = 3,
+     .max = 1000000,
+     POL(guardrails.frequency_cap_max_impressions),
+     .doc = "How many times the same item may be shown to the same person within the window."},
+    {.name = "window_hours",
+     .kind = MES_PK_INT,
+     .dflt = 72,
+     .max = 87600,
+     POL(guardrails.frequency_cap_window_hours),
+     .doc = "The window of the frequency cap, in hours."},
+    {0}};
+
+static const struct mes__pfield shared_device_fields[] = {
+    {.name = "hide_history",
+     .kind = MES_PK_BOOL,
+     .dflt = 1,
+     POL(guardrails.shared_device_hide_history),
+     .doc = "On a device marked as shared, recommendations do not reveal what the person viewed or bought."},
+    {.name = "hide_sensitive",
+     .kind = MES_PK_BOOL,
+     .dflt = 1,
+     POL(guardrails.shared_device_hide_sensitive),
+     .doc = "On a device marked as shared, items of sensitive categories are not recommended."},
+    {0}};
+
+static const struct mes__pfield guardrail_fields[] = {
+    {.name = "frequency_cap",
+     .kind = MES_PK_MAP,
+     .fields = frequency_cap_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "Limits how often one item is shown to one person."},
+    {.name = "retargeting_window_days",
+     .kind = MES_PK_INT,
+     .dflt = 14,
+     .max = 3650,
+     POL(guardrails.retargeting_window_days),
+     .doc = "How many days after a visit an item may still be advertised to the person on `ads`."},
+    {.name = "post_purchase_suppression_days",
+     .kind = MES_PK_INT,
+     .dflt = 365,
+     .max = 36500,
+     POL(guardrails.post_purchase_suppression_days),
+     .doc = "For how many days after a purchase a `lifecycle: once` category is not advertised to the buyer."},
+    {.name = "cross_channel_after_purchase",
+     .kind = MES_PK_BOOL,
+     .dflt = 0,
+     POL(guardrails.cross_channel_after_purchase),
+     .doc = "Whether, after a purchase, follow-up recommendations may reach the buyer on channels other than "
+            "the one they bought on (`false`: they may not)."},
+    {.name = "shared_device",
+     .kind = MES_PK_MAP,
+     .fields = shared_device_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "What changes when a request says the device is shared (`context.device_shared`)."},
+    {.name = "third_party_data",
+     .kind = MES_PK_CHOICE,
+     .choices = third_party_choices,
+     .dflt = 0,
+     POL(guardrails.third_party_accept),
+     .doc = "Whether events with `source: third_party` (bought or shared by others) are stored."},
+    {0}};
+
+static const struct mes__pfield model_fields[] = {
+    {.name = "kind",
+     .kind = MES_PK_CHOICE,
+     .choices = model_choices,
+     .dflt = MES_MODEL_AUTO,
+     POL(model.kind),
+     .doc = "The recommendation model: `cooc` (items seen together), `ease` (a linear model, better with "
+            "enough data), `popular` (no personal model), `auto` (mesura chooses from the data)."},
+    {.name = "retrain_every_minutes",
+     .kind = MES_PK_INT,
+     .dflt = 60,
+     .max = 525600,
+     POL(model.retrain_every_minutes),
+     .doc = "How often the server rebuilds the model by itself, in minutes."},
+    {.name = "max_memory_mb",
+     .kind = MES_PK_INT,
+     .dflt = 2048,
+     .max = 1048576,
+     POL(model.max_memory_mb),
+     .doc = "The most memory one training run may use, in MiB."},
+    {0}};
+
+const struct mes__pfield mes__policy_schema[] = {
+    {.name = "site",
+     .kind = MES_PK_STR,
+     POL(site),
+     .type_doc = "text",
+     .default_doc = "none",
+     .doc = "The brand's name, as the privacy notice names who is responsible."},
+    {.name = "languages",
+     .kind = MES_PK_CHOICES,
+     .choices = mes__lang_names,
+     POL(languages),
+     .default_doc = "`[en]`",
+     .doc = "The languages offered to people; English is always offered."},
+    {.name = "purposes",
+     .kind = MES_PK_DICT,
+     .required = true,
+     .max = MES_MAX_PURPOSES,
+     .fields = purpose_fields,
+     POL(purposes),
+     .off_count = offsetof(struct mes_policy, n_purposes),
+     .elem_size = sizeof(struct mes_purpose),
+     .noun = "purpose",
+     .type_doc = "mapping of names to settings",
+     .doc = "Why personal data is used, each named (`personalization`, ...). Each purpose is asked for "
+            "separately and is off until the person grants it. At most 32."},
+    {.name = "event_types",
+     .kind = MES_PK_DICT,
+     .required = true,
+     .max = 256,
+     .fields = event_type_fields,
+     POL(event_types),
+     .off_count = offsetof(struct mes_policy, n_event_types),
+     .elem_size = sizeof(struct mes_event_type),
+     .noun = "event type",
+     .type_doc = "mapping of names to settings",
+     .doc = "The kinds of events accepted (`view`, `purchase`, ...). Any other type is refused. At most 256."},
+    {.name = "categories",
+     .kind = MES_PK_DICT,
+     .max = 1000,
+     .fields = category_fields,
+     POL(categories),
+     .off_count = offsetof(struct mes_policy, n_categories),
+     .elem_size = sizeof(struct mes_category),
+     .noun = "category",
+     .type_doc = "mapping of names to settings",
+     .default_doc = "none",
+     .doc = "Catalog categories that need special care. Categories not listed here are ordinary. At most 1000."},
+    {.name = "guardrails",
+     .kind = MES_PK_MAP,
+     .fields = guardrail_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "Rules that hold on every recommendation, personal or not."},
+    {.name = "model",
+     .kind = MES_PK_MAP,
+     .fields = model_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "How recommendations are computed."},
+    {.name = "decision_retention_days",
+     .kind = MES_PK_INT,
+     .dflt = 30,
+     .max = 36500,
+     POL(decision_retention_days),
+     .doc = "How many days the record of each recommendation (what was shown and why) is kept."},
+    {.name = "policy_version",
+     .kind = MES_PK_STR,
+     POL(version),
+     .type_doc = "text",
+     .default_doc = "the month the file was last changed (`YYYY-MM`)",
+     .doc = "The version stamped on every consent receipt. Change it when the purposes change."},
+    {0}};
+
+/* ------------------------------------------------------------------------ */
+/* docs/config.md reference table                                           */
+
+/* "`a`, `b` or `c`" (or "list of `a`, `b`, `c`") from a row's choices. */
+static void choice_list(const char *const *choices, bool list, char *out, size_t cap) {
+  size_t at = (size_t)snprintf(out, cap, "%s", list ? "list of " : "");
+  for (size_t i = 0; choices[i] && at < cap; i++) {
+    const char *sep = i == 0 ? "" : (!list && !choices[i + 1]) ? " or " : ", ";
+    at += (size_t)snprintf(out + at, cap - at, "%s`%s`", sep, choices[i]);
+  }
+}
+
+/* What a row accepts and its default, derived from the row where it can be,
+ * so that the table shows what the loader does. */
+static void describe(const struct mes__pfield *f, char *type, size_t tcap, char *dflt, size_t dcap) {
+  snprintf(type, tcap, "%s", f->type_doc ? f->type_doc : "");
+  snprintf(dflt, dcap, "%s", f->required ? "required" : f->default_doc ? f->default_doc : "");
+  switch (f->kind) {
+  case MES_PK_INT:
+    snprintf(type, tcap, "whole number, 1 to %d", f->max);
+    if (!f->required)
+      snprintf(dflt, dcap, "%d", f->dflt);
+    break;
+  case MES_PK_BOOL:
+    snprintf(type, tcap, "`true` or `false`");
+    snprintf(dflt, dcap, "`%s`", f->dflt ? "true" : "false");
+    break;
+  case MES_PK_CHOICE:
+    choice_list(f->choices, false, type, tcap);
+    snprintf(dflt, dcap, "`%s`", f->choices[f->dflt]);
+    break;
+  case MES_PK_CHOICES:
+    choice_list(f->choices, true, type, tcap);
+    break;
+  default:
+    break;
+  }
+}
+
+static int doc_rows(struct mes_buf *out, const struct mes__pfield *fields, const char *prefix) {
+  for (const struct mes__pfield *f = fields; f->name; f++) {
+    char type[128], dflt[128];
+    describe(f, type, sizeof type, dflt, sizeof dflt);
+    int rc = mes_buf_printf(out, "| `%s%s` | %s | %s | %s |\n", prefix, f->name, type, dflt, f->doc);
+    if (rc)
+      return rc;
+    if (f->kind == MES_PK_MAP || f->kind == MES_PK_DICT) {
+      char sub[128];
+      snprintf(sub, sizeof sub, "%s%s.%s", prefix, f->name, f->kind == MES_PK_DICT ? "NAME." : "");
+      if ((rc = doc_rows(out, f->fields, sub)))
+        return rc;
+    }
+  }
+  return MES_OK;
+}
+
+int mes__policy_schema_doc(struct mes_buf *out) {
+  int rc = mes_buf_puts(out, "| key | accepts | default | meaning |\n|---|---|---|---|\n");
+  return rc ? rc : doc_rows(out, mes__policy_schema, "");
+}

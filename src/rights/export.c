@@ -1,0 +1,330 @@
+/*
+ * rights/export — the profile summary and the data-subject export (contract
+ * §7). The summary reads only clear columns; the export unseals through the
+ * owning modules (ingest for events, consent for the ledger and preferences)
+ * and adds what mesura derived from them, labelled as derived.
+ */
+#include "rights/rights.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mtime.h"
+#include "catalog/catalog.h"
+#include "consent/consent.h"
+#include "ingest/ingest.h"
+#include "store/store.h"
+
+#define MAX_ITEM_CATEGORIES 64
+
+/* ---------------------------------------------------------------- summary */
+
+struct tally {
+  const struct mes_policy *policy;
+  int64_t total;
+  int64_t first_ms, last_ms; /* 0 when no event */
+  int64_t *by_type;          /* n_event_types counters */
+};
+
+static int tally_cb(void *ud, const struct mes_event_row *row) {
+  struct tally *t = ud;
+  t->total++;
+  if (row->type >= 0 && (size_t)row->type < t->policy->n_event_types)
+    t->by_type[row->type]++;
+  if (!t->first_ms || row->ts_ms < t->first_ms)
+    t->first_ms = row->ts_ms;
+  if (row->ts_ms > t->last_ms)
+    t->last_ms = row->ts_ms;
+  return 0;
+}
+
+static json_t *ts_or_null(int64_t ms) {
+  if (!ms)
+    return json_null();
+  char ts[32];
+  mes_time_format(ms, ts);
+  return json_string(ts);
+}
+
+int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
+                       json_t **out, struct mes_err *err) {
+  *out = NULL;
+  const struct mes_policy *p = c->policy;
+  struct tally t = {.policy = p, .by_type = calloc(p->n_event_types + 1, sizeof(int64_t))};
+  json_t *o = NULL, *by_type = NULL, *granted = NULL;
+  int rc;
+  if (!t.by_type) {
+    rc = MES_ENOMEM;
+    goto error;
+  }
+  rc = mes_store_event_list(c->store, s->row.id, tally_cb, &t);
+  if (rc)
+    goto error;
+  by_type = json_object();
+  granted = json_array();
+  if (!by_type || !granted) {
+    rc = MES_ENOMEM;
+    goto error;
+  }
+  for (size_t i = 0; i < p->n_event_types; i++)
+    if (t.by_type[i] && json_object_set_new(by_type, p->event_types[i].name, json_integer(t.by_type[i]))) {
+      rc = MES_ENOMEM;
+      goto error;
+    }
+  for (size_t i = 0; i < p->n_purposes && i < MES_MAX_PURPOSES; i++)
+    if ((s->row.granted & (1u << i)) && json_array_append_new(granted, json_string(p->purposes[i].name))) {
+      rc = MES_ENOMEM;
+      goto error;
+    }
+  int64_t first = s->row.created_ms;
+  if (t.first_ms && (!first || t.first_ms < first))
+    first = t.first_ms;
+  o = json_pack("{s:s%, s:o, s:o, s:{s:I, s:o}, s:o, s:b}", "subject", subject_id, id_len, "first_seen",
+                ts_or_null(first), "last_seen", ts_or_null(t.last_ms), "events", "total", (json_int_t)t.total,
+                "by_type", by_type, "purposes_granted", granted, "restricted", s->row.restricted);
+  by_type = granted = NULL; /* stolen by json_pack, on failure too */
+  if (!o) {
+    rc = MES_ENOMEM;
+    goto error;
+  }
+  free(t.by_type);
+  *out = o;
+  return MES_OK;
+error:
+  free(t.by_type);
+  json_decref(by_type);
+  json_decref(granted);
+  return mes_err_set(err, rc, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------- export */
+
+/* Event types whose items say what a person is interested in. */
+static const char *const interest_types[] = {"view", "add_to_cart", "purchase"};
+#define N_INTEREST_TYPES (sizeof interest_types / sizeof interest_types[0])
+
+/* How "interests" was derived, in each language (enum mes_lang). */
+static const char *const interest_method[MES_LANG_N] = {
+    "Inferred by mesura, not told by you: for each item you viewed, added to your cart or bought, the item's "
+    "catalog categories were counted once per event. Nothing else was inferred.",
+    "Deducido por mesura, no indicado por ti: por cada artículo que viste, añadiste al carrito o compraste, se "
+    "contaron sus categorías del catálogo una vez por evento. No se dedujo nada más.",
+    "Wywnioskowane przez mesura, nie podane przez Ciebie: dla każdego produktu, który oglądałeś, dodałeś do "
+    "koszyka lub kupiłeś, policzono jego kategorie z katalogu raz na zdarzenie. Nic więcej nie wywnioskowano.",
+};
+
+struct collect {
+  const struct mes_policy *policy;
+  json_t *events;     /* the events as the API shows them */
+  json_t *seen_items; /* item -> {type: count}, for the interest types */
+  bool failed;
+};
+
+static int interest_type(const struct mes_policy *p, int type) {
+  if (type < 0 || (size_t)type >= p->n_event_types)
+    return -1;
+  for (size_t i = 0; i < N_INTEREST_TYPES; i++)
+    if (strcmp(p->event_types[type].name, interest_types[i]) == 0)
+      return (int)i;
+  return -1;
+}
+
+static int collect_cb(void *ud, const struct mes_ingest_event *ev) {
+  struct collect *k = ud;
+  json_t *copy = json_deep_copy(ev->json);
+  if (!copy || json_array_append_new(k->events, copy)) {
+    k->failed = true;
+    return 1;
+  }
+  int it = interest_type(k->policy, ev->type);
+  if (it < 0 || !ev->item)
+    return 0;
+  json_t *counts = json_object_get(k->seen_items, ev->item);
+  if (!counts) {
+    counts = json_object();
+    if (!counts || json_object_set_new(k->seen_items, ev->item, counts)) {
+      k->failed = true;
+      return 1;
+    }
+  }
+  const char *tn = interest_types[it];
+  if (json_object_set_new(counts, tn, json_integer(mes_json_int(counts, tn, 0) + 1))) {
+    k->failed = true;
+    return 1;
+  }
+  return 0;
+}
+
+/* Sorts category rows by count, then name. */
+static int by_count(const void *a, const void *b) {
+  const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+  int64_t cx = mes_json_int(x, "count", 0), cy = mes_json_int(y, "count", 0);
+  if (cx != cy)
+    return cx > cy ? -1 : 1;
+  return strcmp(mes_json_str(x, "category", ""), mes_json_str(y, "category", ""));
+}
+
+/* From seen_items to the "interests" object: each item's categories in the
+ * catalog, counted once per event. New reference or NULL (out of memory). */
+static json_t *derive_interests(const struct mes_ctx *c, json_t *seen_items, enum mes_lang lang) {
+  const struct mes_policy *p = c->policy;
+  size_t nc = p->n_categories;
+  json_t **rows = calloc(nc + 1, sizeof *rows);
+  json_t *out = NULL, *types = NULL, *cats = NULL;
+  if (!rows)
+    return NULL;
+  const char *item;
+  json_t *counts;
+  json_object_foreach(seen_items, item, counts) {
+    int ids[MAX_ITEM_CATEGORIES];
+    size_t n_ids = 0;
+    if (mes_catalog_item_categories(c, item, ids, MAX_ITEM_CATEGORIES, &n_ids))
+      continue; /* an item since deleted from the catalog tells nothing any more */
+    for (size_t i = 0; i < n_ids; i++) {
+      int k = ids[i];
+      if (!rows[k]) {
+        const struct mes_category *cat = &p->categories[k];
+        const char *label = cat->label[lang] ? cat->label[lang] : cat->label[MES_LANG_EN];
+        rows[k] = json_pack("{s:s, s:s, s:b, s:I, s:{}}", "category", cat->name, "label", label ? label : cat->name,
+                            "sensitive", cat->sensitive, "count", (json_int_t)0, "by_type");
+        if (!rows[k])
+          goto done;
+      }
+      const char *tn;
+      json_t *n;
+      json_t *bt = json_object_get(rows[k], "by_type");
+      json_object_foreach(counts, tn, n) {
+        int64_t add = json_integer_value(n);
+        if (json_object_set_new(bt, tn, json_integer(mes_json_int(bt, tn, 0) + add)) ||
+            json_object_set_new(rows[k], "count", json_integer(mes_json_int(rows[k], "count", 0) + add)))
+          goto done;
+      }
+    }
+  }
+  size_t n_rows = 0;
+  for (size_t k = 0; k < nc; k++)
+    if (rows[k])
+      rows[n_rows++] = rows[k];
+  for (size_t k = n_rows; k < nc; k++)
+    rows[k] = NULL;
+  qsort(rows, n_rows, sizeof *rows, by_count);
+  cats = json_array();
+  types = json_array();
+  if (!cats || !types)
+    goto done;
+  for (size_t i = 0; i < N_INTEREST_TYPES; i++)
+    if (json_array_append_new(types, json_string(interest_types[i])))
+      goto done;
+  for (size_t i = 0; i < n_rows; i++) {
+    if (json_array_append_new(cats, rows[i]))
+      goto done;
+    rows[i] = NULL;
+  }
+  out = json_pack("{s:b, s:s, s:o, s:o}", "derived", 1, "method", interest_method[lang], "from_event_types", types,
+                  "categories", cats);
+  types = cats = NULL;
+done:
+  for (size_t k = 0; k < nc; k++)
+    json_decref(rows[k]);
+  free(rows);
+  json_decref(types);
+  json_decref(cats);
+  return out;
+}
+
+struct imp_list {
+  json_t *arr;
+  bool failed;
+};
+
+static int impression_cb(void *ud, const char *item, int channel, int64_t ts_ms) {
+  struct imp_list *l = ud;
+  char ts[32];
+  mes_time_format(ts_ms, ts);
+  const char *ch = channel >= 0 && channel < MES_CH_N ? mes_channel_name((enum mes_channel)channel) : "unknown";
+  json_t *o = json_pack("{s:s, s:s, s:s}", "item", item, "channel", ch, "ts", ts);
+  if (!o || json_array_append_new(l->arr, o)) {
+    l->failed = true;
+    return 1;
+  }
+  return 0;
+}
+
+int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
+                      enum mes_lang lang, json_t **out, struct mes_err *err) {
+  *out = NULL;
+  int rc;
+  json_t *doc = NULL, *part = NULL;
+  struct collect k = {.policy = c->policy, .events = json_array(), .seen_items = json_object()};
+  struct imp_list imps = {.arr = json_array()};
+  if (!k.events || !k.seen_items || !imps.arr) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto error;
+  }
+  rc = mes_rights_summary(c, subject_id, id_len, s, &part, err);
+  if (rc)
+    goto error;
+  doc = json_pack("{s:o}", "subject", part);
+  part = NULL;
+  if (!doc) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto error;
+  }
+  rc = mes_ingest_list(c, s->row.id, collect_cb, &k, err);
+  if (!rc && k.failed)
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  if (rc)
+    goto error;
+  rc = json_object_set(doc, "events", k.events) ? mes_err_set(err, MES_ENOMEM, NULL, NULL) : MES_OK;
+  if (rc)
+    goto error;
+
+  rc = mes_consent_get(c, subject_id, id_len, &part, err);
+  if (rc)
+    goto error;
+  rc = json_object_set_new(doc, "consents", part);
+  part = NULL; /* stolen, on failure too */
+  if (rc) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto error;
+  }
+  rc = mes_consent_get_preferences(c, s->row.id, &part, err);
+  if (rc)
+    goto error;
+  rc = json_object_set_new(doc, "preferences", part);
+  part = NULL;
+  if (rc) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto error;
+  }
+
+  rc = mes_store_impression_list(c->store, s->row.id, 0, impression_cb, &imps);
+  if (!rc && imps.failed)
+    rc = MES_ENOMEM;
+  if (rc) {
+    rc = mes_err_set(err, rc, NULL, NULL);
+    goto error;
+  }
+  char now[32];
+  mes_time_format(c->now_ms, now);
+  if (json_object_set_new(doc, "interests", derive_interests(c, k.seen_items, lang)) ||
+      json_object_set(doc, "impressions", imps.arr) || json_object_set_new(doc, "decisions", json_array()) ||
+      json_object_set_new(doc, "protected_attributes", json_object()) ||
+      json_object_set_new(doc, "access_log", json_array()) ||
+      json_object_set_new(doc, "exported_at", json_string(now))) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto error;
+  }
+  json_decref(k.events);
+  json_decref(k.seen_items);
+  json_decref(imps.arr);
+  *out = doc;
+  return MES_OK;
+error:
+  json_decref(part);
+  json_decref(doc);
+  json_decref(k.events);
+  json_decref(k.seen_items);
+  json_decref(imps.arr);
+  return rc;
+}

@@ -1,0 +1,1541 @@
+/*
+ * store/sqlite — the SQLite backend: the only file of mesura that includes
+ * <sqlite3.h> or holds SQL.
+ *
+ * Two databases in the data directory, each with its own connection:
+ *   mesura.db  the data (WAL, synchronous=FULL), written through one writer
+ *              connection under a mutex, with group commit (below);
+ *   keys.db    the wrapped subject keys; every write is its own durable
+ *              transaction, so a key is on disk before data sealed under it
+ *              and a deleted key stays deleted after a crash.
+ * Schemas are versioned with PRAGMA user_version and migrated at open by the
+ * step tables data_steps[] and keys_steps[] (append a step; never edit one).
+ *
+ * Group commit. The writer connection keeps one long-running "outer"
+ * transaction (BEGIN IMMEDIATE) open while there is unsynced work. Each
+ * mes_store_tx_begin locks the writer mutex and opens a SAVEPOINT inside it;
+ * tx_commit RELEASEs the savepoint, hands out a ticket (the number of the
+ * outer transaction) and unlocks. A flusher thread COMMITs the outer
+ * transaction - one fsync of the WAL for every request in it - as soon as
+ * somebody waits on a ticket, or ~2 ms after the first unsynced write, then
+ * wakes the waiters. When idle no write transaction is open, so another
+ * process (the CLI creating an API key) can write; it waits through
+ * busy_timeout at worst for one flush.
+ *
+ * Reads outside a transaction take the same writer mutex and connection.
+ * That is simple and correct (a read sees every acknowledged write of this
+ * process), at the cost of reads waiting behind writers; the one long read,
+ * event_scan, uses a connection of its own so that training never holds up
+ * ingestion. The mutex is recursive so that a thread holding a transaction
+ * can read, and list callbacks can call back into the store.
+ *
+ * Locks, always taken in this order: mu (writer) -> kmu (keystore) and
+ * mu -> sync_mu (group-commit counters). wait_durable takes only sync_mu.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define FLUSH_DELAY_NS 2000000ull /* longest a write waits for its fsync without a waiter */
+
+/* ------------------------------------------------------------------------ */
+/* Schema                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Migration steps of mesura.db: step i brings user_version from i to i + 1.
+ * Only small integers are indexed on the hot insert paths (events,
+ * impressions): random 32-byte keys in an index slow batched inserts ~10x. */
+static const char *const data_steps[] = {
+    /* 1: the first schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE subjects(id INTEGER PRIMARY KEY AUTOINCREMENT, pseudonym BLOB NOT NULL UNIQUE,"
+    " granted INTEGER NOT NULL DEFAULT 0, restricted INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, subject INTEGER NOT NULL, type INTEGER NOT NULL,"
+    " ts_ms INTEGER NOT NULL, purposes INTEGER NOT NULL, source INTEGER NOT NULL, eid INTEGER NOT NULL DEFAULT 0,"
+    " sealed BLOB NOT NULL);"
+    "CREATE INDEX events_subject ON events(subject);"
+    "CREATE UNIQUE INDEX events_eid ON events(subject, eid) WHERE eid != 0;"
+    "CREATE INDEX events_type_ts ON events(type, ts_ms);"
+    "CREATE TABLE consents(id INTEGER PRIMARY KEY AUTOINCREMENT, subject INTEGER NOT NULL,"
+    " purpose INTEGER NOT NULL, status INTEGER NOT NULL, ts_ms INTEGER NOT NULL, sealed BLOB NOT NULL);"
+    "CREATE INDEX consents_subject ON consents(subject);"
+    /* The ledger is append-only: rows leave only with their subject. */
+    "CREATE TRIGGER consents_append_only BEFORE UPDATE ON consents"
+    " BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;"
+    "CREATE TABLE preferences(subject INTEGER PRIMARY KEY, sealed BLOB NOT NULL);"
+    "CREATE TABLE items(id TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE api_keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash BLOB NOT NULL UNIQUE,"
+    " scopes INTEGER NOT NULL, created_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE impressions(subject INTEGER NOT NULL, item TEXT NOT NULL, channel INTEGER NOT NULL,"
+    " ts_ms INTEGER NOT NULL);"
+    "CREATE INDEX impressions_subject ON impressions(subject, ts_ms);",
+};
+
+static const char *const keys_steps[] = {
+    /* 1 */
+    "CREATE TABLE subject_keys(sid INTEGER PRIMARY KEY, wrapped BLOB NOT NULL);",
+};
+
+#define N_STEPS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ------------------------------------------------------------------------ */
+/* Cached statements                                                        */
+/* ------------------------------------------------------------------------ */
+
+enum stmt_id {
+  S_BEGIN,
+  S_COMMIT,
+  S_ROLLBACK,
+  S_SAVEPOINT,
+  S_RELEASE,
+  S_ROLLBACK_TO,
+  S_META_GET,
+  S_META_SET,
+  S_SUBJ_FIND,
+  S_SUBJ_INSERT,
+  S_SUBJ_SET_GRANTED,
+  S_SUBJ_SET_RESTRICTED,
+  S_SUBJ_DELETE,
+  S_SUBJ_DEL_EVENTS,
+  S_SUBJ_DEL_CONSENTS,
+  S_SUBJ_DEL_PREFS,
+  S_SUBJ_DEL_IMPRESSIONS,
+  S_SUBJ_COUNT,
+  S_EV_INSERT,
+  S_EV_LIST,
+  S_EV_DELETE,
+  S_EV_PURGE,
+  S_EV_SWEEP,
+  S_EV_COUNT,
+  S_CO_APPEND,
+  S_CO_LIST,
+  S_PREF_PUT,
+  S_PREF_GET,
+  S_ITEM_PUT,
+  S_ITEM_GET,
+  S_ITEM_DELETE,
+  S_ITEM_LIST,
+  S_ITEM_COUNT,
+  S_IMP_ADD,
+  S_IMP_LIST,
+  S_IMP_SWEEP,
+  S_AK_PUT,
+  S_AK_FIND,
+  S_AK_LIST,
+  S_AK_REVOKE,
+  K_PUT, /* K_*: on keys.db */
+  K_GET,
+  K_DELETE,
+  S_N
+};
+
+#define EVENT_COLS "id, subject, type, ts_ms, purposes, source, eid, sealed"
+#define CONSENT_COLS "id, subject, purpose, status, ts_ms, sealed"
+#define APIKEY_COLS "name, hash, scopes, created_ms, revoked_ms"
+
+static const char *const sql_text[S_N] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT tx",
+    [S_RELEASE] = "RELEASE tx",
+    [S_ROLLBACK_TO] = "ROLLBACK TO tx",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [S_SUBJ_FIND] = "SELECT id, granted, restricted, created_ms FROM subjects WHERE pseudonym = ?1",
+    [S_SUBJ_INSERT] = "INSERT INTO subjects(pseudonym, created_ms) VALUES(?1, ?2)",
+    [S_SUBJ_SET_GRANTED] = "UPDATE subjects SET granted = ?2 WHERE id = ?1",
+    [S_SUBJ_SET_RESTRICTED] = "UPDATE subjects SET restricted = ?2 WHERE id = ?1",
+    [S_SUBJ_DELETE] = "DELETE FROM subjects WHERE id = ?1",
+    [S_SUBJ_DEL_EVENTS] = "DELETE FROM events WHERE subject = ?1",
+    [S_SUBJ_DEL_CONSENTS] = "DELETE FROM consents WHERE subject = ?1",
+    [S_SUBJ_DEL_PREFS] = "DELETE FROM preferences WHERE subject = ?1",
+    [S_SUBJ_DEL_IMPRESSIONS] = "DELETE FROM impressions WHERE subject = ?1",
+    [S_SUBJ_COUNT] = "SELECT count(*) FROM subjects",
+    [S_EV_INSERT] = "INSERT INTO events(subject, type, ts_ms, purposes, source, eid, sealed)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_EV_LIST] = "SELECT " EVENT_COLS " FROM events WHERE subject = ?1 ORDER BY ts_ms, id",
+    [S_EV_DELETE] = "DELETE FROM events WHERE id = ?2 AND subject = ?1",
+    [S_EV_PURGE] = "DELETE FROM events WHERE subject = ?1 AND (purposes & ?2) = 0",
+    [S_EV_SWEEP] = "DELETE FROM events WHERE type = ?1 AND ts_ms < ?2",
+    [S_EV_COUNT] = "SELECT count(*) FROM events",
+    [S_CO_APPEND] = "INSERT INTO consents(subject, purpose, status, ts_ms, sealed) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_CO_LIST] = "SELECT " CONSENT_COLS " FROM consents WHERE subject = ?1 ORDER BY id",
+    [S_PREF_PUT] = "INSERT INTO preferences(subject, sealed) VALUES(?1, ?2)"
+                   " ON CONFLICT(subject) DO UPDATE SET sealed = excluded.sealed",
+    [S_PREF_GET] = "SELECT sealed FROM preferences WHERE subject = ?1",
+    [S_ITEM_PUT] = "INSERT INTO items(id, doc, updated_ms) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_ms = excluded.updated_ms",
+    [S_ITEM_GET] = "SELECT doc FROM items WHERE id = ?1",
+    [S_ITEM_DELETE] = "DELETE FROM items WHERE id = ?1",
+    [S_ITEM_LIST] = "SELECT id, doc FROM items WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [S_ITEM_COUNT] = "SELECT count(*) FROM items",
+    [S_IMP_ADD] = "INSERT INTO impressions(subject, item, channel, ts_ms) VALUES(?1, ?2, ?3, ?4)",
+    [S_IMP_LIST] = "SELECT item, channel, ts_ms FROM impressions WHERE subject = ?1 AND ts_ms >= ?2"
+                   " ORDER BY ts_ms",
+    [S_IMP_SWEEP] = "DELETE FROM impressions WHERE ts_ms < ?1",
+    [S_AK_PUT] = "INSERT INTO api_keys(" APIKEY_COLS ") VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_AK_FIND] = "SELECT " APIKEY_COLS " FROM api_keys WHERE hash = ?1",
+    [S_AK_LIST] = "SELECT " APIKEY_COLS " FROM api_keys ORDER BY name",
+    [S_AK_REVOKE] = "UPDATE api_keys SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?2 ELSE revoked_ms END"
+                    " WHERE name = ?1",
+    [K_PUT] = "INSERT INTO subject_keys(sid, wrapped) VALUES(?1, ?2)"
+              " ON CONFLICT(sid) DO UPDATE SET wrapped = excluded.wrapped",
+    [K_GET] = "SELECT wrapped FROM subject_keys WHERE sid = ?1",
+    [K_DELETE] = "DELETE FROM subject_keys WHERE sid = ?1",
+};
+
+/* ------------------------------------------------------------------------ */
+/* Backend state                                                            */
+/* ------------------------------------------------------------------------ */
+
+struct sq {
+  char *data_path; /* owned */
+  char *keys_path; /* owned */
+  int schema_version;
+
+  pthread_mutex_t mu; /* recursive; guards db, stmt[] but K_*, in_outer, depth */
+  sqlite3 *db;        /* the writer connection of mesura.db */
+  sqlite3_stmt *stmt[S_N];
+  bool in_outer; /* the outer transaction is open */
+  int depth;     /* savepoints open by the thread holding the tx */
+
+  pthread_mutex_t kmu; /* guards kdb and stmt[K_*] */
+  sqlite3 *kdb;
+
+  pthread_mutex_t sync_mu; /* guards the group-commit state below */
+  pthread_cond_t flush_cv;   /* wakes the flusher */
+  pthread_cond_t durable_cv; /* wakes wait_durable */
+  uint64_t batch;            /* number of the open (or next) outer transaction */
+  uint64_t durable;          /* last outer transaction committed to disk */
+  bool dirty;                /* released savepoints await the next COMMIT */
+  uint64_t dirty_since_ns;   /* CLOCK_MONOTONIC when dirty became true */
+  int waiters;
+  bool stop;
+  bool broken; /* a group commit failed: writes refused until reopened */
+
+  pthread_t flusher;
+  bool flusher_running;
+};
+
+static struct sq *be(struct mes_store *st) { return st->be; }
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* SQLite result -> mesura code. Unique violations are "already exists". */
+static int map_rc(int rc) {
+  switch (rc) {
+  case SQLITE_OK:
+  case SQLITE_DONE:
+  case SQLITE_ROW:
+    return MES_OK;
+  case SQLITE_CONSTRAINT_UNIQUE:
+  case SQLITE_CONSTRAINT_PRIMARYKEY:
+    return MES_EEXISTS;
+  }
+  switch (rc & 0xff) {
+  case SQLITE_NOMEM:
+    return MES_ENOMEM;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return MES_EUNAVAILABLE;
+  default:
+    return MES_ESTORE;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statement use: a cached statement, or a one-off copy when the cached one is
+ * still stepping (a list callback calling the same list on this thread).    */
+/* ------------------------------------------------------------------------ */
+
+struct q {
+  sqlite3_stmt *s;
+  bool cached;
+};
+
+/* The caller holds mu (or kmu for K_*). */
+static int q_open(struct sq *b, enum stmt_id id, struct q *q) {
+  sqlite3 *db = id >= K_PUT ? b->kdb : b->db;
+  sqlite3_stmt **slot = &b->stmt[id];
+  q->cached = true;
+  if (*slot && !sqlite3_stmt_busy(*slot)) {
+    q->s = *slot;
+    return MES_OK;
+  }
+  if (*slot)
+    q->cached = false;
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v3(db, sql_text[id], -1, q->cached ? SQLITE_PREPARE_PERSISTENT : 0, &s, NULL);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(s);
+    q->s = NULL;
+    return map_rc(rc);
+  }
+  if (q->cached)
+    *slot = s;
+  q->s = s;
+  return MES_OK;
+}
+
+static void q_close(struct q *q) {
+  if (!q->s)
+    return;
+  if (q->cached) {
+    sqlite3_reset(q->s);
+    sqlite3_clear_bindings(q->s);
+  } else {
+    sqlite3_finalize(q->s);
+  }
+  q->s = NULL;
+}
+
+/* Runs a statement without results (after the caller's binds). */
+static int q_done(struct q *q) {
+  int rc = sqlite3_step(q->s);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? MES_OK : map_rc(rc);
+}
+
+/* Runs a parameterless statement. */
+static int run(struct sq *b, enum stmt_id id) {
+  struct q q;
+  int rc = q_open(b, id, &q);
+  if (rc == MES_OK)
+    rc = q_done(&q);
+  q_close(&q);
+  return rc;
+}
+
+/* Runs a statement with one integer parameter; *changes gets the row count. */
+static int run_i64(struct sq *b, enum stmt_id id, int64_t v, int64_t *changes) {
+  struct q q;
+  int rc = q_open(b, id, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, v);
+    rc = q_done(&q);
+  }
+  if (changes)
+    *changes = rc == MES_OK ? sqlite3_changes64(id >= K_PUT ? b->kdb : b->db) : 0;
+  q_close(&q);
+  return rc;
+}
+
+static int64_t count_rows(struct mes_store *st, enum stmt_id id) {
+  struct sq *b = be(st);
+  struct q q;
+  int64_t n = -1;
+  pthread_mutex_lock(&b->mu);
+  if (q_open(b, id, &q) == MES_OK && sqlite3_step(q.s) == SQLITE_ROW)
+    n = sqlite3_column_int64(q.s, 0);
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Transactions and group commit                                            */
+/* ------------------------------------------------------------------------ */
+
+/* SQLite rolls back the whole transaction on some errors (I/O, disk full,
+ * out of memory). If that happened to the outer transaction, writes already
+ * promised tickets are gone: mark the store broken so that their waiters
+ * hear it and no one is acknowledged on top of the loss. Holds mu. */
+static void check_outer(struct sq *b) {
+  if (!b->in_outer || !sqlite3_get_autocommit(b->db))
+    return;
+  b->in_outer = false;
+  pthread_mutex_lock(&b->sync_mu);
+  if (b->dirty) {
+    b->broken = true;
+    b->dirty = false;
+    pthread_cond_broadcast(&b->durable_cv);
+  }
+  pthread_mutex_unlock(&b->sync_mu);
+}
+
+/* After the last savepoint closed: an outer transaction holding nothing to
+ * commit is rolled back at once, so that an idle store holds no write lock.
+ * Holds mu. */
+static void end_outermost(struct sq *b) {
+  if (!b->in_outer)
+    return;
+  pthread_mutex_lock(&b->sync_mu);
+  bool dirty = b->dirty;
+  pthread_mutex_unlock(&b->sync_mu);
+  if (!dirty) {
+    run(b, S_ROLLBACK);
+    b->in_outer = false;
+  }
+}
+
+static int sq_tx_begin(struct mes_store *st) {
+  struct sq *b = be(st);
+  pthread_mutex_lock(&b->mu);
+  pthread_mutex_lock(&b->sync_mu);
+  bool broken = b->broken;
+  pthread_mutex_unlock(&b->sync_mu);
+  if (broken) {
+    pthread_mutex_unlock(&b->mu);
+    return MES_ESTORE;
+  }
+  int rc = MES_OK;
+  if (!b->in_outer) {
+    rc = run(b, S_BEGIN); /* waits up to busy_timeout for another process */
+    if (rc != MES_OK)
+      goto error;
+    b->in_outer = true;
+  }
+  rc = run(b, S_SAVEPOINT);
+  if (rc != MES_OK) {
+    check_outer(b);
+    if (b->depth == 0)
+      end_outermost(b);
+    goto error;
+  }
+  b->depth++;
+  return MES_OK; /* mu stays locked until commit or rollback */
+error:
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_tx_commit(struct mes_store *st, uint64_t *ticket) {
+  struct sq *b = be(st);
+  *ticket = 0;
+  /* The recursive mutex lets us check that this thread holds the tx. */
+  pthread_mutex_lock(&b->mu);
+  if (b->depth == 0) {
+    pthread_mutex_unlock(&b->mu);
+    return MES_EINTERNAL;
+  }
+  check_outer(b);
+  int rc = b->in_outer ? run(b, S_RELEASE) : MES_ESTORE;
+  if (rc != MES_OK && b->in_outer) {
+    run(b, S_ROLLBACK_TO);
+    run(b, S_RELEASE);
+    check_outer(b);
+  }
+  b->depth--;
+  if (b->depth == 0) {
+    if (rc == MES_OK) {
+      pthread_mutex_lock(&b->sync_mu);
+      *ticket = b->batch;
+      if (!b->dirty) {
+        b->dirty = true;
+        b->dirty_since_ns = mono_ns();
+        pthread_cond_signal(&b->flush_cv);
+      }
+      pthread_mutex_unlock(&b->sync_mu);
+    } else {
+      end_outermost(b);
+    }
+  }
+  pthread_mutex_unlock(&b->mu); /* ours, above */
+  pthread_mutex_unlock(&b->mu); /* tx_begin's */
+  return rc;
+}
+
+static void sq_tx_rollback(struct mes_store *st) {
+  struct sq *b = be(st);
+  pthread_mutex_lock(&b->mu);
+  if (b->depth == 0) {
+    pthread_mutex_unlock(&b->mu);
+    return;
+  }
+  check_outer(b);
+  if (b->in_outer) {
+    run(b, S_ROLLBACK_TO);
+    run(b, S_RELEASE);
+    check_outer(b);
+  }
+  b->depth--;
+  if (b->depth == 0)
+    end_outermost(b);
+  pthread_mutex_unlock(&b->mu);
+  pthread_mutex_unlock(&b->mu);
+}
+
+static int sq_wait_durable(struct mes_store *st, uint64_t ticket) {
+  struct sq *b = be(st);
+  if (ticket == 0)
+    return MES_OK;
+  /* Waiting while holding a tx would deadlock: the flusher needs mu. The
+   * mutex is recursive, so trylock succeeds exactly when this thread holds it. */
+  if (pthread_mutex_trylock(&b->mu) == 0) {
+    bool holding = b->depth > 0;
+    pthread_mutex_unlock(&b->mu);
+    if (holding)
+      return MES_EINTERNAL;
+  }
+  pthread_mutex_lock(&b->sync_mu);
+  if (ticket > b->batch) {
+    pthread_mutex_unlock(&b->sync_mu);
+    return MES_EINTERNAL;
+  }
+  while (b->durable < ticket && !b->broken) {
+    b->waiters++;
+    pthread_cond_signal(&b->flush_cv);
+    pthread_cond_wait(&b->durable_cv, &b->sync_mu);
+    b->waiters--;
+  }
+  int rc = b->durable >= ticket ? MES_OK : MES_ESTORE;
+  pthread_mutex_unlock(&b->sync_mu);
+  return rc;
+}
+
+/* Commits the outer transaction (one fsync of the WAL) and wakes waiters. */
+static void flush(struct sq *b) {
+  pthread_mutex_lock(&b->mu); /* no tx is open once we hold it: depth == 0 */
+  check_outer(b);
+  int rc = b->in_outer ? run(b, S_COMMIT) : MES_OK;
+  if (rc != MES_OK && !sqlite3_get_autocommit(b->db))
+    run(b, S_ROLLBACK);
+  bool committed = b->in_outer && rc == MES_OK;
+  b->in_outer = false;
+  pthread_mutex_lock(&b->sync_mu);
+  if (committed) {
+    b->durable = b->batch;
+    b->batch++;
+  } else if (b->dirty) {
+    b->broken = true; /* after a failed fsync nothing written can be trusted */
+  }
+  b->dirty = false;
+  pthread_cond_broadcast(&b->durable_cv);
+  pthread_mutex_unlock(&b->sync_mu);
+  pthread_mutex_unlock(&b->mu);
+}
+
+static void *flusher_main(void *arg) {
+  struct sq *b = arg;
+  pthread_mutex_lock(&b->sync_mu);
+  for (;;) {
+    if (!b->dirty) {
+      if (b->stop)
+        break;
+      pthread_cond_wait(&b->flush_cv, &b->sync_mu);
+      continue;
+    }
+    if (b->waiters == 0 && !b->stop) {
+      uint64_t due = b->dirty_since_ns + FLUSH_DELAY_NS;
+      if (mono_ns() < due) {
+        struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ull), .tv_nsec = (long)(due % 1000000000ull)};
+        pthread_cond_timedwait(&b->flush_cv, &b->sync_mu, &ts);
+        continue;
+      }
+    }
+    pthread_mutex_unlock(&b->sync_mu); /* lock order: mu before sync_mu */
+    flush(b);
+    pthread_mutex_lock(&b->sync_mu);
+  }
+  pthread_mutex_unlock(&b->sync_mu);
+  return NULL;
+}
+
+/* Enters a write: inside the calling thread's tx (mu taken once more), or in
+ * a tx of its own (*own) that wr_end commits durably. */
+static int wr_begin(struct mes_store *st, bool *own) {
+  struct sq *b = be(st);
+  pthread_mutex_lock(&b->mu);
+  if (b->depth > 0) { /* we hold mu, so the open tx is ours */
+    *own = false;
+    return MES_OK;
+  }
+  pthread_mutex_unlock(&b->mu);
+  *own = true;
+  return sq_tx_begin(st);
+}
+
+static int wr_end(struct mes_store *st, bool own, int rc) {
+  if (!own) {
+    pthread_mutex_unlock(&be(st)->mu);
+    return rc;
+  }
+  if (rc != MES_OK) {
+    sq_tx_rollback(st);
+    return rc;
+  }
+  uint64_t ticket;
+  rc = sq_tx_commit(st, &ticket);
+  return rc == MES_OK ? sq_wait_durable(st, ticket) : rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open and close                                                           */
+/* ------------------------------------------------------------------------ */
+
+static char *path_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, struct mes_err *err, const char *what) {
+  int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    return MES_OK;
+  return mes_err_set(err, map_rc(rc), NULL, "Cannot %s: %s.", what, sqlite3_errmsg(db));
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out) {
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    *out = sqlite3_column_int(s, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Brings a database to the last schema version, all steps in one
+ * transaction (BEGIN IMMEDIATE: two processes opening at once migrate once). */
+static int migrate(sqlite3 *db, const char *const *steps, int n_steps, const char *file, int *version,
+                   struct mes_err *err) {
+  int v = 0;
+  int rc = pragma_int(db, "PRAGMA user_version", &v);
+  if (rc != SQLITE_OK)
+    return mes_err_set(err, map_rc(rc), NULL, "Cannot read the schema version of %s: %s.", file, sqlite3_errmsg(db));
+  if (v == n_steps) {
+    *version = v;
+    return MES_OK;
+  }
+  rc = exec_sql(db, "BEGIN IMMEDIATE", err, "lock the database for a schema upgrade");
+  if (rc != MES_OK)
+    return rc;
+  if (pragma_int(db, "PRAGMA user_version", &v) != SQLITE_OK) {
+    rc = mes_err_set(err, MES_ESTORE, NULL, "Cannot read the schema version of %s.", file);
+    goto fail;
+  }
+  if (v > n_steps) {
+    rc = mes_err_set(err, MES_ESTORE, NULL,
+                     "%s has schema version %d, newer than this mesura knows (%d); upgrade mesura.", file, v,
+                     n_steps);
+    goto fail;
+  }
+  for (; v < n_steps; v++) {
+    char bump[48];
+    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+    if ((rc = exec_sql(db, steps[v], err, "upgrade the schema")) != MES_OK ||
+        (rc = exec_sql(db, bump, err, "upgrade the schema")) != MES_OK)
+      goto fail;
+  }
+  rc = exec_sql(db, "COMMIT", err, "upgrade the schema");
+  if (rc != MES_OK)
+    goto fail;
+  *version = v;
+  return MES_OK;
+fail:
+  sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* Opens one database file with the pragmas every connection needs. */
+static int open_db(const char *path, bool create, bool writer, const char *pragmas, sqlite3 **out,
+                   struct mes_err *err) {
+  *out = NULL;
+  if (create) {
+    /* Create the file ourselves, so that it (and the -wal and -shm files,
+     * which SQLite gives the database's mode) is private to the owner. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return mes_err_set(err, MES_EIO, NULL, "Cannot create %s: %s.", path, strerror(errno));
+    close(fd);
+  } else if (access(path, F_OK) != 0) {
+    return mes_err_set(err, MES_ENOT_FOUND, NULL, "There is no mesura store at %s; run `mesura init` first.", path);
+  }
+  sqlite3 *db = NULL;
+  int flags = (writer ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path, &db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    int mrc = mes_err_set(err, map_rc(rc) == MES_ENOMEM ? MES_ENOMEM : MES_ESTORE, NULL, "Cannot open %s: %s.",
+                          path, db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return mrc;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+  if (pragmas && (rc = exec_sql(db, pragmas, err, "configure the database")) != MES_OK) {
+    sqlite3_close(db);
+    return rc;
+  }
+  *out = db;
+  return MES_OK;
+}
+
+/* synchronous=FULL: in WAL mode, every COMMIT fsyncs the WAL. */
+static const char data_pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=FAST;";
+/* secure_delete=ON: a deleted wrapped key is overwritten with zeros. */
+static const char keys_pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
+
+static void sq_close(struct mes_store *st);
+
+static int sq_open(struct mes_store *st, const char *dir, bool create, struct mes_err *err) {
+  struct sq *b = calloc(1, sizeof *b);
+  if (!b)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  st->be = b;
+  int rc = MES_OK;
+  pthread_mutexattr_t ma;
+  pthread_condattr_t ca;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&b->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
+  pthread_mutex_init(&b->kmu, NULL);
+  pthread_mutex_init(&b->sync_mu, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* flusher deadlines */
+  pthread_cond_init(&b->flush_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_cond_init(&b->durable_cv, NULL);
+  b->batch = 1;
+
+  b->data_path = path_join(dir, "mesura.db");
+  b->keys_path = path_join(dir, "keys.db");
+  if (!b->data_path || !b->keys_path) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto error;
+  }
+  int keys_version = 0;
+  if ((rc = open_db(b->data_path, create, true, data_pragmas, &b->db, err)) != MES_OK ||
+      (rc = migrate(b->db, data_steps, N_STEPS(data_steps), "mesura.db", &b->schema_version, err)) != MES_OK ||
+      (rc = open_db(b->keys_path, create, true, keys_pragmas, &b->kdb, err)) != MES_OK ||
+      (rc = migrate(b->kdb, keys_steps, N_STEPS(keys_steps), "keys.db", &keys_version, err)) != MES_OK)
+    goto error;
+  /* The commit thread must never receive the process's signals: SIGTERM has
+   * to reach the thread that shuts down cleanly, not kill us mid-commit. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int prc = pthread_create(&b->flusher, NULL, flusher_main, b);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (prc != 0) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, "Cannot start the store's commit thread.");
+    goto error;
+  }
+  b->flusher_running = true;
+  return MES_OK;
+error:
+  sq_close(st);
+  return rc;
+}
+
+static void sq_close(struct mes_store *st) {
+  struct sq *b = be(st);
+  if (!b)
+    return;
+  if (b->flusher_running) {
+    pthread_mutex_lock(&b->sync_mu);
+    b->stop = true; /* the flusher commits what is pending, then exits */
+    pthread_cond_signal(&b->flush_cv);
+    pthread_mutex_unlock(&b->sync_mu);
+    pthread_join(b->flusher, NULL);
+  }
+  if (b->in_outer && b->db)
+    sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+  for (int i = 0; i < S_N; i++)
+    sqlite3_finalize(b->stmt[i]);
+  sqlite3_close(b->db);
+  sqlite3_close(b->kdb);
+  pthread_mutex_destroy(&b->mu);
+  pthread_mutex_destroy(&b->kmu);
+  pthread_mutex_destroy(&b->sync_mu);
+  pthread_cond_destroy(&b->flush_cv);
+  pthread_cond_destroy(&b->durable_cv);
+  free(b->data_path);
+  free(b->keys_path);
+  free(b);
+  st->be = NULL;
+}
+
+static int sq_schema_version(struct mes_store *st) { return be(st)->schema_version; }
+
+/* Copies the data database through a connection of its own: the copy is
+ * one read transaction (a consistent snapshot) and does not stop writers. */
+static int sq_backup(struct mes_store *st, const char *path, struct mes_err *err) {
+  struct sq *b = be(st);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      return mes_err_set(err, MES_EEXISTS, NULL, "%s already exists; choose a new file for the backup.", path);
+    return mes_err_set(err, MES_EIO, NULL, "Cannot create %s: %s.", path, strerror(errno));
+  }
+  close(fd);
+  sqlite3 *src = NULL, *dst = NULL;
+  int rc = open_db(b->data_path, false, false, NULL, &src, err);
+  if (rc == MES_OK)
+    rc = open_db(path, false, true, NULL, &dst, err);
+  if (rc == MES_OK) {
+    sqlite3_backup *bk = sqlite3_backup_init(dst, "main", src, "main");
+    if (!bk) {
+      rc = mes_err_set(err, map_rc(sqlite3_errcode(dst)), NULL, "Cannot start the backup: %s.", sqlite3_errmsg(dst));
+    } else {
+      int src_rc = sqlite3_backup_step(bk, -1);
+      int fin_rc = sqlite3_backup_finish(bk);
+      if (src_rc != SQLITE_DONE || fin_rc != SQLITE_OK)
+        rc = mes_err_set(err, map_rc(src_rc != SQLITE_DONE ? src_rc : fin_rc), NULL, "The backup failed: %s.",
+                         sqlite3_errmsg(dst));
+    }
+  }
+  sqlite3_close(src);
+  if (dst && sqlite3_close(dst) != SQLITE_OK && rc == MES_OK)
+    rc = mes_err_set(err, MES_EIO, NULL, "Cannot finish writing %s.", path);
+  if (rc != MES_OK)
+    unlink(path);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Meta                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int sq_meta_get(struct mes_store *st, const char *key, char *out, size_t cap) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_META_GET, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_text(q.s, 1, key, -1, SQLITE_STATIC);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      const unsigned char *v = sqlite3_column_text(q.s, 0);
+      size_t n = (size_t)sqlite3_column_bytes(q.s, 0);
+      if (!v)
+        rc = MES_ENOMEM;
+      else if (n + 1 > cap)
+        rc = MES_EINTERNAL;
+      else
+        memcpy(out, v, n + 1);
+    } else {
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+    }
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_meta_set(struct mes_store *st, const char *key, const char *value) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_META_SET, &q)) == MES_OK) {
+    sqlite3_bind_text(q.s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q.s, 2, value, -1, SQLITE_STATIC);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Subjects                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Holds mu. */
+static int find_subject(struct sq *b, const uint8_t pn[32], struct mes_subject_row *out) {
+  struct q q;
+  int rc = q_open(b, S_SUBJ_FIND, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_blob(q.s, 1, pn, 32, SQLITE_STATIC);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      out->id = sqlite3_column_int64(q.s, 0);
+      out->granted = (uint32_t)sqlite3_column_int64(q.s, 1);
+      out->restricted = sqlite3_column_int(q.s, 2) != 0;
+      out->created_ms = sqlite3_column_int64(q.s, 3);
+    } else {
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+    }
+  }
+  q_close(&q);
+  return rc;
+}
+
+static int sq_subject_find(struct mes_store *st, const uint8_t pn[32], struct mes_subject_row *out) {
+  struct sq *b = be(st);
+  pthread_mutex_lock(&b->mu);
+  int rc = find_subject(b, pn, out);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_subject_ensure(struct mes_store *st, const uint8_t pn[32], int64_t now_ms,
+                             struct mes_subject_row *out) {
+  struct sq *b = be(st);
+  bool own;
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  rc = find_subject(b, pn, out);
+  if (rc == MES_ENOT_FOUND) {
+    struct q q;
+    if ((rc = q_open(b, S_SUBJ_INSERT, &q)) == MES_OK) {
+      sqlite3_bind_blob(q.s, 1, pn, 32, SQLITE_STATIC);
+      sqlite3_bind_int64(q.s, 2, now_ms);
+      rc = q_done(&q);
+    }
+    q_close(&q);
+    if (rc == MES_OK)
+      *out = (struct mes_subject_row){.id = sqlite3_last_insert_rowid(b->db), .created_ms = now_ms};
+  }
+  return wr_end(st, own, rc);
+}
+
+static int update_subject(struct mes_store *st, enum stmt_id id, int64_t sid, int64_t v) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, id, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    sqlite3_bind_int64(q.s, 2, v);
+    rc = q_done(&q);
+    if (rc == MES_OK && sqlite3_changes(b->db) == 0)
+      rc = MES_ENOT_FOUND;
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+static int sq_subject_set_granted(struct mes_store *st, int64_t sid, uint32_t granted) {
+  return update_subject(st, S_SUBJ_SET_GRANTED, sid, granted);
+}
+
+static int sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool restricted) {
+  return update_subject(st, S_SUBJ_SET_RESTRICTED, sid, restricted ? 1 : 0);
+}
+
+static int sq_subject_delete(struct mes_store *st, int64_t sid) {
+  static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS, S_SUBJ_DEL_CONSENTS, S_SUBJ_DEL_PREFS,
+                                      S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DELETE};
+  struct sq *b = be(st);
+  bool own;
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  /* Inside the caller's tx, a savepoint of our own keeps the deletion whole. */
+  if (!own && (rc = sq_tx_begin(st)) != MES_OK)
+    return wr_end(st, own, rc);
+  int64_t n = 0;
+  for (size_t i = 0; i < sizeof dels / sizeof dels[0] && rc == MES_OK; i++)
+    rc = run_i64(b, dels[i], sid, &n);
+  if (rc == MES_OK && n == 0)
+    rc = MES_ENOT_FOUND; /* the subject row itself was absent */
+  if (!own) {
+    uint64_t unused;
+    if (rc == MES_OK)
+      rc = sq_tx_commit(st, &unused);
+    else
+      sq_tx_rollback(st);
+  }
+  return wr_end(st, own, rc);
+}
+
+static int64_t sq_subject_count(struct mes_store *st) { return count_rows(st, S_SUBJ_COUNT); }
+
+/* ------------------------------------------------------------------------ */
+/* Keystore (keys.db): each write is its own durable transaction             */
+/* ------------------------------------------------------------------------ */
+
+static int sq_key_put(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->kmu);
+  int rc = q_open(b, K_PUT, &q);
+  if (rc == MES_OK) {
+    /* An upsert: a key left by a subject row whose transaction rolled back
+     * (so its id is handed out again) is replaced, never reused. */
+    sqlite3_bind_int64(q.s, 1, sid);
+    sqlite3_bind_blob(q.s, 2, wrapped, (int)len, SQLITE_STATIC);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->kmu);
+  return rc;
+}
+
+static int sq_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t cap, size_t *len) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->kmu);
+  int rc = q_open(b, K_GET, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      const void *p = sqlite3_column_blob(q.s, 0);
+      size_t n = (size_t)sqlite3_column_bytes(q.s, 0);
+      if (n > cap) {
+        rc = MES_EINTERNAL;
+      } else {
+        if (n)
+          memcpy(out, p, n);
+        *len = n;
+      }
+    } else {
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+    }
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->kmu);
+  return rc;
+}
+
+static int sq_key_delete(struct mes_store *st, int64_t sid) {
+  struct sq *b = be(st);
+  int64_t n = 0;
+  pthread_mutex_lock(&b->kmu);
+  int rc = run_i64(b, K_DELETE, sid, &n);
+  if (rc == MES_OK && n > 0) {
+    /* Best effort: move the zeroed page into keys.db and empty the WAL, so
+     * the old wrapped key leaves the files now rather than at the next
+     * checkpoint. A reader in another process may make this partial. */
+    sqlite3_wal_checkpoint_v2(b->kdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  }
+  pthread_mutex_unlock(&b->kmu);
+  if (rc == MES_OK && n == 0)
+    rc = MES_ENOT_FOUND;
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void read_event(sqlite3_stmt *s, struct mes_event_row *r) {
+  r->id = sqlite3_column_int64(s, 0);
+  r->sid = sqlite3_column_int64(s, 1);
+  r->type = sqlite3_column_int(s, 2);
+  r->ts_ms = sqlite3_column_int64(s, 3);
+  r->purposes = (uint32_t)sqlite3_column_int64(s, 4);
+  r->source = sqlite3_column_int(s, 5);
+  r->eid = sqlite3_column_int64(s, 6);
+  r->sealed = sqlite3_column_blob(s, 7);
+  r->sealed_len = (size_t)sqlite3_column_bytes(s, 7);
+}
+
+static int sq_event_insert(struct mes_store *st, struct mes_event_row *row) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_EV_INSERT, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, row->sid);
+    sqlite3_bind_int(q.s, 2, row->type);
+    sqlite3_bind_int64(q.s, 3, row->ts_ms);
+    sqlite3_bind_int64(q.s, 4, row->purposes);
+    sqlite3_bind_int(q.s, 5, row->source);
+    sqlite3_bind_int64(q.s, 6, row->eid);
+    sqlite3_bind_blob(q.s, 7, row->sealed ? (const void *)row->sealed : "", (int)row->sealed_len, SQLITE_STATIC);
+    rc = q_done(&q);
+    if (rc == MES_OK)
+      row->id = sqlite3_last_insert_rowid(b->db);
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+static int step_events(sqlite3_stmt *s, mes_store_event_cb cb, void *ud) {
+  int r;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    struct mes_event_row row;
+    read_event(s, &row);
+    if (cb(ud, &row))
+      return MES_OK;
+  }
+  return r == SQLITE_DONE ? MES_OK : map_rc(r);
+}
+
+static int sq_event_list(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_EV_LIST, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    rc = step_events(q.s, cb, ud);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_event_scan(struct mes_store *st, mes_store_event_cb cb, void *ud) {
+  struct sq *b = be(st);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  int rc = open_db(b->data_path, false, false, NULL, &db, NULL);
+  if (rc != MES_OK)
+    return rc;
+  int r = sqlite3_prepare_v2(db, "SELECT " EVENT_COLS " FROM events ORDER BY id", -1, &s, NULL);
+  rc = r == SQLITE_OK ? step_events(s, cb, ud) : map_rc(r);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return rc;
+}
+
+static int sq_event_delete(struct mes_store *st, int64_t sid, int64_t event_id) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_EV_DELETE, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    sqlite3_bind_int64(q.s, 2, event_id);
+    rc = q_done(&q);
+    if (rc == MES_OK && sqlite3_changes(b->db) == 0)
+      rc = MES_ENOT_FOUND;
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+/* A DELETE with two integer parameters; *n gets the rows deleted. */
+static int delete_2(struct mes_store *st, enum stmt_id id, int64_t a, int64_t c, int64_t *n) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  *n = 0;
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, id, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, a);
+    sqlite3_bind_int64(q.s, 2, c);
+    rc = q_done(&q);
+    if (rc == MES_OK)
+      *n = sqlite3_changes64(b->db);
+  }
+  q_close(&q);
+  rc = wr_end(st, own, rc);
+  if (rc != MES_OK)
+    *n = 0;
+  return rc;
+}
+
+static int sq_event_purge_purposes(struct mes_store *st, int64_t sid, uint32_t still_granted, int64_t *n) {
+  return delete_2(st, S_EV_PURGE, sid, still_granted, n);
+}
+
+static int sq_event_sweep(struct mes_store *st, int type, int64_t before_ms, int64_t *n) {
+  return delete_2(st, S_EV_SWEEP, type, before_ms, n);
+}
+
+static int64_t sq_event_count(struct mes_store *st) { return count_rows(st, S_EV_COUNT); }
+
+/* ------------------------------------------------------------------------ */
+/* Consents and preferences                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int sq_consent_append(struct mes_store *st, struct mes_consent_row *row) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_CO_APPEND, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, row->sid);
+    sqlite3_bind_int(q.s, 2, row->purpose);
+    sqlite3_bind_int(q.s, 3, row->status);
+    sqlite3_bind_int64(q.s, 4, row->ts_ms);
+    sqlite3_bind_blob(q.s, 5, row->sealed ? (const void *)row->sealed : "", (int)row->sealed_len, SQLITE_STATIC);
+    rc = q_done(&q);
+    if (rc == MES_OK)
+      row->id = sqlite3_last_insert_rowid(b->db);
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+static int sq_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_CO_LIST, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+      struct mes_consent_row row = {
+          .id = sqlite3_column_int64(q.s, 0),
+          .sid = sqlite3_column_int64(q.s, 1),
+          .purpose = sqlite3_column_int(q.s, 2),
+          .status = sqlite3_column_int(q.s, 3),
+          .ts_ms = sqlite3_column_int64(q.s, 4),
+          .sealed = sqlite3_column_blob(q.s, 5),
+      };
+      row.sealed_len = (size_t)sqlite3_column_bytes(q.s, 5);
+      if (cb(ud, &row))
+        break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_pref_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_PREF_PUT, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    sqlite3_bind_blob(q.s, 2, sealed ? (const void *)sealed : "", (int)len, SQLITE_STATIC);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+/* Copies column 0 of the row selected by an id (integer or text) into a new
+ * buffer with a NUL after it. MES_ENOT_FOUND when no row. */
+static int get_copy(struct sq *b, enum stmt_id id, int64_t iv, const char *sv, void **out, size_t *len) {
+  struct q q;
+  *out = NULL;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, id, &q);
+  if (rc == MES_OK) {
+    if (sv)
+      sqlite3_bind_text(q.s, 1, sv, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_int64(q.s, 1, iv);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      const void *p = sqlite3_column_blob(q.s, 0);
+      size_t n = (size_t)sqlite3_column_bytes(q.s, 0);
+      char *c = malloc(n + 1);
+      if (!c) {
+        rc = MES_ENOMEM;
+      } else {
+        if (n)
+          memcpy(c, p, n);
+        c[n] = '\0';
+        *out = c;
+        if (len)
+          *len = n;
+      }
+    } else {
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+    }
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_pref_get(struct mes_store *st, int64_t sid, uint8_t **out, size_t *len) {
+  void *p;
+  int rc = get_copy(be(st), S_PREF_GET, sid, NULL, &p, len);
+  *out = p;
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Catalog                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static int sq_item_put(struct mes_store *st, const char *id, const char *doc, int64_t now_ms) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_ITEM_PUT, &q)) == MES_OK) {
+    sqlite3_bind_text(q.s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q.s, 2, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q.s, 3, now_ms);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+static int sq_item_get(struct mes_store *st, const char *id, char **doc) {
+  void *p;
+  int rc = get_copy(be(st), S_ITEM_GET, 0, id, &p, NULL);
+  *doc = p;
+  return rc;
+}
+
+static int sq_item_delete(struct mes_store *st, const char *id) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_ITEM_DELETE, &q)) == MES_OK) {
+    sqlite3_bind_text(q.s, 1, id, -1, SQLITE_STATIC);
+    rc = q_done(&q);
+    if (rc == MES_OK && sqlite3_changes(b->db) == 0)
+      rc = MES_ENOT_FOUND;
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+static int sq_item_list(struct mes_store *st, const char *after, int limit, mes_store_item_cb cb, void *ud) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_ITEM_LIST, &q);
+  if (rc == MES_OK) {
+    /* Every id is at least one byte, so "" sorts before all of them. */
+    sqlite3_bind_text(q.s, 1, after ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(q.s, 2, limit > 0 ? limit : -1);
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+      const char *id = (const char *)sqlite3_column_text(q.s, 0);
+      const char *doc = (const char *)sqlite3_column_text(q.s, 1);
+      if (!id || !doc) {
+        r = SQLITE_NOMEM;
+        break;
+      }
+      if (cb(ud, id, doc))
+        break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int64_t sq_item_count(struct mes_store *st) { return count_rows(st, S_ITEM_COUNT); }
+
+/* ------------------------------------------------------------------------ */
+/* Impressions                                                              */
+/* ------------------------------------------------------------------------ */
+
+static int sq_impression_add(struct mes_store *st, int64_t sid, const char *item, int channel, int64_t ts_ms) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_IMP_ADD, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    sqlite3_bind_text(q.s, 2, item, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q.s, 3, channel);
+    sqlite3_bind_int64(q.s, 4, ts_ms);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+static int sq_impression_list(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
+                              void *ud) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_IMP_LIST, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    sqlite3_bind_int64(q.s, 2, since_ms);
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+      const char *item = (const char *)sqlite3_column_text(q.s, 0);
+      if (!item) {
+        r = SQLITE_NOMEM;
+        break;
+      }
+      if (cb(ud, item, sqlite3_column_int(q.s, 1), sqlite3_column_int64(q.s, 2)))
+        break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
+  struct sq *b = be(st);
+  bool own;
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  rc = run_i64(b, S_IMP_SWEEP, before_ms, n);
+  rc = wr_end(st, own, rc);
+  if (rc != MES_OK)
+    *n = 0;
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* API keys                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int read_apikey(sqlite3_stmt *s, struct mes_apikey_row *r) {
+  const char *name = (const char *)sqlite3_column_text(s, 0);
+  const void *hash = sqlite3_column_blob(s, 1);
+  if (!name || !hash || sqlite3_column_bytes(s, 1) != 32)
+    return MES_ESTORE;
+  snprintf(r->name, sizeof r->name, "%s", name);
+  memcpy(r->hash, hash, 32);
+  r->scopes = (uint32_t)sqlite3_column_int64(s, 2);
+  r->created_ms = sqlite3_column_int64(s, 3);
+  r->revoked_ms = sqlite3_column_int64(s, 4);
+  return MES_OK;
+}
+
+static int sq_apikey_put(struct mes_store *st, const struct mes_apikey_row *row) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_AK_PUT, &q)) == MES_OK) {
+    sqlite3_bind_text(q.s, 1, row->name, (int)strnlen(row->name, sizeof row->name), SQLITE_STATIC);
+    sqlite3_bind_blob(q.s, 2, row->hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(q.s, 3, row->scopes);
+    sqlite3_bind_int64(q.s, 4, row->created_ms);
+    sqlite3_bind_int64(q.s, 5, row->revoked_ms);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+static int sq_apikey_find(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_AK_FIND, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_blob(q.s, 1, hash, 32, SQLITE_STATIC);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW)
+      rc = read_apikey(q.s, out);
+    else
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_AK_LIST, &q);
+  if (rc == MES_OK) {
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+      struct mes_apikey_row row;
+      if ((rc = read_apikey(q.s, &row)) != MES_OK || cb(ud, &row))
+        break;
+    }
+    if (rc == MES_OK && r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_apikey_revoke(struct mes_store *st, const char *name, int64_t now_ms) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_AK_REVOKE, &q)) == MES_OK) {
+    sqlite3_bind_text(q.s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q.s, 2, now_ms);
+    rc = q_done(&q);
+    if (rc == MES_OK && sqlite3_changes(b->db) == 0)
+      rc = MES_ENOT_FOUND;
+  }
+  q_close(&q);
+  return wr_end(st, own, rc);
+}
+
+/* ------------------------------------------------------------------------ */
+
+const struct mes_store_ops mes__store_sqlite_ops = {
+    .version = MES_STORE_OPS_VERSION,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .tx_begin = sq_tx_begin,
+    .tx_commit = sq_tx_commit,
+    .tx_rollback = sq_tx_rollback,
+    .wait_durable = sq_wait_durable,
+    .backup = sq_backup,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .subject_find = sq_subject_find,
+    .subject_ensure = sq_subject_ensure,
+    .subject_set_granted = sq_subject_set_granted,
+    .subject_set_restricted = sq_subject_set_restricted,
+    .subject_delete = sq_subject_delete,
+    .subject_count = sq_subject_count,
+    .key_put = sq_key_put,
+    .key_get = sq_key_get,
+    .key_delete = sq_key_delete,
+    .event_insert = sq_event_insert,
+    .event_list = sq_event_list,
+    .event_scan = sq_event_scan,
+    .event_delete = sq_event_delete,
+    .event_purge_purposes = sq_event_purge_purposes,
+    .event_sweep = sq_event_sweep,
+    .event_count = sq_event_count,
+    .consent_append = sq_consent_append,
+    .consent_list = sq_consent_list,
+    .pref_put = sq_pref_put,
+    .pref_get = sq_pref_get,
+    .item_put = sq_item_put,
+    .item_get = sq_item_get,
+    .item_delete = sq_item_delete,
+    .item_list = sq_item_list,
+    .item_count = sq_item_count,
+    .impression_add = sq_impression_add,
+    .impression_list = sq_impression_list,
+    .impression_sweep = sq_impression_sweep,
+    .apikey_put = sq_apikey_put,
+    .apikey_find = sq_apikey_find,
+    .apikey_list = sq_apikey_list,
+    .apikey_revoke = sq_apikey_revoke,
+};

@@ -1,0 +1,181 @@
+/*
+ * store — the storage interface of mesura, and the only face domain modules
+ * see. A backend is a versioned table of function pointers (struct
+ * mes_store_ops, in store_int.h); SQL text and engine headers live only in
+ * the backend file (sqlite.c now, pg.c later).
+ *
+ * The store sees only ciphertext for personal data: sealing happens above it.
+ * What it holds in the clear is what must be queried without a key: numeric
+ * subject ids, purpose bitmasks, event type numbers and timestamps (for
+ * retention sweeps), keyed hashes, and the (non-personal) catalog.
+ *
+ * Two files: the data database (mesura.db) and the keystore (keys.db) holding
+ * wrapped subject keys, so that a copy of the data database alone never holds
+ * a usable key (crypto-shredding: deleting a key makes every copy unreadable).
+ *
+ * Writes and durability (group commit): every write happens between
+ * mes_store_tx_begin and mes_store_tx_commit/rollback, which serialise writers
+ * and make the request's writes atomic. Commit returns a ticket; the caller
+ * acknowledges the client only after mes_store_wait_durable(ticket), which
+ * returns once the batch holding those writes is synced to disk. Many requests
+ * share one fsync.
+ *
+ * A write called outside a transaction runs in one of its own and is durable
+ * when it returns (convenient for the CLI; slow on a hot path). Never call
+ * mes_store_wait_durable while holding a transaction: the flusher needs it.
+ *
+ * Reads may run outside a transaction from any thread; inside one they see
+ * the transaction's own writes. List callbacks run while the store is locked
+ * (except event_scan): they may call other store functions on the same
+ * thread but should be quick.
+ * Returns: MES_OK, MES_ENOT_FOUND, MES_EEXISTS, MES_ESTORE, MES_ENOMEM,
+ * MES_EUNAVAILABLE (another process holds the database locked too long),
+ * MES_EINTERNAL (misuse: a buffer too small). A list whose callback stops it
+ * returns MES_OK. Counts return -1 on failure.
+ */
+#ifndef MES_STORE_H
+#define MES_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+struct mes_store;
+
+enum mes_store_backend { MES_STORE_SQLITE = 0 };
+
+/* Opens (creating when `create`) the store of data directory `dir` and runs
+ * pending schema migrations. *out is new: close with mes_store_close. */
+int mes_store_open(const char *dir, enum mes_store_backend backend, bool create, struct mes_store **out,
+                   struct mes_err *err);
+/* Commits and syncs pending writes, stops the flusher, closes. NULL-safe. */
+void mes_store_close(struct mes_store *st);
+/* Current schema version (for `mesura --version` and tests). */
+int mes_store_schema_version(struct mes_store *st);
+
+/* --- transactions and group commit --- */
+int mes_store_tx_begin(struct mes_store *st);
+int mes_store_tx_commit(struct mes_store *st, uint64_t *ticket);
+void mes_store_tx_rollback(struct mes_store *st);
+int mes_store_wait_durable(struct mes_store *st, uint64_t ticket);
+
+/* Consistent online copy of the data database into `path` (keystore excluded,
+ * on purpose: see above). */
+int mes_store_backup(struct mes_store *st, const char *path, struct mes_err *err);
+
+/* --- meta: small key/value settings --- */
+int mes_store_meta_get(struct mes_store *st, const char *key, char *out, size_t cap);
+int mes_store_meta_set(struct mes_store *st, const char *key, const char *value); /* in a tx */
+
+/* --- subjects: keyed pseudonym -> small integer id, and the flags that gate
+ * processing without unsealing anything --- */
+struct mes_subject_row {
+  int64_t id;
+  uint32_t granted;  /* bit p set: purpose p granted */
+  bool restricted;
+  int64_t created_ms;
+};
+int mes_store_subject_find(struct mes_store *st, const uint8_t pn[32], struct mes_subject_row *out);
+/* Creates the subject when absent (in a tx); *out receives the row either way. */
+int mes_store_subject_ensure(struct mes_store *st, const uint8_t pn[32], int64_t now_ms, struct mes_subject_row *out);
+int mes_store_subject_set_granted(struct mes_store *st, int64_t sid, uint32_t granted);
+int mes_store_subject_set_restricted(struct mes_store *st, int64_t sid, bool restricted);
+/* Deletes the subject row and everything keyed by it in the data database
+ * (events, consents, preferences, impressions), in a tx. The key is separate. */
+int mes_store_subject_delete(struct mes_store *st, int64_t sid);
+int64_t mes_store_subject_count(struct mes_store *st);
+
+/* --- keystore: wrapped subject keys, in keys.db ---
+ * Keystore writes are not part of the data transaction: key_put is durable
+ * when it returns (so data sealed under the key is never stored before its
+ * key), and key_delete likewise. */
+int mes_store_key_put(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len);
+int mes_store_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t cap, size_t *len);
+/* Deletes the key and makes the deletion durable before returning
+ * (crypto-shredding must not be undone by a crash). */
+int mes_store_key_delete(struct mes_store *st, int64_t sid);
+
+/* --- events (payload sealed by the caller) --- */
+struct mes_event_row {
+  int64_t id;        /* assigned on insert */
+  int64_t sid;
+  int type;          /* index into the policy's event_types */
+  int64_t ts_ms;
+  uint32_t purposes; /* purposes the event serves (policy bits) */
+  int source;        /* 0 first_party, 1 zero_party, 2 third_party */
+  int64_t eid;       /* keyed hash of the client's event_id, 0 when none */
+  const uint8_t *sealed; /* borrowed */
+  size_t sealed_len;
+};
+/* Inserts (in a tx). MES_EEXISTS when eid != 0 is already stored for sid. */
+int mes_store_event_insert(struct mes_store *st, struct mes_event_row *row);
+/* Calls cb for each event of sid, oldest first; cb returns nonzero to stop. */
+typedef int (*mes_store_event_cb)(void *ud, const struct mes_event_row *row);
+int mes_store_event_list(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
+/* Every durable event, by id (for training and sweeps). Reads a snapshot on
+ * its own connection, so it does not hold up writers; cb may call the store. */
+int mes_store_event_scan(struct mes_store *st, mes_store_event_cb cb, void *ud);
+int mes_store_event_delete(struct mes_store *st, int64_t sid, int64_t event_id); /* MES_ENOT_FOUND */
+/* Deletes sid's events that serve no purpose in `still_granted`. *n gets the count. */
+int mes_store_event_purge_purposes(struct mes_store *st, int64_t sid, uint32_t still_granted, int64_t *n);
+/* Deletes events of `type` older than before_ms. *n gets the count. */
+int mes_store_event_sweep(struct mes_store *st, int type, int64_t before_ms, int64_t *n);
+int64_t mes_store_event_count(struct mes_store *st);
+
+/* --- consent ledger (receipt sealed by the caller; append-only) --- */
+struct mes_consent_row {
+  int64_t id;
+  int64_t sid;
+  int purpose;
+  int status; /* 1 granted, 0 denied */
+  int64_t ts_ms;
+  const uint8_t *sealed; /* borrowed */
+  size_t sealed_len;
+};
+int mes_store_consent_append(struct mes_store *st, struct mes_consent_row *row);
+typedef int (*mes_store_consent_cb)(void *ud, const struct mes_consent_row *row);
+int mes_store_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud);
+
+/* --- preferences (zero-party data, sealed by the caller) --- */
+int mes_store_pref_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);
+/* *out is new (malloc) — caller frees. MES_ENOT_FOUND when none. */
+int mes_store_pref_get(struct mes_store *st, int64_t sid, uint8_t **out, size_t *len);
+
+/* --- catalog (not personal: stored as the item's JSON document) --- */
+int mes_store_item_put(struct mes_store *st, const char *id, const char *doc, int64_t now_ms);
+/* *doc is new (malloc) — caller frees. */
+int mes_store_item_get(struct mes_store *st, const char *id, char **doc);
+int mes_store_item_delete(struct mes_store *st, const char *id);
+/* Items with id > after (NULL: from the start), by id (bytewise), at most
+ * limit (<= 0: no limit). */
+typedef int (*mes_store_item_cb)(void *ud, const char *id, const char *doc);
+int mes_store_item_list(struct mes_store *st, const char *after, int limit, mes_store_item_cb cb, void *ud);
+int64_t mes_store_item_count(struct mes_store *st);
+
+/* --- impressions (items served to a subject, for frequency caps; deleted
+ * with the subject) --- */
+int mes_store_impression_add(struct mes_store *st, int64_t sid, const char *item, int channel, int64_t ts_ms);
+/* Calls cb for each impression of sid at or after since_ms, oldest first. */
+typedef int (*mes_store_impression_cb)(void *ud, const char *item, int channel, int64_t ts_ms);
+int mes_store_impression_list(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
+                              void *ud);
+/* Deletes every impression older than before_ms. *n gets the count. */
+int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+/* --- API keys (stored as hashes) --- */
+struct mes_apikey_row {
+  char name[65];
+  uint8_t hash[32];
+  uint32_t scopes;
+  int64_t created_ms;
+  int64_t revoked_ms; /* 0 when active */
+};
+int mes_store_apikey_put(struct mes_store *st, const struct mes_apikey_row *row); /* MES_EEXISTS on name */
+int mes_store_apikey_find(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);
+typedef int (*mes_store_apikey_cb)(void *ud, const struct mes_apikey_row *row);
+int mes_store_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
+int mes_store_apikey_revoke(struct mes_store *st, const char *name, int64_t now_ms); /* MES_ENOT_FOUND */
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * store_int — what only the store's own files see: the backend method table
+ * and the handle that carries it.
+ *
+ * A backend (sqlite.c, later pg.c) fills one static const struct
+ * mes_store_ops. Like sqlite3_io_methods, the table is versioned: members are
+ * only ever appended, `version` says how many the backend fills, and
+ * store.c checks the version before calling a member added after version 1.
+ * Every member of version 1 is required.
+ *
+ * store.c does the argument checks common to all backends and dispatches;
+ * backends never see a NULL handle.
+ */
+#ifndef MES_STORE_INT_H
+#define MES_STORE_INT_H
+
+#include "store/store.h"
+
+#define MES_STORE_OPS_VERSION 1
+
+struct mes_store_ops {
+  int version; /* MES_STORE_OPS_VERSION the backend was written against */
+  const char *name;
+
+  /* Lifecycle: open fills st->be (and owns it until close). */
+  int (*open)(struct mes_store *st, const char *dir, bool create, struct mes_err *err);
+  void (*close)(struct mes_store *st);
+  int (*schema_version)(struct mes_store *st);
+
+  int (*tx_begin)(struct mes_store *st);
+  int (*tx_commit)(struct mes_store *st, uint64_t *ticket);
+  void (*tx_rollback)(struct mes_store *st);
+  int (*wait_durable)(struct mes_store *st, uint64_t ticket);
+  int (*backup)(struct mes_store *st, const char *path, struct mes_err *err);
+
+  int (*meta_get)(struct mes_store *st, const char *key, char *out, size_t cap);
+  int (*meta_set)(struct mes_store *st, const char *key, const char *value);
+
+  int (*subject_find)(struct mes_store *st, const uint8_t pn[32], struct mes_subject_row *out);
+  int (*subject_ensure)(struct mes_store *st, const uint8_t pn[32], int64_t now_ms, struct mes_subject_row *out);
+  int (*subject_set_granted)(struct mes_store *st, int64_t sid, uint32_t granted);
+  int (*subject_set_restricted)(struct mes_store *st, int64_t sid, bool restricted);
+  int (*subject_delete)(struct mes_store *st, int64_t sid);
+  int64_t (*subject_count)(struct mes_store *st);
+
+  int (*key_put)(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len);
+  int (*key_get)(struct mes_store *st, int64_t sid, uint8_t *out, size_t cap, size_t *len);
+  int (*key_delete)(struct mes_store *st, int64_t sid);
+
+  int (*event_insert)(struct mes_store *st, struct mes_event_row *row);
+  int (*event_list)(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
+  int (*event_scan)(struct mes_store *st, mes_store_event_cb cb, void *ud);
+  int (*event_delete)(struct mes_store *st, int64_t sid, int64_t event_id);
+  int (*event_purge_purposes)(struct mes_store *st, int64_t sid, uint32_t still_granted, int64_t *n);
+  int (*event_sweep)(struct mes_store *st, int type, int64_t before_ms, int64_t *n);
+  int64_t (*event_count)(struct mes_store *st);
+
+  int (*consent_append)(struct mes_store *st, struct mes_consent_row *row);
+  int (*consent_list)(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud);
+
+  int (*pref_put)(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);
+  int (*pref_get)(struct mes_store *st, int64_t sid, uint8_t **out, size_t *len);
+
+  int (*item_put)(struct mes_store *st, const char *id, const char *doc, int64_t now_ms);
+  int (*item_get)(struct mes_store *st, const char *id, char **doc);
+  int (*item_delete)(struct mes_store *st, const char *id);
+  int (*item_list)(struct mes_store *st, const char *after, int limit, mes_store_item_cb cb, void *ud);
+  int64_t (*item_count)(struct mes_store *st);
+
+  int (*impression_add)(struct mes_store *st, int64_t sid, const char *item, int channel, int64_t ts_ms);
+  int (*impression_list)(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
+                         void *ud);
+  int (*impression_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+  int (*apikey_put)(struct mes_store *st, const struct mes_apikey_row *row);
+  int (*apikey_find)(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);
+  int (*apikey_list)(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
+  int (*apikey_revoke)(struct mes_store *st, const char *name, int64_t now_ms);
+  /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
+};
+
+struct mes_store {
+  const struct mes_store_ops *ops; /* static, borrowed */
+  void *be;                        /* backend state, owned by the backend */
+};
+
+/* The backends. */
+extern const struct mes_store_ops mes__store_sqlite_ops;
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * subject — brand ids to pseudonyms, store ids and subject keys, plus the
+ * cache of unwrapped keys.
+ *
+ * A subject's key is made the first time the subject is stored, wrapped by
+ * the master key and written durably to the keystore before anything can be
+ * sealed under it. Shredding deletes the wrapped key; every copy of the data
+ * sealed under it is then unreadable.
+ */
+#include "subject/subject.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Key cache: a hash table of sids (chained through entry indexes) and an LRU
+ * list, all in arrays allocated once. Keys are wiped when an entry leaves.  */
+/* ------------------------------------------------------------------------ */
+
+#define KC_NONE (-1)
+
+struct kc_entry {
+  int64_t sid;
+  uint8_t key[MES_KEY_BYTES];
+  int32_t hnext; /* next in bucket chain, or next free entry */
+  int32_t prev;  /* LRU neighbours (prev: more recent) */
+  int32_t next;
+};
+
+struct mes_keycache {
+  pthread_mutex_t mu;
+  struct kc_entry *e; /* max entries */
+  size_t max;
+  int32_t *buckets;
+  size_t n_buckets; /* power of two */
+  int32_t head;     /* most recently used */
+  int32_t tail;     /* least recently used */
+  int32_t free;
+  /* Bumped by every forget. A key read from the keystore before a forget must
+   * not be cached after it (it may belong to a subject just shredded). */
+  uint64_t epoch;
+};
+
+static size_t kc_bucket(const struct mes_keycache *kc, int64_t sid) {
+  uint64_t h = (uint64_t)sid * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h >> 32) & (kc->n_buckets - 1);
+}
+
+int mes_keycache_new(size_t max_entries, struct mes_keycache **out) {
+  *out = NULL;
+  if (max_entries == 0 || max_entries > INT32_MAX / 4)
+    return MES_EINTERNAL;
+  struct mes_keycache *kc = calloc(1, sizeof *kc);
+  if (!kc)
+    return MES_ENOMEM;
+  kc->max = max_entries;
+  kc->n_buckets = 16;
+  while (kc->n_buckets < 2 * max_entries)
+    kc->n_buckets *= 2;
+  kc->e = calloc(max_entries, sizeof *kc->e);
+  kc->buckets = malloc(kc->n_buckets * sizeof *kc->buckets);
+  if (!kc->e || !kc->buckets || pthread_mutex_init(&kc->mu, NULL) != 0) {
+    free(kc->e);
+    free(kc->buckets);
+    free(kc);
+    return MES_ENOMEM;
+  }
+  for (size_t i = 0; i < kc->n_buckets; i++)
+    kc->buckets[i] = KC_NONE;
+  for (size_t i = 0; i < max_entries; i++)
+    kc->e[i].hnext = i + 1 < max_entries ? (int32_t)(i + 1) : KC_NONE;
+  kc->free = 0;
+  kc->head = kc->tail = KC_NONE;
+  *out = kc;
+  return MES_OK;
+}
+
+void mes_keycache_free(struct mes_keycache *kc) {
+  if (!kc)
+    return;
+  mes_wipe(kc->e, kc->max * sizeof *kc->e);
+  pthread_mutex_destroy(&kc->mu);
+  free(kc->e);
+  free(kc->buckets);
+  free(kc);
+}
+
+static int32_t kc_find(const struct mes_keycache *kc, int64_t sid) {
+  for (int32_t i = kc->buckets[kc_bucket(kc, sid)]; i != KC_NONE; i = kc->e[i].hnext)
+    if (kc->e[i].sid == sid)
+      return i;
+  return KC_NONE;
+}
+
+static void lru_unlink(struct mes_keycache *kc, int32_t i) {
+  struct kc_entry *x = &kc->e[i];
+  if (x->prev != KC_NONE)
+    kc->e[x->prev].next = x->next;
+  else
+    kc->head = x->next;
+  if (x->next != KC_NONE)
+    kc->e[x->next].prev = x->prev;
+  else
+    kc->tail = x->prev;
+}
+
+static void lru_push_front(struct mes_keycache *kc, int32_t i) {
+  struct kc_entry *x = &kc->e[i];
+  x->prev = KC_NONE;
+  x->next = kc->head;
+  if (kc->head != KC_NONE)
+    kc->e[kc->head].prev = i;
+  kc->head = i;
+  if (kc->tail == KC_NONE)
+    kc->tail = i;
+}
+
+/* Takes entry i out of the table, wipes it and returns it to the free list. */
+static void kc_remove(struct mes_keycache *kc, int32_t i) {
+  int32_t *link = &kc->buckets[kc_bucket(kc, kc->e[i].sid)];
+  while (*link != i)
+    link = &kc->e[*link].hnext;
+  *link = kc->e[i].hnext;
+  lru_unlink(kc, i);
+  mes_wipe(kc->e[i].key, MES_KEY_BYTES);
+  kc->e[i].sid = 0;
+  kc->e[i].hnext = kc->free;
+  kc->free = i;
+}
+
+static bool kc_get(struct mes_keycache *kc, int64_t sid, uint8_t key[MES_KEY_BYTES]) {
+  pthread_mutex_lock(&kc->mu);
+  int32_t i = kc_find(kc, sid);
+  if (i != KC_NONE) {
+    memcpy(key, kc->e[i].key, MES_KEY_BYTES);
+    lru_unlink(kc, i);
+    lru_push_front(kc, i);
+  }
+  pthread_mutex_unlock(&kc->mu);
+  return i != KC_NONE;
+}
+
+static uint64_t kc_epoch(struct mes_keycache *kc) {
+  pthread_mutex_lock(&kc->mu);
+  uint64_t ep = kc->epoch;
+  pthread_mutex_unlock(&kc->mu);
+  return ep;
+}
+
+/* Caches sid's key, unless a forget happened since `epoch` was read
+ * (check_epoch false: the key was just made and is authoritative). */
+static void kc_put(struct mes_keycache *kc, int64_t sid, const uint8_t key[MES_KEY_BYTES], bool check_epoch,
+                   uint64_t epoch) {
+  pthread_mutex_lock(&kc->mu);
+  if (check_epoch && epoch != kc->epoch)
+    goto out;
+  int32_t i = kc_find(kc, sid);
+  if (i != KC_NONE) {
+    lru_unlink(kc, i);
+  } else {
+    if (kc->free == KC_NONE)
+      kc_remove(kc, kc->tail); /* evict the least recently used */
+    i = kc->free;
+    kc->free = kc->e[i].hnext;
+    size_t bkt = kc_bucket(kc, sid);
+    kc->e[i].sid = sid;
+    kc->e[i].hnext = kc->buckets[bkt];
+    kc->buckets[bkt] = i;
+  }
+  memcpy(kc->e[i].key, key, MES_KEY_BYTES);
+  lru_push_front(kc, i);
+out:
+  pthread_mutex_unlock(&kc->mu);
+}
+
+void mes_keycache_forget(struct mes_keycache *kc, int64_t sid) {
+  if (!kc)
+    return;
+  pthread_mutex_lock(&kc->mu);
+  kc->epoch++;
+  int32_t i = kc_find(kc, sid);
+  if (i != KC_NONE)
+    kc_remove(kc, i);
+  pthread_mutex_unlock(&kc->mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Subjects                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Makes, wraps and durably stores the key of a subject row just created. */
+static int make_key(const struct mes_ctx *c, int64_t sid) {
+  uint8_t key[MES_KEY_BYTES];
+  uint8_t wrapped[MES_WRAPPED_KEY_BYTES];
+  mes_subject_key_new(key);
+  int rc = mes_subject_key_wrap(c->master, sid, key, wrapped);
+  if (rc == MES_OK)
+    rc = mes_store_key_put(c->store, sid, wrapped, sizeof wrapped);
+  if (rc == MES_OK && c->keys)
+    kc_put(c->keys, sid, key, false, 0);
+  mes_wipe(key, sizeof key);
+  return rc;
+}
+
+int mes_subject_resolve(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len, bool create,
+                        struct mes_subject *out) {
+  memset(out, 0, sizeof *out);
+  mes_pseudonym(c->master, ns == MES_NS_ANON ? "anon" : "subject", id, len, out->pn);
+  mes_pseudonym_hex(out->pn, out->pn_hex);
+  int rc = mes_store_subject_find(c->store, out->pn, &out->row);
+  if (rc == MES_OK || rc != MES_ENOT_FOUND || !create) {
+    if (rc != MES_OK)
+      memset(&out->row, 0, sizeof out->row);
+    return rc;
+  }
+  /* A transaction of our own (nested in the caller's, if any) makes "find,
+   * create, make the key" one step: no other writer, in this process or
+   * another, can create the same subject in between and have its key
+   * overwritten by ours. */
+  rc = mes_store_tx_begin(c->store);
+  if (rc != MES_OK)
+    return rc;
+  rc = mes_store_subject_find(c->store, out->pn, &out->row);
+  if (rc == MES_ENOT_FOUND) {
+    rc = mes_store_subject_ensure(c->store, out->pn, c->now_ms, &out->row);
+    if (rc == MES_OK)
+      rc = make_key(c, out->row.id);
+  }
+  if (rc == MES_OK) {
+    uint64_t ticket;
+    rc = mes_store_tx_commit(c->store, &ticket);
+  } else {
+    mes_store_tx_rollback(c->store);
+  }
+  if (rc != MES_OK)
+    memset(&out->row, 0, sizeof out->row);
+  else
+    mes_log(c->log, MES_LOG_DEBUG, "subject %s stored as %lld", out->pn_hex, (long long)out->row.id);
+  return rc;
+}
+
+int mes_subject_key(const struct mes_ctx *c, int64_t sid, uint8_t key[MES_KEY_BYTES]) {
+  if (c->keys && kc_get(c->keys, sid, key))
+    return MES_OK;
+  uint64_t epoch = c->keys ? kc_epoch(c->keys) : 0;
+  uint8_t wrapped[MES_WRAPPED_KEY_BYTES];
+  size_t len = 0;
+  int rc = mes_store_key_get(c->store, sid, wrapped, sizeof wrapped, &len);
+  if (rc != MES_OK)
+    return rc;
+  if (mes_subject_key_unwrap(c->master, sid, wrapped, len, key) != MES_OK) {
+    mes_log(c->log, MES_LOG_ERROR, "the stored key of subject %lld does not unwrap", (long long)sid);
+    return MES_ECRYPTO;
+  }
+  if (c->keys)
+    kc_put(c->keys, sid, key, true, epoch);
+  return MES_OK;
+}
+
+int mes_subject_shred(const struct mes_ctx *c, int64_t sid) {
+  int rc = mes_store_key_delete(c->store, sid);
+  /* Forget even when the keystore failed: better a cache miss than a key
+   * that outlives its shredding. */
+  mes_keycache_forget(c->keys, sid);
+  return rc;
+}
+
+/* Associated data of a sealed record: kind, NUL, sid big-endian. */
+#define AD_KIND_MAX 47
+static int seal_ad(const char *kind, int64_t sid, uint8_t ad[AD_KIND_MAX + 9], size_t *ad_len) {
+  size_t n = strlen(kind);
+  if (n > AD_KIND_MAX)
+    return MES_EINTERNAL;
+  memcpy(ad, kind, n);
+  ad[n] = 0;
+  uint64_t u = (uint64_t)sid;
+  for (int i = 0; i < 8; i++)
+    ad[n + 1 + (size_t)i] = (uint8_t)(u >> (56 - 8 * i));
+  *ad_len = n + 9;
+  return MES_OK;
+}
+
+int mes_subject_seal(const struct mes_ctx *c, int64_t sid, const char *kind, const void *pt, size_t len,
+                     uint8_t **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  uint8_t ad[AD_KIND_MAX + 9];
+  size_t ad_len;
+  uint8_t key[MES_KEY_BYTES];
+  int rc = seal_ad(kind, sid, ad, &ad_len);
+  if (rc != MES_OK)
+    return rc;
+  if (len > SIZE_MAX - MES_SEAL_OVERHEAD)
+    return MES_ENOMEM;
+  rc = mes_subject_key(c, sid, key);
+  if (rc != MES_OK)
+    return rc;
+  uint8_t *buf = malloc(len + MES_SEAL_OVERHEAD);
+  if (!buf) {
+    rc = MES_ENOMEM;
+  } else if ((rc = mes_seal(key, ad, ad_len, pt, len, buf)) != MES_OK) {
+    free(buf);
+  } else {
+    *out = buf;
+    *out_len = len + MES_SEAL_OVERHEAD;
+  }
+  mes_wipe(key, sizeof key);
+  return rc;
+}
+
+int mes_subject_unseal(const struct mes_ctx *c, int64_t sid, const char *kind, const uint8_t *ct, size_t len,
+                       char **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  uint8_t ad[AD_KIND_MAX + 9];
+  size_t ad_len;
+  uint8_t key[MES_KEY_BYTES];
+  int rc = seal_ad(kind, sid, ad, &ad_len);
+  if (rc != MES_OK)
+    return rc;
+  if (len < MES_SEAL_OVERHEAD)
+    return MES_ECRYPTO;
+  rc = mes_subject_key(c, sid, key);
+  if (rc != MES_OK)
+    return rc;
+  size_t n = len - MES_SEAL_OVERHEAD;
+  char *buf = malloc(n + 1);
+  if (!buf) {
+    rc = MES_ENOMEM;
+  } else if ((rc = mes_unseal(key, ad, ad_len, ct, len, (uint8_t *)buf)) != MES_OK) {
+    free(buf);
+  } else {
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
+  }
+  mes_wipe(key, sizeof key);
+  return rc;
+}

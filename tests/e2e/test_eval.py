@@ -1,0 +1,117 @@
+"""End to end: `mesura eval-convert` then `mesura eval --model popular --json`
+on the three public datasets of shared/data, checked against the reference
+figures and split statistics of shared/data/README.md.
+
+MostPopular is fully defined by the protocol, so its figures must match the
+reference exactly (here to the 4 printed decimals; 2 for the popularity
+ratio). Needs MESURA_BIN (the `mesura` binary) and MESURA_SHARED (the folder
+holding data/); each dataset is skipped, saying why, when its file is absent.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+BIN = os.environ.get("MESURA_BIN", "")
+SHARED = os.environ.get("MESURA_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+DATA = os.path.join(SHARED, "data")
+
+# dataset -> (converter name, input file, split statistics, MostPopular figures)
+CASES = {
+    "ml-100k": (
+        "ml-100k",
+        "ml-100k/u.data",
+        {"n_pairs": 55375, "n_train": 44300, "n_test_raw": 11075, "n_test_kept": 10932,
+         "n_catalogue": 1350, "n_eval_users": 938},
+        {"recall@10": 0.0634, "recall@20": 0.1145, "ndcg@10": 0.0832, "mrr@10": 0.1769,
+         "coverage@10": 0.0378, "pop_ratio@10": 8.83},
+    ),
+    "ml-latest-small": (
+        "ml-latest-small",
+        "ml-latest-small/ratings.csv",
+        {"n_pairs": 48580, "n_train": 38876, "n_test_raw": 9704, "n_test_kept": 8572,
+         "n_catalogue": 5299, "n_eval_users": 599},
+        {"recall@10": 0.0503, "recall@20": 0.0831, "ndcg@10": 0.0644, "mrr@10": 0.1348,
+         "coverage@10": 0.0104, "pop_ratio@10": 23.48},
+    ),
+    "amazon-musical-instruments-5core": (
+        "amazon",
+        "amazon-musical-instruments-5core/Musical_Instruments_5.json",
+        {"n_pairs": 10261, "n_train": 8284, "n_test_raw": 1977, "n_test_kept": 1958,
+         "n_catalogue": 897, "n_eval_users": 1422},
+        {"recall@10": 0.0842, "recall@20": 0.1310, "ndcg@10": 0.0463, "mrr@10": 0.0394,
+         "coverage@10": 0.0201, "pop_ratio@10": 8.69},
+    ),
+}
+
+# Half a unit of the last printed decimal, plus float slack.
+TOLERANCE = {"pop_ratio@10": 0.005 + 1e-9}
+DEFAULT_TOLERANCE = 0.00005 + 1e-9
+
+
+class EvalPopular(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not BIN or not os.access(BIN, os.X_OK):
+            raise unittest.SkipTest("MESURA_BIN is not set to the mesura binary")
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mesura-e2e-eval-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def run_dataset(self, name):
+        conv, rel, split, figures = CASES[name]
+        src = os.path.join(DATA, rel)
+        if not os.path.isfile(src):
+            self.skipTest("dataset %s is absent (%s); see shared/data/README.md" % (name, src))
+        out = os.path.join(self.tmp.name, name + ".csv")
+        p = subprocess.run([BIN, "eval-convert", "--dataset", conv, "--input", src, "--output", out],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = subprocess.run([BIN, "eval", "--input", out, "--model", "popular", "--json"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1, "--json prints one line: %r" % p.stdout)
+        got = json.loads(lines[0])
+        self.assertEqual(got["model"], "popular")
+        self.assertEqual(got["hyperparameters"], {})
+        self.assertNotIn("purchases", got)
+        for key, want in split.items():
+            self.assertEqual(got[key], want, "%s: %s" % (name, key))
+        self.assertEqual(got["dropped_test_unseen_item"] + got["dropped_test_in_training"],
+                         split["n_test_raw"] - split["n_test_kept"])
+        for key, want in figures.items():
+            tol = TOLERANCE.get(key, DEFAULT_TOLERANCE)
+            self.assertAlmostEqual(got[key], want, delta=tol, msg="%s: %s" % (name, key))
+
+    def test_ml_100k(self):
+        self.run_dataset("ml-100k")
+
+    def test_ml_latest_small(self):
+        self.run_dataset("ml-latest-small")
+
+    def test_amazon(self):
+        self.run_dataset("amazon-musical-instruments-5core")
+
+    def test_malformed_line_exits_2(self):
+        path = os.path.join(self.tmp.name, "bad.csv")
+        with open(path, "w") as f:
+            f.write("subject,item,ts\nu1,i1,100\nu1,i2,yesterday\n")
+        p = subprocess.run([BIN, "eval", "--input", path, "--model", "popular"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("line 3", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def test_usage_exits_2(self):
+        p = subprocess.run([BIN, "eval"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,293 @@
+/*
+ * Unit tests of src/eval: the protocol on a dataset small enough to work out
+ * by hand (deduplication, the (ts, item bytes) order, the split, dropping,
+ * the ranking tie rule, every metric), the CSV reader's errors with their
+ * line numbers, the CLI's exit codes, and EASE's two solvers agreeing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "eval/eval.h"
+
+#define assert_near(a, b, eps)                                                                          \
+  do {                                                                                                  \
+    double a_ = (a), b_ = (b);                                                                          \
+    if (!(a_ - b_ <= (eps) && b_ - a_ <= (eps)))                                                        \
+      fail_msg("%s = %.12g, expected %s = %.12g (within %g)", #a, a_, #b, b_, (double)(eps));           \
+  } while (0)
+
+static struct mes_eval_data *read_text(const char *csv, int want_rc, size_t want_line) {
+  FILE *f = fmemopen((void *)csv, strlen(csv), "r");
+  assert_non_null(f);
+  struct mes_eval_data *d = NULL;
+  struct mes_err err = {0};
+  size_t line = 0;
+  int rc = mes_eval_data_read(f, &d, &line, &err);
+  fclose(f);
+  if (rc != want_rc)
+    fail_msg("read rc %d (%s), expected %d", rc, mes_err_text(&err), want_rc);
+  assert_int_equal(line, want_line);
+  return d;
+}
+
+/*
+ * The hand-worked dataset.
+ *
+ *   u1  i1@1 i2@2 i3@3 i4@4 i5@5          n=5: test i5 (unseen in training: dropped)
+ *   u2  i1@10 i2@11 i1@30 i3@12 i6@13 i4@14
+ *       i1 repeated: kept at its earliest ts 10, so the order is
+ *       i1 i2 i3 i6 i4 and the test item is i4 (with the latest ts, i1 would be)
+ *   u3  i1@1 i2@2 i3@3 9@5 10@5           equal ts: "10" < "9" as bytes, so test is 9
+ *   u4  9@1 i1@2 i2@3 10@4                n=4 < 5: all training
+ *   (a row without subject)               discarded
+ *
+ * Training: 16 pairs. Popularity: i1 4, i2 4, i3 3, 10 2, 9 1, i4 1, i6 1
+ * (catalogue of 7; i5 is not in it). Tie order: i1 i2 i3 10 9 i4 i6
+ * ("9" < "i4": 0x39 < 0x69).
+ *
+ * MostPopular, training items excluded:
+ *   u2 (has i1 i2 i3 i6): 10, 9, i4    -> i4 at rank 3: NDCG 1/log2(4) = 0.5, MRR 1/3
+ *   u3 (has i1 i2 i3 10): 9, i4, i6    -> 9 at rank 1: NDCG 1, MRR 1
+ * Recall@10 = Recall@20 = 1, NDCG@10 = 0.75, MRR@10 = 2/3,
+ * coverage@10 = |{10, 9, i4, i6}| / 7 = 4/7,
+ * popularity ratio = ((2+1+1 + 1+1+1) / 6) / (16 / 7) = 49/96.
+ */
+static const char hand_csv[] = "subject,item,ts\n"
+                               "u1,i1,1\nu1,i2,2\nu1,i3,3\nu1,i4,4\nu1,i5,5\n"
+                               "u2,i1,10\nu2,i2,11\nu2,i1,30\nu2,i3,12\nu2,i6,13\nu2,i4,14.0\n"
+                               "u3,i1,1\nu3,i2,2\nu3,i3,3\nu3,9,5\n\"u3\",\"10\",5\n"
+                               ",i1,3\n"
+                               "u4,9,1\nu4,i1,2\nu4,i2,3\nu4,10,4\n";
+
+static void test_hand_worked_popular(void **state) {
+  (void)state;
+  struct mes_eval_data *d = read_text(hand_csv, MES_OK, 0);
+  assert_int_equal(mes_eval_data_rows(d), 20); /* 21 rows, one without subject */
+  assert_false(mes_eval_data_has_purchase_split(d));
+  struct mes_eval_opts o = {.model = "popular"};
+  struct mes_eval_result r;
+  struct mes_err err = {0};
+  int rc = mes_eval_run(d, &o, &r, &err);
+  if (rc)
+    fail_msg("run: %s", mes_err_text(&err));
+  assert_string_equal(r.model, "popular");
+  assert_int_equal(r.n_hp, 0);
+  assert_int_equal(r.split.n_pairs, 19);
+  assert_int_equal(r.split.n_users, 4);
+  assert_int_equal(r.split.n_items, 8);
+  assert_int_equal(r.split.n_train, 16);
+  assert_int_equal(r.split.n_test_raw, 3);
+  assert_int_equal(r.split.n_test_kept, 2);
+  assert_int_equal(r.split.n_dropped_unseen, 1);
+  assert_int_equal(r.split.n_dropped_in_train, 0);
+  assert_int_equal(r.split.n_catalogue, 7);
+  assert_int_equal(r.split.n_eval_users, 2);
+  assert_near(r.test.recall10, 1.0, 1e-12);
+  assert_near(r.test.recall20, 1.0, 1e-12);
+  assert_near(r.test.ndcg10, 0.75, 1e-12);
+  assert_near(r.test.mrr10, 2.0 / 3.0, 1e-12);
+  assert_near(r.test.coverage10, 4.0 / 7.0, 1e-12);
+  assert_near(r.test.pop_ratio10, 49.0 / 96.0, 1e-12);
+  mes_eval_data_free(d);
+}
+
+/*
+ * Purchases ("purchase", "transaction", any case) beside views: the figures
+ * are computed a second time on purchases only. Here that leaves v1 with two
+ * pairs, too few to evaluate anyone, and the run says so.
+ */
+static void test_purchase_split_detected(void **state) {
+  (void)state;
+  static const char csv[] = "subject,item,ts,type\n"
+                            "v1,p1,1,view\nv1,p2,2,purchase\nv1,p3,3,TRANSACTION\n";
+  struct mes_eval_data *d = read_text(csv, MES_OK, 0);
+  assert_true(mes_eval_data_has_purchase_split(d));
+  struct mes_eval_opts o = {.model = "popular", .purchases_only = true};
+  struct mes_eval_result r;
+  struct mes_err err = {0};
+  assert_int_equal(mes_eval_run(d, &o, &r, &err), MES_EBAD_INPUT);
+  mes_eval_data_free(d);
+}
+
+static void test_unknown_model(void **state) {
+  (void)state;
+  struct mes_eval_data *d = read_text(hand_csv, MES_OK, 0);
+  struct mes_eval_opts o = {.model = "nope"};
+  struct mes_eval_result r;
+  struct mes_err err = {0};
+  assert_int_equal(mes_eval_run(d, &o, &r, &err), MES_EUSAGE);
+  mes_eval_data_free(d);
+}
+
+/* Malformed input: the error names the first bad line. */
+static void test_malformed_lines(void **state) {
+  (void)state;
+  static const struct {
+    const char *csv;
+    size_t line;
+  } cases[] = {
+      {"", 1},
+      {"user,item,ts\n", 1},
+      {"subject,item,ts,type,extra\n", 1},
+      {"subject,item,ts\nu,i,1\nu,i,12a\n", 3},
+      {"subject,item,ts\nu,i,1\nu,i\n", 3},
+      {"subject,item,ts\nu,i,1,view\n", 2},
+      {"subject,item,ts\nu,,1\n", 2},
+      {"subject,item,ts\nu,i,\n", 2},
+      {"subject,item,ts\nu,i,1\n\nu,i,2\n", 3},
+      {"subject,item,ts\nu,\"i,1\n", 2},
+      {"subject,item,ts\nu,i\"x,1\n", 2},
+      {"subject,item,ts\nu,\"i\"x,1\n", 2},
+      {"subject,item,ts\nu,i\x01,1\n", 2},
+      {"subject,item,ts\nu,i\xff,1\n", 2},
+      {"subject,item,ts\nu,i,1e9\n", 2},
+      {"subject,item,ts\nu,i,-\n", 2},
+      {"subject,item,ts\nu,i,1.\n", 2},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    struct mes_eval_data *d = read_text(cases[k].csv, MES_EBAD_INPUT, cases[k].line);
+    assert_null(d);
+  }
+}
+
+/* What the reader accepts: quotes, CRLF, a byte order mark, decimals. */
+static void test_accepted_forms(void **state) {
+  (void)state;
+  static const char csv[] = "\xEF\xBB\xBFsubject,item,ts\r\n"
+                            "\"u,1\",\"say \"\"hi\"\"\",1.5\r\n"
+                            "u2,i,-3\n"
+                            "u2,i,7";
+  struct mes_eval_data *d = read_text(csv, MES_OK, 0);
+  assert_int_equal(mes_eval_data_rows(d), 3);
+  mes_eval_data_free(d);
+}
+
+/* ---- The command ---------------------------------------------------------- */
+
+static char *temp_file(const char *text) {
+  char *path = strdup("/tmp/mesura-eval-test-XXXXXX");
+  assert_non_null(path);
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  size_t n = strlen(text);
+  assert_int_equal(write(fd, text, n), (ssize_t)n);
+  close(fd);
+  return path;
+}
+
+static int run_cli(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5) {
+  char *argv[] = {"eval", (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5, NULL};
+  int argc = 1;
+  while (argv[argc])
+    argc++;
+  /* The figures go to stdout; keep the test log readable. */
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  FILE *null = fopen("/dev/null", "w");
+  dup2(fileno(null), STDOUT_FILENO);
+  int rc = mes_eval_cli(argc, argv);
+  fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  fclose(null);
+  return rc;
+}
+
+static void test_cli_exit_codes(void **state) {
+  (void)state;
+  char *good = temp_file(hand_csv);
+  char *bad = temp_file("subject,item,ts\nu,i,1\nu,i,oops\n");
+  assert_int_equal(run_cli(NULL, NULL, NULL, NULL, NULL), 2);
+  assert_int_equal(run_cli("--input", NULL, NULL, NULL, NULL), 2);
+  assert_int_equal(run_cli("--input", good, "--bogus", NULL, NULL), 2);
+  assert_int_equal(run_cli("--input", good, "--model", "nope", NULL), 2);
+  assert_int_equal(run_cli("--input", bad, "--model", "popular", NULL), 2);
+  assert_int_equal(run_cli("--input", "/nonexistent/file.csv", NULL, NULL, NULL), 1);
+  assert_int_equal(run_cli("--input", good, "--model", "popular", "--json"), 0);
+  assert_int_equal(run_cli("--input", good, "--model", "ease", NULL), 0);
+  unlink(good);
+  unlink(bad);
+  free(good);
+  free(bad);
+}
+
+/* ---- EASE: item space and user space agree ------------------------------ */
+
+/* A deterministic random dataset: 60 users, 40 items, about 12 items each. */
+static char *random_csv(void) {
+  size_t cap = 1 << 16, len = 0;
+  char *s = malloc(cap);
+  assert_non_null(s);
+  len += (size_t)snprintf(s + len, cap - len, "subject,item,ts\n");
+  uint32_t x = 12345;
+  for (int u = 0; u < 60; u++)
+    for (int k = 0; k < 12; k++) {
+      x = x * 1103515245u + 12345u;
+      int item = (int)((x >> 16) % 40);
+      if (item > 20 && u % 2) /* two tastes, so that the data has structure */
+        item -= 20;
+      len += (size_t)snprintf(s + len, cap - len, "u%d,i%d,%d\n", u, item, u * 100 + k);
+      assert_true(len < cap);
+    }
+  return s;
+}
+
+static void test_ease_solvers_agree(void **state) {
+  (void)state;
+  char *csv = random_csv();
+  struct mes_eval_data *d = read_text(csv, MES_OK, 0);
+  const char *const models[] = {"ease", "mesura"};
+  for (size_t k = 0; k < 2; k++) {
+    struct mes_eval_result a, b;
+    struct mes_err err = {0};
+    struct mes_eval_opts o = {.model = models[k], .solver = MES_EVAL_SOLVER_ITEM_SPACE};
+    assert_int_equal(mes_eval_run(d, &o, &a, &err), MES_OK);
+    o.solver = MES_EVAL_SOLVER_USER_SPACE;
+    assert_int_equal(mes_eval_run(d, &o, &b, &err), MES_OK);
+    assert_near(a.hp_value[0], b.hp_value[0], 0);
+    assert_near(a.validation_ndcg10, b.validation_ndcg10, 1e-9);
+    assert_near(a.test.ndcg10, b.test.ndcg10, 1e-9);
+    assert_near(a.test.recall20, b.test.recall20, 1e-9);
+    assert_near(a.test.coverage10, b.test.coverage10, 1e-9);
+    assert_true(a.test.ndcg10 > 0);
+  }
+  mes_eval_data_free(d);
+  free(csv);
+}
+
+/* Every model runs on the hand-worked data and gives figures in range. */
+static void test_every_model_runs(void **state) {
+  (void)state;
+  struct mes_eval_data *d = read_text(hand_csv, MES_OK, 0);
+  for (size_t k = 0; mes_eval_model_names[k]; k++) {
+    struct mes_eval_opts o = {.model = mes_eval_model_names[k]};
+    struct mes_eval_result r;
+    struct mes_err err = {0};
+    int rc = mes_eval_run(d, &o, &r, &err);
+    if (rc)
+      fail_msg("%s: %s", mes_eval_model_names[k], mes_err_text(&err));
+    assert_int_equal(r.split.n_eval_users, 2);
+    assert_true(r.test.ndcg10 >= 0 && r.test.ndcg10 <= 1);
+    assert_true(r.test.recall20 >= r.test.recall10);
+  }
+  assert_string_equal(mes_eval_default_model(), "mesura");
+  mes_eval_data_free(d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_hand_worked_popular),  cmocka_unit_test(test_purchase_split_detected),
+      cmocka_unit_test(test_unknown_model),        cmocka_unit_test(test_malformed_lines),
+      cmocka_unit_test(test_accepted_forms),       cmocka_unit_test(test_cli_exit_codes),
+      cmocka_unit_test(test_ease_solvers_agree),   cmocka_unit_test(test_every_model_runs),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

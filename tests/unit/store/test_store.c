@@ -1,0 +1,772 @@
+/* Unit tests of src/store (SQLite backend): schema migrations, every table's
+ * operations, transactions, group commit and durability across a kill -9. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+/* --- fixture: a fresh data directory and an open store --- */
+
+struct fx {
+  char dir[64];
+  struct mes_store *st;
+};
+
+static void rm_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *e;
+  char p[512];
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    struct stat sb;
+    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+      rm_tree(p);
+    else
+      unlink(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+static struct mes_store *open_store(const char *dir, bool create) {
+  struct mes_err err = {0};
+  struct mes_store *st = NULL;
+  int rc = mes_store_open(dir, MES_STORE_SQLITE, create, &st, &err);
+  if (rc != MES_OK)
+    fail_msg("mes_store_open: %s (%s)", mes_rc_code(rc), err.msg);
+  return st;
+}
+
+static int setup(void **state) {
+  struct fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/mes-store-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  f->st = open_store(f->dir, true);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fx *f = *state;
+  mes_store_close(f->st);
+  rm_tree(f->dir);
+  free(f);
+  return 0;
+}
+
+static void reopen(struct fx *f) {
+  mes_store_close(f->st);
+  f->st = open_store(f->dir, false);
+}
+
+static void pn_of(uint8_t pn[32], int n) {
+  memset(pn, 0, 32);
+  pn[0] = (uint8_t)n;
+  pn[31] = 0xAB;
+}
+
+/* Creates a subject in its own durable transaction; returns its id. */
+static int64_t new_subject(struct mes_store *st, int n) {
+  uint8_t pn[32];
+  struct mes_subject_row row;
+  uint64_t ticket;
+  pn_of(pn, n);
+  assert_int_equal(mes_store_tx_begin(st), MES_OK);
+  assert_int_equal(mes_store_subject_ensure(st, pn, 1000, &row), MES_OK);
+  assert_int_equal(mes_store_tx_commit(st, &ticket), MES_OK);
+  assert_int_equal(mes_store_wait_durable(st, ticket), MES_OK);
+  assert_true(row.id > 0);
+  return row.id;
+}
+
+struct ev_spec {
+  int type;
+  int64_t ts_ms;
+  uint32_t purposes;
+  int64_t eid;
+};
+
+static int64_t add_event(struct mes_store *st, int64_t sid, struct ev_spec s) {
+  static const uint8_t blob[] = "sealed-bytes";
+  struct mes_event_row row = {.sid = sid, .type = s.type, .ts_ms = s.ts_ms, .purposes = s.purposes,
+                              .eid = s.eid, .sealed = blob, .sealed_len = sizeof blob};
+  assert_int_equal(mes_store_tx_begin(st), MES_OK);
+  int rc = mes_store_event_insert(st, &row);
+  if (rc != MES_OK) {
+    mes_store_tx_rollback(st);
+    return -rc;
+  }
+  uint64_t ticket;
+  assert_int_equal(mes_store_tx_commit(st, &ticket), MES_OK);
+  assert_int_equal(mes_store_wait_durable(st, ticket), MES_OK);
+  return row.id;
+}
+
+struct collect {
+  int n;
+  int64_t ids[64];
+  int64_t ts[64];
+  int stop_after;
+};
+
+static int collect_event(void *ud, const struct mes_event_row *r) {
+  struct collect *c = ud;
+  assert_int_equal(r->sealed_len, sizeof "sealed-bytes");
+  assert_memory_equal(r->sealed, "sealed-bytes", r->sealed_len);
+  c->ids[c->n] = r->id;
+  c->ts[c->n] = r->ts_ms;
+  c->n++;
+  return c->stop_after && c->n >= c->stop_after;
+}
+
+static int count_events_of(struct mes_store *st, int64_t sid) {
+  struct collect c = {0};
+  assert_int_equal(mes_store_event_list(st, sid, collect_event, &c), MES_OK);
+  return c.n;
+}
+
+/* --- schema --- */
+
+static void test_open_without_create_needs_a_store(void **state) {
+  struct fx *f = *state;
+  char empty[80];
+  snprintf(empty, sizeof empty, "%s/empty", f->dir);
+  assert_int_equal(mkdir(empty, 0700), 0);
+  struct mes_store *st = NULL;
+  struct mes_err err = {0};
+  assert_int_equal(mes_store_open(empty, MES_STORE_SQLITE, false, &st, &err), MES_ENOT_FOUND);
+  assert_null(st);
+}
+
+static void test_migrations_idempotent_on_reopen(void **state) {
+  struct fx *f = *state;
+  int v = mes_store_schema_version(f->st);
+  assert_true(v >= 1);
+  assert_int_equal(mes_store_meta_set(f->st, "instance", "abc"), MES_OK);
+  reopen(f);
+  assert_int_equal(mes_store_schema_version(f->st), v);
+  reopen(f);
+  assert_int_equal(mes_store_schema_version(f->st), v);
+  char out[16];
+  assert_int_equal(mes_store_meta_get(f->st, "instance", out, sizeof out), MES_OK);
+  assert_string_equal(out, "abc");
+
+  /* The database files are private to their owner. */
+  char p[128];
+  struct stat sb;
+  snprintf(p, sizeof p, "%s/mesura.db", f->dir);
+  assert_int_equal(stat(p, &sb), 0);
+  assert_int_equal(sb.st_mode & 077, 0);
+  snprintf(p, sizeof p, "%s/keys.db", f->dir);
+  assert_int_equal(stat(p, &sb), 0);
+  assert_int_equal(sb.st_mode & 077, 0);
+}
+
+static void test_meta(void **state) {
+  struct fx *f = *state;
+  char out[8];
+  assert_int_equal(mes_store_meta_get(f->st, "k", out, sizeof out), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_meta_set(f->st, "k", "v1"), MES_OK);
+  assert_int_equal(mes_store_meta_set(f->st, "k", "v2"), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->st, NULL), MES_OK);
+  assert_int_equal(mes_store_meta_get(f->st, "k", out, sizeof out), MES_OK);
+  assert_string_equal(out, "v2");
+  assert_int_equal(mes_store_meta_set(f->st, "k", "longer than 8"), MES_OK);
+  assert_int_equal(mes_store_meta_get(f->st, "k", out, sizeof out), MES_EINTERNAL);
+}
+
+/* --- subjects --- */
+
+static void test_subjects(void **state) {
+  struct fx *f = *state;
+  uint8_t pn[32];
+  struct mes_subject_row row;
+  pn_of(pn, 1);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_ENOT_FOUND);
+  int64_t a = new_subject(f->st, 1);
+  int64_t b = new_subject(f->st, 2);
+  assert_int_not_equal(a, b);
+  assert_int_equal(new_subject(f->st, 1), a); /* ensure finds the existing row */
+  assert_int_equal(mes_store_subject_count(f->st), 2);
+
+  assert_int_equal(mes_store_subject_set_granted(f->st, a, 0x5), MES_OK);
+  assert_int_equal(mes_store_subject_set_restricted(f->st, a, true), MES_OK);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_OK);
+  assert_int_equal(row.id, a);
+  assert_int_equal(row.granted, 0x5);
+  assert_true(row.restricted);
+  assert_int_equal(row.created_ms, 1000);
+  assert_int_equal(mes_store_subject_set_granted(f->st, 999, 1), MES_ENOT_FOUND);
+
+  /* Ids are never reused, even after the highest one is deleted. */
+  assert_int_equal(mes_store_subject_delete(f->st, b), MES_OK);
+  int64_t c = new_subject(f->st, 3);
+  assert_true(c > b);
+}
+
+/* --- events --- */
+
+static void test_event_insert_list_delete(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  int64_t other = new_subject(f->st, 2);
+  int64_t e1 = add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 300, .purposes = 1});
+  int64_t e2 = add_event(f->st, sid, (struct ev_spec){.type = 1, .ts_ms = 100, .purposes = 1});
+  int64_t e3 = add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 200, .purposes = 1});
+  add_event(f->st, other, (struct ev_spec){.type = 0, .ts_ms = 50, .purposes = 1});
+  assert_true(e1 > 0 && e2 > e1 && e3 > e2);
+
+  struct collect c = {0};
+  assert_int_equal(mes_store_event_list(f->st, sid, collect_event, &c), MES_OK);
+  assert_int_equal(c.n, 3);
+  /* Oldest first. */
+  assert_int_equal(c.ids[0], e2);
+  assert_int_equal(c.ids[1], e3);
+  assert_int_equal(c.ids[2], e1);
+
+  struct collect one = {.stop_after = 1};
+  assert_int_equal(mes_store_event_list(f->st, sid, collect_event, &one), MES_OK);
+  assert_int_equal(one.n, 1);
+
+  struct collect all = {0};
+  assert_int_equal(mes_store_event_scan(f->st, collect_event, &all), MES_OK);
+  assert_int_equal(all.n, 4);
+  assert_int_equal(mes_store_event_count(f->st), 4);
+
+  assert_int_equal(mes_store_event_delete(f->st, other, e3), MES_ENOT_FOUND); /* not theirs */
+  assert_int_equal(mes_store_event_delete(f->st, sid, e3), MES_OK);
+  assert_int_equal(mes_store_event_delete(f->st, sid, e3), MES_ENOT_FOUND);
+  assert_int_equal(count_events_of(f->st, sid), 2);
+}
+
+static void test_duplicate_eid(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  int64_t other = new_subject(f->st, 2);
+  assert_true(add_event(f->st, sid, (struct ev_spec){.ts_ms = 1, .purposes = 1, .eid = 777}) > 0);
+  assert_int_equal(add_event(f->st, sid, (struct ev_spec){.ts_ms = 2, .purposes = 1, .eid = 777}), -MES_EEXISTS);
+  /* The same event_id of another subject, and events without one, are fine. */
+  assert_true(add_event(f->st, other, (struct ev_spec){.ts_ms = 3, .purposes = 1, .eid = 777}) > 0);
+  assert_true(add_event(f->st, sid, (struct ev_spec){.ts_ms = 4, .purposes = 1}) > 0);
+  assert_true(add_event(f->st, sid, (struct ev_spec){.ts_ms = 5, .purposes = 1}) > 0);
+  assert_int_equal(count_events_of(f->st, sid), 3);
+
+  /* A duplicate inside a larger transaction fails alone; the rest commits. */
+  static const uint8_t blob[] = "sealed-bytes";
+  struct mes_event_row ok = {.sid = sid, .ts_ms = 6, .purposes = 1, .eid = 900, .sealed = blob,
+                             .sealed_len = sizeof blob};
+  struct mes_event_row dup = ok;
+  dup.eid = 777;
+  uint64_t t;
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_event_insert(f->st, &dup), MES_EEXISTS);
+  assert_int_equal(mes_store_event_insert(f->st, &ok), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->st, &t), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, t), MES_OK);
+  assert_int_equal(count_events_of(f->st, sid), 4);
+}
+
+static void test_purge_by_purposes(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  int64_t other = new_subject(f->st, 2);
+  static const struct {
+    uint32_t purposes;
+    bool kept;
+  } rows[] = {{0x1, true}, {0x2, false}, {0x3, true}, {0x4, false}, {0x6, false}};
+  size_t n_rows = sizeof rows / sizeof rows[0];
+  int64_t ids[8];
+  for (size_t i = 0; i < n_rows; i++)
+    ids[i] = add_event(f->st, sid, (struct ev_spec){.ts_ms = (int64_t)i, .purposes = rows[i].purposes});
+  add_event(f->st, other, (struct ev_spec){.ts_ms = 9, .purposes = 0x2});
+
+  int64_t n = -1;
+  assert_int_equal(mes_store_event_purge_purposes(f->st, sid, 0x1, &n), MES_OK);
+  assert_int_equal(n, 3);
+  struct collect c = {0};
+  assert_int_equal(mes_store_event_list(f->st, sid, collect_event, &c), MES_OK);
+  size_t k = 0;
+  for (size_t i = 0; i < n_rows; i++)
+    if (rows[i].kept)
+      assert_int_equal(c.ids[k++], ids[i]);
+  assert_int_equal(c.n, (int)k);
+  assert_int_equal(count_events_of(f->st, other), 1); /* another subject is untouched */
+}
+
+static void test_sweep_by_age(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 100, .purposes = 1});
+  add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 149, .purposes = 1});
+  add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 150, .purposes = 1});
+  add_event(f->st, sid, (struct ev_spec){.type = 1, .ts_ms = 100, .purposes = 1});
+  int64_t n = -1;
+  assert_int_equal(mes_store_event_sweep(f->st, 0, 150, &n), MES_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(mes_store_event_count(f->st), 2);
+  assert_int_equal(mes_store_event_sweep(f->st, 0, 150, &n), MES_OK);
+  assert_int_equal(n, 0);
+}
+
+/* --- consents, preferences, impressions --- */
+
+struct co_collect {
+  int n;
+  int purposes[8];
+};
+
+static int collect_consent(void *ud, const struct mes_consent_row *r) {
+  struct co_collect *c = ud;
+  c->purposes[c->n++] = r->purpose;
+  return 0;
+}
+
+static int count_impression(void *ud, const char *item, int channel, int64_t ts_ms) {
+  (void)item;
+  (void)channel;
+  (void)ts_ms;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static void test_consents_prefs_impressions(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  static const uint8_t receipt[] = "sealed-receipt";
+  for (int p = 0; p < 3; p++) {
+    struct mes_consent_row row = {.sid = sid, .purpose = p, .status = 1, .ts_ms = 10 + p, .sealed = receipt,
+                                  .sealed_len = sizeof receipt};
+    assert_int_equal(mes_store_consent_append(f->st, &row), MES_OK);
+    assert_true(row.id > 0);
+  }
+  struct co_collect c = {0};
+  assert_int_equal(mes_store_consent_list(f->st, sid, collect_consent, &c), MES_OK);
+  assert_int_equal(c.n, 3);
+  assert_int_equal(c.purposes[0], 0);
+  assert_int_equal(c.purposes[2], 2);
+
+  uint8_t *pref = NULL;
+  size_t len = 0;
+  assert_int_equal(mes_store_pref_get(f->st, sid, &pref, &len), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_pref_put(f->st, sid, (const uint8_t *)"one", 3), MES_OK);
+  assert_int_equal(mes_store_pref_put(f->st, sid, (const uint8_t *)"two!", 4), MES_OK);
+  assert_int_equal(mes_store_pref_get(f->st, sid, &pref, &len), MES_OK);
+  assert_int_equal(len, 4);
+  assert_memory_equal(pref, "two!", 4);
+  free(pref);
+
+  assert_int_equal(mes_store_impression_add(f->st, sid, "tent-2p", 0, 100), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->st, sid, "tent-2p", 2, 200), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->st, sid, "stove", 0, 300), MES_OK);
+  int n = 0;
+  assert_int_equal(mes_store_impression_list(f->st, sid, 150, count_impression, &n), MES_OK);
+  assert_int_equal(n, 2);
+  int64_t swept = 0;
+  assert_int_equal(mes_store_impression_sweep(f->st, 250, &swept), MES_OK);
+  assert_int_equal(swept, 2);
+}
+
+static void test_subject_delete_removes_everything(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  int64_t other = new_subject(f->st, 2);
+  for (int i = 0; i < 3; i++) {
+    add_event(f->st, sid, (struct ev_spec){.ts_ms = i, .purposes = 1, .eid = 10 + i});
+    add_event(f->st, other, (struct ev_spec){.ts_ms = i, .purposes = 1});
+  }
+  static const uint8_t blob[] = "x";
+  struct mes_consent_row co = {.sid = sid, .purpose = 0, .status = 1, .sealed = blob, .sealed_len = 1};
+  assert_int_equal(mes_store_consent_append(f->st, &co), MES_OK);
+  co.sid = other;
+  assert_int_equal(mes_store_consent_append(f->st, &co), MES_OK);
+  assert_int_equal(mes_store_pref_put(f->st, sid, blob, 1), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->st, sid, "tent", 0, 1), MES_OK);
+
+  uint64_t t;
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_subject_delete(f->st, sid), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->st, &t), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, t), MES_OK);
+  reopen(f);
+
+  uint8_t pn[32];
+  struct mes_subject_row row;
+  pn_of(pn, 1);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_ENOT_FOUND);
+  assert_int_equal(count_events_of(f->st, sid), 0);
+  struct co_collect c = {0};
+  assert_int_equal(mes_store_consent_list(f->st, sid, collect_consent, &c), MES_OK);
+  assert_int_equal(c.n, 0);
+  uint8_t *pref = NULL;
+  size_t len;
+  assert_int_equal(mes_store_pref_get(f->st, sid, &pref, &len), MES_ENOT_FOUND);
+  int n = 0;
+  assert_int_equal(mes_store_impression_list(f->st, sid, 0, count_impression, &n), MES_OK);
+  assert_int_equal(n, 0);
+
+  /* The other subject keeps all its data. */
+  assert_int_equal(count_events_of(f->st, other), 3);
+  assert_int_equal(mes_store_consent_list(f->st, other, collect_consent, &c), MES_OK);
+  assert_int_equal(c.n, 1);
+  assert_int_equal(mes_store_subject_count(f->st), 1);
+  assert_int_equal(mes_store_subject_delete(f->st, sid), MES_ENOT_FOUND);
+}
+
+/* --- transactions and durability --- */
+
+static void test_rollback_leaves_nothing(void **state) {
+  struct fx *f = *state;
+  uint8_t pn[32];
+  struct mes_subject_row row;
+  pn_of(pn, 1);
+  static const uint8_t blob[] = "sealed-bytes";
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_subject_ensure(f->st, pn, 5, &row), MES_OK);
+  struct mes_event_row ev = {.sid = row.id, .ts_ms = 1, .purposes = 1, .sealed = blob, .sealed_len = sizeof blob};
+  assert_int_equal(mes_store_event_insert(f->st, &ev), MES_OK);
+  assert_int_equal(mes_store_item_put(f->st, "tent", "{}", 1), MES_OK);
+  /* Reads inside the transaction see its writes. */
+  assert_int_equal(mes_store_event_count(f->st), 1);
+  mes_store_tx_rollback(f->st);
+
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_event_count(f->st), 0);
+  assert_int_equal(mes_store_item_count(f->st), 0);
+
+  /* An earlier committed transaction of the same batch survives a later
+   * rollback. */
+  uint64_t t1;
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_item_put(f->st, "kept", "{}", 1), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->st, &t1), MES_OK);
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_item_put(f->st, "dropped", "{}", 1), MES_OK);
+  mes_store_tx_rollback(f->st);
+  assert_int_equal(mes_store_wait_durable(f->st, t1), MES_OK);
+  reopen(f);
+  char *doc = NULL;
+  assert_int_equal(mes_store_item_get(f->st, "kept", &doc), MES_OK);
+  free(doc);
+  assert_int_equal(mes_store_item_get(f->st, "dropped", &doc), MES_ENOT_FOUND);
+
+  /* Misuse is refused, not a crash. */
+  assert_int_equal(mes_store_tx_commit(f->st, &t1), MES_EINTERNAL);
+  mes_store_tx_rollback(f->st);
+}
+
+static void test_wait_durable_inside_tx_is_refused(void **state) {
+  struct fx *f = *state;
+  uint64_t t;
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_item_put(f->st, "a", "{}", 1), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->st, &t), MES_OK);
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, t), MES_EINTERNAL);
+  mes_store_tx_rollback(f->st);
+  assert_int_equal(mes_store_wait_durable(f->st, t), MES_OK);
+}
+
+/* The child acknowledges a write only after wait_durable, tells the parent,
+ * and is killed with SIGKILL before it can close anything. */
+static void test_acknowledged_write_survives_kill9(void **state) {
+  struct fx *f = *state;
+  mes_store_close(f->st);
+  f->st = NULL;
+  int ack[2], hold[2];
+  assert_int_equal(pipe(ack), 0);
+  assert_int_equal(pipe(hold), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(ack[0]);
+    close(hold[1]);
+    struct mes_err err = {0};
+    struct mes_store *st = NULL;
+    if (mes_store_open(f->dir, MES_STORE_SQLITE, false, &st, &err) != MES_OK)
+      _exit(2);
+    uint8_t pn[32];
+    pn_of(pn, 9);
+    struct mes_subject_row row;
+    static const uint8_t blob[] = "sealed-bytes";
+    uint64_t t;
+    if (mes_store_tx_begin(st) != MES_OK || mes_store_subject_ensure(st, pn, 1, &row) != MES_OK)
+      _exit(3);
+    struct mes_event_row ev = {.sid = row.id, .ts_ms = 7, .purposes = 1, .eid = 5, .sealed = blob,
+                               .sealed_len = sizeof blob};
+    if (mes_store_event_insert(st, &ev) != MES_OK || mes_store_tx_commit(st, &t) != MES_OK ||
+        mes_store_wait_durable(st, t) != MES_OK)
+      _exit(4);
+    /* An unacknowledged write that may or may not survive. */
+    if (mes_store_tx_begin(st) == MES_OK) {
+      mes_store_item_put(st, "maybe", "{}", 1);
+      mes_store_tx_commit(st, &t);
+    }
+    char c = 'k';
+    if (write(ack[1], &c, 1) != 1)
+      _exit(5);
+    ssize_t r = read(hold[0], &c, 1); /* blocks until killed */
+    (void)r;
+    _exit(0);
+  }
+  close(ack[1]);
+  close(hold[0]);
+  char c = 0;
+  assert_int_equal(read(ack[0], &c, 1), 1);
+  assert_int_equal(c, 'k');
+  kill(pid, SIGKILL);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status));
+  close(ack[0]);
+  close(hold[1]);
+
+  f->st = open_store(f->dir, false);
+  uint8_t pn[32];
+  pn_of(pn, 9);
+  struct mes_subject_row row;
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_OK);
+  assert_int_equal(count_events_of(f->st, row.id), 1);
+}
+
+struct writer_arg {
+  struct mes_store *st;
+  int base;
+  int n;
+  int failures;
+};
+
+static void *writer_main(void *p) {
+  struct writer_arg *a = p;
+  static const uint8_t blob[] = "sealed-bytes";
+  for (int i = 0; i < a->n; i++) {
+    uint8_t pn[32];
+    struct mes_subject_row row;
+    uint64_t t;
+    pn_of(pn, a->base);
+    pn[1] = (uint8_t)i;
+    if (mes_store_tx_begin(a->st) != MES_OK) {
+      a->failures++;
+      continue;
+    }
+    struct mes_event_row ev = {.ts_ms = i, .purposes = 1, .sealed = blob, .sealed_len = sizeof blob};
+    int rc = mes_store_subject_ensure(a->st, pn, 1, &row);
+    ev.sid = row.id;
+    if (rc == MES_OK)
+      rc = mes_store_event_insert(a->st, &ev);
+    if (rc != MES_OK) {
+      mes_store_tx_rollback(a->st);
+      a->failures++;
+      continue;
+    }
+    if (mes_store_tx_commit(a->st, &t) != MES_OK || mes_store_wait_durable(a->st, t) != MES_OK)
+      a->failures++;
+  }
+  return NULL;
+}
+
+static void test_group_commit_many_writers(void **state) {
+  struct fx *f = *state;
+  enum { N_THREADS = 4, N_EACH = 40 };
+  pthread_t th[N_THREADS];
+  struct writer_arg args[N_THREADS];
+  for (int i = 0; i < N_THREADS; i++) {
+    args[i] = (struct writer_arg){.st = f->st, .base = i + 1, .n = N_EACH};
+    assert_int_equal(pthread_create(&th[i], NULL, writer_main, &args[i]), 0);
+  }
+  for (int i = 0; i < N_THREADS; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(args[i].failures, 0);
+  }
+  assert_int_equal(mes_store_event_count(f->st), N_THREADS * N_EACH);
+  assert_int_equal(mes_store_subject_count(f->st), N_THREADS * N_EACH);
+  reopen(f);
+  assert_int_equal(mes_store_event_count(f->st), N_THREADS * N_EACH);
+}
+
+static void test_write_outside_tx_is_durable(void **state) {
+  struct fx *f = *state;
+  assert_int_equal(mes_store_item_put(f->st, "tent", "{\"title\":\"Tent\"}", 5), MES_OK);
+  /* A second handle, as the CLI would open while the server runs. */
+  struct mes_store *cli = open_store(f->dir, false);
+  char *doc = NULL;
+  assert_int_equal(mes_store_item_get(cli, "tent", &doc), MES_OK);
+  assert_string_equal(doc, "{\"title\":\"Tent\"}");
+  free(doc);
+  struct mes_apikey_row k = {.name = "ops", .scopes = 3, .created_ms = 9};
+  memset(k.hash, 0x11, 32);
+  assert_int_equal(mes_store_apikey_put(cli, &k), MES_OK);
+  mes_store_close(cli);
+  struct mes_apikey_row got;
+  assert_int_equal(mes_store_apikey_find(f->st, k.hash, &got), MES_OK);
+  assert_string_equal(got.name, "ops");
+}
+
+/* --- keystore --- */
+
+static void test_keystore(void **state) {
+  struct fx *f = *state;
+  uint8_t w[72], out[72];
+  size_t len = 0;
+  memset(w, 0x5A, sizeof w);
+  assert_int_equal(mes_store_key_get(f->st, 1, out, sizeof out, &len), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_key_put(f->st, 1, w, sizeof w), MES_OK);
+  reopen(f);
+  assert_int_equal(mes_store_key_get(f->st, 1, out, sizeof out, &len), MES_OK);
+  assert_int_equal(len, sizeof w);
+  assert_memory_equal(out, w, sizeof w);
+  assert_int_equal(mes_store_key_get(f->st, 1, out, 10, &len), MES_EINTERNAL);
+  assert_int_equal(mes_store_key_delete(f->st, 1), MES_OK);
+  assert_int_equal(mes_store_key_get(f->st, 1, out, sizeof out, &len), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_key_delete(f->st, 1), MES_ENOT_FOUND);
+  reopen(f);
+  assert_int_equal(mes_store_key_get(f->st, 1, out, sizeof out, &len), MES_ENOT_FOUND);
+}
+
+/* --- catalog and API keys --- */
+
+struct id_collect {
+  int n;
+  char ids[8][16];
+};
+
+static int collect_item(void *ud, const char *id, const char *doc) {
+  struct id_collect *c = ud;
+  (void)doc;
+  snprintf(c->ids[c->n++], sizeof c->ids[0], "%s", id);
+  return 0;
+}
+
+static void test_items(void **state) {
+  struct fx *f = *state;
+  static const char *const ids[] = {"d", "a", "c", "b", "e"};
+  for (size_t i = 0; i < 5; i++)
+    assert_int_equal(mes_store_item_put(f->st, ids[i], "{\"v\":1}", 1), MES_OK);
+  assert_int_equal(mes_store_item_put(f->st, "a", "{\"v\":2}", 2), MES_OK);
+  assert_int_equal(mes_store_item_count(f->st), 5);
+  char *doc = NULL;
+  assert_int_equal(mes_store_item_get(f->st, "a", &doc), MES_OK);
+  assert_string_equal(doc, "{\"v\":2}");
+  free(doc);
+
+  struct id_collect page = {0};
+  assert_int_equal(mes_store_item_list(f->st, NULL, 2, collect_item, &page), MES_OK);
+  assert_int_equal(page.n, 2);
+  assert_string_equal(page.ids[0], "a");
+  assert_string_equal(page.ids[1], "b");
+  struct id_collect rest = {0};
+  assert_int_equal(mes_store_item_list(f->st, "b", 0, collect_item, &rest), MES_OK);
+  assert_int_equal(rest.n, 3);
+  assert_string_equal(rest.ids[0], "c");
+
+  assert_int_equal(mes_store_item_delete(f->st, "c"), MES_OK);
+  assert_int_equal(mes_store_item_delete(f->st, "c"), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_item_get(f->st, "c", &doc), MES_ENOT_FOUND);
+}
+
+static int count_key(void *ud, const struct mes_apikey_row *r) {
+  (void)r;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static void test_apikeys(void **state) {
+  struct fx *f = *state;
+  struct mes_apikey_row a = {.name = "ingest-web", .scopes = 0x1, .created_ms = 10};
+  struct mes_apikey_row b = {.name = "admin", .scopes = 0x40, .created_ms = 11};
+  memset(a.hash, 1, 32);
+  memset(b.hash, 2, 32);
+  assert_int_equal(mes_store_apikey_put(f->st, &a), MES_OK);
+  assert_int_equal(mes_store_apikey_put(f->st, &b), MES_OK);
+  struct mes_apikey_row dup = a;
+  memset(dup.hash, 3, 32);
+  assert_int_equal(mes_store_apikey_put(f->st, &dup), MES_EEXISTS);
+
+  struct mes_apikey_row got;
+  assert_int_equal(mes_store_apikey_find(f->st, a.hash, &got), MES_OK);
+  assert_string_equal(got.name, "ingest-web");
+  assert_int_equal(got.scopes, 0x1);
+  assert_int_equal(got.revoked_ms, 0);
+  assert_int_equal(mes_store_apikey_find(f->st, dup.hash, &got), MES_ENOT_FOUND);
+
+  assert_int_equal(mes_store_apikey_revoke(f->st, "ingest-web", 99), MES_OK);
+  assert_int_equal(mes_store_apikey_revoke(f->st, "ingest-web", 120), MES_OK);
+  assert_int_equal(mes_store_apikey_find(f->st, a.hash, &got), MES_OK);
+  assert_int_equal(got.revoked_ms, 99); /* the first revocation stands */
+  assert_int_equal(mes_store_apikey_revoke(f->st, "nobody", 99), MES_ENOT_FOUND);
+  int n = 0;
+  assert_int_equal(mes_store_apikey_list(f->st, count_key, &n), MES_OK);
+  assert_int_equal(n, 2);
+}
+
+/* --- backup --- */
+
+static void test_backup(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  add_event(f->st, sid, (struct ev_spec){.ts_ms = 1, .purposes = 1});
+  add_event(f->st, sid, (struct ev_spec){.ts_ms = 2, .purposes = 1});
+  assert_int_equal(mes_store_key_put(f->st, sid, (const uint8_t *)"wrapped", 7), MES_OK);
+
+  char copy_dir[96], copy[128];
+  snprintf(copy_dir, sizeof copy_dir, "%s/copy", f->dir);
+  assert_int_equal(mkdir(copy_dir, 0700), 0);
+  snprintf(copy, sizeof copy, "%s/mesura.db", copy_dir);
+  struct mes_err err = {0};
+  assert_int_equal(mes_store_backup(f->st, copy, &err), MES_OK);
+  assert_int_equal(mes_store_backup(f->st, copy, &err), MES_EEXISTS);
+
+  struct mes_store *b = open_store(copy_dir, true);
+  assert_int_equal(mes_store_event_count(b), 2);
+  assert_int_equal(mes_store_subject_count(b), 1);
+  /* The keystore is not part of a backup. */
+  uint8_t out[16];
+  size_t len;
+  assert_int_equal(mes_store_key_get(b, sid, out, sizeof out, &len), MES_ENOT_FOUND);
+  mes_store_close(b);
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_open_without_create_needs_a_store),
+      T(test_migrations_idempotent_on_reopen),
+      T(test_meta),
+      T(test_subjects),
+      T(test_event_insert_list_delete),
+      T(test_duplicate_eid),
+      T(test_purge_by_purposes),
+      T(test_sweep_by_age),
+      T(test_consents_prefs_impressions),
+      T(test_subject_delete_removes_everything),
+      T(test_rollback_leaves_nothing),
+      T(test_wait_durable_inside_tx_is_refused),
+      T(test_acknowledged_write_survives_kill9),
+      T(test_group_commit_many_writers),
+      T(test_write_outside_tx_is_durable),
+      T(test_keystore),
+      T(test_items),
+      T(test_apikeys),
+      T(test_backup),
+  };
+#undef T
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
