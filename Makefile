@@ -28,7 +28,7 @@ build-fuzz: deps-check
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESURA_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
-layers:
+layers: deps-check
 	@scripts/check-layers.sh
 
 test: deps-check build

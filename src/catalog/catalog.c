@@ -168,7 +168,7 @@ static int check_path_id(const char *id, size_t len, struct mes_err *err) {
   int rc = mes_id_check(id, len);
   if (rc)
     return mes_err_set(err, rc, NULL, "An item id must be 1 to 128 bytes of UTF-8 without control characters.");
-  if (strlen(id) != len)
+  if (memchr(id, '\0', len) || id[len] != '\0')
     return mes_err_set(err, MES_EINVALID_ID, NULL, "An item id must not contain NUL characters.");
   return MES_OK;
 }

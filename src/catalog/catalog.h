@@ -9,7 +9,9 @@
  * the item is read, so that a policy reload takes effect at once.
  *
  * Every function takes a request context (borrowed, see subject.h) whose
- * policy snapshot resolves categories. Errors fill err with the contract's
+ * policy snapshot resolves categories. Item ids are passed as id and id_len:
+ * a NUL-terminated string (borrowed) and its length, checked here by the id
+ * rule (base/id.h). Errors fill err with the contract's
  * code, sentence and JSON pointer. Thread-safe as the store is.
  */
 #ifndef MES_CATALOG_H

@@ -10,7 +10,8 @@
 static const struct mes_cli_cmd cmds[] = {
     {"init", "create a data directory", "mesura init --data DIR", mes__cmd_init},
     {"serve", "serve the HTTP API and web pages",
-     "mesura serve --data DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--rate-limit RPS]",
+     "mesura serve --data DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--rate-limit RPS]\n"
+     "       [--threads N]",
      mes__cmd_serve},
     {"keys", "create, list and revoke API keys",
      "mesura keys create --data DIR --scopes S1,S2 [--name NAME]\n"

@@ -30,15 +30,19 @@ static int serve_dir(const char *dir, struct mes_http_opts *ho) {
     return ec;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_http_serve(e, ho, &err);
+  /* The retention sweeper runs beside the server, never on request threads. */
+  int rc = mes_engine_start_background(e, &err);
+  if (!rc)
+    rc = mes_http_serve(e, ho, &err);
   mes_engine_close(e);
   return rc ? mes__cli_fail(&err) : MES_EXIT_OK;
 }
 
 int mes__cmd_serve(int argc, char **argv) {
-  const char *dir = NULL, *rate = NULL;
+  const char *dir = NULL, *rate = NULL, *threads = NULL;
   struct mes_http_opts ho = {.listen = "127.0.0.1:8080"};
   const struct mes_cli_opt opts[] = {{"data", &dir, NULL},
+                                     {"threads", &threads, NULL},
                                      {"listen", &ho.listen, NULL},
                                      {"tls-cert", &ho.tls_cert_path, NULL},
                                      {"tls-key", &ho.tls_key_path, NULL},
@@ -52,6 +56,8 @@ int mes__cmd_serve(int argc, char **argv) {
     return mes__cli_usage("HTTPS needs both --tls-cert FILE and --tls-key FILE");
   if (rate && parse_rps(rate, &ho.rate_limit_rps))
     return mes__cli_usage("--rate-limit takes requests per second per key (0 default, -1 off)");
+  if (threads && (parse_rps(threads, &ho.threads) || ho.threads < 1 || ho.threads > 256))
+    return mes__cli_usage("--threads takes a number of worker threads from 1 to 256");
   return serve_dir(dir, &ho);
 }
 
@@ -146,7 +152,7 @@ int mes__cmd_demo(int argc, char **argv) {
     int ec = demo_write_policy(dir);
     if (ec)
       return ec;
-    fprintf(stderr, "mesura: created the demo store in ./%s\n", dir);
+    fprintf(stderr, "mesura: created the demo store in %s\n", dir);
   }
   struct mes_engine *e;
   int ec = mes__cli_open(dir, &e);
@@ -174,17 +180,21 @@ int mes__cmd_demo(int argc, char **argv) {
          "  metrics:                  curl -H 'Authorization: Bearer %s' http://%s/metrics\n",
          host, key, host, host, key, host);
   if (stoken[0])
+    /* The /me dashboard page comes with the rights issue; until then the
+     * shopper's own token is shown with the API call the page will make. */
     printf("  a shopper:                %s\n"
-           "  their privacy dashboard:  http://%s/me#token=%s  (valid 1 hour)\n"
-           "  their data, exported:     curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n",
-           shopper, host, stoken, key, host, shopper);
-  printf("\nStop with Ctrl-C; the store stays in ./%s.\n\n", dir);
+           "  their own token (1 hour): curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n"
+           "  their consents:           curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/consents\n",
+           shopper, stoken, host, shopper, stoken, host, shopper);
+  printf("\nStop with Ctrl-C; the store stays in %s.\n\n", dir);
   fflush(stdout);
   mes_wipe(key, sizeof key);
   mes_wipe(stoken, sizeof stoken);
   struct mes_err serr;
   mes_err_clear(&serr);
-  int rc = mes_http_serve(e, &ho, &serr);
+  int rc = mes_engine_start_background(e, &serr);
+  if (!rc)
+    rc = mes_http_serve(e, &ho, &serr);
   mes_engine_close(e);
   return rc ? mes__cli_fail(&serr) : MES_EXIT_OK;
 }

@@ -125,6 +125,107 @@ bool mes_scope_allows(uint32_t have, uint32_t need) {
   return (have & need) != 0;
 }
 
+/* ---------------------------------------------------------------- policy pinning */
+
+/*
+ * Stored data refers to purposes by bit and to event types by number (their
+ * positions in mesura.yaml), so that gating and sweeping never unseal
+ * anything. An edit that reorders or removes them would silently change the
+ * meaning of stored rows: a withdrawal would purge the wrong events, a sweep
+ * would apply the wrong retention. So the names in force are pinned in the
+ * store the first time, and a policy must keep them in order; new ones may
+ * be added at the end.
+ */
+static int pin_list(struct mes_store *st, const char *meta_key, const char *what, const char *const *names, size_t n,
+                    const char *policy_path, bool *changed, struct mes_err *err) {
+  enum { CAP = 65536 };
+  char *old = malloc(CAP), *cur = malloc(CAP);
+  int rc = MES_OK;
+  if (!old || !cur) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto out;
+  }
+  size_t o = 0;
+  cur[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    int w = snprintf(cur + o, CAP - o, "%s\n", names[i]);
+    if (w < 0 || (size_t)w >= CAP - o) {
+      rc = mes_err_set(err, MES_EBAD_POLICY, NULL, "%s: too many %ss to pin.", policy_path, what);
+      goto out;
+    }
+    o += (size_t)w;
+  }
+  int g = mes_store_meta_get(st, meta_key, old, CAP);
+  if (g == MES_ENOT_FOUND) {
+    old[0] = '\0';
+  } else if (g) {
+    rc = mes_err_set(err, g, NULL, NULL);
+    goto out;
+  }
+  size_t olen = strlen(old);
+  if (strncmp(old, cur, olen) != 0) {
+    /* Name the first position that changed. */
+    size_t k = 0, line = 0;
+    while (k < olen && old[k] == cur[k]) {
+      if (old[k] == '\n')
+        line++;
+      k++;
+    }
+    const char *start = old;
+    for (size_t i = 0; i < line; i++)
+      start = strchr(start, '\n') + 1;
+    int nl = (int)(strchr(start, '\n') - start);
+    rc = mes_err_set(err, MES_EBAD_POLICY, NULL,
+                     "%s: the %s '%.*s' (number %zu) is missing or moved; stored data refers to %ss by position, "
+                     "so keep the existing ones in their order and add new ones at the end.",
+                     policy_path, what, nl, start, line + 1, what);
+    goto out;
+  }
+  if (strlen(cur) != olen) {
+    rc = mes_store_meta_set(st, meta_key, cur);
+    if (rc)
+      mes_err_set(err, rc, NULL, NULL);
+    else
+      *changed = true;
+  }
+out:
+  free(old);
+  free(cur);
+  return rc;
+}
+
+static int pin_policy(struct mes_store *st, const struct mes_policy *p, struct mes_err *err) {
+  const char *pnames[MES_MAX_PURPOSES];
+  const char **tnames = calloc(p->n_event_types ? p->n_event_types : 1, sizeof *tnames);
+  if (!tnames)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  for (size_t i = 0; i < p->n_purposes && i < MES_MAX_PURPOSES; i++)
+    pnames[i] = p->purposes[i].name;
+  for (size_t i = 0; i < p->n_event_types; i++)
+    tnames[i] = p->event_types[i].name;
+  bool changed = false;
+  int rc = mes_store_tx_begin(st);
+  if (rc) {
+    free(tnames);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  rc = pin_list(st, "policy.purposes", "purpose", pnames, p->n_purposes, p->path ? p->path : "mesura.yaml", &changed,
+                err);
+  if (!rc)
+    rc = pin_list(st, "policy.event_types", "event type", tnames, p->n_event_types,
+                  p->path ? p->path : "mesura.yaml", &changed, err);
+  free(tnames);
+  if (rc) {
+    mes_store_tx_rollback(st);
+    return rc;
+  }
+  uint64_t ticket;
+  rc = mes_store_tx_commit(st, &ticket);
+  if (!rc && changed)
+    rc = mes_store_wait_durable(st, ticket);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 int mes_engine_init_dir(const char *dir, struct mes_err *err) {
@@ -216,6 +317,9 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   rc = mes_store_open(o->dir, MES_STORE_SQLITE, false, &e->store, err);
   if (rc)
     goto fail;
+  rc = pin_policy(e->store, pol, err);
+  if (rc)
+    goto fail;
   rc = mes_keycache_new(KEYCACHE_ENTRIES, &e->keys);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
@@ -283,8 +387,12 @@ int mes_engine_reload(struct mes_engine *e, struct mes_err *err) {
   struct mes_policy *pol = NULL;
   int rc = mes_policy_load(yaml, &pol, err);
   free(yaml);
-  if (rc)
+  if (!rc)
+    rc = pin_policy(e->store, pol, err);
+  if (rc) {
+    mes_policy_free(pol);
     return rc; /* the old policy stays */
+  }
   struct pol_ref *r = calloc(1, sizeof *r);
   if (!r) {
     mes_policy_free(pol);

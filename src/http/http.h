@@ -17,6 +17,7 @@ struct mes_http_opts {
   const char *tls_cert_path; /* PEM certificate chain; HTTPS when set (with tls_key_path) */
   const char *tls_key_path;  /* PEM private key; both or neither */
   int rate_limit_rps;        /* per key: 0 = default 1000 req/s (burst 2x); negative = off */
+  int threads;               /* worker threads; 0 = default (16) */
 };
 
 /*

@@ -301,7 +301,8 @@ static int build_doc(struct batch *b, const struct ev *ev, const char *ptr, int6
   if (rc == MES_EBODY_TOO_LARGE) {
     char fp[160];
     ptr_join(fp, ptr, "properties");
-    return mes_err_set(err, MES_EOUT_OF_RANGE, fp, "An event holds at most 64 KiB once undeclared properties are dropped.");
+    return mes_err_set(err, MES_EOUT_OF_RANGE, fp,
+                       "An event holds at most 64 KiB once undeclared properties are dropped.");
   }
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);

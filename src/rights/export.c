@@ -264,7 +264,7 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
   rc = mes_rights_summary(c, subject_id, id_len, s, &part, err);
   if (rc)
     goto error;
-  doc = json_pack("{s:o}", "subject", part);
+  doc = json_pack("{s:s%, s:o}", "subject", subject_id, id_len, "summary", part);
   part = NULL;
   if (!doc) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);

@@ -262,7 +262,7 @@ error:
 /* ================================================================ the stream */
 
 struct pending {
-  json_t *values;  /* array of items or events */
+  json_t *values;   /* array of items, events or consents */
   int64_t *line_no; /* line of each value */
 };
 

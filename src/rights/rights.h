@@ -45,7 +45,8 @@ int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t i
 /*
  * GET /v1/subjects/{s}/export: everything held about s as one document,
  * *out new:
- *   {"subject": (the summary above), "events": [event with its event_id...],
+ *   {"subject": ID, "summary": (the summary above),
+ *    "events": [event with its event_id...],
  *    "consents": {"purposes", "history"}, "preferences": {...},
  *    "impressions": [...], "decisions": [], "interests": {...},
  *    "protected_attributes": {}, "access_log": [],

@@ -184,6 +184,18 @@ class EventsTest(ServerTestCase):
         status, _, body = self.request("GET", "/v1/subjects/gate-stranger/export", key=self.key("dsr"))
         self.assertEqual(status, 404, body)  # the subject was not created (or there is no export yet)
 
+    def test_gpc_overrides_grant(self):
+        self.grant("gpc-1", "ads_retargeting")
+        reply = self.ok({"subject": "gpc-1", "type": "view", "item": "a"})  # no GPC: stored
+        self.assertEqual(reply["stored"], 1)
+        status, _, reply = self.post({"subject": "gpc-1", "type": "view", "item": "a"}, headers={"Sec-GPC": "1"})
+        self.assertEqual(status, 200, reply)
+        self.assertEqual((reply["stored"], reply["not_stored"]["no_consent"]), (0, 1))
+        status, _, consents = self.request("GET", "/v1/subjects/gpc-1/consents", key=self.key("shop"))
+        self.assertEqual(status, 200, consents)
+        self.assertEqual(consents["purposes"]["ads_retargeting"]["status"], "denied")
+        self.assertEqual([r["source"] for r in consents["history"]], ["banner", "gpc"])
+
     def test_idempotent_retry(self):
         self.grant("retry-1")
         event = {"subject": "retry-1", "type": "purchase", "item": "a", "event_id": "order-77"}
@@ -234,19 +246,28 @@ class EventsTest(ServerTestCase):
             self.assertEqual(reply["stored"], 50)
             acked += reply["stored"]
         self.server.kill9()
+        # As the crash left them (the WAL not yet checkpointed), then as the restarted server keeps them.
+        seen = self.assertNoPlaintext([subject, secret_value, query])
+        self.assertIn("mesura.db-wal", seen)
         self.server.start()
         self.assertEqual(self.db_event_count(), rows + acked)
         events = self.stored_of(subject)
         if events is not None:
             self.assertEqual(len(events), acked)
             self.assertEqual(sum(1 for e in events if e.get("query") == query), 20)
-        needles = [s.encode() for s in (subject, secret_value, query)]
+        self.assertNoPlaintext([subject, secret_value, query])
+
+    def assertNoPlaintext(self, texts):
+        """No file under the data directory holds any of texts; returns the file names read."""
+        seen = []
         for root, _, files in os.walk(self.server.data):
             for name in files:
                 with open(os.path.join(root, name), "rb") as f:
                     data = f.read()
-                for needle in needles:
-                    self.assertNotIn(needle, data, "%r found in %s" % (needle, name))
+                seen.append(name)
+                for text in texts:
+                    self.assertNotIn(text.encode(), data, "%r found in %s" % (text, name))
+        return seen
 
 
 if __name__ == "__main__":

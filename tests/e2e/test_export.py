@@ -65,7 +65,8 @@ class ExportTest(ServerTestCase):
         self.assertEqual(doc["decisions"], [])
         self.assertEqual(doc["protected_attributes"], {})
         self.assertEqual(doc["access_log"], [])
-        self.assertEqual(doc["subject"]["subject"], "alice")
+        self.assertEqual(doc["subject"], "alice")
+        self.assertEqual(doc["summary"]["events"]["total"], 3)
 
     def test_interests_are_labelled_derived(self):
         status, _, doc = self.request("GET", "/v1/subjects/alice/export", key=self.key("dsr"))
@@ -110,7 +111,8 @@ class ExportTest(ServerTestCase):
         tok = body["token"]
         status, _, doc = self.request("GET", "/v1/subjects/alice/export", key=tok)
         self.assertEqual(status, 200, doc)
-        self.assertEqual(doc["subject"]["subject"], "alice")
+        self.assertEqual(doc["subject"], "alice")
+        self.assertEqual(doc["summary"]["events"]["total"], 3)
         self.assertEqual(self.request("GET", "/v1/subjects/alice", key=tok)[0], 200)
         self.assertError(self.request("GET", "/v1/subjects/bob/export", key=tok), 403, "forbidden")
         self.assertError(self.request("GET", "/v1/subjects/nobody/export", key=tok), 403, "forbidden")

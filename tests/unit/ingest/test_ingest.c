@@ -263,6 +263,31 @@ static void test_batch_too_large(void **state) {
   assert_null(reply);
 }
 
+static void test_oversize_event(void **state) {
+  struct fixture *f = *state;
+  consent(f, "u1", "personalization", "granted");
+  char *big = malloc(70000);
+  assert_non_null(big);
+  memset(big, 'x', 69999);
+  big[69999] = '\0';
+  /* Declared, so kept: too big. Undeclared, so dropped: fine. */
+  json_t *body = json_pack("{s:s,s:s,s:s,s:{s:s}}", "subject", "u1", "type", "purchase", "item", "a", "properties",
+                           "currency", big),
+         *reply = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  assert_int_equal(mes_ingest_batch(&f->ctx, body, &reply, &err), MES_EOUT_OF_RANGE);
+  assert_string_equal(err.field, "/properties");
+  json_decref(body);
+  body = json_pack("{s:s,s:s,s:s,s:{s:s}}", "subject", "u1", "type", "purchase", "item", "a", "properties", "note",
+                   big);
+  assert_int_equal(mes_ingest_batch(&f->ctx, body, &reply, &err), MES_OK);
+  counts(reply, 1, 1, 0, 0, 0, 0, 1, 0);
+  json_decref(reply);
+  json_decref(body);
+  free(big);
+}
+
 static void test_batch_partial(void **state) {
   struct fixture *f = *state;
   consent(f, "u1", "personalization", "granted");
@@ -421,7 +446,8 @@ static void test_idempotent_retry(void **state) {
     json_decref(r);
   }
   /* the same event_id twice in one batch, and for another subject */
-  json_t *r = ingest(f, "{\"events\": [{\"subject\": \"u8\", \"type\": \"view\", \"item\": \"b\", \"event_id\": \"e-2\"},"
+  json_t *r = ingest(f, "{\"events\": ["
+                        "{\"subject\": \"u8\", \"type\": \"view\", \"item\": \"b\", \"event_id\": \"e-2\"},"
                         "{\"subject\": \"u8\", \"type\": \"view\", \"item\": \"b\", \"event_id\": \"e-2\"},"
                         "{\"subject\": \"u9\", \"type\": \"purchase\", \"item\": \"a\", \"event_id\": \"e-1\"}]}");
   counts(r, 3, 3, 0, 0, 0, 0, 0, 0);
@@ -438,7 +464,8 @@ static void test_idempotent_retry(void **state) {
 static void test_forget(void **state) {
   struct fixture *f = *state;
   consent(f, "u10", "personalization", "granted");
-  json_t *r = ingest(f, "{\"events\": [{\"subject\": \"u10\", \"type\": \"view\", \"item\": \"a\", \"event_id\": \"x\"},"
+  json_t *r = ingest(f, "{\"events\": ["
+                        "{\"subject\": \"u10\", \"type\": \"view\", \"item\": \"a\", \"event_id\": \"x\"},"
                         "{\"subject\": \"u10\", \"type\": \"view\", \"item\": \"b\"}]}");
   json_decref(r);
   json_t *events = list_of(f, "u10");
@@ -481,6 +508,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_bad_events, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_too_large, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_oversize_event, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_partial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gate_unknown_subject, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gate_denied_purposes, setup, teardown),

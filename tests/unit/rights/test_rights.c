@@ -300,6 +300,8 @@ static void test_summary_and_export(void **state) {
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (!json_object_get(doc, keys[i]))
       fail_msg("the export lacks %s", keys[i]);
+  assert_string_equal(mes_json_str(doc, "subject", ""), "u1");
+  assert_int_equal(mes_json_int(json_object_get(json_object_get(doc, "summary"), "events"), "total", 0), 3);
   json_t *events = json_object_get(doc, "events");
   assert_int_equal(json_array_size(events), 3);
   for (size_t i = 0; i < 3; i++)
