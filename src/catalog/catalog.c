@@ -13,6 +13,7 @@
 
 #include "base/id.h"
 #include "base/json.h"
+#include "catalog/catalog_int.h"
 #include "store/store.h"
 
 #define TITLE_MAX 1024 /* bytes of a title, per translation */
@@ -173,12 +174,17 @@ static int check_path_id(const char *id, size_t len, struct mes_err *err) {
   return MES_OK;
 }
 
-/* Commits the open transaction and waits until it is on disk. */
-static int commit_durable(struct mes_store *st, struct mes_err *err) {
+/* Commits the open transaction and waits until it is on disk. The index
+ * took the transaction's changes already (under the store's writer lock, so
+ * in the store's order); when the commit fails it may hold a change the
+ * store does not, so it is dropped and rebuilt on the next lookup. */
+static int commit_durable(const struct mes_ctx *c, struct mes_err *err) {
   uint64_t ticket = 0;
-  int rc = mes_store_tx_commit(st, &ticket);
+  int rc = mes_store_tx_commit(c->store, &ticket);
   if (!rc)
-    rc = mes_store_wait_durable(st, ticket);
+    rc = mes_store_wait_durable(c->store, ticket);
+  if (rc)
+    mes__catalog_index_invalidate(c->catalog);
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
 
@@ -196,12 +202,14 @@ int mes_catalog_put(const struct mes_ctx *c, const char *id, size_t id_len, cons
     return mes_err_set(err, rc, NULL, NULL);
   }
   rc = mes_store_item_put(c->store, id, doc, c->now_ms);
+  if (!rc)
+    mes__catalog_index_apply(c->catalog, id, doc);
   free(doc);
   if (rc) {
     mes_store_tx_rollback(c->store);
     return mes_err_set(err, rc, NULL, NULL);
   }
-  return commit_durable(c->store, err);
+  return commit_durable(c, err);
 }
 
 static int append_error(json_t *errors, size_t index, const struct mes_err *e) {
@@ -262,7 +270,10 @@ int mes_catalog_upsert(const struct mes_ctx *c, const json_t *items, const char 
       goto done;
     }
   }
-  rc = commit_durable(c->store, err);
+  for (size_t i = 0; i < n; i++)
+    if (docs[i])
+      mes__catalog_index_apply(c->catalog, mes_json_str(json_array_get(items, i), "id", ""), docs[i]);
+  rc = commit_durable(c, err);
   if (!rc)
     *n_upserted = n_valid;
 done:
@@ -307,7 +318,8 @@ int mes_catalog_delete(const struct mes_ctx *c, const char *id, size_t id_len, s
       return mes_err_set(err, rc, NULL, "No item has this id.");
     return mes_err_set(err, rc, NULL, NULL);
   }
-  return commit_durable(c->store, err);
+  mes__catalog_index_remove(c->catalog, id);
+  return commit_durable(c, err);
 }
 
 /* ---------------------------------------------------------------- reads */

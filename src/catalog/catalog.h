@@ -87,6 +87,61 @@ int mes_catalog_list(const struct mes_ctx *c, int limit, const char *cursor, jso
  * when the item is absent. Categories no longer in the policy are skipped. */
 int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, int *cats, size_t cap, size_t *n_cats);
 
+/* ================================================================ index
+ *
+ * An in-memory index of the catalog, so that serving never reads an item's
+ * JSON from the store per candidate: per item id its availability, its
+ * category names (at most MES_CATALOG_IDX_CATS kept) and its title per
+ * language. One index per process (the engine owns it and hands it out in
+ * struct mes_ctx.catalog); mes_catalog_put, _upsert and _delete keep it
+ * current when their ctx carries it.
+ *
+ * Built from the store on first lookup (lazily: a CLI command that only
+ * writes items never builds it). Writes apply to it inside their store
+ * transaction, so the index follows the store's order of writes; a commit
+ * that fails invalidates it (rebuilt on the next lookup). Items written by
+ * another process (`mesura import` while a server runs) are seen after the
+ * server restarts. Thread-safe: a read-write lock; lookups copy out.
+ */
+#define MES_CATALOG_IDX_CATS 8 /* category names kept per item */
+
+struct mes_catalog_index;
+
+/* What serving needs to know about one item. The category names point into
+ * the index's interned names: valid until mes_catalog_index_free, whatever
+ * happens to the item. */
+struct mes_catalog_entry {
+  bool available;
+  size_t n_cats;
+  const char *cats[MES_CATALOG_IDX_CATS];
+};
+
+/* *out is new: an empty, unbuilt index. MES_ENOMEM. */
+int mes_catalog_index_new(struct mes_catalog_index **out);
+void mes_catalog_index_free(struct mes_catalog_index *ix); /* NULL-safe */
+
+/* Looks item id (len bytes) up, building the index from st first when
+ * needed. MES_OK (out filled), MES_ENOT_FOUND (not in the catalog), or the
+ * store's error when a build fails. */
+int mes_catalog_index_lookup(struct mes_catalog_index *ix, struct mes_store *st, const char *id, size_t len,
+                             struct mes_catalog_entry *out);
+
+/* Copies the title of item id in language l into out (cap bytes, truncated
+ * at a UTF-8 boundary): the translation for l ("es" or "es-MX"), else en,
+ * else the plain string or first translation. MES_ENOT_FOUND when absent. */
+int mes_catalog_index_title(struct mes_catalog_index *ix, struct mes_store *st, const char *id, size_t len,
+                            enum mes_lang l, char *out, size_t cap);
+
+/* Calls cb for up to `max` items (0: all) in no particular order, under the
+ * read lock: cb must be quick, must not call the index, and copies what it
+ * keeps (id is borrowed for the call). Returns what the build returned. */
+typedef int (*mes_catalog_index_cb)(void *ud, const char *id, const struct mes_catalog_entry *e);
+int mes_catalog_index_each(struct mes_catalog_index *ix, struct mes_store *st, size_t max, mes_catalog_index_cb cb,
+                           void *ud);
+
+/* Items held (0 when not built). */
+size_t mes_catalog_index_size(struct mes_catalog_index *ix);
+
 /* Opaque cursors: base64url (no padding) of an id. encode: out needs
  * ((len + 2) / 3) * 4 + 1 bytes; returns the length written. decode: returns
  * the decoded length, or -1 when s is not base64url or out (cap bytes,

@@ -22,6 +22,8 @@ static const struct mes_cli_cmd cmds[] = {
      mes__cmd_backup},
     {"import", "bulk-load items, events and consents from a file",
      "mesura import --data DIR FILE.jsonl|FILE.csv", mes__cmd_import},
+    {"train", "train a recommendation model from the stored events", "mesura train --data DIR",
+     mes__cmd_train},
     {"demo", "init, load and serve a demo store in ./mesura-demo", "mesura demo [--listen HOST:PORT]",
      mes__cmd_demo},
     {"eval", "offline evaluation of a model on an interactions file",

@@ -44,6 +44,7 @@ int mes__cmd_keys(int argc, char **argv);
 int mes__cmd_backup(int argc, char **argv);
 int mes__cmd_demo(int argc, char **argv);
 int mes__cmd_import(int argc, char **argv);
+int mes__cmd_train(int argc, char **argv);
 
 struct mes_import_counts;
 /* Imports FILE ("-": stdin) into an open engine as `mesura import` does:

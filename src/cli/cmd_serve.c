@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "eval/eval.h"
 #include "http/http.h"
+#include "model/model.h"
 #include "rights/rights.h"
 #include "store/store.h"
 
@@ -119,6 +120,26 @@ static int demo_load(struct mes_engine *e, const char *dir, char *featured, size
   return MES_EXIT_OK;
 }
 
+/* Trains the first model before serving, so that the demo's first answers
+ * are already personal; later models come from the server's own schedule. */
+static int demo_train(struct mes_engine *e) {
+  if (mes_model_latest_id(mes_engine_store(e)) > 0)
+    return MES_EXIT_OK;
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *meta = NULL;
+  uint64_t t0 = mes_mono_ns();
+  fprintf(stderr, "mesura: training the first model...\n");
+  if (mes_engine_train(e, &meta, &err))
+    return mes__cli_fail(&err);
+  fprintf(stderr, "mesura: trained a %s model over %lld items from %lld events in %.1f s\n",
+          json_string_value(json_object_get(meta, "kind")) ? json_string_value(json_object_get(meta, "kind")) : "?",
+          (long long)json_integer_value(json_object_get(meta, "items")),
+          (long long)json_integer_value(json_object_get(meta, "events")), (double)(mes_mono_ns() - t0) / 1e9);
+  json_decref(meta);
+  return MES_EXIT_OK;
+}
+
 /* A dashboard token for the featured shopper; empty when there is none. */
 static void demo_shopper_token(struct mes_engine *e, const char *shopper, char token[64]) {
   token[0] = '\0';
@@ -160,6 +181,8 @@ int mes__cmd_demo(int argc, char **argv) {
     return ec;
   char shopper[130];
   ec = demo_load(e, dir, shopper, sizeof shopper);
+  if (!ec)
+    ec = demo_train(e);
   if (ec) {
     mes_engine_close(e);
     return ec;
@@ -186,6 +209,20 @@ int mes__cmd_demo(int argc, char **argv) {
            "  their own token (1 hour): curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n"
            "  their consents:           curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/consents\n",
            shopper, stoken, host, shopper, stoken, host, shopper);
+  if (shopper[0])
+    printf("\nRecommendations (paste these):\n"
+           "  for %s, with the reasons:\n"
+           "    curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
+           "         -d '{\"subject\": \"%s\", \"count\": 5}' http://%s/v1/recommendations\n"
+           "  the same in Spanish:\n"
+           "    curl -H 'Authorization: Bearer %s' -H 'Accept-Language: es' -H 'Content-Type: application/json' \\\n"
+           "         -d '{\"subject\": \"%s\", \"count\": 5}' http://%s/v1/recommendations\n"
+           "  for an anonymous visitor looking at a tent (nothing personal is read):\n"
+           "    curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
+           "         -d '{\"context\": {\"item\": \"camping-000\"}, \"count\": 5}' http://%s/v1/recommendations\n"
+           "  why an item is suggested to %s:\n"
+           "    curl -H 'Authorization: Bearer %s' 'http://%s/v1/subjects/%s/why?item=camping-001'\n",
+           shopper, key, shopper, host, key, shopper, host, key, host, shopper, key, host, shopper);
   printf("\nStop with Ctrl-C; the store stays in %s.\n\n", dir);
   fflush(stdout);
   mes_wipe(key, sizeof key);

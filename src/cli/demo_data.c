@@ -8,7 +8,7 @@
  * sports), sensitive ones (baby & pregnancy, health) and a once-in-a-lifetime
  * one (wedding dresses). Shoppers have one or two favourite categories, some
  * are expecting a baby, planning a wedding or looking after their health;
- * they browse in sessions over the last 60 days, add to cart and sometimes
+ * they browse in sessions over the last 30 days, add to cart and sometimes
  * buy. Most granted personalization, some also ads, some sent Global Privacy
  * Control, and some never answered the banner (their events are not kept).
  */
@@ -55,6 +55,7 @@ struct demo_cat {
   const char *const *nouns;
   const char *const *adjs;
   int min_price, max_price; /* whole euros */
+  const signed char (*complements)[3];
 };
 
 static const char *const camping_n[] = {"Tent", "Sleeping Bag", "Camping Stove", "Headlamp", "Backpack",
@@ -70,12 +71,34 @@ static const char *const sports_n[] = {"Running Shoes", "Yoga Mat", "Tennis Rack
                                        "Football", "Swim Goggles", "Jump Rope", "Fitness Tracker", "Water Bottle",
                                        NULL};
 static const char *const baby_n[] = {"Crib", "Stroller", "Baby Monitor", "Maternity Pillow", "Nursing Bra",
-                                     "Diaper Bag", "Car Seat", "Baby Carrier", "Pregnancy Vitamins", "Changing Table",
-                                     NULL};
+                                     "Diaper Bag", "Car Seat", "Baby Carrier", "Pregnancy Vitamins",
+                                     "Stroller Rain Cover", NULL};
 static const char *const health_n[] = {"Blood Pressure Monitor", "Thermometer", "Knee Brace", "Glucose Meter",
                                        "Hearing Aid Batteries", "Posture Corrector", "Pill Organiser",
                                        "Heating Pad", "Compression Socks", "First Aid Kit", NULL};
 static const char *const wedding_n[] = {"Wedding Dress", "Bridal Gown", "Lace Wedding Dress", "Bridal Veil", NULL};
+
+/* What goes with what: for noun i of a category, up to three nouns (by
+ * index in the same list) that people buy after it; -1 ends a row. The
+ * journeys buy these some days after the anchor, which is what the
+ * bought-together relation must learn (the sleeping bag after the tent, the
+ * rain cover after the stroller), while browsing several variants of one noun
+ * is what viewed-together (substitutes) learns. */
+static const signed char camping_c[10][3] = {{1, 5, 3}, {5, -1}, {9, 8, -1}, {8, -1}, {6, 3, -1},
+                                             {1, -1},   {4, -1}, {8, -1},    {3, -1}, {2, -1}};
+static const signed char kitchen_c[10][3] = {{3, -1}, {7, 8, -1}, {8, -1}, {0, -1}, {6, -1},
+                                             {9, -1}, {4, -1},    {1, -1}, {2, -1}, {5, -1}};
+static const signed char books_c[10][3] = {{5, -1}, {6, -1}, {9, -1}, {4, -1}, {7, -1},
+                                           {0, -1}, {1, -1}, {4, -1}, {3, -1}, {2, -1}};
+static const signed char garden_c[10][3] = {{9, -1}, {3, -1}, {5, 4, -1}, {1, -1}, {2, -1},
+                                            {2, 9, -1}, {9, 7, -1}, {9, -1}, {5, -1}, {0, -1}};
+static const signed char sports_c[10][3] = {{9, 8, -1}, {7, -1}, {9, -1}, {9, -1}, {1, -1},
+                                            {9, -1},    {9, -1}, {1, -1}, {0, -1}, {8, -1}};
+static const signed char baby_c[10][3] = {{2, -1}, {9, 5, 6}, {0, -1}, {4, 8, -1}, {3, -1},
+                                          {1, -1}, {1, -1},   {5, -1}, {3, -1},    {5, -1}};
+static const signed char health_c[10][3] = {{6, -1}, {9, -1}, {8, -1}, {6, -1}, {5, -1},
+                                            {2, -1}, {3, -1}, {2, -1}, {2, -1}, {1, -1}};
+static const signed char wedding_c[10][3] = {{3, -1}, {3, -1}, {3, -1}, {0, -1}};
 
 static const char *const everyday_a[] = {"Classic", "Compact", "Deluxe", "Lightweight", "Eco", "Pro", "Family",
                                          "Essential", NULL};
@@ -83,15 +106,15 @@ static const char *const soft_a[] = {"Gentle", "Comfort", "Premium", "Everyday",
 static const char *const wedding_a[] = {"Ivory", "A-line", "Mermaid", "Vintage", "Boho", "Satin", NULL};
 
 static const struct demo_cat cats[] = {
-    {"camping", "Camping", "Acampada", "Kemping", false, false, camping_n, everyday_a, 15, 400},
-    {"kitchen", "Kitchen", "Cocina", "Kuchnia", false, false, kitchen_n, everyday_a, 8, 350},
-    {"books", "Books", "Libros", "Książki", false, false, books_n, soft_a, 6, 45},
-    {"garden", "Garden", "Jardín", "Ogród", false, false, garden_n, everyday_a, 5, 500},
-    {"sports", "Sports", "Deportes", "Sport", false, false, sports_n, everyday_a, 7, 250},
-    {"baby", "Baby & pregnancy", "Bebé y embarazo", "Dziecko i ciąża", true, false, baby_n, soft_a, 12, 600},
-    {"health", "Health", "Salud", "Zdrowie", true, false, health_n, soft_a, 5, 180},
+    {"camping", "Camping", "Acampada", "Kemping", false, false, camping_n, everyday_a, 15, 400, camping_c},
+    {"kitchen", "Kitchen", "Cocina", "Kuchnia", false, false, kitchen_n, everyday_a, 8, 350, kitchen_c},
+    {"books", "Books", "Libros", "Książki", false, false, books_n, soft_a, 6, 45, books_c},
+    {"garden", "Garden", "Jardín", "Ogród", false, false, garden_n, everyday_a, 5, 500, garden_c},
+    {"sports", "Sports", "Deportes", "Sport", false, false, sports_n, everyday_a, 7, 250, sports_c},
+    {"baby", "Baby & pregnancy", "Bebé y embarazo", "Dziecko i ciąża", true, false, baby_n, soft_a, 12, 600, baby_c},
+    {"health", "Health", "Salud", "Zdrowie", true, false, health_n, soft_a, 5, 180, health_c},
     {"wedding-dress", "Wedding dresses", "Vestidos de novia", "Suknie ślubne", false, true, wedding_n, wedding_a, 400,
-     3000},
+     3000, wedding_c},
 };
 #define N_CATS (sizeof cats / sizeof cats[0])
 enum { C_BABY = 5, C_HEALTH = 6, C_WEDDING = 7, N_EVERYDAY = 5 };
@@ -199,34 +222,69 @@ static int event_line(FILE *f, const struct shopper *s, const char *type, const 
                                type, "item", item, "ts", (json_int_t)ts, "channel", channel, "properties", props));
 }
 
-/* One browsing session in category c starting at ts; *purchases counts buys. */
-static int session(FILE *f, const struct shopper *s, struct rng *r, size_t c, int64_t ts, int *purchases) {
+/* The k of an item of category c whose noun is `noun`, picking one of its
+ * variants (items k, k + n_nouns, ... share a noun and differ by adjective). */
+static int variant_of(struct rng *r, size_t c, int noun) {
+  int n_nouns = count_of(cats[c].nouns), n_variants = (items_in(c) - noun + n_nouns - 1) / n_nouns;
+  return noun + n_nouns * below(r, n_variants < 1 ? 1 : n_variants);
+}
+
+static int buy(FILE *f, const struct shopper *s, struct rng *r, size_t c, int k, int64_t *ts, const char *ch,
+               int *purchases) {
+  char id[64];
+  item_id(c, k, id, sizeof id);
+  *ts += (20 + below(r, 300)) * 1000LL;
+  if (event_line(f, s, "add_to_cart", id, *ts, ch, json_pack("{s:i}", "quantity", 1)))
+    return -1;
+  *ts += (30 + below(r, 600)) * 1000LL;
+  (*purchases)++;
+  return event_line(f, s, "purchase", id, *ts, ch,
+                    json_pack("{s:i, s:i, s:s}", "price", item_price(c, k), "quantity", 1, "currency", "EUR"));
+}
+
+/* One browsing session in category c starting at ts: the shopper compares a
+ * few variants of one thing (substitutes), sometimes glances at something
+ * else in the category, and sometimes buys; a purchase is often followed,
+ * days later (but before now_ms), by a short session buying what goes with
+ * it. *purchases counts buys. */
+static int session(FILE *f, const struct shopper *s, struct rng *r, size_t c, int64_t ts, int64_t now_ms,
+                   int *purchases) {
   const char *ch = channels[below(r, 10)];
-  int n_views = 2 + below(r, 6);
+  int n_nouns = count_of(cats[c].nouns);
+  int noun = below(r, n_nouns);
+  int n_views = 2 + below(r, 5);
   int seen[8], n_seen = 0;
   for (int v = 0; v < n_views; v++) {
-    int k = below(r, items_in(c));
+    int k = chance(r, 80) ? variant_of(r, c, noun) : below(r, items_in(c));
     char id[64];
     item_id(c, k, id, sizeof id);
     ts += (5 + below(r, 120)) * 1000LL;
     if (event_line(f, s, "view", id, ts, ch, json_pack("{s:i}", "duration_s", 3 + below(r, 90))))
       return -1;
-    seen[n_seen++] = k;
+    if (k % n_nouns == noun)
+      seen[n_seen++] = k;
   }
-  if (!chance(r, c == C_WEDDING ? 40 : 30))
+  if (n_seen == 0 || !chance(r, c == C_WEDDING ? 40 : 25) || (c == C_WEDDING && *purchases > 0))
     return 0;
-  int k = seen[below(r, n_seen)];
-  char id[64];
-  item_id(c, k, id, sizeof id);
-  ts += (20 + below(r, 300)) * 1000LL;
-  if (event_line(f, s, "add_to_cart", id, ts, ch, json_pack("{s:i}", "quantity", 1 + (c != C_WEDDING && chance(r, 15)))))
+  if (buy(f, s, r, c, seen[below(r, n_seen)], &ts, ch, purchases))
     return -1;
-  if (!chance(r, 45) || (c == C_WEDDING && *purchases > 0))
+  /* What goes with it, a few days later. */
+  const signed char *comp = cats[c].complements[noun];
+  int64_t later = ts + (int64_t)(1 + below(r, 6)) * DAY_MS + below(r, 86400) * 1000LL;
+  if (later >= now_ms - 3600000LL || !chance(r, 65))
     return 0;
-  ts += (30 + below(r, 600)) * 1000LL;
-  (*purchases)++;
-  return event_line(f, s, "purchase", id, ts, ch,
-                    json_pack("{s:i, s:i, s:s}", "price", item_price(c, k), "quantity", 1, "currency", "EUR"));
+  for (int j = 0; j < 3 && comp[j] >= 0; j++) {
+    if (j > 0 && !chance(r, 50))
+      break;
+    int k = variant_of(r, c, comp[j]);
+    char id[64];
+    item_id(c, k, id, sizeof id);
+    later += (10 + below(r, 200)) * 1000LL;
+    if (event_line(f, s, "view", id, later, ch, json_pack("{s:i}", "duration_s", 3 + below(r, 60))) ||
+        buy(f, s, r, c, k, &later, ch, purchases))
+      return -1;
+  }
+  return 0;
 }
 
 /* The shopper's sessions (count in *n_out), oldest first. */
@@ -236,7 +294,7 @@ static int write_journey(FILE *f, const struct shopper *s, int64_t now_ms, struc
   *n_out = n_sessions;
   int64_t starts[12];
   for (int i = 0; i < n_sessions; i++)
-    starts[i] = now_ms - (int64_t)(1 + below(r, 59)) * DAY_MS - below(r, 86400) * 1000LL;
+    starts[i] = now_ms - (int64_t)below(r, 30) * DAY_MS - (3600 + below(r, 82800)) * 1000LL;
   for (int i = 1; i < n_sessions; i++) /* oldest first, as a journey reads */
     for (int j = i; j > 0 && starts[j] < starts[j - 1]; j--) {
       int64_t t = starts[j];
@@ -255,7 +313,7 @@ static int write_journey(FILE *f, const struct shopper *s, int64_t now_ms, struc
       c = (size_t)s->favs[below(r, s->n_favs)];
     else
       c = (size_t)below(r, N_EVERYDAY);
-    if (session(f, s, r, c, starts[i], purchases))
+    if (session(f, s, r, c, starts[i], now_ms, purchases))
       return -1;
   }
   return 0;

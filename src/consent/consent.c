@@ -166,8 +166,17 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
     rc = mes_store_event_purge_purposes(c->store, s->row.id, after, &n_purged);
     if (rc)
       goto error;
-    mes_log(c->log, MES_LOG_INFO, "consent: %s withdrew %s (%s), %lld events purged", s->pn_hex,
-            c->policy->purposes[in->purpose].name, in->source, (long long)n_purged);
+    /* Impressions are kept only to cap how often a person sees an item in
+     * personal answers: once no purpose of personal answers is left, they go. */
+    uint32_t serving = 0;
+    for (int ch = 0; ch < MES_CH_N; ch++)
+      serving |= mes_policy_channel_purposes(c->policy, (enum mes_channel)ch);
+    int64_t n_imps = 0;
+    if ((bit & serving) && !(after & serving) &&
+        (rc = mes_store_impression_purge(c->store, s->row.id, &n_imps)) != MES_OK)
+      goto error;
+    mes_log(c->log, MES_LOG_INFO, "consent: %s withdrew %s (%s), %lld events and %lld impressions purged",
+            s->pn_hex, c->policy->purposes[in->purpose].name, in->source, (long long)n_purged, (long long)n_imps);
   }
   s->row.granted = after;
   free(text);

@@ -18,8 +18,11 @@
 
 #include "base/mtime.h"
 #include "crypto/crypto.h"
+#include "catalog/catalog.h"
 #include "ingest/ingest.h"
+#include "model/model.h"
 #include "policy/policy.h"
+#include "recommend/recommend.h"
 #include "store/store.h"
 
 #define AUTH_CACHE_SLOTS 64
@@ -27,6 +30,10 @@
 #define TOKEN_SLOTS 1024
 #define KEYCACHE_ENTRIES 65536
 #define BACKGROUND_EVERY_S 60 /* retention sweeps */
+#define MODEL_POLL_MS 1000      /* a model saved by another process is live within a second */
+#define MODEL_COUNT_EVERY_MS 30000 /* counting events is a scan: not every second */
+#define RETRAIN_MIN_NEW 1000    /* retrain after this many new events ... */
+#define RETRAIN_GROWTH 0.10     /* ... when they are also this share of the events trained on */
 
 struct pol_ref {
   struct mes_policy *p;
@@ -68,6 +75,22 @@ struct mes_engine {
   pthread_t bg_thread;
   bool bg_started;
   bool bg_stop;
+
+  /* Serving (recommend): the in-memory catalog index every request context
+   * carries, and the recommender with its decision-record writer. */
+  struct mes_catalog_index *catalog;
+  struct mes_recommender *rec;
+
+  /* The live model (see mes_engine_model): the pointer is swapped under
+   * model_mu; requests take a reference and never wait for training. */
+  pthread_mutex_t model_mu;
+  struct mes_model *model;
+  int64_t model_failed_id;  /* a stored model that did not load (not retried) */
+  pthread_mutex_t train_mu; /* one training at a time in this process */
+  /* Retraining (background thread only): */
+  int64_t train_events;     /* stored events when the live model was trained */
+  uint64_t train_mono_ns;   /* when it was trained or loaded */
+  uint64_t counted_mono_ns; /* last time the events were counted */
 };
 
 static char *path_join(const char *dir, const char *name) {
@@ -226,6 +249,121 @@ static int pin_policy(struct mes_store *st, const struct mes_policy *p, struct m
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
 
+/* ---------------------------------------------------------------- the live model */
+
+struct mes_model *mes_engine_model(struct mes_engine *e) {
+  pthread_mutex_lock(&e->model_mu);
+  struct mes_model *m = mes_model_ref(e->model);
+  pthread_mutex_unlock(&e->model_mu);
+  return m;
+}
+
+/* Makes m (taken over) the live model; requests holding the old one finish
+ * with it, and the last of them frees it. */
+static void model_swap(struct mes_engine *e, struct mes_model *m) {
+  pthread_mutex_lock(&e->model_mu);
+  struct mes_model *old = e->model;
+  e->model = m;
+  pthread_mutex_unlock(&e->model_mu);
+  mes_model_unref(old);
+  json_t *meta = mes_model_meta(m);
+  json_t *events = json_object_get(meta, "events_read");
+  e->train_events = json_is_integer(events) ? (int64_t)json_integer_value(events) : 0;
+  e->train_mono_ns = mes_mono_ns();
+  mes_log(&e->log, MES_LOG_INFO, "model %lld is live: %s, %zu items, %zu bytes", (long long)mes_model_id(m),
+          json_string_value(json_object_get(meta, "kind")), mes_model_n_items(m), mes_model_memory(m));
+  json_decref(meta);
+}
+
+/* Loads the newest stored model when it is newer than the live one (built by
+ * this process or by `mesura train` in another). Cheap when nothing changed:
+ * one indexed read. */
+static void model_poll(struct mes_engine *e) {
+  int64_t id = mes_model_latest_id(e->store);
+  pthread_mutex_lock(&e->model_mu);
+  int64_t cur = mes_model_id(e->model), failed = e->model_failed_id;
+  pthread_mutex_unlock(&e->model_mu);
+  if (id <= cur || id == failed)
+    return;
+  struct mes_model *m = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  if (mes_model_load(e->store, id, &m, &err)) {
+    mes_log(&e->log, MES_LOG_ERROR, "model %lld cannot be loaded: %s", (long long)id, mes_err_text(&err));
+    pthread_mutex_lock(&e->model_mu);
+    e->model_failed_id = id;
+    pthread_mutex_unlock(&e->model_mu);
+    return;
+  }
+  model_swap(e, m);
+}
+
+static void train_params(const struct mes_policy *p, struct mes_model_params *mp) {
+  mes_model_params_default(mp);
+  mp->kind = (int)p->model.kind;
+  if (p->model.max_memory_mb > 0)
+    mp->max_memory_mb = (size_t)p->model.max_memory_mb;
+}
+
+int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err) {
+  if (meta)
+    *meta = NULL;
+  struct mes_ctx c;
+  struct mes_model_params mp;
+  struct mes_model *m = NULL;
+  int64_t id = 0;
+  pthread_mutex_lock(&e->train_mu);
+  mes_engine_ctx(e, &c, "train", false);
+  train_params(c.policy, &mp);
+  int rc = mes_model_train(&c, &mp, &m, err);
+  mes_engine_ctx_done(e, &c);
+  if (!rc)
+    rc = mes_model_save(e->store, m, &id, err);
+  pthread_mutex_unlock(&e->train_mu);
+  if (!rc && meta) {
+    *meta = mes_model_meta(m);
+    if (!*meta || json_object_set_new(*meta, "id", json_integer(id)))
+      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
+  mes_model_unref(m);
+  return rc;
+}
+
+/* Retrains in the background thread on the policy's schedule, and sooner
+ * when the events grew by RETRAIN_GROWTH (and at least RETRAIN_MIN_NEW)
+ * since the live model was trained. */
+static void model_maybe_retrain(struct mes_engine *e) {
+  uint64_t now = mes_mono_ns();
+  struct mes_ctx c;
+  mes_engine_ctx(e, &c, "train", false);
+  int every_min = c.policy->model.retrain_every_minutes;
+  mes_engine_ctx_done(e, &c);
+  bool due = every_min > 0 && now - e->train_mono_ns >= (uint64_t)every_min * 60ull * 1000000000ull;
+  if (!due && now - e->counted_mono_ns < (uint64_t)MODEL_COUNT_EVERY_MS * 1000000ull)
+    return;
+  e->counted_mono_ns = now;
+  int64_t n = mes_store_event_count(e->store);
+  if (n <= 0) {
+    e->train_mono_ns = due ? now : e->train_mono_ns; /* nothing to learn from yet */
+    return;
+  }
+  int64_t grown = n - e->train_events;
+  bool enough = grown >= RETRAIN_MIN_NEW && (double)grown >= RETRAIN_GROWTH * (double)e->train_events;
+  if (!due && !enough)
+    return;
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *meta = NULL;
+  e->train_mono_ns = now; /* a failure waits for the next occasion, not the next second */
+  e->train_events = n;
+  if (mes_engine_train(e, &meta, &err)) {
+    mes_log(&e->log, MES_LOG_ERROR, "background training failed: %s", mes_err_text(&err));
+    return;
+  }
+  json_decref(meta);
+  model_poll(e);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 int mes_engine_init_dir(const char *dir, struct mes_err *err) {
@@ -288,6 +426,8 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   pthread_mutex_init(&e->pol_mu, NULL);
   pthread_mutex_init(&e->auth_mu, NULL);
   pthread_mutex_init(&e->bg_mu, NULL);
+  pthread_mutex_init(&e->model_mu, NULL);
+  pthread_mutex_init(&e->train_mu, NULL);
   pthread_condattr_t cva;
   pthread_condattr_init(&cva);
   pthread_condattr_setclock(&cva, CLOCK_MONOTONIC); /* wall-clock jumps must not stall or rush sweeps */
@@ -321,6 +461,10 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   if (rc)
     goto fail;
   rc = mes_keycache_new(KEYCACHE_ENTRIES, &e->keys);
+  if (!rc)
+    rc = mes_catalog_index_new(&e->catalog);
+  if (!rc)
+    rc = mes_recommender_new(e->store, &e->log, &e->rec);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto fail;
@@ -333,6 +477,7 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   e->pol_current->p = pol;
   e->pol_current->refs = 1;
   pol = NULL;
+  model_poll(e); /* the newest stored model, when there is one */
   free(yaml);
   free(key);
   *out = e;
@@ -362,6 +507,9 @@ void mes_engine_close(struct mes_engine *e) {
     pthread_mutex_unlock(&e->bg_mu);
     pthread_join(e->bg_thread, NULL);
   }
+  mes_model_unref(e->model);
+  mes_recommender_free(e->rec); /* writes what is queued: before the store goes */
+  mes_catalog_index_free(e->catalog);
   mes_store_close(e->store);
   mes_keycache_free(e->keys);
   mes_master_free(e->master);
@@ -373,6 +521,8 @@ void mes_engine_close(struct mes_engine *e) {
   pthread_mutex_destroy(&e->pol_mu);
   pthread_mutex_destroy(&e->auth_mu);
   pthread_mutex_destroy(&e->bg_mu);
+  pthread_mutex_destroy(&e->model_mu);
+  pthread_mutex_destroy(&e->train_mu);
   pthread_cond_destroy(&e->bg_cv);
   mes_wipe(e->auth, sizeof e->auth);
   mes_wipe(e->tokens, sizeof e->tokens);
@@ -427,6 +577,7 @@ void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, 
   c->now_ms = mes_now_ms();
   c->actor = actor;
   c->gpc = gpc;
+  c->catalog = e->catalog;
 }
 
 void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c) {
@@ -463,19 +614,38 @@ static void background_tick(struct mes_engine *e) {
     mes_log(&e->log, MES_LOG_WARN, "retention sweep failed: %s", mes_err_text(&err));
   else if (n > 0)
     mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld events", (long long)n);
+  int64_t nd = 0, ni = 0;
+  mes_err_clear(&err);
+  if (mes_recommender_sweep(e->rec, &c, &nd, &ni, &err))
+    mes_log(&e->log, MES_LOG_WARN, "decision sweep failed: %s", mes_err_text(&err));
+  else if (nd > 0 || ni > 0)
+    mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld decision records and %lld impressions",
+            (long long)nd, (long long)ni);
   mes_engine_ctx_done(e, &c);
 }
 
 static void *background_main(void *arg) {
   struct mes_engine *e = arg;
+  uint64_t next_sweep = 0;
   pthread_mutex_lock(&e->bg_mu);
   while (!e->bg_stop) {
     pthread_mutex_unlock(&e->bg_mu);
-    background_tick(e);
+    /* Every second: a model saved elsewhere, then retraining when due;
+     * every BACKGROUND_EVERY_S: the retention sweep. */
+    model_poll(e);
+    model_maybe_retrain(e);
+    if (mes_mono_ns() >= next_sweep) {
+      background_tick(e);
+      next_sweep = mes_mono_ns() + (uint64_t)BACKGROUND_EVERY_S * 1000000000ull;
+    }
     pthread_mutex_lock(&e->bg_mu);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += BACKGROUND_EVERY_S;
+    until.tv_nsec += (long)MODEL_POLL_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec += until.tv_nsec / 1000000000L;
+      until.tv_nsec %= 1000000000L;
+    }
     while (!e->bg_stop && pthread_cond_timedwait(&e->bg_cv, &e->bg_mu, &until) != ETIMEDOUT)
       ; /* spurious wake-ups: wait again for the same deadline */
   }
@@ -501,6 +671,7 @@ int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {
 }
 
 struct mes_store *mes_engine_store(struct mes_engine *e) { return e->store; }
+struct mes_recommender *mes_engine_recommender(struct mes_engine *e) { return e->rec; }
 const struct mes_log *mes_engine_log(struct mes_engine *e) { return &e->log; }
 const char *mes_engine_dir(struct mes_engine *e) { return e->dir; }
 void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]) { mes_sign_public_key(e->master, pk); }

@@ -14,6 +14,7 @@
 #ifndef MES_ENGINE_H
 #define MES_ENGINE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,6 +65,10 @@ void mes_engine_close(struct mes_engine *e);
 
 /* Starts the background thread that runs the retention sweep
  * (mes_ingest_sweep) at once and then every 60 s, off the request threads.
+ * The same thread looks for a newer stored model every second (one saved by
+ * `mesura train` in another process is live within a second) and retrains
+ * on the policy's model.retrain_every_minutes, and sooner once the stored
+ * events grew by 10 % and at least 1,000 since the live model was trained.
  * mes_engine_close stops it without waiting out the interval. Call once, from
  * the thread that owns e (a second call is a no-op); the server calls it, the
  * one-shot CLI commands do not. MES_EUNAVAILABLE when no thread can start. */
@@ -83,6 +88,22 @@ void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, 
 void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c);
 
 struct mes_store *mes_engine_store(struct mes_engine *e);
+struct mes_recommender;
+/* The recommender (recommend.h) serving this engine: borrowed, lives as
+ * long as e. Request contexts carry the engine's catalog index (ctx.catalog). */
+struct mes_recommender *mes_engine_recommender(struct mes_engine *e);
+
+struct mes_model;
+/* The live model: a new reference (release with mes_model_unref), or NULL
+ * while none was trained. Cheap (a mutex around a pointer and a reference
+ * count): call it once per request and use that model for the whole request,
+ * even if a newer one is swapped in meanwhile. */
+struct mes_model *mes_engine_model(struct mes_engine *e);
+/* Trains a model from the stored events with the policy's model settings
+ * and saves it as the newest (the server's background thread picks it up).
+ * Slow: never call on a request thread. *meta (may be NULL) receives the
+ * model's metadata (mes_model_meta, with the store "id"), a new reference. */
+int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err);
 /* The instance's Ed25519 receipt-signing public key (contract §5). */
 void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]);
 const struct mes_log *mes_engine_log(struct mes_engine *e);

@@ -24,8 +24,11 @@ void mes__h_events_post(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
   json_t *body = NULL, *out = NULL;
+  uint64_t ticket = 0;
+  /* No wait here: the reply is held (below) until the commit is durable,
+   * without keeping this worker thread. */
   if (mes_http_req_json(req, mes_ingest_body_fields, mes_ingest_n_body_fields, &body, &err) ||
-      mes_ingest_batch(mes_http_req_ctx(req), body, &out, &err)) {
+      mes_ingest_batch_nowait(mes_http_req_ctx(req), body, &out, &ticket, &err)) {
     /* A single event refused for its own content is one invalid event; a
      * refused batch or body is counted by the request metrics alone. */
     if (body && !json_object_get(body, "events") && mes_rc_status(err.rc) == 400)
@@ -48,6 +51,7 @@ void mes__h_events_post(struct mes_http_req *req, struct mes_http_resp *resp) {
   if (dropped > 0)
     mes_http_metric_add(req, "mesura_event_properties_dropped_total", NULL, NULL, (uint64_t)dropped);
   mes_http_reply_json(resp, 200, out);
+  mes_http_resp_hold(resp, ticket);
 }
 
 void mes__h_subject_event_delete(struct mes_http_req *req, struct mes_http_resp *resp) {

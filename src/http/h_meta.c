@@ -12,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "http/endpoints.h"
 #include "http/http_int.h"
+#include "model/model.h"
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define HTML_TYPE "text/html; charset=utf-8"
@@ -24,6 +25,20 @@ void mes__h_metrics(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_buf out;
   mes_buf_init(&out, MES_HTTP_BODY_MAX);
   int rc = mes_metrics_render(req->srv->metrics, &out);
+  if (!rc) {
+    /* The live model, as gauges: a retrain or a `mesura train` shows here
+     * the moment it is swapped in (0 while there is none). */
+    struct mes_model *m = mes_engine_model(mes_http_req_engine(req));
+    rc = mes_buf_printf(&out,
+                        "# HELP mesura_model_id Store id of the live recommendation model (0: none).\n"
+                        "# TYPE mesura_model_id gauge\nmesura_model_id %lld\n"
+                        "# HELP mesura_model_items Items the live model knows.\n"
+                        "# TYPE mesura_model_items gauge\nmesura_model_items %zu\n"
+                        "# HELP mesura_model_memory_bytes Resident bytes of the live model.\n"
+                        "# TYPE mesura_model_memory_bytes gauge\nmesura_model_memory_bytes %zu\n",
+                        (long long)mes_model_id(m), mes_model_n_items(m), mes_model_memory(m));
+    mes_model_unref(m);
+  }
   if (rc) {
     mes_buf_release(&out);
     struct mes_err err;

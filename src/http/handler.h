@@ -175,6 +175,13 @@ void mes_http_reply_text(struct mes_http_resp *resp, int status, const char *con
  * as out of memory). */
 void mes_http_reply_take(struct mes_http_resp *resp, int status, const char *content_type, char *body, size_t len);
 
+/* Holds the reply just set until the store has made `ticket` (from
+ * mes_store_tx_commit, or mes_ingest_batch_nowait) durable, without holding
+ * a worker thread meanwhile: the connection is parked and resumed by the
+ * store's commit thread. If the commit is lost instead, a 500 store error
+ * goes out in place of the reply. A zero ticket holds nothing. */
+void mes_http_resp_hold(struct mes_http_resp *resp, uint64_t ticket);
+
 /* Adds a response header (name and value copied). MES_ENOMEM when out of
  * memory or past 8 extra headers, MES_EINVALID_VALUE when either holds a
  * control character. */

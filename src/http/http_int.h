@@ -90,6 +90,7 @@ struct mes__server {
   pthread_mutex_t mu;              /* guards in_flight, signals idle */
   pthread_cond_t idle;
   unsigned in_flight; /* requests begun and not yet completed */
+  unsigned parked;    /* of which suspended, waiting for their commit */
 };
 
 struct mes_http_resp {
@@ -129,6 +130,13 @@ struct mes_http_req {
   char pseudonym[17]; /* for the access log; "" when none */
 
   bool queued; /* a response went to MHD */
+
+  /* Parking (mes_http_resp_hold): the reply waits for a durable commit. */
+  struct mes_store *hold_store; /* borrowed from the request's ctx */
+  uint64_t hold_ticket;         /* 0: nothing to wait for */
+  struct mes_store_waiter waiter;
+  bool parked;          /* suspended; on_request must not reply until resumed */
+  atomic_int durable_rc; /* set by the commit thread before it resumes us */
   struct mes__arena arena;
   struct mes_http_resp resp;
 };

@@ -265,6 +265,12 @@ void mes_http_reply_text(struct mes_http_resp *resp, int status, const char *con
   mes_http_reply_take(resp, status, content_type, copy, len);
 }
 
+void mes_http_resp_hold(struct mes_http_resp *resp, uint64_t ticket) {
+  struct mes_http_req *req = resp->req;
+  req->hold_ticket = ticket;
+  req->hold_store = req->ctx.store;
+}
+
 static bool header_safe(const char *s) {
   for (; *s; s++)
     if ((unsigned char)*s < 0x20 || *s == 0x7F)

@@ -33,6 +33,9 @@ const struct mes_route mes__routes[] = {
   {"GET",     "/v1/subjects/{s}",         MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_get},
   {"GET",     "/v1/subjects/{s}/export",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_export},
   {"POST",    "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, 0,               mes__h_subject_token},
+  {"POST",    "/v1/recommendations",      MES_SCOPE_RECOMMEND, 0,              mes__h_recs_post},
+  {"GET",     "/v1/recommendations/{request_id}", MES_SCOPE_RECOMMEND | MES_SCOPE_AUDIT, 0, mes__h_recs_get},
+  {"GET",     "/v1/subjects/{s}/why",     MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_why},
 };
 /* clang-format on */
 const size_t mes__n_routes = sizeof mes__routes / sizeof mes__routes[0];

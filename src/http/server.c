@@ -12,7 +12,10 @@
  *      error, it is read and dropped, so the client sees the reply instead of
  *      a reset connection (up to DRAIN_MAX; beyond, the connection is cut);
  *   3. last call: the handler runs with a fresh request context, and the
- *      reply is queued;
+ *      reply is queued - or, when the handler held it until a commit is
+ *      durable (mes_http_resp_hold), the connection is suspended and the
+ *      store's commit thread resumes it once the group commit is synced;
+ *      MHD then calls on_request again and the reply is queued;
  *   4. completion (reply sent or connection gone): access log line, metrics,
  *      free, and the in-flight count that shutdown waits on.
  *
@@ -45,13 +48,12 @@
 #define DRAIN_MAX ((uint64_t)64 << 20) /* body bytes dropped after an error before the connection is cut */
 #define SHUTDOWN_GRACE_S 10
 #define TLS_FILE_MAX ((size_t)1 << 20)
-/* Worker threads. A durable write blocks its worker until the group commit
- * that holds it is synced (about a millisecond here), so the number of
- * writes one fsync can carry is bounded by the workers: with 2 workers,
- * single-event requests top out near 2,500/s; with 16, one fsync carries up
- * to 16 of them (bench/README.md). Tiny reads lose little to the extra
- * threads. */
-#define POOL_THREADS_DEFAULT 16u
+/* Worker threads. A request waiting for its group commit does not hold one
+ * (it is parked, see step 3), so one fsync carries every request that
+ * arrived meanwhile and the pool only needs the threads that do work: a few
+ * more than the 2 cores of the reference machine, because a request also
+ * blocks while another holds the store's writer lock (bench/README.md). */
+#define POOL_THREADS_DEFAULT 4u
 #define CONNECTION_TIMEOUT_S 60u
 
 /* ---------------------------------------------------------------- replies */
@@ -289,11 +291,61 @@ static void req_free(struct mes_http_req *req) {
   free(req);
 }
 
+/* The store's commit thread: req's commit is durable (or lost). After the
+ * resume, req belongs to MHD's thread again. */
+static void on_durable(struct mes_store_waiter *w, int rc) {
+  struct mes_http_req *req = (struct mes_http_req *)((char *)w - offsetof(struct mes_http_req, waiter));
+  atomic_store(&req->durable_rc, rc);
+  MHD_resume_connection(req->conn);
+}
+
+/* Suspends the connection until the held ticket is durable. Suspending comes
+ * first: resuming a connection that is not suspended is undefined, and the
+ * callback may run before this function returns. */
+static void park(struct mes_http_req *req) {
+  struct mes__server *srv = req->srv;
+  req->parked = true;
+  atomic_init(&req->durable_rc, MES_EINTERNAL);
+  pthread_mutex_lock(&srv->mu);
+  srv->parked++;
+  pthread_mutex_unlock(&srv->mu);
+  MHD_suspend_connection(req->conn);
+  req->waiter.cb = on_durable;
+  if (mes_store_on_durable(req->hold_store, req->hold_ticket, &req->waiter) != MES_OK) {
+    /* No commit thread to call us back: wait here, then resume ourselves. */
+    atomic_store(&req->durable_rc, mes_store_wait_durable(req->hold_store, req->hold_ticket));
+    MHD_resume_connection(req->conn);
+  }
+}
+
+/* Back from parking: the held reply, or the error that replaces it. */
+static enum MHD_Result unpark(struct mes_http_req *req) {
+  struct mes__server *srv = req->srv;
+  req->parked = false;
+  req->hold_ticket = 0;
+  pthread_mutex_lock(&srv->mu);
+  if (--srv->parked == 0)
+    pthread_cond_broadcast(&srv->idle);
+  pthread_mutex_unlock(&srv->mu);
+  int rc = atomic_load(&req->durable_rc);
+  if (rc != MES_OK) {
+    struct mes_err err;
+    mes_err_set(&err, rc, NULL, NULL);
+    req->resp.n_headers = 0; /* the held reply's headers described it */
+    mes_http_reply_error(&req->resp, &err);
+  }
+  return queue_reply(req);
+}
+
 static enum MHD_Result finish(struct mes_http_req *req) {
   if (req->pending.rc == MES_OK)
     run_handler(req);
   else
     mes_http_reply_error(&req->resp, &req->pending);
+  if (req->hold_ticket) {
+    park(req);
+    return MHD_YES;
+  }
   return queue_reply(req);
 }
 
@@ -316,6 +368,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (req->queued)
     return MHD_YES;
+  if (req->parked)
+    return unpark(req); /* MHD calls again only once resumed */
   if (*upload_size) {
     take_body(req, upload, *upload_size);
     *upload_size = 0;
@@ -549,6 +603,15 @@ static void drain_and_stop(struct mes__server *srv, struct MHD_Daemon *d) {
     if (pthread_cond_timedwait(&srv->idle, &srv->mu, &deadline) == ETIMEDOUT)
       break;
   unsigned left = srv->in_flight;
+  /* MHD must not be stopped with suspended connections. A parked request
+   * is resumed by the store's commit thread within one group commit (or at
+   * once if the commit failed), so this wait is short and bounded. */
+  while (srv->parked > 0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += 1;
+    pthread_cond_timedwait(&srv->idle, &srv->mu, &t);
+  }
   pthread_mutex_unlock(&srv->mu);
   if (left)
     mes_log(srv->log, MES_LOG_WARN, "stopping with %u requests unfinished after %d s", left, SHUTDOWN_GRACE_S);
@@ -636,7 +699,7 @@ int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct m
       {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
       {MHD_OPTION_END, 0, NULL},
   };
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (tls)
     flags |= MHD_USE_TLS;
   if (ipv6)

@@ -503,8 +503,9 @@ static int recheck_subjects(struct batch *b) {
   return MES_OK;
 }
 
-/* Phase 2: one transaction for the whole request, durable before returning. */
-static int write_all(struct batch *b, struct mes_err *err) {
+/* Phase 2: one transaction for the whole request, durable before returning,
+ * or, with a ticket to fill, committed and left for the caller to wait on. */
+static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err) {
   const struct mes_ctx *c = b->c;
   bool any = false;
   for (size_t i = 0; i < b->n_subjs && !any; i++)
@@ -548,7 +549,9 @@ static int write_all(struct batch *b, struct mes_err *err) {
   }
   uint64_t ticket;
   rc = mes_store_tx_commit(c->store, &ticket);
-  if (!rc)
+  if (!rc && ticket_out)
+    *ticket_out = ticket;
+  else if (!rc)
     rc = mes_store_wait_durable(c->store, ticket);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
@@ -588,7 +591,20 @@ static json_t *reply_json(const struct batch *b) {
 /* ---------------------------------------------------------------- entry point */
 
 int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err) {
+  uint64_t ticket = 0;
+  int rc = mes_ingest_batch_nowait(c, body, reply, &ticket, err);
+  if (rc == MES_OK && (rc = mes_store_wait_durable(c->store, ticket)) != MES_OK) {
+    json_decref(*reply);
+    *reply = NULL;
+    mes_err_set(err, rc, NULL, NULL);
+  }
+  return rc;
+}
+
+int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t **reply, uint64_t *ticket,
+                            struct mes_err *err) {
   *reply = NULL;
+  *ticket = 0;
   if (!json_is_object(body))
     return mes_err_set(err, MES_EWRONG_TYPE, "", "The request body must be a JSON object.");
   const json_t *list = json_object_get(body, "events");
@@ -645,7 +661,7 @@ int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply
       goto done;
     }
   }
-  rc = write_all(&b, err);
+  rc = write_all(&b, ticket, err);
   if (rc)
     goto done;
   *reply = reply_json(&b);

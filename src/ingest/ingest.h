@@ -67,6 +67,12 @@ extern const size_t mes_ingest_n_body_fields;
  * acknowledged, not stored twice. On error *reply is NULL and nothing is kept.
  */
 int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err);
+/* The same, without the wait: *ticket gets the store ticket of the request's
+ * commit (0 when nothing was written) and the caller must not show *reply to
+ * anyone before mes_store_wait_durable or mes_store_on_durable said that
+ * ticket is durable (the HTTP server parks the connection meanwhile). */
+int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t **reply, uint64_t *ticket,
+                            struct mes_err *err);
 
 /* One stored event as read back. Every pointer is borrowed for the duration
  * of the callback only. */
@@ -93,6 +99,50 @@ typedef int (*mes_ingest_event_cb)(void *ud, const struct mes_ingest_event *ev);
  * store/crypto error.
  */
 int mes_ingest_list(const struct mes_ctx *c, int64_t sid, mes_ingest_event_cb cb, void *ud, struct mes_err *err);
+
+/* One stored event as the bulk scan hands it out: only what training needs,
+ * no API JSON. Pointers are borrowed for the duration of the callback. */
+struct mes_ingest_scan_event {
+  int64_t id;          /* store row id */
+  int64_t sid;         /* the subject's store id (numbers are not pseudonyms: never log them) */
+  int type;            /* index into the policy's event_types; -1 when the current policy lacks it */
+  int64_t ts_ms;
+  uint32_t purposes;   /* as stored */
+  enum mes_source source;
+  int channel;         /* enum mes_channel, or -1 when absent */
+  const char *item;    /* NUL-terminated; NULL when the event has none (search) */
+  size_t item_len;
+};
+typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *ev);
+
+/* What one scan read, kept and skipped. */
+struct mes_ingest_scan_stats {
+  int64_t rows;           /* events read from the store */
+  int64_t used;           /* handed to the callback */
+  int64_t not_purpose;    /* skipped: serve none of `purposes` the subject grants, or the subject is
+                             restricted, or unknown */
+  int64_t key_gone;       /* skipped: the subject's key is shredded */
+  int64_t unreadable;     /* skipped: the sealed document does not open or parse */
+  int64_t subjects;       /* subjects with at least one event used */
+};
+
+/*
+ * Reads every durable event of the store (oldest row first) decrypted, for
+ * training: only events that serve one of `purposes` (a policy bitmask) that
+ * their subject still grants, of subjects who are not restricted. Each
+ * subject's key is fetched once per scan, straight from the keystore (the
+ * request key cache is left alone, so that a scan does not evict the keys of
+ * active shoppers); keys are wiped when the scan ends. Events of subjects
+ * whose key is gone are skipped. The sealed document is unsealed into a
+ * reused buffer and only "item" and "channel" are picked out of it: cheap
+ * enough for ten million events.
+ *
+ * The store's snapshot is read on a connection of its own, so writers are
+ * not held up; cb may be slow. cb returns nonzero to stop (then MES_OK).
+ * stats may be NULL. Slow: call off request threads.
+ */
+int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_cb cb, void *ud,
+                    struct mes_ingest_scan_stats *stats, struct mes_err *err);
 
 /*
  * Forgets one event of subject `s` (borrowed; resolved, row stored) for

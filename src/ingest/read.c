@@ -5,6 +5,7 @@
 #include "ingest/ingest_int.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,5 +170,518 @@ int mes_ingest_forget(const struct mes_ctx *c, const struct mes_subject *s, cons
     return mes_err_set(err, rc, NULL, "This subject has no event with this id.");
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- scan */
+
+/* The subjects a scan may read, by store id: open addressing, linear probe.
+ * A slot with sid 0 is empty (store ids start at 1). */
+enum { KEY_UNKNOWN = 0, KEY_OK, KEY_GONE };
+
+struct scan_subj {
+  int64_t sid;
+  uint32_t granted; /* & the scan's purposes; nonzero for every stored slot */
+  uint8_t key_state;
+  bool used;
+  uint8_t key[MES_KEY_BYTES];
+};
+
+struct scan_ud {
+  const struct mes_ctx *c;
+  uint32_t purposes;
+  mes_ingest_scan_cb cb;
+  void *ud;
+  struct scan_subj *subj;
+  size_t cap; /* power of two */
+  size_t n;
+  uint8_t *pt; /* unsealed document, reused */
+  size_t pt_cap;
+  char *item; /* the decoded item id, reused */
+  size_t item_cap;
+  struct mes_ingest_scan_stats st; /* rows, not_purpose, key_gone: producer; the rest: consumer */
+  int64_t bad_rows;                 /* producer: too short to be sealed */
+  int rc;                           /* consumer's failure */
+  int prc;                          /* producer's failure */
+  struct pipe *pipe;
+  bool threaded;
+};
+
+static size_t subj_slot(const struct scan_ud *s, int64_t sid) {
+  uint64_t h = (uint64_t)sid * 0x9E3779B97F4A7C15ull;
+  size_t i = (size_t)(h >> 20) & (s->cap - 1);
+  while (s->subj[i].sid != 0 && s->subj[i].sid != sid)
+    i = (i + 1) & (s->cap - 1);
+  return i;
+}
+
+static int on_subject(void *ud, const struct mes_subject_row *row) {
+  struct scan_ud *s = ud;
+  uint32_t g = row->granted & s->purposes;
+  if (row->restricted || !g || row->id <= 0)
+    return 0;
+  if ((s->n + 1) * 2 > s->cap) { /* keep the load under one half */
+    size_t ncap = s->cap ? s->cap * 2 : 1024;
+    struct scan_subj *ns = calloc(ncap, sizeof *ns);
+    if (!ns) {
+      s->rc = MES_ENOMEM;
+      return 1;
+    }
+    struct scan_subj *old = s->subj;
+    size_t ocap = s->cap;
+    s->subj = ns;
+    s->cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+      if (old[i].sid)
+        s->subj[subj_slot(s, old[i].sid)] = old[i];
+    free(old); /* no key is loaded yet: nothing to wipe */
+  }
+  struct scan_subj *e = &s->subj[subj_slot(s, row->id)];
+  if (e->sid == 0)
+    s->n++;
+  e->sid = row->id;
+  e->granted = g;
+  return 0;
+}
+
+/* Skips white space the writer never emits but a reader should tolerate. */
+static const char *skip_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+/* p at the opening quote: the position after the closing one, or NULL. */
+static const char *skip_string(const char *p, const char *end) {
+  for (p++; p < end; p++) {
+    if (*p == '\\')
+      p++;
+    else if (*p == '"')
+      return p + 1;
+  }
+  return NULL;
+}
+
+/* Skips one value of any kind (nested objects and arrays counted). */
+static const char *skip_value(const char *p, const char *end) {
+  int depth = 0;
+  while (p < end) {
+    char ch = *p;
+    if (ch == '"') {
+      if (!(p = skip_string(p, end)))
+        return NULL;
+      if (depth == 0)
+        return p;
+      continue;
+    }
+    if (ch == '{' || ch == '[') {
+      depth++;
+    } else if (ch == '}' || ch == ']') {
+      if (depth == 0)
+        return p; /* the end of the enclosing object: a scalar just ended */
+      if (--depth == 0)
+        return p + 1;
+    } else if (ch == ',' && depth == 0) {
+      return p;
+    }
+    p++;
+  }
+  return depth == 0 ? p : NULL;
+}
+
+static int hexval(char ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
+}
+
+static int read_u4(const char *p, const char *end, uint32_t *u) {
+  if (end - p < 4)
+    return -1;
+  *u = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(p[i]);
+    if (h < 0)
+      return -1;
+    *u = *u << 4 | (uint32_t)h;
+  }
+  return 0;
+}
+
+/* Decodes the JSON string at p (opening quote) into s->item (NUL-terminated;
+ * UTF-8 output is never longer than the escaped input). Returns the position
+ * after the closing quote, or NULL when malformed or out of memory. */
+static const char *decode_string(struct scan_ud *s, const char *p, const char *end, size_t *len) {
+  size_t need = (size_t)(end - p) + 1;
+  if (need > s->item_cap) {
+    char *n = realloc(s->item, need);
+    if (!n)
+      return NULL;
+    s->item = n;
+    s->item_cap = need;
+  }
+  size_t o = 0;
+  for (p++; p < end; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (ch == '"') {
+      s->item[o] = '\0';
+      *len = o;
+      return p + 1;
+    }
+    if (ch != '\\') {
+      s->item[o++] = (char)ch;
+      continue;
+    }
+    if (++p >= end)
+      return NULL;
+    uint32_t u;
+    switch (*p) {
+    case '"': case '\\': case '/': s->item[o++] = *p; continue;
+    case 'b': s->item[o++] = '\b'; continue;
+    case 'f': s->item[o++] = '\f'; continue;
+    case 'n': s->item[o++] = '\n'; continue;
+    case 'r': s->item[o++] = '\r'; continue;
+    case 't': s->item[o++] = '\t'; continue;
+    case 'u':
+      if (read_u4(p + 1, end, &u))
+        return NULL;
+      p += 4;
+      if (u >= 0xD800 && u < 0xDC00) { /* a surrogate pair */
+        uint32_t lo;
+        if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || read_u4(p + 3, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+          return NULL;
+        p += 6;
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+      } else if (u >= 0xDC00 && u < 0xE000) {
+        return NULL;
+      }
+      if (u < 0x80) {
+        s->item[o++] = (char)u;
+      } else if (u < 0x800) {
+        s->item[o++] = (char)(0xC0 | u >> 6);
+        s->item[o++] = (char)(0x80 | (u & 0x3F));
+      } else if (u < 0x10000) {
+        s->item[o++] = (char)(0xE0 | u >> 12);
+        s->item[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
+        s->item[o++] = (char)(0x80 | (u & 0x3F));
+      } else {
+        s->item[o++] = (char)(0xF0 | u >> 18);
+        s->item[o++] = (char)(0x80 | ((u >> 12) & 0x3F));
+        s->item[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
+        s->item[o++] = (char)(0x80 | (u & 0x3F));
+      }
+      continue;
+    default:
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+/* Picks "item" (decoded into s->item) and "channel" out of a sealed event
+ * document (ingest_int.h) without building it: walks the top-level members
+ * and skips every other value. 0, or -1 when the text is not such an object. */
+static int pick_members(struct scan_ud *s, const char *p, const char *end, bool *has_item, size_t *item_len,
+                        int *channel) {
+  *has_item = false;
+  *item_len = 0;
+  *channel = -1;
+  p = skip_ws(p, end);
+  if (p >= end || *p != '{')
+    return -1;
+  p = skip_ws(p + 1, end);
+  if (p < end && *p == '}')
+    return 0;
+  while (p < end) {
+    if (*p != '"')
+      return -1;
+    const char *k = p + 1;
+    const char *kend = skip_string(p, end);
+    if (!kend)
+      return -1;
+    size_t klen = (size_t)(kend - 1 - k);
+    p = skip_ws(kend, end);
+    if (p >= end || *p != ':')
+      return -1;
+    p = skip_ws(p + 1, end);
+    if (p >= end)
+      return -1;
+    if (klen == 4 && memcmp(k, "item", 4) == 0 && *p == '"') {
+      if (!(p = decode_string(s, p, end, item_len)))
+        return -1;
+      *has_item = true;
+    } else if (klen == 7 && memcmp(k, "channel", 7) == 0 && *p == '"') {
+      const char *v = p + 1;
+      if (!(p = skip_string(p, end)))
+        return -1;
+      *channel = mes_channel_parse(v, (size_t)(p - 1 - v));
+    } else if (!(p = skip_value(p, end))) {
+      return -1;
+    }
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') {
+      p = skip_ws(p + 1, end);
+      continue;
+    }
+    return p < end && *p == '}' ? 0 : -1;
+  }
+  return -1;
+}
+
+/*
+ * The scan is a two-stage pipeline, because opening the events costs about
+ * as much as reading them: the calling thread steps through the store,
+ * drops what may not count, fetches keys and copies the rest into batches;
+ * one worker thread unseals each batch, picks the members out and calls cb,
+ * in row order. NBATCH batches circulate between the two.
+ */
+#define BATCH_ROWS 2048
+#define NBATCH 4
+
+struct brow {
+  int64_t id, sid, ts_ms;
+  int type, source;
+  uint32_t purposes;
+  struct scan_subj *subj;
+  size_t at, len; /* the sealed bytes in the batch's arena */
+};
+
+struct batch {
+  struct brow rows[BATCH_ROWS];
+  size_t n;
+  uint8_t *arena;
+  size_t arena_len, arena_cap;
+};
+
+struct pipe {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct batch b[NBATCH];
+  size_t head, tail; /* batches filled: [tail, head), modulo NBATCH, counted */
+  bool done;         /* the producer has no more */
+  bool stop;         /* the consumer stopped (cb asked, or failed) */
+  struct batch *fill; /* the producer's current batch */
+};
+
+/* Consumer side: one row of a batch. Returns nonzero to stop. */
+static int open_row(struct scan_ud *s, const struct batch *bt, const struct brow *r) {
+  size_t n = r->len - MES_SEAL_OVERHEAD;
+  if (n > s->pt_cap) {
+    size_t ncap = n < 4096 ? 4096 : n;
+    uint8_t *np = malloc(ncap);
+    if (!np) {
+      s->rc = MES_ENOMEM;
+      return 1;
+    }
+    if (s->pt) {
+      mes_wipe(s->pt, s->pt_cap);
+      free(s->pt);
+    }
+    s->pt = np;
+    s->pt_cap = ncap;
+  }
+  bool has_item;
+  size_t item_len;
+  int channel;
+  if (mes_subject_unseal_key(r->subj->key, r->sid, MES__INGEST_KIND, bt->arena + r->at, r->len, s->pt) != MES_OK ||
+      pick_members(s, (const char *)s->pt, (const char *)s->pt + n, &has_item, &item_len, &channel) != 0) {
+    s->st.unreadable++;
+    return 0;
+  }
+  const struct mes_policy *p = s->c->policy;
+  struct mes_ingest_scan_event ev = {
+      .id = r->id,
+      .sid = r->sid,
+      .type = r->type >= 0 && (size_t)r->type < p->n_event_types ? r->type : -1,
+      .ts_ms = r->ts_ms,
+      .purposes = r->purposes,
+      .source = r->source >= 0 && r->source < MES_SRC_N ? (enum mes_source)r->source : MES_SRC_FIRST,
+      .channel = channel,
+      .item = has_item ? s->item : NULL,
+      .item_len = has_item ? item_len : 0,
+  };
+  s->st.used++;
+  if (!r->subj->used) {
+    r->subj->used = true;
+    s->st.subjects++;
+  }
+  return s->cb(s->ud, &ev);
+}
+
+static int open_batch(struct scan_ud *s, struct batch *bt) {
+  for (size_t i = 0; i < bt->n; i++)
+    if (open_row(s, bt, &bt->rows[i]))
+      return 1;
+  return 0;
+}
+
+static void *consumer_main(void *arg) {
+  struct scan_ud *s = arg;
+  struct pipe *pp = s->pipe;
+  pthread_mutex_lock(&pp->mu);
+  for (;;) {
+    while (pp->head == pp->tail && !pp->done)
+      pthread_cond_wait(&pp->cv, &pp->mu);
+    if (pp->head == pp->tail)
+      break; /* done and drained */
+    struct batch *bt = &pp->b[pp->tail % NBATCH];
+    pthread_mutex_unlock(&pp->mu);
+    int stop = open_batch(s, bt);
+    pthread_mutex_lock(&pp->mu);
+    pp->tail++;
+    if (stop)
+      pp->stop = true;
+    pthread_cond_broadcast(&pp->cv);
+    if (stop)
+      break;
+  }
+  pthread_mutex_unlock(&pp->mu);
+  return NULL;
+}
+
+/* Producer side: hands the current batch over (or opens it here when there
+ * is no worker) and takes a free one. Nonzero: stop scanning. */
+static int flush_batch(struct scan_ud *s) {
+  struct pipe *pp = s->pipe;
+  struct batch *bt = pp->fill;
+  if (!bt || bt->n == 0)
+    return pp->stop;
+  if (!s->threaded) {
+    int stop = open_batch(s, bt);
+    bt->n = bt->arena_len = 0;
+    return stop;
+  }
+  pthread_mutex_lock(&pp->mu);
+  pp->head++;
+  pthread_cond_broadcast(&pp->cv);
+  while (pp->head - pp->tail >= NBATCH && !pp->stop)
+    pthread_cond_wait(&pp->cv, &pp->mu);
+  int stop = pp->stop;
+  pp->fill = &pp->b[pp->head % NBATCH];
+  pthread_mutex_unlock(&pp->mu);
+  pp->fill->n = pp->fill->arena_len = 0;
+  return stop;
+}
+
+static int on_scan_row(void *ud, const struct mes_event_row *row) {
+  struct scan_ud *s = ud;
+  s->st.rows++;
+  struct scan_subj *e = s->cap ? &s->subj[subj_slot(s, row->sid)] : NULL;
+  if (!e || e->sid != row->sid || !(row->purposes & e->granted)) {
+    s->st.not_purpose++;
+    return 0;
+  }
+  if (e->key_state == KEY_UNKNOWN) {
+    int rc = mes_subject_key(s->c, row->sid, e->key);
+    if (rc == MES_ENOT_FOUND) {
+      e->key_state = KEY_GONE;
+    } else if (rc) {
+      s->prc = rc;
+      return 1;
+    } else {
+      e->key_state = KEY_OK;
+    }
+  }
+  if (e->key_state == KEY_GONE) {
+    s->st.key_gone++;
+    return 0;
+  }
+  if (row->sealed_len < MES_SEAL_OVERHEAD) {
+    s->bad_rows++;
+    return 0;
+  }
+  struct batch *bt = s->pipe->fill;
+  if (bt->arena_len + row->sealed_len > bt->arena_cap) {
+    size_t ncap = bt->arena_cap ? bt->arena_cap : 65536;
+    while (ncap < bt->arena_len + row->sealed_len)
+      ncap *= 2;
+    uint8_t *na = realloc(bt->arena, ncap);
+    if (!na) {
+      s->prc = MES_ENOMEM;
+      return 1;
+    }
+    bt->arena = na;
+    bt->arena_cap = ncap;
+  }
+  memcpy(bt->arena + bt->arena_len, row->sealed, row->sealed_len);
+  bt->rows[bt->n++] = (struct brow){.id = row->id,
+                                    .sid = row->sid,
+                                    .ts_ms = row->ts_ms,
+                                    .type = row->type,
+                                    .source = row->source,
+                                    .purposes = row->purposes,
+                                    .subj = e,
+                                    .at = bt->arena_len,
+                                    .len = row->sealed_len};
+  bt->arena_len += row->sealed_len;
+  return bt->n == BATCH_ROWS ? flush_batch(s) : 0;
+}
+
+int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_cb cb, void *ud,
+                    struct mes_ingest_scan_stats *stats, struct mes_err *err) {
+  /* Keys come from the keystore, not the request cache (see ingest.h). */
+  struct mes_ctx nc = *c;
+  nc.keys = NULL;
+  struct scan_ud s = {.c = &nc, .purposes = purposes, .cb = cb, .ud = ud, .rc = MES_OK};
+  struct pipe *pp = calloc(1, sizeof *pp);
+  if (!pp)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  pthread_mutex_init(&pp->mu, NULL);
+  pthread_cond_init(&pp->cv, NULL);
+  pp->fill = &pp->b[0];
+  s.pipe = pp;
+  int rc = MES_OK;
+  pthread_t th;
+  if (purposes) {
+    rc = mes_store_subject_scan(c->store, on_subject, &s);
+    if (!rc)
+      rc = s.rc;
+    if (!rc && s.n > 0) {
+      s.threaded = pthread_create(&th, NULL, consumer_main, &s) == 0;
+      rc = mes_store_event_scan(c->store, on_scan_row, &s);
+      if (!s.prc)
+        flush_batch(&s); /* the last, partial batch */
+      if (s.threaded) {
+        pthread_mutex_lock(&pp->mu);
+        pp->done = true;
+        pthread_cond_broadcast(&pp->cv);
+        pthread_mutex_unlock(&pp->mu);
+        pthread_join(th, NULL);
+      }
+      if (!rc)
+        rc = s.prc;
+      if (!rc)
+        rc = s.rc;
+    }
+  }
+  for (int i = 0; i < NBATCH; i++)
+    free(pp->b[i].arena);
+  pthread_mutex_destroy(&pp->mu);
+  pthread_cond_destroy(&pp->cv);
+  free(pp);
+  if (s.subj) {
+    mes_wipe(s.subj, s.cap * sizeof *s.subj);
+    free(s.subj);
+  }
+  if (s.pt) {
+    mes_wipe(s.pt, s.pt_cap);
+    free(s.pt);
+  }
+  if (s.item) {
+    mes_wipe(s.item, s.item_cap);
+    free(s.item);
+  }
+  s.st.unreadable += s.bad_rows;
+  if (stats)
+    *stats = s.st;
+  if (s.st.unreadable)
+    mes_log(c->log, MES_LOG_WARN, "training scan: %lld events could not be opened and were skipped",
+            (long long)s.st.unreadable);
+  if (rc)
+    return mes_err_set(err, rc, NULL, "Reading the stored events failed.");
   return MES_OK;
 }

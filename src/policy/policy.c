@@ -440,6 +440,20 @@ static int walk_text(struct ld *L, const struct mes__pfield *f, yaml_node_t *v, 
   return MES_OK;
 }
 
+/* ASCII letters compared without case; any other byte must match exactly. */
+static bool same_but_case(const char *a, const char *b, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x >= 'A' && x <= 'Z')
+      x = (unsigned char)(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z')
+      y = (unsigned char)(y - 'A' + 'a');
+    if (x != y)
+      return false;
+  }
+  return true;
+}
+
 /* A mapping whose keys the brand names (purposes, event_types, categories). */
 static int walk_dict(struct ld *L, const struct mes__pfield *f, yaml_node_t *v, int line, void *base) {
   int rc;
@@ -481,6 +495,11 @@ static int walk_dict(struct ld *L, const struct mes__pfield *f, yaml_node_t *v, 
       if (slen(kj) == slen(k) && memcmp(sval(kj), sval(k), slen(k)) == 0)
         return fail(L, line_of(k), "%s '%s' is declared twice, here and on line %d.", f->noun,
                     quote(sval(k), slen(k)).s, line_of(kj));
+      if (f->distinct_case && slen(kj) == slen(k) && same_but_case(sval(kj), sval(k), slen(k)))
+        return fail(L, line_of(k),
+                    "%s '%s' differs from '%s' on line %d only in letter case, so one %s would be flagged two "
+                    "ways; declare it once, with all its settings.",
+                    f->noun, quote(sval(k), slen(k)).s, quote(sval(kj), slen(kj)).s, line_of(kj), f->noun);
     }
     char *elem = arr + i * f->elem_size;
     char *name = dup_bytes(sval(k), slen(k));

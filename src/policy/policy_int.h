@@ -42,6 +42,7 @@ struct mes__pfield {
   size_t off_count;                 /* NAMES, DICT: where the count goes */
   size_t elem_size;                 /* DICT: size of one entry (whose first member is char *name) */
   const char *noun;                 /* DICT: "purpose", used in sentences */
+  bool distinct_case;               /* DICT: names may not differ only in letter case either */
   const char *type_doc;             /* docs: what it accepts (derived for INT, BOOL, CHOICE, CHOICES) */
   const char *default_doc;          /* docs: the default in words (derived for INT, BOOL, CHOICE; "required") */
   const char *doc;                  /* for docs/config.md: what it means, in plain words */

@@ -86,8 +86,8 @@ static const struct mes__pfield category_fields[] = {
      .choices = lifecycle_choices,
      .dflt = 0,
      CAT(lifecycle_once),
-     .doc = "`once`: people buy it once (a wedding dress), so after a purchase the category is no longer "
-            "advertised on `ads` and `email` within the suppression window."},
+     .doc = "`once`: people buy it once (a wedding dress), so after a purchase in it no item of the category "
+            "is offered to the buyer, on any channel, for `guardrails.post_purchase_suppression_days`."},
     {.name = "label",
      .kind = MES_PK_TEXT,
      .off = offsetof(struct mes_category, label),
@@ -102,7 +102,8 @@ static const struct mes__pfield frequency_cap_fields[] = {
      .dflt = 3,
      .max = 1000000,
      POL(guardrails.frequency_cap_max_impressions),
-     .doc = "How many times the same item may be shown to the same person within the window."},
+     .doc = "How many times the same item may be shown to the same person within the window, on all channels "
+            "together; then it is not shown again until older showings leave the window."},
     {.name = "window_hours",
      .kind = MES_PK_INT,
      .dflt = 72,
@@ -116,12 +117,13 @@ static const struct mes__pfield shared_device_fields[] = {
      .kind = MES_PK_BOOL,
      .dflt = 1,
      POL(guardrails.shared_device_hide_history),
-     .doc = "On a device marked as shared, recommendations do not reveal what the person viewed or bought."},
+     .doc = "On a shared or signed-out device, nothing drawn from the person's history or preferences is "
+            "recommended."},
     {.name = "hide_sensitive",
      .kind = MES_PK_BOOL,
      .dflt = 1,
      POL(guardrails.shared_device_hide_sensitive),
-     .doc = "On a device marked as shared, items of sensitive categories are not recommended."},
+     .doc = "On a shared or signed-out device, items of sensitive categories are not recommended at all."},
     {0}};
 
 static const struct mes__pfield guardrail_fields[] = {
@@ -136,31 +138,37 @@ static const struct mes__pfield guardrail_fields[] = {
      .dflt = 14,
      .max = 3650,
      POL(guardrails.retargeting_window_days),
-     .doc = "How many days after a visit an item may still be advertised to the person on `ads`."},
+     .doc = "For how many days what a person viewed (or clicked, or put in a cart) but did not buy keeps "
+            "driving their recommendations, on every channel. Older views stop counting and are never cited."},
     {.name = "post_purchase_suppression_days",
      .kind = MES_PK_INT,
      .dflt = 365,
      .max = 36500,
      POL(guardrails.post_purchase_suppression_days),
-     .doc = "For how many days after a purchase a `lifecycle: once` category is not advertised to the buyer."},
+     .doc = "For how many days after a purchase in a `lifecycle: once` category no item of that category is "
+            "offered to the buyer."},
     {.name = "cross_channel_after_purchase",
      .kind = MES_PK_BOOL,
      .dflt = 0,
      POL(guardrails.cross_channel_after_purchase),
-     .doc = "Whether, after a purchase, follow-up recommendations may reach the buyer on channels other than "
-            "the one they bought on (`false`: they may not)."},
+     .doc = "`false`: after a purchase, answers for `ads` and `email` never hold the bought item, its "
+            "substitutes (similar items of the same category) or, within the suppression window, its "
+            "`lifecycle: once` category, personal answer or not. `true`: follow-ups may reach the buyer there; "
+            "the bought item itself is never offered again anywhere."},
     {.name = "shared_device",
      .kind = MES_PK_MAP,
      .fields = shared_device_fields,
      .type_doc = "mapping",
      .default_doc = "see its keys",
-     .doc = "What changes when a request says the device is shared (`context.device_shared`)."},
+     .doc = "What changes when a request says the device is shared (`context.device_shared: true`) or that "
+            "nobody is signed in (`context.authenticated: false`)."},
     {.name = "third_party_data",
      .kind = MES_PK_CHOICE,
      .choices = third_party_choices,
      .dflt = 0,
      POL(guardrails.third_party_accept),
-     .doc = "Whether events with `source: third_party` (bought or shared by others) are stored."},
+     .doc = "Whether events with `source: third_party` (bought or shared by others) are stored. Accepted, they "
+            "may rank recommendations but never appear in a reason."},
     {0}};
 
 static const struct mes__pfield model_fields[] = {
@@ -229,9 +237,12 @@ const struct mes__pfield mes__policy_schema[] = {
      .off_count = offsetof(struct mes_policy, n_categories),
      .elem_size = sizeof(struct mes_category),
      .noun = "category",
+     .distinct_case = true,
      .type_doc = "mapping of names to settings",
      .default_doc = "none",
-     .doc = "Catalog categories that need special care. Categories not listed here are ordinary. At most 1000."},
+     .doc = "Catalog categories that need special care. Categories not listed here are ordinary. At most 1000. "
+            "Each is declared once, with all its settings: the same name twice, or two names that differ only "
+            "in letter case (`Baby`, `baby`), is refused, as the category would be flagged two ways."},
     {.name = "guardrails",
      .kind = MES_PK_MAP,
      .fields = guardrail_fields,

@@ -250,6 +250,37 @@ static int impression_cb(void *ud, const char *item, int channel, int64_t ts_ms)
   return 0;
 }
 
+/* Decision records of the subject (contract §6), unsealed with their key:
+ * the answers given, the placements, and what rules held back. */
+struct dec_list {
+  const struct mes_ctx *c;
+  json_t *arr;
+  int rc;
+};
+
+static int decision_cb(void *ud, const struct mes_decision_row *row) {
+  struct dec_list *l = ud;
+  char *plain = NULL;
+  size_t len = 0;
+  int rc = mes_subject_unseal(l->c, row->sid, "decision", row->doc, row->len, &plain, &len);
+  if (rc == MES_ECRYPTO)
+    return 0; /* a damaged record is not worth failing the whole export */
+  if (rc) {
+    l->rc = rc;
+    return 1;
+  }
+  json_t *rec = json_loadb(plain, len, 0, NULL);
+  mes_wipe(plain, len);
+  free(plain);
+  if (!rec)
+    return 0;
+  if (json_array_append_new(l->arr, rec)) {
+    l->rc = MES_ENOMEM;
+    return 1;
+  }
+  return 0;
+}
+
 int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
                       enum mes_lang lang, json_t **out, struct mes_err *err) {
   *out = NULL;
@@ -305,10 +336,19 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
     rc = mes_err_set(err, rc, NULL, NULL);
     goto error;
   }
+  struct dec_list decs = {.c = c, .arr = json_array()};
+  rc = decs.arr ? mes_store_decision_list(c->store, s->row.id, decision_cb, &decs) : MES_ENOMEM;
+  if (!rc)
+    rc = decs.rc;
+  if (rc) {
+    json_decref(decs.arr);
+    rc = mes_err_set(err, rc, NULL, NULL);
+    goto error;
+  }
   char now[32];
   mes_time_format(c->now_ms, now);
   if (json_object_set_new(doc, "interests", derive_interests(c, k.seen_items, lang)) ||
-      json_object_set(doc, "impressions", imps.arr) || json_object_set_new(doc, "decisions", json_array()) ||
+      json_object_set(doc, "impressions", imps.arr) || json_object_set_new(doc, "decisions", decs.arr) ||
       json_object_set_new(doc, "protected_attributes", json_object()) ||
       json_object_set_new(doc, "access_log", json_array()) ||
       json_object_set_new(doc, "exported_at", json_string(now))) {

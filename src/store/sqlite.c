@@ -18,19 +18,28 @@
  * outer transaction) and unlocks. A flusher thread COMMITs the outer
  * transaction - one fsync of the WAL for every request in it - as soon as
  * somebody waits on a ticket, or ~2 ms after the first unsynced write, then
- * wakes the waiters. When idle no write transaction is open, so another
+ * wakes the waiters (mes_store_wait_durable) and calls back the parked ones
+ * (mes_store_on_durable). The fsync is an fdatasync of the WAL done after the
+ * writer mutex is released (see flush()), so writers fill the next batch
+ * while the disk syncs the previous one. When idle no write transaction is open, so another
  * process (the CLI creating an API key) can write; it waits through
  * busy_timeout at worst for one flush.
  *
- * Reads outside a transaction take the same writer mutex and connection.
- * That is simple and correct (a read sees every acknowledged write of this
- * process), at the cost of reads waiting behind writers; the one long read,
- * event_scan, uses a connection of its own so that training never holds up
- * ingestion. The mutex is recursive so that a thread holding a transaction
- * can read, and list callbacks can call back into the store.
+ * Reads outside a transaction run on a small pool of read-only connections
+ * (rd_begin), beside the writer: WAL gives each a snapshot of what was
+ * committed when its statement began. So they never wait for ingestion, and
+ * they see every acknowledged write (acknowledged = durable = committed);
+ * they may miss other threads' writes that are released but not yet flushed
+ * - the rule that store.h states; a thread with its own unflushed writes
+ * reads on the writer. Reads inside a transaction use the writer connection, to
+ * see the transaction's own writes; when every reader is busy a read falls
+ * back to the writer too. The long read, event_scan, opens a connection of
+ * its own. The writer mutex is recursive so that a thread holding a
+ * transaction can read, and list callbacks can call back into the store.
  *
  * Locks, always taken in this order: mu (writer) -> kmu (keystore) and
- * mu -> sync_mu (group-commit counters). wait_durable takes only sync_mu.
+ * mu -> sync_mu (group-commit counters). wait_durable takes only sync_mu;
+ * rmu (the reader pool) is never held while taking another lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +56,15 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define FLUSH_DELAY_NS 2000000ull /* longest a write waits for its fsync without a waiter */
+#define N_READERS 4 /* reader connections for reads outside a transaction */
+/* The writer's page cache holds the hot index pages that inserts touch:
+ * events_subject takes each subject's new row at the end of that subject's
+ * run, so a batch dirties about one leaf page per distinct subject. A larger
+ * autocheckpoint (16,384 pages, a WAL of up to 64 MiB) lets those pages be
+ * rewritten in the WAL by many commits but copied into mesura.db once per
+ * checkpoint: +40% bare inserts at 400k rows (bench/README.md). */
+#define WRITER_CACHE_PRAGMA "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16384;" /* KiB; pages */
+#define READER_PRAGMAS "PRAGMA cache_size=-8192;"
 
 /* ------------------------------------------------------------------------ */
 /* Schema                                                                   */
@@ -79,6 +97,14 @@ static const char *const data_steps[] = {
     "CREATE TABLE impressions(subject INTEGER NOT NULL, item TEXT NOT NULL, channel INTEGER NOT NULL,"
     " ts_ms INTEGER NOT NULL);"
     "CREATE INDEX impressions_subject ON impressions(subject, ts_ms);",
+    /* 2: decision records and models */
+    "CREATE TABLE decisions(rid INTEGER PRIMARY KEY, subject INTEGER NOT NULL DEFAULT 0,"
+    " ts_ms INTEGER NOT NULL, doc BLOB NOT NULL);"
+    "CREATE INDEX decisions_subject ON decisions(subject) WHERE subject != 0;"
+    "CREATE TABLE models(id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,"
+    " meta TEXT NOT NULL, blob BLOB NOT NULL);",
+    /* 3: the decision sweep finds old records without scanning the table */
+    "CREATE INDEX decisions_ts ON decisions(ts_ms);",
 };
 
 static const char *const keys_steps[] = {
@@ -133,6 +159,16 @@ enum stmt_id {
   S_AK_FIND,
   S_AK_LIST,
   S_AK_REVOKE,
+  S_MODEL_PUT, /* models */
+  S_MODEL_TRIM,
+  S_MODEL_LATEST,
+  S_MODEL_GET,
+  S_SUBJ_SCAN,
+  S_DEC_PUT, /* decision records */
+  S_DEC_GET,
+  S_DEC_LIST,
+  S_DEC_SWEEP,
+  S_SUBJ_DEL_DECISIONS,
   K_PUT, /* K_*: on keys.db */
   K_GET,
   K_DELETE,
@@ -189,6 +225,19 @@ static const char *const sql_text[S_N] = {
     [S_AK_LIST] = "SELECT " APIKEY_COLS " FROM api_keys ORDER BY name",
     [S_AK_REVOKE] = "UPDATE api_keys SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?2 ELSE revoked_ms END"
                     " WHERE name = ?1",
+    [S_MODEL_PUT] = "INSERT INTO models(created_ms, meta, blob) VALUES(?1, ?2, ?3)",
+    [S_MODEL_TRIM] = "DELETE FROM models WHERE id NOT IN (SELECT id FROM models ORDER BY id DESC LIMIT ?1)",
+    [S_MODEL_LATEST] = "SELECT coalesce(max(id), 0) FROM models",
+    [S_MODEL_GET] = "SELECT meta, blob FROM models WHERE id = ?1",
+    [S_SUBJ_SCAN] = "SELECT id, granted, restricted, created_ms FROM subjects ORDER BY id",
+    /* A random 63-bit rid colliding is not worth failing a batch for. */
+    [S_DEC_PUT] = "INSERT OR IGNORE INTO decisions(rid, subject, ts_ms, doc) VALUES(?1, ?2, ?3, ?4)",
+    [S_DEC_GET] = "SELECT subject, ts_ms, doc FROM decisions WHERE rid = ?1",
+    /* "subject != 0" lets the planner use the partial index decisions_subject. */
+    [S_DEC_LIST] = "SELECT rid, subject, ts_ms, doc FROM decisions WHERE subject = ?1 AND subject != 0"
+                   " ORDER BY ts_ms, rid",
+    [S_DEC_SWEEP] = "DELETE FROM decisions WHERE ts_ms < ?1",
+    [S_SUBJ_DEL_DECISIONS] = "DELETE FROM decisions WHERE subject = ?1 AND subject != 0",
     [K_PUT] = "INSERT INTO subject_keys(sid, wrapped) VALUES(?1, ?2)"
               " ON CONFLICT(sid) DO UPDATE SET wrapped = excluded.wrapped",
     [K_GET] = "SELECT wrapped FROM subject_keys WHERE sid = ?1",
@@ -198,6 +247,13 @@ static const char *const sql_text[S_N] = {
 /* ------------------------------------------------------------------------ */
 /* Backend state                                                            */
 /* ------------------------------------------------------------------------ */
+
+/* A read-only connection of mesura.db with its own statement cache, used by
+ * one thread at a time (rd_busy). */
+struct conn {
+  sqlite3 *db;
+  sqlite3_stmt *stmt[S_N];
+};
 
 struct sq {
   char *data_path; /* owned */
@@ -221,11 +277,17 @@ struct sq {
   bool dirty;                /* released savepoints await the next COMMIT */
   uint64_t dirty_since_ns;   /* CLOCK_MONOTONIC when dirty became true */
   int waiters;
+  struct mes_store_waiter *parked; /* mes_store_on_durable registrations, unordered */
   bool stop;
   bool broken; /* a group commit failed: writes refused until reopened */
+  int wal_fd;  /* mesura.db-wal, fdatasync'ed by the flusher after each COMMIT */
 
   pthread_t flusher;
   bool flusher_running;
+
+  pthread_mutex_t rmu; /* guards rd_busy and the opening of readers */
+  struct conn rd[N_READERS];
+  bool rd_busy[N_READERS];
 };
 
 static struct sq *be(struct mes_store *st) { return st->be; }
@@ -268,10 +330,7 @@ struct q {
   bool cached;
 };
 
-/* The caller holds mu (or kmu for K_*). */
-static int q_open(struct sq *b, enum stmt_id id, struct q *q) {
-  sqlite3 *db = id >= K_PUT ? b->kdb : b->db;
-  sqlite3_stmt **slot = &b->stmt[id];
+static int q_open_on(sqlite3 *db, sqlite3_stmt **slot, enum stmt_id id, struct q *q) {
   q->cached = true;
   if (*slot && !sqlite3_stmt_busy(*slot)) {
     q->s = *slot;
@@ -290,6 +349,11 @@ static int q_open(struct sq *b, enum stmt_id id, struct q *q) {
     *slot = s;
   q->s = s;
   return MES_OK;
+}
+
+/* The caller holds mu (or kmu for K_*). */
+static int q_open(struct sq *b, enum stmt_id id, struct q *q) {
+  return q_open_on(id >= K_PUT ? b->kdb : b->db, &b->stmt[id], id, q);
 }
 
 static void q_close(struct q *q) {
@@ -334,15 +398,106 @@ static int run_i64(struct sq *b, enum stmt_id id, int64_t v, int64_t *changes) {
   return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reads outside a transaction: on a reader connection                      */
+/* ------------------------------------------------------------------------ */
+
+static int open_db(const char *path, bool create, bool writer, const char *pragmas, sqlite3 **out,
+                   struct mes_err *err);
+
+/* Where one read runs: the calling thread's own transaction (the writer
+ * connection, mu held), or a reader connection of the pool. */
+struct rd {
+  struct sq *b;
+  struct conn *c; /* NULL: the writer */
+  int slot;
+};
+
+/* The last batch this thread committed into, per thread: a read must see
+ * the thread's own writes even before they are flushed (a subject created
+ * and then looked up in the same request), and only the writer connection
+ * sees an unflushed batch. Thread-local because it is a fact about the
+ * calling thread, like the transaction that the recursive mutex tracks; one
+ * entry, for the store the thread used last (a thread that interleaves
+ * unflushed writes to two stores reads the other one on a reader). */
+static _Thread_local struct {
+  const struct sq *b;
+  uint64_t ticket;
+} own_unflushed;
+
+/* True when the calling thread has released writes to b not yet durable. */
+static bool own_writes_pending(struct sq *b) {
+  if (own_unflushed.b != b || own_unflushed.ticket == 0)
+    return false;
+  pthread_mutex_lock(&b->sync_mu);
+  bool pending = own_unflushed.ticket > b->durable && !b->broken;
+  pthread_mutex_unlock(&b->sync_mu);
+  if (!pending)
+    own_unflushed.ticket = 0;
+  return pending;
+}
+
+/* Picks the connection for a read. Inside the calling thread's transaction
+ * the read must see that transaction's writes: the writer. Otherwise a free
+ * reader (opened on first use); when all are busy, or one cannot be opened,
+ * the writer as before - never a wait for a reader, so a list callback that
+ * reads again cannot deadlock on the pool. After this thread released writes
+ * that are not yet flushed, the writer too (own_unflushed). */
+static void rd_begin(struct sq *b, struct rd *r) {
+  r->b = b;
+  r->c = NULL;
+  r->slot = -1;
+  /* The mutex is recursive: trylock succeeds when it is free or ours. */
+  if (pthread_mutex_trylock(&b->mu) == 0) {
+    if (b->depth > 0)
+      return; /* our transaction: keep mu until rd_end */
+    pthread_mutex_unlock(&b->mu);
+  }
+  if (own_writes_pending(b)) {
+    pthread_mutex_lock(&b->mu);
+    return;
+  }
+  pthread_mutex_lock(&b->rmu);
+  for (int i = 0; i < N_READERS; i++) {
+    if (b->rd_busy[i])
+      continue;
+    if (!b->rd[i].db && open_db(b->data_path, false, false, READER_PRAGMAS, &b->rd[i].db, NULL) != MES_OK)
+      break;
+    b->rd_busy[i] = true;
+    r->slot = i;
+    r->c = &b->rd[i];
+    break;
+  }
+  pthread_mutex_unlock(&b->rmu);
+  if (!r->c)
+    pthread_mutex_lock(&b->mu);
+}
+
+static void rd_end(struct rd *r) {
+  if (!r->c) {
+    pthread_mutex_unlock(&r->b->mu);
+    return;
+  }
+  pthread_mutex_lock(&r->b->rmu);
+  r->b->rd_busy[r->slot] = false;
+  pthread_mutex_unlock(&r->b->rmu);
+}
+
+static int rq_open(struct rd *r, enum stmt_id id, struct q *q) {
+  if (!r->c)
+    return q_open(r->b, id, q);
+  return q_open_on(r->c->db, &r->c->stmt[id], id, q);
+}
+
 static int64_t count_rows(struct mes_store *st, enum stmt_id id) {
-  struct sq *b = be(st);
+  struct rd r;
   struct q q;
   int64_t n = -1;
-  pthread_mutex_lock(&b->mu);
-  if (q_open(b, id, &q) == MES_OK && sqlite3_step(q.s) == SQLITE_ROW)
+  rd_begin(be(st), &r);
+  if (rq_open(&r, id, &q) == MES_OK && sqlite3_step(q.s) == SQLITE_ROW)
     n = sqlite3_column_int64(q.s, 0);
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&r);
   return n;
 }
 
@@ -434,6 +589,8 @@ static int sq_tx_commit(struct mes_store *st, uint64_t *ticket) {
     if (rc == MES_OK) {
       pthread_mutex_lock(&b->sync_mu);
       *ticket = b->batch;
+      own_unflushed.b = b;
+      own_unflushed.ticket = b->batch;
       if (!b->dirty) {
         b->dirty = true;
         b->dirty_since_ns = mono_ns();
@@ -497,7 +654,17 @@ static int sq_wait_durable(struct mes_store *st, uint64_t ticket) {
   return rc;
 }
 
-/* Commits the outer transaction (one fsync of the WAL) and wakes waiters. */
+/* Commits the outer transaction and makes it durable, then wakes waiters.
+ *
+ * The writer connection runs with synchronous=NORMAL, so COMMIT only writes
+ * the WAL frames (to the page cache); the fsync that makes them durable is
+ * ours, an fdatasync of the WAL file after mu is released. Writers thus fill
+ * the next outer transaction while this one is being synced, instead of
+ * queueing behind the disk; tickets of the committed batch are declared
+ * durable only after the fdatasync returned. (SQLite with synchronous=FULL
+ * does exactly this fsync, inside COMMIT. Checkpoints keep their own syncs:
+ * WAL before copying, database after, so restarting the WAL never loses a
+ * synced commit.) Called by the flusher only. */
 static void flush(struct sq *b) {
   pthread_mutex_lock(&b->mu); /* no tx is open once we hold it: depth == 0 */
   check_outer(b);
@@ -506,30 +673,83 @@ static void flush(struct sq *b) {
     run(b, S_ROLLBACK);
   bool committed = b->in_outer && rc == MES_OK;
   b->in_outer = false;
+  uint64_t done = 0;
   pthread_mutex_lock(&b->sync_mu);
   if (committed) {
-    b->durable = b->batch;
-    b->batch++;
+    done = b->batch;
+    b->batch++; /* writes from now on belong to the next batch */
   } else if (b->dirty) {
-    b->broken = true; /* after a failed fsync nothing written can be trusted */
+    b->broken = true; /* a failed COMMIT: what it held is gone */
+    pthread_cond_broadcast(&b->durable_cv);
   }
   b->dirty = false;
-  pthread_cond_broadcast(&b->durable_cv);
   pthread_mutex_unlock(&b->sync_mu);
   pthread_mutex_unlock(&b->mu);
+  if (!committed)
+    return;
+  int src;
+  do
+    src = fdatasync(b->wal_fd);
+  while (src != 0 && errno == EINTR);
+  pthread_mutex_lock(&b->sync_mu);
+  if (src == 0)
+    b->durable = done;
+  else
+    b->broken = true; /* after a failed fsync nothing written can be trusted */
+  pthread_cond_broadcast(&b->durable_cv);
+  pthread_mutex_unlock(&b->sync_mu);
+}
+
+/* Takes the registrations that are decided (durable, or lost to a broken
+ * store) off the parked list. Holds sync_mu. */
+static struct mes_store_waiter *take_decided(struct sq *b) {
+  struct mes_store_waiter *ready = NULL, **pp = &b->parked;
+  while (*pp) {
+    struct mes_store_waiter *w = *pp;
+    if (b->broken || w->ticket <= b->durable) {
+      *pp = w->next;
+      w->next = ready;
+      ready = w;
+    } else {
+      pp = &w->next;
+    }
+  }
+  return ready;
+}
+
+static bool any_decided(const struct sq *b) {
+  for (const struct mes_store_waiter *w = b->parked; w; w = w->next)
+    if (b->broken || w->ticket <= b->durable)
+      return true;
+  return false;
 }
 
 static void *flusher_main(void *arg) {
   struct sq *b = arg;
   pthread_mutex_lock(&b->sync_mu);
   for (;;) {
+    if (any_decided(b)) {
+      /* Callbacks run without sync_mu: they may take their own locks. w is
+       * the caller's again once cb runs, so read next first. */
+      struct mes_store_waiter *w = take_decided(b);
+      int rc = b->broken ? MES_ESTORE : MES_OK;
+      pthread_mutex_unlock(&b->sync_mu);
+      while (w) {
+        struct mes_store_waiter *next = w->next;
+        w->next = NULL;
+        w->cb(w, rc);
+        w = next;
+      }
+      pthread_mutex_lock(&b->sync_mu);
+      continue;
+    }
     if (!b->dirty) {
-      if (b->stop)
+      if (b->stop && !b->parked)
         break;
       pthread_cond_wait(&b->flush_cv, &b->sync_mu);
       continue;
     }
-    if (b->waiters == 0 && !b->stop) {
+    if (b->waiters == 0 && !b->parked && !b->stop) {
       uint64_t due = b->dirty_since_ns + FLUSH_DELAY_NS;
       if (mono_ns() < due) {
         struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ull), .tv_nsec = (long)(due % 1000000000ull)};
@@ -543,6 +763,21 @@ static void *flusher_main(void *arg) {
   }
   pthread_mutex_unlock(&b->sync_mu);
   return NULL;
+}
+
+static int sq_on_durable(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w) {
+  struct sq *b = be(st);
+  pthread_mutex_lock(&b->sync_mu);
+  if (ticket == 0 || ticket > b->batch || b->stop) {
+    pthread_mutex_unlock(&b->sync_mu);
+    return MES_EINTERNAL;
+  }
+  w->ticket = ticket;
+  w->next = b->parked;
+  b->parked = w;
+  pthread_cond_signal(&b->flush_cv); /* flush now, or call back now if already durable */
+  pthread_mutex_unlock(&b->sync_mu);
+  return MES_OK;
 }
 
 /* Enters a write: inside the calling thread's tx (mu taken once more), or in
@@ -678,12 +913,37 @@ static int open_db(const char *path, bool create, bool writer, const char *pragm
   return MES_OK;
 }
 
-/* synchronous=FULL: in WAL mode, every COMMIT fsyncs the WAL. */
-static const char data_pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=FAST;";
+/* synchronous=NORMAL: COMMIT writes the WAL without syncing it; flush()
+ * fdatasyncs it before any ticket of the commit is declared durable. */
+static const char data_pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=FAST;"
+                                   WRITER_CACHE_PRAGMA;
 /* secure_delete=ON: a deleted wrapped key is overwritten with zeros. */
 static const char keys_pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
 
 static void sq_close(struct mes_store *st);
+
+/* Opens the descriptor flush() fdatasyncs: mesura.db-wal, which SQLite keeps
+ * (same inode) while our writer connection is open; fsync works on any
+ * descriptor of the file. The directory is synced once so that the WAL's own
+ * entry survives a power cut (SQLite would do it at its first WAL sync). */
+static int open_wal_fd(struct sq *b, const char *dir, struct mes_err *err) {
+  char *wal = path_join(dir, "mesura.db-wal");
+  if (!wal)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  b->wal_fd = open(wal, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  int e = errno;
+  free(wal);
+  if (b->wal_fd < 0)
+    return mes_err_set(err, MES_EIO, NULL, "Cannot open the store's write-ahead log: %s.", strerror(e));
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  bool synced = dfd >= 0 && fsync(dfd) == 0;
+  e = errno;
+  if (dfd >= 0)
+    close(dfd);
+  if (!synced)
+    return mes_err_set(err, MES_EIO, NULL, "Cannot sync the data directory: %s.", strerror(e));
+  return MES_OK;
+}
 
 static int sq_open(struct mes_store *st, const char *dir, bool create, struct mes_err *err) {
   struct sq *b = calloc(1, sizeof *b);
@@ -704,7 +964,9 @@ static int sq_open(struct mes_store *st, const char *dir, bool create, struct me
   pthread_cond_init(&b->flush_cv, &ca);
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&b->durable_cv, NULL);
+  pthread_mutex_init(&b->rmu, NULL);
   b->batch = 1;
+  b->wal_fd = -1;
 
   b->data_path = path_join(dir, "mesura.db");
   b->keys_path = path_join(dir, "keys.db");
@@ -716,7 +978,8 @@ static int sq_open(struct mes_store *st, const char *dir, bool create, struct me
   if ((rc = open_db(b->data_path, create, true, data_pragmas, &b->db, err)) != MES_OK ||
       (rc = migrate(b->db, data_steps, N_STEPS(data_steps), "mesura.db", &b->schema_version, err)) != MES_OK ||
       (rc = open_db(b->keys_path, create, true, keys_pragmas, &b->kdb, err)) != MES_OK ||
-      (rc = migrate(b->kdb, keys_steps, N_STEPS(keys_steps), "keys.db", &keys_version, err)) != MES_OK)
+      (rc = migrate(b->kdb, keys_steps, N_STEPS(keys_steps), "keys.db", &keys_version, err)) != MES_OK ||
+      (rc = open_wal_fd(b, dir, err)) != MES_OK)
     goto error;
   /* The commit thread must never receive the process's signals: SIGTERM has
    * to reach the thread that shuts down cleanly, not kill us mid-commit. */
@@ -749,10 +1012,19 @@ static void sq_close(struct mes_store *st) {
   }
   if (b->in_outer && b->db)
     sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+  /* Readers first: the writer, closing last, checkpoints and removes the WAL. */
+  for (int r = 0; r < N_READERS; r++) {
+    for (int i = 0; i < S_N; i++)
+      sqlite3_finalize(b->rd[r].stmt[i]);
+    sqlite3_close(b->rd[r].db);
+  }
   for (int i = 0; i < S_N; i++)
     sqlite3_finalize(b->stmt[i]);
   sqlite3_close(b->db);
   sqlite3_close(b->kdb);
+  if (b->wal_fd >= 0)
+    close(b->wal_fd);
+  pthread_mutex_destroy(&b->rmu);
   pthread_mutex_destroy(&b->mu);
   pthread_mutex_destroy(&b->kmu);
   pthread_mutex_destroy(&b->sync_mu);
@@ -808,8 +1080,9 @@ static int sq_backup(struct mes_store *st, const char *path, struct mes_err *err
 static int sq_meta_get(struct mes_store *st, const char *key, char *out, size_t cap) {
   struct sq *b = be(st);
   struct q q;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, S_META_GET, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_META_GET, &q);
   if (rc == MES_OK) {
     sqlite3_bind_text(q.s, 1, key, -1, SQLITE_STATIC);
     int s = sqlite3_step(q.s);
@@ -827,7 +1100,7 @@ static int sq_meta_get(struct mes_store *st, const char *key, char *out, size_t 
     }
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
@@ -851,10 +1124,9 @@ static int sq_meta_set(struct mes_store *st, const char *key, const char *value)
 /* Subjects                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Holds mu. */
-static int find_subject(struct sq *b, const uint8_t pn[32], struct mes_subject_row *out) {
+static int find_subject(struct rd *r, const uint8_t pn[32], struct mes_subject_row *out) {
   struct q q;
-  int rc = q_open(b, S_SUBJ_FIND, &q);
+  int rc = rq_open(r, S_SUBJ_FIND, &q);
   if (rc == MES_OK) {
     sqlite3_bind_blob(q.s, 1, pn, 32, SQLITE_STATIC);
     int s = sqlite3_step(q.s);
@@ -872,10 +1144,10 @@ static int find_subject(struct sq *b, const uint8_t pn[32], struct mes_subject_r
 }
 
 static int sq_subject_find(struct mes_store *st, const uint8_t pn[32], struct mes_subject_row *out) {
-  struct sq *b = be(st);
-  pthread_mutex_lock(&b->mu);
-  int rc = find_subject(b, pn, out);
-  pthread_mutex_unlock(&b->mu);
+  struct rd r;
+  rd_begin(be(st), &r);
+  int rc = find_subject(&r, pn, out);
+  rd_end(&r);
   return rc;
 }
 
@@ -886,7 +1158,8 @@ static int sq_subject_ensure(struct mes_store *st, const uint8_t pn[32], int64_t
   int rc = wr_begin(st, &own);
   if (rc != MES_OK)
     return rc;
-  rc = find_subject(b, pn, out);
+  struct rd w = {.b = b, .c = NULL, .slot = -1}; /* inside the tx: the writer */
+  rc = find_subject(&w, pn, out);
   if (rc == MES_ENOT_FOUND) {
     struct q q;
     if ((rc = q_open(b, S_SUBJ_INSERT, &q)) == MES_OK) {
@@ -928,8 +1201,8 @@ static int sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool res
 }
 
 static int sq_subject_delete(struct mes_store *st, int64_t sid) {
-  static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS, S_SUBJ_DEL_CONSENTS, S_SUBJ_DEL_PREFS,
-                                      S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DELETE};
+  static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS, S_SUBJ_DEL_CONSENTS,    S_SUBJ_DEL_PREFS,
+                                      S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DEL_DECISIONS, S_SUBJ_DELETE};
   struct sq *b = be(st);
   bool own;
   int rc = wr_begin(st, &own);
@@ -1073,14 +1346,15 @@ static int step_events(sqlite3_stmt *s, mes_store_event_cb cb, void *ud) {
 static int sq_event_list(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud) {
   struct sq *b = be(st);
   struct q q;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, S_EV_LIST, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_EV_LIST, &q);
   if (rc == MES_OK) {
     sqlite3_bind_int64(q.s, 1, sid);
     rc = step_events(q.s, cb, ud);
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
@@ -1177,8 +1451,9 @@ static int sq_consent_append(struct mes_store *st, struct mes_consent_row *row) 
 static int sq_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud) {
   struct sq *b = be(st);
   struct q q;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, S_CO_LIST, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_CO_LIST, &q);
   if (rc == MES_OK) {
     sqlite3_bind_int64(q.s, 1, sid);
     int r;
@@ -1199,7 +1474,7 @@ static int sq_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_
       rc = map_rc(r);
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
@@ -1224,8 +1499,9 @@ static int sq_pref_put(struct mes_store *st, int64_t sid, const uint8_t *sealed,
 static int get_copy(struct sq *b, enum stmt_id id, int64_t iv, const char *sv, void **out, size_t *len) {
   struct q q;
   *out = NULL;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, id, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, id, &q);
   if (rc == MES_OK) {
     if (sv)
       sqlite3_bind_text(q.s, 1, sv, -1, SQLITE_STATIC);
@@ -1251,7 +1527,7 @@ static int get_copy(struct sq *b, enum stmt_id id, int64_t iv, const char *sv, v
     }
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
@@ -1310,8 +1586,9 @@ static int sq_item_delete(struct mes_store *st, const char *id) {
 static int sq_item_list(struct mes_store *st, const char *after, int limit, mes_store_item_cb cb, void *ud) {
   struct sq *b = be(st);
   struct q q;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, S_ITEM_LIST, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_ITEM_LIST, &q);
   if (rc == MES_OK) {
     /* Every id is at least one byte, so "" sorts before all of them. */
     sqlite3_bind_text(q.s, 1, after ? after : "", -1, SQLITE_STATIC);
@@ -1331,7 +1608,7 @@ static int sq_item_list(struct mes_store *st, const char *after, int limit, mes_
       rc = map_rc(r);
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
@@ -1363,8 +1640,9 @@ static int sq_impression_list(struct mes_store *st, int64_t sid, int64_t since_m
                               void *ud) {
   struct sq *b = be(st);
   struct q q;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, S_IMP_LIST, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_IMP_LIST, &q);
   if (rc == MES_OK) {
     sqlite3_bind_int64(q.s, 1, sid);
     sqlite3_bind_int64(q.s, 2, since_ms);
@@ -1382,7 +1660,7 @@ static int sq_impression_list(struct mes_store *st, int64_t sid, int64_t since_m
       rc = map_rc(r);
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
@@ -1393,6 +1671,19 @@ static int sq_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t 
   if (rc != MES_OK)
     return rc;
   rc = run_i64(b, S_IMP_SWEEP, before_ms, n);
+  rc = wr_end(st, own, rc);
+  if (rc != MES_OK)
+    *n = 0;
+  return rc;
+}
+
+static int sq_impression_purge(struct mes_store *st, int64_t sid, int64_t *n) {
+  struct sq *b = be(st);
+  bool own;
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  rc = run_i64(b, S_SUBJ_DEL_IMPRESSIONS, sid, n);
   rc = wr_end(st, own, rc);
   if (rc != MES_OK)
     *n = 0;
@@ -1438,8 +1729,9 @@ static int sq_apikey_put(struct mes_store *st, const struct mes_apikey_row *row)
 static int sq_apikey_find(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out) {
   struct sq *b = be(st);
   struct q q;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, S_AK_FIND, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_AK_FIND, &q);
   if (rc == MES_OK) {
     sqlite3_bind_blob(q.s, 1, hash, 32, SQLITE_STATIC);
     int s = sqlite3_step(q.s);
@@ -1449,15 +1741,16 @@ static int sq_apikey_find(struct mes_store *st, const uint8_t hash[32], struct m
       rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
 static int sq_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud) {
   struct sq *b = be(st);
   struct q q;
-  pthread_mutex_lock(&b->mu);
-  int rc = q_open(b, S_AK_LIST, &q);
+  struct rd rh;
+  rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_AK_LIST, &q);
   if (rc == MES_OK) {
     int r;
     while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
@@ -1469,7 +1762,7 @@ static int sq_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud
       rc = map_rc(r);
   }
   q_close(&q);
-  pthread_mutex_unlock(&b->mu);
+  rd_end(&rh);
   return rc;
 }
 
@@ -1489,6 +1782,237 @@ static int sq_apikey_revoke(struct mes_store *st, const char *name, int64_t now_
   }
   q_close(&q);
   return wr_end(st, own, rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decision records (sealed by the caller when personal)                    */
+/* ------------------------------------------------------------------------ */
+
+/* The recommender's background writer calls this with a batch: one
+ * transaction, committed without waiting for its fsync (a record lost in a
+ * crash costs an audit trail entry, not an acknowledged write). Inside a
+ * caller's transaction the rows simply join it. */
+static int sq_decision_put(struct mes_store *st, const struct mes_decision_row *rows, size_t n) {
+  struct sq *b = be(st);
+  struct q q = {0};
+  int rc = sq_tx_begin(st);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_DEC_PUT, &q)) == MES_OK) {
+    for (size_t i = 0; i < n && rc == MES_OK; i++) {
+      if (rows[i].len > (size_t)INT32_MAX) {
+        rc = MES_EINTERNAL;
+        break;
+      }
+      sqlite3_bind_int64(q.s, 1, rows[i].rid);
+      sqlite3_bind_int64(q.s, 2, rows[i].sid);
+      sqlite3_bind_int64(q.s, 3, rows[i].ts_ms);
+      sqlite3_bind_blob(q.s, 4, rows[i].len ? (const void *)rows[i].doc : "", (int)rows[i].len, SQLITE_STATIC);
+      rc = q_done(&q);
+      sqlite3_reset(q.s);
+    }
+  }
+  q_close(&q);
+  if (rc != MES_OK) {
+    sq_tx_rollback(st);
+    return rc;
+  }
+  uint64_t unused;
+  return sq_tx_commit(st, &unused);
+}
+
+static int sq_decision_get(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc) {
+  struct sq *b = be(st);
+  struct q q;
+  *doc = NULL;
+  memset(out, 0, sizeof *out);
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_DEC_GET, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, rid);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      const void *p = sqlite3_column_blob(q.s, 2);
+      size_t n = (size_t)sqlite3_column_bytes(q.s, 2);
+      uint8_t *c = malloc(n ? n : 1);
+      if (!c || (n && !p)) {
+        free(c);
+        rc = MES_ENOMEM;
+      } else {
+        if (n)
+          memcpy(c, p, n);
+        out->rid = rid;
+        out->sid = sqlite3_column_int64(q.s, 0);
+        out->ts_ms = sqlite3_column_int64(q.s, 1);
+        out->doc = c;
+        out->len = n;
+        *doc = c;
+      }
+    } else {
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+    }
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_DEC_LIST, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+      struct mes_decision_row row = {
+          .rid = sqlite3_column_int64(q.s, 0),
+          .sid = sqlite3_column_int64(q.s, 1),
+          .ts_ms = sqlite3_column_int64(q.s, 2),
+          .doc = sqlite3_column_blob(q.s, 3),
+          .len = (size_t)sqlite3_column_bytes(q.s, 3),
+      };
+      if (!row.doc && row.len) {
+        r = SQLITE_NOMEM;
+        break;
+      }
+      if (cb(ud, &row))
+        break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int sq_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
+  struct sq *b = be(st);
+  bool own;
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  rc = run_i64(b, S_DEC_SWEEP, before_ms, n);
+  rc = wr_end(st, own, rc);
+  if (rc != MES_OK)
+    *n = 0;
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Models (item-item aggregates: not personal, stored in the clear)          */
+/* ------------------------------------------------------------------------ */
+
+/* The insert and the trim are one durable transaction: a crash leaves either
+ * the old set of models or the new one, never fewer than `keep`. */
+static int sq_model_put(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep,
+                        int64_t now_ms, int64_t *id) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  *id = 0;
+  if (len > (size_t)INT32_MAX)
+    return MES_EINTERNAL; /* SQLite's default blob limit is 1 GB anyway */
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  /* Inside the caller's tx, a savepoint of our own keeps the put whole. */
+  if (!own && (rc = sq_tx_begin(st)) != MES_OK)
+    return wr_end(st, own, rc);
+  if ((rc = q_open(b, S_MODEL_PUT, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, now_ms);
+    sqlite3_bind_text(q.s, 2, meta, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q.s, 3, blob ? (const void *)blob : "", (int)len, SQLITE_STATIC);
+    rc = q_done(&q);
+    if (rc == MES_OK)
+      *id = sqlite3_last_insert_rowid(b->db);
+  }
+  q_close(&q);
+  if (rc == MES_OK && keep > 0 && (rc = q_open(b, S_MODEL_TRIM, &q)) == MES_OK) {
+    sqlite3_bind_int(q.s, 1, keep);
+    rc = q_done(&q);
+    q_close(&q);
+  }
+  if (!own) {
+    uint64_t unused;
+    if (rc == MES_OK)
+      rc = sq_tx_commit(st, &unused);
+    else
+      sq_tx_rollback(st);
+  }
+  rc = wr_end(st, own, rc);
+  if (rc != MES_OK)
+    *id = 0;
+  return rc;
+}
+
+static int64_t sq_model_latest(struct mes_store *st) { return count_rows(st, S_MODEL_LATEST); }
+
+static int sq_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len) {
+  struct sq *b = be(st);
+  struct q q;
+  *meta = NULL;
+  *blob = NULL;
+  *len = 0;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_MODEL_GET, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, id);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      const unsigned char *m = sqlite3_column_text(q.s, 0);
+      size_t mlen = (size_t)sqlite3_column_bytes(q.s, 0);
+      const void *p = sqlite3_column_blob(q.s, 1);
+      size_t n = (size_t)sqlite3_column_bytes(q.s, 1);
+      char *mc = m ? malloc(mlen + 1) : NULL;
+      uint8_t *bc = malloc(n ? n : 1);
+      if (!mc || !bc || (n && !p)) {
+        free(mc);
+        free(bc);
+        rc = MES_ENOMEM;
+      } else {
+        memcpy(mc, m, mlen + 1);
+        if (n)
+          memcpy(bc, p, n);
+        *meta = mc;
+        *blob = bc;
+        *len = n;
+      }
+    } else {
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+    }
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+/* Every subject row, by id (training reads who still grants what). */
+static int sq_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->mu);
+  int rc = q_open(b, S_SUBJ_SCAN, &q);
+  if (rc == MES_OK) {
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+      struct mes_subject_row row = {
+          .id = sqlite3_column_int64(q.s, 0),
+          .granted = (uint32_t)sqlite3_column_int64(q.s, 1),
+          .restricted = sqlite3_column_int(q.s, 2) != 0,
+          .created_ms = sqlite3_column_int64(q.s, 3),
+      };
+      if (cb(ud, &row))
+        break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1534,8 +2058,18 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .impression_add = sq_impression_add,
     .impression_list = sq_impression_list,
     .impression_sweep = sq_impression_sweep,
+    .impression_purge = sq_impression_purge,
     .apikey_put = sq_apikey_put,
     .apikey_find = sq_apikey_find,
     .apikey_list = sq_apikey_list,
     .apikey_revoke = sq_apikey_revoke,
+    .on_durable = sq_on_durable,
+    .decision_put = sq_decision_put,
+    .decision_get = sq_decision_get,
+    .decision_list = sq_decision_list,
+    .decision_sweep = sq_decision_sweep,
+    .model_put = sq_model_put,
+    .model_latest = sq_model_latest,
+    .model_get = sq_model_get,
+    .subject_scan = sq_subject_scan,
 };

@@ -57,6 +57,12 @@ int mes_store_wait_durable(struct mes_store *st, uint64_t ticket) {
   return st ? st->ops->wait_durable(st, ticket) : MES_EINTERNAL;
 }
 
+int mes_store_on_durable(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w) {
+  if (!st || !w || !w->cb || st->ops->version < 3 || !st->ops->on_durable)
+    return MES_EINTERNAL;
+  return st->ops->on_durable(st, ticket, w);
+}
+
 int mes_store_backup(struct mes_store *st, const char *path, struct mes_err *err) {
   if (!st || !path)
     return mes_err_set(err, MES_EINTERNAL, NULL, NULL);
@@ -95,6 +101,12 @@ int mes_store_subject_delete(struct mes_store *st, int64_t sid) {
 }
 
 int64_t mes_store_subject_count(struct mes_store *st) { return st ? st->ops->subject_count(st) : -1; }
+
+int mes_store_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud) {
+  if (!st || !cb || st->ops->version < 2 || !st->ops->subject_scan)
+    return MES_EINTERNAL;
+  return st->ops->subject_scan(st, cb, ud);
+}
 
 /* --- keystore --- */
 int mes_store_key_put(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len) {
@@ -190,6 +202,13 @@ int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t 
   return st ? st->ops->impression_sweep(st, before_ms, n ? n : &dummy) : MES_EINTERNAL;
 }
 
+int mes_store_impression_purge(struct mes_store *st, int64_t sid, int64_t *n) {
+  int64_t dummy;
+  if (!st || st->ops->version < 2 || !st->ops->impression_purge)
+    return MES_EINTERNAL;
+  return st->ops->impression_purge(st, sid, n ? n : &dummy);
+}
+
 /* --- API keys --- */
 int mes_store_apikey_put(struct mes_store *st, const struct mes_apikey_row *row) {
   return st && row ? st->ops->apikey_put(st, row) : MES_EINTERNAL;
@@ -205,4 +224,59 @@ int mes_store_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud
 
 int mes_store_apikey_revoke(struct mes_store *st, const char *name, int64_t now_ms) {
   return st && name ? st->ops->apikey_revoke(st, name, now_ms) : MES_EINTERNAL;
+}
+
+/* --- decision records (version 2) --- */
+static bool has_decisions(const struct mes_store *st) {
+  return st && st->ops->version >= 2 && st->ops->decision_put && st->ops->decision_get && st->ops->decision_list &&
+         st->ops->decision_sweep;
+}
+
+int mes_store_decision_put(struct mes_store *st, const struct mes_decision_row *rows, size_t n) {
+  if (!has_decisions(st) || (!rows && n))
+    return MES_EINTERNAL;
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].rid <= 0 || rows[i].sid < 0 || (!rows[i].doc && rows[i].len))
+      return MES_EINTERNAL;
+  return n ? st->ops->decision_put(st, rows, n) : MES_OK;
+}
+
+int mes_store_decision_get(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc) {
+  if (!has_decisions(st) || !out || !doc)
+    return MES_EINTERNAL;
+  return st->ops->decision_get(st, rid, out, doc);
+}
+
+int mes_store_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud) {
+  if (!has_decisions(st) || !cb)
+    return MES_EINTERNAL;
+  return sid > 0 ? st->ops->decision_list(st, sid, cb, ud) : MES_OK; /* sid 0 marks non-personal records */
+}
+
+int mes_store_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
+  int64_t dummy;
+  if (!has_decisions(st))
+    return MES_EINTERNAL;
+  return st->ops->decision_sweep(st, before_ms, n ? n : &dummy);
+}
+
+/* --- models (version 2) --- */
+int mes_store_model_put(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep,
+                        int64_t now_ms, int64_t *id) {
+  int64_t dummy;
+  if (!st || !meta || (!blob && len) || st->ops->version < 2 || !st->ops->model_put)
+    return MES_EINTERNAL;
+  return st->ops->model_put(st, meta, blob, len, keep, now_ms, id ? id : &dummy);
+}
+
+int64_t mes_store_model_latest(struct mes_store *st) {
+  if (!st || st->ops->version < 2 || !st->ops->model_latest)
+    return -1;
+  return st->ops->model_latest(st);
+}
+
+int mes_store_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len) {
+  if (!st || !meta || !blob || !len || st->ops->version < 2 || !st->ops->model_get)
+    return MES_EINTERNAL;
+  return st->ops->model_get(st, id, meta, blob, len);
 }

@@ -25,7 +25,10 @@
  * mes_store_wait_durable while holding a transaction: the flusher needs it.
  *
  * Reads may run outside a transaction from any thread; inside one they see
- * the transaction's own writes. List callbacks run while the store is locked
+ * the transaction's own writes. A read outside a transaction sees every
+ * write that was durable when it began (so every acknowledged write) and the
+ * calling thread's own committed writes; it may or may not see other
+ * threads' writes committed but not yet durable (nobody was told of them). List callbacks run while the store is locked
  * (except event_scan): they may call other store functions on the same
  * thread but should be quick.
  * Returns: MES_OK, MES_ENOT_FOUND, MES_EEXISTS, MES_ESTORE, MES_ENOMEM,
@@ -61,6 +64,25 @@ int mes_store_tx_commit(struct mes_store *st, uint64_t *ticket);
 void mes_store_tx_rollback(struct mes_store *st);
 int mes_store_wait_durable(struct mes_store *st, uint64_t ticket);
 
+/* Waiting without a thread: the HTTP server parks a request's connection
+ * while its group commit is synced, instead of holding a worker in
+ * mes_store_wait_durable. The caller owns the struct and must keep it alive
+ * until cb has run; `ticket` and `next` belong to the store meanwhile. */
+struct mes_store_waiter {
+  /* rc: MES_OK once the ticket is durable; MES_ESTORE when it never will be
+   * (the group commit failed). Runs on the store's commit thread, without
+   * store locks held: it must be quick and must not call the store. */
+  void (*cb)(struct mes_store_waiter *w, int rc);
+  uint64_t ticket;               /* private */
+  struct mes_store_waiter *next; /* private */
+};
+/* Registers w for ticket (from mes_store_tx_commit, nonzero): w->cb is then
+ * called exactly once, from the commit thread, even when the ticket is
+ * already durable. MES_EINTERNAL (and no call) for a ticket never handed
+ * out, or when the backend has no commit thread. Any thread, holding no tx
+ * or holding one (registering does not wait). */
+int mes_store_on_durable(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w);
+
 /* Consistent online copy of the data database into `path` (keystore excluded,
  * on purpose: see above). */
 int mes_store_backup(struct mes_store *st, const char *path, struct mes_err *err);
@@ -86,6 +108,9 @@ int mes_store_subject_set_restricted(struct mes_store *st, int64_t sid, bool res
  * (events, consents, preferences, impressions), in a tx. The key is separate. */
 int mes_store_subject_delete(struct mes_store *st, int64_t sid);
 int64_t mes_store_subject_count(struct mes_store *st);
+/* Calls cb for each subject row, by id; cb returns nonzero to stop (v2). */
+typedef int (*mes_store_subject_cb)(void *ud, const struct mes_subject_row *row);
+int mes_store_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud);
 
 /* --- keystore: wrapped subject keys, in keys.db ---
  * Keystore writes are not part of the data transaction: key_put is durable
@@ -163,6 +188,41 @@ int mes_store_impression_list(struct mes_store *st, int64_t sid, int64_t since_m
                               void *ud);
 /* Deletes every impression older than before_ms. *n gets the count. */
 int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+/* Deletes every impression of sid (in a tx): the person withdrew the purpose
+ * they were kept for. *n gets the count. */
+int mes_store_impression_purge(struct mes_store *st, int64_t sid, int64_t *n);
+
+/* --- decision records (contract §6: GET /v1/recommendations/{id}). A
+ * record of a personal answer is sealed by the caller with the subject's key
+ * (sid != 0) so that erasure shreds it; a non-personal one (sid == 0) is
+ * stored as is. Deleted with the subject and by the sweep. --- */
+struct mes_decision_row {
+  int64_t rid;    /* the request id's number (random, > 0; "r_" + 16 hex digits) */
+  int64_t sid;    /* 0 for a non-personal answer */
+  int64_t ts_ms;
+  const uint8_t *doc; /* borrowed */
+  size_t len;
+};
+/* Inserts many rows in one transaction of its own (the recommender queues
+ * records and writes them in the background). Not durable on return. */
+int mes_store_decision_put(struct mes_store *st, const struct mes_decision_row *rows, size_t n);
+/* *doc is new (malloc) — caller frees; out->doc points to it. MES_ENOT_FOUND. */
+int mes_store_decision_get(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc);
+typedef int (*mes_store_decision_cb)(void *ud, const struct mes_decision_row *row);
+/* Calls cb for each record of sid, oldest first. */
+int mes_store_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
+/* Deletes records older than before_ms. *n gets the count. */
+int mes_store_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+/* --- models (not personal: item-item aggregates; see model/model.h) --- */
+/* Stores a model blob with its metadata JSON (borrowed), durably; *id gets
+ * its id (increasing). Keeps only the newest `keep` models. */
+int mes_store_model_put(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep,
+                        int64_t now_ms, int64_t *id);
+/* Id of the newest model, 0 when none (-1 on failure). Cheap. */
+int64_t mes_store_model_latest(struct mes_store *st);
+/* *meta and *blob are new (malloc) — caller frees both. MES_ENOT_FOUND. */
+int mes_store_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len);
 
 /* --- API keys (stored as hashes) --- */
 struct mes_apikey_row {

@@ -16,7 +16,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 1
+#define MES_STORE_OPS_VERSION 3
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -76,6 +76,19 @@ struct mes_store_ops {
   int (*apikey_find)(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);
   int (*apikey_list)(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
   int (*apikey_revoke)(struct mes_store *st, const char *name, int64_t now_ms);
+  /* Version 2: decision records, models, impression purge. */
+  int (*impression_purge)(struct mes_store *st, int64_t sid, int64_t *n);
+  int (*decision_put)(struct mes_store *st, const struct mes_decision_row *rows, size_t n);
+  int (*decision_get)(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc);
+  int (*decision_list)(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
+  int (*decision_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
+  int (*model_put)(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep,
+                   int64_t now_ms, int64_t *id);
+  int64_t (*model_latest)(struct mes_store *st);
+  int (*model_get)(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len);
+  int (*subject_scan)(struct mes_store *st, mes_store_subject_cb cb, void *ud);
+  /* Version 3: durability callbacks. */
+  int (*on_durable)(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w);
   /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 

@@ -338,3 +338,15 @@ int mes_subject_unseal(const struct mes_ctx *c, int64_t sid, const char *kind, c
   mes_wipe(key, sizeof key);
   return rc;
 }
+
+int mes_subject_unseal_key(const uint8_t key[MES_KEY_BYTES], int64_t sid, const char *kind, const uint8_t *ct,
+                           size_t len, uint8_t *out) {
+  uint8_t ad[AD_KIND_MAX + 9];
+  size_t ad_len;
+  int rc = seal_ad(kind, sid, ad, &ad_len);
+  if (rc != MES_OK)
+    return rc;
+  if (len < MES_SEAL_OVERHEAD)
+    return MES_ECRYPTO;
+  return mes_unseal(key, ad, ad_len, ct, len, out);
+}

@@ -20,6 +20,7 @@
 #include "store/store.h"
 
 struct mes_keycache;
+struct mes_catalog_index; /* catalog/catalog.h: named here only as an opaque handle */
 
 struct mes_ctx {
   struct mes_store *store;         /* borrowed */
@@ -30,6 +31,7 @@ struct mes_ctx {
   int64_t now_ms;                  /* the request's clock */
   const char *actor;               /* name of the key or token acting ("import", ...); borrowed */
   bool gpc;                        /* the request carried Sec-GPC: 1 */
+  struct mes_catalog_index *catalog; /* borrowed; the in-memory catalog index, may be NULL (none kept) */
 };
 
 /* Namespaces of pseudonyms: a brand's subject id, or an anonymous/device id. */
@@ -60,6 +62,13 @@ int mes_subject_seal(const struct mes_ctx *c, int64_t sid, const char *kind, con
                      uint8_t **out, size_t *out_len);
 int mes_subject_unseal(const struct mes_ctx *c, int64_t sid, const char *kind, const uint8_t *ct, size_t len,
                        char **out, size_t *out_len);
+/* Unseals like mes_subject_unseal, with sid's key already in hand (bulk
+ * readers such as training fetch each subject's key once) and into the
+ * caller's buffer: out must hold len - MES_SEAL_OVERHEAD bytes (no NUL is
+ * added). MES_ECRYPTO when forged, sealed for another subject or kind, or
+ * shorter than the overhead. Allocates nothing. */
+int mes_subject_unseal_key(const uint8_t key[MES_KEY_BYTES], int64_t sid, const char *kind, const uint8_t *ct,
+                           size_t len, uint8_t *out);
 
 /* A thread-safe cache of unwrapped subject keys (bounded; keys are wiped on
  * eviction and free). */

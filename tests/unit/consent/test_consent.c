@@ -289,6 +289,33 @@ static void test_withdrawal_purges_only_that_purpose(void **state) {
   assert_int_equal(events_of(f, s1.row.id).n, 0);
 }
 
+static int count_imp(void *ud, const char *item, int channel, int64_t ts_ms) {
+  (void)item, (void)channel, (void)ts_ms;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static int impressions_of(struct fixture *f, int64_t sid) {
+  int n = 0;
+  assert_int_equal(mes_store_impression_list(f->store, sid, 0, count_imp, &n), MES_OK);
+  return n;
+}
+
+/* Impressions exist only to cap personal answers: withdrawing the last
+ * purpose of personal answers takes them away, someone else's stay. */
+static void test_withdrawal_purges_impressions(void **state) {
+  struct fixture *f = *state;
+  record_ok(f, "u1", "personalization", "{\"status\": \"granted\"}");
+  record_ok(f, "u2", "personalization", "{\"status\": \"granted\"}");
+  struct mes_subject s1 = resolve(f, "u1"), s2 = resolve(f, "u2");
+  assert_int_equal(mes_store_impression_add(f->store, s1.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->store, s1.row.id, "stove", MES_CH_EMAIL, T0_MS), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->store, s2.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
+  record_ok(f, "u1", "personalization", "{\"status\": \"denied\", \"source\": \"dashboard\"}");
+  assert_int_equal(impressions_of(f, s1.row.id), 0);
+  assert_int_equal(impressions_of(f, s2.row.id), 1);
+}
+
 static void test_gpc_conflict(void **state) {
   struct fixture *f = *state;
   f->ctx.gpc = true;
@@ -563,6 +590,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_opt_in_default, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_withdrawal_purges_only_that_purpose, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_withdrawal_purges_impressions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gpc_conflict, setup, teardown),
       cmocka_unit_test_setup_teardown(test_confirm_over_gpc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gpc_override_recorded_once, setup, teardown),

@@ -1,0 +1,353 @@
+/*
+ * bench_recs — what one recommendation costs in-process, and what the
+ * guardrails add to it (bench/README.md, "Recommendations").
+ *
+ * DIR is a store built by bench_train (bench/bench_train.c: N_SUBJECTS
+ * shoppers "shopper-K" who granted personalization, items "item-I" in
+ * groups of CAT_SIZE, sealed events). Two steps:
+ *
+ *   bench_recs DIR --setup [N_ITEMS]
+ *     gives the store what serving needs beyond events, once (a later run
+ *     finds it done): categories in DIR/mesura.yaml (twenty ordinary
+ *     departments beside the example's baby and health, sensitive,
+ *     wedding-dress, lifecycle once, and camping) and a catalog of N_ITEMS
+ *     items, item-I in department (I / CAT_SIZE + 4) mod 24, one in fifty
+ *     unavailable. Then train: `mesura train --data DIR`.
+ *
+ *   bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B]
+ *     times mes_recommend-style calls (count 10, web) on the engine opened on
+ *     DIR with its live model, in blocks of B requests that alternate between
+ *     three kinds, each block over fresh random subjects (so no kind gets a
+ *     subject whose pages the previous call warmed):
+ *       rules     a subject with history, the guardrails on (what serving does);
+ *       no_rules  the same kind of request, guardrails off (mes__rec_serve:
+ *                 no mes_guard_run, no impressions read): the baseline;
+ *       context   no subject, an item on screen: the non-personal path.
+ *     Prints one JSON line: per kind mean / p50 / p99 µs, the ratio
+ *     rules / no_rules, the model's resident bytes, the peak RSS.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/mtime.h"
+#include "catalog/catalog.h"
+#include "crypto/crypto.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "recommend/rec_int.h"
+
+#define CAT_SIZE 40 /* bench_train.c's items per group */
+#define N_DEPTS 24
+#define MARK "  dept-04:" /* the policy already has the bench's categories */
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static uint64_t rnd(void) { /* xorshift64* */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 2685821657736338717ull;
+}
+
+static long peak_rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0)
+      kb = strtol(line + 6, NULL, 10);
+  if (f)
+    fclose(f);
+  return kb;
+}
+
+/* The first four are the example policy's own categories. */
+static void dept_name(size_t d, char *out, size_t cap) {
+  static const char *const known[] = {"baby", "health", "wedding-dress", "camping"};
+  if (d < 4)
+    snprintf(out, cap, "%s", known[d]);
+  else
+    snprintf(out, cap, "dept-%02zu", d);
+}
+
+/* ------------------------------------------------------------ setup */
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  char *buf = NULL;
+  size_t cap = 0, n = 0, got;
+  do {
+    if (n + 4096 > cap) {
+      char *nb = realloc(buf, cap = cap * 2 + 8192);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = nb;
+    }
+    got = fread(buf + n, 1, cap - n - 1, f);
+    n += got;
+  } while (got > 0);
+  fclose(f);
+  buf[n] = 0;
+  *len = n;
+  return buf;
+}
+
+/* Adds dept-04..dept-23 under "categories:" in DIR/mesura.yaml. */
+static int patch_policy(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/mesura.yaml", dir);
+  size_t len;
+  char *y = slurp(path, &len);
+  if (!y) {
+    fprintf(stderr, "bench_recs: cannot read %s\n", path);
+    return -1;
+  }
+  if (strstr(y, MARK)) {
+    free(y);
+    return 0;
+  }
+  char *at = strstr(y, "\ncategories:\n");
+  if (!at) {
+    fprintf(stderr, "bench_recs: %s has no categories section\n", path);
+    free(y);
+    return -1;
+  }
+  at += strlen("\ncategories:\n");
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    free(y);
+    return -1;
+  }
+  fwrite(y, 1, (size_t)(at - y), f);
+  for (size_t d = 4; d < N_DEPTS; d++)
+    fprintf(f, "  dept-%02zu:\n    label: {en: \"Department %zu\"}\n", d, d);
+  fwrite(at, 1, len - (size_t)(at - y), f);
+  int rc = fclose(f) ? -1 : 0;
+  free(y);
+  return rc;
+}
+
+static int setup(const char *dir, long n_items) {
+  if (patch_policy(dir))
+    return -1;
+  struct mes_err err;
+  mes_err_clear(&err);
+  struct mes_engine_opts o = {.dir = dir};
+  struct mes_engine *e;
+  if (mes_engine_open(&o, &e, &err)) {
+    fprintf(stderr, "bench_recs: %s\n", mes_err_text(&err));
+    return -1;
+  }
+  struct mes_ctx c;
+  mes_engine_ctx(e, &c, "bench", false);
+  json_t *page = NULL;
+  int rc = mes_catalog_list(&c, 1, NULL, &page, &err);
+  bool have = !rc && json_array_size(json_object_get(page, "items")) > 0;
+  json_decref(page);
+  uint64_t t0 = mes_mono_ns();
+  size_t written = 0;
+  for (long base = 0; !rc && !have && base < n_items; base += MES_CATALOG_BATCH_MAX) {
+    json_t *items = json_array(), *errors = json_array();
+    for (long i = base; items && i < n_items && i < base + MES_CATALOG_BATCH_MAX; i++) {
+      char id[32], title[48], dept[16];
+      snprintf(id, sizeof id, "item-%ld", i);
+      snprintf(title, sizeof title, "Product %ld", i);
+      dept_name((size_t)(i / CAT_SIZE + 4) % N_DEPTS, dept, sizeof dept);
+      if (json_array_append_new(items, json_pack("{s:s, s:s, s:[s], s:b}", "id", id, "title", title, "categories",
+                                                 dept, "available", i % 50 != 49)))
+        rc = MES_ENOMEM;
+    }
+    size_t n = 0;
+    if (!items || !errors)
+      rc = MES_ENOMEM;
+    if (!rc)
+      rc = mes_catalog_upsert(&c, items, "/items", (size_t)base, errors, &n, &err);
+    if (!rc && json_array_size(errors)) {
+      char *dump = json_dumps(json_array_get(errors, 0), JSON_COMPACT);
+      fprintf(stderr, "bench_recs: item refused: %s\n", dump ? dump : "?");
+      free(dump);
+      rc = MES_EINVALID_VALUE;
+    }
+    written += n;
+    json_decref(items);
+    json_decref(errors);
+  }
+  if (rc)
+    fprintf(stderr, "bench_recs: catalog: %s\n", mes_err_text(&err));
+  else
+    printf("{\"setup\":{\"items_written\":%zu,\"seconds\":%.1f}}\n", written, (double)(mes_mono_ns() - t0) / 1e9);
+  mes_engine_ctx_done(e, &c);
+  mes_engine_close(e);
+  return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ timing */
+
+enum kind { K_RULES, K_NO_RULES, K_CONTEXT, K_N };
+static const char *const kind_name[K_N] = {"rules", "no_rules", "context"};
+
+struct series {
+  uint64_t *ns;
+  size_t n, cap;
+  size_t personalized, items, suppressed;
+};
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double pct_us(struct series *s, double q) {
+  size_t i = (size_t)(q * (double)(s->n - 1) + 0.5);
+  return (double)s->ns[i] / 1e3;
+}
+
+static double mean_us(const struct series *s) {
+  double t = 0;
+  for (size_t i = 0; i < s->n; i++)
+    t += (double)s->ns[i];
+  return s->n ? t / (double)s->n / 1e3 : 0;
+}
+
+/* One request of kind k, timed from the context to the reply's last byte
+ * (what the HTTP handler does minus the HTTP layer). */
+static int one(struct mes_engine *e, enum kind k, long n_subj, long n_items, struct series *out, bool keep) {
+  char body_s[128];
+  if (k == K_CONTEXT)
+    snprintf(body_s, sizeof body_s, "{\"context\":{\"item\":\"item-%ld\"},\"count\":10}",
+             (long)(rnd() % (uint64_t)n_items));
+  else
+    snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", (long)(rnd() % (uint64_t)n_subj));
+  uint64_t t0 = mes_mono_ns();
+  json_t *body = json_loads(body_s, 0, NULL);
+  struct mes_ctx c;
+  mes_engine_ctx(e, &c, "bench", false);
+  struct mes_model *m = mes_engine_model(e);
+  struct mes_err err;
+  mes_err_clear(&err);
+  struct mes_rec_outcome oc;
+  json_t *reply = NULL;
+  int rc = body ? mes__rec_serve(mes_engine_recommender(e), &c, m, body, MES_LANG_EN, k != K_NO_RULES, &reply, &oc,
+                                 &err)
+                : MES_ENOMEM;
+  char *text = rc ? NULL : json_dumps(reply, JSON_COMPACT);
+  mes_model_unref(m);
+  mes_engine_ctx_done(e, &c);
+  uint64_t dt = mes_mono_ns() - t0;
+  json_decref(body);
+  json_decref(reply);
+  free(text);
+  if (rc) {
+    fprintf(stderr, "bench_recs: %s: %s\n", body_s, mes_err_text(&err));
+    return -1;
+  }
+  if (!keep)
+    return 0;
+  if (out->n == out->cap) {
+    size_t cap = out->cap ? out->cap * 2 : 4096;
+    uint64_t *nn = realloc(out->ns, cap * sizeof *nn);
+    if (!nn)
+      return -1;
+    out->ns = nn;
+    out->cap = cap;
+  }
+  out->ns[out->n++] = dt;
+  out->personalized += oc.personalized;
+  out->items += oc.n_items;
+  for (size_t i = 0; i < oc.n_rules; i++)
+    out->suppressed += oc.by_rule[i].n;
+  return 0;
+}
+
+static int measure(const char *dir, long n_subj, long n_items, long n_req, long block) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  struct mes_engine_opts o = {.dir = dir};
+  struct mes_engine *e;
+  if (mes_engine_open(&o, &e, &err)) {
+    fprintf(stderr, "bench_recs: %s\n", mes_err_text(&err));
+    return -1;
+  }
+  struct mes_model *m = mes_engine_model(e);
+  if (!m) {
+    fprintf(stderr, "bench_recs: no model in %s: run `mesura train --data %s` first\n", dir, dir);
+    mes_engine_close(e);
+    return -1;
+  }
+  size_t model_bytes = mes_model_memory(m), model_items = mes_model_n_items(m);
+  mes_model_unref(m);
+  struct series s[K_N] = {{0}};
+  /* Warm-up: the catalog index is built on first lookup, the model's pages
+   * and SQLite's caches fill. Not counted. */
+  for (int i = 0; i < 300; i++)
+    if (one(e, (enum kind)(i % K_N), n_subj, n_items, NULL, false))
+      return -1;
+  uint64_t t0 = mes_mono_ns();
+  for (long done = 0; done < n_req; done += block)
+    for (int k = 0; k < K_N; k++)
+      for (long i = 0; i < block; i++)
+        if (one(e, (enum kind)k, n_subj, n_items, &s[k], true))
+          return -1;
+  double wall = (double)(mes_mono_ns() - t0) / 1e9;
+  mes_recommender_flush(mes_engine_recommender(e));
+  printf("{\"subjects\":%ld,\"items\":%ld,\"model_items\":%zu,\"model_bytes\":%zu,\"seconds\":%.1f", n_subj, n_items,
+         model_items, model_bytes, wall);
+  for (int k = 0; k < K_N; k++) {
+    qsort(s[k].ns, s[k].n, sizeof *s[k].ns, cmp_u64);
+    printf(",\"%s\":{\"n\":%zu,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"personalized\":%zu,"
+           "\"items_per_reply\":%.2f,\"suppressed_per_request\":%.2f}",
+           kind_name[k], s[k].n, mean_us(&s[k]), pct_us(&s[k], 0.5), pct_us(&s[k], 0.99), s[k].personalized,
+           (double)s[k].items / (double)s[k].n, (double)s[k].suppressed / (double)s[k].n);
+  }
+  printf(",\"rules_ratio_mean\":%.3f,\"rules_ratio_p50\":%.3f,\"peak_rss_mb\":%.0f}\n",
+         mean_us(&s[K_RULES]) / mean_us(&s[K_NO_RULES]), pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_NO_RULES], 0.5),
+         (double)peak_rss_kb() / 1024.0);
+  for (int k = 0; k < K_N; k++)
+    free(s[k].ns);
+  mes_engine_close(e);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *dir = NULL;
+  long num[2] = {100000, 20000}, n_req = 6000, block = 500;
+  int n_num = 0;
+  bool do_setup = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--setup") == 0)
+      do_setup = true;
+    else if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc)
+      n_req = strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--block") == 0 && i + 1 < argc)
+      block = strtol(argv[++i], NULL, 10);
+    else if (!dir)
+      dir = argv[i];
+    else if (n_num < 2)
+      num[n_num++] = strtol(argv[i], NULL, 10);
+  }
+  if (do_setup && n_num == 1) /* --setup takes N_ITEMS alone */
+    num[1] = num[0];
+  if (!dir || num[0] <= 0 || num[1] <= 0 || n_req <= 0 || block <= 0) {
+    fprintf(stderr, "usage: bench_recs DIR --setup [N_ITEMS]\n"
+                    "       bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B]\n");
+    return 2;
+  }
+  mes_crypto_init();
+  char db[4096];
+  snprintf(db, sizeof db, "%s/mesura.db", dir);
+  struct stat sb;
+  if (stat(db, &sb) != 0) {
+    fprintf(stderr, "bench_recs: %s holds no store: build it with bench_train first\n", dir);
+    return 1;
+  }
+  if (do_setup)
+    return setup(dir, num[1]) ? 1 : 0;
+  return measure(dir, num[0], num[1], n_req, block) ? 1 : 0;
+}

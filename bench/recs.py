@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Recommendation serving benchmark (issue: recommendations, "Speed and memory"; issue: guardrails,
+"Speed"): the real `mesura serve` on loopback over a store built by bench_train and given a catalog and
+a model (see bench/README.md, "Recommendations"), driven by wrk with keep-alive.
+
+usage: bench/recs.py BUILD_DIR DATA_DIR [--subjects N] [--items N] [--seconds S] [--conns C]
+
+In one run, against the same server:
+  - GET /healthz: the baseline (libmicrohttpd's ceiling for a tiny reply on this machine, now);
+  - POST /v1/recommendations for random subjects with history ({"subject", "count": 10});
+  - POST /v1/recommendations without subject, an item on screen (the non-personal path);
+each with wrk's client-side latency and the server's own: every request's duration from the access log
+(exact percentiles) and from /metrics' histogram for the route (bucket bounds, interpolated the way
+Prometheus' histogram_quantile does). Then the server's peak RSS (VmHWM) and
+mesura_model_memory_bytes. Prints one JSON line and a Markdown table row.
+Needs wrk (scripts/install-deps.sh bench).
+"""
+import argparse, json, os, re, subprocess, sys, tempfile, time, urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LISTENING = re.compile(r"listening on (https?)://(\S+):(\d+)\s*$")
+ACCESS = re.compile(r"http POST /v1/recommendations (\d+) ([\d.]+)ms")
+HIST = re.compile(r'mesura_http_request_duration_seconds_bucket\{route="/v1/recommendations",le="([^"]+)"\} (\d+)')
+
+LUA = """
+local n_subjects, n_items, key = %d, %d, "%s"
+local personal = %s
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("seed", counter * 7919)
+end
+function init(args)
+  math.randomseed(os.time() + (seed or 0))
+end
+function request()
+  local body
+  if personal then
+    body = '{"subject":"shopper-' .. math.random(0, n_subjects - 1) .. '","count":10}'
+  else
+    body = '{"context":{"item":"item-' .. math.random(0, n_items - 1) .. '"},"count":10}'
+  end
+  return wrk.format("POST", "/v1/recommendations", headers, body)
+end
+"""
+
+
+def run_cli(binary, *args):
+    return subprocess.run([binary, *args], capture_output=True, text=True, check=True).stdout
+
+
+def wrk(url, seconds, conns, script=None):
+    cmd = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+
+    def ms(label):
+        m = re.search(r"\s%s\s+([\d.]+)(us|ms|s)\b" % re.escape(label), out)
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": ms("50%"), "p99_ms": ms("99%"), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1))}
+
+
+def metrics(base, admin):
+    r = urllib.request.Request(base + "/metrics", headers={"Authorization": "Bearer " + admin})
+    return urllib.request.urlopen(r, timeout=30).read().decode()
+
+
+def hist(text):
+    return [(float("inf") if le == "+Inf" else float(le), int(n)) for le, n in HIST.findall(text)]
+
+
+def hist_quantile(before, after, q):
+    """Interpolated quantile (ms) of the requests counted between two /metrics scrapes, and the bucket's
+    upper bound."""
+    cum = [(le, a - b) for (le, a), (_, b) in zip(after, before)]
+    total = cum[-1][1]
+    if not total:
+        return None, None
+    rank, lo, prev = q * total, 0.0, 0
+    for le, c in cum:
+        if c >= rank:
+            if le == float("inf"):
+                return lo * 1e3, le
+            return (lo + (le - lo) * (rank - prev) / max(c - prev, 1)) * 1e3, le * 1e3
+        lo, prev = le, c
+    return None, None
+
+
+def access_durations(log_path, start, end):
+    with open(log_path, "rb") as f:
+        f.seek(start)
+        chunk = f.read(end - start).decode(errors="replace")
+    d = sorted(float(m.group(2)) for m in ACCESS.finditer(chunk) if m.group(1) == "200")
+    if not d:
+        return {}
+    pick = lambda q: d[min(len(d) - 1, int(q * (len(d) - 1) + 0.5))]
+    return {"n": len(d), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "mean_ms": sum(d) / len(d)}
+
+
+def peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("data")
+    ap.add_argument("--subjects", type=int, default=100000)
+    ap.add_argument("--items", type=int, default=20000)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--conns", type=int, default=32)
+    a = ap.parse_args()
+    binary = os.path.abspath(os.path.join(a.build, "mesura"))
+    tag = "bench%d" % os.getpid()
+    rec_key = run_cli(binary, "keys", "create", "--data", a.data, "--scopes", "recommend", "--name", tag).strip()
+    admin = run_cli(binary, "keys", "create", "--data", a.data, "--scopes", "admin", "--name", tag + "a").strip()
+    tmp = tempfile.mkdtemp(prefix="mesura-recs-")
+    scripts = {}
+    for kind, personal in (("personal", "true"), ("context", "false")):
+        scripts[kind] = os.path.join(tmp, kind + ".lua")
+        with open(scripts[kind], "w") as f:
+            f.write(LUA % (a.subjects, a.items, rec_key, personal))
+    log_path = os.path.join(tmp, "serve.log")
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([binary, "serve", "--data", a.data, "--listen", "127.0.0.1:0", "--rate-limit", "-1"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    res = {"subjects": a.subjects, "items": a.items, "seconds": a.seconds, "conns": a.conns}
+    try:
+        base = None
+        for _ in range(600):
+            with open(log_path, errors="replace") as f:
+                m = next((LISTENING.search(l) for l in f if LISTENING.search(l)), None)
+            if m:
+                base = "%s://%s:%s" % (m.group(1), m.group(2), m.group(3))
+                break
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not base:
+            raise SystemExit("mesura serve did not start; see " + log_path)
+        url = base + "/v1/recommendations"
+        # Warm-up (catalog index built, model pages touched); not measured.
+        wrk(url, 2, a.conns, scripts["personal"])
+        wrk(url, 1, a.conns, scripts["context"])
+        res["healthz"] = wrk(base + "/healthz", a.seconds, a.conns)
+        for kind in ("personal", "context"):
+            before, start = hist(metrics(base, admin)), os.path.getsize(log_path)
+            r = wrk(url, a.seconds, a.conns, scripts[kind])
+            after, end = hist(metrics(base, admin)), os.path.getsize(log_path)
+            p99, bound = hist_quantile(before, after, 0.99)
+            p50, _ = hist_quantile(before, after, 0.5)
+            r["server_hist"] = {"p50_ms": p50, "p99_ms": p99, "p99_bucket_le_ms": bound}
+            r["server_log"] = access_durations(log_path, start, end)
+            r["ratio_to_healthz"] = r["rps"] / res["healthz"]["rps"]
+            res[kind] = r
+        text = metrics(base, admin)
+        mm = re.search(r"^mesura_model_memory_bytes (\d+)", text, re.M)
+        res["model_mb"] = int(mm.group(1)) / 2**20 if mm else None
+        res["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        for k in (tag, tag + "a"):
+            subprocess.run([binary, "keys", "revoke", "--data", a.data, k], capture_output=True)
+    print(json.dumps(res))
+    h, p, c = res["healthz"], res["personal"], res["context"]
+    print("| %d subjects, %d items | %.0f | %.0f | %.2f | %.2f / %.2f | %.2f / %.2f (≤ %.1f) | %.0f | %.2f | %.2f | "
+          "%.0f | %.1f |" % (a.subjects, a.items, h["rps"], p["rps"], p["ratio_to_healthz"], p["p50_ms"], p["p99_ms"],
+                             p["server_log"].get("p50_ms", 0), p["server_log"].get("p99_ms", 0),
+                             p["server_hist"]["p99_bucket_le_ms"] or 0, c["rps"], c["ratio_to_healthz"],
+                             c["server_log"].get("p99_ms", 0), res["server_peak_rss_mb"], res["model_mb"] or 0))
+
+
+if __name__ == "__main__":
+    main()

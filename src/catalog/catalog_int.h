@@ -1,0 +1,22 @@
+/*
+ * catalog_int — what only the catalog's own files see: the hooks through
+ * which catalog.c keeps the in-memory index (index.c) current.
+ *
+ * Call them while holding the store transaction of the write (the store's
+ * writer lock), so that the index follows the store's order of writes; an
+ * index that has not been built yet ignores them. All are NULL-safe on ix.
+ */
+#ifndef MES_CATALOG_INT_H
+#define MES_CATALOG_INT_H
+
+#include "catalog/catalog.h"
+
+/* Adds or replaces item id from its normalised document (borrowed). Out of
+ * memory or a bad document invalidates the index instead. */
+void mes__catalog_index_apply(struct mes_catalog_index *ix, const char *id, const char *doc);
+void mes__catalog_index_remove(struct mes_catalog_index *ix, const char *id);
+/* Forgets everything: the next lookup rebuilds from the store (after a
+ * commit failed, so the index may hold a write the store does not). */
+void mes__catalog_index_invalidate(struct mes_catalog_index *ix);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * guard — the guardrails (policy `guardrails`, issue "personalization that
+ * never turns creepy"): a pipeline of small independent rules that every
+ * candidate passes before it is served. A rule may drop a candidate (with a
+ * plain detail for the decision record) or change how it may be shown
+ * (disclosure implicit, a non-personal reason).
+ *
+ * The recommender (src/recommend) gathers the facts of one request once
+ * (struct mes_guard_facts: who asks, where, the person's history, purchases,
+ * dismissals, impressions, preferences), builds candidates, and calls
+ * mes_guard_run. Rules read only those facts, the policy and the model: they
+ * never touch the store, so each is unit-tested alone.
+ *
+ * Adding a rule: one file src/guard/rule_<name>.c defining one
+ * `const struct mes_guard_rule mes__rule_<name>`, and one line in rules.c.
+ *
+ * Thread-safety: rules are pure functions of their arguments.
+ */
+#ifndef MES_GUARD_H
+#define MES_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "policy/policy.h"
+
+#define MES_GUARD_MAX_CATS 8   /* categories kept per item */
+#define MES_GUARD_DETAIL 160   /* bytes of a rule's detail sentence */
+#define MES_GUARD_MAX_BASED 4  /* history entries a reason may cite */
+/* Score of the non-personal fill per unit of popularity: below any real
+ * personal signal. A candidate a rule makes impersonal is ranked at it. */
+#define MES_GUARD_FILL_WEIGHT 0.1
+
+enum mes_reason {
+  MES_REASON_BECAUSE_YOU_VIEWED = 0,
+  MES_REASON_BOUGHT_TOGETHER,
+  MES_REASON_YOU_TOLD_US,
+  MES_REASON_POPULAR,
+  MES_REASON_TRENDING,
+  MES_REASON_SIMILAR_TO_CURRENT,
+  MES_REASON_EDITORIAL,
+  MES_REASON_N
+};
+const char *mes_reason_code(enum mes_reason r);
+/* True for the reasons that cite the person's own data (because_you_viewed,
+ * bought_together, you_told_us); false for popular, trending,
+ * similar_to_current and editorial, which use none. */
+bool mes_reason_is_personal(enum mes_reason r);
+
+enum mes_disclosure { MES_DISCLOSE_EXPLICIT = 0, MES_DISCLOSE_IMPLICIT };
+
+/* One event of the person's history, as the rules see it. */
+struct mes_hist {
+  const char *item;   /* borrowed; never NULL (searches are not kept here) */
+  int32_t midx;       /* model index of item, -1 when unknown to the model */
+  enum mes_kind kind;
+  int type;           /* policy event type index */
+  int64_t ts_ms;
+  enum mes_source source;
+  int channel;        /* enum mes_channel, -1 unknown */
+};
+
+struct mes_impression {
+  const char *item; /* borrowed */
+  int channel;
+  int64_t ts_ms;
+};
+
+/* An item's catalog facts, filled by the recommender for each candidate and
+ * each history item it needs (see mes_guard_facts.item_info). */
+struct mes_item_facts {
+  bool known;      /* in the catalog */
+  bool available;
+  size_t n_cats;
+  const char *cats[MES_GUARD_MAX_CATS]; /* category names, borrowed */
+  bool sensitive;  /* any category flagged sensitive in the policy */
+  bool once;       /* any category with lifecycle: once */
+};
+
+/* Everything a rule may know about one request. Pointers are borrowed for
+ * the duration of mes_guard_run. */
+struct mes_guard_facts {
+  const struct mes_policy *policy;
+  const struct mes_model *model; /* may be NULL (no model trained yet) */
+  int64_t now_ms;
+  enum mes_channel channel;
+  bool personalized;   /* the answer may use personal data (consent checked) */
+  bool known_subject;  /* the subject's events are stored (suppression applies even when !personalized) */
+  bool authenticated;  /* context.authenticated (default true) */
+  bool device_shared;  /* context.device_shared (default false) */
+  /* The person's events, oldest first. Filled whenever known_subject, even
+   * when !personalized: suppression (dismissals, purchases) needs them. */
+  const struct mes_hist *hist; size_t n_hist;
+  const struct mes_impression *imps; size_t n_imps;     /* within the longest window a rule needs */
+  const char *const *interests; size_t n_interests;     /* preferences.interests (categories the person named) */
+  const char *const *excluded_cats; size_t n_excluded;  /* preferences.exclude_categories */
+  /* Catalog facts of an item id (NULL when unknown): lets rules ask about
+   * history items, e.g. the category of what was bought. */
+  const struct mes_item_facts *(*item_info)(void *ud, const char *item);
+  void *item_info_ud;
+  /* Neighbours of model item `item` for `rel`, largest weight first (*n of
+   * them, borrowed). NULL: the lists of `model` (mes_model_neighbors), or
+   * none when model is NULL too. Tests set it to stand in for a model. The
+   * after-purchase rules read MES_REL_VIEWED lists: substitutes. */
+  const struct mes_nbr *(*neighbors)(const void *ud, enum mes_rel rel, uint32_t item, size_t *n);
+  const void *neighbors_ud;
+};
+
+/* A history entry a reason cites. */
+struct mes_based {
+  uint32_t hist; /* index into facts->hist */
+};
+
+/* One history event's part in a candidate's personal score. The personal
+ * score is the sum of the amounts; the guard needs each part to keep reasons
+ * faithful when a rule takes some history away (a stale view, third-party
+ * data): the part goes, its amount leaves the score, and based_on and the
+ * reason are derived again from what remains (mes_guard_cite).
+ * The recommender lists one entry per history event that added to the score
+ * (or one per item and kind, naming the newest of those events). */
+struct mes_contrib {
+  uint32_t hist;          /* index into facts->hist */
+  enum mes_reason reason; /* the personal reason this part alone supports */
+  double amount;          /* > 0: what it added to score */
+};
+
+struct mes_cand {
+  const char *item;    /* borrowed */
+  int32_t midx;        /* model index, -1 when not in the model */
+  struct mes_item_facts facts;
+  double score;
+  enum mes_reason reason;
+  struct mes_based based_on[MES_GUARD_MAX_BASED];
+  size_t n_based;
+  bool from_history;   /* the score used personal data */
+  bool via_zero_party; /* the personal signal came from what the person told us (preferences.interests) */
+  enum mes_disclosure disclosure;
+  /* Every part of the personal score (see struct mes_contrib), largest
+   * first. Owned by the caller (per-request scratch); rules remove entries
+   * in place (keeping the order) and never add any. NULL when n_contrib is 0. */
+  struct mes_contrib *contrib;
+  size_t n_contrib;
+  /* Set by a rule that lets the candidate stay but after every candidate
+   * not demoted (substitutes of a purchase give way to complements): the
+   * recommender orders by (demoted, score). Static rule name, else NULL. */
+  const char *demoted_by;
+  /* Set by the rule that dropped it: */
+  bool dropped;
+  const char *rule;    /* static rule name */
+  char detail[MES_GUARD_DETAIL];
+};
+
+struct mes_guard_rule {
+  const char *name; /* "frequency_cap", ... (stable: it appears in records and metrics) */
+  /* Called once per request with the whole array; skips candidates already
+   * dropped. Drops a candidate with mes_guard_drop, or changes how it may be
+   * shown (disclosure, reason, based_on, contributions, demoted_by). Never
+   * allocates per candidate. */
+  void (*apply)(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n);
+};
+
+/* Derives c->reason and c->based_on from c->contrib (when n_contrib > 0):
+ * the reason is the personal reason whose parts add up to the most; based_on
+ * cites the largest parts, those supporting that reason first, each history
+ * item once, at most MES_GUARD_MAX_BASED. The recommender may call it to
+ * build the reason in the first place; rules call it after removing parts. */
+void mes_guard_cite(const struct mes_guard_facts *f, struct mes_cand *c);
+
+/* Drops cand on behalf of rule with a printf-style detail (plain, no
+ * personal data beyond the item ids involved). */
+void mes_guard_drop(struct mes_cand *cand, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The rules, in the order they run. */
+const struct mes_guard_rule *const *mes_guard_rules(size_t *n);
+
+/* Runs every rule over cands (in place). Dropped candidates stay in the array
+ * with dropped=true, rule and detail set. */
+void mes_guard_run(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n);
+
+#endif

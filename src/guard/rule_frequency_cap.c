@@ -1,0 +1,41 @@
+/*
+ * guard/rule_frequency_cap — the "hollow echo" (issue 5, rule 1): an item
+ * already shown to the same person guardrails.frequency_cap.max_impressions
+ * times within the last window_hours, on any channel together, is not shown
+ * again until older impressions leave the window.
+ *
+ * Impressions are kept only for people who granted personalization (contract
+ * §6), so for everyone else the facts hold none and the rule does nothing.
+ * One pass over the impressions, counting into the candidate index.
+ */
+#include "guard/guard_int.h"
+
+static const char NAME[] = "frequency_cap";
+
+static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n) {
+  const struct mes_guardrails *g = &f->policy->guardrails;
+  if (!mes__guard_knows(f) || f->n_imps == 0 || g->frequency_cap_max_impressions <= 0)
+    return;
+  int64_t since = f->now_ms - (int64_t)g->frequency_cap_window_hours * MS_PER_HOUR;
+  uint32_t cap = (uint32_t)g->frequency_cap_max_impressions;
+  struct mes__idx x;
+  for (size_t base = 0; base < n; base += MES__IDX_MAX) {
+    mes__idx_items(&x, cands, base, n - base);
+    for (size_t i = 0; i < f->n_imps; i++) {
+      if (f->imps[i].ts_ms < since) /* one stamped after now (clock steps, a request just served) still counts */
+        continue;
+      uint32_t pos = 0;
+      for (struct mes__idx_slot *s; (s = mes__idx_next_item(&x, f->imps[i].item, &pos));)
+        s->hits++;
+    }
+    for (size_t s = 0; s <= x.mask; s++) {
+      struct mes__idx_slot *sl = &x.slot[s];
+      if (sl->cand && sl->hits >= cap && !cands[sl->cand - 1].dropped)
+        mes_guard_drop(&cands[sl->cand - 1], NAME,
+                       "Already shown %u times in the last %d hours; the policy allows %u.", sl->hits,
+                       g->frequency_cap_window_hours, cap);
+    }
+  }
+}
+
+const struct mes_guard_rule mes__rule_frequency_cap = {.name = NAME, .apply = apply};

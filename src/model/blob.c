@@ -1,0 +1,285 @@
+/*
+ * model/blob — a model as one versioned byte string, the form it has in the
+ * store, and the checks that let a server load one safely.
+ *
+ * Layout (little-endian host order, which the header records; every section
+ * starts on an 8-byte boundary):
+ *
+ *   header, 64 bytes:
+ *     0  "MESMODEL"          8  u32 version (1)     12 u32 0x01020304 (byte order)
+ *     16 u32 n_items         20 u32 kind            24 u32 n_nb[3] (bought, viewed, ease)
+ *     36 u32 ids_bytes       40 u32 meta_len        44 u32 0
+ *     48 u64 FNV-1a of every byte after the header  56 u64 total length
+ *   kind weights   f32[8]  (MES_KIND_N used)
+ *   pop, trend     f32[n] each
+ *   top_pop, top_trend   u32[n] each (permutations of 0..n-1)
+ *   id_off         u32[n + 1], then the ids: NUL-terminated, distinct, non-empty
+ *   per relation   u32 off[n + 1], then struct mes_nbr[n_nb]
+ *   meta           JSON text, meta_len bytes
+ *
+ * A model is the blob itself: loading checks every size, offset, index and
+ * weight, then points the model's arrays into the blob. A blob that fails a
+ * check is refused with MES_ESTORE and a sentence saying what is wrong; it
+ * never reaches a query.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_int.h"
+
+#define MAGIC "MESMODEL"
+#define VERSION 1u
+#define BYTE_ORDER_MARK 0x01020304u
+#define HEADER 64u
+#define KW_SLOTS 8u
+
+static uint64_t fnv64(const uint8_t *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+static uint64_t pad8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
+
+/* Section sizes, in bytes, from the header's counts (64-bit: no overflow). */
+struct layout {
+  uint64_t kw, pop, trend, top_pop, top_trend, id_off, ids, rel_off[MES_REL_N], rel_nb[MES_REL_N], meta, total;
+};
+
+static void layout_of(uint64_t n, const uint64_t n_nb[MES_REL_N], uint64_t ids_bytes, uint64_t meta_len,
+                      struct layout *l) {
+  uint64_t at = HEADER;
+  l->kw = at;
+  at += KW_SLOTS * 4;
+  l->pop = at;
+  at += pad8(n * 4);
+  l->trend = at;
+  at += pad8(n * 4);
+  l->top_pop = at;
+  at += pad8(n * 4);
+  l->top_trend = at;
+  at += pad8(n * 4);
+  l->id_off = at;
+  at += pad8((n + 1) * 4);
+  l->ids = at;
+  at += pad8(ids_bytes);
+  for (int r = 0; r < MES_REL_N; r++) {
+    l->rel_off[r] = at;
+    at += pad8((n + 1) * 4);
+    l->rel_nb[r] = at;
+    at += n_nb[r] * sizeof(struct mes_nbr);
+  }
+  l->meta = at;
+  at += pad8(meta_len);
+  l->total = at;
+}
+
+static void put_u32(uint8_t *b, uint64_t at, uint32_t v) { memcpy(b + at, &v, 4); }
+static void put_u64(uint8_t *b, uint64_t at, uint64_t v) { memcpy(b + at, &v, 8); }
+static uint32_t get_u32(const uint8_t *b, uint64_t at) {
+  uint32_t v;
+  memcpy(&v, b + at, 4);
+  return v;
+}
+static uint64_t get_u64(const uint8_t *b, uint64_t at) {
+  uint64_t v;
+  memcpy(&v, b + at, 8);
+  return v;
+}
+
+int mes__blob_write(const struct mes__parts *p, uint8_t **out, size_t *len, struct mes_err *err) {
+  *out = NULL;
+  *len = 0;
+  uint64_t n = p->n_items, n_nb[MES_REL_N];
+  uint64_t ids_bytes = n ? p->id_off[n] : 0, meta_len = strlen(p->meta);
+  for (int r = 0; r < MES_REL_N; r++)
+    n_nb[r] = p->rel[r].off ? p->rel[r].off[n] : 0;
+  if (n >= MES__MAX_ITEMS || ids_bytes > UINT32_MAX || meta_len > UINT32_MAX)
+    return mes_err_set(err, MES_EOUT_OF_RANGE, NULL, "The model is too large to store.");
+  for (int r = 0; r < MES_REL_N; r++)
+    if (n_nb[r] > UINT32_MAX)
+      return mes_err_set(err, MES_EOUT_OF_RANGE, NULL, "The model is too large to store.");
+  struct layout l;
+  layout_of(n, n_nb, ids_bytes, meta_len, &l);
+  if (l.total > SIZE_MAX)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  uint8_t *b = calloc(1, (size_t)l.total);
+  if (!b)
+    return mes_err_set(err, MES_ENOMEM, NULL, "Not enough memory to serialise the model.");
+  memcpy(b, MAGIC, 8);
+  put_u32(b, 8, VERSION);
+  put_u32(b, 12, BYTE_ORDER_MARK);
+  put_u32(b, 16, (uint32_t)n);
+  put_u32(b, 20, (uint32_t)p->kind);
+  for (int r = 0; r < MES_REL_N; r++)
+    put_u32(b, 24 + 4 * (uint64_t)r, (uint32_t)n_nb[r]);
+  put_u32(b, 36, (uint32_t)ids_bytes);
+  put_u32(b, 40, (uint32_t)meta_len);
+  memcpy(b + l.kw, p->kw, sizeof p->kw);
+  if (n) {
+    memcpy(b + l.pop, p->pop, n * 4);
+    memcpy(b + l.trend, p->trend, n * 4);
+    memcpy(b + l.top_pop, p->top_pop, n * 4);
+    memcpy(b + l.top_trend, p->top_trend, n * 4);
+    memcpy(b + l.id_off, p->id_off, (n + 1) * 4);
+    memcpy(b + l.ids, p->ids, ids_bytes);
+  }
+  for (int r = 0; r < MES_REL_N; r++) {
+    if (p->rel[r].off)
+      memcpy(b + l.rel_off[r], p->rel[r].off, (n + 1) * 4);
+    if (n_nb[r])
+      memcpy(b + l.rel_nb[r], p->rel[r].nb, n_nb[r] * sizeof(struct mes_nbr));
+  }
+  memcpy(b + l.meta, p->meta, meta_len);
+  put_u64(b, 48, fnv64(b + HEADER, (size_t)(l.total - HEADER)));
+  put_u64(b, 56, l.total);
+  *out = b;
+  *len = (size_t)l.total;
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- load */
+
+static int corrupt(struct mes_err *err, const char *what) {
+  return mes_err_set(err, MES_ESTORE, NULL, "The stored model is corrupt (%s); train a new one with `mesura train`.",
+                     what);
+}
+
+/* off[0..n] starts at 0, never decreases and ends at total. */
+static bool offsets_ok(const uint32_t *off, uint64_t n, uint64_t total) {
+  if (off[0] != 0 || off[n] != total)
+    return false;
+  for (uint64_t i = 0; i < n; i++)
+    if (off[i + 1] < off[i])
+      return false;
+  return true;
+}
+
+static bool permutation_ok(const uint32_t *v, uint64_t n, uint8_t *seen) {
+  memset(seen, 0, (size_t)n);
+  for (uint64_t i = 0; i < n; i++) {
+    if (v[i] >= n || seen[v[i]])
+      return false;
+    seen[v[i]] = 1;
+  }
+  return true;
+}
+
+static bool unit_ok(const float *v, uint64_t n) {
+  for (uint64_t i = 0; i < n; i++)
+    if (!(v[i] >= 0.0f && v[i] <= 1.0f)) /* false for NaN too */
+      return false;
+  return true;
+}
+
+static int check_and_point(struct mes_model *m, struct mes_err *err) {
+  const uint8_t *b = m->blob;
+  size_t len = m->blob_len;
+  if (len < HEADER || memcmp(b, MAGIC, 8) != 0)
+    return mes_err_set(err, MES_ESTORE, NULL, "The stored model is not a mesura model.");
+  if (get_u32(b, 8) != VERSION)
+    return mes_err_set(err, MES_ESTORE, NULL,
+                       "The stored model has format version %u; this mesura reads version %u. Run `mesura train`.",
+                       get_u32(b, 8), VERSION);
+  if (get_u32(b, 12) != BYTE_ORDER_MARK)
+    return corrupt(err, "written with another byte order");
+  uint64_t n = get_u32(b, 16), n_nb[MES_REL_N];
+  for (int r = 0; r < MES_REL_N; r++)
+    n_nb[r] = get_u32(b, 24 + 4 * (uint64_t)r);
+  uint64_t ids_bytes = get_u32(b, 36), meta_len = get_u32(b, 40);
+  if (n >= MES__MAX_ITEMS || get_u32(b, 20) >= MES__BUILT_N)
+    return corrupt(err, "bad header");
+  struct layout l;
+  layout_of(n, n_nb, ids_bytes, meta_len, &l);
+  if (l.total != len || get_u64(b, 56) != len)
+    return corrupt(err, "its length does not match its header");
+  if (fnv64(b + HEADER, len - HEADER) != get_u64(b, 48))
+    return corrupt(err, "checksum mismatch");
+  m->kind = (int)get_u32(b, 20);
+  m->n_items = (uint32_t)n;
+  memcpy(m->kw, b + l.kw, sizeof m->kw);
+  for (int k = 0; k < MES_KIND_N; k++)
+    if (!(m->kw[k] >= 0.0f && m->kw[k] < 1e6f))
+      return corrupt(err, "bad event weights");
+  m->pop = (const float *)(b + l.pop);
+  m->trend = (const float *)(b + l.trend);
+  m->top_pop = (const uint32_t *)(b + l.top_pop);
+  m->top_trend = (const uint32_t *)(b + l.top_trend);
+  m->id_off = (const uint32_t *)(b + l.id_off);
+  m->ids = (const char *)(b + l.ids);
+  if (!unit_ok(m->pop, n) || !unit_ok(m->trend, n))
+    return corrupt(err, "popularity out of range");
+  uint8_t *seen = malloc(n ? (size_t)n : 1);
+  if (!seen)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  bool ok = permutation_ok(m->top_pop, n, seen) && permutation_ok(m->top_trend, n, seen);
+  free(seen);
+  if (!ok)
+    return corrupt(err, "bad item order");
+  if (!offsets_ok(m->id_off, n, ids_bytes))
+    return corrupt(err, "bad item id offsets");
+  for (uint64_t i = 0; i < n; i++) {
+    uint32_t a = m->id_off[i], z = m->id_off[i + 1];
+    if (z - a < 2 || m->ids[z - 1] != '\0' || memchr(m->ids + a, '\0', z - a - 1))
+      return corrupt(err, "bad item id");
+  }
+  for (int r = 0; r < MES_REL_N; r++) {
+    m->nb_off[r] = (const uint32_t *)(b + l.rel_off[r]);
+    m->nb[r] = (const struct mes_nbr *)(b + l.rel_nb[r]);
+    if (!offsets_ok(m->nb_off[r], n, n_nb[r]))
+      return corrupt(err, "bad neighbour offsets");
+    for (uint64_t j = 0; j < n_nb[r]; j++)
+      if (m->nb[r][j].item >= n || !(m->nb[r][j].w > 0.0f) || !isfinite(m->nb[r][j].w))
+        return corrupt(err, "bad neighbour");
+  }
+  json_error_t je;
+  m->meta = json_loadb((const char *)(b + l.meta), (size_t)meta_len, 0, &je);
+  if (!json_is_object(m->meta))
+    return corrupt(err, "bad metadata");
+  /* Item lookup: id -> index + 1, at most half full. A repeated id is corrupt. */
+  size_t cap = 16;
+  while (cap < 2 * n + 2)
+    cap *= 2;
+  m->hash = calloc(cap, sizeof *m->hash);
+  if (!m->hash)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  m->hash_cap = cap;
+  for (uint64_t i = 0; i < n; i++) {
+    const char *id = m->ids + m->id_off[i];
+    size_t idlen = m->id_off[i + 1] - m->id_off[i] - 1;
+    size_t j = (size_t)mes__hash_bytes(id, idlen) & (cap - 1);
+    for (uint32_t v; (v = m->hash[j]) != 0; j = (j + 1) & (cap - 1))
+      if (strcmp(m->ids + m->id_off[v - 1], id) == 0)
+        return corrupt(err, "an item id appears twice");
+    m->hash[j] = (uint32_t)i + 1;
+  }
+  return MES_OK;
+}
+
+int mes__model_from_blob(uint8_t *blob, size_t len, int64_t id, struct mes_model **out, struct mes_err *err) {
+  *out = NULL;
+  struct mes_model *m = calloc(1, sizeof *m);
+  if (!m) {
+    free(blob);
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
+  atomic_init(&m->refs, 1);
+  m->id = id;
+  m->blob = blob;
+  m->blob_len = len;
+  if (((uintptr_t)blob & 7u) != 0) { /* malloc aligns; anything else is misuse */
+    mes_model_unref(m);
+    return mes_err_set(err, MES_EINTERNAL, NULL, NULL);
+  }
+  int rc = check_and_point(m, err);
+  if (rc) {
+    mes_model_unref(m);
+    return rc;
+  }
+  *out = m;
+  return MES_OK;
+}

@@ -1,0 +1,276 @@
+/*
+ * model/collect — the training data: every stored event that may count
+ * (mes_ingest_scan: decrypted, of subjects who grant personalization and
+ * are not restricted), reduced to 12 bytes each, with item ids interned and
+ * subjects renumbered densely. Kinds that never count (search, dismiss,
+ * types the contract does not name) are dropped here.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/model_int.h"
+
+uint64_t mes__hash_bytes(const void *p, size_t n) {
+  const unsigned char *s = p;
+  uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
+  for (size_t i = 0; i < n; i++) {
+    h ^= s[i];
+    h *= 1099511628211ull;
+  }
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return MES_OK;
+  size_t n = *cap ? *cap : 16;
+  while (n < need) {
+    if (n > SIZE_MAX / 2 / elem)
+      return MES_ENOMEM;
+    n *= 2;
+  }
+  void *q = realloc(*p, n * elem);
+  if (!q)
+    return MES_ENOMEM;
+  *p = q;
+  *cap = n;
+  return MES_OK;
+}
+
+static int ihash_rebuild(struct mes__data *d, size_t cap) {
+  uint32_t *h = calloc(cap, sizeof *h);
+  if (!h)
+    return MES_ENOMEM;
+  for (size_t i = 0; i < d->n_items; i++) {
+    const char *s = d->ids + d->id_off[i];
+    size_t len = d->id_off[i + 1] - d->id_off[i] - 1;
+    size_t j = (size_t)mes__hash_bytes(s, len) & (cap - 1);
+    while (h[j])
+      j = (j + 1) & (cap - 1);
+    h[j] = (uint32_t)i + 1;
+  }
+  free(d->ihash);
+  d->ihash = h;
+  d->ihash_cap = cap;
+  return MES_OK;
+}
+
+/* Index of item (len bytes), interned when new; -1 when out of memory or
+ * beyond MES__MAX_ITEMS. */
+static int64_t intern(struct mes__data *d, const char *item, size_t len) {
+  if ((d->n_items + 1) * 2 > d->ihash_cap && ihash_rebuild(d, d->ihash_cap ? d->ihash_cap * 2 : 1024))
+    return -1;
+  size_t j = (size_t)mes__hash_bytes(item, len) & (d->ihash_cap - 1);
+  for (uint32_t v; (v = d->ihash[j]) != 0; j = (j + 1) & (d->ihash_cap - 1)) {
+    uint32_t i = v - 1;
+    if (d->id_off[i + 1] - d->id_off[i] - 1 == len && memcmp(d->ids + d->id_off[i], item, len) == 0)
+      return i;
+  }
+  if (d->n_items >= MES__MAX_ITEMS || d->ids_len + len + 1 > UINT32_MAX)
+    return -1;
+  if (grow((void **)&d->ids, &d->ids_cap, d->ids_len + len + 1, 1) ||
+      grow((void **)&d->id_off, &d->cap_items, d->n_items + 2, sizeof *d->id_off))
+    return -1;
+  if (d->n_items == 0)
+    d->id_off[0] = 0;
+  memcpy(d->ids + d->ids_len, item, len);
+  d->ids[d->ids_len + len] = '\0';
+  d->ids_len += len + 1;
+  d->id_off[d->n_items + 1] = (uint32_t)d->ids_len;
+  d->ihash[j] = (uint32_t)d->n_items + 1;
+  return (int64_t)d->n_items++;
+}
+
+int mes__data_add(struct mes__data *d, uint32_t subj, const char *item, size_t len, enum mes_kind k, int64_t ts_ms) {
+  int64_t i = intern(d, item, len);
+  if (i < 0)
+    return d->n_items >= MES__MAX_ITEMS ? MES_EOUT_OF_RANGE : MES_ENOMEM;
+  if (grow((void **)&d->ev, &d->cap_ev, d->n_ev + 1, sizeof *d->ev))
+    return MES_ENOMEM;
+  int64_t s = ts_ms / 1000;
+  if (s < 0)
+    s = 0;
+  if (s > (int64_t)UINT32_MAX)
+    s = UINT32_MAX;
+  d->ev[d->n_ev++] = (struct mes__ev){.subj = subj, .ik = (uint32_t)i | (uint32_t)k << MES__KIND_SHIFT,
+                                      .ts = (uint32_t)s};
+  if (subj + 1 > d->n_subj)
+    d->n_subj = subj + 1;
+  if (d->n_ev == 1 || ts_ms < d->ts_min_ms)
+    d->ts_min_ms = ts_ms;
+  if (d->n_ev == 1 || ts_ms > d->ts_max_ms)
+    d->ts_max_ms = ts_ms;
+  return MES_OK;
+}
+
+void mes__data_release(struct mes__data *d) {
+  if (!d)
+    return;
+  free(d->ev);
+  free(d->subj_off);
+  free(d->ids);
+  free(d->id_off);
+  free(d->ihash);
+  memset(d, 0, sizeof *d);
+}
+
+/* ---------------------------------------------------------------- from the store */
+
+struct collect_ud {
+  struct mes__data *d;
+  enum mes_kind kinds[256]; /* by event type index; MES_KIND_OTHER beyond */
+  size_t n_types;
+  /* store subject id -> dense index + 1 */
+  int64_t *sid;
+  uint32_t *dense;
+  size_t cap, n;
+  int rc;
+};
+
+static uint32_t dense_subject(struct collect_ud *u, int64_t sid) {
+  if ((u->n + 1) * 2 > u->cap) {
+    size_t ncap = u->cap ? u->cap * 2 : 4096;
+    int64_t *ns = calloc(ncap, sizeof *ns);
+    uint32_t *nd = calloc(ncap, sizeof *nd);
+    if (!ns || !nd) {
+      free(ns);
+      free(nd);
+      return 0;
+    }
+    for (size_t i = 0; i < u->cap; i++) {
+      if (!u->dense[i])
+        continue;
+      size_t j = (size_t)((uint64_t)u->sid[i] * 0x9E3779B97F4A7C15ull >> 17) & (ncap - 1);
+      while (nd[j])
+        j = (j + 1) & (ncap - 1);
+      ns[j] = u->sid[i];
+      nd[j] = u->dense[i];
+    }
+    free(u->sid);
+    free(u->dense);
+    u->sid = ns;
+    u->dense = nd;
+    u->cap = ncap;
+  }
+  size_t j = (size_t)((uint64_t)sid * 0x9E3779B97F4A7C15ull >> 17) & (u->cap - 1);
+  while (u->dense[j] && u->sid[j] != sid)
+    j = (j + 1) & (u->cap - 1);
+  if (!u->dense[j]) {
+    u->sid[j] = sid;
+    u->dense[j] = (uint32_t)++u->n;
+  }
+  return u->dense[j];
+}
+
+static int on_event(void *ud, const struct mes_ingest_scan_event *ev) {
+  struct collect_ud *u = ud;
+  if (!ev->item || ev->type < 0)
+    return 0;
+  enum mes_kind k = (size_t)ev->type < u->n_types ? u->kinds[ev->type] : MES_KIND_OTHER;
+  if (k != MES_KIND_VIEW && k != MES_KIND_CLICK && k != MES_KIND_CART && k != MES_KIND_PURCHASE)
+    return 0;
+  uint32_t s = dense_subject(u, ev->sid);
+  if (!s) {
+    u->rc = MES_ENOMEM;
+    return 1;
+  }
+  u->rc = mes__data_add(u->d, s - 1, ev->item, ev->item_len, k, ev->ts_ms);
+  return u->rc != MES_OK;
+}
+
+/* The purposes training serves: those of personal answers on the web (or
+ * the purpose named personalization): training for a purpose the person did
+ * not grant would be purpose creep. */
+static uint32_t training_purposes(const struct mes_policy *p) {
+  uint32_t m = mes_policy_channel_purposes(p, MES_CH_WEB);
+  if (!m) {
+    int i = mes_policy_purpose(p, "personalization", strlen("personalization"));
+    if (i >= 0)
+      m = 1u << i;
+  }
+  return m;
+}
+
+int mes__collect(const struct mes_ctx *c, struct mes__data *d, struct mes_err *err) {
+  memset(d, 0, sizeof *d);
+  struct collect_ud u = {.d = d, .rc = MES_OK};
+  const struct mes_policy *p = c->policy;
+  u.n_types = p->n_event_types < 256 ? p->n_event_types : 256;
+  for (size_t t = 0; t < u.n_types; t++)
+    u.kinds[t] = mes_kind_of(p->event_types[t].name);
+  /* Size the event array once for every stored event (an upper bound):
+   * doubling ten million events would copy them several times. */
+  int64_t n = mes_store_event_count(c->store);
+  if (n > 0 && (uint64_t)n < SIZE_MAX / sizeof *d->ev) {
+    d->ev = malloc((size_t)n * sizeof *d->ev);
+    d->cap_ev = d->ev ? (size_t)n : 0;
+  }
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  uint32_t purposes = training_purposes(p);
+  if (!purposes)
+    mes_log(c->log, MES_LOG_WARN, "training: the policy names no purpose for personal answers; no event counts");
+  int rc = mes_ingest_scan(c, purposes, on_event, &u, &d->scan, err);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  d->scan_ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  free(u.sid);
+  free(u.dense);
+  if (!rc && u.rc) {
+    rc = mes_err_set(err, u.rc, NULL,
+                     u.rc == MES_EOUT_OF_RANGE ? "Too many distinct items to train on (at most 536,870,912)."
+                                               : "Out of memory while reading the events to train on.");
+  }
+  if (rc)
+    mes__data_release(d);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- grouping */
+
+static int cmp_ts(const void *a, const void *b) {
+  const struct mes__ev *x = a, *y = b;
+  return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+int mes__by_subject(struct mes__data *d) {
+  free(d->subj_off);
+  d->subj_off = calloc(d->n_subj + 1, sizeof *d->subj_off);
+  if (!d->subj_off)
+    return MES_ENOMEM;
+  if (d->n_ev == 0)
+    return MES_OK;
+  struct mes__ev *out = malloc(d->n_ev * sizeof *out);
+  uint32_t *pos = malloc((d->n_subj + 1) * sizeof *pos);
+  if (!out || !pos) {
+    free(out);
+    free(pos);
+    return MES_ENOMEM;
+  }
+  /* A stable counting sort: within a subject the store's order (by row id,
+   * which is nearly time order) is kept, so the sort by time below is cheap. */
+  for (size_t i = 0; i < d->n_ev; i++)
+    d->subj_off[d->ev[i].subj + 1]++;
+  for (size_t s = 0; s < d->n_subj; s++)
+    d->subj_off[s + 1] += d->subj_off[s];
+  memcpy(pos, d->subj_off, (d->n_subj + 1) * sizeof *pos);
+  for (size_t i = 0; i < d->n_ev; i++)
+    out[pos[d->ev[i].subj]++] = d->ev[i];
+  free(pos);
+  free(d->ev);
+  d->ev = out;
+  d->cap_ev = d->n_ev;
+  for (size_t s = 0; s < d->n_subj; s++) {
+    struct mes__ev *e = d->ev + d->subj_off[s];
+    size_t n = d->subj_off[s + 1] - d->subj_off[s];
+    size_t i = 1;
+    while (i < n && e[i - 1].ts <= e[i].ts)
+      i++;
+    if (i < n)
+      qsort(e, n, sizeof *e, cmp_ts); /* not stable, but equal times carry no order anyway */
+  }
+  return MES_OK;
+}

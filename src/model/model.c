@@ -1,0 +1,326 @@
+/*
+ * model/model — training runs end to end, saving and loading, reference
+ * counts, and the query functions the recommender calls on the hot path.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mtime.h"
+#include "model/model_int.h"
+
+#define KEEP_MODELS 2 /* the live one and the one before it */
+#define MIB (1024.0 * 1024.0)
+
+void mes_model_params_default(struct mes_model_params *p) {
+  *p = (struct mes_model_params){
+      .kind = MES_MODEL_AUTO,
+      .max_neighbors = 50,
+      .half_life_days = 60,
+      .trend_half_life_days = 3,
+      .window_hours = 72,
+      .ease_lambda = 200,
+      .ease_max_items = 30000,
+      .max_memory_mb = 2048,
+      .threads = 2,
+  };
+}
+
+const char *mes__built_kind_name(int k) {
+  static const char *const names[MES__BUILT_N] = {"popular", "cooc", "ease"};
+  return k >= 0 && k < MES__BUILT_N ? names[k] : "unknown";
+}
+
+/* ---------------------------------------------------------------- training */
+
+static json_t *time_or_null(int64_t ms, bool have) {
+  if (!have)
+    return json_null();
+  char ts[32];
+  mes_time_format(ms, ts);
+  return json_string(ts);
+}
+
+static json_t *params_json(const struct mes_model_params *p) {
+  static const char *const kinds[] = {"auto", "cooc", "ease", "popular"};
+  return json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:i, s:I, s:i, s:f}", "kind",
+                   p->kind >= 0 && p->kind < 4 ? kinds[p->kind] : "auto", "max_neighbors", p->max_neighbors,
+                   "half_life_days", p->half_life_days, "trend_half_life_days", p->trend_half_life_days,
+                   "window_hours", p->window_hours, "ease_lambda", p->ease_lambda, "ease_max_items",
+                   p->ease_max_items, "max_memory_mb", (json_int_t)p->max_memory_mb, "threads", p->threads,
+                   "bought_window_days", MES__BOUGHT_WINDOW_S / 86400.0);
+}
+
+/* The most EASE items that fit in max_memory_mb, beside the training data. */
+static size_t ease_fit(const struct mes_model_params *p, size_t data_bytes) {
+  double budget = (double)p->max_memory_mb * MIB - (double)data_bytes;
+  size_t n = 0, hi = 46340;
+  while (n < hi) { /* the largest n with mes__ease_bytes(n) <= budget */
+    size_t mid = n + (hi - n + 1) / 2;
+    if ((double)mes__ease_bytes(mid) <= budget)
+      n = mid;
+    else
+      hi = mid - 1;
+  }
+  return n;
+}
+
+int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, struct mes_model **out,
+                    struct mes_err *err) {
+  *out = NULL;
+  uint64_t t0 = mes_mono_ns();
+  struct mes__data d;
+  float kw[MES_KIND_N];
+  mes__kind_weights_default(kw);
+  float *pop = NULL, *trend = NULL;
+  uint32_t *top_pop = NULL, *top_trend = NULL;
+  struct mes__csr rel[MES_REL_N];
+  memset(rel, 0, sizeof rel);
+  json_t *meta = NULL;
+  char *meta_text = NULL;
+  uint8_t *blob = NULL;
+  size_t blob_len = 0;
+  int rc = mes__collect(c, &d, err);
+  if (rc)
+    return rc;
+  if ((rc = mes__by_subject(&d)) != MES_OK) {
+    mes_err_set(err, rc, NULL, "Out of memory while grouping the events by person.");
+    goto done;
+  }
+  size_t n = d.n_items, m = n ? n : 1;
+  pop = malloc(m * sizeof *pop);
+  trend = malloc(m * sizeof *trend);
+  top_pop = malloc(m * sizeof *top_pop);
+  top_trend = malloc(m * sizeof *top_trend);
+  if (!pop || !trend || !top_pop || !top_trend ||
+      mes__popularity(&d, p, kw, c->now_ms, pop, trend, top_pop, top_trend)) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, "Out of memory while computing popularity.");
+    goto done;
+  }
+  uint64_t t_pop = mes_mono_ns();
+
+  /* Which relations: popular (none), cooc (bought and viewed together), or
+   * those and EASE. auto takes EASE when every item fits. */
+  int kind = p->kind == MES_MODEL_POPULAR ? MES__BUILT_POPULAR : MES__BUILT_COOC;
+  size_t data_bytes = d.n_ev * sizeof *d.ev * 2 + d.ids_len;
+  size_t n_ease = 0, fits = ease_fit(p, data_bytes);
+  size_t cap = p->ease_max_items > 0 ? (size_t)p->ease_max_items : 0;
+  if (p->kind == MES_MODEL_EASE) {
+    n_ease = n < cap ? n : cap;
+    if (n_ease > fits) {
+      mes_log(c->log, MES_LOG_WARN,
+              "training: EASE over %zu items needs %.0f MiB, over model.max_memory_mb; using the %zu most popular",
+              n_ease, (double)mes__ease_bytes(n_ease) / MIB, fits);
+      n_ease = fits;
+    }
+    if (n_ease >= 2)
+      kind = MES__BUILT_EASE;
+    else if (n >= 2)
+      mes_log(c->log, MES_LOG_WARN, "training: no room for EASE within model.max_memory_mb; co-occurrence only");
+  } else if (p->kind == MES_MODEL_AUTO && n >= 2) {
+    if (n <= cap && n <= fits) {
+      n_ease = n;
+      kind = MES__BUILT_EASE;
+    } else {
+      mes_log(c->log, MES_LOG_INFO,
+              "training: %zu items %s; co-occurrence model (EASE would need %.0f MiB)", n,
+              n > cap ? "exceed ease_max_items" : "do not fit model.max_memory_mb for EASE",
+              (double)mes__ease_bytes(n) / MIB);
+    }
+  }
+  uint64_t t_cooc = t_pop, t_ease = t_pop;
+  if (kind != MES__BUILT_POPULAR) {
+    if ((rc = mes__cooc(&d, p, MES_REL_BOUGHT, c->now_ms, &rel[MES_REL_BOUGHT], err)) ||
+        (rc = mes__cooc(&d, p, MES_REL_VIEWED, c->now_ms, &rel[MES_REL_VIEWED], err)))
+      goto done;
+    t_cooc = t_ease = mes_mono_ns();
+  }
+  if (kind == MES__BUILT_EASE) {
+    /* top_pop is best first: its head is the n_ease most popular items. */
+    if ((rc = mes__ease(&d, p, kw, c->now_ms, top_pop, n_ease, &rel[MES_REL_EASE], err)))
+      goto done;
+    t_ease = mes_mono_ns();
+  }
+
+  uint64_t t_end = mes_mono_ns();
+  meta = json_object();
+  json_t *timing = json_pack("{s:I, s:I, s:I, s:I}", "scan_ms", (json_int_t)d.scan_ms, "popularity_ms",
+                             (json_int_t)((t_pop - t0) / 1000000) - d.scan_ms, "cooc_ms",
+                             (json_int_t)((t_cooc - t_pop) / 1000000), "ease_ms",
+                             (json_int_t)((t_ease - t_cooc) / 1000000));
+  json_t *kwj = json_object();
+  static const char *const kn[MES_KIND_N] = {"view", "click", "add_to_cart", "purchase", "search", "dismiss", "other"};
+  for (int k = 0; k < MES_KIND_N && kwj; k++)
+    json_object_set_new(kwj, kn[k], json_real(kw[k]));
+  if (!meta || !timing || !kwj) {
+    json_decref(timing);
+    json_decref(kwj);
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  /* json_object_set_new takes the value even when it fails. */
+  int bad = json_object_set_new(meta, "kind_weights", kwj); /* both taken, whatever the first did */
+  bad |= json_object_set_new(meta, "timing", timing);
+  if (bad ||
+      json_object_set_new(meta, "kind", json_string(mes__built_kind_name(kind))) ||
+      json_object_set_new(meta, "trained_at", time_or_null(c->now_ms, true)) ||
+      json_object_set_new(meta, "data_from", time_or_null(d.ts_min_ms, d.n_ev > 0)) ||
+      json_object_set_new(meta, "data_to", time_or_null(d.ts_max_ms, d.n_ev > 0)) ||
+      json_object_set_new(meta, "events", json_integer((json_int_t)d.n_ev)) ||
+      json_object_set_new(meta, "events_read", json_integer((json_int_t)d.scan.rows)) ||
+      json_object_set_new(meta, "subjects", json_integer((json_int_t)d.n_subj)) ||
+      json_object_set_new(meta, "items", json_integer((json_int_t)n)) ||
+      json_object_set_new(meta, "ease_items", json_integer((json_int_t)n_ease)) ||
+      json_object_set_new(meta, "params", params_json(p)) ||
+      json_object_set_new(meta, "train_ms", json_integer((json_int_t)((t_end - t0) / 1000000))) ||
+      !(meta_text = json_dumps(meta, JSON_COMPACT))) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  struct mes__parts parts = {
+      .kind = kind,
+      .n_items = n,
+      .ids = d.ids,
+      .id_off = d.id_off,
+      .pop = pop,
+      .trend = trend,
+      .top_pop = top_pop,
+      .top_trend = top_trend,
+      .meta = meta_text,
+  };
+  memcpy(parts.kw, kw, sizeof kw);
+  memcpy(parts.rel, rel, sizeof rel);
+  if ((rc = mes__blob_write(&parts, &blob, &blob_len, err)))
+    goto done;
+  if ((double)blob_len > (double)p->max_memory_mb * MIB) {
+    free(blob);
+    rc = mes_err_set(err, MES_EOUT_OF_RANGE, NULL,
+                     "The model would take %.0f MiB, more than model.max_memory_mb (%zu); lower max_neighbors or "
+                     "raise the limit.",
+                     (double)blob_len / MIB, p->max_memory_mb);
+    goto done;
+  }
+  rc = mes__model_from_blob(blob, blob_len, 0, out, err); /* takes blob */
+  if (!rc)
+    mes_log(c->log, MES_LOG_INFO, "trained a %s model: %zu items, %zu events of %zu people in %llu ms",
+            mes__built_kind_name(kind), n, d.n_ev, d.n_subj, (unsigned long long)((t_end - t0) / 1000000));
+done:
+  for (int r = 0; r < MES_REL_N; r++)
+    mes__csr_release(&rel[r]);
+  free(pop);
+  free(trend);
+  free(top_pop);
+  free(top_trend);
+  free(meta_text);
+  json_decref(meta);
+  mes__data_release(&d);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- store */
+
+int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err) {
+  *id = 0;
+  char *meta = json_dumps(m->meta, JSON_COMPACT);
+  if (!meta)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  int rc = mes_store_model_put(st, meta, m->blob, m->blob_len, KEEP_MODELS, mes_now_ms(), id);
+  free(meta);
+  if (rc)
+    return mes_err_set(err, rc, NULL, "The model could not be saved in the store.");
+  return MES_OK;
+}
+
+int64_t mes_model_latest_id(struct mes_store *st) {
+  int64_t id = mes_store_model_latest(st);
+  return id > 0 ? id : 0;
+}
+
+int mes_model_load(struct mes_store *st, int64_t id, struct mes_model **out, struct mes_err *err) {
+  *out = NULL;
+  char *meta = NULL;
+  uint8_t *blob = NULL;
+  size_t len = 0;
+  int rc = mes_store_model_get(st, id, &meta, &blob, &len);
+  free(meta); /* the blob carries its own */
+  if (rc == MES_ENOT_FOUND)
+    return mes_err_set(err, rc, NULL, "There is no model %lld in the store.", (long long)id);
+  if (rc)
+    return mes_err_set(err, rc, NULL, "The model could not be read from the store.");
+  return mes__model_from_blob(blob, len, id, out, err);
+}
+
+/* ---------------------------------------------------------------- references */
+
+struct mes_model *mes_model_ref(struct mes_model *m) {
+  if (m)
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+  return m;
+}
+
+void mes_model_unref(struct mes_model *m) {
+  if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  free(m->blob);
+  free(m->hash);
+  json_decref(m->meta);
+  free(m);
+}
+
+/* ---------------------------------------------------------------- queries */
+
+size_t mes_model_n_items(const struct mes_model *m) { return m ? m->n_items : 0; }
+
+int32_t mes_model_item(const struct mes_model *m, const char *id, size_t len) {
+  if (!m || !id || m->n_items == 0)
+    return -1;
+  size_t j = (size_t)mes__hash_bytes(id, len) & (m->hash_cap - 1);
+  for (uint32_t v; (v = m->hash[j]) != 0; j = (j + 1) & (m->hash_cap - 1)) {
+    uint32_t i = v - 1;
+    if (m->id_off[i + 1] - m->id_off[i] - 1 == len && memcmp(m->ids + m->id_off[i], id, len) == 0)
+      return (int32_t)i;
+  }
+  return -1;
+}
+
+const char *mes_model_item_id(const struct mes_model *m, uint32_t item) {
+  return m && item < m->n_items ? m->ids + m->id_off[item] : NULL;
+}
+
+const struct mes_nbr *mes_model_neighbors(const struct mes_model *m, enum mes_rel rel, uint32_t item, size_t *n) {
+  *n = 0;
+  if (!m || (int)rel < 0 || rel >= MES_REL_N || item >= m->n_items)
+    return NULL;
+  *n = m->nb_off[rel][item + 1] - m->nb_off[rel][item];
+  return m->nb[rel] + m->nb_off[rel][item];
+}
+
+float mes_model_popularity(const struct mes_model *m, uint32_t item) {
+  return m && item < m->n_items ? m->pop[item] : 0.0f;
+}
+
+float mes_model_trending(const struct mes_model *m, uint32_t item) {
+  return m && item < m->n_items ? m->trend[item] : 0.0f;
+}
+
+const uint32_t *mes_model_top(const struct mes_model *m, bool trending, size_t *n) {
+  *n = m ? m->n_items : 0;
+  return m ? (trending ? m->top_trend : m->top_pop) : NULL;
+}
+
+size_t mes_model_memory(const struct mes_model *m) {
+  return m ? sizeof *m + m->blob_len + m->hash_cap * sizeof *m->hash : 0;
+}
+
+int64_t mes_model_id(const struct mes_model *m) { return m ? m->id : 0; }
+
+json_t *mes_model_meta(const struct mes_model *m) {
+  if (!m)
+    return NULL;
+  json_t *j = json_deep_copy(m->meta);
+  if (!j || json_object_set_new(j, "id", json_integer(m->id)) ||
+      json_object_set_new(j, "memory_bytes", json_integer((json_int_t)mes_model_memory(m)))) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}

@@ -1,0 +1,125 @@
+/*
+ * model — what mesura learns from behaviour, and nothing about any one
+ * person: item-to-item relations and item popularity, trained from the
+ * stored events, saved in the store, loaded by the server and swapped in
+ * without pausing requests.
+ *
+ * A model holds, for the items seen in training (indexes 0..n_items-1):
+ *   - three sparse neighbour lists per item, kept apart by meaning
+ *     (enum mes_rel): items bought together (complements: purchases by the
+ *     same person close in time), viewed together (substitutes / similar:
+ *     views by the same person close in time), and EASE (Steck 2019, a
+ *     closed-form linear item-item model, sparsified to its largest weights
+ *     per row). Each list is sorted by weight, largest first.
+ *   - popularity (time-decayed interaction mass) and trending (a short
+ *     half-life against a long one), both non-personal.
+ * Every personal score is a sum over the person's own history items h of
+ * (weight of h's event) x (weight of the relation h -> candidate), so each
+ * contribution names the history item that produced it: explanations and,
+ * later, exact unlearning follow from the model itself.
+ *
+ * Ownership: a model is immutable once built and reference counted.
+ * mes_model_ref / mes_model_unref may be called from any thread; every
+ * query function is thread-safe on a model a caller holds a reference to.
+ */
+#ifndef MES_MODEL_H
+#define MES_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "subject/subject.h"
+
+struct mes_model;
+
+enum mes_rel { MES_REL_BOUGHT = 0, MES_REL_VIEWED, MES_REL_EASE, MES_REL_N };
+/* Which lists a model holds, by its meta "kind": "popular" none (only
+ * popularity and trending), "cooc" BOUGHT and VIEWED, "ease" all three (EASE
+ * rows only for the ease_items most popular items). An absent list answers
+ * every item with zero neighbours. */
+
+/* What an event type means to the model, from its name in the policy
+ * (contract §4 names: view, click, add_to_cart, purchase, search, dismiss;
+ * any other declared type counts as MES_KIND_OTHER). */
+enum mes_kind {
+  MES_KIND_VIEW = 0,
+  MES_KIND_CLICK,
+  MES_KIND_CART,
+  MES_KIND_PURCHASE,
+  MES_KIND_SEARCH,
+  MES_KIND_DISMISS,
+  MES_KIND_OTHER,
+  MES_KIND_N
+};
+enum mes_kind mes_kind_of(const char *event_type_name);
+
+struct mes_nbr {
+  uint32_t item; /* index of the neighbour */
+  float w;       /* relation weight, > 0 */
+};
+
+/* Training parameters; mes_model_params_default fills sane values. */
+struct mes_model_params {
+  int kind;               /* enum mes_model_kind (policy.h): auto, cooc, ease, popular */
+  int max_neighbors;      /* per item and relation (default 50) */
+  double half_life_days;  /* time decay of co-occurrence and popularity (default 60) */
+  double trend_half_life_days; /* the short half-life of trending (default 3) */
+  double window_hours;    /* two events of one person relate when this close (default 72) */
+  double ease_lambda;     /* EASE L2 regularisation (default 200) */
+  int ease_max_items;     /* auto uses EASE up to this many items (default 30000) */
+  size_t max_memory_mb;   /* refuse to build a model larger than this (policy model.max_memory_mb) */
+  int threads;            /* training threads (default 2) */
+};
+void mes_model_params_default(struct mes_model_params *p);
+
+/* Trains from every stored event (decrypted with each subject's key; the
+ * events of subjects whose key is gone are skipped) at c->now_ms. Only
+ * events serving the purpose of personal answers on the web
+ * (mes_policy_channel_purposes, else the purpose named personalization) that
+ * the subject still grants count; restricted subjects' events never do.
+ * kind auto takes EASE when every item fits ease_max_items and
+ * max_memory_mb, else co-occurrence (logged through c->log); kind ease over
+ * too many items uses the most popular ones that fit. *out is new (one
+ * reference; mes_model_id 0 until saved and loaded). Slow: call off request
+ * threads; uses p->threads threads, and OpenBLAS's own for the solve. */
+int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, struct mes_model **out,
+                    struct mes_err *err);
+
+/* Saves m in the store as the newest model (durable when it returns); *id
+ * receives its store id. Older models beyond the newest 2 are deleted. */
+int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err);
+/* Newest model id in the store (0 when none), cheap: the server polls it. */
+int64_t mes_model_latest_id(struct mes_store *st);
+/* Loads model `id` (*out new). MES_ENOT_FOUND when absent. */
+int mes_model_load(struct mes_store *st, int64_t id, struct mes_model **out, struct mes_err *err);
+
+struct mes_model *mes_model_ref(struct mes_model *m); /* returns m; NULL-safe */
+void mes_model_unref(struct mes_model *m);            /* NULL-safe */
+
+/* --- queries --- */
+size_t mes_model_n_items(const struct mes_model *m);
+/* Index of item id (len bytes), or -1 when the model has not seen it. */
+int32_t mes_model_item(const struct mes_model *m, const char *id, size_t len);
+const char *mes_model_item_id(const struct mes_model *m, uint32_t item); /* borrowed from m */
+/* Neighbours of item for rel, largest weight first (*n may be 0). Borrowed from m. */
+const struct mes_nbr *mes_model_neighbors(const struct mes_model *m, enum mes_rel rel, uint32_t item, size_t *n);
+/* Non-personal scores in [0, 1] (1 = the most popular / fastest rising). */
+float mes_model_popularity(const struct mes_model *m, uint32_t item);
+float mes_model_trending(const struct mes_model *m, uint32_t item);
+/* Items by popularity (or trending), best first: borrowed array of *n indexes. */
+const uint32_t *mes_model_top(const struct mes_model *m, bool trending, size_t *n);
+/* How much an event of kind k counts in a personal score (purchase > cart >
+ * click > view; 0 for search and dismiss). Chosen at training time. */
+float mes_model_kind_weight(const struct mes_model *m, enum mes_kind k);
+
+/* Metadata, a new reference: {"id", "kind" ("cooc" | "ease" | "popular"),
+ * "trained_at", "data_from", "data_to" (RFC 3339 or null), "events",
+ * "subjects", "items", "params": {...}, "train_ms", "memory_bytes"}. */
+json_t *mes_model_meta(const struct mes_model *m);
+int64_t mes_model_id(const struct mes_model *m); /* store id, 0 when not saved */
+size_t mes_model_memory(const struct mes_model *m); /* resident bytes */
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * recommend/facts — everything one request knows about who asks, gathered
+ * once: the subject, the consent decision, the live history (one store read),
+ * preferences, impressions (stored and still queued), and the catalog facts
+ * of the items it touches (cached per request, from the in-memory index).
+ *
+ * What is read depends on consent. Personalized: the whole history (events
+ * that serve a purpose the channel needs may feed scores), the interests,
+ * the impressions. Not personalized but known: only the suppression facts
+ * (purchases, dismissals, excluded categories), never used to rank.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "consent/consent.h"
+#include "ingest/ingest.h"
+#include "recommend/rec_int.h"
+
+#define MS_PER_HOUR 3600000LL
+
+/* ---------------------------------------------------------------- item facts */
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/* Catalog facts without an index (unit tests, tools): the stored document. */
+static int facts_from_store(struct rec_state *s, const char *id, struct mes_item_facts *f) {
+  json_t *doc = NULL;
+  struct mes_err err;
+  int rc = mes_catalog_get(s->c, id, strlen(id), &doc, &err);
+  if (rc)
+    return rc;
+  f->available = mes_json_bool(doc, "available", true);
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(doc, "categories"), i, v) {
+    if (f->n_cats >= MES_GUARD_MAX_CATS)
+      break;
+    const char *name = mes__rec_strndup(&s->arena, json_string_value(v), json_string_length(v));
+    if (!name) {
+      json_decref(doc);
+      return MES_ENOMEM;
+    }
+    f->cats[f->n_cats++] = name;
+  }
+  json_decref(doc);
+  return MES_OK;
+}
+
+const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, bool *oom) {
+  if (!s->items) {
+    s->n_item_buckets = 256;
+    s->items = mes__rec_alloc(&s->arena, s->n_item_buckets * sizeof *s->items);
+    if (!s->items) {
+      *oom = true;
+      return NULL;
+    }
+  }
+  uint64_t h = hash_str(id);
+  struct rec_item **pp = &s->items[h & (s->n_item_buckets - 1)];
+  for (struct rec_item *it = *pp; it; it = it->next)
+    if (it->hash == h && strcmp(it->id, id) == 0)
+      return it->facts.known ? &it->facts : NULL;
+  struct rec_item *it = mes__rec_alloc(&s->arena, sizeof *it);
+  if (!it || !(it->id = mes__rec_strndup(&s->arena, id, strlen(id)))) {
+    *oom = true;
+    return NULL;
+  }
+  it->hash = h;
+  struct mes_item_facts *f = &it->facts;
+  int rc;
+  if (s->c->catalog) {
+    struct mes_catalog_entry e;
+    rc = mes_catalog_index_lookup(s->c->catalog, s->c->store, id, strlen(id), &e);
+    if (rc == MES_OK) {
+      f->available = e.available;
+      for (size_t i = 0; i < e.n_cats && i < MES_GUARD_MAX_CATS; i++)
+        f->cats[f->n_cats++] = e.cats[i]; /* interned: outlive the request */
+    }
+  } else {
+    rc = facts_from_store(s, id, f);
+  }
+  if (rc == MES_ENOMEM) {
+    *oom = true;
+    return NULL;
+  }
+  f->known = rc == MES_OK; /* a store failure reads as "not in the catalog": never served */
+  for (size_t i = 0; i < f->n_cats; i++) {
+    int k = mes_policy_category(s->c->policy, f->cats[i], strlen(f->cats[i]));
+    if (k >= 0) {
+      f->sensitive |= s->c->policy->categories[k].sensitive;
+      f->once |= s->c->policy->categories[k].lifecycle_once;
+    }
+  }
+  it->next = *pp;
+  *pp = it;
+  return f->known ? f : NULL;
+}
+
+static const struct mes_item_facts *item_info_cb(void *ud, const char *item) {
+  bool oom = false;
+  return mes__rec_item(ud, item, &oom);
+}
+
+/* ---------------------------------------------------------------- history */
+
+struct hist_read {
+  struct rec_state *s;
+  const enum mes_kind *kinds; /* by policy event type */
+  bool failed;
+};
+
+static int hist_cb(void *ud, const struct mes_ingest_event *ev) {
+  struct hist_read *h = ud;
+  struct rec_state *s = h->s;
+  if (!ev->item || ev->type < 0)
+    return 0; /* searches and types the policy no longer declares */
+  enum mes_kind k = h->kinds[ev->type];
+  if (!s->personalized && k != MES_KIND_PURCHASE && k != MES_KIND_DISMISS)
+    return 0; /* without consent, only what suppression needs */
+  if (s->n_hist == s->cap_hist) {
+    size_t cap = s->cap_hist ? s->cap_hist * 2 : 64;
+    struct mes_hist *nh = mes__rec_alloc(&s->arena, cap * sizeof *nh);
+    struct rec_hist_x *nx = mes__rec_alloc(&s->arena, cap * sizeof *nx);
+    if (!nh || !nx) {
+      h->failed = true;
+      return 1;
+    }
+    if (s->n_hist) {
+      memcpy(nh, s->hist, s->n_hist * sizeof *nh);
+      memcpy(nx, s->hist_x, s->n_hist * sizeof *nx);
+    }
+    s->hist = nh;
+    s->hist_x = nx;
+    s->cap_hist = cap;
+  }
+  size_t len = strlen(ev->item);
+  struct mes_hist *e = &s->hist[s->n_hist];
+  struct rec_hist_x *x = &s->hist_x[s->n_hist];
+  e->item = mes__rec_strndup(&s->arena, ev->item, len);
+  if (!e->item) {
+    h->failed = true;
+    return 1;
+  }
+  e->midx = s->m ? mes_model_item(s->m, ev->item, len) : -1;
+  e->kind = k;
+  e->type = ev->type;
+  e->ts_ms = ev->ts_ms;
+  e->source = ev->source;
+  e->channel = ev->channel;
+  x->usable = s->personalized && (ev->purposes & s->need) != 0;
+  if (s->why_mode) {
+    const json_t *eid = json_object_get(ev->json, "event_id");
+    if (json_is_string(eid) &&
+        !(x->event_id = mes__rec_strndup(&s->arena, json_string_value(eid), json_string_length(eid)))) {
+      h->failed = true;
+      return 1;
+    }
+  }
+  s->n_hist++;
+  return 0;
+}
+
+static int read_history(struct rec_state *s, struct mes_err *err) {
+  const struct mes_policy *p = s->c->policy;
+  enum mes_kind *kinds = mes__rec_alloc(&s->arena, (p->n_event_types + 1) * sizeof *kinds);
+  if (!kinds)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  for (size_t t = 0; t < p->n_event_types; t++)
+    kinds[t] = mes_kind_of(p->event_types[t].name);
+  struct hist_read h = {.s = s, .kinds = kinds};
+  int rc = mes_ingest_list(s->c, s->subj.row.id, hist_cb, &h, err);
+  if (rc == MES_ENOT_FOUND) { /* the key is gone: nothing readable is held */
+    mes_err_clear(err);
+    s->n_hist = 0;
+    return MES_OK;
+  }
+  if (!rc && h.failed)
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- preferences */
+
+static int copy_names(struct rec_state *s, const json_t *arr, const char ***out, size_t *n) {
+  size_t k = json_array_size(arr);
+  *n = 0;
+  if (!k)
+    return MES_OK;
+  *out = mes__rec_alloc(&s->arena, k * sizeof **out);
+  if (!*out)
+    return MES_ENOMEM;
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    if (!json_is_string(v))
+      continue;
+    if (!((*out)[*n] = mes__rec_strndup(&s->arena, json_string_value(v), json_string_length(v))))
+      return MES_ENOMEM;
+    (*n)++;
+  }
+  return MES_OK;
+}
+
+static int read_preferences(struct rec_state *s, struct mes_err *err) {
+  json_t *prefs = NULL;
+  int rc = mes_consent_get_preferences(s->c, s->subj.row.id, &prefs, err);
+  if (rc == MES_ENOT_FOUND) {
+    mes_err_clear(err);
+    return MES_OK;
+  }
+  if (rc)
+    return rc;
+  /* Exclusions are obeyed everywhere; interests feed only personal answers. */
+  rc = copy_names(s, json_object_get(prefs, "exclude_categories"), &s->excluded, &s->n_excluded);
+  if (!rc && s->personalized)
+    rc = copy_names(s, json_object_get(prefs, "interests"), &s->interests, &s->n_interests);
+  json_decref(prefs);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* ---------------------------------------------------------------- impressions */
+
+struct imp_read {
+  struct rec_state *s;
+  size_t n_queued; /* the first n_queued entries came from the queue */
+  bool from_store;
+  bool failed;
+};
+
+static int imp_cb(void *ud, const char *item, int channel, int64_t ts_ms) {
+  struct imp_read *ir = ud;
+  struct rec_state *s = ir->s;
+  if (ir->from_store) {
+    /* A queued impression written meanwhile shows up twice: count it once. */
+    for (size_t i = 0; i < ir->n_queued; i++)
+      if (s->imps[i].ts_ms == ts_ms && s->imps[i].channel == channel && strcmp(s->imps[i].item, item) == 0)
+        return 0;
+  }
+  if (s->n_imps == s->cap_imps) {
+    size_t cap = s->cap_imps ? s->cap_imps * 2 : 64;
+    struct mes_impression *ni = mes__rec_alloc(&s->arena, cap * sizeof *ni);
+    if (!ni) {
+      ir->failed = true;
+      return 1;
+    }
+    if (s->n_imps)
+      memcpy(ni, s->imps, s->n_imps * sizeof *ni);
+    s->imps = ni;
+    s->cap_imps = cap;
+  }
+  struct mes_impression *e = &s->imps[s->n_imps];
+  if (!(e->item = mes__rec_strndup(&s->arena, item, strlen(item)))) {
+    ir->failed = true;
+    return 1;
+  }
+  e->channel = channel;
+  e->ts_ms = ts_ms;
+  s->n_imps++;
+  return 0;
+}
+
+static int read_impressions(struct rec_state *s, struct mes_err *err) {
+  int hours = s->c->policy->guardrails.frequency_cap_window_hours;
+  int64_t since = s->c->now_ms - (int64_t)(hours > 0 ? hours : 0) * MS_PER_HOUR;
+  struct imp_read ir = {.s = s};
+  /* The queue first, then the store: an impression moving from one to the
+   * other meanwhile is seen twice (and counted once), never missed. */
+  if (s->r)
+    mes__rec_queued_impressions(s->r, s->subj.row.id, since, imp_cb, &ir);
+  ir.n_queued = s->n_imps;
+  ir.from_store = true;
+  int rc = ir.failed ? MES_ENOMEM : mes_store_impression_list(s->c->store, s->subj.row.id, since, imp_cb, &ir);
+  if (!rc && ir.failed)
+    rc = MES_ENOMEM;
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* ---------------------------------------------------------------- the whole */
+
+/* A request with Sec-GPC: 1 that meets an earlier grant of a gpc-honored
+ * purpose records the override once, as ingestion does (contract §5). Rare:
+ * after it the grant is gone, so the hot path never writes. */
+static int note_gpc(struct rec_state *s, const char *id, size_t len, struct mes_err *err) {
+  if (!mes_consent_gpc_overrides(s->c, s->subj.row.granted))
+    return MES_OK;
+  struct mes_store *st = s->c->store;
+  int rc = mes_store_tx_begin(st);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  rc = mes_consent_note_gpc(s->c, id, len, &s->subj, err);
+  if (rc) {
+    mes_store_tx_rollback(st);
+    return rc;
+  }
+  uint64_t ticket;
+  rc = mes_store_tx_commit(st, &ticket);
+  if (!rc)
+    rc = mes_store_wait_durable(st, ticket);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
+  const struct mes_ctx *c = s->c;
+  const struct mes_rec_request *q = &s->req;
+  s->need = mes_policy_channel_purposes(c->policy, q->channel);
+  const char *id = q->subject ? q->subject : q->anonymous_id;
+  size_t len = q->subject ? q->subject_len : q->anonymous_len;
+  enum mes_subject_ns ns = q->subject ? MES_NS_SUBJECT : MES_NS_ANON;
+  int rc;
+  if (id) {
+    rc = mes_subject_resolve(c, ns, id, len, false, &s->subj);
+    if (rc == MES_OK) {
+      s->known = s->subj.row.id > 0;
+    } else if (rc != MES_ENOT_FOUND) {
+      return mes_err_set(err, rc, NULL, NULL);
+    }
+  }
+  if (s->known) {
+    if ((rc = note_gpc(s, id, len, err)))
+      return rc;
+    uint32_t granted = mes_consent_effective(c, s->subj.row.granted);
+    s->personalized = !s->subj.row.restricted && s->need != 0 && (granted & s->need) == s->need;
+    if ((rc = read_history(s, err)) || (rc = read_preferences(s, err)))
+      return rc;
+    if (s->personalized && !s->no_rules && (rc = read_impressions(s, err)))
+      return rc;
+  }
+  s->facts = (struct mes_guard_facts){
+      .policy = c->policy,
+      .model = s->m,
+      .now_ms = c->now_ms,
+      .channel = q->channel,
+      .personalized = s->personalized,
+      .known_subject = s->known,
+      .authenticated = q->authenticated,
+      .device_shared = q->device_shared,
+      .hist = s->hist,
+      .n_hist = s->n_hist,
+      .imps = s->imps,
+      .n_imps = s->n_imps,
+      .interests = s->interests,
+      .n_interests = s->n_interests,
+      .excluded_cats = s->excluded,
+      .n_excluded = s->n_excluded,
+      .item_info = item_info_cb,
+      .item_info_ud = s,
+  };
+  return MES_OK;
+}
+
+void mes__rec_state_release(struct rec_state *s) { mes__rec_arena_release(&s->arena); }

@@ -1,0 +1,174 @@
+/*
+ * rec_int — what only the recommend module's files see: the per-request
+ * arena, the state of one request (facts gathered once, candidates), and the
+ * functions the files hand each other.
+ *
+ *   request.c  the request shape
+ *   facts.c    consent decision, history, preferences, impressions, item facts
+ *   score.c    candidates and their contributions
+ *   serve.c    mes_recommend: the pipeline and the reply
+ *   record.c   the recommender: queue, background writer, records, sweep
+ *   why.c      mes_recommend_why
+ */
+#ifndef MES_REC_INT_H
+#define MES_REC_INT_H
+
+#include "catalog/catalog.h"
+#include "explain/explain.h"
+#include "guard/guard.h"
+#include "recommend/recommend.h"
+
+/* ---------------------------------------------------------------- arena */
+
+/* Request scratch memory, freed at once (h2o's pool). */
+struct rec_chunk;
+struct rec_arena {
+  struct rec_chunk *head;
+  size_t used, cap; /* of head */
+};
+void mes__rec_arena_release(struct rec_arena *a);
+/* Zeroed, aligned for any type; NULL when out of memory. */
+void *mes__rec_alloc(struct rec_arena *a, size_t n);
+char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
+
+/* ---------------------------------------------------------------- tuning */
+
+#define REC_HALF_LIFE_DAYS 30.0   /* recency decay of a history event's weight */
+#define REC_HIST_GROUPS 64        /* distinct recent history items that feed scores */
+#define REC_NBRS 50               /* neighbours read per history item and relation */
+#define REC_BOUGHT_FACTOR 1.5     /* complements of a purchase weigh more ... */
+#define REC_SUBST_AFTER_BUY 0.25  /* ... and substitutes of a bought item less */
+#define REC_CTX_WEIGHT 0.8        /* the item on screen, through viewed-together / EASE */
+#define REC_TOLD_WEIGHT 0.5       /* an interest the person named */
+#define REC_TOLD_PER_CAT 20       /* items per named interest */
+#define REC_TOP_SCAN 5000         /* popular items scanned for an interest or a fill */
+#define REC_POP_WEIGHT MES_GUARD_FILL_WEIGHT /* the non-personal fill, below any real signal */
+#define REC_CONTRIB 8             /* contributions kept per candidate (>= MES_GUARD_MAX_BASED) */
+
+/* ---------------------------------------------------------------- one request */
+
+/* What a history entry adds beyond struct mes_hist. */
+struct rec_hist_x {
+  bool usable;          /* may feed personal scores (serves a purpose the channel needs) */
+  const char *event_id; /* why only: the event's id as the export shows it */
+};
+
+struct rec_contrib {
+  int32_t hist; /* index into hist, or -1 - interest index for a named interest */
+  double w;
+};
+
+/* What a candidate carries beyond struct mes_cand. */
+struct rec_cand_x {
+  double by_reason[MES_REASON_N];
+  struct rec_contrib contrib[REC_CONTRIB];
+  size_t n_contrib;
+};
+
+/* Item facts cache entry (for the guard's item_info and the filters). */
+struct rec_item {
+  const char *id;
+  uint64_t hash;
+  struct mes_item_facts facts;
+  struct rec_item *next;
+};
+
+struct rec_state {
+  struct rec_arena arena;
+  const struct mes_ctx *c;
+  const struct mes_model *m;
+  struct mes_recommender *r;
+  struct mes_rec_request req;
+  enum mes_lang lang;
+  bool why_mode; /* keep event ids */
+  bool no_rules; /* bench only (mes__rec_serve): skip the guardrails and their facts */
+
+  /* who */
+  bool known; /* the subject's row exists */
+  struct mes_subject subj;
+  bool personalized;
+  uint32_t need; /* purposes the channel needs */
+
+  /* facts (borrowed by the guard) */
+  struct mes_hist *hist;
+  struct rec_hist_x *hist_x;
+  size_t n_hist, cap_hist;
+  struct mes_impression *imps;
+  size_t n_imps, cap_imps;
+  const char **interests;
+  size_t n_interests;
+  const char **excluded;
+  size_t n_excluded;
+  struct mes_guard_facts facts;
+
+  /* item facts cache: chained hash */
+  struct rec_item **items;
+  size_t n_item_buckets;
+
+  /* candidates: parallel arrays, and a map from model index */
+  struct mes_cand *cands;
+  struct rec_cand_x *cx;
+  size_t n_cands, cap_cands;
+  int32_t *slot_of;  /* open addressing over model indexes: candidate index or -1 */
+  uint32_t *slot_key;
+  size_t n_slots;
+  size_t pop_pos; /* next position in the popular list for the fill */
+  bool fill_started;
+};
+
+/* facts.c */
+/* Sets up s (zeroed by the caller) and gathers every fact: subject,
+ * consent, history, preferences, impressions. */
+int mes__rec_facts(struct rec_state *s, struct mes_err *err);
+/* Catalog facts of item id (cached in s); NULL when not in the catalog or
+ * out of memory (*oom set then). */
+const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, bool *oom);
+void mes__rec_state_release(struct rec_state *s);
+
+/* score.c */
+/* Builds the candidates from history, context item and interests. */
+int mes__rec_candidates(struct rec_state *s);
+/* Adds up to `want` more non-personal candidates (popular, trending, or the
+ * catalog's order without a model) that pass the filters. *added gets how
+ * many; 0 means the lists are exhausted. */
+int mes__rec_fill(struct rec_state *s, size_t want, size_t *added);
+/* Settles each candidate's reason and based_on from its contributions. */
+void mes__rec_settle(struct rec_state *s, size_t from);
+/* True when the caller's filters (exclude, categories, context item,
+ * availability) let item through; facts must be the item's. */
+bool mes__rec_passes(struct rec_state *s, const char *item, const struct mes_item_facts *facts);
+/* Index of the candidate for model index midx, adding it when `add`; -1 when
+ * absent (or out of memory: *oom). */
+int32_t mes__rec_cand_of(struct rec_state *s, uint32_t midx, bool add, bool *oom);
+
+/* The candidate for one item (why), adding a non-personal one when no
+ * source proposed it; -1 when out of memory. */
+int32_t mes__rec_cand_for_item(struct rec_state *s, const char *item, size_t len);
+
+/* serve.c: mes_recommend, with the guardrails on (rules = true, what
+ * mes_recommend does) or off: then neither mes_guard_run nor the read of the
+ * facts only the rules use (impressions) happens. Off exists only so that
+ * bench/bench_recs.c can measure what the rules add to a request (issue
+ * "guardrails": at most 10 %); no option, variable or HTTP field reaches it. */
+int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+                   enum mes_lang lang, bool rules, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err);
+
+/* serve.c: JSON of one candidate's reason ({"code","text","based_on"}); new. */
+json_t *mes__rec_reason_json(struct rec_state *s, const struct mes_cand *cand, const struct rec_cand_x *cx);
+json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cand, const struct rec_cand_x *cx,
+                            bool all, bool with_event_id);
+
+/* record.c */
+/* Request id: "r_" + 16 hex digits of a random positive int64. */
+int64_t mes__rec_new_rid(void);
+void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]);
+/* Queues a record (doc taken over, sealed or not) and the impressions of the
+ * served items (copied). Never blocks on I/O; drops (and logs) when the queue
+ * is full. */
+void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64_t ts_ms, uint8_t *doc, size_t len,
+                      const char *const *imp_items, size_t n_imps, int channel);
+/* Calls cb for each still-queued impression of sid at or after since_ms. */
+void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms,
+                                 mes_store_impression_cb cb, void *ud);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * recommend — serving (contract §6): POST /v1/recommendations, the decision
+ * records behind GET /v1/recommendations/{id}, and GET /v1/subjects/{s}/why.
+ *
+ * One request, in order (serve.c):
+ *   1. the request shape (request.c, one field table per level);
+ *   2. the consent decision and the facts (facts.c): the answer is
+ *      personalized iff the subject is known, not restricted and grants
+ *      every purpose the channel needs (mes_policy_channel_purposes), after
+ *      Global Privacy Control. The subject's live history is one store read
+ *      (mes_ingest_list: an event ingested a second ago counts, no
+ *      retraining). Without consent only the suppression facts are read
+ *      (purchases, dismissals, excluded categories): suppression holds on
+ *      every path;
+ *   3. candidates and scores (score.c): a sum of contributions, each from an
+ *      identifiable history item through one of the model's relations, so
+ *      that based_on names exactly the data that produced the score;
+ *   4. the guardrails (mes_guard_run), the caller's filters, the `count`
+ *      best, reasons in the request's language (explain);
+ *   5. the decision record and the impressions, queued for a background
+ *      writer (record.c): a request never waits for a disk write.
+ *
+ * Ownership: the engine owns one struct mes_recommender. Every function
+ * takes a request context (borrowed; its `catalog` index is used when set)
+ * and, where it ranks, a model (borrowed for the call; NULL before the first
+ * training: then the catalog's own order fills, with reason `editorial`).
+ * Thread-safe: any number of requests at once.
+ */
+#ifndef MES_RECOMMEND_H
+#define MES_RECOMMEND_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "model/model.h"
+#include "subject/subject.h"
+
+#define MES_REC_COUNT_DEFAULT 10
+#define MES_REC_COUNT_MAX 100
+#define MES_REC_EXCLUDE_MAX 1000 /* entries of "exclude" */
+#define MES_REC_CATEGORIES_MAX 64
+#define MES_REC_ID_LEN 18        /* "r_" + 16 hex digits */
+
+/* ---------------------------------------------------------------- request */
+
+/* The body of POST /v1/recommendations (every member optional) and its
+ * "context" object. */
+extern const struct mes_jfield mes_recommend_fields[];
+extern const size_t mes_recommend_n_fields;
+extern const struct mes_jfield mes_recommend_context_fields[];
+extern const size_t mes_recommend_n_context_fields;
+
+/* A parsed request. Strings and arrays are borrowed from the body. */
+struct mes_rec_request {
+  const char *subject; /* NULL when absent */
+  size_t subject_len;
+  const char *anonymous_id; /* used only without subject */
+  size_t anonymous_len;
+  const char *placement; /* "default" when absent */
+  enum mes_channel channel; /* web when absent */
+  int count;                /* 1..MES_REC_COUNT_MAX, default 10 */
+  const char *context_item; /* NULL when absent */
+  size_t context_item_len;
+  bool authenticated; /* default true */
+  bool device_shared; /* default false */
+  const json_t *categories; /* array of declared category names, or NULL */
+  const json_t *exclude;    /* array of item ids, or NULL */
+};
+
+/* Checks `body` (borrowed) and fills req. Errors carry the contract's code
+ * and the JSON pointer: unknown_field, wrong_type, out_of_range (count 0 or
+ * 101), invalid_id, invalid_value (a channel this server does not know),
+ * unknown_category. Pure: no store access. */
+int mes_recommend_parse(const struct mes_ctx *c, const json_t *body, struct mes_rec_request *req,
+                        struct mes_err *err);
+
+/* ---------------------------------------------------------------- recommender */
+
+struct mes_recommender;
+
+/* *out is new, with its background writer thread running over st
+ * (borrowed: must outlive the recommender). log (borrowed, may be NULL)
+ * hears about records that could not be written. MES_ENOMEM, MES_EUNAVAILABLE
+ * when the thread cannot start. */
+int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct mes_recommender **out);
+/* Writes what is queued, stops the thread, frees. NULL-safe. */
+void mes_recommender_free(struct mes_recommender *r);
+/* Returns once everything queued before the call is written (not synced). */
+void mes_recommender_flush(struct mes_recommender *r);
+/* Erasure: drops the queued records and impressions of sid and waits for a
+ * batch being written, so that nothing of sid reaches the store afterwards
+ * (call before deleting the subject's rows). */
+void mes_recommender_forget(struct mes_recommender *r, int64_t sid);
+
+/* What one request did, for /metrics. Rule names are static strings. */
+#define MES_REC_RULES_MAX 16
+struct mes_rec_outcome {
+  bool personalized;
+  size_t n_items;
+  size_t n_rules;
+  struct {
+    const char *rule;
+    unsigned n;
+  } by_rule[MES_REC_RULES_MAX];
+};
+
+/*
+ * POST /v1/recommendations. `body` is borrowed; `lang` picks the texts.
+ * *out is new:
+ *   {"request_id": "r_<16 hex>", "personalized": bool,
+ *    "items": [{"item", "score" (0..1), "disclosure": "explicit"|"implicit",
+ *               "reason": {"code", "text",
+ *                          "based_on": [{"type", "item", "ts"} |
+ *                                       {"type": "interest", "category"}]}}]}
+ * based_on is empty for non-personal reasons and implicit disclosure.
+ * oc (may be NULL) receives the outcome. The decision record is queued.
+ */
+int mes_recommend(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+                  enum mes_lang lang, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err);
+
+/*
+ * GET /v1/recommendations/{id}: the decision record, *out new:
+ *   {"request_id", "ts", "placement", "channel", "personalized", "model"
+ *    (store id of the model used, or null), "items": [as in the reply],
+ *    "suppressed": [{"item", "rule", "detail"}]}
+ * "suppressed" only when with_suppressed (admin and audit callers). Found
+ * while still queued too. MES_ENOT_FOUND for an id never given out, swept,
+ * or whose subject was erased (its key is gone).
+ */
+int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, const char *request_id, size_t len,
+                         bool with_suppressed, json_t **out, struct mes_err *err);
+
+/*
+ * GET /v1/subjects/{s}/why?item=X: why X is (or would be) recommended to s
+ * (resolved, borrowed; subject_id its brand id), on channel ch. *out new:
+ *   {"subject", "item", "title" (or null), "in_catalog", "available",
+ *    "personalized", "recommended": bool, "text": sentence,
+ *    "reason": {"code", "text", "based_on": [...]} | null,
+ *    "data_used": [{"type", "item", "ts", "event_id"} | {"type": "interest", "category"}],
+ *    "data_used_text": sentence,
+ *    "suppressed": {"rule", "detail", "text"} | null,
+ *    "actions": [{"action": "dismiss" | "withdraw_consent" | "exclude_category"
+ *                 | "delete_event" | "change_interests", "text", "method", "path",
+ *                 ("purpose" | "category" | "event_id")}]}
+ * Every sentence in lang. item (item_len bytes) is id-checked by the caller.
+ */
+int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+                      const char *subject_id, size_t id_len, const struct mes_subject *s, const char *item,
+                      size_t item_len, enum mes_channel ch, enum mes_lang lang, json_t **out, struct mes_err *err);
+
+/* The retention sweep (engine background): decision records older than the
+ * policy's decision_retention_days, impressions older than the frequency
+ * cap's window. Counts (may be NULL) get what went. */
+int mes_recommender_sweep(struct mes_recommender *r, const struct mes_ctx *c, int64_t *n_decisions,
+                          int64_t *n_impressions, struct mes_err *err);
+
+#endif

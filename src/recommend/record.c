@@ -1,0 +1,400 @@
+/*
+ * recommend/record — the recommender object: a queue of decision records and
+ * impressions written by one background thread, so that a request never
+ * waits for a disk write; reading a record back (queued or stored); the
+ * retention sweep.
+ *
+ * The queue is a linked list under one mutex. The writer takes the whole
+ * list at once (it becomes the "in flight" batch, still searchable), writes
+ * the records in one transaction and the impressions in another, then drops
+ * the batch. Readers (GET of a record, the frequency cap's impressions)
+ * search the queue and the batch in flight before the store, so nothing is
+ * ever invisible between the two.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/mtime.h"
+#include "recommend/rec_int.h"
+
+#define QUEUE_MAX 100000 /* entries waiting; beyond, records are dropped (and logged) */
+#define MS_PER_HOUR 3600000LL
+#define MS_PER_DAY 86400000LL
+
+struct entry {
+  struct entry *next;
+  int64_t sid;
+  int64_t ts_ms;
+  int64_t rid;   /* > 0: a decision record; 0: an impression */
+  uint8_t *doc;  /* record: owned */
+  size_t len;
+  char *item;    /* impression: owned */
+  int channel;
+};
+
+struct mes_recommender {
+  struct mes_store *st;
+  const struct mes_log *log;
+  pthread_mutex_t mu;
+  pthread_cond_t work; /* entries queued, or stop */
+  pthread_cond_t done; /* a batch was written */
+  struct entry *head, *tail;
+  size_t n_queued;
+  struct entry *inflight;
+  uint64_t queued_batches; /* batches handed out, counting the one being queued into */
+  uint64_t written;        /* batches written */
+  size_t dropped;
+  bool stop;
+  pthread_t thread;
+};
+
+static void entry_free(struct entry *e) {
+  if (!e)
+    return;
+  free(e->doc);
+  free(e->item);
+  free(e);
+}
+
+static void list_free(struct entry *e) {
+  for (struct entry *next; e; e = next) {
+    next = e->next;
+    entry_free(e);
+  }
+}
+
+/* ---------------------------------------------------------------- writer */
+
+static void write_batch(struct mes_recommender *r, struct entry *batch) {
+  size_t n_rec = 0, n_imp = 0;
+  for (struct entry *e = batch; e; e = e->next) {
+    if (e->rid)
+      n_rec++;
+    else
+      n_imp++;
+  }
+  if (n_rec) {
+    struct mes_decision_row *rows = calloc(n_rec, sizeof *rows);
+    if (!rows) {
+      mes_log(r->log, MES_LOG_WARN, "%zu decision records not written: out of memory", n_rec);
+    } else {
+      size_t i = 0;
+      for (struct entry *e = batch; e; e = e->next)
+        if (e->rid)
+          rows[i++] = (struct mes_decision_row){e->rid, e->sid, e->ts_ms, e->doc, e->len};
+      int rc = mes_store_decision_put(r->st, rows, n_rec);
+      if (rc)
+        mes_log(r->log, MES_LOG_WARN, "%zu decision records not written: %s", n_rec, mes_rc_message(rc));
+      free(rows);
+    }
+  }
+  if (n_imp) {
+    int rc = mes_store_tx_begin(r->st);
+    if (!rc) {
+      for (struct entry *e = batch; e && !rc; e = e->next)
+        if (!e->rid)
+          rc = mes_store_impression_add(r->st, e->sid, e->item, e->channel, e->ts_ms);
+      uint64_t ticket;
+      if (rc)
+        mes_store_tx_rollback(r->st);
+      else
+        rc = mes_store_tx_commit(r->st, &ticket); /* no wait: group commit syncs it soon */
+    }
+    if (rc)
+      mes_log(r->log, MES_LOG_WARN, "%zu impressions not written: %s", n_imp, mes_rc_message(rc));
+  }
+  /* Readers may use connections of their own, which see a write only once
+   * its group commit is on disk: the batch must stay searchable in memory
+   * until then, or a request arriving in between would miss it (a frequency
+   * cap undercounting, a fresh decision record not found). An empty
+   * transaction's ticket covers every earlier write. Waiting here costs
+   * requests nothing: this is the writer thread. */
+  uint64_t ticket = 0;
+  if (mes_store_tx_begin(r->st) == MES_OK && mes_store_tx_commit(r->st, &ticket) == MES_OK)
+    mes_store_wait_durable(r->st, ticket);
+}
+
+static void *writer_main(void *arg) {
+  struct mes_recommender *r = arg;
+  pthread_mutex_lock(&r->mu);
+  for (;;) {
+    while (!r->head && !r->stop)
+      pthread_cond_wait(&r->work, &r->mu);
+    if (!r->head && r->stop)
+      break;
+    r->inflight = r->head;
+    r->head = r->tail = NULL;
+    r->n_queued = 0;
+    uint64_t batch = r->queued_batches++;
+    pthread_mutex_unlock(&r->mu);
+    write_batch(r, r->inflight); /* readers may still search it: it is freed under mu */
+    pthread_mutex_lock(&r->mu);
+    list_free(r->inflight);
+    r->inflight = NULL;
+    r->written = batch + 1;
+    pthread_cond_broadcast(&r->done);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct mes_recommender **out) {
+  *out = NULL;
+  struct mes_recommender *r = calloc(1, sizeof *r);
+  if (!r)
+    return MES_ENOMEM;
+  r->st = st;
+  r->log = log;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->work, NULL);
+  pthread_cond_init(&r->done, NULL);
+  /* Signals belong to the server's sigwait thread (see engine). */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int prc = pthread_create(&r->thread, NULL, writer_main, r);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (prc) {
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->work);
+    pthread_cond_destroy(&r->done);
+    free(r);
+    return MES_EUNAVAILABLE;
+  }
+  *out = r;
+  return MES_OK;
+}
+
+void mes_recommender_free(struct mes_recommender *r) {
+  if (!r)
+    return;
+  pthread_mutex_lock(&r->mu);
+  r->stop = true; /* the writer drains the queue first */
+  pthread_cond_signal(&r->work);
+  pthread_mutex_unlock(&r->mu);
+  pthread_join(r->thread, NULL);
+  list_free(r->head);
+  if (r->dropped)
+    mes_log(r->log, MES_LOG_WARN, "%zu decision records were dropped: the writer fell behind", r->dropped);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->work);
+  pthread_cond_destroy(&r->done);
+  free(r);
+}
+
+void mes_recommender_flush(struct mes_recommender *r) {
+  if (!r)
+    return;
+  pthread_mutex_lock(&r->mu);
+  /* Everything queued now goes out in the batch after the current one. */
+  uint64_t target = r->queued_batches + (r->head ? 1 : 0);
+  while (r->written < target)
+    pthread_cond_wait(&r->done, &r->mu);
+  pthread_mutex_unlock(&r->mu);
+}
+
+void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
+  if (!r || sid <= 0)
+    return;
+  pthread_mutex_lock(&r->mu);
+  struct entry **pp = &r->head, *last = NULL;
+  while (*pp) {
+    struct entry *e = *pp;
+    if (e->sid == sid) {
+      *pp = e->next;
+      entry_free(e);
+      r->n_queued--;
+    } else {
+      last = e;
+      pp = &e->next;
+    }
+  }
+  r->tail = last;
+  if (r->inflight) { /* the batch being written may hold sid's: let it land first */
+    uint64_t target = r->queued_batches;
+    while (r->written < target)
+      pthread_cond_wait(&r->done, &r->mu);
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
+/* ---------------------------------------------------------------- queueing */
+
+int64_t mes__rec_new_rid(void) {
+  uint64_t v = 0;
+  while ((v & INT64_MAX) == 0) {
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) /* never blocks once the pool is ready */
+      v = (uint64_t)mes_mono_ns() * 6364136223846793005ull + 1442695040888963407ull;
+  }
+  return (int64_t)(v & INT64_MAX);
+}
+
+void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]) {
+  snprintf(out, MES_REC_ID_LEN + 1, "r_%016llx", (unsigned long long)rid);
+}
+
+/* "r_" + 16 hex digits -> the number, or 0. */
+static int64_t parse_rid(const char *s, size_t len) {
+  if (len != MES_REC_ID_LEN || s[0] != 'r' || s[1] != '_')
+    return 0;
+  uint64_t v = 0;
+  for (size_t i = 2; i < len; i++) {
+    char ch = s[i];
+    int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    if (d < 0)
+      return 0;
+    v = v << 4 | (uint64_t)d;
+  }
+  return v > (uint64_t)INT64_MAX ? 0 : (int64_t)v;
+}
+
+void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64_t ts_ms, uint8_t *doc, size_t len,
+                      const char *const *imp_items, size_t n_imps, int channel) {
+  /* Build outside the lock. */
+  struct entry *first = calloc(1, sizeof *first), *last = first;
+  size_t n = 1;
+  if (first)
+    *first = (struct entry){.sid = sid, .ts_ms = ts_ms, .rid = rid, .doc = doc, .len = len};
+  else
+    free(doc);
+  for (size_t i = 0; first && i < n_imps; i++) {
+    struct entry *e = calloc(1, sizeof *e);
+    char *item = e ? strdup(imp_items[i]) : NULL;
+    if (!item) {
+      free(e);
+      break; /* impressions are best effort; the record matters more */
+    }
+    *e = (struct entry){.sid = sid, .ts_ms = ts_ms, .item = item, .channel = channel};
+    last->next = e;
+    last = e;
+    n++;
+  }
+  if (!first) {
+    mes_log(r ? r->log : NULL, MES_LOG_WARN, "decision record not queued: out of memory");
+    return;
+  }
+  if (!r) {
+    list_free(first);
+    return;
+  }
+  pthread_mutex_lock(&r->mu);
+  if (r->n_queued + n > QUEUE_MAX || r->stop) {
+    r->dropped++;
+    pthread_mutex_unlock(&r->mu);
+    list_free(first);
+    return;
+  }
+  if (r->tail)
+    r->tail->next = first;
+  else
+    r->head = first;
+  r->tail = last;
+  r->n_queued += n;
+  pthread_cond_signal(&r->work);
+  pthread_mutex_unlock(&r->mu);
+}
+
+void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms,
+                                 mes_store_impression_cb cb, void *ud) {
+  pthread_mutex_lock(&r->mu);
+  struct entry *lists[2] = {r->inflight, r->head};
+  for (int l = 0; l < 2; l++)
+    for (struct entry *e = lists[l]; e; e = e->next)
+      if (!e->rid && e->sid == sid && e->ts_ms >= since_ms && cb(ud, e->item, e->channel, e->ts_ms))
+        goto out;
+out:
+  pthread_mutex_unlock(&r->mu);
+}
+
+/* ---------------------------------------------------------------- reading back */
+
+/* A copy of a queued record, or MES_ENOT_FOUND. */
+static int find_queued(struct mes_recommender *r, int64_t rid, struct mes_decision_row *row, uint8_t **doc) {
+  int rc = MES_ENOT_FOUND;
+  pthread_mutex_lock(&r->mu);
+  struct entry *lists[2] = {r->inflight, r->head};
+  for (int l = 0; l < 2 && rc == MES_ENOT_FOUND; l++) {
+    for (struct entry *e = lists[l]; e; e = e->next) {
+      if (e->rid != rid)
+        continue;
+      *doc = malloc(e->len ? e->len : 1);
+      if (!*doc) {
+        rc = MES_ENOMEM;
+        break;
+      }
+      memcpy(*doc, e->doc, e->len);
+      *row = (struct mes_decision_row){e->rid, e->sid, e->ts_ms, *doc, e->len};
+      rc = MES_OK;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&r->mu);
+  return rc;
+}
+
+int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, const char *request_id, size_t len,
+                         bool with_suppressed, json_t **out, struct mes_err *err) {
+  *out = NULL;
+  int64_t rid = parse_rid(request_id, len);
+  if (rid <= 0)
+    return mes_err_set(err, MES_ENOT_FOUND, NULL, "No recommendation has this request id.");
+  struct mes_decision_row row;
+  uint8_t *doc = NULL;
+  int rc = r ? find_queued(r, rid, &row, &doc) : MES_ENOT_FOUND;
+  if (rc == MES_ENOT_FOUND)
+    rc = mes_store_decision_get(c->store, rid, &row, &doc);
+  if (rc == MES_ENOT_FOUND)
+    return mes_err_set(err, rc, NULL, "No recommendation has this request id (records are kept %d days).",
+                       c->policy->decision_retention_days);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  char *plain = NULL;
+  size_t plain_len = 0;
+  if (row.sid) {
+    rc = mes_subject_unseal(c, row.sid, "decision", doc, row.len, &plain, &plain_len);
+    free(doc);
+    if (rc == MES_ENOT_FOUND) /* the subject was erased: the record is shredded */
+      return mes_err_set(err, rc, NULL, "No recommendation has this request id.");
+    if (rc)
+      return mes_err_set(err, rc, NULL, NULL);
+  } else {
+    plain = (char *)doc;
+    plain_len = row.len;
+  }
+  json_t *rec = json_loadb(plain, plain_len, 0, NULL);
+  if (row.sid)
+    mes_wipe(plain, plain_len);
+  free(plain);
+  if (!json_is_object(rec)) {
+    json_decref(rec);
+    return mes_err_set(err, MES_ESTORE, NULL, "A decision record could not be read.");
+  }
+  if (!with_suppressed)
+    json_object_del(rec, "suppressed");
+  *out = rec;
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- sweep */
+
+int mes_recommender_sweep(struct mes_recommender *r, const struct mes_ctx *c, int64_t *n_decisions,
+                          int64_t *n_impressions, struct mes_err *err) {
+  (void)r;
+  int64_t nd = 0, ni = 0;
+  const struct mes_policy *p = c->policy;
+  int rc = mes_store_decision_sweep(c->store, c->now_ms - (int64_t)p->decision_retention_days * MS_PER_DAY, &nd);
+  /* Impressions serve only the frequency cap: kept as long as its window. */
+  int hours = p->guardrails.frequency_cap_window_hours;
+  if (!rc)
+    rc = mes_store_impression_sweep(c->store, c->now_ms - (int64_t)(hours > 0 ? hours : 0) * MS_PER_HOUR, &ni);
+  if (n_decisions)
+    *n_decisions = nd;
+  if (n_impressions)
+    *n_impressions = ni;
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}

@@ -1,0 +1,142 @@
+/*
+ * recommend/request — the shape of POST /v1/recommendations (contract §6):
+ * one field table per level, checked by mes_json_check, plus the two rules a
+ * table cannot say (a known channel, declared categories). Also the request's
+ * scratch arena.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "recommend/rec_int.h"
+
+const struct mes_jfield mes_recommend_fields[] = {
+    {"subject", MES_J_ID, false, 0, 0},
+    {"anonymous_id", MES_J_ID, false, 0, 0},
+    {"placement", MES_J_ID, false, 0, 0},
+    {"channel", MES_J_STRING, false, 1, 32},
+    {"count", MES_J_INT, false, 1, MES_REC_COUNT_MAX},
+    {"context", MES_J_OBJECT, false, 0, 0},
+    {"categories", MES_J_IDS, false, 0, MES_REC_CATEGORIES_MAX},
+    {"exclude", MES_J_IDS, false, 0, MES_REC_EXCLUDE_MAX},
+};
+const size_t mes_recommend_n_fields = sizeof mes_recommend_fields / sizeof mes_recommend_fields[0];
+
+const struct mes_jfield mes_recommend_context_fields[] = {
+    {"item", MES_J_ID, false, 0, 0},
+    {"authenticated", MES_J_BOOL, false, 0, 0},
+    {"device_shared", MES_J_BOOL, false, 0, 0},
+};
+const size_t mes_recommend_n_context_fields =
+    sizeof mes_recommend_context_fields / sizeof mes_recommend_context_fields[0];
+
+int mes_recommend_parse(const struct mes_ctx *c, const json_t *body, struct mes_rec_request *req,
+                        struct mes_err *err) {
+  memset(req, 0, sizeof *req);
+  int rc = mes_json_check(body, mes_recommend_fields, mes_recommend_n_fields, "", err);
+  if (rc)
+    return rc;
+  const json_t *ctx = json_object_get(body, "context");
+  if (ctx && !json_is_null(ctx) &&
+      (rc = mes_json_check(ctx, mes_recommend_context_fields, mes_recommend_n_context_fields, "/context", err)))
+    return rc;
+
+  const json_t *v;
+  if ((v = json_object_get(body, "subject")) && json_is_string(v)) {
+    req->subject = json_string_value(v);
+    req->subject_len = json_string_length(v);
+  }
+  if ((v = json_object_get(body, "anonymous_id")) && json_is_string(v)) {
+    req->anonymous_id = json_string_value(v);
+    req->anonymous_len = json_string_length(v);
+  }
+  req->placement = mes_json_str(body, "placement", "default");
+  req->channel = MES_CH_WEB;
+  if ((v = json_object_get(body, "channel")) && json_is_string(v)) {
+    int ch = mes_channel_parse(json_string_value(v), json_string_length(v));
+    if (ch < 0)
+      return mes_err_set(err, MES_EINVALID_VALUE, "/channel",
+                         "channel must be one of web, app, email, ads, store.");
+    req->channel = (enum mes_channel)ch;
+  }
+  req->count = (int)mes_json_int(body, "count", MES_REC_COUNT_DEFAULT);
+  if (json_is_object(ctx)) {
+    if ((v = json_object_get(ctx, "item")) && json_is_string(v)) {
+      req->context_item = json_string_value(v);
+      req->context_item_len = json_string_length(v);
+    }
+    req->authenticated = mes_json_bool(ctx, "authenticated", true);
+    req->device_shared = mes_json_bool(ctx, "device_shared", false);
+  } else {
+    req->authenticated = true;
+  }
+  if ((v = json_object_get(body, "categories")) && json_is_array(v)) {
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v, i, e) {
+      if (mes_policy_category(c->policy, json_string_value(e), json_string_length(e)) < 0) {
+        char p[64];
+        snprintf(p, sizeof p, "/categories/%zu", i);
+        return mes_err_set(err, MES_EUNKNOWN_CATEGORY, p,
+                           "This category is not declared in the policy (mesura.yaml, categories).");
+      }
+    }
+    req->categories = v;
+  }
+  if ((v = json_object_get(body, "exclude")) && json_is_array(v))
+    req->exclude = v;
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- arena */
+
+#define CHUNK_MIN 16384
+
+struct rec_chunk {
+  struct rec_chunk *next;
+  size_t cap;
+  max_align_t data[]; /* aligned for any type */
+};
+
+void mes__rec_arena_release(struct rec_arena *a) {
+  for (struct rec_chunk *k = a->head, *next; k; k = next) {
+    next = k->next;
+    free(k);
+  }
+  a->head = NULL;
+  a->used = a->cap = 0;
+}
+
+void *mes__rec_alloc(struct rec_arena *a, size_t n) {
+  const size_t align = sizeof(max_align_t);
+  n = (n + align - 1) / align * align;
+  if (n == 0)
+    n = align;
+  if (!a->head || a->used + n > a->cap) {
+    size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+    if (a->head && a->head->cap * 2 > cap && a->head->cap < (64u << 20))
+      cap = a->head->cap * 2; /* chunks grow, so big requests make few of them */
+    if (cap < n)
+      cap = n;
+    struct rec_chunk *k = malloc(sizeof *k + cap);
+    if (!k)
+      return NULL;
+    k->next = a->head;
+    k->cap = cap;
+    a->head = k;
+    a->used = 0;
+    a->cap = cap;
+  }
+  void *p = (char *)a->head->data + a->used;
+  a->used += n;
+  memset(p, 0, n);
+  return p;
+}
+
+char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n) {
+  char *p = mes__rec_alloc(a, n + 1);
+  if (p) {
+    memcpy(p, s, n);
+    p[n] = '\0';
+  }
+  return p;
+}

@@ -1,0 +1,507 @@
+/*
+ * recommend/score — candidates and their scores.
+ *
+ * A score is a sum of contributions, each with its origin:
+ *   - a recent history item h of the person (personal answers only):
+ *     kind weight of h's events (the model's, purchase > cart > click > view)
+ *     x recency decay x the relation weight h -> candidate (normalised by
+ *     h's strongest neighbour, so relations of different scales compare);
+ *     purchases go through "bought together" (complements, reason
+ *     bought_together, weighted up), views, clicks and carts through "viewed
+ *     together" and EASE (reason because_you_viewed); an item the person
+ *     has since bought passes on little through those substitute relations,
+ *     so that after a purchase what goes with it ranks above more of the same;
+ *   - an interest the person named (you_told_us): popular items of it;
+ *   - the item on screen (similar_to_current, not personal);
+ *   - popularity and trending (the non-personal fill).
+ * The reason is the largest personal part when there is one (so based_on
+ * names every kind of personal data used), else the largest non-personal
+ * part; based_on lists the largest contributions.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recommend/rec_int.h"
+
+#define MS_PER_DAY 86400000.0
+#define TREND_FILL 5 /* trending items offered before the popular fill */
+
+/* ---------------------------------------------------------------- candidate map */
+
+static int grow_cands(struct rec_state *s) {
+  size_t cap = s->cap_cands ? s->cap_cands * 2 : 256;
+  struct mes_cand *nc = mes__rec_alloc(&s->arena, cap * sizeof *nc);
+  struct rec_cand_x *nx = mes__rec_alloc(&s->arena, cap * sizeof *nx);
+  if (!nc || !nx)
+    return MES_ENOMEM;
+  if (s->n_cands) {
+    memcpy(nc, s->cands, s->n_cands * sizeof *nc);
+    memcpy(nx, s->cx, s->n_cands * sizeof *nx);
+  }
+  s->cands = nc;
+  s->cx = nx;
+  s->cap_cands = cap;
+  return MES_OK;
+}
+
+static int grow_slots(struct rec_state *s) {
+  size_t n = s->n_slots ? s->n_slots * 2 : 1024;
+  int32_t *so = mes__rec_alloc(&s->arena, n * sizeof *so);
+  uint32_t *sk = mes__rec_alloc(&s->arena, n * sizeof *sk);
+  if (!so || !sk)
+    return MES_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    so[i] = -1;
+  for (size_t i = 0; i < s->n_slots; i++) {
+    if (s->slot_of[i] < 0)
+      continue;
+    size_t j = (s->slot_key[i] * 2654435761u) & (n - 1);
+    while (so[j] >= 0)
+      j = (j + 1) & (n - 1);
+    so[j] = s->slot_of[i];
+    sk[j] = s->slot_key[i];
+  }
+  s->slot_of = so;
+  s->slot_key = sk;
+  s->n_slots = n;
+  return MES_OK;
+}
+
+/* Appends a bare candidate for item (borrowed: from the model or arena). */
+static int32_t new_cand(struct rec_state *s, const char *item, int32_t midx, bool *oom) {
+  if (s->n_cands == s->cap_cands && grow_cands(s)) {
+    *oom = true;
+    return -1;
+  }
+  struct mes_cand *cd = &s->cands[s->n_cands];
+  memset(cd, 0, sizeof *cd);
+  memset(&s->cx[s->n_cands], 0, sizeof s->cx[0]);
+  cd->item = item;
+  cd->midx = midx;
+  cd->disclosure = MES_DISCLOSE_EXPLICIT;
+  return (int32_t)s->n_cands++;
+}
+
+int32_t mes__rec_cand_of(struct rec_state *s, uint32_t midx, bool add, bool *oom) {
+  if (!s->n_slots) {
+    if (!add)
+      return -1;
+    if (grow_slots(s)) {
+      *oom = true;
+      return -1;
+    }
+  }
+  size_t j = (midx * 2654435761u) & (s->n_slots - 1);
+  while (s->slot_of[j] >= 0) {
+    if (s->slot_key[j] == midx)
+      return s->slot_of[j];
+    j = (j + 1) & (s->n_slots - 1);
+  }
+  if (!add)
+    return -1;
+  if ((s->n_cands + 1) * 2 > s->n_slots) {
+    if (grow_slots(s)) {
+      *oom = true;
+      return -1;
+    }
+    return mes__rec_cand_of(s, midx, add, oom);
+  }
+  int32_t k = new_cand(s, mes_model_item_id(s->m, midx), (int32_t)midx, oom);
+  if (k < 0)
+    return -1;
+  s->slot_of[j] = k;
+  s->slot_key[j] = midx;
+  return k;
+}
+
+/* Adds w to candidate k's part for reason r, crediting origin `hist` (>= 0
+ * a history index, < 0 an interest, INT32_MIN nothing personal). */
+static void contribute(struct rec_state *s, int32_t k, enum mes_reason r, int32_t hist, double w) {
+  struct rec_cand_x *x = &s->cx[k];
+  x->by_reason[r] += w;
+  s->cands[k].score += w;
+  if (hist == INT32_MIN)
+    return;
+  for (size_t i = 0; i < x->n_contrib; i++) {
+    if (x->contrib[i].hist == hist) {
+      x->contrib[i].w += w;
+      return;
+    }
+  }
+  if (x->n_contrib < REC_CONTRIB) {
+    x->contrib[x->n_contrib++] = (struct rec_contrib){hist, w};
+    return;
+  }
+  size_t lo = 0; /* full: the smallest credit gives way (its weight stays in the score) */
+  for (size_t i = 1; i < REC_CONTRIB; i++)
+    if (x->contrib[i].w < x->contrib[lo].w)
+      lo = i;
+  if (w > x->contrib[lo].w)
+    x->contrib[lo] = (struct rec_contrib){hist, w};
+}
+
+/* ---------------------------------------------------------------- filters */
+
+/* Catalog facts without caching them (scans of long lists). */
+static bool peek_facts(struct rec_state *s, const char *id, struct mes_item_facts *f) {
+  memset(f, 0, sizeof *f);
+  if (!s->c->catalog) {
+    bool oom = false;
+    const struct mes_item_facts *cf = mes__rec_item(s, id, &oom);
+    if (cf)
+      *f = *cf;
+    return cf != NULL;
+  }
+  struct mes_catalog_entry e;
+  if (mes_catalog_index_lookup(s->c->catalog, s->c->store, id, strlen(id), &e))
+    return false;
+  f->known = true;
+  f->available = e.available;
+  for (size_t i = 0; i < e.n_cats && i < MES_GUARD_MAX_CATS; i++)
+    f->cats[f->n_cats++] = e.cats[i];
+  return true;
+}
+
+static bool has_cat(const struct mes_item_facts *f, const char *cat) {
+  for (size_t i = 0; i < f->n_cats; i++)
+    if (strcmp(f->cats[i], cat) == 0)
+      return true;
+  return false;
+}
+
+bool mes__rec_passes(struct rec_state *s, const char *item, const struct mes_item_facts *f) {
+  if (!f || !f->known || !f->available)
+    return false; /* unavailable (or deleted) items are never served */
+  const struct mes_rec_request *q = &s->req;
+  size_t len = strlen(item);
+  if (q->context_item && q->context_item_len == len && memcmp(q->context_item, item, len) == 0)
+    return false;
+  size_t i;
+  const json_t *v;
+  json_array_foreach(q->exclude, i, v) {
+    if (json_string_length(v) == len && memcmp(json_string_value(v), item, len) == 0)
+      return false;
+  }
+  if (json_array_size(q->categories)) {
+    json_array_foreach(q->categories, i, v) {
+      if (has_cat(f, json_string_value(v)))
+        return true;
+    }
+    return false;
+  }
+  return true;
+}
+
+/* ---------------------------------------------------------------- sources */
+
+struct group {
+  int32_t midx;
+  bool purchase;
+  bool bought; /* the person bought this item (any time) */
+  uint32_t hist; /* the newest event of the group */
+  double w;
+};
+
+static double decay(int64_t now_ms, int64_t ts_ms) {
+  double age_days = (double)(now_ms - ts_ms) / MS_PER_DAY;
+  if (age_days < 0)
+    age_days = 0;
+  return exp2(-age_days / REC_HALF_LIFE_DAYS);
+}
+
+static bool in_groups(const struct group *g, size_t ng, uint32_t midx) {
+  for (size_t j = 0; j < ng; j++)
+    if (g[j].midx == (int32_t)midx)
+      return true;
+  return false;
+}
+
+/* Adds the neighbours of `from` through rel, each weight normalised by the
+ * strongest one, times factor. Items of `seen` (the person's own recent
+ * history; NULL on the non-personal paths) are not offered back to them as
+ * discoveries: "because you viewed X" pointing at something they just looked
+ * at helps nobody, and would make every page an echo of the last one. */
+static int add_neighbors(struct rec_state *s, uint32_t from, enum mes_rel rel, double factor, enum mes_reason r,
+                         int32_t hist, const struct group *seen, size_t n_seen) {
+  size_t n = 0;
+  const struct mes_nbr *nb = mes_model_neighbors(s->m, rel, from, &n);
+  if (!n || nb[0].w <= 0)
+    return MES_OK;
+  double top = nb[0].w;
+  for (size_t i = 0; i < n && i < REC_NBRS; i++) {
+    if (nb[i].item == from || nb[i].w <= 0 || (seen && in_groups(seen, n_seen, nb[i].item)))
+      continue;
+    bool oom = false;
+    int32_t k = mes__rec_cand_of(s, nb[i].item, true, &oom);
+    if (k < 0)
+      return MES_ENOMEM;
+    contribute(s, k, r, hist, factor * nb[i].w / top);
+  }
+  return MES_OK;
+}
+
+static int from_history(struct rec_state *s) {
+  struct group g[REC_HIST_GROUPS];
+  size_t ng = 0;
+  /* Newest first: the most recent items fill the groups. */
+  for (size_t i = s->n_hist; i-- > 0;) {
+    const struct mes_hist *h = &s->hist[i];
+    if (!s->hist_x[i].usable || h->midx < 0)
+      continue;
+    bool purchase = h->kind == MES_KIND_PURCHASE;
+    if (!purchase && h->kind != MES_KIND_VIEW && h->kind != MES_KIND_CLICK && h->kind != MES_KIND_CART)
+      continue;
+    float kw = mes_model_kind_weight(s->m, h->kind);
+    if (kw <= 0)
+      continue;
+    size_t j;
+    for (j = 0; j < ng; j++)
+      if (g[j].midx == h->midx && g[j].purchase == purchase)
+        break;
+    if (j == ng) {
+      if (ng == REC_HIST_GROUPS)
+        continue;
+      g[ng++] = (struct group){.midx = h->midx, .purchase = purchase, .hist = (uint32_t)i};
+    }
+    g[j].w += kw * decay(s->c->now_ms, h->ts_ms);
+  }
+  for (size_t j = 0; j < ng; j++)
+    for (size_t k = 0; k < ng; k++)
+      if (g[k].purchase && g[k].midx == g[j].midx)
+        g[j].bought = true;
+  for (size_t j = 0; j < ng; j++) {
+    int32_t hist = (int32_t)g[j].hist;
+    uint32_t from = (uint32_t)g[j].midx;
+    int rc;
+    if (g[j].purchase) {
+      rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * REC_BOUGHT_FACTOR, MES_REASON_BOUGHT_TOGETHER, hist, g,
+                         ng);
+    } else {
+      double f = g[j].w * (g[j].bought ? REC_SUBST_AFTER_BUY : 1.0);
+      rc = add_neighbors(s, from, MES_REL_VIEWED, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, g, ng);
+      if (!rc)
+        rc = add_neighbors(s, from, MES_REL_EASE, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, g, ng);
+    }
+    if (rc)
+      return rc;
+  }
+  return MES_OK;
+}
+
+static int from_context(struct rec_state *s) {
+  const struct mes_rec_request *q = &s->req;
+  int32_t midx = mes_model_item(s->m, q->context_item, q->context_item_len);
+  if (midx < 0)
+    return MES_OK;
+  int rc = add_neighbors(s, (uint32_t)midx, MES_REL_VIEWED, REC_CTX_WEIGHT, MES_REASON_SIMILAR_TO_CURRENT, INT32_MIN,
+                         NULL, 0);
+  if (!rc)
+    rc = add_neighbors(s, (uint32_t)midx, MES_REL_EASE, REC_CTX_WEIGHT, MES_REASON_SIMILAR_TO_CURRENT, INT32_MIN,
+                       NULL, 0);
+  return rc;
+}
+
+static int from_interests(struct rec_state *s) {
+  size_t n_top = 0;
+  const uint32_t *top = mes_model_top(s->m, false, &n_top);
+  for (size_t i = 0; i < s->n_interests; i++) {
+    size_t got = 0;
+    for (size_t p = 0; p < n_top && p < REC_TOP_SCAN && got < REC_TOLD_PER_CAT; p++) {
+      struct mes_item_facts f;
+      if (!peek_facts(s, mes_model_item_id(s->m, top[p]), &f) || !has_cat(&f, s->interests[i]))
+        continue;
+      bool oom = false;
+      int32_t k = mes__rec_cand_of(s, top[p], true, &oom);
+      if (k < 0)
+        return MES_ENOMEM;
+      contribute(s, k, MES_REASON_YOU_TOLD_US, -1 - (int32_t)i,
+                 REC_TOLD_WEIGHT * (0.5 + 0.5 * mes_model_popularity(s->m, top[p])));
+      got++;
+    }
+  }
+  return MES_OK;
+}
+
+int mes__rec_candidates(struct rec_state *s) {
+  if (!s->m)
+    return MES_OK;
+  int rc = MES_OK;
+  if (s->personalized)
+    rc = from_history(s);
+  if (!rc && s->req.context_item)
+    rc = from_context(s);
+  if (!rc && s->personalized)
+    rc = from_interests(s);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- the fill */
+
+struct cat_fill {
+  struct rec_state *s;
+  size_t want, added;
+  bool failed;
+};
+
+static int catalog_cb(void *ud, const char *id, const struct mes_catalog_entry *e) {
+  struct cat_fill *cf = ud;
+  struct rec_state *s = cf->s;
+  struct mes_item_facts f = {.known = true, .available = e->available};
+  for (size_t i = 0; i < e->n_cats && i < MES_GUARD_MAX_CATS; i++)
+    f.cats[f.n_cats++] = e->cats[i];
+  if (!mes__rec_passes(s, id, &f))
+    return 0;
+  bool oom = false;
+  const char *copy = mes__rec_strndup(&s->arena, id, strlen(id));
+  int32_t k = copy ? new_cand(s, copy, -1, &oom) : -1;
+  if (k < 0) {
+    cf->failed = true;
+    return 1;
+  }
+  contribute(s, k, MES_REASON_EDITORIAL, INT32_MIN, 0);
+  return ++cf->added >= cf->want;
+}
+
+/* Without a model: the catalog's own order, once. */
+static int fill_from_catalog(struct rec_state *s, size_t want, size_t *added) {
+  if (s->fill_started)
+    return MES_OK;
+  s->fill_started = true;
+  if (!s->c->catalog)
+    return MES_OK;
+  struct cat_fill cf = {.s = s, .want = want};
+  int rc = mes_catalog_index_each(s->c->catalog, s->c->store, 0, catalog_cb, &cf);
+  *added = cf.added;
+  return rc ? rc : cf.failed ? MES_ENOMEM : MES_OK;
+}
+
+/* Tries to add model item midx as a non-personal candidate. */
+static int fill_one(struct rec_state *s, uint32_t midx, bool trending, size_t *added) {
+  bool oom = false;
+  if (mes__rec_cand_of(s, midx, false, &oom) >= 0)
+    return MES_OK; /* already a candidate */
+  const char *id = mes_model_item_id(s->m, midx);
+  struct mes_item_facts f;
+  if (!peek_facts(s, id, &f) || !mes__rec_passes(s, id, &f))
+    return MES_OK;
+  int32_t k = mes__rec_cand_of(s, midx, true, &oom);
+  if (k < 0)
+    return MES_ENOMEM;
+  float pop = mes_model_popularity(s->m, midx), trend = mes_model_trending(s->m, midx);
+  /* The list's order stands even where the decayed mass rounds to zero. */
+  if (trending || trend > pop)
+    contribute(s, k, MES_REASON_TRENDING, INT32_MIN, REC_POP_WEIGHT * (trend > 1e-6f ? trend : 1e-6f));
+  else
+    contribute(s, k, MES_REASON_POPULAR, INT32_MIN, REC_POP_WEIGHT * (pop > 1e-6f ? pop : 1e-6f));
+  (*added)++;
+  return MES_OK;
+}
+
+int mes__rec_fill(struct rec_state *s, size_t want, size_t *added) {
+  *added = 0;
+  if (!s->m)
+    return fill_from_catalog(s, want, added);
+  int rc = MES_OK;
+  if (!s->fill_started) { /* the first fill offers a few rising items */
+    s->fill_started = true;
+    size_t n_tr = 0;
+    const uint32_t *tr = mes_model_top(s->m, true, &n_tr);
+    for (size_t i = 0; i < n_tr && i < TREND_FILL && !rc; i++)
+      rc = fill_one(s, tr[i], true, added);
+  }
+  size_t n_top = 0;
+  const uint32_t *top = mes_model_top(s->m, false, &n_top);
+  while (!rc && *added < want && s->pop_pos < n_top)
+    rc = fill_one(s, top[s->pop_pos++], false, added);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- settling */
+
+static int by_weight(const void *a, const void *b) {
+  double x = ((const struct rec_contrib *)a)->w, y = ((const struct rec_contrib *)b)->w;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void mes__rec_settle(struct rec_state *s, size_t from) {
+  static const enum mes_reason general[] = {MES_REASON_SIMILAR_TO_CURRENT, MES_REASON_TRENDING, MES_REASON_POPULAR,
+                                            MES_REASON_EDITORIAL};
+  for (size_t i = from; i < s->n_cands; i++) {
+    struct mes_cand *cd = &s->cands[i];
+    struct rec_cand_x *x = &s->cx[i];
+    qsort(x->contrib, x->n_contrib, sizeof x->contrib[0], by_weight);
+    /* The guard's view of the personal parts: one per history item, with
+     * the reason that part supports (each history group feeds one). */
+    size_t n_hist_parts = 0;
+    for (size_t j = 0; j < x->n_contrib; j++)
+      n_hist_parts += x->contrib[j].hist >= 0;
+    cd->n_contrib = 0;
+    cd->contrib = n_hist_parts ? mes__rec_alloc(&s->arena, n_hist_parts * sizeof *cd->contrib) : NULL;
+    for (size_t j = 0; cd->contrib && j < x->n_contrib; j++) {
+      int32_t h = x->contrib[j].hist;
+      if (h < 0)
+        continue;
+      cd->contrib[cd->n_contrib++] = (struct mes_contrib){
+          .hist = (uint32_t)h,
+          .reason = s->hist[h].kind == MES_KIND_PURCHASE ? MES_REASON_BOUGHT_TOGETHER : MES_REASON_BECAUSE_YOU_VIEWED,
+          .amount = x->contrib[j].w,
+      };
+    }
+    double from_hist = x->by_reason[MES_REASON_BOUGHT_TOGETHER] + x->by_reason[MES_REASON_BECAUSE_YOU_VIEWED];
+    double told = x->by_reason[MES_REASON_YOU_TOLD_US];
+    cd->from_history = from_hist > 0;
+    cd->via_zero_party = told > 0;
+    cd->n_based = 0;
+    if (cd->n_contrib)
+      mes_guard_cite(&s->facts, cd); /* reason and based_on from the history parts */
+    if (told > 0 && told >= x->by_reason[cd->n_contrib ? cd->reason : MES_REASON_YOU_TOLD_US])
+      cd->reason = MES_REASON_YOU_TOLD_US;
+    if (!cd->n_contrib && told <= 0) {
+      enum mes_reason best = MES_REASON_EDITORIAL; /* nothing measured it: the catalog's own order */
+      double bw = 0;
+      for (size_t j = 0; j < sizeof general / sizeof general[0]; j++) {
+        if (x->by_reason[general[j]] > bw) {
+          bw = x->by_reason[general[j]];
+          best = general[j];
+        }
+      }
+      cd->reason = best;
+    }
+    if (!cd->facts.known) {
+      bool oom = false;
+      const struct mes_item_facts *f = mes__rec_item(s, cd->item, &oom);
+      if (f)
+        cd->facts = *f;
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- one item (why) */
+
+int32_t mes__rec_cand_for_item(struct rec_state *s, const char *item, size_t len) {
+  bool oom = false;
+  int32_t midx = s->m ? mes_model_item(s->m, item, len) : -1;
+  if (midx >= 0) {
+    int32_t k = mes__rec_cand_of(s, (uint32_t)midx, false, &oom);
+    if (k >= 0)
+      return k;
+    k = mes__rec_cand_of(s, (uint32_t)midx, true, &oom);
+    if (k < 0)
+      return -1;
+    float pop = mes_model_popularity(s->m, (uint32_t)midx), trend = mes_model_trending(s->m, (uint32_t)midx);
+    if (trend > pop)
+      contribute(s, k, MES_REASON_TRENDING, INT32_MIN, REC_POP_WEIGHT * trend);
+    else
+      contribute(s, k, MES_REASON_POPULAR, INT32_MIN, REC_POP_WEIGHT * pop);
+    return k;
+  }
+  for (size_t i = 0; i < s->n_cands; i++)
+    if (strlen(s->cands[i].item) == len && memcmp(s->cands[i].item, item, len) == 0)
+      return (int32_t)i;
+  const char *copy = mes__rec_strndup(&s->arena, item, len);
+  int32_t k = copy ? new_cand(s, copy, -1, &oom) : -1;
+  if (k >= 0)
+    contribute(s, k, MES_REASON_EDITORIAL, INT32_MIN, 0);
+  return k;
+}

@@ -1,0 +1,359 @@
+/*
+ * recommend/serve — POST /v1/recommendations: facts, candidates, the
+ * caller's filters, the guardrails, the `count` best, their reasons, and the
+ * decision record handed to the background writer.
+ *
+ * The caller's filters (exclude, categories, the item on screen,
+ * availability) run before the guardrails: they are instructions, not
+ * suppression, so the record's "suppressed" lists only what a rule removed.
+ * When too few candidates survive, the non-personal fill adds more and the
+ * rules run over the newcomers, until `count` stand or the lists run out.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mtime.h"
+#include "recommend/rec_int.h"
+
+/* ---------------------------------------------------------------- reasons */
+
+static const char *type_name(const struct rec_state *s, int type) {
+  const struct mes_policy *p = s->c->policy;
+  return type >= 0 && (size_t)type < p->n_event_types ? p->event_types[type].name : "event";
+}
+
+/* The title of item in the request's language (the id when not in the
+ * catalog). */
+static void title_of(struct rec_state *s, const char *item, char *out, size_t cap) {
+  if (!s->c->catalog ||
+      mes_catalog_index_title(s->c->catalog, s->c->store, item, strlen(item), s->lang, out, cap) != MES_OK)
+    snprintf(out, cap, "%s", item);
+}
+
+static const char *category_label(const struct rec_state *s, const char *name) {
+  const struct mes_policy *p = s->c->policy;
+  int k = mes_policy_category(p, name, strlen(name));
+  if (k < 0)
+    return name;
+  const struct mes_category *cat = &p->categories[k];
+  if (cat->label[s->lang])
+    return cat->label[s->lang];
+  return cat->label[MES_LANG_EN] ? cat->label[MES_LANG_EN] : name;
+}
+
+static bool shows_personal(const struct mes_cand *cd) {
+  return cd->disclosure == MES_DISCLOSE_EXPLICIT && mes_reason_is_personal(cd->reason);
+}
+
+json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cd, const struct rec_cand_x *x, bool all,
+                            bool with_event_id) {
+  json_t *arr = json_array();
+  if (!arr || !shows_personal(cd))
+    return arr;
+  size_t limit = all ? (size_t)-1 : MES_GUARD_MAX_BASED, n = 0;
+  bool bad = false;
+  /* A named interest first when it is the reason: it is what the text says. */
+  for (int pass = 0; pass < 2; pass++) {
+    bool interests = (pass == 0) == (cd->reason == MES_REASON_YOU_TOLD_US);
+    if (interests) {
+      for (size_t j = 0; j < x->n_contrib && n < limit; j++) {
+        int32_t h = x->contrib[j].hist;
+        if (h >= 0)
+          continue;
+        bad |= json_array_append_new(arr, json_pack("{s:s, s:s}", "type", "interest", "category",
+                                                     s->interests[-1 - h])) != 0;
+        n++;
+      }
+      continue;
+    }
+    /* History entries: the guard's citations, or for "why" every part the
+     * guard left in the score (a rule may have removed some). */
+    size_t m = all ? cd->n_contrib : cd->n_based;
+    for (size_t j = 0; j < m && n < limit; j++) {
+      int32_t h = all ? (int32_t)cd->contrib[j].hist : (int32_t)cd->based_on[j].hist;
+      if (h < 0 || (size_t)h >= s->n_hist)
+        continue;
+      const struct mes_hist *e = &s->hist[h];
+      char ts[32];
+      mes_time_format(e->ts_ms, ts);
+      json_t *o = json_pack("{s:s, s:s, s:s}", "type", type_name(s, e->type), "item", e->item, "ts", ts);
+      if (o && with_event_id && s->hist_x[h].event_id)
+        bad |= json_object_set_new(o, "event_id", json_string(s->hist_x[h].event_id)) != 0;
+      bad |= json_array_append_new(arr, o) != 0;
+      n++;
+    }
+  }
+  if (bad) {
+    json_decref(arr);
+    return NULL;
+  }
+  return arr;
+}
+
+json_t *mes__rec_reason_json(struct rec_state *s, const struct mes_cand *cd, const struct rec_cand_x *x) {
+  char subject[MES_EXPLAIN_TEXT] = "", text[MES_EXPLAIN_TEXT];
+  enum mes_kind kind = MES_KIND_VIEW;
+  bool implicit = cd->disclosure == MES_DISCLOSE_IMPLICIT;
+  switch (cd->reason) {
+  case MES_REASON_BOUGHT_TOGETHER:
+  case MES_REASON_BECAUSE_YOU_VIEWED:
+    /* The strongest cited history item of the kind the reason speaks of. */
+    for (size_t j = 0; j < cd->n_based; j++) {
+      const struct mes_hist *h = &s->hist[cd->based_on[j].hist];
+      bool bought = h->kind == MES_KIND_PURCHASE;
+      if (bought == (cd->reason == MES_REASON_BOUGHT_TOGETHER)) {
+        title_of(s, h->item, subject, sizeof subject);
+        kind = h->kind;
+        break;
+      }
+    }
+    break;
+  case MES_REASON_YOU_TOLD_US:
+    for (size_t j = 0; j < x->n_contrib; j++) {
+      if (x->contrib[j].hist < 0) {
+        snprintf(subject, sizeof subject, "%s", category_label(s, s->interests[-1 - x->contrib[j].hist]));
+        break;
+      }
+    }
+    break;
+  case MES_REASON_SIMILAR_TO_CURRENT:
+    if (s->req.context_item)
+      title_of(s, s->req.context_item, subject, sizeof subject);
+    break;
+  default:
+    break;
+  }
+  mes_explain_reason(cd->reason, s->lang, subject, kind, implicit, text, sizeof text);
+  json_t *based = mes__rec_based_json(s, cd, x, false, false);
+  return based ? json_pack("{s:s, s:s, s:o}", "code", mes_reason_code(cd->reason), "text", text, "based_on", based)
+               : NULL;
+}
+
+/* ---------------------------------------------------------------- the pipeline */
+
+/* The candidates that pass the caller's filters, as the guard sees them:
+ * copies of s->cands, with the index of each original. */
+struct run {
+  struct mes_cand *c;
+  int32_t *orig;
+  size_t n, cap;
+};
+
+static int run_add_passing(struct rec_state *s, struct run *run, size_t from) {
+  for (size_t i = from; i < s->n_cands; i++) {
+    bool oom = false;
+    const struct mes_item_facts *f = mes__rec_item(s, s->cands[i].item, &oom);
+    if (oom)
+      return MES_ENOMEM;
+    if (!mes__rec_passes(s, s->cands[i].item, f))
+      continue;
+    if (run->n == run->cap) {
+      size_t cap = run->cap ? run->cap * 2 : 128;
+      struct mes_cand *nc = mes__rec_alloc(&s->arena, cap * sizeof *nc);
+      int32_t *no = mes__rec_alloc(&s->arena, cap * sizeof *no);
+      if (!nc || !no)
+        return MES_ENOMEM;
+      if (run->n) {
+        memcpy(nc, run->c, run->n * sizeof *nc);
+        memcpy(no, run->orig, run->n * sizeof *no);
+      }
+      run->c = nc;
+      run->orig = no;
+      run->cap = cap;
+    }
+    s->cands[i].facts = *f;
+    run->c[run->n] = s->cands[i];
+    run->orig[run->n] = (int32_t)i;
+    run->n++;
+  }
+  return MES_OK;
+}
+
+static size_t standing(const struct run *run) {
+  size_t n = 0;
+  for (size_t i = 0; i < run->n; i++)
+    n += !run->c[i].dropped;
+  return n;
+}
+
+/* Builds the candidates, runs the rules, fills until `count` stand. */
+static int rank(struct rec_state *s, struct run *run) {
+  if (mes__rec_candidates(s))
+    return MES_ENOMEM;
+  mes__rec_settle(s, 0);
+  int rc = run_add_passing(s, run, 0);
+  size_t guarded = 0;
+  size_t want = (size_t)s->req.count;
+  for (int round = 0; !rc; round++) {
+    if (!s->no_rules)
+      mes_guard_run(&s->facts, run->c + guarded, run->n - guarded);
+    guarded = run->n;
+    size_t have = standing(run);
+    if (have >= want)
+      break;
+    size_t before = s->n_cands, added = 0;
+    /* A margin for the rules, growing when they keep dropping. */
+    rc = mes__rec_fill(s, (want - have) + 4 + (size_t)round * want, &added);
+    if (rc || added == 0)
+      break;
+    mes__rec_settle(s, before);
+    rc = run_add_passing(s, run, before);
+  }
+  return rc;
+}
+
+static int by_score(const void *a, const void *b) {
+  const struct mes_cand *x = *(const struct mes_cand *const *)a, *y = *(const struct mes_cand *const *)b;
+  if ((x->demoted_by != NULL) != (y->demoted_by != NULL))
+    return x->demoted_by ? 1 : -1; /* a rule put substitutes of a purchase after the rest */
+  if (x->score != y->score)
+    return x->score < y->score ? 1 : -1;
+  return strcmp(x->item, y->item); /* stable answers for equal scores */
+}
+
+static double shown_score(double v) { return round(v / (1.0 + v) * 10000.0) / 10000.0; }
+
+static const char *disclosure_name(enum mes_disclosure d) {
+  return d == MES_DISCLOSE_IMPLICIT ? "implicit" : "explicit";
+}
+
+static void count_rule(struct mes_rec_outcome *oc, const char *rule) {
+  for (size_t i = 0; i < oc->n_rules; i++) {
+    if (strcmp(oc->by_rule[i].rule, rule) == 0) {
+      oc->by_rule[i].n++;
+      return;
+    }
+  }
+  if (oc->n_rules < MES_REC_RULES_MAX) {
+    oc->by_rule[oc->n_rules].rule = rule;
+    oc->by_rule[oc->n_rules++].n = 1;
+  }
+}
+
+/* Serializes and (for a known subject) seals the record, then queues it
+ * with the impressions. Failures cost the record, never the answer. */
+static void keep_record(struct rec_state *s, int64_t rid, json_t *items, const struct run *run,
+                        const char *const *served, size_t n_served) {
+  const struct mes_ctx *c = s->c;
+  json_t *sup = json_array();
+  char ts[32];
+  mes_time_format(c->now_ms, ts);
+  char rid_s[MES_REC_ID_LEN + 1];
+  mes__rec_format_rid(rid, rid_s);
+  for (size_t i = 0; sup && i < run->n; i++) {
+    const struct mes_cand *cd = &run->c[i];
+    if (cd->dropped &&
+        json_array_append_new(sup, json_pack("{s:s, s:s, s:s}", "item", cd->item, "rule", cd->rule ? cd->rule : "",
+                                             "detail", cd->detail)))
+      break;
+  }
+  int64_t model_id = s->m ? mes_model_id(s->m) : 0;
+  json_t *rec = sup ? json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:O, s:o}", "request_id", rid_s, "ts", ts,
+                                "placement", s->req.placement, "channel", mes_channel_name(s->req.channel),
+                                "personalized", s->personalized, "model",
+                                model_id > 0 ? json_integer(model_id) : json_null(), "items", items, "suppressed",
+                                sup)
+                    : NULL;
+  char *doc = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+  json_decref(rec);
+  if (!doc) {
+    mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: out of memory", rid_s);
+    return;
+  }
+  size_t len = strlen(doc);
+  int64_t sid = s->known ? s->subj.row.id : 0;
+  uint8_t *stored = (uint8_t *)doc;
+  if (sid) { /* personal: sealed with the subject's key, so erasure shreds it */
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    int rc = mes_subject_seal(c, sid, "decision", doc, len, &sealed, &sealed_len);
+    free(doc);
+    if (rc) {
+      mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: sealing failed", rid_s);
+      return;
+    }
+    stored = sealed;
+    len = sealed_len;
+  }
+  mes__rec_enqueue(s->r, rid, sid, c->now_ms, stored, len, s->personalized ? served : NULL,
+                   s->personalized ? n_served : 0, (int)s->req.channel);
+}
+
+int mes_recommend(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+                  enum mes_lang lang, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err) {
+  return mes__rec_serve(r, c, m, body, lang, true, out, oc, err);
+}
+
+int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+                   enum mes_lang lang, bool rules, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err) {
+  *out = NULL;
+  struct mes_rec_outcome dummy;
+  if (!oc)
+    oc = &dummy;
+  memset(oc, 0, sizeof *oc);
+  struct rec_state s;
+  memset(&s, 0, sizeof s);
+  s.c = c;
+  s.m = m;
+  s.r = r;
+  s.lang = lang >= 0 && lang < MES_LANG_N ? lang : MES_LANG_EN;
+  s.no_rules = !rules;
+  struct run run = {0};
+  json_t *items = NULL;
+  int rc = mes_recommend_parse(c, body, &s.req, err);
+  if (rc)
+    goto done;
+  if ((rc = mes__rec_facts(&s, err)))
+    goto done;
+  if ((rc = rank(&s, &run))) {
+    rc = mes_err_set(err, rc, NULL, NULL);
+    goto done;
+  }
+  /* The count best of those standing. */
+  const struct mes_cand **best = mes__rec_alloc(&s.arena, (run.n + 1) * sizeof *best);
+  const char **served = mes__rec_alloc(&s.arena, ((size_t)s.req.count + 1) * sizeof *served);
+  items = json_array();
+  if (!best || !served || !items) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  size_t nb = 0;
+  for (size_t i = 0; i < run.n; i++) {
+    if (run.c[i].dropped)
+      count_rule(oc, run.c[i].rule ? run.c[i].rule : "unnamed");
+    else
+      best[nb++] = &run.c[i];
+  }
+  qsort(best, nb, sizeof *best, by_score);
+  size_t n_out = nb < (size_t)s.req.count ? nb : (size_t)s.req.count;
+  for (size_t i = 0; i < n_out; i++) {
+    const struct mes_cand *cd = best[i];
+    const struct rec_cand_x *x = &s.cx[run.orig[cd - run.c]];
+    json_t *reason = mes__rec_reason_json(&s, cd, x);
+    json_t *o = reason ? json_pack("{s:s, s:f, s:s, s:o}", "item", cd->item, "score", shown_score(cd->score),
+                                   "disclosure", disclosure_name(cd->disclosure), "reason", reason)
+                       : NULL;
+    if (!o || json_array_append_new(items, o)) {
+      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+      goto done;
+    }
+    served[i] = cd->item;
+  }
+  int64_t rid = mes__rec_new_rid();
+  char rid_s[MES_REC_ID_LEN + 1];
+  mes__rec_format_rid(rid, rid_s);
+  *out = json_pack("{s:s, s:b, s:O}", "request_id", rid_s, "personalized", s.personalized, "items", items);
+  if (!*out) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  keep_record(&s, rid, items, &run, served, n_out);
+  oc->personalized = s.personalized;
+  oc->n_items = n_out;
+done:
+  json_decref(items);
+  mes__rec_state_release(&s);
+  return rc;
+}

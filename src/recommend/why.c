@@ -1,0 +1,172 @@
+/*
+ * recommend/why — GET /v1/subjects/{s}/why?item=X: the same facts, sources
+ * and rules as a real request, asked about one item. The answer says
+ * whether X would be recommended and why, lists every piece of the person's
+ * data that counts towards it (with event ids, so each can be deleted),
+ * whether a rule would hold it back, and what the person can do.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "recommend/rec_int.h"
+
+/* Appends a path segment, percent-encoding everything but unreserved bytes. */
+static void seg(char *out, size_t cap, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = strlen(out);
+  for (; *s && o + 4 < cap; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+        ch == '_' || ch == '.' || ch == '~') {
+      out[o++] = (char)ch;
+    } else {
+      out[o++] = '%';
+      out[o++] = hex[ch >> 4];
+      out[o++] = hex[ch & 15];
+    }
+  }
+  out[o] = '\0';
+}
+
+static int add_action(json_t *acts, const char *action, const char *text, const char *method, const char *path,
+                      const char *key, const char *value) {
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "action", action, "text", text, "method", method, "path", path);
+  if (o && key && json_object_set_new(o, key, json_string(value))) {
+    json_decref(o);
+    o = NULL;
+  }
+  return !o || json_array_append_new(acts, o) ? MES_ENOMEM : MES_OK;
+}
+
+static json_t *actions(struct rec_state *s, const char *subject, const struct mes_item_facts *f,
+                       const struct mes_cand *cd, const json_t *data_used) {
+  json_t *acts = json_array();
+  if (!acts)
+    return NULL;
+  const struct mes_policy *p = s->c->policy;
+  enum mes_lang l = s->lang;
+  char base[512] = "/v1/subjects/", path[1024];
+  seg(base, sizeof base, subject);
+  int rc = MES_OK;
+  if (f && mes_policy_event_type(p, "dismiss", 7) >= 0)
+    rc = add_action(acts, "dismiss", mes_explain_why(MES_WHY_ACT_DISMISS, l), "POST", "/v1/events", NULL, NULL);
+  /* Withdrawing any purpose the channel needs stops personal answers. */
+  for (size_t i = 0; !rc && s->personalized && i < p->n_purposes && i < MES_MAX_PURPOSES; i++) {
+    if (!(s->need & (1u << i)))
+      continue;
+    snprintf(path, sizeof path, "%s/consents/", base);
+    seg(path, sizeof path, p->purposes[i].name);
+    rc = add_action(acts, "withdraw_consent", mes_explain_why(MES_WHY_ACT_WITHDRAW, l), "PUT", path, "purpose",
+                    p->purposes[i].name);
+  }
+  snprintf(path, sizeof path, "%s/preferences", base);
+  for (size_t i = 0; !rc && f && i < f->n_cats; i++) {
+    bool already = false;
+    for (size_t j = 0; j < s->n_excluded; j++)
+      already |= strcmp(s->excluded[j], f->cats[i]) == 0;
+    if (!already)
+      rc = add_action(acts, "exclude_category", mes_explain_why(MES_WHY_ACT_EXCLUDE, l), "PUT", path, "category",
+                      f->cats[i]);
+  }
+  if (!rc && cd && cd->reason == MES_REASON_YOU_TOLD_US && cd->disclosure == MES_DISCLOSE_EXPLICIT)
+    rc = add_action(acts, "change_interests", mes_explain_why(MES_WHY_ACT_INTERESTS, l), "PUT", path, NULL, NULL);
+  size_t i;
+  const json_t *d;
+  json_array_foreach(data_used, i, d) {
+    const char *eid = mes_json_str(d, "event_id", NULL);
+    if (rc || !eid)
+      continue;
+    snprintf(path, sizeof path, "%s/events/", base);
+    seg(path, sizeof path, eid);
+    rc = add_action(acts, "delete_event", mes_explain_why(MES_WHY_ACT_DELETE_EVENT, l), "DELETE", path, "event_id",
+                    eid);
+  }
+  if (rc) {
+    json_decref(acts);
+    return NULL;
+  }
+  return acts;
+}
+
+int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+                      const char *subject_id, size_t id_len, const struct mes_subject *subj, const char *item,
+                      size_t item_len, enum mes_channel ch, enum mes_lang lang, json_t **out, struct mes_err *err) {
+  *out = NULL;
+  (void)subj; /* resolved again below, the way a request resolves it */
+  struct rec_state s;
+  memset(&s, 0, sizeof s);
+  s.c = c;
+  s.m = m;
+  s.r = r;
+  s.lang = lang >= 0 && lang < MES_LANG_N ? lang : MES_LANG_EN;
+  s.why_mode = true;
+  s.req = (struct mes_rec_request){.subject = subject_id, .subject_len = id_len, .placement = "why",
+                                   .channel = ch, .count = 1, .authenticated = true};
+  json_t *o = NULL;
+  char *item_z = NULL;
+  int rc = mes__rec_facts(&s, err);
+  if (rc)
+    goto done;
+  rc = MES_ENOMEM;
+  if (mes__rec_candidates(&s) || !(item_z = mes__rec_strndup(&s.arena, item, item_len)))
+    goto oom;
+  int32_t k = mes__rec_cand_for_item(&s, item_z, item_len);
+  if (k < 0)
+    goto oom;
+  mes__rec_settle(&s, 0);
+  bool oom = false;
+  const struct mes_item_facts *f = mes__rec_item(&s, item_z, &oom);
+  if (oom)
+    goto oom;
+  struct mes_cand one = s.cands[k];
+  if (f)
+    one.facts = *f;
+  bool in_catalog = f != NULL, available = f && f->available;
+  if (in_catalog)
+    mes_guard_run(&s.facts, &one, 1);
+  bool has_signal = one.score > 0 || one.reason == MES_REASON_EDITORIAL;
+  bool recommended = available && !one.dropped && has_signal;
+  enum mes_why_text head = !in_catalog ? MES_WHY_UNKNOWN_ITEM
+                           : !available ? MES_WHY_UNAVAILABLE
+                           : one.dropped ? MES_WHY_SUPPRESSED
+                           : has_signal  ? MES_WHY_RECOMMENDED
+                                         : MES_WHY_NOT_RECOMMENDED;
+  json_t *reason = in_catalog ? mes__rec_reason_json(&s, &one, &s.cx[k]) : json_null();
+  json_t *used = mes__rec_based_json(&s, &one, &s.cx[k], true, true);
+  json_t *acts = used ? actions(&s, subject_id, f, &one, used) : NULL;
+  json_t *sup = json_null();
+  if (one.dropped) {
+    const char *t = mes_explain_rule(one.rule, s.lang);
+    json_decref(sup);
+    sup = json_pack("{s:s, s:s, s:s}", "rule", one.rule ? one.rule : "", "detail", one.detail, "text",
+                    t ? t : one.detail);
+  }
+  char title[MES_EXPLAIN_TEXT];
+  bool has_title = c->catalog && in_catalog &&
+                   mes_catalog_index_title(c->catalog, c->store, item_z, item_len, s.lang, title, sizeof title) == 0;
+  const char *used_text = json_array_size(used) ? mes_explain_why(MES_WHY_DATA_USED, s.lang)
+                          : s.personalized      ? mes_explain_why(MES_WHY_NO_DATA_USED, s.lang)
+                                                : mes_explain_why(MES_WHY_NOT_PERSONAL, s.lang);
+  if (!reason || !used || !acts || !sup) {
+    json_decref(reason);
+    json_decref(used);
+    json_decref(acts);
+    json_decref(sup);
+    goto oom;
+  }
+  o = json_pack("{s:s%, s:s%, s:o, s:b, s:b, s:b, s:b, s:s, s:o, s:o, s:s, s:o, s:o}", "subject", subject_id, id_len,
+                "item", item, item_len, "title", has_title ? json_string(title) : json_null(), "in_catalog",
+                in_catalog, "available", available, "personalized", s.personalized, "recommended", recommended,
+                "text", mes_explain_why(head, s.lang), "reason", reason, "data_used", used, "data_used_text",
+                used_text, "suppressed", sup, "actions", acts);
+  if (!o)
+    goto oom;
+  *out = o;
+  rc = MES_OK;
+  goto done;
+oom:
+  rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+done:
+  mes__rec_state_release(&s);
+  return rc;
+}

@@ -1,0 +1,340 @@
+"""Recommendations (contract §6): consent decides personalization, reasons are faithful to the subject's own
+data (checked against their export), complements come before substitutes after a purchase, the non-personal
+path, localized texts, decision records by scope, filters, "why", and bad input.
+
+One server for the file. The model is trained by `mesura train` on the server's data directory while it
+runs; the server picks it up by itself.
+"""
+
+import re
+import time
+import unittest
+
+from harness import ServerTestCase, run_cli
+
+POLICY = """\
+site: Rec Test
+languages: [en, es, pl]
+purposes:
+  personalization: {description: {en: "Suggestions"}, gpc: ignored}
+  ads_retargeting: {description: {en: "Our ads elsewhere"}, gpc: honored, channels: [ads]}
+event_types:
+  view: {purposes: [personalization], retention_days: 180}
+  click: {purposes: [personalization], retention_days: 180}
+  add_to_cart: {purposes: [personalization], retention_days: 90}
+  purchase: {purposes: [personalization], retention_days: 730}
+  dismiss: {purposes: [personalization], retention_days: 365}
+categories:
+  camping: {label: {en: "Camping", es: "Acampada", pl: "Biwakowanie"}}
+  kitchen: {label: {en: "Kitchen"}}
+  baby: {sensitive: true, label: {en: "Baby"}}
+guardrails:
+  frequency_cap: {max_impressions: 1000, window_hours: 72}  # these tests ask for alice many times
+"""
+
+TENTS = ["tent-2p", "tent-3p", "tent-4p"]
+COMPLEMENTS = ["sleeping-bag", "camp-stove", "lantern"]
+ITEMS = [
+    {"id": "tent-2p", "title": {"en": "Tent 2p", "es": "Tienda 2p", "pl": "Namiot 2p"}, "categories": ["camping"]},
+    {"id": "tent-3p", "title": {"en": "Tent 3p", "es": "Tienda 3p", "pl": "Namiot 3p"}, "categories": ["camping"]},
+    {"id": "tent-4p", "title": {"en": "Tent 4p", "es": "Tienda 4p", "pl": "Namiot 4p"}, "categories": ["camping"]},
+    {"id": "sleeping-bag", "title": {"en": "Sleeping bag", "es": "Saco de dormir"}, "categories": ["camping"]},
+    {"id": "camp-stove", "title": "Camp stove", "categories": ["camping", "kitchen"]},
+    {"id": "lantern", "title": "Lantern", "categories": ["camping"]},
+    {"id": "kettle", "title": "Kettle", "categories": ["kitchen"]},
+    {"id": "pan", "title": "Pan", "categories": ["kitchen"]},
+    {"id": "crib", "title": "Crib", "categories": ["baby"]},
+    {"id": "old-lamp", "title": "Old lamp", "categories": ["camping"], "available": False},
+]
+NON_PERSONAL = {"popular", "trending", "similar_to_current", "editorial"}
+RID = re.compile(r"^r_[0-9a-f]{16}$")
+MIN = 60 * 1000
+
+
+class RecommendationsTest(ServerTestCase):
+    policy = POLICY
+    keys = {"admin": "admin", "shop": "ingest,consent,catalog", "rec": "recommend", "audit": "audit",
+            "dsr": "subjects"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        req, shop = cls.server.request, cls.server.keys["shop"]
+        status, _, body = req("POST", "/v1/items", {"items": ITEMS}, key=shop)
+        assert status == 200 and body["upserted"] == len(ITEMS), body
+        now = int(time.time() * 1000)
+        start = now - 3 * 24 * 60 * MIN
+        events = []
+        # Shoppers who compare tents (views close in time: substitutes) and buy one with its kit
+        # (purchases close in time: complements). Kitchen shoppers make kettle and pan popular apart.
+        for i in range(40):
+            s = "shopper-%d" % i
+            cls.grant(s)
+            t = start + i * 10 * MIN
+            for k, tent in enumerate(TENTS):
+                events.append({"subject": s, "type": "view", "item": tent, "ts": t + k * MIN})
+            bought = TENTS[i % 3]
+            events.append({"subject": s, "type": "purchase", "item": bought, "ts": t + 5 * MIN})
+            for k, extra in enumerate(COMPLEMENTS):
+                if (i + k) % 3 != 2:
+                    events.append({"subject": s, "type": "purchase", "item": extra, "ts": t + (6 + k) * MIN})
+        for i in range(30):
+            s = "cook-%d" % i
+            cls.grant(s)
+            t = start + i * 7 * MIN
+            events += [{"subject": s, "type": "view", "item": "kettle", "ts": t},
+                       {"subject": s, "type": "purchase", "item": "kettle", "ts": t + MIN},
+                       {"subject": s, "type": "purchase", "item": "pan", "ts": t + 2 * MIN}]
+        # alice compared tents and bought the 2-person one an hour ago.
+        cls.grant("alice")
+        events += [{"subject": "alice", "type": "view", "item": "tent-2p", "ts": now - 90 * MIN},
+                   {"subject": "alice", "type": "view", "item": "tent-4p", "ts": now - 80 * MIN},
+                   {"subject": "alice", "type": "purchase", "item": "tent-2p", "ts": now - 60 * MIN}]
+        # erin grants personalization only and bought the sleeping bag.
+        cls.grant("erin")
+        events.append({"subject": "erin", "type": "purchase", "item": "sleeping-bag", "ts": now - 30 * MIN})
+        status, _, body = req("POST", "/v1/events", {"events": events}, key=shop)
+        assert status == 200 and not body["errors"], body
+        run_cli("train", "--data", cls.server.data)
+        cls.wait_for_model()
+
+    @classmethod
+    def grant(cls, s, purpose="personalization", status="granted"):
+        code, _, body = cls.server.request("PUT", "/v1/subjects/%s/consents/%s" % (s, purpose), {"status": status},
+                                           key=cls.server.keys["shop"])
+        assert code == 200, body
+
+    @classmethod
+    def wait_for_model(cls):
+        """The server polls the store for new models every second; wait until answers use one."""
+        deadline = time.time() + 30
+        while time.time() < deadline:  # "why" records no impression, so polling changes nothing
+            status, _, body = cls.server.request("GET", "/v1/subjects/alice/why?item=sleeping-bag",
+                                                 key=cls.server.keys["dsr"])
+            if status == 200 and (body["reason"] or {}).get("code") == "bought_together":
+                return
+            time.sleep(0.2)
+        raise AssertionError("the server never served from a trained model")
+
+    def recommend(self, body=None, key="rec", headers=None):
+        status, _, reply = self.request("POST", "/v1/recommendations", body if body is not None else {},
+                                        key=self.server.keys[key], headers=headers)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(set(reply), {"request_id", "personalized", "items"}, reply)
+        self.assertRegex(reply["request_id"], RID)
+        seen = set()
+        for it in reply["items"]:
+            self.assertEqual(set(it), {"item", "score", "disclosure", "reason"}, it)
+            self.assertNotIn(it["item"], seen, reply)
+            seen.add(it["item"])
+            self.assertIn(it["disclosure"], ("explicit", "implicit"))
+            self.assertTrue(0 <= it["score"] <= 1, it)
+            self.assertEqual(set(it["reason"]), {"code", "text", "based_on"}, it)
+            self.assertTrue(it["reason"]["text"], it)
+            if it["reason"]["code"] in NON_PERSONAL or it["disclosure"] == "implicit":
+                self.assertEqual(it["reason"]["based_on"], [], it)
+        return reply
+
+    def export(self, s):
+        status, _, body = self.request("GET", "/v1/subjects/%s/export" % s, key=self.server.keys["dsr"])
+        self.assertEqual(status, 200, body)
+        return body
+
+    def assertNonPersonal(self, reply):
+        self.assertFalse(reply["personalized"], reply)
+        self.assertTrue(reply["items"], reply)
+        for it in reply["items"]:
+            self.assertIn(it["reason"]["code"], NON_PERSONAL, it)
+            self.assertEqual(it["reason"]["based_on"], [], it)
+
+    # ---------------------------------------------------------------- consent
+
+    def test_personalized_only_with_consent(self):
+        self.assertTrue(self.recommend({"subject": "alice"})["personalized"])
+        self.assertNonPersonal(self.recommend({"subject": "nobody-we-know"}))
+        self.assertNonPersonal(self.recommend({}))
+        self.grant("bob", status="denied")
+        self.assertNonPersonal(self.recommend({"subject": "bob"}))
+
+    def test_withdrawn_consent_is_non_personal_at_once(self):
+        self.grant("carol")
+        now = int(time.time() * 1000)
+        status, _, body = self.request("POST", "/v1/events", {"events": [
+            {"subject": "carol", "type": "purchase", "item": "tent-3p", "ts": now - 5 * MIN}]},
+            key=self.server.keys["shop"])
+        self.assertEqual(body["stored"], 1, body)
+        reply = self.recommend({"subject": "carol"})  # an event stored a moment ago counts, without retraining
+        self.assertTrue(reply["personalized"])
+        self.assertTrue(any(i["reason"]["code"] == "bought_together" for i in reply["items"]), reply)
+        self.grant("carol", status="denied")
+        self.assertNonPersonal(self.recommend({"subject": "carol"}))
+
+    def test_channel_bound_purpose_and_suppression_without_consent(self):
+        # erin did not grant ads_retargeting: on ads nothing personal is used, but what she bought stays out.
+        everyone = self.recommend({"count": 20})
+        self.assertIn("sleeping-bag", [i["item"] for i in everyone["items"]])
+        reply = self.recommend({"subject": "erin", "channel": "ads", "count": 20})
+        self.assertNonPersonal(reply)
+        self.assertNotIn("sleeping-bag", [i["item"] for i in reply["items"]])
+
+    # ---------------------------------------------------------------- faithful reasons
+
+    def test_reasons_cite_only_own_data(self):
+        reply = self.recommend({"subject": "alice", "count": 20})
+        events = {(e["type"], e["item"], e["ts"]) for e in self.export("alice")["events"]}
+        cited = 0
+        for it in reply["items"]:
+            for b in it["reason"]["based_on"]:
+                self.assertIn((b["type"], b["item"], b["ts"]), events, it)
+                cited += 1
+        self.assertGreater(cited, 0, reply)
+
+    def test_complements_above_substitutes_after_purchase(self):
+        reply = self.recommend({"subject": "alice", "count": 20})
+        items = [i["item"] for i in reply["items"]]
+        self.assertNotIn("tent-2p", items)  # bought: never comes back
+        rank = {it: n for n, it in enumerate(items)}
+        comps = [rank[c] for c in COMPLEMENTS if c in rank]
+        subs = [rank[t] for t in ("tent-3p", "tent-4p") if t in rank]
+        self.assertTrue(comps, reply)
+        if subs:
+            self.assertLess(max(comps), min(subs), reply)
+        first = reply["items"][0]
+        self.assertEqual(first["reason"]["code"], "bought_together", reply)
+        self.assertEqual(first["reason"]["text"], "Goes well with Tent 2p, which you bought")
+        self.assertEqual(first["reason"]["based_on"][0]["type"], "purchase")
+        self.assertEqual(first["reason"]["based_on"][0]["item"], "tent-2p")
+
+    def test_spanish_and_polish(self):
+        es = self.recommend({"subject": "alice"}, headers={"Accept-Language": "es-ES,es;q=0.9"})
+        self.assertEqual(es["items"][0]["reason"]["text"], "Combina con Tienda 2p, que compraste")
+        pl = self.recommend({"subject": "alice"}, headers={"Accept-Language": "pl"})
+        self.assertEqual(pl["items"][0]["reason"]["text"], "Pasuje do produktu kupionego przez Ciebie: Namiot 2p")
+        anon = self.recommend({}, headers={"Accept-Language": "pl"})
+        self.assertIn(anon["items"][0]["reason"]["text"], ("Popularne w naszym sklepie",
+                                                            "Zyskuje popularność w naszym sklepie"))
+
+    # ---------------------------------------------------------------- filters
+
+    def test_filters(self):
+        reply = self.recommend({"context": {"item": "tent-3p"}, "exclude": ["tent-4p"], "count": 50})
+        items = [i["item"] for i in reply["items"]]
+        self.assertNotIn("tent-3p", items)  # the item on screen
+        self.assertNotIn("tent-4p", items)  # excluded by the caller
+        self.assertNotIn("old-lamp", items)  # unavailable
+        self.assertIn("similar_to_current", [i["reason"]["code"] for i in reply["items"]], reply)
+        only = self.recommend({"categories": ["kitchen"], "count": 50})
+        self.assertTrue(only["items"])
+        self.assertTrue(set(i["item"] for i in only["items"]) <= {"kettle", "pan", "camp-stove"}, only)
+        self.assertEqual(len(self.recommend({"count": 1})["items"]), 1)
+        # An item made unavailable is never served again.
+        self.request("PUT", "/v1/items/lantern", {"title": "Lantern", "categories": ["camping"], "available": False},
+                     key=self.server.keys["shop"])
+        try:
+            self.assertNotIn("lantern", [i["item"] for i in self.recommend({"count": 100})["items"]])
+        finally:
+            self.request("PUT", "/v1/items/lantern", {"title": "Lantern", "categories": ["camping"]},
+                         key=self.server.keys["shop"])
+
+    # ---------------------------------------------------------------- decision records
+
+    def test_decision_record_by_scope(self):
+        reply = self.recommend({"subject": "alice", "placement": "home"})
+        path = "/v1/recommendations/" + reply["request_id"]
+        status, _, rec = self.request("GET", path, key=self.server.keys["rec"])
+        self.assertEqual(status, 200, rec)
+        self.assertNotIn("suppressed", rec)
+        self.assertEqual(rec["items"], reply["items"])
+        self.assertEqual((rec["placement"], rec["channel"], rec["personalized"]), ("home", "web", True))
+        for key in ("admin", "audit"):
+            status, _, rec = self.request("GET", path, key=self.server.keys[key])
+            self.assertEqual(status, 200, rec)
+            self.assertIn({"item": "tent-2p", "rule": "after_purchase"},
+                          [{"item": s["item"], "rule": s["rule"]} for s in rec["suppressed"]], rec)
+        self.assertError(self.request("GET", "/v1/recommendations/r_0000000000000001", key=self.server.keys["rec"]),
+                         404, "not_found")
+        self.assertError(self.request("GET", "/v1/recommendations/nonsense", key=self.server.keys["rec"]),
+                         404, "not_found")
+        self.assertEqual(self.request("GET", path, key=self.server.keys["shop"])[0], 403)
+
+    def test_export_holds_decisions_and_impressions(self):
+        reply = self.recommend({"subject": "alice"})
+        deadline = time.time() + 10
+        while True:
+            doc = self.export("alice")
+            ids = [d["request_id"] for d in doc["decisions"]]
+            if reply["request_id"] in ids and doc["impressions"]:
+                break
+            self.assertLess(time.time(), deadline, doc["decisions"])
+            time.sleep(0.1)
+        served = {i["item"] for i in reply["items"]}
+        self.assertTrue(served & {i["item"] for i in doc["impressions"]})
+        # No impressions for someone who did not grant personalization.
+        self.grant("dora", status="denied")
+        self.recommend({"subject": "dora"})
+        status, _, _ = self.request("GET", "/v1/subjects/dora/export", key=self.server.keys["dsr"])
+        if status == 200:
+            self.assertEqual(self.export("dora")["impressions"], [])
+
+    # ---------------------------------------------------------------- why
+
+    def test_why(self):
+        status, _, why = self.request("GET", "/v1/subjects/alice/why?item=sleeping-bag", key=self.server.keys["dsr"])
+        self.assertEqual(status, 200, why)
+        self.assertTrue(why["recommended"], why)
+        self.assertEqual(why["reason"]["code"], "bought_together")
+        self.assertTrue(why["personalized"])
+        events = {e["event_id"]: e for e in self.export("alice")["events"]}
+        self.assertTrue(why["data_used"])
+        for d in why["data_used"]:
+            self.assertEqual((events[d["event_id"]]["type"], events[d["event_id"]]["item"]), (d["type"], d["item"]))
+        actions = {a["action"] for a in why["actions"]}
+        self.assertTrue({"dismiss", "withdraw_consent", "exclude_category", "delete_event"} <= actions, why)
+        status, _, why = self.request("GET", "/v1/subjects/alice/why?item=tent-2p", key=self.server.keys["dsr"],
+                                      headers={"Accept-Language": "es"})
+        self.assertEqual(status, 200, why)
+        self.assertFalse(why["recommended"])
+        self.assertEqual(why["suppressed"]["rule"], "after_purchase")
+        self.assertEqual(why["suppressed"]["text"], "Ya compraste este producto u otro parecido.")
+        self.assertError(self.request("GET", "/v1/subjects/alice/why", key=self.server.keys["dsr"]), 400,
+                         "missing_field", "/query/item")
+        self.assertError(self.request("GET", "/v1/subjects/nobody-at-all/why?item=pan", key=self.server.keys["dsr"]),
+                         404, "not_found")
+
+    # ---------------------------------------------------------------- bad input and metrics
+
+    def test_bad_input(self):
+        rec = self.server.keys["rec"]
+        cases = [
+            ({"count": 0}, "out_of_range", "/count"),
+            ({"count": 101}, "out_of_range", "/count"),
+            ({"count": "3"}, "wrong_type", "/count"),
+            ({"subject": 5}, "wrong_type", "/subject"),
+            ({"subject": ""}, "invalid_id", "/subject"),
+            ({"colour": "red"}, "unknown_field", "/colour"),
+            ({"context": {"item": 3}}, "wrong_type", "/context/item"),
+            ({"context": {"mood": "happy"}}, "unknown_field", "/context/mood"),
+            ({"context": []}, "wrong_type", "/context"),
+            ({"channel": "fax"}, "invalid_value", "/channel"),
+            ({"categories": ["no-such-category"]}, "unknown_category", "/categories/0"),
+            ({"exclude": "tent-2p"}, "wrong_type", "/exclude"),
+            ({"exclude": [""]}, "invalid_id", "/exclude/0"),
+        ]
+        for body, code, field in cases:
+            with self.subTest(body=body):
+                self.assertError(self.request("POST", "/v1/recommendations", body, key=rec), 400, code, field)
+        self.assertError(self.request("POST", "/v1/recommendations", "[1]", key=rec), 400, "wrong_type")
+        self.assertEqual(self.request("POST", "/v1/recommendations", {}, key=self.server.keys["shop"])[0], 403)
+
+    def test_metrics(self):
+        self.recommend({"subject": "alice"})
+        self.recommend({})
+        status, _, text = self.request("GET", "/metrics", key=self.server.keys["admin"])
+        self.assertEqual(status, 200)
+        self.assertIn('mesura_recommendations_total{personalized="true"}', text)
+        self.assertIn('mesura_recommendations_total{personalized="false"}', text)
+        self.assertIn('mesura_suppressions_total{rule="after_purchase"}', text)
+
+
+if __name__ == "__main__":
+    unittest.main()

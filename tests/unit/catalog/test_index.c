@@ -1,0 +1,214 @@
+/*
+ * Unit tests of the in-memory catalog index over a real store: built lazily
+ * from items already stored, kept current by put / upsert / delete through a
+ * context that carries it, titles per language with their fallbacks,
+ * categories interned (pointers outlive a change of the item), iteration,
+ * and the unbuilt index ignoring writes (a CLI that only writes).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "catalog/catalog.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#define T0_MS 1795208645000LL
+
+static const char POLICY[] = "site: T\n"
+                             "languages: [en, es, pl]\n"
+                             "purposes:\n  personalization: {description: {en: x}}\n"
+                             "event_types:\n  view: {purposes: [personalization], retention_days: 10}\n"
+                             "categories:\n  camping: {}\n  kitchen: {}\n  baby: {sensitive: true}\n";
+
+struct fixture {
+  char dir[64];
+  struct mes_policy *policy;
+  struct mes_store *store;
+  struct mes_catalog_index *ix;
+  struct mes_ctx ctx;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/mes-index-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  struct mes_err err;
+  assert_int_equal(mes_policy_load_buf("mesura.yaml", POLICY, strlen(POLICY), &f->policy, &err), MES_OK);
+  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
+  assert_int_equal(mes_catalog_index_new(&f->ix), MES_OK);
+  f->ctx = (struct mes_ctx){.store = f->store, .policy = f->policy, .now_ms = T0_MS, .catalog = f->ix};
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  mes_catalog_index_free(f->ix);
+  mes_store_close(f->store);
+  mes_policy_free(f->policy);
+  DIR *d = opendir(f->dir);
+  struct dirent *de;
+  char path[512];
+  while (d && (de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
+      unlink(path);
+    }
+  }
+  if (d)
+    closedir(d);
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+static void put(struct fixture *f, const struct mes_ctx *c, const char *id, const char *body) {
+  json_t *b = json_loads(body, 0, NULL);
+  assert_non_null(b);
+  struct mes_err err;
+  mes_err_clear(&err);
+  assert_int_equal(mes_catalog_put(c, id, strlen(id), b, &err), MES_OK);
+  json_decref(b);
+  (void)f;
+}
+
+static int lookup(struct fixture *f, const char *id, struct mes_catalog_entry *e) {
+  return mes_catalog_index_lookup(f->ix, f->store, id, strlen(id), e);
+}
+
+static void title(struct fixture *f, const char *id, enum mes_lang l, const char *want) {
+  char out[64];
+  assert_int_equal(mes_catalog_index_title(f->ix, f->store, id, strlen(id), l, out, sizeof out), MES_OK);
+  assert_string_equal(out, want);
+}
+
+static void test_build_and_lookup(void **state) {
+  struct fixture *f = *state;
+  struct mes_ctx plain = f->ctx;
+  plain.catalog = NULL; /* stored before any index existed */
+  put(f, &plain, "tent", "{\"title\": {\"en\": \"Tent\", \"es-MX\": \"Casa de campaña\", \"pl\": \"Namiot\"},"
+                         " \"categories\": [\"camping\"]}");
+  put(f, &plain, "stove", "{\"title\": \"Stove\", \"categories\": [\"camping\", \"kitchen\"], \"available\": false}");
+  put(f, &plain, "bib", "{\"title\": {\"es\": \"Babero\"}, \"categories\": [\"baby\"]}");
+  assert_int_equal(mes_catalog_index_size(f->ix), 0); /* lazily built */
+  struct mes_catalog_entry e;
+  assert_int_equal(lookup(f, "tent", &e), MES_OK);
+  assert_int_equal(mes_catalog_index_size(f->ix), 3);
+  assert_true(e.available);
+  assert_int_equal(e.n_cats, 1);
+  assert_string_equal(e.cats[0], "camping");
+  assert_int_equal(lookup(f, "stove", &e), MES_OK);
+  assert_false(e.available);
+  assert_int_equal(e.n_cats, 2);
+  assert_string_equal(e.cats[1], "kitchen");
+  assert_int_equal(lookup(f, "nope", &e), MES_ENOT_FOUND);
+  assert_int_equal(lookup(f, "ten", &e), MES_ENOT_FOUND); /* a prefix is another id */
+
+  title(f, "tent", MES_LANG_ES, "Casa de campaña"); /* "es-MX" serves es */
+  title(f, "tent", MES_LANG_PL, "Namiot");
+  title(f, "stove", MES_LANG_PL, "Stove");  /* the plain string for every language */
+  title(f, "bib", MES_LANG_EN, "Babero");   /* no en: the first translation */
+  char small[5];
+  assert_int_equal(mes_catalog_index_title(f->ix, f->store, "tent", 4, MES_LANG_ES, small, sizeof small), MES_OK);
+  assert_string_equal(small, "Casa");
+  assert_int_equal(mes_catalog_index_title(f->ix, f->store, "nope", 4, MES_LANG_EN, small, sizeof small),
+                   MES_ENOT_FOUND);
+}
+
+static void test_kept_current(void **state) {
+  struct fixture *f = *state;
+  put(f, &f->ctx, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
+  struct mes_catalog_entry e;
+  assert_int_equal(lookup(f, "tent", &e), MES_OK); /* builds */
+  const char *cat = e.cats[0];
+  put(f, &f->ctx, "tent", "{\"title\": \"Tent v2\", \"categories\": [\"kitchen\"], \"available\": false}");
+  assert_int_equal(lookup(f, "tent", &e), MES_OK);
+  assert_false(e.available);
+  assert_string_equal(e.cats[0], "kitchen");
+  assert_string_equal(cat, "camping"); /* interned: still valid after the change */
+  title(f, "tent", MES_LANG_EN, "Tent v2");
+
+  json_t *items = json_loads("[{\"id\": \"a\", \"title\": \"A\"}, {\"id\": \"b\", \"title\": 3},"
+                             " {\"id\": \"c\", \"title\": \"C\", \"categories\": [\"baby\"]}]",
+                             0, NULL);
+  json_t *errors = json_array();
+  size_t n = 0;
+  struct mes_err err;
+  assert_int_equal(mes_catalog_upsert(&f->ctx, items, "/items", 0, errors, &n, &err), MES_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(json_array_size(errors), 1);
+  json_decref(items);
+  json_decref(errors);
+  assert_int_equal(lookup(f, "a", &e), MES_OK);
+  assert_int_equal(lookup(f, "b", &e), MES_ENOT_FOUND); /* the invalid one never reached the index */
+  assert_int_equal(lookup(f, "c", &e), MES_OK);
+  assert_string_equal(e.cats[0], "baby");
+  assert_int_equal(mes_catalog_index_size(f->ix), 3);
+
+  assert_int_equal(mes_catalog_delete(&f->ctx, "a", 1, &err), MES_OK);
+  assert_int_equal(lookup(f, "a", &e), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_delete(&f->ctx, "a", 1, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_index_size(f->ix), 2);
+}
+
+struct seen {
+  int n;
+  int unavailable;
+};
+
+static int each_cb(void *ud, const char *id, const struct mes_catalog_entry *e) {
+  struct seen *s = ud;
+  assert_non_null(id);
+  s->n++;
+  s->unavailable += !e->available;
+  return 0;
+}
+
+static void test_each_and_growth(void **state) {
+  struct fixture *f = *state;
+  /* More items than the first table has buckets: the table grows. */
+  json_t *items = json_array();
+  for (int i = 0; i < 2500; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "item-%d", i);
+    json_array_append_new(items, json_pack("{s:s, s:s, s:b}", "id", id, "title", id, "available", i % 10 != 0));
+  }
+  json_t *errors = json_array();
+  size_t n = 0;
+  struct mes_err err;
+  struct mes_ctx plain = f->ctx;
+  plain.catalog = NULL;
+  assert_int_equal(mes_catalog_upsert(&plain, items, "/items", 0, errors, &n, &err), MES_OK);
+  assert_int_equal(n, 2500);
+  json_decref(items);
+  json_decref(errors);
+  struct seen s = {0};
+  assert_int_equal(mes_catalog_index_each(f->ix, f->store, 0, each_cb, &s), MES_OK);
+  assert_int_equal(s.n, 2500);
+  assert_int_equal(s.unavailable, 250);
+  struct seen few = {0};
+  assert_int_equal(mes_catalog_index_each(f->ix, f->store, 7, each_cb, &few), MES_OK);
+  assert_int_equal(few.n, 7);
+  struct mes_catalog_entry e;
+  assert_int_equal(lookup(f, "item-2499", &e), MES_OK);
+  assert_int_equal(lookup(f, "item-2500", &e), MES_ENOT_FOUND);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_build_and_lookup, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kept_current, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_each_and_growth, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,409 @@
+/*
+ * Unit tests of serving over a real store, master key, catalog index and a
+ * model trained from the events of each test: the request shape (a table of
+ * bad requests with code and pointer, and the defaults), the consent
+ * decision, faithful reasons, complements before substitutes after a
+ * purchase, the non-personal path with suppression, the filters, the answer
+ * without a model, and decision records (queued, stored, with and without
+ * "suppressed", forgotten on erasure).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "catalog/catalog.h"
+#include "consent/consent.h"
+#include "crypto/crypto.h"
+#include "ingest/ingest.h"
+#include "recommend/recommend.h"
+
+#define T0_MS 1795208645000LL
+#define MIN_MS 60000LL
+
+static const char POLICY[] =
+    "site: T\nlanguages: [en, es, pl]\n"
+    "purposes:\n  personalization: {description: {en: x}}\n"
+    "  ads_retargeting: {description: {en: y}, gpc: honored, channels: [ads]}\n"
+    "event_types:\n  view: {purposes: [personalization], retention_days: 100}\n"
+    "  purchase: {purposes: [personalization], retention_days: 100}\n"
+    "  dismiss: {purposes: [personalization], retention_days: 100}\n"
+    "categories:\n  camping: {label: {en: Camping, es: Acampada}}\n  kitchen: {}\n"
+    "guardrails:\n  frequency_cap: {max_impressions: 1000, window_hours: 72}\n";
+
+struct fixture {
+  char dir[64];
+  struct mes_policy *policy;
+  struct mes_master *master;
+  struct mes_store *store;
+  struct mes_keycache *keys;
+  struct mes_catalog_index *ix;
+  struct mes_model *model;
+  struct mes_ctx ctx;
+};
+
+static json_t *parse(const char *text) {
+  json_error_t je;
+  json_t *v = json_loads(text, 0, &je);
+  if (!v)
+    fail_msg("test JSON does not parse: %s: %s", je.text, text);
+  return v;
+}
+
+static void consent(struct fixture *f, const char *s, const char *status) {
+  json_t *b = json_pack("{s:s}", "status", status), *receipt = NULL;
+  struct mes_err err;
+  assert_int_equal(mes_consent_record(&f->ctx, s, strlen(s), "personalization", 15, b, &receipt, &err), MES_OK);
+  json_decref(b);
+  json_decref(receipt);
+}
+
+static void event(json_t *evs, const char *s, const char *type, const char *item, int64_t ts) {
+  json_array_append_new(evs, json_pack("{s:s, s:s, s:s, s:I}", "subject", s, "type", type, "item", item, "ts",
+                                       (json_int_t)ts));
+}
+
+static void ingest(struct fixture *f, json_t *evs) {
+  json_t *body = json_pack("{s:o}", "events", evs), *reply = NULL;
+  struct mes_err err;
+  assert_int_equal(mes_ingest_batch(&f->ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(json_array_size(json_object_get(reply, "errors")), 0);
+  json_decref(body);
+  json_decref(reply);
+}
+
+static const char *const TENTS[] = {"tent-2p", "tent-3p", "tent-4p"};
+static const char *const KIT[] = {"sleeping-bag", "camp-stove"};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/mes-rec-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  struct mes_err err;
+  char path[128];
+  assert_int_equal(mes_policy_load_buf("mesura.yaml", POLICY, strlen(POLICY), &f->policy, &err), MES_OK);
+  assert_int_equal(mes_crypto_init(), MES_OK);
+  snprintf(path, sizeof path, "%s/master.key", f->dir);
+  assert_int_equal(mes_master_create(path, &err), MES_OK);
+  assert_int_equal(mes_master_load(path, &f->master, &err), MES_OK);
+  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
+  assert_int_equal(mes_keycache_new(64, &f->keys), MES_OK);
+  assert_int_equal(mes_catalog_index_new(&f->ix), MES_OK);
+  f->ctx = (struct mes_ctx){.store = f->store, .master = f->master, .policy = f->policy, .keys = f->keys,
+                            .now_ms = T0_MS, .actor = "test", .catalog = f->ix};
+  json_t *items = parse("{\"items\": ["
+                        "{\"id\": \"tent-2p\", \"title\": {\"en\": \"Tent 2p\", \"es\": \"Tienda 2p\"}, \"categories\": [\"camping\"]},"
+                        "{\"id\": \"tent-3p\", \"title\": \"Tent 3p\", \"categories\": [\"camping\"]},"
+                        "{\"id\": \"tent-4p\", \"title\": \"Tent 4p\", \"categories\": [\"camping\"]},"
+                        "{\"id\": \"sleeping-bag\", \"title\": \"Sleeping bag\", \"categories\": [\"camping\"]},"
+                        "{\"id\": \"camp-stove\", \"title\": \"Camp stove\", \"categories\": [\"camping\", \"kitchen\"]},"
+                        "{\"id\": \"kettle\", \"title\": \"Kettle\", \"categories\": [\"kitchen\"]},"
+                        "{\"id\": \"gone\", \"title\": \"Gone\", \"available\": false}]}");
+  json_t *reply = NULL;
+  assert_int_equal(mes_catalog_post(&f->ctx, items, &reply, &err), MES_OK);
+  json_decref(items);
+  json_decref(reply);
+  json_t *evs = json_array();
+  for (int i = 0; i < 30; i++) {
+    char s[32];
+    snprintf(s, sizeof s, "shopper-%d", i);
+    consent(f, s, "granted");
+    int64_t t = T0_MS - 3 * 24 * 60 * MIN_MS + i * 10 * MIN_MS;
+    for (int k = 0; k < 3; k++)
+      event(evs, s, "view", TENTS[k], t + k * MIN_MS);
+    event(evs, s, "purchase", TENTS[i % 3], t + 5 * MIN_MS);
+    for (int k = 0; k < 2; k++)
+      event(evs, s, "purchase", KIT[k], t + (6 + k) * MIN_MS);
+    event(evs, s, "view", "kettle", t + 8 * MIN_MS);
+    event(evs, s, "view", "gone", t + 9 * MIN_MS);
+  }
+  consent(f, "alice", "granted");
+  event(evs, "alice", "view", "tent-2p", T0_MS - 90 * MIN_MS);
+  event(evs, "alice", "view", "tent-4p", T0_MS - 80 * MIN_MS);
+  event(evs, "alice", "purchase", "tent-2p", T0_MS - 60 * MIN_MS);
+  consent(f, "erin", "granted");
+  event(evs, "erin", "purchase", "kettle", T0_MS - 30 * MIN_MS);
+  ingest(f, evs);
+  struct mes_model_params p;
+  mes_model_params_default(&p);
+  assert_int_equal(mes_model_train(&f->ctx, &p, &f->model, &err), MES_OK);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  mes_model_unref(f->model);
+  mes_catalog_index_free(f->ix);
+  mes_keycache_free(f->keys);
+  mes_store_close(f->store);
+  mes_master_free(f->master);
+  mes_policy_free(f->policy);
+  DIR *d = opendir(f->dir);
+  struct dirent *de;
+  char path[512];
+  while (d && (de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
+      unlink(path);
+    }
+  }
+  if (d)
+    closedir(d);
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+static json_t *recommend(struct fixture *f, struct mes_recommender *r, const struct mes_model *m, const char *body,
+                         enum mes_lang l, struct mes_rec_outcome *oc) {
+  json_t *b = parse(body), *out = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  int rc = mes_recommend(r, &f->ctx, m, b, l, &out, oc, &err);
+  if (rc)
+    fail_msg("mes_recommend(%s) failed: %s %s", body, mes_rc_code(rc), mes_err_text(&err));
+  json_decref(b);
+  return out;
+}
+
+static int rank_of(const json_t *reply, const char *item) {
+  size_t i;
+  json_t *it;
+  json_array_foreach(json_object_get(reply, "items"), i, it) {
+    if (strcmp(mes_json_str(it, "item", ""), item) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+static const char *reason_of(const json_t *reply, size_t i) {
+  return mes_json_str(json_object_get(json_array_get(json_object_get(reply, "items"), i), "reason"), "code", "");
+}
+
+/* ---------------------------------------------------------------- request shape */
+
+static void test_parse(void **state) {
+  struct fixture *f = *state;
+  static const struct {
+    const char *body, *code, *field;
+  } bad[] = {
+      {"{\"count\": 0}", "out_of_range", "/count"},
+      {"{\"count\": 101}", "out_of_range", "/count"},
+      {"{\"count\": 2.5}", "wrong_type", "/count"},
+      {"{\"subject\": 7}", "wrong_type", "/subject"},
+      {"{\"subject\": \"\"}", "invalid_id", "/subject"},
+      {"{\"extra\": 1}", "unknown_field", "/extra"},
+      {"{\"channel\": \"fax\"}", "invalid_value", "/channel"},
+      {"{\"channel\": 3}", "wrong_type", "/channel"},
+      {"{\"context\": {\"item\": 1}}", "wrong_type", "/context/item"},
+      {"{\"context\": {\"x\": 1}}", "unknown_field", "/context/x"},
+      {"{\"context\": {\"device_shared\": \"yes\"}}", "wrong_type", "/context/device_shared"},
+      {"{\"categories\": [\"nope\"]}", "unknown_category", "/categories/0"},
+      {"{\"exclude\": [1]}", "wrong_type", "/exclude/0"},
+      {"{\"placement\": \"\"}", "invalid_id", "/placement"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    json_t *b = parse(bad[i].body);
+    struct mes_rec_request q;
+    struct mes_err err;
+    mes_err_clear(&err);
+    int rc = mes_recommend_parse(&f->ctx, b, &q, &err);
+    json_decref(b);
+    if (rc == MES_OK)
+      fail_msg("%s was accepted", bad[i].body);
+    assert_string_equal(mes_rc_code(rc), bad[i].code);
+    assert_string_equal(err.field, bad[i].field);
+  }
+  json_t *b = parse("{}");
+  struct mes_rec_request q;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_parse(&f->ctx, b, &q, &err), MES_OK);
+  json_decref(b);
+  assert_null(q.subject);
+  assert_int_equal(q.count, 10);
+  assert_int_equal(q.channel, MES_CH_WEB);
+  assert_string_equal(q.placement, "default");
+  assert_true(q.authenticated);
+  assert_false(q.device_shared);
+}
+
+/* ---------------------------------------------------------------- ranking */
+
+static void test_personal_after_purchase(void **state) {
+  struct fixture *f = *state;
+  struct mes_rec_outcome oc;
+  json_t *r = recommend(f, NULL, f->model, "{\"subject\": \"alice\", \"count\": 20}", MES_LANG_EN, &oc);
+  assert_true(json_is_true(json_object_get(r, "personalized")));
+  assert_true(oc.personalized);
+  assert_int_equal(rank_of(r, "tent-2p"), -1); /* bought: suppressed */
+  assert_int_equal(rank_of(r, "gone"), -1);    /* unavailable */
+  int bag = rank_of(r, "sleeping-bag"), stove = rank_of(r, "camp-stove"), sub = rank_of(r, "tent-3p");
+  assert_true(bag >= 0 && stove >= 0);
+  if (sub >= 0) {
+    assert_true(bag < sub);
+    assert_true(stove < sub);
+  }
+  assert_string_equal(reason_of(r, 0), "bought_together");
+  json_t *first = json_array_get(json_object_get(r, "items"), 0);
+  json_t *reason = json_object_get(first, "reason");
+  assert_string_equal(mes_json_str(reason, "text", ""), "Goes well with Tent 2p, which you bought");
+  /* Faithful: every citation is one of alice's own events. */
+  size_t i, j;
+  json_t *it, *b;
+  json_array_foreach(json_object_get(r, "items"), i, it) {
+    json_array_foreach(json_object_get(json_object_get(it, "reason"), "based_on"), j, b) {
+      const char *item = mes_json_str(b, "item", "");
+      assert_true(strcmp(item, "tent-2p") == 0 || strcmp(item, "tent-4p") == 0);
+    }
+  }
+  bool counted = false;
+  for (size_t k = 0; k < oc.n_rules; k++)
+    counted |= strcmp(oc.by_rule[k].rule, "after_purchase") == 0;
+  assert_true(counted);
+  json_decref(r);
+  r = recommend(f, NULL, f->model, "{\"subject\": \"alice\"}", MES_LANG_ES, NULL);
+  reason = json_object_get(json_array_get(json_object_get(r, "items"), 0), "reason");
+  assert_string_equal(mes_json_str(reason, "text", ""), "Combina con Tienda 2p, que compraste");
+  json_decref(r);
+}
+
+static void assert_non_personal(const json_t *r) {
+  assert_true(json_is_false(json_object_get(r, "personalized")));
+  size_t i;
+  json_t *it;
+  assert_true(json_array_size(json_object_get(r, "items")) > 0);
+  json_array_foreach(json_object_get(r, "items"), i, it) {
+    const json_t *reason = json_object_get(it, "reason");
+    const char *code = mes_json_str(reason, "code", "");
+    assert_true(strcmp(code, "popular") == 0 || strcmp(code, "trending") == 0 ||
+                strcmp(code, "similar_to_current") == 0);
+    assert_int_equal(json_array_size(json_object_get(reason, "based_on")), 0);
+  }
+}
+
+static void test_non_personal(void **state) {
+  struct fixture *f = *state;
+  json_t *r = recommend(f, NULL, f->model, "{\"subject\": \"stranger\"}", MES_LANG_EN, NULL);
+  assert_non_personal(r);
+  json_decref(r);
+  consent(f, "bob", "denied");
+  r = recommend(f, NULL, f->model, "{\"subject\": \"bob\"}", MES_LANG_EN, NULL);
+  assert_non_personal(r);
+  json_decref(r);
+  /* erin granted personalization but not ads_retargeting: on ads nothing of
+   * hers ranks, yet the kettle she bought stays out. */
+  r = recommend(f, NULL, f->model, "{\"subject\": \"erin\", \"channel\": \"ads\", \"count\": 50}", MES_LANG_EN, NULL);
+  assert_non_personal(r);
+  assert_int_equal(rank_of(r, "kettle"), -1);
+  json_decref(r);
+  r = recommend(f, NULL, f->model, "{\"count\": 50}", MES_LANG_EN, NULL);
+  assert_true(rank_of(r, "kettle") >= 0);
+  json_decref(r);
+}
+
+static void test_filters(void **state) {
+  struct fixture *f = *state;
+  json_t *r = recommend(f, NULL, f->model,
+                        "{\"context\": {\"item\": \"tent-3p\"}, \"exclude\": [\"tent-4p\"], \"count\": 50}",
+                        MES_LANG_EN, NULL);
+  assert_int_equal(rank_of(r, "tent-3p"), -1);
+  assert_int_equal(rank_of(r, "tent-4p"), -1);
+  assert_int_equal(rank_of(r, "gone"), -1);
+  assert_string_equal(reason_of(r, 0), "similar_to_current");
+  json_decref(r);
+  r = recommend(f, NULL, f->model, "{\"categories\": [\"kitchen\"], \"count\": 50}", MES_LANG_EN, NULL);
+  size_t i;
+  json_t *it;
+  assert_int_equal(json_array_size(json_object_get(r, "items")), 2);
+  json_array_foreach(json_object_get(r, "items"), i, it) {
+    const char *id = mes_json_str(it, "item", "");
+    assert_true(strcmp(id, "kettle") == 0 || strcmp(id, "camp-stove") == 0);
+  }
+  json_decref(r);
+  r = recommend(f, NULL, f->model, "{\"count\": 2}", MES_LANG_EN, NULL);
+  assert_int_equal(json_array_size(json_object_get(r, "items")), 2);
+  json_decref(r);
+}
+
+static void test_without_model(void **state) {
+  struct fixture *f = *state;
+  json_t *r = recommend(f, NULL, NULL, "{\"subject\": \"alice\", \"count\": 50}", MES_LANG_EN, NULL);
+  json_t *items = json_object_get(r, "items");
+  assert_int_equal(json_array_size(items), 5); /* 7 items, minus the unavailable one and the one bought */
+  assert_int_equal(rank_of(r, "gone"), -1);
+  assert_int_equal(rank_of(r, "tent-2p"), -1);
+  assert_string_equal(reason_of(r, 0), "editorial");
+  json_decref(r);
+}
+
+/* ---------------------------------------------------------------- records */
+
+static void test_records(void **state) {
+  struct fixture *f = *state;
+  struct mes_recommender *rec;
+  assert_int_equal(mes_recommender_new(f->store, NULL, &rec), MES_OK);
+  json_t *r = recommend(f, rec, f->model, "{\"subject\": \"alice\", \"placement\": \"home\"}", MES_LANG_EN, NULL);
+  const char *rid = mes_json_str(r, "request_id", "");
+  assert_int_equal(strlen(rid), MES_REC_ID_LEN);
+  struct mes_err err;
+  json_t *doc = NULL;
+  /* Found whether still queued or already written. */
+  assert_int_equal(mes_recommend_record(rec, &f->ctx, rid, strlen(rid), true, &doc, &err), MES_OK);
+  assert_true(json_equal(json_object_get(doc, "items"), json_object_get(r, "items")));
+  assert_string_equal(mes_json_str(doc, "placement", ""), "home");
+  json_t *sup = json_object_get(doc, "suppressed");
+  assert_true(json_array_size(sup) >= 1);
+  json_decref(doc);
+  mes_recommender_flush(rec);
+  assert_int_equal(mes_recommend_record(rec, &f->ctx, rid, strlen(rid), false, &doc, &err), MES_OK);
+  assert_null(json_object_get(doc, "suppressed"));
+  json_decref(doc);
+  /* Sealed with alice's key: stored with her sid, and the impressions of what she was served. */
+  struct mes_subject s;
+  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "alice", 5, false, &s), MES_OK);
+  int64_t n_imp = 0;
+  assert_int_equal(mes_store_impression_sweep(f->store, T0_MS + 1, &n_imp), MES_OK);
+  assert_int_equal(n_imp, (int64_t)json_array_size(json_object_get(r, "items")));
+  assert_int_equal(mes_recommend_record(rec, &f->ctx, "r_0000000000000001", MES_REC_ID_LEN, true, &doc, &err),
+                   MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->ctx, "r_xyz", 5, true, &doc, &err), MES_ENOT_FOUND);
+  /* The sweep removes records past retention. */
+  int64_t nd = 0;
+  struct mes_ctx later = f->ctx;
+  later.now_ms += (int64_t)(f->policy->decision_retention_days + 1) * 24 * 60 * MIN_MS;
+  assert_int_equal(mes_recommender_sweep(rec, &later, &nd, NULL, &err), MES_OK);
+  assert_int_equal(nd, 1);
+  assert_int_equal(mes_recommend_record(rec, &f->ctx, rid, strlen(rid), true, &doc, &err), MES_ENOT_FOUND);
+  json_decref(r);
+  /* Erasure: queued entries of a subject never reach the store. */
+  r = recommend(f, rec, f->model, "{\"subject\": \"alice\"}", MES_LANG_EN, NULL);
+  mes_recommender_forget(rec, s.row.id);
+  mes_recommender_flush(rec);
+  rid = mes_json_str(r, "request_id", "");
+  int rc = mes_recommend_record(rec, &f->ctx, rid, strlen(rid), true, &doc, &err);
+  if (rc == MES_OK) /* the writer may have taken it before forget: then it is stored, sealed */
+    json_decref(doc);
+  json_decref(r);
+  mes_recommender_free(rec);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_parse, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_personal_after_purchase, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_non_personal, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_without_model, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
