@@ -402,6 +402,33 @@ class Guardrails(ServerTestCase):
         # Her own visit is hers to see.
         self.assertIn("kettle", self.cited(reply))
 
+    # ------------------------------------------------------------ 9. tact in words
+
+    def test_9_tact_no_counts_durations_or_hours_in_any_language(self):
+        # Olek spent a whole night comparing kettles and grinders, 44 views between 1 and 5 a.m.
+        self.grant("olek")
+        night = time.time() - 2 * DAY
+        self.events("olek", *[("view", ("kettle", "coffee-grinder", "tent-2p")[i % 3], iso(night + i * 330))
+                              for i in range(44)])
+        words = {"en": r"\d|hour|minute|times|night|44",
+                 "es": r"\d|hora|minuto|veces|noche",
+                 "pl": r"\d|godzin|minut|razy|noc"}
+        for lang, banned in words.items():
+            st, _, reply = self.request("POST", "/v1/recommendations", {"subject": "olek", "count": 5},
+                                        key=self.key("site"), headers={"Accept-Language": lang})
+            self.assertEqual(st, 200, reply)
+            self.assertTrue(reply["personalized"], reply)
+            self.assertTrue(reply["items"], reply)
+            for it in reply["items"]:
+                self.assertNotRegex(it["reason"]["text"].lower(), banned, (lang, it))
+            texts = [it["reason"]["text"] for it in reply["items"]]
+            if lang == "en":
+                english = texts
+            elif lang == "es":  # in the person's language, not English around a title
+                self.assertNotEqual(texts, english, lang)
+            else:  # this shop offers en and es only: Polish falls back to English, never a mix
+                self.assertEqual(texts, english, lang)
+
     # ------------------------------------------------------------ the record is for admins
 
     def test_9_suppressed_list_only_for_admin_and_audit(self):

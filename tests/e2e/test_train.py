@@ -120,7 +120,9 @@ class TrainTest(harness.ServerTestCase):
             ids = []
             for _ in range(3):
                 model_id, _, _, _ = self.train()
-                self.wait_live(model_id)
+                # What is checked here is the swap under load, not its speed: the sanitizer build on a busy
+                # machine may take a few seconds (the speed is the test above).
+                self.wait_live(model_id, timeout=20.0)
                 ids.append(model_id)
         finally:
             stop.set()
