@@ -14,7 +14,7 @@
  *     items, item-I in department (I / CAT_SIZE + 4) mod 24, one in fifty
  *     unavailable. Then train: `mesura train --data DIR`.
  *
- *   bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B]
+ *   bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B] [--only KIND]
  *     times mes_recommend-style calls (count 10, web) on the engine opened on
  *     DIR with its live model, in blocks of B requests that alternate between
  *     three kinds, each block over fresh random subjects (so no kind gets a
@@ -23,8 +23,11 @@
  *       no_rules  the same kind of request, guardrails off (mes__rec_serve:
  *                 no mes_guard_run, no impressions read): the baseline;
  *       context   no subject, an item on screen: the non-personal path.
- *     Prints one JSON line: per kind mean / p50 / p99 µs, the ratio
- *     rules / no_rules, the model's resident bytes, the peak RSS.
+ *     --only runs one kind (for a profiler). Prints one JSON line: per kind
+ *     mean / p50 / p99 µs and suppressions per rule, the ratio rules /
+ *     no_rules, the model's resident bytes, the peak RSS. The random subjects
+ *     are the same from run to run (fixed seed); each run adds decision
+ *     records and impressions to DIR, as serving does.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -197,6 +200,11 @@ struct series {
   uint64_t *ns;
   size_t n, cap;
   size_t personalized, items, suppressed;
+  struct {
+    const char *rule; /* static, from the outcome */
+    size_t n;
+  } by_rule[MES_REC_RULES_MAX];
+  size_t n_rules;
 };
 
 static int cmp_u64(const void *a, const void *b) {
@@ -261,12 +269,20 @@ static int one(struct mes_engine *e, enum kind k, long n_subj, long n_items, str
   out->ns[out->n++] = dt;
   out->personalized += oc.personalized;
   out->items += oc.n_items;
-  for (size_t i = 0; i < oc.n_rules; i++)
+  for (size_t i = 0; i < oc.n_rules; i++) {
     out->suppressed += oc.by_rule[i].n;
+    size_t j = 0;
+    while (j < out->n_rules && strcmp(out->by_rule[j].rule, oc.by_rule[i].rule) != 0)
+      j++;
+    if (j == out->n_rules && j < MES_REC_RULES_MAX)
+      out->by_rule[out->n_rules++].rule = oc.by_rule[i].rule;
+    if (j < out->n_rules)
+      out->by_rule[j].n += oc.by_rule[i].n;
+  }
   return 0;
 }
 
-static int measure(const char *dir, long n_subj, long n_items, long n_req, long block) {
+static int measure(const char *dir, long n_subj, long n_items, long n_req, long block, int only) {
   struct mes_err err;
   mes_err_clear(&err);
   struct mes_engine_opts o = {.dir = dir};
@@ -292,7 +308,7 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   uint64_t t0 = mes_mono_ns();
   for (long done = 0; done < n_req; done += block)
     for (int k = 0; k < K_N; k++)
-      for (long i = 0; i < block; i++)
+      for (long i = 0; i < block && (only < 0 || only == k); i++)
         if (one(e, (enum kind)k, n_subj, n_items, &s[k], true))
           return -1;
   double wall = (double)(mes_mono_ns() - t0) / 1e9;
@@ -300,15 +316,22 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   printf("{\"subjects\":%ld,\"items\":%ld,\"model_items\":%zu,\"model_bytes\":%zu,\"seconds\":%.1f", n_subj, n_items,
          model_items, model_bytes, wall);
   for (int k = 0; k < K_N; k++) {
+    if (!s[k].n)
+      continue;
     qsort(s[k].ns, s[k].n, sizeof *s[k].ns, cmp_u64);
     printf(",\"%s\":{\"n\":%zu,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"personalized\":%zu,"
-           "\"items_per_reply\":%.2f,\"suppressed_per_request\":%.2f}",
+           "\"items_per_reply\":%.2f,\"suppressed_per_request\":%.2f",
            kind_name[k], s[k].n, mean_us(&s[k]), pct_us(&s[k], 0.5), pct_us(&s[k], 0.99), s[k].personalized,
            (double)s[k].items / (double)s[k].n, (double)s[k].suppressed / (double)s[k].n);
+    for (size_t j = 0; j < s[k].n_rules; j++)
+      printf("%s\"%s\":%.2f", j ? "," : ",\"suppressed_by_rule\":{", s[k].by_rule[j].rule,
+             (double)s[k].by_rule[j].n / (double)s[k].n);
+    printf("%s}", s[k].n_rules ? "}" : "");
   }
-  printf(",\"rules_ratio_mean\":%.3f,\"rules_ratio_p50\":%.3f,\"peak_rss_mb\":%.0f}\n",
-         mean_us(&s[K_RULES]) / mean_us(&s[K_NO_RULES]), pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_NO_RULES], 0.5),
-         (double)peak_rss_kb() / 1024.0);
+  if (s[K_RULES].n && s[K_NO_RULES].n)
+    printf(",\"rules_ratio_mean\":%.3f,\"rules_ratio_p50\":%.3f", mean_us(&s[K_RULES]) / mean_us(&s[K_NO_RULES]),
+           pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_NO_RULES], 0.5));
+  printf(",\"peak_rss_mb\":%.0f}\n", (double)peak_rss_kb() / 1024.0);
   for (int k = 0; k < K_N; k++)
     free(s[k].ns);
   mes_engine_close(e);
@@ -317,8 +340,8 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
 
 int main(int argc, char **argv) {
   const char *dir = NULL;
-  long num[2] = {100000, 20000}, n_req = 6000, block = 500;
-  int n_num = 0;
+  long num[2] = {100000, 20000}, n_req = 6000, block = 250;
+  int n_num = 0, only = -1;
   bool do_setup = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--setup") == 0)
@@ -327,6 +350,14 @@ int main(int argc, char **argv) {
       n_req = strtol(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--block") == 0 && i + 1 < argc)
       block = strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      const char *k = argv[++i];
+      for (int j = 0; j < K_N; j++)
+        if (strcmp(k, kind_name[j]) == 0)
+          only = j;
+      if (only < 0)
+        num[0] = -1; /* usage */
+    }
     else if (!dir)
       dir = argv[i];
     else if (n_num < 2)
@@ -336,7 +367,8 @@ int main(int argc, char **argv) {
     num[1] = num[0];
   if (!dir || num[0] <= 0 || num[1] <= 0 || n_req <= 0 || block <= 0) {
     fprintf(stderr, "usage: bench_recs DIR --setup [N_ITEMS]\n"
-                    "       bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B]\n");
+                    "       bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B] "
+                    "[--only rules|no_rules|context]\n");
     return 2;
   }
   mes_crypto_init();
@@ -349,5 +381,5 @@ int main(int argc, char **argv) {
   }
   if (do_setup)
     return setup(dir, num[1]) ? 1 : 0;
-  return measure(dir, num[0], num[1], n_req, block) ? 1 : 0;
+  return measure(dir, num[0], num[1], n_req, block, only) ? 1 : 0;
 }

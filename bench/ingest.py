@@ -3,7 +3,7 @@
 store, durable single-event requests with keep-alive, and /healthz, each reported with the
 bare sealed-insert loop (bench_store) measured in the same run as the baseline.
 
-usage: bench/ingest.py BUILD_DIR [--events N] [--subjects S] [--scale 10]
+usage: bench/ingest.py BUILD_DIR [--events N] [--subjects S] [--scale 10] [--seconds 8] [--threads T]
 Runs everything twice: on an empty store and on one holding --scale times more events.
 Prints a Markdown table for bench/README.md. Needs `wrk` (scripts/install-deps.sh bench).
 """
@@ -74,13 +74,25 @@ def main():
     ap.add_argument("--subjects", type=int, default=2000)
     ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=0, help="the server's worker threads (0: its default)")
     a = ap.parse_args()
     os.environ["MESURA_BIN"] = os.path.abspath(os.path.join(a.build, "mesura"))
     import harness  # noqa: E402  (needs MESURA_BIN set first)
 
     rows = []
-    server = harness.MesuraServer(keys={"admin": "admin", "shop": "ingest,consent"},
-                                  serve_args=["--rate-limit", "-1"])
+    serve_args = ["--rate-limit", "-1"] + (["--threads", str(a.threads)] if a.threads else [])
+    server = harness.MesuraServer(keys={"admin": "admin", "shop": "ingest,consent"}, serve_args=serve_args)
+    server.init()
+    # The bench measures ingestion: no background retraining while it runs (the default
+    # policy retrains hourly and whenever the stored events grew by 10%).
+    path = os.path.join(server.data, "mesura.yaml")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    text, n = re.subn(r"(?m)^model: \{.*\}$", "model: {kind: auto, retrain_every_minutes: 525600, "
+                      "retrain_after_events_pct: 0, max_memory_mb: 2048}", text)
+    if n != 1:
+        raise SystemExit("the example policy has no one-line model: block to replace")
+    server.write_policy(text)
     server.start()
     try:
         key = server.keys["shop"]

@@ -21,7 +21,14 @@ struct mes_log {
 /* Formats and sends one line when `level` is enabled. `log` may be NULL. */
 void mes_log(const struct mes_log *log, enum mes_log_level level, const char *fmt, ...) MES_PRINTF(3, 4);
 
-/* A ready sink writing "LEVEL line\n" to stderr (thread-safe: one write per line). */
+/* A ready sink writing "LEVEL line\n" to stderr (thread-safe; lines stay
+ * whole and in order). Info and debug lines are buffered and written at least
+ * every 100 ms, before any warning or error, and at exit(); warnings and
+ * errors are written at once. */
 void mes_log_stderr(void *ud, enum mes_log_level level, const char *line);
+
+/* Writes out what mes_log_stderr buffered (e.g. before a process replaces or
+ * kills itself without exit()). Thread-safe. */
+void mes_log_flush(void);
 
 #endif

@@ -33,7 +33,7 @@
 #define MODEL_POLL_MS 1000      /* a model saved by another process is live within a second */
 #define MODEL_COUNT_EVERY_MS 30000 /* counting events is a scan: not every second */
 #define RETRAIN_MIN_NEW 1000    /* retrain after this many new events ... */
-#define RETRAIN_GROWTH 0.10     /* ... when they are also this share of the events trained on */
+/* ... when they also grew by the policy's model.retrain_after_events_pct (0: never) */
 
 struct pol_ref {
   struct mes_policy *p;
@@ -330,17 +330,18 @@ int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err) {
 }
 
 /* Retrains in the background thread on the policy's schedule, and sooner
- * when the events grew by RETRAIN_GROWTH (and at least RETRAIN_MIN_NEW)
- * since the live model was trained. */
+ * when the events grew by model.retrain_after_events_pct percent (and at
+ * least RETRAIN_MIN_NEW) since the live model was trained. */
 static void model_maybe_retrain(struct mes_engine *e) {
   uint64_t now = mes_mono_ns();
   struct mes_ctx c;
   mes_engine_ctx(e, &c, "train", false);
   int every_min = c.policy->model.retrain_every_minutes;
+  int grow_pct = c.policy->model.retrain_after_events_pct;
   mes_engine_ctx_done(e, &c);
   bool due = every_min > 0 && now - e->train_mono_ns >= (uint64_t)every_min * 60ull * 1000000000ull;
-  if (!due && now - e->counted_mono_ns < (uint64_t)MODEL_COUNT_EVERY_MS * 1000000ull)
-    return;
+  if (!due && (grow_pct == 0 || now - e->counted_mono_ns < (uint64_t)MODEL_COUNT_EVERY_MS * 1000000ull))
+    return; /* counting is a scan: only when growth can trigger a run */
   e->counted_mono_ns = now;
   int64_t n = mes_store_event_count(e->store);
   if (n <= 0) {
@@ -348,7 +349,7 @@ static void model_maybe_retrain(struct mes_engine *e) {
     return;
   }
   int64_t grown = n - e->train_events;
-  bool enough = grown >= RETRAIN_MIN_NEW && (double)grown >= RETRAIN_GROWTH * (double)e->train_events;
+  bool enough = grow_pct > 0 && grown >= RETRAIN_MIN_NEW && grown * 100 >= (int64_t)grow_pct * e->train_events;
   if (!due && !enough)
     return;
   struct mes_err err;

@@ -115,6 +115,18 @@ struct mes_ingest_scan_event {
 };
 typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *ev);
 
+/*
+ * Reads back subject `sid`'s events like mes_ingest_list (same order, same
+ * errors: MES_ENOT_FOUND when the key is gone), but hands out only what
+ * serving needs, as mes_ingest_scan does: no API JSON (no event_id), and the
+ * sealed document is unsealed into one reused buffer with "item" and
+ * "channel" picked out of it. For the recommender's hot path, where building
+ * each event's JSON cost more than reading it. ev->sid is `sid`; pointers
+ * are borrowed for the duration of the callback. cb returns nonzero to stop
+ * (then MES_OK). Runs while the store is locked for reads: cb must not write.
+ */
+int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err);
+
 /* What one scan read, kept and skipped. */
 struct mes_ingest_scan_stats {
   int64_t rows;           /* events read from the store */

@@ -685,3 +685,96 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
     return mes_err_set(err, rc, NULL, "Reading the stored events failed.");
   return MES_OK;
 }
+
+/* ---------------------------------------------------------------- history (light) */
+
+/* One subject's events as the scan sees them: the key fetched once, each
+ * document unsealed into one reused buffer, "item" and "channel" picked out
+ * without building JSON (pick_members). */
+struct hist_ud {
+  struct scan_ud s; /* for pick_members: the reused item buffer; c */
+  int64_t sid;
+  bool have_key;
+  uint8_t key[MES_KEY_BYTES];
+  mes_ingest_scan_cb cb;
+  void *ud;
+};
+
+static int on_hist_row(void *ud, const struct mes_event_row *row) {
+  struct hist_ud *h = ud;
+  struct scan_ud *s = &h->s;
+  if (!h->have_key) {
+    if ((s->rc = mes_subject_key(s->c, h->sid, h->key)))
+      return 1; /* MES_ENOT_FOUND: shredded, as mes_ingest_list says it */
+    h->have_key = true;
+  }
+  if (row->sealed_len < MES_SEAL_OVERHEAD) {
+    s->rc = MES_ECRYPTO;
+    return 1;
+  }
+  size_t n = row->sealed_len - MES_SEAL_OVERHEAD;
+  if (n > s->pt_cap) {
+    size_t ncap = n < 4096 ? 4096 : n;
+    uint8_t *np = malloc(ncap);
+    if (!np) {
+      s->rc = MES_ENOMEM;
+      return 1;
+    }
+    if (s->pt) {
+      mes_wipe(s->pt, s->pt_cap);
+      free(s->pt);
+    }
+    s->pt = np;
+    s->pt_cap = ncap;
+  }
+  if ((s->rc = mes_subject_unseal_key(h->key, row->sid, MES__INGEST_KIND, row->sealed, row->sealed_len, s->pt)))
+    return 1;
+  bool has_item;
+  size_t item_len;
+  int channel;
+  if (pick_members(s, (const char *)s->pt, (const char *)s->pt + n, &has_item, &item_len, &channel)) {
+    s->rc = MES_EINTERNAL; /* what mes_ingest_list says of a document that does not parse */
+    return 1;
+  }
+  const struct mes_policy *p = s->c->policy;
+  struct mes_ingest_scan_event ev = {
+      .id = row->id,
+      .sid = row->sid,
+      .type = row->type >= 0 && (size_t)row->type < p->n_event_types ? row->type : -1,
+      .ts_ms = row->ts_ms,
+      .purposes = row->purposes,
+      .source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST,
+      .channel = channel,
+      .item = has_item ? s->item : NULL,
+      .item_len = has_item ? item_len : 0,
+  };
+  return h->cb(h->ud, &ev);
+}
+
+int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err) {
+  struct hist_ud *h = calloc(1, sizeof *h); /* the key lives here: wiped below */
+  if (!h)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  h->s.c = c;
+  h->sid = sid;
+  h->cb = cb;
+  h->ud = ud;
+  int rc = mes_store_event_list(c->store, sid, on_hist_row, h);
+  if (!rc)
+    rc = h->s.rc;
+  if (h->s.pt) {
+    mes_wipe(h->s.pt, h->s.pt_cap);
+    free(h->s.pt);
+  }
+  if (h->s.item) {
+    mes_wipe(h->s.item, h->s.item_cap);
+    free(h->s.item);
+  }
+  mes_wipe(h, sizeof *h);
+  free(h);
+  if (rc == MES_ENOT_FOUND)
+    return mes_err_set(err, rc, NULL, "This person's data has been erased.");
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  return MES_OK;
+}

@@ -267,9 +267,9 @@ static int walk_int(struct ld *L, const struct mes__pfield *f, yaml_node_t *v, v
   if (!digits)
     return fail(L, line_of(v), "%s must be a whole number, such as %d; '%s' is not.", where(L), example,
                 quote(s, len).s);
-  if (neg || x == 0)
-    return fail(L, line_of(v), "%s must be a positive whole number, such as %d; it cannot be %s.", where(L), example,
-                quote(s, len).s);
+  if (neg || (x == 0 && !f->zero_ok))
+    return fail(L, line_of(v), "%s must be a %s whole number, such as %d; it cannot be %s.", where(L),
+                f->zero_ok ? "non-negative" : "positive", example, quote(s, len).s);
   if (x > f->max)
     return fail(L, line_of(v), "%s may be at most %d; %s is too large.", where(L), f->max, quote(s, len).s);
   put_int(base, f, (uint32_t)x);

@@ -61,6 +61,7 @@ enum mes_model_kind { MES_MODEL_AUTO = 0, MES_MODEL_COOC, MES_MODEL_EASE, MES_MO
 struct mes_model_cfg {
   enum mes_model_kind kind;  /* default auto */
   int retrain_every_minutes; /* default 60 */
+  int retrain_after_events_pct; /* default 10; 0: only on the schedule */
   int max_memory_mb;         /* default 2048 */
 };
 

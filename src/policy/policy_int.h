@@ -36,6 +36,7 @@ struct mes__pfield {
   bool required;
   int dflt;                         /* INT, BOOL, CHOICE: default value or index */
   int max;                          /* INT: largest value; DICT: most entries */
+  bool zero_ok;                     /* INT: 0 is accepted too (it means "never") */
   const char *const *choices;       /* CHOICE, CHOICES: NULL-terminated names */
   const struct mes__pfield *fields; /* MAP: its keys; DICT: the keys of each entry */
   size_t off, size;                 /* where the value goes, relative to the owner struct */

@@ -185,6 +185,14 @@ static const struct mes__pfield model_fields[] = {
      .max = 525600,
      POL(model.retrain_every_minutes),
      .doc = "How often the server rebuilds the model by itself, in minutes."},
+    {.name = "retrain_after_events_pct",
+     .kind = MES_PK_INT,
+     .dflt = 10,
+     .max = 100000,
+     .zero_ok = true,
+     POL(model.retrain_after_events_pct),
+     .doc = "Rebuild the model sooner, once the stored events grew by this percentage since the last training "
+            "(and by at least 1,000 events); 0 turns this off."},
     {.name = "max_memory_mb",
      .kind = MES_PK_INT,
      .dflt = 2048,
@@ -288,7 +296,7 @@ static void describe(const struct mes__pfield *f, char *type, size_t tcap, char 
   snprintf(dflt, dcap, "%s", f->required ? "required" : f->default_doc ? f->default_doc : "");
   switch (f->kind) {
   case MES_PK_INT:
-    snprintf(type, tcap, "whole number, 1 to %d", f->max);
+    snprintf(type, tcap, "whole number, %d to %d", f->zero_ok ? 0 : 1, f->max);
     if (!f->required)
       snprintf(dflt, dcap, "%d", f->dflt);
     break;

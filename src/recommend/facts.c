@@ -116,12 +116,14 @@ struct hist_read {
   bool failed;
 };
 
-static int hist_cb(void *ud, const struct mes_ingest_event *ev) {
-  struct hist_read *h = ud;
+/* One event into s->hist; event_json (why only) is the event as the API
+ * shows it, for its event_id. Returns nonzero to stop (out of memory). */
+static int hist_add(struct hist_read *h, const char *item, size_t len, int type, int64_t ts_ms, uint32_t purposes,
+                    enum mes_source source, int channel, const json_t *event_json) {
   struct rec_state *s = h->s;
-  if (!ev->item || ev->type < 0)
+  if (!item || type < 0)
     return 0; /* searches and types the policy no longer declares */
-  enum mes_kind k = h->kinds[ev->type];
+  enum mes_kind k = h->kinds[type];
   if (!s->personalized && k != MES_KIND_PURCHASE && k != MES_KIND_DISMISS)
     return 0; /* without consent, only what suppression needs */
   if (s->n_hist == s->cap_hist) {
@@ -140,23 +142,22 @@ static int hist_cb(void *ud, const struct mes_ingest_event *ev) {
     s->hist_x = nx;
     s->cap_hist = cap;
   }
-  size_t len = strlen(ev->item);
   struct mes_hist *e = &s->hist[s->n_hist];
   struct rec_hist_x *x = &s->hist_x[s->n_hist];
-  e->item = mes__rec_strndup(&s->arena, ev->item, len);
+  e->item = mes__rec_strndup(&s->arena, item, len);
   if (!e->item) {
     h->failed = true;
     return 1;
   }
-  e->midx = s->m ? mes_model_item(s->m, ev->item, len) : -1;
+  e->midx = s->m ? mes_model_item(s->m, item, len) : -1;
   e->kind = k;
-  e->type = ev->type;
-  e->ts_ms = ev->ts_ms;
-  e->source = ev->source;
-  e->channel = ev->channel;
-  x->usable = s->personalized && (ev->purposes & s->need) != 0;
-  if (s->why_mode) {
-    const json_t *eid = json_object_get(ev->json, "event_id");
+  e->type = type;
+  e->ts_ms = ts_ms;
+  e->source = source;
+  e->channel = channel;
+  x->usable = s->personalized && (purposes & s->need) != 0;
+  if (event_json) {
+    const json_t *eid = json_object_get(event_json, "event_id");
     if (json_is_string(eid) &&
         !(x->event_id = mes__rec_strndup(&s->arena, json_string_value(eid), json_string_length(eid)))) {
       h->failed = true;
@@ -167,6 +168,17 @@ static int hist_cb(void *ud, const struct mes_ingest_event *ev) {
   return 0;
 }
 
+/* why: the events with their API JSON, for the event ids it shows */
+static int hist_cb(void *ud, const struct mes_ingest_event *ev) {
+  return hist_add(ud, ev->item, ev->item ? strlen(ev->item) : 0, ev->type, ev->ts_ms, ev->purposes, ev->source,
+                  ev->channel, ev->json);
+}
+
+/* a request: no JSON is built (mes_ingest_history), a third of the read */
+static int hist_light_cb(void *ud, const struct mes_ingest_scan_event *ev) {
+  return hist_add(ud, ev->item, ev->item_len, ev->type, ev->ts_ms, ev->purposes, ev->source, ev->channel, NULL);
+}
+
 static int read_history(struct rec_state *s, struct mes_err *err) {
   const struct mes_policy *p = s->c->policy;
   enum mes_kind *kinds = mes__rec_alloc(&s->arena, (p->n_event_types + 1) * sizeof *kinds);
@@ -175,7 +187,8 @@ static int read_history(struct rec_state *s, struct mes_err *err) {
   for (size_t t = 0; t < p->n_event_types; t++)
     kinds[t] = mes_kind_of(p->event_types[t].name);
   struct hist_read h = {.s = s, .kinds = kinds};
-  int rc = mes_ingest_list(s->c, s->subj.row.id, hist_cb, &h, err);
+  int rc = s->why_mode ? mes_ingest_list(s->c, s->subj.row.id, hist_cb, &h, err)
+                       : mes_ingest_history(s->c, s->subj.row.id, hist_light_cb, &h, err);
   if (rc == MES_ENOT_FOUND) { /* the key is gone: nothing readable is held */
     mes_err_clear(err);
     s->n_hist = 0;

@@ -29,6 +29,9 @@ struct rec_arena {
 void mes__rec_arena_release(struct rec_arena *a);
 /* Zeroed, aligned for any type; NULL when out of memory. */
 void *mes__rec_alloc(struct rec_arena *a, size_t n);
+/* The same, not zeroed: for arrays whose every used element is written
+ * before it is read (zeroing a candidate array cost more than filling it). */
+void *mes__rec_alloc_raw(struct rec_arena *a, size_t n);
 char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
 
 /* ---------------------------------------------------------------- tuning */
@@ -44,6 +47,21 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
 #define REC_TOP_SCAN 5000         /* popular items scanned for an interest or a fill */
 #define REC_POP_WEIGHT MES_GUARD_FILL_WEIGHT /* the non-personal fill, below any real signal */
 #define REC_CONTRIB 8             /* contributions kept per candidate (>= MES_GUARD_MAX_BASED) */
+/* Candidates carried past scoring into the costly per-candidate work
+ * (catalog facts, reasons, the rules, the decision record): at least
+ * REC_PRUNE_MIN, else REC_PRUNE_PER_ITEM per item asked for. A long history
+ * proposes ~1,100 candidates to serve 10; all but the best few hundred only
+ * ever reach the record as suppressed, and each cost as much as a served
+ * one. 20 per item leaves the rules room to drop most of the best and still
+ * fill the page from personal candidates; the rest wait in a reserve that
+ * the fill draws on, best first, before anything non-personal. */
+#define REC_PRUNE_MIN 200
+#define REC_PRUNE_PER_ITEM 20
+/* Candidates that only views older than the retargeting window proposed:
+ * the rule drops every one, so pruning ranks by the fresh part of the score
+ * and keeps only this many of the strongest stale ones, for the decision
+ * record to show the rule at work (contract §6: what a rule removed). */
+#define REC_PRUNE_STALE 16
 
 /* ---------------------------------------------------------------- one request */
 
@@ -58,11 +76,21 @@ struct rec_contrib {
   double w;
 };
 
-/* What a candidate carries beyond struct mes_cand. */
+/* What a candidate carries beyond struct mes_cand; before pruning, all a
+ * proposal is (struct mes_cand, ~350 bytes, is made only for those kept). */
 struct rec_cand_x {
+  const char *item; /* borrowed: from the model or the arena */
+  int32_t midx;     /* model index, -1 when not in the model */
+  double score;     /* the sum of the contributions, before any rule */
   double by_reason[MES_REASON_N];
   struct rec_contrib contrib[REC_CONTRIB];
   size_t n_contrib;
+};
+
+/* A candidate (index i) and the key it is ranked by. */
+struct rec_ranked {
+  double key;
+  uint32_t i;
 };
 
 /* Item facts cache entry (for the guard's item_info and the filters). */
@@ -105,15 +133,28 @@ struct rec_state {
   struct rec_item **items;
   size_t n_item_buckets;
 
-  /* candidates: parallel arrays, and a map from model index */
+  /* candidates: parallel arrays, and a map from model index; cands is NULL
+   * until mes__rec_prune makes it (scoring fills cx only) */
   struct mes_cand *cands;
   struct rec_cand_x *cx;
+  bool made; /* cands exists (mes__rec_prune ran) */
   size_t n_cands, cap_cands;
   int32_t *slot_of;  /* open addressing over model indexes: candidate index or -1 */
   uint32_t *slot_key;
   size_t n_slots;
   size_t pop_pos; /* next position in the popular list for the fill */
   bool fill_started;
+
+  /* history views, clicks and carts before this no longer drive scores
+   * (guardrails.retargeting_window_days: rule_retargeting's test, mirrored) */
+  int64_t stale_before;
+  /* pruned candidates (mes__rec_prune): the arrays from before pruning,
+   * indexed by res[]; the slot map names them as -2 - index. Live ones come
+   * back best first when the fill needs more (mes__rec_fill). */
+  const struct rec_cand_x *res_x;
+  struct rec_ranked *res; /* key: the pruning's; 0 = never back (stale history alone) */
+  size_t n_res, res_pos;
+  bool res_sorted;
 };
 
 /* facts.c */
@@ -128,12 +169,21 @@ void mes__rec_state_release(struct rec_state *s);
 /* score.c */
 /* Builds the candidates from history, context item and interests. */
 int mes__rec_candidates(struct rec_state *s);
-/* Adds up to `want` more non-personal candidates (popular, trending, or the
+/* Keeps the `keep` best candidates by the part of their score the rules
+ * will leave (the whole score without rules) and the REC_PRUNE_STALE
+ * strongest that stale history alone proposed; the others go to the
+ * reserve. Makes s->cands for those kept (SIZE_MAX: all). Call once, after
+ * mes__rec_candidates (and mes__rec_cand_for_item), before anything reads
+ * s->cands (settling, the fill). */
+int mes__rec_prune(struct rec_state *s, size_t keep);
+/* Adds up to `want` more candidates: first pruned ones from the reserve
+ * (best first), then non-personal ones (popular, trending, or the
  * catalog's order without a model) that pass the filters. *added gets how
  * many; 0 means the lists are exhausted. */
 int mes__rec_fill(struct rec_state *s, size_t want, size_t *added);
-/* Settles each candidate's reason and based_on from its contributions. */
-void mes__rec_settle(struct rec_state *s, size_t from);
+/* Settles the reason and based_on of candidates [from, to) from their
+ * contributions. */
+void mes__rec_settle(struct rec_state *s, size_t from, size_t to);
 /* True when the caller's filters (exclude, categories, context item,
  * availability) let item through; facts must be the item's. */
 bool mes__rec_passes(struct rec_state *s, const char *item, const struct mes_item_facts *facts);

@@ -107,6 +107,13 @@ void mes__rec_arena_release(struct rec_arena *a) {
 }
 
 void *mes__rec_alloc(struct rec_arena *a, size_t n) {
+  void *p = mes__rec_alloc_raw(a, n);
+  if (p)
+    memset(p, 0, n);
+  return p;
+}
+
+void *mes__rec_alloc_raw(struct rec_arena *a, size_t n) {
   const size_t align = sizeof(max_align_t);
   n = (n + align - 1) / align * align;
   if (n == 0)
@@ -128,7 +135,6 @@ void *mes__rec_alloc(struct rec_arena *a, size_t n) {
   }
   void *p = (char *)a->head->data + a->used;
   a->used += n;
-  memset(p, 0, n);
   return p;
 }
 

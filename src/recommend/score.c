@@ -17,6 +17,11 @@
  * The reason is the largest personal part when there is one (so based_on
  * names every kind of personal data used), else the largest non-personal
  * part; based_on lists the largest contributions.
+ *
+ * Scoring builds only lean proposals (struct rec_cand_x); mes__rec_prune
+ * then keeps the best few hundred as full candidates (struct mes_cand) for
+ * the costly rest of the request, and holds the others in a reserve that
+ * the fill draws on before any non-personal filler.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -29,14 +34,16 @@
 
 /* ---------------------------------------------------------------- candidate map */
 
+/* Before pruning only the proposals (cx) exist; after it, both arrays. */
 static int grow_cands(struct rec_state *s) {
-  size_t cap = s->cap_cands ? s->cap_cands * 2 : 256;
-  struct mes_cand *nc = mes__rec_alloc(&s->arena, cap * sizeof *nc);
-  struct rec_cand_x *nx = mes__rec_alloc(&s->arena, cap * sizeof *nx);
-  if (!nc || !nx)
+  size_t cap = s->cap_cands ? s->cap_cands * 2 : 512;
+  struct mes_cand *nc = s->made ? mes__rec_alloc_raw(&s->arena, cap * sizeof *nc) : NULL;
+  struct rec_cand_x *nx = mes__rec_alloc_raw(&s->arena, cap * sizeof *nx);
+  if ((s->made && !nc) || !nx)
     return MES_ENOMEM;
   if (s->n_cands) {
-    memcpy(nc, s->cands, s->n_cands * sizeof *nc);
+    if (nc)
+      memcpy(nc, s->cands, s->n_cands * sizeof *nc);
     memcpy(nx, s->cx, s->n_cands * sizeof *nx);
   }
   s->cands = nc;
@@ -46,18 +53,18 @@ static int grow_cands(struct rec_state *s) {
 }
 
 static int grow_slots(struct rec_state *s) {
-  size_t n = s->n_slots ? s->n_slots * 2 : 1024;
-  int32_t *so = mes__rec_alloc(&s->arena, n * sizeof *so);
-  uint32_t *sk = mes__rec_alloc(&s->arena, n * sizeof *sk);
+  size_t n = s->n_slots ? s->n_slots * 2 : 4096; /* a long history proposes ~1,100: no regrowth */
+  int32_t *so = mes__rec_alloc_raw(&s->arena, n * sizeof *so);
+  uint32_t *sk = mes__rec_alloc_raw(&s->arena, n * sizeof *sk); /* read only where so[] is set */
   if (!so || !sk)
     return MES_ENOMEM;
   for (size_t i = 0; i < n; i++)
     so[i] = -1;
   for (size_t i = 0; i < s->n_slots; i++) {
-    if (s->slot_of[i] < 0)
+    if (s->slot_of[i] == -1)
       continue;
     size_t j = (s->slot_key[i] * 2654435761u) & (n - 1);
-    while (so[j] >= 0)
+    while (so[j] != -1)
       j = (j + 1) & (n - 1);
     so[j] = s->slot_of[i];
     sk[j] = s->slot_key[i];
@@ -68,21 +75,42 @@ static int grow_slots(struct rec_state *s) {
   return MES_OK;
 }
 
+/* The candidate for proposal x, as the rules and the reply see it. */
+static void make_cand(struct mes_cand *cd, const struct rec_cand_x *x) {
+  memset(cd, 0, sizeof *cd);
+  cd->item = x->item;
+  cd->midx = x->midx;
+  cd->score = x->score;
+  cd->disclosure = MES_DISCLOSE_EXPLICIT;
+}
+
 /* Appends a bare candidate for item (borrowed: from the model or arena). */
 static int32_t new_cand(struct rec_state *s, const char *item, int32_t midx, bool *oom) {
   if (s->n_cands == s->cap_cands && grow_cands(s)) {
     *oom = true;
     return -1;
   }
-  struct mes_cand *cd = &s->cands[s->n_cands];
-  memset(cd, 0, sizeof *cd);
-  memset(&s->cx[s->n_cands], 0, sizeof s->cx[0]);
-  cd->item = item;
-  cd->midx = midx;
-  cd->disclosure = MES_DISCLOSE_EXPLICIT;
+  struct rec_cand_x *x = &s->cx[s->n_cands];
+  memset(x, 0, sizeof *x);
+  x->item = item;
+  x->midx = midx;
+  if (s->made)
+    make_cand(&s->cands[s->n_cands], x);
   return (int32_t)s->n_cands++;
 }
 
+/* Brings pruned candidate s->res_x[r] back as a candidate of its own. */
+static int32_t restore(struct rec_state *s, uint32_t r, bool *oom) {
+  int32_t k = new_cand(s, s->res_x[r].item, s->res_x[r].midx, oom);
+  if (k < 0)
+    return -1;
+  s->cx[k] = s->res_x[r];
+  make_cand(&s->cands[k], &s->cx[k]);
+  return k;
+}
+
+/* The slot map holds, per model index, the candidate's index (>= 0), or
+ * -2 - its index in the reserve arrays when pruned; -1 is an empty slot. */
 int32_t mes__rec_cand_of(struct rec_state *s, uint32_t midx, bool add, bool *oom) {
   if (!s->n_slots) {
     if (!add)
@@ -93,14 +121,21 @@ int32_t mes__rec_cand_of(struct rec_state *s, uint32_t midx, bool add, bool *oom
     }
   }
   size_t j = (midx * 2654435761u) & (s->n_slots - 1);
-  while (s->slot_of[j] >= 0) {
-    if (s->slot_key[j] == midx)
-      return s->slot_of[j];
+  while (s->slot_of[j] != -1) {
+    if (s->slot_key[j] == midx) {
+      int32_t v = s->slot_of[j];
+      if (v >= 0 || !add)
+        return v >= 0 ? v : -1;
+      int32_t k = restore(s, (uint32_t)(-2 - v), oom);
+      if (k >= 0)
+        s->slot_of[j] = k;
+      return k;
+    }
     j = (j + 1) & (s->n_slots - 1);
   }
   if (!add)
     return -1;
-  if ((s->n_cands + 1) * 2 > s->n_slots) {
+  if ((s->n_cands + s->n_res + 1) * 2 > s->n_slots) {
     if (grow_slots(s)) {
       *oom = true;
       return -1;
@@ -115,12 +150,24 @@ int32_t mes__rec_cand_of(struct rec_state *s, uint32_t midx, bool add, bool *oom
   return k;
 }
 
+/* True when model index midx is a candidate, or was one before pruning. */
+static bool proposed(const struct rec_state *s, uint32_t midx) {
+  if (!s->n_slots)
+    return false;
+  for (size_t j = (midx * 2654435761u) & (s->n_slots - 1); s->slot_of[j] != -1; j = (j + 1) & (s->n_slots - 1))
+    if (s->slot_key[j] == midx)
+      return true;
+  return false;
+}
+
 /* Adds w to candidate k's part for reason r, crediting origin `hist` (>= 0
  * a history index, < 0 an interest, INT32_MIN nothing personal). */
 static void contribute(struct rec_state *s, int32_t k, enum mes_reason r, int32_t hist, double w) {
   struct rec_cand_x *x = &s->cx[k];
   x->by_reason[r] += w;
-  s->cands[k].score += w;
+  x->score += w;
+  if (s->made)
+    s->cands[k].score += w;
   if (hist == INT32_MIN)
     return;
   for (size_t i = 0; i < x->n_contrib; i++) {
@@ -210,9 +257,27 @@ static double decay(int64_t now_ms, int64_t ts_ms) {
   return exp2(-age_days / REC_HALF_LIFE_DAYS);
 }
 
-static bool in_groups(const struct group *g, size_t ng, uint32_t midx) {
-  for (size_t j = 0; j < ng; j++)
-    if (g[j].midx == (int32_t)midx)
+/* The model indexes of the history groups, for add_neighbors' "seen" test,
+ * which runs once per neighbour (up to REC_HIST_GROUPS x 2 x REC_NBRS per
+ * request; a linear scan of the groups cost ~400,000 comparisons): open
+ * addressing, at most a quarter full. */
+#define SEEN_SLOTS (4 * REC_HIST_GROUPS)
+struct seen {
+  uint32_t slot[SEEN_SLOTS]; /* model index + 1; 0 = empty */
+};
+
+static size_t seen_hash(uint32_t midx) { return (size_t)((midx * 2654435761u) >> 8) & (SEEN_SLOTS - 1); }
+
+static void seen_add(struct seen *t, uint32_t midx) {
+  size_t i = seen_hash(midx);
+  while (t->slot[i] && t->slot[i] != midx + 1)
+    i = (i + 1) & (SEEN_SLOTS - 1);
+  t->slot[i] = midx + 1;
+}
+
+static bool seen_has(const struct seen *t, uint32_t midx) {
+  for (size_t i = seen_hash(midx); t->slot[i]; i = (i + 1) & (SEEN_SLOTS - 1))
+    if (t->slot[i] == midx + 1)
       return true;
   return false;
 }
@@ -223,14 +288,14 @@ static bool in_groups(const struct group *g, size_t ng, uint32_t midx) {
  * discoveries: "because you viewed X" pointing at something they just looked
  * at helps nobody, and would make every page an echo of the last one. */
 static int add_neighbors(struct rec_state *s, uint32_t from, enum mes_rel rel, double factor, enum mes_reason r,
-                         int32_t hist, const struct group *seen, size_t n_seen) {
+                         int32_t hist, const struct seen *seen) {
   size_t n = 0;
   const struct mes_nbr *nb = mes_model_neighbors(s->m, rel, from, &n);
   if (!n || nb[0].w <= 0)
     return MES_OK;
   double top = nb[0].w;
   for (size_t i = 0; i < n && i < REC_NBRS; i++) {
-    if (nb[i].item == from || nb[i].w <= 0 || (seen && in_groups(seen, n_seen, nb[i].item)))
+    if (nb[i].item == from || nb[i].w <= 0 || (seen && seen_has(seen, nb[i].item)))
       continue;
     bool oom = false;
     int32_t k = mes__rec_cand_of(s, nb[i].item, true, &oom);
@@ -266,22 +331,25 @@ static int from_history(struct rec_state *s) {
     }
     g[j].w += kw * decay(s->c->now_ms, h->ts_ms);
   }
-  for (size_t j = 0; j < ng; j++)
+  struct seen seen;
+  memset(&seen, 0, sizeof seen);
+  for (size_t j = 0; j < ng; j++) {
+    seen_add(&seen, (uint32_t)g[j].midx);
     for (size_t k = 0; k < ng; k++)
       if (g[k].purchase && g[k].midx == g[j].midx)
         g[j].bought = true;
+  }
   for (size_t j = 0; j < ng; j++) {
     int32_t hist = (int32_t)g[j].hist;
     uint32_t from = (uint32_t)g[j].midx;
     int rc;
     if (g[j].purchase) {
-      rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * REC_BOUGHT_FACTOR, MES_REASON_BOUGHT_TOGETHER, hist, g,
-                         ng);
+      rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * REC_BOUGHT_FACTOR, MES_REASON_BOUGHT_TOGETHER, hist, &seen);
     } else {
       double f = g[j].w * (g[j].bought ? REC_SUBST_AFTER_BUY : 1.0);
-      rc = add_neighbors(s, from, MES_REL_VIEWED, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, g, ng);
+      rc = add_neighbors(s, from, MES_REL_VIEWED, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, &seen);
       if (!rc)
-        rc = add_neighbors(s, from, MES_REL_EASE, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, g, ng);
+        rc = add_neighbors(s, from, MES_REL_EASE, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, &seen);
     }
     if (rc)
       return rc;
@@ -295,10 +363,10 @@ static int from_context(struct rec_state *s) {
   if (midx < 0)
     return MES_OK;
   int rc = add_neighbors(s, (uint32_t)midx, MES_REL_VIEWED, REC_CTX_WEIGHT, MES_REASON_SIMILAR_TO_CURRENT, INT32_MIN,
-                         NULL, 0);
+                         NULL);
   if (!rc)
     rc = add_neighbors(s, (uint32_t)midx, MES_REL_EASE, REC_CTX_WEIGHT, MES_REASON_SIMILAR_TO_CURRENT, INT32_MIN,
-                       NULL, 0);
+                       NULL);
   return rc;
 }
 
@@ -326,6 +394,8 @@ static int from_interests(struct rec_state *s) {
 int mes__rec_candidates(struct rec_state *s) {
   if (!s->m)
     return MES_OK;
+  int days = s->c->policy->guardrails.retargeting_window_days;
+  s->stale_before = s->c->now_ms - (int64_t)days * (int64_t)MS_PER_DAY;
   int rc = MES_OK;
   if (s->personalized)
     rc = from_history(s);
@@ -334,6 +404,137 @@ int mes__rec_candidates(struct rec_state *s) {
   if (!rc && s->personalized)
     rc = from_interests(s);
   return rc;
+}
+
+/* ---------------------------------------------------------------- pruning */
+
+static void swap_ranked(struct rec_ranked *a, struct rec_ranked *b) {
+  struct rec_ranked t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Moves the k largest keys of a[0..n) into a[0..k), in no order: a
+ * quickselect (linear on average) with a three-way partition, so that many
+ * equal keys cost nothing extra. */
+static void select_top(struct rec_ranked *a, size_t n, size_t k) {
+  size_t lo = 0, hi = n;
+  while (lo < k && k < hi && hi - lo > 1) {
+    double x = a[lo].key, y = a[lo + (hi - lo) / 2].key, z = a[hi - 1].key;
+    double p = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y); /* median of three */
+    size_t gt = lo, i = lo, lt = hi; /* [lo,gt) > p, [gt,i) == p, [lt,hi) < p */
+    while (i < lt) {
+      if (a[i].key > p)
+        swap_ranked(&a[gt++], &a[i++]);
+      else if (a[i].key < p)
+        swap_ranked(&a[i], &a[--lt]);
+      else
+        i++;
+    }
+    if (k <= gt)
+      hi = gt;
+    else if (k >= lt)
+      lo = lt;
+    else
+      return; /* the boundary falls among keys equal to p */
+  }
+}
+
+/* Makes s->cands for every proposal, pruning nothing. */
+static int make_all(struct rec_state *s) {
+  if (s->made)
+    return MES_OK;
+  s->made = true;
+  if (!s->cap_cands)
+    return MES_OK; /* nothing proposed: grow_cands makes both arrays from now on */
+  s->cands = mes__rec_alloc_raw(&s->arena, s->cap_cands * sizeof *s->cands);
+  if (!s->cands)
+    return MES_ENOMEM;
+  for (size_t i = 0; i < s->n_cands; i++)
+    make_cand(&s->cands[i], &s->cx[i]);
+  return MES_OK;
+}
+
+int mes__rec_prune(struct rec_state *s, size_t keep) {
+  size_t n = s->n_cands;
+  if (s->made || n <= keep || n - keep <= REC_PRUNE_STALE || !s->n_slots)
+    return make_all(s);
+  /* live from the front, stale-only from the back of one array */
+  struct rec_ranked *r = mes__rec_alloc_raw(&s->arena, n * sizeof *r);
+  uint8_t *kept = mes__rec_alloc(&s->arena, n);
+  int32_t *moved = mes__rec_alloc_raw(&s->arena, n * sizeof *moved); /* read only where kept */
+  if (!r || !kept || !moved)
+    return MES_ENOMEM;
+  size_t nl = 0, ns = 0;
+  for (size_t i = 0; i < n; i++) {
+    double score = s->cx[i].score, stale = 0;
+    size_t n_hist = 0, n_stale = 0;
+    /* Without rules nothing is taken away: the whole score ranks. With
+     * them, what rule_retargeting leaves, judged as it judges: each listed
+     * history part (named by its group's newest event) older than the
+     * window, unless a purchase, leaves the score; a candidate all of whose
+     * parts go, and whom no named interest backs, is dropped. */
+    const struct rec_cand_x *x = &s->cx[i];
+    for (size_t j = 0; !s->no_rules && j < x->n_contrib; j++) {
+      int32_t h = x->contrib[j].hist;
+      if (h < 0)
+        continue;
+      n_hist++;
+      if (s->hist[h].kind != MES_KIND_PURCHASE && s->hist[h].ts_ms < s->stale_before) {
+        n_stale++;
+        stale += x->contrib[j].w;
+      }
+    }
+    if (n_hist && n_stale == n_hist && x->by_reason[MES_REASON_YOU_TOLD_US] <= 0)
+      r[n - 1 - ns++] = (struct rec_ranked){score, (uint32_t)i};
+    else
+      r[nl++] = (struct rec_ranked){score - stale, (uint32_t)i};
+  }
+  struct rec_ranked *stale = r + nl;
+  size_t kl = nl < keep ? nl : keep, ks = ns < REC_PRUNE_STALE ? ns : REC_PRUNE_STALE;
+  select_top(r, nl, kl);
+  select_top(stale, ns, ks);
+  for (size_t i = 0; i < kl; i++)
+    kept[r[i].i] = 1;
+  for (size_t i = 0; i < ks; i++)
+    kept[stale[i].i] = 1;
+  /* The kept ones move to new arrays, in the order they were proposed; the
+   * old arrays stay as the reserve. */
+  size_t nk = kl + ks, cap = 256;
+  while (cap < nk + nk / 2)
+    cap *= 2;
+  struct mes_cand *nc = mes__rec_alloc_raw(&s->arena, cap * sizeof *nc);
+  struct rec_cand_x *nx = mes__rec_alloc_raw(&s->arena, cap * sizeof *nx);
+  struct rec_ranked *res = mes__rec_alloc_raw(&s->arena, (n - nk) * sizeof *res);
+  if (!nc || !nx || !res)
+    return MES_ENOMEM;
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!kept[i])
+      continue;
+    nx[w] = s->cx[i];
+    make_cand(&nc[w], &nx[w]);
+    moved[i] = (int32_t)w++;
+  }
+  size_t nr = 0;
+  for (size_t i = kl; i < nl; i++)
+    res[nr++] = r[i];
+  for (size_t i = ks; i < ns; i++)
+    res[nr++] = (struct rec_ranked){0, stale[i].i};
+  for (size_t j = 0; j < s->n_slots; j++) {
+    int32_t v = s->slot_of[j];
+    if (v >= 0)
+      s->slot_of[j] = kept[v] ? moved[v] : -2 - v;
+  }
+  s->res_x = s->cx;
+  s->res = res;
+  s->n_res = nr;
+  s->cands = nc;
+  s->cx = nx;
+  s->made = true;
+  s->n_cands = nk;
+  s->cap_cands = cap;
+  return MES_OK;
 }
 
 /* ---------------------------------------------------------------- the fill */
@@ -379,8 +580,8 @@ static int fill_from_catalog(struct rec_state *s, size_t want, size_t *added) {
 /* Tries to add model item midx as a non-personal candidate. */
 static int fill_one(struct rec_state *s, uint32_t midx, bool trending, size_t *added) {
   bool oom = false;
-  if (mes__rec_cand_of(s, midx, false, &oom) >= 0)
-    return MES_OK; /* already a candidate */
+  if (proposed(s, midx))
+    return MES_OK; /* already a candidate (or pruned: it comes back through the reserve, never as a filler) */
   const char *id = mes_model_item_id(s->m, midx);
   struct mes_item_facts f;
   if (!peek_facts(s, id, &f) || !mes__rec_passes(s, id, &f))
@@ -398,8 +599,38 @@ static int fill_one(struct rec_state *s, uint32_t midx, bool trending, size_t *a
   return MES_OK;
 }
 
+static int by_key_desc(const void *a, const void *b) {
+  const struct rec_ranked *x = a, *y = b;
+  if (x->key != y->key)
+    return x->key < y->key ? 1 : -1;
+  return x->i < y->i ? -1 : x->i > y->i; /* the proposal order: stable answers */
+}
+
+/* Brings back up to `want` pruned candidates, best first. */
+static int fill_from_reserve(struct rec_state *s, size_t want, size_t *added) {
+  if (!s->res_sorted) { /* only when the rules dropped nearly all the kept ones: rare */
+    qsort(s->res, s->n_res, sizeof *s->res, by_key_desc);
+    s->res_sorted = true;
+  }
+  while (*added < want && s->res_pos < s->n_res && s->res[s->res_pos].key > 0) {
+    bool oom = false;
+    if (mes__rec_cand_of(s, (uint32_t)s->res_x[s->res[s->res_pos].i].midx, true, &oom) < 0)
+      return MES_ENOMEM;
+    s->res_pos++;
+    (*added)++;
+  }
+  if (s->res_pos < s->n_res && s->res[s->res_pos].key <= 0)
+    s->res_pos = s->n_res; /* what is left, stale history alone proposed: the rules would drop it */
+  return MES_OK;
+}
+
 int mes__rec_fill(struct rec_state *s, size_t want, size_t *added) {
   *added = 0;
+  if (s->res_pos < s->n_res) { /* personal candidates before any filler */
+    int rc = fill_from_reserve(s, want, added);
+    if (rc || *added)
+      return rc;
+  }
   if (!s->m)
     return fill_from_catalog(s, want, added);
   int rc = MES_OK;
@@ -424,10 +655,10 @@ static int by_weight(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-void mes__rec_settle(struct rec_state *s, size_t from) {
+void mes__rec_settle(struct rec_state *s, size_t from, size_t to) {
   static const enum mes_reason general[] = {MES_REASON_SIMILAR_TO_CURRENT, MES_REASON_TRENDING, MES_REASON_POPULAR,
                                             MES_REASON_EDITORIAL};
-  for (size_t i = from; i < s->n_cands; i++) {
+  for (size_t i = from; i < to && i < s->n_cands; i++) {
     struct mes_cand *cd = &s->cands[i];
     struct rec_cand_x *x = &s->cx[i];
     qsort(x->contrib, x->n_contrib, sizeof x->contrib[0], by_weight);
@@ -497,7 +728,7 @@ int32_t mes__rec_cand_for_item(struct rec_state *s, const char *item, size_t len
     return k;
   }
   for (size_t i = 0; i < s->n_cands; i++)
-    if (strlen(s->cands[i].item) == len && memcmp(s->cands[i].item, item, len) == 0)
+    if (strlen(s->cx[i].item) == len && memcmp(s->cx[i].item, item, len) == 0)
       return (int32_t)i;
   const char *copy = mes__rec_strndup(&s->arena, item, len);
   int32_t k = copy ? new_cand(s, copy, -1, &oom) : -1;

@@ -10,10 +10,12 @@
  * rules run over the newcomers, until `count` stand or the lists run out.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/mtime.h"
 #include "recommend/rec_int.h"
 
@@ -180,12 +182,13 @@ static size_t standing(const struct run *run) {
 
 /* Builds the candidates, runs the rules, fills until `count` stand. */
 static int rank(struct rec_state *s, struct run *run) {
-  if (mes__rec_candidates(s))
+  size_t want = (size_t)s->req.count;
+  size_t keep = want * REC_PRUNE_PER_ITEM > REC_PRUNE_MIN ? want * REC_PRUNE_PER_ITEM : REC_PRUNE_MIN;
+  if (mes__rec_candidates(s) || mes__rec_prune(s, keep))
     return MES_ENOMEM;
-  mes__rec_settle(s, 0);
+  mes__rec_settle(s, 0, s->n_cands);
   int rc = run_add_passing(s, run, 0);
   size_t guarded = 0;
-  size_t want = (size_t)s->req.count;
   for (int round = 0; !rc; round++) {
     if (!s->no_rules)
       mes_guard_run(&s->facts, run->c + guarded, run->n - guarded);
@@ -198,7 +201,7 @@ static int rank(struct rec_state *s, struct run *run) {
     rc = mes__rec_fill(s, (want - have) + 4 + (size_t)round * want, &added);
     if (rc || added == 0)
       break;
-    mes__rec_settle(s, before);
+    mes__rec_settle(s, before, s->n_cands);
     rc = run_add_passing(s, run, before);
   }
   return rc;
@@ -232,31 +235,110 @@ static void count_rule(struct mes_rec_outcome *oc, const char *rule) {
   }
 }
 
+/* Appends str as json_dumps writes a string (UTF-8 kept; quote, backslash
+ * and control characters escaped), so that the record reads the same. */
+static int buf_json_string(struct mes_buf *b, const char *str) {
+  int rc = mes_buf_append(b, "\"", 1);
+  const char *run = str;
+  for (const char *p = str; !rc && *p; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (ch >= 0x20 && ch != '"' && ch != '\\')
+      continue;
+    char esc[8] = {'\\', 0};
+    size_t n = 2;
+    switch (ch) {
+    case '"':
+    case '\\':
+      esc[1] = (char)ch;
+      break;
+    case '\b':
+      esc[1] = 'b';
+      break;
+    case '\f':
+      esc[1] = 'f';
+      break;
+    case '\n':
+      esc[1] = 'n';
+      break;
+    case '\r':
+      esc[1] = 'r';
+      break;
+    case '\t':
+      esc[1] = 't';
+      break;
+    default:
+      n = (size_t)snprintf(esc, sizeof esc, "\\u%04X", ch);
+    }
+    rc = mes_buf_append(b, run, (size_t)(p - run));
+    if (!rc)
+      rc = mes_buf_append(b, esc, n);
+    run = p + 1;
+  }
+  if (!rc)
+    rc = mes_buf_puts(b, run);
+  return rc ? rc : mes_buf_append(b, "\"", 1);
+}
+
+/* The record's text: the head through jansson, then "suppressed" appended
+ * by hand. A rule may drop hundreds of candidates per request (retargeting,
+ * on a long history), and a jansson object per entry cost more than the
+ * rest of the request (json_dumps checks every object for cycles). The text
+ * is what json_dumps(JSON_COMPACT) wrote for the whole record. New, or NULL
+ * when out of memory. */
+static char *record_text(json_t *head, const struct run *run) {
+  char *h = json_dumps(head, JSON_COMPACT);
+  if (!h)
+    return NULL;
+  size_t hl = strlen(h);
+  struct mes_buf b;
+  mes_buf_init(&b, SIZE_MAX);
+  /* head ends with '}': reopen it */
+  int rc = hl && h[hl - 1] == '}' ? mes_buf_append(&b, h, hl - 1) : MES_ENOMEM;
+  free(h);
+  if (!rc)
+    rc = mes_buf_puts(&b, ",\"suppressed\":[");
+  bool first = true;
+  for (size_t i = 0; !rc && i < run->n; i++) {
+    const struct mes_cand *cd = &run->c[i];
+    if (!cd->dropped)
+      continue;
+    rc = mes_buf_puts(&b, first ? "{\"item\":" : ",{\"item\":");
+    first = false;
+    if (!rc)
+      rc = buf_json_string(&b, cd->item);
+    if (!rc)
+      rc = mes_buf_puts(&b, ",\"rule\":");
+    if (!rc)
+      rc = buf_json_string(&b, cd->rule ? cd->rule : "");
+    if (!rc)
+      rc = mes_buf_puts(&b, ",\"detail\":");
+    if (!rc)
+      rc = buf_json_string(&b, cd->detail);
+    if (!rc)
+      rc = mes_buf_append(&b, "}", 1);
+  }
+  if (!rc)
+    rc = mes_buf_puts(&b, "]}");
+  char *doc = rc ? NULL : mes_buf_steal(&b);
+  mes_buf_release(&b);
+  return doc;
+}
+
 /* Serializes and (for a known subject) seals the record, then queues it
  * with the impressions. Failures cost the record, never the answer. */
 static void keep_record(struct rec_state *s, int64_t rid, json_t *items, const struct run *run,
                         const char *const *served, size_t n_served) {
   const struct mes_ctx *c = s->c;
-  json_t *sup = json_array();
   char ts[32];
   mes_time_format(c->now_ms, ts);
   char rid_s[MES_REC_ID_LEN + 1];
   mes__rec_format_rid(rid, rid_s);
-  for (size_t i = 0; sup && i < run->n; i++) {
-    const struct mes_cand *cd = &run->c[i];
-    if (cd->dropped &&
-        json_array_append_new(sup, json_pack("{s:s, s:s, s:s}", "item", cd->item, "rule", cd->rule ? cd->rule : "",
-                                             "detail", cd->detail)))
-      break;
-  }
   int64_t model_id = s->m ? mes_model_id(s->m) : 0;
-  json_t *rec = sup ? json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:O, s:o}", "request_id", rid_s, "ts", ts,
-                                "placement", s->req.placement, "channel", mes_channel_name(s->req.channel),
-                                "personalized", s->personalized, "model",
-                                model_id > 0 ? json_integer(model_id) : json_null(), "items", items, "suppressed",
-                                sup)
-                    : NULL;
-  char *doc = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:O}", "request_id", rid_s, "ts", ts, "placement",
+                          s->req.placement, "channel", mes_channel_name(s->req.channel), "personalized",
+                          s->personalized, "model", model_id > 0 ? json_integer(model_id) : json_null(), "items",
+                          items);
+  char *doc = rec ? record_text(rec, run) : NULL;
   json_decref(rec);
   if (!doc) {
     mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: out of memory", rid_s);

@@ -5,6 +5,7 @@
  * data that counts towards it (with event ids, so each can be deleted),
  * whether a rule would hold it back, and what the person can do.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,9 +112,9 @@ int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const 
   if (mes__rec_candidates(&s) || !(item_z = mes__rec_strndup(&s.arena, item, item_len)))
     goto oom;
   int32_t k = mes__rec_cand_for_item(&s, item_z, item_len);
-  if (k < 0)
+  if (k < 0 || mes__rec_prune(&s, SIZE_MAX)) /* nothing pruned: only makes the candidates */
     goto oom;
-  mes__rec_settle(&s, 0);
+  mes__rec_settle(&s, (size_t)k, (size_t)k + 1); /* the one asked about: the others are not shown */
   bool oom = false;
   const struct mes_item_facts *f = mes__rec_item(&s, item_z, &oom);
   if (oom)

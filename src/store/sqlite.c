@@ -105,7 +105,23 @@ static const char *const data_steps[] = {
     " meta TEXT NOT NULL, blob BLOB NOT NULL);",
     /* 3: the decision sweep finds old records without scanning the table */
     "CREATE INDEX decisions_ts ON decisions(ts_ms);",
+    /* 4: the retention sweep finds old events through event_spans, the
+     * oldest ts_ms of each type in each run of SPAN_IDS consecutive ids,
+     * instead of an index entry per event (events_type_ts cost 10-20% of
+     * batched inserts, bench/README.md); a run is read only when it holds
+     * an event to erase. */
+    "DROP INDEX events_type_ts;"
+    "CREATE TABLE event_spans(chunk INTEGER NOT NULL, type INTEGER NOT NULL, min_ts INTEGER NOT NULL,"
+    " PRIMARY KEY(chunk, type)) WITHOUT ROWID;"
+    "INSERT INTO event_spans(chunk, type, min_ts) SELECT id >> 12, type, min(ts_ms) FROM events GROUP BY 1, 2;",
 };
+
+/* Ids per event_spans row (1 << SPAN_SHIFT; step 4 above spells 12 out). A
+ * span's min_ts may be lower than its events' (erasures do not update it):
+ * that costs the sweep one needless read of the run, never a missed event. */
+#define SPAN_SHIFT 12
+#define SPAN_IDS ((int64_t)1 << SPAN_SHIFT)
+#define SPAN_CACHE 8 /* event types whose last span row the writer remembers */
 
 static const char *const keys_steps[] = {
     /* 1 */
@@ -143,6 +159,11 @@ enum stmt_id {
   S_EV_PURGE,
   S_EV_SWEEP,
   S_EV_COUNT,
+  S_SPAN_PUT,
+  S_SPAN_NEXT,
+  S_SPAN_MIN,
+  S_SPAN_SET,
+  S_SPAN_DEL,
   S_CO_APPEND,
   S_CO_LIST,
   S_PREF_PUT,
@@ -203,8 +224,14 @@ static const char *const sql_text[S_N] = {
     [S_EV_LIST] = "SELECT " EVENT_COLS " FROM events WHERE subject = ?1 ORDER BY ts_ms, id",
     [S_EV_DELETE] = "DELETE FROM events WHERE id = ?2 AND subject = ?1",
     [S_EV_PURGE] = "DELETE FROM events WHERE subject = ?1 AND (purposes & ?2) = 0",
-    [S_EV_SWEEP] = "DELETE FROM events WHERE type = ?1 AND ts_ms < ?2",
+    [S_EV_SWEEP] = "DELETE FROM events WHERE id >= ?1 AND id < ?2 AND type = ?3 AND ts_ms < ?4",
     [S_EV_COUNT] = "SELECT count(*) FROM events",
+    [S_SPAN_PUT] = "INSERT INTO event_spans(chunk, type, min_ts) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(chunk, type) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts)",
+    [S_SPAN_NEXT] = "SELECT chunk FROM event_spans WHERE type = ?1 AND min_ts < ?2 ORDER BY chunk LIMIT 1",
+    [S_SPAN_MIN] = "SELECT min(ts_ms) FROM events WHERE id >= ?1 AND id < ?2 AND type = ?3",
+    [S_SPAN_SET] = "UPDATE event_spans SET min_ts = ?3 WHERE chunk = ?1 AND type = ?2",
+    [S_SPAN_DEL] = "DELETE FROM event_spans WHERE chunk = ?1 AND type = ?2",
     [S_CO_APPEND] = "INSERT INTO consents(subject, purpose, status, ts_ms, sealed) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_CO_LIST] = "SELECT " CONSENT_COLS " FROM consents WHERE subject = ?1 ORDER BY id",
     [S_PREF_PUT] = "INSERT INTO preferences(subject, sealed) VALUES(?1, ?2)"
@@ -288,7 +315,19 @@ struct sq {
   pthread_mutex_t rmu; /* guards rd_busy and the opening of readers */
   struct conn rd[N_READERS];
   bool rd_busy[N_READERS];
+
+  /* Guarded by mu. The event_spans row each recent insert of a type wrote
+   * (slot type % SPAN_CACHE): an insert into the same run at or after
+   * min_ts needs no write to event_spans. Forgotten whenever a rollback may
+   * have undone such a write, and by the sweep, which rewrites spans. */
+  struct {
+    bool valid;
+    int type;
+    int64_t chunk, min_ts;
+  } span_seen[SPAN_CACHE];
 };
+
+static void spans_forget(struct sq *b) { memset(b->span_seen, 0, sizeof b->span_seen); }
 
 static struct sq *be(struct mes_store *st) { return st->be; }
 
@@ -513,6 +552,7 @@ static void check_outer(struct sq *b) {
   if (!b->in_outer || !sqlite3_get_autocommit(b->db))
     return;
   b->in_outer = false;
+  spans_forget(b);
   pthread_mutex_lock(&b->sync_mu);
   if (b->dirty) {
     b->broken = true;
@@ -553,6 +593,7 @@ static int sq_tx_begin(struct mes_store *st) {
     if (rc != MES_OK)
       goto error;
     b->in_outer = true;
+    spans_forget(b); /* another process may have swept since: trust spans within one write lock only */
   }
   rc = run(b, S_SAVEPOINT);
   if (rc != MES_OK) {
@@ -579,6 +620,8 @@ static int sq_tx_commit(struct mes_store *st, uint64_t *ticket) {
   }
   check_outer(b);
   int rc = b->in_outer ? run(b, S_RELEASE) : MES_ESTORE;
+  if (rc != MES_OK)
+    spans_forget(b);
   if (rc != MES_OK && b->in_outer) {
     run(b, S_ROLLBACK_TO);
     run(b, S_RELEASE);
@@ -614,6 +657,7 @@ static void sq_tx_rollback(struct mes_store *st) {
     return;
   }
   check_outer(b);
+  spans_forget(b); /* the span rows this savepoint wrote are undone */
   if (b->in_outer) {
     run(b, S_ROLLBACK_TO);
     run(b, S_RELEASE);
@@ -672,6 +716,8 @@ static void flush(struct sq *b) {
   if (rc != MES_OK && !sqlite3_get_autocommit(b->db))
     run(b, S_ROLLBACK);
   bool committed = b->in_outer && rc == MES_OK;
+  if (!committed)
+    spans_forget(b);
   b->in_outer = false;
   uint64_t done = 0;
   pthread_mutex_lock(&b->sync_mu);
@@ -1309,6 +1355,36 @@ static void read_event(sqlite3_stmt *s, struct mes_event_row *r) {
   r->sealed_len = (size_t)sqlite3_column_bytes(s, 7);
 }
 
+/* Records, in event_spans, that the run of `id` holds an event of `type` at
+ * ts_ms. Holds mu, inside a transaction. */
+static int span_note(struct sq *b, int64_t id, int type, int64_t ts_ms) {
+  int64_t chunk = id >> SPAN_SHIFT;
+  int slot = (int)((unsigned)type % SPAN_CACHE);
+  if (b->span_seen[slot].valid && b->span_seen[slot].type == type && b->span_seen[slot].chunk == chunk &&
+      b->span_seen[slot].min_ts <= ts_ms)
+    return MES_OK;
+  struct q q;
+  int rc = q_open(b, S_SPAN_PUT, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, chunk);
+    sqlite3_bind_int(q.s, 2, type);
+    sqlite3_bind_int64(q.s, 3, ts_ms);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  if (rc == MES_OK) {
+    /* The row now holds at most ts_ms; remembering ts_ms (not the row's own
+     * minimum, which a read would cost) only makes later skips rarer. */
+    bool same = b->span_seen[slot].valid && b->span_seen[slot].type == type && b->span_seen[slot].chunk == chunk;
+    int64_t lo = same && b->span_seen[slot].min_ts < ts_ms ? b->span_seen[slot].min_ts : ts_ms;
+    b->span_seen[slot].valid = true;
+    b->span_seen[slot].type = type;
+    b->span_seen[slot].chunk = chunk;
+    b->span_seen[slot].min_ts = lo;
+  }
+  return rc;
+}
+
 static int sq_event_insert(struct mes_store *st, struct mes_event_row *row) {
   struct sq *b = be(st);
   bool own;
@@ -1329,6 +1405,8 @@ static int sq_event_insert(struct mes_store *st, struct mes_event_row *row) {
       row->id = sqlite3_last_insert_rowid(b->db);
   }
   q_close(&q);
+  if (rc == MES_OK)
+    rc = span_note(b, row->id, row->type, row->ts_ms);
   return wr_end(st, own, rc);
 }
 
@@ -1417,8 +1495,77 @@ static int sq_event_purge_purposes(struct mes_store *st, int64_t sid, uint32_t s
   return delete_2(st, S_EV_PURGE, sid, still_granted, n);
 }
 
+/* One run of ids of the sweep, in its own write transaction (when the caller
+ * holds none): erases the run's events of `type` older than before_ms and
+ * stores the oldest ts_ms left, or drops the span. *chunk gets the run
+ * swept, -1 when no span holds an event to erase. */
+static int sweep_span(struct mes_store *st, int type, int64_t before_ms, int64_t *chunk, int64_t *n) {
+  struct sq *b = be(st);
+  bool own;
+  struct q q = {0};
+  *chunk = -1;
+  int rc = wr_begin(st, &own);
+  if (rc != MES_OK)
+    return rc;
+  spans_forget(b);
+  if ((rc = q_open(b, S_SPAN_NEXT, &q)) == MES_OK) {
+    sqlite3_bind_int(q.s, 1, type);
+    sqlite3_bind_int64(q.s, 2, before_ms);
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_ROW)
+      *chunk = sqlite3_column_int64(q.s, 0);
+    else if (r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  int64_t lo = *chunk >= 0 ? *chunk * SPAN_IDS : 0, hi = lo + SPAN_IDS;
+  if (rc == MES_OK && *chunk >= 0 && (rc = q_open(b, S_EV_SWEEP, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, lo);
+    sqlite3_bind_int64(q.s, 2, hi);
+    sqlite3_bind_int(q.s, 3, type);
+    sqlite3_bind_int64(q.s, 4, before_ms);
+    rc = q_done(&q);
+    if (rc == MES_OK)
+      *n += sqlite3_changes64(b->db);
+    q_close(&q);
+  }
+  bool left = false;
+  int64_t min_ts = 0;
+  if (rc == MES_OK && *chunk >= 0 && (rc = q_open(b, S_SPAN_MIN, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, lo);
+    sqlite3_bind_int64(q.s, 2, hi);
+    sqlite3_bind_int(q.s, 3, type);
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_ROW) {
+      left = sqlite3_column_type(q.s, 0) != SQLITE_NULL;
+      min_ts = sqlite3_column_int64(q.s, 0);
+    } else {
+      rc = map_rc(r);
+    }
+    q_close(&q);
+  }
+  if (rc == MES_OK && *chunk >= 0 && (rc = q_open(b, left ? S_SPAN_SET : S_SPAN_DEL, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, *chunk);
+    sqlite3_bind_int(q.s, 2, type);
+    if (left)
+      sqlite3_bind_int64(q.s, 3, min_ts);
+    rc = q_done(&q);
+    q_close(&q);
+  }
+  return wr_end(st, own, rc);
+}
+
+/* Run by run, each in its own short write transaction, so that ingestion
+ * waits for the writer at most one run's delete (1 << SPAN_SHIFT ids) at a
+ * time. A run left with min_ts >= before_ms is not found again: the loop ends. */
 static int sq_event_sweep(struct mes_store *st, int type, int64_t before_ms, int64_t *n) {
-  return delete_2(st, S_EV_SWEEP, type, before_ms, n);
+  int64_t chunk, done = 0;
+  int rc;
+  do
+    rc = sweep_span(st, type, before_ms, &chunk, &done);
+  while (rc == MES_OK && chunk >= 0);
+  *n = rc == MES_OK ? done : 0;
+  return rc;
 }
 
 static int64_t sq_event_count(struct mes_store *st) { return count_rows(st, S_EV_COUNT); }

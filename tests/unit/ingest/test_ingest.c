@@ -459,6 +459,73 @@ static void test_idempotent_retry(void **state) {
   json_decref(events);
 }
 
+/* ------------------------------------------------------------ the light read */
+
+struct light {
+  json_t *events; /* [{id, type, ts_ms, purposes, source, channel, item}] */
+  int64_t sid;
+  bool bad_sid;
+};
+
+static int collect_light(void *ud, const struct mes_ingest_scan_event *ev) {
+  struct light *l = ud;
+  l->bad_sid |= ev->sid != l->sid;
+  assert_true(!ev->item || strlen(ev->item) == ev->item_len);
+  json_array_append_new(l->events, json_pack("{s:I, s:i, s:I, s:I, s:i, s:i, s:s?}", "id", (json_int_t)ev->id,
+                                             "type", ev->type, "ts", (json_int_t)ev->ts_ms, "purposes",
+                                             (json_int_t)ev->purposes, "source", (int)ev->source, "channel",
+                                             ev->channel, "item", ev->item));
+  return 0;
+}
+
+static int collect_full(void *ud, const struct mes_ingest_event *ev) {
+  struct light *l = ud;
+  json_array_append_new(l->events, json_pack("{s:I, s:i, s:I, s:I, s:i, s:i, s:s?}", "id", (json_int_t)ev->id,
+                                             "type", ev->type, "ts", (json_int_t)ev->ts_ms, "purposes",
+                                             (json_int_t)ev->purposes, "source", (int)ev->source, "channel",
+                                             ev->channel, "item", ev->item));
+  return 0;
+}
+
+/* mes_ingest_history hands out what mes_ingest_list does (minus the JSON),
+ * for item ids that need unescaping, events without an item, channels, and
+ * says MES_ENOT_FOUND once the key is shredded. */
+static void test_history_matches_list(void **state) {
+  struct fixture *f = *state;
+  consent(f, "u12", "personalization", "granted");
+  json_t *r = ingest(f, "{\"events\": ["
+                        "{\"subject\": \"u12\", \"type\": \"view\", \"item\": \"tent \\\"2p\\\" \\\\ \\u00e9t\\u00e9\", "
+                        "\"channel\": \"app\", \"properties\": {\"duration_s\": 3}},"
+                        "{\"subject\": \"u12\", \"type\": \"search\", \"query\": \"tents\"},"
+                        "{\"subject\": \"u12\", \"type\": \"purchase\", \"item\": \"b\", \"channel\": \"store\", "
+                        "\"event_id\": \"p-1\"}]}");
+  counts(r, 3, 3, 0, 0, 0, 0, 0, 0);
+  json_decref(r);
+  int64_t sid = sid_of(f, "u12");
+  struct light full = {json_array(), sid, false}, light = {json_array(), sid, false};
+  struct mes_err err;
+  mes_err_clear(&err);
+  assert_int_equal(mes_ingest_list(&f->ctx, sid, collect_full, &full, &err), MES_OK);
+  assert_int_equal(mes_ingest_history(&f->ctx, sid, collect_light, &light, &err), MES_OK);
+  assert_int_equal(json_array_size(light.events), 3);
+  assert_false(light.bad_sid);
+  char *a = json_dumps(full.events, JSON_SORT_KEYS), *b = json_dumps(light.events, JSON_SORT_KEYS);
+  assert_string_equal(b, a);
+  free(a);
+  free(b);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(light.events, 0), "item")),
+                      "tent \"2p\" \\ \xc3\xa9t\xc3\xa9");
+  assert_true(json_is_null(json_object_get(json_array_get(light.events, 1), "item"))); /* the search */
+  json_decref(full.events);
+  json_decref(light.events);
+  /* erased: the key is gone */
+  assert_int_equal(mes_subject_shred(&f->ctx, sid), MES_OK);
+  light.events = json_array();
+  assert_int_equal(mes_ingest_history(&f->ctx, sid, collect_light, &light, &err), MES_ENOT_FOUND);
+  assert_int_equal(json_array_size(light.events), 0);
+  json_decref(light.events);
+}
+
 /* ------------------------------------------------------------ forget, sweep */
 
 static void test_forget(void **state) {
@@ -518,6 +585,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_minimisation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_search_query_sealed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idempotent_retry, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_history_matches_list, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
   };

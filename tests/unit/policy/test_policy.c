@@ -199,6 +199,10 @@ static const struct bad_case bad_cases[] = {
     {"bad model kind", MINIMAL "model:\n  kind: magic\n", 6, "model.kind must be auto, cooc, ease or popular"},
     {"zero retrain", MINIMAL "model: {retrain_every_minutes: 0}\n", 5,
      "model.retrain_every_minutes must be a positive"},
+    {"negative growth", MINIMAL "model: {retrain_after_events_pct: -1}\n", 5,
+     "model.retrain_after_events_pct must be a non-negative whole number, such as 10; it cannot be -1."},
+    {"huge growth", MINIMAL "model: {retrain_after_events_pct: 100001}\n", 5,
+     "model.retrain_after_events_pct may be at most 100000"},
     {"negative memory", MINIMAL "model:\n  max_memory_mb: -5\n", 6, "model.max_memory_mb must be a positive"},
     {"zero decision retention", MINIMAL "decision_retention_days: 0\n", 5,
      "decision_retention_days must be a positive"},
@@ -288,6 +292,7 @@ static void test_defaults(void **state) {
   assert_false(g->third_party_accept);
   assert_int_equal(p->model.kind, MES_MODEL_AUTO);
   assert_int_equal(p->model.retrain_every_minutes, 60);
+  assert_int_equal(p->model.retrain_after_events_pct, 10);
   assert_int_equal(p->model.max_memory_mb, 2048);
   assert_int_equal(p->decision_retention_days, 30);
   for (int c = 0; c < MES_CH_N; c++)
@@ -305,11 +310,17 @@ static void test_defaults(void **state) {
   assert_true(p->guardrails.third_party_accept);
   assert_int_equal(p->model.kind, MES_MODEL_EASE);
   assert_int_equal(p->model.retrain_every_minutes, 60);
+  assert_int_equal(p->model.retrain_after_events_pct, 10);
   assert_string_equal(p->version, "v7");
   assert_int_equal(p->languages, (1u << MES_LANG_EN) | (1u << MES_LANG_PL));
   assert_int_equal(p->n_categories, 1);
   assert_false(p->categories[0].sensitive);
   assert_false(p->categories[0].lifecycle_once);
+  mes_policy_free(p);
+
+  /* 0 is a value of retrain_after_events_pct (never), not a missing one. */
+  p = load_ok(MINIMAL "model: {retrain_after_events_pct: 0}\n");
+  assert_int_equal(p->model.retrain_after_events_pct, 0);
   mes_policy_free(p);
 }
 

@@ -327,6 +327,57 @@ static void test_sweep_by_age(void **state) {
   assert_int_equal(n, 0);
 }
 
+/* The sweep finds old events through per-run spans (migration step 4): events
+ * backdated anywhere among many runs, of several types, in one transaction,
+ * and a span written by a rolled-back savepoint that a later insert into the
+ * same run must write again. */
+static void test_sweep_spans(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  static const uint8_t blob[] = "sealed-bytes";
+  const int64_t n_rows = 10000; /* about three runs of 4,096 ids */
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  for (int64_t i = 0; i < n_rows; i++) {
+    int64_t ts = 100000 + i;
+    if (i == 5000 || i == 9000)
+      ts = 10 + i; /* backdated, in the middle of later runs */
+    struct mes_event_row row = {.sid = sid, .type = (int)(i % 3 == 0), .ts_ms = ts, .purposes = 1,
+                                .sealed = blob, .sealed_len = sizeof blob};
+    assert_int_equal(mes_store_event_insert(f->st, &row), MES_OK);
+  }
+  uint64_t ticket;
+  assert_int_equal(mes_store_tx_commit(f->st, &ticket), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, ticket), MES_OK);
+  int64_t n = -1;
+  /* 5000 is type 0 (5000 % 3 != 0), 9000 is type 1 */
+  assert_int_equal(mes_store_event_sweep(f->st, 0, 100000, &n), MES_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(mes_store_event_sweep(f->st, 1, 100000, &n), MES_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(mes_store_event_count(f->st), n_rows - 2);
+  assert_int_equal(mes_store_event_sweep(f->st, 0, 100000, &n), MES_OK);
+  assert_int_equal(n, 0);
+
+  /* A rolled-back insert, then one into the same run with a later ts_ms. */
+  struct mes_event_row gone = {.sid = sid, .type = 2, .ts_ms = 500, .purposes = 1, .sealed = blob,
+                               .sealed_len = sizeof blob};
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_event_insert(f->st, &gone), MES_OK);
+  mes_store_tx_rollback(f->st);
+  int64_t kept = add_event(f->st, sid, (struct ev_spec){.type = 2, .ts_ms = 600, .purposes = 1});
+  assert_true(kept > 0);
+  assert_int_equal(mes_store_event_sweep(f->st, 2, 700, &n), MES_OK);
+  assert_int_equal(n, 1);
+
+  /* Everything older than the newest: every run of both types is emptied. */
+  int64_t before = 100000 + n_rows;
+  int64_t n0 = -1, n1 = -1;
+  assert_int_equal(mes_store_event_sweep(f->st, 0, before, &n0), MES_OK);
+  assert_int_equal(mes_store_event_sweep(f->st, 1, before, &n1), MES_OK);
+  assert_int_equal(n0 + n1, n_rows - 2);
+  assert_int_equal(mes_store_event_count(f->st), 0);
+}
+
 /* --- consents, preferences, impressions --- */
 
 struct co_collect {
@@ -755,6 +806,7 @@ int main(void) {
       T(test_duplicate_eid),
       T(test_purge_by_purposes),
       T(test_sweep_by_age),
+      T(test_sweep_spans),
       T(test_consents_prefs_impressions),
       T(test_subject_delete_removes_everything),
       T(test_rollback_leaves_nothing),
