@@ -94,6 +94,20 @@ def hist_quantile(before, after, q):
     return None, None
 
 
+def settled_size(log_path):
+    """The access log's size once every line of the requests answered so far is in it: the server
+    buffers info lines and writes them every 100 ms (src/base/log.c, FLUSH_EVERY_MS), so read right
+    after wrk the file would lack the phase's last ~100 ms, which would be counted in the next phase.
+    Waits past three flushes and until the size stops moving."""
+    size = os.path.getsize(log_path)
+    while True:
+        time.sleep(0.3)
+        now = os.path.getsize(log_path)
+        if now == size:
+            return size
+        size = now
+
+
 def access_durations(log_path, start, end):
     with open(log_path, "rb") as f:
         f.seek(start)
@@ -159,9 +173,9 @@ def main():
         # server-side latency is the request's own work rather than its wait for one of the two cores.
         for kind, script, conns in (("personal", "personal", a.conns), ("context", "context", a.conns),
                                     ("personal_c2", "personal", 2)):
-            before, start = hist(metrics(base, admin)), os.path.getsize(log_path)
+            before, start = hist(metrics(base, admin)), settled_size(log_path)
             r = wrk(url, a.seconds, conns, scripts[script])
-            after, end = hist(metrics(base, admin)), os.path.getsize(log_path)
+            after, end = hist(metrics(base, admin)), settled_size(log_path)
             p99, bound = hist_quantile(before, after, 0.99)
             p50, _ = hist_quantile(before, after, 0.5)
             r["server_hist"] = {"p50_ms": p50, "p99_ms": p99, "p99_bucket_le_ms": bound}
