@@ -467,23 +467,31 @@ struct pipe {
   struct batch *fill; /* the producer's current batch */
 };
 
+/* Makes s->pt hold at least n bytes (the old plaintext is wiped, never
+ * left behind in freed memory). Nonzero, with s->rc set, when out of memory. */
+static int pt_reserve(struct scan_ud *s, size_t n) {
+  if (n <= s->pt_cap)
+    return 0;
+  size_t ncap = n < 4096 ? 4096 : n;
+  uint8_t *np = malloc(ncap);
+  if (!np) {
+    s->rc = MES_ENOMEM;
+    return 1;
+  }
+  if (s->pt) {
+    mes_wipe(s->pt, s->pt_cap);
+    free(s->pt);
+  }
+  s->pt = np;
+  s->pt_cap = ncap;
+  return 0;
+}
+
 /* Consumer side: one row of a batch. Returns nonzero to stop. */
 static int open_row(struct scan_ud *s, const struct batch *bt, const struct brow *r) {
   size_t n = r->len - MES_SEAL_OVERHEAD;
-  if (n > s->pt_cap) {
-    size_t ncap = n < 4096 ? 4096 : n;
-    uint8_t *np = malloc(ncap);
-    if (!np) {
-      s->rc = MES_ENOMEM;
-      return 1;
-    }
-    if (s->pt) {
-      mes_wipe(s->pt, s->pt_cap);
-      free(s->pt);
-    }
-    s->pt = np;
-    s->pt_cap = ncap;
-  }
+  if (pt_reserve(s, n))
+    return 1;
   bool has_item;
   size_t item_len;
   int channel;
@@ -713,20 +721,8 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
     return 1;
   }
   size_t n = row->sealed_len - MES_SEAL_OVERHEAD;
-  if (n > s->pt_cap) {
-    size_t ncap = n < 4096 ? 4096 : n;
-    uint8_t *np = malloc(ncap);
-    if (!np) {
-      s->rc = MES_ENOMEM;
-      return 1;
-    }
-    if (s->pt) {
-      mes_wipe(s->pt, s->pt_cap);
-      free(s->pt);
-    }
-    s->pt = np;
-    s->pt_cap = ncap;
-  }
+  if (pt_reserve(s, n))
+    return 1;
   if ((s->rc = mes_subject_unseal_key(h->key, row->sid, MES__INGEST_KIND, row->sealed, row->sealed_len, s->pt)))
     return 1;
   bool has_item;

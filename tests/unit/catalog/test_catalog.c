@@ -5,7 +5,6 @@
  * errors, reads with the computed "sensitive", deletes, cursor pages and the
  * cursor encoding.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "../world.h"
+
 #include "base/json.h"
 #include "catalog/catalog.h"
 #include "policy/policy.h"
@@ -25,44 +26,20 @@
 #define T0_MS 1795208645000LL /* 2026-11-20T21:04:05Z */
 
 struct fixture {
-  char dir[64];
-  struct mes_policy *policy;
-  struct mes_store *store;
-  struct mes_ctx ctx;
+  struct mes_world w;
 };
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mes-catalog-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  struct mes_err err;
-  mes_err_clear(&err);
-  const char *yaml = mes_policy_example();
-  assert_int_equal(mes_policy_load_buf("mesura.yaml", yaml, strlen(yaml), &f->policy, &err), MES_OK);
-  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
-  f->ctx = (struct mes_ctx){.store = f->store, .policy = f->policy, .now_ms = T0_MS, .actor = "test-key"};
+  mes_world_open(&f->w, "catalog", NULL, T0_MS, "test-key");
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  mes_store_close(f->store);
-  mes_policy_free(f->policy);
-  DIR *d = opendir(f->dir);
-  if (d) {
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
-      unlink(path);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
+  mes_world_close(&f->w);
   free(f);
   return 0;
 }
@@ -76,7 +53,7 @@ static json_t *parse(const char *text) {
 static int put(struct fixture *f, const char *id, const char *body, struct mes_err *err) {
   json_t *b = parse(body);
   mes_err_clear(err);
-  int rc = mes_catalog_put(&f->ctx, id, strlen(id), b, err);
+  int rc = mes_catalog_put(&f->w.ctx, id, strlen(id), b, err);
   json_decref(b);
   return rc;
 }
@@ -119,10 +96,10 @@ static void test_bad_items(void **state) {
     json_object_set_new(attrs, key, json_integer(k));
   }
   mes_err_clear(&err);
-  assert_int_equal(mes_catalog_put(&f->ctx, "it", 2, b, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_catalog_put(&f->w.ctx, "it", 2, b, &err), MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/attributes");
   json_object_del(attrs, "k0");
-  assert_int_equal(mes_catalog_put(&f->ctx, "it", 2, b, &err), MES_OK);
+  assert_int_equal(mes_catalog_put(&f->w.ctx, "it", 2, b, &err), MES_OK);
   json_decref(b);
   /* Ids obey the id rule. */
   char big[130];
@@ -142,7 +119,7 @@ static void test_put_get_delete(void **state) {
                        &err),
                    MES_OK);
   json_t *out = NULL;
-  assert_int_equal(mes_catalog_get(&f->ctx, "crib", 4, &out, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_OK);
   assert_string_equal(mes_json_str(out, "id", ""), "crib");
   assert_true(mes_json_bool(out, "sensitive", false));
   assert_true(mes_json_bool(out, "available", false));
@@ -152,21 +129,21 @@ static void test_put_get_delete(void **state) {
 
   int cats[8];
   size_t n = 0;
-  assert_int_equal(mes_catalog_item_categories(&f->ctx, "crib", cats, 8, &n), MES_OK);
+  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", cats, 8, &n), MES_OK);
   assert_int_equal(n, 2);
-  assert_int_equal(cats[0], mes_policy_category(f->policy, "baby", 4));
+  assert_int_equal(cats[0], mes_policy_category(f->w.policy, "baby", 4));
 
   assert_int_equal(put(f, "crib", "{\"title\": \"Crib\", \"available\": false}", &err), MES_OK);
-  assert_int_equal(mes_catalog_get(&f->ctx, "crib", 4, &out, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_OK);
   assert_false(mes_json_bool(out, "sensitive", true));
   assert_false(mes_json_bool(out, "available", true));
   json_decref(out);
 
-  assert_int_equal(mes_catalog_delete(&f->ctx, "crib", 4, &err), MES_OK);
-  assert_int_equal(mes_catalog_get(&f->ctx, "crib", 4, &out, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_delete(&f->w.ctx, "crib", 4, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_ENOT_FOUND);
   assert_null(out);
-  assert_int_equal(mes_catalog_delete(&f->ctx, "crib", 4, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_catalog_item_categories(&f->ctx, "crib", cats, 8, &n), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_delete(&f->w.ctx, "crib", 4, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", cats, 8, &n), MES_ENOT_FOUND);
 }
 
 static void test_post_batch(void **state) {
@@ -176,7 +153,7 @@ static void test_post_batch(void **state) {
   json_t *body = parse("{\"items\": [{\"id\": \"a\", \"title\": \"A\"}, {\"title\": \"no id\"},"
                        "{\"id\": \"b\", \"title\": \"B\", \"categories\": [\"nope\"]}, {\"id\": \"c\", \"title\": \"C\"}]}");
   json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f->ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_OK);
   assert_int_equal(mes_json_int(reply, "upserted", -1), 2);
   json_t *errors = json_object_get(reply, "errors");
   assert_int_equal(json_array_size(errors), 2);
@@ -186,19 +163,19 @@ static void test_post_batch(void **state) {
   assert_string_equal(mes_json_str(e1, "field", ""), "/items/2/categories/0");
   json_decref(reply);
   json_decref(body);
-  assert_int_equal(mes_store_item_count(f->store), 2);
+  assert_int_equal(mes_store_item_count(f->w.store), 2);
 
   /* 10,001 items: refused whole. */
   body = parse("{\"items\": []}");
   json_t *items = json_object_get(body, "items");
   for (int i = 0; i <= MES_CATALOG_BATCH_MAX; i++)
     json_array_append_new(items, json_pack("{s:s, s:s}", "id", "x", "title", "X"));
-  assert_int_equal(mes_catalog_post(&f->ctx, body, &reply, &err), MES_EBATCH_TOO_LARGE);
+  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_EBATCH_TOO_LARGE);
   assert_null(reply);
   json_decref(body);
 
   body = parse("{\"items\": [], \"more\": 1}");
-  assert_int_equal(mes_catalog_post(&f->ctx, body, &reply, &err), MES_EUNKNOWN_FIELD);
+  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_EUNKNOWN_FIELD);
   assert_string_equal(err.field, "/more");
   json_decref(body);
 }
@@ -213,7 +190,7 @@ static void test_pages(void **state) {
     json_array_append_new(json_object_get(body, "items"), json_pack("{s:s, s:s}", "id", id, "title", id));
   }
   json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f->ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_OK);
   json_decref(reply);
   json_decref(body);
 
@@ -221,7 +198,7 @@ static void test_pages(void **state) {
   int seen = 0, pages = 0;
   for (;;) {
     json_t *page = NULL;
-    assert_int_equal(mes_catalog_list(&f->ctx, 5, cursor[0] ? cursor : NULL, &page, &err), MES_OK);
+    assert_int_equal(mes_catalog_list(&f->w.ctx, 5, cursor[0] ? cursor : NULL, &page, &err), MES_OK);
     json_t *items = json_object_get(page, "items");
     for (size_t i = 0; i < json_array_size(items); i++) {
       char want[16];
@@ -241,14 +218,14 @@ static void test_pages(void **state) {
   assert_int_equal(pages, 5);
 
   json_t *page = NULL;
-  assert_int_equal(mes_catalog_list(&f->ctx, 0, NULL, &page, &err), MES_EOUT_OF_RANGE);
-  assert_int_equal(mes_catalog_list(&f->ctx, 1001, NULL, &page, &err), MES_EOUT_OF_RANGE);
-  assert_int_equal(mes_catalog_list(&f->ctx, 10, "!!", &page, &err), MES_EINVALID_VALUE);
+  assert_int_equal(mes_catalog_list(&f->w.ctx, 0, NULL, &page, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_catalog_list(&f->w.ctx, 1001, NULL, &page, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_catalog_list(&f->w.ctx, 10, "!!", &page, &err), MES_EINVALID_VALUE);
   assert_string_equal(err.field, "/query/cursor");
-  assert_int_equal(mes_catalog_list(&f->ctx, 10, "", &page, &err), MES_EINVALID_VALUE); /* empty id */
+  assert_int_equal(mes_catalog_list(&f->w.ctx, 10, "", &page, &err), MES_EINVALID_VALUE); /* empty id */
   assert_null(page);
   /* Exactly one full page: no next cursor. */
-  assert_int_equal(mes_catalog_list(&f->ctx, 23, NULL, &page, &err), MES_OK);
+  assert_int_equal(mes_catalog_list(&f->w.ctx, 23, NULL, &page, &err), MES_OK);
   assert_null(json_object_get(page, "next_cursor"));
   json_decref(page);
 }

@@ -5,7 +5,6 @@
  * categories interned (pointers outlive a change of the item), iteration,
  * and the unbuilt index ignoring writes (a CLI that only writes).
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "../world.h"
 
 #include "catalog/catalog.h"
 #include "policy/policy.h"
@@ -30,23 +31,16 @@ static const char POLICY[] = "site: T\n"
                              "categories:\n  camping: {}\n  kitchen: {}\n  baby: {sensitive: true}\n";
 
 struct fixture {
-  char dir[64];
-  struct mes_policy *policy;
-  struct mes_store *store;
+  struct mes_world w;
   struct mes_catalog_index *ix;
-  struct mes_ctx ctx;
 };
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mes-index-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  struct mes_err err;
-  assert_int_equal(mes_policy_load_buf("mesura.yaml", POLICY, strlen(POLICY), &f->policy, &err), MES_OK);
-  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
+  mes_world_open(&f->w, "index", POLICY, T0_MS, "test-key");
   assert_int_equal(mes_catalog_index_new(&f->ix), MES_OK);
-  f->ctx = (struct mes_ctx){.store = f->store, .policy = f->policy, .now_ms = T0_MS, .catalog = f->ix};
+  f->w.ctx.catalog = f->ix;
   *state = f;
   return 0;
 }
@@ -54,20 +48,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   mes_catalog_index_free(f->ix);
-  mes_store_close(f->store);
-  mes_policy_free(f->policy);
-  DIR *d = opendir(f->dir);
-  struct dirent *de;
-  char path[512];
-  while (d && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
-      unlink(path);
-    }
-  }
-  if (d)
-    closedir(d);
-  rmdir(f->dir);
+  mes_world_close(&f->w);
   free(f);
   return 0;
 }
@@ -83,18 +64,18 @@ static void put(struct fixture *f, const struct mes_ctx *c, const char *id, cons
 }
 
 static int lookup(struct fixture *f, const char *id, struct mes_catalog_entry *e) {
-  return mes_catalog_index_lookup(f->ix, f->store, id, strlen(id), e);
+  return mes_catalog_index_lookup(f->ix, f->w.store, id, strlen(id), e);
 }
 
 static void title(struct fixture *f, const char *id, enum mes_lang l, const char *want) {
   char out[64];
-  assert_int_equal(mes_catalog_index_title(f->ix, f->store, id, strlen(id), l, out, sizeof out), MES_OK);
+  assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, id, strlen(id), l, out, sizeof out), MES_OK);
   assert_string_equal(out, want);
 }
 
 static void test_build_and_lookup(void **state) {
   struct fixture *f = *state;
-  struct mes_ctx plain = f->ctx;
+  struct mes_ctx plain = f->w.ctx;
   plain.catalog = NULL; /* stored before any index existed */
   put(f, &plain, "tent", "{\"title\": {\"en\": \"Tent\", \"es-MX\": \"Casa de campaña\", \"pl\": \"Namiot\"},"
                          " \"categories\": [\"camping\"]}");
@@ -119,19 +100,19 @@ static void test_build_and_lookup(void **state) {
   title(f, "stove", MES_LANG_PL, "Stove");  /* the plain string for every language */
   title(f, "bib", MES_LANG_EN, "Babero");   /* no en: the first translation */
   char small[5];
-  assert_int_equal(mes_catalog_index_title(f->ix, f->store, "tent", 4, MES_LANG_ES, small, sizeof small), MES_OK);
+  assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, "tent", 4, MES_LANG_ES, small, sizeof small), MES_OK);
   assert_string_equal(small, "Casa");
-  assert_int_equal(mes_catalog_index_title(f->ix, f->store, "nope", 4, MES_LANG_EN, small, sizeof small),
+  assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, "nope", 4, MES_LANG_EN, small, sizeof small),
                    MES_ENOT_FOUND);
 }
 
 static void test_kept_current(void **state) {
   struct fixture *f = *state;
-  put(f, &f->ctx, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
+  put(f, &f->w.ctx, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
   struct mes_catalog_entry e;
   assert_int_equal(lookup(f, "tent", &e), MES_OK); /* builds */
   const char *cat = e.cats[0];
-  put(f, &f->ctx, "tent", "{\"title\": \"Tent v2\", \"categories\": [\"kitchen\"], \"available\": false}");
+  put(f, &f->w.ctx, "tent", "{\"title\": \"Tent v2\", \"categories\": [\"kitchen\"], \"available\": false}");
   assert_int_equal(lookup(f, "tent", &e), MES_OK);
   assert_false(e.available);
   assert_string_equal(e.cats[0], "kitchen");
@@ -144,7 +125,7 @@ static void test_kept_current(void **state) {
   json_t *errors = json_array();
   size_t n = 0;
   struct mes_err err;
-  assert_int_equal(mes_catalog_upsert(&f->ctx, items, "/items", 0, errors, &n, &err), MES_OK);
+  assert_int_equal(mes_catalog_upsert(&f->w.ctx, items, "/items", 0, errors, &n, &err), MES_OK);
   assert_int_equal(n, 2);
   assert_int_equal(json_array_size(errors), 1);
   json_decref(items);
@@ -155,9 +136,9 @@ static void test_kept_current(void **state) {
   assert_string_equal(e.cats[0], "baby");
   assert_int_equal(mes_catalog_index_size(f->ix), 3);
 
-  assert_int_equal(mes_catalog_delete(&f->ctx, "a", 1, &err), MES_OK);
+  assert_int_equal(mes_catalog_delete(&f->w.ctx, "a", 1, &err), MES_OK);
   assert_int_equal(lookup(f, "a", &e), MES_ENOT_FOUND);
-  assert_int_equal(mes_catalog_delete(&f->ctx, "a", 1, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_delete(&f->w.ctx, "a", 1, &err), MES_ENOT_FOUND);
   assert_int_equal(mes_catalog_index_size(f->ix), 2);
 }
 
@@ -186,18 +167,18 @@ static void test_each_and_growth(void **state) {
   json_t *errors = json_array();
   size_t n = 0;
   struct mes_err err;
-  struct mes_ctx plain = f->ctx;
+  struct mes_ctx plain = f->w.ctx;
   plain.catalog = NULL;
   assert_int_equal(mes_catalog_upsert(&plain, items, "/items", 0, errors, &n, &err), MES_OK);
   assert_int_equal(n, 2500);
   json_decref(items);
   json_decref(errors);
   struct seen s = {0};
-  assert_int_equal(mes_catalog_index_each(f->ix, f->store, 0, each_cb, &s), MES_OK);
+  assert_int_equal(mes_catalog_index_each(f->ix, f->w.store, 0, each_cb, &s), MES_OK);
   assert_int_equal(s.n, 2500);
   assert_int_equal(s.unavailable, 250);
   struct seen few = {0};
-  assert_int_equal(mes_catalog_index_each(f->ix, f->store, 7, each_cb, &few), MES_OK);
+  assert_int_equal(mes_catalog_index_each(f->ix, f->w.store, 7, each_cb, &few), MES_OK);
   assert_int_equal(few.n, 7);
   struct mes_catalog_entry e;
   assert_int_equal(lookup(f, "item-2499", &e), MES_OK);

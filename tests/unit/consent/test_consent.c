@@ -4,7 +4,6 @@
  * withdrawal purges, GPC conflicts and overrides, receipt signatures, history
  * order and preferences.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "../world.h"
 #include <sodium.h>
 
 #include "base/json.h"
@@ -27,78 +28,28 @@
 #define T0_MS 1795208645000LL /* 2026-11-20T21:04:05Z */
 
 struct fixture {
-  char dir[64];
-  struct mes_policy *policy;
-  struct mes_master *master;
-  struct mes_store *store;
-  struct mes_keycache *keys;
-  struct mes_ctx ctx;
+  struct mes_world w;
   int pers; /* personalization: gpc ignored */
   int ads;  /* ads_retargeting: gpc honored */
 };
 
-static void path_in(const struct fixture *f, const char *name, char *out, size_t cap) {
-  snprintf(out, cap, "%s/%s", f->dir, name);
-}
-
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mes-consent-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  struct mes_err err;
-  mes_err_clear(&err);
-  char path[128];
-
-  path_in(f, "mesura.yaml", path, sizeof path);
-  FILE *yaml = fopen(path, "w");
-  assert_non_null(yaml);
-  fputs(mes_policy_example(), yaml);
-  assert_int_equal(fclose(yaml), 0);
-  assert_int_equal(mes_policy_load(path, &f->policy, &err), MES_OK);
-
-  assert_int_equal(mes_crypto_init(), MES_OK);
-  path_in(f, "master.key", path, sizeof path);
-  assert_int_equal(mes_master_create(path, &err), MES_OK);
-  assert_int_equal(mes_master_load(path, &f->master, &err), MES_OK);
-  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
-  assert_int_equal(mes_keycache_new(64, &f->keys), MES_OK);
-
-  f->ctx = (struct mes_ctx){.store = f->store,
-                            .master = f->master,
-                            .policy = f->policy,
-                            .keys = f->keys,
-                            .now_ms = T0_MS,
-                            .actor = "test-key"};
-  f->pers = mes_policy_purpose(f->policy, "personalization", strlen("personalization"));
-  f->ads = mes_policy_purpose(f->policy, "ads_retargeting", strlen("ads_retargeting"));
+  mes_world_open(&f->w, "consent", NULL, T0_MS, "test-key");
+  f->pers = mes_policy_purpose(f->w.policy, "personalization", strlen("personalization"));
+  f->ads = mes_policy_purpose(f->w.policy, "ads_retargeting", strlen("ads_retargeting"));
   assert_true(f->pers >= 0);
   assert_true(f->ads >= 0);
-  assert_int_equal(f->policy->purposes[f->ads].gpc, MES_GPC_HONORED);
-  assert_int_equal(f->policy->purposes[f->pers].gpc, MES_GPC_IGNORED);
+  assert_int_equal(f->w.policy->purposes[f->ads].gpc, MES_GPC_HONORED);
+  assert_int_equal(f->w.policy->purposes[f->pers].gpc, MES_GPC_IGNORED);
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  mes_keycache_free(f->keys);
-  mes_store_close(f->store);
-  mes_master_free(f->master);
-  mes_policy_free(f->policy);
-  DIR *d = opendir(f->dir);
-  if (d) {
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      path_in(f, de->d_name, path, sizeof path);
-      unlink(path);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
+  mes_world_close(&f->w);
   free(f);
   return 0;
 }
@@ -118,7 +69,7 @@ static int record(struct fixture *f, const char *subject, const char *purpose, c
   json_t *body = body_of(body_text);
   json_t *r = NULL;
   mes_err_clear(err);
-  int rc = mes_consent_record(&f->ctx, subject, strlen(subject), purpose, strlen(purpose), body, &r, err);
+  int rc = mes_consent_record(&f->w.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &r, err);
   json_decref(body);
   if (receipt)
     *receipt = r;
@@ -137,14 +88,14 @@ static void record_ok(struct fixture *f, const char *subject, const char *purpos
 
 static struct mes_subject resolve(struct fixture *f, const char *subject) {
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, subject, strlen(subject), false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, subject, strlen(subject), false, &s), MES_OK);
   return s;
 }
 
 static json_t *consents(struct fixture *f, const char *subject) {
   struct mes_err err;
   json_t *doc = NULL;
-  assert_int_equal(mes_consent_get(&f->ctx, subject, strlen(subject), &doc, &err), MES_OK);
+  assert_int_equal(mes_consent_get(&f->w.ctx, subject, strlen(subject), &doc, &err), MES_OK);
   return doc;
 }
 
@@ -156,9 +107,9 @@ static int64_t insert_event(struct fixture *f, int64_t sid, uint32_t purposes) {
   static const uint8_t sealed[] = "opaque";
   struct mes_event_row row = {.sid = sid, .type = 0, .ts_ms = T0_MS, .purposes = purposes, .sealed = sealed,
                               .sealed_len = sizeof sealed};
-  assert_int_equal(mes_store_tx_begin(f->store), MES_OK);
-  assert_int_equal(mes_store_event_insert(f->store, &row), MES_OK);
-  assert_int_equal(mes_store_tx_commit(f->store, NULL), MES_OK);
+  assert_int_equal(mes_store_tx_begin(f->w.store), MES_OK);
+  assert_int_equal(mes_store_event_insert(f->w.store, &row), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->w.store, NULL), MES_OK);
   return row.id;
 }
 
@@ -176,7 +127,7 @@ static int collect_event(void *ud, const struct mes_event_row *row) {
 
 static struct event_ids events_of(struct fixture *f, int64_t sid) {
   struct event_ids e = {.n = 0};
-  assert_int_equal(mes_store_event_list(f->store, sid, collect_event, &e), MES_OK);
+  assert_int_equal(mes_store_event_list(f->w.store, sid, collect_event, &e), MES_OK);
   return e;
 }
 
@@ -185,11 +136,11 @@ static void note_gpc(struct fixture *f, const char *subject) {
   struct mes_subject s = resolve(f, subject);
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_store_tx_begin(f->store), MES_OK);
-  assert_int_equal(mes_consent_note_gpc(&f->ctx, subject, strlen(subject), &s, &err), MES_OK);
+  assert_int_equal(mes_store_tx_begin(f->w.store), MES_OK);
+  assert_int_equal(mes_consent_note_gpc(&f->w.ctx, subject, strlen(subject), &s, &err), MES_OK);
   uint64_t ticket = 0;
-  assert_int_equal(mes_store_tx_commit(f->store, &ticket), MES_OK);
-  assert_int_equal(mes_store_wait_durable(f->store, ticket), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->w.store, &ticket), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->w.store, ticket), MES_OK);
 }
 
 /* ------------------------------------------------------------ tests */
@@ -198,9 +149,9 @@ static void test_opt_in_default(void **state) {
   struct fixture *f = *state;
   json_t *doc = consents(f, "never-seen");
   json_t *purposes = json_object_get(doc, "purposes");
-  assert_int_equal(json_object_size(purposes), f->policy->n_purposes);
-  for (size_t p = 0; p < f->policy->n_purposes; p++) {
-    json_t *e = json_object_get(purposes, f->policy->purposes[p].name);
+  assert_int_equal(json_object_size(purposes), f->w.policy->n_purposes);
+  for (size_t p = 0; p < f->w.policy->n_purposes; p++) {
+    json_t *e = json_object_get(purposes, f->w.policy->purposes[p].name);
     assert_non_null(e);
     assert_string_equal(mes_json_str(e, "status", ""), "denied");
     assert_true(json_is_null(json_object_get(e, "since")));
@@ -209,7 +160,7 @@ static void test_opt_in_default(void **state) {
   json_decref(doc);
   /* Asking does not create the subject. */
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "never-seen", 10, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "never-seen", 10, false, &s), MES_ENOT_FOUND);
 
   /* A first consent creates it, with only that purpose granted. */
   record_ok(f, "u1", "personalization", "{\"status\": \"granted\", \"source\": \"banner\"}");
@@ -249,7 +200,7 @@ static void test_bad_requests(void **state) {
   }
   /* Nothing was written. */
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
 }
 
 static void test_withdrawal_purges_only_that_purpose(void **state) {
@@ -297,7 +248,7 @@ static int count_imp(void *ud, const char *item, int channel, int64_t ts_ms) {
 
 static int impressions_of(struct fixture *f, int64_t sid) {
   int n = 0;
-  assert_int_equal(mes_store_impression_list(f->store, sid, 0, count_imp, &n), MES_OK);
+  assert_int_equal(mes_store_impression_list(f->w.store, sid, 0, count_imp, &n), MES_OK);
   return n;
 }
 
@@ -308,9 +259,9 @@ static void test_withdrawal_purges_impressions(void **state) {
   record_ok(f, "u1", "personalization", "{\"status\": \"granted\"}");
   record_ok(f, "u2", "personalization", "{\"status\": \"granted\"}");
   struct mes_subject s1 = resolve(f, "u1"), s2 = resolve(f, "u2");
-  assert_int_equal(mes_store_impression_add(f->store, s1.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
-  assert_int_equal(mes_store_impression_add(f->store, s1.row.id, "stove", MES_CH_EMAIL, T0_MS), MES_OK);
-  assert_int_equal(mes_store_impression_add(f->store, s2.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->w.store, s1.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->w.store, s1.row.id, "stove", MES_CH_EMAIL, T0_MS), MES_OK);
+  assert_int_equal(mes_store_impression_add(f->w.store, s2.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
   record_ok(f, "u1", "personalization", "{\"status\": \"denied\", \"source\": \"dashboard\"}");
   assert_int_equal(impressions_of(f, s1.row.id), 0);
   assert_int_equal(impressions_of(f, s2.row.id), 1);
@@ -318,7 +269,7 @@ static void test_withdrawal_purges_impressions(void **state) {
 
 static void test_gpc_conflict(void **state) {
   struct fixture *f = *state;
-  f->ctx.gpc = true;
+  f->w.ctx.gpc = true;
   struct mes_err err;
   json_t *r = NULL;
   assert_int_equal(record(f, "u1", "ads_retargeting", "{\"status\": \"granted\"}", &r, &err), MES_EGPC_CONFLICT);
@@ -332,7 +283,7 @@ static void test_gpc_conflict(void **state) {
       record(f, "u1", "ads_retargeting", "{\"status\": \"granted\", \"confirm_over_gpc\": false}", NULL, &err),
       MES_EGPC_CONFLICT);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
 
   /* A denial, or a purpose that ignores GPC, is no conflict. */
   record_ok(f, "u1", "ads_retargeting", "{\"status\": \"denied\"}");
@@ -343,7 +294,7 @@ static void test_gpc_conflict(void **state) {
 static void test_confirm_over_gpc(void **state) {
   struct fixture *f = *state;
   uint32_t ads = 1u << f->ads;
-  f->ctx.gpc = true;
+  f->w.ctx.gpc = true;
   struct mes_err err;
   json_t *r = NULL;
   assert_int_equal(
@@ -355,7 +306,7 @@ static void test_confirm_over_gpc(void **state) {
   assert_int_equal(s.row.granted, ads);
 
   /* Later GPC requests do not use it, nor withdraw it in the ledger. */
-  assert_int_equal(mes_consent_effective(&f->ctx, s.row.granted), 0);
+  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), 0);
   note_gpc(f, "u1");
   assert_int_equal(resolve(f, "u1").row.granted, ads);
   json_t *doc = consents(f, "u1");
@@ -363,8 +314,8 @@ static void test_confirm_over_gpc(void **state) {
   json_decref(doc);
 
   /* Without GPC the grant applies; without the signal nothing is "over" it. */
-  f->ctx.gpc = false;
-  assert_int_equal(mes_consent_effective(&f->ctx, s.row.granted), ads);
+  f->w.ctx.gpc = false;
+  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), ads);
   assert_int_equal(
       record(f, "u2", "ads_retargeting", "{\"status\": \"granted\", \"confirm_over_gpc\": true}", &r, &err), MES_OK);
   assert_null(json_object_get(r, "over_gpc"));
@@ -381,19 +332,19 @@ static void test_gpc_override_recorded_once(void **state) {
   int64_t e_pers = insert_event(f, s.row.id, pers);
 
   /* Without the signal: nothing to do. */
-  assert_false(mes_consent_gpc_overrides(&f->ctx, s.row.granted));
-  assert_int_equal(mes_consent_effective(&f->ctx, s.row.granted), pers | ads);
+  assert_false(mes_consent_gpc_overrides(&f->w.ctx, s.row.granted));
+  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), pers | ads);
 
-  f->ctx.gpc = true;
-  f->ctx.actor = "web-key";
-  f->ctx.now_ms = T0_MS + 1000;
-  assert_true(mes_consent_gpc_overrides(&f->ctx, s.row.granted));
-  assert_int_equal(mes_consent_effective(&f->ctx, s.row.granted), pers);
+  f->w.ctx.gpc = true;
+  f->w.ctx.actor = "web-key";
+  f->w.ctx.now_ms = T0_MS + 1000;
+  assert_true(mes_consent_gpc_overrides(&f->w.ctx, s.row.granted));
+  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), pers);
   note_gpc(f, "u1");
   note_gpc(f, "u1"); /* a second GPC request finds nothing left to override */
   s = resolve(f, "u1");
   assert_int_equal(s.row.granted, pers);
-  assert_false(mes_consent_gpc_overrides(&f->ctx, s.row.granted));
+  assert_false(mes_consent_gpc_overrides(&f->w.ctx, s.row.granted));
   struct event_ids left = events_of(f, s.row.id);
   assert_int_equal(left.n, 1);
   assert_int_equal(left.ids[0], e_pers);
@@ -416,7 +367,7 @@ static void test_gpc_override_recorded_once(void **state) {
  * canonical JSON of r without "signature", libsodium directly. */
 static int verify_receipt(struct fixture *f, const json_t *r) {
   uint8_t pk[MES_SIGN_PK_BYTES], sig[MES_SIG_BYTES];
-  mes_sign_public_key(f->master, pk);
+  mes_sign_public_key(f->w.master, pk);
   const char *b64 = mes_json_str(r, "signature", "");
   size_t sig_len = 0;
   if (sodium_base642bin(sig, sizeof sig, b64, strlen(b64), NULL, &sig_len, NULL, sodium_base64_VARIANT_ORIGINAL) ||
@@ -463,7 +414,7 @@ static void test_receipt_signature(void **state) {
   json_t *d = NULL;
   assert_int_equal(record(f, "u2", "ads_retargeting", "{\"status\": \"denied\"}", &d, &err), MES_OK);
   assert_string_equal(mes_json_str(d, "source", ""), "api");
-  assert_string_equal(mes_json_str(d, "policy_version", ""), f->policy->version);
+  assert_string_equal(mes_json_str(d, "policy_version", ""), f->w.policy->version);
   assert_int_equal(verify_receipt(f, d), 0);
   json_decref(d);
 
@@ -487,7 +438,7 @@ static void test_history_order(void **state) {
   for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
     char body[64];
     snprintf(body, sizeof body, "{\"status\": \"%s\"}", steps[i].status);
-    f->ctx.now_ms = T0_MS + (int64_t)i * 1000;
+    f->w.ctx.now_ms = T0_MS + (int64_t)i * 1000;
     record_ok(f, "u1", steps[i].purpose, body);
   }
   json_t *doc = consents(f, "u1");
@@ -527,7 +478,7 @@ static void test_preferences(void **state) {
     struct mes_err err;
     mes_err_clear(&err);
     json_t *body = body_of(bad[i].body), *out = NULL;
-    assert_int_equal(mes_consent_set_preferences(&f->ctx, "u1", 2, body, &out, &err), bad[i].rc);
+    assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), bad[i].rc);
     assert_string_equal(err.field, bad[i].field);
     assert_null(out);
     json_decref(body);
@@ -542,17 +493,17 @@ static void test_preferences(void **state) {
   json_object_set_new(many, "declared", decl);
   struct mes_err err;
   json_t *out = NULL;
-  assert_int_equal(mes_consent_set_preferences(&f->ctx, "u1", 2, many, &out, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, many, &out, &err), MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/declared");
   json_decref(many);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
 
   /* A good one is stored (deduplicated) and reads back the same. */
   json_t *body = body_of("{\"interests\": [\"camping\", \"camping\", \"baby\"], \"exclude_categories\": "
                          "[\"wedding-dress\"], \"declared\": {\"expecting_baby\": true, \"size\": \"M\", "
                          "\"children\": 2}}");
-  assert_int_equal(mes_consent_set_preferences(&f->ctx, "u1", 2, body, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
   json_decref(body);
   json_t *want = body_of("{\"interests\": [\"camping\", \"baby\"], \"exclude_categories\": [\"wedding-dress\"], "
                          "\"declared\": {\"expecting_baby\": true, \"size\": \"M\", \"children\": 2}}");
@@ -560,24 +511,24 @@ static void test_preferences(void **state) {
   json_decref(out);
   s = resolve(f, "u1");
   assert_int_equal(s.row.granted, 0); /* preferences grant nothing */
-  assert_int_equal(mes_consent_get_preferences(&f->ctx, s.row.id, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, s.row.id, &out, &err), MES_OK);
   assert_true(json_equal(out, want));
   json_decref(out);
   json_decref(want);
 
   /* A PUT replaces the whole document. */
   body = body_of("{\"exclude_categories\": [\"health\"]}");
-  assert_int_equal(mes_consent_set_preferences(&f->ctx, "u1", 2, body, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
   json_decref(body);
   json_decref(out);
-  assert_int_equal(mes_consent_get_preferences(&f->ctx, s.row.id, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, s.row.id, &out, &err), MES_OK);
   assert_int_equal(json_array_size(json_object_get(out, "interests")), 0);
   assert_int_equal(json_object_size(json_object_get(out, "declared")), 0);
   assert_string_equal(json_string_value(json_array_get(json_object_get(out, "exclude_categories"), 0)), "health");
   json_decref(out);
 
   /* Unknown subject: the empty document. */
-  assert_int_equal(mes_consent_get_preferences(&f->ctx, 0, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, 0, &out, &err), MES_OK);
   assert_int_equal(json_array_size(json_object_get(out, "interests")), 0);
   assert_int_equal(json_array_size(json_object_get(out, "exclude_categories")), 0);
   assert_int_equal(json_object_size(json_object_get(out, "declared")), 0);

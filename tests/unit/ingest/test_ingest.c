@@ -5,7 +5,6 @@
  * minimisation, third-party and expired events, idempotent retries, partial
  * batches, GPC, reading back, forgetting one event and the retention sweep.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "../world.h"
 
 #include "base/json.h"
 #include "consent/consent.h"
@@ -29,63 +30,20 @@
 #define DAY_MS 86400000LL
 
 struct fixture {
-  char dir[64];
-  struct mes_policy *policy;
-  struct mes_master *master;
-  struct mes_store *store;
-  struct mes_keycache *keys;
-  struct mes_ctx ctx;
+  struct mes_world w;
 };
-
-static void path_in(const struct fixture *f, const char *name, char *out, size_t cap) {
-  snprintf(out, cap, "%s/%s", f->dir, name);
-}
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mes-ingest-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  struct mes_err err;
-  mes_err_clear(&err);
-  char path[128];
-  const char *yaml = mes_policy_example();
-  assert_int_equal(mes_policy_load_buf("mesura.yaml", yaml, strlen(yaml), &f->policy, &err), MES_OK);
-  assert_int_equal(mes_crypto_init(), MES_OK);
-  path_in(f, "master.key", path, sizeof path);
-  assert_int_equal(mes_master_create(path, &err), MES_OK);
-  assert_int_equal(mes_master_load(path, &f->master, &err), MES_OK);
-  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
-  assert_int_equal(mes_keycache_new(64, &f->keys), MES_OK);
-  f->ctx = (struct mes_ctx){.store = f->store,
-                            .master = f->master,
-                            .policy = f->policy,
-                            .keys = f->keys,
-                            .now_ms = T0_MS,
-                            .actor = "test-key"};
+  mes_world_open(&f->w, "ingest", NULL, T0_MS, "test-key");
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  mes_keycache_free(f->keys);
-  mes_store_close(f->store);
-  mes_master_free(f->master);
-  mes_policy_free(f->policy);
-  DIR *d = opendir(f->dir);
-  if (d) {
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      path_in(f, de->d_name, path, sizeof path);
-      unlink(path);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
+  mes_world_close(&f->w);
   free(f);
   return 0;
 }
@@ -107,7 +65,7 @@ static void consent(struct fixture *f, const char *subject, const char *purpose,
   json_t *body = parse(body_text), *receipt = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_consent_record(&f->ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
+  int rc = mes_consent_record(&f->w.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
   if (rc)
     fail_msg("consent %s/%s: %s (%s)", subject, purpose, mes_rc_code(rc), mes_err_text(&err));
   json_decref(receipt);
@@ -116,7 +74,7 @@ static void consent(struct fixture *f, const char *subject, const char *purpose,
 
 static int64_t sid_of(struct fixture *f, const char *subject) {
   struct mes_subject s;
-  int rc = mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, subject, strlen(subject), false, &s);
+  int rc = mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, subject, strlen(subject), false, &s);
   return rc == MES_OK ? s.row.id : 0;
 }
 
@@ -125,7 +83,7 @@ static json_t *ingest(struct fixture *f, const char *body_text) {
   json_t *body = parse(body_text), *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_batch(&f->ctx, body, &reply, &err);
+  int rc = mes_ingest_batch(&f->w.ctx, body, &reply, &err);
   json_decref(body);
   if (rc)
     fail_msg("ingest failed: %s %s (%s)", mes_rc_code(rc), err.field, mes_err_text(&err));
@@ -177,7 +135,7 @@ static json_t *list_of(struct fixture *f, const char *subject) {
   struct collected c = {json_array()};
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_list(&f->ctx, sid_of(f, subject), collect, &c, &err), MES_OK);
+  assert_int_equal(mes_ingest_list(&f->w.ctx, sid_of(f, subject), collect, &c, &err), MES_OK);
   return c.events;
 }
 
@@ -236,7 +194,7 @@ static void test_bad_events(void **state) {
     json_t *b = parse(body), *reply = NULL;
     struct mes_err err;
     mes_err_clear(&err);
-    int rc = mes_ingest_batch(&f->ctx, b, &reply, &err);
+    int rc = mes_ingest_batch(&f->w.ctx, b, &reply, &err);
     json_decref(b);
     if (rc == MES_OK)
       fail_msg("row %zu was accepted: %s", i, body);
@@ -245,7 +203,7 @@ static void test_bad_events(void **state) {
     assert_int_equal(err.rc, rc);
     assert_string_equal(err.field, rows[i].field);
   }
-  assert_int_equal(mes_store_event_count(f->store), 0);
+  assert_int_equal(mes_store_event_count(f->w.store), 0);
 }
 
 static void test_batch_too_large(void **state) {
@@ -256,7 +214,7 @@ static void test_batch_too_large(void **state) {
   json_t *body = json_pack("{s:o}", "events", events), *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_batch(&f->ctx, body, &reply, &err);
+  int rc = mes_ingest_batch(&f->w.ctx, body, &reply, &err);
   json_decref(body);
   assert_int_equal(rc, MES_EBATCH_TOO_LARGE);
   assert_int_equal(mes_rc_status(rc), 413);
@@ -276,12 +234,12 @@ static void test_oversize_event(void **state) {
          *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_batch(&f->ctx, body, &reply, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_ingest_batch(&f->w.ctx, body, &reply, &err), MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/properties");
   json_decref(body);
   body = json_pack("{s:s,s:s,s:s,s:{s:s}}", "subject", "u1", "type", "purchase", "item", "a", "properties", "note",
                    big);
-  assert_int_equal(mes_ingest_batch(&f->ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_ingest_batch(&f->w.ctx, body, &reply, &err), MES_OK);
   counts(reply, 1, 1, 0, 0, 0, 0, 1, 0);
   json_decref(reply);
   json_decref(body);
@@ -313,7 +271,7 @@ static void test_batch_partial(void **state) {
     assert_non_null(json_string_value(json_object_get(ej, "message")));
   }
   json_decref(r);
-  assert_int_equal(mes_store_event_count(f->store), 2);
+  assert_int_equal(mes_store_event_count(f->w.store), 2);
 }
 
 /* ------------------------------------------------------------ gates */
@@ -327,8 +285,8 @@ static void test_gate_unknown_subject(void **state) {
   r = ingest(f, "{\"anonymous_id\": \"cookie-1\", \"type\": \"view\", \"item\": \"a\"}");
   counts(r, 1, 0, 1, 0, 0, 0, 0, 0);
   json_decref(r);
-  assert_int_equal(mes_store_event_count(f->store), 0);
-  assert_int_equal(mes_store_subject_count(f->store), 0); /* the subject was not created */
+  assert_int_equal(mes_store_event_count(f->w.store), 0);
+  assert_int_equal(mes_store_subject_count(f->w.store), 0); /* the subject was not created */
 }
 
 static void test_gate_denied_purposes(void **state) {
@@ -343,38 +301,38 @@ static void test_gate_denied_purposes(void **state) {
                 "{\"subject\": \"u2\", \"type\": \"purchase\", \"item\": \"a\"}]}");
   counts(r, 2, 1, 1, 0, 0, 0, 0, 0);
   json_decref(r);
-  assert_int_equal(mes_store_event_count(f->store), 1);
+  assert_int_equal(mes_store_event_count(f->w.store), 1);
 }
 
 static void test_gpc(void **state) {
   struct fixture *f = *state;
   consent(f, "u3", "ads_retargeting", "granted");
-  f->ctx.gpc = true;
+  f->w.ctx.gpc = true;
   /* view serves ads_retargeting only through the grant that GPC overrides */
   json_t *r = ingest(f, "{\"events\": [{\"subject\": \"u3\", \"type\": \"view\", \"item\": \"a\"},"
                         "{\"subject\": \"u3\", \"type\": \"add_to_cart\", \"item\": \"a\"}]}");
   counts(r, 2, 0, 2, 0, 0, 0, 0, 0);
   json_decref(r);
-  f->ctx.gpc = false;
+  f->w.ctx.gpc = false;
   json_t *got = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_consent_get(&f->ctx, "u3", 2, &got, &err), MES_OK);
+  assert_int_equal(mes_consent_get(&f->w.ctx, "u3", 2, &got, &err), MES_OK);
   json_t *ads = json_object_get(json_object_get(got, "purposes"), "ads_retargeting");
   assert_string_equal(json_string_value(json_object_get(ads, "status")), "denied"); /* recorded once */
   assert_int_equal(json_array_size(json_object_get(got, "history")), 2);
   json_decref(got);
-  assert_int_equal(mes_store_event_count(f->store), 0);
+  assert_int_equal(mes_store_event_count(f->w.store), 0);
 }
 
 static void test_restricted(void **state) {
   struct fixture *f = *state;
   consent(f, "u4", "personalization", "granted");
-  assert_int_equal(mes_store_subject_set_restricted(f->store, sid_of(f, "u4"), true), MES_OK);
+  assert_int_equal(mes_store_subject_set_restricted(f->w.store, sid_of(f, "u4"), true), MES_OK);
   json_t *r = ingest(f, "{\"subject\": \"u4\", \"type\": \"view\", \"item\": \"a\"}");
   counts(r, 1, 0, 0, 0, 1, 0, 0, 0);
   json_decref(r);
-  assert_int_equal(mes_store_event_count(f->store), 0);
+  assert_int_equal(mes_store_event_count(f->w.store), 0);
 }
 
 static void test_third_party_and_expired(void **state) {
@@ -390,7 +348,7 @@ static void test_third_party_and_expired(void **state) {
   json_t *r = ingest(f, body);
   counts(r, 4, 2, 0, 1, 0, 1, 0, 0); /* purchase keeps 730 days */
   json_decref(r);
-  assert_int_equal(mes_store_event_count(f->store), 2);
+  assert_int_equal(mes_store_event_count(f->w.store), 2);
 }
 
 /* ------------------------------------------------------------ minimisation, idempotency */
@@ -452,7 +410,7 @@ static void test_idempotent_retry(void **state) {
                         "{\"subject\": \"u9\", \"type\": \"purchase\", \"item\": \"a\", \"event_id\": \"e-1\"}]}");
   counts(r, 3, 3, 0, 0, 0, 0, 0, 0);
   json_decref(r);
-  assert_int_equal(mes_store_event_count(f->store), 3);
+  assert_int_equal(mes_store_event_count(f->w.store), 3);
   json_t *events = list_of(f, "u8");
   assert_int_equal(json_array_size(events), 2);
   assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "event_id")), "e-1");
@@ -505,8 +463,8 @@ static void test_history_matches_list(void **state) {
   struct light full = {json_array(), sid, false}, light = {json_array(), sid, false};
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_list(&f->ctx, sid, collect_full, &full, &err), MES_OK);
-  assert_int_equal(mes_ingest_history(&f->ctx, sid, collect_light, &light, &err), MES_OK);
+  assert_int_equal(mes_ingest_list(&f->w.ctx, sid, collect_full, &full, &err), MES_OK);
+  assert_int_equal(mes_ingest_history(&f->w.ctx, sid, collect_light, &light, &err), MES_OK);
   assert_int_equal(json_array_size(light.events), 3);
   assert_false(light.bad_sid);
   char *a = json_dumps(full.events, JSON_SORT_KEYS), *b = json_dumps(light.events, JSON_SORT_KEYS);
@@ -519,9 +477,9 @@ static void test_history_matches_list(void **state) {
   json_decref(full.events);
   json_decref(light.events);
   /* erased: the key is gone */
-  assert_int_equal(mes_subject_shred(&f->ctx, sid), MES_OK);
+  assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
   light.events = json_array();
-  assert_int_equal(mes_ingest_history(&f->ctx, sid, collect_light, &light, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_ingest_history(&f->w.ctx, sid, collect_light, &light, &err), MES_ENOT_FOUND);
   assert_int_equal(json_array_size(light.events), 0);
   json_decref(light.events);
 }
@@ -541,15 +499,15 @@ static void test_forget(void **state) {
   json_decref(events);
 
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u10", 3, false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u10", 3, false, &s), MES_OK);
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_forget(&f->ctx, &s, "nope", 4, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_ingest_forget(&f->ctx, &s, "x", 1, &err), MES_OK);
-  assert_int_equal(mes_ingest_forget(&f->ctx, &s, "x", 1, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_ingest_forget(&f->ctx, &s, anon_id, strlen(anon_id), &err), MES_OK);
-  assert_int_equal(mes_ingest_forget(&f->ctx, &s, "a\x01", 2, &err), MES_EINVALID_ID);
-  assert_int_equal(mes_store_event_count(f->store), 0);
+  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "nope", 4, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "x", 1, &err), MES_OK);
+  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "x", 1, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, anon_id, strlen(anon_id), &err), MES_OK);
+  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "a\x01", 2, &err), MES_EINVALID_ID);
+  assert_int_equal(mes_store_event_count(f->w.store), 0);
 }
 
 static void test_sweep(void **state) {
@@ -563,12 +521,12 @@ static void test_sweep(void **state) {
   struct mes_err err;
   mes_err_clear(&err);
   int64_t n = -1;
-  assert_int_equal(mes_ingest_sweep(&f->ctx, &n, &err), MES_OK);
+  assert_int_equal(mes_ingest_sweep(&f->w.ctx, &n, &err), MES_OK);
   assert_int_equal(n, 0);
-  f->ctx.now_ms = T0_MS + 181 * DAY_MS; /* past view (180) and search (30), within purchase (730) */
-  assert_int_equal(mes_ingest_sweep(&f->ctx, &n, &err), MES_OK);
+  f->w.ctx.now_ms = T0_MS + 181 * DAY_MS; /* past view (180) and search (30), within purchase (730) */
+  assert_int_equal(mes_ingest_sweep(&f->w.ctx, &n, &err), MES_OK);
   assert_int_equal(n, 2);
-  assert_int_equal(mes_store_event_count(f->store), 1);
+  assert_int_equal(mes_store_event_count(f->w.store), 1);
 }
 
 int main(void) {

@@ -7,7 +7,6 @@
  * against a hand-computed inverse, the blob round trip and the refusal of
  * corrupt blobs, keeping the newest two models, and reference counts.
  */
-#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "../world.h"
 
 #include "base/mtime.h"
 #include "consent/consent.h"
@@ -35,55 +36,20 @@
 #define DAY_MS 86400000LL
 
 struct fixture {
-  char dir[64];
-  struct mes_policy *policy;
-  struct mes_master *master;
-  struct mes_store *store;
-  struct mes_keycache *keys;
-  struct mes_ctx ctx;
+  struct mes_world w;
 };
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mes-model-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  struct mes_err err;
-  mes_err_clear(&err);
-  char path[128];
-  const char *yaml = mes_policy_example();
-  assert_int_equal(mes_policy_load_buf("mesura.yaml", yaml, strlen(yaml), &f->policy, &err), MES_OK);
-  assert_int_equal(mes_crypto_init(), MES_OK);
-  snprintf(path, sizeof path, "%s/master.key", f->dir);
-  assert_int_equal(mes_master_create(path, &err), MES_OK);
-  assert_int_equal(mes_master_load(path, &f->master, &err), MES_OK);
-  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
-  assert_int_equal(mes_keycache_new(64, &f->keys), MES_OK);
-  f->ctx = (struct mes_ctx){
-      .store = f->store, .master = f->master, .policy = f->policy, .keys = f->keys, .now_ms = T0_MS, .actor = "test"};
+  mes_world_open(&f->w, "model", NULL, T0_MS, "test");
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  mes_keycache_free(f->keys);
-  mes_store_close(f->store);
-  mes_master_free(f->master);
-  mes_policy_free(f->policy);
-  DIR *d = opendir(f->dir);
-  if (d) {
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
-      unlink(path);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
+  mes_world_close(&f->w);
   free(f);
   return 0;
 }
@@ -94,7 +60,7 @@ static void consent(struct fixture *f, const char *subject, const char *purpose)
   json_t *body = json_pack("{s:s}", "status", "granted"), *receipt = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_consent_record(&f->ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
+  int rc = mes_consent_record(&f->w.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
   if (rc)
     fail_msg("consent %s/%s: %s (%s)", subject, purpose, mes_rc_code(rc), mes_err_text(&err));
   json_decref(receipt);
@@ -109,7 +75,7 @@ static void event(struct fixture *f, const char *subject, const char *type, cons
   json_t *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_batch(&f->ctx, body, &reply, &err);
+  int rc = mes_ingest_batch(&f->w.ctx, body, &reply, &err);
   if (rc)
     fail_msg("ingest %s %s %s: %s (%s)", subject, type, item, mes_rc_code(rc), mes_err_text(&err));
   assert_int_equal(json_integer_value(json_object_get(reply, "stored")), 1);
@@ -124,7 +90,7 @@ static struct mes_model *train(struct fixture *f, int kind) {
   struct mes_model *m = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_model_train(&f->ctx, &p, &m, &err);
+  int rc = mes_model_train(&f->w.ctx, &p, &m, &err);
   if (rc)
     fail_msg("train: %s (%s)", mes_rc_code(rc), mes_err_text(&err));
   assert_non_null(m);
@@ -191,8 +157,8 @@ static void shop(struct fixture *f) {
     event(f, s, "purchase", "tent", 4 * DAY_MS);
     event(f, s, "purchase", "restricted-item", 4 * DAY_MS);
     struct mes_subject subj;
-    assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, s, strlen(s), false, &subj), MES_OK);
-    assert_int_equal(mes_store_subject_set_restricted(f->store, subj.row.id, true), MES_OK);
+    assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, s, strlen(s), false, &subj), MES_OK);
+    assert_int_equal(mes_store_subject_set_restricted(f->w.store, subj.row.id, true), MES_OK);
     snprintf(s, sizeof s, "a%d", i);
     consent(f, s, "ads_retargeting");
     event(f, s, "view", "ads-a", 2 * DAY_MS);
@@ -342,13 +308,13 @@ static void test_blob(void **state) {
   struct mes_model *m = train(f, MES_MODEL_EASE);
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_model_latest_id(f->store), 0);
+  assert_int_equal(mes_model_latest_id(f->w.store), 0);
   int64_t id = 0;
-  assert_int_equal(mes_model_save(f->store, m, &id, &err), MES_OK);
+  assert_int_equal(mes_model_save(f->w.store, m, &id, &err), MES_OK);
   assert_true(id > 0);
-  assert_int_equal(mes_model_latest_id(f->store), id);
+  assert_int_equal(mes_model_latest_id(f->w.store), id);
   struct mes_model *l = NULL;
-  assert_int_equal(mes_model_load(f->store, id, &l, &err), MES_OK);
+  assert_int_equal(mes_model_load(f->w.store, id, &l, &err), MES_OK);
   assert_int_equal(mes_model_id(l), id);
   assert_int_equal(mes_model_n_items(l), mes_model_n_items(m));
   for (uint32_t i = 0; i < mes_model_n_items(m); i++) {
@@ -390,14 +356,14 @@ static void test_blob(void **state) {
   /* Garbage stored under a model id: MES_ESTORE from load, no crash. */
   int64_t gid = 0;
   const uint8_t junk[] = "MESMODEL but not really";
-  assert_int_equal(mes_store_model_put(f->store, "{}", junk, sizeof junk, 2, T0_MS, &gid), MES_OK);
-  assert_int_equal(mes_model_load(f->store, gid, &l, &err), MES_ESTORE);
+  assert_int_equal(mes_store_model_put(f->w.store, "{}", junk, sizeof junk, 2, T0_MS, &gid), MES_OK);
+  assert_int_equal(mes_model_load(f->w.store, gid, &l, &err), MES_ESTORE);
   assert_null(l);
   /* Only the newest two are kept. */
   int64_t id3 = 0;
-  assert_int_equal(mes_model_save(f->store, m, &id3, &err), MES_OK);
-  assert_int_equal(mes_model_load(f->store, id, &l, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_model_latest_id(f->store), id3);
+  assert_int_equal(mes_model_save(f->w.store, m, &id3, &err), MES_OK);
+  assert_int_equal(mes_model_load(f->w.store, id, &l, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_model_latest_id(f->w.store), id3);
   mes_model_unref(m);
 }
 

@@ -7,7 +7,6 @@
  * without a model, and decision records (queued, stored, with and without
  * "suppressed", forgotten on erasure).
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "../world.h"
 
 #include "catalog/catalog.h"
 #include "consent/consent.h"
@@ -39,14 +40,9 @@ static const char POLICY[] =
     "guardrails:\n  frequency_cap: {max_impressions: 1000, window_hours: 72}\n";
 
 struct fixture {
-  char dir[64];
-  struct mes_policy *policy;
-  struct mes_master *master;
-  struct mes_store *store;
-  struct mes_keycache *keys;
+  struct mes_world w;
   struct mes_catalog_index *ix;
   struct mes_model *model;
-  struct mes_ctx ctx;
 };
 
 static json_t *parse(const char *text) {
@@ -60,7 +56,7 @@ static json_t *parse(const char *text) {
 static void consent(struct fixture *f, const char *s, const char *status) {
   json_t *b = json_pack("{s:s}", "status", status), *receipt = NULL;
   struct mes_err err;
-  assert_int_equal(mes_consent_record(&f->ctx, s, strlen(s), "personalization", 15, b, &receipt, &err), MES_OK);
+  assert_int_equal(mes_consent_record(&f->w.ctx, s, strlen(s), "personalization", 15, b, &receipt, &err), MES_OK);
   json_decref(b);
   json_decref(receipt);
 }
@@ -73,7 +69,7 @@ static void event(json_t *evs, const char *s, const char *type, const char *item
 static void ingest(struct fixture *f, json_t *evs) {
   json_t *body = json_pack("{s:o}", "events", evs), *reply = NULL;
   struct mes_err err;
-  assert_int_equal(mes_ingest_batch(&f->ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_ingest_batch(&f->w.ctx, body, &reply, &err), MES_OK);
   assert_int_equal(json_array_size(json_object_get(reply, "errors")), 0);
   json_decref(body);
   json_decref(reply);
@@ -85,20 +81,10 @@ static const char *const KIT[] = {"sleeping-bag", "camp-stove"};
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mes-rec-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  struct mes_err err;
-  char path[128];
-  assert_int_equal(mes_policy_load_buf("mesura.yaml", POLICY, strlen(POLICY), &f->policy, &err), MES_OK);
-  assert_int_equal(mes_crypto_init(), MES_OK);
-  snprintf(path, sizeof path, "%s/master.key", f->dir);
-  assert_int_equal(mes_master_create(path, &err), MES_OK);
-  assert_int_equal(mes_master_load(path, &f->master, &err), MES_OK);
-  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
-  assert_int_equal(mes_keycache_new(64, &f->keys), MES_OK);
+  mes_world_open(&f->w, "rec", POLICY, T0_MS, "test");
   assert_int_equal(mes_catalog_index_new(&f->ix), MES_OK);
-  f->ctx = (struct mes_ctx){.store = f->store, .master = f->master, .policy = f->policy, .keys = f->keys,
-                            .now_ms = T0_MS, .actor = "test", .catalog = f->ix};
+  f->w.ctx.catalog = f->ix;
+  struct mes_err err;
   json_t *items = parse("{\"items\": ["
                         "{\"id\": \"tent-2p\", \"title\": {\"en\": \"Tent 2p\", \"es\": \"Tienda 2p\"}, \"categories\": [\"camping\"]},"
                         "{\"id\": \"tent-3p\", \"title\": \"Tent 3p\", \"categories\": [\"camping\"]},"
@@ -108,7 +94,7 @@ static int setup(void **state) {
                         "{\"id\": \"kettle\", \"title\": \"Kettle\", \"categories\": [\"kitchen\"]},"
                         "{\"id\": \"gone\", \"title\": \"Gone\", \"available\": false}]}");
   json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f->ctx, items, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(&f->w.ctx, items, &reply, &err), MES_OK);
   json_decref(items);
   json_decref(reply);
   json_t *evs = json_array();
@@ -134,7 +120,7 @@ static int setup(void **state) {
   ingest(f, evs);
   struct mes_model_params p;
   mes_model_params_default(&p);
-  assert_int_equal(mes_model_train(&f->ctx, &p, &f->model, &err), MES_OK);
+  assert_int_equal(mes_model_train(&f->w.ctx, &p, &f->model, &err), MES_OK);
   *state = f;
   return 0;
 }
@@ -143,22 +129,7 @@ static int teardown(void **state) {
   struct fixture *f = *state;
   mes_model_unref(f->model);
   mes_catalog_index_free(f->ix);
-  mes_keycache_free(f->keys);
-  mes_store_close(f->store);
-  mes_master_free(f->master);
-  mes_policy_free(f->policy);
-  DIR *d = opendir(f->dir);
-  struct dirent *de;
-  char path[512];
-  while (d && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
-      unlink(path);
-    }
-  }
-  if (d)
-    closedir(d);
-  rmdir(f->dir);
+  mes_world_close(&f->w);
   free(f);
   return 0;
 }
@@ -168,7 +139,7 @@ static json_t *recommend(struct fixture *f, struct mes_recommender *r, const str
   json_t *b = parse(body), *out = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_recommend(r, &f->ctx, m, b, l, &out, oc, &err);
+  int rc = mes_recommend(r, &f->w.ctx, m, b, l, &out, oc, &err);
   if (rc)
     fail_msg("mes_recommend(%s) failed: %s %s", body, mes_rc_code(rc), mes_err_text(&err));
   json_decref(b);
@@ -216,7 +187,7 @@ static void test_parse(void **state) {
     struct mes_rec_request q;
     struct mes_err err;
     mes_err_clear(&err);
-    int rc = mes_recommend_parse(&f->ctx, b, &q, &err);
+    int rc = mes_recommend_parse(&f->w.ctx, b, &q, &err);
     json_decref(b);
     if (rc == MES_OK)
       fail_msg("%s was accepted", bad[i].body);
@@ -226,7 +197,7 @@ static void test_parse(void **state) {
   json_t *b = parse("{}");
   struct mes_rec_request q;
   struct mes_err err;
-  assert_int_equal(mes_recommend_parse(&f->ctx, b, &q, &err), MES_OK);
+  assert_int_equal(mes_recommend_parse(&f->w.ctx, b, &q, &err), MES_OK);
   json_decref(b);
   assert_null(q.subject);
   assert_int_equal(q.count, 10);
@@ -350,46 +321,46 @@ static void test_without_model(void **state) {
 static void test_records(void **state) {
   struct fixture *f = *state;
   struct mes_recommender *rec;
-  assert_int_equal(mes_recommender_new(f->store, NULL, &rec), MES_OK);
+  assert_int_equal(mes_recommender_new(f->w.store, NULL, &rec), MES_OK);
   json_t *r = recommend(f, rec, f->model, "{\"subject\": \"alice\", \"placement\": \"home\"}", MES_LANG_EN, NULL);
   const char *rid = mes_json_str(r, "request_id", "");
   assert_int_equal(strlen(rid), MES_REC_ID_LEN);
   struct mes_err err;
   json_t *doc = NULL;
   /* Found whether still queued or already written. */
-  assert_int_equal(mes_recommend_record(rec, &f->ctx, rid, strlen(rid), true, &doc, &err), MES_OK);
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err), MES_OK);
   assert_true(json_equal(json_object_get(doc, "items"), json_object_get(r, "items")));
   assert_string_equal(mes_json_str(doc, "placement", ""), "home");
   json_t *sup = json_object_get(doc, "suppressed");
   assert_true(json_array_size(sup) >= 1);
   json_decref(doc);
   mes_recommender_flush(rec);
-  assert_int_equal(mes_recommend_record(rec, &f->ctx, rid, strlen(rid), false, &doc, &err), MES_OK);
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), false, &doc, &err), MES_OK);
   assert_null(json_object_get(doc, "suppressed"));
   json_decref(doc);
   /* Sealed with alice's key: stored with her sid, and the impressions of what she was served. */
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "alice", 5, false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "alice", 5, false, &s), MES_OK);
   int64_t n_imp = 0;
-  assert_int_equal(mes_store_impression_sweep(f->store, T0_MS + 1, &n_imp), MES_OK);
+  assert_int_equal(mes_store_impression_sweep(f->w.store, T0_MS + 1, &n_imp), MES_OK);
   assert_int_equal(n_imp, (int64_t)json_array_size(json_object_get(r, "items")));
-  assert_int_equal(mes_recommend_record(rec, &f->ctx, "r_0000000000000001", MES_REC_ID_LEN, true, &doc, &err),
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, "r_0000000000000001", MES_REC_ID_LEN, true, &doc, &err),
                    MES_ENOT_FOUND);
-  assert_int_equal(mes_recommend_record(rec, &f->ctx, "r_xyz", 5, true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, "r_xyz", 5, true, &doc, &err), MES_ENOT_FOUND);
   /* The sweep removes records past retention. */
   int64_t nd = 0;
-  struct mes_ctx later = f->ctx;
-  later.now_ms += (int64_t)(f->policy->decision_retention_days + 1) * 24 * 60 * MIN_MS;
+  struct mes_ctx later = f->w.ctx;
+  later.now_ms += (int64_t)(f->w.policy->decision_retention_days + 1) * 24 * 60 * MIN_MS;
   assert_int_equal(mes_recommender_sweep(rec, &later, &nd, NULL, &err), MES_OK);
   assert_int_equal(nd, 1);
-  assert_int_equal(mes_recommend_record(rec, &f->ctx, rid, strlen(rid), true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err), MES_ENOT_FOUND);
   json_decref(r);
   /* Erasure: queued entries of a subject never reach the store. */
   r = recommend(f, rec, f->model, "{\"subject\": \"alice\"}", MES_LANG_EN, NULL);
   mes_recommender_forget(rec, s.row.id);
   mes_recommender_flush(rec);
   rid = mes_json_str(r, "request_id", "");
-  int rc = mes_recommend_record(rec, &f->ctx, rid, strlen(rid), true, &doc, &err);
+  int rc = mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err);
   if (rc == MES_OK) /* the writer may have taken it before forget: then it is stored, sealed */
     json_decref(doc);
   json_decref(r);
@@ -406,7 +377,7 @@ static void test_record_escapes(void **state) {
       json_pack("{s:[{s:s, s:s, s:[s]}]}", "items", "id", ODD, "title", "Odd tent", "categories", "camping");
   json_t *reply = NULL;
   struct mes_err err;
-  assert_int_equal(mes_catalog_post(&f->ctx, items, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(&f->w.ctx, items, &reply, &err), MES_OK);
   assert_int_equal(mes_json_int(reply, "upserted", 0), 1);
   json_decref(items);
   json_decref(reply);
@@ -414,14 +385,14 @@ static void test_record_escapes(void **state) {
   event(evs, "alice", "purchase", ODD, T0_MS - 10 * MIN_MS);
   ingest(f, evs);
   struct mes_recommender *rec;
-  assert_int_equal(mes_recommender_new(f->store, NULL, &rec), MES_OK);
+  assert_int_equal(mes_recommender_new(f->w.store, NULL, &rec), MES_OK);
   /* Without a model the catalog's order fills: the odd tent is a candidate, and bought. */
   json_t *r = recommend(f, rec, NULL, "{\"subject\": \"alice\", \"count\": 50}", MES_LANG_EN, NULL);
   assert_int_equal(rank_of(r, ODD), -1);
   mes_recommender_flush(rec); /* read back from the store, sealed and unsealed */
   const char *rid = mes_json_str(r, "request_id", "");
   json_t *doc = NULL;
-  assert_int_equal(mes_recommend_record(rec, &f->ctx, rid, strlen(rid), true, &doc, &err), MES_OK);
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err), MES_OK);
   assert_true(json_equal(json_object_get(doc, "items"), json_object_get(r, "items")));
   size_t i, found = 0;
   json_t *v;

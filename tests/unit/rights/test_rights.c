@@ -4,7 +4,6 @@
  * bad line numbers, the consent gate, file order), and the summary and export
  * of a subject (every required key, event ids, derived interests).
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "../world.h"
+
 #include "base/json.h"
 #include "base/mtime.h"
 #include "crypto/crypto.h"
@@ -25,59 +26,20 @@
 #include "subject/subject.h"
 
 struct fixture {
-  char dir[64];
-  struct mes_policy *policy;
-  struct mes_master *master;
-  struct mes_store *store;
-  struct mes_keycache *keys;
-  struct mes_ctx ctx;
+  struct mes_world w;
 };
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mes-rights-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  struct mes_err err;
-  mes_err_clear(&err);
-  char path[128];
-  const char *yaml = mes_policy_example();
-  assert_int_equal(mes_policy_load_buf("mesura.yaml", yaml, strlen(yaml), &f->policy, &err), MES_OK);
-  assert_int_equal(mes_crypto_init(), MES_OK);
-  snprintf(path, sizeof path, "%s/master.key", f->dir);
-  assert_int_equal(mes_master_create(path, &err), MES_OK);
-  assert_int_equal(mes_master_load(path, &f->master, &err), MES_OK);
-  assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
-  assert_int_equal(mes_keycache_new(64, &f->keys), MES_OK);
-  f->ctx = (struct mes_ctx){.store = f->store,
-                            .master = f->master,
-                            .policy = f->policy,
-                            .keys = f->keys,
-                            .now_ms = mes_now_ms(),
-                            .actor = "import"};
+  mes_world_open(&f->w, "rights", NULL, mes_now_ms(), "import");
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  mes_keycache_free(f->keys);
-  mes_store_close(f->store);
-  mes_master_free(f->master);
-  mes_policy_free(f->policy);
-  DIR *d = opendir(f->dir);
-  if (d) {
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name);
-      unlink(path);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
+  mes_world_close(&f->w);
   free(f);
   return 0;
 }
@@ -209,7 +171,7 @@ static int import_text(struct fixture *f, const char *text, bool csv, struct mes
   struct mes_import_opts o = {.csv = csv, .bad_line = on_bad, .ud = r};
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_import_stream(&f->ctx, in, &o, n, &err);
+  int rc = mes_import_stream(&f->w.ctx, in, &o, n, &err);
   fclose(in);
   qsort(r->lines, (size_t)r->n, sizeof r->lines[0], cmp_i64);
   return rc;
@@ -248,8 +210,8 @@ static void test_import_jsonl(void **state) {
   static const int64_t want[] = {3, 11, 12, 13};
   for (int i = 0; i < 4; i++)
     assert_int_equal(r.lines[i], want[i]);
-  assert_int_equal(mes_store_item_count(f->store), 2);
-  assert_int_equal(mes_store_event_count(f->store), 3);
+  assert_int_equal(mes_store_item_count(f->w.store), 2);
+  assert_int_equal(mes_store_event_count(f->w.store), 3);
 }
 
 static void test_import_csv(void **state) {
@@ -279,11 +241,11 @@ static void test_summary_and_export(void **state) {
   struct reported r;
   assert_int_equal(import_text(f, JSONL, false, &n, &r), MES_OK);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_OK);
   struct mes_err err;
   mes_err_clear(&err);
   json_t *sum = NULL;
-  assert_int_equal(mes_rights_summary(&f->ctx, "u1", 2, &s, &sum, &err), MES_OK);
+  assert_int_equal(mes_rights_summary(&f->w.ctx, "u1", 2, &s, &sum, &err), MES_OK);
   json_t *ev = json_object_get(sum, "events");
   assert_int_equal(mes_json_int(ev, "total", 0), 3);
   assert_int_equal(mes_json_int(json_object_get(ev, "by_type"), "view", 0), 2);
@@ -293,7 +255,7 @@ static void test_summary_and_export(void **state) {
   json_decref(sum);
 
   json_t *doc = NULL;
-  assert_int_equal(mes_rights_export(&f->ctx, "u1", 2, &s, MES_LANG_EN, &doc, &err), MES_OK);
+  assert_int_equal(mes_rights_export(&f->w.ctx, "u1", 2, &s, MES_LANG_EN, &doc, &err), MES_OK);
   static const char *const keys[] = {"subject",     "events",    "consents",  "preferences",
                                      "impressions", "decisions", "interests", "protected_attributes",
                                      "access_log"};
