@@ -32,13 +32,30 @@ bool mes_reason_is_personal(enum mes_reason r) {
 /* ------------------------------------------------------------------------ */
 /* Running                                                                  */
 
+/* A detail cut to fit MES_GUARD_DETAIL may end inside a UTF-8 sequence
+ * (item ids and category names need not be ASCII); the record is JSON, so
+ * the cut goes back to the last whole character. */
+static void trim_utf8(char *s) {
+  size_t len = strlen(s), lead = len;
+  while (lead > 0 && len - lead < 4 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+    lead--;
+  if (lead == 0 || ((unsigned char)s[lead - 1] & 0x80) == 0)
+    return; /* ends in ASCII (or only continuation bytes, left as they are) */
+  unsigned char c = (unsigned char)s[lead - 1];
+  size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  if (len - (lead - 1) < want)
+    s[lead - 1] = '\0';
+}
+
 void mes_guard_drop(struct mes_cand *cand, const char *rule, const char *fmt, ...) {
   va_list ap;
   cand->dropped = true;
   cand->rule = rule;
   va_start(ap, fmt);
-  vsnprintf(cand->detail, sizeof cand->detail, fmt, ap);
+  int n = vsnprintf(cand->detail, sizeof cand->detail, fmt, ap);
   va_end(ap);
+  if (n >= (int)sizeof cand->detail)
+    trim_utf8(cand->detail);
 }
 
 void mes__guard_drop_text(struct mes_cand *cand, const char *rule, const char *detail) {
@@ -49,6 +66,7 @@ void mes__guard_drop_text(struct mes_cand *cand, const char *rule, const char *d
   cand->rule = rule;
   memcpy(cand->detail, detail, len);
   cand->detail[len] = '\0';
+  trim_utf8(cand->detail);
 }
 
 void mes_guard_run(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n) {

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/buf.h"
 #include "base/mtime.h"
 #include "recommend/rec_int.h"
 
@@ -235,93 +234,24 @@ static void count_rule(struct mes_rec_outcome *oc, const char *rule) {
   }
 }
 
-/* Appends str as json_dumps writes a string (UTF-8 kept; quote, backslash
- * and control characters escaped), so that the record reads the same. */
-static int buf_json_string(struct mes_buf *b, const char *str) {
-  int rc = mes_buf_append(b, "\"", 1);
-  const char *run = str;
-  for (const char *p = str; !rc && *p; p++) {
-    unsigned char ch = (unsigned char)*p;
-    if (ch >= 0x20 && ch != '"' && ch != '\\')
-      continue;
-    char esc[8] = {'\\', 0};
-    size_t n = 2;
-    switch (ch) {
-    case '"':
-    case '\\':
-      esc[1] = (char)ch;
-      break;
-    case '\b':
-      esc[1] = 'b';
-      break;
-    case '\f':
-      esc[1] = 'f';
-      break;
-    case '\n':
-      esc[1] = 'n';
-      break;
-    case '\r':
-      esc[1] = 'r';
-      break;
-    case '\t':
-      esc[1] = 't';
-      break;
-    default:
-      n = (size_t)snprintf(esc, sizeof esc, "\\u%04X", ch);
-    }
-    rc = mes_buf_append(b, run, (size_t)(p - run));
-    if (!rc)
-      rc = mes_buf_append(b, esc, n);
-    run = p + 1;
-  }
-  if (!rc)
-    rc = mes_buf_puts(b, run);
-  return rc ? rc : mes_buf_append(b, "\"", 1);
-}
-
-/* The record's text: the head through jansson, then "suppressed" appended
- * by hand. A rule may drop hundreds of candidates per request (retargeting,
- * on a long history), and a jansson object per entry cost more than the
- * rest of the request (json_dumps checks every object for cycles). The text
- * is what json_dumps(JSON_COMPACT) wrote for the whole record. New, or NULL
- * when out of memory. */
+/* The record's text: the head plus "suppressed", through jansson. The list
+ * is bounded by candidate pruning (mes__rec_prune: tens of entries, not the
+ * thousand a long stale history once produced), so an object per entry is
+ * cheap. New, or NULL when out of memory. */
 static char *record_text(json_t *head, const struct run *run) {
-  char *h = json_dumps(head, JSON_COMPACT);
-  if (!h)
-    return NULL;
-  size_t hl = strlen(h);
-  struct mes_buf b;
-  mes_buf_init(&b, SIZE_MAX);
-  /* head ends with '}': reopen it */
-  int rc = hl && h[hl - 1] == '}' ? mes_buf_append(&b, h, hl - 1) : MES_ENOMEM;
-  free(h);
-  if (!rc)
-    rc = mes_buf_puts(&b, ",\"suppressed\":[");
-  bool first = true;
+  json_t *sup = json_array();
+  int rc = sup ? 0 : -1;
   for (size_t i = 0; !rc && i < run->n; i++) {
     const struct mes_cand *cd = &run->c[i];
-    if (!cd->dropped)
-      continue;
-    rc = mes_buf_puts(&b, first ? "{\"item\":" : ",{\"item\":");
-    first = false;
-    if (!rc)
-      rc = buf_json_string(&b, cd->item);
-    if (!rc)
-      rc = mes_buf_puts(&b, ",\"rule\":");
-    if (!rc)
-      rc = buf_json_string(&b, cd->rule ? cd->rule : "");
-    if (!rc)
-      rc = mes_buf_puts(&b, ",\"detail\":");
-    if (!rc)
-      rc = buf_json_string(&b, cd->detail);
-    if (!rc)
-      rc = mes_buf_append(&b, "}", 1);
+    if (cd->dropped)
+      rc = json_array_append_new(sup, json_pack("{s:s, s:s, s:s}", "item", cd->item, "rule",
+                                                cd->rule ? cd->rule : "", "detail", cd->detail));
   }
   if (!rc)
-    rc = mes_buf_puts(&b, "]}");
-  char *doc = rc ? NULL : mes_buf_steal(&b);
-  mes_buf_release(&b);
-  return doc;
+    rc = json_object_set_new(head, "suppressed", sup);
+  else
+    json_decref(sup);
+  return rc ? NULL : json_dumps(head, JSON_COMPACT);
 }
 
 /* Serializes and (for a known subject) seals the record, then queues it

@@ -4,6 +4,8 @@
  * through every rule, where each removed candidate names the rule that
  * removed it.
  */
+#include <jansson.h>
+
 #include "story.h"
 
 #define BYV MES_REASON_BECAUSE_YOU_VIEWED
@@ -103,6 +105,26 @@ static const struct story page[] = {
               {"kettle", KEPT}}},
 };
 
+/* A detail naming long non-ASCII ids is cut to fit, never inside a
+ * character: the decision record that carries it is JSON. */
+static void test_drop_detail_stays_utf8(void **state) {
+  (void)state;
+  char id[256] = "";
+  for (int i = 0; i < 90; i++)
+    strcat(id, "ż"); /* 2 bytes each: 180 bytes, more than a detail holds */
+  for (size_t shift = 0; shift < 4; shift++) {
+    struct mes_cand c = {.item = id};
+    mes_guard_drop(&c, "own_word", "%.*sThe person dismissed '%s'.", (int)shift, "xxx", id);
+    assert_true(c.dropped);
+    size_t len = strlen(c.detail);
+    assert_true(len < MES_GUARD_DETAIL);
+    json_t *v = json_string(c.detail); /* NULL when not valid UTF-8 */
+    if (!v)
+      fail_msg("detail cut inside a character (shift %zu, %zu bytes)", shift, len);
+    json_decref(v);
+  }
+}
+
 static void test_page(void **state) {
   (void)state;
   run_stories(page, sizeof page / sizeof page[0], NULL);
@@ -113,6 +135,7 @@ int main(void) {
       cmocka_unit_test(test_reason_codes),
       cmocka_unit_test(test_rule_list),
       cmocka_unit_test(test_cite),
+      cmocka_unit_test(test_drop_detail_stays_utf8),
       cmocka_unit_test(test_page),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
