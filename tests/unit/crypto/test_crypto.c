@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crypto/crypto.h"
@@ -103,6 +104,44 @@ static void test_seal_round_trip_and_tamper(void **state) {
   uint8_t empty[MES_SEAL_OVERHEAD];
   assert_int_equal(mes_seal(key, NULL, 0, "", 0, empty), MES_OK);
   assert_int_equal(mes_unseal(key, NULL, 0, empty, sizeof empty, pt), MES_OK);
+}
+
+/* Nonces are drawn from a per-thread pool: many seals never repeat one, and a
+ * forked child never reuses the bytes its parent draws next (a repeated
+ * nonce under one key would expose both messages). */
+static void test_nonces_never_repeat(void **state) {
+  (void)state;
+  uint8_t key[MES_KEY_BYTES];
+  mes_subject_key_new(key);
+  enum { N = 600 }; /* several refills of the 4 KiB pool */
+  static uint8_t nonces[N][24];
+  uint8_t ct[MES_SEAL_OVERHEAD + 1];
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(mes_seal(key, NULL, 0, "x", 1, ct), MES_OK);
+    memcpy(nonces[i], ct, 24);
+  }
+  for (int i = 0; i < N; i++)
+    for (int j = i + 1; j < N; j++)
+      assert_memory_not_equal(nonces[i], nonces[j], 24);
+
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    uint8_t c[MES_SEAL_OVERHEAD + 1];
+    int ok = mes_seal(key, NULL, 0, "x", 1, c) == MES_OK && write(fds[1], c, 24) == 24;
+    _exit(ok ? 0 : 1);
+  }
+  uint8_t mine[MES_SEAL_OVERHEAD + 1], theirs[24];
+  assert_int_equal(mes_seal(key, NULL, 0, "x", 1, mine), MES_OK);
+  int st = 0;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_int_equal(read(fds[0], theirs, 24), 24);
+  close(fds[0]);
+  close(fds[1]);
+  assert_memory_not_equal(mine, theirs, 24);
 }
 
 static void test_wrap_is_bound_to_subject(void **state) {
@@ -275,6 +314,7 @@ static void test_base64_and_tokens(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_seal_round_trip_and_tamper, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nonces_never_repeat, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrap_is_bound_to_subject, setup, teardown),
       cmocka_unit_test_setup_teardown(test_signature_verifies_with_public_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pseudonyms, setup, teardown),
