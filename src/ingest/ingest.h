@@ -174,4 +174,19 @@ int mes_ingest_forget(const struct mes_ctx *c, const struct mes_subject *s, cons
  */
 int mes_ingest_sweep(const struct mes_ctx *c, int64_t *n_deleted, struct mes_err *err);
 
+/* ---------------------------------------------------------------- impressions (shown.c) */
+
+/* Seals the item ids one answer showed subject sid, with its key, for
+ * mes_store_impression_add. *out is new (free). MES_ENOT_FOUND when the key
+ * is gone, MES_ENOMEM. */
+int mes_ingest_shown_seal(const struct mes_ctx *c, int64_t sid, const char *const *items, size_t n, uint8_t **out,
+                          size_t *out_len);
+/* Calls cb for each item shown to sid at or after since_ms, oldest answer
+ * first (item borrowed for the call; cb returns nonzero to stop). Rows that
+ * cannot be opened are skipped and logged; a shredded key reads as nothing
+ * shown. */
+typedef int (*mes_ingest_shown_cb)(void *ud, const char *item, int channel, int64_t ts_ms);
+int mes_ingest_shown_list(const struct mes_ctx *c, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
+                          struct mes_err *err);
+
 #endif

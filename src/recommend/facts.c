@@ -289,10 +289,12 @@ static int read_impressions(struct rec_state *s, struct mes_err *err) {
     mes__rec_queued_impressions(s->r, s->subj.row.id, since, imp_cb, &ir);
   ir.n_queued = s->n_imps;
   ir.from_store = true;
-  int rc = ir.failed ? MES_ENOMEM : mes_store_impression_list(s->c->store, s->subj.row.id, since, imp_cb, &ir);
+  if (ir.failed)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  int rc = mes_ingest_shown_list(s->c, s->subj.row.id, since, imp_cb, &ir, err);
   if (!rc && ir.failed)
-    rc = MES_ENOMEM;
-  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- the whole */

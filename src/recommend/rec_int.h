@@ -16,6 +16,7 @@
 #include "catalog/catalog.h"
 #include "explain/explain.h"
 #include "guard/guard.h"
+#include "ingest/ingest.h"
 #include "recommend/recommend.h"
 
 /* ---------------------------------------------------------------- arena */
@@ -62,6 +63,14 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
  * and keeps only this many of the strongest stale ones, for the decision
  * record to show the rule at work (contract §6: what a rule removed). */
 #define REC_PRUNE_STALE 16
+/* Neighbours read per relation from a stale history item (a view, click or
+ * cart older than the retargeting window) when the rules run:
+ * rule_retargeting takes every part such an item gives out of the score, so
+ * what only it proposes can reach nothing but the record, as suppressed;
+ * its few strongest neighbours are enough for that (REC_PRUNE_STALE). On
+ * long histories most items are stale, and their full lists were most of the
+ * candidate work. */
+#define REC_STALE_NBRS 4
 
 /* ---------------------------------------------------------------- one request */
 
@@ -213,12 +222,14 @@ json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cand, co
 int64_t mes__rec_new_rid(void);
 void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]);
 /* Queues a record (doc taken over, sealed or not) and the impressions of the
- * served items (copied). Never blocks on I/O; drops (and logs) when the queue
- * is full. */
+ * served items: imp_items copied, imp_sealed (mes_ingest_shown_seal of the
+ * same items; NULL for none) taken over. Never blocks on I/O; drops (and
+ * logs) when the queue is full. */
 void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64_t ts_ms, uint8_t *doc, size_t len,
-                      const char *const *imp_items, size_t n_imps, int channel);
+                      const char *const *imp_items, size_t n_imps, uint8_t *imp_sealed, size_t imp_len,
+                      int channel);
 /* Calls cb for each still-queued impression of sid at or after since_ms. */
-void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms,
-                                 mes_store_impression_cb cb, void *ud);
+void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb,
+                                 void *ud);
 
 #endif

@@ -30,10 +30,12 @@ struct entry {
   struct entry *next;
   int64_t sid;
   int64_t ts_ms;
-  int64_t rid;   /* > 0: a decision record; 0: an impression */
-  uint8_t *doc;  /* record: owned */
+  int64_t rid;   /* > 0: a decision record; 0: the impressions of one answer */
+  uint8_t *doc;  /* the record, or the impressions sealed (ingest/shown.c): owned */
   size_t len;
-  char *item;    /* impression: owned */
+  char **items;  /* impressions: the items in clear, for the frequency cap of the
+                    requests that come before the row is stored; owned */
+  size_t n_items;
   int channel;
 };
 
@@ -57,7 +59,9 @@ static void entry_free(struct entry *e) {
   if (!e)
     return;
   free(e->doc);
-  free(e->item);
+  for (size_t i = 0; i < e->n_items; i++)
+    free(e->items[i]);
+  free(e->items);
   free(e);
 }
 
@@ -98,7 +102,8 @@ static void write_batch(struct mes_recommender *r, struct entry *batch) {
     if (!rc) {
       for (struct entry *e = batch; e && !rc; e = e->next)
         if (!e->rid)
-          rc = mes_store_impression_add(r->st, e->sid, e->item, e->channel, e->ts_ms);
+          rc = mes_store_impression_add(r->st, &(struct mes_impression_row){e->sid, e->ts_ms, e->channel, e->doc,
+                                                                            e->len});
       uint64_t ticket;
       if (rc)
         mes_store_tx_rollback(r->st);
@@ -253,8 +258,23 @@ static int64_t parse_rid(const char *s, size_t len) {
   return v > (uint64_t)INT64_MAX ? 0 : (int64_t)v;
 }
 
+/* A copy of the n items of one answer, or NULL (out of memory). */
+static char **copy_items(const char *const *items, size_t n) {
+  char **out = calloc(n, sizeof *out);
+  for (size_t i = 0; out && i < n; i++) {
+    if (!(out[i] = strdup(items[i]))) {
+      while (i-- > 0)
+        free(out[i]);
+      free(out);
+      out = NULL;
+    }
+  }
+  return out;
+}
+
 void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64_t ts_ms, uint8_t *doc, size_t len,
-                      const char *const *imp_items, size_t n_imps, int channel) {
+                      const char *const *imp_items, size_t n_imps, uint8_t *imp_sealed, size_t imp_len,
+                      int channel) {
   /* Build outside the lock. */
   struct entry *first = calloc(1, sizeof *first), *last = first;
   size_t n = 1;
@@ -262,18 +282,21 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
     *first = (struct entry){.sid = sid, .ts_ms = ts_ms, .rid = rid, .doc = doc, .len = len};
   else
     free(doc);
-  for (size_t i = 0; first && i < n_imps; i++) {
+  if (first && n_imps && imp_sealed) {
     struct entry *e = calloc(1, sizeof *e);
-    char *item = e ? strdup(imp_items[i]) : NULL;
-    if (!item) {
-      free(e);
-      break; /* impressions are best effort; the record matters more */
+    char **items = e ? copy_items(imp_items, n_imps) : NULL;
+    if (items) {
+      *e = (struct entry){.sid = sid, .ts_ms = ts_ms, .doc = imp_sealed, .len = imp_len, .items = items,
+                          .n_items = n_imps, .channel = channel};
+      imp_sealed = NULL;
+      last->next = e;
+      last = e;
+      n++;
+    } else {
+      free(e); /* impressions are best effort; the record matters more */
     }
-    *e = (struct entry){.sid = sid, .ts_ms = ts_ms, .item = item, .channel = channel};
-    last->next = e;
-    last = e;
-    n++;
   }
+  free(imp_sealed);
   if (!first) {
     mes_log(r ? r->log : NULL, MES_LOG_WARN, "decision record not queued: out of memory");
     return;
@@ -299,14 +322,16 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
   pthread_mutex_unlock(&r->mu);
 }
 
-void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms,
-                                 mes_store_impression_cb cb, void *ud) {
+void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb,
+                                 void *ud) {
   pthread_mutex_lock(&r->mu);
   struct entry *lists[2] = {r->inflight, r->head};
   for (int l = 0; l < 2; l++)
     for (struct entry *e = lists[l]; e; e = e->next)
-      if (!e->rid && e->sid == sid && e->ts_ms >= since_ms && cb(ud, e->item, e->channel, e->ts_ms))
-        goto out;
+      if (!e->rid && e->sid == sid && e->ts_ms >= since_ms)
+        for (size_t i = 0; i < e->n_items; i++)
+          if (cb(ud, e->items[i], e->channel, e->ts_ms))
+            goto out;
 out:
   pthread_mutex_unlock(&r->mu);
 }

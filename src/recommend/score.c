@@ -288,13 +288,13 @@ static bool seen_has(const struct seen *t, uint32_t midx) {
  * discoveries: "because you viewed X" pointing at something they just looked
  * at helps nobody, and would make every page an echo of the last one. */
 static int add_neighbors(struct rec_state *s, uint32_t from, enum mes_rel rel, double factor, enum mes_reason r,
-                         int32_t hist, const struct seen *seen) {
+                         int32_t hist, const struct seen *seen, size_t limit) {
   size_t n = 0;
   const struct mes_nbr *nb = mes_model_neighbors(s->m, rel, from, &n);
   if (!n || nb[0].w <= 0)
     return MES_OK;
   double top = nb[0].w;
-  for (size_t i = 0; i < n && i < REC_NBRS; i++) {
+  for (size_t i = 0; i < n && i < limit; i++) {
     if (nb[i].item == from || nb[i].w <= 0 || (seen && seen_has(seen, nb[i].item)))
       continue;
     bool oom = false;
@@ -344,12 +344,17 @@ static int from_history(struct rec_state *s) {
     uint32_t from = (uint32_t)g[j].midx;
     int rc;
     if (g[j].purchase) {
-      rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * REC_BOUGHT_FACTOR, MES_REASON_BOUGHT_TOGETHER, hist, &seen);
+      rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * REC_BOUGHT_FACTOR, MES_REASON_BOUGHT_TOGETHER, hist, &seen,
+                         REC_NBRS);
     } else {
       double f = g[j].w * (g[j].bought ? REC_SUBST_AFTER_BUY : 1.0);
-      rc = add_neighbors(s, from, MES_REL_VIEWED, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, &seen);
+      /* Judged as rule_retargeting and mes__rec_prune judge it: by the
+       * group's newest event. */
+      bool stale = !s->no_rules && s->hist[hist].ts_ms < s->stale_before;
+      size_t limit = stale ? REC_STALE_NBRS : REC_NBRS;
+      rc = add_neighbors(s, from, MES_REL_VIEWED, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, &seen, limit);
       if (!rc)
-        rc = add_neighbors(s, from, MES_REL_EASE, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, &seen);
+        rc = add_neighbors(s, from, MES_REL_EASE, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, &seen, limit);
     }
     if (rc)
       return rc;
@@ -363,10 +368,10 @@ static int from_context(struct rec_state *s) {
   if (midx < 0)
     return MES_OK;
   int rc = add_neighbors(s, (uint32_t)midx, MES_REL_VIEWED, REC_CTX_WEIGHT, MES_REASON_SIMILAR_TO_CURRENT, INT32_MIN,
-                         NULL);
+                         NULL, REC_NBRS);
   if (!rc)
     rc = add_neighbors(s, (uint32_t)midx, MES_REL_EASE, REC_CTX_WEIGHT, MES_REASON_SIMILAR_TO_CURRENT, INT32_MIN,
-                       NULL);
+                       NULL, REC_NBRS);
   return rc;
 }
 

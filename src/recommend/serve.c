@@ -289,8 +289,15 @@ static void keep_record(struct rec_state *s, int64_t rid, json_t *items, const s
     stored = sealed;
     len = sealed_len;
   }
-  mes__rec_enqueue(s->r, rid, sid, c->now_ms, stored, len, s->personalized ? served : NULL,
-                   s->personalized ? n_served : 0, (int)s->req.channel);
+  /* Impressions only for those who granted personalization (contract §6),
+   * sealed with their key like the record. */
+  uint8_t *imps = NULL;
+  size_t imps_len = 0;
+  if (sid && s->personalized && n_served &&
+      mes_ingest_shown_seal(c, sid, served, n_served, &imps, &imps_len) != MES_OK)
+    mes_log(c->log, MES_LOG_WARN, "impressions of %s not kept: sealing failed", rid_s);
+  mes__rec_enqueue(s->r, rid, sid, c->now_ms, stored, len, served, imps ? n_served : 0, imps, imps_len,
+                   (int)s->req.channel);
 }
 
 int mes_recommend(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,

@@ -329,13 +329,11 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
     goto error;
   }
 
-  rc = mes_store_impression_list(c->store, s->row.id, 0, impression_cb, &imps);
+  rc = mes_ingest_shown_list(c, s->row.id, 0, impression_cb, &imps, err);
   if (!rc && imps.failed)
-    rc = MES_ENOMEM;
-  if (rc) {
-    rc = mes_err_set(err, rc, NULL, NULL);
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  if (rc)
     goto error;
-  }
   struct dec_list decs = {.c = c, .arr = json_array()};
   rc = decs.arr ? mes_store_decision_list(c->store, s->row.id, decision_cb, &decs) : MES_ENOMEM;
   if (!rc)

@@ -119,6 +119,16 @@ static const char *const data_steps[] = {
     "CREATE TABLE event_spans(chunk INTEGER NOT NULL, type INTEGER NOT NULL, min_ts INTEGER NOT NULL,"
     " PRIMARY KEY(chunk, type)) WITHOUT ROWID;"
     "INSERT INTO event_spans(chunk, type, min_ts) SELECT id >> 12, type, min(ts_ms) FROM events GROUP BY 1, 2;",
+    /* 5: impressions are sealed with the subject's key, one row per answer
+     * (the items it showed): what a person was shown is personal data like
+     * what they did, so erasure must shred it in every copy, and one row
+     * instead of one per item is a tenth of the writes. The old rows held
+     * item ids in the clear and are dropped, not converted (the store has no
+     * keys): the frequency cap forgets at most one window at the upgrade. */
+    "DROP TABLE impressions;"
+    "CREATE TABLE impressions(subject INTEGER NOT NULL, ts_ms INTEGER NOT NULL, channel INTEGER NOT NULL,"
+    " sealed BLOB NOT NULL);"
+    "CREATE INDEX impressions_subject ON impressions(subject, ts_ms);",
 };
 
 /* Ids per event_spans row (1 << SPAN_SHIFT; step 4 above spells 12 out). A
@@ -248,8 +258,8 @@ static const char *const sql_text[S_N] = {
     [S_ITEM_DELETE] = "DELETE FROM items WHERE id = ?1",
     [S_ITEM_LIST] = "SELECT id, doc FROM items WHERE id > ?1 ORDER BY id LIMIT ?2",
     [S_ITEM_COUNT] = "SELECT count(*) FROM items",
-    [S_IMP_ADD] = "INSERT INTO impressions(subject, item, channel, ts_ms) VALUES(?1, ?2, ?3, ?4)",
-    [S_IMP_LIST] = "SELECT item, channel, ts_ms FROM impressions WHERE subject = ?1 AND ts_ms >= ?2"
+    [S_IMP_ADD] = "INSERT INTO impressions(subject, ts_ms, channel, sealed) VALUES(?1, ?2, ?3, ?4)",
+    [S_IMP_LIST] = "SELECT ts_ms, channel, sealed FROM impressions WHERE subject = ?1 AND ts_ms >= ?2"
                    " ORDER BY ts_ms",
     [S_IMP_SWEEP] = "DELETE FROM impressions WHERE ts_ms < ?1",
     [S_AK_PUT] = "INSERT INTO api_keys(" APIKEY_COLS ") VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -1770,7 +1780,7 @@ static int64_t sq_item_count(struct mes_store *st) { return count_rows(st, S_ITE
 /* Impressions                                                              */
 /* ------------------------------------------------------------------------ */
 
-static int sq_impression_add(struct mes_store *st, int64_t sid, const char *item, int channel, int64_t ts_ms) {
+static int sq_impression_add(struct mes_store *st, const struct mes_impression_row *row) {
   struct sq *b = be(st);
   bool own;
   struct q q = {0};
@@ -1778,10 +1788,10 @@ static int sq_impression_add(struct mes_store *st, int64_t sid, const char *item
   if (rc != MES_OK)
     return rc;
   if ((rc = q_open(b, S_IMP_ADD, &q)) == MES_OK) {
-    sqlite3_bind_int64(q.s, 1, sid);
-    sqlite3_bind_text(q.s, 2, item, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q.s, 3, channel);
-    sqlite3_bind_int64(q.s, 4, ts_ms);
+    sqlite3_bind_int64(q.s, 1, row->sid);
+    sqlite3_bind_int64(q.s, 2, row->ts_ms);
+    sqlite3_bind_int(q.s, 3, row->channel);
+    sqlite3_bind_blob(q.s, 4, row->sealed, (int)row->sealed_len, SQLITE_STATIC);
     rc = q_done(&q);
   }
   q_close(&q);
@@ -1800,12 +1810,18 @@ static int sq_impression_list(struct mes_store *st, int64_t sid, int64_t since_m
     sqlite3_bind_int64(q.s, 2, since_ms);
     int r;
     while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
-      const char *item = (const char *)sqlite3_column_text(q.s, 0);
-      if (!item) {
+      struct mes_impression_row row = {
+          .sid = sid,
+          .ts_ms = sqlite3_column_int64(q.s, 0),
+          .channel = sqlite3_column_int(q.s, 1),
+          .sealed = sqlite3_column_blob(q.s, 2),
+          .sealed_len = (size_t)sqlite3_column_bytes(q.s, 2),
+      };
+      if (!row.sealed && row.sealed_len) {
         r = SQLITE_NOMEM;
         break;
       }
-      if (cb(ud, item, sqlite3_column_int(q.s, 1), sqlite3_column_int64(q.s, 2)))
+      if (cb(ud, &row))
         break;
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE)

@@ -188,13 +188,15 @@ int mes_store_item_list(struct mes_store *st, const char *after, int limit, mes_
 int64_t mes_store_item_count(struct mes_store *st) { return st ? st->ops->item_count(st) : -1; }
 
 /* --- impressions --- */
-int mes_store_impression_add(struct mes_store *st, int64_t sid, const char *item, int channel, int64_t ts_ms) {
-  return st && item ? st->ops->impression_add(st, sid, item, channel, ts_ms) : MES_EINTERNAL;
+int mes_store_impression_add(struct mes_store *st, const struct mes_impression_row *row) {
+  if (!st || !row || (!row->sealed && row->sealed_len) || st->ops->version < 4)
+    return MES_EINTERNAL;
+  return st->ops->impression_add(st, row);
 }
 
 int mes_store_impression_list(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
                               void *ud) {
-  return st && cb ? st->ops->impression_list(st, sid, since_ms, cb, ud) : MES_EINTERNAL;
+  return st && cb && st->ops->version >= 4 ? st->ops->impression_list(st, sid, since_ms, cb, ud) : MES_EINTERNAL;
 }
 
 int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {

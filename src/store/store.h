@@ -179,11 +179,20 @@ typedef int (*mes_store_item_cb)(void *ud, const char *id, const char *doc);
 int mes_store_item_list(struct mes_store *st, const char *after, int limit, mes_store_item_cb cb, void *ud);
 int64_t mes_store_item_count(struct mes_store *st);
 
-/* --- impressions (items served to a subject, for frequency caps; deleted
- * with the subject) --- */
-int mes_store_impression_add(struct mes_store *st, int64_t sid, const char *item, int channel, int64_t ts_ms);
-/* Calls cb for each impression of sid at or after since_ms, oldest first. */
-typedef int (*mes_store_impression_cb)(void *ud, const char *item, int channel, int64_t ts_ms);
+/* --- impressions: the items one answer showed a subject (for frequency
+ * caps), sealed by the caller with the subject's key (src/ingest/shown.c);
+ * deleted with the subject --- */
+struct mes_impression_row {
+  int64_t sid;
+  int64_t ts_ms;
+  int channel;           /* enum mes_channel */
+  const uint8_t *sealed; /* borrowed */
+  size_t sealed_len;
+};
+int mes_store_impression_add(struct mes_store *st, const struct mes_impression_row *row);
+/* Calls cb for each impression row of sid at or after since_ms, oldest
+ * first; row->sealed is borrowed for the call. */
+typedef int (*mes_store_impression_cb)(void *ud, const struct mes_impression_row *row);
 int mes_store_impression_list(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
                               void *ud);
 /* Deletes every impression older than before_ms. *n gets the count. */

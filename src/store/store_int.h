@@ -16,7 +16,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 3
+#define MES_STORE_OPS_VERSION 4
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -67,7 +67,7 @@ struct mes_store_ops {
   int (*item_list)(struct mes_store *st, const char *after, int limit, mes_store_item_cb cb, void *ud);
   int64_t (*item_count)(struct mes_store *st);
 
-  int (*impression_add)(struct mes_store *st, int64_t sid, const char *item, int channel, int64_t ts_ms);
+  int (*impression_add)(struct mes_store *st, const struct mes_impression_row *row);
   int (*impression_list)(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
                          void *ud);
   int (*impression_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
@@ -89,7 +89,9 @@ struct mes_store_ops {
   int (*subject_scan)(struct mes_store *st, mes_store_subject_cb cb, void *ud);
   /* Version 3: durability callbacks. */
   int (*on_durable)(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w);
-  /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
+  /* Version 4 changed impression_add and impression_list in place (sealed
+   * rows, one per answer): no backend outside this tree implemented them.
+   * Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 
 struct mes_store {

@@ -240,8 +240,8 @@ static void test_withdrawal_purges_only_that_purpose(void **state) {
   assert_int_equal(events_of(f, s1.row.id).n, 0);
 }
 
-static int count_imp(void *ud, const char *item, int channel, int64_t ts_ms) {
-  (void)item, (void)channel, (void)ts_ms;
+static int count_imp(void *ud, const struct mes_impression_row *row) {
+  (void)row;
   (*(int *)ud)++;
   return 0;
 }
@@ -252,6 +252,14 @@ static int impressions_of(struct fixture *f, int64_t sid) {
   return n;
 }
 
+/* One answer's impressions (what the recommender seals is opaque here). */
+static void shown(struct fixture *f, int64_t sid, int channel) {
+  static const uint8_t sealed[] = "sealed items";
+  assert_int_equal(mes_store_impression_add(
+                       f->w.store, &(struct mes_impression_row){sid, T0_MS, channel, sealed, sizeof sealed - 1}),
+                   MES_OK);
+}
+
 /* Impressions exist only to cap personal answers: withdrawing the last
  * purpose of personal answers takes them away, someone else's stay. */
 static void test_withdrawal_purges_impressions(void **state) {
@@ -259,9 +267,10 @@ static void test_withdrawal_purges_impressions(void **state) {
   record_ok(f, "u1", "personalization", "{\"status\": \"granted\"}");
   record_ok(f, "u2", "personalization", "{\"status\": \"granted\"}");
   struct mes_subject s1 = resolve(f, "u1"), s2 = resolve(f, "u2");
-  assert_int_equal(mes_store_impression_add(f->w.store, s1.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
-  assert_int_equal(mes_store_impression_add(f->w.store, s1.row.id, "stove", MES_CH_EMAIL, T0_MS), MES_OK);
-  assert_int_equal(mes_store_impression_add(f->w.store, s2.row.id, "tent-2p", MES_CH_WEB, T0_MS), MES_OK);
+  shown(f, s1.row.id, MES_CH_WEB);
+  shown(f, s1.row.id, MES_CH_EMAIL);
+  shown(f, s2.row.id, MES_CH_WEB);
+  assert_int_equal(impressions_of(f, s1.row.id), 2);
   record_ok(f, "u1", "personalization", "{\"status\": \"denied\", \"source\": \"dashboard\"}");
   assert_int_equal(impressions_of(f, s1.row.id), 0);
   assert_int_equal(impressions_of(f, s2.row.id), 1);

@@ -318,6 +318,20 @@ static void test_without_model(void **state) {
 
 /* ---------------------------------------------------------------- records */
 
+struct shown {
+  json_t *served;
+  size_t n;
+};
+
+static int each_shown(void *ud, const char *item, int channel, int64_t ts_ms) {
+  struct shown *sh = ud;
+  assert_string_equal(item, mes_json_str(json_array_get(sh->served, sh->n), "item", ""));
+  assert_int_equal(channel, MES_CH_WEB);
+  assert_true(ts_ms == T0_MS);
+  sh->n++;
+  return 0;
+}
+
 static void test_records(void **state) {
   struct fixture *f = *state;
   struct mes_recommender *rec;
@@ -341,9 +355,12 @@ static void test_records(void **state) {
   /* Sealed with alice's key: stored with her sid, and the impressions of what she was served. */
   struct mes_subject s;
   assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "alice", 5, false, &s), MES_OK);
+  struct shown sh = {.served = json_object_get(r, "items")};
+  assert_int_equal(mes_ingest_shown_list(&f->w.ctx, s.row.id, 0, each_shown, &sh, &err), MES_OK);
+  assert_int_equal(sh.n, json_array_size(sh.served)); /* every item served, in order */
   int64_t n_imp = 0;
   assert_int_equal(mes_store_impression_sweep(f->w.store, T0_MS + 1, &n_imp), MES_OK);
-  assert_int_equal(n_imp, (int64_t)json_array_size(json_object_get(r, "items")));
+  assert_int_equal(n_imp, 1); /* one sealed row per answer */
   assert_int_equal(mes_recommend_record(rec, &f->w.ctx, "r_0000000000000001", MES_REC_ID_LEN, true, &doc, &err),
                    MES_ENOT_FOUND);
   assert_int_equal(mes_recommend_record(rec, &f->w.ctx, "r_xyz", 5, true, &doc, &err), MES_ENOT_FOUND);
