@@ -3,7 +3,7 @@
 "Speed"): the real `mesura serve` on loopback over a store built by bench_train and given a catalog and
 a model (see bench/README.md, "Recommendations"), driven by wrk with keep-alive.
 
-usage: bench/recs.py BUILD_DIR DATA_DIR [--subjects N] [--items N] [--seconds S] [--conns C]
+usage: bench/recs.py BUILD_DIR DATA_DIR [--subjects N] [--items N] [--seconds S] [--conns C] [--perf FILE]
 
 In one run, against the same server:
   - GET /healthz: the baseline (libmicrohttpd's ceiling for a tiny reply on this machine, now);
@@ -135,6 +135,8 @@ def main():
     ap.add_argument("--items", type=int, default=20000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--perf", metavar="FILE", help="also record `perf record -g` of the server during the "
+                    "saturating personal phase into FILE (perf report -i FILE)")
     a = ap.parse_args()
     binary = os.path.abspath(os.path.join(a.build, "mesura"))
     tag = "bench%d" % os.getpid()
@@ -174,7 +176,14 @@ def main():
         for kind, script, conns in (("personal", "personal", a.conns), ("context", "context", a.conns),
                                     ("personal_c2", "personal", 2)):
             before, start = hist(metrics(base, admin)), settled_size(log_path)
+            perf = None
+            if a.perf and kind == "personal":  # where the server's CPU goes under load
+                perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(proc.pid), "-o", a.perf,
+                                         "--", "sleep", str(max(1, a.seconds - 1))],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             r = wrk(url, a.seconds, conns, scripts[script])
+            if perf:
+                perf.wait()
             after, end = hist(metrics(base, admin)), settled_size(log_path)
             p99, bound = hist_quantile(before, after, 0.99)
             p50, _ = hist_quantile(before, after, 0.5)

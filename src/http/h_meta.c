@@ -9,10 +9,12 @@
 #include <sys/stat.h>
 
 #include "base/mtime.h"
+#include "base/proc.h"
 #include "crypto/crypto.h"
 #include "http/endpoints.h"
 #include "http/http_int.h"
 #include "model/model.h"
+#include "recommend/recommend.h"
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define HTML_TYPE "text/html; charset=utf-8"
@@ -38,6 +40,30 @@ void mes__h_metrics(struct mes_http_req *req, struct mes_http_resp *resp) {
                         "# TYPE mesura_model_memory_bytes gauge\nmesura_model_memory_bytes %zu\n",
                         (long long)mes_model_id(m), mes_model_n_items(m), mes_model_memory(m));
     mes_model_unref(m);
+  }
+  if (!rc) {
+    /* The process as a whole, and the one queue whose size depends on load
+     * (decision records waiting for the writer; bounded, see recommend.h). */
+    size_t rss = 0, peak = 0;
+    mes_proc_memory(&rss, &peak);
+    struct mes_recommender_stats q;
+    mes_recommender_stats(mes_engine_recommender(mes_http_req_engine(req)), &q);
+    rc = mes_buf_printf(&out,
+                        "# HELP mesura_process_resident_memory_bytes Resident memory of the server now.\n"
+                        "# TYPE mesura_process_resident_memory_bytes gauge\n"
+                        "mesura_process_resident_memory_bytes %zu\n"
+                        "# HELP mesura_process_peak_resident_memory_bytes Highest resident memory since start.\n"
+                        "# TYPE mesura_process_peak_resident_memory_bytes gauge\n"
+                        "mesura_process_peak_resident_memory_bytes %zu\n"
+                        "# HELP mesura_decision_queue_entries Decision records and impressions waiting to be written.\n"
+                        "# TYPE mesura_decision_queue_entries gauge\nmesura_decision_queue_entries %zu\n"
+                        "# HELP mesura_decision_queue_bytes Memory they hold (bounded at 64 MiB).\n"
+                        "# TYPE mesura_decision_queue_bytes gauge\nmesura_decision_queue_bytes %zu\n"
+                        "# HELP mesura_decision_records_dropped_total Decision records dropped because the writer "
+                        "fell behind.\n"
+                        "# TYPE mesura_decision_records_dropped_total counter\n"
+                        "mesura_decision_records_dropped_total %zu\n",
+                        rss, peak, q.queued, q.bytes, q.dropped);
   }
   if (rc) {
     mes_buf_release(&out);

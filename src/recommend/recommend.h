@@ -96,6 +96,15 @@ void mes_recommender_flush(struct mes_recommender *r);
  * batch being written, so that nothing of sid reaches the store afterwards
  * (call before deleting the subject's rows). */
 void mes_recommender_forget(struct mes_recommender *r, int64_t sid);
+/* The writer's backlog, for /metrics: entries waiting, the bytes they and
+ * the batch being written hold (bounded: past 64 MiB or 100,000 entries,
+ * records are dropped), and how many records were dropped so far. */
+struct mes_recommender_stats {
+  size_t queued;
+  size_t bytes;
+  size_t dropped;
+};
+void mes_recommender_stats(struct mes_recommender *r, struct mes_recommender_stats *out); /* r NULL-safe */
 
 /* What one request did, for /metrics. Rule names are static strings. */
 #define MES_REC_RULES_MAX 16

@@ -22,7 +22,12 @@
 #include "base/mtime.h"
 #include "recommend/rec_int.h"
 
-#define QUEUE_MAX 100000 /* entries waiting; beyond, records are dropped (and logged) */
+/* What may wait for the writer; beyond either bound, records are dropped
+ * (counted, logged at exit, shown in /metrics) rather than let the server's
+ * memory grow with a writer that fell behind (a slow disk): the queue is
+ * one of the bounded parts of the server's peak memory. */
+#define QUEUE_MAX 100000                     /* entries */
+#define QUEUE_MAX_BYTES ((size_t)64 << 20)   /* their documents and item ids */
 #define MS_PER_HOUR 3600000LL
 #define MS_PER_DAY 86400000LL
 
@@ -47,6 +52,8 @@ struct mes_recommender {
   pthread_cond_t done; /* a batch was written */
   struct entry *head, *tail;
   size_t n_queued;
+  size_t bytes_queued;     /* entry_bytes of head..tail */
+  size_t bytes_inflight;   /* entry_bytes of the batch being written */
   struct entry *inflight;
   uint64_t queued_batches; /* batches handed out, counting the one being queued into */
   uint64_t written;        /* batches written */
@@ -63,6 +70,14 @@ static void entry_free(struct entry *e) {
     free(e->items[i]);
   free(e->items);
   free(e);
+}
+
+/* What an entry holds in memory, roughly: its document and item ids. */
+static size_t entry_bytes(const struct entry *e) {
+  size_t n = sizeof *e + e->len;
+  for (size_t i = 0; i < e->n_items; i++)
+    n += sizeof(char *) + strlen(e->items[i]) + 1;
+  return n;
 }
 
 static void list_free(struct entry *e) {
@@ -135,12 +150,15 @@ static void *writer_main(void *arg) {
     r->inflight = r->head;
     r->head = r->tail = NULL;
     r->n_queued = 0;
+    r->bytes_inflight = r->bytes_queued;
+    r->bytes_queued = 0;
     uint64_t batch = r->queued_batches++;
     pthread_mutex_unlock(&r->mu);
     write_batch(r, r->inflight); /* readers may still search it: it is freed under mu */
     pthread_mutex_lock(&r->mu);
     list_free(r->inflight);
     r->inflight = NULL;
+    r->bytes_inflight = 0;
     r->written = batch + 1;
     pthread_cond_broadcast(&r->done);
   }
@@ -212,6 +230,7 @@ void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
     struct entry *e = *pp;
     if (e->sid == sid) {
       *pp = e->next;
+      r->bytes_queued -= entry_bytes(e);
       entry_free(e);
       r->n_queued--;
     } else {
@@ -277,7 +296,7 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
                       int channel) {
   /* Build outside the lock. */
   struct entry *first = calloc(1, sizeof *first), *last = first;
-  size_t n = 1;
+  size_t n = 1, bytes = 0;
   if (first)
     *first = (struct entry){.sid = sid, .ts_ms = ts_ms, .rid = rid, .doc = doc, .len = len};
   else
@@ -305,8 +324,10 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
     list_free(first);
     return;
   }
+  for (const struct entry *e = first; e; e = e->next)
+    bytes += entry_bytes(e);
   pthread_mutex_lock(&r->mu);
-  if (r->n_queued + n > QUEUE_MAX || r->stop) {
+  if (r->n_queued + n > QUEUE_MAX || r->bytes_queued + bytes > QUEUE_MAX_BYTES || r->stop) {
     r->dropped++;
     pthread_mutex_unlock(&r->mu);
     list_free(first);
@@ -318,7 +339,19 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
     r->head = first;
   r->tail = last;
   r->n_queued += n;
+  r->bytes_queued += bytes;
   pthread_cond_signal(&r->work);
+  pthread_mutex_unlock(&r->mu);
+}
+
+void mes_recommender_stats(struct mes_recommender *r, struct mes_recommender_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!r)
+    return;
+  pthread_mutex_lock(&r->mu);
+  out->queued = r->n_queued;
+  out->bytes = r->bytes_queued + r->bytes_inflight;
+  out->dropped = r->dropped;
   pthread_mutex_unlock(&r->mu);
 }
 

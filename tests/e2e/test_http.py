@@ -296,6 +296,14 @@ class HttpBasics(ServerTestCase):
         self.assertRegex(text, r'(?m)^mesura_http_request_duration_seconds_bucket\{route="/healthz",le="\+Inf"\} \d+$')
         self.assertRegex(text, r'(?m)^mesura_http_request_duration_seconds_count\{route="/healthz"\} \d+$')
         self.assertNotIn("no-such-thing", text)
+        # The server's memory, now and at its peak, and the decision-record backlog.
+        gauge = lambda name: int(re.search(r"(?m)^%s (\d+)$" % name, text).group(1))
+        rss, peak = gauge("mesura_process_resident_memory_bytes"), gauge("mesura_process_peak_resident_memory_bytes")
+        self.assertGreater(rss, 1 << 20)
+        self.assertGreaterEqual(peak, rss)
+        self.assertLess(gauge("mesura_decision_queue_bytes"), 64 << 20)
+        self.assertEqual(gauge("mesura_decision_records_dropped_total"), 0)
+        self.assertIn("# TYPE mesura_decision_records_dropped_total counter", text)
 
     # ------------------------------------------------------------- access log
 

@@ -349,6 +349,11 @@ static void test_records(void **state) {
   assert_true(json_array_size(sup) >= 1);
   json_decref(doc);
   mes_recommender_flush(rec);
+  struct mes_recommender_stats st;
+  mes_recommender_stats(rec, &st); /* written: nothing waits, nothing held, nothing dropped */
+  assert_int_equal(st.queued, 0);
+  assert_int_equal(st.bytes, 0);
+  assert_int_equal(st.dropped, 0);
   assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), false, &doc, &err), MES_OK);
   assert_null(json_object_get(doc, "suppressed"));
   json_decref(doc);
