@@ -174,6 +174,18 @@ static int check_path_id(const char *id, size_t len, struct mes_err *err) {
   return MES_OK;
 }
 
+int64_t mes__catalog_store_version(struct mes_store *st) {
+  char buf[32];
+  int rc = mes_store_meta_get(st, "catalog_version", buf, sizeof buf);
+  if (rc == MES_ENOT_FOUND)
+    return 0;
+  if (rc)
+    return -1;
+  char *end = NULL;
+  long long v = strtoll(buf, &end, 10);
+  return end != buf && *end == '\0' && v >= 0 ? (int64_t)v : -1;
+}
+
 /* Commits the open transaction and waits until it is on disk. The index
  * took the transaction's changes already (under the store's writer lock, so
  * in the store's order); when the commit fails it may hold a change the
@@ -201,9 +213,12 @@ int mes_catalog_put(const struct mes_ctx *c, const char *id, size_t id_len, cons
     free(doc);
     return mes_err_set(err, rc, NULL, NULL);
   }
+  int64_t before = mes__catalog_store_version(c->store);
   rc = mes_store_item_put(c->store, id, doc, c->now_ms);
-  if (!rc)
+  if (!rc) {
     mes__catalog_index_apply(c->catalog, id, doc);
+    mes__catalog_index_advance(c->catalog, before, mes__catalog_store_version(c->store));
+  }
   free(doc);
   if (rc) {
     mes_store_tx_rollback(c->store);
@@ -260,6 +275,7 @@ int mes_catalog_upsert(const struct mes_ctx *c, const json_t *items, const char 
     rc = mes_err_set(err, rc, NULL, NULL);
     goto done;
   }
+  int64_t before = mes__catalog_store_version(c->store);
   for (size_t i = 0; i < n; i++) {
     if (!docs[i])
       continue;
@@ -273,6 +289,7 @@ int mes_catalog_upsert(const struct mes_ctx *c, const json_t *items, const char 
   for (size_t i = 0; i < n; i++)
     if (docs[i])
       mes__catalog_index_apply(c->catalog, mes_json_str(json_array_get(items, i), "id", ""), docs[i]);
+  mes__catalog_index_advance(c->catalog, before, mes__catalog_store_version(c->store));
   rc = commit_durable(c, err);
   if (!rc)
     *n_upserted = n_valid;
@@ -311,6 +328,7 @@ int mes_catalog_delete(const struct mes_ctx *c, const char *id, size_t id_len, s
   rc = mes_store_tx_begin(c->store);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
+  int64_t before = mes__catalog_store_version(c->store);
   rc = mes_store_item_delete(c->store, id);
   if (rc) {
     mes_store_tx_rollback(c->store);
@@ -319,6 +337,7 @@ int mes_catalog_delete(const struct mes_ctx *c, const char *id, size_t id_len, s
     return mes_err_set(err, rc, NULL, NULL);
   }
   mes__catalog_index_remove(c->catalog, id);
+  mes__catalog_index_advance(c->catalog, before, mes__catalog_store_version(c->store));
   return commit_durable(c, err);
 }
 

@@ -100,8 +100,9 @@ int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, int *ca
  * writes items never builds it). Writes apply to it inside their store
  * transaction, so the index follows the store's order of writes; a commit
  * that fails invalidates it (rebuilt on the next lookup). Items written by
- * another process (`mesura import` while a server runs) are seen after the
- * server restarts. Thread-safe: a read-write lock; lookups copy out.
+ * another process (`mesura import` while a server runs) are noticed through
+ * the store's catalog version (mes_catalog_index_refresh) and the index is
+ * rebuilt. Thread-safe: a read-write lock; lookups copy out.
  */
 #define MES_CATALOG_IDX_CATS 8 /* category names kept per item */
 
@@ -138,6 +139,13 @@ int mes_catalog_index_title(struct mes_catalog_index *ix, struct mes_store *st, 
 typedef int (*mes_catalog_index_cb)(void *ud, const char *id, const struct mes_catalog_entry *e);
 int mes_catalog_index_each(struct mes_catalog_index *ix, struct mes_store *st, size_t max, mes_catalog_index_cb cb,
                            void *ud);
+
+/* Drops the index (rebuilt on the next lookup) when the store's catalog
+ * version is ahead of the one it reflects: another process (`mesura import`)
+ * changed the catalog. The server's background thread calls it every
+ * second, so such changes are served within about a second. Cheap: one read
+ * of a meta row. */
+int mes_catalog_index_refresh(struct mes_catalog_index *ix, struct mes_store *st);
 
 /* Items held (0 when not built). */
 size_t mes_catalog_index_size(struct mes_catalog_index *ix);

@@ -18,5 +18,15 @@ void mes__catalog_index_remove(struct mes_catalog_index *ix, const char *id);
 /* Forgets everything: the next lookup rebuilds from the store (after a
  * commit failed, so the index may hold a write the store does not). */
 void mes__catalog_index_invalidate(struct mes_catalog_index *ix);
+/* After this process's write moved the store's catalog version from before
+ * to after (meta "catalog_version", read inside the write's transaction):
+ * the index now reflects `after` if it reflected `before`; otherwise another
+ * process wrote in between, unseen, and the index is invalidated. A version
+ * of -1 (unreadable) invalidates too. */
+void mes__catalog_index_advance(struct mes_catalog_index *ix, int64_t before, int64_t after);
+/* The store's catalog version (meta "catalog_version": every item write
+ * adds one; read inside a transaction it sees the transaction's writes); 0
+ * before the first write, -1 when it cannot be read. */
+int64_t mes__catalog_store_version(struct mes_store *st);
 
 #endif

@@ -1,7 +1,23 @@
 /*
- * catalog/index — the in-memory catalog index (see catalog.h, "index"): a
- * chained hash table from item id to availability, interned category names
- * and titles per language, under one read-write lock.
+ * catalog/index — the in-memory catalog index (see catalog.h, "index"): an
+ * open-addressing hash table from item id to availability, interned category
+ * names and titles per language, under a read-write lock split in shards.
+ *
+ * Serving looks items up a few hundred times per request, so the table is
+ * laid out for that (bench/bench_catalog.c, bench/README.md "Catalog index"):
+ * - a flat array of slots {hash, entry}, probed linearly and kept at most
+ *   half full: a miss is usually settled by comparing full 64-bit hashes in
+ *   one cache line of slots, without touching any entry;
+ * - each entry is one allocation holding its fields, then the id (with its
+ *   length, so no strlen) and the titles: a hit reads one entry, not an entry
+ *   and a separately allocated id;
+ * - a lookup takes a read lock once (the "built?" check is made under the
+ *   same lock as the probe), and concurrent readers take different shards
+ *   of it, so that the worker threads do not pass one lock's cache line
+ *   between cores on every lookup; writes (item writes, far rarer) take
+ *   every shard.
+ * Deleting shifts the following entries of the probe run back (no
+ * tombstones), so the table never fills with dead slots.
  *
  * Building reads every item inside a store transaction that writes nothing:
  * holding the store's writer lock while reading means no item write can
@@ -16,72 +32,131 @@
 #include "catalog/catalog_int.h"
 #include "store/store.h"
 
-#define INITIAL_BUCKETS 1024
+#define INITIAL_SLOTS 2048 /* a power of two */
 
 enum { T_EN = MES_LANG_EN, T_ES = MES_LANG_ES, T_PL = MES_LANG_PL, T_DEFAULT = MES_LANG_N, T_N };
 
+/* One item, in one allocation: the fixed fields, then data = the id (id_len
+ * bytes and a NUL), then each title given (NUL-terminated) at title_off[t]
+ * (0: not given; a title never starts at 0, where the id is). The fields a
+ * lookup reads come first, so that with the id they share a cache line or
+ * two adjacent ones. */
 struct ent {
-  struct ent *next;
-  uint64_t hash;
-  char *id;
+  uint32_t id_len;
   bool available;
   uint8_t n_cats;
   uint16_t cats[MES_CATALOG_IDX_CATS]; /* indexes into names */
-  char *title[T_N];                    /* owned; NULL where not given */
+  uint32_t title_off[T_N];
+  char data[];
+};
+
+/* A slot is empty when e is NULL. hash is the entry's full hash: compared
+ * before the entry is read, and used to find an entry's home slot when the
+ * table grows or a deletion shifts entries back. */
+struct slot {
+  uint64_t hash;
+  struct ent *e; /* owned */
+};
+
+/* The index's lock, split so that concurrent readers do not all write one
+ * cache line: a reader takes the read side of the shard its thread hashes
+ * to, a writer takes the write side of every shard, in order. Threads that
+ * share a shard only share a cache line again; correctness does not depend
+ * on how threads map to shards. */
+#define N_SHARDS 16 /* a power of two */
+struct shard {
+  _Alignas(64) pthread_rwlock_t lock;
 };
 
 struct mes_catalog_index {
-  pthread_rwlock_t lock;
+  struct shard shards[N_SHARDS]; /* first: aligned as the allocation is */
   bool built;
-  struct ent **buckets;
-  size_t n_buckets; /* a power of two */
-  size_t n_items;
+  int64_t version; /* the store's catalog version the table reflects, when built */
+  struct slot *slots;
+  size_t n_slots; /* a power of two, or 0 when not built */
+  size_t n_items; /* at most n_slots / 2: probe runs stay short, and one slot is always empty */
   /* Interned category names: never freed before the index, so that lookups
    * can hand out pointers that outlive later changes to the item. */
   char **names;
   size_t n_names, cap_names;
 };
 
+/* 64-bit hash of an id, eight bytes at a time, with MurmurHash3's finaliser
+ * so that the low bits (which pick the slot) depend on every byte. */
 static uint64_t hash_id(const char *s, size_t len) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 1099511628211ull;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (len * 0xC2B2AE3D27D4EB4Full);
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    h = (h ^ w) * 0x87C37B91114253D5ull;
+    h ^= h >> 31;
   }
+  uint64_t tail = 0;
+  memcpy(&tail, s + i, len - i); /* byte order does not matter: hashes never leave the process */
+  h = (h ^ tail) * 0x87C37B91114253D5ull;
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
+  h ^= h >> 33;
   return h;
 }
 
-static void ent_free(struct ent *e) {
-  if (!e)
-    return;
-  free(e->id);
-  for (int t = 0; t < T_N; t++)
-    free(e->title[t]);
-  free(e);
+static const char *ent_id(const struct ent *e) {
+  return e->data;
 }
 
 static void table_clear(struct mes_catalog_index *ix) {
-  for (size_t b = 0; b < ix->n_buckets; b++) {
-    for (struct ent *e = ix->buckets[b], *next; e; e = next) {
-      next = e->next;
-      ent_free(e);
-    }
-  }
-  free(ix->buckets);
-  ix->buckets = NULL;
-  ix->n_buckets = 0;
+  for (size_t i = 0; i < ix->n_slots; i++)
+    free(ix->slots[i].e);
+  free(ix->slots);
+  ix->slots = NULL;
+  ix->n_slots = 0;
   ix->n_items = 0;
   ix->built = false;
 }
 
+/* ---------------------------------------------------------------- lock */
+
+/* The shard of the calling thread: pthread_self() is the address of the
+ * thread's descriptor, distinct per live thread; a multiplicative hash
+ * spreads its high bits over the shards. */
+static size_t rd_lock(struct mes_catalog_index *ix) {
+  uint64_t t = (uint64_t)(uintptr_t)pthread_self() * 0x9E3779B97F4A7C15ull;
+  size_t k = (size_t)(t >> 60) & (N_SHARDS - 1);
+  pthread_rwlock_rdlock(&ix->shards[k].lock);
+  return k;
+}
+
+static void rd_unlock(struct mes_catalog_index *ix, size_t k) {
+  pthread_rwlock_unlock(&ix->shards[k].lock);
+}
+
+static void wr_lock(struct mes_catalog_index *ix) {
+  for (size_t k = 0; k < N_SHARDS; k++)
+    pthread_rwlock_wrlock(&ix->shards[k].lock);
+}
+
+static void wr_unlock(struct mes_catalog_index *ix) {
+  for (size_t k = N_SHARDS; k-- > 0;)
+    pthread_rwlock_unlock(&ix->shards[k].lock);
+}
+
 int mes_catalog_index_new(struct mes_catalog_index **out) {
   *out = NULL;
-  struct mes_catalog_index *ix = calloc(1, sizeof *ix);
+  size_t size = (sizeof(struct mes_catalog_index) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+  struct mes_catalog_index *ix = aligned_alloc(64, size);
   if (!ix)
     return MES_ENOMEM;
-  if (pthread_rwlock_init(&ix->lock, NULL)) {
-    free(ix);
-    return MES_ENOMEM;
+  memset(ix, 0, size);
+  for (size_t k = 0; k < N_SHARDS; k++) {
+    if (pthread_rwlock_init(&ix->shards[k].lock, NULL)) {
+      while (k-- > 0)
+        pthread_rwlock_destroy(&ix->shards[k].lock);
+      free(ix);
+      return MES_ENOMEM;
+    }
   }
   *out = ix;
   return MES_OK;
@@ -94,36 +169,63 @@ void mes_catalog_index_free(struct mes_catalog_index *ix) {
   for (size_t i = 0; i < ix->n_names; i++)
     free(ix->names[i]);
   free(ix->names);
-  pthread_rwlock_destroy(&ix->lock);
+  for (size_t k = 0; k < N_SHARDS; k++)
+    pthread_rwlock_destroy(&ix->shards[k].lock);
   free(ix);
 }
 
-/* ---------------------------------------------------------------- table (write lock held) */
+/* ---------------------------------------------------------------- table */
 
-static struct ent **slot_of(struct mes_catalog_index *ix, const char *id, size_t len, uint64_t h) {
-  struct ent **pp = &ix->buckets[h & (ix->n_buckets - 1)];
-  for (; *pp; pp = &(*pp)->next)
-    if ((*pp)->hash == h && strlen((*pp)->id) == len && memcmp((*pp)->id, id, len) == 0)
-      break;
-  return pp;
+/* The slot holding id (len bytes, hash h), or the empty slot that ends its
+ * probe run (where it would go). Needs a table (n_slots > 0) and the lock,
+ * read or write. */
+static struct slot *slot_of(const struct mes_catalog_index *ix, const char *id, size_t len, uint64_t h) {
+  size_t mask = ix->n_slots - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    struct slot *s = &ix->slots[i];
+    if (!s->e || (s->hash == h && s->e->id_len == len && memcmp(ent_id(s->e), id, len) == 0))
+      return s;
+  }
 }
 
+/* Doubles the table (or makes the first one), re-placing every entry. */
 static int grow(struct mes_catalog_index *ix) {
-  size_t nb = ix->n_buckets ? ix->n_buckets * 2 : INITIAL_BUCKETS;
-  struct ent **b = calloc(nb, sizeof *b);
-  if (!b)
+  size_t ns = ix->n_slots ? ix->n_slots * 2 : INITIAL_SLOTS;
+  struct slot *slots = calloc(ns, sizeof *slots);
+  if (!slots)
     return MES_ENOMEM;
-  for (size_t i = 0; i < ix->n_buckets; i++) {
-    for (struct ent *e = ix->buckets[i], *next; e; e = next) {
-      next = e->next;
-      e->next = b[e->hash & (nb - 1)];
-      b[e->hash & (nb - 1)] = e;
+  for (size_t i = 0; i < ix->n_slots; i++) {
+    const struct slot *s = &ix->slots[i];
+    if (!s->e)
+      continue;
+    size_t j = s->hash & (ns - 1);
+    while (slots[j].e)
+      j = (j + 1) & (ns - 1);
+    slots[j] = *s;
+  }
+  free(ix->slots);
+  ix->slots = slots;
+  ix->n_slots = ns;
+  return MES_OK;
+}
+
+/* Empties slot s (write lock held) and closes the gap: each later entry of
+ * the probe run moves back into the hole unless its home slot lies
+ * cyclically after the hole (it would then be found before reaching it). */
+static void slot_remove(struct mes_catalog_index *ix, struct slot *s) {
+  size_t mask = ix->n_slots - 1;
+  size_t hole = (size_t)(s - ix->slots);
+  free(s->e);
+  for (size_t j = (hole + 1) & mask; ix->slots[j].e; j = (j + 1) & mask) {
+    size_t home = ix->slots[j].hash & mask;
+    /* distance from home to j, versus from the hole to j */
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      ix->slots[hole] = ix->slots[j];
+      hole = j;
     }
   }
-  free(ix->buckets);
-  ix->buckets = b;
-  ix->n_buckets = nb;
-  return MES_OK;
+  ix->slots[hole] = (struct slot){0};
+  ix->n_items--;
 }
 
 /* Index of the interned name, adding it; -1 when out of memory. */
@@ -156,29 +258,68 @@ static int title_slot(const char *lang) {
   return l;
 }
 
-static int set_title(char **slot, const char *s) {
-  if (*slot)
-    return MES_OK; /* "es" and "es-MX": the first given wins */
-  *slot = strdup(s);
-  return *slot ? MES_OK : MES_ENOMEM;
-}
-
-/* Builds a new entry from a stored document. */
+/* Builds a new entry (one allocation) from a stored document. */
 static int ent_from_doc(struct mes_catalog_index *ix, const char *id, const char *doc, struct ent **out) {
   *out = NULL;
+  size_t id_len = strlen(id);
+  if (id_len > UINT32_MAX / 2)
+    return MES_ESTORE; /* no such id passes the id rule */
   json_t *o = json_loads(doc, 0, NULL);
   if (!json_is_object(o)) {
     json_decref(o);
     return MES_ESTORE;
   }
+  /* The titles first (borrowed from o), to size the allocation: per slot the
+   * first translation given wins ("es" and "es-MX"), and the default is the
+   * plain string or the first translation. */
+  const char *titles[T_N] = {0};
+  size_t title_len[T_N] = {0};
+  json_t *v, *title = json_object_get(o, "title");
+  if (json_is_string(title)) {
+    titles[T_DEFAULT] = json_string_value(title);
+  } else if (json_is_object(title)) {
+    const char *lang;
+    json_object_foreach(title, lang, v) {
+      if (!json_is_string(v))
+        continue;
+      int t = title_slot(lang);
+      if (t >= 0 && !titles[t])
+        titles[t] = json_string_value(v);
+      if (!titles[T_DEFAULT])
+        titles[T_DEFAULT] = json_string_value(v);
+    }
+  }
+  /* The default is usually one of the translations: stored once. */
+  int same_as[T_N];
+  size_t size = id_len + 1;
+  for (int t = 0; t < T_N; t++) {
+    same_as[t] = t;
+    for (int u = 0; u < t; u++)
+      if (titles[t] && titles[u] == titles[t])
+        same_as[t] = same_as[u];
+    if (titles[t] && same_as[t] == t) {
+      title_len[t] = strlen(titles[t]);
+      size += title_len[t] + 1;
+    }
+  }
   int rc = MES_ENOMEM;
-  struct ent *e = calloc(1, sizeof *e);
-  if (!e || !(e->id = strdup(id)))
+  struct ent *e = size <= UINT32_MAX ? calloc(1, sizeof *e + size) : NULL;
+  if (!e)
     goto done;
-  e->hash = hash_id(id, strlen(id));
+  e->id_len = (uint32_t)id_len;
+  memcpy(e->data, id, id_len + 1);
+  size_t off = id_len + 1;
+  for (int t = 0; t < T_N; t++) {
+    if (titles[t] && same_as[t] != t) {
+      e->title_off[t] = e->title_off[same_as[t]];
+    } else if (titles[t]) {
+      e->title_off[t] = (uint32_t)off;
+      memcpy(e->data + off, titles[t], title_len[t] + 1);
+      off += title_len[t] + 1;
+    }
+  }
   e->available = mes_json_bool(o, "available", true);
   size_t i;
-  json_t *v;
   json_array_foreach(json_object_get(o, "categories"), i, v) {
     if (e->n_cats >= MES_CATALOG_IDX_CATS || !json_is_string(v))
       break;
@@ -187,44 +328,27 @@ static int ent_from_doc(struct mes_catalog_index *ix, const char *id, const char
       goto done;
     e->cats[e->n_cats++] = (uint16_t)k;
   }
-  json_t *title = json_object_get(o, "title");
-  if (json_is_string(title)) {
-    if (set_title(&e->title[T_DEFAULT], json_string_value(title)))
-      goto done;
-  } else if (json_is_object(title)) {
-    const char *lang;
-    json_object_foreach(title, lang, v) {
-      if (!json_is_string(v))
-        continue;
-      int t = title_slot(lang);
-      if ((t >= 0 && set_title(&e->title[t], json_string_value(v))) ||
-          set_title(&e->title[T_DEFAULT], json_string_value(v)))
-        goto done;
-    }
-  }
   *out = e;
   e = NULL;
   rc = MES_OK;
 done:
-  ent_free(e);
+  free(e);
   json_decref(o);
   return rc;
 }
 
-/* Puts e in the table (write lock held), replacing an entry of the same id. */
+/* Puts e (taken over on success) in the table (write lock held), replacing
+ * an entry of the same id. */
 static int table_put(struct mes_catalog_index *ix, struct ent *e) {
-  if (ix->n_items + 1 > ix->n_buckets && grow(ix))
+  if ((ix->n_items + 1) * 2 > ix->n_slots && grow(ix))
     return MES_ENOMEM;
-  struct ent **pp = slot_of(ix, e->id, strlen(e->id), e->hash);
-  if (*pp) {
-    e->next = (*pp)->next;
-    ent_free(*pp);
-    *pp = e;
-  } else {
-    e->next = NULL;
-    *pp = e;
+  uint64_t h = hash_id(ent_id(e), e->id_len);
+  struct slot *s = slot_of(ix, ent_id(e), e->id_len, h);
+  if (s->e)
+    free(s->e);
+  else
     ix->n_items++;
-  }
+  *s = (struct slot){.hash = h, .e = e};
   return MES_OK;
 }
 
@@ -240,37 +364,54 @@ static int build_cb(void *ud, const char *id, const char *doc) {
   struct ent *e;
   b->rc = ent_from_doc(b->ix, id, doc, &e);
   if (!b->rc && (b->rc = table_put(b->ix, e)) != MES_OK)
-    ent_free(e);
+    free(e);
   return b->rc != MES_OK;
 }
 
-/* Builds the table when not built. Called without the index lock; takes the
- * store's writer lock, then the index's. */
-static int ensure_built(struct mes_catalog_index *ix, struct mes_store *st) {
-  pthread_rwlock_rdlock(&ix->lock);
-  bool built = ix->built;
-  pthread_rwlock_unlock(&ix->lock);
-  if (built)
-    return MES_OK;
+/* Builds the table (when no other thread did meanwhile). Called without the
+ * index lock; takes the store's writer lock, then the index's. */
+static int build(struct mes_catalog_index *ix, struct mes_store *st) {
   int rc = mes_store_tx_begin(st);
   if (rc)
     return rc;
-  pthread_rwlock_wrlock(&ix->lock);
-  if (!ix->built) { /* another thread may have built it meanwhile */
+  wr_lock(ix);
+  if (!ix->built) {
     struct build b = {.ix = ix, .rc = MES_OK};
     rc = grow(ix);
     if (!rc)
       rc = mes_store_item_list(st, NULL, 0, build_cb, &b);
     if (!rc)
       rc = b.rc;
-    if (rc)
+    /* read in the same transaction as the items: the version they are at */
+    int64_t v = rc ? -1 : mes__catalog_store_version(st);
+    if (rc || v < 0) {
       table_clear(ix);
-    else
+      rc = rc ? rc : MES_ESTORE;
+    } else {
       ix->built = true;
+      ix->version = v;
+    }
   }
-  pthread_rwlock_unlock(&ix->lock);
+  wr_unlock(ix);
   mes_store_tx_rollback(st); /* wrote nothing */
   return rc;
+}
+
+/* Takes the read lock on a built index, building it first when needed: one
+ * lock round trip in the common case. On MES_OK the read lock is held, and
+ * ix->built may still be false (a failed commit invalidated the index between
+ * the build and this read: the caller then answers as if the item were
+ * absent, as before the build). */
+static int read_built(struct mes_catalog_index *ix, struct mes_store *st, size_t *shard) {
+  *shard = rd_lock(ix);
+  if (ix->built)
+    return MES_OK;
+  rd_unlock(ix, *shard);
+  int rc = build(ix, st);
+  if (rc)
+    return rc;
+  *shard = rd_lock(ix);
+  return MES_OK;
 }
 
 /* ---------------------------------------------------------------- writes (catalog_int.h) */
@@ -278,39 +419,73 @@ static int ensure_built(struct mes_catalog_index *ix, struct mes_store *st) {
 void mes__catalog_index_apply(struct mes_catalog_index *ix, const char *id, const char *doc) {
   if (!ix)
     return;
-  pthread_rwlock_wrlock(&ix->lock);
+  wr_lock(ix);
   if (ix->built) {
-    struct ent *e;
+    struct ent *e = NULL;
     if (ent_from_doc(ix, id, doc, &e) || table_put(ix, e)) {
+      free(e);
       table_clear(ix); /* rebuilt on the next lookup rather than wrong */
     }
   }
-  pthread_rwlock_unlock(&ix->lock);
+  wr_unlock(ix);
 }
 
 void mes__catalog_index_remove(struct mes_catalog_index *ix, const char *id) {
   if (!ix)
     return;
-  pthread_rwlock_wrlock(&ix->lock);
+  wr_lock(ix);
   if (ix->built) {
     size_t len = strlen(id);
-    struct ent **pp = slot_of(ix, id, len, hash_id(id, len));
-    if (*pp) {
-      struct ent *e = *pp;
-      *pp = e->next;
-      ent_free(e);
-      ix->n_items--;
-    }
+    struct slot *s = slot_of(ix, id, len, hash_id(id, len));
+    if (s->e)
+      slot_remove(ix, s);
   }
-  pthread_rwlock_unlock(&ix->lock);
+  wr_unlock(ix);
 }
 
 void mes__catalog_index_invalidate(struct mes_catalog_index *ix) {
   if (!ix)
     return;
-  pthread_rwlock_wrlock(&ix->lock);
+  wr_lock(ix);
   table_clear(ix);
-  pthread_rwlock_unlock(&ix->lock);
+  wr_unlock(ix);
+}
+
+void mes__catalog_index_advance(struct mes_catalog_index *ix, int64_t before, int64_t after) {
+  if (!ix)
+    return;
+  wr_lock(ix);
+  if (ix->built) {
+    if (before >= 0 && after >= before && ix->version == before)
+      ix->version = after;
+    else
+      table_clear(ix); /* someone else wrote in between: rebuilt on the next lookup */
+  }
+  wr_unlock(ix);
+}
+
+int mes_catalog_index_refresh(struct mes_catalog_index *ix, struct mes_store *st) {
+  if (!ix || !st)
+    return MES_OK;
+  size_t k = rd_lock(ix);
+  bool built = ix->built;
+  int64_t mine = ix->version;
+  rd_unlock(ix, k);
+  if (!built)
+    return MES_OK; /* built on the next lookup, at the version of then */
+  /* Outside any transaction: what is durable. This process's own writes
+   * move ix->version first (inside their transaction), so only a version
+   * ahead of it is someone else's. */
+  int64_t v = mes__catalog_store_version(st);
+  if (v < 0)
+    return MES_ESTORE;
+  if (v > mine) {
+    wr_lock(ix);
+    if (ix->built && ix->version < v)
+      table_clear(ix);
+    wr_unlock(ix);
+  }
+  return MES_OK;
 }
 
 /* ---------------------------------------------------------------- reads */
@@ -322,23 +497,23 @@ static void fill_entry(const struct mes_catalog_index *ix, const struct ent *e, 
     out->cats[i] = ix->names[e->cats[i]];
 }
 
+/* The entry of id (read lock held, index built), or NULL. */
+static const struct ent *find(const struct mes_catalog_index *ix, const char *id, size_t len) {
+  return ix->built ? slot_of(ix, id, len, hash_id(id, len))->e : NULL;
+}
+
 int mes_catalog_index_lookup(struct mes_catalog_index *ix, struct mes_store *st, const char *id, size_t len,
                              struct mes_catalog_entry *out) {
   memset(out, 0, sizeof *out);
-  int rc = ensure_built(ix, st);
+  size_t shard;
+  int rc = read_built(ix, st, &shard);
   if (rc)
     return rc;
-  pthread_rwlock_rdlock(&ix->lock);
-  rc = MES_ENOT_FOUND;
-  if (ix->built) {
-    struct ent **pp = slot_of(ix, id, len, hash_id(id, len));
-    if (*pp) {
-      fill_entry(ix, *pp, out);
-      rc = MES_OK;
-    }
-  }
-  pthread_rwlock_unlock(&ix->lock);
-  return rc;
+  const struct ent *e = find(ix, id, len);
+  if (e)
+    fill_entry(ix, e, out);
+  rd_unlock(ix, shard);
+  return e ? MES_OK : MES_ENOT_FOUND;
 }
 
 /* Copies s into out (cap bytes), cutting at a UTF-8 character boundary. */
@@ -357,52 +532,46 @@ int mes_catalog_index_title(struct mes_catalog_index *ix, struct mes_store *st, 
                             enum mes_lang l, char *out, size_t cap) {
   if (cap)
     out[0] = '\0';
-  int rc = ensure_built(ix, st);
+  size_t shard;
+  int rc = read_built(ix, st, &shard);
   if (rc)
     return rc;
-  pthread_rwlock_rdlock(&ix->lock);
-  rc = MES_ENOT_FOUND;
-  if (ix->built) {
-    struct ent **pp = slot_of(ix, id, len, hash_id(id, len));
-    if (*pp) {
-      const struct ent *e = *pp;
-      const char *t = (l >= 0 && l < MES_LANG_N) ? e->title[l] : NULL;
-      if (!t)
-        t = e->title[T_EN];
-      if (!t)
-        t = e->title[T_DEFAULT];
-      if (cap)
-        copy_utf8(out, cap, t ? t : id);
-      rc = MES_OK;
-    }
+  const struct ent *e = find(ix, id, len);
+  if (e && cap) {
+    uint32_t off = (l >= 0 && l < MES_LANG_N) ? e->title_off[l] : 0;
+    if (!off)
+      off = e->title_off[T_EN];
+    if (!off)
+      off = e->title_off[T_DEFAULT];
+    copy_utf8(out, cap, e->data + off); /* off 0: the id itself */
   }
-  pthread_rwlock_unlock(&ix->lock);
-  return rc;
+  rd_unlock(ix, shard);
+  return e ? MES_OK : MES_ENOT_FOUND;
 }
 
 int mes_catalog_index_each(struct mes_catalog_index *ix, struct mes_store *st, size_t max, mes_catalog_index_cb cb,
                            void *ud) {
-  int rc = ensure_built(ix, st);
+  size_t shard;
+  int rc = read_built(ix, st, &shard);
   if (rc)
     return rc;
-  pthread_rwlock_rdlock(&ix->lock);
   size_t n = 0;
-  for (size_t b = 0; ix->built && b < ix->n_buckets; b++) {
-    for (const struct ent *e = ix->buckets[b]; e; e = e->next) {
-      struct mes_catalog_entry ce;
-      fill_entry(ix, e, &ce);
-      if (cb(ud, e->id, &ce) || (max && ++n >= max))
-        goto out;
-    }
+  for (size_t i = 0; ix->built && i < ix->n_slots; i++) {
+    const struct ent *e = ix->slots[i].e;
+    if (!e)
+      continue;
+    struct mes_catalog_entry ce;
+    fill_entry(ix, e, &ce);
+    if (cb(ud, ent_id(e), &ce) || (max && ++n >= max))
+      break;
   }
-out:
-  pthread_rwlock_unlock(&ix->lock);
+  rd_unlock(ix, shard);
   return MES_OK;
 }
 
 size_t mes_catalog_index_size(struct mes_catalog_index *ix) {
-  pthread_rwlock_rdlock(&ix->lock);
+  size_t k = rd_lock(ix);
   size_t n = ix->built ? ix->n_items : 0;
-  pthread_rwlock_unlock(&ix->lock);
+  rd_unlock(ix, k);
   return n;
 }

@@ -236,5 +236,4 @@ int mes__cmd_demo(int argc, char **argv) {
   return rc ? mes__cli_fail(&serr) : MES_EXIT_OK;
 }
 
-int mes__cmd_eval(int argc, char **argv) { return mes_eval_cli(argc, argv); }
 int mes__cmd_eval_convert(int argc, char **argv) { return mes_eval_convert_cli(argc, argv); }

@@ -631,9 +631,11 @@ static void *background_main(void *arg) {
   pthread_mutex_lock(&e->bg_mu);
   while (!e->bg_stop) {
     pthread_mutex_unlock(&e->bg_mu);
-    /* Every second: a model saved elsewhere, then retraining when due;
-     * every BACKGROUND_EVERY_S: the retention sweep. */
+    /* Every second: a model saved elsewhere, a catalog changed elsewhere
+     * (`mesura import`), then retraining when due; every
+     * BACKGROUND_EVERY_S: the retention sweep. */
     model_poll(e);
+    mes_catalog_index_refresh(e->catalog, e->store);
     model_maybe_retrain(e);
     if (mes_mono_ns() >= next_sweep) {
       background_tick(e);

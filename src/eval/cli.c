@@ -47,6 +47,23 @@ static json_t *figures_json(const struct mes_eval_result *r) {
                    "validation_ndcg@10", r->validation_ndcg10, "fit_s", r->fit_s);
 }
 
+/* figures_json plus what an outside model reported (new reference, or NULL). */
+static json_t *result_json(const struct mes_eval_result *r, bool outside) {
+  json_t *o = figures_json(r);
+  if (!o || !outside)
+    return o;
+  json_t *set = json_object();
+  for (size_t k = 0; set && k < r->n_settings; k++)
+    json_object_set_new(set, r->settings[k].key, json_string(r->settings[k].value));
+  if (!set || json_object_set_new(o, "settings", set) ||
+      json_object_set_new(o, "n_short_answers", json_integer((json_int_t)r->n_short)) ||
+      json_object_set_new(o, "n_answered_not_candidate", json_integer((json_int_t)r->n_not_candidate))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 static void print_report(FILE *out, const char *title, const struct mes_eval_result *r) {
   const struct mes_eval_split_stats *s = &r->split;
   fprintf(out, "%s\n", title);
@@ -73,9 +90,25 @@ static void print_report(FILE *out, const char *title, const struct mes_eval_res
   fprintf(out, "  popularity ratio@10 %.2f\n", r->test.pop_ratio10);
 }
 
+static void print_outside(FILE *out, const struct mes_eval_result *r) {
+  fprintf(out, "  short answers       %zu users got fewer than %d rankable items\n", r->n_short, MES_EVAL_TOP);
+  fprintf(out, "  not candidates      %zu answered items left out (in the user's training, off the catalogue)\n",
+          r->n_not_candidate);
+  for (size_t k = 0; k < r->n_settings; k++)
+    fprintf(out, "  %-19s %s\n", r->settings[k].key, r->settings[k].value);
+}
+
 static int exit_code(int rc) { return rc == MES_EUSAGE || rc == MES_EBAD_INPUT ? 2 : 1; }
 
-int mes_eval_cli(int argc, char **argv) {
+static void print_models(FILE *out, const struct mes_eval_ranker *rankers, size_t n) {
+  fprintf(out, "popular, itemknn, ease, rp3beta, mesura");
+  for (size_t k = 0; k < n; k++)
+    fprintf(out, ", %s", rankers[k].name);
+}
+
+int mes_eval_cli(int argc, char **argv) { return mes_eval_cli_with(argc, argv, NULL, 0); }
+
+int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *rankers, size_t n_rankers) {
   const char *input = NULL, *model = NULL;
   bool json = false;
   for (int i = 1; i < argc; i++) {
@@ -85,8 +118,11 @@ int mes_eval_cli(int argc, char **argv) {
       continue;
     }
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("%s\n  models: popular, itemknn, ease, rp3beta, mesura (default: %s)\n", EVAL_USAGE,
-             mes_eval_default_model());
+      printf("%s\n  models: ", EVAL_USAGE);
+      print_models(stdout, rankers, n_rankers);
+      printf(" (default: %s)\n", mes_eval_default_model());
+      for (size_t k = 0; k < n_rankers; k++)
+        printf("  %-15s %s\n", rankers[k].name, rankers[k].summary);
       return 0;
     }
     if ((got = opt_value(argc, argv, &i, "--input", &input)) == 0)
@@ -100,12 +136,20 @@ int mes_eval_cli(int argc, char **argv) {
     fprintf(stderr, "%s\n", EVAL_USAGE);
     return 2;
   }
+  const struct mes_eval_ranker *ranker = NULL;
   if (model) {
     bool known = false;
     for (size_t k = 0; mes_eval_model_names[k]; k++)
       known = known || strcmp(mes_eval_model_names[k], model) == 0;
+    for (size_t k = 0; k < n_rankers && !known; k++)
+      if (strcmp(rankers[k].name, model) == 0) {
+        ranker = &rankers[k];
+        known = true;
+      }
     if (!known) {
-      fprintf(stderr, "mesura eval: unknown model '%s' (popular, itemknn, ease, rp3beta, mesura)\n", model);
+      fprintf(stderr, "mesura eval: unknown model '%s' (", model);
+      print_models(stderr, rankers, n_rankers);
+      fprintf(stderr, ")\n");
       return 2;
     }
   }
@@ -129,7 +173,7 @@ int mes_eval_cli(int argc, char **argv) {
   mes_log(&log, MES_LOG_INFO, "eval: read %zu rows from %s%s", mes_eval_data_rows(d), input,
           mes_eval_data_has_purchase_split(d) ? " (purchases and other types: two runs)" : "");
 
-  struct mes_eval_opts opts = {.model = model, .log = &log};
+  struct mes_eval_opts opts = {.model = model, .ranker = ranker, .log = &log};
   struct mes_eval_result all, bought;
   bool purchases = mes_eval_data_has_purchase_split(d), purchases_ok = false;
   rc = mes_eval_run(d, &opts, &all, &err);
@@ -153,9 +197,9 @@ int mes_eval_cli(int argc, char **argv) {
   }
 
   if (json) {
-    json_t *o = figures_json(&all);
+    json_t *o = result_json(&all, ranker != NULL);
     if (o && purchases)
-      json_object_set_new(o, "purchases", purchases_ok ? figures_json(&bought) : json_null());
+      json_object_set_new(o, "purchases", purchases_ok ? result_json(&bought, ranker != NULL) : json_null());
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text) {
@@ -166,8 +210,13 @@ int mes_eval_cli(int argc, char **argv) {
     free(text);
   } else {
     print_report(stdout, purchases ? "all events" : "figures", &all);
-    if (purchases_ok)
+    if (ranker)
+      print_outside(stdout, &all);
+    if (purchases_ok) {
       print_report(stdout, "purchases", &bought);
+      if (ranker)
+        print_outside(stdout, &bought);
+    }
     else if (purchases)
       printf("purchases\n  no user has enough purchases to be evaluated\n");
   }

@@ -52,6 +52,17 @@ static int grow_slots(struct mes__strtab *t) {
   return MES_OK;
 }
 
+int64_t mes__strtab_find(const struct mes__strtab *t, const char *s, size_t len) {
+  if (!t->n_slot)
+    return -1;
+  for (size_t h = (size_t)hash_bytes(s, len) & (t->n_slot - 1); t->slot[h]; h = (h + 1) & (t->n_slot - 1)) {
+    uint32_t i = t->slot[h] - 1;
+    if (t->len[i] == len && memcmp(t->pool + t->off[i], s, len) == 0)
+      return i;
+  }
+  return -1;
+}
+
 int mes__strtab_intern(struct mes__strtab *t, const char *s, size_t len, uint32_t *idx) {
   if ((t->n + 1) * 2 > t->n_slot && grow_slots(t))
     return MES_ENOMEM;

@@ -8,7 +8,9 @@
  * rule, the metrics, the choice of hyperparameters on a validation part carved
  * out of the training part) lives in this module and nowhere else. The models
  * evaluated are the README's reference baselines (MostPopular, ItemKNN, EASE,
- * RP3beta) and the model mesura serves by default.
+ * RP3beta), an EASE variant with recency-weighted profiles ("mesura"), and
+ * models from outside the module (struct mes_eval_ranker): src/cli hands in
+ * the served path, which needs the whole engine.
  *
  * Layering: eval depends on base only. The library part (read, run) never
  * prints: progress goes to the struct mes_log sink the caller passes. The two
@@ -23,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "base/err.h"
@@ -64,8 +67,11 @@ enum mes_eval_solver {
   MES_EVAL_SOLVER_USER_SPACE, /* same P through (XXᵀ + λI)⁻¹, users × users (Woodbury) */
 };
 
+struct mes_eval_ranker; /* a model from outside the module, see below */
+
 struct mes_eval_opts {
   const char *model;   /* borrowed; NULL: the default model (mes_eval_default_model) */
+  const struct mes_eval_ranker *ranker; /* borrowed; when set, ranks instead of `model` */
   bool purchases_only; /* keep only purchase rows, for training and test alike */
   enum mes_eval_solver solver;
   const struct mes_log *log; /* borrowed; progress lines, may be NULL */
@@ -93,6 +99,13 @@ struct mes_eval_metrics {
   double recall10, recall20, ndcg10, mrr10, coverage10, pop_ratio10;
 };
 
+/* A setting an outside model reports (static key, its value as text). */
+#define MES_EVAL_MAX_SETTINGS 12
+struct mes_eval_setting {
+  const char *key;
+  char value[96];
+};
+
 struct mes_eval_result {
   char model[16]; /* the model's name as given to --model */
   size_t n_hp;    /* chosen hyperparameters, names static strings */
@@ -102,6 +115,13 @@ struct mes_eval_result {
   double fit_s;             /* wall time of the final training on the full training part */
   struct mes_eval_split_stats split;
   struct mes_eval_metrics test;
+  /* Outside models only (zero otherwise): what they said about themselves,
+   * and how their answers met the protocol's candidate rule. */
+  size_t n_settings;
+  struct mes_eval_setting settings[MES_EVAL_MAX_SETTINGS];
+  size_t n_short;          /* evaluated users who got fewer than MES_EVAL_TOP rankable items */
+  size_t n_not_candidate;  /* returned items outside the candidate set (the user's training items,
+                              items off the catalogue, repeats), left out of the ranking */
 };
 
 /*
@@ -112,6 +132,63 @@ struct mes_eval_result {
  */
 int mes_eval_run(const struct mes_eval_data *d, const struct mes_eval_opts *opts, struct mes_eval_result *out,
                  struct mes_err *err);
+
+/* ---- Models from outside the module ------------------------------------ */
+
+/* How many ranked items the metrics read (Recall@20): what a ranker is asked for. */
+#define MES_EVAL_TOP 20
+
+/*
+ * The training part of one run, as an outside model sees it: the users and
+ * items of the input file (dense indices, ids as written in the file) and,
+ * per user, the training interactions in the protocol's temporal order, each
+ * with the earliest timestamp of its (user, item) pair. Test data are not
+ * reachable through it. Opaque; valid from fit until the run ends.
+ */
+struct mes_eval_part;
+
+size_t mes_eval_part_n_users(const struct mes_eval_part *p); /* users of the file, some without training */
+size_t mes_eval_part_n_items(const struct mes_eval_part *p); /* every item of the file */
+const char *mes_eval_part_user(const struct mes_eval_part *p, size_t u); /* borrowed, NUL-terminated */
+const char *mes_eval_part_item(const struct mes_eval_part *p, size_t i); /* borrowed, NUL-terminated */
+/* Index of item id (len bytes), or -1 when the file has no such item. */
+int64_t mes_eval_part_find_item(const struct mes_eval_part *p, const char *id, size_t len);
+/* User u's training interactions, oldest first: *items (item indices) and
+ * *ts_s (unix seconds), borrowed; returns how many (0 for a user all of whose
+ * pairs were filtered out, or none in this run). */
+size_t mes_eval_part_history(const struct mes_eval_part *p, size_t u, const uint32_t **items, const double **ts_s);
+
+/*
+ * A model that eval cannot build itself (the served path needs the whole
+ * engine, a layer above eval): the caller hands its operations in through
+ * mes_eval_opts.ranker or mes_eval_cli. The protocol (split, candidate rule,
+ * metrics) stays eval's; the ranker only learns and ranks.
+ *
+ *   fit    learns from the training part (borrowed, see above); *state is
+ *          new. On failure *state may still be set: free is called on it.
+ *   rank   the ranking for user u: up to `want` item indices, best first,
+ *          into out (room for `want`); *n gets how many. Items outside the
+ *          protocol's candidate set (the user's training items, items with
+ *          no training interaction) are left out by eval and counted.
+ *   report adds the settings worth printing to r (may be NULL).
+ *   free   frees the state and whatever fit made (NULL-safe).
+ * Called from one thread; fit once per protocol run (twice when the file has
+ * purchases beside other types).
+ */
+struct mes_eval_ranker {
+  const char *name;    /* what --model takes; at most 15 bytes */
+  const char *summary; /* one line for --help */
+  const void *cfg;     /* borrowed, handed to fit */
+  int (*fit)(const void *cfg, const struct mes_eval_part *p, const struct mes_log *log, void **state,
+             struct mes_err *err);
+  int (*rank)(void *state, const struct mes_eval_part *p, size_t u, size_t want, uint32_t *out, size_t *n,
+              struct mes_err *err);
+  void (*report)(void *state, struct mes_eval_result *r);
+  void (*free)(void *state);
+};
+
+/* Adds one setting to r (ignored beyond MES_EVAL_MAX_SETTINGS). */
+void mes_eval_result_set(struct mes_eval_result *r, const char *key, const char *fmt, ...) MES_PRINTF(3, 4);
 
 /* The model names --model takes, NULL-terminated (static), and the default. */
 extern const char *const mes_eval_model_names[];
@@ -126,6 +203,8 @@ const char *mes_eval_default_model(void);
  * line (one line on stderr naming it), 1 any other failure.
  */
 int mes_eval_cli(int argc, char **argv);
+/* The same, --model also taking the names of rankers[0..n) (borrowed). */
+int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *rankers, size_t n);
 
 /*
  * `mesura eval-convert --dataset ml-100k|ml-latest-small|amazon --input PATH

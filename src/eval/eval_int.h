@@ -50,6 +50,8 @@ void mes__strtab_init(struct mes__strtab *t);
 void mes__strtab_release(struct mes__strtab *t);
 /* Index of s[0..len), adding it when new. MES_ENOMEM. */
 int mes__strtab_intern(struct mes__strtab *t, const char *s, size_t len, uint32_t *idx);
+/* Index of s[0..len), or -1 when absent. Never adds. */
+int64_t mes__strtab_find(const struct mes__strtab *t, const char *s, size_t len);
 static inline const char *mes__strtab_get(const struct mes__strtab *t, uint32_t i) { return t->pool + t->off[i]; }
 
 /* A decimal number -?digits(.digits)? (no exponent, no spaces): unix seconds,
@@ -76,6 +78,8 @@ struct mes__lists {
   size_t n_users;
   size_t *off;   /* owned; n_users + 1 */
   uint32_t *item; /* owned */
+  double *ts;     /* owned; per pair its (earliest) unix seconds, for outside
+                     models that replay the interactions (mes_eval_ranker) */
 };
 
 void mes__lists_release(struct mes__lists *l);
@@ -91,7 +95,8 @@ int mes__pairs_make(const struct mes_eval_data *d, bool purchases_only, struct m
 
 /* Section 2 on ordered lists: the last max(1, round(0.2 n)) of each user with
  * n >= 5 go to test; test pairs with an unseen item, or also in training, are
- * dropped. `train` keeps the temporal order; `test` holds the kept pairs. */
+ * dropped. `train` keeps the temporal order; `test` holds the kept pairs;
+ * both carry the pairs' timestamps. */
 int mes__split_make(const struct mes__lists *in, size_t n_items, struct mes__lists *train, struct mes__lists *test,
                     struct mes_eval_split_stats *st, struct mes_err *err);
 
@@ -146,6 +151,16 @@ void mes__acc_release(struct mes__acc *a);
 void mes__acc_add(struct mes__acc *a, const uint32_t *top, size_t n_top, const uint32_t *relevant, uint32_t stamp,
                   size_t n_relevant, const double *pop);
 void mes__acc_finish(const struct mes__acc *a, const double *pop, struct mes_eval_metrics *m);
+
+/* ---- Outside models (part.c) --------------------------------------------- */
+
+/* Fits rk on `train`, ranks every user with test items in `test` through it
+ * and averages section 4 over them into out->test; fills out->fit_s, the
+ * settings and the candidate-rule counts. t is the training view (catalogue,
+ * popularity) of `train`. */
+int mes__run_ranker(const struct mes_eval_data *d, const struct mes_eval_ranker *rk, const struct mes__lists *train,
+                    const struct mes__train *t, const struct mes__lists *test, const struct mes_eval_opts *o,
+                    struct mes_eval_result *out, struct mes_err *err);
 
 /* ---- Models -------------------------------------------------------------- */
 

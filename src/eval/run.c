@@ -172,11 +172,11 @@ static int choose(const struct mes__model *md, const struct mes_eval_data *d, co
 int mes_eval_run(const struct mes_eval_data *d, const struct mes_eval_opts *o, struct mes_eval_result *out,
                  struct mes_err *err) {
   memset(out, 0, sizeof *out);
-  const char *name = o->model ? o->model : mes_eval_default_model();
-  const struct mes__model *md = find_model(name);
-  if (!md)
+  const char *name = o->ranker ? o->ranker->name : o->model ? o->model : mes_eval_default_model();
+  const struct mes__model *md = o->ranker ? NULL : find_model(name);
+  if (!md && !o->ranker)
     return mes_err_set(err, MES_EUSAGE, NULL, "unknown model: %.40s", name);
-  snprintf(out->model, sizeof out->model, "%s", md->name);
+  snprintf(out->model, sizeof out->model, "%s", name);
 
   struct mes__lists pairs = {0}, train = {0}, test = {0};
   struct mes__train t = {0};
@@ -196,6 +196,12 @@ int mes_eval_run(const struct mes_eval_data *d, const struct mes_eval_opts *o, s
   if (st->n_eval_users == 0) {
     rc = mes_err_set(err, MES_EBAD_INPUT, NULL,
                      "no user can be evaluated: the protocol needs users with at least 5 interactions");
+    goto done;
+  }
+
+  if (o->ranker) { /* no grid: an outside model brings its own settings */
+    if (!(rc = mes__train_make(&train, d->items.n, d->item_rank, &t, err)))
+      rc = mes__run_ranker(d, o->ranker, &train, &t, &test, o, out, err);
     goto done;
   }
 

@@ -17,6 +17,7 @@ void mes__lists_release(struct mes__lists *l) {
     return;
   free(l->off);
   free(l->item);
+  free(l->ts);
   memset(l, 0, sizeof *l);
 }
 
@@ -24,7 +25,8 @@ static int lists_alloc(struct mes__lists *l, size_t n_users, size_t n) {
   l->n_users = n_users;
   l->off = calloc(n_users + 1, sizeof *l->off);
   l->item = mes__alloc(n, sizeof *l->item);
-  if (!l->off || !l->item) {
+  l->ts = mes__alloc(n, sizeof *l->ts);
+  if (!l->off || !l->item || !l->ts) {
     mes__lists_release(l);
     return MES_ENOMEM;
   }
@@ -108,6 +110,7 @@ int mes__pairs_make(const struct mes_eval_data *d, bool purchases_only, struct m
   for (size_t r = 0; r < n; r++) {
     out->off[p[r].user + 1]++;
     out->item[r] = p[r].item;
+    out->ts[r] = p[r].ts;
     if (!user_seen[p[r].user]) {
       user_seen[p[r].user] = 1;
       n_users++;
@@ -153,6 +156,7 @@ int mes__split_make(const struct mes__lists *in, size_t n_items, struct mes__lis
     }
     for (size_t k = 0; k < n - n_test; k++) {
       uint32_t i = in->item[in->off[u] + k];
+      train->ts[n_tr] = in->ts[in->off[u] + k];
       train->item[n_tr++] = i;
       in_cat[i] = 1;
     }
@@ -173,8 +177,10 @@ int mes__split_make(const struct mes__lists *in, size_t n_items, struct mes__lis
         n_unseen++;
       else if (mark[i] == (uint32_t)u + 1)
         n_in_train++;
-      else
+      else {
+        test->ts[n_te] = in->ts[in->off[u] + k];
         test->item[n_te++] = i;
+      }
     }
     test->off[u + 1] = n_te;
     if (n_te > before)

@@ -139,7 +139,11 @@ static long cooc_row(void *ctx, int worker, uint32_t a, struct mes_nbr *out) {
     uint32_t b = sc->touched[t];
     float cab = sc->acc[b];
     sc->acc[b] = 0;
-    float cos = c->norm[b] > 0 ? cab / sqrtf(c->norm[a] * c->norm[b]) : 0;
+    /* In double: decayed counts of events decades old are ~1e-30, and their
+     * product underflows to 0 in float (an infinite weight, a model the
+     * loader rightly refuses as corrupt). */
+    double den = c->norm[b] > 0 ? sqrt((double)c->norm[a] * (double)c->norm[b]) : 0;
+    float cos = den > 0 ? (float)((double)cab / den) : 0;
     sc->w[t] = cos * (cab / (cab + SHRINK));
   }
   return (long)mes__topk(sc->touched, sc->w, n_touched, c->k, out);
@@ -172,7 +176,7 @@ int mes__cooc(const struct mes__data *d, const struct mes_model_params *p, enum 
   size_t n_items = d->n_items;
   struct cooc c = {.n_items = n_items, .k = p->max_neighbors > 0 ? (size_t)p->max_neighbors : 0};
   c.window_s = rel == MES_REL_BOUGHT ? MES__BOUGHT_WINDOW_S : p->window_hours * 3600.0;
-  double now_s = (double)now_ms / 1000.0, hl = p->half_life_days * 86400.0;
+  double now_s = (double)now_ms / 1000.0, hl = p->relation_half_life_days * 86400.0;
   int rc = MES_ENOMEM;
 
   /* The relation's events, still grouped by subject and in time order. */

@@ -191,7 +191,7 @@ int mes__ease(const struct mes__data *d, const struct mes_model_params *p, const
   for (size_t e = 0; e < n; e++)
     eidx[items[e]] = (int32_t)e;
   struct gram gr = {.d = d, .eidx = eidx, .g = g, .n = n, .now_s = (double)now_ms / 1000.0,
-                    .hl = p->half_life_days * 86400.0, .threads = threads};
+                    .hl = p->relation_half_life_days * 86400.0, .threads = threads};
   float top = kw[MES_KIND_PURCHASE] > 0 ? kw[MES_KIND_PURCHASE] : 1.0f;
   for (int k = 0; k < MES_KIND_N; k++)
     gr.kw[k] = kw[k] / top;

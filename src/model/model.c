@@ -16,6 +16,7 @@ void mes_model_params_default(struct mes_model_params *p) {
       .kind = MES_MODEL_AUTO,
       .max_neighbors = 50,
       .half_life_days = 60,
+      .relation_half_life_days = 365,
       .trend_half_life_days = 3,
       .window_hours = 72,
       .ease_lambda = 200,
@@ -42,9 +43,10 @@ static json_t *time_or_null(int64_t ms, bool have) {
 
 static json_t *params_json(const struct mes_model_params *p) {
   static const char *const kinds[] = {"auto", "cooc", "ease", "popular"};
-  return json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:i, s:I, s:i, s:f}", "kind",
+  return json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:i, s:f}", "kind",
                    p->kind >= 0 && p->kind < 4 ? kinds[p->kind] : "auto", "max_neighbors", p->max_neighbors,
-                   "half_life_days", p->half_life_days, "trend_half_life_days", p->trend_half_life_days,
+                   "half_life_days", p->half_life_days, "relation_half_life_days", p->relation_half_life_days,
+                   "trend_half_life_days", p->trend_half_life_days,
                    "window_hours", p->window_hours, "ease_lambda", p->ease_lambda, "ease_max_items",
                    p->ease_max_items, "max_memory_mb", (json_int_t)p->max_memory_mb, "threads", p->threads,
                    "bought_window_days", MES__BOUGHT_WINDOW_S / 86400.0);

@@ -65,7 +65,13 @@ struct mes_nbr {
 struct mes_model_params {
   int kind;               /* enum mes_model_kind (policy.h): auto, cooc, ease, popular */
   int max_neighbors;      /* per item and relation (default 50) */
-  double half_life_days;  /* time decay of co-occurrence and popularity (default 60) */
+  double half_life_days;  /* time decay of popularity (default 60): what sells now */
+  /* Time decay of the item-item relations (co-occurrence and EASE; default
+   * 365): that a sleeping bag goes with a tent does not expire in two
+   * months, and a year spans every season once. 60 days, the popularity's,
+   * made the relations forget most of a store's history (bench/README.md,
+   * "served"). */
+  double relation_half_life_days;
   double trend_half_life_days; /* the short half-life of trending (default 3) */
   double window_hours;    /* two events of one person relate when this close (default 72) */
   double ease_lambda;     /* EASE L2 regularisation (default 200) */

@@ -2,6 +2,7 @@
  * model/topk — the two helpers every relation uses: keep the k heaviest
  * neighbours of a row, and build all rows of a relation on several threads.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ size_t mes__topk(const uint32_t *items, const float *w, size_t n, size_t k, stru
   if (k == 0)
     return 0;
   for (size_t i = 0; i < n; i++) {
-    if (!(w[i] > 0)) /* also drops NaN */
+    if (!(w[i] > 0) || !isfinite(w[i])) /* also drops NaN; an infinite weight is a bug upstream, never a neighbour */
       continue;
     struct mes_nbr c = {items ? items[i] : (uint32_t)i, w[i]};
     if (m < k) {

@@ -42,6 +42,12 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
 #define REC_NBRS 50               /* neighbours read per history item and relation */
 #define REC_BOUGHT_FACTOR 1.5     /* complements of a purchase weigh more ... */
 #define REC_SUBST_AFTER_BUY 0.25  /* ... and substitutes of a bought item less */
+/* A purchase also reaches what EASE learned from everyone's histories (read
+ * as "goes with what you bought"; the after-purchase rule still puts the
+ * bought item's substitutes last): the bought-together relation alone only
+ * knows purchases a few weeks apart, and left EASE unused for a history of
+ * purchases. */
+#define REC_EASE_AFTER_BUY 1.0
 #define REC_CTX_WEIGHT 0.8        /* the item on screen, through viewed-together / EASE */
 #define REC_TOLD_WEIGHT 0.5       /* an interest the person named */
 #define REC_TOLD_PER_CAT 20       /* items per named interest */

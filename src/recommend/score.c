@@ -346,6 +346,9 @@ static int from_history(struct rec_state *s) {
     if (g[j].purchase) {
       rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * REC_BOUGHT_FACTOR, MES_REASON_BOUGHT_TOGETHER, hist, &seen,
                          REC_NBRS);
+      if (!rc)
+        rc = add_neighbors(s, from, MES_REL_EASE, g[j].w * REC_EASE_AFTER_BUY, MES_REASON_BOUGHT_TOGETHER, hist,
+                           &seen, REC_NBRS);
     } else {
       double f = g[j].w * (g[j].bought ? REC_SUBST_AFTER_BUY : 1.0);
       /* Judged as rule_retargeting and mes__rec_prune judge it: by the

@@ -186,6 +186,7 @@ enum stmt_id {
   S_ITEM_PUT,
   S_ITEM_GET,
   S_ITEM_DELETE,
+  S_ITEM_VERSION_BUMP,
   S_ITEM_LIST,
   S_ITEM_COUNT,
   S_IMP_ADD,
@@ -256,6 +257,11 @@ static const char *const sql_text[S_N] = {
                    " ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_ms = excluded.updated_ms",
     [S_ITEM_GET] = "SELECT doc FROM items WHERE id = ?1",
     [S_ITEM_DELETE] = "DELETE FROM items WHERE id = ?1",
+    /* Every catalog write counts in meta "catalog_version", in its own
+     * transaction: another process's in-memory catalog index (a server
+     * while `mesura import` runs) sees it changed (store.h). */
+    [S_ITEM_VERSION_BUMP] = "INSERT INTO meta(key, value) VALUES('catalog_version', '1') ON CONFLICT(key)"
+                            " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
     [S_ITEM_LIST] = "SELECT id, doc FROM items WHERE id > ?1 ORDER BY id LIMIT ?2",
     [S_ITEM_COUNT] = "SELECT count(*) FROM items",
     [S_IMP_ADD] = "INSERT INTO impressions(subject, ts_ms, channel, sealed) VALUES(?1, ?2, ?3, ?4)",
@@ -1718,6 +1724,8 @@ static int sq_item_put(struct mes_store *st, const char *id, const char *doc, in
     rc = q_done(&q);
   }
   q_close(&q);
+  if (rc == MES_OK)
+    rc = run(b, S_ITEM_VERSION_BUMP);
   return wr_end(st, own, rc);
 }
 
@@ -1742,6 +1750,8 @@ static int sq_item_delete(struct mes_store *st, const char *id) {
       rc = MES_ENOT_FOUND;
   }
   q_close(&q);
+  if (rc == MES_OK)
+    rc = run(b, S_ITEM_VERSION_BUMP);
   return wr_end(st, own, rc);
 }
 

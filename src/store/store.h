@@ -173,6 +173,10 @@ int mes_store_item_put(struct mes_store *st, const char *id, const char *doc, in
 /* *doc is new (malloc) — caller frees. */
 int mes_store_item_get(struct mes_store *st, const char *id, char **doc);
 int mes_store_item_delete(struct mes_store *st, const char *id);
+/* Every item put or delete also adds one to meta "catalog_version" (read it
+ * with mes_store_meta_get), in the same transaction, whichever process
+ * writes: a process that keeps the catalog in memory compares it to know
+ * when someone else changed the catalog. */
 /* Items with id > after (NULL: from the start), by id (bytewise), at most
  * limit (<= 0: no limit). */
 typedef int (*mes_store_item_cb)(void *ud, const char *id, const char *doc);

@@ -4,6 +4,7 @@ and an import while the server runs on the same data directory."""
 import json
 import os
 import re
+import time
 import unittest
 
 from harness import ServerTestCase, run_cli
@@ -161,6 +162,36 @@ class ImportTest(ServerTestCase):
         status, _, body = self.request("GET", "/v1/subjects/b-3", key=self.key("admin"))
         self.assertEqual(body["events"]["total"], 600)
         self.assertEqual(self.request("GET", "/v1/items/bi-05999", key=self.key("admin"))[0], 200)
+
+    def test_catalog_import_reaches_the_running_server(self):
+        """Items imported by another process are served within seconds, and an item the import marks
+        unavailable stops being served (contract §6: unavailable items are never served)."""
+        admin = self.key("admin")
+        status, _, _ = self.request("PUT", "/v1/items/live-1", body={"title": "Crib", "categories": ["baby"]},
+                                    key=admin)
+        self.assertEqual(status, 200)
+
+        def served():
+            status, _, body = self.request("POST", "/v1/recommendations",
+                                           body={"count": 100, "categories": ["baby"]}, key=admin)
+            self.assertEqual(status, 200, body)
+            return {i["item"] for i in body["items"]}
+
+        def eventually(cond, what):
+            deadline = time.monotonic() + 10
+            while not cond():
+                if time.monotonic() > deadline:
+                    self.fail("not within 10 s: " + what)
+                time.sleep(0.1)
+
+        self.assertIn("live-1", served())
+        run_cli("import", "--data", self.server.data, self.write("live.jsonl", [
+            {"kind": "item", "id": "live-2", "title": "Stroller", "categories": ["baby"]}]))
+        eventually(lambda: "live-2" in served(), "an imported item is served")
+        run_cli("import", "--data", self.server.data, self.write("gone.jsonl", [
+            {"kind": "item", "id": "live-1", "title": "Crib", "categories": ["baby"], "available": False}]))
+        eventually(lambda: "live-1" not in served(), "an item imported as unavailable stops being served")
+        self.assertIn("live-2", served())
 
     def test_usage(self):
         self.assertEqual(run_cli("import", "--data", self.server.data, check=False).returncode, 2)

@@ -3,9 +3,13 @@
  * from items already stored, kept current by put / upsert / delete through a
  * context that carries it, titles per language with their fallbacks,
  * categories interned (pointers outlive a change of the item), iteration,
- * and the unbuilt index ignoring writes (a CLI that only writes).
+ * and the unbuilt index ignoring writes (a CLI that only writes); deletions
+ * inside long probe runs of the open-addressing table, long ids, and lookups
+ * racing writes from another thread.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -185,11 +189,167 @@ static void test_each_and_growth(void **state) {
   assert_int_equal(lookup(f, "item-2500", &e), MES_ENOT_FOUND);
 }
 
+/* Upserts items id_fmt % i for i in [from, to), through ctx c, with title
+ * "T<i>" and category camping (even i) or kitchen (odd i). */
+static void upsert_range(const struct mes_ctx *c, const char *id_fmt, int from, int to) {
+  json_t *items = json_array();
+  for (int i = from; i < to; i++) {
+    char id[160], t[16];
+    snprintf(id, sizeof id, id_fmt, i);
+    snprintf(t, sizeof t, "T%d", i);
+    json_array_append_new(items, json_pack("{s:s, s:s, s:[s]}", "id", id, "title", t, "categories",
+                                           i % 2 ? "kitchen" : "camping"));
+  }
+  json_t *errors = json_array();
+  size_t n = 0;
+  struct mes_err err;
+  assert_int_equal(mes_catalog_upsert(c, items, "/items", 0, errors, &n, &err), MES_OK);
+  assert_int_equal(n, (size_t)(to - from));
+  json_decref(items);
+  json_decref(errors);
+}
+
+static void test_delete_in_runs(void **state) {
+  struct fixture *f = *state;
+  /* 1,000 items in the first table (2,048 slots, just under half full):
+   * probe runs are long, so deletions move entries back into the holes. */
+  upsert_range(&f->w.ctx, "d-%d", 0, 1000);
+  struct mes_catalog_entry e;
+  assert_int_equal(lookup(f, "d-0", &e), MES_OK); /* builds */
+  struct mes_err err;
+  char id[32];
+  for (int i = 0; i < 1000; i += 3) {
+    snprintf(id, sizeof id, "d-%d", i);
+    assert_int_equal(mes_catalog_delete(&f->w.ctx, id, strlen(id), &err), MES_OK);
+  }
+  assert_int_equal(mes_catalog_index_size(f->ix), 666);
+  for (int i = 0; i < 1000; i++) {
+    snprintf(id, sizeof id, "d-%d", i);
+    int rc = lookup(f, id, &e);
+    if (i % 3 == 0) {
+      assert_int_equal(rc, MES_ENOT_FOUND);
+    } else {
+      assert_int_equal(rc, MES_OK);
+      assert_string_equal(e.cats[0], i % 2 ? "kitchen" : "camping");
+      char t[16], want[16];
+      snprintf(want, sizeof want, "T%d", i);
+      assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, id, strlen(id), MES_LANG_EN, t, sizeof t), MES_OK);
+      assert_string_equal(t, want);
+    }
+  }
+  /* Put the deleted ones back, then grow past the first table. */
+  upsert_range(&f->w.ctx, "d-%d", 0, 3000);
+  assert_int_equal(mes_catalog_index_size(f->ix), 3000);
+  for (int i = 0; i < 3000; i++) {
+    snprintf(id, sizeof id, "d-%d", i);
+    assert_int_equal(lookup(f, id, &e), MES_OK);
+  }
+  struct seen s = {0};
+  assert_int_equal(mes_catalog_index_each(f->ix, f->w.store, 0, each_cb, &s), MES_OK);
+  assert_int_equal(s.n, 3000);
+}
+
+static void test_long_ids(void **state) {
+  struct fixture *f = *state;
+  /* Ids of the longest allowed size that differ only in their last bytes
+   * (the hash reads eight bytes at a time, then the tail). */
+  char fmt[160];
+  memset(fmt, 'x', 124);
+  memcpy(fmt + 124, "%04d", 5); /* 128 bytes */
+  upsert_range(&f->w.ctx, fmt, 0, 40);
+  char id[160];
+  struct mes_catalog_entry e;
+  for (int i = 0; i < 40; i++) {
+    snprintf(id, sizeof id, fmt, i);
+    assert_int_equal(strlen(id), 128);
+    assert_int_equal(lookup(f, id, &e), MES_OK);
+    char t[8], want[8];
+    snprintf(want, sizeof want, "T%d", i);
+    assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, id, 128, MES_LANG_PL, t, sizeof t), MES_OK);
+    assert_string_equal(t, want);
+  }
+  snprintf(id, sizeof id, fmt, 40);
+  assert_int_equal(lookup(f, id, &e), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_index_lookup(f->ix, f->w.store, id, 127, &e), MES_ENOT_FOUND); /* a prefix */
+}
+
+/* Readers racing a writer: "s-I" items never change and must always be
+ * found whole; "f-I" items come and go (put, then deleted) meanwhile, with
+ * enough of them to grow the table under the readers. */
+#define RACE_STABLE 200
+#define RACE_ROUNDS 4
+#define RACE_FLUX 300 /* f-I items put each round, half of them deleted after */
+
+struct race {
+  struct fixture *f;
+  atomic_bool stop;
+  atomic_int bad;   /* wrong answers seen by readers */
+  atomic_long reads;
+};
+
+static void *race_reader(void *ud) {
+  struct race *r = ud;
+  char id[32], t[16], want[16];
+  unsigned k = 0;
+  while (!atomic_load(&r->stop)) {
+    int i = (int)(k++ % RACE_STABLE);
+    snprintf(id, sizeof id, "s-%d", i);
+    struct mes_catalog_entry e;
+    int rc = mes_catalog_index_lookup(r->f->ix, r->f->w.store, id, strlen(id), &e);
+    if (rc != MES_OK || e.n_cats != 1 || strcmp(e.cats[0], i % 2 ? "kitchen" : "camping") != 0)
+      atomic_fetch_add(&r->bad, 1);
+    snprintf(want, sizeof want, "T%d", i);
+    rc = mes_catalog_index_title(r->f->ix, r->f->w.store, id, strlen(id), MES_LANG_EN, t, sizeof t);
+    if (rc != MES_OK || strcmp(t, want) != 0)
+      atomic_fetch_add(&r->bad, 1);
+    snprintf(id, sizeof id, "f-%u", k % RACE_FLUX);
+    rc = mes_catalog_index_lookup(r->f->ix, r->f->w.store, id, strlen(id), &e);
+    if (rc != MES_OK && rc != MES_ENOT_FOUND)
+      atomic_fetch_add(&r->bad, 1);
+    atomic_fetch_add(&r->reads, 1);
+  }
+  return NULL;
+}
+
+static void test_race(void **state) {
+  struct fixture *f = *state;
+  upsert_range(&f->w.ctx, "s-%d", 0, RACE_STABLE);
+  struct mes_catalog_entry e;
+  assert_int_equal(lookup(f, "s-0", &e), MES_OK); /* built before the readers start */
+  struct race r = {.f = f};
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, race_reader, &r), 0);
+  struct mes_err err;
+  char id[32];
+  for (int round = 0; round < RACE_ROUNDS; round++) {
+    upsert_range(&f->w.ctx, "f-%d", 0, RACE_FLUX + 400 * round); /* grows the table in later rounds */
+    for (int i = round % 2; i < RACE_FLUX; i += 2) {
+      snprintf(id, sizeof id, "f-%d", i);
+      assert_int_equal(mes_catalog_delete(&f->w.ctx, id, strlen(id), &err), MES_OK);
+    }
+  }
+  atomic_store(&r.stop, true);
+  for (int i = 0; i < 3; i++)
+    pthread_join(th[i], NULL);
+  assert_int_equal(atomic_load(&r.bad), 0);
+  assert_true(atomic_load(&r.reads) > 0);
+  /* What the writer left: the last round (odd) deleted the odd f-I below RACE_FLUX. */
+  for (int i = 0; i < RACE_FLUX + 400 * (RACE_ROUNDS - 1); i++) {
+    snprintf(id, sizeof id, "f-%d", i);
+    assert_int_equal(lookup(f, id, &e), i < RACE_FLUX && i % 2 ? MES_ENOT_FOUND : MES_OK);
+  }
+  assert_int_equal(mes_catalog_index_size(f->ix), RACE_STABLE + RACE_FLUX / 2 + 400 * (RACE_ROUNDS - 1));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_build_and_lookup, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kept_current, setup, teardown),
       cmocka_unit_test_setup_teardown(test_each_and_growth, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete_in_runs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_long_ids, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_race, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
