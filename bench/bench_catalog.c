@@ -33,24 +33,13 @@
 #include "catalog/catalog.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "bench_util.h"
 
 #define N_CATS 24
 #define BATCH 5000
 #define N_KEYS 65536 /* a power of two: the random id list, reused round-robin */
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint64_t rnd(void) { /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ull;
-}
 
-static double now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
 struct key {
   char id[32];
@@ -71,12 +60,12 @@ static void *lookups(void *ud) {
   struct bench *b = ud;
   struct mes_catalog_entry e;
   size_t found = 0;
-  double t0 = now_ns();
+  double t0 = bench_now_ns();
   for (size_t i = 0; i < b->n_lookups; i++) {
     const struct key *k = &b->keys[(b->offset + i) & (N_KEYS - 1)];
     found += mes_catalog_index_lookup(b->ix, b->st, k->id, k->len, &e) == MES_OK;
   }
-  b->ns = (now_ns() - t0) / (double)b->n_lookups;
+  b->ns = (bench_now_ns() - t0) / (double)b->n_lookups;
   b->found = found;
   return NULL;
 }
@@ -84,12 +73,12 @@ static void *lookups(void *ud) {
 static double titles(struct bench *b) {
   char out[64];
   size_t found = 0;
-  double t0 = now_ns();
+  double t0 = bench_now_ns();
   for (size_t i = 0; i < b->n_lookups; i++) {
     const struct key *k = &b->keys[i & (N_KEYS - 1)];
     found += mes_catalog_index_title(b->ix, b->st, k->id, k->len, MES_LANG_ES, out, sizeof out) == MES_OK;
   }
-  double ns = (now_ns() - t0) / (double)b->n_lookups;
+  double ns = (bench_now_ns() - t0) / (double)b->n_lookups;
   b->found = found;
   return ns;
 }
@@ -97,8 +86,8 @@ static double titles(struct bench *b) {
 /* Ids of the kind `hit` (in the catalog), `miss` (not), or both at random. */
 static void make_keys(struct key *keys, size_t n_items, int kind) {
   for (size_t i = 0; i < N_KEYS; i++) {
-    bool hit = kind == 2 ? (rnd() & 1) : kind == 0;
-    unsigned long n = (unsigned long)(rnd() % n_items) + (hit ? 0 : n_items);
+    bool hit = kind == 2 ? (bench_rnd() & 1) : kind == 0;
+    unsigned long n = (unsigned long)(bench_rnd() % n_items) + (hit ? 0 : n_items);
     keys[i].len = (size_t)snprintf(keys[i].id, sizeof keys[i].id, "item-%lu", n);
   }
 }
@@ -120,7 +109,7 @@ static int fill_catalog(struct mes_store *st, const struct mes_policy *pol, size
       snprintf(en, sizeof en, "Item number %zu", i);
       snprintf(es, sizeof es, "Artículo número %zu", i);
       json_t *cats = json_array();
-      size_t nc = 1 + rnd() % 3;
+      size_t nc = 1 + bench_rnd() % 3;
       for (size_t k = 0; k < nc; k++)
         json_array_append_new(cats, json_sprintf("c%02d", (int)((i + k * 7) % N_CATS)));
       json_array_append_new(items, json_pack("{s:s, s:{s:s, s:s}, s:o, s:b}", "id", id, "title", "en", en, "es", es,
@@ -145,21 +134,6 @@ static int fill_catalog(struct mes_store *st, const struct mes_policy *pol, size
   return MES_OK;
 }
 
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d)
-    return;
-  struct dirent *de;
-  char path[512];
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 static double min2(double a, double b) { return a < b ? a : b; }
 
@@ -199,10 +173,10 @@ int main(int argc, char **argv) {
     make_keys(keys[k], n_items, k);
 
   struct mes_catalog_entry e;
-  double t0 = now_ns();
+  double t0 = bench_now_ns();
   if ((rc = mes_catalog_index_lookup(ix, st, "item-0", 6, &e)))
     goto out;
-  double build_ms = (now_ns() - t0) / 1e6;
+  double build_ms = (bench_now_ns() - t0) / 1e6;
   if (mes_catalog_index_size(ix) != n_items) {
     fprintf(stderr, "bench_catalog: index holds %zu items, not %zu\n", mes_catalog_index_size(ix), n_items);
     rc = MES_ESTORE;
@@ -227,7 +201,7 @@ int main(int argc, char **argv) {
     struct bench tbs[64];
     pthread_t th[64];
     size_t started = 0;
-    t0 = now_ns();
+    t0 = bench_now_ns();
     for (; started < n_threads; started++) {
       tbs[started] = (struct bench){
           .ix = ix, .st = st, .keys = keys[2], .n_lookups = n_lookups, .offset = started * (N_KEYS / n_threads)};
@@ -239,7 +213,7 @@ int main(int argc, char **argv) {
       pthread_join(th[i], NULL);
       sum += tbs[i].ns;
     }
-    double wall = now_ns() - t0;
+    double wall = bench_now_ns() - t0;
     if (started < n_threads) {
       rc = MES_ENOMEM;
       goto out;
@@ -265,7 +239,7 @@ out:
   mes_store_close(st);
   mes_policy_free(pol);
   if (made_dir)
-    remove_dir(dir); /* after the store closed its files */
+    bench_remove_dir(dir); /* after the store closed its files */
   for (int k = 0; k < 3; k++)
     free(keys[k]);
   return rc ? 1 : 0;

@@ -41,30 +41,13 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "recommend/rec_int.h"
+#include "bench_util.h"
 
 #define CAT_SIZE 40 /* bench_train.c's items per group */
 #define N_DEPTS 24
 #define MARK "  dept-04:" /* the policy already has the bench's categories */
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint64_t rnd(void) { /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ull;
-}
 
-static long peak_rss_kb(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmHWM:", 6) == 0)
-      kb = strtol(line + 6, NULL, 10);
-  if (f)
-    fclose(f);
-  return kb;
-}
 
 /* The first four are the example policy's own categories. */
 static void dept_name(size_t d, char *out, size_t cap) {
@@ -230,9 +213,9 @@ static int one(struct mes_engine *e, enum kind k, long n_subj, long n_items, str
   char body_s[128];
   if (k == K_CONTEXT)
     snprintf(body_s, sizeof body_s, "{\"context\":{\"item\":\"item-%ld\"},\"count\":10}",
-             (long)(rnd() % (uint64_t)n_items));
+             (long)(bench_rnd() % (uint64_t)n_items));
   else
-    snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", (long)(rnd() % (uint64_t)n_subj));
+    snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", (long)(bench_rnd() % (uint64_t)n_subj));
   uint64_t t0 = mes_mono_ns();
   json_t *body = json_loads(body_s, 0, NULL);
   struct mes_ctx c;
@@ -331,7 +314,7 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   if (s[K_RULES].n && s[K_NO_RULES].n)
     printf(",\"rules_ratio_mean\":%.3f,\"rules_ratio_p50\":%.3f", mean_us(&s[K_RULES]) / mean_us(&s[K_NO_RULES]),
            pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_NO_RULES], 0.5));
-  printf(",\"peak_rss_mb\":%.0f}\n", (double)peak_rss_kb() / 1024.0);
+  printf(",\"peak_rss_mb\":%.0f}\n", (double)bench_peak_rss_kb() / 1024.0);
   for (int k = 0; k < K_N; k++)
     free(s[k].ns);
   mes_engine_close(e);

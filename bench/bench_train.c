@@ -34,30 +34,12 @@
 #include "model/model.h"
 #include "model/model_int.h"
 #include "store/store.h"
+#include "bench_util.h"
 #include "subject/subject.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) { /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ull;
-}
-static double unif(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
 
 static double secs(uint64_t t0) { return (double)(mes_mono_ns() - t0) / 1e9; }
 
-static long peak_rss_kb(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmHWM:", 6) == 0)
-      kb = strtol(line + 6, NULL, 10);
-  if (f)
-    fclose(f);
-  return kb;
-}
 
 /* ------------------------------------------------------------ the synthetic shop */
 
@@ -69,7 +51,7 @@ struct gen {
 };
 
 static size_t pick_cdf(const double *cdf, size_t n) {
-  double u = unif() * cdf[n - 1];
+  double u = bench_unif() * cdf[n - 1];
   size_t lo = 0, hi = n - 1;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
@@ -83,7 +65,7 @@ static size_t pick_cdf(const double *cdf, size_t n) {
 
 /* An item of category c, the head of the category more likely (Zipf inside). */
 static size_t item_in(const struct gen *g, size_t c) {
-  size_t r = (size_t)(pow(unif(), 2.0) * CAT_SIZE);
+  size_t r = (size_t)(pow(bench_unif(), 2.0) * CAT_SIZE);
   size_t i = c * CAT_SIZE + (r < CAT_SIZE ? r : CAT_SIZE - 1);
   return i < g->n_items ? i : g->n_items - 1;
 }
@@ -157,7 +139,7 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
   /* Activity: Pareto(α = 2) weights, so a few shoppers do much more. */
   double *w = malloc((size_t)n_subj * sizeof *w), wsum = 0;
   for (long s = 0; s < n_subj; s++)
-    wsum += w[s] = 1.0 / sqrt(1.0 - unif() * 0.999);
+    wsum += w[s] = 1.0 / sqrt(1.0 - bench_unif() * 0.999);
   uint64_t t0 = mes_mono_ns();
   int64_t now = b.c.now_ms, span = 180LL * 86400000LL;
   for (long s = 0; s < n_subj; s++) {
@@ -168,36 +150,36 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
         mes_store_subject_set_granted(b.c.store, subj.row.id, 1u << pers))
       return -1;
     long budget = lround((double)n_events * w[s] / wsum);
-    int64_t t = now - (int64_t)(unif() * (double)span);
+    int64_t t = now - (int64_t)(bench_unif() * (double)span);
     while (budget > 0) {
       size_t cat = pick_cdf(g.cdf, g.n_cats);
-      int views = 1 + (int)(-log(1.0 - unif()) * 4.0); /* geometric-ish, mean ~5 */
+      int views = 1 + (int)(-log(1.0 - bench_unif()) * 4.0); /* geometric-ish, mean ~5 */
       size_t last = 0;
       for (int v = 0; v < views && budget > 0; v++, budget--) {
         last = item_in(&g, cat);
         if (put_event(&b, subj.row.id, b.t_view, last, t))
           return -1;
-        t += 30000 + (int64_t)(unif() * 120000);
+        t += 30000 + (int64_t)(bench_unif() * 120000);
       }
-      if (budget > 0 && unif() < 0.3) {
+      if (budget > 0 && bench_unif() < 0.3) {
         if (put_event(&b, subj.row.id, b.t_cart, last, t))
           return -1;
         budget--;
-        if (budget > 0 && unif() < 0.5) {
+        if (budget > 0 && bench_unif() < 0.5) {
           if (put_event(&b, subj.row.id, b.t_buy, last, t += 60000))
             return -1;
           budget--;
-          if (budget > 0 && unif() < 0.4) { /* the complement, days later */
+          if (budget > 0 && bench_unif() < 0.4) { /* the complement, days later */
             if (put_event(&b, subj.row.id, b.t_buy, item_in(&g, (cat + 1) % g.n_cats),
-                          t + (int64_t)(unif() * 10 * 86400000.0)))
+                          t + (int64_t)(bench_unif() * 10 * 86400000.0)))
               return -1;
             budget--;
           }
         }
       }
-      t += (int64_t)(unif() * 5 * 86400000.0); /* next session */
+      t += (int64_t)(bench_unif() * 5 * 86400000.0); /* next session */
       if (t > now)
-        t = now - (int64_t)(unif() * (double)span);
+        t = now - (int64_t)(bench_unif() * (double)span);
     }
   }
   if (b.in_tx && (mes_store_tx_commit(b.c.store, &b.ticket) || mes_store_wait_durable(b.c.store, b.ticket)))
@@ -263,7 +245,7 @@ static int bench_training(const char *dir, int threads, bool scan_only) {
          (long long)st.rows, (long long)n, scan_s, train_s, in_scan, train_s - in_scan,
          (double)json_integer_value(json_object_get(timing, "popularity_ms")) / 1000.0,
          (double)json_integer_value(json_object_get(timing, "cooc_ms")) / 1000.0, threads, mes_model_n_items(m),
-         mes_model_memory(m), (double)peak_rss_kb() / 1024.0);
+         mes_model_memory(m), (double)bench_peak_rss_kb() / 1024.0);
   fflush(stdout);
   json_decref(meta);
   mes_model_unref(m);
@@ -276,7 +258,7 @@ static int bench_training(const char *dir, int threads, bool scan_only) {
 static void spd(float *g, size_t n) {
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j <= i; j++) {
-      float v = i == j ? (float)n * 0.25f + 200.0f : (unif() < 0.05 ? (float)(unif() * 0.5) : 0.0f);
+      float v = i == j ? (float)n * 0.25f + 200.0f : (bench_unif() < 0.05 ? (float)(bench_unif() * 0.5) : 0.0f);
       g[i * n + j] = g[j * n + i] = v;
     }
 }
@@ -313,6 +295,7 @@ static int bench_ease(size_t n) {
 }
 
 int main(int argc, char **argv) {
+  bench_seed(0x9E3779B97F4A7C15ull); /* the seed the stores in bench/README.md were built with */
   const char *dir = NULL, *ease = NULL;
   long num[3] = {10000000, 100000, 20000};
   int n_num = 0, threads = 2;

@@ -340,9 +340,8 @@ static int served_fit(const void *cfg, const struct mes_eval_part *p, const stru
     struct mes_model_params mp;
     struct mes_model *trained = NULL;
     int64_t id = 0;
-    mes_model_params_default(&mp);
+    mes_engine_train_params(c.policy, &mp);
     mp.kind = s->cfg->kind;
-    mp.max_memory_mb = (size_t)c.policy->model.max_memory_mb;
     t0 = mes_mono_ns();
     rc = mes_model_train(&c, &mp, &trained, err);
     if (!rc)

@@ -298,11 +298,12 @@ static void model_poll(struct mes_engine *e) {
   model_swap(e, m);
 }
 
-static void train_params(const struct mes_policy *p, struct mes_model_params *mp) {
+void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params *mp) {
   mes_model_params_default(mp);
   mp->kind = (int)p->model.kind;
   if (p->model.max_memory_mb > 0)
     mp->max_memory_mb = (size_t)p->model.max_memory_mb;
+  mp->relation_half_life_days = p->model.relation_half_life_days;
 }
 
 int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err) {
@@ -314,7 +315,7 @@ int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err) {
   int64_t id = 0;
   pthread_mutex_lock(&e->train_mu);
   mes_engine_ctx(e, &c, "train", false);
-  train_params(c.policy, &mp);
+  mes_engine_train_params(c.policy, &mp);
   int rc = mes_model_train(&c, &mp, &m, err);
   mes_engine_ctx_done(e, &c);
   if (!rc)

@@ -22,6 +22,8 @@
 #include "base/log.h"
 #include "subject/subject.h"
 
+struct mes_model_params;
+
 /* API key scopes (contract §2). */
 enum mes_scope {
   MES_SCOPE_INGEST = 1u << 0,
@@ -104,6 +106,10 @@ struct mes_model *mes_engine_model(struct mes_engine *e);
  * Slow: never call on a request thread. *meta (may be NULL) receives the
  * model's metadata (mes_model_meta, with the store "id"), a new reference. */
 int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err);
+/* The training parameters policy p asks for (model.kind, max_memory_mb,
+ * relation_half_life_days over the model's defaults): what mes_engine_train
+ * and `mesura eval --model served` train with. */
+void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params *mp);
 /* The instance's Ed25519 receipt-signing public key (contract §5). */
 void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]);
 const struct mes_log *mes_engine_log(struct mes_engine *e);

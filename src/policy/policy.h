@@ -63,6 +63,7 @@ struct mes_model_cfg {
   int retrain_every_minutes; /* default 60 */
   int retrain_after_events_pct; /* default 10; 0: only on the schedule */
   int max_memory_mb;         /* default 2048 */
+  int relation_half_life_days; /* default 365; 0: item relations never fade */
 };
 
 struct mes_policy {

@@ -199,6 +199,14 @@ static const struct mes__pfield model_fields[] = {
      .max = 1048576,
      POL(model.max_memory_mb),
      .doc = "The most memory one training run may use, in MiB."},
+    {.name = "relation_half_life_days",
+     .kind = MES_PK_INT,
+     .dflt = 365,
+     .max = 36500,
+     .zero_ok = true,
+     POL(model.relation_half_life_days),
+     .doc = "How fast what was learnt about items going together fades: evidence this many days old counts "
+            "half; 0 never fades. Popularity keeps a 60-day half-life of its own."},
     {0}};
 
 const struct mes__pfield mes__policy_schema[] = {

@@ -204,6 +204,10 @@ static const struct bad_case bad_cases[] = {
     {"huge growth", MINIMAL "model: {retrain_after_events_pct: 100001}\n", 5,
      "model.retrain_after_events_pct may be at most 100000"},
     {"negative memory", MINIMAL "model:\n  max_memory_mb: -5\n", 6, "model.max_memory_mb must be a positive"},
+    {"negative relation half-life", MINIMAL "model: {relation_half_life_days: -30}\n", 5,
+     "model.relation_half_life_days must be a non-negative whole number"},
+    {"relation half-life beyond a century", MINIMAL "model: {relation_half_life_days: 36501}\n", 5,
+     "model.relation_half_life_days may be at most 36500"},
     {"zero decision retention", MINIMAL "decision_retention_days: 0\n", 5,
      "decision_retention_days must be a positive"},
     {"huge number", MINIMAL "decision_retention_days: 99999999999999999999\n", 5, "may be at most 36500"},
@@ -294,6 +298,7 @@ static void test_defaults(void **state) {
   assert_int_equal(p->model.retrain_every_minutes, 60);
   assert_int_equal(p->model.retrain_after_events_pct, 10);
   assert_int_equal(p->model.max_memory_mb, 2048);
+  assert_int_equal(p->model.relation_half_life_days, 365);
   assert_int_equal(p->decision_retention_days, 30);
   for (int c = 0; c < MES_CH_N; c++)
     assert_int_equal(mes_policy_channel_purposes(p, (enum mes_channel)c), 1u);
