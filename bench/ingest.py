@@ -5,7 +5,8 @@ bare sealed-insert loop (bench_store) measured in the same run as the baseline.
 
 usage: bench/ingest.py BUILD_DIR [--events N] [--subjects S] [--scale 10] [--seconds 8] [--threads T]
 Runs everything twice: on an empty store and on one holding --scale times more events.
-Prints a Markdown table for bench/README.md. Needs `wrk` (scripts/install-deps.sh bench).
+Prints a Markdown table for bench/README.md. Needs `wrk` (scripts/install-deps.sh bench); the
+fsyncs per second during the single-event run need `perf` (left blank without it).
 """
 import argparse, http.client, json, os, re, shutil, subprocess, sys, tempfile, threading, time
 
@@ -57,6 +58,36 @@ def wrk(url, seconds, script=None, conns=32):
     scale = {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
+
+
+def cpu_s(pid):
+    """The server's user + system CPU seconds so far (all its threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fsync_counter(pid, seconds):
+    """Counts the server's fdatasync calls for `seconds` with perf (tracepoint
+    syscalls:sys_enter_fdatasync); None when perf is missing or not allowed."""
+    if not shutil.which("perf"):
+        return None
+    try:
+        return subprocess.Popen(["perf", "stat", "-x,", "-e", "syscalls:sys_enter_fdatasync", "-p", str(pid),
+                                 "--", "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+    except OSError:
+        return None
+
+
+def fsyncs_per_s(proc, seconds):
+    if proc is None:
+        return None
+    _, err = proc.communicate()
+    try:
+        return int(err.strip().splitlines()[-1].split(",")[0]) / seconds
+    except (IndexError, ValueError):  # "<not supported>", permission refused
+        return None
 
 
 def peak_rss_mb(pid):
@@ -120,17 +151,26 @@ def main():
             shutil.rmtree(base_dir)
             ev_s, _ = batched(server, key, a.subjects, a.events)
             h_rps, h_p99, _ = wrk("http://%s:%d/healthz" % (server.host, server.port), a.seconds)
+            # The fsync count covers the first seconds - 2 s of the wrk run (perf starts with it).
+            pid = server.proc.pid
+            window = max(1, a.seconds - 2)
+            counter = fsync_counter(pid, window)
+            c0 = cpu_s(pid)
             s_rps, s_p99, bad = wrk("http://%s:%d/v1/events" % (server.host, server.port), a.seconds, lua)
-            rows.append((phase, bs["rows_per_s"], ev_s, h_rps, s_rps, s_p99, bad, peak_rss_mb(server.proc.pid)))
+            us_req = (cpu_s(pid) - c0) / (s_rps * a.seconds) * 1e6
+            fs = fsyncs_per_s(counter, window)
+            rows.append((phase, bs["rows_per_s"], ev_s, h_rps, s_rps, s_p99, bad, us_req, fs, peak_rss_mb(pid)))
     finally:
         server.stop()
         server.cleanup()
     print("| store | bare sealed inserts rows/s (baseline) | HTTP batched events/s | ratio | /healthz req/s | "
-          "single durable event req/s | ratio to /healthz | single p99 ms | non-2xx | server peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for (phase, bs, ev, h, s, p99, bad, rss) in rows:
-        print("| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f | %d | %.0f |"
-              % (phase, bs, ev, ev / bs, h, s, s / h, p99, bad, rss))
+          "single durable event req/s | ratio to /healthz | single p99 ms | non-2xx | server CPU µs/single | "
+          "fsyncs/s | singles/fsync | server peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for (phase, bs, ev, h, s, p99, bad, us, fs, rss) in rows:
+        fs_txt = ("%.0f | %.1f" % (fs, s / fs)) if fs else "- | -"
+        print("| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f | %d | %.0f | %s | %.0f |"
+              % (phase, bs, ev, ev / bs, h, s, s / h, p99, bad, us, fs_txt, rss))
 
 
 if __name__ == "__main__":

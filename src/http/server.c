@@ -55,6 +55,15 @@
  * blocks while another holds the store's writer lock (bench/README.md). */
 #define POOL_THREADS_DEFAULT 4u
 #define CONNECTION_TIMEOUT_S 60u
+/* libmicrohttpd's per-connection memory pool holds the request line and
+ * headers, the header index and the reply's header block; it is zeroed
+ * whole at each keep-alive request (a memset of the pool: ~3.5 % of a
+ * single-event request's server CPU at the 32 KiB default). Bodies never
+ * live there: MHD hands them over in chunks of the pool's free space and
+ * take_body copies them into req->body (up to MES_HTTP_BODY_MAX), so the
+ * pool bounds only the header block: 16 KiB takes about 15 KiB of request
+ * headers (Apache's and nginx's per-line limit is 8 KiB); larger get 431. */
+#define CONNECTION_POOL_BYTES ((size_t)16 << 10)
 
 /* ---------------------------------------------------------------- replies */
 
@@ -395,9 +404,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   mes_log(srv->log, MES_LOG_INFO, "http %s %s %d %.3fms key=%s%s%s%s", method, route, status, (double)dur_ns / 1e6,
           req->has_principal ? req->principal.name : "-", req->pseudonym[0] ? " subject=" : "", req->pseudonym,
           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not delivered)");
+  /* Still counted as parked: resumed by the commit thread (so the store no
+   * longer holds req->waiter), then closed by MHD - the peer hung up - without
+   * calling on_request again, so unpark never ran. Left counted, it would
+   * hold drain_and_stop forever. */
+  bool was_parked = req->parked;
   req_free(req);
   pthread_mutex_lock(&srv->mu);
-  if (--srv->in_flight == 0)
+  if (was_parked)
+    srv->parked--;
+  if (--srv->in_flight == 0 || (was_parked && srv->parked == 0))
     pthread_cond_broadcast(&srv->idle);
   pthread_mutex_unlock(&srv->mu);
 }
@@ -708,7 +724,8 @@ int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct m
       flags, 0, NULL, NULL, on_request, &srv,
       /* the logger first, so that MHD reports even the other options' trouble through it */
       MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-      o->threads > 0 ? (unsigned)o->threads : POOL_THREADS_DEFAULT, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+      o->threads > 0 ? (unsigned)o->threads : POOL_THREADS_DEFAULT, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
       &srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
   if (!d) {
     close(fd);

@@ -17,7 +17,8 @@
  * tx_commit RELEASEs the savepoint, hands out a ticket (the number of the
  * outer transaction) and unlocks. A flusher thread COMMITs the outer
  * transaction - one fsync of the WAL for every request in it - as soon as
- * somebody waits on a ticket, or ~2 ms after the first unsynced write, then
+ * somebody waits on a ticket (under load a little later, to gather more: see
+ * GATHER_BUSY), or ~2 ms after the first unsynced write, then
  * wakes the waiters (mes_store_wait_durable) and calls back the parked ones
  * (mes_store_on_durable). The fsync is an fdatasync of the WAL done after the
  * writer mutex is released (see flush()), so writers fill the next batch
@@ -56,6 +57,30 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define FLUSH_DELAY_NS 2000000ull /* longest a write waits for its fsync without a waiter */
+/* Gathering (flusher_main): under load, each group commit's fdatasync and
+ * the wake-ups around it cost CPU per group, not per request, so the
+ * flusher waits a little for more requests before it commits - but only
+ * when the previous group carried at least GATHER_BUSY of them. A lone
+ * request, or a handful of keep-alive clients that cannot fill a group of 8
+ * writes, never waits for it: its write is synced at once, and the next
+ * group fills while the disk syncs this one (waiting there would idle the
+ * disk while every client is parked, and cost throughput). A gathering flusher commits at the first of: GATHER_MAX_NS
+ * after the group's first write; GATHER_GAP_NS without a new write (the
+ * clients have nothing more in flight); as many writes as the largest recent
+ * group (peak_batch: every client seen at once is back) or GATHER_FULL.
+ * Measured (bench/README.md, "Third pass", wrk -c32 on 2 cores): one
+ * fdatasync costs this thread ~200 us of CPU; without gathering a group
+ * carried 5-11 requests at 600-1,800 fsyncs/s, with it 11-15. The gap is
+ * about 1.5 requests' server CPU (90-125 us each), so gathering stops as
+ * soon as arrivals pause; 1 ms rather than 2 ms (which gave no more req/s
+ * and a worse p99) bounds the added latency at half the 2 ms a write waits
+ * with no waiter. Gathering from 4 writes engaged more often at 32
+ * connections but also at 4 and 8, where waiting idles the disk while
+ * every client is parked. */
+#define GATHER_BUSY 8u
+#define GATHER_FULL 256u
+#define GATHER_MAX_NS 1000000ull
+#define GATHER_GAP_NS 150000ull
 #define N_READERS 4 /* reader connections for reads outside a transaction */
 /* The writer's page cache holds the hot index pages that inserts touch:
  * events_subject takes each subject's new row at the end of that subject's
@@ -326,6 +351,11 @@ struct sq {
   uint64_t dirty_since_ns;   /* CLOCK_MONOTONIC when dirty became true */
   int waiters;
   struct mes_store_waiter *parked; /* mes_store_on_durable registrations, unordered */
+  unsigned in_batch;   /* transactions released into the open batch */
+  uint64_t last_release_ns; /* CLOCK_MONOTONIC of the latest of them */
+  unsigned last_batch; /* transactions the previous group commit carried */
+  unsigned peak_batch; /* the largest recent group, decaying by 1/8 per group */
+  bool gathering;      /* the flusher waits for more of a busy batch (flusher_main) */
   bool stop;
   bool broken; /* a group commit failed: writes refused until reopened */
   int wal_fd;  /* mesura.db-wal, fdatasync'ed by the flusher after each COMMIT */
@@ -578,6 +608,7 @@ static void check_outer(struct sq *b) {
   if (b->dirty) {
     b->broken = true;
     b->dirty = false;
+    b->in_batch = 0;
     pthread_cond_broadcast(&b->durable_cv);
   }
   pthread_mutex_unlock(&b->sync_mu);
@@ -655,9 +686,13 @@ static int sq_tx_commit(struct mes_store *st, uint64_t *ticket) {
       *ticket = b->batch;
       own_unflushed.b = b;
       own_unflushed.ticket = b->batch;
+      b->in_batch++;
+      b->last_release_ns = mono_ns();
       if (!b->dirty) {
         b->dirty = true;
-        b->dirty_since_ns = mono_ns();
+        b->dirty_since_ns = b->last_release_ns;
+        pthread_cond_signal(&b->flush_cv);
+      } else if (b->gathering && (b->in_batch >= GATHER_FULL || b->in_batch >= b->peak_batch)) {
         pthread_cond_signal(&b->flush_cv);
       }
       pthread_mutex_unlock(&b->sync_mu);
@@ -710,7 +745,8 @@ static int sq_wait_durable(struct mes_store *st, uint64_t ticket) {
   }
   while (b->durable < ticket && !b->broken) {
     b->waiters++;
-    pthread_cond_signal(&b->flush_cv);
+    if (!b->gathering) /* a gathering flusher wakes by itself */
+      pthread_cond_signal(&b->flush_cv);
     pthread_cond_wait(&b->durable_cv, &b->sync_mu);
     b->waiters--;
   }
@@ -745,10 +781,15 @@ static void flush(struct sq *b) {
   if (committed) {
     done = b->batch;
     b->batch++; /* writes from now on belong to the next batch */
+    b->last_batch = b->in_batch;
+    b->peak_batch -= b->peak_batch / 8;
+    if (b->peak_batch < b->in_batch)
+      b->peak_batch = b->in_batch;
   } else if (b->dirty) {
     b->broken = true; /* a failed COMMIT: what it held is gone */
     pthread_cond_broadcast(&b->durable_cv);
   }
+  b->in_batch = 0;
   b->dirty = false;
   pthread_mutex_unlock(&b->sync_mu);
   pthread_mutex_unlock(&b->mu);
@@ -816,13 +857,23 @@ static void *flusher_main(void *arg) {
       pthread_cond_wait(&b->flush_cv, &b->sync_mu);
       continue;
     }
-    if (b->waiters == 0 && !b->parked && !b->stop) {
-      uint64_t due = b->dirty_since_ns + FLUSH_DELAY_NS;
-      if (mono_ns() < due) {
-        struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ull), .tv_nsec = (long)(due % 1000000000ull)};
-        pthread_cond_timedwait(&b->flush_cv, &b->sync_mu, &ts);
-        continue;
-      }
+    uint64_t due = 0;
+    bool gather = false;
+    if (b->stop)
+      due = 0;
+    else if (b->waiters == 0 && !b->parked)
+      due = b->dirty_since_ns + FLUSH_DELAY_NS;
+    else if ((gather = b->last_batch >= GATHER_BUSY && b->in_batch < GATHER_FULL && b->in_batch < b->peak_batch)) {
+      due = b->dirty_since_ns + GATHER_MAX_NS; /* see GATHER_BUSY */
+      if (b->last_release_ns + GATHER_GAP_NS < due)
+        due = b->last_release_ns + GATHER_GAP_NS;
+    }
+    if (due && mono_ns() < due) {
+      struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ull), .tv_nsec = (long)(due % 1000000000ull)};
+      b->gathering = gather;
+      pthread_cond_timedwait(&b->flush_cv, &b->sync_mu, &ts);
+      b->gathering = false;
+      continue;
     }
     pthread_mutex_unlock(&b->sync_mu); /* lock order: mu before sync_mu */
     flush(b);
@@ -842,7 +893,10 @@ static int sq_on_durable(struct mes_store *st, uint64_t ticket, struct mes_store
   w->ticket = ticket;
   w->next = b->parked;
   b->parked = w;
-  pthread_cond_signal(&b->flush_cv); /* flush now, or call back now if already durable */
+  /* Flush now, or call back now if already durable; a gathering flusher
+   * flushes at its deadline without being woken per request. */
+  if (!b->gathering || ticket <= b->durable)
+    pthread_cond_signal(&b->flush_cv);
   pthread_mutex_unlock(&b->sync_mu);
   return MES_OK;
 }

@@ -10,10 +10,12 @@ holds a subject id, a property value or a search query in plain text.
 import json
 import os
 import re
+import socket
 import sqlite3
 import time
 import unittest
 
+import harness
 from harness import ServerTestCase
 
 STORED = re.compile(r'^mesura_events_total\{outcome="([a-z_]+)"\} (\d+)$', re.M)
@@ -228,6 +230,44 @@ class EventsTest(ServerTestCase):
             self.assertEqual([e["event_id"] for e in events], ["keep"])
 
     # ------------------------------------------------------------ crash and data at rest
+
+    def test_stops_after_clients_hang_up_on_parked_requests(self):
+        """Clients that hang up while their events wait for the group commit must not keep the server
+        from stopping: 64 connections each send four events and close at once (a reset), then SIGTERM.
+        Before the fix, MHD closed such a resumed request without a callback, the parked count never
+        fell, and the server waited forever (3 stops in 4)."""
+        for _ in range(3):
+            server = harness.MesuraServer(keys={"shop": "ingest,consent"}, serve_args=["--rate-limit", "-1"])
+            try:
+                server.init()
+                server.start()
+                key = server.keys["shop"]
+                status, _, _ = server.request("PUT", "/v1/subjects/hang-1/consents/personalization",
+                                              body={"status": "granted", "source": "test"}, key=key)
+                self.assertEqual(status, 200)
+                body = b'{"subject":"hang-1","type":"view","item":"item-1"}'
+                req = (b"POST /v1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + key.encode() +
+                       b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() +
+                       b"\r\n\r\n" + body)
+                socks = []
+                for _ in range(64):
+                    so = socket.create_connection((server.host, server.port))
+                    so.sendall(req * 4)
+                    socks.append(so)
+                for so in socks:  # linger 0: close with a reset, replies unread
+                    so.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    so.close()
+                saved, harness.STOP_TIMEOUT_S = harness.STOP_TIMEOUT_S, 15
+                try:
+                    t0 = time.monotonic()
+                    rc = server.stop()
+                finally:
+                    harness.STOP_TIMEOUT_S = saved
+                self.assertEqual(rc, 0, "the server did not stop within 15 s (killed)")
+                self.assertLess(time.monotonic() - t0, 10)
+            finally:
+                server.stop()
+                server.cleanup()
 
     def test_zz_crash_and_plaintext(self):
         subject = "crash-subj-5c1e7a"
