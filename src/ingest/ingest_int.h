@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ingest/ingest.h"
 
@@ -27,5 +28,10 @@
 /* True when event type t of policy p is the one that takes a query and needs
  * no item ("search"). */
 bool mes__ingest_is_search(const struct mes_policy *p, int t);
+
+/* Makes *buf (capacity *cap) hold at least n bytes for unsealed plaintext:
+ * the old buffer is wiped before it is freed, so no plaintext is left behind
+ * in freed memory. MES_OK, or MES_ENOMEM with *buf unchanged. */
+int mes__ingest_pt_reserve(uint8_t **buf, size_t *cap, size_t n);
 
 #endif

@@ -467,24 +467,28 @@ struct pipe {
   struct batch *fill; /* the producer's current batch */
 };
 
-/* Makes s->pt hold at least n bytes (the old plaintext is wiped, never
- * left behind in freed memory). Nonzero, with s->rc set, when out of memory. */
-static int pt_reserve(struct scan_ud *s, size_t n) {
-  if (n <= s->pt_cap)
-    return 0;
+int mes__ingest_pt_reserve(uint8_t **buf, size_t *cap, size_t n) {
+  if (n <= *cap)
+    return MES_OK;
   size_t ncap = n < 4096 ? 4096 : n;
   uint8_t *np = malloc(ncap);
-  if (!np) {
-    s->rc = MES_ENOMEM;
-    return 1;
+  if (!np)
+    return MES_ENOMEM;
+  if (*buf) {
+    mes_wipe(*buf, *cap);
+    free(*buf);
   }
-  if (s->pt) {
-    mes_wipe(s->pt, s->pt_cap);
-    free(s->pt);
-  }
-  s->pt = np;
-  s->pt_cap = ncap;
-  return 0;
+  *buf = np;
+  *cap = ncap;
+  return MES_OK;
+}
+
+/* mes__ingest_pt_reserve for s->pt; nonzero, with s->rc set, when out of memory. */
+static int pt_reserve(struct scan_ud *s, size_t n) {
+  if (mes__ingest_pt_reserve(&s->pt, &s->pt_cap, n) == MES_OK)
+    return 0;
+  s->rc = MES_ENOMEM;
+  return 1;
 }
 
 /* Consumer side: one row of a batch. Returns nonzero to stop. */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
-#include "ingest/ingest.h"
+#include "ingest/ingest_int.h"
 
 #define SHOWN_KIND "impression"
 
@@ -63,19 +63,8 @@ static int on_row(void *ud, const struct mes_impression_row *row) {
     return 0;
   }
   size_t n = row->sealed_len - MES_SEAL_OVERHEAD;
-  if (n + 1 > r->pt_cap) {
-    uint8_t *grown = malloc(n + 1);
-    if (!grown) {
-      r->rc = MES_ENOMEM;
-      return 1;
-    }
-    if (r->pt) {
-      mes_wipe(r->pt, r->pt_cap);
-      free(r->pt);
-    }
-    r->pt = grown;
-    r->pt_cap = n + 1;
-  }
+  if ((r->rc = mes__ingest_pt_reserve(&r->pt, &r->pt_cap, n)) != MES_OK)
+    return 1;
   if (mes_subject_unseal_key(r->key, row->sid, SHOWN_KIND, row->sealed, row->sealed_len, r->pt) != MES_OK) {
     r->unreadable++;
     return 0;
