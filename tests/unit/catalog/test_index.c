@@ -5,7 +5,8 @@
  * categories interned (pointers outlive a change of the item), iteration,
  * and the unbuilt index ignoring writes (a CLI that only writes); deletions
  * inside long probe runs of the open-addressing table, long ids, and lookups
- * racing writes from another thread.
+ * racing writes from another thread; writes by another process noticed
+ * through the store's catalog version.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -311,6 +312,45 @@ static void *race_reader(void *ud) {
   return NULL;
 }
 
+/* Writes by someone else (a context without the index stands for
+ * `mesura import` in another process): the index notices them through the
+ * store's catalog version, at the next refresh or at this process's next
+ * write, and is rebuilt; this process's own writes never make it rebuild. */
+static void test_writes_elsewhere(void **state) {
+  struct fixture *f = *state;
+  struct mes_ctx other = f->w.ctx;
+  other.catalog = NULL;
+  struct mes_catalog_entry e;
+  put(f, &f->w.ctx, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
+  assert_int_equal(lookup(f, "tent", &e), MES_OK); /* built */
+  put(f, &f->w.ctx, "stove", "{\"title\": \"Stove\", \"categories\": [\"kitchen\"]}");
+  assert_int_equal(mes_catalog_index_refresh(f->ix, f->w.store), MES_OK);
+  assert_int_equal(mes_catalog_index_size(f->ix), 2); /* our own writes: still built, kept current */
+
+  put(f, &other, "pan", "{\"title\": \"Pan\", \"categories\": [\"kitchen\"]}");
+  assert_int_equal(lookup(f, "pan", &e), MES_ENOT_FOUND); /* not noticed yet */
+  assert_int_equal(mes_catalog_index_refresh(f->ix, f->w.store), MES_OK);
+  assert_int_equal(mes_catalog_index_size(f->ix), 0); /* dropped */
+  assert_int_equal(lookup(f, "pan", &e), MES_OK);     /* rebuilt, with it */
+  assert_int_equal(mes_catalog_index_size(f->ix), 3);
+
+  /* Someone else's write, then ours before any refresh: ours sees the gap. */
+  put(f, &other, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"], \"available\": false}");
+  put(f, &f->w.ctx, "cup", "{\"title\": \"Cup\", \"categories\": [\"kitchen\"]}");
+  assert_int_equal(mes_catalog_index_size(f->ix), 0);
+  assert_int_equal(lookup(f, "tent", &e), MES_OK);
+  assert_false(e.available); /* the other process's change is served */
+  assert_int_equal(lookup(f, "cup", &e), MES_OK);
+
+  /* A deletion elsewhere. */
+  struct mes_err err;
+  mes_err_clear(&err);
+  assert_int_equal(mes_catalog_delete(&other, "pan", 3, &err), MES_OK);
+  assert_int_equal(mes_catalog_index_refresh(f->ix, f->w.store), MES_OK);
+  assert_int_equal(lookup(f, "pan", &e), MES_ENOT_FOUND);
+  assert_int_equal(lookup(f, "cup", &e), MES_OK);
+}
+
 static void test_race(void **state) {
   struct fixture *f = *state;
   upsert_range(&f->w.ctx, "s-%d", 0, RACE_STABLE);
@@ -350,6 +390,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_delete_in_runs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_long_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(test_race, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writes_elsewhere, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
