@@ -10,6 +10,8 @@ fsyncs per second during the single-event run need `perf` (left blank without it
 """
 import argparse, http.client, json, os, re, shutil, subprocess, sys, tempfile, threading, time
 
+from benchlib import peak_rss_mb, wrk
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
@@ -48,18 +50,6 @@ def batched(server, key, subjects, n_events, batch=10000, conns=2):
     return sum(counter) / dt, sum(counter)
 
 
-def wrk(url, seconds, script=None, conns=32):
-    cmd = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
-    if script:
-        cmd += ["-s", script]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    scale = {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
-
-
 def cpu_s(pid):
     """The server's user + system CPU seconds so far (all its threads)."""
     with open("/proc/%d/stat" % pid) as f:
@@ -88,14 +78,6 @@ def fsyncs_per_s(proc, seconds):
         return int(err.strip().splitlines()[-1].split(",")[0]) / seconds
     except (IndexError, ValueError):  # "<not supported>", permission refused
         return None
-
-
-def peak_rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def main():
@@ -150,13 +132,14 @@ def main():
                                            capture_output=True, text=True, check=True).stdout)
             shutil.rmtree(base_dir)
             ev_s, _ = batched(server, key, a.subjects, a.events)
-            h_rps, h_p99, _ = wrk("http://%s:%d/healthz" % (server.host, server.port), a.seconds)
+            h_rps = wrk("http://%s:%d/healthz" % (server.host, server.port), a.seconds)["rps"]
             # The fsync count covers the first seconds - 2 s of the wrk run (perf starts with it).
             pid = server.proc.pid
             window = max(1, a.seconds - 2)
             counter = fsync_counter(pid, window)
             c0 = cpu_s(pid)
-            s_rps, s_p99, bad = wrk("http://%s:%d/v1/events" % (server.host, server.port), a.seconds, lua)
+            single = wrk("http://%s:%d/v1/events" % (server.host, server.port), a.seconds, script=lua)
+            s_rps, s_p99, bad = single["rps"], single["p99_ms"], single["non2xx"]
             us_req = (cpu_s(pid) - c0) / (s_rps * a.seconds) * 1e6
             fs = fsyncs_per_s(counter, window)
             rows.append((phase, bs["rows_per_s"], ev_s, h_rps, s_rps, s_p99, bad, us_req, fs, peak_rss_mb(pid)))

@@ -19,6 +19,8 @@ Needs wrk (scripts/install-deps.sh bench).
 """
 import argparse, json, os, re, subprocess, sys, tempfile, time, urllib.request
 
+from benchlib import peak_rss_mb, wrk
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LISTENING = re.compile(r"listening on (https?)://(\S+):(\d+)\s*$")
 ACCESS = re.compile(r"http POST /v1/recommendations (\d+) ([\d.]+)ms")
@@ -50,22 +52,6 @@ end
 
 def run_cli(binary, *args):
     return subprocess.run([binary, *args], capture_output=True, text=True, check=True).stdout
-
-
-def wrk(url, seconds, conns, script=None):
-    cmd = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
-    if script:
-        cmd += ["-s", script]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-
-    def ms(label):
-        m = re.search(r"\s%s\s+([\d.]+)(us|ms|s)\b" % re.escape(label), out)
-        return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
-
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50_ms": ms("50%"), "p99_ms": ms("99%"), "non2xx": int(non2xx.group(1)) if non2xx else 0,
-            "requests": int(re.search(r"(\d+) requests in", out).group(1))}
 
 
 def metrics(base, admin):
@@ -117,14 +103,6 @@ def access_durations(log_path, start, end):
         return {}
     pick = lambda q: d[min(len(d) - 1, int(q * (len(d) - 1) + 0.5))]
     return {"n": len(d), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "mean_ms": sum(d) / len(d)}
-
-
-def peak_rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def main():
