@@ -24,10 +24,13 @@
  *         from the model's relations, guardrails, fill); the items of the
  *         answer, in order, are the ranking.
  *
- * Nothing here chooses a hyperparameter: the served path has none that eval
- * picks (the policy's model.kind is the only choice a shop makes, and the
- * three kinds are reported as three models). Test data never reach the
- * store: eval's training part is all this file sees.
+ * The hyperparameters are the policy's own keys, so that what eval chooses
+ * is what a shop then writes in its mesura.yaml: model.relation_half_life_days
+ * and model.recent_items_half_life, each configuration of SERVED_GRID a run
+ * of the whole path on the validation part, the best one tested (section 5
+ * of the protocol, src/eval/part.c). model.kind is not searched: the three
+ * kinds are reported as three models. Test data never reach the store:
+ * eval's training part (or its sub-training part) is all this file sees.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -56,10 +59,9 @@
  * item is never offered again (guard rule after_purchase), as the protocol
  * excludes training items, and purchases are never aged out by the
  * retargeting window, which views would be (ml-latest-small spans 22 years,
- * more than the window's maximum of 3650 days). The consequence, reported
- * with the figures: a purchase history reaches candidates only through
- * "bought together" (recommend/score.c); the viewed-together and EASE
- * relations are read from views, clicks and carts.
+ * more than the window's maximum of 3650 days). A purchase reaches
+ * candidates through "bought together" and EASE (recommend/score.c), not
+ * through "viewed together", which is read from views, clicks and carts.
  */
 #define SERVED_EVENT_TYPE "purchase"
 
@@ -84,7 +86,10 @@ static const char POLICY_FMT[] =
     "  retargeting_window_days: 3650\n"
     "  frequency_cap: {max_impressions: 1000000, window_hours: 1}\n"
     "model:\n"
-    "  kind: %s\n";
+    "  kind: %s\n"
+    "  relation_half_life_days: %d\n"
+    "  recent_items_half_life: %d\n"
+    "  complements_pct: %d\n";
 
 #define EVENTS_PER_BATCH MES_INGEST_BATCH_MAX
 #define NO_HISTORY INT64_MIN
@@ -92,18 +97,34 @@ static const char POLICY_FMT[] =
 #define ITEMS_PER_BATCH MES_CATALOG_BATCH_MAX
 
 /* One --model name per policy model.kind a shop can pick (except popular,
- * which no personal answer uses: --model popular measures it exactly). */
+ * which no personal answer uses: --model popular measures it exactly), each
+ * with the grid of the policy keys eval chooses. */
 struct served_cfg {
   int kind; /* enum mes_model_kind */
   const char *kind_name;
+  int relation_half_life_days; /* policy model.relation_half_life_days: learnt, needs a fit */
+  int recent_items_half_life;  /* policy model.recent_items_half_life: serving only */
+  int complements_pct;         /* policy model.complements_pct: serving only */
 };
 
-static const struct served_cfg cfg_auto = {MES_MODEL_AUTO, "auto"};
-static const struct served_cfg cfg_cooc = {MES_MODEL_COOC, "cooc"};
-static const struct served_cfg cfg_ease = {MES_MODEL_EASE, "ease"};
+/* The policy's defaults first (the first wins a tie); relations that never
+ * fade beside the default year, because the files span decades; the latest
+ * items' weight from none to mild; complements from first to a minor part.
+ * Two fits: the serving keys are tried on each fitted store (served_adopt). */
+#define SERVED_SERVING(kind, name, rhl)                                                                               \
+  {kind, name, rhl, 3, 150}, {kind, name, rhl, 0, 150}, {kind, name, rhl, 5, 150}, {kind, name, rhl, 10, 150},         \
+      {kind, name, rhl, 3, 75}, {kind, name, rhl, 0, 75}, {kind, name, rhl, 5, 75}, {kind, name, rhl, 10, 75},         \
+      {kind, name, rhl, 3, 30}, {kind, name, rhl, 0, 30}, {kind, name, rhl, 5, 30}, {kind, name, rhl, 10, 30}
+#define SERVED_GRID(kind, name) SERVED_SERVING(kind, name, 365), SERVED_SERVING(kind, name, 0)
+
+static const struct served_cfg cfg_auto[] = {SERVED_GRID(MES_MODEL_AUTO, "auto")};
+static const struct served_cfg cfg_cooc[] = {SERVED_GRID(MES_MODEL_COOC, "cooc")};
+static const struct served_cfg cfg_ease[] = {SERVED_GRID(MES_MODEL_EASE, "ease")};
+#define N_GRID (sizeof cfg_auto / sizeof cfg_auto[0])
 
 struct served {
-  const struct served_cfg *cfg;
+  const struct served_cfg *fitted; /* what was learnt with */
+  struct served_cfg cfg;           /* what answers with (served_adopt changes its serving keys) */
   const struct mes_log *log;
   char dir[PATH_MAX];
   bool made_dir;
@@ -166,7 +187,8 @@ static int make_dir(struct served *s, struct mes_err *err) {
   FILE *f = fopen(path, "w");
   if (!f)
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml: %s.", strerror(errno));
-  bool ok = fprintf(f, POLICY_FMT, s->cfg->kind_name) > 0;
+  bool ok = fprintf(f, POLICY_FMT, s->cfg.kind_name, s->cfg.relation_half_life_days, s->cfg.recent_items_half_life,
+                    s->cfg.complements_pct) > 0;
   if (fclose(f) != 0 || !ok)
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml.");
   struct mes_engine_opts o = {.dir = s->dir, .log = s->log ? *s->log : (struct mes_log){0}};
@@ -300,7 +322,8 @@ static int served_fit(const void *cfg, const struct mes_eval_part *p, const stru
   *state = s;
   if (!s)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  s->cfg = cfg;
+  s->fitted = cfg;
+  s->cfg = *s->fitted;
   s->log = log;
   s->n_users = mes_eval_part_n_users(p);
   s->end_ms = NO_HISTORY;
@@ -341,7 +364,7 @@ static int served_fit(const void *cfg, const struct mes_eval_part *p, const stru
     struct mes_model *trained = NULL;
     int64_t id = 0;
     mes_engine_train_params(c.policy, &mp);
-    mp.kind = s->cfg->kind;
+    mp.kind = s->cfg.kind;
     t0 = mes_mono_ns();
     rc = mes_model_train(&c, &mp, &trained, err);
     if (!rc)
@@ -397,11 +420,19 @@ static int served_rank(void *state, const struct mes_eval_part *p, size_t u, siz
   struct mes_ctx c;
   mes_engine_ctx(s->e, &c, "eval", false);
   c.now_ms = (u < s->n_users && s->last_ms[u] != NO_HISTORY ? s->last_ms[u] : s->end_ms) + 1000;
+  /* The serving keys of the configuration being tried, over the policy the
+   * store was opened with (a copy: the engine's snapshot is shared). */
+  const struct mes_policy *opened = c.policy;
+  struct mes_policy pol = *opened;
+  pol.model.recent_items_half_life = s->cfg.recent_items_half_life;
+  pol.model.complements_pct = s->cfg.complements_pct;
+  c.policy = &pol;
   json_t *body = json_pack("{s:s, s:i}", "subject", mes_eval_part_user(p, u), "count", (int)want);
   json_t *reply = NULL;
   struct mes_rec_outcome oc;
   int rc = body ? mes_recommend(mes_engine_recommender(s->e), &c, s->m, body, MES_LANG_EN, &reply, &oc, err)
                 : mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  c.policy = opened;
   mes_engine_ctx_done(s->e, &c);
   json_decref(body);
   if (rc)
@@ -424,7 +455,14 @@ static int served_rank(void *state, const struct mes_eval_part *p, size_t u, siz
 
 static void served_report(void *state, struct mes_eval_result *r) {
   struct served *s = state;
-  mes_eval_result_set(r, "model.kind", "%s (policy: %s)", s->kind, s->cfg->kind_name);
+  r->n_hp = 3;
+  r->hp_name[0] = "relation_half_life_days";
+  r->hp_value[0] = s->cfg.relation_half_life_days;
+  r->hp_name[1] = "recent_items_half_life";
+  r->hp_value[1] = s->cfg.recent_items_half_life;
+  r->hp_name[2] = "complements_pct";
+  r->hp_value[2] = s->cfg.complements_pct;
+  mes_eval_result_set(r, "model.kind", "%s (policy: %s)", s->kind, s->cfg.kind_name);
   mes_eval_result_set(r, "model items", "%zu (%zu in EASE)", s->model_items, s->model_ease_items);
   mes_eval_result_set(r, "event type", "%s (one per training pair, original time)", SERVED_EVENT_TYPE);
   mes_eval_result_set(r, "loaded", "%zu items, %zu consents, %zu events in %.1f s", s->n_items, s->n_consents,
@@ -443,14 +481,35 @@ static void served_report(void *state, struct mes_eval_result *r) {
   mes_eval_result_set(r, "guardrails", "on; retargeting window 3650 days and an unreachable frequency cap, "
                                        "not to distort the protocol");
   mes_eval_result_set(r, "clock", "per user: last training event + 1 s; training: last of all + 1 s");
-  mes_eval_result_set(r, "hyperparameters", "none chosen by eval: the served defaults, no validation run");
+  mes_eval_result_set(r, "hyperparameters", "policy keys chosen on the validation part (\"chosen\")");
+}
+
+static void served_describe(const void *cfg, char *out, size_t cap) {
+  const struct served_cfg *c = cfg;
+  snprintf(out, cap, "model: {kind: %s, relation_half_life_days: %d, recent_items_half_life: %d, complements_pct: %d}",
+           c->kind_name, c->relation_half_life_days, c->recent_items_half_life, c->complements_pct);
+}
+
+/* A store fitted with the same kind and relation half-life answers with any
+ * serving keys: only those change. */
+static bool served_adopt(void *state, const void *cfg) {
+  struct served *s = state;
+  const struct served_cfg *c = cfg;
+  if (c->kind != s->fitted->kind || c->relation_half_life_days != s->fitted->relation_half_life_days)
+    return false;
+  s->cfg = *c;
+  s->n_not_personal = s->n_reasons = s->n_slots = 0;
+  s->rank_s = 0;
+  return true;
 }
 
 static const struct mes_eval_ranker served_rankers[] = {
-    {"served", "the served path end to end (policy model.kind auto)", &cfg_auto, served_fit, served_rank,
-     served_report, served_free},
-    {"served-cooc", "the same with model.kind cooc", &cfg_cooc, served_fit, served_rank, served_report, served_free},
-    {"served-ease", "the same with model.kind ease", &cfg_ease, served_fit, served_rank, served_report, served_free},
+    {"served", "the served path end to end (policy model.kind auto)", cfg_auto, served_fit, served_rank,
+     served_report, served_free, N_GRID, sizeof cfg_auto[0], served_describe, served_adopt},
+    {"served-cooc", "the same with model.kind cooc", cfg_cooc, served_fit, served_rank, served_report, served_free,
+     N_GRID, sizeof cfg_cooc[0], served_describe, served_adopt},
+    {"served-ease", "the same with model.kind ease", cfg_ease, served_fit, served_rank, served_report, served_free,
+     N_GRID, sizeof cfg_ease[0], served_describe, served_adopt},
 };
 
 int mes__cmd_eval(int argc, char **argv) {

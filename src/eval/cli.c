@@ -10,7 +10,7 @@
 
 #include "eval/eval_int.h"
 
-#define EVAL_USAGE "usage: mesura eval --input FILE.csv [--model NAME] [--json]"
+#define EVAL_USAGE "usage: mesura eval --input FILE.csv [--model NAME] [--json] [--validation-only]"
 
 /* Reads "--name value" or "--name=value" at argv[*i]; advances *i. 1 when it
  * matched, 0 when not, -1 when the value is missing. */
@@ -47,10 +47,24 @@ static json_t *figures_json(const struct mes_eval_result *r) {
                    "validation_ndcg@10", r->validation_ndcg10, "fit_s", r->fit_s);
 }
 
+/* --validation-only: what was chosen and its validation figure; the test
+ * part was never read, so there is nothing else to say. */
+static json_t *validation_json(const struct mes_eval_result *r) {
+  json_t *hp = json_object();
+  for (size_t h = 0; hp && h < r->n_hp; h++)
+    json_object_set_new(hp, r->hp_name[h], json_real(r->hp_value[h]));
+  return json_pack("{s:s, s:o, s:f, s:b}", "model", r->model, "hyperparameters", hp ? hp : json_object(),
+                   "validation_ndcg@10", r->validation_ndcg10, "validation_only", 1);
+}
+
 /* figures_json plus what an outside model reported (new reference, or NULL). */
 static json_t *result_json(const struct mes_eval_result *r, bool outside) {
-  json_t *o = figures_json(r);
-  if (!o || !outside)
+  json_t *o = r->validation_only ? validation_json(r) : figures_json(r);
+  if (o && r->chosen[0] && json_object_set_new(o, "chosen", json_string(r->chosen))) {
+    json_decref(o);
+    return NULL;
+  }
+  if (!o || !outside || r->validation_only)
     return o;
   json_t *set = json_object();
   for (size_t k = 0; set && k < r->n_settings; k++)
@@ -67,12 +81,23 @@ static json_t *result_json(const struct mes_eval_result *r, bool outside) {
 static void print_report(FILE *out, const char *title, const struct mes_eval_result *r) {
   const struct mes_eval_split_stats *s = &r->split;
   fprintf(out, "%s\n", title);
+  if (r->validation_only) {
+    fprintf(out, "  model               %s\n", r->model);
+    for (size_t h = 0; h < r->n_hp; h++)
+      fprintf(out, "  %-19s %g\n", r->hp_name[h], r->hp_value[h]);
+    if (r->chosen[0])
+      fprintf(out, "  chosen              %s\n", r->chosen);
+    fprintf(out, "  validation NDCG@10  %.4f (the test part was not read)\n", r->validation_ndcg10);
+    return;
+  }
   fprintf(out, "  model               %s", r->model);
   for (size_t h = 0; h < r->n_hp; h++)
     fprintf(out, "%s%s=%g", h ? ", " : " (", r->hp_name[h], r->hp_value[h]);
   if (r->n_hp)
     fprintf(out, "; chosen on validation, NDCG@10 %.4f)", r->validation_ndcg10);
   fprintf(out, "\n");
+  if (r->chosen[0])
+    fprintf(out, "  chosen              %s (validation NDCG@10 %.4f)\n", r->chosen, r->validation_ndcg10);
   fprintf(out, "  interactions        %zu unique pairs, %zu users, %zu items", s->n_pairs, s->n_users, s->n_items);
   if (s->n_items_filtered)
     fprintf(out, " (%zu rare items filtered out)", s->n_items_filtered);
@@ -110,11 +135,15 @@ int mes_eval_cli(int argc, char **argv) { return mes_eval_cli_with(argc, argv, N
 
 int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *rankers, size_t n_rankers) {
   const char *input = NULL, *model = NULL;
-  bool json = false;
+  bool json = false, validation_only = false;
   for (int i = 1; i < argc; i++) {
     int got = 0;
     if (strcmp(argv[i], "--json") == 0) {
       json = true;
+      continue;
+    }
+    if (strcmp(argv[i], "--validation-only") == 0) {
+      validation_only = true;
       continue;
     }
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -173,7 +202,7 @@ int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *ranke
   mes_log(&log, MES_LOG_INFO, "eval: read %zu rows from %s%s", mes_eval_data_rows(d), input,
           mes_eval_data_has_purchase_split(d) ? " (purchases and other types: two runs)" : "");
 
-  struct mes_eval_opts opts = {.model = model, .ranker = ranker, .log = &log};
+  struct mes_eval_opts opts = {.model = model, .ranker = ranker, .log = &log, .validation_only = validation_only};
   struct mes_eval_result all, bought;
   bool purchases = mes_eval_data_has_purchase_split(d), purchases_ok = false;
   rc = mes_eval_run(d, &opts, &all, &err);
@@ -210,11 +239,11 @@ int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *ranke
     free(text);
   } else {
     print_report(stdout, purchases ? "all events" : "figures", &all);
-    if (ranker)
+    if (ranker && !validation_only)
       print_outside(stdout, &all);
     if (purchases_ok) {
       print_report(stdout, "purchases", &bought);
-      if (ranker)
+      if (ranker && !validation_only)
         print_outside(stdout, &bought);
     }
     else if (purchases)

@@ -73,6 +73,10 @@ struct mes_eval_opts {
   const char *model;   /* borrowed; NULL: the default model (mes_eval_default_model) */
   const struct mes_eval_ranker *ranker; /* borrowed; when set, ranks instead of `model` */
   bool purchases_only; /* keep only purchase rows, for training and test alike */
+  /* Stop once the hyperparameters are chosen: the test part is split off
+   * but never read, so a model can be developed on validation figures
+   * without a look at test (`--validation-only`). */
+  bool validation_only;
   enum mes_eval_solver solver;
   const struct mes_log *log; /* borrowed; progress lines, may be NULL */
 };
@@ -112,6 +116,8 @@ struct mes_eval_result {
   const char *hp_name[MES_EVAL_MAX_HP];
   double hp_value[MES_EVAL_MAX_HP];
   double validation_ndcg10; /* NDCG@10 of the chosen value on validation; 0 without a grid */
+  bool validation_only;     /* opts.validation_only: `test` and fit_s are not filled */
+  char chosen[160];         /* outside models: the chosen configuration, in words */
   double fit_s;             /* wall time of the final training on the full training part */
   struct mes_eval_split_stats split;
   struct mes_eval_metrics test;
@@ -172,8 +178,16 @@ size_t mes_eval_part_history(const struct mes_eval_part *p, size_t u, const uint
  *          no training interaction) are left out by eval and counted.
  *   report adds the settings worth printing to r (may be NULL).
  *   free   frees the state and whatever fit made (NULL-safe).
- * Called from one thread; fit once per protocol run (twice when the file has
- * purchases beside other types).
+ *   describe  writes configuration cfg in words (may be NULL).
+ *   adopt  true when `state`, fitted with an earlier configuration, can
+ *          rank as cfg without a new fit (cfg changes only how answers are
+ *          made, not what is learnt): the state then does so. False, or
+ *          NULL: eval frees the state and fits cfg anew.
+ * cfg points at n_cfg configurations, cfg_size bytes apart (n_cfg 0 counts
+ * as 1). With more than one, eval chooses as section 5 says: each is fitted
+ * on the sub-training part and ranked on the validation part carved out of
+ * training, and the best NDCG@10 there (the first on a tie) is fitted on the
+ * whole training part and tested. Called from one thread.
  */
 struct mes_eval_ranker {
   const char *name;    /* what --model takes; at most 15 bytes */
@@ -185,6 +199,9 @@ struct mes_eval_ranker {
               struct mes_err *err);
   void (*report)(void *state, struct mes_eval_result *r);
   void (*free)(void *state);
+  size_t n_cfg, cfg_size;
+  void (*describe)(const void *cfg, char *out, size_t cap);
+  bool (*adopt)(void *state, const void *cfg);
 };
 
 /* Adds one setting to r (ignored beyond MES_EVAL_MAX_SETTINGS). */

@@ -63,29 +63,43 @@ void mes_eval_result_set(struct mes_eval_result *r, const char *key, const char 
   va_end(ap);
 }
 
-int mes__run_ranker(const struct mes_eval_data *d, const struct mes_eval_ranker *rk, const struct mes__lists *train,
-                    const struct mes__train *t, const struct mes__lists *test, const struct mes_eval_opts *o,
-                    struct mes_eval_result *out, struct mes_err *err) {
+/* Fits rk with configuration cfg on `train` into *state (the caller frees
+ * it, also on failure), unless *state, fitted before, can adopt cfg. */
+static int fit_part(const struct mes_eval_data *d, const struct mes_eval_ranker *rk, const void *cfg,
+                    const struct mes__lists *train, const struct mes_eval_opts *o, void **state, double *fit_s,
+                    struct mes_err *err) {
+  if (*state && rk->adopt && rk->adopt(*state, cfg))
+    return MES_OK;
+  if (rk->free)
+    rk->free(*state);
+  *state = NULL;
+  struct mes_eval_part part = {.d = d, .train = train};
+  uint64_t t0 = mes_mono_ns();
+  int rc = rk->fit(cfg, &part, o->log, state, err);
+  *fit_s = (double)(mes_mono_ns() - t0) / 1e9;
+  return rc;
+}
+
+/* Ranks every user with items in `target` through the fitted `state` into
+ * *m (t: the training view of `train`). */
+static int rank_part(const struct mes_eval_data *d, const struct mes_eval_ranker *rk, void *state,
+                     const struct mes__lists *train, const struct mes__train *t, const struct mes__lists *target,
+                     const struct mes_eval_opts *o, struct mes_eval_metrics *m, size_t *n_short,
+                     size_t *n_not_candidate, struct mes_err *err) {
   struct mes_eval_part part = {.d = d, .train = train};
   size_t n = t->n_items;
   uint32_t *excluded = mes__zalloc(n, sizeof *excluded); /* stamp: training items, then those ranked */
   uint32_t *relevant = mes__zalloc(n, sizeof *relevant);
   struct mes__acc acc;
-  void *state = NULL;
   int rc = mes__acc_init(&acc, n);
   if (!excluded || !relevant || rc) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto done;
   }
-  uint64_t t0 = mes_mono_ns();
-  if ((rc = rk->fit(rk->cfg, &part, o->log, &state, err)))
-    goto done;
-  out->fit_s = (double)(mes_mono_ns() - t0) / 1e9;
-
   size_t n_eval = 0;
-  t0 = mes_mono_ns();
-  for (size_t u = 0; u < test->n_users; u++) {
-    if (test->off[u + 1] == test->off[u])
+  uint64_t t0 = mes_mono_ns();
+  for (size_t u = 0; u < target->n_users; u++) {
+    if (target->off[u + 1] == target->off[u])
       continue;
     uint32_t got[MES_EVAL_TOP], top[MES__TOP], stamp = (uint32_t)u + 1;
     size_t n_got = 0, n_top = 0;
@@ -96,34 +110,109 @@ int mes__run_ranker(const struct mes_eval_data *d, const struct mes_eval_ranker 
     for (size_t k = 0; k < n_got && k < MES_EVAL_TOP; k++) {
       uint32_t c = got[k] < t->n_global ? t->cat[got[k]] : UINT32_MAX;
       if (c == UINT32_MAX || excluded[c] == stamp) {
-        out->n_not_candidate++;
+        (*n_not_candidate)++;
         continue;
       }
       excluded[c] = stamp; /* a repeat is not a second slot */
       top[n_top++] = c;
     }
     if (n_top < MES_EVAL_TOP)
-      out->n_short++;
-    for (size_t k = test->off[u]; k < test->off[u + 1]; k++)
-      relevant[t->cat[test->item[k]]] = stamp;
-    mes__acc_add(&acc, top, n_top, relevant, stamp, test->off[u + 1] - test->off[u], t->pop);
+      (*n_short)++;
+    for (size_t k = target->off[u]; k < target->off[u + 1]; k++)
+      relevant[t->cat[target->item[k]]] = stamp;
+    mes__acc_add(&acc, top, n_top, relevant, stamp, target->off[u + 1] - target->off[u], t->pop);
     if (++n_eval % 200 == 0)
       mes_log(o->log, MES_LOG_INFO, "eval: %s: %zu users ranked", rk->name, n_eval);
   }
-  mes__acc_finish(&acc, t->pop, &out->test);
-  if (rk->report)
-    rk->report(state, out);
-  mes_log(o->log, MES_LOG_INFO,
-          "eval: %s: fitted in %.2f s; %zu users ranked in %.2f s; test NDCG@10 %.4f; %zu answers short, %zu "
-          "answered items outside the candidate set",
-          rk->name, out->fit_s, n_eval, (double)(mes_mono_ns() - t0) / 1e9, out->test.ndcg10, out->n_short,
-          out->n_not_candidate);
+  mes__acc_finish(&acc, t->pop, m);
+  mes_log(o->log, MES_LOG_INFO, "eval: %s: %zu users ranked in %.2f s", rk->name, n_eval,
+          (double)(mes_mono_ns() - t0) / 1e9);
 
 done:
-  if (rk->free)
-    rk->free(state);
   free(excluded);
   free(relevant);
   mes__acc_release(&acc);
+  return rc;
+}
+
+static const void *cfg_at(const struct mes_eval_ranker *rk, size_t g) {
+  return (const char *)rk->cfg + g * rk->cfg_size;
+}
+
+/* Section 5 for an outside model: each configuration fitted on the
+ * sub-training part and ranked on the validation part carved out of
+ * `train`; *best the one with the best NDCG@10 (the first on a tie). */
+static int choose_cfg(const struct mes_eval_data *d, const struct mes_eval_ranker *rk,
+                      const struct mes__lists *train, const struct mes_eval_opts *o, size_t *best,
+                      double *best_ndcg, struct mes_err *err) {
+  struct mes__lists sub, valid;
+  struct mes_eval_split_stats vs;
+  struct mes__train t;
+  *best = 0;
+  *best_ndcg = -1;
+  int rc = mes__split_make(train, d->items.n, &sub, &valid, &vs, err);
+  if (rc)
+    return rc;
+  if ((rc = mes__train_make(&sub, d->items.n, d->item_rank, &t, err))) {
+    mes__lists_release(&sub);
+    mes__lists_release(&valid);
+    return rc;
+  }
+  mes_log(o->log, MES_LOG_INFO,
+          "eval: validation split: sub-training %zu pairs, validation %zu -> %zu pairs, %zu users, catalogue %zu",
+          vs.n_train, vs.n_test_raw, vs.n_test_kept, vs.n_eval_users, vs.n_catalogue);
+  void *state = NULL;
+  for (size_t g = 0; g < (rk->n_cfg ? rk->n_cfg : 1) && vs.n_eval_users > 0 && !rc; g++) {
+    struct mes_eval_metrics m;
+    size_t n_short = 0, n_nc = 0;
+    double fit_s = 0;
+    if ((rc = fit_part(d, rk, cfg_at(rk, g), &sub, o, &state, &fit_s, err)) ||
+        (rc = rank_part(d, rk, state, &sub, &t, &valid, o, &m, &n_short, &n_nc, err)))
+      break;
+    char text[160] = "";
+    if (rk->describe)
+      rk->describe(cfg_at(rk, g), text, sizeof text);
+    mes_log(o->log, MES_LOG_INFO, "eval: %s %s: validation NDCG@10 %.4f, popularity ratio %.2f", rk->name, text,
+            m.ndcg10, m.pop_ratio10);
+    if (m.ndcg10 > *best_ndcg) {
+      *best = g;
+      *best_ndcg = m.ndcg10;
+    }
+  }
+  if (rk->free)
+    rk->free(state);
+  mes__train_release(&t);
+  mes__lists_release(&sub);
+  mes__lists_release(&valid);
+  return rc;
+}
+
+int mes__run_ranker(const struct mes_eval_data *d, const struct mes_eval_ranker *rk, const struct mes__lists *train,
+                    const struct mes__train *t, const struct mes__lists *test, const struct mes_eval_opts *o,
+                    struct mes_eval_result *out, struct mes_err *err) {
+  size_t g = 0;
+  int rc = MES_OK;
+  if ((rk->n_cfg > 1 || o->validation_only) && (rc = choose_cfg(d, rk, train, o, &g, &out->validation_ndcg10, err)))
+    return rc;
+  if (o->validation_only) {
+    out->validation_only = true;
+    if (rk->describe)
+      rk->describe(cfg_at(rk, g), out->chosen, sizeof out->chosen);
+    return MES_OK;
+  }
+  void *state = NULL;
+  rc = fit_part(d, rk, cfg_at(rk, g), train, o, &state, &out->fit_s, err);
+  if (!rc)
+    rc = rank_part(d, rk, state, train, t, test, o, &out->test, &out->n_short, &out->n_not_candidate, err);
+  if (!rc && rk->describe)
+    rk->describe(cfg_at(rk, g), out->chosen, sizeof out->chosen);
+  if (!rc && rk->report)
+    rk->report(state, out);
+  if (!rc)
+    mes_log(o->log, MES_LOG_INFO,
+            "eval: %s: test NDCG@10 %.4f; %zu answers short, %zu answered items outside the candidate set", rk->name,
+            out->test.ndcg10, out->n_short, out->n_not_candidate);
+  if (rk->free)
+    rk->free(state);
   return rc;
 }

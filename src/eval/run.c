@@ -214,6 +214,10 @@ int mes_eval_run(const struct mes_eval_data *d, const struct mes_eval_opts *o, s
     out->hp_name[h] = md->hp_name[h];
     out->hp_value[h] = hp[h];
   }
+  if (o->validation_only) {
+    out->validation_only = true;
+    goto done;
+  }
 
   if ((rc = mes__train_make(&train, d->items.n, d->item_rank, &t, err)))
     goto done;

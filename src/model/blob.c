@@ -260,6 +260,29 @@ static int check_and_point(struct mes_model *m, struct mes_err *err) {
   return MES_OK;
 }
 
+static int by_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The median strongest-neighbour weight of each relation (see
+ * mes_model_relation_unit). Derived, not stored: older blobs get it too. */
+static int find_units(struct mes_model *m, struct mes_err *err) {
+  float *top = malloc((m->n_items ? m->n_items : 1) * sizeof *top);
+  if (!top)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  for (int r = 0; r < MES_REL_N; r++) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < m->n_items; i++)
+      if (m->nb_off[r][i + 1] > m->nb_off[r][i])
+        top[n++] = m->nb[r][m->nb_off[r][i]].w;
+    qsort(top, n, sizeof *top, by_float);
+    m->unit[r] = n ? top[n / 2] : 0.0f;
+  }
+  free(top);
+  return MES_OK;
+}
+
 int mes__model_from_blob(uint8_t *blob, size_t len, int64_t id, struct mes_model **out, struct mes_err *err) {
   *out = NULL;
   struct mes_model *m = calloc(1, sizeof *m);
@@ -276,6 +299,8 @@ int mes__model_from_blob(uint8_t *blob, size_t len, int64_t id, struct mes_model
     return mes_err_set(err, MES_EINTERNAL, NULL, NULL);
   }
   int rc = check_and_point(m, err);
+  if (!rc)
+    rc = find_units(m, err);
   if (rc) {
     mes_model_unref(m);
     return rc;

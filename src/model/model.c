@@ -296,6 +296,10 @@ const struct mes_nbr *mes_model_neighbors(const struct mes_model *m, enum mes_re
   return m->nb[rel] + m->nb_off[rel][item];
 }
 
+float mes_model_relation_unit(const struct mes_model *m, enum mes_rel rel) {
+  return m && (int)rel >= 0 && rel < MES_REL_N ? m->unit[rel] : 0.0f;
+}
+
 float mes_model_popularity(const struct mes_model *m, uint32_t item) {
   return m && item < m->n_items ? m->pop[item] : 0.0f;
 }

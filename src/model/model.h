@@ -112,6 +112,14 @@ int32_t mes_model_item(const struct mes_model *m, const char *id, size_t len);
 const char *mes_model_item_id(const struct mes_model *m, uint32_t item); /* borrowed from m */
 /* Neighbours of item for rel, largest weight first (*n may be 0). Borrowed from m. */
 const struct mes_nbr *mes_model_neighbors(const struct mes_model *m, enum mes_rel rel, uint32_t item, size_t *n);
+/* The typical weight of an item's strongest neighbour under rel: the median
+ * over the items that have neighbours (0 when none has). Scores divide
+ * relation weights by it, so that relations of different scales compare,
+ * while within one relation an item with strong relations still counts more
+ * than one with weak ones (EASE's scores are sums over history items on one
+ * scale; dividing each item's list by its own strongest weight, as mesura
+ * did before, flattened that). */
+float mes_model_relation_unit(const struct mes_model *m, enum mes_rel rel);
 /* Non-personal scores in [0, 1] (1 = the most popular / fastest rising). */
 float mes_model_popularity(const struct mes_model *m, uint32_t item);
 float mes_model_trending(const struct mes_model *m, uint32_t item);

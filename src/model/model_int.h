@@ -141,6 +141,7 @@ struct mes_model {
   float kw[MES_KIND_N];
   const uint32_t *nb_off[MES_REL_N];
   const struct mes_nbr *nb[MES_REL_N];
+  float unit[MES_REL_N]; /* mes_model_relation_unit, derived at load */
   uint32_t *hash; /* item id -> index + 1 */
   size_t hash_cap;
 };

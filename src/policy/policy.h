@@ -64,6 +64,8 @@ struct mes_model_cfg {
   int retrain_after_events_pct; /* default 10; 0: only on the schedule */
   int max_memory_mb;         /* default 2048 */
   int relation_half_life_days; /* default 365; 0: item relations never fade */
+  int recent_items_half_life;  /* default 3; 0: every recent item counts alike (recommend/score.c) */
+  int complements_pct;         /* default 150: weight of "bought together" after a purchase, in percent */
 };
 
 struct mes_policy {

@@ -207,6 +207,22 @@ static const struct mes__pfield model_fields[] = {
      POL(model.relation_half_life_days),
      .doc = "How fast what was learnt about items going together fades: evidence this many days old counts "
             "half; 0 never fades. Popularity keeps a 60-day half-life of its own."},
+    {.name = "recent_items_half_life",
+     .kind = MES_PK_INT,
+     .dflt = 3,
+     .max = 1000,
+     .zero_ok = true,
+     POL(model.recent_items_half_life),
+     .doc = "How much a person's latest items outweigh what they looked at before: the item this many places "
+            "back in their history counts half as much as the latest one; 0 counts every recent item alike."},
+    {.name = "complements_pct",
+     .kind = MES_PK_INT,
+     .dflt = 150,
+     .max = 1000,
+     .zero_ok = true,
+     POL(model.complements_pct),
+     .doc = "How much what is bought together with a purchase counts, in percent of the purchase's other "
+            "relations: above 100 puts what goes with a purchase first; 0 leaves it out."},
     {0}};
 
 const struct mes__pfield mes__policy_schema[] = {

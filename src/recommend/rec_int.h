@@ -40,7 +40,8 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
 #define REC_HALF_LIFE_DAYS 30.0   /* recency decay of a history event's weight */
 #define REC_HIST_GROUPS 64        /* distinct recent history items that feed scores */
 #define REC_NBRS 50               /* neighbours read per history item and relation */
-#define REC_BOUGHT_FACTOR 1.5     /* complements of a purchase weigh more ... */
+/* Complements of a purchase weigh the policy's model.complements_pct (150 %
+ * by default) ... */
 #define REC_SUBST_AFTER_BUY 0.25  /* ... and substitutes of a bought item less */
 /* A purchase also reaches what EASE learned from everyone's histories (read
  * as "goes with what you bought"; the after-purchase rule still puts the

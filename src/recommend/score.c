@@ -4,8 +4,12 @@
  * A score is a sum of contributions, each with its origin:
  *   - a recent history item h of the person (personal answers only):
  *     kind weight of h's events (the model's, purchase > cart > click > view)
- *     x recency decay x the relation weight h -> candidate (normalised by
- *     h's strongest neighbour, so relations of different scales compare);
+ *     x recency decay (by age, and by place: the policy's
+ *     model.recent_items_half_life, the latest items weighing most)
+ *     x the relation weight h -> candidate, in units of that relation's
+ *     typical strongest weight (mes_model_relation_unit), so that relations
+ *     of different scales compare while a strong relation still outweighs a
+ *     weak one;
  *     purchases go through "bought together" (complements, reason
  *     bought_together, weighted up), views, clicks and carts through "viewed
  *     together" and EASE (reason because_you_viewed); an item the person
@@ -282,8 +286,8 @@ static bool seen_has(const struct seen *t, uint32_t midx) {
   return false;
 }
 
-/* Adds the neighbours of `from` through rel, each weight normalised by the
- * strongest one, times factor. Items of `seen` (the person's own recent
+/* Adds the neighbours of `from` through rel, each weight in the relation's
+ * unit, times factor. Items of `seen` (the person's own recent
  * history; NULL on the non-personal paths) are not offered back to them as
  * discoveries: "because you viewed X" pointing at something they just looked
  * at helps nobody, and would make every page an echo of the last one. */
@@ -293,7 +297,9 @@ static int add_neighbors(struct rec_state *s, uint32_t from, enum mes_rel rel, d
   const struct mes_nbr *nb = mes_model_neighbors(s->m, rel, from, &n);
   if (!n || nb[0].w <= 0)
     return MES_OK;
-  double top = nb[0].w;
+  double unit = mes_model_relation_unit(s->m, rel);
+  if (unit <= 0)
+    unit = nb[0].w; /* cannot happen while from has neighbours; kept finite anyway */
   for (size_t i = 0; i < n && i < limit; i++) {
     if (nb[i].item == from || nb[i].w <= 0 || (seen && seen_has(seen, nb[i].item)))
       continue;
@@ -301,7 +307,7 @@ static int add_neighbors(struct rec_state *s, uint32_t from, enum mes_rel rel, d
     int32_t k = mes__rec_cand_of(s, nb[i].item, true, &oom);
     if (k < 0)
       return MES_ENOMEM;
-    contribute(s, k, r, hist, factor * nb[i].w / top);
+    contribute(s, k, r, hist, factor * nb[i].w / unit);
   }
   return MES_OK;
 }
@@ -331,6 +337,13 @@ static int from_history(struct rec_state *s) {
     }
     g[j].w += kw * decay(s->c->now_ms, h->ts_ms);
   }
+  /* The groups are in the order of their newest events, latest first: what
+   * a person turned to last says most about what they want next (chosen
+   * on the validation part of the offline protocol, bench/README.md). */
+  int place_hl = s->c->policy->model.recent_items_half_life;
+  double complements = s->c->policy->model.complements_pct / 100.0;
+  for (size_t j = 0; place_hl > 0 && j < ng; j++)
+    g[j].w *= exp2(-(double)j / place_hl);
   struct seen seen;
   memset(&seen, 0, sizeof seen);
   for (size_t j = 0; j < ng; j++) {
@@ -344,7 +357,7 @@ static int from_history(struct rec_state *s) {
     uint32_t from = (uint32_t)g[j].midx;
     int rc;
     if (g[j].purchase) {
-      rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * REC_BOUGHT_FACTOR, MES_REASON_BOUGHT_TOGETHER, hist, &seen,
+      rc = add_neighbors(s, from, MES_REL_BOUGHT, g[j].w * complements, MES_REASON_BOUGHT_TOGETHER, hist, &seen,
                          REC_NBRS);
       if (!rc)
         rc = add_neighbors(s, from, MES_REL_EASE, g[j].w * REC_EASE_AFTER_BUY, MES_REASON_BOUGHT_TOGETHER, hist,

@@ -208,6 +208,10 @@ static const struct bad_case bad_cases[] = {
      "model.relation_half_life_days must be a non-negative whole number"},
     {"relation half-life beyond a century", MINIMAL "model: {relation_half_life_days: 36501}\n", 5,
      "model.relation_half_life_days may be at most 36500"},
+    {"negative recent-items half-life", MINIMAL "model: {recent_items_half_life: -1}\n", 5,
+     "model.recent_items_half_life must be a non-negative whole number"},
+    {"complements beyond tenfold", MINIMAL "model: {complements_pct: 1001}\n", 5,
+     "model.complements_pct may be at most 1000"},
     {"zero decision retention", MINIMAL "decision_retention_days: 0\n", 5,
      "decision_retention_days must be a positive"},
     {"huge number", MINIMAL "decision_retention_days: 99999999999999999999\n", 5, "may be at most 36500"},
@@ -299,6 +303,8 @@ static void test_defaults(void **state) {
   assert_int_equal(p->model.retrain_after_events_pct, 10);
   assert_int_equal(p->model.max_memory_mb, 2048);
   assert_int_equal(p->model.relation_half_life_days, 365);
+  assert_int_equal(p->model.recent_items_half_life, 3);
+  assert_int_equal(p->model.complements_pct, 150);
   assert_int_equal(p->decision_retention_days, 30);
   for (int c = 0; c < MES_CH_N; c++)
     assert_int_equal(mes_policy_channel_purposes(p, (enum mes_channel)c), 1u);

@@ -160,6 +160,60 @@ static const char *reason_of(const json_t *reply, size_t i) {
   return mes_json_str(json_object_get(json_array_get(json_object_get(reply, "items"), i), "reason"), "code", "");
 }
 
+/* ---------------------------------------------------------------- the latest items */
+
+/* Two neighbourhoods: a1 always viewed with a2 (one strong relation), b1
+ * viewed half the time with b2 and half with b3 (weaker ones), by different
+ * people, so the two neighbourhoods do not touch. dana viewed
+ * a1, then b1. Counting both alike, a2 leads (its relation is stronger);
+ * with model.recent_items_half_life 1, b1 (her latest) counts twice a1, and
+ * b2 or b3 leads. */
+static void test_latest_items_weigh_most(void **state) {
+  (void)state;
+  struct fixture f = {0};
+  mes_world_open(&f.w, "rec-latest", POLICY, T0_MS, "test");
+  assert_int_equal(mes_catalog_index_new(&f.ix), MES_OK);
+  f.w.ctx.catalog = f.ix;
+  struct mes_err err;
+  json_t *items = parse("{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
+                        "{\"id\": \"b1\", \"title\": \"B1\"}, {\"id\": \"b2\", \"title\": \"B2\"},"
+                        "{\"id\": \"b3\", \"title\": \"B3\"}]}");
+  json_t *reply = NULL;
+  assert_int_equal(mes_catalog_post(&f.w.ctx, items, &reply, &err), MES_OK);
+  json_decref(items);
+  json_decref(reply);
+  json_t *evs = json_array();
+  for (int i = 0; i < 20; i++) {
+    char s[32];
+    snprintf(s, sizeof s, "viewer-%d", i);
+    consent(&f, s, "granted");
+    int64_t t = T0_MS - 2 * 24 * 60 * MIN_MS + i * 10 * MIN_MS;
+    event(evs, s, "view", i < 10 ? "a1" : "b1", t);
+    event(evs, s, "view", i < 10 ? "a2" : i % 2 ? "b2" : "b3", t + MIN_MS);
+  }
+  consent(&f, "dana", "granted");
+  event(evs, "dana", "view", "a1", T0_MS - 20 * MIN_MS);
+  event(evs, "dana", "view", "b1", T0_MS - 10 * MIN_MS);
+  ingest(&f, evs);
+  struct mes_model_params p;
+  mes_model_params_default(&p);
+  assert_int_equal(mes_model_train(&f.w.ctx, &p, &f.model, &err), MES_OK);
+
+  f.w.policy->model.recent_items_half_life = 0;
+  json_t *r = recommend(&f, NULL, f.model, "{\"subject\": \"dana\", \"count\": 3}", MES_LANG_EN, NULL);
+  assert_string_equal(mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", ""), "a2");
+  json_decref(r);
+  f.w.policy->model.recent_items_half_life = 1;
+  r = recommend(&f, NULL, f.model, "{\"subject\": \"dana\", \"count\": 3}", MES_LANG_EN, NULL);
+  const char *top = mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", "");
+  assert_true(strcmp(top, "b2") == 0 || strcmp(top, "b3") == 0);
+  assert_int_equal(rank_of(r, "a2"), 2);
+  json_decref(r);
+  mes_model_unref(f.model);
+  mes_catalog_index_free(f.ix);
+  mes_world_close(&f.w);
+}
+
 /* ---------------------------------------------------------------- request shape */
 
 static void test_parse(void **state) {
@@ -441,6 +495,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_without_model, setup, teardown),
       cmocka_unit_test_setup_teardown(test_records, setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_escapes, setup, teardown),
+      cmocka_unit_test(test_latest_items_weigh_most),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
