@@ -39,6 +39,7 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
 
 #define REC_HALF_LIFE_DAYS 30.0   /* recency decay of a history event's weight */
 #define REC_HIST_GROUPS 64        /* distinct recent history items that feed scores */
+#define REC_PLACE_HALVINGS 8      /* items further back than this many recent-items half-lives propose nothing */
 #define REC_NBRS 50               /* neighbours read per history item and relation */
 /* Complements of a purchase weigh the policy's model.complements_pct (150 %
  * by default) ... */

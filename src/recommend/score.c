@@ -344,6 +344,10 @@ static int from_history(struct rec_state *s) {
   double complements = s->c->policy->model.complements_pct / 100.0;
   for (size_t j = 0; place_hl > 0 && j < ng; j++)
     g[j].w *= exp2(-(double)j / place_hl);
+  /* Items so far back that their place leaves them under 1/256 of the
+   * latest propose nothing (they stay in `seen`): a long history then costs
+   * no more neighbour visits than a short one. */
+  size_t reach = place_hl > 0 && (size_t)place_hl * REC_PLACE_HALVINGS < ng ? (size_t)place_hl * REC_PLACE_HALVINGS : ng;
   struct seen seen;
   memset(&seen, 0, sizeof seen);
   for (size_t j = 0; j < ng; j++) {
@@ -352,7 +356,7 @@ static int from_history(struct rec_state *s) {
       if (g[k].purchase && g[k].midx == g[j].midx)
         g[j].bought = true;
   }
-  for (size_t j = 0; j < ng; j++) {
+  for (size_t j = 0; j < reach; j++) {
     int32_t hist = (int32_t)g[j].hist;
     uint32_t from = (uint32_t)g[j].midx;
     int rc;

@@ -167,7 +167,7 @@ static const char *reason_of(const json_t *reply, size_t i) {
  * people, so the two neighbourhoods do not touch. dana viewed
  * a1, then b1. Counting both alike, a2 leads (its relation is stronger);
  * with model.recent_items_half_life 1, b1 (her latest) counts twice a1, and
- * b2 or b3 leads. */
+ * b2 or b3 leads. And an item far enough back proposes nothing. */
 static void test_latest_items_weigh_most(void **state) {
   (void)state;
   struct fixture f = {0};
@@ -177,7 +177,8 @@ static void test_latest_items_weigh_most(void **state) {
   struct mes_err err;
   json_t *items = parse("{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
                         "{\"id\": \"b1\", \"title\": \"B1\"}, {\"id\": \"b2\", \"title\": \"B2\"},"
-                        "{\"id\": \"b3\", \"title\": \"B3\"}]}");
+                        "{\"id\": \"b3\", \"title\": \"B3\"}, {\"id\": \"f1\"}, {\"id\": \"f2\"}, {\"id\": \"f3\"},"
+                        "{\"id\": \"f4\"}, {\"id\": \"f5\"}, {\"id\": \"f6\"}, {\"id\": \"f7\"}, {\"id\": \"f8\"}]}");
   json_t *reply = NULL;
   assert_int_equal(mes_catalog_post(&f.w.ctx, items, &reply, &err), MES_OK);
   json_decref(items);
@@ -194,6 +195,15 @@ static void test_latest_items_weigh_most(void **state) {
   consent(&f, "dana", "granted");
   event(evs, "dana", "view", "a1", T0_MS - 20 * MIN_MS);
   event(evs, "dana", "view", "b1", T0_MS - 10 * MIN_MS);
+  /* emil viewed a1, then eight other things, then b1: a1 is nine places back. */
+  consent(&f, "emil", "granted");
+  event(evs, "emil", "view", "a1", T0_MS - 30 * MIN_MS);
+  for (int i = 1; i <= 8; i++) {
+    char item[8];
+    snprintf(item, sizeof item, "f%d", i);
+    event(evs, "emil", "view", item, T0_MS - (30 - 2 * i) * MIN_MS);
+  }
+  event(evs, "emil", "view", "b1", T0_MS - 5 * MIN_MS);
   ingest(&f, evs);
   struct mes_model_params p;
   mes_model_params_default(&p);
@@ -208,6 +218,20 @@ static void test_latest_items_weigh_most(void **state) {
   const char *top = mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", "");
   assert_true(strcmp(top, "b2") == 0 || strcmp(top, "b3") == 0);
   assert_int_equal(rank_of(r, "a2"), 2);
+  json_decref(r);
+
+  /* Further back than 8 half-lives an item proposes nothing: with half-life
+   * 1, emil's a1 does not bring a2 as "because you viewed" (the popular
+   * fill may still offer it, for its own reason). */
+  r = recommend(&f, NULL, f.model, "{\"subject\": \"emil\", \"count\": 5}", MES_LANG_EN, NULL);
+  int a2 = rank_of(r, "a2");
+  assert_true(a2 < 0 || strcmp(reason_of(r, (size_t)a2), "because_you_viewed") != 0);
+  json_decref(r);
+  f.w.policy->model.recent_items_half_life = 0;
+  r = recommend(&f, NULL, f.model, "{\"subject\": \"emil\", \"count\": 5}", MES_LANG_EN, NULL);
+  a2 = rank_of(r, "a2");
+  assert_true(a2 >= 0);
+  assert_string_equal(reason_of(r, (size_t)a2), "because_you_viewed");
   json_decref(r);
   mes_model_unref(f.model);
   mes_catalog_index_free(f.ix);
