@@ -152,6 +152,20 @@ void mes__acc_add(struct mes__acc *a, const uint32_t *top, size_t n_top, const u
                   size_t n_relevant, const double *pop);
 void mes__acc_finish(const struct mes__acc *a, const double *pop, struct mes_eval_metrics *m);
 
+/* ---- The validation part (run.c) ----------------------------------------- */
+
+/* Section 5's split of the training part: sub-training and validation lists
+ * (split by the same rule as train/test) and the sub-training view. */
+struct mes__valid {
+  struct mes__lists sub, valid;
+  struct mes__train t;
+  struct mes_eval_split_stats vs;
+};
+/* Makes *v from `train` and logs its sizes; on failure nothing is held. */
+int mes__valid_make(const struct mes_eval_data *d, const struct mes__lists *train, const struct mes_eval_opts *o,
+                    struct mes__valid *v, struct mes_err *err);
+void mes__valid_release(struct mes__valid *v);
+
 /* ---- Outside models (part.c) --------------------------------------------- */
 
 /* Fits rk on `train`, ranks every user with test items in `test` through it

@@ -145,29 +145,19 @@ static const void *cfg_at(const struct mes_eval_ranker *rk, size_t g) {
 static int choose_cfg(const struct mes_eval_data *d, const struct mes_eval_ranker *rk,
                       const struct mes__lists *train, const struct mes_eval_opts *o, size_t *best,
                       double *best_ndcg, struct mes_err *err) {
-  struct mes__lists sub, valid;
-  struct mes_eval_split_stats vs;
-  struct mes__train t;
+  struct mes__valid v;
   *best = 0;
   *best_ndcg = -1;
-  int rc = mes__split_make(train, d->items.n, &sub, &valid, &vs, err);
+  int rc = mes__valid_make(d, train, o, &v, err);
   if (rc)
     return rc;
-  if ((rc = mes__train_make(&sub, d->items.n, d->item_rank, &t, err))) {
-    mes__lists_release(&sub);
-    mes__lists_release(&valid);
-    return rc;
-  }
-  mes_log(o->log, MES_LOG_INFO,
-          "eval: validation split: sub-training %zu pairs, validation %zu -> %zu pairs, %zu users, catalogue %zu",
-          vs.n_train, vs.n_test_raw, vs.n_test_kept, vs.n_eval_users, vs.n_catalogue);
   void *state = NULL;
-  for (size_t g = 0; g < (rk->n_cfg ? rk->n_cfg : 1) && vs.n_eval_users > 0 && !rc; g++) {
+  for (size_t g = 0; g < (rk->n_cfg ? rk->n_cfg : 1) && v.vs.n_eval_users > 0 && !rc; g++) {
     struct mes_eval_metrics m;
     size_t n_short = 0, n_nc = 0;
     double fit_s = 0;
-    if ((rc = fit_part(d, rk, cfg_at(rk, g), &sub, o, &state, &fit_s, err)) ||
-        (rc = rank_part(d, rk, state, &sub, &t, &valid, o, &m, &n_short, &n_nc, err)))
+    if ((rc = fit_part(d, rk, cfg_at(rk, g), &v.sub, o, &state, &fit_s, err)) ||
+        (rc = rank_part(d, rk, state, &v.sub, &v.t, &v.valid, o, &m, &n_short, &n_nc, err)))
       break;
     char text[160] = "";
     if (rk->describe)
@@ -181,9 +171,7 @@ static int choose_cfg(const struct mes_eval_data *d, const struct mes_eval_ranke
   }
   if (rk->free)
     rk->free(state);
-  mes__train_release(&t);
-  mes__lists_release(&sub);
-  mes__lists_release(&valid);
+  mes__valid_release(&v);
   return rc;
 }
 

@@ -105,32 +105,45 @@ static bool in_stage(const struct mes__model *md, size_t g, int stage, size_t w)
   return memcmp(hp, win, nf * sizeof *hp) == 0;
 }
 
-/* Section 5: the grid point with the best validation NDCG@10 (first on a tie). */
-static int choose(const struct mes__model *md, const struct mes_eval_data *d, const struct mes__lists *train,
-                  const struct mes_eval_opts *o, size_t *best, double *best_ndcg, struct mes_err *err) {
-  struct mes__lists sub, valid;
-  struct mes_eval_split_stats vs;
-  struct mes__train t;
-  *best = 0;
-  *best_ndcg = 0;
-  int rc = mes__split_make(train, d->items.n, &sub, &valid, &vs, err);
+int mes__valid_make(const struct mes_eval_data *d, const struct mes__lists *train, const struct mes_eval_opts *o,
+                    struct mes__valid *v, struct mes_err *err) {
+  memset(v, 0, sizeof *v);
+  int rc = mes__split_make(train, d->items.n, &v->sub, &v->valid, &v->vs, err);
   if (rc)
     return rc;
-  if ((rc = mes__train_make(&sub, d->items.n, d->item_rank, &t, err))) {
-    mes__lists_release(&sub);
-    mes__lists_release(&valid);
+  if ((rc = mes__train_make(&v->sub, d->items.n, d->item_rank, &v->t, err))) {
+    mes__lists_release(&v->sub);
+    mes__lists_release(&v->valid);
     return rc;
   }
   mes_log(o->log, MES_LOG_INFO,
           "eval: validation split: sub-training %zu pairs, validation %zu -> %zu pairs, %zu users, catalogue %zu",
-          vs.n_train, vs.n_test_raw, vs.n_test_kept, vs.n_eval_users, vs.n_catalogue);
+          v->vs.n_train, v->vs.n_test_raw, v->vs.n_test_kept, v->vs.n_eval_users, v->vs.n_catalogue);
+  return MES_OK;
+}
+
+void mes__valid_release(struct mes__valid *v) {
+  mes__train_release(&v->t);
+  mes__lists_release(&v->sub);
+  mes__lists_release(&v->valid);
+}
+
+/* Section 5: the grid point with the best validation NDCG@10 (first on a tie). */
+static int choose(const struct mes__model *md, const struct mes_eval_data *d, const struct mes__lists *train,
+                  const struct mes_eval_opts *o, size_t *best, double *best_ndcg, struct mes_err *err) {
+  struct mes__valid v;
+  *best = 0;
+  *best_ndcg = 0;
+  int rc = mes__valid_make(d, train, o, &v, err);
+  if (rc)
+    return rc;
   void *state = NULL;
   const double *fitted = NULL;
   for (int stage = 0; stage < (md->staged ? 2 : 1) && rc == MES_OK; stage++) {
     bool any = false;
     size_t w = *best;
     double base = 0;
-    for (size_t g = 0; g < md->n_grid && vs.n_eval_users > 0; g++) {
+    for (size_t g = 0; g < md->n_grid && v.vs.n_eval_users > 0; g++) {
       if (!in_stage(md, g, stage, w))
         continue;
       const double *hp = md->grid + g * md->n_hp;
@@ -139,13 +152,13 @@ static int choose(const struct mes__model *md, const struct mes_eval_data *d, co
         md->free(state);
         state = NULL;
         fitted = NULL;
-        if ((rc = md->fit(&t, hp, o->solver, &state, err)))
+        if ((rc = md->fit(&v.t, hp, o->solver, &state, err)))
           break;
         fitted = hp;
       }
       struct mes_eval_metrics m;
       size_t n_users;
-      if ((rc = evaluate(md, state, hp, &t, &valid, &m, &n_users, err)))
+      if ((rc = evaluate(md, state, hp, &v.t, &v.valid, &m, &n_users, err)))
         break;
       char text[96];
       hp_text(md, hp, text, sizeof text);
@@ -163,9 +176,7 @@ static int choose(const struct mes__model *md, const struct mes_eval_data *d, co
     }
   }
   md->free(state);
-  mes__train_release(&t);
-  mes__lists_release(&sub);
-  mes__lists_release(&valid);
+  mes__valid_release(&v);
   return rc;
 }
 

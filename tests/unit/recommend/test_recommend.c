@@ -75,6 +75,14 @@ static void ingest(struct fixture *f, json_t *evs) {
   json_decref(reply);
 }
 
+static void post_items(struct fixture *f, const char *json) {
+  json_t *items = parse(json), *reply = NULL;
+  struct mes_err err;
+  assert_int_equal(mes_catalog_post(&f->w.ctx, items, &reply, &err), MES_OK);
+  json_decref(items);
+  json_decref(reply);
+}
+
 static const char *const TENTS[] = {"tent-2p", "tent-3p", "tent-4p"};
 static const char *const KIT[] = {"sleeping-bag", "camp-stove"};
 
@@ -85,7 +93,7 @@ static int setup(void **state) {
   assert_int_equal(mes_catalog_index_new(&f->ix), MES_OK);
   f->w.ctx.catalog = f->ix;
   struct mes_err err;
-  json_t *items = parse("{\"items\": ["
+  post_items(f, "{\"items\": ["
                         "{\"id\": \"tent-2p\", \"title\": {\"en\": \"Tent 2p\", \"es\": \"Tienda 2p\"}, \"categories\": [\"camping\"]},"
                         "{\"id\": \"tent-3p\", \"title\": \"Tent 3p\", \"categories\": [\"camping\"]},"
                         "{\"id\": \"tent-4p\", \"title\": \"Tent 4p\", \"categories\": [\"camping\"]},"
@@ -93,10 +101,6 @@ static int setup(void **state) {
                         "{\"id\": \"camp-stove\", \"title\": \"Camp stove\", \"categories\": [\"camping\", \"kitchen\"]},"
                         "{\"id\": \"kettle\", \"title\": \"Kettle\", \"categories\": [\"kitchen\"]},"
                         "{\"id\": \"gone\", \"title\": \"Gone\", \"available\": false}]}");
-  json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f->w.ctx, items, &reply, &err), MES_OK);
-  json_decref(items);
-  json_decref(reply);
   json_t *evs = json_array();
   for (int i = 0; i < 30; i++) {
     char s[32];
@@ -175,14 +179,10 @@ static void test_latest_items_weigh_most(void **state) {
   assert_int_equal(mes_catalog_index_new(&f.ix), MES_OK);
   f.w.ctx.catalog = f.ix;
   struct mes_err err;
-  json_t *items = parse("{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
+  post_items(&f, "{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
                         "{\"id\": \"b1\", \"title\": \"B1\"}, {\"id\": \"b2\", \"title\": \"B2\"},"
                         "{\"id\": \"b3\", \"title\": \"B3\"}, {\"id\": \"f1\"}, {\"id\": \"f2\"}, {\"id\": \"f3\"},"
                         "{\"id\": \"f4\"}, {\"id\": \"f5\"}, {\"id\": \"f6\"}, {\"id\": \"f7\"}, {\"id\": \"f8\"}]}");
-  json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f.w.ctx, items, &reply, &err), MES_OK);
-  json_decref(items);
-  json_decref(reply);
   json_t *evs = json_array();
   for (int i = 0; i < 20; i++) {
     char s[32];
