@@ -5,7 +5,8 @@ bare sealed-insert loop (bench_store) measured in the same run as the baseline.
 
 usage: bench/ingest.py BUILD_DIR [--events N] [--subjects S] [--scale 10] [--seconds 8] [--threads T]
 Runs everything twice: on an empty store and on one holding --scale times more events.
-Prints a Markdown table for bench/README.md. Needs `wrk` (scripts/install-deps.sh bench); the
+Prints a Markdown table for bench/README.md. The baseline is bench_store's fastest path (the
+store's grouped insert, as POST /v1/events uses); "bare, row by row" is its one-insert-per-row loop. Needs `wrk` (scripts/install-deps.sh bench); the
 fsyncs per second during the single-event run need `perf` (left blank without it).
 """
 import argparse, http.client, json, os, re, shutil, subprocess, sys, tempfile, threading, time
@@ -80,6 +81,22 @@ def fsyncs_per_s(proc, seconds):
         return None
 
 
+def bare_loop(build, events, subjects, mode=None):
+    """bench_store on a fresh store: {"rows_per_s": ...}. mode "one" is the row-by-row loop
+    (None when this bench_store predates it)."""
+    base_dir = tempfile.mkdtemp()
+    try:
+        p = subprocess.run([os.path.join(build, "bench_store"), os.path.join(base_dir, "s"), str(events),
+                            str(subjects)] + ([mode] if mode else []), capture_output=True, text=True)
+    finally:
+        shutil.rmtree(base_dir)
+    if p.returncode != 0:
+        if mode:
+            return None
+        raise SystemExit("bench_store failed: %s" % p.stderr.strip())
+    return json.loads(p.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -126,11 +143,8 @@ def main():
             if phase != "empty store":
                 # Grow the store to scale x the measured batch volume before measuring again.
                 batched(server, key, a.subjects, a.events * (a.scale - 1))
-            base_dir = tempfile.mkdtemp()
-            bs = json.loads(subprocess.run([os.path.join(a.build, "bench_store"), os.path.join(base_dir, "s"),
-                                            str(a.events), str(a.subjects)],
-                                           capture_output=True, text=True, check=True).stdout)
-            shutil.rmtree(base_dir)
+            bs = bare_loop(a.build, a.events, a.subjects)
+            bs_one = bare_loop(a.build, a.events, a.subjects, "one")
             ev_s, _ = batched(server, key, a.subjects, a.events)
             h_rps = wrk("http://%s:%d/healthz" % (server.host, server.port), a.seconds)["rps"]
             # The fsync count covers the first seconds - 2 s of the wrk run (perf starts with it).
@@ -142,18 +156,20 @@ def main():
             s_rps, s_p99, bad = single["rps"], single["p99_ms"], single["non2xx"]
             us_req = (cpu_s(pid) - c0) / (s_rps * a.seconds) * 1e6
             fs = fsyncs_per_s(counter, window)
-            rows.append((phase, bs["rows_per_s"], ev_s, h_rps, s_rps, s_p99, bad, us_req, fs, peak_rss_mb(pid)))
+            rows.append((phase, bs["rows_per_s"], bs_one["rows_per_s"] if bs_one else None, ev_s, h_rps, s_rps, s_p99,
+                         bad, us_req, fs, peak_rss_mb(pid)))
     finally:
         server.stop()
         server.cleanup()
-    print("| store | bare sealed inserts rows/s (baseline) | HTTP batched events/s | ratio | /healthz req/s | "
-          "single durable event req/s | ratio to /healthz | single p99 ms | non-2xx | server CPU µs/single | "
-          "fsyncs/s | singles/fsync | server peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for (phase, bs, ev, h, s, p99, bad, us, fs, rss) in rows:
+    print("| store | bare sealed inserts rows/s (baseline) | bare, row by row | HTTP batched events/s | ratio | "
+          "/healthz req/s | single durable event req/s | ratio to /healthz | single p99 ms | non-2xx | "
+          "server CPU µs/single | fsyncs/s | singles/fsync | server peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for (phase, bs, bs_one, ev, h, s, p99, bad, us, fs, rss) in rows:
         fs_txt = ("%.0f | %.1f" % (fs, s / fs)) if fs else "- | -"
-        print("| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f | %d | %.0f | %s | %.0f |"
-              % (phase, bs, ev, ev / bs, h, s, s / h, p99, bad, us, fs_txt, rss))
+        one_txt = "%.0f" % bs_one if bs_one else "-"
+        print("| %s | %.0f | %s | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f | %d | %.0f | %s | %.0f |"
+              % (phase, bs, one_txt, ev, ev / bs, h, s, s / h, p99, bad, us, fs_txt, rss))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,6 +564,93 @@ static void free_secret(char *s) {
   }
 }
 
+/* ------------------------------------------------------------ acceptor */
+
+/* Our own accept loop, handing each connection to MHD (MHD_add_connection).
+ * Left to itself, MHD's pool lets every worker poll the listening socket and
+ * the one that wakes accepts up to ten connections in a row and keeps them
+ * all: the two keep-alive connections of a batch client landed on one worker
+ * (bench/README.md, fourth pass), so one core parsed and sealed every batch
+ * while the other idled. MHD_add_connection assigns a connection to worker
+ * (socket number % pool size), and sockets get the lowest free numbers, so
+ * consecutive connections go to different workers. */
+struct acceptor {
+  int lfd;     /* the listening socket (non-blocking); owned */
+  int wake[2]; /* a pipe: a byte written to wake[1] stops the loop */
+  struct MHD_Daemon *d;
+  const struct mes_log *log;
+  pthread_t thread;
+  bool running;
+};
+
+static void *accept_main(void *arg) {
+  struct acceptor *a = arg;
+  struct pollfd pfd[2] = {{.fd = a->wake[0], .events = POLLIN}, {.fd = a->lfd, .events = POLLIN}};
+  int timeout_ms = -1;
+  for (;;) {
+    int n = poll(pfd, timeout_ms < 0 ? 2 : 1, timeout_ms); /* backing off: the stop pipe only */
+    if (n < 0 && errno != EINTR)
+      break;
+    if (n > 0 && (pfd[0].revents & POLLIN))
+      break;
+    timeout_ms = -1;
+    for (;;) {
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof ss;
+      int cfd = accept(a->lfd, (struct sockaddr *)&ss, &sl); /* MHD makes it non-blocking */
+      if (cfd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          /* Out of descriptors or memory: retry in 100 ms rather than spin
+           * on a socket that stays readable. */
+          mes_log(a->log, MES_LOG_WARN, "cannot accept a connection: %s", strerror(errno));
+          timeout_ms = 100;
+        }
+        break; /* EAGAIN: all taken; ECONNABORTED, EINTR, ...: poll again */
+      }
+      fcntl(cfd, F_SETFD, FD_CLOEXEC);
+      /* On failure MHD closes the socket itself (and has logged why). */
+      MHD_add_connection(a->d, cfd, (const struct sockaddr *)&ss, sl);
+    }
+  }
+  return NULL;
+}
+
+static int acceptor_start(struct acceptor *a, int lfd, struct MHD_Daemon *d, const struct mes_log *log) {
+  a->lfd = lfd;
+  a->d = d;
+  a->log = log;
+  a->running = false;
+  if (pipe(a->wake) != 0)
+    return MES_EIO;
+  fcntl(a->wake[0], F_SETFD, FD_CLOEXEC);
+  fcntl(a->wake[1], F_SETFD, FD_CLOEXEC);
+  if (pthread_create(&a->thread, NULL, accept_main, a) != 0) {
+    close(a->wake[0]);
+    close(a->wake[1]);
+    return MES_ENOMEM;
+  }
+  a->running = true;
+  return MES_OK;
+}
+
+/* Stops accepting and closes the listening socket: new clients are refused
+ * from here on, connections already handed to MHD go on. */
+static void acceptor_stop(struct acceptor *a) {
+  if (a->running) {
+    ssize_t w;
+    do
+      w = write(a->wake[1], "", 1);
+    while (w < 0 && errno == EINTR);
+    pthread_join(a->thread, NULL);
+    close(a->wake[0]);
+    close(a->wake[1]);
+    a->running = false;
+  }
+  if (a->lfd >= 0)
+    close(a->lfd);
+  a->lfd = -1;
+}
+
 /* ------------------------------------------------------------ main loop */
 
 /* Waits for SIGINT/SIGTERM, reloading the policy on every SIGHUP. */
@@ -606,11 +694,9 @@ static void wait_for_stop(struct mes__server *srv, const sigset_t *set) {
 }
 
 /* Stops accepting, waits (bounded) for requests under way, stops MHD. */
-static void drain_and_stop(struct mes__server *srv, struct MHD_Daemon *d) {
+static void drain_and_stop(struct mes__server *srv, struct MHD_Daemon *d, struct acceptor *acc) {
   atomic_store(&srv->stopping, true);
-  MHD_socket lfd = MHD_quiesce_daemon(d);
-  if (lfd != MHD_INVALID_SOCKET)
-    close(lfd);
+  acceptor_stop(acc);
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   deadline.tv_sec += SHUTDOWN_GRACE_S;
@@ -715,7 +801,9 @@ int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct m
       {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
       {MHD_OPTION_END, 0, NULL},
   };
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  /* MHD_USE_NO_LISTEN_SOCKET: the acceptor below accepts and hands over. */
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                   MHD_USE_NO_LISTEN_SOCKET;
   if (tls)
     flags |= MHD_USE_TLS;
   if (ipv6)
@@ -723,7 +811,7 @@ int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct m
   struct MHD_Daemon *d = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, &srv,
       /* the logger first, so that MHD reports even the other options' trouble through it */
-      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &srv, MHD_OPTION_THREAD_POOL_SIZE,
       o->threads > 0 ? (unsigned)o->threads : POOL_THREADS_DEFAULT, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
       &srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
@@ -736,13 +824,22 @@ int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct m
     goto out;
   }
 
+  struct acceptor acc;
+  if ((rc = acceptor_start(&acc, fd, d, srv.log)) != MES_OK) {
+    close(fd);
+    MHD_stop_daemon(d);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    rc = mes_err_set(err, rc, NULL, "The server could not start its accept thread.");
+    goto out;
+  }
+
   char addr[300];
   local_address(fd, addr, sizeof addr);
   fprintf(stderr, "mesura: listening on %s://%s\n", tls ? "https" : "http", addr);
   fflush(stderr);
 
   wait_for_stop(&srv, &stop_set);
-  drain_and_stop(&srv, d);
+  drain_and_stop(&srv, d, &acc);
   rc = MES_OK;
 out:
   server_release(&srv);

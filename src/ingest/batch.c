@@ -25,6 +25,7 @@
 #include "consent/consent.h"
 
 #define DAY_MS 86400000LL
+#define READ_SESSION_MIN 8 /* events in a request from which its look-ups share a read session */
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---------------------------------------------------------------- shapes */
@@ -521,7 +522,8 @@ static int ins_cmp(const void *pa, const void *pb) {
  * Rows go in by subject (stable): the events_subject index then takes each
  * subject's rows in one run and a commit dirties each leaf page once, not
  * once per interleaved row (bench/README.md); a subject's own events keep
- * the request's order, so their ids still follow it. */
+ * the request's order, so their ids still follow it. They go in through
+ * mes_store_event_insert_many: a few dozen rows per statement. */
 static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err) {
   const struct mes_ctx *c = b->c;
   bool any = false;
@@ -531,8 +533,12 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
     return MES_OK;
   size_t n_ins = 0;
   struct ins *ins = malloc((b->n_evs ? b->n_evs : 1) * sizeof *ins);
-  if (!ins)
+  struct mes_event_row *rows = malloc((b->n_evs ? b->n_evs : 1) * sizeof *rows);
+  if (!ins || !rows) {
+    free(ins);
+    free(rows);
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
   for (size_t i = 0; i < b->n_evs; i++)
     if (b->evs[i].out == OUT_STORE)
       ins[n_ins++] = (struct ins){.sid = b->subjs[b->evs[i].subj].s.row.id, .ev = i};
@@ -540,6 +546,7 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
   int rc = mes_store_tx_begin(c->store);
   if (rc) {
     free(ins);
+    free(rows);
     return mes_err_set(err, rc, NULL, NULL);
   }
   rc = recheck_subjects(b);
@@ -550,11 +557,12 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
     if (s->rc == MES_OK && s->gpc_override)
       rc = mes_consent_note_gpc(c, s->id, s->len, &s->s, err);
   }
+  size_t n_rows = 0;
   for (size_t k = 0; k < n_ins && !rc; k++) {
     struct ev *ev = &b->evs[ins[k].ev];
     if (ev->out != OUT_STORE) /* recheck_subjects dropped it */
       continue;
-    struct mes_event_row row = {
+    rows[n_rows++] = (struct mes_event_row){
         .sid = b->subjs[ev->subj].s.row.id,
         .type = ev->type,
         .ts_ms = ev->ts_ms,
@@ -564,13 +572,13 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
         .sealed = ev->sealed,
         .sealed_len = ev->sealed_len,
     };
-    rc = mes_store_event_insert(c->store, &row);
-    if (rc == MES_EEXISTS) /* a retry of an event already stored: acknowledged, kept once */
-      rc = MES_OK;
-    else if (rc)
-      mes_err_set(err, rc, NULL, NULL);
   }
+  /* A retry of an event already stored is skipped by the store:
+   * acknowledged, kept once. */
+  if (!rc && (rc = mes_store_event_insert_many(c->store, rows, n_rows, NULL)))
+    mes_err_set(err, rc, NULL, NULL);
   free(ins);
+  free(rows);
   if (rc) {
     mes_store_tx_rollback(c->store);
     return rc;
@@ -650,11 +658,18 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
   }
 
   struct batch b;
+  bool session = false;
   int rc = batch_init(&b, c, n);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto done;
   }
+  /* A batch's subject look-ups share one read transaction, whose pages stay
+   * cached between them (store.h); phase 2 re-reads each row anyway. A lone
+   * event has one look-up: the session would only add its BEGIN and COMMIT. */
+  session = n >= READ_SESSION_MIN;
+  if (session)
+    mes_store_read_begin(c->store);
   for (size_t i = 0; i < n; i++) {
     struct ev *ev = &b.evs[i];
     char ptr[32] = "";
@@ -689,6 +704,9 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
       goto done;
     }
   }
+  if (session)
+    mes_store_read_end(c->store);
+  session = false;
   rc = write_all(&b, ticket, err);
   if (rc)
     goto done;
@@ -696,6 +714,8 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
   if (!*reply)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
 done:
+  if (session)
+    mes_store_read_end(c->store);
   batch_release(&b);
   return rc;
 }

@@ -126,6 +126,44 @@ int mes_store_event_insert(struct mes_store *st, struct mes_event_row *row) {
   return st && row && (row->sealed || row->sealed_len == 0) ? st->ops->event_insert(st, row) : MES_EINTERNAL;
 }
 
+void mes_store_read_begin(struct mes_store *st) {
+  if (st && st->ops->version >= 5 && st->ops->read_begin)
+    st->ops->read_begin(st);
+}
+
+void mes_store_read_end(struct mes_store *st) {
+  if (st && st->ops->version >= 5 && st->ops->read_end)
+    st->ops->read_end(st);
+}
+
+int mes_store_event_insert_many(struct mes_store *st, const struct mes_event_row *rows, size_t n, size_t *n_dup) {
+  if (n_dup)
+    *n_dup = 0;
+  if (!st || (n && !rows))
+    return MES_EINTERNAL;
+  for (size_t i = 0; i < n; i++)
+    if (!rows[i].sealed && rows[i].sealed_len)
+      return MES_EINTERNAL;
+  if (n == 0)
+    return MES_OK;
+  if (st->ops->version >= 5)
+    return st->ops->event_insert_many(st, rows, n, n_dup);
+  /* An older backend: one row at a time (in the caller's tx). */
+  int rc = MES_OK;
+  size_t dup = 0;
+  for (size_t i = 0; i < n && rc == MES_OK; i++) {
+    struct mes_event_row r = rows[i];
+    rc = st->ops->event_insert(st, &r);
+    if (rc == MES_EEXISTS) {
+      dup++;
+      rc = MES_OK;
+    }
+  }
+  if (rc == MES_OK && n_dup)
+    *n_dup = dup;
+  return rc;
+}
+
 int mes_store_event_list(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud) {
   return st && cb ? st->ops->event_list(st, sid, cb, ud) : MES_EINTERNAL;
 }

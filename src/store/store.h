@@ -80,8 +80,24 @@ struct mes_store_waiter {
  * called exactly once, from the commit thread, even when the ticket is
  * already durable. MES_EINTERNAL (and no call) for a ticket never handed
  * out, or when the backend has no commit thread. Any thread, holding no tx
- * or holding one (registering does not wait). */
+ * or holding one (registering does not wait). Registering also releases the
+ * calling thread from seeing those writes in its later reads before they are
+ * durable ("own committed writes" above): they belong to the request that
+ * waits for them, not to the next one the thread serves. */
 int mes_store_on_durable(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w);
+
+/* A read session, for a burst of reads (a batch looking up its subjects):
+ * from read_begin to read_end, the calling thread's reads outside a
+ * transaction run on one connection in one read transaction, so they share
+ * one snapshot (taken at the first read) and the pages it cached. They see
+ * what was acknowledged before that snapshot, not what is acknowledged
+ * during the session: keep it short, and write nothing between the calls
+ * (a thread inside its own transaction, or with its own writes not yet
+ * durable, reads as without a session). Pairs nest; read_end is owed for
+ * each read_begin. Never fails: without a free connection, reads simply go
+ * one by one. */
+void mes_store_read_begin(struct mes_store *st);
+void mes_store_read_end(struct mes_store *st);
 
 /* Consistent online copy of the data database into `path` (keystore excluded,
  * on purpose: see above). */
@@ -136,6 +152,13 @@ struct mes_event_row {
 };
 /* Inserts (in a tx). MES_EEXISTS when eid != 0 is already stored for sid. */
 int mes_store_event_insert(struct mes_store *st, struct mes_event_row *row);
+/* Inserts rows[0..n) (borrowed; in a tx), in that order, in a few
+ * statements: the fast path for batches. A row whose eid != 0 is already
+ * stored for its sid (a retry, also one earlier in rows) is skipped, not an
+ * error; *n_dup (may be NULL) gets how many were. Row ids are not reported
+ * (rows[i].id is left alone). On error nothing of the call is kept once the
+ * caller rolls back its tx. */
+int mes_store_event_insert_many(struct mes_store *st, const struct mes_event_row *rows, size_t n, size_t *n_dup);
 /* Calls cb for each event of sid, oldest first; cb returns nonzero to stop. */
 typedef int (*mes_store_event_cb)(void *ud, const struct mes_event_row *row);
 int mes_store_event_list(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);

@@ -16,7 +16,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 4
+#define MES_STORE_OPS_VERSION 5
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -90,8 +90,14 @@ struct mes_store_ops {
   /* Version 3: durability callbacks. */
   int (*on_durable)(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w);
   /* Version 4 changed impression_add and impression_list in place (sealed
-   * rows, one per answer): no backend outside this tree implemented them.
-   * Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
+   * rows, one per answer): no backend outside this tree implemented them. */
+  /* Version 5: many events in few statements (store.c loops over
+   * event_insert for older backends). */
+  int (*event_insert_many)(struct mes_store *st, const struct mes_event_row *rows, size_t n, size_t *n_dup);
+  /* Version 5, optional (store.c skips them when NULL): read sessions. */
+  void (*read_begin)(struct mes_store *st);
+  void (*read_end)(struct mes_store *st);
+  /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 
 struct mes_store {

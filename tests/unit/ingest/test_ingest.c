@@ -417,6 +417,48 @@ static void test_idempotent_retry(void **state) {
   json_decref(events);
 }
 
+/* A batch large enough for the read session and for grouped inserts (more
+ * than 32 rows): subjects interleaved, one without consent, a retry inside
+ * the batch; each subject's events come back in the request's order. */
+static void test_large_batch(void **state) {
+  struct fixture *f = *state;
+  consent(f, "u20", "personalization", "granted");
+  consent(f, "u21", "personalization", "granted");
+  static const char *const who[] = {"u20", "u21", "u22"}; /* u22 never consented */
+  enum { N = 100 };
+  char *body = malloc(N * 128 + 32);
+  assert_non_null(body);
+  size_t o = (size_t)snprintf(body, 32, "{\"events\": [");
+  for (int i = 0; i < N; i++) {
+    char eid[48] = "";
+    if (i == 51 || i == 54) /* both u20's: the second is a retry */
+      snprintf(eid, sizeof eid, ", \"event_id\": \"again\"");
+    o += (size_t)snprintf(body + o, 128, "%s{\"subject\": \"%s\", \"type\": \"view\", \"item\": \"item-%d\"%s}",
+                          i ? "," : "", who[i % 3], i, eid);
+  }
+  snprintf(body + o, 32, "]}");
+  json_t *r = ingest(f, body);
+  free(body);
+  counts(r, N, 67, 33, 0, 0, 0, 0, 0); /* u20 34 (one retry), u21 33, u22 33 */
+  json_decref(r);
+  assert_int_equal(mes_store_event_count(f->w.store), 66);
+  for (int s = 0; s < 2; s++) {
+    json_t *events = list_of(f, who[s]);
+    assert_int_equal(json_array_size(events), 33);
+    size_t k = 0;
+    for (int i = s; i < N; i += 3) {
+      if (i == 54)
+        continue;
+      char item[16];
+      snprintf(item, sizeof item, "item-%d", i);
+      assert_string_equal(json_string_value(json_object_get(json_array_get(events, k), "item")), item);
+      k++;
+    }
+    assert_int_equal(k, json_array_size(events));
+    json_decref(events);
+  }
+}
+
 /* ------------------------------------------------------------ the light read */
 
 struct light {
@@ -601,6 +643,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_batch_too_large, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversize_event, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_partial, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_large_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gate_unknown_subject, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gate_denied_purposes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gpc, setup, teardown),

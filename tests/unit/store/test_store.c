@@ -285,6 +285,147 @@ static void test_duplicate_eid(void **state) {
   assert_int_equal(count_events_of(f->st, sid), 4);
 }
 
+/* Many rows in few statements (mes_store_event_insert_many): the order of
+ * the rows, retries by eid skipped and counted (stored before, or earlier in
+ * the same call), a remainder after the full groups, the caller's rollback. */
+static void test_event_insert_many(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  int64_t other = new_subject(f->st, 2);
+  assert_true(add_event(f->st, sid, (struct ev_spec){.ts_ms = 5, .purposes = 1, .eid = 22}) > 0);
+  static const uint8_t blob[] = "sealed-bytes";
+  struct mes_event_row rows[70];
+  for (int i = 0; i < 70; i++) { /* 40 of sid, then 30 of other: two groups of 32 and 6 single rows */
+    rows[i] = (struct mes_event_row){.sid = i < 40 ? sid : other, .type = i % 2, .ts_ms = 100 + i, .purposes = 1,
+                                     .sealed = blob, .sealed_len = sizeof blob};
+  }
+  rows[3].eid = 11;
+  rows[10].eid = 11; /* the same event twice in one call */
+  rows[20].eid = 22; /* stored before */
+  rows[50].eid = 11; /* another subject's event_id 11: not a retry */
+  rows[69].eid = 33;
+  size_t dup = 99;
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_event_insert_many(f->st, rows, 70, &dup), MES_OK);
+  uint64_t ticket;
+  assert_int_equal(mes_store_tx_commit(f->st, &ticket), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, ticket), MES_OK);
+  assert_int_equal(dup, 2);
+
+  struct collect c = {0};
+  assert_int_equal(mes_store_event_list(f->st, sid, collect_event, &c), MES_OK);
+  assert_int_equal(c.n, 1 + 40 - 2);
+  assert_int_equal(c.ts[0], 5);
+  int64_t want = 100;
+  for (int k = 1; k < c.n; k++, want++) {
+    if (want == 110 || want == 120) /* the two retries */
+      want++;
+    assert_int_equal(c.ts[k], want);
+    assert_true(c.ids[k] > c.ids[k - 1]); /* ids follow the rows' order */
+  }
+  assert_int_equal(count_events_of(f->st, other), 30);
+  assert_int_equal(mes_store_event_count(f->st), 1 + 68);
+
+  /* The last row of the call was stored under its eid: a plain insert now clashes. */
+  assert_int_equal(add_event(f->st, other, (struct ev_spec){.ts_ms = 1, .purposes = 1, .eid = 33}), -MES_EEXISTS);
+
+  /* Nothing, then a call outside a transaction (durable on return), then one rolled back. */
+  assert_int_equal(mes_store_event_insert_many(f->st, rows, 0, &dup), MES_OK);
+  assert_int_equal(dup, 0);
+  assert_int_equal(mes_store_event_insert_many(f->st, rows + 60, 5, NULL), MES_OK);
+  assert_int_equal(count_events_of(f->st, other), 35);
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_event_insert_many(f->st, rows + 40, 20, &dup), MES_OK);
+  mes_store_tx_rollback(f->st);
+  assert_int_equal(count_events_of(f->st, other), 35);
+  assert_int_equal(mes_store_event_insert_many(f->st, NULL, 1, NULL), MES_EINTERNAL);
+}
+
+/* The retention sweep finds events stored by insert_many, including old
+ * ones in a group of rows whose ids straddle two runs of 4,096 ids. */
+static void test_event_insert_many_sweep(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  for (int i = 0; i < 5; i++) /* ids 1-5: the call's groups of 32 then start at id 6, one spans 4070-4101 */
+    add_event(f->st, sid, (struct ev_spec){.type = 2, .ts_ms = 100000, .purposes = 1});
+  static const uint8_t blob[] = "sealed-bytes";
+  enum { N = 10000 };
+  struct mes_event_row *rows = calloc(N, sizeof *rows);
+  assert_non_null(rows);
+  for (int i = 0; i < N; i++)
+    rows[i] = (struct mes_event_row){.sid = sid, .type = i % 2, .ts_ms = 100000 + i, .purposes = 1,
+                                     .sealed = blob, .sealed_len = sizeof blob};
+  rows[4084].type = 0; /* id 4090, before the run boundary */
+  rows[4084].ts_ms = 10;
+  rows[4094].type = 1; /* id 4100, after it, in the same statement */
+  rows[4094].ts_ms = 20;
+  rows[9000].type = 0;
+  rows[9000].ts_ms = 30;
+  assert_int_equal(mes_store_event_insert_many(f->st, rows, N, NULL), MES_OK);
+  free(rows);
+  int64_t n = -1;
+  assert_int_equal(mes_store_event_sweep(f->st, 0, 100000, &n), MES_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(mes_store_event_sweep(f->st, 1, 100000, &n), MES_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(mes_store_event_count(f->st), 5 + N - 3);
+  int64_t n0 = -1, n1 = -1;
+  assert_int_equal(mes_store_event_sweep(f->st, 0, 100000 + N, &n0), MES_OK);
+  assert_int_equal(mes_store_event_sweep(f->st, 1, 100000 + N, &n1), MES_OK);
+  assert_int_equal(n0 + n1, N - 3);
+  assert_int_equal(mes_store_event_count(f->st), 5);
+}
+
+/* A read session reads one snapshot (taken at its first read) until it
+ * ends, also when nested; inside the thread's own transaction reads see
+ * that transaction, session or not. */
+static void test_read_session(void **state) {
+  struct fx *f = *state;
+  struct mes_store *other = open_store(f->dir, false); /* another writer, as another process */
+  new_subject(f->st, 1);
+  uint8_t pn[32];
+  struct mes_subject_row row;
+
+  mes_store_read_begin(f->st);
+  pn_of(pn, 1);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_OK);
+  new_subject(other, 2); /* durable, after the session's snapshot */
+  pn_of(pn, 2);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_ENOT_FOUND);
+  mes_store_read_begin(f->st); /* nested: same snapshot */
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_ENOT_FOUND);
+  mes_store_read_end(f->st);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_ENOT_FOUND);
+  mes_store_read_end(f->st);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_OK);
+
+  /* Inside our own transaction: its writes are seen. */
+  uint64_t ticket;
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  pn_of(pn, 3);
+  assert_int_equal(mes_store_subject_ensure(f->st, pn, 1000, &row), MES_OK);
+  mes_store_read_begin(f->st);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_OK);
+  mes_store_read_end(f->st);
+  assert_int_equal(mes_store_tx_commit(f->st, &ticket), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, ticket), MES_OK);
+
+  /* A thread holds a session on one store at a time: one begun on another
+   * store meanwhile reads as without a session (fresh rows). */
+  mes_store_read_begin(f->st);
+  pn_of(pn, 1);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_OK);
+  mes_store_read_begin(other);
+  new_subject(other, 4);
+  pn_of(pn, 4);
+  assert_int_equal(mes_store_subject_find(other, pn, &row), MES_OK);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_ENOT_FOUND);
+  mes_store_read_end(other);
+  mes_store_read_end(f->st);
+  assert_int_equal(mes_store_subject_find(f->st, pn, &row), MES_OK);
+  mes_store_close(other);
+}
+
 static void test_purge_by_purposes(void **state) {
   struct fx *f = *state;
   int64_t sid = new_subject(f->st, 1);
@@ -810,6 +951,9 @@ int main(void) {
       T(test_subjects),
       T(test_event_insert_list_delete),
       T(test_duplicate_eid),
+      T(test_event_insert_many),
+      T(test_event_insert_many_sweep),
+      T(test_read_session),
       T(test_purge_by_purposes),
       T(test_sweep_by_age),
       T(test_sweep_spans),
