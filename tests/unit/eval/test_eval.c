@@ -2,7 +2,8 @@
  * Unit tests of src/eval: the protocol on a dataset small enough to work out
  * by hand (deduplication, the (ts, item bytes) order, the split, dropping,
  * the ranking tie rule, every metric), the CSV reader's errors with their
- * line numbers, the CLI's exit codes, and EASE's two solvers agreeing.
+ * line numbers, the CLI's exit codes, EASE's two solvers agreeing, and an
+ * outside model's grid chosen on validation (refitting only when needed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -282,12 +283,139 @@ static void test_every_model_runs(void **state) {
   mes_eval_data_free(d);
 }
 
+/* ---- Outside models: a grid chosen on validation ------------------------- */
+
+/* A ranker with two fits (fit_key) and two ways to answer each (mode: the
+ * most or the least popular items of the training part it was given). */
+struct fake_cfg {
+  int fit_key, mode;
+};
+struct fake {
+  struct fake_cfg cfg;
+  size_t n_items;
+  uint32_t *order; /* items, most popular first */
+  double *count;
+};
+static int n_fits;
+
+static const double *sort_counts; /* for by_count_desc: qsort has no user pointer in C11 */
+
+static int by_count_desc(const void *a, const void *b) {
+  const double *c = sort_counts;
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return c[x] != c[y] ? (c[x] < c[y] ? 1 : -1) : (x > y) - (x < y);
+}
+
+static void fake_free(void *state) {
+  struct fake *f = state;
+  if (!f)
+    return;
+  free(f->order);
+  free(f->count);
+  free(f);
+}
+
+static int fake_fit(const void *cfg, const struct mes_eval_part *p, const struct mes_log *log, void **state,
+                    struct mes_err *err) {
+  (void)log;
+  (void)err;
+  n_fits++;
+  struct fake *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->cfg = *(const struct fake_cfg *)cfg;
+  f->n_items = mes_eval_part_n_items(p);
+  f->order = calloc(f->n_items, sizeof *f->order);
+  f->count = calloc(f->n_items, sizeof *f->count);
+  assert_true(f->order && f->count);
+  for (size_t u = 0; u < mes_eval_part_n_users(p); u++) {
+    const uint32_t *items;
+    const double *ts;
+    size_t n = mes_eval_part_history(p, u, &items, &ts);
+    for (size_t k = 0; k < n; k++)
+      f->count[items[k]] += 1;
+  }
+  for (size_t i = 0; i < f->n_items; i++)
+    f->order[i] = (uint32_t)i;
+  sort_counts = f->count;
+  qsort(f->order, f->n_items, sizeof *f->order, by_count_desc);
+  *state = f;
+  return MES_OK;
+}
+
+static int fake_rank(void *state, const struct mes_eval_part *p, size_t u, size_t want, uint32_t *out, size_t *n,
+                     struct mes_err *err) {
+  (void)err;
+  struct fake *f = state;
+  const uint32_t *items;
+  const double *ts;
+  size_t nh = mes_eval_part_history(p, u, &items, &ts);
+  *n = 0;
+  for (size_t k = 0; k < f->n_items && *n < want; k++) {
+    uint32_t it = f->order[f->cfg.mode ? k : f->n_items - 1 - k];
+    bool had = f->count[it] == 0; /* not in the catalogue */
+    for (size_t h = 0; h < nh && !had; h++)
+      had = items[h] == it;
+    if (!had)
+      out[(*n)++] = it;
+  }
+  return MES_OK;
+}
+
+static void fake_describe(const void *cfg, char *out, size_t cap) {
+  const struct fake_cfg *c = cfg;
+  snprintf(out, cap, "key %d mode %d", c->fit_key, c->mode);
+}
+
+static bool fake_adopt(void *state, const void *cfg) {
+  struct fake *f = state;
+  const struct fake_cfg *c = cfg;
+  if (c->fit_key != f->cfg.fit_key)
+    return false;
+  f->cfg = *c;
+  return true;
+}
+
+static void test_outside_ranker_grid(void **state) {
+  (void)state;
+  static const struct fake_cfg grid[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+  const struct mes_eval_ranker rk = {"fake", "a test ranker", grid, fake_fit, fake_rank, NULL, fake_free,
+                                     4, sizeof grid[0], fake_describe, fake_adopt};
+  char *csv = random_csv();
+  struct mes_eval_data *d = read_text(csv, MES_OK, 0);
+  struct mes_eval_result r;
+  struct mes_err err = {0};
+
+  /* Validation only: one fit per fit_key (the modes are adopted), no final fit. */
+  n_fits = 0;
+  struct mes_eval_opts o = {.ranker = &rk, .validation_only = true};
+  assert_int_equal(mes_eval_run(d, &o, &r, &err), MES_OK);
+  assert_int_equal(n_fits, 2);
+  assert_true(r.validation_only);
+  assert_string_equal(r.chosen, "key 0 mode 1"); /* popular beats unpopular; the first of equals wins */
+  assert_true(r.validation_ndcg10 > 0);
+  assert_near(r.test.ndcg10, 0, 0);
+
+  /* The whole run: the same choice, then one final fit and the test figures. */
+  n_fits = 0;
+  o.validation_only = false;
+  struct mes_eval_result full;
+  assert_int_equal(mes_eval_run(d, &o, &full, &err), MES_OK);
+  assert_int_equal(n_fits, 3);
+  assert_string_equal(full.chosen, "key 0 mode 1");
+  assert_near(full.validation_ndcg10, r.validation_ndcg10, 1e-12);
+  assert_true(full.test.ndcg10 > 0);
+  assert_int_equal(full.n_not_candidate, 0);
+  mes_eval_data_free(d);
+  free(csv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hand_worked_popular),  cmocka_unit_test(test_purchase_split_detected),
       cmocka_unit_test(test_unknown_model),        cmocka_unit_test(test_malformed_lines),
       cmocka_unit_test(test_accepted_forms),       cmocka_unit_test(test_cli_exit_codes),
       cmocka_unit_test(test_ease_solvers_agree),   cmocka_unit_test(test_every_model_runs),
+      cmocka_unit_test(test_outside_ranker_grid),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
