@@ -84,7 +84,26 @@ static int check_id(const json_t *v, const char *ptr, const char *what, struct m
   return MES_OK;
 }
 
-static int check_one(const json_t *v, const struct mes_jfield *f, const char *ptr, struct mes_err *err) {
+/* A field's JSON pointer, joined only when an error names it: mes_json_check
+ * runs for every member of every event of a batch, and the happy path never
+ * reads the pointer (bench/README.md, ingestion, fifth pass). */
+struct lazy_ptr {
+  const char *base;
+  const char *name;
+  bool joined;
+  char buf[200];
+};
+
+static const char *lazy_ptr_get(struct lazy_ptr *lp) {
+  if (!lp->joined) {
+    mes_json_ptr_join(lp->buf, sizeof lp->buf, lp->base, lp->name);
+    lp->joined = true;
+  }
+  return lp->buf;
+}
+
+/* Checks one present member; every error path names it through lp. */
+static int check_one(const json_t *v, const struct mes_jfield *f, struct lazy_ptr *lp, struct mes_err *err) {
   switch (f->type) {
   case MES_J_ANY:
     return MES_OK;
@@ -93,10 +112,11 @@ static int check_one(const json_t *v, const struct mes_jfield *f, const char *pt
       break;
     size_t n = json_string_length(v);
     if (strlen(json_string_value(v)) != n)
-      return mes_err_set(err, MES_EINVALID_VALUE, ptr, "Field %s must not contain NUL characters.", f->name);
+      return mes_err_set(err, MES_EINVALID_VALUE, lazy_ptr_get(lp), "Field %s must not contain NUL characters.",
+                         f->name);
     if ((f->max && (int64_t)n > f->max) || (int64_t)n < f->min)
-      return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "Field %s must be %lld to %lld bytes long.", f->name,
-                         (long long)f->min, (long long)f->max);
+      return mes_err_set(err, MES_EOUT_OF_RANGE, lazy_ptr_get(lp), "Field %s must be %lld to %lld bytes long.",
+                         f->name, (long long)f->min, (long long)f->max);
     return MES_OK;
   }
   case MES_J_ID: {
@@ -105,27 +125,33 @@ static int check_one(const json_t *v, const struct mes_jfield *f, const char *pt
       return MES_OK;
     char what[96];
     snprintf(what, sizeof what, "Field %s", f->name);
-    return check_id(v, ptr, what, err);
+    return check_id(v, lazy_ptr_get(lp), what, err);
   }
   case MES_J_INT:
     if (!json_is_integer(v))
       break;
     if (json_integer_value(v) < f->min || json_integer_value(v) > f->max)
-      return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "Field %s must be between %lld and %lld.", f->name,
-                         (long long)f->min, (long long)f->max);
+      return mes_err_set(err, MES_EOUT_OF_RANGE, lazy_ptr_get(lp), "Field %s must be between %lld and %lld.",
+                         f->name, (long long)f->min, (long long)f->max);
     return MES_OK;
   case MES_J_NUMBER:
-    return json_is_number(v) ? MES_OK : mes_err_set(err, MES_EWRONG_TYPE, ptr, "Field %s must be a number.", f->name);
+    return json_is_number(v)
+               ? MES_OK
+               : mes_err_set(err, MES_EWRONG_TYPE, lazy_ptr_get(lp), "Field %s must be a number.", f->name);
   case MES_J_BOOL:
-    return json_is_boolean(v) ? MES_OK : mes_err_set(err, MES_EWRONG_TYPE, ptr, "Field %s must be true or false.", f->name);
+    return json_is_boolean(v)
+               ? MES_OK
+               : mes_err_set(err, MES_EWRONG_TYPE, lazy_ptr_get(lp), "Field %s must be true or false.", f->name);
   case MES_J_OBJECT:
-    return json_is_object(v) ? MES_OK : mes_err_set(err, MES_EWRONG_TYPE, ptr, "Field %s must be an object.", f->name);
+    return json_is_object(v)
+               ? MES_OK
+               : mes_err_set(err, MES_EWRONG_TYPE, lazy_ptr_get(lp), "Field %s must be an object.", f->name);
   case MES_J_ARRAY:
   case MES_J_IDS: {
     if (!json_is_array(v))
       break;
     if (f->max && (int64_t)json_array_size(v) > f->max)
-      return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "Field %s holds at most %lld entries.", f->name,
+      return mes_err_set(err, MES_EOUT_OF_RANGE, lazy_ptr_get(lp), "Field %s holds at most %lld entries.", f->name,
                          (long long)f->max);
     if (f->type == MES_J_IDS) {
       size_t i;
@@ -135,7 +161,7 @@ static int check_one(const json_t *v, const struct mes_jfield *f, const char *pt
           continue;
         char p[200], idx[24], what[96];
         snprintf(idx, sizeof idx, "%zu", i);
-        mes_json_ptr_join(p, sizeof p, ptr, idx);
+        mes_json_ptr_join(p, sizeof p, lazy_ptr_get(lp), idx);
         snprintf(what, sizeof what, "Each entry of %s", f->name);
         return check_id(e, p, what, err);
       }
@@ -155,7 +181,7 @@ static int check_one(const json_t *v, const struct mes_jfield *f, const char *pt
       json_object_foreach((json_t *)v, k, e) {
         if (!json_is_string(e)) {
           char p[200];
-          mes_json_ptr_join(p, sizeof p, ptr, k);
+          mes_json_ptr_join(p, sizeof p, lazy_ptr_get(lp), k);
           return mes_err_set(err, MES_EWRONG_TYPE, p, "Each translation of %s must be a string.", f->name);
         }
       }
@@ -163,12 +189,11 @@ static int check_one(const json_t *v, const struct mes_jfield *f, const char *pt
     }
     break;
   }
-  return mes_err_set(err, MES_EWRONG_TYPE, ptr, "Field %s must be %s.", f->name, type_name(f->type));
+  return mes_err_set(err, MES_EWRONG_TYPE, lazy_ptr_get(lp), "Field %s must be %s.", f->name, type_name(f->type));
 }
 
 int mes_json_check(const json_t *obj, const struct mes_jfield *fields, size_t n_fields, const char *ptr,
                    struct mes_err *err) {
-  char p[200];
   if (!json_is_object(obj))
     return mes_err_set(err, MES_EWRONG_TYPE, ptr, "Expected a JSON object here.");
   const char *key;
@@ -179,20 +204,24 @@ int mes_json_check(const json_t *obj, const struct mes_jfield *fields, size_t n_
       if (strcmp(fields[i].name, key) == 0)
         break;
     if (i == n_fields) {
+      char p[200];
       mes_json_ptr_join(p, sizeof p, ptr, key);
       /* The member name is client text: keep it out of the sentence, the pointer says it. */
       return mes_err_set(err, MES_EUNKNOWN_FIELD, p, "This field is not part of the request shape.");
     }
   }
   for (size_t i = 0; i < n_fields; i++) {
-    mes_json_ptr_join(p, sizeof p, ptr, fields[i].name);
+    struct lazy_ptr lp; /* not zero-initialized: buf is written before it is read */
+    lp.base = ptr;
+    lp.name = fields[i].name;
+    lp.joined = false;
     v = json_object_get(obj, fields[i].name);
     if (!v || json_is_null(v)) {
       if (fields[i].required)
-        return mes_err_set(err, MES_EMISSING_FIELD, p, "Field %s is required.", fields[i].name);
+        return mes_err_set(err, MES_EMISSING_FIELD, lazy_ptr_get(&lp), "Field %s is required.", fields[i].name);
       continue;
     }
-    int rc = check_one(v, &fields[i], p, err);
+    int rc = check_one(v, &fields[i], &lp, err);
     if (rc)
       return rc;
   }

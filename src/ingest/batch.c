@@ -95,6 +95,13 @@ struct subj {
   struct mes_subject s;
   size_t n_store;    /* its events about to be stored */
   bool gpc_override; /* this request's GPC overrides an earlier grant: record it once */
+  /* Its data key, fetched at its first event to seal and used for the rest
+   * of phase 1 (one key-cache look-up per subject, not per event); wiped by
+   * wipe_keys as soon as phase 1 ends. key_rc: the fetch's code (MES_OK, or
+   * MES_ENOT_FOUND when shredded: its later events skip the look-up too). */
+  bool key_fetched;
+  int key_rc;
+  uint8_t key[MES_KEY_BYTES];
 };
 
 struct batch {
@@ -110,7 +117,15 @@ struct batch {
   int64_t dropped;
 };
 
+/* Wipes the subject keys phase 1 fetched, and whatever a failed fetch left
+ * (safe to call twice). */
+static void wipe_keys(struct batch *b) {
+  for (size_t i = 0; b->subjs && i < b->n_subjs; i++)
+    mes_wipe(b->subjs[i].key, sizeof b->subjs[i].key);
+}
+
 static void batch_release(struct batch *b) {
+  wipe_keys(b);
   for (size_t i = 0; b->evs && i < b->n_evs; i++)
     free(b->evs[i].sealed);
   free(b->evs);
@@ -145,6 +160,24 @@ static int batch_init(struct batch *b, const struct mes_ctx *c, size_t n) {
 static bool fatal(int rc) { return mes_rc_status(rc) >= 500; }
 
 static void ptr_join(char out[160], const char *base, const char *token) { mes_json_ptr_join(out, 160, base, token); }
+
+/* Writes v in decimal to out (room for 21 bytes), without a NUL; returns the
+ * length. snprintf took ~1.5 % of a batch's server CPU for the two numbers
+ * every event formats (its pointer and, typically, an integer property). */
+static size_t put_dec(char out[21], int64_t v) {
+  char tmp[20];
+  size_t n = 0, o = 0;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    out[o++] = '-';
+  while (n)
+    out[o++] = tmp[--n];
+  return o;
+}
 
 /* ---------------------------------------------------------------- the sealed document */
 
@@ -203,10 +236,8 @@ static int put_value(struct mes_buf *b, const json_t *v) {
   switch (json_typeof(v)) {
   case JSON_STRING:
     return put_str(b, json_string_value(v), json_string_length(v));
-  case JSON_INTEGER: {
-    int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    return mes_buf_append(b, num, (size_t)n);
-  }
+  case JSON_INTEGER:
+    return mes_buf_append(b, num, put_dec(num, json_integer_value(v)));
   case JSON_TRUE:
     return mes_buf_append(b, "true", 4);
   case JSON_FALSE:
@@ -450,11 +481,18 @@ static int gate(struct batch *b, struct ev *ev) {
     return MES_OK;
   const json_t *eid = member(ev->obj, "event_id");
   ev->eid = eid ? mes_keyed_hash64(c->master, s->s.pn, json_string_value(eid), json_string_length(eid)) : 0;
-  rc = mes_subject_seal(c, s->s.row.id, MES__INGEST_KIND, b->doc.data, b->doc.len, &ev->sealed, &ev->sealed_len);
-  if (rc == MES_ENOT_FOUND) { /* the key is gone: the subject is being erased */
+  if (!s->key_fetched) {
+    s->key_fetched = true;
+    s->key_rc = mes_subject_key(c, s->s.row.id, s->key);
+    if (s->key_rc != MES_OK && s->key_rc != MES_ENOT_FOUND)
+      return s->key_rc;
+  }
+  if (s->key_rc == MES_ENOT_FOUND) { /* the key is gone: the subject is being erased */
     ev->out = OUT_NO_CONSENT;
     return MES_OK;
   }
+  rc = mes_subject_seal_key(s->key, s->s.row.id, MES__INGEST_KIND, b->doc.data, b->doc.len, &ev->sealed,
+                            &ev->sealed_len);
   if (rc)
     return rc;
   s->n_store++;
@@ -673,8 +711,10 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
   for (size_t i = 0; i < n; i++) {
     struct ev *ev = &b.evs[i];
     char ptr[32] = "";
-    if (is_batch)
-      snprintf(ptr, sizeof ptr, "/events/%zu", i);
+    if (is_batch) {
+      memcpy(ptr, "/events/", 8);
+      ptr[8 + put_dec(ptr + 8, (int64_t)i)] = '\0';
+    }
     ev->obj = is_batch ? json_array_get(list, i) : body;
     ev->subj = -1;
     struct mes_err e;
@@ -707,6 +747,7 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
   if (session)
     mes_store_read_end(c->store);
   session = false;
+  wipe_keys(&b); /* phase 2 seals nothing */
   rc = write_all(&b, ticket, err);
   if (rc)
     goto done;

@@ -281,30 +281,39 @@ static int seal_ad(const char *kind, int64_t sid, uint8_t ad[AD_KIND_MAX + 9], s
   return MES_OK;
 }
 
-int mes_subject_seal(const struct mes_ctx *c, int64_t sid, const char *kind, const void *pt, size_t len,
-                     uint8_t **out, size_t *out_len) {
+int mes_subject_seal_key(const uint8_t key[MES_KEY_BYTES], int64_t sid, const char *kind, const void *pt, size_t len,
+                         uint8_t **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
   uint8_t ad[AD_KIND_MAX + 9];
   size_t ad_len;
-  uint8_t key[MES_KEY_BYTES];
   int rc = seal_ad(kind, sid, ad, &ad_len);
   if (rc != MES_OK)
     return rc;
   if (len > SIZE_MAX - MES_SEAL_OVERHEAD)
     return MES_ENOMEM;
-  rc = mes_subject_key(c, sid, key);
+  uint8_t *buf = malloc(len + MES_SEAL_OVERHEAD);
+  if (!buf)
+    return MES_ENOMEM;
+  rc = mes_seal(key, ad, ad_len, pt, len, buf);
+  if (rc != MES_OK) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  *out_len = len + MES_SEAL_OVERHEAD;
+  return MES_OK;
+}
+
+int mes_subject_seal(const struct mes_ctx *c, int64_t sid, const char *kind, const void *pt, size_t len,
+                     uint8_t **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  uint8_t key[MES_KEY_BYTES];
+  int rc = mes_subject_key(c, sid, key);
   if (rc != MES_OK)
     return rc;
-  uint8_t *buf = malloc(len + MES_SEAL_OVERHEAD);
-  if (!buf) {
-    rc = MES_ENOMEM;
-  } else if ((rc = mes_seal(key, ad, ad_len, pt, len, buf)) != MES_OK) {
-    free(buf);
-  } else {
-    *out = buf;
-    *out_len = len + MES_SEAL_OVERHEAD;
-  }
+  rc = mes_subject_seal_key(key, sid, kind, pt, len, out, out_len);
   mes_wipe(key, sizeof key);
   return rc;
 }

@@ -62,6 +62,11 @@ int mes_subject_seal(const struct mes_ctx *c, int64_t sid, const char *kind, con
                      uint8_t **out, size_t *out_len);
 int mes_subject_unseal(const struct mes_ctx *c, int64_t sid, const char *kind, const uint8_t *ct, size_t len,
                        char **out, size_t *out_len);
+/* Seals like mes_subject_seal, with sid's key already in hand (a batch of
+ * events fetches each subject's key once, and wipes it when done; the key is
+ * borrowed). *out is new (caller frees), *out_len its size. */
+int mes_subject_seal_key(const uint8_t key[MES_KEY_BYTES], int64_t sid, const char *kind, const void *pt, size_t len,
+                         uint8_t **out, size_t *out_len);
 /* Unseals like mes_subject_unseal, with sid's key already in hand (bulk
  * readers such as training fetch each subject's key once) and into the
  * caller's buffer: out must hold len - MES_SEAL_OVERHEAD bytes (no NUL is

@@ -459,6 +459,75 @@ static void test_large_batch(void **state) {
   }
 }
 
+/* Numbers ingest formats by hand: an error's pointer at indexes 0 and past
+ * 9, and integer properties of every size sealed as sent. */
+static void test_numbers(void **state) {
+  struct fixture *f = *state;
+  consent(f, "u40", "personalization", "granted");
+  static const char *const ints[] = {"0", "7", "-7", "1234567890", "9223372036854775807", "-9223372036854775808"};
+  enum { N = 12 };
+  char body[2048];
+  size_t o = (size_t)snprintf(body, sizeof body, "{\"events\": [");
+  for (int i = 0; i < N; i++) {
+    if (i == 0 || i == 10)
+      o += (size_t)snprintf(body + o, sizeof body - o, "%s{\"subject\": \"u40\", \"type\": \"view\"}", i ? "," : "");
+    else
+      o += (size_t)snprintf(body + o, sizeof body - o,
+                            ",{\"subject\": \"u40\", \"type\": \"view\", \"item\": \"i%d\", "
+                            "\"properties\": {\"duration_s\": %s}}",
+                            i, ints[i % 6]);
+    assert_true(o < sizeof body);
+  }
+  snprintf(body + o, sizeof body - o, "]}");
+  json_t *r = ingest(f, body);
+  counts(r, N - 2, N - 2, 0, 0, 0, 0, 0, 2);
+  static const char *const want[] = {"/events/0/item", "/events/10/item"};
+  for (size_t i = 0; i < 2; i++) {
+    json_t *ej = json_object_get(json_array_get(json_object_get(r, "errors"), i), "error");
+    assert_string_equal(json_string_value(json_object_get(ej, "field")), want[i]);
+  }
+  json_decref(r);
+  json_t *events = list_of(f, "u40");
+  assert_int_equal(json_array_size(events), N - 2);
+  size_t k = 0;
+  for (int i = 1; i < N; i++) {
+    if (i == 10)
+      continue;
+    json_t *e = json_array_get(events, k++);
+    json_t *d = json_object_get(json_object_get(e, "properties"), "duration_s");
+    char got[32];
+    snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT, json_integer_value(d));
+    assert_true(json_is_integer(d));
+    assert_string_equal(got, ints[i % 6]);
+  }
+  json_decref(events);
+}
+
+/* A batch fetches each subject's key once, at its first event to seal: a
+ * subject whose key is already shredded (an erasure under way: the row is
+ * still there) gets none of its events stored, however many, while the
+ * subjects around it keep theirs, each sealed under its own key. */
+static void test_batch_shredded_key(void **state) {
+  struct fixture *f = *state;
+  consent(f, "u30", "personalization", "granted");
+  consent(f, "u31", "personalization", "granted");
+  assert_int_equal(mes_subject_shred(&f->w.ctx, sid_of(f, "u31")), MES_OK);
+  json_t *r = ingest(f, "{\"events\": ["
+                        "{\"subject\": \"u31\", \"type\": \"view\", \"item\": \"a\"},"
+                        "{\"subject\": \"u30\", \"type\": \"view\", \"item\": \"b\"},"
+                        "{\"subject\": \"u31\", \"type\": \"view\", \"item\": \"c\"},"
+                        "{\"subject\": \"u30\", \"type\": \"view\", \"item\": \"d\"},"
+                        "{\"subject\": \"u31\", \"type\": \"view\", \"item\": \"e\"}]}");
+  counts(r, 5, 2, 3, 0, 0, 0, 0, 0);
+  json_decref(r);
+  assert_int_equal(mes_store_event_count(f->w.store), 2);
+  json_t *events = list_of(f, "u30");
+  assert_int_equal(json_array_size(events), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "item")), "b");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(events, 1), "item")), "d");
+  json_decref(events);
+}
+
 /* ------------------------------------------------------------ the light read */
 
 struct light {
@@ -644,6 +713,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_oversize_event, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_partial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_large_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_shredded_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_numbers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gate_unknown_subject, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gate_denied_purposes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gpc, setup, teardown),

@@ -166,6 +166,40 @@ static void test_seal_round_trip_and_binding(void **state) {
   free(ct);
 }
 
+/* mes_subject_seal_key (a batch seals many events of one subject with the
+ * key it fetched once) writes what mes_subject_unseal reads, bound to the
+ * same sid and kind as mes_subject_seal. */
+static void test_seal_with_key_in_hand(void **state) {
+  struct fx *f = *state;
+  int64_t a = resolve(f, "alice");
+  int64_t b = resolve(f, "bob");
+  uint8_t key[MES_KEY_BYTES];
+  assert_int_equal(mes_subject_key(&f->ctx, a, key), MES_OK);
+  const char *msg = "{\"item\":\"i1\"}";
+  uint8_t *ct = NULL;
+  size_t len = 0;
+  assert_int_equal(mes_subject_seal_key(key, a, "event", msg, strlen(msg), &ct, &len), MES_OK);
+  assert_int_equal(len, strlen(msg) + MES_SEAL_OVERHEAD);
+  char *pt = NULL;
+  size_t pt_len = 0;
+  assert_int_equal(mes_subject_unseal(&f->ctx, a, "event", ct, len, &pt, &pt_len), MES_OK);
+  assert_string_equal(pt, msg);
+  free(pt);
+  assert_int_equal(mes_subject_unseal(&f->ctx, b, "event", ct, len, &pt, &pt_len), MES_ECRYPTO);
+  assert_int_equal(mes_subject_unseal(&f->ctx, a, "consent", ct, len, &pt, &pt_len), MES_ECRYPTO);
+  assert_null(pt);
+  free(ct);
+  /* A kind too long for the associated data is refused, and nothing is returned. */
+  char kind[64];
+  memset(kind, 'k', sizeof kind - 1);
+  kind[sizeof kind - 1] = '\0';
+  ct = (uint8_t *)"not touched";
+  assert_int_equal(mes_subject_seal_key(key, a, kind, msg, strlen(msg), &ct, &len), MES_EINTERNAL);
+  assert_null(ct);
+  assert_int_equal(len, 0);
+  mes_wipe(key, sizeof key);
+}
+
 static void test_wrong_subject_unwrap_fails(void **state) {
   struct fx *f = *state;
   int64_t a = resolve(f, "alice");
@@ -370,6 +404,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
       cmocka_unit_test_setup_teardown(test_seal_round_trip_and_binding, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_seal_with_key_in_hand, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_subject_unwrap_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shred, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cache_eviction_keeps_keys_right, setup_tiny_cache, teardown),
