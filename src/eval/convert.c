@@ -34,6 +34,7 @@ static const struct {
 struct conv {
   FILE *out;
   size_t line_no, kept, skipped;
+  struct mes_err *err;
 };
 
 /* Writes one CSV field, quoted when it holds a comma or a quote. */
@@ -62,8 +63,7 @@ static void put_row(struct conv *c, const char *u, size_t ul, const char *i, siz
 }
 
 static int bad(struct conv *c, const char *why) {
-  fprintf(stderr, "mesura eval-convert: line %zu: %s\n", c->line_no, why);
-  return MES_EBAD_INPUT;
+  return mes_err_set(c->err, MES_EBAD_INPUT, NULL, "line %zu: %s", c->line_no, why);
 }
 
 /* Splits line at sep into exactly n fields (pointers into line). */
@@ -91,6 +91,13 @@ static bool is_uint(const char *s, size_t len) {
   return true;
 }
 
+/* A timestamp the eval reader takes (the same parser): what a converter
+ * writes must read back (fuzz/fuzz_eval.c found 16-digit ones that did not). */
+static bool ts_ok(const char *s, size_t len) {
+  double v;
+  return mes__parse_decimal(s, len, &v) == 0;
+}
+
 /* One MovieLens rating line (fields user, item, rating, ts). */
 static int movielens_row(struct conv *c, char *line, size_t len, char sep) {
   const char *f[4];
@@ -103,7 +110,7 @@ static int movielens_row(struct conv *c, char *line, size_t len, char sep) {
     return bad(c, "user and item ids must be unsigned integers");
   if (mes__parse_decimal(f[2], fl[2], &rating) || rating < 0 || rating > 5)
     return bad(c, "the rating must be a number from 0 to 5");
-  if (!is_uint(f[3], fl[3]))
+  if (!is_uint(f[3], fl[3]) || !ts_ok(f[3], fl[3]))
     return bad(c, "the timestamp must be unix seconds");
   if (rating >= 4.0)
     put_row(c, f[0], fl[0], f[1], fl[1], f[3], fl[3]);
@@ -133,6 +140,10 @@ static int amazon_row(struct conv *c, const char *line, size_t len) {
   }
   char ts[24];
   int tl = snprintf(ts, sizeof ts, "%" JSON_INTEGER_FORMAT, json_integer_value(t));
+  if (json_integer_value(t) < 0 || !ts_ok(ts, (size_t)tl)) {
+    rc = bad(c, "unixReviewTime must be unix seconds");
+    goto done;
+  }
   put_row(c, json_string_value(u), json_string_length(u), json_string_value(i), json_string_length(i), ts,
           (size_t)tl);
 done:
@@ -175,11 +186,23 @@ static int convert(enum dataset ds, FILE *in, struct conv *c) {
     if (rc)
       break;
   }
-  if (rc == MES_OK && ferror(in)) {
-    fprintf(stderr, "mesura eval-convert: the input could not be read\n");
-    rc = MES_EIO;
-  }
+  if (rc == MES_OK && ferror(in))
+    rc = mes_err_set(c->err, MES_EIO, NULL, "the input could not be read");
   free(line);
+  return rc;
+}
+
+int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err) {
+  int ds = -1;
+  for (int k = 0; k < (int)(sizeof datasets / sizeof datasets[0]); k++)
+    if (strcmp(datasets[k].name, dataset) == 0)
+      ds = k;
+  if (ds < 0)
+    return mes_err_set(err, MES_EUSAGE, NULL, "unknown dataset '%.40s' (ml-100k, ml-latest-small, amazon)", dataset);
+  struct conv c = {.out = out, .err = err};
+  int rc = convert((enum dataset)ds, in, &c);
+  *kept = c.kept;
+  *skipped = c.skipped;
   return rc;
 }
 
@@ -238,20 +261,24 @@ int mes_eval_convert_cli(int argc, char **argv) {
   }
   /* Written beside the target and renamed at the end: a failed run never
    * leaves a half file under the final name. */
-  struct conv c = {.out = to_stdout ? stdout : fopen(tmp, "w")};
-  if (!c.out) {
+  FILE *out = to_stdout ? stdout : fopen(tmp, "w");
+  if (!out) {
     fclose(in);
     fprintf(stderr, "mesura eval-convert: cannot create %s: %s\n", tmp, strerror(errno));
     return 1;
   }
-  int rc = convert((enum dataset)ds, in, &c);
+  size_t kept = 0, skipped = 0;
+  struct mes_err err = {0};
+  int rc = mes_eval_convert(name, in, out, &kept, &skipped, &err);
   fclose(in);
-  if (rc == MES_OK && (ferror(c.out) || fflush(c.out) != 0)) {
+  if (rc)
+    fprintf(stderr, "mesura eval-convert: %s\n", mes_err_text(&err));
+  if (rc == MES_OK && (ferror(out) || fflush(out) != 0)) {
     fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
     rc = MES_EIO;
   }
   if (!to_stdout) {
-    if (fclose(c.out) != 0 && rc == MES_OK) {
+    if (fclose(out) != 0 && rc == MES_OK) {
       fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
       rc = MES_EIO;
     }
@@ -264,7 +291,7 @@ int mes_eval_convert_cli(int argc, char **argv) {
   }
   if (rc)
     return rc == MES_EBAD_INPUT ? 2 : 1;
-  fprintf(stderr, "mesura eval-convert: %s: %zu interactions written, %zu ratings below 4 left out\n", name, c.kept,
-          c.skipped);
+  fprintf(stderr, "mesura eval-convert: %s: %zu interactions written, %zu ratings below 4 left out\n", name, kept,
+          skipped);
   return 0;
 }

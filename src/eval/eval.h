@@ -231,5 +231,12 @@ int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *ranke
  * ratings >= 4 for MovieLens, every review for Amazon. Same exit codes.
  */
 int mes_eval_convert_cli(int argc, char **argv);
+/* The conversion itself: reads dataset `dataset`'s file from `in` and writes
+ * the eval CSV (header included) to `out` (both borrowed; out is not
+ * flushed). *kept and *skipped count the interactions written and the
+ * ratings below 4 left out. MES_EUSAGE for an unknown dataset,
+ * MES_EBAD_INPUT for a malformed line (err->msg: "line N: why"), MES_EIO
+ * when `in` cannot be read. Whatever it writes, mes_eval_data_read reads. */
+int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err);
 
 #endif
