@@ -17,7 +17,7 @@ mesura_model_memory_bytes. Prints one JSON line and a Markdown table row. Each r
 (revoked at the end) and, like any traffic, decision records and impressions to DATA_DIR.
 Needs wrk (scripts/install-deps.sh bench).
 """
-import argparse, json, os, re, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
 
 from benchlib import peak_rss_mb, wrk
 
@@ -180,6 +180,7 @@ def main():
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        shutil.rmtree(tmp, ignore_errors=True)  # wrk scripts and the server's 30 MB access log
         for k in (tag, tag + "a"):
             subprocess.run([binary, "keys", "revoke", "--data", a.data, k], capture_output=True)
     print(json.dumps(res))
