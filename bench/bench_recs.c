@@ -224,16 +224,15 @@ static int one(struct mes_engine *e, enum kind k, long n_subj, long n_items, str
   struct mes_err err;
   mes_err_clear(&err);
   struct mes_rec_outcome oc;
-  json_t *reply = NULL;
-  int rc = body ? mes__rec_serve(mes_engine_recommender(e), &c, m, body, MES_LANG_EN, k != K_NO_RULES, &reply, &oc,
-                                 &err)
+  char *text = NULL; /* the reply as the server sends it */
+  size_t text_len = 0;
+  int rc = body ? mes__rec_serve(mes_engine_recommender(e), &c, m, body, MES_LANG_EN, k != K_NO_RULES, NULL, &text,
+                                 &text_len, &oc, &err)
                 : MES_ENOMEM;
-  char *text = rc ? NULL : json_dumps(reply, JSON_COMPACT);
   mes_model_unref(m);
   mes_engine_ctx_done(e, &c);
   uint64_t dt = mes_mono_ns() - t0;
   json_decref(body);
-  json_decref(reply);
   free(text);
   if (rc) {
     fprintf(stderr, "bench_recs: %s: %s\n", body_s, mes_err_text(&err));

@@ -253,6 +253,34 @@ char *mes_json_canonical(const json_t *v) {
   return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
+char *mes_json_dump(const json_t *v) {
+  return json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
+}
+
+json_t *mes_json_load_parts(const char *s, size_t len) {
+  json_t *all = NULL;
+  size_t at = 0;
+  for (;;) {
+    while (at < len && (s[at] == ' ' || s[at] == '\n' || s[at] == '\t' || s[at] == '\r'))
+      at++;
+    if (at == len)
+      return all;
+    json_error_t je;
+    json_t *part = json_loadb(s + at, len - at, JSON_DISABLE_EOF_CHECK, &je);
+    if (!json_is_object(part) || je.position <= 0 || (size_t)je.position > len - at ||
+        (all && json_object_update(all, part))) {
+      json_decref(part);
+      json_decref(all);
+      return NULL;
+    }
+    at += (size_t)je.position;
+    if (all)
+      json_decref(part);
+    else
+      all = part;
+  }
+}
+
 const char *mes_json_str(const json_t *obj, const char *key, const char *fallback) {
   const json_t *v = json_object_get(obj, key);
   return json_is_string(v) ? json_string_value(v) : fallback;

@@ -58,6 +58,18 @@ int mes_json_ts(const json_t *v, int64_t now_ms, int64_t *out_ms, const char *pt
  * new string (caller frees) or NULL when out of memory. */
 char *mes_json_canonical(const json_t *v);
 
+/* JSON_COMPACT output for people and programs reading an API reply or a
+ * stored record: reals with 15 significant digits, so 0.0882 reads
+ * "0.0882" rather than jansson's default "0.088200000000000001". Returns a
+ * new string (caller frees) or NULL when out of memory. */
+char *mes_json_dump(const json_t *v);
+
+/* One object from the members of the JSON objects written back to back in
+ * s (whitespace between them), later members replacing earlier ones: a
+ * record stored as parts dumped at different times (recommend/record.c).
+ * New, or NULL when s is not such a sequence or out of memory. */
+json_t *mes_json_load_parts(const char *s, size_t len);
+
 /* Shorthands that return the member as a borrowed C string / integer, or the
  * fallback when absent or of another type. */
 const char *mes_json_str(const json_t *obj, const char *key, const char *fallback);

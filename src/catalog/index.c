@@ -516,6 +516,44 @@ int mes_catalog_index_lookup(struct mes_catalog_index *ix, struct mes_store *st,
   return e ? MES_OK : MES_ENOT_FOUND;
 }
 
+/* Lookups in flight at once in mes_catalog_index_lookup_many: enough to
+ * overlap the slot and entry misses of several items. */
+#define MANY_AHEAD 16
+
+int mes_catalog_index_lookup_many(struct mes_catalog_index *ix, struct mes_store *st, const char *const *ids,
+                                  const size_t *lens, size_t n, struct mes_catalog_entry *out, bool *found) {
+  size_t shard;
+  int rc = read_built(ix, st, &shard);
+  if (rc)
+    return rc;
+  size_t mask = ix->n_slots - 1;
+  for (size_t at = 0; at < n; at += MANY_AHEAD) {
+    size_t m = n - at < MANY_AHEAD ? n - at : MANY_AHEAD;
+    uint64_t h[MANY_AHEAD];
+    for (size_t k = 0; k < m; k++) {
+      h[k] = hash_id(ids[at + k], lens[at + k]);
+      if (ix->built)
+        __builtin_prefetch(&ix->slots[h[k] & mask]);
+    }
+    for (size_t k = 0; ix->built && k < m; k++) { /* the likely entry, before slot_of compares its id */
+      size_t i = h[k] & mask;
+      while (ix->slots[i].e && ix->slots[i].hash != h[k])
+        i = (i + 1) & mask;
+      if (ix->slots[i].e)
+        __builtin_prefetch(ix->slots[i].e);
+    }
+    for (size_t k = 0; k < m; k++) {
+      const struct ent *e = ix->built ? slot_of(ix, ids[at + k], lens[at + k], h[k])->e : NULL;
+      memset(&out[at + k], 0, sizeof out[at + k]);
+      found[at + k] = e != NULL;
+      if (e)
+        fill_entry(ix, e, &out[at + k]);
+    }
+  }
+  rd_unlock(ix, shard);
+  return MES_OK;
+}
+
 /* Copies s into out (cap bytes), cutting at a UTF-8 character boundary. */
 static void copy_utf8(char *out, size_t cap, const char *s) {
   size_t n = strlen(s);

@@ -32,9 +32,10 @@ void mes__h_recs_post(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_engine *e = mes_http_req_engine(req);
   struct mes_model *m = mes_engine_model(e);
   struct mes_rec_outcome oc;
-  json_t *out = NULL;
-  rc = mes_recommend(mes_engine_recommender(e), mes_http_req_ctx(req), m, body, mes_http_req_lang(req), &out, &oc,
-                     &err);
+  char *out = NULL;
+  size_t out_len = 0;
+  rc = mes_recommend_text(mes_engine_recommender(e), mes_http_req_ctx(req), m, body, mes_http_req_lang(req), &out,
+                          &out_len, &oc, &err);
   mes_model_unref(m);
   json_decref(body);
   if (rc) {
@@ -44,7 +45,7 @@ void mes__h_recs_post(struct mes_http_req *req, struct mes_http_resp *resp) {
   mes_http_metric_add(req, "mesura_recommendations_total", "personalized", oc.personalized ? "true" : "false", 1);
   for (size_t i = 0; i < oc.n_rules; i++)
     mes_http_metric_add(req, "mesura_suppressions_total", "rule", oc.by_rule[i].rule, oc.by_rule[i].n);
-  mes_http_reply_json(resp, 200, out);
+  mes_http_reply_take(resp, 200, MES_HTTP_JSON, out, out_len);
 }
 
 /* GET /v1/recommendations/{id} -> the decision record; "suppressed" only for

@@ -9,6 +9,7 @@
 #include "crypto/crypto.h"
 #include "http/endpoints.h"
 #include "http/handler.h"
+#include "recommend/recommend.h"
 #include "rights/rights.h"
 
 #define SUBJECT_TOKEN_TTL_S (15 * 60)
@@ -37,6 +38,10 @@ void mes__h_subject_export(struct mes_http_req *req, struct mes_http_resp *resp)
   json_t *out = NULL;
   size_t id_len = 0;
   const char *id = mes_http_req_param(req, "s", &id_len);
+  /* Decision records and impressions wait a few ms in the recommender's
+   * queue before they are written: the export shows the ones given out
+   * before it was asked for. */
+  mes_recommender_flush(mes_engine_recommender(mes_http_req_engine(req)));
   if (mes_http_req_subject(req, "s", false, &s, &err) ||
       mes_rights_export(mes_http_req_ctx(req), id, id_len, &s, mes_http_req_lang(req), &out, &err)) {
     mes_http_reply_error(resp, &err);

@@ -217,7 +217,7 @@ static void reply_oom(struct mes_http_resp *resp) {
 }
 
 void mes_http_reply_json(struct mes_http_resp *resp, int status, json_t *v) {
-  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+  char *s = v ? mes_json_dump(v) : NULL;
   json_decref(v);
   if (!s) {
     reply_oom(resp);

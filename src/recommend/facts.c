@@ -53,43 +53,44 @@ static int facts_from_store(struct rec_state *s, const char *id, struct mes_item
   return MES_OK;
 }
 
-const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, bool *oom) {
-  if (!s->items) {
-    s->n_item_buckets = 256;
-    s->items = mes__rec_alloc(&s->arena, s->n_item_buckets * sizeof *s->items);
-    if (!s->items) {
-      *oom = true;
-      return NULL;
-    }
-  }
-  uint64_t h = hash_str(id);
-  struct rec_item **pp = &s->items[h & (s->n_item_buckets - 1)];
-  for (struct rec_item *it = *pp; it; it = it->next)
+static int items_ready(struct rec_state *s) {
+  if (s->items)
+    return MES_OK;
+  s->n_item_buckets = 256;
+  s->items = mes__rec_alloc(&s->arena, s->n_item_buckets * sizeof *s->items);
+  return s->items ? MES_OK : MES_ENOMEM;
+}
+
+static struct rec_item *item_cached(const struct rec_state *s, const char *id, uint64_t h) {
+  for (struct rec_item *it = s->items[h & (s->n_item_buckets - 1)]; it; it = it->next)
     if (it->hash == h && strcmp(it->id, id) == 0)
-      return it->facts.known ? &it->facts : NULL;
+      return it;
+  return NULL;
+}
+
+/* Caches the facts of id: from the catalog entry e (found or not), or from
+ * the stored document when there is no index (e NULL then). NULL when out of
+ * memory. */
+static struct rec_item *item_add(struct rec_state *s, const char *id, uint64_t h, const struct mes_catalog_entry *e,
+                                 bool found) {
   struct rec_item *it = mes__rec_alloc(&s->arena, sizeof *it);
-  if (!it || !(it->id = mes__rec_strndup(&s->arena, id, strlen(id)))) {
-    *oom = true;
+  if (!it || !(it->id = mes__rec_strndup(&s->arena, id, strlen(id))))
     return NULL;
-  }
   it->hash = h;
   struct mes_item_facts *f = &it->facts;
-  int rc;
-  if (s->c->catalog) {
-    struct mes_catalog_entry e;
-    rc = mes_catalog_index_lookup(s->c->catalog, s->c->store, id, strlen(id), &e);
-    if (rc == MES_OK) {
-      f->available = e.available;
-      for (size_t i = 0; i < e.n_cats && i < MES_GUARD_MAX_CATS; i++)
-        f->cats[f->n_cats++] = e.cats[i]; /* interned: outlive the request */
+  int rc = MES_ENOT_FOUND;
+  if (e) {
+    if (found) {
+      rc = MES_OK;
+      f->available = e->available;
+      for (size_t i = 0; i < e->n_cats && i < MES_GUARD_MAX_CATS; i++)
+        f->cats[f->n_cats++] = e->cats[i]; /* interned: outlive the request */
     }
   } else {
     rc = facts_from_store(s, id, f);
   }
-  if (rc == MES_ENOMEM) {
-    *oom = true;
+  if (rc == MES_ENOMEM)
     return NULL;
-  }
   f->known = rc == MES_OK; /* a store failure reads as "not in the catalog": never served */
   for (size_t i = 0; i < f->n_cats; i++) {
     int k = mes_policy_category(s->c->policy, f->cats[i], strlen(f->cats[i]));
@@ -98,9 +99,68 @@ const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, 
       f->once |= s->c->policy->categories[k].lifecycle_once;
     }
   }
+  struct rec_item **pp = &s->items[h & (s->n_item_buckets - 1)];
   it->next = *pp;
   *pp = it;
-  return f->known ? f : NULL;
+  return it;
+}
+
+const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, bool *oom) {
+  if (items_ready(s)) {
+    *oom = true;
+    return NULL;
+  }
+  uint64_t h = hash_str(id);
+  struct rec_item *it = item_cached(s, id, h);
+  if (!it) {
+    struct mes_catalog_entry e;
+    int rc = MES_ENOT_FOUND;
+    if (s->c->catalog)
+      rc = mes_catalog_index_lookup(s->c->catalog, s->c->store, id, strlen(id), &e);
+    if (rc == MES_ENOMEM || !(it = item_add(s, id, h, s->c->catalog ? &e : NULL, rc == MES_OK))) {
+      *oom = true;
+      return NULL;
+    }
+  }
+  return it->facts.known ? &it->facts : NULL;
+}
+
+/* Items looked up per call of mes_catalog_index_lookup_many. */
+#define ITEMS_AHEAD 64
+
+int mes__rec_items_ahead(struct rec_state *s, const char *const *ids, size_t n) {
+  if (!s->c->catalog)
+    return MES_OK; /* without an index, one at a time (mes__rec_item) */
+  if (items_ready(s))
+    return MES_ENOMEM;
+  for (size_t at = 0; at < n;) {
+    const char *want[ITEMS_AHEAD];
+    size_t lens[ITEMS_AHEAD];
+    uint64_t hs[ITEMS_AHEAD];
+    size_t m = 0;
+    for (; at < n && m < ITEMS_AHEAD; at++) {
+      uint64_t h = hash_str(ids[at]);
+      if (item_cached(s, ids[at], h))
+        continue;
+      bool dup = false; /* twice in this group: looked up once */
+      for (size_t k = 0; k < m && !dup; k++)
+        dup = hs[k] == h && strcmp(want[k], ids[at]) == 0;
+      if (dup)
+        continue;
+      want[m] = ids[at];
+      lens[m] = strlen(ids[at]);
+      hs[m++] = h;
+    }
+    struct mes_catalog_entry e[ITEMS_AHEAD];
+    bool found[ITEMS_AHEAD];
+    int rc = m ? mes_catalog_index_lookup_many(s->c->catalog, s->c->store, want, lens, m, e, found) : MES_OK;
+    if (rc == MES_ENOMEM)
+      return rc;
+    for (size_t k = 0; k < m; k++)
+      if (!item_add(s, want[k], hs[k], &e[k], rc == MES_OK && found[k]))
+        return MES_ENOMEM;
+  }
+  return MES_OK;
 }
 
 static const struct mes_item_facts *item_info_cb(void *ud, const char *item) {

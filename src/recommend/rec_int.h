@@ -181,6 +181,11 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err);
 /* Catalog facts of item id (cached in s); NULL when not in the catalog or
  * out of memory (*oom set then). */
 const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, bool *oom);
+/* Fetches the catalog facts of n items into the cache at once (one hold of
+ * the index's lock, misses overlapped), so that the mes__rec_item calls
+ * that follow find them. MES_OK or MES_ENOMEM; store failures read as
+ * "not in the catalog", as in mes__rec_item. */
+int mes__rec_items_ahead(struct rec_state *s, const char *const *ids, size_t n);
 void mes__rec_state_release(struct rec_state *s);
 
 /* score.c */
@@ -212,13 +217,15 @@ int32_t mes__rec_cand_of(struct rec_state *s, uint32_t midx, bool add, bool *oom
  * source proposed it; -1 when out of memory. */
 int32_t mes__rec_cand_for_item(struct rec_state *s, const char *item, size_t len);
 
-/* serve.c: mes_recommend, with the guardrails on (rules = true, what
+/* serve.c: mes_recommend (out) or mes_recommend_text (text), either may be
+ * NULL, with the guardrails on (rules = true, what
  * mes_recommend does) or off: then neither mes_guard_run nor the read of the
  * facts only the rules use (impressions) happens. Off exists only so that
  * bench/bench_recs.c can measure what the rules add to a request (issue
  * "guardrails": at most 10 %); no option, variable or HTTP field reaches it. */
 int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
-                   enum mes_lang lang, bool rules, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err);
+                   enum mes_lang lang, bool rules, json_t **out, char **text, size_t *text_len,
+                   struct mes_rec_outcome *oc, struct mes_err *err);
 
 /* serve.c: JSON of one candidate's reason ({"code","text","based_on"}); new. */
 json_t *mes__rec_reason_json(struct rec_state *s, const struct mes_cand *cand, const struct rec_cand_x *cx);

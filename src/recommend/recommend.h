@@ -132,6 +132,13 @@ struct mes_rec_outcome {
 int mes_recommend(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
                   enum mes_lang lang, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err);
 
+/* The same, the reply handed out as the JSON text sent to the client (*text
+ * new, NUL-terminated, *len bytes): serialized once, for the reply and the
+ * decision record alike. */
+int mes_recommend_text(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+                       const json_t *body, enum mes_lang lang, char **text, size_t *len, struct mes_rec_outcome *oc,
+                       struct mes_err *err);
+
 /*
  * GET /v1/recommendations/{id}: the decision record, *out new:
  *   {"request_id", "ts", "placement", "channel", "personalized", "model"

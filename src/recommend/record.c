@@ -14,10 +14,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "base/mtime.h"
 #include "recommend/rec_int.h"
@@ -30,6 +33,13 @@
 #define QUEUE_MAX_BYTES ((size_t)64 << 20)   /* their documents and item ids */
 #define MS_PER_HOUR 3600000LL
 #define MS_PER_DAY 86400000LL
+/* The writer gathers: woken by a first entry, it waits up to GATHER_NS for
+ * more (or until GATHER_WAKE are queued) before it writes them in one
+ * transaction. Woken by every request, it wrote batches of one or two under
+ * light load, a commit each, and each wake-up cost the request a futex call.
+ * Nobody waits for a record to be on disk: readers search the queue. */
+#define GATHER_NS 20000000LL
+#define GATHER_WAKE 512
 
 struct entry {
   struct entry *next;
@@ -59,6 +69,8 @@ struct mes_recommender {
   uint64_t written;        /* batches written */
   size_t dropped;
   bool stop;
+  bool idle;         /* the writer waits for a first entry: the next enqueue wakes it */
+  unsigned flushers; /* threads in mes_recommender_flush: no gathering */
   pthread_t thread;
 };
 
@@ -143,10 +155,23 @@ static void *writer_main(void *arg) {
   struct mes_recommender *r = arg;
   pthread_mutex_lock(&r->mu);
   for (;;) {
-    while (!r->head && !r->stop)
+    while (!r->head && !r->stop) {
+      r->idle = true;
       pthread_cond_wait(&r->work, &r->mu);
-    if (!r->head && r->stop)
-      break;
+    }
+    r->idle = false;
+    if (!r->head)
+      break; /* stopping, nothing left */
+    if (!r->stop && !r->flushers && r->n_queued < GATHER_WAKE) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      int64_t ns = (int64_t)ts.tv_nsec + GATHER_NS;
+      ts.tv_sec += (time_t)(ns / 1000000000LL);
+      ts.tv_nsec = (long)(ns % 1000000000LL);
+      while (!r->stop && !r->flushers && r->n_queued < GATHER_WAKE &&
+             pthread_cond_timedwait(&r->work, &r->mu, &ts) != ETIMEDOUT) {
+      }
+    }
     r->inflight = r->head;
     r->head = r->tail = NULL;
     r->n_queued = 0;
@@ -174,7 +199,11 @@ int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct 
   r->st = st;
   r->log = log;
   pthread_mutex_init(&r->mu, NULL);
-  pthread_cond_init(&r->work, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the gathering deadline ignores wall-clock jumps */
+  pthread_cond_init(&r->work, &ca);
+  pthread_condattr_destroy(&ca);
   pthread_cond_init(&r->done, NULL);
   /* Signals belong to the server's sigwait thread (see engine). */
   sigset_t all, old;
@@ -216,8 +245,11 @@ void mes_recommender_flush(struct mes_recommender *r) {
   pthread_mutex_lock(&r->mu);
   /* Everything queued now goes out in the batch after the current one. */
   uint64_t target = r->queued_batches + (r->head ? 1 : 0);
+  r->flushers++;
+  pthread_cond_signal(&r->work); /* a gathering writer goes now */
   while (r->written < target)
     pthread_cond_wait(&r->done, &r->mu);
+  r->flushers--;
   pthread_mutex_unlock(&r->mu);
 }
 
@@ -249,13 +281,34 @@ void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
 
 /* ---------------------------------------------------------------- queueing */
 
+/* Request ids grow with time: milliseconds since RID_EPOCH_MS in the high
+ * 41 bits (until 2089), a counter in the low 22 (4 M per millisecond before
+ * it could repeat one). The decisions table is keyed by the id, so the
+ * writer appends records at the right edge of its b-tree; random ids put
+ * every record on its own random page, and committing and checkpointing
+ * those pages cost the server about a fifth of its CPU at saturation
+ * (bench/README.md, "Sixth pass"). The counter starts at a random value per
+ * process. Ids are not secret: reading a record takes a key that may ask
+ * for any subject's recommendations anyway. */
+#define RID_EPOCH_MS 1577836800000LL /* 2020-01-01T00:00:00Z */
+#define RID_SEQ_BITS 22
+
 int64_t mes__rec_new_rid(void) {
-  uint64_t v = 0;
-  while ((v & INT64_MAX) == 0) {
+  static _Atomic uint64_t seq;
+  static _Atomic bool seeded;
+  if (!atomic_load_explicit(&seeded, memory_order_acquire)) {
+    uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) /* never blocks once the pool is ready */
-      v = (uint64_t)mes_mono_ns() * 6364136223846793005ull + 1442695040888963407ull;
+      v = mes_mono_ns();
+    uint64_t zero = 0;
+    atomic_compare_exchange_strong(&seq, &zero, v); /* the first thread seeds it */
+    atomic_store_explicit(&seeded, true, memory_order_release);
   }
-  return (int64_t)(v & INT64_MAX);
+  int64_t ms = mes_now_ms() - RID_EPOCH_MS;
+  if (ms < 1)
+    ms = 1; /* a clock before 2020: still a positive id */
+  uint64_t n = atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed) & ((1u << RID_SEQ_BITS) - 1);
+  return (int64_t)((((uint64_t)ms << RID_SEQ_BITS) | n) & INT64_MAX);
 }
 
 void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]) {
@@ -340,7 +393,8 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
   r->tail = last;
   r->n_queued += n;
   r->bytes_queued += bytes;
-  pthread_cond_signal(&r->work);
+  if (r->idle || r->n_queued >= GATHER_WAKE)
+    pthread_cond_signal(&r->work);
   pthread_mutex_unlock(&r->mu);
 }
 
@@ -424,7 +478,7 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
     plain = (char *)doc;
     plain_len = row.len;
   }
-  json_t *rec = json_loadb(plain, plain_len, 0, NULL);
+  json_t *rec = mes_json_load_parts(plain, plain_len);
   if (row.sid)
     mes_wipe(plain, plain_len);
   free(plain);

@@ -683,7 +683,16 @@ static int by_weight(const void *a, const void *b) {
 void mes__rec_settle(struct rec_state *s, size_t from, size_t to) {
   static const enum mes_reason general[] = {MES_REASON_SIMILAR_TO_CURRENT, MES_REASON_TRENDING, MES_REASON_POPULAR,
                                             MES_REASON_EDITORIAL};
-  for (size_t i = from; i < to && i < s->n_cands; i++) {
+  if (to > s->n_cands)
+    to = s->n_cands;
+  const char **ids = from < to ? mes__rec_alloc_raw(&s->arena, (to - from) * sizeof *ids) : NULL;
+  size_t n_ids = 0;
+  for (size_t i = from; ids && i < to; i++)
+    if (!s->cands[i].facts.known)
+      ids[n_ids++] = s->cands[i].item;
+  if (n_ids)
+    (void)mes__rec_items_ahead(s, ids, n_ids); /* out of memory: mes__rec_item below says it per item */
+  for (size_t i = from; i < to; i++) {
     struct mes_cand *cd = &s->cands[i];
     struct rec_cand_x *x = &s->cx[i];
     qsort(x->contrib, x->n_contrib, sizeof x->contrib[0], by_weight);

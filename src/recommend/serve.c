@@ -234,47 +234,53 @@ static void count_rule(struct mes_rec_outcome *oc, const char *rule) {
   }
 }
 
-/* The record's text: the head plus "suppressed", through jansson. The list
- * is bounded by candidate pruning (mes__rec_prune: tens of entries, not the
- * thousand a long stale history once produced), so an object per entry is
- * cheap. New, or NULL when out of memory. */
-static char *record_text(json_t *head, const struct run *run) {
+/* The record's own part: what the reply does not say, "suppressed"
+ * included, through jansson. The list is bounded by candidate pruning
+ * (mes__rec_prune: tens of entries, not the thousand a long stale history
+ * once produced), so an object per entry is cheap. New, or NULL when out of
+ * memory. */
+static char *record_part(const struct rec_state *s, const struct run *run) {
+  char ts[32];
+  mes_time_format(s->c->now_ms, ts);
+  int64_t model_id = s->m ? mes_model_id(s->m) : 0;
   json_t *sup = json_array();
-  int rc = sup ? 0 : -1;
+  json_t *head = sup ? json_pack("{s:s, s:s, s:s, s:o, s:o}", "ts", ts, "placement", s->req.placement, "channel",
+                                 mes_channel_name(s->req.channel), "model",
+                                 model_id > 0 ? json_integer(model_id) : json_null(), "suppressed", sup)
+                     : NULL;
+  int rc = head ? 0 : -1;
   for (size_t i = 0; !rc && i < run->n; i++) {
     const struct mes_cand *cd = &run->c[i];
     if (cd->dropped)
       rc = json_array_append_new(sup, json_pack("{s:s, s:s, s:s}", "item", cd->item, "rule",
                                                 cd->rule ? cd->rule : "", "detail", cd->detail));
   }
-  if (!rc)
-    rc = json_object_set_new(head, "suppressed", sup);
-  else
-    json_decref(sup);
-  return rc ? NULL : json_dumps(head, JSON_COMPACT);
+  char *text = rc ? NULL : mes_json_dump(head);
+  json_decref(head);
+  return text;
 }
 
-/* Serializes and (for a known subject) seals the record, then queues it
- * with the impressions. Failures cost the record, never the answer. */
-static void keep_record(struct rec_state *s, int64_t rid, json_t *items, const struct run *run,
+/* Keeps the record: the reply's text as sent, then its own part (the two
+ * read back as one object: mes_json_load_parts), so the answer is
+ * serialized once for both. Seals it for a known subject and queues it with
+ * the impressions. Failures cost the record, never the answer. */
+static void keep_record(struct rec_state *s, int64_t rid, const char *reply, size_t reply_len, const struct run *run,
                         const char *const *served, size_t n_served) {
   const struct mes_ctx *c = s->c;
-  char ts[32];
-  mes_time_format(c->now_ms, ts);
   char rid_s[MES_REC_ID_LEN + 1];
   mes__rec_format_rid(rid, rid_s);
-  int64_t model_id = s->m ? mes_model_id(s->m) : 0;
-  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:O}", "request_id", rid_s, "ts", ts, "placement",
-                          s->req.placement, "channel", mes_channel_name(s->req.channel), "personalized",
-                          s->personalized, "model", model_id > 0 ? json_integer(model_id) : json_null(), "items",
-                          items);
-  char *doc = rec ? record_text(rec, run) : NULL;
-  json_decref(rec);
+  char *part = record_part(s, run);
+  size_t part_len = part ? strlen(part) : 0, len = reply_len + 1 + part_len;
+  char *doc = part ? malloc(len + 1) : NULL;
   if (!doc) {
+    free(part);
     mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: out of memory", rid_s);
     return;
   }
-  size_t len = strlen(doc);
+  memcpy(doc, reply, reply_len);
+  doc[reply_len] = '\n';
+  memcpy(doc + reply_len + 1, part, part_len + 1);
+  free(part);
   int64_t sid = s->known ? s->subj.row.id : 0;
   uint8_t *stored = (uint8_t *)doc;
   if (sid) { /* personal: sealed with the subject's key, so erasure shreds it */
@@ -302,12 +308,24 @@ static void keep_record(struct rec_state *s, int64_t rid, json_t *items, const s
 
 int mes_recommend(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
                   enum mes_lang lang, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err) {
-  return mes__rec_serve(r, c, m, body, lang, true, out, oc, err);
+  return mes__rec_serve(r, c, m, body, lang, true, out, NULL, NULL, oc, err);
+}
+
+int mes_recommend_text(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+                       const json_t *body, enum mes_lang lang, char **text, size_t *len, struct mes_rec_outcome *oc,
+                       struct mes_err *err) {
+  return mes__rec_serve(r, c, m, body, lang, true, NULL, text, len, oc, err);
 }
 
 int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
-                   enum mes_lang lang, bool rules, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err) {
-  *out = NULL;
+                   enum mes_lang lang, bool rules, json_t **out, char **text, size_t *text_len,
+                   struct mes_rec_outcome *oc, struct mes_err *err) {
+  if (out)
+    *out = NULL;
+  if (text) {
+    *text = NULL;
+    *text_len = 0;
+  }
   struct mes_rec_outcome dummy;
   if (!oc)
     oc = &dummy;
@@ -363,12 +381,25 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
   int64_t rid = mes__rec_new_rid();
   char rid_s[MES_REC_ID_LEN + 1];
   mes__rec_format_rid(rid, rid_s);
-  *out = json_pack("{s:s, s:b, s:O}", "request_id", rid_s, "personalized", s.personalized, "items", items);
-  if (!*out) {
+  json_t *reply = json_pack("{s:s, s:b, s:O}", "request_id", rid_s, "personalized", s.personalized, "items", items);
+  char *reply_text = reply ? mes_json_dump(reply) : NULL;
+  if (!reply_text) {
+    json_decref(reply);
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto done;
   }
-  keep_record(&s, rid, items, &run, served, n_out);
+  size_t reply_len = strlen(reply_text);
+  keep_record(&s, rid, reply_text, reply_len, &run, served, n_out);
+  if (out)
+    *out = reply;
+  else
+    json_decref(reply);
+  if (text) {
+    *text = reply_text;
+    *text_len = reply_len;
+  } else {
+    free(reply_text);
+  }
   oc->personalized = s.personalized;
   oc->n_items = n_out;
 done:

@@ -269,7 +269,7 @@ static int decision_cb(void *ud, const struct mes_decision_row *row) {
     l->rc = rc;
     return 1;
   }
-  json_t *rec = json_loadb(plain, len, 0, NULL);
+  json_t *rec = mes_json_load_parts(plain, len);
   mes_wipe(plain, len);
   free(plain);
   if (!rec)

@@ -198,6 +198,45 @@ static void test_canonical(void **state) {
   json_decref(v);
 }
 
+/* A reply's score reads as people expect it (0.0882, not
+ * 0.088200000000000001), and still parses back to the same number. */
+static void test_dump_reals(void **state) {
+  (void)state;
+  json_t *v = json_pack("{s:f, s:f, s:i}", "score", 0.0882, "price", 19.99, "n", 3);
+  char *s = mes_json_dump(v);
+  assert_string_equal(s, "{\"score\":0.0882,\"price\":19.99,\"n\":3}");
+  json_t *back = json_loads(s, 0, NULL);
+  assert_true(json_real_value(json_object_get(back, "score")) == 0.0882);
+  json_decref(back);
+  free(s);
+  json_decref(v);
+}
+
+/* A record stored as parts (the reply as sent, then the record's own
+ * members) reads back as one object; a record of one part (as stored before)
+ * reads as before; anything else is refused. */
+static void test_load_parts(void **state) {
+  (void)state;
+  const char *two = "{\"request_id\":\"r_1\",\"items\":[1,2]}\n{\"ts\":\"t\",\"suppressed\":[]}";
+  json_t *v = mes_json_load_parts(two, strlen(two));
+  assert_non_null(v);
+  assert_string_equal(mes_json_str(v, "request_id", ""), "r_1");
+  assert_string_equal(mes_json_str(v, "ts", ""), "t");
+  assert_int_equal(json_array_size(json_object_get(v, "items")), 2);
+  assert_true(json_is_array(json_object_get(v, "suppressed")));
+  json_decref(v);
+  const char *one = " {\"a\":1} ";
+  v = mes_json_load_parts(one, strlen(one));
+  assert_int_equal(mes_json_int(v, "a", 0), 1);
+  json_decref(v);
+  const char *bad[] = {"", "   ", "{\"a\":1}\n[1]", "{\"a\":1} x", "{\"a\":1}{\"b\":", "[1]", "{\"a\":1}\n\"s\""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    v = mes_json_load_parts(bad[i], strlen(bad[i]));
+    if (v)
+      fail_msg("accepted %s", bad[i]);
+  }
+}
+
 static void test_buf_cap(void **state) {
   (void)state;
   struct mes_buf b;
@@ -224,7 +263,7 @@ int main(void) {
       cmocka_unit_test(test_rfc3339),   cmocka_unit_test(test_ids),    cmocka_unit_test(test_validator),
       cmocka_unit_test(test_validator_base_ptr),
       cmocka_unit_test(test_ts_future), cmocka_unit_test(test_canonical), cmocka_unit_test(test_buf_cap),
-      cmocka_unit_test(test_error_table),
+      cmocka_unit_test(test_error_table), cmocka_unit_test(test_dump_reals), cmocka_unit_test(test_load_parts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

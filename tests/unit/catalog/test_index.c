@@ -190,6 +190,7 @@ static void test_each_and_growth(void **state) {
   assert_int_equal(lookup(f, "item-2500", &e), MES_ENOT_FOUND);
 }
 
+
 /* Upserts items id_fmt % i for i in [from, to), through ctx c, with title
  * "T<i>" and category camping (even i) or kitchen (odd i). */
 static void upsert_range(const struct mes_ctx *c, const char *id_fmt, int from, int to) {
@@ -248,6 +249,48 @@ static void test_delete_in_runs(void **state) {
   struct seen s = {0};
   assert_int_equal(mes_catalog_index_each(f->ix, f->w.store, 0, each_cb, &s), MES_OK);
   assert_int_equal(s.n, 3000);
+}
+
+/* Many at once answer exactly what one at a time does: found or not,
+ * availability, categories; across several groups of the look-ahead, with
+ * repeats, missing ids and the index built by the call itself. */
+static void test_lookup_many(void **state) {
+  struct fixture *f = *state;
+  struct mes_ctx plain = f->w.ctx;
+  plain.catalog = NULL; /* the index is built by the first lookup below */
+  upsert_range(&plain, "item-%d", 0, 300);
+  put(f, &plain, "stove", "{\"title\": \"Stove\", \"categories\": [\"camping\", \"kitchen\"], \"available\": false}");
+  enum { N = 150 };
+  char bufs[N][32];
+  const char *ids[N];
+  size_t lens[N];
+  for (int i = 0; i < N; i++) {
+    /* every third missing, every fifth a repeat of an earlier one, one unavailable */
+    if (i == 77)
+      snprintf(bufs[i], sizeof bufs[i], "stove");
+    else
+      snprintf(bufs[i], sizeof bufs[i], i % 3 == 0 ? "nope-%d" : "item-%d", i % 5 == 0 ? i / 2 : i * 2);
+    ids[i] = bufs[i];
+    lens[i] = strlen(bufs[i]);
+  }
+  struct mes_catalog_entry many[N];
+  bool found[N];
+  assert_int_equal(mes_catalog_index_lookup_many(f->ix, f->w.store, ids, lens, N, many, found), MES_OK);
+  size_t n_found = 0;
+  for (int i = 0; i < N; i++) {
+    struct mes_catalog_entry one;
+    int rc = lookup(f, ids[i], &one);
+    assert_int_equal(found[i], rc == MES_OK);
+    n_found += found[i];
+    assert_int_equal(many[i].available, one.available);
+    assert_int_equal(many[i].n_cats, one.n_cats);
+    for (size_t k = 0; k < one.n_cats; k++)
+      assert_ptr_equal(many[i].cats[k], one.cats[k]);
+  }
+  assert_true(n_found > 50 && n_found < N);
+  assert_false(many[77].available);
+  assert_int_equal(many[77].n_cats, 2);
+  assert_string_equal(many[77].cats[1], "kitchen");
 }
 
 static void test_long_ids(void **state) {
@@ -387,6 +430,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_build_and_lookup, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kept_current, setup, teardown),
       cmocka_unit_test_setup_teardown(test_each_and_growth, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lookup_many, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete_in_runs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_long_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(test_race, setup, teardown),

@@ -20,6 +20,7 @@
 
 #include "../world.h"
 
+#include "base/mtime.h"
 #include "catalog/catalog.h"
 #include "consent/consent.h"
 #include "crypto/crypto.h"
@@ -410,6 +411,29 @@ static int each_shown(void *ud, const char *item, int channel, int64_t ts_ms) {
   return 0;
 }
 
+/* Request ids grow with time (the decisions table appends rather than
+ * scattering records over random pages) and never repeat; the high bits are
+ * the milliseconds since 2020. */
+static void test_request_ids_grow(void **state) {
+  struct fixture *f = *state;
+  struct mes_recommender *rec;
+  assert_int_equal(mes_recommender_new(f->w.store, NULL, &rec), MES_OK);
+  char prev[MES_REC_ID_LEN + 1] = "";
+  int64_t before = mes_now_ms();
+  for (int i = 0; i < 40; i++) {
+    json_t *r = recommend(f, rec, f->model, i % 2 ? "{\"subject\": \"alice\"}" : "{}", MES_LANG_EN, NULL);
+    const char *rid = mes_json_str(r, "request_id", "");
+    assert_int_equal(strlen(rid), MES_REC_ID_LEN);
+    assert_true(strcmp(rid, prev) > 0); /* fixed-width hex: text order is number order */
+    snprintf(prev, sizeof prev, "%s", rid);
+    json_decref(r);
+  }
+  unsigned long long v = strtoull(prev + 2, NULL, 16);
+  int64_t ms = (int64_t)(v >> 22) + 1577836800000LL;
+  assert_true(ms >= before - 1 && ms <= mes_now_ms() + 1);
+  mes_recommender_free(rec);
+}
+
 static void test_records(void **state) {
   struct fixture *f = *state;
   struct mes_recommender *rec;
@@ -518,6 +542,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_without_model, setup, teardown),
       cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_request_ids_grow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_escapes, setup, teardown),
       cmocka_unit_test(test_latest_items_weigh_most),
   };
