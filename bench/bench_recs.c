@@ -15,6 +15,7 @@
  *     unavailable. Then train: `mesura train --data DIR`.
  *
  *   bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B] [--only KIND]
+ *                  [--active N] [--cache on|off|both]
  *     times mes_recommend-style calls (count 10, web) on the engine opened on
  *     DIR with its live model, in blocks of B requests that alternate between
  *     three kinds, each block over fresh random subjects (so no kind gets a
@@ -25,9 +26,17 @@
  *       context   no subject, an item on screen: the non-personal path.
  *     --only runs one kind (for a profiler). Prints one JSON line: per kind
  *     mean / p50 / p99 µs and suppressions per rule, the ratio rules /
- *     no_rules, the model's resident bytes, the peak RSS. The random subjects
- *     are the same from run to run (fixed seed); each run adds decision
- *     records and impressions to DIR, as serving does.
+ *     no_rules, the model's resident bytes, the peak RSS, the history cache's
+ *     hits, misses and stale reads. The random subjects are the same from run
+ *     to run (fixed seed); each run adds decision records and impressions to
+ *     DIR, as serving does.
+ *
+ *     --active N draws every subject from N fixed random shoppers instead of
+ *     all of them, so that a shopper asks several times, as in a browsing
+ *     session (the case the history cache is for). --cache off reads every
+ *     history without the cache (as serving.history_cache_mb: 0); --cache
+ *     both adds a fourth kind, rules_uncached (rules without the cache), to
+ *     the alternation, for a comparison within one run.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,6 +48,7 @@
 #include "catalog/catalog.h"
 #include "crypto/crypto.h"
 #include "engine/engine.h"
+#include "ingest/histcache.h"
 #include "model/model.h"
 #include "recommend/rec_int.h"
 #include "bench_util.h"
@@ -176,8 +186,22 @@ static int setup(const char *dir, long n_items) {
 
 /* ------------------------------------------------------------ timing */
 
-enum kind { K_RULES, K_NO_RULES, K_CONTEXT, K_N };
-static const char *const kind_name[K_N] = {"rules", "no_rules", "context"};
+enum kind { K_RULES, K_NO_RULES, K_CONTEXT, K_RULES_UNCACHED, K_N };
+static const char *const kind_name[K_N] = {"rules", "no_rules", "context", "rules_uncached"};
+
+/* Who asks: shopper-K for K uniform below n_subj, or drawn from pool[0..n_pool)
+ * (--active). Without the cache (cached false), requests read every history
+ * from the store. */
+struct draw {
+  long n_subj, n_items;
+  const long *pool;
+  long n_pool;
+  bool cached;
+};
+
+static long draw_subject(const struct draw *d) {
+  return d->n_pool ? d->pool[bench_rnd() % (uint64_t)d->n_pool] : (long)(bench_rnd() % (uint64_t)d->n_subj);
+}
 
 struct series {
   uint64_t *ns;
@@ -209,17 +233,19 @@ static double mean_us(const struct series *s) {
 
 /* One request of kind k, timed from the context to the reply's last byte
  * (what the HTTP handler does minus the HTTP layer). */
-static int one(struct mes_engine *e, enum kind k, long n_subj, long n_items, struct series *out, bool keep) {
+static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct series *out, bool keep) {
   char body_s[128];
   if (k == K_CONTEXT)
     snprintf(body_s, sizeof body_s, "{\"context\":{\"item\":\"item-%ld\"},\"count\":10}",
-             (long)(bench_rnd() % (uint64_t)n_items));
+             (long)(bench_rnd() % (uint64_t)d->n_items));
   else
-    snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", (long)(bench_rnd() % (uint64_t)n_subj));
+    snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", draw_subject(d));
   uint64_t t0 = mes_mono_ns();
   json_t *body = json_loads(body_s, 0, NULL);
   struct mes_ctx c;
   mes_engine_ctx(e, &c, "bench", false);
+  if (!d->cached || k == K_RULES_UNCACHED)
+    c.hcache = NULL;
   struct mes_model *m = mes_engine_model(e);
   struct mes_err err;
   mes_err_clear(&err);
@@ -264,7 +290,9 @@ static int one(struct mes_engine *e, enum kind k, long n_subj, long n_items, str
   return 0;
 }
 
-static int measure(const char *dir, long n_subj, long n_items, long n_req, long block, int only) {
+/* cache: 1 on, 0 off, 2 both (rules_uncached runs too). */
+static int measure(const char *dir, long n_subj, long n_items, long n_req, long block, int only, long n_active,
+                   int cache) {
   struct mes_err err;
   mes_err_clear(&err);
   struct mes_engine_opts o = {.dir = dir};
@@ -281,17 +309,31 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   }
   size_t model_bytes = mes_model_memory(m), model_items = mes_model_n_items(m);
   mes_model_unref(m);
+  long *pool = NULL;
+  if (n_active > 0) {
+    if (!(pool = malloc((size_t)n_active * sizeof *pool))) {
+      mes_engine_close(e);
+      return -1;
+    }
+    for (long i = 0; i < n_active; i++)
+      pool[i] = (long)(bench_rnd() % (uint64_t)n_subj);
+  }
+  struct draw d = {.n_subj = n_subj, .n_items = n_items, .pool = pool, .n_pool = n_active > 0 ? n_active : 0,
+                   .cached = cache != 0};
+  int n_kinds = cache == 2 || only == K_RULES_UNCACHED ? K_N : K_RULES_UNCACHED;
   struct series s[K_N] = {{0}};
   /* Warm-up: the catalog index is built on first lookup, the model's pages
    * and SQLite's caches fill. Not counted. */
   for (int i = 0; i < 300; i++)
-    if (one(e, (enum kind)(i % K_N), n_subj, n_items, NULL, false))
+    if (one(e, (enum kind)(i % n_kinds), &d, NULL, false))
       return -1;
+  struct mes_histcache_stats hc0;
+  mes_histcache_stats(mes_engine_histcache(e), &hc0);
   uint64_t t0 = mes_mono_ns();
   for (long done = 0; done < n_req; done += block)
-    for (int k = 0; k < K_N; k++)
+    for (int k = 0; k < n_kinds; k++)
       for (long i = 0; i < block && (only < 0 || only == k); i++)
-        if (one(e, (enum kind)k, n_subj, n_items, &s[k], true))
+        if (one(e, (enum kind)k, &d, &s[k], true))
           return -1;
   double wall = (double)(mes_mono_ns() - t0) / 1e9;
   mes_recommender_flush(mes_engine_recommender(e));
@@ -313,17 +355,30 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   if (s[K_RULES].n && s[K_NO_RULES].n)
     printf(",\"rules_ratio_mean\":%.3f,\"rules_ratio_p50\":%.3f", mean_us(&s[K_RULES]) / mean_us(&s[K_NO_RULES]),
            pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_NO_RULES], 0.5));
+  if (s[K_RULES].n && s[K_RULES_UNCACHED].n)
+    printf(",\"cache_ratio_mean\":%.3f,\"cache_ratio_p50\":%.3f,\"cache_ratio_p99\":%.3f",
+           mean_us(&s[K_RULES]) / mean_us(&s[K_RULES_UNCACHED]),
+           pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_RULES_UNCACHED], 0.5),
+           pct_us(&s[K_RULES], 0.99) / pct_us(&s[K_RULES_UNCACHED], 0.99));
+  struct mes_histcache_stats hc1;
+  mes_histcache_stats(mes_engine_histcache(e), &hc1);
+  printf(",\"active\":%ld,\"cache\":\"%s\",\"history_cache\":{\"hits\":%llu,\"misses\":%llu,\"stale\":%llu,"
+         "\"entries\":%llu,\"bytes\":%llu}",
+         n_active, cache == 2 ? "both" : cache ? "on" : "off", (unsigned long long)(hc1.hits - hc0.hits),
+         (unsigned long long)(hc1.misses - hc0.misses), (unsigned long long)(hc1.stale - hc0.stale),
+         (unsigned long long)hc1.entries, (unsigned long long)hc1.bytes);
   printf(",\"peak_rss_mb\":%.0f}\n", (double)bench_peak_rss_kb() / 1024.0);
   for (int k = 0; k < K_N; k++)
     free(s[k].ns);
+  free(pool);
   mes_engine_close(e);
   return 0;
 }
 
 int main(int argc, char **argv) {
   const char *dir = NULL;
-  long num[2] = {100000, 20000}, n_req = 6000, block = 250;
-  int n_num = 0, only = -1;
+  long num[2] = {100000, 20000}, n_req = 6000, block = 250, n_active = 0;
+  int n_num = 0, only = -1, cache = 1;
   bool do_setup = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--setup") == 0)
@@ -332,6 +387,16 @@ int main(int argc, char **argv) {
       n_req = strtol(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--block") == 0 && i + 1 < argc)
       block = strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--active") == 0 && i + 1 < argc) {
+      n_active = strtol(argv[++i], NULL, 10);
+      if (n_active <= 0)
+        num[0] = -1; /* usage */
+    } else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc) {
+      const char *v = argv[++i];
+      cache = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : strcmp(v, "both") == 0 ? 2 : -1;
+      if (cache < 0)
+        num[0] = -1; /* usage */
+    }
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       const char *k = argv[++i];
       for (int j = 0; j < K_N; j++)
@@ -350,7 +415,7 @@ int main(int argc, char **argv) {
   if (!dir || num[0] <= 0 || num[1] <= 0 || n_req <= 0 || block <= 0) {
     fprintf(stderr, "usage: bench_recs DIR --setup [N_ITEMS]\n"
                     "       bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B] "
-                    "[--only rules|no_rules|context]\n");
+                    "[--only rules|no_rules|context|rules_uncached] [--active N] [--cache on|off|both]\n");
     return 2;
   }
   mes_crypto_init();
@@ -363,5 +428,5 @@ int main(int argc, char **argv) {
   }
   if (do_setup)
     return setup(dir, num[1]) ? 1 : 0;
-  return measure(dir, num[0], num[1], n_req, block, only) ? 1 : 0;
+  return measure(dir, num[0], num[1], n_req, block, only, n_active, cache) ? 1 : 0;
 }

@@ -2,7 +2,8 @@
  * engine — opens a data directory and owns what lives for the whole process:
  * the policy snapshot (swapped whole on reload, reference-counted so that a
  * request keeps the policy it started with), the store, the master key, the
- * subject-key cache, and a short-lived cache of authenticated API keys.
+ * subject-key cache, the cache of active shoppers' decoded histories, and a
+ * short-lived cache of authenticated API keys.
  */
 #include "engine/engine.h"
 
@@ -19,6 +20,7 @@
 #include "base/mtime.h"
 #include "crypto/crypto.h"
 #include "catalog/catalog.h"
+#include "ingest/histcache.h"
 #include "ingest/ingest.h"
 #include "model/model.h"
 #include "policy/policy.h"
@@ -80,6 +82,10 @@ struct mes_engine {
    * carries, and the recommender with its decision-record writer. */
   struct mes_catalog_index *catalog;
   struct mes_recommender *rec;
+  /* Decoded histories of active shoppers (ingest/histcache.h), sized by the
+   * policy's serving.history_cache_mb at open and at every reload; always
+   * made, so that a reload can turn it on (a cap of 0 turns it off). */
+  struct mes_histcache *hcache;
 
   /* The live model (see mes_engine_model): the pointer is swapped under
    * model_mu; requests take a reference and never wait for training. */
@@ -368,6 +374,12 @@ static void model_maybe_retrain(struct mes_engine *e) {
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* The history cache's cap that policy p asks for, in bytes. */
+static size_t histcache_bytes(const struct mes_policy *p) {
+  size_t mb = (size_t)p->serving.history_cache_mb;
+  return mb > SIZE_MAX / (1024u * 1024u) ? SIZE_MAX : mb * 1024u * 1024u;
+}
+
 int mes_engine_init_dir(const char *dir, struct mes_err *err) {
   int rc = mes_crypto_init();
   if (rc)
@@ -466,6 +478,8 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   if (!rc)
     rc = mes_catalog_index_new(&e->catalog);
   if (!rc)
+    rc = mes_histcache_new(histcache_bytes(pol), &e->hcache);
+  if (!rc)
     rc = mes_recommender_new(e->store, &e->log, &e->rec);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
@@ -512,6 +526,7 @@ void mes_engine_close(struct mes_engine *e) {
   mes_model_unref(e->model);
   mes_recommender_free(e->rec); /* writes what is queued: before the store goes */
   mes_catalog_index_free(e->catalog);
+  mes_histcache_free(e->hcache); /* wipes what it holds */
   mes_store_close(e->store);
   mes_keycache_free(e->keys);
   mes_master_free(e->master);
@@ -552,6 +567,7 @@ int mes_engine_reload(struct mes_engine *e, struct mes_err *err) {
   }
   r->p = pol;
   r->refs = 1;
+  mes_histcache_set_cap(e->hcache, histcache_bytes(pol));
   pthread_mutex_lock(&e->pol_mu);
   struct pol_ref *old = e->pol_current;
   e->pol_current = r;
@@ -580,6 +596,7 @@ void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, 
   c->actor = actor;
   c->gpc = gpc;
   c->catalog = e->catalog;
+  c->hcache = e->hcache;
 }
 
 void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c) {
@@ -675,6 +692,7 @@ int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {
 }
 
 struct mes_store *mes_engine_store(struct mes_engine *e) { return e->store; }
+struct mes_histcache *mes_engine_histcache(struct mes_engine *e) { return e->hcache; }
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e) { return e->rec; }
 const struct mes_log *mes_engine_log(struct mes_engine *e) { return &e->log; }
 const char *mes_engine_dir(struct mes_engine *e) { return e->dir; }

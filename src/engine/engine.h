@@ -95,6 +95,12 @@ struct mes_recommender;
  * long as e. Request contexts carry the engine's catalog index (ctx.catalog). */
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e);
 
+struct mes_histcache;
+/* The cache of active shoppers' decoded histories (ingest/histcache.h) that
+ * request contexts carry (ctx.hcache): borrowed, lives as long as e. For its
+ * counters (mes_histcache_stats) and for erasure (mes_histcache_forget). */
+struct mes_histcache *mes_engine_histcache(struct mes_engine *e);
+
 struct mes_model;
 /* The live model: a new reference (release with mes_model_unref), or NULL
  * while none was trained. Cheap (a mutex around a pointer and a reference

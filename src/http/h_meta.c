@@ -65,6 +65,8 @@ void mes__h_metrics(struct mes_http_req *req, struct mes_http_resp *resp) {
                         "mesura_decision_records_dropped_total %zu\n",
                         rss, peak, q.queued, q.bytes, q.dropped);
   }
+  if (!rc) /* the history cache of active shoppers: hits, misses, stale reads, memory */
+    rc = mes_metrics_render_histcache(mes_engine_histcache(mes_http_req_engine(req)), &out);
   if (rc) {
     mes_buf_release(&out);
     struct mes_err err;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "ingest/histcache.h"
 
 #define SLOTS 1024u /* a power of two */
 #define NAME_CAP 96
@@ -329,4 +330,26 @@ int mes_metrics_render(struct mes_metrics *m, struct mes_buf *out) {
                         help_of("mesura_metrics_dropped_total"),
                         (unsigned long long)atomic_load_explicit(&m->dropped, memory_order_relaxed));
   return rc;
+}
+
+int mes_metrics_render_histcache(struct mes_histcache *hc, struct mes_buf *out) {
+  struct mes_histcache_stats st;
+  mes_histcache_stats(hc, &st);
+  static const char *reads = "mesura_history_cache_reads_total";
+  return mes_buf_printf(
+      out,
+      "# HELP %s Reads of a person's history through the cache: hit (answered from memory), miss (not cached),"
+      " stale (cached but changed since, read again).\n"
+      "# TYPE %s counter\n%s{outcome=\"hit\"} %llu\n%s{outcome=\"miss\"} %llu\n%s{outcome=\"stale\"} %llu\n"
+      "# HELP mesura_history_cache_evictions_total Histories dropped from the cache to stay under its cap.\n"
+      "# TYPE mesura_history_cache_evictions_total counter\nmesura_history_cache_evictions_total %llu\n"
+      "# HELP mesura_history_cache_entries Histories held in the cache now.\n"
+      "# TYPE mesura_history_cache_entries gauge\nmesura_history_cache_entries %llu\n"
+      "# HELP mesura_history_cache_bytes Bytes the cached histories hold now.\n"
+      "# TYPE mesura_history_cache_bytes gauge\nmesura_history_cache_bytes %llu\n"
+      "# HELP mesura_history_cache_max_bytes The cache's cap (serving.history_cache_mb; 0: off).\n"
+      "# TYPE mesura_history_cache_max_bytes gauge\nmesura_history_cache_max_bytes %llu\n",
+      reads, reads, reads, (unsigned long long)st.hits, reads, (unsigned long long)st.misses, reads,
+      (unsigned long long)st.stale, (unsigned long long)st.evictions, (unsigned long long)st.entries,
+      (unsigned long long)st.bytes, (unsigned long long)st.cap_bytes);
 }

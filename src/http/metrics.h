@@ -57,4 +57,14 @@ void mes_metrics_request(struct mes_metrics *m, int route, const char *method, i
 /* Appends the whole exposition to out. MES_ENOMEM / MES_EBODY_TOO_LARGE. */
 int mes_metrics_render(struct mes_metrics *m, struct mes_buf *out);
 
+struct mes_histcache;
+/* Appends the history cache's figures (ingest/histcache.h; hc borrowed, NULL
+ * reads as an empty cache):
+ *   mesura_history_cache_reads_total{outcome="hit"|"miss"|"stale"} counter
+ *   mesura_history_cache_evictions_total counter
+ *   mesura_history_cache_entries, mesura_history_cache_bytes,
+ *   mesura_history_cache_max_bytes gauges
+ * MES_ENOMEM / MES_EBODY_TOO_LARGE. Any thread. */
+int mes_metrics_render_histcache(struct mes_histcache *hc, struct mes_buf *out);
+
 #endif

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ingest/histcache.h"
 #include "ingest/ingest.h"
 
 /* Associated-data kind of a sealed event (mes_subject_seal). */
@@ -33,5 +34,75 @@ bool mes__ingest_is_search(const struct mes_policy *p, int t);
  * the old buffer is wiped before it is freed, so no plaintext is left behind
  * in freed memory. MES_OK, or MES_ENOMEM with *buf unchanged. */
 int mes__ingest_pt_reserve(uint8_t **buf, size_t *cap, size_t n);
+
+/* ---------------------------------------------------------------- the history cache (histcache.c) */
+
+/* What read.c (mes_ingest_history) uses of the cache; histcache.h is the
+ * face for everyone else. */
+struct mes__hc_entry; /* one subject's decoded events and their stamp: private to histcache.c */
+
+/* One event as the builder collects it: the clear columns as stored (type
+ * is mapped with the policy of each replay, not of the read), and the item
+ * and channel picked out of the sealed document. */
+struct mes__hc_ev {
+  int64_t id, ts_ms;
+  uint32_t purposes;
+  int32_t type;      /* as stored */
+  uint32_t item_off; /* into the entry's item bytes (NUL-terminated there) */
+  uint32_t item_len;
+  int8_t source;     /* enum mes_source */
+  int8_t channel;    /* enum mes_channel, or -1 */
+  bool has_item;
+};
+
+/* Collects one subject's events, in the order read, while they are read
+ * (a zeroed struct is empty). Its buffers hold plaintext: they are wiped
+ * whenever they move or are freed. */
+struct mes__hc_build {
+  struct mes__hc_ev *ev;
+  size_t n, cap;
+  char *items;
+  size_t items_len, items_cap;
+  int64_t max_id; /* the largest id added: with n, the stamp of what was read */
+};
+
+/* Appends one event (item: item_len bytes, NULL when none; copied).
+ * MES_ENOMEM (also past 4 GiB of items), leaving b as it was. */
+int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, const char *item, size_t item_len);
+/* Wipes and frees b's buffers (b is then empty). */
+void mes__hc_build_release(struct mes__hc_build *b);
+/* Makes subject sid's entry of what b collected, stamped (b->max_id, b->n),
+ * in one allocation; releases b either way. *out is new: a reference owned
+ * by the caller (mes__hc_put, then mes__hc_release). MES_ENOMEM. */
+int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, struct mes__hc_entry **out);
+
+/* sid's entry, if any: a reference, to check with mes__hc_fresh and give
+ * back with mes__hc_release. NULL when there is none (counted as a miss).
+ * Either way *epoch gets what to hand mes__hc_put if the events are read. */
+struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, uint64_t *epoch);
+/* Whether e (a reference from mes__hc_find) still holds what the store
+ * holds, by the stamp (max_id, n) of sid's events just read: true is a hit
+ * (e becomes the most recently used). false (stale: another stamp, or e left
+ * the cache meanwhile, evicted or forgotten) drops e from the cache; the
+ * caller still holds its reference. */
+bool mes__hc_fresh(struct mes_histcache *hc, struct mes__hc_entry *e, int64_t max_id, int64_t n);
+/* Offers e (a reference from mes__hc_build_finish) to the cache as its
+ * subject's entry, replacing any, evicting the least recently used to stay
+ * under the cap. Not kept when larger than a quarter of a shard's share of
+ * the cap, or when mes_histcache_forget ran on e's shard since `epoch` was
+ * read. The caller's reference stays valid either way. */
+void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epoch);
+/* Drops sid's entry if any (its stamp says the subject holds no events any
+ * more, or its key was found gone), without the epoch bump of a forget. */
+void mes__hc_drop(struct mes_histcache *hc, int64_t sid);
+/* Hands e's events to cb in order, as mes_ingest_history does: type mapped
+ * with policy p (-1 when p lacks it), item borrowed for the call. Stops when
+ * cb returns nonzero. No lock is held: cb may do anything. */
+void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud);
+/* How many events e holds. */
+size_t mes__hc_n(const struct mes__hc_entry *e);
+/* Gives a reference back; the last one wipes and frees an entry no longer in
+ * the cache. NULL-safe. */
+void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e);
 
 #endif

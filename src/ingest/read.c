@@ -702,7 +702,8 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
 
 /* One subject's events as the scan sees them: the key fetched once, each
  * document unsealed into one reused buffer, "item" and "channel" picked out
- * without building JSON (pick_members). */
+ * without building JSON (pick_members). With `build`, the events are
+ * collected for the history cache instead of handed to cb. */
 struct hist_ud {
   struct scan_ud s; /* for pick_members: the reused item buffer; c */
   int64_t sid;
@@ -710,6 +711,7 @@ struct hist_ud {
   uint8_t key[MES_KEY_BYTES];
   mes_ingest_scan_cb cb;
   void *ud;
+  struct mes__hc_build *build;
 };
 
 static int on_hist_row(void *ud, const struct mes_event_row *row) {
@@ -736,6 +738,16 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
     s->rc = MES_EINTERNAL; /* what mes_ingest_list says of a document that does not parse */
     return 1;
   }
+  enum mes_source source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;
+  if (h->build) { /* the type stays as stored: each replay maps it with its own policy */
+    struct mes__hc_ev x = {.id = row->id,
+                           .ts_ms = row->ts_ms,
+                           .purposes = row->purposes,
+                           .type = row->type,
+                           .source = (int8_t)source,
+                           .channel = (int8_t)channel};
+    return (s->rc = mes__hc_build_add(h->build, &x, has_item ? s->item : NULL, item_len)) != MES_OK;
+  }
   const struct mes_policy *p = s->c->policy;
   struct mes_ingest_scan_event ev = {
       .id = row->id,
@@ -743,7 +755,7 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
       .type = row->type >= 0 && (size_t)row->type < p->n_event_types ? row->type : -1,
       .ts_ms = row->ts_ms,
       .purposes = row->purposes,
-      .source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST,
+      .source = source,
       .channel = channel,
       .item = has_item ? s->item : NULL,
       .item_len = has_item ? item_len : 0,
@@ -751,14 +763,18 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
   return h->cb(h->ud, &ev);
 }
 
-int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err) {
+/* Reads sid's events from the store: to cb, or into *build. A store, crypto
+ * or memory error, or MES_ENOT_FOUND when the key is gone. */
+static int history_read(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud,
+                        struct mes__hc_build *build) {
   struct hist_ud *h = calloc(1, sizeof *h); /* the key lives here: wiped below */
   if (!h)
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    return MES_ENOMEM;
   h->s.c = c;
   h->sid = sid;
   h->cb = cb;
   h->ud = ud;
+  h->build = build;
   int rc = mes_store_event_list(c->store, sid, on_hist_row, h);
   if (!rc)
     rc = h->s.rc;
@@ -772,6 +788,79 @@ int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb 
   }
   mes_wipe(h, sizeof *h);
   free(h);
+  return rc;
+}
+
+/* MES_OK while sid's key is still there, MES_ENOT_FOUND once it is shredded
+ * (then nothing of sid reads back, not even from the cache's memory). With
+ * the request key cache, a lookup in memory. */
+static int key_alive(const struct mes_ctx *c, int64_t sid) {
+  uint8_t key[MES_KEY_BYTES];
+  int rc = mes_subject_key(c, sid, key);
+  mes_wipe(key, sizeof key);
+  return rc;
+}
+
+/*
+ * The read through the cache (histcache.h). A subject with an entry costs
+ * one indexed read, the stamp of their events: the entry is replayed when
+ * its stamp is the same. Otherwise (no entry, or a stale one) the events are
+ * read and decoded into a new entry, stamped with what that read saw (its
+ * largest id and count, computed from the rows themselves, so that the stamp
+ * and the events always agree, on whichever connection or snapshot the read
+ * ran: a write landing meanwhile only makes the next use read again), then
+ * replayed. A subject seen for the first time reads no stamp at all: a miss
+ * costs what a read without the cache does, plus one copy. MES_ENOMEM while
+ * building: read without the cache. Returns a code for mes_ingest_history.
+ */
+static int history_cached(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud) {
+  struct mes_histcache *hc = c->hcache;
+  uint64_t epoch = 0;
+  struct mes__hc_entry *e = mes__hc_find(hc, sid, &epoch);
+  int rc;
+  if (e) {
+    int64_t max_id = 0, n = 0;
+    if ((rc = mes_store_event_stamp(c->store, sid, &max_id, &n))) {
+      mes__hc_release(hc, e);
+      mes__hc_drop(hc, sid);
+      /* MES_EINTERNAL: a backend without stamps (all of them have one today) */
+      return rc == MES_EINTERNAL ? history_read(c, sid, cb, ud, NULL) : rc;
+    }
+    if (mes__hc_fresh(hc, e, max_id, n)) {
+      if ((rc = key_alive(c, sid))) {
+        mes__hc_release(hc, e);
+        if (rc == MES_ENOT_FOUND)
+          mes__hc_drop(hc, sid);
+        return rc;
+      }
+      mes__hc_replay(e, c->policy, cb, ud);
+      mes__hc_release(hc, e);
+      return MES_OK;
+    }
+    mes__hc_release(hc, e); /* stale: out of the cache already */
+    if (n == 0)
+      return MES_OK; /* nothing held any more (erased, swept, purged): no key needed, as without the cache */
+  }
+  struct mes__hc_build b = {0};
+  rc = history_read(c, sid, NULL, NULL, &b);
+  if (!rc)
+    rc = mes__hc_build_finish(&b, sid, &e);
+  else
+    mes__hc_build_release(&b);
+  if (rc == MES_ENOMEM)
+    return history_read(c, sid, cb, ud, NULL);
+  if (rc)
+    return rc;
+  if (mes__hc_n(e) > 0) /* no events: nothing worth keeping */
+    mes__hc_put(hc, e, epoch);
+  mes__hc_replay(e, c->policy, cb, ud);
+  mes__hc_release(hc, e);
+  return MES_OK;
+}
+
+int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err) {
+  int rc = c->hcache && mes_histcache_cap(c->hcache) ? history_cached(c, sid, cb, ud)
+                                                      : history_read(c, sid, cb, ud, NULL);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "This person's data has been erased.");
   if (rc)

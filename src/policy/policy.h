@@ -68,6 +68,10 @@ struct mes_model_cfg {
   int complements_pct;         /* default 150: weight of "bought together" after a purchase, in percent */
 };
 
+struct mes_serving_cfg {
+  int history_cache_mb; /* default 64; 0: no cache of decoded histories (ingest/histcache.h) */
+};
+
 struct mes_policy {
   char *path;  /* file it was loaded from */
   char *site;
@@ -80,6 +84,7 @@ struct mes_policy {
   size_t n_categories;
   struct mes_guardrails guardrails;
   struct mes_model_cfg model;
+  struct mes_serving_cfg serving;
   int decision_retention_days; /* default 30 */
   char *version;               /* policy_version stamped on receipts (default: file's mtime date) */
 };

@@ -225,6 +225,18 @@ static const struct mes__pfield model_fields[] = {
             "relations: above 100 puts what goes with a purchase first; 0 leaves it out."},
     {0}};
 
+static const struct mes__pfield serving_fields[] = {
+    {.name = "history_cache_mb",
+     .kind = MES_PK_INT,
+     .dflt = 64,
+     .max = 65536,
+     .zero_ok = true,
+     POL(serving.history_cache_mb),
+     .doc = "Memory kept for the decoded histories of people active right now, in MiB, so that their next "
+            "requests need not read and decrypt every event again; the least recently seen leave first, and "
+            "every use is checked against the store. 0 turns it off. A reload applies a new value at once."},
+    {0}};
+
 const struct mes__pfield mes__policy_schema[] = {
     {.name = "site",
      .kind = MES_PK_STR,
@@ -287,6 +299,12 @@ const struct mes__pfield mes__policy_schema[] = {
      .type_doc = "mapping",
      .default_doc = "see its keys",
      .doc = "How recommendations are computed."},
+    {.name = "serving",
+     .kind = MES_PK_MAP,
+     .fields = serving_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "How the server uses memory to answer faster."},
     {.name = "decision_retention_days",
      .kind = MES_PK_INT,
      .dflt = 30,

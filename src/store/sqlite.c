@@ -201,6 +201,7 @@ enum stmt_id {
   S_EV_PURGE,
   S_EV_SWEEP,
   S_EV_COUNT,
+  S_EV_STAMP,
   S_SPAN_PUT,
   S_SPAN_NEXT,
   S_SPAN_MIN,
@@ -284,6 +285,9 @@ static const char *const sql_text[S_N] = {
     [S_EV_PURGE] = "DELETE FROM events WHERE subject = ?1 AND (purposes & ?2) = 0",
     [S_EV_SWEEP] = "DELETE FROM events WHERE id >= ?1 AND id < ?2 AND type = ?3 AND ts_ms < ?4",
     [S_EV_COUNT] = "SELECT count(*) FROM events",
+    /* Read from the covering index events_subject alone (its entries hold
+     * the rowid, which is id): a subject's run of entries, no table row. */
+    [S_EV_STAMP] = "SELECT coalesce(max(id), 0), count(*) FROM events WHERE subject = ?1",
     [S_SPAN_PUT] = "INSERT INTO event_spans(chunk, type, min_ts) VALUES(?1, ?2, ?3)"
                    " ON CONFLICT(chunk, type) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts)",
     [S_SPAN_NEXT] = "SELECT chunk FROM event_spans WHERE type = ?1 AND min_ts < ?2 ORDER BY chunk LIMIT 1",
@@ -1804,6 +1808,26 @@ static int sq_event_sweep(struct mes_store *st, int type, int64_t before_ms, int
 
 static int64_t sq_event_count(struct mes_store *st) { return count_rows(st, S_EV_COUNT); }
 
+static int sq_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
+  struct rd r;
+  struct q q;
+  rd_begin(be(st), &r);
+  int rc = rq_open(&r, S_EV_STAMP, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, sid);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      *max_id = sqlite3_column_int64(q.s, 0);
+      *n = sqlite3_column_int64(q.s, 1);
+    } else {
+      rc = s == SQLITE_DONE ? MES_ESTORE : map_rc(s); /* an aggregate always yields its row */
+    }
+  }
+  q_close(&q);
+  rd_end(&r);
+  return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Consents and preferences                                                 */
 /* ------------------------------------------------------------------------ */
@@ -2458,6 +2482,7 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .event_insert_many = sq_event_insert_many,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
+    .event_stamp = sq_event_stamp,
     .decision_put = sq_decision_put,
     .decision_get = sq_decision_get,
     .decision_list = sq_decision_list,

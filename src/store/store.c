@@ -188,6 +188,16 @@ int mes_store_event_sweep(struct mes_store *st, int type, int64_t before_ms, int
 
 int64_t mes_store_event_count(struct mes_store *st) { return st ? st->ops->event_count(st) : -1; }
 
+int mes_store_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
+  if (max_id)
+    *max_id = 0;
+  if (n)
+    *n = 0;
+  if (!st || !max_id || !n || st->ops->version < 6 || !st->ops->event_stamp)
+    return MES_EINTERNAL;
+  return st->ops->event_stamp(st, sid, max_id, n);
+}
+
 /* --- consents --- */
 int mes_store_consent_append(struct mes_store *st, struct mes_consent_row *row) {
   return st && row && (row->sealed || row->sealed_len == 0) ? st->ops->consent_append(st, row) : MES_EINTERNAL;

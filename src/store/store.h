@@ -171,6 +171,16 @@ int mes_store_event_purge_purposes(struct mes_store *st, int64_t sid, uint32_t s
 /* Deletes events of `type` older than before_ms. *n gets the count. */
 int mes_store_event_sweep(struct mes_store *st, int type, int64_t before_ms, int64_t *n);
 int64_t mes_store_event_count(struct mes_store *st);
+/* The stamp of sid's events: *max_id the largest event id (0 when none) and
+ * *n how many there are, in one indexed read (v6). Event ids are never
+ * reused and events are never updated, only inserted and deleted, so the
+ * pair changes whenever sid's events do (an insert raises max_id, a delete
+ * lowers n) and two reads with equal stamps saw the same events: a cache of
+ * a subject's decoded events (src/ingest/histcache.h) checks itself with it.
+ * Ids could repeat only after a transaction that inserted them rolled back:
+ * a stamp read inside a write transaction may name rows that never become
+ * durable. MES_EINTERNAL from a backend older than v6. */
+int mes_store_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
 
 /* --- consent ledger (receipt sealed by the caller; append-only) --- */
 struct mes_consent_row {

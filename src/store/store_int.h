@@ -16,7 +16,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 5
+#define MES_STORE_OPS_VERSION 6
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -97,6 +97,9 @@ struct mes_store_ops {
   /* Version 5, optional (store.c skips them when NULL): read sessions. */
   void (*read_begin)(struct mes_store *st);
   void (*read_end)(struct mes_store *st);
+  /* Version 6: what a subject's events are now, in two numbers (the
+   * history cache in src/ingest validates its entries with it). */
+  int (*event_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
   /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 

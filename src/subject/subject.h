@@ -21,6 +21,7 @@
 
 struct mes_keycache;
 struct mes_catalog_index; /* catalog/catalog.h: named here only as an opaque handle */
+struct mes_histcache;     /* ingest/histcache.h: likewise */
 
 struct mes_ctx {
   struct mes_store *store;         /* borrowed */
@@ -32,6 +33,8 @@ struct mes_ctx {
   const char *actor;               /* name of the key or token acting ("import", ...); borrowed */
   bool gpc;                        /* the request carried Sec-GPC: 1 */
   struct mes_catalog_index *catalog; /* borrowed; the in-memory catalog index, may be NULL (none kept) */
+  struct mes_histcache *hcache;      /* borrowed; may be NULL: decoded histories of active shoppers, used by
+                                        mes_ingest_history (erasure must call mes_histcache_forget) */
 };
 
 /* Namespaces of pseudonyms: a brand's subject id, or an anonymous/device id. */

@@ -336,5 +336,34 @@ class RecommendationsTest(ServerTestCase):
         self.assertIn('mesura_suppressions_total{rule="after_purchase"}', text)
 
 
+    def test_history_cache_serves_again_and_sees_new_events(self):
+        def cache():
+            status, _, text = self.request("GET", "/metrics", key=self.server.keys["admin"])
+            self.assertEqual(status, 200)
+            reads = {m.group(1): int(m.group(2)) for m in
+                     re.finditer(r'(?m)^mesura_history_cache_reads_total\{outcome="(\w+)"\} (\d+)$', text)}
+            gauge = lambda n: int(re.search(r"(?m)^%s (\d+)$" % n, text).group(1))
+            return reads, gauge("mesura_history_cache_bytes"), gauge("mesura_history_cache_max_bytes")
+        self.grant("gina")
+        now = int(time.time() * 1000)
+        post = lambda item, ts: self.request("POST", "/v1/events", {"events": [
+            {"subject": "gina", "type": "purchase", "item": item, "ts": ts}]}, key=self.server.keys["shop"])
+        self.assertEqual(post("tent-2p", now - 60 * MIN)[2]["stored"], 1)
+        before, _, _ = cache()
+        first = self.recommend({"subject": "gina"})
+        again = self.recommend({"subject": "gina"})  # the next page: from memory, the same answer
+        after, used, cap = cache()
+        self.assertGreaterEqual(after["hit"], before["hit"] + 1, (before, after))
+        self.assertEqual([i["item"] for i in first["items"]], [i["item"] for i in again["items"]])
+        self.assertEqual(cap, 64 << 20)  # serving.history_cache_mb's default
+        self.assertTrue(0 < used <= cap)
+        # A purchase stored now is seen by the very next request (the cached history is stale, read again).
+        self.assertIn("camp-stove", [i["item"] for i in again["items"]])
+        self.assertEqual(post("camp-stove", now - MIN)[2]["stored"], 1)
+        reply = self.recommend({"subject": "gina"})
+        self.assertNotIn("camp-stove", [i["item"] for i in reply["items"]])
+        self.assertGreaterEqual(cache()[0]["stale"], after["stale"] + 1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -212,6 +212,11 @@ static const struct bad_case bad_cases[] = {
      "model.recent_items_half_life must be a non-negative whole number"},
     {"complements beyond tenfold", MINIMAL "model: {complements_pct: 1001}\n", 5,
      "model.complements_pct may be at most 1000"},
+    {"history cache beyond 64 GiB", MINIMAL "serving: {history_cache_mb: 65537}\n", 5,
+     "serving.history_cache_mb may be at most 65536"},
+    {"negative history cache", MINIMAL "serving: {history_cache_mb: -1}\n", 5,
+     "serving.history_cache_mb must be a non-negative whole number"},
+    {"unknown serving key", MINIMAL "serving: {history_cache: 64}\n", 5, "history_cache"},
     {"zero decision retention", MINIMAL "decision_retention_days: 0\n", 5,
      "decision_retention_days must be a positive"},
     {"huge number", MINIMAL "decision_retention_days: 99999999999999999999\n", 5, "may be at most 36500"},
@@ -305,6 +310,7 @@ static void test_defaults(void **state) {
   assert_int_equal(p->model.relation_half_life_days, 365);
   assert_int_equal(p->model.recent_items_half_life, 3);
   assert_int_equal(p->model.complements_pct, 150);
+  assert_int_equal(p->serving.history_cache_mb, 64);
   assert_int_equal(p->decision_retention_days, 30);
   for (int c = 0; c < MES_CH_N; c++)
     assert_int_equal(mes_policy_channel_purposes(p, (enum mes_channel)c), 1u);
@@ -321,6 +327,7 @@ static void test_defaults(void **state) {
   assert_true(p->guardrails.third_party_accept);
   assert_int_equal(p->model.kind, MES_MODEL_EASE);
   assert_int_equal(p->model.retrain_every_minutes, 60);
+  assert_int_equal(p->serving.history_cache_mb, 64);
   assert_int_equal(p->model.retrain_after_events_pct, 10);
   assert_string_equal(p->version, "v7");
   assert_int_equal(p->languages, (1u << MES_LANG_EN) | (1u << MES_LANG_PL));
@@ -332,6 +339,10 @@ static void test_defaults(void **state) {
   /* 0 is a value of retrain_after_events_pct (never), not a missing one. */
   p = load_ok(MINIMAL "model: {retrain_after_events_pct: 0}\n");
   assert_int_equal(p->model.retrain_after_events_pct, 0);
+  mes_policy_free(p);
+  /* Nor of history_cache_mb (the cache off). */
+  p = load_ok(MINIMAL "serving: {history_cache_mb: 0}\n");
+  assert_int_equal(p->serving.history_cache_mb, 0);
   mes_policy_free(p);
 }
 

@@ -426,6 +426,92 @@ static void test_read_session(void **state) {
   mes_store_close(other);
 }
 
+/* The stamp (largest event id, count) of one subject's events moves with
+ * every insert and delete of theirs, by whichever path (delete, purge,
+ * sweep, the subject's deletion), never with another subject's, and a read
+ * session sees it as of its snapshot. A delete followed by an insert keeps
+ * the count but not the stamp: ids are never reused. */
+static void expect_stamp(struct mes_store *st, int64_t sid, int64_t max_id, int64_t n) {
+  int64_t m = -1, k = -1;
+  assert_int_equal(mes_store_event_stamp(st, sid, &m, &k), MES_OK);
+  assert_int_equal(m, max_id);
+  assert_int_equal(k, n);
+}
+
+static void test_event_stamp(void **state) {
+  struct fx *f = *state;
+  int64_t sid = new_subject(f->st, 1);
+  int64_t other = new_subject(f->st, 2);
+  expect_stamp(f->st, sid, 0, 0);
+  expect_stamp(f->st, 424242, 0, 0); /* no such subject */
+  int64_t e1 = add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 300, .purposes = 1});
+  int64_t e2 = add_event(f->st, sid, (struct ev_spec){.type = 1, .ts_ms = 100, .purposes = 2});
+  int64_t e3 = add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 200, .purposes = 1});
+  expect_stamp(f->st, sid, e3, 3);
+  int64_t o1 = add_event(f->st, other, (struct ev_spec){.type = 0, .ts_ms = 50, .purposes = 1});
+  expect_stamp(f->st, sid, e3, 3);
+  expect_stamp(f->st, other, o1, 1);
+
+  /* A delete of the newest lowers both; an older one, the count. */
+  assert_int_equal(mes_store_event_delete(f->st, sid, e3), MES_OK);
+  expect_stamp(f->st, sid, e2, 2);
+  int64_t e4 = add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 10, .purposes = 1}); /* backdated */
+  expect_stamp(f->st, sid, e4, 3);
+  assert_int_equal(mes_store_event_delete(f->st, sid, e1), MES_OK);
+  expect_stamp(f->st, sid, e4, 2);
+  int64_t e5 = add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 400, .purposes = 1});
+  assert_int_equal(mes_store_event_delete(f->st, sid, e5), MES_OK);
+  int64_t e6 = add_event(f->st, sid, (struct ev_spec){.type = 0, .ts_ms = 400, .purposes = 1});
+  assert_true(e6 > e5); /* AUTOINCREMENT: the deleted newest id is not given out again */
+  expect_stamp(f->st, sid, e6, 3);
+
+  /* Batched inserts (a retry skipped), purges and sweeps move it too. */
+  static const uint8_t blob[] = "sealed-bytes";
+  struct mes_event_row rows[2] = {
+      {.sid = sid, .type = 2, .ts_ms = 500, .purposes = 4, .eid = 77, .sealed = blob, .sealed_len = sizeof blob},
+      {.sid = sid, .type = 2, .ts_ms = 501, .purposes = 4, .eid = 77, .sealed = blob, .sealed_len = sizeof blob}};
+  uint64_t t;
+  size_t dup = 0;
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_event_insert_many(f->st, rows, 2, &dup), MES_OK);
+  assert_int_equal(mes_store_tx_commit(f->st, &t), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, t), MES_OK);
+  assert_int_equal(dup, 1);
+  int64_t max_id = 0, n = 0;
+  assert_int_equal(mes_store_event_stamp(f->st, sid, &max_id, &n), MES_OK);
+  assert_true(max_id > e6);
+  assert_int_equal(n, 4);
+  int64_t gone = -1;
+  assert_int_equal(mes_store_event_purge_purposes(f->st, sid, 0x1, &gone), MES_OK);
+  assert_int_equal(gone, 2); /* e2 (purpose 2) and the batched one (purpose 4) */
+  expect_stamp(f->st, sid, e6, 2);
+  assert_int_equal(mes_store_event_sweep(f->st, 0, 20, &gone), MES_OK);
+  assert_int_equal(gone, 1); /* e4, backdated to 10 (the other's, at 50, stays) */
+  expect_stamp(f->st, sid, e6, 1);
+
+  /* A read session reads the stamp of its snapshot. */
+  struct mes_store *b = open_store(f->dir, false); /* another writer, as another process */
+  mes_store_read_begin(f->st);
+  expect_stamp(f->st, sid, e6, 1);
+  int64_t e7 = add_event(b, sid, (struct ev_spec){.type = 0, .ts_ms = 600, .purposes = 1});
+  expect_stamp(f->st, sid, e6, 1);
+  mes_store_read_end(f->st);
+  expect_stamp(f->st, sid, e7, 2);
+  mes_store_close(b);
+
+  /* The subject's deletion takes the stamp back to nothing. */
+  assert_int_equal(mes_store_tx_begin(f->st), MES_OK);
+  assert_int_equal(mes_store_subject_delete(f->st, sid), MES_OK);
+  expect_stamp(f->st, sid, 0, 0); /* inside the transaction: its own writes */
+  assert_int_equal(mes_store_tx_commit(f->st, &t), MES_OK);
+  assert_int_equal(mes_store_wait_durable(f->st, t), MES_OK);
+  expect_stamp(f->st, sid, 0, 0);
+  expect_stamp(f->st, other, o1, 1);
+  int64_t m = 5, k = 5;
+  assert_int_equal(mes_store_event_stamp(NULL, sid, &m, &k), MES_EINTERNAL);
+  assert_true(m == 0 && k == 0);
+}
+
 static void test_purge_by_purposes(void **state) {
   struct fx *f = *state;
   int64_t sid = new_subject(f->st, 1);
@@ -954,6 +1040,7 @@ int main(void) {
       T(test_event_insert_many),
       T(test_event_insert_many_sweep),
       T(test_read_session),
+      T(test_event_stamp),
       T(test_purge_by_purposes),
       T(test_sweep_by_age),
       T(test_sweep_spans),

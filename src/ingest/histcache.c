@@ -1,0 +1,439 @@
+/*
+ * ingest/histcache — the cache of decoded histories (histcache.h): shards of
+ * a hash table with an LRU list each, entries stamped with what the store
+ * said of the subject's events when they were read.
+ *
+ * One entry is one allocation: the header, the events (struct mes__hc_ev,
+ * 40 bytes each) and their item ids, NUL-terminated, back to back. Its
+ * `bytes` is that allocation's size; a shard keeps the sum of its entries'
+ * bytes under its share of the cap (cap / N_SHARDS), so the whole cache
+ * stays under the cap. Not counted: the bucket arrays, at most 16 bytes per
+ * entry (a table doubles once it holds more entries than buckets), a few
+ * per cent of the cap with histories of a few events, less with longer ones.
+ *
+ * Readers replay an entry without holding its shard's lock: they take a
+ * reference under the lock and give it back after. An entry leaves the table
+ * (evicted, replaced, stale, forgotten) at once, but its memory is wiped and
+ * freed only when its last reference goes, so a replay under way never reads
+ * freed memory; the bytes of such an entry no longer count against the cap.
+ */
+#include "ingest/ingest_int.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+
+#define N_SHARDS 16     /* a power of two: shards by the sid's hash, so one busy subject blocks 1/16th */
+#define MIN_BUCKETS 64u /* per shard, a power of two; the table doubles when it holds more entries */
+#define ITEMS_MAX UINT32_MAX /* item bytes of one entry: offsets are 32 bits */
+
+struct mes__hc_entry {
+  struct mes__hc_entry *hnext;            /* hash chain */
+  struct mes__hc_entry *newer, *older;    /* the shard's LRU list */
+  int64_t sid, max_id, n_rows;            /* n_rows == n: the stamp is (max_id, n_rows) */
+  size_t bytes;                           /* the whole allocation */
+  size_t n;
+  int refs;                               /* guarded by the shard's mutex; the table holds one while linked */
+  bool linked;
+  struct mes__hc_ev ev[];                 /* n events, then the item bytes */
+};
+
+/* A shard: its own lock, table and LRU list; counters under the lock too
+ * (every use takes it anyway). Aligned so that two shards' locks never share
+ * a cache line. */
+struct shard {
+  _Alignas(64) pthread_mutex_t mu;
+  struct mes__hc_entry **buckets;
+  size_t n_buckets, n_entries, bytes;
+  struct mes__hc_entry *newest, *oldest;
+  uint64_t epoch; /* bumped by every forget */
+  uint64_t hits, misses, stale, evictions;
+};
+
+struct mes_histcache {
+  _Atomic size_t cap; /* bytes, the whole cache */
+  struct shard shards[N_SHARDS];
+};
+
+/* splitmix64's finaliser: sids are consecutive integers, and both the shard
+ * and the bucket are taken from the mixed bits. */
+static uint64_t mix(int64_t sid) {
+  uint64_t x = (uint64_t)sid;
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+static struct shard *shard_of(struct mes_histcache *hc, int64_t sid) {
+  return &hc->shards[mix(sid) & (N_SHARDS - 1)];
+}
+
+static size_t bucket_of(const struct shard *sh, int64_t sid) {
+  return (size_t)(mix(sid) >> 8) & (sh->n_buckets - 1);
+}
+
+static size_t shard_cap(const struct mes_histcache *hc) {
+  return atomic_load_explicit(&hc->cap, memory_order_relaxed) / N_SHARDS;
+}
+
+static void entry_free(struct mes__hc_entry *e) {
+  mes_wipe(e, e->bytes); /* decrypted item ids: gone before the allocator sees the memory again */
+  free(e);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int mes_histcache_new(size_t max_bytes, struct mes_histcache **out) {
+  *out = NULL;
+  struct mes_histcache *hc = aligned_alloc(64, sizeof *hc);
+  if (!hc)
+    return MES_ENOMEM;
+  memset(hc, 0, sizeof *hc);
+  atomic_init(&hc->cap, max_bytes);
+  for (int i = 0; i < N_SHARDS; i++) {
+    struct shard *sh = &hc->shards[i];
+    sh->buckets = calloc(MIN_BUCKETS, sizeof *sh->buckets);
+    if (!sh->buckets) {
+      for (int j = 0; j < i; j++) {
+        free(hc->shards[j].buckets);
+        pthread_mutex_destroy(&hc->shards[j].mu);
+      }
+      free(hc);
+      return MES_ENOMEM;
+    }
+    sh->n_buckets = MIN_BUCKETS;
+    pthread_mutex_init(&sh->mu, NULL);
+  }
+  *out = hc;
+  return MES_OK;
+}
+
+void mes_histcache_free(struct mes_histcache *hc) {
+  if (!hc)
+    return;
+  for (int i = 0; i < N_SHARDS; i++) {
+    struct shard *sh = &hc->shards[i];
+    for (struct mes__hc_entry *e = sh->newest, *next; e; e = next) {
+      next = e->older;
+      entry_free(e);
+    }
+    free(sh->buckets);
+    pthread_mutex_destroy(&sh->mu);
+  }
+  free(hc);
+}
+
+size_t mes_histcache_cap(const struct mes_histcache *hc) {
+  return hc ? atomic_load_explicit(&hc->cap, memory_order_relaxed) : 0;
+}
+
+/* ---------------------------------------------------------------- table and LRU (shard's mutex held) */
+
+static struct mes__hc_entry *find(const struct shard *sh, int64_t sid) {
+  struct mes__hc_entry *e = sh->buckets[bucket_of(sh, sid)];
+  while (e && e->sid != sid)
+    e = e->hnext;
+  return e;
+}
+
+static void lru_unlink(struct shard *sh, struct mes__hc_entry *e) {
+  if (e->newer)
+    e->newer->older = e->older;
+  else
+    sh->newest = e->older;
+  if (e->older)
+    e->older->newer = e->newer;
+  else
+    sh->oldest = e->newer;
+  e->newer = e->older = NULL;
+}
+
+static void lru_push(struct shard *sh, struct mes__hc_entry *e) {
+  e->newer = NULL;
+  e->older = sh->newest;
+  if (sh->newest)
+    sh->newest->newer = e;
+  else
+    sh->oldest = e;
+  sh->newest = e;
+}
+
+/* Takes e out of the table and the list, and gives back the table's
+ * reference: freed now unless a reader still replays it. */
+static void unlink_entry(struct shard *sh, struct mes__hc_entry *e) {
+  struct mes__hc_entry **pp = &sh->buckets[bucket_of(sh, e->sid)];
+  while (*pp != e)
+    pp = &(*pp)->hnext;
+  *pp = e->hnext;
+  e->hnext = NULL;
+  lru_unlink(sh, e);
+  e->linked = false;
+  sh->n_entries--;
+  sh->bytes -= e->bytes;
+  if (--e->refs == 0)
+    entry_free(e);
+}
+
+/* Doubles the bucket array once it holds more entries than buckets; when
+ * that allocation fails the chains just grow longer. */
+static void maybe_grow(struct shard *sh) {
+  if (sh->n_entries <= sh->n_buckets || sh->n_buckets > SIZE_MAX / 2 / sizeof *sh->buckets)
+    return;
+  size_t nb = sh->n_buckets * 2;
+  struct mes__hc_entry **b = calloc(nb, sizeof *b);
+  if (!b)
+    return;
+  for (size_t i = 0; i < sh->n_buckets; i++) {
+    for (struct mes__hc_entry *e = sh->buckets[i], *next; e; e = next) {
+      next = e->hnext;
+      size_t k = (size_t)(mix(e->sid) >> 8) & (nb - 1);
+      e->hnext = b[k];
+      b[k] = e;
+    }
+  }
+  free(sh->buckets);
+  sh->buckets = b;
+  sh->n_buckets = nb;
+}
+
+/* Evicts the least recently used entries until `room` more bytes fit under
+ * `cap` (bytes of this shard). */
+static void evict_to(struct shard *sh, size_t cap, size_t room) {
+  while (sh->oldest && sh->bytes + room > cap) {
+    unlink_entry(sh, sh->oldest);
+    sh->evictions++;
+  }
+}
+
+void mes_histcache_set_cap(struct mes_histcache *hc, size_t max_bytes) {
+  if (!hc)
+    return;
+  atomic_store_explicit(&hc->cap, max_bytes, memory_order_relaxed);
+  for (int i = 0; i < N_SHARDS; i++) {
+    struct shard *sh = &hc->shards[i];
+    pthread_mutex_lock(&sh->mu);
+    evict_to(sh, max_bytes / N_SHARDS, 0);
+    pthread_mutex_unlock(&sh->mu);
+  }
+}
+
+/* ---------------------------------------------------------------- use */
+
+struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, uint64_t *epoch) {
+  struct shard *sh = shard_of(hc, sid);
+  pthread_mutex_lock(&sh->mu);
+  struct mes__hc_entry *e = find(sh, sid);
+  if (e)
+    e->refs++;
+  else
+    sh->misses++;
+  *epoch = sh->epoch;
+  pthread_mutex_unlock(&sh->mu);
+  return e;
+}
+
+bool mes__hc_fresh(struct mes_histcache *hc, struct mes__hc_entry *e, int64_t max_id, int64_t n) {
+  struct shard *sh = shard_of(hc, e->sid);
+  pthread_mutex_lock(&sh->mu);
+  bool fresh = e->linked && e->max_id == max_id && e->n_rows == n;
+  if (fresh) {
+    lru_unlink(sh, e);
+    lru_push(sh, e);
+    sh->hits++;
+  } else {
+    if (e->linked)
+      unlink_entry(sh, e); /* what it holds is no longer what the store holds (the caller's reference keeps it) */
+    sh->stale++;
+  }
+  pthread_mutex_unlock(&sh->mu);
+  return fresh;
+}
+
+void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epoch) {
+  struct shard *sh = shard_of(hc, e->sid);
+  pthread_mutex_lock(&sh->mu);
+  size_t cap = shard_cap(hc);
+  if (sh->epoch == epoch && !e->linked && e->bytes <= cap / 4) {
+    struct mes__hc_entry *old = find(sh, e->sid);
+    if (old) /* another reader of the same subject was first: the later read wins */
+      unlink_entry(sh, old);
+    evict_to(sh, cap, e->bytes);
+    size_t k = bucket_of(sh, e->sid);
+    e->hnext = sh->buckets[k];
+    sh->buckets[k] = e;
+    lru_push(sh, e);
+    e->linked = true;
+    e->refs++;
+    sh->n_entries++;
+    sh->bytes += e->bytes;
+    maybe_grow(sh);
+  }
+  pthread_mutex_unlock(&sh->mu);
+}
+
+static void drop(struct mes_histcache *hc, int64_t sid, bool bump) {
+  struct shard *sh = shard_of(hc, sid);
+  pthread_mutex_lock(&sh->mu);
+  if (bump)
+    sh->epoch++;
+  struct mes__hc_entry *x = find(sh, sid);
+  if (x)
+    unlink_entry(sh, x);
+  pthread_mutex_unlock(&sh->mu);
+}
+
+void mes__hc_drop(struct mes_histcache *hc, int64_t sid) { drop(hc, sid, false); }
+
+void mes_histcache_forget(struct mes_histcache *hc, int64_t sid) {
+  if (hc)
+    drop(hc, sid, true);
+}
+
+void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
+  if (!e)
+    return;
+  struct shard *sh = shard_of(hc, e->sid);
+  pthread_mutex_lock(&sh->mu);
+  bool last = --e->refs == 0;
+  pthread_mutex_unlock(&sh->mu);
+  if (last) /* no longer in the table, and nobody else holds it */
+    entry_free(e);
+}
+
+size_t mes__hc_n(const struct mes__hc_entry *e) { return e->n; }
+
+void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud) {
+  const char *items = (const char *)(e->ev + e->n);
+  for (size_t i = 0; i < e->n; i++) {
+    const struct mes__hc_ev *x = &e->ev[i];
+    struct mes_ingest_scan_event ev = {
+        .id = x->id,
+        .sid = e->sid,
+        .type = x->type >= 0 && (size_t)x->type < p->n_event_types ? x->type : -1,
+        .ts_ms = x->ts_ms,
+        .purposes = x->purposes,
+        .source = (enum mes_source)x->source,
+        .channel = x->channel,
+        .item = x->has_item ? items + x->item_off : NULL,
+        .item_len = x->has_item ? x->item_len : 0,
+    };
+    if (cb(ud, &ev))
+      return;
+  }
+}
+
+void mes_histcache_stats(struct mes_histcache *hc, struct mes_histcache_stats *st) {
+  memset(st, 0, sizeof *st);
+  if (!hc)
+    return;
+  st->cap_bytes = mes_histcache_cap(hc);
+  for (int i = 0; i < N_SHARDS; i++) {
+    struct shard *sh = &hc->shards[i];
+    pthread_mutex_lock(&sh->mu);
+    st->hits += sh->hits;
+    st->misses += sh->misses;
+    st->stale += sh->stale;
+    st->evictions += sh->evictions;
+    st->entries += sh->n_entries;
+    st->bytes += sh->bytes;
+    pthread_mutex_unlock(&sh->mu);
+  }
+}
+
+/* ---------------------------------------------------------------- building an entry */
+
+/* Makes *buf (cap *cap bytes, `used` of them live) hold at least `need`
+ * bytes: a new buffer, the live bytes copied, the old one wiped and freed
+ * (realloc could leave plaintext behind in memory it frees). */
+static int grow(void **buf, size_t *cap, size_t used, size_t need, size_t first) {
+  if (need <= *cap)
+    return MES_OK;
+  size_t ncap = *cap ? *cap : first;
+  while (ncap < need) {
+    if (ncap > SIZE_MAX / 2)
+      return MES_ENOMEM;
+    ncap *= 2;
+  }
+  void *nb = malloc(ncap);
+  if (!nb)
+    return MES_ENOMEM;
+  if (*buf) {
+    memcpy(nb, *buf, used);
+    mes_wipe(*buf, *cap);
+    free(*buf);
+  }
+  *buf = nb;
+  *cap = ncap;
+  return MES_OK;
+}
+
+int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, const char *item, size_t item_len) {
+  size_t ev_cap = b->cap * sizeof *b->ev;
+  if (b->n == b->cap) {
+    if (b->n > SIZE_MAX / sizeof *b->ev / 2 ||
+        grow((void **)&b->ev, &ev_cap, b->n * sizeof *b->ev, (b->n + 1) * sizeof *b->ev, 64 * sizeof *b->ev))
+      return MES_ENOMEM;
+    b->cap = ev_cap / sizeof *b->ev;
+  }
+  struct mes__hc_ev x = *ev;
+  x.has_item = item != NULL;
+  x.item_off = 0;
+  x.item_len = 0;
+  if (item) {
+    if (item_len >= ITEMS_MAX - b->items_len)
+      return MES_ENOMEM; /* an entry's offsets are 32 bits: such a history is read without the cache */
+    if (grow((void **)&b->items, &b->items_cap, b->items_len, b->items_len + item_len + 1, 4096))
+      return MES_ENOMEM;
+    memcpy(b->items + b->items_len, item, item_len);
+    b->items[b->items_len + item_len] = '\0';
+    x.item_off = (uint32_t)b->items_len;
+    x.item_len = (uint32_t)item_len;
+    b->items_len += item_len + 1;
+  }
+  b->ev[b->n++] = x;
+  if (x.id > b->max_id)
+    b->max_id = x.id;
+  return MES_OK;
+}
+
+void mes__hc_build_release(struct mes__hc_build *b) {
+  if (b->ev) {
+    mes_wipe(b->ev, b->cap * sizeof *b->ev);
+    free(b->ev);
+  }
+  if (b->items) {
+    mes_wipe(b->items, b->items_cap);
+    free(b->items);
+  }
+  memset(b, 0, sizeof *b);
+}
+
+int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, struct mes__hc_entry **out) {
+  *out = NULL;
+  size_t bytes = sizeof(struct mes__hc_entry) + b->n * sizeof(struct mes__hc_ev) + b->items_len;
+  struct mes__hc_entry *e = malloc(bytes);
+  if (!e) {
+    mes__hc_build_release(b);
+    return MES_ENOMEM;
+  }
+  memset(e, 0, sizeof *e);
+  e->sid = sid;
+  e->max_id = b->max_id;
+  e->n_rows = (int64_t)b->n;
+  e->n = b->n;
+  e->bytes = bytes;
+  e->refs = 1; /* the caller's */
+  if (b->n)
+    memcpy(e->ev, b->ev, b->n * sizeof *b->ev);
+  if (b->items_len)
+    memcpy((char *)(e->ev + b->n), b->items, b->items_len);
+  mes__hc_build_release(b);
+  *out = e;
+  return MES_OK;
+}
