@@ -363,10 +363,14 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   struct mes_histcache_stats hc1;
   mes_histcache_stats(mes_engine_histcache(e), &hc1);
   printf(",\"active\":%ld,\"cache\":\"%s\",\"history_cache\":{\"hits\":%llu,\"misses\":%llu,\"stale\":%llu,"
-         "\"entries\":%llu,\"bytes\":%llu}",
+         "\"shown_hits\":%llu,\"shown_misses\":%llu,\"shown_stale\":%llu,\"shown_appended\":%llu,\"entries\":%llu,\"bytes\":%llu}",
          n_active, cache == 2 ? "both" : cache ? "on" : "off", (unsigned long long)(hc1.hits - hc0.hits),
          (unsigned long long)(hc1.misses - hc0.misses), (unsigned long long)(hc1.stale - hc0.stale),
-         (unsigned long long)hc1.entries, (unsigned long long)hc1.bytes);
+         (unsigned long long)(hc1.shown_hits - hc0.shown_hits),
+         (unsigned long long)(hc1.shown_misses - hc0.shown_misses),
+         (unsigned long long)(hc1.shown_stale - hc0.shown_stale),
+         (unsigned long long)(hc1.shown_appended - hc0.shown_appended), (unsigned long long)hc1.entries,
+         (unsigned long long)hc1.bytes);
   printf(",\"peak_rss_mb\":%.0f}\n", (double)bench_peak_rss_kb() / 1024.0);
   for (int k = 0; k < K_N; k++)
     free(s[k].ns);

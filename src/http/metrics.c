@@ -341,15 +341,25 @@ int mes_metrics_render_histcache(struct mes_histcache *hc, struct mes_buf *out) 
       "# HELP %s Reads of a person's history through the cache: hit (answered from memory), miss (not cached),"
       " stale (cached but changed since, read again).\n"
       "# TYPE %s counter\n%s{outcome=\"hit\"} %llu\n%s{outcome=\"miss\"} %llu\n%s{outcome=\"stale\"} %llu\n"
+      "# HELP mesura_impression_cache_reads_total Reads of what a person was shown (frequency cap) through the"
+      " history cache: hit, miss, stale (changed since, read again), appended (stale, but only the answers written"
+      " since were read).\n"
+      "# TYPE mesura_impression_cache_reads_total counter\n"
+      "mesura_impression_cache_reads_total{outcome=\"hit\"} %llu\n"
+      "mesura_impression_cache_reads_total{outcome=\"miss\"} %llu\n"
+      "mesura_impression_cache_reads_total{outcome=\"stale\"} %llu\n"
+      "mesura_impression_cache_reads_total{outcome=\"appended\"} %llu\n"
       "# HELP mesura_history_cache_evictions_total Histories dropped from the cache to stay under its cap.\n"
       "# TYPE mesura_history_cache_evictions_total counter\nmesura_history_cache_evictions_total %llu\n"
-      "# HELP mesura_history_cache_entries Histories held in the cache now.\n"
+      "# HELP mesura_history_cache_entries Entries held in the cache now (a person's history, or what they were"
+      " shown).\n"
       "# TYPE mesura_history_cache_entries gauge\nmesura_history_cache_entries %llu\n"
-      "# HELP mesura_history_cache_bytes Bytes the cached histories hold now.\n"
+      "# HELP mesura_history_cache_bytes Bytes the cache's entries hold now.\n"
       "# TYPE mesura_history_cache_bytes gauge\nmesura_history_cache_bytes %llu\n"
       "# HELP mesura_history_cache_max_bytes The cache's cap (serving.history_cache_mb; 0: off).\n"
       "# TYPE mesura_history_cache_max_bytes gauge\nmesura_history_cache_max_bytes %llu\n",
       reads, reads, reads, (unsigned long long)st.hits, reads, (unsigned long long)st.misses, reads,
-      (unsigned long long)st.stale, (unsigned long long)st.evictions, (unsigned long long)st.entries,
-      (unsigned long long)st.bytes, (unsigned long long)st.cap_bytes);
+      (unsigned long long)st.stale, (unsigned long long)st.shown_hits, (unsigned long long)st.shown_misses,
+      (unsigned long long)st.shown_stale, (unsigned long long)st.shown_appended, (unsigned long long)st.evictions,
+      (unsigned long long)st.entries, (unsigned long long)st.bytes, (unsigned long long)st.cap_bytes);
 }

@@ -1,9 +1,11 @@
 /*
  * ingest/histcache — the cache of decoded histories (histcache.h): shards of
  * a hash table with an LRU list each, entries stamped with what the store
- * said of the subject's events when they were read.
+ * said of the subject's rows when they were read. A subject has up to one
+ * entry per kind (enum mes__hc_kind: events, impressions), keyed by (sid,
+ * kind), each stamped and replaced on its own; all share the cap and the LRU.
  *
- * One entry is one allocation: the header, the events (struct mes__hc_ev,
+ * One entry is one allocation: the header, the records (struct mes__hc_ev,
  * 40 bytes each) and their item ids, NUL-terminated, back to back. Its
  * `bytes` is that allocation's size; a shard keeps the sum of its entries'
  * bytes under its share of the cap (cap / N_SHARDS), so the whole cache
@@ -34,7 +36,8 @@
 struct mes__hc_entry {
   struct mes__hc_entry *hnext;            /* hash chain */
   struct mes__hc_entry *newer, *older;    /* the shard's LRU list */
-  int64_t sid, max_id, n_rows;            /* n_rows == n: the stamp is (max_id, n_rows) */
+  int64_t sid, max_id, n_rows;            /* the stamp is (max_id, n_rows); rows, not records */
+  enum mes__hc_kind kind;
   size_t bytes;                           /* the whole allocation */
   size_t n;
   int refs;                               /* guarded by the shard's mutex; the table holds one while linked */
@@ -51,7 +54,7 @@ struct shard {
   size_t n_buckets, n_entries, bytes;
   struct mes__hc_entry *newest, *oldest;
   uint64_t epoch; /* bumped by every forget */
-  uint64_t hits, misses, stale, evictions;
+  uint64_t hits[MES__HC_KINDS], misses[MES__HC_KINDS], stale[MES__HC_KINDS], appended[MES__HC_KINDS], evictions;
 };
 
 struct mes_histcache {
@@ -135,9 +138,10 @@ size_t mes_histcache_cap(const struct mes_histcache *hc) {
 
 /* ---------------------------------------------------------------- table and LRU (shard's mutex held) */
 
-static struct mes__hc_entry *find(const struct shard *sh, int64_t sid) {
+/* Both kinds of a subject share the bucket (and the shard: one forget). */
+static struct mes__hc_entry *find(const struct shard *sh, int64_t sid, enum mes__hc_kind kind) {
   struct mes__hc_entry *e = sh->buckets[bucket_of(sh, sid)];
-  while (e && e->sid != sid)
+  while (e && (e->sid != sid || e->kind != kind))
     e = e->hnext;
   return e;
 }
@@ -225,14 +229,15 @@ void mes_histcache_set_cap(struct mes_histcache *hc, size_t max_bytes) {
 
 /* ---------------------------------------------------------------- use */
 
-struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, uint64_t *epoch) {
+struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, enum mes__hc_kind kind,
+                                   uint64_t *epoch) {
   struct shard *sh = shard_of(hc, sid);
   pthread_mutex_lock(&sh->mu);
-  struct mes__hc_entry *e = find(sh, sid);
+  struct mes__hc_entry *e = find(sh, sid, kind);
   if (e)
     e->refs++;
   else
-    sh->misses++;
+    sh->misses[kind]++;
   *epoch = sh->epoch;
   pthread_mutex_unlock(&sh->mu);
   return e;
@@ -245,11 +250,11 @@ bool mes__hc_fresh(struct mes_histcache *hc, struct mes__hc_entry *e, int64_t ma
   if (fresh) {
     lru_unlink(sh, e);
     lru_push(sh, e);
-    sh->hits++;
+    sh->hits[e->kind]++;
   } else {
     if (e->linked)
       unlink_entry(sh, e); /* what it holds is no longer what the store holds (the caller's reference keeps it) */
-    sh->stale++;
+    sh->stale[e->kind]++;
   }
   pthread_mutex_unlock(&sh->mu);
   return fresh;
@@ -260,7 +265,7 @@ void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epo
   pthread_mutex_lock(&sh->mu);
   size_t cap = shard_cap(hc);
   if (sh->epoch == epoch && !e->linked && e->bytes <= cap / 4) {
-    struct mes__hc_entry *old = find(sh, e->sid);
+    struct mes__hc_entry *old = find(sh, e->sid, e->kind);
     if (old) /* another reader of the same subject was first: the later read wins */
       unlink_entry(sh, old);
     evict_to(sh, cap, e->bytes);
@@ -277,22 +282,28 @@ void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epo
   pthread_mutex_unlock(&sh->mu);
 }
 
-static void drop(struct mes_histcache *hc, int64_t sid, bool bump) {
+/* Drops sid's entries of kinds [from, to). A forget (bump) also keeps reads
+ * under way of any kind from storing what they read. */
+static void drop(struct mes_histcache *hc, int64_t sid, int from, int to, bool bump) {
   struct shard *sh = shard_of(hc, sid);
   pthread_mutex_lock(&sh->mu);
   if (bump)
     sh->epoch++;
-  struct mes__hc_entry *x = find(sh, sid);
-  if (x)
-    unlink_entry(sh, x);
+  for (int k = from; k < to; k++) {
+    struct mes__hc_entry *x = find(sh, sid, (enum mes__hc_kind)k);
+    if (x)
+      unlink_entry(sh, x);
+  }
   pthread_mutex_unlock(&sh->mu);
 }
 
-void mes__hc_drop(struct mes_histcache *hc, int64_t sid) { drop(hc, sid, false); }
+static void hc_drop(struct mes_histcache *hc, int64_t sid, enum mes__hc_kind kind) {
+  drop(hc, sid, (int)kind, (int)kind + 1, false);
+}
 
 void mes_histcache_forget(struct mes_histcache *hc, int64_t sid) {
   if (hc)
-    drop(hc, sid, true);
+    drop(hc, sid, 0, MES__HC_KINDS, true);
 }
 
 void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
@@ -305,8 +316,6 @@ void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
   if (last) /* no longer in the table, and nobody else holds it */
     entry_free(e);
 }
-
-size_t mes__hc_n(const struct mes__hc_entry *e) { return e->n; }
 
 void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud) {
   const char *items = (const char *)(e->ev + e->n);
@@ -328,6 +337,23 @@ void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, m
   }
 }
 
+int64_t mes__hc_replay_shown(const struct mes__hc_entry *e, int64_t since_ms, mes_ingest_shown_cb cb, void *ud) {
+  const char *items = (const char *)(e->ev + e->n);
+  int64_t unreadable = 0;
+  for (size_t i = 0; i < e->n; i++) {
+    const struct mes__hc_ev *x = &e->ev[i];
+    /* The store's order (ts_ms, then id) with the rows before since_ms left
+     * out: what a read of the window alone yields. */
+    if (x->ts_ms < since_ms)
+      continue;
+    if (!x->has_item)
+      unreadable++;
+    else if (cb(ud, items + x->item_off, x->channel, x->ts_ms))
+      break;
+  }
+  return unreadable;
+}
+
 void mes_histcache_stats(struct mes_histcache *hc, struct mes_histcache_stats *st) {
   memset(st, 0, sizeof *st);
   if (!hc)
@@ -336,9 +362,13 @@ void mes_histcache_stats(struct mes_histcache *hc, struct mes_histcache_stats *s
   for (int i = 0; i < N_SHARDS; i++) {
     struct shard *sh = &hc->shards[i];
     pthread_mutex_lock(&sh->mu);
-    st->hits += sh->hits;
-    st->misses += sh->misses;
-    st->stale += sh->stale;
+    st->hits += sh->hits[MES__HC_EVENTS];
+    st->misses += sh->misses[MES__HC_EVENTS];
+    st->stale += sh->stale[MES__HC_EVENTS];
+    st->shown_hits += sh->hits[MES__HC_SHOWN];
+    st->shown_misses += sh->misses[MES__HC_SHOWN];
+    st->shown_stale += sh->stale[MES__HC_SHOWN];
+    st->shown_appended += sh->appended[MES__HC_SHOWN];
     st->evictions += sh->evictions;
     st->entries += sh->n_entries;
     st->bytes += sh->bytes;
@@ -397,9 +427,13 @@ int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, cons
     b->items_len += item_len + 1;
   }
   b->ev[b->n++] = x;
-  if (x.id > b->max_id)
-    b->max_id = x.id;
   return MES_OK;
+}
+
+void mes__hc_build_row(struct mes__hc_build *b, int64_t id) {
+  b->n_rows++;
+  if (id > b->max_id)
+    b->max_id = id;
 }
 
 void mes__hc_build_release(struct mes__hc_build *b) {
@@ -414,7 +448,8 @@ void mes__hc_build_release(struct mes__hc_build *b) {
   memset(b, 0, sizeof *b);
 }
 
-int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, struct mes__hc_entry **out) {
+int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, enum mes__hc_kind kind,
+                          struct mes__hc_entry **out) {
   *out = NULL;
   size_t bytes = sizeof(struct mes__hc_entry) + b->n * sizeof(struct mes__hc_ev) + b->items_len;
   struct mes__hc_entry *e = malloc(bytes);
@@ -424,8 +459,9 @@ int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, struct mes__hc_en
   }
   memset(e, 0, sizeof *e);
   e->sid = sid;
+  e->kind = kind;
   e->max_id = b->max_id;
-  e->n_rows = (int64_t)b->n;
+  e->n_rows = b->n_rows;
   e->n = b->n;
   e->bytes = bytes;
   e->refs = 1; /* the caller's */
@@ -434,6 +470,153 @@ int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, struct mes__hc_en
   if (b->items_len)
     memcpy((char *)(e->ev + b->n), b->items, b->items_len);
   mes__hc_build_release(b);
+  *out = e;
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- the read through the cache */
+
+/* MES_OK while sid's key is still there, MES_ENOT_FOUND once it is shredded
+ * (then nothing of sid reads back, not even from the cache's memory). With
+ * the request key cache, a lookup in memory. */
+static int key_alive(const struct mes_ctx *c, int64_t sid) {
+  uint8_t key[MES_KEY_BYTES];
+  int rc = mes_subject_key(c, sid, key);
+  mes_wipe(key, sizeof key);
+  return rc;
+}
+
+/* append's answer when it does not apply: private, negative so that it is
+ * never one of the MES_E* codes (all positive). */
+#define NOT_APPENDED (-1)
+
+/* Appends to b the records of e and of add (both in the store's order, by
+ * ts_ms then id) merged in that order; item bytes copied. */
+static int merge(struct mes__hc_build *b, const struct mes__hc_entry *e, const struct mes__hc_build *add) {
+  const char *e_items = (const char *)(e->ev + e->n);
+  size_t i = 0, j = 0;
+  int rc = MES_OK;
+  while (rc == MES_OK && (i < e->n || j < add->n)) {
+    const struct mes__hc_ev *x = i < e->n ? &e->ev[i] : NULL, *y = j < add->n ? &add->ev[j] : NULL;
+    bool take_e = !y || (x && (x->ts_ms < y->ts_ms || (x->ts_ms == y->ts_ms && x->id < y->id)));
+    if (take_e) {
+      rc = mes__hc_build_add(b, x, x->has_item ? e_items + x->item_off : NULL, x->item_len);
+      i++;
+    } else {
+      rc = mes__hc_build_add(b, y, y->has_item ? add->items + y->item_off : NULL, y->item_len);
+      j++;
+    }
+  }
+  return rc;
+}
+
+/*
+ * Completes stale entry e (a reference) with the rows written since it was
+ * read, when that is all that changed: the store's stamp (max_id, n) says
+ * there are more rows and a larger id, and the rows above e's largest id
+ * are exactly the difference. Ids are never reused, so rows written after
+ * e was read all have larger ids, and the rows with ids up to e's largest
+ * are then, by their count, e's own: none was deleted. The rows read are
+ * checked against the stamp rather than trusted, so a write landing between
+ * the two reads makes this refuse, never wrong: what is built is the
+ * subject's rows as the stamp saw them. *out gets a new entry (a reference,
+ * not in the cache). NOT_APPENDED: not applicable, read everything again;
+ * MES_ENOMEM: read without the cache; other codes as src->fill_after's.
+ */
+static int append(const struct mes_ctx *c, int64_t sid, const struct mes__hc_source *src,
+                  const struct mes__hc_entry *e, int64_t max_id, int64_t n, struct mes__hc_entry **out) {
+  *out = NULL;
+  if (!src->fill_after || max_id <= e->max_id || n <= e->n_rows)
+    return NOT_APPENDED;
+  struct mes__hc_build add = {0}, b = {0};
+  int rc = src->fill_after(c, sid, e->max_id, &add);
+  if (rc == MES_OK && (add.n_rows != n - e->n_rows || add.max_id != max_id))
+    rc = NOT_APPENDED;
+  if (rc == MES_OK)
+    rc = merge(&b, e, &add);
+  if (rc == MES_OK) {
+    b.n_rows = n;
+    b.max_id = max_id;
+    rc = mes__hc_build_finish(&b, sid, e->kind, out);
+  } else {
+    mes__hc_build_release(&b);
+  }
+  mes__hc_build_release(&add);
+  if (rc == MES_OK) {
+    struct shard *sh = shard_of(c->hcache, sid);
+    pthread_mutex_lock(&sh->mu);
+    sh->appended[e->kind]++;
+    pthread_mutex_unlock(&sh->mu);
+  }
+  return rc;
+}
+
+/*
+ * A subject with an entry costs one indexed read, the stamp of their rows of
+ * the kind: the entry is handed out when its stamp is the same. Otherwise
+ * (no entry, or a stale one) the rows are read and decoded into a new entry,
+ * stamped with what that read saw (its largest id and row count, computed
+ * from the rows themselves, so that the stamp and the records always agree,
+ * on whichever connection or snapshot the read ran: a write landing
+ * meanwhile only makes the next use read again), and handed out. A subject
+ * seen for the first time reads no stamp at all: a miss costs what a read
+ * without the cache does, plus one copy.
+ */
+int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_source *src, struct mes__hc_entry **out,
+                bool *bypass) {
+  struct mes_histcache *hc = c->hcache;
+  *out = NULL;
+  *bypass = false;
+  uint64_t epoch = 0;
+  struct mes__hc_entry *e = mes__hc_find(hc, sid, src->kind, &epoch);
+  int rc;
+  if (e) {
+    int64_t max_id = 0, n = 0;
+    if ((rc = src->stamp(c->store, sid, &max_id, &n))) {
+      mes__hc_release(hc, e);
+      hc_drop(hc, sid, src->kind);
+      *bypass = rc == MES_EINTERNAL; /* a backend without stamps (all of them have one today) */
+      return *bypass ? MES_OK : rc;
+    }
+    if (mes__hc_fresh(hc, e, max_id, n)) {
+      if ((rc = key_alive(c, sid))) {
+        mes__hc_release(hc, e);
+        if (rc == MES_ENOT_FOUND)
+          hc_drop(hc, sid, src->kind);
+        return rc;
+      }
+      *out = e;
+      return MES_OK;
+    }
+    if (n == 0) {
+      mes__hc_release(hc, e); /* stale: out of the cache already */
+      return MES_OK;          /* nothing held any more (erased, swept, purged): no key needed, as without the cache */
+    }
+    struct mes__hc_entry *done = NULL;
+    rc = append(c, sid, src, e, max_id, n, &done);
+    mes__hc_release(hc, e);
+    if (rc != NOT_APPENDED) {
+      if (rc == MES_OK)
+        mes__hc_put(hc, done, epoch);
+      *out = done;
+      *bypass = rc == MES_ENOMEM;
+      return rc == MES_ENOMEM ? MES_OK : rc;
+    }
+  }
+  struct mes__hc_build b = {0};
+  rc = src->fill(c, sid, &b);
+  if (!rc)
+    rc = mes__hc_build_finish(&b, sid, src->kind, &e);
+  else
+    mes__hc_build_release(&b);
+  if (rc == MES_ENOMEM) {
+    *bypass = true;
+    return MES_OK;
+  }
+  if (rc)
+    return rc;
+  if (e->n_rows > 0) /* no rows: nothing worth keeping */
+    mes__hc_put(hc, e, epoch);
   *out = e;
   return MES_OK;
 }

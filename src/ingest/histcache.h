@@ -1,10 +1,14 @@
 /*
  * ingest/histcache — the decoded histories of active shoppers, kept in memory
  * so that a shopper who asks again (the next page, another carousel) is not
- * read and unsealed again event by event.
+ * read and unsealed again event by event, nor impression by impression.
  *
- * mes_ingest_history uses it by itself when the request context carries one
- * (ctx->hcache); nothing else changes for its callers. Nothing is computed
+ * It holds up to two entries per subject, each checked and replaced on its
+ * own: their events, and the items they were shown (their impressions, for
+ * the frequency cap). Both share one byte cap (serving.history_cache_mb) and
+ * one LRU order. mes_ingest_history and mes_ingest_shown_list use it by
+ * themselves when the request context carries one (ctx->hcache); nothing
+ * else changes for their callers. Nothing is computed
  * ahead for people who are not active: an entry is made by a read that had
  * to happen anyway, and the least recently used entries leave first when the
  * byte cap is reached.
@@ -12,19 +16,23 @@
  * Every use of an entry is checked against the store with one indexed
  * read, the stamp of the subject's events (mes_store_event_stamp: largest id
  * and count, which change with every insert or delete of theirs: new events,
- * a rectification, the retention sweep, purges on withdrawal, erasure). An
- * entry whose stamp differs is read again, so the cache never answers with
+ * a rectification, the retention sweep, purges on withdrawal, erasure), or
+ * of their impression rows (mes_store_impression_stamp, the same: a new
+ * answer written, the sweep, a purge, erasure). An entry of impressions holds
+ * all the rows the store keeps of the subject (the sweep keeps one frequency
+ * cap window) and each read filters its own window from them. An entry
+ * whose stamp differs is read again, so the cache never answers with
  * events the store no longer holds, nor misses one it holds; another process
  * writing the same store is seen the same way. A subject not in the cache
  * is read as without it (no stamp), and kept. A subject whose key is gone
  * is never cached, and an entry is dropped when the key is found gone or the
- * subject holds no events any more.
+ * subject holds no rows of its kind any more.
  *
- * Entries hold decrypted personal data (item ids, channels, times): they are
- * wiped (mes_wipe) before their memory is freed, whether evicted, replaced,
- * forgotten or freed with the cache. Erasure must call mes_histcache_forget
- * so that the person's plaintext leaves memory at once rather than at their
- * next read or at eviction.
+ * Entries hold decrypted personal data (item ids, channels, times, what was
+ * shown): they are wiped (mes_wipe) before their memory is freed, whether
+ * evicted, replaced, forgotten or freed with the cache. Erasure must call
+ * mes_histcache_forget (both entries go) so that the person's plaintext
+ * leaves memory at once rather than at their next read or at eviction.
  *
  * Thread-safety: every function may be called from any thread. The cache is
  * split into shards by subject, each under its own mutex; no lock is held
@@ -41,8 +49,9 @@
 
 struct mes_histcache;
 
-/* A cache that keeps at most max_bytes of entries (0: keeps nothing, and
- * mes_ingest_history reads as without a cache). *out is new: free with
+/* A cache that keeps at most max_bytes of entries, both kinds together (0:
+ * keeps nothing, and mes_ingest_history and mes_ingest_shown_list read as
+ * without a cache). *out is new: free with
  * mes_histcache_free. MES_OK or MES_ENOMEM. */
 int mes_histcache_new(size_t max_bytes, struct mes_histcache **out);
 /* Wipes and frees every entry, then the cache. No reader may be using it.
@@ -55,17 +64,23 @@ void mes_histcache_set_cap(struct mes_histcache *hc, size_t max_bytes);
 /* The cap in bytes (0: off, or hc NULL). */
 size_t mes_histcache_cap(const struct mes_histcache *hc);
 
-/* Drops subject sid's entry, wiping it (at once, or when the last reader
- * replaying it finishes), and keeps a read that began before the call from
- * storing what it read. Call on erasure. NULL-safe. */
+/* Drops subject sid's entries (events and impressions), wiping them (at
+ * once, or when the last reader replaying one finishes), and keeps a read
+ * that began before the call from storing what it read. Call on erasure.
+ * NULL-safe. */
 void mes_histcache_forget(struct mes_histcache *hc, int64_t sid);
 
 /* Counters since the cache was made (for GET /metrics). */
 struct mes_histcache_stats {
+  /* Reads of events (mes_ingest_history): */
   uint64_t hits;      /* reads answered from memory (stamp unchanged) */
   uint64_t misses;    /* reads of a subject not in the cache (read without a stamp) */
   uint64_t stale;     /* reads that found an entry whose stamp had changed (or that left the cache meanwhile),
                          and read again */
+  /* The same of impressions (mes_ingest_shown_list), and how many of the
+   * stale ones only read the rows written since (the entry was completed): */
+  uint64_t shown_hits, shown_misses, shown_stale, shown_appended;
+  /* Both kinds together: */
   uint64_t evictions; /* entries dropped to stay under the cap (not forgets nor replacements) */
   uint64_t entries;   /* entries held now */
   uint64_t bytes;     /* bytes they hold now (<= cap_bytes) */

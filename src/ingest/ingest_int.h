@@ -37,25 +37,36 @@ int mes__ingest_pt_reserve(uint8_t **buf, size_t *cap, size_t n);
 
 /* ---------------------------------------------------------------- the history cache (histcache.c) */
 
-/* What read.c (mes_ingest_history) uses of the cache; histcache.h is the
- * face for everyone else. */
-struct mes__hc_entry; /* one subject's decoded events and their stamp: private to histcache.c */
+/* What read.c (mes_ingest_history) and shown.c (mes_ingest_shown_list) use
+ * of the cache; histcache.h is the face for everyone else. */
+struct mes__hc_entry; /* one subject's decoded rows of one kind and their stamp: private to histcache.c */
 
-/* One event as the builder collects it: the clear columns as stored (type
- * is mapped with the policy of each replay, not of the read), and the item
- * and channel picked out of the sealed document. */
+/* What an entry holds: a subject has at most one entry of each kind, each
+ * checked against its own stamp; both count against the one cap. */
+enum mes__hc_kind {
+  MES__HC_EVENTS, /* their events (mes_ingest_history), stamp mes_store_event_stamp */
+  MES__HC_SHOWN,  /* their impressions (mes_ingest_shown_list), stamp mes_store_impression_stamp */
+  MES__HC_KINDS
+};
+
+/* One record as the builder collects it. An event: the clear columns as
+ * stored (type is mapped with the policy of each replay, not of the read),
+ * and the item and channel picked out of the sealed document. An item shown:
+ * id and ts_ms of its impression row, channel as stored, the item; purposes,
+ * type and source unused; a row that could not be opened leaves one record
+ * without an item, so that a replay logs it as a read would. */
 struct mes__hc_ev {
   int64_t id, ts_ms;
   uint32_t purposes;
   int32_t type;      /* as stored */
   uint32_t item_off; /* into the entry's item bytes (NUL-terminated there) */
   uint32_t item_len;
+  int32_t channel;   /* enum mes_channel, or -1 (events); as stored (impressions) */
   int8_t source;     /* enum mes_source */
-  int8_t channel;    /* enum mes_channel, or -1 */
   bool has_item;
 };
 
-/* Collects one subject's events, in the order read, while they are read
+/* Collects one subject's records, in the order read, while they are read
  * (a zeroed struct is empty). Its buffers hold plaintext: they are wiped
  * whenever they move or are freed. */
 struct mes__hc_build {
@@ -63,44 +74,72 @@ struct mes__hc_build {
   size_t n, cap;
   char *items;
   size_t items_len, items_cap;
-  int64_t max_id; /* the largest id added: with n, the stamp of what was read */
+  int64_t max_id, n_rows; /* of the store rows read (mes__hc_build_row): the stamp of what was read */
 };
 
-/* Appends one event (item: item_len bytes, NULL when none; copied).
+/* Appends one record (item: item_len bytes, NULL when none; copied).
  * MES_ENOMEM (also past 4 GiB of items), leaving b as it was. */
 int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, const char *item, size_t item_len);
+/* Counts one store row read, of id `id`, into the stamp: call it for every
+ * row the store hands out, whether it yields records or none. */
+void mes__hc_build_row(struct mes__hc_build *b, int64_t id);
 /* Wipes and frees b's buffers (b is then empty). */
 void mes__hc_build_release(struct mes__hc_build *b);
-/* Makes subject sid's entry of what b collected, stamped (b->max_id, b->n),
- * in one allocation; releases b either way. *out is new: a reference owned
- * by the caller (mes__hc_put, then mes__hc_release). MES_ENOMEM. */
-int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, struct mes__hc_entry **out);
 
-/* sid's entry, if any: a reference, to check with mes__hc_fresh and give
- * back with mes__hc_release. NULL when there is none (counted as a miss).
- * Either way *epoch gets what to hand mes__hc_put if the events are read. */
-struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, uint64_t *epoch);
+/* How one kind is read: its stamp, and a read of all of sid's rows into b
+ * (MES_OK; MES_ENOT_FOUND when the key is gone; a store, crypto or memory
+ * error). fill_after, optional, reads only the rows whose id is above
+ * after_id, in the store's order: for a kind whose rows are only ever
+ * appended while the subject is active (impressions: one per answer), a
+ * stale entry is then completed with what was written since instead of
+ * read again whole. It needs ids that are never reused. */
+struct mes__hc_source {
+  enum mes__hc_kind kind;
+  int (*stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
+  int (*fill)(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b);
+  int (*fill_after)(const struct mes_ctx *c, int64_t sid, int64_t after_id, struct mes__hc_build *b);
+};
+
+/* sid's rows of src->kind through c->hcache (not NULL): *out gets a
+ * reference to an entry holding what the store holds now, to replay and
+ * give back with mes__hc_release; NULL when the subject holds no rows any
+ * more. *bypass true (then MES_OK, *out NULL): read without the cache (no
+ * memory to build an entry, or a backend without stamps). Otherwise MES_OK,
+ * MES_ENOT_FOUND when the key is gone (any entry is dropped), or an error. */
+int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_source *src, struct mes__hc_entry **out,
+                bool *bypass);
+/* The steps mes__hc_get takes, for tests that drive them one by one: */
+/* Makes subject sid's entry of kind `kind` of what b collected, stamped
+ * (b->max_id, b->n_rows), in one allocation; releases b either way. *out is
+ * new: a reference owned by the caller (mes__hc_put, then mes__hc_release).
+ * MES_ENOMEM. */
+int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, enum mes__hc_kind kind, struct mes__hc_entry **out);
+/* sid's entry of that kind, if any: a reference, to check with
+ * mes__hc_fresh and give back with mes__hc_release. NULL when there is none
+ * (counted as a miss). Either way *epoch gets what to hand mes__hc_put if
+ * the rows are read. */
+struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, enum mes__hc_kind kind, uint64_t *epoch);
 /* Whether e (a reference from mes__hc_find) still holds what the store
- * holds, by the stamp (max_id, n) of sid's events just read: true is a hit
- * (e becomes the most recently used). false (stale: another stamp, or e left
- * the cache meanwhile, evicted or forgotten) drops e from the cache; the
- * caller still holds its reference. */
+ * holds, by the stamp (max_id, n) just read: true is a hit (e becomes the
+ * most recently used). false (stale: another stamp, or e left the cache
+ * meanwhile, evicted or forgotten) drops e from the cache; the caller still
+ * holds its reference. */
 bool mes__hc_fresh(struct mes_histcache *hc, struct mes__hc_entry *e, int64_t max_id, int64_t n);
 /* Offers e (a reference from mes__hc_build_finish) to the cache as its
- * subject's entry, replacing any, evicting the least recently used to stay
- * under the cap. Not kept when larger than a quarter of a shard's share of
- * the cap, or when mes_histcache_forget ran on e's shard since `epoch` was
- * read. The caller's reference stays valid either way. */
+ * subject's entry of its kind, replacing any, evicting the least recently
+ * used to stay under the cap. Not kept when larger than a quarter of a
+ * shard's share of the cap, or when mes_histcache_forget ran on e's shard
+ * since `epoch` was read. The caller's reference stays valid either way. */
 void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epoch);
-/* Drops sid's entry if any (its stamp says the subject holds no events any
- * more, or its key was found gone), without the epoch bump of a forget. */
-void mes__hc_drop(struct mes_histcache *hc, int64_t sid);
+
 /* Hands e's events to cb in order, as mes_ingest_history does: type mapped
  * with policy p (-1 when p lacks it), item borrowed for the call. Stops when
  * cb returns nonzero. No lock is held: cb may do anything. */
 void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud);
-/* How many events e holds. */
-size_t mes__hc_n(const struct mes__hc_entry *e);
+/* Hands e's items shown at or after since_ms to cb in order, as
+ * mes_ingest_shown_list does, and returns how many rows of that window could
+ * not be opened (up to where cb stopped). Same rules as mes__hc_replay. */
+int64_t mes__hc_replay_shown(const struct mes__hc_entry *e, int64_t since_ms, mes_ingest_shown_cb cb, void *ud);
 /* Gives a reference back; the last one wipes and frees an entry no longer in
  * the cache. NULL-safe. */
 void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e);

@@ -740,12 +740,13 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
   }
   enum mes_source source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;
   if (h->build) { /* the type stays as stored: each replay maps it with its own policy */
+    mes__hc_build_row(h->build, row->id);
     struct mes__hc_ev x = {.id = row->id,
                            .ts_ms = row->ts_ms,
                            .purposes = row->purposes,
                            .type = row->type,
                            .source = (int8_t)source,
-                           .channel = (int8_t)channel};
+                           .channel = channel};
     return (s->rc = mes__hc_build_add(h->build, &x, has_item ? s->item : NULL, item_len)) != MES_OK;
   }
   const struct mes_policy *p = s->c->policy;
@@ -791,70 +792,25 @@ static int history_read(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb
   return rc;
 }
 
-/* MES_OK while sid's key is still there, MES_ENOT_FOUND once it is shredded
- * (then nothing of sid reads back, not even from the cache's memory). With
- * the request key cache, a lookup in memory. */
-static int key_alive(const struct mes_ctx *c, int64_t sid) {
-  uint8_t key[MES_KEY_BYTES];
-  int rc = mes_subject_key(c, sid, key);
-  mes_wipe(key, sizeof key);
-  return rc;
+static int history_fill(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
+  return history_read(c, sid, NULL, NULL, b);
 }
 
-/*
- * The read through the cache (histcache.h). A subject with an entry costs
- * one indexed read, the stamp of their events: the entry is replayed when
- * its stamp is the same. Otherwise (no entry, or a stale one) the events are
- * read and decoded into a new entry, stamped with what that read saw (its
- * largest id and count, computed from the rows themselves, so that the stamp
- * and the events always agree, on whichever connection or snapshot the read
- * ran: a write landing meanwhile only makes the next use read again), then
- * replayed. A subject seen for the first time reads no stamp at all: a miss
- * costs what a read without the cache does, plus one copy. MES_ENOMEM while
- * building: read without the cache. Returns a code for mes_ingest_history.
- */
+static const struct mes__hc_source history_source = {
+    .kind = MES__HC_EVENTS, .stamp = mes_store_event_stamp, .fill = history_fill};
+
+/* The read through the cache (histcache.c, mes__hc_get); without it when
+ * the cache cannot help. Returns a code for mes_ingest_history. */
 static int history_cached(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud) {
-  struct mes_histcache *hc = c->hcache;
-  uint64_t epoch = 0;
-  struct mes__hc_entry *e = mes__hc_find(hc, sid, &epoch);
-  int rc;
-  if (e) {
-    int64_t max_id = 0, n = 0;
-    if ((rc = mes_store_event_stamp(c->store, sid, &max_id, &n))) {
-      mes__hc_release(hc, e);
-      mes__hc_drop(hc, sid);
-      /* MES_EINTERNAL: a backend without stamps (all of them have one today) */
-      return rc == MES_EINTERNAL ? history_read(c, sid, cb, ud, NULL) : rc;
-    }
-    if (mes__hc_fresh(hc, e, max_id, n)) {
-      if ((rc = key_alive(c, sid))) {
-        mes__hc_release(hc, e);
-        if (rc == MES_ENOT_FOUND)
-          mes__hc_drop(hc, sid);
-        return rc;
-      }
-      mes__hc_replay(e, c->policy, cb, ud);
-      mes__hc_release(hc, e);
-      return MES_OK;
-    }
-    mes__hc_release(hc, e); /* stale: out of the cache already */
-    if (n == 0)
-      return MES_OK; /* nothing held any more (erased, swept, purged): no key needed, as without the cache */
-  }
-  struct mes__hc_build b = {0};
-  rc = history_read(c, sid, NULL, NULL, &b);
-  if (!rc)
-    rc = mes__hc_build_finish(&b, sid, &e);
-  else
-    mes__hc_build_release(&b);
-  if (rc == MES_ENOMEM)
+  struct mes__hc_entry *e;
+  bool bypass;
+  int rc = mes__hc_get(c, sid, &history_source, &e, &bypass);
+  if (bypass)
     return history_read(c, sid, cb, ud, NULL);
-  if (rc)
+  if (rc || !e)
     return rc;
-  if (mes__hc_n(e) > 0) /* no events: nothing worth keeping */
-    mes__hc_put(hc, e, epoch);
   mes__hc_replay(e, c->policy, cb, ud);
-  mes__hc_release(hc, e);
+  mes__hc_release(c->hcache, e);
   return MES_OK;
 }
 

@@ -7,7 +7,11 @@
  * sealed with the subject's key (kind "impression"), the channel and the time
  * in clear columns for the window and the sweep. Erasing the key shreds every
  * copy; withdrawing the purpose deletes the rows (consent).
+ *
+ * With the history cache (histcache.h), an active shopper's rows are opened
+ * once and replayed from memory while their stamp holds.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,11 +48,31 @@ struct shown_read {
   bool have_key;
   mes_ingest_shown_cb cb;
   void *ud;
+  struct mes__hc_build *build; /* not NULL: the items are collected for the cache instead of handed to cb */
   uint8_t *pt; /* reused plaintext buffer, wiped after */
   size_t pt_cap;
   int rc;
   int64_t unreadable;
 };
+
+/* A row that cannot be opened: counted, and for the cache a record without
+ * an item, so that its replays count it too. */
+static int unreadable_row(struct shown_read *r, const struct mes_impression_row *row) {
+  r->unreadable++;
+  if (!r->build)
+    return 0;
+  struct mes__hc_ev x = {.id = row->id, .ts_ms = row->ts_ms, .channel = row->channel};
+  return (r->rc = mes__hc_build_add(r->build, &x, NULL, 0)) != MES_OK;
+}
+
+/* One item: to cb, or into the cache's builder (as the C string cb would
+ * see). */
+static int on_item(struct shown_read *r, const struct mes_impression_row *row, const char *item) {
+  if (!r->build)
+    return r->cb(r->ud, item, row->channel, row->ts_ms);
+  struct mes__hc_ev x = {.id = row->id, .ts_ms = row->ts_ms, .channel = row->channel};
+  return (r->rc = mes__hc_build_add(r->build, &x, item, strlen(item))) != MES_OK;
+}
 
 /* One row: unseal, parse the array, hand out each item. */
 static int on_row(void *ud, const struct mes_impression_row *row) {
@@ -58,52 +82,99 @@ static int on_row(void *ud, const struct mes_impression_row *row) {
       return 1; /* MES_ENOT_FOUND: shredded, nothing is readable */
     r->have_key = true;
   }
-  if (row->sealed_len < MES_SEAL_OVERHEAD) {
-    r->unreadable++;
-    return 0;
-  }
+  if (r->build)
+    mes__hc_build_row(r->build, row->id); /* every row counts in the stamp, readable or not */
+  if (row->sealed_len < MES_SEAL_OVERHEAD)
+    return unreadable_row(r, row);
   size_t n = row->sealed_len - MES_SEAL_OVERHEAD;
   if ((r->rc = mes__ingest_pt_reserve(&r->pt, &r->pt_cap, n)) != MES_OK)
     return 1;
-  if (mes_subject_unseal_key(r->key, row->sid, SHOWN_KIND, row->sealed, row->sealed_len, r->pt) != MES_OK) {
-    r->unreadable++;
-    return 0;
-  }
+  if (mes_subject_unseal_key(r->key, row->sid, SHOWN_KIND, row->sealed, row->sealed_len, r->pt) != MES_OK)
+    return unreadable_row(r, row);
   json_t *arr = json_loadb((const char *)r->pt, n, 0, NULL);
   if (!json_is_array(arr)) {
     json_decref(arr);
-    r->unreadable++;
-    return 0;
+    return unreadable_row(r, row);
   }
   size_t i;
   json_t *v;
   int stop = 0;
   json_array_foreach(arr, i, v) {
-    if (json_is_string(v) && (stop = r->cb(r->ud, json_string_value(v), row->channel, row->ts_ms)))
+    if (json_is_string(v) && (stop = on_item(r, row, json_string_value(v))))
       break;
   }
   json_decref(arr);
   return stop;
 }
 
-int mes_ingest_shown_list(const struct mes_ctx *c, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
-                          struct mes_err *err) {
+/* Reads sid's rows at or after since_ms from the store (after_id < 0), or
+ * those with an id above after_id (>= 0, for the cache): to cb, or into
+ * *build. *unreadable gets the rows that could not be opened. A store,
+ * crypto or memory error, or MES_ENOT_FOUND when the key is gone. */
+static int shown_read(const struct mes_ctx *c, int64_t sid, int64_t since_ms, int64_t after_id,
+                      mes_ingest_shown_cb cb, void *ud, struct mes__hc_build *build, int64_t *unreadable) {
+  *unreadable = 0;
   struct shown_read *r = calloc(1, sizeof *r); /* the key lives here: wiped below */
   if (!r)
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    return MES_ENOMEM;
   r->c = c;
   r->cb = cb;
   r->ud = ud;
-  int rc = mes_store_impression_list(c->store, sid, since_ms, on_row, r);
+  r->build = build;
+  int rc = after_id < 0 ? mes_store_impression_list(c->store, sid, since_ms, on_row, r)
+                        : mes_store_impression_list_after(c->store, sid, after_id, on_row, r);
   if (!rc)
     rc = r->rc;
-  int64_t unreadable = r->unreadable;
+  *unreadable = r->unreadable;
   if (r->pt) {
     mes_wipe(r->pt, r->pt_cap);
     free(r->pt);
   }
   mes_wipe(r, sizeof *r);
   free(r);
+  return rc;
+}
+
+/* All of sid's rows, whatever the window: each replay picks its own. */
+static int shown_fill(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
+  int64_t unreadable;
+  return shown_read(c, sid, INT64_MIN, -1, NULL, NULL, b, &unreadable);
+}
+
+/* The rows written since a read that saw ids up to after_id: an active
+ * shopper's next request finds one more answer of theirs, read alone. */
+static int shown_fill_after(const struct mes_ctx *c, int64_t sid, int64_t after_id, struct mes__hc_build *b) {
+  int64_t unreadable;
+  return shown_read(c, sid, INT64_MIN, after_id, NULL, NULL, b, &unreadable);
+}
+
+static const struct mes__hc_source shown_source = {.kind = MES__HC_SHOWN,
+                                                   .stamp = mes_store_impression_stamp,
+                                                   .fill = shown_fill,
+                                                   .fill_after = shown_fill_after};
+
+/* The read through the cache (histcache.c, mes__hc_get); without it when
+ * the cache cannot help. */
+static int shown_cached(const struct mes_ctx *c, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
+                        int64_t *unreadable) {
+  *unreadable = 0;
+  struct mes__hc_entry *e;
+  bool bypass;
+  int rc = mes__hc_get(c, sid, &shown_source, &e, &bypass);
+  if (bypass)
+    return shown_read(c, sid, since_ms, -1, cb, ud, NULL, unreadable);
+  if (rc || !e)
+    return rc;
+  *unreadable = mes__hc_replay_shown(e, since_ms, cb, ud);
+  mes__hc_release(c->hcache, e);
+  return MES_OK;
+}
+
+int mes_ingest_shown_list(const struct mes_ctx *c, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
+                          struct mes_err *err) {
+  int64_t unreadable = 0;
+  int rc = c->hcache && mes_histcache_cap(c->hcache) ? shown_cached(c, sid, since_ms, cb, ud, &unreadable)
+                                                      : shown_read(c, sid, since_ms, -1, cb, ud, NULL, &unreadable);
   if (unreadable)
     mes_log(c->log, MES_LOG_WARN, "%lld impression rows could not be opened and were skipped",
             (long long)unreadable);

@@ -232,9 +232,11 @@ static const struct mes__pfield serving_fields[] = {
      .max = 65536,
      .zero_ok = true,
      POL(serving.history_cache_mb),
-     .doc = "Memory kept for the decoded histories of people active right now, in MiB, so that their next "
-            "requests need not read and decrypt every event again; the least recently seen leave first, and "
-            "every use is checked against the store. 0 turns it off. A reload applies a new value at once."},
+     .doc = "Memory kept for the decoded histories of people active right now, and for what they were "
+            "recently shown (for the frequency cap), in MiB, one budget for both, so that their next requests "
+            "need not read and decrypt every event and every past answer again; the least recently seen leave "
+            "first, every use is checked against the store, and a new answer is read alone. 0 turns it off. A "
+            "reload applies a new value at once."},
     {0}};
 
 const struct mes__pfield mes__policy_schema[] = {

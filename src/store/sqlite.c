@@ -220,6 +220,9 @@ enum stmt_id {
   S_IMP_ADD,
   S_IMP_LIST,
   S_IMP_SWEEP,
+  S_IMP_STAMP,
+  S_IMP_HW,
+  S_IMP_AFTER,
   S_AK_PUT,
   S_AK_FIND,
   S_AK_LIST,
@@ -310,10 +313,29 @@ static const char *const sql_text[S_N] = {
                             " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
     [S_ITEM_LIST] = "SELECT id, doc FROM items WHERE id > ?1 ORDER BY id LIMIT ?2",
     [S_ITEM_COUNT] = "SELECT count(*) FROM items",
-    [S_IMP_ADD] = "INSERT INTO impressions(subject, ts_ms, channel, sealed) VALUES(?1, ?2, ?3, ?4)",
-    [S_IMP_LIST] = "SELECT ts_ms, channel, sealed FROM impressions WHERE subject = ?1 AND ts_ms >= ?2"
+    /* Row ids are never reused, as AUTOINCREMENT would do without a rebuild
+     * of the table (migration 5 made it without): a new row takes one past
+     * both the largest id held and the high-water mark that S_IMP_HW leaves
+     * in meta before every deletion, so deleting the largest row cannot
+     * hand its id to the next one (mes_store_impression_stamp relies on it).
+     * Both subqueries are one b-tree descent. */
+    [S_IMP_ADD] = "INSERT INTO impressions(rowid, subject, ts_ms, channel, sealed)"
+                  " VALUES(max(coalesce((SELECT max(rowid) FROM impressions), 0),"
+                  " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'impressions_hw'), 0)) + 1,"
+                  " ?1, ?2, ?3, ?4)",
+    [S_IMP_LIST] = "SELECT rowid, ts_ms, channel, sealed FROM impressions WHERE subject = ?1 AND ts_ms >= ?2"
                    " ORDER BY ts_ms",
     [S_IMP_SWEEP] = "DELETE FROM impressions WHERE ts_ms < ?1",
+    /* Through impressions_subject too: the rowid test runs on its entries. */
+    [S_IMP_AFTER] = "SELECT rowid, ts_ms, channel, sealed FROM impressions WHERE subject = ?1 AND rowid > ?2"
+                    " ORDER BY ts_ms",
+    /* From the index impressions_subject alone (its entries hold the rowid). */
+    [S_IMP_STAMP] = "SELECT coalesce(max(rowid), 0), count(*) FROM impressions WHERE subject = ?1",
+    /* Raises the high-water mark to the largest id held (see S_IMP_ADD);
+     * run before each statement that deletes impressions, in its tx. */
+    [S_IMP_HW] = "INSERT OR REPLACE INTO meta(key, value) SELECT 'impressions_hw', m"
+                 " FROM (SELECT max(rowid) AS m FROM impressions)"
+                 " WHERE m > coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'impressions_hw'), 0)",
     [S_AK_PUT] = "INSERT INTO api_keys(" APIKEY_COLS ") VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_AK_FIND] = "SELECT " APIKEY_COLS " FROM api_keys WHERE hash = ?1",
     [S_AK_LIST] = "SELECT " APIKEY_COLS " FROM api_keys ORDER BY name",
@@ -1435,6 +1457,7 @@ static int sq_subject_delete(struct mes_store *st, int64_t sid) {
   if (!own && (rc = sq_tx_begin(st)) != MES_OK)
     return wr_end(st, own, rc);
   int64_t n = 0;
+  rc = run(b, S_IMP_HW); /* before S_SUBJ_DEL_IMPRESSIONS: ids are never reused */
   for (size_t i = 0; i < sizeof dels / sizeof dels[0] && rc == MES_OK; i++)
     rc = run_i64(b, dels[i], sid, &n);
   if (rc == MES_OK && n == 0)
@@ -1808,11 +1831,12 @@ static int sq_event_sweep(struct mes_store *st, int type, int64_t before_ms, int
 
 static int64_t sq_event_count(struct mes_store *st) { return count_rows(st, S_EV_COUNT); }
 
-static int sq_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
+/* A stamp (S_EV_STAMP, S_IMP_STAMP): the largest id and the count of sid's rows. */
+static int read_stamp(struct mes_store *st, enum stmt_id id, int64_t sid, int64_t *max_id, int64_t *n) {
   struct rd r;
   struct q q;
   rd_begin(be(st), &r);
-  int rc = rq_open(&r, S_EV_STAMP, &q);
+  int rc = rq_open(&r, id, &q);
   if (rc == MES_OK) {
     sqlite3_bind_int64(q.s, 1, sid);
     int s = sqlite3_step(q.s);
@@ -1826,6 +1850,10 @@ static int sq_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, in
   q_close(&q);
   rd_end(&r);
   return rc;
+}
+
+static int sq_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
+  return read_stamp(st, S_EV_STAMP, sid, max_id, n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2045,24 +2073,26 @@ static int sq_impression_add(struct mes_store *st, const struct mes_impression_r
   return wr_end(st, own, rc);
 }
 
-static int sq_impression_list(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
-                              void *ud) {
+/* S_IMP_LIST (bound from since_ms) or S_IMP_AFTER (from an id). */
+static int list_impressions(struct mes_store *st, enum stmt_id id, int64_t sid, int64_t from,
+                            mes_store_impression_cb cb, void *ud) {
   struct sq *b = be(st);
   struct q q;
   struct rd rh;
   rd_begin(b, &rh);
-  int rc = rq_open(&rh, S_IMP_LIST, &q);
+  int rc = rq_open(&rh, id, &q);
   if (rc == MES_OK) {
     sqlite3_bind_int64(q.s, 1, sid);
-    sqlite3_bind_int64(q.s, 2, since_ms);
+    sqlite3_bind_int64(q.s, 2, from);
     int r;
     while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
       struct mes_impression_row row = {
+          .id = sqlite3_column_int64(q.s, 0),
           .sid = sid,
-          .ts_ms = sqlite3_column_int64(q.s, 0),
-          .channel = sqlite3_column_int(q.s, 1),
-          .sealed = sqlite3_column_blob(q.s, 2),
-          .sealed_len = (size_t)sqlite3_column_bytes(q.s, 2),
+          .ts_ms = sqlite3_column_int64(q.s, 1),
+          .channel = sqlite3_column_int(q.s, 2),
+          .sealed = sqlite3_column_blob(q.s, 3),
+          .sealed_len = (size_t)sqlite3_column_bytes(q.s, 3),
       };
       if (!row.sealed && row.sealed_len) {
         r = SQLITE_NOMEM;
@@ -2079,13 +2109,25 @@ static int sq_impression_list(struct mes_store *st, int64_t sid, int64_t since_m
   return rc;
 }
 
+static int sq_impression_list(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
+                              void *ud) {
+  return list_impressions(st, S_IMP_LIST, sid, since_ms, cb, ud);
+}
+
+static int sq_impression_list_after(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
+                                    void *ud) {
+  return list_impressions(st, S_IMP_AFTER, sid, after_id, cb, ud);
+}
+
 static int sq_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
   struct sq *b = be(st);
   bool own;
   int rc = wr_begin(st, &own);
   if (rc != MES_OK)
     return rc;
-  rc = run_i64(b, S_IMP_SWEEP, before_ms, n);
+  rc = run(b, S_IMP_HW);
+  if (rc == MES_OK)
+    rc = run_i64(b, S_IMP_SWEEP, before_ms, n);
   rc = wr_end(st, own, rc);
   if (rc != MES_OK)
     *n = 0;
@@ -2098,11 +2140,17 @@ static int sq_impression_purge(struct mes_store *st, int64_t sid, int64_t *n) {
   int rc = wr_begin(st, &own);
   if (rc != MES_OK)
     return rc;
-  rc = run_i64(b, S_SUBJ_DEL_IMPRESSIONS, sid, n);
+  rc = run(b, S_IMP_HW);
+  if (rc == MES_OK)
+    rc = run_i64(b, S_SUBJ_DEL_IMPRESSIONS, sid, n);
   rc = wr_end(st, own, rc);
   if (rc != MES_OK)
     *n = 0;
   return rc;
+}
+
+static int sq_impression_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
+  return read_stamp(st, S_IMP_STAMP, sid, max_id, n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2483,6 +2531,8 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
     .event_stamp = sq_event_stamp,
+    .impression_stamp = sq_impression_stamp,
+    .impression_list_after = sq_impression_list_after,
     .decision_put = sq_decision_put,
     .decision_get = sq_decision_get,
     .decision_list = sq_decision_list,

@@ -252,6 +252,23 @@ int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t 
   return st ? st->ops->impression_sweep(st, before_ms, n ? n : &dummy) : MES_EINTERNAL;
 }
 
+int mes_store_impression_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
+  if (max_id)
+    *max_id = 0;
+  if (n)
+    *n = 0;
+  if (!st || !max_id || !n || st->ops->version < 7 || !st->ops->impression_stamp)
+    return MES_EINTERNAL;
+  return st->ops->impression_stamp(st, sid, max_id, n);
+}
+
+int mes_store_impression_list_after(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
+                                    void *ud) {
+  if (!st || !cb || st->ops->version < 7 || !st->ops->impression_list_after)
+    return MES_EINTERNAL;
+  return st->ops->impression_list_after(st, sid, after_id, cb, ud);
+}
+
 int mes_store_impression_purge(struct mes_store *st, int64_t sid, int64_t *n) {
   int64_t dummy;
   if (!st || st->ops->version < 2 || !st->ops->impression_purge)

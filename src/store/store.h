@@ -225,6 +225,8 @@ struct mes_impression_row {
   int channel;           /* enum mes_channel */
   const uint8_t *sealed; /* borrowed */
   size_t sealed_len;
+  int64_t id;            /* the row's id (set by impression_list; ignored by impression_add); last, for
+                            positional initialisers written before it */
 };
 int mes_store_impression_add(struct mes_store *st, const struct mes_impression_row *row);
 /* Calls cb for each impression row of sid at or after since_ms, oldest
@@ -237,6 +239,19 @@ int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t 
 /* Deletes every impression of sid (in a tx): the person withdrew the purpose
  * they were kept for. *n gets the count. */
 int mes_store_impression_purge(struct mes_store *st, int64_t sid, int64_t *n);
+/* The stamp of sid's impression rows, as mes_store_event_stamp is of their
+ * events: *max_id the largest row id (0 when none) and *n how many, in one
+ * indexed read (v7). Row ids are never reused (the backend keeps a high-water
+ * mark across deletions) and rows are never updated, so the pair changes
+ * whenever sid's rows do: the history cache (src/ingest/histcache.h) checks
+ * its copy of a subject's impressions with it. Same caveat as events for a
+ * stamp read inside a write transaction. MES_EINTERNAL before v7. */
+int mes_store_impression_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
+/* As mes_store_impression_list, of sid's rows whose id is above after_id
+ * (those written since a read that saw ids up to after_id), whatever their
+ * time, oldest first (v7). */
+int mes_store_impression_list_after(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
+                                    void *ud);
 
 /* --- decision records (contract §6: GET /v1/recommendations/{id}). A
  * record of a personal answer is sealed by the caller with the subject's key

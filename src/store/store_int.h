@@ -16,7 +16,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 6
+#define MES_STORE_OPS_VERSION 7
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -100,6 +100,11 @@ struct mes_store_ops {
   /* Version 6: what a subject's events are now, in two numbers (the
    * history cache in src/ingest validates its entries with it). */
   int (*event_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
+  /* Version 7: the same of a subject's impression rows (and impression_list
+   * fills mes_impression_row.id). */
+  int (*impression_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
+  int (*impression_list_after)(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
+                               void *ud);
   /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 

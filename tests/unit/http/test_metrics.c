@@ -44,9 +44,10 @@ static void has_line(const char *text, const char *line) {
 static void fill(struct mes_histcache *hc, int64_t sid, int64_t id, uint64_t epoch) {
   struct mes__hc_build b = {0};
   const struct mes__hc_ev ev = {.id = id, .ts_ms = 1000, .purposes = 1, .type = 0, .channel = -1};
+  mes__hc_build_row(&b, id);
   assert_int_equal(mes__hc_build_add(&b, &ev, "item", 4), MES_OK);
   struct mes__hc_entry *e = NULL;
-  assert_int_equal(mes__hc_build_finish(&b, sid, &e), MES_OK);
+  assert_int_equal(mes__hc_build_finish(&b, sid, MES__HC_EVENTS, &e), MES_OK);
   mes__hc_put(hc, e, epoch);
   mes__hc_release(hc, e);
 }
@@ -58,6 +59,8 @@ static void test_no_cache(void **state) {
   has_line(text, "mesura_history_cache_reads_total{outcome=\"hit\"} 0");
   has_line(text, "mesura_history_cache_reads_total{outcome=\"miss\"} 0");
   has_line(text, "mesura_history_cache_reads_total{outcome=\"stale\"} 0");
+  has_line(text, "# TYPE mesura_impression_cache_reads_total counter");
+  has_line(text, "mesura_impression_cache_reads_total{outcome=\"appended\"} 0");
   has_line(text, "mesura_history_cache_evictions_total 0");
   has_line(text, "# TYPE mesura_history_cache_bytes gauge");
   has_line(text, "mesura_history_cache_entries 0");
@@ -70,17 +73,18 @@ static void test_counts(void **state) {
   struct mes_histcache *hc = NULL;
   assert_int_equal(mes_histcache_new(1 << 20, &hc), MES_OK);
   uint64_t epoch;
-  assert_null(mes__hc_find(hc, 1, &epoch)); /* miss */
+  assert_null(mes__hc_find(hc, 1, MES__HC_EVENTS, &epoch)); /* miss */
   fill(hc, 1, 10, epoch);
-  assert_null(mes__hc_find(hc, 2, &epoch)); /* miss */
+  assert_null(mes__hc_find(hc, 2, MES__HC_EVENTS, &epoch)); /* miss */
   fill(hc, 2, 20, epoch);
-  struct mes__hc_entry *e = mes__hc_find(hc, 1, &epoch);
+  struct mes__hc_entry *e = mes__hc_find(hc, 1, MES__HC_EVENTS, &epoch);
   assert_non_null(e);
   assert_true(mes__hc_fresh(hc, e, 10, 1)); /* hit */
   mes__hc_release(hc, e);
-  e = mes__hc_find(hc, 2, &epoch);
+  e = mes__hc_find(hc, 2, MES__HC_EVENTS, &epoch);
   assert_false(mes__hc_fresh(hc, e, 21, 2)); /* stale: dropped */
   mes__hc_release(hc, e);
+  assert_null(mes__hc_find(hc, 1, MES__HC_SHOWN, &epoch)); /* a miss of the other kind: counted apart */
   struct mes_histcache_stats st;
   mes_histcache_stats(hc, &st);
   char line[96];
@@ -88,6 +92,8 @@ static void test_counts(void **state) {
   has_line(text, "mesura_history_cache_reads_total{outcome=\"hit\"} 1");
   has_line(text, "mesura_history_cache_reads_total{outcome=\"miss\"} 2");
   has_line(text, "mesura_history_cache_reads_total{outcome=\"stale\"} 1");
+  has_line(text, "mesura_impression_cache_reads_total{outcome=\"miss\"} 1");
+  has_line(text, "mesura_impression_cache_reads_total{outcome=\"hit\"} 0");
   has_line(text, "mesura_history_cache_entries 1");
   snprintf(line, sizeof line, "mesura_history_cache_bytes %llu", (unsigned long long)st.bytes);
   assert_true(st.bytes > 0);

@@ -25,7 +25,7 @@
 
 #include <pthread.h>
 
-#include "../world.h"
+#include "cache_fixture.h"
 
 #include "base/mtime.h"
 #include "consent/consent.h"
@@ -39,32 +39,8 @@
 
 #define T0_MS 1795208645000LL /* 2026-11-20T21:04:05Z */
 #define DAY_MS 86400000LL
-#define MIB (1024u * 1024u)
 
-struct fixture {
-  struct mes_world w;
-  struct mes_histcache *hc;
-  struct mes_ctx cc; /* w.ctx with the cache */
-};
-
-static int setup(void **state) {
-  struct fixture *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  mes_world_open(&f->w, "histcache", NULL, T0_MS, "test-key");
-  assert_int_equal(mes_histcache_new(MIB, &f->hc), MES_OK);
-  f->cc = f->w.ctx;
-  f->cc.hcache = f->hc;
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  mes_histcache_free(f->hc);
-  mes_world_close(&f->w);
-  free(f);
-  return 0;
-}
+static int setup(void **state) { return cache_fixture_open(state, "histcache", T0_MS); }
 
 /* ------------------------------------------------------------ helpers */
 
@@ -514,27 +490,35 @@ static void test_cache_off(void **state) {
 
 /* A forget that lands while a read is under way (between looking the
  * subject up and storing what was read) keeps that read out of the cache:
- * erasure cannot be undone by a read that began before it. The steps are
- * mes_ingest_history's, run one by one. */
+ * erasure cannot be undone by a read that began before it. The read is
+ * mes__hc_get's own, with a source whose fill forgets the subject midway. */
+static bool forget_in_fill;
+
+static int fill_one(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
+  const struct mes__hc_ev ev = {.id = 7, .ts_ms = T0_MS, .purposes = 1, .type = 0, .channel = -1};
+  mes__hc_build_row(b, ev.id);
+  int rc = mes__hc_build_add(b, &ev, "item-1", 6);
+  if (forget_in_fill)
+    mes_histcache_forget(c->hcache, sid);
+  return rc;
+}
+
 static void test_forget_during_read(void **state) {
   struct fixture *f = *state;
-  const struct mes__hc_ev ev = {.id = 7, .ts_ms = T0_MS, .purposes = 1, .type = 0, .channel = -1};
+  const struct mes__hc_source src = {.kind = MES__HC_EVENTS, .stamp = mes_store_event_stamp, .fill = fill_one};
   for (int forget = 0; forget < 2; forget++) {
-    uint64_t epoch = 0;
-    assert_null(mes__hc_find(f->hc, 42, &epoch));
-    struct mes__hc_build b = {0};
-    assert_int_equal(mes__hc_build_add(&b, &ev, "item-1", 6), MES_OK);
+    forget_in_fill = forget;
     struct mes__hc_entry *e = NULL;
-    assert_int_equal(mes__hc_build_finish(&b, 42, &e), MES_OK);
-    assert_null(b.ev); /* the builder is released */
-    if (forget)
-      mes_histcache_forget(f->hc, 42);
-    mes__hc_put(f->hc, e, epoch);
+    bool bypass = true;
+    assert_int_equal(mes__hc_get(&f->cc, 42, &src, &e, &bypass), MES_OK);
+    assert_false(bypass);
+    assert_non_null(e); /* handed out either way: only keeping it is refused */
     mes__hc_release(f->hc, e);
     assert_int_equal(stats(f).entries, forget ? 0 : 1);
     mes_histcache_forget(f->hc, 42);
     assert_int_equal(stats(f).entries, 0);
   }
+  forget_in_fill = false;
 }
 
 /* ------------------------------------------------------------ threads */
