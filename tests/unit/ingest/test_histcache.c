@@ -26,6 +26,7 @@
 #include <pthread.h>
 
 #include "cache_fixture.h"
+#include "ingest_helpers.h"
 
 #include "base/mtime.h"
 #include "consent/consent.h"
@@ -44,31 +45,8 @@ static int setup(void **state) { return cache_fixture_open(state, "histcache", T
 
 /* ------------------------------------------------------------ helpers */
 
-static json_t *parse(const char *text) {
-  json_error_t je;
-  json_t *v = json_loads(text, 0, &je);
-  if (!v)
-    fail_msg("test JSON does not parse: %s: %s", je.text, text);
-  return v;
-}
-
 static void consent(struct fixture *f, const char *subject, const char *purpose, const char *status) {
-  char body_text[64];
-  snprintf(body_text, sizeof body_text, "{\"status\": \"%s\"}", status);
-  json_t *body = parse(body_text), *receipt = NULL;
-  struct mes_err err;
-  mes_err_clear(&err);
-  int rc = mes_consent_record(&f->w.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
-  if (rc)
-    fail_msg("consent %s/%s: %s (%s)", subject, purpose, mes_rc_code(rc), mes_err_text(&err));
-  json_decref(receipt);
-  json_decref(body);
-}
-
-static int64_t sid_of(const struct mes_ctx *c, const char *subject) {
-  struct mes_subject s;
-  int rc = mes_subject_resolve(c, MES_NS_SUBJECT, subject, strlen(subject), false, &s);
-  return rc == MES_OK ? s.row.id : 0;
+  consent_on(&f->w.ctx, subject, purpose, status);
 }
 
 /* Ingests body_text (every event must be stored). */
@@ -188,7 +166,7 @@ static void test_replay_equals_uncached(void **state) {
   struct fixture *f = *state;
   consent(f, "u1", "personalization", "granted");
   ingest(f, HISTORY);
-  int64_t sid = sid_of(&f->w.ctx, "u1");
+  int64_t sid = sid_on(&f->w.ctx, "u1");
   struct mes_histcache_stats last = {0};
   assert_int_equal(same_as_store(f, sid), 5);
   EXPECT(since(f, &last), 0, 1, 0);
@@ -212,7 +190,7 @@ static void test_replay_equals_uncached(void **state) {
 
   /* A subject with no events reads as nothing, cached or not, and is not kept. */
   consent(f, "u2", "personalization", "granted");
-  assert_int_equal(same_as_store(f, sid_of(&f->w.ctx, "u2")), 0);
+  assert_int_equal(same_as_store(f, sid_on(&f->w.ctx, "u2")), 0);
   assert_int_equal(stats(f).entries, 1);
 }
 
@@ -223,7 +201,7 @@ static void test_replay_maps_types_with_current_policy(void **state) {
   struct fixture *f = *state;
   consent(f, "u1", "personalization", "granted");
   ingest(f, HISTORY);
-  int64_t sid = sid_of(&f->w.ctx, "u1");
+  int64_t sid = sid_on(&f->w.ctx, "u1");
   assert_int_equal(same_as_store(f, sid), 5);
   static const char fewer[] = "purposes:\n  personalization: {}\n"
                               "event_types:\n"
@@ -252,7 +230,7 @@ static void test_new_event_appears(void **state) {
   struct fixture *f = *state;
   consent(f, "u1", "personalization", "granted");
   ingest(f, HISTORY);
-  int64_t sid = sid_of(&f->w.ctx, "u1");
+  int64_t sid = sid_on(&f->w.ctx, "u1");
   struct mes_histcache_stats last = {0};
   assert_int_equal(same_as_store(f, sid), 5);
   assert_int_equal(same_as_store(f, sid), 5);
@@ -284,7 +262,7 @@ static void test_deleted_purged_swept_disappear(void **state) {
   ingest(f, "{\"events\": ["
             "{\"subject\": \"u1\", \"type\": \"view\", \"item\": \"old-view\", \"ts\": \"2026-06-01T10:00:00Z\"},"
             "{\"subject\": \"u1\", \"type\": \"view\", \"item\": \"both\", \"ts\": \"2026-11-20T17:00:00Z\"}]}");
-  int64_t sid = sid_of(&f->w.ctx, "u1");
+  int64_t sid = sid_on(&f->w.ctx, "u1");
   struct mes_histcache_stats last = {0};
   assert_int_equal(same_as_store(f, sid), 7);
   assert_int_equal(same_as_store(f, sid), 7);
@@ -337,7 +315,7 @@ static void test_erased(void **state) {
   consent(f, "u2", "personalization", "granted");
   ingest(f, HISTORY);
   ingest(f, "{\"subject\": \"u2\", \"type\": \"view\", \"item\": \"x\"}");
-  int64_t sid = sid_of(&f->w.ctx, "u1"), sid2 = sid_of(&f->w.ctx, "u2");
+  int64_t sid = sid_on(&f->w.ctx, "u1"), sid2 = sid_on(&f->w.ctx, "u2");
   assert_int_equal(same_as_store(f, sid), 5);
   assert_int_equal(same_as_store(f, sid2), 1);
   assert_int_equal(stats(f).entries, 2);
@@ -365,7 +343,7 @@ static void test_erased(void **state) {
    * says nothing is left, the read is empty and the entry goes. */
   consent(f, "u3", "personalization", "granted");
   ingest(f, "{\"subject\": \"u3\", \"type\": \"view\", \"item\": \"y\"}");
-  int64_t sid3 = sid_of(&f->w.ctx, "u3");
+  int64_t sid3 = sid_on(&f->w.ctx, "u3");
   assert_int_equal(same_as_store(f, sid3), 1);
   assert_int_equal(stats(f).entries, 2);
   assert_int_equal(mes_store_tx_begin(f->w.store), MES_OK);
@@ -412,7 +390,7 @@ static void test_byte_cap(void **state) {
              i, i, i, i, i, i, i, i);
     ingest(f, body);
     snprintf(name, sizeof name, "s%d", i);
-    sids[i] = sid_of(&f->w.ctx, name);
+    sids[i] = sid_on(&f->w.ctx, name);
   }
   struct mes_histcache_stats last = {0};
   for (int i = 0; i < N_SUBJ; i++) {
@@ -445,7 +423,7 @@ static void test_byte_cap(void **state) {
                            "%s{\"subject\": \"big\", \"type\": \"view\", \"item\": \"%d\"}", i ? "," : "", i);
   snprintf(body + at, sizeof body - at, "]}");
   ingest(f, body);
-  int64_t big = sid_of(&f->w.ctx, "big");
+  int64_t big = sid_on(&f->w.ctx, "big");
   uint64_t entries = stats(f).entries;
   assert_int_equal(same_as_store(f, big), 16);
   assert_int_equal(same_as_store(f, big), 16);
@@ -473,7 +451,7 @@ static void test_cache_off(void **state) {
   f->cc.hcache = off;
   consent(f, "u1", "personalization", "granted");
   ingest(f, HISTORY);
-  int64_t sid = sid_of(&f->w.ctx, "u1");
+  int64_t sid = sid_on(&f->w.ctx, "u1");
   for (int i = 0; i < 3; i++)
     assert_int_equal(same_as_store(f, sid), 5);
   assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
@@ -596,7 +574,7 @@ static void test_threads(void **state) {
              "{\"subject\": \"u2\", \"type\": \"view\", \"item\": \"w%d\", \"ts\": \"2026-11-20T1%d:00:00Z\"}", i, i);
     ingest(f, body);
   }
-  struct race r = {.f = f, .sid = sid_of(&f->w.ctx, "u1"), .other = sid_of(&f->w.ctx, "u2")};
+  struct race r = {.f = f, .sid = sid_on(&f->w.ctx, "u1"), .other = sid_on(&f->w.ctx, "u2")};
   pthread_mutex_init(&r.mu, NULL);
   pthread_t th[N_READERS];
   for (int i = 0; i < N_READERS; i++)

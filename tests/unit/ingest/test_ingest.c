@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../world.h"
+#include "ingest_helpers.h"
 
 #include "base/json.h"
 #include "consent/consent.h"
@@ -50,33 +51,12 @@ static int teardown(void **state) {
 
 /* ------------------------------------------------------------ helpers */
 
-static json_t *parse(const char *text) {
-  json_error_t je;
-  json_t *v = json_loads(text, 0, &je);
-  if (!v)
-    fail_msg("test JSON does not parse: %s: %s", je.text, text);
-  return v;
-}
 
-/* Records a consent decision through the consent module (which creates the subject). */
 static void consent(struct fixture *f, const char *subject, const char *purpose, const char *status) {
-  char body_text[64];
-  snprintf(body_text, sizeof body_text, "{\"status\": \"%s\"}", status);
-  json_t *body = parse(body_text), *receipt = NULL;
-  struct mes_err err;
-  mes_err_clear(&err);
-  int rc = mes_consent_record(&f->w.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
-  if (rc)
-    fail_msg("consent %s/%s: %s (%s)", subject, purpose, mes_rc_code(rc), mes_err_text(&err));
-  json_decref(receipt);
-  json_decref(body);
+  consent_on(&f->w.ctx, subject, purpose, status);
 }
 
-static int64_t sid_of(struct fixture *f, const char *subject) {
-  struct mes_subject s;
-  int rc = mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, subject, strlen(subject), false, &s);
-  return rc == MES_OK ? s.row.id : 0;
-}
+static int64_t sid_of(struct fixture *f, const char *subject) { return sid_on(&f->w.ctx, subject); }
 
 /* Ingests body_text; on success returns the reply (caller decrefs). */
 static json_t *ingest(struct fixture *f, const char *body_text) {
