@@ -120,8 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   json_decref(body);
   if (rc) {
     /* Bad input is the client's mistake: a 4xx with a code, never a 5xx. */
-    if (reply || err.rc != rc || mes_rc_status(rc) < 400 || mes_rc_status(rc) >= 500)
+    if (reply || err.rc != rc || mes_rc_status(rc) < 400 || mes_rc_status(rc) >= 500) {
+      fprintf(stderr, "fuzz_events: rc %d (%s, HTTP %d), err.rc %d: %s\n", rc, mes_rc_code(rc), mes_rc_status(rc),
+              err.rc, mes_err_text(&err));
       abort();
+    }
     return 0;
   }
   const json_t *ns = json_object_get(reply, "not_stored");

@@ -15,6 +15,8 @@
 
 /* Sets err (when non-NULL) to rc with an optional JSON pointer `field` (NULL
  * for none) and a printf-style sentence (NULL fmt: the table's default).
+ * Both are cut to their buffers, never inside a UTF-8 character: they are
+ * valid UTF-8 whenever their sources are, so a reply can always carry them.
  * Returns rc so that callers can `return mes_err_set(...)`. */
 int mes_err_set(struct mes_err *err, int rc, const char *field, const char *fmt, ...) MES_PRINTF(4, 5);
 

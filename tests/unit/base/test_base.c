@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
 #include "base/mtime.h"
@@ -258,12 +259,33 @@ static void test_error_table(void **state) {
   assert_string_equal(mes_rc_code(9999), "internal_error");
 }
 
+/* A client's long member name, cut to the error's buffers, still gives
+ * valid UTF-8 (a cut inside a character made the error reply fail: 503). */
+static void test_error_cut_keeps_utf8(void **state) {
+  (void)state;
+  for (size_t pad = 150; pad < 170; pad++) {
+    char text[300];
+    memset(text, 'a', pad);
+    memcpy(text + pad, "\xc3\xbb\xe2\x82\xac\xf0\x9f\x98\x80", 9); /* û € 😀: 2, 3 and 4 bytes */
+    text[pad + 9] = '\0';
+    struct mes_err err;
+    mes_err_set(&err, MES_EUNKNOWN_FIELD, text, "Field %s%s is unknown.", text, text);
+    assert_true(mes_utf8_valid(err.field, strlen(err.field)));
+    assert_true(mes_utf8_valid(err.msg, strlen(err.msg)));
+    assert_true(strlen(err.field) >= sizeof err.field - 4); /* cut at the character, not emptied */
+    assert_int_equal(strncmp(err.field, text, strlen(err.field)), 0);
+  }
+  struct mes_err whole;
+  mes_err_set(&whole, MES_EUNKNOWN_FIELD, "/events/0/\xc3\xbb", NULL);
+  assert_string_equal(whole.field, "/events/0/\xc3\xbb");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfc3339),   cmocka_unit_test(test_ids),    cmocka_unit_test(test_validator),
       cmocka_unit_test(test_validator_base_ptr),
       cmocka_unit_test(test_ts_future), cmocka_unit_test(test_canonical), cmocka_unit_test(test_buf_cap),
-      cmocka_unit_test(test_error_table), cmocka_unit_test(test_dump_reals), cmocka_unit_test(test_load_parts),
+      cmocka_unit_test(test_error_table), cmocka_unit_test(test_error_cut_keeps_utf8), cmocka_unit_test(test_dump_reals), cmocka_unit_test(test_load_parts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
