@@ -163,6 +163,26 @@ class EventsTest(ServerTestCase):
                 self.assertError(reply, status, code, field)
         self.assertNothingWritten(rows, stored)
 
+    def test_long_unknown_member_name(self):
+        """A long member name in accented letters is cut to fit the error's
+        field, never inside a letter: the reply stays a 400 (a cut letter
+        once made it invalid UTF-8, and the server answered 503)."""
+        self.grant("long-name-1")
+        for pad in range(150, 158):
+            name = "x" * pad + "\u00e9\u20ac\U0001F600" * 4
+            event = {"subject": "long-name-1", "type": "view", "item": "tent-2p", name: 1}
+            with self.subTest(pad=pad):
+                status, _, body = self.post(event)
+                self.assertEqual(status, 400, body)
+                self.assertEqual(body["error"]["code"], "unknown_field", body)
+                self.assertTrue(len(body["error"]["field"]) > 100, body)
+                self.assertTrue(("/" + name).startswith(body["error"]["field"]), body)
+                reply = self.ok({"events": [event, {"subject": "long-name-1", "type": "view", "item": "tent-2p"}]})
+                self.assertEqual((reply["accepted"], reply["stored"]), (1, 1))
+                self.assertEqual(reply["errors"][0]["index"], 0)
+                self.assertEqual(reply["errors"][0]["error"]["code"], "unknown_field")
+                self.assertTrue(("/events/0/" + name).startswith(reply["errors"][0]["error"]["field"]), reply)
+
     def test_batch_too_large(self):
         self.grant("big-1")
         rows, stored = self.db_event_count(), self.outcomes().get("stored", 0)
