@@ -18,6 +18,7 @@
 #include "base/mtime.h"
 #include "consent/consent_int.h"
 #include "crypto/crypto.h"
+#include "subject/subjmap.h"
 
 #define RECEIPT_ID_ENTROPY 16 /* bytes behind "rcp_" */
 #define SIG_B64_CAP 96        /* standard base64 of 64 bytes is 88 characters */
@@ -159,6 +160,10 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
     rc = mes_store_subject_set_granted(c->store, s->row.id, after);
     if (rc)
       goto error;
+    /* Ingestion's hint of this row is stale now (and would be if this tx
+     * rolled back): dropped, it is read again at the next event. A hint
+     * only: ingestion re-reads the row under the write lock anyway. */
+    mes_subjmap_forget(c->smap, s->pn);
   }
   if ((before & bit) && !in->granted) {
     /* Withdrawal: what was kept only for this purpose goes now, in this tx. */

@@ -26,6 +26,7 @@
 #include "policy/policy.h"
 #include "recommend/recommend.h"
 #include "store/store.h"
+#include "subject/subjmap.h"
 
 #define AUTH_CACHE_SLOTS 64
 #define AUTH_TTL_MS 1000 /* contract: key changes take effect within one second */
@@ -86,6 +87,8 @@ struct mes_engine {
    * policy's serving.history_cache_mb at open and at every reload; always
    * made, so that a reload can turn it on (a cap of 0 turns it off). */
   struct mes_histcache *hcache;
+  /* Pseudonym -> subject row hints for ingestion (subject/subjmap.h). */
+  struct mes_subjmap *smap;
 
   /* The live model (see mes_engine_model): the pointer is swapped under
    * model_mu; requests take a reference and never wait for training. */
@@ -480,6 +483,8 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   if (!rc)
     rc = mes_histcache_new(histcache_bytes(pol), &e->hcache);
   if (!rc)
+    rc = mes_subjmap_new(&e->smap);
+  if (!rc)
     rc = mes_recommender_new(e->store, &e->log, &e->rec);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
@@ -527,6 +532,7 @@ void mes_engine_close(struct mes_engine *e) {
   mes_recommender_free(e->rec); /* writes what is queued: before the store goes */
   mes_catalog_index_free(e->catalog);
   mes_histcache_free(e->hcache); /* wipes what it holds */
+  mes_subjmap_free(e->smap);     /* likewise */
   mes_store_close(e->store);
   mes_keycache_free(e->keys);
   mes_master_free(e->master);
@@ -597,6 +603,7 @@ void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, 
   c->gpc = gpc;
   c->catalog = e->catalog;
   c->hcache = e->hcache;
+  c->smap = e->smap;
 }
 
 void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c) {
@@ -693,6 +700,7 @@ int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {
 
 struct mes_store *mes_engine_store(struct mes_engine *e) { return e->store; }
 struct mes_histcache *mes_engine_histcache(struct mes_engine *e) { return e->hcache; }
+struct mes_subjmap *mes_engine_subjmap(struct mes_engine *e) { return e->smap; }
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e) { return e->rec; }
 const struct mes_log *mes_engine_log(struct mes_engine *e) { return &e->log; }
 const char *mes_engine_dir(struct mes_engine *e) { return e->dir; }

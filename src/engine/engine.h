@@ -100,6 +100,10 @@ struct mes_histcache;
  * request contexts carry (ctx.hcache): borrowed, lives as long as e. For its
  * counters (mes_histcache_stats) and for erasure (mes_histcache_forget). */
 struct mes_histcache *mes_engine_histcache(struct mes_engine *e);
+struct mes_subjmap;
+/* Ingestion's pseudonym -> subject row hints (subject/subjmap.h), for
+ * /metrics' counters. */
+struct mes_subjmap *mes_engine_subjmap(struct mes_engine *e);
 
 struct mes_model;
 /* The live model: a new reference (release with mes_model_unref), or NULL

@@ -67,6 +67,8 @@ void mes__h_metrics(struct mes_http_req *req, struct mes_http_resp *resp) {
   }
   if (!rc) /* the history cache of active shoppers: hits, misses, stale reads, memory */
     rc = mes_metrics_render_histcache(mes_engine_histcache(mes_http_req_engine(req)), &out);
+  if (!rc) /* ingestion's subject rows in memory */
+    rc = mes_metrics_render_subjmap(mes_engine_subjmap(mes_http_req_engine(req)), &out);
   if (rc) {
     mes_buf_release(&out);
     struct mes_err err;

@@ -66,5 +66,9 @@ struct mes_histcache;
  *   mesura_history_cache_max_bytes gauges
  * MES_ENOMEM / MES_EBODY_TOO_LARGE. Any thread. */
 int mes_metrics_render_histcache(struct mes_histcache *hc, struct mes_buf *out);
+struct mes_subjmap;
+/* Appends the subject map's counters (subject/subjmap.h): ingestion's
+ * subject look-ups answered from memory or read from the store. */
+int mes_metrics_render_subjmap(struct mes_subjmap *m, struct mes_buf *out);
 
 #endif

@@ -6,11 +6,15 @@
  *   1. Without a transaction: check each event against the field tables,
  *      build its sealed document in one reused buffer, resolve each distinct
  *      subject once per request (a batch often holds many events of one
- *      person), apply the gates and seal what will be kept.
+ *      person) - from the in-memory hint map c->smap when it knows the
+ *      pseudonym, else from the store -, apply the gates and seal what will
+ *      be kept.
  *   2. In one transaction: re-read the row of every subject about to receive
- *      events, so that a consent withdrawal or an erasure committed between
- *      the phases still wins; record GPC overrides; insert; commit; wait
- *      until the commit is durable (group commit), and only then reply.
+ *      events, and of every subject whose row was a hint, so that a consent
+ *      withdrawal or an erasure committed between the phases still wins and
+ *      a grant the hint did not know yet is honoured; record GPC overrides;
+ *      insert; commit; wait until the commit is durable (group commit), and
+ *      only then reply.
  * Nothing of an event that fails a gate is written, and the subject is never
  * created here: the consent API creates subjects.
  */
@@ -23,6 +27,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "consent/consent.h"
+#include "subject/subjmap.h"
 
 #define DAY_MS 86400000LL
 #define READ_SESSION_MIN 8 /* events in a request from which its look-ups share a read session */
@@ -93,6 +98,8 @@ struct subj {
   enum mes_subject_ns ns;
   int rc; /* of resolution: MES_OK or MES_ENOT_FOUND */
   struct mes_subject s;
+  bool cached;       /* s.row came from c->smap: a hint, re-read in phase 2 whatever the gates said */
+  size_t n_gated;    /* its events that reached the consent gate */
   size_t n_store;    /* its events about to be stored */
   bool gpc_override; /* this request's GPC overrides an earlier grant: record it once */
   /* Its data key, fetched at its first event to seal and used for the rest
@@ -432,7 +439,7 @@ static int subject_get(struct batch *b, enum mes_subject_ns ns, const json_t *id
   s->id = id;
   s->len = len;
   s->ns = ns;
-  s->rc = mes_subject_resolve(b->c, ns, id, len, false, &s->s);
+  s->rc = mes_subject_resolve_hint(b->c, ns, id, len, &s->s, &s->cached);
   if (s->rc != MES_OK && s->rc != MES_ENOT_FOUND)
     return s->rc;
   s->gpc_override = s->rc == MES_OK && mes_consent_gpc_overrides(b->c, s->s.row.granted);
@@ -476,6 +483,7 @@ static int gate(struct batch *b, struct ev *ev) {
     ev->out = OUT_NO_CONSENT;
     return MES_OK;
   }
+  s->n_gated++;
   ev->out = consent_gate(c, &s->s.row, t->purposes);
   if (ev->out != OUT_STORE)
     return MES_OK;
@@ -507,37 +515,102 @@ static void drop_sealed(struct ev *ev, enum outcome out) {
   ev->out = out;
 }
 
+/* Seals ev, whose gates let it be stored only under the row re-read in the
+ * transaction (phase 1 saw a stale hint, or a row id that is gone), for
+ * that row, with key (the row's, borrowed). Phase 1's buffer holds the last
+ * event's document only: ev's is built again (its dropped properties were
+ * counted then). */
+static int seal_late(struct batch *b, struct subj *s, struct ev *ev, const uint8_t key[MES_KEY_BYTES]) {
+  struct mes_err e;
+  int64_t dropped;
+  mes_err_clear(&e);
+  int rc = build_doc(b, ev, "", &dropped, &e); /* it passed in phase 1: only out of memory fails now */
+  if (rc)
+    return rc;
+  const json_t *eid = member(ev->obj, "event_id");
+  ev->eid = eid ? mes_keyed_hash64(b->c->master, s->s.pn, json_string_value(eid), json_string_length(eid)) : 0;
+  free(ev->sealed);
+  ev->sealed = NULL;
+  rc = mes_subject_seal_key(key, s->s.row.id, MES__INGEST_KIND, b->doc.data, b->doc.len, &ev->sealed,
+                            &ev->sealed_len);
+  if (rc)
+    return rc;
+  ev->out = OUT_STORE;
+  return MES_OK;
+}
+
+/* Applies row (re-read in the transaction) to subject i's events: the gates
+ * again for each event that reached them in phase 1, whatever they said
+ * then, sealing those now let through. gone: the subject is no longer the
+ * one phase 1 saw. */
+static int regate(struct batch *b, size_t i, const struct mes_subject_row *row, bool gone) {
+  const struct mes_ctx *c = b->c;
+  struct subj *s = &b->subjs[i];
+  bool same_id = !gone && row->id == s->s.row.id;
+  uint8_t key[MES_KEY_BYTES];
+  int key_rc = -1, rc = MES_OK; /* -1: not fetched */
+  s->n_store = 0;
+  if (!gone)
+    s->s.row = *row; /* seal_late seals for it */
+  for (size_t k = 0; k < b->n_evs && rc == MES_OK; k++) {
+    struct ev *ev = &b->evs[k];
+    if (ev->subj != (int)i)
+      continue;
+    enum outcome now = gone ? OUT_NO_CONSENT : consent_gate(c, row, c->policy->event_types[ev->type].purposes);
+    if (now != OUT_STORE) {
+      drop_sealed(ev, now);
+      continue;
+    }
+    if (ev->out == OUT_STORE && same_id) { /* sealed for this row in phase 1 */
+      s->n_store++;
+      continue;
+    }
+    /* The key inside the transaction: lock order mu -> kmu (store/sqlite.c). */
+    if (key_rc < 0 && (key_rc = mes_subject_key(c, row->id, key)) != MES_OK && key_rc != MES_ENOT_FOUND)
+      rc = key_rc;
+    else if (key_rc == MES_ENOT_FOUND) /* shredded: the subject is being erased */
+      drop_sealed(ev, OUT_NO_CONSENT);
+    else if ((rc = seal_late(b, s, ev, key)) == MES_OK)
+      s->n_store++;
+  }
+  mes_wipe(key, sizeof key);
+  if (gone)
+    s->rc = MES_ENOT_FOUND;
+  return rc;
+}
+
 /* Re-reads, inside the transaction, the row of each subject about to receive
- * events, and applies the gates again when it changed since phase 1. */
+ * events, and of each whose phase-1 row was a hint of c->smap whatever its
+ * events' outcome (another process may have granted since the hint was
+ * taken), and applies the gates again when the row differs from phase 1's.
+ * Refreshes the hint with the row read, or drops it when the subject is
+ * gone. */
 static int recheck_subjects(struct batch *b) {
-  const struct mes_policy *p = b->c->policy;
+  const struct mes_ctx *c = b->c;
   for (size_t i = 0; i < b->n_subjs; i++) {
     struct subj *s = &b->subjs[i];
-    if (s->rc != MES_OK || (!s->n_store && !s->gpc_override))
+    if (s->rc != MES_OK || (!s->n_store && !s->gpc_override && !(s->cached && s->n_gated)))
       continue;
     struct mes_subject_row row;
-    int rc = mes_store_subject_find(b->c->store, s->s.pn, &row);
+    int rc = mes_store_subject_find(c->store, s->s.pn, &row);
     if (rc && rc != MES_ENOT_FOUND)
       return rc;
-    bool gone = rc == MES_ENOT_FOUND || row.id != s->s.row.id;
-    if (!gone && row.granted == s->s.row.granted && row.restricted == s->s.row.restricted)
-      continue;
-    s->gpc_override = !gone && mes_consent_gpc_overrides(b->c, row.granted);
-    s->n_store = 0;
-    for (size_t k = 0; k < b->n_evs; k++) {
-      struct ev *ev = &b->evs[k];
-      if (ev->subj != (int)i || ev->out != OUT_STORE)
-        continue;
-      enum outcome now = gone ? OUT_NO_CONSENT : consent_gate(b->c, &row, p->event_types[ev->type].purposes);
-      if (now != OUT_STORE)
-        drop_sealed(ev, now);
-      else
-        s->n_store++;
-    }
-    if (gone)
-      s->rc = MES_ENOT_FOUND;
+    if (rc == MES_ENOT_FOUND)
+      mes_subjmap_forget(c->smap, s->s.pn);
     else
-      s->s.row = row;
+      mes_subjmap_put(c->smap, s->s.pn, &row);
+    bool found = rc == MES_OK;
+    if (found && row.id == s->s.row.id && row.granted == s->s.row.granted && row.restricted == s->s.row.restricted)
+      continue;
+    /* A row phase 1 read from the store that is gone or has another id now
+     * was erased in between (and made again): its events are not kept, as
+     * the erasure wins. A hint may be older than any such change: for it,
+     * the row read now is simply the truth. */
+    bool gone = !found || (row.id != s->s.row.id && !s->cached);
+    s->gpc_override = !gone && mes_consent_gpc_overrides(c, row.granted);
+    rc = regate(b, i, &row, gone);
+    if (rc)
+      return rc;
   }
   return MES_OK;
 }
@@ -565,8 +638,10 @@ static int ins_cmp(const void *pa, const void *pb) {
 static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err) {
   const struct mes_ctx *c = b->c;
   bool any = false;
-  for (size_t i = 0; i < b->n_subjs && !any; i++)
-    any = b->subjs[i].rc == MES_OK && (b->subjs[i].n_store || b->subjs[i].gpc_override);
+  for (size_t i = 0; i < b->n_subjs && !any; i++) {
+    const struct subj *s = &b->subjs[i];
+    any = s->rc == MES_OK && (s->n_store || s->gpc_override || (s->cached && s->n_gated));
+  }
   if (!any)
     return MES_OK;
   size_t n_ins = 0;
@@ -577,8 +652,10 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
     free(rows);
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   }
+  /* Every event that reached the consent gate: recheck_subjects may let
+   * through one that phase 1 held back on a stale hint. */
   for (size_t i = 0; i < b->n_evs; i++)
-    if (b->evs[i].out == OUT_STORE)
+    if (b->evs[i].subj >= 0 && b->subjs[b->evs[i].subj].rc == MES_OK)
       ins[n_ins++] = (struct ins){.sid = b->subjs[b->evs[i].subj].s.row.id, .ev = i};
   qsort(ins, n_ins, sizeof *ins, ins_cmp); /* before the writer lock: sorting holds nobody up */
   int rc = mes_store_tx_begin(c->store);
@@ -590,15 +667,18 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
   rc = recheck_subjects(b);
   if (rc)
     mes_err_set(err, rc, NULL, NULL);
+  bool gpc = false;
   for (size_t i = 0; i < b->n_subjs && !rc; i++) {
     struct subj *s = &b->subjs[i];
-    if (s->rc == MES_OK && s->gpc_override)
+    if (s->rc == MES_OK && s->gpc_override) {
+      gpc = true;
       rc = mes_consent_note_gpc(c, s->id, s->len, &s->s, err);
+    }
   }
   size_t n_rows = 0;
   for (size_t k = 0; k < n_ins && !rc; k++) {
     struct ev *ev = &b->evs[ins[k].ev];
-    if (ev->out != OUT_STORE) /* recheck_subjects dropped it */
+    if (ev->out != OUT_STORE) /* held back by the gates, or dropped by recheck_subjects */
       continue;
     rows[n_rows++] = (struct mes_event_row){
         .sid = b->subjs[ev->subj].s.row.id,
@@ -611,9 +691,15 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
         .sealed_len = ev->sealed_len,
     };
   }
+  if (!rc && !n_rows && !gpc) { /* the re-read rows let nothing through: nothing to make durable */
+    free(ins);
+    free(rows);
+    mes_store_tx_rollback(c->store);
+    return MES_OK;
+  }
   /* A retry of an event already stored is skipped by the store:
    * acknowledged, kept once. */
-  if (!rc && (rc = mes_store_event_insert_many(c->store, rows, n_rows, NULL)))
+  if (!rc && n_rows && (rc = mes_store_event_insert_many(c->store, rows, n_rows, NULL)))
     mes_err_set(err, rc, NULL, NULL);
   free(ins);
   free(rows);

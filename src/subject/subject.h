@@ -22,6 +22,7 @@
 struct mes_keycache;
 struct mes_catalog_index; /* catalog/catalog.h: named here only as an opaque handle */
 struct mes_histcache;     /* ingest/histcache.h: likewise */
+struct mes_subjmap;       /* subject/subjmap.h */
 
 struct mes_ctx {
   struct mes_store *store;         /* borrowed */
@@ -35,6 +36,8 @@ struct mes_ctx {
   struct mes_catalog_index *catalog; /* borrowed; the in-memory catalog index, may be NULL (none kept) */
   struct mes_histcache *hcache;      /* borrowed; may be NULL: decoded histories of active shoppers, used by
                                         mes_ingest_history (erasure must call mes_histcache_forget) */
+  struct mes_subjmap *smap;          /* borrowed; may be NULL: pseudonym -> subject row hints for ingestion
+                                        (subjmap.h); whoever changes a subject row calls mes_subjmap_forget */
 };
 
 /* Namespaces of pseudonyms: a brand's subject id, or an anonymous/device id. */

@@ -183,6 +183,29 @@ class EventsTest(ServerTestCase):
                 self.assertEqual(reply["errors"][0]["error"]["code"], "unknown_field")
                 self.assertTrue(("/events/0/" + name).startswith(reply["errors"][0]["error"]["field"]), reply)
 
+    def test_subject_rows_in_memory_follow_consent(self):
+        """A known subject is looked up in memory from its second event on
+        (the counters in /metrics move), and a withdrawal or a new grant is
+        obeyed by the very next event all the same."""
+        def reads():
+            status, _, text = self.request("GET", "/metrics", key=self.key("admin"))
+            self.assertEqual(status, 200, text)
+            return {k: int(v) for k, v in
+                    re.findall(r'(?m)^mesura_subject_map_reads_total\{outcome="(\w+)"\} (\d+)$', text)}
+        view = {"subject": "map-1", "type": "view", "item": "tent-2p"}
+        self.grant("map-1")
+        before = reads()
+        self.assertEqual(self.ok(view)["stored"], 1)
+        self.assertEqual(self.ok(view)["stored"], 1)
+        after = reads()
+        self.assertGreaterEqual(after["hit"] - before.get("hit", 0), 1, after)
+        status, _, body = self.request("PUT", "/v1/subjects/map-1/consents/personalization",
+                                       {"status": "denied", "source": "banner"}, key=self.key("shop"))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.ok(view)["not_stored"]["no_consent"], 1)
+        self.grant("map-1")
+        self.assertEqual(self.ok(view)["stored"], 1)
+
     def test_batch_too_large(self):
         self.grant("big-1")
         rows, stored = self.db_event_count(), self.outcomes().get("stored", 0)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "consent/consent.h"
+#include "ingest/ingest.h"
 #include "subject/subject.h"
 
 static inline json_t *parse(const char *text) {
@@ -34,6 +35,19 @@ static inline void consent_on(const struct mes_ctx *c, const char *subject, cons
     fail_msg("consent %s/%s: %s (%s)", subject, purpose, mes_rc_code(rc), mes_err_text(&err));
   json_decref(receipt);
   json_decref(body);
+}
+
+/* The reply of POST /v1/events with body_text (new); the test fails when
+ * the request as a whole is refused. */
+static inline json_t *ingest_reply(const struct mes_ctx *c, const char *body_text) {
+  json_t *body = parse(body_text), *reply = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  int rc = mes_ingest_batch(c, body, &reply, &err);
+  json_decref(body);
+  if (rc)
+    fail_msg("ingest failed: %s %s (%s)", mes_rc_code(rc), err.field, mes_err_text(&err));
+  return reply;
 }
 
 /* 0 when the subject is unknown. */

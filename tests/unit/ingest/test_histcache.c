@@ -51,13 +51,7 @@ static void consent(struct fixture *f, const char *subject, const char *purpose,
 
 /* Ingests body_text (every event must be stored). */
 static void ingest_on(const struct mes_ctx *c, const char *body_text) {
-  json_t *body = parse(body_text), *reply = NULL;
-  struct mes_err err;
-  mes_err_clear(&err);
-  int rc = mes_ingest_batch(c, body, &reply, &err);
-  json_decref(body);
-  if (rc)
-    fail_msg("ingest failed: %s %s (%s)", mes_rc_code(rc), err.field, mes_err_text(&err));
+  json_t *reply = ingest_reply(c, body_text);
   json_int_t accepted = json_integer_value(json_object_get(reply, "accepted"));
   json_int_t stored = json_integer_value(json_object_get(reply, "stored"));
   json_decref(reply);
