@@ -5,8 +5,8 @@
  * gates and, for the subjects that granted consent, sealing and the store.
  *
  * A context over a temporary data directory (store, master key, the example
- * policy, subjects "u1" granted personalization and "u2" ads_retargeting) is
- * built once. Every input must either be refused with a 4xx code (and no
+ * policy, subjects "u1" granted personalization and "u2" ads_retargeting,
+ * the server's map of subject rows) is built once. Every input must either be refused with a 4xx code (and no
  * reply), or produce a reply of the contract's shape whose counts add up.
  * Seeds: fuzz/corpus/events/, dictionary: fuzz/events.dict.
  *
@@ -25,6 +25,7 @@
 #include "policy/policy.h"
 #include "store/store.h"
 #include "subject/subject.h"
+#include "subject/subjmap.h"
 
 #define NOW_MS 1795208645000LL /* 2026-11-20T21:04:05Z: inputs are reproducible */
 
@@ -36,11 +37,13 @@ static struct {
   struct mes_master *master;
   struct mes_store *store;
   struct mes_keycache *keys;
+  struct mes_subjmap *smap;
   struct mes_ctx ctx;
 } fx;
 
 static void cleanup(void) {
   mes_keycache_free(fx.keys);
+  mes_subjmap_free(fx.smap);
   mes_store_close(fx.store);
   mes_master_free(fx.master);
   mes_policy_free(fx.policy);
@@ -87,12 +90,13 @@ static void setup_once(void) {
     die("master key", &err);
   if (mes_store_open(fx.dir, MES_STORE_SQLITE, true, &fx.store, &err))
     die("store", &err);
-  if (mes_keycache_new(16, &fx.keys))
+  if (mes_keycache_new(16, &fx.keys) || mes_subjmap_new(&fx.smap))
     die("key cache", &err);
   fx.ctx = (struct mes_ctx){.store = fx.store,
                             .master = fx.master,
                             .policy = fx.policy,
                             .keys = fx.keys,
+                            .smap = fx.smap, /* as the server: subject rows from memory, checked again */
                             .now_ms = NOW_MS,
                             .actor = "fuzz"};
   grant("u1", "personalization");
