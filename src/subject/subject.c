@@ -203,11 +203,16 @@ static int make_key(const struct mes_ctx *c, int64_t sid) {
   return rc;
 }
 
-int mes_subject_resolve(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len, bool create,
-                        struct mes_subject *out) {
+void mes_subject_pseudonymize(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len,
+                              struct mes_subject *out) {
   memset(out, 0, sizeof *out);
   mes_pseudonym(c->master, ns == MES_NS_ANON ? "anon" : "subject", id, len, out->pn);
   mes_pseudonym_hex(out->pn, out->pn_hex);
+}
+
+int mes_subject_resolve(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len, bool create,
+                        struct mes_subject *out) {
+  mes_subject_pseudonymize(c, ns, id, len, out);
   int rc = mes_store_subject_find(c->store, out->pn, &out->row);
   if (rc == MES_OK || rc != MES_ENOT_FOUND || !create) {
     if (rc != MES_OK)

@@ -49,6 +49,11 @@ struct mes_subject {
   struct mes_subject_row row; /* row.id == 0 when not stored */
 };
 
+/* Fills out->pn and out->pn_hex for an id of namespace ns, and clears
+ * out->row: the one place that names the namespaces' hash labels. */
+void mes_subject_pseudonymize(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len,
+                              struct mes_subject *out);
+
 /* Resolves an id (already checked by mes_id_check). With create, stores the
  * subject (inside the caller's tx) and its key (durably, before returning);
  * without, MES_ENOT_FOUND when unknown (out->pn is filled either way). */

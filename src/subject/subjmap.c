@@ -158,11 +158,7 @@ int mes_subject_resolve_hint(const struct mes_ctx *c, enum mes_subject_ns ns, co
   *cached = false;
   if (!c->smap)
     return mes_subject_resolve(c, ns, id, len, false, out);
-  memset(out, 0, sizeof *out);
-  /* The namespaces of mes_subject_resolve (subject.c); the unit tests check
-   * that both give the same pseudonym. */
-  mes_pseudonym(c->master, ns == MES_NS_ANON ? "anon" : "subject", id, len, out->pn);
-  mes_pseudonym_hex(out->pn, out->pn_hex);
+  mes_subject_pseudonymize(c, ns, id, len, out);
   if (mes_subjmap_get(c->smap, out->pn, &out->row)) {
     *cached = true;
     return MES_OK;
