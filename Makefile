@@ -5,8 +5,9 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
+FUZZ_LONG_SECONDS ?= 300
 
-.PHONY: all deps deps-check build build-asan build-fuzz check test test-asan fuzz demo layers clean
+.PHONY: all deps deps-check build build-asan build-fuzz check test test-asan fuzz fuzz-long demo layers clean
 
 all: build
 
@@ -40,6 +41,10 @@ test-asan: build-asan
 
 fuzz: build-fuzz
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Minutes per target, to find what the short runs of make check do not.
+fuzz-long: build-fuzz
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS)
 
 check: layers test test-asan fuzz
 	@echo "make check: all green"
