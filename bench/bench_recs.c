@@ -26,8 +26,9 @@
  *       context   no subject, an item on screen: the non-personal path.
  *     --only runs one kind (for a profiler). Prints one JSON line: per kind
  *     mean / p50 / p99 µs and suppressions per rule, the ratio rules /
- *     no_rules, the model's resident bytes, the peak RSS, the history cache's
- *     hits, misses and stale reads. The random subjects are the same from run
+ *     no_rules, the rules requests' times by the length of the asker's
+ *     history (by_history), the model's resident bytes, the peak RSS, the
+ *     history cache's hits, misses and stale reads. The random subjects are the same from run
  *     to run (fixed seed); each run adds decision records and impressions to
  *     DIR, as serving does.
  *
@@ -51,6 +52,8 @@
 #include "ingest/histcache.h"
 #include "model/model.h"
 #include "recommend/rec_int.h"
+#include "store/store.h"
+#include "subject/subject.h"
 #include "bench_util.h"
 
 #define CAT_SIZE 40 /* bench_train.c's items per group */
@@ -205,6 +208,7 @@ static long draw_subject(const struct draw *d) {
 
 struct series {
   uint64_t *ns;
+  long *who; /* the K of the shopper-K who asked, by sample (-1: nobody) */
   size_t n, cap;
   size_t personalized, items, suppressed;
   struct {
@@ -235,11 +239,12 @@ static double mean_us(const struct series *s) {
  * (what the HTTP handler does minus the HTTP layer). */
 static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct series *out, bool keep) {
   char body_s[128];
+  long who = -1;
   if (k == K_CONTEXT)
     snprintf(body_s, sizeof body_s, "{\"context\":{\"item\":\"item-%ld\"},\"count\":10}",
              (long)(bench_rnd() % (uint64_t)d->n_items));
   else
-    snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", draw_subject(d));
+    snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", who = draw_subject(d));
   uint64_t t0 = mes_mono_ns();
   json_t *body = json_loads(body_s, 0, NULL);
   struct mes_ctx c;
@@ -269,11 +274,15 @@ static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct s
   if (out->n == out->cap) {
     size_t cap = out->cap ? out->cap * 2 : 4096;
     uint64_t *nn = realloc(out->ns, cap * sizeof *nn);
-    if (!nn)
+    if (nn)
+      out->ns = nn;
+    long *nw = nn ? realloc(out->who, cap * sizeof *nw) : NULL;
+    if (!nw)
       return -1;
-    out->ns = nn;
+    out->who = nw;
     out->cap = cap;
   }
+  out->who[out->n] = who;
   out->ns[out->n++] = dt;
   out->personalized += oc.personalized;
   out->items += oc.n_items;
@@ -288,6 +297,67 @@ static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct s
       out->by_rule[j].n += oc.by_rule[i].n;
   }
   return 0;
+}
+
+/* The rules requests' time by the length of the asker's history (events
+ * stored): the requests sorted by it and cut at its 50th, 90th and 99th
+ * percentiles, "by_history":[{"share":"0-50%","events":"MIN-MAX",
+ * "mean_us":..,"p99_us":..}, ...]. The longest histories (the last 1 %) are
+ * what the p99 of random shoppers is made of (bench/README.md). */
+struct by_len {
+  int64_t events;
+  uint64_t ns;
+};
+
+static int cmp_len(const void *a, const void *b) {
+  const struct by_len *x = a, *y = b;
+  return x->events != y->events ? (x->events < y->events ? -1 : 1) : (x->ns > y->ns) - (x->ns < y->ns);
+}
+
+/* Pairs each sample of s with its asker's history length; call before s's
+ * times are sorted. *out is new (NULL when there is nothing to pair). */
+static size_t history_lengths(struct mes_engine *e, const struct series *s, struct by_len **out) {
+  struct by_len *v = *out = s->n ? malloc(s->n * sizeof *v) : NULL;
+  if (!v)
+    return 0;
+  struct mes_ctx c;
+  mes_engine_ctx(e, &c, "bench", false);
+  size_t n = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    char id[32];
+    int len = snprintf(id, sizeof id, "shopper-%ld", s->who[i]);
+    struct mes_subject subj;
+    int64_t max_id = 0, events = 0;
+    if (s->who[i] < 0 || mes_subject_resolve(&c, MES_NS_SUBJECT, id, (size_t)len, false, &subj) ||
+        mes_store_event_stamp(c.store, subj.row.id, &max_id, &events))
+      continue;
+    v[n++] = (struct by_len){events, s->ns[i]};
+  }
+  mes_engine_ctx_done(e, &c);
+  return n;
+}
+
+static void print_by_history(struct by_len *v, size_t n) {
+  uint64_t *ns = n ? malloc(n * sizeof *ns) : NULL;
+  if (!ns)
+    return;
+  qsort(v, n, sizeof *v, cmp_len);
+  static const double cut[] = {0, 0.5, 0.9, 0.99, 1};
+  static const char *const share[] = {"0-50%", "50-90%", "90-99%", "99-100%"};
+  printf(",\"by_history\":[");
+  for (size_t q = 0; q < 4 && n >= 100; q++) {
+    size_t from = (size_t)(cut[q] * (double)n), to = (size_t)(cut[q + 1] * (double)n);
+    double sum = 0;
+    for (size_t i = from; i < to; i++)
+      sum += (double)(ns[i - from] = v[i].ns);
+    qsort(ns, to - from, sizeof *ns, cmp_u64);
+    printf("%s{\"share\":\"%s\",\"events\":\"%lld-%lld\",\"mean_us\":%.1f,\"p99_us\":%.1f}", q ? "," : "",
+           share[q], (long long)v[from].events,
+           (long long)v[to - 1].events, sum / (double)(to - from) / 1e3,
+           (double)ns[(size_t)(0.99 * (double)(to - from - 1) + 0.5)] / 1e3);
+  }
+  printf("]");
+  free(ns);
 }
 
 /* cache: 1 on, 0 off, 2 both (rules_uncached runs too). */
@@ -337,6 +407,8 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
           return -1;
   double wall = (double)(mes_mono_ns() - t0) / 1e9;
   mes_recommender_flush(mes_engine_recommender(e));
+  struct by_len *by_len = NULL;
+  size_t n_by_len = history_lengths(e, &s[K_RULES], &by_len);
   printf("{\"subjects\":%ld,\"items\":%ld,\"model_items\":%zu,\"model_bytes\":%zu,\"seconds\":%.1f", n_subj, n_items,
          model_items, model_bytes, wall);
   for (int k = 0; k < K_N; k++) {
@@ -352,6 +424,9 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
              (double)s[k].by_rule[j].n / (double)s[k].n);
     printf("%s}", s[k].n_rules ? "}" : "");
   }
+  if (n_by_len)
+    print_by_history(by_len, n_by_len);
+  free(by_len);
   if (s[K_RULES].n && s[K_NO_RULES].n)
     printf(",\"rules_ratio_mean\":%.3f,\"rules_ratio_p50\":%.3f", mean_us(&s[K_RULES]) / mean_us(&s[K_NO_RULES]),
            pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_NO_RULES], 0.5));
@@ -372,8 +447,10 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
          (unsigned long long)(hc1.shown_appended - hc0.shown_appended), (unsigned long long)hc1.entries,
          (unsigned long long)hc1.bytes);
   printf(",\"peak_rss_mb\":%.0f}\n", (double)bench_peak_rss_kb() / 1024.0);
-  for (int k = 0; k < K_N; k++)
+  for (int k = 0; k < K_N; k++) {
     free(s[k].ns);
+    free(s[k].who);
+  }
   free(pool);
   mes_engine_close(e);
   return 0;
