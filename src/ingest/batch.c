@@ -579,38 +579,62 @@ static int regate(struct batch *b, size_t i, const struct mes_subject_row *row, 
   return rc;
 }
 
-/* Re-reads, inside the transaction, the row of each subject about to receive
- * events, and of each whose phase-1 row was a hint of c->smap whatever its
- * events' outcome (another process may have granted since the hint was
- * taken), and applies the gates again when the row differs from phase 1's.
- * Refreshes the hint with the row read, or drops it when the subject is
- * gone. */
-static int recheck_subjects(struct batch *b) {
+/* Re-reads subject i's row (inside the caller's transaction, if any) and
+ * applies the gates again when it differs from phase 1's. Refreshes the
+ * hint with the row read, or drops it when the subject is gone. */
+static int recheck_one(struct batch *b, size_t i) {
   const struct mes_ctx *c = b->c;
+  struct subj *s = &b->subjs[i];
+  struct mes_subject_row row;
+  int rc = mes_store_subject_find(c->store, s->s.pn, &row);
+  if (rc && rc != MES_ENOT_FOUND)
+    return rc;
+  if (rc == MES_ENOT_FOUND)
+    mes_subjmap_forget(c->smap, s->s.pn);
+  else
+    mes_subjmap_put(c->smap, s->s.pn, &row);
+  bool found = rc == MES_OK;
+  if (found && row.id == s->s.row.id && row.granted == s->s.row.granted && row.restricted == s->s.row.restricted)
+    return MES_OK;
+  /* A row phase 1 read from the store that is gone or has another id now
+   * was erased in between (and made again): its events are not kept, as
+   * the erasure wins. A hint may be older than any such change: for it,
+   * the row read now is simply the truth. */
+  bool gone = !found || (row.id != s->s.row.id && !s->cached);
+  s->gpc_override = !gone && mes_consent_gpc_overrides(c, row.granted);
+  return regate(b, i, &row, gone);
+}
+
+/* Inside the transaction: recheck_one for each subject about to receive
+ * events, and for each whose phase-1 row was a hint of c->smap whatever its
+ * events' outcome (another process may have granted since the hint was
+ * taken). */
+static int recheck_subjects(struct batch *b) {
   for (size_t i = 0; i < b->n_subjs; i++) {
-    struct subj *s = &b->subjs[i];
+    const struct subj *s = &b->subjs[i];
     if (s->rc != MES_OK || (!s->n_store && !s->gpc_override && !(s->cached && s->n_gated)))
       continue;
-    struct mes_subject_row row;
-    int rc = mes_store_subject_find(c->store, s->s.pn, &row);
-    if (rc && rc != MES_ENOT_FOUND)
-      return rc;
-    if (rc == MES_ENOT_FOUND)
-      mes_subjmap_forget(c->smap, s->s.pn);
-    else
-      mes_subjmap_put(c->smap, s->s.pn, &row);
-    bool found = rc == MES_OK;
-    if (found && row.id == s->s.row.id && row.granted == s->s.row.granted && row.restricted == s->s.row.restricted)
-      continue;
-    /* A row phase 1 read from the store that is gone or has another id now
-     * was erased in between (and made again): its events are not kept, as
-     * the erasure wins. A hint may be older than any such change: for it,
-     * the row read now is simply the truth. */
-    bool gone = !found || (row.id != s->s.row.id && !s->cached);
-    s->gpc_override = !gone && mes_consent_gpc_overrides(c, row.granted);
-    rc = regate(b, i, &row, gone);
+    int rc = recheck_one(b, i);
     if (rc)
       return rc;
+  }
+  return MES_OK;
+}
+
+/* A subject whose hint held back all its events (no consent, restricted)
+ * is read from the store now, outside the write lock, as phase 1 read it
+ * before the map existed: a known subject without consent costs a read,
+ * not a write transaction. Events the row read lets through are sealed, and
+ * phase 2 checks them again like any other. */
+static int confirm_held_back(struct batch *b) {
+  for (size_t i = 0; i < b->n_subjs; i++) {
+    struct subj *s = &b->subjs[i];
+    if (s->rc != MES_OK || !s->cached || !s->n_gated || s->n_store || s->gpc_override)
+      continue;
+    int rc = recheck_one(b, i);
+    if (rc)
+      return rc;
+    s->cached = false; /* an ordinary store read now */
   }
   return MES_OK;
 }
@@ -637,6 +661,9 @@ static int ins_cmp(const void *pa, const void *pb) {
  * mes_store_event_insert_many: a few dozen rows per statement. */
 static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err) {
   const struct mes_ctx *c = b->c;
+  int rc = confirm_held_back(b);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
   bool any = false;
   for (size_t i = 0; i < b->n_subjs && !any; i++) {
     const struct subj *s = &b->subjs[i];
@@ -658,7 +685,7 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
     if (b->evs[i].subj >= 0 && b->subjs[b->evs[i].subj].rc == MES_OK)
       ins[n_ins++] = (struct ins){.sid = b->subjs[b->evs[i].subj].s.row.id, .ev = i};
   qsort(ins, n_ins, sizeof *ins, ins_cmp); /* before the writer lock: sorting holds nobody up */
-  int rc = mes_store_tx_begin(c->store);
+  rc = mes_store_tx_begin(c->store);
   if (rc) {
     free(ins);
     free(rows);

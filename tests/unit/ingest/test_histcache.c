@@ -152,15 +152,20 @@ static const char *const HISTORY =
     "{\"subject\": \"u1\", \"type\": \"add_to_cart\", \"item\": \"d\", \"channel\": \"web\", "
     "\"ts\": \"2026-11-20T20:30:00Z\"}]}";
 
+/* u1, who granted personalization and holds HISTORY's five events: its id. */
+static int64_t u1_with_history(struct fixture *f) {
+  consent(f, "u1", "personalization", "granted");
+  ingest(f, HISTORY);
+  return sid_on(&f->w.ctx, "u1");
+}
+
 /* ------------------------------------------------------------ tests */
 
 /* The first cached read misses, the next ones hit, and every one hands out
  * what the store read does: same events, order, fields. */
 static void test_replay_equals_uncached(void **state) {
   struct fixture *f = *state;
-  consent(f, "u1", "personalization", "granted");
-  ingest(f, HISTORY);
-  int64_t sid = sid_on(&f->w.ctx, "u1");
+  int64_t sid = u1_with_history(f);
   struct mes_histcache_stats last = {0};
   assert_int_equal(same_as_store(f, sid), 5);
   EXPECT(since(f, &last), 0, 1, 0);
@@ -193,9 +198,7 @@ static void test_replay_equals_uncached(void **state) {
  * -1 for those events and the cache still hits. */
 static void test_replay_maps_types_with_current_policy(void **state) {
   struct fixture *f = *state;
-  consent(f, "u1", "personalization", "granted");
-  ingest(f, HISTORY);
-  int64_t sid = sid_on(&f->w.ctx, "u1");
+  int64_t sid = u1_with_history(f);
   assert_int_equal(same_as_store(f, sid), 5);
   static const char fewer[] = "purposes:\n  personalization: {}\n"
                               "event_types:\n"
@@ -222,9 +225,7 @@ static void test_replay_maps_types_with_current_policy(void **state) {
 /* An event ingested after the first read is in the next one. */
 static void test_new_event_appears(void **state) {
   struct fixture *f = *state;
-  consent(f, "u1", "personalization", "granted");
-  ingest(f, HISTORY);
-  int64_t sid = sid_on(&f->w.ctx, "u1");
+  int64_t sid = u1_with_history(f);
   struct mes_histcache_stats last = {0};
   assert_int_equal(same_as_store(f, sid), 5);
   assert_int_equal(same_as_store(f, sid), 5);
@@ -443,9 +444,7 @@ static void test_cache_off(void **state) {
   struct mes_histcache *off = NULL;
   assert_int_equal(mes_histcache_new(0, &off), MES_OK);
   f->cc.hcache = off;
-  consent(f, "u1", "personalization", "granted");
-  ingest(f, HISTORY);
-  int64_t sid = sid_on(&f->w.ctx, "u1");
+  int64_t sid = u1_with_history(f);
   for (int i = 0; i < 3; i++)
     assert_int_equal(same_as_store(f, sid), 5);
   assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
