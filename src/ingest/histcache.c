@@ -317,13 +317,13 @@ void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
     entry_free(e);
 }
 
-void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud) {
-  const char *items = (const char *)(e->ev + e->n);
-  for (size_t i = 0; i < e->n; i++) {
-    const struct mes__hc_ev *x = &e->ev[i];
+static void replay(const struct mes__hc_ev *evs, size_t n, const char *items, int64_t sid,
+                   const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud) {
+  for (size_t i = 0; i < n; i++) {
+    const struct mes__hc_ev *x = &evs[i];
     struct mes_ingest_scan_event ev = {
         .id = x->id,
-        .sid = e->sid,
+        .sid = sid,
         .type = x->type >= 0 && (size_t)x->type < p->n_event_types ? x->type : -1,
         .ts_ms = x->ts_ms,
         .purposes = x->purposes,
@@ -335,6 +335,15 @@ void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, m
     if (cb(ud, &ev))
       return;
   }
+}
+
+void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud) {
+  replay(e->ev, e->n, (const char *)(e->ev + e->n), e->sid, p, cb, ud);
+}
+
+void mes__hc_build_replay(const struct mes__hc_build *b, int64_t sid, const struct mes_policy *p,
+                          mes_ingest_scan_cb cb, void *ud) {
+  replay(b->ev, b->n, b->items, sid, p, cb, ud);
 }
 
 int64_t mes__hc_replay_shown(const struct mes__hc_entry *e, int64_t since_ms, mes_ingest_shown_cb cb, void *ud) {
@@ -417,7 +426,7 @@ int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, cons
   x.item_len = 0;
   if (item) {
     if (item_len >= ITEMS_MAX - b->items_len)
-      return MES_ENOMEM; /* an entry's offsets are 32 bits: such a history is read without the cache */
+      return MES_ENOMEM; /* an entry's offsets are 32 bits */
     if (grow((void **)&b->items, &b->items_cap, b->items_len, b->items_len + item_len + 1, 4096))
       return MES_ENOMEM;
     memcpy(b->items + b->items_len, item, item_len);
@@ -446,6 +455,42 @@ void mes__hc_build_release(struct mes__hc_build *b) {
     free(b->items);
   }
   memset(b, 0, sizeof *b);
+}
+
+static bool later(const struct mes__hc_ev *a, const struct mes__hc_ev *b) {
+  return a->ts_ms != b->ts_ms ? a->ts_ms > b->ts_ms : a->id > b->id;
+}
+
+static void sift_down(struct mes__hc_ev *v, size_t root, size_t n) {
+  for (size_t child; (child = 2 * root + 1) < n; root = child) {
+    if (child + 1 < n && later(&v[child + 1], &v[child]))
+      child++;
+    if (!later(&v[child], &v[root]))
+      return;
+    struct mes__hc_ev t = v[root];
+    v[root] = v[child];
+    v[child] = t;
+  }
+}
+
+/* A heap sort, in place: qsort may copy the records into a buffer that it
+ * frees without wiping, and they carry sealed fields (the channel). Items
+ * stay where they are (records name them by offset). */
+void mes__hc_build_by_time(struct mes__hc_build *b) {
+  struct mes__hc_ev *v = b->ev;
+  size_t n = b->n, i = 1;
+  while (i < n && !later(&v[i - 1], &v[i]))
+    i++;
+  if (i >= n)
+    return; /* already in order: every history whose events all arrived in time */
+  for (size_t k = n / 2; k-- > 0;)
+    sift_down(v, k, n);
+  for (size_t end = n; end-- > 1;) {
+    struct mes__hc_ev t = v[0];
+    v[0] = v[end];
+    v[end] = t;
+    sift_down(v, 0, end);
+  }
 }
 
 int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, enum mes__hc_kind kind,

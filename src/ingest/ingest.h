@@ -121,9 +121,11 @@ typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *
  * serving needs, as mes_ingest_scan does: no API JSON (no event_id), and the
  * sealed document is unsealed into one reused buffer with "item" and
  * "channel" picked out of it. For the recommender's hot path, where building
- * each event's JSON cost more than reading it. ev->sid is `sid`; pointers
- * are borrowed for the duration of the callback. cb returns nonzero to stop
- * (then MES_OK). Runs while the store is locked for reads: cb must not write.
+ * each event's JSON cost more than reading it. The rows are read in the
+ * order they were stored (mes_store_event_list_stored) and what is kept of
+ * them is put in time order in memory. ev->sid is `sid`; pointers are
+ * borrowed for the duration of the callback. cb returns nonzero to stop
+ * (then MES_OK); it runs after the read, with no store lock held.
  *
  * When c->hcache is set (and its cap is not 0), the events come from the
  * history cache (histcache.h) whenever the store's stamp of sid's events is
@@ -131,8 +133,7 @@ typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *
  * and unsealing every event; otherwise they are read, kept in the cache and
  * handed out from it. Either way cb sees the same events with the same
  * fields, types mapped with c->policy; it then runs with no store or cache
- * lock held. On an error cb may have been called for some events (without
- * the cache) or none (with it). Call it outside a write transaction when
+ * lock held. On an error cb has not been called. Call it outside a write transaction when
  * using the cache: rows read inside one and then rolled back could be kept.
  */
 int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err);

@@ -85,6 +85,15 @@ int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, cons
 void mes__hc_build_row(struct mes__hc_build *b, int64_t id);
 /* Wipes and frees b's buffers (b is then empty). */
 void mes__hc_build_release(struct mes__hc_build *b);
+/* Puts b's records in time order (ts_ms, then id), the order serving
+ * reads a history in, when they are not in it already: a history is read
+ * in the store's cheaper id order (mes_store_event_list_stored), where a
+ * late event (an import, an app that was offline) sits after newer ones. */
+void mes__hc_build_by_time(struct mes__hc_build *b);
+/* Hands b's events to cb as mes__hc_replay does an entry's (sid: their
+ * subject), without making an entry: a read that will not be kept. */
+void mes__hc_build_replay(const struct mes__hc_build *b, int64_t sid, const struct mes_policy *p,
+                          mes_ingest_scan_cb cb, void *ud);
 
 /* How one kind is read: its stamp, and a read of all of sid's rows into b
  * (MES_OK; MES_ENOT_FOUND when the key is gone; a store, crypto or memory

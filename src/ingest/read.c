@@ -702,15 +702,12 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
 
 /* One subject's events as the scan sees them: the key fetched once, each
  * document unsealed into one reused buffer, "item" and "channel" picked out
- * without building JSON (pick_members). With `build`, the events are
- * collected for the history cache instead of handed to cb. */
+ * without building JSON (pick_members), each kept in `build`. */
 struct hist_ud {
   struct scan_ud s; /* for pick_members: the reused item buffer; c */
   int64_t sid;
   bool have_key;
   uint8_t key[MES_KEY_BYTES];
-  mes_ingest_scan_cb cb;
-  void *ud;
   struct mes__hc_build *build;
 };
 
@@ -739,44 +736,29 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
     return 1;
   }
   enum mes_source source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;
-  if (h->build) { /* the type stays as stored: each replay maps it with its own policy */
-    mes__hc_build_row(h->build, row->id);
-    struct mes__hc_ev x = {.id = row->id,
-                           .ts_ms = row->ts_ms,
-                           .purposes = row->purposes,
-                           .type = row->type,
-                           .source = (int8_t)source,
-                           .channel = channel};
-    return (s->rc = mes__hc_build_add(h->build, &x, has_item ? s->item : NULL, item_len)) != MES_OK;
-  }
-  const struct mes_policy *p = s->c->policy;
-  struct mes_ingest_scan_event ev = {
-      .id = row->id,
-      .sid = row->sid,
-      .type = row->type >= 0 && (size_t)row->type < p->n_event_types ? row->type : -1,
-      .ts_ms = row->ts_ms,
-      .purposes = row->purposes,
-      .source = source,
-      .channel = channel,
-      .item = has_item ? s->item : NULL,
-      .item_len = has_item ? item_len : 0,
-  };
-  return h->cb(h->ud, &ev);
+  /* The type stays as stored: each replay maps it with its own policy. */
+  mes__hc_build_row(h->build, row->id);
+  struct mes__hc_ev x = {.id = row->id,
+                         .ts_ms = row->ts_ms,
+                         .purposes = row->purposes,
+                         .type = row->type,
+                         .source = (int8_t)source,
+                         .channel = channel};
+  return (s->rc = mes__hc_build_add(h->build, &x, has_item ? s->item : NULL, item_len)) != MES_OK;
 }
 
-/* Reads sid's events from the store: to cb, or into *build. A store, crypto
- * or memory error, or MES_ENOT_FOUND when the key is gone. */
-static int history_read(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud,
-                        struct mes__hc_build *build) {
+/* Reads sid's events from the store into *b, in time order: read in the
+ * order they were stored (no sort in the store) and put in order here, where
+ * only the few bytes serving keeps are moved. A store, crypto or memory
+ * error, or MES_ENOT_FOUND when the key is gone. */
+static int history_fill(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
   struct hist_ud *h = calloc(1, sizeof *h); /* the key lives here: wiped below */
   if (!h)
     return MES_ENOMEM;
   h->s.c = c;
   h->sid = sid;
-  h->cb = cb;
-  h->ud = ud;
-  h->build = build;
-  int rc = mes_store_event_list(c->store, sid, on_hist_row, h);
+  h->build = b;
+  int rc = mes_store_event_list_stored(c->store, sid, on_hist_row, h);
   if (!rc)
     rc = h->s.rc;
   if (h->s.pt) {
@@ -789,11 +771,19 @@ static int history_read(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb
   }
   mes_wipe(h, sizeof *h);
   free(h);
+  if (!rc)
+    mes__hc_build_by_time(b);
   return rc;
 }
 
-static int history_fill(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
-  return history_read(c, sid, NULL, NULL, b);
+/* The read without the cache: collected, ordered, handed to cb. */
+static int history_read(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud) {
+  struct mes__hc_build b = {0};
+  int rc = history_fill(c, sid, &b);
+  if (!rc)
+    mes__hc_build_replay(&b, sid, c->policy, cb, ud);
+  mes__hc_build_release(&b);
+  return rc;
 }
 
 static const struct mes__hc_source history_source = {
@@ -806,7 +796,7 @@ static int history_cached(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_
   bool bypass;
   int rc = mes__hc_get(c, sid, &history_source, &e, &bypass);
   if (bypass)
-    return history_read(c, sid, cb, ud, NULL);
+    return history_read(c, sid, cb, ud);
   if (rc || !e)
     return rc;
   mes__hc_replay(e, c->policy, cb, ud);
@@ -815,8 +805,7 @@ static int history_cached(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_
 }
 
 int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err) {
-  int rc = c->hcache && mes_histcache_cap(c->hcache) ? history_cached(c, sid, cb, ud)
-                                                      : history_read(c, sid, cb, ud, NULL);
+  int rc = c->hcache && mes_histcache_cap(c->hcache) ? history_cached(c, sid, cb, ud) : history_read(c, sid, cb, ud);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "This person's data has been erased.");
   if (rc)

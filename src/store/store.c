@@ -188,6 +188,14 @@ int mes_store_event_sweep(struct mes_store *st, int type, int64_t before_ms, int
 
 int64_t mes_store_event_count(struct mes_store *st) { return st ? st->ops->event_count(st) : -1; }
 
+int mes_store_event_list_stored(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud) {
+  if (!st || !cb)
+    return MES_EINTERNAL;
+  if (st->ops->version >= 8 && st->ops->event_list_stored)
+    return st->ops->event_list_stored(st, sid, cb, ud);
+  return st->ops->event_list(st, sid, cb, ud);
+}
+
 int mes_store_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
   if (max_id)
     *max_id = 0;

@@ -16,7 +16,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 7
+#define MES_STORE_OPS_VERSION 8
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -105,6 +105,9 @@ struct mes_store_ops {
   int (*impression_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
   int (*impression_list_after)(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
                                void *ud);
+  /* Version 8, optional (store.c falls back to event_list): a subject's
+   * events in id order. */
+  int (*event_list_stored)(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
   /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 

@@ -242,6 +242,13 @@ static void test_event_insert_list_delete(void **state) {
   assert_int_equal(c.ids[0], e2);
   assert_int_equal(c.ids[1], e3);
   assert_int_equal(c.ids[2], e1);
+  /* In the order stored, for callers that order what they keep. */
+  struct collect stored = {0};
+  assert_int_equal(mes_store_event_list_stored(f->st, sid, collect_event, &stored), MES_OK);
+  assert_int_equal(stored.n, 3);
+  assert_int_equal(stored.ids[0], e1);
+  assert_int_equal(stored.ids[1], e2);
+  assert_int_equal(stored.ids[2], e3);
 
   struct collect one = {.stop_after = 1};
   assert_int_equal(mes_store_event_list(f->st, sid, collect_event, &one), MES_OK);
