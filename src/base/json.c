@@ -281,6 +281,47 @@ json_t *mes_json_load_parts(const char *s, size_t len) {
   }
 }
 
+int mes_json_ungroup(json_t *obj, const char *grouped, const char *flat, const char *list, const char *item) {
+  const json_t *groups = json_object_get(obj, grouped);
+  if (!groups)
+    return MES_OK;
+  if (!json_is_array(groups))
+    return MES_EBAD_INPUT;
+  json_t *out = json_array();
+  int rc = out ? MES_OK : MES_ENOMEM;
+  size_t gi;
+  const json_t *g;
+  json_array_foreach(groups, gi, g) {
+    const json_t *values = json_object_get(g, list);
+    if (rc || !json_is_object(g) || !json_is_array(values)) {
+      rc = rc ? rc : MES_EBAD_INPUT;
+      break;
+    }
+    size_t vi;
+    const json_t *v;
+    json_array_foreach(values, vi, v) {
+      json_t *e = json_object();
+      const char *k;
+      const json_t *m;
+      rc = e && !json_object_set_new(e, item, json_deep_copy(v)) ? MES_OK : MES_ENOMEM;
+      json_object_foreach((json_t *)g, k, m) {
+        if (!rc && strcmp(k, list) != 0 && strcmp(k, item) != 0 && json_object_set_new(e, k, json_deep_copy(m)))
+          rc = MES_ENOMEM;
+      }
+      if (rc || json_array_append_new(out, e)) {
+        json_decref(rc ? e : NULL);
+        rc = MES_ENOMEM;
+        break;
+      }
+    }
+  }
+  if (!rc && (json_object_set_new(obj, flat, out) || json_object_del(obj, grouped)))
+    return MES_ENOMEM; /* out was taken by the set (jansson takes it even when it fails) */
+  if (rc)
+    json_decref(out);
+  return rc;
+}
+
 const char *mes_json_str(const json_t *obj, const char *key, const char *fallback) {
   const json_t *v = json_object_get(obj, key);
   return json_is_string(v) ? json_string_value(v) : fallback;

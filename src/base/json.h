@@ -70,6 +70,18 @@ char *mes_json_dump(const json_t *v);
  * New, or NULL when s is not such a sequence or out of memory. */
 json_t *mes_json_load_parts(const char *s, size_t len);
 
+/* Turns obj's member `grouped`, a list stored grouped by the members its
+ * entries share, back into the flat list `flat`: each element of `grouped`
+ * is an object whose array member `list` holds the entries' own values, and
+ * each value becomes one object {item: value, then the group's other
+ * members}, groups and values in order. jansson spends about a microsecond
+ * per object it dumps, so a record's list of a few hundred alike entries
+ * (recommend's decision records: "suppressed") is stored as a few groups
+ * and flattened when read. MES_OK, also when obj has no member `grouped`
+ * (a record stored flat: left alone); MES_EBAD_INPUT when it is not such a
+ * list (obj unchanged); MES_ENOMEM. */
+int mes_json_ungroup(json_t *obj, const char *grouped, const char *flat, const char *list, const char *item);
+
 /* Shorthands that return the member as a borrowed C string / integer, or the
  * fallback when absent or of another type. */
 const char *mes_json_str(const json_t *obj, const char *key, const char *fallback);

@@ -234,26 +234,66 @@ static void count_rule(struct mes_rec_outcome *oc, const char *rule) {
   }
 }
 
-/* The record's own part: what the reply does not say, "suppressed"
- * included, through jansson. The list is bounded by candidate pruning
- * (mes__rec_prune: tens of entries, not the thousand a long stale history
- * once produced), so an object per entry is cheap. New, or NULL when out of
- * memory. */
-static char *record_part(const struct rec_state *s, const struct run *run) {
+/* One group of the record's "suppressed_by": the candidates one rule
+ * removed with the same detail. */
+struct sup_group {
+  const char *rule; /* static */
+  const char *detail;
+  uint64_t hash;
+  json_t *items; /* borrowed from the group's object */
+};
+
+static uint64_t detail_hash(const char *rule, const char *detail) {
+  uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)rule;
+  for (const unsigned char *p = (const unsigned char *)detail; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+/* The record's own part: what the reply does not say, through jansson.
+ * What the rules removed is stored grouped by rule and detail,
+ * "suppressed_by": [{"rule", "detail", "items": [...]}], and read back as
+ * the contract's flat "suppressed" list (mes_json_ungroup, record.c): an
+ * active shopper's frequency cap removes a few hundred candidates a
+ * request, nearly all with the same sentence, and an object per entry cost
+ * jansson about a microsecond each to dump, most of a record's cost, and
+ * made records of 10-80 KB. New, or NULL when out of memory. */
+static char *record_part(struct rec_state *s, const struct run *run) {
   char ts[32];
   mes_time_format(s->c->now_ms, ts);
   int64_t model_id = s->m ? mes_model_id(s->m) : 0;
-  json_t *sup = json_array();
-  json_t *head = sup ? json_pack("{s:s, s:s, s:s, s:o, s:o}", "ts", ts, "placement", s->req.placement, "channel",
-                                 mes_channel_name(s->req.channel), "model",
-                                 model_id > 0 ? json_integer(model_id) : json_null(), "suppressed", sup)
-                     : NULL;
+  size_t n_dropped = 0;
+  for (size_t i = 0; i < run->n; i++)
+    n_dropped += run->c[i].dropped;
+  size_t n_slots = 16;
+  while (n_slots < 2 * n_dropped)
+    n_slots *= 2;
+  struct sup_group *slot = mes__rec_alloc(&s->arena, n_slots * sizeof *slot);
+  json_t *groups = slot ? json_array() : NULL;
+  json_t *head = groups ? json_pack("{s:s, s:s, s:s, s:o, s:o}", "ts", ts, "placement", s->req.placement, "channel",
+                                    mes_channel_name(s->req.channel), "model",
+                                    model_id > 0 ? json_integer(model_id) : json_null(), "suppressed_by", groups)
+                        : NULL;
   int rc = head ? 0 : -1;
   for (size_t i = 0; !rc && i < run->n; i++) {
     const struct mes_cand *cd = &run->c[i];
-    if (cd->dropped)
-      rc = json_array_append_new(sup, json_pack("{s:s, s:s, s:s}", "item", cd->item, "rule",
-                                                cd->rule ? cd->rule : "", "detail", cd->detail));
+    if (!cd->dropped)
+      continue;
+    const char *rule = cd->rule ? cd->rule : "";
+    uint64_t h = detail_hash(rule, cd->detail);
+    size_t k = (size_t)h & (n_slots - 1);
+    while (slot[k].items && !(slot[k].hash == h && slot[k].rule == rule && strcmp(slot[k].detail, cd->detail) == 0))
+      k = (k + 1) & (n_slots - 1);
+    if (!slot[k].items) {
+      json_t *items = json_array();
+      json_t *g = items ? json_pack("{s:s, s:s, s:o}", "rule", rule, "detail", cd->detail, "items", items) : NULL;
+      if (!g || json_array_append_new(groups, g)) {
+        rc = -1;
+        break;
+      }
+      slot[k] = (struct sup_group){.rule = rule, .detail = cd->detail, .hash = h, .items = items};
+    }
+    rc = json_array_append_new(slot[k].items, json_string(cd->item));
   }
   char *text = rc ? NULL : mes_json_dump(head);
   json_decref(head);

@@ -274,6 +274,14 @@ static int decision_cb(void *ud, const struct mes_decision_row *row) {
   free(plain);
   if (!rec)
     return 0;
+  /* What the rules removed, as GET /v1/recommendations/{id} shows it. */
+  if ((rc = mes_json_ungroup(rec, "suppressed_by", "suppressed", "items", "item"))) {
+    json_decref(rec);
+    if (rc != MES_ENOMEM)
+      return 0; /* damaged, as above */
+    l->rc = rc;
+    return 1;
+  }
   if (json_array_append_new(l->arr, rec)) {
     l->rc = MES_ENOMEM;
     return 1;

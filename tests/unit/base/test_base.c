@@ -238,6 +238,48 @@ static void test_load_parts(void **state) {
   }
 }
 
+/* A list stored grouped by what its entries share reads back flat, groups
+ * and values in order, each entry's own value first; a record stored flat
+ * is left alone, and a damaged grouping changes nothing. */
+static void test_ungroup(void **state) {
+  (void)state;
+  json_t *rec = json_loads("{\"ts\": \"t\", \"suppressed_by\": ["
+                           "{\"rule\": \"frequency_cap\", \"detail\": \"Shown 4 times.\", \"items\": [\"a\", \"b\"]},"
+                           "{\"rule\": \"after_purchase\", \"detail\": \"Bought.\", \"items\": [\"c\"]},"
+                           "{\"rule\": \"retargeting\", \"detail\": \"Old.\", \"items\": []}]}",
+                           0, NULL);
+  assert_non_null(rec);
+  assert_int_equal(mes_json_ungroup(rec, "suppressed_by", "suppressed", "items", "item"), MES_OK);
+  assert_null(json_object_get(rec, "suppressed_by"));
+  json_t *want = json_loads("[{\"item\": \"a\", \"rule\": \"frequency_cap\", \"detail\": \"Shown 4 times.\"},"
+                            "{\"item\": \"b\", \"rule\": \"frequency_cap\", \"detail\": \"Shown 4 times.\"},"
+                            "{\"item\": \"c\", \"rule\": \"after_purchase\", \"detail\": \"Bought.\"}]",
+                            0, NULL);
+  assert_true(json_equal(json_object_get(rec, "suppressed"), want));
+  char *text = mes_json_dump(json_array_get(json_object_get(rec, "suppressed"), 0));
+  assert_string_equal(text, "{\"item\":\"a\",\"rule\":\"frequency_cap\",\"detail\":\"Shown 4 times.\"}");
+  free(text);
+  /* Stored flat (records from before the grouping): as it was. */
+  json_t *flat = json_pack("{s:s, s:O}", "ts", "t", "suppressed", want);
+  json_t *copy = json_deep_copy(flat);
+  assert_int_equal(mes_json_ungroup(flat, "suppressed_by", "suppressed", "items", "item"), MES_OK);
+  assert_true(json_equal(flat, copy));
+  json_decref(flat);
+  json_decref(copy);
+  json_decref(want);
+  json_decref(rec);
+  static const char *const bad[] = {"{\"suppressed_by\": {}}", "{\"suppressed_by\": [1]}",
+                                    "{\"suppressed_by\": [{\"rule\": \"r\"}]}",
+                                    "{\"suppressed_by\": [{\"rule\": \"r\", \"items\": \"a\"}]}"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    json_t *b = json_loads(bad[i], 0, NULL), *before = json_deep_copy(b);
+    assert_int_equal(mes_json_ungroup(b, "suppressed_by", "suppressed", "items", "item"), MES_EBAD_INPUT);
+    assert_true(json_equal(b, before));
+    json_decref(b);
+    json_decref(before);
+  }
+}
+
 static void test_buf_cap(void **state) {
   (void)state;
   struct mes_buf b;
@@ -286,6 +328,7 @@ int main(void) {
       cmocka_unit_test(test_validator_base_ptr),
       cmocka_unit_test(test_ts_future), cmocka_unit_test(test_canonical), cmocka_unit_test(test_buf_cap),
       cmocka_unit_test(test_error_table), cmocka_unit_test(test_error_cut_keeps_utf8), cmocka_unit_test(test_dump_reals), cmocka_unit_test(test_load_parts),
+      cmocka_unit_test(test_ungroup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
