@@ -243,6 +243,48 @@ struct mes__idx_slot *mes__idx_next_midx(struct mes__idx *x, int32_t midx, uint3
 }
 
 /* ------------------------------------------------------------------------ */
+/* Impressions counted once per request                                     */
+
+int64_t mes__guard_cap_since(const struct mes_guard_facts *f) {
+  return f->now_ms - (int64_t)f->policy->guardrails.frequency_cap_window_hours * MS_PER_HOUR;
+}
+
+size_t mes_guard_shown_slots(size_t n_imps) {
+  size_t n = 16;
+  while (n < 2 * n_imps && n < SIZE_MAX / 4)
+    n *= 2;
+  return n;
+}
+
+void mes_guard_shown_count(const struct mes_guard_facts *f, struct mes_guard_shown *sh,
+                           struct mes_guard_shown_slot *slots, size_t n_slots) {
+  memset(slots, 0, n_slots * sizeof *slots);
+  sh->slot = slots;
+  sh->mask = n_slots - 1;
+  int64_t since = mes__guard_cap_since(f);
+  for (size_t i = 0; i < f->n_imps; i++) {
+    const struct mes_impression *im = &f->imps[i];
+    if (im->ts_ms < since || !im->item) /* one stamped after now (clock steps, a request just served) still counts */
+      continue;
+    uint32_t h = hash_str(im->item);
+    size_t s = h & sh->mask;
+    while (slots[s].item && !(slots[s].hash == h && strcmp(slots[s].item, im->item) == 0))
+      s = (s + 1) & sh->mask;
+    slots[s].item = im->item;
+    slots[s].hash = h;
+    slots[s].times++;
+  }
+}
+
+uint32_t mes_guard_shown_times(const struct mes_guard_shown *sh, const char *item) {
+  uint32_t h = hash_str(item);
+  for (size_t s = h & sh->mask; sh->slot[s].item; s = (s + 1) & sh->mask)
+    if (sh->slot[s].hash == h && strcmp(sh->slot[s].item, item) == 0)
+      return sh->slot[s].times;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Shared facts                                                             */
 
 const struct mes_item_facts *mes__guard_info(const struct mes_guard_facts *f, const char *item) {

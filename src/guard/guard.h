@@ -79,6 +79,22 @@ struct mes_item_facts {
   bool once;       /* any category with lifecycle: once */
 };
 
+/* How many times each item was shown to the person within the frequency
+ * cap's window, counted once per request (mes_guard_shown_count): a request
+ * whose candidates the rules keep dropping runs them over several rounds of
+ * newcomers, and an active shopper's impressions run to thousands, which
+ * the cap would otherwise count again in every round. An open-addressing
+ * table; the slots belong to whoever built it. */
+struct mes_guard_shown_slot {
+  const char *item; /* borrowed from the impressions; NULL: free */
+  uint32_t hash;
+  uint32_t times;
+};
+struct mes_guard_shown {
+  struct mes_guard_shown_slot *slot;
+  size_t mask; /* slots - 1 */
+};
+
 /* Everything a rule may know about one request. Pointers are borrowed for
  * the duration of mes_guard_run. */
 struct mes_guard_facts {
@@ -94,6 +110,9 @@ struct mes_guard_facts {
    * when !personalized: suppression (dismissals, purchases) needs them. */
   const struct mes_hist *hist; size_t n_hist;
   const struct mes_impression *imps; size_t n_imps;     /* within the longest window a rule needs */
+  /* imps counted (mes_guard_shown_count), or NULL: the frequency cap then
+   * counts imps itself on every call. */
+  const struct mes_guard_shown *shown;
   const char *const *interests; size_t n_interests;     /* preferences.interests (categories the person named) */
   const char *const *excluded_cats; size_t n_excluded;  /* preferences.exclude_categories */
   /* Catalog facts of an item id (NULL when unknown): lets rules ask about
@@ -172,6 +191,17 @@ void mes_guard_cite(const struct mes_guard_facts *f, struct mes_cand *c);
  * personal data beyond the item ids involved). */
 void mes_guard_drop(struct mes_cand *cand, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Slots (a power of two) for counting n impressions. */
+size_t mes_guard_shown_slots(size_t n_imps);
+/* Counts f->imps inside the frequency cap's window into *sh, over `slots`
+ * (n_slots from mes_guard_shown_slots(f->n_imps); owned by the caller, which
+ * keeps them, and the impressions, alive while sh is used). Point
+ * f->shown at sh afterwards. */
+void mes_guard_shown_count(const struct mes_guard_facts *f, struct mes_guard_shown *sh,
+                           struct mes_guard_shown_slot *slots, size_t n_slots);
+/* How many times item was shown in the window (0: never). */
+uint32_t mes_guard_shown_times(const struct mes_guard_shown *sh, const char *item);
 
 /* The rules, in the order they run. */
 const struct mes_guard_rule *const *mes_guard_rules(size_t *n);

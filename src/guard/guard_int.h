@@ -60,6 +60,9 @@ struct mes__idx {
   struct mes__idx_slot slot[MES__IDX_SLOTS];
 };
 
+/* Start of the frequency cap's window: impressions before it do not count. */
+int64_t mes__guard_cap_since(const struct mes_guard_facts *f);
+
 void mes__idx_items(struct mes__idx *x, const struct mes_cand *cands, size_t base, size_t n);
 void mes__idx_midx(struct mes__idx *x, const struct mes_cand *cands, size_t base, size_t n);
 

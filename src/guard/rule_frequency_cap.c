@@ -6,7 +6,9 @@
  *
  * Impressions are kept only for people who granted personalization (contract
  * §6), so for everyone else the facts hold none and the rule does nothing.
- * One pass over the impressions, counting into the candidate index.
+ * With the counts made once for the request (facts->shown), one look-up
+ * per candidate; without, one pass over the impressions, counting into the
+ * candidate index.
  */
 #include "guard/guard_int.h"
 
@@ -16,8 +18,24 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
   const struct mes_guardrails *g = &f->policy->guardrails;
   if (!mes__guard_knows(f) || f->n_imps == 0 || g->frequency_cap_max_impressions <= 0)
     return;
-  int64_t since = f->now_ms - (int64_t)g->frequency_cap_window_hours * MS_PER_HOUR;
   uint32_t cap = (uint32_t)g->frequency_cap_max_impressions;
+  if (f->shown) { /* counted once for the request: one look-up per candidate */
+    char detail[MES_GUARD_DETAIL];
+    uint32_t said = 0; /* the count `detail` was written for: an active shopper's drops mostly share one */
+    for (size_t i = 0; i < n; i++) {
+      uint32_t times;
+      if (cands[i].dropped || (times = mes_guard_shown_times(f->shown, cands[i].item)) < cap)
+        continue;
+      if (times != said) {
+        snprintf(detail, sizeof detail, "Already shown %u times in the last %d hours; the policy allows %u.", times,
+                 g->frequency_cap_window_hours, cap);
+        said = times;
+      }
+      mes__guard_drop_text(&cands[i], NAME, detail);
+    }
+    return;
+  }
+  int64_t since = mes__guard_cap_since(f);
   struct mes__idx x;
   for (size_t base = 0; base < n; base += MES__IDX_MAX) {
     mes__idx_items(&x, cands, base, n - base);

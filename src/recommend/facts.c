@@ -427,6 +427,14 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
       .item_info = item_info_cb,
       .item_info_ud = s,
   };
+  if (s->n_imps) { /* counted once here, not by the frequency cap in every round of the fill */
+    size_t n_slots = mes_guard_shown_slots(s->n_imps);
+    struct mes_guard_shown_slot *slots = mes__rec_alloc_raw(&s->arena, n_slots * sizeof *slots);
+    if (!slots)
+      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    mes_guard_shown_count(&s->facts, &s->shown, slots, n_slots);
+    s->facts.shown = &s->shown;
+  }
   return MES_OK;
 }
 

@@ -145,6 +145,7 @@ struct rec_state {
   const char **excluded;
   size_t n_excluded;
   struct mes_guard_facts facts;
+  struct mes_guard_shown shown; /* facts.shown points here when there are impressions */
 
   /* item facts cache: chained hash */
   struct rec_item **items;

@@ -170,6 +170,8 @@ struct world {
   size_t n_nbrs[N_ITEMS];
   struct mes_hist hist[12];
   struct mes_impression imps[12];
+  struct mes_guard_shown_slot shown_slots[32];
+  struct mes_guard_shown shown;
   struct mes_contrib contrib[8][6];
   struct mes_cand cands[8];
   size_t n_cands;
@@ -218,6 +220,10 @@ static void add_nbr(struct world *w, int a, int b) {
   w->nbrs[a][w->n_nbrs[a]++] = (struct mes_nbr){.item = (uint32_t)b, .w = 1.0f};
 }
 
+/* Set: the facts carry the impressions counted once (facts.shown), as the
+ * recommender hands them; clear: the rules count them themselves. */
+static bool story_count_shown;
+
 static UNUSED void world_build(struct world *w, const struct story *s) {
   memset(w, 0, sizeof *w);
   w->policy = load_policy(s->guardrails);
@@ -251,6 +257,11 @@ static UNUSED void world_build(struct world *w, const struct story *s) {
                                          .ts_ms = T0_MS - (int64_t)(s->imps[n].hours_ago * HOUR_MS)};
   f->imps = w->imps;
   f->n_imps = n;
+  if (story_count_shown) {
+    assert_true(mes_guard_shown_slots(n) <= sizeof w->shown_slots / sizeof *w->shown_slots);
+    mes_guard_shown_count(f, &w->shown, w->shown_slots, mes_guard_shown_slots(n));
+    f->shown = &w->shown;
+  }
   for (n = 0; n < 4 && s->interests[n]; n++)
     ;
   f->interests = s->interests;

@@ -54,15 +54,24 @@ static void test_stories(void **state) {
   run_stories(stories, sizeof stories / sizeof stories[0], &mes__rule_frequency_cap);
 }
 
-/* A page of 3,000 candidates: the index works in chunks, so an item far down
- * the list is capped like the first. */
-static void test_many_candidates(void **state) {
+/* The same stories with the impressions counted once for the request, as
+ * the recommender hands them (facts.shown). */
+static void test_stories_counted_once(void **state) {
   (void)state;
+  story_count_shown = true;
+  run_stories(stories, sizeof stories / sizeof stories[0], &mes__rule_frequency_cap);
+  story_count_shown = false;
+}
+
+/* A page of 3,000 candidates: the index works in chunks, so an item far down
+ * the list is capped like the first; counted once or by the rule, the same
+ * two go, with the same sentence. */
+static void many_candidates(bool counted_once) {
   enum { N = 3000 };
   struct mes_policy *p = load_policy(NULL);
   static char ids[N][16];
   static struct mes_cand cands[N];
-  struct mes_impression imps[6];
+  struct mes_impression imps[7];
   for (size_t i = 0; i < N; i++) {
     snprintf(ids[i], sizeof ids[i], "item-%04zu", i);
     cands[i] = (struct mes_cand){.item = ids[i], .midx = -1, .score = 1, .reason = MES_REASON_POPULAR};
@@ -71,8 +80,20 @@ static void test_many_candidates(void **state) {
     imps[k] = (struct mes_impression){.item = ids[2999], .channel = MES_CH_WEB, .ts_ms = T0_MS - (int64_t)k * HOUR_MS};
     imps[3 + k] = (struct mes_impression){.item = ids[5], .channel = MES_CH_APP, .ts_ms = T0_MS - (int64_t)k * HOUR_MS};
   }
+  /* An older showing of item 5, outside the window, does not count. */
+  imps[6] = (struct mes_impression){.item = ids[5], .channel = MES_CH_WEB, .ts_ms = T0_MS - 100 * HOUR_MS};
   struct mes_guard_facts f = {.policy = p, .now_ms = T0_MS, .personalized = true, .known_subject = true,
-                              .authenticated = true, .imps = imps, .n_imps = 6};
+                              .authenticated = true, .imps = imps, .n_imps = 7};
+  struct mes_guard_shown_slot slots[16];
+  struct mes_guard_shown sh;
+  if (counted_once) {
+    assert_int_equal(mes_guard_shown_slots(7), 16);
+    mes_guard_shown_count(&f, &sh, slots, 16);
+    assert_int_equal(mes_guard_shown_times(&sh, ids[5]), 3);
+    assert_int_equal(mes_guard_shown_times(&sh, ids[2999]), 3);
+    assert_int_equal(mes_guard_shown_times(&sh, ids[6]), 0);
+    f.shown = &sh;
+  }
   mes__rule_frequency_cap.apply(&f, cands, N);
   size_t dropped = 0;
   for (size_t i = 0; i < N; i++)
@@ -81,12 +102,20 @@ static void test_many_candidates(void **state) {
   assert_true(cands[5].dropped);
   assert_true(cands[2999].dropped);
   assert_string_equal(cands[2999].rule, "frequency_cap");
+  assert_string_equal(cands[5].detail, "Already shown 3 times in the last 72 hours; the policy allows 3.");
   mes_policy_free(p);
+}
+
+static void test_many_candidates(void **state) {
+  (void)state;
+  many_candidates(false);
+  many_candidates(true);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stories),
+      cmocka_unit_test(test_stories_counted_once),
       cmocka_unit_test(test_many_candidates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
