@@ -15,7 +15,7 @@
  *     unavailable. Then train: `mesura train --data DIR`.
  *
  *   bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B] [--only KIND]
- *                  [--active N] [--cache on|off|both]
+ *                  [--active N | --heaviest N] [--cache on|off|both]
  *     times mes_recommend-style calls (count 10, web) on the engine opened on
  *     DIR with its live model, in blocks of B requests that alternate between
  *     three kinds, each block over fresh random subjects (so no kind gets a
@@ -38,6 +38,11 @@
  *     history without the cache (as serving.history_cache_mb: 0); --cache
  *     both adds a fourth kind, rules_uncached (rules without the cache), to
  *     the alternation, for a comparison within one run.
+ *
+ *     --heaviest N draws every subject from the N shoppers with the longest
+ *     stored histories (found by reading every shopper's stamp first): the
+ *     tail of random shoppers' latencies, on its own. With --cache off every
+ *     request reads its history cold.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -360,7 +365,46 @@ static void print_by_history(struct by_len *v, size_t n) {
   free(ns);
 }
 
-/* cache: 1 on, 0 off, 2 both (rules_uncached runs too). */
+struct heavy {
+  long who;
+  int64_t events;
+};
+
+static int by_events_desc(const void *a, const void *b) {
+  const struct heavy *x = a, *y = b;
+  return x->events < y->events ? 1 : x->events > y->events ? -1 : (x->who > y->who) - (x->who < y->who);
+}
+
+/* The n shoppers of the n_subj with the most stored events, into pool[0..n). */
+static int heaviest(struct mes_engine *e, long n_subj, long n, long *pool) {
+  struct heavy *all = malloc((size_t)n_subj * sizeof *all);
+  if (!all)
+    return -1;
+  struct mes_ctx c;
+  mes_engine_ctx(e, &c, "bench", false);
+  long found = 0;
+  for (long k = 0; k < n_subj; k++) {
+    char id[32];
+    int len = snprintf(id, sizeof id, "shopper-%ld", k);
+    struct mes_subject subj;
+    int64_t max_id = 0, events = 0;
+    if (mes_subject_resolve(&c, MES_NS_SUBJECT, id, (size_t)len, false, &subj) == MES_OK &&
+        mes_store_event_stamp(c.store, subj.row.id, &max_id, &events) == MES_OK)
+      all[found++] = (struct heavy){k, events};
+  }
+  mes_engine_ctx_done(e, &c);
+  qsort(all, (size_t)found, sizeof *all, by_events_desc);
+  for (long i = 0; i < n; i++)
+    pool[i] = i < found ? all[i].who : all[0].who;
+  if (found)
+    fprintf(stderr, "bench_recs: the %ld heaviest shoppers hold %lld to %lld events\n", n,
+            (long long)all[(n < found ? n : found) - 1].events, (long long)all[0].events);
+  free(all);
+  return found ? 0 : -1;
+}
+
+/* cache: 1 on, 0 off, 2 both (rules_uncached runs too). n_active < 0: the
+ * -n_active heaviest shoppers (--heaviest). */
 static int measure(const char *dir, long n_subj, long n_items, long n_req, long block, int only, long n_active,
                    int cache) {
   struct mes_err err;
@@ -379,16 +423,17 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   }
   size_t model_bytes = mes_model_memory(m), model_items = mes_model_n_items(m);
   mes_model_unref(m);
-  long *pool = NULL;
-  if (n_active > 0) {
-    if (!(pool = malloc((size_t)n_active * sizeof *pool))) {
+  long *pool = NULL, n_pool = n_active < 0 ? -n_active : n_active;
+  if (n_pool) {
+    if (!(pool = malloc((size_t)n_pool * sizeof *pool)) || (n_active < 0 && heaviest(e, n_subj, n_pool, pool))) {
+      free(pool);
       mes_engine_close(e);
       return -1;
     }
-    for (long i = 0; i < n_active; i++)
+    for (long i = 0; n_active > 0 && i < n_active; i++)
       pool[i] = (long)(bench_rnd() % (uint64_t)n_subj);
   }
-  struct draw d = {.n_subj = n_subj, .n_items = n_items, .pool = pool, .n_pool = n_active > 0 ? n_active : 0,
+  struct draw d = {.n_subj = n_subj, .n_items = n_items, .pool = pool, .n_pool = n_pool,
                    .cached = cache != 0};
   int n_kinds = cache == 2 || only == K_RULES_UNCACHED ? K_N : K_RULES_UNCACHED;
   struct series s[K_N] = {{0}};
@@ -437,9 +482,9 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
            pct_us(&s[K_RULES], 0.99) / pct_us(&s[K_RULES_UNCACHED], 0.99));
   struct mes_histcache_stats hc1;
   mes_histcache_stats(mes_engine_histcache(e), &hc1);
-  printf(",\"active\":%ld,\"cache\":\"%s\",\"history_cache\":{\"hits\":%llu,\"misses\":%llu,\"stale\":%llu,"
+  printf(",\"active\":%ld,\"heaviest\":%ld,\"cache\":\"%s\",\"history_cache\":{\"hits\":%llu,\"misses\":%llu,\"stale\":%llu,"
          "\"shown_hits\":%llu,\"shown_misses\":%llu,\"shown_stale\":%llu,\"shown_appended\":%llu,\"entries\":%llu,\"bytes\":%llu}",
-         n_active, cache == 2 ? "both" : cache ? "on" : "off", (unsigned long long)(hc1.hits - hc0.hits),
+         n_active > 0 ? n_active : 0, n_active < 0 ? -n_active : 0, cache == 2 ? "both" : cache ? "on" : "off", (unsigned long long)(hc1.hits - hc0.hits),
          (unsigned long long)(hc1.misses - hc0.misses), (unsigned long long)(hc1.stale - hc0.stale),
          (unsigned long long)(hc1.shown_hits - hc0.shown_hits),
          (unsigned long long)(hc1.shown_misses - hc0.shown_misses),
@@ -472,6 +517,10 @@ int main(int argc, char **argv) {
       n_active = strtol(argv[++i], NULL, 10);
       if (n_active <= 0)
         num[0] = -1; /* usage */
+    } else if (strcmp(argv[i], "--heaviest") == 0 && i + 1 < argc) {
+      n_active = -strtol(argv[++i], NULL, 10);
+      if (n_active >= 0)
+        num[0] = -1; /* usage */
     } else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc) {
       const char *v = argv[++i];
       cache = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : strcmp(v, "both") == 0 ? 2 : -1;
@@ -496,7 +545,7 @@ int main(int argc, char **argv) {
   if (!dir || num[0] <= 0 || num[1] <= 0 || n_req <= 0 || block <= 0) {
     fprintf(stderr, "usage: bench_recs DIR --setup [N_ITEMS]\n"
                     "       bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B] "
-                    "[--only rules|no_rules|context|rules_uncached] [--active N] [--cache on|off|both]\n");
+                    "[--only rules|no_rules|context|rules_uncached] [--active N | --heaviest N] [--cache on|off|both]\n");
     return 2;
   }
   mes_crypto_init();
