@@ -482,14 +482,18 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
   if (row.sid)
     mes_wipe(plain, plain_len);
   free(plain);
-  rc = json_is_object(rec) ? mes_json_ungroup(rec, "suppressed_by", "suppressed", "items", "item") : MES_ESTORE;
-  if (rc) {
+  if (!json_is_object(rec)) {
+    json_decref(rec);
+    return mes_err_set(err, MES_ESTORE, NULL, "A decision record could not be read.");
+  }
+  if (!with_suppressed) { /* neither form: nothing to flatten */
+    json_object_del(rec, "suppressed_by");
+    json_object_del(rec, "suppressed");
+  } else if ((rc = mes_json_ungroup(rec, "suppressed_by", "suppressed", "items", "item"))) {
     json_decref(rec);
     return mes_err_set(err, rc == MES_ENOMEM ? rc : MES_ESTORE, NULL,
                        rc == MES_ENOMEM ? NULL : "A decision record could not be read.");
   }
-  if (!with_suppressed)
-    json_object_del(rec, "suppressed");
   *out = rec;
   return MES_OK;
 }

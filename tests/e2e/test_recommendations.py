@@ -244,6 +244,7 @@ class RecommendationsTest(ServerTestCase):
         status, _, rec = self.request("GET", path, key=self.server.keys["rec"])
         self.assertEqual(status, 200, rec)
         self.assertNotIn("suppressed", rec)
+        self.assertNotIn("suppressed_by", rec)  # nor the grouped form it is stored in
         self.assertEqual(rec["items"], reply["items"])
         self.assertEqual((rec["placement"], rec["channel"], rec["personalized"]), ("home", "web", True))
         for key in ("admin", "audit"):

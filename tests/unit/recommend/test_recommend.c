@@ -458,6 +458,7 @@ static void test_records(void **state) {
   assert_int_equal(st.dropped, 0);
   assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), false, &doc, &err), MES_OK);
   assert_null(json_object_get(doc, "suppressed"));
+  assert_null(json_object_get(doc, "suppressed_by")); /* nor the grouped form it is stored in */
   json_decref(doc);
   /* Sealed with alice's key: stored with her sid, and the impressions of what she was served. */
   struct mes_subject s;
