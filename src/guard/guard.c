@@ -77,6 +77,60 @@ void mes_guard_run(const struct mes_guard_facts *f, struct mes_cand *cands, size
 }
 
 /* ------------------------------------------------------------------------ */
+/* Sensitive categories: told or inferred                                   */
+
+static bool is_sensitive(const struct mes_policy *p, const char *cat) {
+  int k = cat ? mes_policy_category(p, cat, strlen(cat)) : -1;
+  return k >= 0 && p->categories[k].sensitive;
+}
+
+static void declare(const struct mes_guard_facts *f, struct mes_guard_declared *d, const char *cat) {
+  if (!is_sensitive(f->policy, cat))
+    return;
+  for (size_t i = 0; i < d->n; i++)
+    if (strcmp(d->cat[i], cat) == 0)
+      return;
+  if (d->n < MES_GUARD_MAX_DECLARED)
+    d->cat[d->n++] = cat;
+}
+
+void mes_guard_declared_init(const struct mes_guard_facts *f, struct mes_guard_declared *d) {
+  d->n = 0;
+  for (size_t i = 0; i < f->n_interests; i++)
+    declare(f, d, f->interests[i]);
+  /* Zero-party events are rare: the scan is of a flag per event. */
+  for (size_t i = 0; i < f->n_hist; i++) {
+    if (f->hist[i].source != MES_SRC_ZERO)
+      continue;
+    const struct mes_item_facts *it = mes__guard_info(f, f->hist[i].item);
+    for (size_t k = 0; it && k < it->n_cats && k < MES_GUARD_MAX_CATS; k++)
+      declare(f, d, it->cats[k]);
+  }
+}
+
+const char *mes_guard_undeclared_sensitive(const struct mes_guard_facts *f, const struct mes_guard_declared *d,
+                                           const struct mes_item_facts *it) {
+  if (!it || !it->sensitive)
+    return NULL;
+  bool any = false;
+  for (size_t k = 0; k < it->n_cats && k < MES_GUARD_MAX_CATS; k++) {
+    if (!is_sensitive(f->policy, it->cats[k]))
+      continue;
+    any = true;
+    bool told = false;
+    for (size_t i = 0; i < d->n && !told; i++)
+      told = strcmp(d->cat[i], it->cats[k]) == 0;
+    if (!told)
+      return it->cats[k];
+  }
+  /* Flagged sensitive, though no category the policy knows says so now (a
+   * reload between the facts and the rules): still careful. */
+  return any ? NULL : "?";
+}
+
+bool mes_guard_channel_pushes(enum mes_channel ch) { return ch == MES_CH_EMAIL || ch == MES_CH_ADS; }
+
+/* ------------------------------------------------------------------------ */
 /* Citing                                                                   */
 
 /* Whether the item of history entry h is cited already. Two entries known

@@ -165,6 +165,17 @@ struct mes_cand {
    * not demoted (substitutes of a purchase give way to complements): the
    * recommender orders by (demoted, score). Static rule name, else NULL. */
   const char *demoted_by;
+  /* The part of score drawn from evidence in a sensitive category the
+   * person did not declare (mes_guard_undeclared_sensitive of a history
+   * item), whether contrib still lists it or not: the recommender keeps only
+   * the largest parts there, and the rest must leave the score all the same
+   * where such evidence may not count. 0 when none. */
+  double inferred;
+  /* Set by a rule that kept the candidate but changed its score, reason or
+   * disclosure; the decision record names it for admin and audit keys.
+   * Static strings (rule name, plain sentence), else NULL. */
+  const char *adjusted_by;
+  const char *adjusted_detail;
   /* Set by the rule that dropped it: */
   bool dropped;
   const char *rule;    /* static rule name */
@@ -191,6 +202,30 @@ void mes_guard_cite(const struct mes_guard_facts *f, struct mes_cand *c);
  * personal data beyond the item ids involved). */
 void mes_guard_drop(struct mes_cand *cand, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Categories the person declared an interest in themselves: those named in
+ * their preferences (interests) and those of the items of their zero-party
+ * events. Only sensitive ones are kept (the others need no declaring); any
+ * beyond MES_GUARD_MAX_DECLARED count as undeclared, the careful side.
+ * Names are borrowed from the facts and the policy. */
+#define MES_GUARD_MAX_DECLARED 32
+struct mes_guard_declared {
+  const char *cat[MES_GUARD_MAX_DECLARED];
+  size_t n;
+};
+void mes_guard_declared_init(const struct mes_guard_facts *f, struct mes_guard_declared *d);
+
+/* The first sensitive category of `it` that is not among d, or NULL: an
+ * event on such an item is an inference, not something the person told us,
+ * and an item of such a category may only be shown implicitly. One such
+ * category is enough, whatever else the item is listed under. */
+const char *mes_guard_undeclared_sensitive(const struct mes_guard_facts *f, const struct mes_guard_declared *d,
+                                           const struct mes_item_facts *it);
+
+/* Whether the channel pushes a suggestion at the person (email, ads), where
+ * an inference may not count at all, rather than showing it on the brand's
+ * own surfaces among other items (web, app, store). */
+bool mes_guard_channel_pushes(enum mes_channel ch);
 
 /* Slots (a power of two) for counting n impressions. */
 size_t mes_guard_shown_slots(size_t n_imps);

@@ -186,6 +186,8 @@ static int hist_add(struct hist_read *h, const char *item, size_t len, int type,
   enum mes_kind k = h->kinds[type];
   if (!s->personalized && k != MES_KIND_PURCHASE && k != MES_KIND_DISMISS)
     return 0; /* without consent, only what suppression needs */
+  if (s->wishes_only && k != MES_KIND_DISMISS)
+    return 0;
   if (s->n_hist == s->cap_hist) {
     size_t cap = s->cap_hist ? s->cap_hist * 2 : 64;
     struct mes_hist *nh = mes__rec_alloc(&s->arena, cap * sizeof *nh);
@@ -402,6 +404,14 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
       return rc;
     uint32_t granted = mes_consent_effective(c, s->subj.row.granted);
     s->personalized = !s->subj.row.restricted && s->need != 0 && (granted & s->need) == s->need;
+    /* Whoever sits at a shared or signed-out screen may not be the person:
+     * the answer is the one anybody would get there, less what the person
+     * asked never to see. Anything else read from their history would show,
+     * by contrast, what it points to (what they bought, most plainly). */
+    if ((q->device_shared || !q->authenticated) && c->policy->guardrails.shared_device_hide_history) {
+      s->personalized = false;
+      s->wishes_only = true;
+    }
     if ((rc = read_history(s, err)) || (rc = read_preferences(s, err)))
       return rc;
     if (s->personalized && !s->no_rules && (rc = read_impressions(s, err)))

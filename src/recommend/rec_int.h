@@ -86,6 +86,10 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
 struct rec_hist_x {
   bool usable;          /* may feed personal scores (serves a purpose the channel needs) */
   const char *event_id; /* why only: the event's id as the export shows it */
+  /* Evidence of an interest in a sensitive category the person did not
+   * declare (mes_guard_undeclared_sensitive of its item); set by the scorer
+   * for the history items that propose candidates. */
+  bool inferred;
 };
 
 struct rec_contrib {
@@ -99,6 +103,7 @@ struct rec_cand_x {
   const char *item; /* borrowed: from the model or the arena */
   int32_t midx;     /* model index, -1 when not in the model */
   double score;     /* the sum of the contributions, before any rule */
+  double inferred;  /* the part of score from inferred sensitive evidence (struct mes_cand.inferred) */
   double by_reason[MES_REASON_N];
   struct rec_contrib contrib[REC_CONTRIB];
   size_t n_contrib;
@@ -132,6 +137,9 @@ struct rec_state {
   bool known; /* the subject's row exists */
   struct mes_subject subj;
   bool personalized;
+  /* A shared or signed-out screen: of the person's data only their explicit
+   * wishes (dismissals, excluded categories) are read; no impression counts. */
+  bool wishes_only;
   uint32_t need; /* purposes the channel needs */
 
   /* facts (borrowed by the guard) */
@@ -162,6 +170,11 @@ struct rec_state {
   size_t n_slots;
   size_t pop_pos; /* next position in the popular list for the fill */
   bool fill_started;
+
+  /* inferred sensitive evidence counts for nothing on this channel
+   * (mes_guard_channel_pushes): pruning ranks without it */
+  bool inferred_void;
+  size_t n_withheld; /* history items left out for it (the decision record says so) */
 
   /* history views, clicks and carts before this no longer drive scores
    * (guardrails.retargeting_window_days: rule_retargeting's test, mirrored) */

@@ -486,9 +486,11 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
     json_decref(rec);
     return mes_err_set(err, MES_ESTORE, NULL, "A decision record could not be read.");
   }
-  if (!with_suppressed) { /* neither form: nothing to flatten */
+  if (!with_suppressed) { /* neither form: nothing to flatten; nor what rules changed */
     json_object_del(rec, "suppressed_by");
     json_object_del(rec, "suppressed");
+    json_object_del(rec, "adjusted");
+    json_object_del(rec, "withheld");
   } else if ((rc = mes_json_ungroup(rec, "suppressed_by", "suppressed", "items", "item"))) {
     json_decref(rec);
     return mes_err_set(err, rc == MES_ENOMEM ? rc : MES_ESTORE, NULL,

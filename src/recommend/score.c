@@ -85,6 +85,7 @@ static void make_cand(struct mes_cand *cd, const struct rec_cand_x *x) {
   cd->item = x->item;
   cd->midx = x->midx;
   cd->score = x->score;
+  cd->inferred = x->inferred;
   cd->disclosure = MES_DISCLOSE_EXPLICIT;
 }
 
@@ -174,6 +175,11 @@ static void contribute(struct rec_state *s, int32_t k, enum mes_reason r, int32_
     s->cands[k].score += w;
   if (hist == INT32_MIN)
     return;
+  if (hist >= 0 && s->hist_x[hist].inferred) {
+    x->inferred += w;
+    if (s->made)
+      s->cands[k].inferred += w;
+  }
   for (size_t i = 0; i < x->n_contrib; i++) {
     if (x->contrib[i].hist == hist) {
       x->contrib[i].w += w;
@@ -312,9 +318,70 @@ static int add_neighbors(struct rec_state *s, uint32_t from, enum mes_rel rel, d
   return MES_OK;
 }
 
+/* Which history items are evidence of an undeclared sensitive interest
+ * (mes_guard_undeclared_sensitive), judged once per item as the groups are
+ * made: on email and ads such an item is left out of the groups altogether,
+ * so the answer is the one the person would get had the event never
+ * happened (contract §6); elsewhere its group's event is marked, so that
+ * every part it gives is tallied apart (struct mes_cand.inferred) and
+ * rule_sensitive hides why. Open addressing by model index; when full,
+ * items are judged afresh. */
+#define JUDGED_SLOTS 512
+struct judged {
+  bool on;      /* the policy has a sensitive category and the rules run */
+  bool withhold; /* the channel pushes: inferred items propose nothing */
+  struct mes_guard_declared d;
+  uint32_t key[JUDGED_SLOTS]; /* model index + 1; 0 = empty */
+  bool inferred[JUDGED_SLOTS];
+  size_t used;
+};
+
+static void judged_init(struct rec_state *s, struct judged *j) {
+  const struct mes_policy *p = s->c->policy;
+  j->on = false;
+  for (size_t i = 0; i < p->n_categories && !j->on; i++)
+    j->on = p->categories[i].sensitive;
+  j->on = j->on && !s->no_rules;
+  if (!j->on)
+    return;
+  j->withhold = s->inferred_void;
+  mes_guard_declared_init(&s->facts, &j->d);
+  memset(j->key, 0, sizeof j->key);
+  j->used = 0;
+}
+
+static bool judge_hist(struct rec_state *s, struct judged *j, const struct mes_hist *h) {
+  if (!j->on)
+    return false;
+  uint32_t key = (uint32_t)h->midx + 1;
+  size_t i = (key * 2654435761u >> 8) & (JUDGED_SLOTS - 1);
+  while (j->key[i] && j->key[i] != key)
+    i = (i + 1) & (JUDGED_SLOTS - 1);
+  if (j->key[i])
+    return j->inferred[i];
+  bool oom = false;
+  const struct mes_item_facts *f = mes__rec_item(s, h->item, &oom);
+  /* Out of memory: nothing says it is not sensitive, so the careful side.
+   * An item gone from the catalog is ordinary evidence (nothing says it is
+   * sensitive either, and its category is no longer known). */
+  bool v = oom || mes_guard_undeclared_sensitive(&s->facts, &j->d, f) != NULL;
+  if (j->used < JUDGED_SLOTS / 2) {
+    j->key[i] = key;
+    j->inferred[i] = v;
+    j->used++;
+    if (v && j->withhold)
+      s->n_withheld++;
+  }
+  return v;
+}
+
 static int from_history(struct rec_state *s) {
   struct group g[REC_HIST_GROUPS];
   size_t ng = 0;
+  struct judged *jd = mes__rec_alloc_raw(&s->arena, sizeof *jd);
+  if (!jd)
+    return MES_ENOMEM;
+  judged_init(s, jd);
   /* Newest first: the most recent items fill the groups. */
   for (size_t i = s->n_hist; i-- > 0;) {
     const struct mes_hist *h = &s->hist[i];
@@ -333,6 +400,10 @@ static int from_history(struct rec_state *s) {
     if (j == ng) {
       if (ng == REC_HIST_GROUPS)
         continue;
+      bool inferred = judge_hist(s, jd, h);
+      if (inferred && jd->withhold)
+        continue;
+      s->hist_x[i].inferred = inferred;
       g[ng++] = (struct group){.midx = h->midx, .purchase = purchase, .hist = (uint32_t)i};
     }
     g[j].w += kw * decay(s->c->now_ms, h->ts_ms);
@@ -421,6 +492,7 @@ int mes__rec_candidates(struct rec_state *s) {
     return MES_OK;
   int days = s->c->policy->guardrails.retargeting_window_days;
   s->stale_before = s->c->now_ms - (int64_t)days * (int64_t)MS_PER_DAY;
+  s->inferred_void = mes_guard_channel_pushes(s->req.channel);
   int rc = MES_OK;
   if (s->personalized)
     rc = from_history(s);
@@ -508,8 +580,12 @@ int mes__rec_prune(struct rec_state *s, size_t keep) {
       if (s->hist[h].kind != MES_KIND_PURCHASE && s->hist[h].ts_ms < s->stale_before) {
         n_stale++;
         stale += x->contrib[j].w;
+      } else if (s->inferred_void && s->hist_x[h].inferred) {
+        n_stale++; /* rule_sensitive takes it away on this channel, as rule_retargeting a stale view */
       }
     }
+    if (s->inferred_void && !s->no_rules)
+      stale += x->inferred;
     if (n_hist && n_stale == n_hist && x->by_reason[MES_REASON_YOU_TOLD_US] <= 0)
       r[n - 1 - ns++] = (struct rec_ranked){score, (uint32_t)i};
     else

@@ -258,7 +258,8 @@ static uint64_t detail_hash(const char *rule, const char *detail) {
  * request, nearly all with the same sentence, and an object per entry cost
  * jansson about a microsecond each to dump, most of a record's cost, and
  * made records of 10-80 KB. New, or NULL when out of memory. */
-static char *record_part(struct rec_state *s, const struct run *run) {
+static char *record_part(struct rec_state *s, const struct run *run, const struct mes_cand *const *best,
+                         size_t n_served) {
   char ts[32];
   mes_time_format(s->c->now_ms, ts);
   int64_t model_id = s->m ? mes_model_id(s->m) : 0;
@@ -295,6 +296,31 @@ static char *record_part(struct rec_state *s, const struct run *run) {
     }
     rc = json_array_append_new(slot[k].items, json_string(cd->item));
   }
+  /* What a rule changed in a served item (its score, reason or
+   * disclosure): as rare as it is telling, so kept flat. */
+  json_t *adjusted = NULL;
+  for (size_t i = 0; !rc && i < n_served; i++) {
+    if (!best[i]->adjusted_by)
+      continue;
+    if (!adjusted && (!(adjusted = json_array()) || json_object_set_new(head, "adjusted", adjusted))) {
+      rc = -1;
+      break;
+    }
+    rc = json_array_append_new(adjusted, json_pack("{s:s, s:s, s:s}", "item", best[i]->item, "rule",
+                                                   best[i]->adjusted_by, "detail",
+                                                   best[i]->adjusted_detail ? best[i]->adjusted_detail : ""));
+  }
+  /* Evidence the scorer left out before any candidate existed (on email
+   * and ads, an inference counts for nothing): no item to name, so said
+   * once for the request. */
+  if (!rc && s->n_withheld) {
+    char detail[MES_GUARD_DETAIL];
+    snprintf(detail, sizeof detail,
+             "Data from a sensitive category the person did not name was not used on %s (%zu item%s of their "
+             "history).",
+             mes_channel_name(s->req.channel), s->n_withheld, s->n_withheld == 1 ? "" : "s");
+    rc = json_object_set_new(head, "withheld", json_pack("[{s:s, s:s}]", "rule", "sensitive", "detail", detail));
+  }
   char *text = rc ? NULL : mes_json_dump(head);
   json_decref(head);
   return text;
@@ -305,11 +331,11 @@ static char *record_part(struct rec_state *s, const struct run *run) {
  * serialized once for both. Seals it for a known subject and queues it with
  * the impressions. Failures cost the record, never the answer. */
 static void keep_record(struct rec_state *s, int64_t rid, const char *reply, size_t reply_len, const struct run *run,
-                        const char *const *served, size_t n_served) {
+                        const struct mes_cand *const *best, const char *const *served, size_t n_served) {
   const struct mes_ctx *c = s->c;
   char rid_s[MES_REC_ID_LEN + 1];
   mes__rec_format_rid(rid, rid_s);
-  char *part = record_part(s, run);
+  char *part = record_part(s, run, best, n_served);
   size_t part_len = part ? strlen(part) : 0, len = reply_len + 1 + part_len;
   char *doc = part ? malloc(len + 1) : NULL;
   if (!doc) {
@@ -405,11 +431,18 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
   }
   qsort(best, nb, sizeof *best, by_score);
   size_t n_out = nb < (size_t)s.req.count ? nb : (size_t)s.req.count;
+  double floor = INFINITY;
   for (size_t i = 0; i < n_out; i++) {
     const struct mes_cand *cd = best[i];
     const struct rec_cand_x *x = &s.cx[run.orig[cd - run.c]];
+    /* Scores read best first, as the items do: a substitute of a purchase
+     * that a rule put after the rest shows no more than the item above it. */
+    double shown = shown_score(cd->score);
+    if (shown > floor)
+      shown = floor;
+    floor = shown;
     json_t *reason = mes__rec_reason_json(&s, cd, x);
-    json_t *o = reason ? json_pack("{s:s, s:f, s:s, s:o}", "item", cd->item, "score", shown_score(cd->score),
+    json_t *o = reason ? json_pack("{s:s, s:f, s:s, s:o}", "item", cd->item, "score", shown,
                                    "disclosure", disclosure_name(cd->disclosure), "reason", reason)
                        : NULL;
     if (!o || json_array_append_new(items, o)) {
@@ -429,7 +462,7 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
     goto done;
   }
   size_t reply_len = strlen(reply_text);
-  keep_record(&s, rid, reply_text, reply_len, &run, served, n_out);
+  keep_record(&s, rid, reply_text, reply_len, &run, best, served, n_out);
   if (out)
     *out = reply;
   else

@@ -118,6 +118,7 @@ struct st_cand {
   struct st_part parts[6];
   bool cite_only;        /* give based_on from the parts but no contributions (an older recommender) */
   bool told;             /* via_zero_party */
+  double inferred;       /* the score's part from inferred sensitive evidence, listed or not (0: none given) */
 };
 
 enum outcome { KEPT = 1, DROPPED, DEMOTED };
@@ -303,6 +304,7 @@ static UNUSED void world_build(struct world *w, const struct story *s) {
     c->reason = MES_REASON_POPULAR;
     c->from_history = np > 0;
     c->via_zero_party = sc->told;
+    c->inferred = sc->inferred;
     c->contrib = np ? parts : NULL;
     c->n_contrib = np;
     if (np)

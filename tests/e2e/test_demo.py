@@ -1,0 +1,190 @@
+"""The demo store a newcomer meets first (`mesura demo`), checked as an outside probe checks it:
+for its shoppers, on every channel, no item is explicit when a sensitive event the shopper did not
+declare stands behind it (in its reason, or anywhere among the data its score used, as `why`
+lists it), and no item of a sensitive category they did not declare reaches email or ads.
+
+Runnable alone against the demo for a figure: python3 test_demo.py -v
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+import harness
+from harness import MESURA_BIN
+
+CHANNELS = ("web", "app", "store", "email", "ads")
+PUSHING = ("email", "ads")
+SHOPPERS = ["shopper-%04d" % i for i in range(1, 201)]
+NON_PERSONAL = {"popular", "trending", "similar_to_current", "editorial"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Demo:
+    """`mesura demo` on its own data directory and port, then (for the probe's thousands of
+    requests, which the demo's per-key rate limit would slow down) `mesura serve` on the same
+    store without a rate limit; stdout and stderr collected."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="mesura-demo-")
+        self.data = os.path.join(self.tmp, "demo")
+        self.port = free_port()
+        self.launch([MESURA_BIN, "demo", "--data", self.data, "--listen", "127.0.0.1:%d" % self.port])
+
+    def launch(self, argv):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out, self.err = [], []
+        self.cond = threading.Condition()
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, sink), daemon=True).start()
+
+    def _read(self, stream, sink):
+        for line in stream:
+            with self.cond:
+                sink.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            sink.append(None)
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout=300):
+        end = time.time() + timeout
+        with self.cond:
+            while not pred():
+                if None in self.out or None in self.err:
+                    raise AssertionError("mesura demo stopped: %s" % "\n".join(l for l in self.err if l))
+                left = end - time.time()
+                if left <= 0:
+                    raise AssertionError("mesura demo did not start: %s" % "\n".join(self.err[-5:]))
+                self.cond.wait(left)
+
+    def start(self):
+        self.wait(lambda: any("listening on" in l for l in self.err if l)
+                  and any("Stop with Ctrl-C" in l for l in self.out if l))
+        key = [l.split()[-1] for l in self.out if l and "admin key" in l]
+        self.key = key[0]
+        self.halt()
+        self.port = free_port()
+        self.launch([MESURA_BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:%d" % self.port,
+                     "--rate-limit", "-1"])
+        self.wait(lambda: any("listening on" in l for l in self.err if l))
+        self.server = harness.MesuraServer()
+        self.server.host, self.server.port = "127.0.0.1", self.port
+
+    def request(self, method, path, body=None):
+        return self.server.request(method, path, body, key=self.key)
+
+    def halt(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        self.halt()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def sensitive_categories(policy_text):
+    """Names under `categories:` whose settings (flow or block style) say sensitive: true."""
+    block = re.search(r"^categories:\n((?:[ #].*\n|\n)*)", policy_text, re.M)
+    found = set()
+    for name, body in re.findall(r"^  ([\w-]+):(.*(?:\n    .*)*)", block.group(1) if block else "", re.M):
+        if re.search(r"sensitive:\s*true", body):
+            found.add(name)
+    return found
+
+
+class DemoTellsNothing(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = Demo()
+        try:
+            cls.demo.start()
+        except BaseException:
+            cls.demo.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+
+    def catalog(self):
+        cats, cursor = {}, None
+        while True:
+            path = "/v1/items?limit=500" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+            st, _, body = self.demo.request("GET", path)
+            self.assertEqual(st, 200, body)
+            for it in body["items"]:
+                cats[it["id"]] = set(it.get("categories", []))
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return cats
+
+    def test_no_explicit_item_with_undeclared_sensitive_evidence(self):
+        with open(os.path.join(self.demo.data, "mesura.yaml")) as f:
+            sensitive = sensitive_categories(f.read())
+        self.assertTrue(sensitive, "the demo policy declares sensitive categories")
+        cats = self.catalog()
+        checked = explicit = with_inference = 0
+        bad = []
+        for who in SHOPPERS:
+            st, _, export = self.demo.request("GET", "/v1/subjects/%s/export" % who)
+            if st == 404:
+                continue
+            self.assertEqual(st, 200, export)
+            declared = set((export.get("preferences") or {}).get("interests", []))
+            for ev in export["events"]:
+                if ev.get("source") == "zero_party":
+                    declared |= cats.get(ev.get("item"), set())
+
+            def undeclared(item):
+                return (cats.get(item, set()) & sensitive) - declared
+
+            if any(undeclared(ev.get("item")) for ev in export["events"]):
+                with_inference += 1
+            for channel in CHANNELS:
+                st, _, reply = self.demo.request("POST", "/v1/recommendations",
+                                                 {"subject": who, "channel": channel, "count": 10})
+                self.assertEqual(st, 200, reply)
+                for it in reply["items"]:
+                    checked += 1
+                    where = (who, channel, it["item"])
+                    if channel in PUSHING and reply["personalized"] and undeclared(it["item"]):
+                        bad.append(("sensitive item pushed", where))
+                    if it["disclosure"] != "explicit" or it["reason"]["code"] in NON_PERSONAL:
+                        continue
+                    explicit += 1
+                    st, _, why = self.demo.request(
+                        "GET", "/v1/subjects/%s/why?item=%s&channel=%s" % (who, urllib.parse.quote(it["item"]),
+                                                                          channel))
+                    self.assertEqual(st, 200, why)
+                    used = [b.get("item") for b in it["reason"]["based_on"]] + \
+                           [d.get("item") for d in why["data_used"]]
+                    for item in used:
+                        if item and undeclared(item):
+                            bad.append(("explicit with sensitive evidence", where, item))
+        print("demo: %d items checked on %d channels, %d explicit, %d shoppers with undeclared sensitive "
+              "events, %d violations" % (checked, len(CHANNELS), explicit, with_inference, len(bad)))
+        self.assertGreater(with_inference, 0, "the check must meet shoppers with sensitive histories")
+        self.assertGreater(explicit, 0, "the check must meet explicit items")
+        self.assertEqual(bad, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
