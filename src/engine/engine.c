@@ -653,6 +653,12 @@ static void background_tick(struct mes_engine *e) {
 static void *background_main(void *arg) {
   struct mes_engine *e = arg;
   uint64_t next_sweep = 0;
+  /* A server that starts counts and trains only one counting interval later:
+   * a restart (a deploy, a crash) must not open with a training that its
+   * own stop would then wait for, and the saved model serves meanwhile. */
+  e->counted_mono_ns = mes_mono_ns();
+  if (!e->train_mono_ns)
+    e->train_mono_ns = e->counted_mono_ns;
   pthread_mutex_lock(&e->bg_mu);
   while (!e->bg_stop) {
     pthread_mutex_unlock(&e->bg_mu);

@@ -172,7 +172,7 @@ struct rec_state {
   bool fill_started;
 
   /* inferred sensitive evidence counts for nothing on this channel
-   * (mes_guard_channel_pushes): pruning ranks without it */
+   * (mes_guard_channel_pushes): the scorer leaves it out */
   bool inferred_void;
   size_t n_withheld; /* history items left out for it (the decision record says so) */
 

@@ -580,12 +580,8 @@ int mes__rec_prune(struct rec_state *s, size_t keep) {
       if (s->hist[h].kind != MES_KIND_PURCHASE && s->hist[h].ts_ms < s->stale_before) {
         n_stale++;
         stale += x->contrib[j].w;
-      } else if (s->inferred_void && s->hist_x[h].inferred) {
-        n_stale++; /* rule_sensitive takes it away on this channel, as rule_retargeting a stale view */
       }
     }
-    if (s->inferred_void && !s->no_rules)
-      stale += x->inferred;
     if (n_hist && n_stale == n_hist && x->by_reason[MES_REASON_YOU_TOLD_US] <= 0)
       r[n - 1 - ns++] = (struct rec_ranked){score, (uint32_t)i};
     else
