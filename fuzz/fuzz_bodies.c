@@ -2,8 +2,10 @@
  * fuzz_bodies — libFuzzer target for the request bodies that are validated
  * and stored outside the event path: the catalog (POST /v1/items and
  * PUT /v1/items/{id}, src/catalog), consent records
- * (PUT /v1/subjects/{s}/consents/{purpose}, src/consent) and preferences
- * (PUT /v1/subjects/{s}/preferences, src/consent/prefs.c).
+ * (PUT /v1/subjects/{s}/consents/{purpose}, src/consent), preferences
+ * (PUT /v1/subjects/{s}/preferences, src/consent/prefs.c) and their patch
+ * (PATCH /v1/subjects/{s}/preferences, src/rights/prefs.c, which also
+ * dismisses items through ingestion).
  *
  * The first byte picks the body, the rest is its JSON text (text jansson
  * refuses is skipped: that is the HTTP layer's, fuzzed by fuzz_events). Each
@@ -26,6 +28,7 @@
 #include "catalog/catalog.h"
 #include "consent/consent.h"
 #include "engine/engine.h"
+#include "rights/rights.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mes_err err = {0};
   json_t *out = NULL;
   int rc;
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
   case 0:
     rc = mes_catalog_post(&c, body, &out, &err);
     break;
@@ -87,15 +90,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 2:
     rc = mes_consent_record(&c, "shopper-1", 9, "personalization", 15, body, &out, &err);
     break;
-  default:
+  case 3:
     rc = mes_consent_set_preferences(&c, "shopper-1", 9, body, &out, &err);
+    break;
+  default:
+    rc = mes_rights_patch_preferences(&c, "shopper-1", 9, body, &out, &err);
     break;
   }
   mes_engine_ctx_done(engine, &c);
   int status = mes_rc_status(rc);
   if (rc != MES_OK && (status < 400 || status > 499 || !mes_err_text(&err)[0]))
     abort();
-  if (rc == MES_OK && data[0] % 4 != 1 && !out)
+  if (rc == MES_OK && data[0] % 5 != 1 && !out)
     abort(); /* a taken body always has its reply */
   json_decref(out);
   json_decref(body);

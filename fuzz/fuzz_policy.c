@@ -27,9 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     return 0;
   }
+  struct mes_served_right served[MES_RIGHT_N];
+  for (int r = 0; r < MES_RIGHT_N; r++)
+    served[r] = (struct mes_served_right){(enum mes_right)r, "GET", "/v1/subjects/{s}"};
   for (int l = 0; l < MES_LANG_N; l++) {
-    json_t *n = mes_policy_notice_json(p, (enum mes_lang)l);
-    char *html = mes_policy_notice_html(p, (enum mes_lang)l);
+    json_t *n = mes_policy_notice_json(p, served, (size_t)(l == 0 ? 0 : MES_RIGHT_N), (enum mes_lang)l);
+    char *html = mes_policy_notice_html(p, served, (size_t)(l == 0 ? 0 : MES_RIGHT_N), (enum mes_lang)l);
     json_decref(n);
     free(html);
   }

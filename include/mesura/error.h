@@ -24,7 +24,10 @@
   X(CRYPTO, "crypto_error", 500, "A cryptographic operation failed.")                          \
   X(INTERNAL, "internal_error", 500, "Something went wrong inside the server.")                 \
   X(UNAVAILABLE, "unavailable", 503, "The service is not ready; please retry shortly.")        \
+  X(STORAGE_FULL, "storage_full", 507,                                                          \
+    "The server's storage is full; nothing was changed. Please retry later.")                 \
   X(USAGE, "usage", 400, "The command was not used as documented.")                             \
+  X(BAD_REQUEST, "bad_request", 400, "The request does not follow HTTP/1.1.")                  \
   X(BAD_JSON, "malformed_json", 400, "The request body is not valid JSON.")                    \
   X(BAD_UTF8, "invalid_utf8", 400, "The text is not valid UTF-8.")                             \
   X(UNKNOWN_FIELD, "unknown_field", 400, "The request has a field this endpoint does not take.") \
@@ -39,12 +42,12 @@
   X(TS_IN_FUTURE, "ts_in_future", 400, "The timestamp is more than 5 minutes in the future.")  \
   X(UNKNOWN_EVENT_TYPE, "unknown_event_type", 400, "The policy does not declare this event type.") \
   X(UNKNOWN_PURPOSE, "unknown_purpose", 404, "The policy does not declare this purpose.")      \
-  X(UNKNOWN_CATEGORY, "unknown_category", 400, "The policy does not declare this category.")   \
   X(BATCH_TOO_LARGE, "batch_too_large", 413, "A batch holds at most 10,000 entries.")          \
   X(EMPTY_BODY, "empty_body", 400, "The request needs a JSON body.")                           \
   X(BODY_TOO_LARGE, "body_too_large", 413, "The request body is larger than 16 MiB.")          \
   X(UNSUPPORTED_MEDIA, "unsupported_media_type", 415, "The body must be JSON.")                \
   X(UNAUTHORIZED, "unauthorized", 401, "A valid API key is required.")                         \
+  X(TOKEN_EXPIRED, "token_expired", 401, "The token has expired; ask for a new one.")          \
   X(FORBIDDEN, "forbidden", 403, "This key does not have the scope this request needs.")       \
   X(NOT_FOUND, "not_found", 404, "Nothing is here.")                                            \
   X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "This method is not allowed here.")         \
@@ -84,5 +87,8 @@ const char *mes_rc_code(int rc);
 int mes_rc_status(int rc);
 /* Default sentence of a code. Static string; never NULL. */
 const char *mes_rc_message(int rc);
+/* The same sentence in language `lang` ("en", "es", "pl"; any other gives
+ * English). Static string; never NULL. */
+const char *mes_rc_message_in(int rc, const char *lang);
 
 #endif

@@ -9,6 +9,27 @@
 
 #define FUTURE_SLACK_MS (5 * 60 * 1000)
 
+/* What went wrong, in our words: jansson's own text names its flags
+ * (JSON_ALLOW_NUL) and quotes the body ("near 'abc'"), and neither belongs
+ * in a reply. Empty when there is nothing to add to "not valid JSON". */
+static const char *parse_problem(const json_error_t *je) {
+  switch (json_error_code(je)) {
+  case json_error_premature_end_of_input:
+    return ": it ends too soon";
+  case json_error_end_of_input_expected:
+    return ": there is more after the value";
+  case json_error_null_character:
+  case json_error_null_byte_in_key:
+    return ": it holds a NUL character (\\u0000)";
+  case json_error_numeric_overflow:
+    return ": a number is too large";
+  case json_error_stack_overflow:
+    return ": it is nested too deeply";
+  default:
+    return "";
+  }
+}
+
 int mes_json_parse_object(const char *body, size_t len, json_t **out, struct mes_err *err) {
   *out = NULL;
   if (!body || len == 0)
@@ -21,8 +42,8 @@ int mes_json_parse_object(const char *body, size_t len, json_t **out, struct mes
     if (json_error_code(&je) == json_error_duplicate_key)
       return mes_err_set(err, MES_EBAD_JSON, NULL,
                          "The request body names the same member twice (line %d, column %d).", je.line, je.column);
-    return mes_err_set(err, MES_EBAD_JSON, NULL, "The request body is not valid JSON (line %d, column %d): %s.",
-                       je.line, je.column, je.text);
+    return mes_err_set(err, MES_EBAD_JSON, NULL, "The request body is not valid JSON (line %d, column %d)%s.",
+                       je.line, je.column, parse_problem(&je));
   }
   if (!json_is_object(root)) {
     json_decref(root);

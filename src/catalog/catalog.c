@@ -1,9 +1,11 @@
 /*
  * catalog — items (contract §3). Validation goes through one field table per
- * shape (mes_json_check) plus the few rules a table cannot say: categories
- * must be declared in the policy, attributes are bounded, titles are bounded
- * per translation. Writes use the store's group commit: one transaction per
- * request (one per batch), acknowledged once durable.
+ * shape (mes_json_check) plus the few rules a table cannot say: attributes
+ * are bounded, titles are bounded per translation, repeated categories are
+ * kept once. A category need not be declared in the policy: mesura.yaml lists
+ * only the categories that need special care, and every other one is
+ * ordinary (docs/config.md). Writes use the store's group commit: one
+ * transaction per request (one per batch), acknowledged once durable.
  */
 #include "catalog/catalog.h"
 
@@ -86,26 +88,15 @@ static int check_title(const json_t *title, const char *ptr, struct mes_err *err
   return MES_OK;
 }
 
-/* Checks categories against the policy; returns a new array without repeats. */
-static int check_categories(const struct mes_ctx *c, const json_t *cats, const char *ptr, json_t **out,
-                            struct mes_err *err) {
+/* A new array of the categories (ids already checked by the field table),
+ * without repeats, in first-seen order. */
+static int dedup_categories(const json_t *cats, json_t **out, struct mes_err *err) {
   json_t *norm = json_array();
   if (!norm)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   size_t i, j;
   json_t *v, *w;
   json_array_foreach(cats, i, v) {
-    const char *name = json_string_value(v);
-    size_t len = json_string_length(v);
-    if (mes_policy_category(c->policy, name, len) < 0) {
-      char p[200], idx[24];
-      mes_json_ptr_join(p, sizeof p, ptr, "categories");
-      snprintf(idx, sizeof idx, "%zu", i);
-      mes_json_ptr_join(p, sizeof p, p, idx);
-      json_decref(norm);
-      return mes_err_set(err, MES_EUNKNOWN_CATEGORY, p,
-                         "This category is not declared in the policy (mesura.yaml, categories).");
-    }
     bool seen = false;
     json_array_foreach(norm, j, w) {
       if (json_equal(v, w))
@@ -139,7 +130,7 @@ int mes_catalog_validate(const struct mes_ctx *c, const json_t *item, bool with_
   json_t *cats = NULL;
   const json_t *given = json_object_get(item, "categories");
   if (json_is_array(given)) {
-    rc = check_categories(c, given, ptr, &cats, err);
+    rc = dedup_categories(given, &cats, err);
     if (rc)
       return rc;
   } else {
@@ -381,23 +372,20 @@ int mes_catalog_get(const struct mes_ctx *c, const char *id, size_t id_len, json
   return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
 }
 
-int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, int *cats, size_t cap, size_t *n_cats) {
-  *n_cats = 0;
+int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, json_t **out) {
+  *out = NULL;
   char *doc = NULL;
   int rc = mes_store_item_get(c->store, id, &doc);
   if (rc)
     return rc;
   json_t *o = json_loads(doc, 0, NULL);
   free(doc);
-  if (!o)
+  json_t *cats = json_object_get(o, "categories");
+  if (!json_is_array(cats)) {
+    json_decref(o);
     return MES_ESTORE;
-  size_t i;
-  json_t *v;
-  json_array_foreach(json_object_get(o, "categories"), i, v) {
-    int k = mes_policy_category(c->policy, json_string_value(v), json_string_length(v));
-    if (k >= 0 && *n_cats < cap)
-      cats[(*n_cats)++] = k;
   }
+  *out = json_incref(cats);
   json_decref(o);
   return MES_OK;
 }

@@ -81,11 +81,11 @@ int mes_catalog_delete(const struct mes_ctx *c, const char *id, size_t id_len, s
  * this server did not give out. */
 int mes_catalog_list(const struct mes_ctx *c, int limit, const char *cursor, json_t **out, struct mes_err *err);
 
-/* The category indexes (policy) of item `id`, as a bitmask over the first 64
- * categories and in `cats` (up to cap entries; *n_cats gets how many were
- * written). For derived data (interests) and guardrails. MES_ENOT_FOUND
- * when the item is absent. Categories no longer in the policy are skipped. */
-int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, int *cats, size_t cap, size_t *n_cats);
+/* The categories of item `id` as the catalog holds them, declared in the
+ * policy or not (an undeclared category is an ordinary one): *out is a new
+ * array of their names, in the item's order. For derived data (interests).
+ * MES_ENOT_FOUND when the item is absent. */
+int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, json_t **out);
 
 /* ================================================================ index
  *

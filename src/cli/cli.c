@@ -46,19 +46,35 @@ int mes__cli_usage(const char *fmt, ...) {
 
 int mes__cli_fail(const struct mes_err *err) {
   fprintf(stderr, "mesura: %s\n", mes_err_text(err));
-  int status = mes_rc_status(err->rc);
-  return status >= 400 && status < 500 ? MES_EXIT_USAGE : MES_EXIT_FAIL;
+  /* Exit code 2 tells a script that the command line itself was wrong; a
+   * refused input (a bad file, a name that exists or does not) is not that,
+   * even when the same error is a 4xx over HTTP. */
+  return err->rc == MES_EUSAGE ? MES_EXIT_USAGE : MES_EXIT_FAIL;
 }
 
-int mes__cli_open(const char *dir, struct mes_engine **out) {
-  struct mes_engine_opts o = {.dir = dir, .log = {.fn = mes_log_stderr, .level = MES_LOG_INFO}};
+int mes__cli_open(const char *dir, bool serving, struct mes_engine **out) {
+  /* The engine's notices ("model 3 is live", "policy reloaded") are the
+   * server's log; a one-shot command prints its own progress and result, so
+   * it hears only the engine's warnings and errors. */
+  struct mes_engine_opts o = {.dir = dir,
+                              .log = {.fn = mes_log_stderr, .level = serving ? MES_LOG_INFO : MES_LOG_WARN}};
   struct mes_err err;
   mes_err_clear(&err);
-  if (mes_engine_open(&o, out, &err)) {
-    fprintf(stderr, "mesura: %s\n", mes_err_text(&err));
-    return err.rc == MES_EBAD_POLICY ? MES_EXIT_USAGE : MES_EXIT_FAIL;
-  }
+  if (mes_engine_open(&o, out, &err))
+    return mes__cli_fail(&err);
   return MES_EXIT_OK;
+}
+
+const char *mes__cli_model_phrase(const char *kind) {
+  if (!kind)
+    return "a model";
+  if (strcmp(kind, "ease") == 0)
+    return "an EASE model";
+  if (strcmp(kind, "cooc") == 0)
+    return "a cooc model";
+  if (strcmp(kind, "popular") == 0)
+    return "a popular model";
+  return "a model";
 }
 
 static const struct mes_cli_cmd *find(const char *name) {

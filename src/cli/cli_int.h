@@ -31,11 +31,15 @@ int mes__cli_parse(int argc, char **argv, const struct mes_cli_opt *opts, size_t
 
 /* Prints "mesura: <sentence>" and returns MES_EXIT_USAGE. */
 int mes__cli_usage(const char *fmt, ...) MES_PRINTF(1, 2);
-/* Prints "mesura: <err text>" and returns MES_EXIT_FAIL, or MES_EXIT_USAGE for
- * errors caused by the caller's input. */
+/* Prints "mesura: <err text>" and returns MES_EXIT_USAGE for MES_EUSAGE (the
+ * command line was wrong), MES_EXIT_FAIL for every other error. */
 int mes__cli_fail(const struct mes_err *err);
-/* Opens the engine on dir with logging to stderr. Prints the failure. */
-int mes__cli_open(const char *dir, struct mes_engine **out);
+/* A model kind as a sentence says it, article included: "an EASE model",
+ * "a cooc model" ("a model" for NULL or a kind it does not know). Static. */
+const char *mes__cli_model_phrase(const char *kind);
+/* Opens the engine on dir with logging to stderr: every line when serving,
+ * only warnings and errors otherwise. Prints the failure; returns the exit code. */
+int mes__cli_open(const char *dir, bool serving, struct mes_engine **out);
 
 /* Command entry points (argv[0] is the command name). */
 int mes__cmd_init(int argc, char **argv);

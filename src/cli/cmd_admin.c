@@ -75,7 +75,7 @@ int mes__cmd_keys(int argc, char **argv) {
     return mes__cli_usage("unknown keys subcommand '%s': create, list or revoke", sub);
   }
   struct mes_engine *e;
-  int ec = mes__cli_open(dir, &e);
+  int ec = mes__cli_open(dir, false, &e);
   if (ec)
     return ec;
   int rc = MES_OK;
@@ -89,6 +89,9 @@ int mes__cmd_keys(int argc, char **argv) {
   } else if (strcmp(sub, "revoke") == 0) {
     rc = mes_engine_key_revoke(e, pos[1], &err);
   } else {
+    /* Tab-separated like the rows, so that `cut -f` and a spreadsheet both
+     * find the columns by name. */
+    printf("NAME\tSCOPES\tCREATED\tSTATUS\n");
     rc = mes_store_apikey_list(mes_engine_store(e), key_row_print, NULL);
     if (rc)
       mes_err_set(&err, rc, NULL, NULL);
@@ -107,7 +110,7 @@ int mes__cmd_backup(int argc, char **argv) {
   if (!dir || n_pos != 1)
     return mes__cli_usage("usage: mesura backup --data DIR FILE");
   struct mes_engine *e;
-  int ec = mes__cli_open(dir, &e);
+  int ec = mes__cli_open(dir, false, &e);
   if (ec)
     return ec;
   struct mes_err err;

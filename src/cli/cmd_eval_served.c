@@ -173,7 +173,7 @@ static int make_dir(struct served *s, struct mes_err *err) {
     tmp = "/tmp";
   int w = snprintf(s->dir, sizeof s->dir, "%s/mesura-eval-XXXXXX", tmp);
   if (w < 0 || (size_t)w >= sizeof s->dir)
-    return mes_err_set(err, MES_EUSAGE, NULL, "TMPDIR is too long.");
+    return mes_err_set(err, MES_EIO, NULL, "TMPDIR is too long.");
   if (!mkdtemp(s->dir))
     return mes_err_set(err, MES_EIO, NULL, "Cannot create a temporary directory under %s: %s.", tmp,
                        strerror(errno));
@@ -383,8 +383,8 @@ static int served_fit(const void *cfg, const struct mes_eval_part *p, const stru
   s->model_items = (size_t)json_integer_value(json_object_get(meta, "items"));
   s->model_ease_items = (size_t)json_integer_value(json_object_get(meta, "ease_items"));
   json_decref(meta);
-  mes_log(log, MES_LOG_INFO, "eval: served: a %s model of %zu items (%zu in EASE) trained in %.1f s", s->kind,
-          s->model_items, s->model_ease_items, s->train_s);
+  mes_log(log, MES_LOG_INFO, "eval: served: %s of %zu items (%zu in EASE) trained in %.1f s",
+          mes__cli_model_phrase(s->kind), s->model_items, s->model_ease_items, s->train_s);
   return MES_OK;
 }
 

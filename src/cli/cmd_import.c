@@ -72,7 +72,7 @@ int mes__cmd_import(int argc, char **argv) {
   if (!dir || n_pos != 1)
     return mes__cli_usage("usage: mesura import --data DIR FILE (JSON Lines, or .csv events; - reads stdin)");
   struct mes_engine *e;
-  int ec = mes__cli_open(dir, &e);
+  int ec = mes__cli_open(dir, false, &e);
   if (ec)
     return ec;
   struct mes_import_counts n;

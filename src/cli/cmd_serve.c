@@ -26,7 +26,7 @@ static int parse_rps(const char *s, int *out) {
 
 static int serve_dir(const char *dir, struct mes_http_opts *ho) {
   struct mes_engine *e;
-  int ec = mes__cli_open(dir, &e);
+  int ec = mes__cli_open(dir, true, &e);
   if (ec)
     return ec;
   struct mes_err err;
@@ -70,8 +70,10 @@ int mes__cmd_serve(int argc, char **argv) {
 static int demo_write_policy(const char *dir) {
   char *yaml = NULL, path[512];
   snprintf(path, sizeof path, "%s/mesura.yaml", dir);
-  if (mes__demo_policy(&yaml))
-    return mes__cli_usage("cannot build the demo policy from the example mesura.yaml");
+  if (mes__demo_policy(&yaml)) {
+    fprintf(stderr, "mesura: cannot build the demo policy from the example mesura.yaml\n");
+    return MES_EXIT_FAIL;
+  }
   FILE *f = fopen(path, "w");
   size_t n = strlen(yaml);
   bool ok = f && fwrite(yaml, 1, n, f) == n;
@@ -132,8 +134,8 @@ static int demo_train(struct mes_engine *e) {
   fprintf(stderr, "mesura: training the first model...\n");
   if (mes_engine_train(e, &meta, &err))
     return mes__cli_fail(&err);
-  fprintf(stderr, "mesura: trained a %s model over %lld items from %lld events in %.1f s\n",
-          json_string_value(json_object_get(meta, "kind")) ? json_string_value(json_object_get(meta, "kind")) : "?",
+  fprintf(stderr, "mesura: trained %s over %lld items from %lld events in %.1f s\n",
+          mes__cli_model_phrase(json_string_value(json_object_get(meta, "kind"))),
           (long long)json_integer_value(json_object_get(meta, "items")),
           (long long)json_integer_value(json_object_get(meta, "events")), (double)(mes_mono_ns() - t0) / 1e9);
   json_decref(meta);
@@ -175,8 +177,10 @@ int mes__cmd_demo(int argc, char **argv) {
       return ec;
     fprintf(stderr, "mesura: created the demo store in %s\n", dir);
   }
+  /* Quiet while it prepares, like the one-shot commands whose work it does;
+   * reopened as a server below, with the server's log. */
   struct mes_engine *e;
-  int ec = mes__cli_open(dir, &e);
+  int ec = mes__cli_open(dir, false, &e);
   if (ec)
     return ec;
   char shopper[130];
@@ -195,6 +199,13 @@ int mes__cmd_demo(int argc, char **argv) {
     return mes__cli_fail(&err);
   }
   demo_shopper_token(e, shopper, stoken);
+  mes_engine_close(e);
+  ec = mes__cli_open(dir, true, &e);
+  if (ec) {
+    mes_wipe(key, sizeof key);
+    mes_wipe(stoken, sizeof stoken);
+    return ec;
+  }
   const char *host = ho.listen;
   printf("\nmesura demo is starting on http://%s\n\n"
          "  admin key (scope admin):  %s\n"

@@ -15,7 +15,7 @@ int mes__cmd_train(int argc, char **argv) {
   if (!dir)
     return mes__cli_usage("train needs --data DIR");
   struct mes_engine *e;
-  int ec = mes__cli_open(dir, &e);
+  int ec = mes__cli_open(dir, false, &e);
   if (ec)
     return ec;
   struct mes_err err;
@@ -30,10 +30,10 @@ int mes__cmd_train(int argc, char **argv) {
   const char *to = json_string_value(json_object_get(meta, "data_to"));
   const char *kind = json_string_value(json_object_get(meta, "kind"));
   json_int_t ease_items = json_integer_value(json_object_get(meta, "ease_items"));
-  printf("Model %lld trained and saved: a %s model of %lld items (%lld in EASE) from %lld events of %lld people "
+  printf("Model %lld trained and saved: %s of %lld items (%lld in EASE) from %lld events of %lld people "
          "(%lld events read; data %s to %s), in %.1f s, %.1f MiB in memory. A server on this directory uses it "
          "within a second.\n",
-         (long long)json_integer_value(json_object_get(meta, "id")), kind ? kind : "?",
+         (long long)json_integer_value(json_object_get(meta, "id")), mes__cli_model_phrase(kind),
          (long long)json_integer_value(json_object_get(meta, "items")), (long long)ease_items,
          (long long)json_integer_value(json_object_get(meta, "events")),
          (long long)json_integer_value(json_object_get(meta, "subjects")),

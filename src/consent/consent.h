@@ -31,7 +31,7 @@
  *    "declared": {name: bool|string|number}}
  *
  * Every function takes a request context (borrowed, see subject.h) whose
- * policy snapshot names purposes and categories. Errors fill err with the
+ * policy snapshot names the purposes. Errors fill err with the
  * contract's code, sentence and JSON pointer; on error nothing was written.
  * Thread-safe as the store is. Subject ids are id_len bytes, not necessarily
  * NUL-terminated, checked here by the id rule (base/id.h).
@@ -116,13 +116,35 @@ int mes_consent_note_gpc(const struct mes_ctx *c, const char *subject_id, size_t
  * PUT /v1/subjects/{s}/preferences: replaces the subject's preferences with
  * `body` (borrowed) {"interests": [category], "exclude_categories": [category],
  * "declared": {name: bool|string|number}} (each optional; absent means
- * empty). Categories must be declared in the policy (MES_EUNKNOWN_CATEGORY
- * with the pointer "/interests/2"); "declared" holds at most
- * MES_CONSENT_PREF_MAX_DECLARED keys, each an id. The subject is created when
- * unknown. Durable before returning. *out is new: the stored document.
+ * empty). Categories follow the id rule and need not be declared in the
+ * policy: an undeclared category is an ordinary one. Repeats are kept once.
+ * "declared" holds at most MES_CONSENT_PREF_MAX_DECLARED keys, each an id.
+ * The subject is created when unknown. Durable before returning. *out is
+ * new: the stored document.
  */
 int mes_consent_set_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *body,
                                 json_t **out, struct mes_err *err);
+
+/*
+ * PATCH /v1/subjects/{s}/preferences, the preferences' part: changes the
+ * stored document in place, leaving what the patch does not name as it was.
+ * `remove` (borrowed, may be NULL) {"interests": [category],
+ * "exclude_categories": [category], "declared": [name]} is applied first,
+ * then `add` (borrowed, may be NULL), shaped as a PUT body, whose lists
+ * gain the entries they lack and whose declared facts are set. Removing
+ * what is absent and adding what is present change nothing. Errors point
+ * under "/add" and "/remove"; a list past MES_CONSENT_PREF_MAX_IDS entries or
+ * "declared" past MES_CONSENT_PREF_MAX_DECLARED is MES_EOUT_OF_RANGE. Read,
+ * change and write happen in one transaction; the subject is created when
+ * unknown. Durable before returning. *out is new: the stored document.
+ */
+int mes_consent_patch_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *add,
+                                  const json_t *remove, json_t **out, struct mes_err *err);
+
+/* Checks `add` and `remove` as mes_consent_patch_preferences does, without
+ * touching the store (for a caller that must refuse a bad patch before it
+ * writes anything else). */
+int mes_consent_check_pref_patch(const json_t *add, const json_t *remove, struct mes_err *err);
 
 /* The stored preferences of subject sid (0: unknown subject), for export and
  * recommendations.

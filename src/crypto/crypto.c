@@ -1,10 +1,10 @@
 /*
  * crypto — the libsodium wrappers behind crypto.h.
  *
- * The master key file holds 32 random bytes. Nothing uses it directly: four
+ * The master key file holds 32 random bytes. Nothing uses it directly: five
  * subkeys are derived from it with crypto_kdf under the context "mesura01"
- * (wrapping key, pseudonym key, event-id key, Ed25519 seed), so that a leak of
- * one use's key tells nothing about the others. Changing a subkey id or the
+ * (wrapping key, pseudonym key, event-id key, Ed25519 seed, key-check key), so
+ * that a leak of one use's key tells nothing about the others. Changing a subkey id or the
  * context changes every pseudonym and makes every wrapped key unreadable:
  * they are part of the on-disk format.
  */
@@ -23,7 +23,9 @@
 
 /* Part of the on-disk format: never change. */
 static const char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "mesura01";
-enum { SUBKEY_WRAP = 1, SUBKEY_PSEUDONYM = 2, SUBKEY_EVENT_ID = 3, SUBKEY_SIGN_SEED = 4 };
+enum { SUBKEY_WRAP = 1, SUBKEY_PSEUDONYM = 2, SUBKEY_EVENT_ID = 3, SUBKEY_SIGN_SEED = 4, SUBKEY_CHECK = 5 };
+/* What the key check authenticates; part of the on-disk format too. */
+static const char check_label[] = "mesura master key check v1";
 
 struct mes_master {
   uint8_t wrap[MES_KEY_BYTES];
@@ -31,6 +33,7 @@ struct mes_master {
   uint8_t event_id[crypto_generichash_KEYBYTES];
   uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
   uint8_t sign_sk[crypto_sign_SECRETKEYBYTES];
+  uint8_t check[MES_KEY_CHECK_BYTES]; /* public: see mes_master_check_hex */
 };
 
 _Static_assert(MES_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "subject key size");
@@ -155,6 +158,14 @@ static void derive(struct mes_master *m, const uint8_t master[MES_KEY_BYTES]) {
   crypto_kdf_derive_from_key(seed, sizeof seed, SUBKEY_SIGN_SEED, kdf_context, master);
   crypto_sign_seed_keypair(m->sign_pk, m->sign_sk, seed);
   sodium_memzero(seed, sizeof seed);
+  /* A MAC of a constant under a subkey used for nothing else: anyone may read
+   * it in the store, and it tells them no more about the master key than any
+   * other output of BLAKE2b under a key they do not have. */
+  uint8_t ck[crypto_generichash_KEYBYTES];
+  crypto_kdf_derive_from_key(ck, sizeof ck, SUBKEY_CHECK, kdf_context, master);
+  crypto_generichash(m->check, sizeof m->check, (const unsigned char *)check_label, sizeof check_label, ck,
+                     sizeof ck);
+  sodium_memzero(ck, sizeof ck);
 }
 
 int mes_master_load(const char *path, struct mes_master **out, struct mes_err *err) {
@@ -218,6 +229,20 @@ void mes_master_free(struct mes_master *m) {
     return;
   sodium_memzero(m, sizeof *m);
   free(m);
+}
+
+void mes_master_check_hex(const struct mes_master *m, char out[MES_KEY_CHECK_HEX]) {
+  sodium_bin2hex(out, MES_KEY_CHECK_HEX, m->check, sizeof m->check);
+}
+
+int mes_master_check_matches(const struct mes_master *m, const char *stored, size_t len) {
+  uint8_t got[MES_KEY_CHECK_BYTES];
+  size_t n = 0;
+  const char *end = NULL;
+  if (!stored || len != 2 * sizeof got ||
+      sodium_hex2bin(got, sizeof got, stored, len, NULL, &n, &end) != 0 || n != sizeof got || end != stored + len)
+    return 0;
+  return sodium_memcmp(got, m->check, sizeof got) == 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -347,6 +372,18 @@ char *mes_base64(const uint8_t *bin, size_t len, char *out, size_t cap) {
   if (cap < sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL))
     return NULL;
   return sodium_bin2base64(out, cap, bin, len, sodium_base64_VARIANT_ORIGINAL);
+}
+
+void mes_random_bytes(void *out, size_t n) { randombytes_buf(out, n); }
+
+uint64_t mes_shorthash(const uint8_t key[16], const void *in, size_t len) {
+  _Static_assert(crypto_shorthash_KEYBYTES == 16 && crypto_shorthash_BYTES == 8, "SipHash-2-4 sizes");
+  uint8_t h[crypto_shorthash_BYTES];
+  crypto_shorthash(h, in, len, key);
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = v << 8 | h[i];
+  return v;
 }
 
 void mes_random_token(char *out, size_t cap, size_t n_bytes) {

@@ -3,8 +3,8 @@
  *
  * One master key file (32 random bytes, mode 0600) per data directory; all
  * other secrets are derived from it with crypto_kdf under fixed contexts:
- * the key-wrapping key, the pseudonym key, the event-id key and the Ed25519
- * receipt-signing seed. Subject keys are random per subject, sealed ("wrapped")
+ * the key-wrapping key, the pseudonym key, the event-id key, the Ed25519
+ * receipt-signing seed and the key-check key. Subject keys are random per subject, sealed ("wrapped")
  * by the wrapping key with the subject's numeric id as associated data, and
  * live only in the keystore (store's key_* ops), never beside the data.
  *
@@ -25,6 +25,8 @@
 #define MES_WRAPPED_KEY_BYTES (MES_KEY_BYTES + MES_SEAL_OVERHEAD)
 #define MES_SIG_BYTES 64
 #define MES_SIGN_PK_BYTES 32
+#define MES_KEY_CHECK_BYTES 32
+#define MES_KEY_CHECK_HEX (2 * MES_KEY_CHECK_BYTES + 1) /* hex digits and NUL */
 
 struct mes_master;
 
@@ -38,6 +40,15 @@ int mes_master_create(const char *path, struct mes_err *err);
  * *out is new: free with mes_master_free. */
 int mes_master_load(const char *path, struct mes_master **out, struct mes_err *err);
 void mes_master_free(struct mes_master *m);
+
+/* The key check: a value, stored in the clear beside the data, that tells
+ * whether a store was made with this master key without revealing anything
+ * about the key (a keyed BLAKE2b of a fixed label under a subkey of its own).
+ * Deterministic per master key. out receives lower-case hex and a NUL. */
+void mes_master_check_hex(const struct mes_master *m, char out[MES_KEY_CHECK_HEX]);
+/* 1 when stored[0..len) is m's check value in hex, compared in constant
+ * time; 0 otherwise, including for text that is not such a value. */
+int mes_master_check_matches(const struct mes_master *m, const char *stored, size_t len);
 
 /* Keyed pseudonym of an id (BLAKE2b with the pseudonym key; `ns` separates
  * namespaces such as "subject" and "anon"). Deterministic per data directory. */
@@ -86,6 +97,13 @@ char *mes_base64(const uint8_t *bin, size_t len, char *out, size_t cap);
  * (at most 64). Size cap for it with ((n_bytes + 2) / 3) * 4 + 1; when cap is
  * smaller, fewer bytes of entropy are used so that the token fits. */
 void mes_random_token(char *out, size_t cap, size_t n_bytes);
+
+/* n random bytes from libsodium (randombytes_buf): never fails. */
+void mes_random_bytes(void *out, size_t n);
+
+/* SipHash-2-4 of in[0..len) under a 16-byte key: a fast keyed function for
+ * short inputs (hash tables, small permutations), not a MAC for storage. */
+uint64_t mes_shorthash(const uint8_t key[16], const void *in, size_t len);
 
 /* Wipes memory that held a secret. */
 void mes_wipe(void *p, size_t len);

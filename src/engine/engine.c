@@ -26,6 +26,7 @@
 #include "policy/policy.h"
 #include "recommend/recommend.h"
 #include "store/store.h"
+#include "subject/keycheck.h"
 #include "subject/subjmap.h"
 
 #define AUTH_CACHE_SLOTS 64
@@ -405,6 +406,7 @@ int mes_engine_init_dir(const char *dir, struct mes_err *err) {
   char *yaml = path_join(dir, "mesura.yaml");
   char *key = path_join(dir, "master.key");
   struct mes_store *st = NULL;
+  struct mes_master *master = NULL;
   rc = MES_ENOMEM;
   if (!yaml || !key)
     goto done;
@@ -425,8 +427,15 @@ int mes_engine_init_dir(const char *dir, struct mes_err *err) {
   if (rc)
     goto done;
   rc = mes_store_open(dir, MES_STORE_SQLITE, true, &st, err);
-  mes_store_close(st);
+  if (rc)
+    goto done;
+  /* The new store carries the key check from the start (keycheck.h). */
+  rc = mes_master_load(key, &master, err);
+  if (!rc)
+    rc = mes_keycheck_verify(st, master, dir, err);
 done:
+  mes_store_close(st);
+  mes_master_free(master);
   free(yaml);
   free(key);
   return rc;
@@ -472,6 +481,9 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   if (rc)
     goto fail;
   rc = mes_store_open(o->dir, MES_STORE_SQLITE, false, &e->store, err);
+  if (rc)
+    goto fail;
+  rc = mes_keycheck_verify(e->store, e->master, o->dir, err);
   if (rc)
     goto fail;
   rc = pin_policy(e->store, pol, err);
@@ -714,9 +726,14 @@ void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]) { mes_sign
 
 /* ---------------------------------------------------------------- auth */
 
+/* MES_ETOKEN_EXPIRED for a token that was issued but has run out (while
+ * its slot still holds it), so that the client knows to ask for a new one
+ * rather than doubt its key. */
 static int token_lookup(struct mes_engine *e, const uint8_t hash[32], struct mes_principal *out, int64_t now) {
   for (size_t i = 0; i < TOKEN_SLOTS; i++) {
     struct token_slot *t = &e->tokens[i];
+    if (t->expires_ms != 0 && t->expires_ms <= now && mes_ct_equal(t->hash, hash, 32))
+      return MES_ETOKEN_EXPIRED;
     if (t->expires_ms > now && mes_ct_equal(t->hash, hash, 32)) {
       memset(out, 0, sizeof *out);
       snprintf(out->name, sizeof out->name, "subject-token");
@@ -847,16 +864,13 @@ int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char 
   int64_t now = mes_now_ms();
   *expires_ms = now + (int64_t)ttl_s * 1000;
   pthread_mutex_lock(&e->auth_mu);
-  /* Reuse an expired slot, else the one expiring soonest. */
+  /* An empty slot, else the one that expired longest ago (an expired token
+   * keeps answering token_expired while it can), else the one expiring
+   * soonest. */
   size_t best = 0;
-  for (size_t i = 0; i < TOKEN_SLOTS; i++) {
-    if (e->tokens[i].expires_ms <= now) {
-      best = i;
-      break;
-    }
+  for (size_t i = 0; i < TOKEN_SLOTS && e->tokens[best].expires_ms != 0; i++)
     if (e->tokens[i].expires_ms < e->tokens[best].expires_ms)
       best = i;
-  }
   memcpy(e->tokens[best].hash, hash, 32);
   e->tokens[best].sid = sid;
   e->tokens[best].expires_ms = *expires_ms;

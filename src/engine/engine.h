@@ -59,7 +59,9 @@ struct mes_engine_opts {
   struct mes_log log;  /* copied */
 };
 
-/* Opens a data directory made by mes_engine_init_dir. *out is new. */
+/* Opens a data directory made by mes_engine_init_dir. *out is new.
+ * MES_ECRYPTO, naming the file, when master.key, mesura.db and keys.db do
+ * not belong together (subject/keycheck.h). */
 int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, struct mes_err *err);
 /* Flushes and closes (stopping the background thread first, when started).
  * NULL-safe. */
@@ -127,7 +129,8 @@ const char *mes_engine_dir(struct mes_engine *e);
 
 /* Looks a bearer secret up (API key by hash, constant-time; or a subject
  * token). Changes made by `mesura keys` in another process are seen within a
- * second. MES_EUNAUTHORIZED when unknown or revoked. */
+ * second. MES_EUNAUTHORIZED when unknown or revoked, MES_ETOKEN_EXPIRED for
+ * a subject token past its expiry. */
 int mes_engine_authenticate(struct mes_engine *e, const char *bearer, size_t len, struct mes_principal *out);
 
 /* Key management (CLI and admin API). key_out receives the secret, shown once. */

@@ -123,7 +123,9 @@ static void print_outside(FILE *out, const struct mes_eval_result *r) {
     fprintf(out, "  %-19s %s\n", r->settings[k].key, r->settings[k].value);
 }
 
-static int exit_code(int rc) { return rc == MES_EUSAGE || rc == MES_EBAD_INPUT ? 2 : 1; }
+/* 2 only when the command line was wrong (an unknown model); a malformed
+ * input file is an error of the data, 1 like every other failure. */
+static int exit_code(int rc) { return rc == MES_EUSAGE ? 2 : 1; }
 
 static void print_models(FILE *out, const struct mes_eval_ranker *rankers, size_t n) {
   fprintf(out, "popular, itemknn, ease, rp3beta, mesura");

@@ -244,7 +244,7 @@ int mes_eval_convert_cli(int argc, char **argv) {
               : snprintf(path, sizeof path, "%s", input);
   if (n < 0 || (size_t)n >= sizeof path) {
     fprintf(stderr, "mesura eval-convert: the input path is too long\n");
-    return 2;
+    return 1;
   }
   FILE *in = fopen(path, "r");
   if (!in) {
@@ -257,7 +257,7 @@ int mes_eval_convert_cli(int argc, char **argv) {
   if (n < 0 || (size_t)n >= sizeof tmp) {
     fclose(in);
     fprintf(stderr, "mesura eval-convert: the output path is too long\n");
-    return 2;
+    return 1;
   }
   /* Written beside the target and renamed at the end: a failed run never
    * leaves a half file under the final name. */
@@ -289,8 +289,8 @@ int mes_eval_convert_cli(int argc, char **argv) {
     if (rc)
       remove(tmp);
   }
-  if (rc)
-    return rc == MES_EBAD_INPUT ? 2 : 1;
+  if (rc) /* 2 is for a wrong command line only: a malformed dataset file is 1 */
+    return rc == MES_EUSAGE ? 2 : 1;
   fprintf(stderr, "mesura eval-convert: %s: %zu interactions written, %zu ratings below 4 left out\n", name, kept,
           skipped);
   return 0;

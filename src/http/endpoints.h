@@ -18,6 +18,7 @@ void mes__h_privacy_notice(struct mes_http_req *req, struct mes_http_resp *resp)
 void mes__h_consent_put(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_consent_get(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_preferences_put(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_preferences_patch(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_preferences_get(struct mes_http_req *req, struct mes_http_resp *resp);
 
 /* h_events.c — events in (contract §4) and one event forgotten (§7). */

@@ -1,11 +1,13 @@
 /*
  * http/h_consent — the consent and preference endpoints (contract §5, scope
  * consent, also open to the subject's own token): thin adapters from a
- * request to the consent module and back.
+ * request to the consent module (and, for PATCH preferences, which can
+ * also dismiss items, the rights module) and back.
  */
 #include "consent/consent.h"
 #include "http/endpoints.h"
 #include "http/handler.h"
+#include "rights/rights.h"
 
 /*
  * Keeps a subject token to its own subject and puts the pseudonym in the
@@ -69,6 +71,26 @@ void mes__h_preferences_put(struct mes_http_req *req, struct mes_http_resp *resp
   if (subject_gate(req, &s, &err) ||
       mes_http_req_json(req, mes_consent_pref_fields, mes_consent_pref_n_fields, &body, &err) ||
       mes_consent_set_preferences(mes_http_req_ctx(req), id, id_len, body, &out, &err)) {
+    json_decref(body);
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  json_decref(body);
+  mes_http_reply_json(resp, 200, out);
+}
+
+/* PATCH /v1/subjects/{s}/preferences -> 200 the stored preferences, after
+ * adding and removing what the body names and dismissing its items. */
+void mes__h_preferences_patch(struct mes_http_req *req, struct mes_http_resp *resp) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  struct mes_subject s;
+  json_t *body = NULL, *out = NULL;
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, "s", &id_len);
+  if (subject_gate(req, &s, &err) ||
+      mes_http_req_json(req, mes_rights_pref_patch_fields, mes_rights_pref_patch_n_fields, &body, &err) ||
+      mes_rights_patch_preferences(mes_http_req_ctx(req), id, id_len, body, &out, &err)) {
     json_decref(body);
     mes_http_reply_error(resp, &err);
     return;

@@ -50,6 +50,7 @@ void mes__h_events_post(struct mes_http_req *req, struct mes_http_resp *resp) {
   json_int_t dropped = json_integer_value(json_object_get(out, "dropped_properties"));
   if (dropped > 0)
     mes_http_metric_add(req, "mesura_event_properties_dropped_total", NULL, NULL, (uint64_t)dropped);
+  mes_http_localize_errors(req, json_object_get(out, "errors"));
   mes_http_reply_json(resp, 200, out);
   mes_http_resp_hold(resp, ticket);
 }

@@ -42,6 +42,7 @@ void mes__h_items_post(struct mes_http_req *req, struct mes_http_resp *resp) {
     return;
   }
   json_decref(body);
+  mes_http_localize_errors(req, json_object_get(out, "errors"));
   mes_http_reply_json(resp, 200, out);
 }
 

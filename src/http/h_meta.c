@@ -15,11 +15,42 @@
 #include "http/http_int.h"
 #include "model/model.h"
 #include "recommend/recommend.h"
+#include "store/store.h"
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define HTML_TYPE "text/html; charset=utf-8"
 
+/* True while the store refuses writes for a full disk. Asked only after a
+ * write was refused so (the server's flag), since it takes the store's
+ * write lock for a moment: a store that lost a group commit to the full disk
+ * refuses every transaction until it is reopened; one that only refused a
+ * statement takes a transaction again once there is room. */
+static bool still_full(struct mes_http_req *req) {
+  struct mes__server *srv = req->srv;
+  if (!atomic_load_explicit(&srv->storage_full, memory_order_relaxed))
+    return false;
+  struct mes_store *st = mes_engine_store(mes_http_req_engine(req));
+  int rc = mes_store_tx_begin(st);
+  if (rc == MES_OK)
+    mes_store_tx_rollback(st);
+  if (rc == MES_ESTORAGE_FULL)
+    return true;
+  if (atomic_exchange(&srv->storage_full, false))
+    mes_log(srv->log, MES_LOG_INFO, "the data store takes writes again");
+  return false;
+}
+
+/* 200 {"status": "ok"}, or 503 {"status": "degraded", "reason", "message"}
+ * while the disk is full: GET requests are still answered, but every write
+ * is refused, which a monitor should page someone about. */
 void mes__h_healthz(struct mes_http_req *req, struct mes_http_resp *resp) {
+  if (still_full(req)) {
+    const char *lang = mes_lang_name(mes_lang_negotiate(NULL, mes_http_req_header(req, "Accept-Language")));
+    mes_http_reply_json(resp, 503,
+                        json_pack("{s:s, s:s, s:s}", "status", "degraded", "reason", mes_rc_code(MES_ESTORAGE_FULL),
+                                  "message", mes_rc_message_in(MES_ESTORAGE_FULL, lang)));
+    return;
+  }
   mes_http_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -141,10 +172,12 @@ void mes__h_privacy_notice(struct mes_http_req *req, struct mes_http_resp *resp)
   bool html = q_html > 0 && q_html > accept_q(accept, "application/json");
   mes_http_resp_header(resp, "Content-Language", mes_lang_name(lang));
   mes_http_resp_header(resp, "Vary", "Accept, Accept-Language");
+  struct mes_served_right rights[MES_RIGHT_N];
+  size_t n_rights = mes_http_served_rights(rights, MES_RIGHT_N);
   if (html) {
-    char *page = mes_policy_notice_html(c->policy, lang);
+    char *page = mes_policy_notice_html(c->policy, rights, n_rights, lang);
     mes_http_reply_take(resp, 200, HTML_TYPE, page, page ? strlen(page) : 0);
   } else {
-    mes_http_reply_json(resp, 200, mes_policy_notice_json(c->policy, lang));
+    mes_http_reply_json(resp, 200, mes_policy_notice_json(c->policy, rights, n_rights, lang));
   }
 }

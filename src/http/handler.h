@@ -86,6 +86,12 @@ struct mes_route {
   mes_http_handler fn;
 };
 
+/* The data-subject rights this server serves, read from its routing table:
+ * fills out (cap entries; MES_RIGHT_N is enough) with each right whose
+ * route is registered and open to the subject's own token, and returns how
+ * many. The privacy notice promises these and no others. */
+size_t mes_http_served_rights(struct mes_served_right *out, size_t cap);
+
 /* ------------------------------------------------------------------ request */
 
 /* The engine serving the request. Borrowed. */
@@ -123,10 +129,10 @@ bool mes_http_req_gpc(const struct mes_http_req *req);
 /*
  * Parses the body as a JSON object and checks it against a field table
  * (base/json.h). On success *out is a new reference (json_decref it). Errors,
- * in err, ready for mes_http_reply_error: unsupported_media_type (a
- * Content-Type other than JSON or text/plain), empty_body, malformed_json,
+ * in err, ready for mes_http_reply_error: empty_body, malformed_json,
  * invalid_utf8, wrong_type, unknown_field, missing_field and the field
- * checks, with their JSON pointer.
+ * checks, with their JSON pointer. (A body that is not declared
+ * application/json never reaches a handler: the server answers 415.)
  */
 int mes_http_req_json(struct mes_http_req *req, const struct mes_jfield *fields, size_t n_fields, json_t **out,
                       struct mes_err *err);
@@ -163,8 +169,15 @@ void *mes_http_req_alloc(struct mes_http_req *req, size_t n);
 void mes_http_reply_json(struct mes_http_resp *resp, int status, json_t *v);
 
 /* Replies the contract's error shape {"error":{"code","message","field"}} with
- * the status of err->rc from the error table; "field" only when set. */
+ * the status of err->rc from the error table; "field" only when set. The
+ * message is in the language Accept-Language picks among en, es and pl: in
+ * English, err's own sentence; in the others, the code's sentence. */
 void mes_http_reply_error(struct mes_http_resp *resp, const struct mes_err *err);
+
+/* Puts the messages of a batch reply's `errors` array ([{"index", "error":
+ * {"code", "message", ...}}], borrowed, changed in place) in the request's
+ * language as mes_http_reply_error would; English leaves them as they are. */
+void mes_http_localize_errors(struct mes_http_req *req, json_t *errors);
 
 /* Replies with a copy of text[0..len) as `content_type` (a static string,
  * e.g. "text/html; charset=utf-8"). */

@@ -79,6 +79,45 @@ void mes__ratelimit_free(struct mes__ratelimit *rl);
  * how long (whole seconds, at least 1) until a token is there. Any thread. */
 bool mes__ratelimit_take(struct mes__ratelimit *rl, const char *key, uint64_t now_ns, int *retry_after_s);
 
+/* ------------------------------------------------------------ deadlines */
+
+/* What a connection is waiting for (deadline.c): a request's head, its body,
+ * or the head of the next request on a kept-alive connection. */
+enum mes__phase { MES__PHASE_HEAD = 0, MES__PHASE_BODY, MES__PHASE_NEXT_HEAD };
+
+/* One TCP connection (MHD's socket context), on the list of deadlines. */
+struct mes__conn {
+  struct mes__conn *prev, *next; /* guarded by mes__deadlines.mu */
+  int fd;
+  _Atomic uint64_t due_ns; /* CLOCK_MONOTONIC; 0: no deadline now */
+  atomic_int phase;        /* an enum mes__phase, for the metric */
+};
+
+/* The connections of a server and the thread that closes those past their
+ * deadline, counting them in mesura_http_deadline_closed_total{phase}. */
+struct mes__deadlines {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;      /* wakes the sweeper: a first connection, or stop */
+  struct mes__conn conns; /* list head (sentinel) */
+  struct mes_metrics *metrics; /* borrowed */
+  pthread_t thread;
+  bool stop, running;
+};
+
+/* Starts the sweeper. MES_ENOMEM when no thread can start. */
+int mes__deadlines_start(struct mes__deadlines *dl, struct mes_metrics *metrics);
+/* Stops it; call after MHD has stopped (every connection closed). No-op when
+ * not started. */
+void mes__deadlines_stop(struct mes__deadlines *dl);
+/* A new connection on socket fd, its head due at due_ns. New (freed by
+ * mes__conn_close); NULL when out of memory (no deadline then). Any thread. */
+struct mes__conn *mes__conn_open(struct mes__deadlines *dl, int fd, uint64_t due_ns);
+/* Takes c off the list and frees it: call before the socket is closed.
+ * NULL-safe. */
+void mes__conn_close(struct mes__deadlines *dl, struct mes__conn *c);
+/* Sets c's deadline (0: none) and what it waits for. NULL-safe; lock-free. */
+void mes__conn_due(struct mes__conn *c, enum mes__phase phase, uint64_t due_ns);
+
 /* ---------------------------------------------------------------- server */
 
 struct mes__server {
@@ -87,6 +126,10 @@ struct mes__server {
   struct mes_metrics *metrics;     /* owned */
   struct mes__ratelimit *ratelimit; /* owned; NULL when off */
   atomic_bool stopping;            /* set once SIGINT/SIGTERM arrived */
+  atomic_bool storage_full;        /* a write was refused for a full disk, and none succeeded since */
+  _Atomic uint64_t head_timeout_ns; /* serving.header_timeout_s of the current policy */
+  _Atomic uint64_t body_timeout_ns; /* serving.body_timeout_s */
+  struct mes__deadlines deadlines;
   pthread_mutex_t mu;              /* guards in_flight, signals idle */
   pthread_cond_t idle;
   unsigned in_flight; /* requests begun and not yet completed */
@@ -130,6 +173,9 @@ struct mes_http_req {
   char pseudonym[17]; /* for the access log; "" when none */
 
   bool queued; /* a response went to MHD */
+  bool close;   /* the reply closes the connection (the request's framing is in doubt) */
+  bool chunked; /* the body comes with Transfer-Encoding: chunked */
+  struct mes__conn *tconn; /* the connection's deadline; NULL when none could be kept */
 
   /* Parking (mes_http_resp_hold): the reply waits for a durable commit. */
   struct mes_store *hold_store; /* borrowed from the request's ctx */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/id.h"
 #include "crypto/crypto.h"
@@ -131,26 +130,9 @@ void mes_http_metric_add(struct mes_http_req *req, const char *name, const char 
   mes_metrics_add1(req->srv->metrics, name, label, value, n);
 }
 
-/* True when a Content-Type names a body we read as JSON. A missing header is
- * accepted, and so is text/plain: navigator.sendBeacon sends strings so. */
-static bool json_media_type(const char *ct) {
-  if (!ct)
-    return true;
-  while (*ct == ' ' || *ct == '\t')
-    ct++;
-  size_t n = strcspn(ct, ";");
-  while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-    n--;
-  if ((n == 16 && strncasecmp(ct, "application/json", n) == 0) || (n == 10 && strncasecmp(ct, "text/plain", n) == 0))
-    return true;
-  return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0;
-}
-
 int mes_http_req_json(struct mes_http_req *req, const struct mes_jfield *fields, size_t n_fields, json_t **out,
                       struct mes_err *err) {
   *out = NULL;
-  if (!json_media_type(mes_http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)))
-    return mes_err_set(err, MES_EUNSUPPORTED_MEDIA, NULL, "The body must be JSON (Content-Type: application/json).");
   json_t *obj;
   int rc = mes_json_parse_object(req->body.data, req->body.len, &obj, err);
   if (rc)
@@ -226,13 +208,46 @@ void mes_http_reply_json(struct mes_http_resp *resp, int status, json_t *v) {
   set_body(resp, status, MES_HTTP_JSON, s, strlen(s));
 }
 
+/* The language of error sentences: Accept-Language among every language
+ * mesura writes, whatever the policy offers shoppers, since errors are read
+ * by the brand's developers as much as by the people they serve. */
+static enum mes_lang error_lang(const struct mes_http_req *req) {
+  return req ? mes_lang_negotiate(NULL, mes_http_req_header(req, MHD_HTTP_HEADER_ACCEPT_LANGUAGE)) : MES_LANG_EN;
+}
+
+/* The sentence of an error in language l. A specific sentence is written in
+ * English by the code that failed; in another language the code's own
+ * sentence stands in for it (the JSON pointer in "field" still says where). */
+static const char *error_sentence(const struct mes_err *err, int rc, enum mes_lang l) {
+  if (l == MES_LANG_EN)
+    return err && err->rc != MES_OK ? mes_err_text(err) : mes_rc_message(rc);
+  return mes_rc_message_in(rc, mes_lang_name(l));
+}
+
+void mes_http_localize_errors(struct mes_http_req *req, json_t *errors) {
+  enum mes_lang l = error_lang(req);
+  if (l == MES_LANG_EN)
+    return;
+  size_t i;
+  json_t *row;
+  json_array_foreach(errors, i, row) {
+    json_t *e = json_object_get(row, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    for (int rc = 0; code && rc < MES_E_COUNT_; rc++) {
+      if (strcmp(code, mes_rc_code(rc)) == 0) {
+        json_object_set_new(e, "message", json_string(mes_rc_message_in(rc, mes_lang_name(l))));
+        break;
+      }
+    }
+  }
+}
+
 void mes_http_reply_error(struct mes_http_resp *resp, const struct mes_err *err) {
   int rc = err && err->rc != MES_OK ? err->rc : MES_EINTERNAL;
   json_t *e = json_object();
   json_t *root = json_object();
   if (!e || !root || json_object_set_new(e, "code", json_string(mes_rc_code(rc))) ||
-      json_object_set_new(e, "message", json_string(err && err->rc != MES_OK ? mes_err_text(err)
-                                                                              : mes_rc_message(rc))) ||
+      json_object_set_new(e, "message", json_string(error_sentence(err, rc, error_lang(resp->req)))) ||
       (err && err->field[0] && json_object_set_new(e, "field", json_string(err->field)))) {
     json_decref(e);
     json_decref(root);

@@ -5,9 +5,12 @@
  * A request goes through these steps, each of which may set the error the
  * request is answered with instead of its handler (req->pending):
  *
- *   1. first call (headers read): route (404, 405 with Allow), key (401),
- *      rate limit (429 with Retry-After), scope or subject token (403), path
- *      parameters (400 invalid_id), declared Content-Length (413);
+ *   1. first call (headers read): framing (400 bad_request, answered at once
+ *      and the connection closed, when the body's length is given two ways),
+ *      route (404, 405 with Allow), key (401; an expired subject token
+ *      401 token_expired), rate limit (429 with Retry-After), scope or
+ *      subject token (403), path parameters (400 invalid_id), declared
+ *      Content-Length (413), a body not declared as JSON (415);
  *   2. body calls: the body is kept up to 16 MiB; past that, or after an
  *      error, it is read and dropped, so the client sees the reply instead of
  *      a reset connection (up to DRAIN_MAX; beyond, the connection is cut);
@@ -18,6 +21,17 @@
  *      MHD then calls on_request again and the reply is queued;
  *   4. completion (reply sent or connection gone): access log line, metrics,
  *      free, and the in-flight count that shutdown waits on.
+ *
+ * Slow clients meet total deadlines (deadline.c) besides MHD's idle timeout:
+ * the head is due serving.header_timeout_s after the connection opens, the
+ * body serving.body_timeout_s after the head, and the next head on a
+ * kept-alive connection CONNECTION_TIMEOUT_S after the previous reply.
+ *
+ * What libmicrohttpd answers by itself, before any of this runs, has its own
+ * HTML body that the server cannot replace (0.9.75 builds those bodies in):
+ * 400 for a malformed request line, header or Content-Length value, 414 for
+ * a request line and 431 for headers larger than CONNECTION_POOL_BYTES, and
+ * 505 for an HTTP version other than 1.0 and 1.1.
  *
  * Signals are handled synchronously: SIGINT, SIGTERM and SIGHUP are blocked
  * before MHD's threads start (they inherit the mask) and the calling thread
@@ -48,6 +62,7 @@
 #define DEFAULT_RPS 1000
 #define DRAIN_MAX ((uint64_t)64 << 20) /* body bytes dropped after an error before the connection is cut */
 #define SHUTDOWN_GRACE_S 10
+#define NS_PER_S 1000000000ull
 #define TLS_FILE_MAX ((size_t)1 << 20)
 /* Worker threads. A request waiting for its group commit does not hold one
  * (it is parked, see step 3), so one fsync carries every request that
@@ -67,6 +82,17 @@
 #define CONNECTION_POOL_BYTES ((size_t)16 << 10)
 
 /* ---------------------------------------------------------------- replies */
+
+/* A full disk is told once per episode in the log (the replies say it to
+ * every client): from the first write refused with 507 storage_full until
+ * /healthz finds the store taking writes again (h_meta.c). */
+static void note_storage(const struct mes_http_req *req) {
+  struct mes__server *srv = req->srv;
+  if (req->resp.status == 507 && !atomic_exchange(&srv->storage_full, true))
+    mes_log(srv->log, MES_LOG_ERROR,
+            "the data directory's disk is full: writes are refused (507 storage_full) and /healthz reports "
+            "degraded; nothing acknowledged was lost. Free space, then restart the server");
+}
 
 /* Hands the reply to MHD. The body moves to MHD, which frees it. */
 static enum MHD_Result queue_reply(struct mes_http_req *req) {
@@ -91,8 +117,9 @@ static enum MHD_Result queue_reply(struct mes_http_req *req) {
   if (!cache_set)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  if (atomic_load(&srv->stopping))
+  if (req->close || atomic_load(&srv->stopping))
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+  note_storage(req);
   enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)resp->status, r);
   MHD_destroy_response(r);
   req->queued = ret == MHD_YES;
@@ -142,6 +169,12 @@ static bool admit(struct mes_http_req *req, const struct mes_route *route) {
     fail(req, rc, NULL, "The API key is unknown or revoked.");
     return false;
   }
+  if (rc == MES_ETOKEN_EXPIRED) {
+    mes_http_resp_header(&req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                         "Bearer realm=\"mesura\", error=\"invalid_token\", error_description=\"The token expired\"");
+    fail(req, rc, NULL, NULL);
+    return false;
+  }
   if (rc) {
     fail(req, rc, NULL, NULL);
     return false;
@@ -189,10 +222,87 @@ static long long declared_length(const struct mes_http_req *req) {
   return errno || end == cl || v < 0 ? -1 : v;
 }
 
+struct framing {
+  int n_length, n_encoding;
+  const char *encoding;
+  bool blank_in_name;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  struct framing *f = cls;
+  f->blank_in_name |= strpbrk(key, " \t") != NULL;
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+    f->n_length++;
+  } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+    f->n_encoding++;
+    f->encoding = value;
+  }
+  return MHD_YES;
+}
+
+/* True when the body's length is given at most one way, as RFC 9112 §6.3
+ * requires: one Content-Length, or Transfer-Encoding: chunked alone, and no
+ * header name holds a blank (§5.1). libmicrohttpd 0.9.75 takes the first of
+ * two Content-Lengths, lets chunked win over a Content-Length, reads a body
+ * under any other Transfer-Encoding until the connection closes, and takes
+ * "Content-Length : 5" for some other header (so the body is read as the
+ * next request); a proxy in front that reads the same bytes another way
+ * sees a different next request (request smuggling). */
+static bool framing_clear(struct mes_http_req *req) {
+  struct framing f = {0, 0, NULL, false};
+  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+  if (f.blank_in_name || f.n_length > 1 || f.n_encoding > 1 || (f.n_length && f.n_encoding))
+    return false;
+  req->chunked = f.n_encoding == 1;
+  if (!f.n_encoding)
+    return true;
+  const char *v = f.encoding;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  size_t n = strlen(v);
+  while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+    n--;
+  return n == 7 && strncasecmp(v, "chunked", 7) == 0;
+}
+
+/* True when a Content-Type is application/json, parameters allowed
+ * ("application/json; charset=utf-8"). */
+static bool json_media_type(const char *ct) {
+  if (!ct)
+    return false;
+  while (*ct == ' ' || *ct == '\t')
+    ct++;
+  size_t n = strcspn(ct, ";");
+  while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+    n--;
+  return n == 16 && strncasecmp(ct, "application/json", n) == 0;
+}
+
+/* A POST, PUT or PATCH that carries a body (chunked, or a Content-Length
+ * `len` above 0) must declare it as JSON; without a body no Content-Type is
+ * needed. */
+static bool body_type_ok(const struct mes_http_req *req, long long len) {
+  if (len <= 0 && !req->chunked)
+    return true;
+  const char *m = req->method_label;
+  if (strcmp(m, "POST") != 0 && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0)
+    return true;
+  return json_media_type(mes_http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE));
+}
+
 static void begin(struct mes_http_req *req, const char *path) {
   struct mes_err perr;
   char allow[96];
   mes_err_clear(&perr);
+  /* Before anything else: where this request ends is in doubt, so nothing
+   * after it on this connection can be trusted either. */
+  if (!framing_clear(req)) {
+    req->close = true;
+    fail(req, MES_EBAD_REQUEST, NULL,
+         "The request gives the length of its body more than one way (two Content-Length headers, or one with "
+         "Transfer-Encoding), a Transfer-Encoding other than chunked, or a header name with a blank in it.");
+    return;
+  }
   enum mes__match m = mes__route_match(req->method, path, &req->arena, &req->route, req->params, &req->n_params,
                                        allow, sizeof allow, &perr);
   if (m == MES__MATCH_NO_PATH) {
@@ -216,12 +326,16 @@ static void begin(struct mes_http_req *req, const char *path) {
   long long len = declared_length(req);
   if (len > (long long)MES_HTTP_BODY_MAX)
     fail(req, MES_EBODY_TOO_LARGE, NULL, NULL);
+  else if (!body_type_ok(req, len))
+    fail(req, MES_EUNSUPPORTED_MEDIA, NULL, "Send the body as JSON, with Content-Type: application/json.");
 }
 
 /* True when an error decided on the first call should go out at once rather
  * than after the body: the client waits for "100 Continue" before sending it,
  * or it is too big to be worth reading and dropping. */
 static bool reply_early(const struct mes_http_req *req) {
+  if (req->close)
+    return true;
   const char *expect = mes_http_req_header(req, MHD_HTTP_HEADER_EXPECT);
   if (expect && strcasecmp(expect, "100-continue") == 0)
     return true;
@@ -348,6 +462,8 @@ static enum MHD_Result unpark(struct mes_http_req *req) {
 }
 
 static enum MHD_Result finish(struct mes_http_req *req) {
+  /* The request is whole: from here the server works, not the client. */
+  mes__conn_due(req->tconn, MES__PHASE_BODY, 0);
   if (req->pending.rc == MES_OK)
     run_handler(req);
   else
@@ -371,6 +487,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_lock(&srv->mu);
     srv->in_flight++;
     pthread_mutex_unlock(&srv->mu);
+    /* The head is in; the body (if any) is due within body_timeout. */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->tconn = ci ? ci->socket_context : NULL;
+    mes__conn_due(req->tconn, MES__PHASE_BODY,
+                  req->start_ns + atomic_load_explicit(&srv->body_timeout_ns, memory_order_relaxed));
     begin(req, url);
     if (req->pending.rc != MES_OK && reply_early(req))
       return finish(req);
@@ -410,6 +531,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
    * calling on_request again, so unpark never ran. Left counted, it would
    * hold drain_and_stop forever. */
   bool was_parked = req->parked;
+  /* A kept-alive connection's next head is due as an idle one would be cut. */
+  mes__conn_due(req->tconn, MES__PHASE_NEXT_HEAD, mes_mono_ns() + (uint64_t)CONNECTION_TIMEOUT_S * NS_PER_S);
   req_free(req);
   pthread_mutex_lock(&srv->mu);
   if (was_parked)
@@ -417,6 +540,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (--srv->in_flight == 0 || (was_parked && srv->parked == 0))
     pthread_cond_broadcast(&srv->idle);
   pthread_mutex_unlock(&srv->mu);
+}
+
+/* Every TCP connection: on the list of deadlines from its start (its first
+ * head is due within header_timeout) until it is closed. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  struct mes__server *srv = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_context = ci ? mes__conn_open(&srv->deadlines, ci->connect_fd,
+                                          mes_mono_ns() + atomic_load(&srv->head_timeout_ns))
+                         : NULL;
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+    mes__conn_close(&srv->deadlines, *socket_context);
+    *socket_context = NULL;
+  }
+}
+
+/* Takes the slow-client deadlines from the current policy (at start and
+ * after each reload). */
+static void read_timeouts(struct mes__server *srv) {
+  struct mes_ctx c;
+  mes_engine_ctx(srv->engine, &c, "server", false);
+  atomic_store(&srv->head_timeout_ns, (uint64_t)c.policy->serving.header_timeout_s * NS_PER_S);
+  atomic_store(&srv->body_timeout_ns, (uint64_t)c.policy->serving.body_timeout_s * NS_PER_S);
+  mes_engine_ctx_done(srv->engine, &c);
 }
 
 /* Keeps MHD from decoding %XX in the path: "/v1/subjects/a%2Fb" must stay
@@ -690,6 +839,8 @@ static void wait_for_stop(struct mes__server *srv, const sigset_t *set) {
     mes_err_clear(&err);
     if (mes_engine_reload(srv->engine, &err))
       mes_log(srv->log, MES_LOG_ERROR, "reload refused, the old policy stays: %s", mes_err_text(&err));
+    else
+      read_timeouts(srv);
   }
 }
 
@@ -725,6 +876,10 @@ static int server_init(struct mes__server *srv, struct mes_engine *e, int rps, s
   srv->engine = e;
   srv->log = mes_engine_log(e);
   atomic_init(&srv->stopping, false);
+  atomic_init(&srv->storage_full, false);
+  atomic_init(&srv->head_timeout_ns, 0);
+  atomic_init(&srv->body_timeout_ns, 0);
+  read_timeouts(srv);
   const char **patterns = calloc(mes__n_routes + 1, sizeof *patterns);
   if (!patterns)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
@@ -751,6 +906,7 @@ static int server_init(struct mes__server *srv, struct mes_engine *e, int rps, s
 }
 
 static void server_release(struct mes__server *srv) {
+  mes__deadlines_stop(&srv->deadlines); /* after MHD stopped: no connection is left */
   mes__ratelimit_free(srv->ratelimit);
   mes_metrics_free(srv->metrics);
   pthread_cond_destroy(&srv->idle);
@@ -781,6 +937,11 @@ int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct m
   }
   if ((rc = open_listener(listen_on, &fd, &ipv6, err)))
     goto out;
+  if ((rc = mes__deadlines_start(&srv.deadlines, srv.metrics))) {
+    close(fd);
+    rc = mes_err_set(err, rc, NULL, "The server could not start its deadline thread.");
+    goto out;
+  }
 
   /* Blocked here, before MHD's threads exist, so that they inherit it. The
    * mask stays on return: a second Ctrl-C must not cut the caller's
@@ -814,7 +975,8 @@ int mes_http_serve(struct mes_engine *e, const struct mes_http_opts *o, struct m
       MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &srv, MHD_OPTION_THREAD_POOL_SIZE,
       o->threads > 0 ? (unsigned)o->threads : POOL_THREADS_DEFAULT, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-      &srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+      &srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+      MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
   if (!d) {
     close(fd);
     pthread_sigmask(SIG_SETMASK, &old_set, NULL); /* nothing started: leave no trace */

@@ -30,6 +30,12 @@
 #include "subject/subjmap.h"
 
 #define DAY_MS 86400000LL
+/* The smallest integer ts taken as epoch milliseconds: 1973-03-03 as
+ * milliseconds, but the year 5138 as seconds. Every event a shop can send
+ * happened after it, and every epoch-seconds value of our era is below it:
+ * such a value would otherwise read as January 1970 and be silently dropped
+ * as expired, so it is refused as the unit mistake it is. */
+#define MIN_TS_MS 100000000000LL
 #define READ_SESSION_MIN 8 /* events in a request from which its look-ups share a read session */
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -403,6 +409,10 @@ static int validate(struct batch *b, struct ev *ev, const char *ptr, struct mes_
     rc = mes_json_ts(v, b->c->now_ms, &ev->ts_ms, fp, err);
     if (rc)
       return rc;
+    if (json_is_integer(v) && ev->ts_ms < MIN_TS_MS)
+      return mes_err_set(err, MES_EBAD_TS, fp,
+                         "Field ts looks like epoch seconds: integer timestamps are epoch milliseconds (this one "
+                         "would be before 1973); multiply it by 1000.");
   }
   if ((v = member(o, "context"))) {
     ptr_join(fp, ptr, "context");

@@ -31,6 +31,12 @@ const char *mes__built_kind_name(int k) {
   return k >= 0 && k < MES__BUILT_N ? names[k] : "unknown";
 }
 
+/* The kind as a log line says it, article and all ("an EASE model"). */
+static const char *kind_phrase(int k) {
+  static const char *const phrases[MES__BUILT_N] = {"a popular model", "a cooc model", "an EASE model"};
+  return k >= 0 && k < MES__BUILT_N ? phrases[k] : "a model";
+}
+
 /* ---------------------------------------------------------------- training */
 
 static json_t *time_or_null(int64_t ms, bool have) {
@@ -203,8 +209,8 @@ int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, s
   }
   rc = mes__model_from_blob(blob, blob_len, 0, out, err); /* takes blob */
   if (!rc)
-    mes_log(c->log, MES_LOG_INFO, "trained a %s model: %zu items, %zu events of %zu people in %llu ms",
-            mes__built_kind_name(kind), n, d.n_ev, d.n_subj, (unsigned long long)((t_end - t0) / 1000000));
+    mes_log(c->log, MES_LOG_INFO, "trained %s: %zu items, %zu events of %zu people in %llu ms", kind_phrase(kind),
+            n, d.n_ev, d.n_subj, (unsigned long long)((t_end - t0) / 1000000));
 done:
   for (int r = 0; r < MES_REL_N; r++)
     mes__csr_release(&rel[r]);

@@ -1,6 +1,9 @@
 /*
  * policy/notice — the privacy notice (contract §9), generated from the loaded
  * policy so that it can never say something other than what the engine does.
+ * The rights it promises are the ones its caller says are served (each with
+ * the request that serves it): the policy cannot know which endpoints run,
+ * and a promise of a right that nothing serves would be a false one.
  *
  * The JSON form is built first; the HTML form is rendered from that JSON, so
  * the two always agree. Fixed sentences live in one table below, one column
@@ -66,6 +69,7 @@ enum txt {
   T_R_CORRECT,
   T_R_RESTRICT,
   T_R_ERASE,
+  T_R_ACCESS_LOG,
   T_R_WITHDRAW,
   T_VERSION,
   T_N
@@ -165,9 +169,8 @@ static const char *const texts[T_N][MES_LANG_N] = {
     [T_RIGHTS_INTRO] = {"Whatever you choose, you can at any time:",
                         "Elijas lo que elijas, en cualquier momento puedes:",
                         "Niezależnie od tego, co wybierzesz, w każdej chwili możesz:"},
-    [T_R_SEE] = {"See what we hold about you, on your privacy page, at any time.",
-                 "Ver lo que tenemos sobre ti, en tu página de privacidad, cuando quieras.",
-                 "Zobaczyć w dowolnej chwili, co o Tobie przechowujemy, na Twojej stronie prywatności."},
+    [T_R_SEE] = {"See what we hold about you.", "Ver lo que tenemos sobre ti.",
+                 "Zobaczyć, co o Tobie przechowujemy."},
     [T_R_EXPORT] = {"Take a copy of all of it, in a file you can keep or move elsewhere.",
                     "Llevarte una copia de todo, en un archivo que puedes guardar o llevar a otro sitio.",
                     "Pobrać kopię wszystkich tych danych w pliku, który możesz zachować lub przenieść gdzie "
@@ -184,6 +187,9 @@ static const char *const texts[T_N][MES_LANG_N] = {
                    "aprendieron de ello.",
                    "Usunąć je: kasujemy wszystko, co Ciebie dotyczy, łącznie z tym, czego nauczyły się z tego "
                    "nasze propozycje."},
+    [T_R_ACCESS_LOG] = {"See every time your data was read: when, by whom and for what.",
+                        "Ver cada vez que se leyeron tus datos: cuándo, quién y para qué.",
+                        "Zobaczyć każdy odczyt Twoich danych: kiedy, kto i w jakim celu."},
     [T_R_WITHDRAW] = {"Withdraw your consent to any purpose at any time, as easily as you gave it; we stop at once "
                       "and delete what was kept only for it.",
                       "Retirar tu consentimiento a cualquier finalidad en cualquier momento, tan fácilmente como "
@@ -208,10 +214,21 @@ static const struct {
 static const enum txt channel_text[MES_CH_N] = {T_CH_WEB, T_CH_APP, T_CH_EMAIL, T_CH_ADS, T_CH_STORE};
 
 static const struct {
-  const char *right;
+  const char *name;
   enum txt text;
-} rights[] = {{"see", T_R_SEE},           {"export", T_R_EXPORT}, {"correct", T_R_CORRECT},
-              {"restrict", T_R_RESTRICT}, {"erase", T_R_ERASE},   {"withdraw_consent", T_R_WITHDRAW}};
+} rights[MES_RIGHT_N] = {
+    [MES_RIGHT_SEE] = {"see", T_R_SEE},
+    [MES_RIGHT_EXPORT] = {"export", T_R_EXPORT},
+    [MES_RIGHT_CORRECT] = {"correct", T_R_CORRECT},
+    [MES_RIGHT_RESTRICT] = {"restrict", T_R_RESTRICT},
+    [MES_RIGHT_ERASE] = {"erase", T_R_ERASE},
+    [MES_RIGHT_ACCESS_LOG] = {"access_log", T_R_ACCESS_LOG},
+    [MES_RIGHT_WITHDRAW_CONSENT] = {"withdraw_consent", T_R_WITHDRAW},
+};
+
+const char *mes_right_name(enum mes_right r) {
+  return (unsigned)r < MES_RIGHT_N ? rights[r].name : NULL;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Building blocks                                                          */
@@ -403,25 +420,47 @@ static char *gpc_text(const struct mes_policy *p, enum mes_lang l) {
   return out;
 }
 
-json_t *mes_policy_notice_json(const struct mes_policy *p, enum mes_lang l) {
+/* The rights section: each right of enum mes_right order that `served`
+ * names, once, with the request that serves it. New array or NULL. */
+static json_t *rights_json(const struct mes_served_right *served, size_t n_served, enum mes_lang l) {
+  json_t *a = json_array();
+  bool ok = a != NULL;
+  for (int r = 0; ok && r < MES_RIGHT_N; r++) {
+    const struct mes_served_right *sr = NULL;
+    for (size_t i = 0; i < n_served && !sr; i++)
+      if (served[i].right == (enum mes_right)r)
+        sr = &served[i];
+    if (!sr)
+      continue;
+    json_t *o = json_object();
+    ok = put(o, "right", json_string(rights[r].name)) && put(o, "text", json_string(texts[rights[r].text][l])) &&
+         put(o, "method", json_string(sr->method ? sr->method : "")) &&
+         put(o, "path", json_string(sr->path ? sr->path : ""));
+    if (!ok)
+      json_decref(o);
+    else
+      ok = push(a, o);
+  }
+  if (!ok) {
+    json_decref(a);
+    return NULL;
+  }
+  return a;
+}
+
+json_t *mes_policy_notice_json(const struct mes_policy *p, const struct mes_served_right *served, size_t n_served,
+                               enum mes_lang l) {
   if (!p)
     return NULL;
   if ((unsigned)l >= MES_LANG_N)
     l = MES_LANG_EN;
   const char *site = p->site && p->site[0] ? p->site : texts[T_THIS_SITE][l];
-  json_t *o = json_object(), *purposes = json_array(), *rights_a = json_array(), *headings = json_object();
+  json_t *o = json_object(), *purposes = json_array(), *rights_a = rights_json(served, n_served, l);
+  json_t *headings = json_object();
   json_t *tp = json_object(), *decisions = json_object(), *cats = categories_json(p, l);
   bool ok = o && purposes && rights_a && headings && tp && decisions && cats;
   for (size_t i = 0; ok && i < p->n_purposes; i++)
     ok = push(purposes, purpose_item(p, i, l));
-  for (size_t i = 0; ok && i < sizeof rights / sizeof rights[0]; i++) {
-    json_t *r = json_object();
-    ok = r && put(r, "right", json_string(rights[i].right)) && put(r, "text", json_string(texts[rights[i].text][l]));
-    if (!ok)
-      json_decref(r);
-    else
-      ok = push(rights_a, r);
-  }
   int drd = p->decision_retention_days;
   ok = ok && put(headings, "purposes", json_string(texts[T_H_PURPOSES][l])) &&
        put(headings, "data", json_string(texts[T_H_DATA][l])) &&
@@ -439,12 +478,14 @@ json_t *mes_policy_notice_json(const struct mes_policy *p, enum mes_lang l) {
        put(o, "intro", jtake(fmt_new(texts[T_INTRO][l], site))) &&
        put(o, "opt_in", json_string(texts[T_OPT_IN][l])) && put(o, "gpc_text", jtake(gpc_text(p, l))) &&
        put(o, "headings", json_incref(headings)) && put(o, "purposes", json_incref(purposes)) &&
-       put(o, "categories", json_incref(cats)) && put(o, "rights_text", json_string(texts[T_RIGHTS_INTRO][l])) &&
-       put(o, "rights", json_incref(rights_a)) && put(o, "third_party_data", json_incref(tp)) &&
+       put(o, "categories", json_incref(cats)) && put(o, "rights", json_incref(rights_a)) &&
+       put(o, "third_party_data", json_incref(tp)) &&
        put(o, "decisions", json_incref(decisions)) &&
        put(o, "version_text", jtake(fmt_new(texts[T_VERSION][l], p->version ? p->version : "")));
   if (ok && json_array_size(cats) == 0)
     ok = put(o, "categories_text", json_string(texts[T_CAT_NONE][l]));
+  if (ok && json_array_size(rights_a))
+    ok = put(o, "rights_text", json_string(texts[T_RIGHTS_INTRO][l]));
   json_decref(cats);
   json_decref(purposes);
   json_decref(rights_a);
@@ -545,15 +586,17 @@ static int html_render(struct mes_buf *b, const json_t *n) {
       (rc = tag(b, "<h2>", h, "other", "</h2>\n")) || (rc = tag(b, "<p>", n, "gpc_text", "</p>\n")) ||
       (rc = tag(b, "<p>", json_object_get(n, "third_party_data"), "text", "</p>\n")) ||
       (rc = tag(b, "<p>", json_object_get(n, "decisions"), "text", "</p>\n")) ||
-      (rc = tag(b, "<h2>", h, "rights", "</h2>\n")) || (rc = tag(b, "<p>", n, "rights_text", "</p>\n")) ||
-      (rc = html_list(b, json_object_get(n, "rights"))) ||
+      (json_array_size(json_object_get(n, "rights")) &&
+       ((rc = tag(b, "<h2>", h, "rights", "</h2>\n")) || (rc = tag(b, "<p>", n, "rights_text", "</p>\n")) ||
+        (rc = html_list(b, json_object_get(n, "rights"))))) ||
       (rc = tag(b, "<p><small>", n, "version_text", "</small></p>\n")))
     return rc;
   return mes_buf_puts(b, "</body>\n</html>\n");
 }
 
-char *mes_policy_notice_html(const struct mes_policy *p, enum mes_lang l) {
-  json_t *n = mes_policy_notice_json(p, l);
+char *mes_policy_notice_html(const struct mes_policy *p, const struct mes_served_right *served, size_t n_served,
+                             enum mes_lang l) {
+  json_t *n = mes_policy_notice_json(p, served, n_served, l);
   struct mes_buf b;
   char *out = NULL;
   if (!n)

@@ -70,6 +70,8 @@ struct mes_model_cfg {
 
 struct mes_serving_cfg {
   int history_cache_mb; /* default 64; 0: no cache of decoded histories (ingest/histcache.h) */
+  int header_timeout_s; /* default 10: a request's head must arrive whole within this */
+  int body_timeout_s;   /* default 60: and its body within this after the head */
 };
 
 struct mes_policy {
@@ -128,10 +130,41 @@ int mes_source_parse(const char *s, size_t len);
 /* The commented example mesura.yaml that `mesura init` writes. Static string. */
 const char *mes_policy_example(void);
 
+/* The data-subject rights a privacy notice can promise (contract §7), in
+ * the order it lists them. */
+enum mes_right {
+  MES_RIGHT_SEE = 0,          /* see what is held (the profile summary) */
+  MES_RIGHT_EXPORT,           /* take a copy of all of it */
+  MES_RIGHT_CORRECT,          /* forget one event that is wrong */
+  MES_RIGHT_RESTRICT,         /* keep the data but stop using it */
+  MES_RIGHT_ERASE,            /* erase everything */
+  MES_RIGHT_ACCESS_LOG,       /* see who read the data */
+  MES_RIGHT_WITHDRAW_CONSENT, /* withdraw consent to a purpose */
+  MES_RIGHT_N
+};
+
+/* A right that the running server serves, and the request that serves it.
+ * The policy does not know what is served: whoever serves the rights (the
+ * HTTP layer, from its routing table) says so, so that the notice cannot
+ * promise a right that nothing serves. */
+struct mes_served_right {
+  enum mes_right right;
+  const char *method; /* "GET", "PUT", ...; borrowed */
+  const char *path;   /* "/v1/subjects/{s}/export"; borrowed */
+};
+
+/* The right's name in the notice's JSON ("see", "withdraw_consent", ...);
+ * NULL for a value outside the enum. */
+const char *mes_right_name(enum mes_right r);
+
 /* Privacy notice (contract §9), generated from the policy in language l
- * (an unknown l gives en). JSON: new reference; HTML: new string (caller
- * frees), a whole UTF-8 page rendered from the JSON with every string escaped.
- * NULL when out of memory. Thread-safe. The JSON shape:
+ * (an unknown l gives en). `served` (borrowed; n_served entries, may be
+ * NULL when 0) are the rights the caller serves: the notice promises those
+ * and no other, each once, in enum mes_right order; without any, it has no
+ * rights section ("rights" empty, no "rights_text"). JSON: new reference;
+ * HTML: new string (caller frees), a whole UTF-8 page rendered from the
+ * JSON with every string escaped. NULL when out of memory. Thread-safe. The
+ * JSON shape:
  *
  *   {"site": "Demo Store" ("" when the policy names none), "language": "es",
  *    "policy_version": "2026-11", "title", "who", "intro", "opt_in": sentences,
@@ -146,13 +179,17 @@ const char *mes_policy_example(void);
  *                  "data_text" (when no event type serves the purpose)}],
  *    "categories": [{"name", "label", "text"}] (sensitive ones only),
  *    "categories_text" (when there are none),
- *    "rights_text", "rights": [{"right": "see" | "export" | "correct" |
- *                               "restrict" | "erase" | "withdraw_consent", "text"}],
+ *    "rights_text" (when a right is served), "rights": [{"right": "see" |
+ *      "export" | "correct" | "restrict" | "erase" | "access_log" |
+ *      "withdraw_consent", "text", "method", "path" (the request that
+ *      serves it, as given in `served`)}],
  *    "third_party_data": {"policy": "reject" | "accept", "text"},
  *    "decisions": {"retention_days", "text"}, "version_text"}
  *
  * Every "text"/"*_text" member is a plain sentence in l. */
-json_t *mes_policy_notice_json(const struct mes_policy *p, enum mes_lang l);
-char *mes_policy_notice_html(const struct mes_policy *p, enum mes_lang l);
+json_t *mes_policy_notice_json(const struct mes_policy *p, const struct mes_served_right *served, size_t n_served,
+                               enum mes_lang l);
+char *mes_policy_notice_html(const struct mes_policy *p, const struct mes_served_right *served, size_t n_served,
+                             enum mes_lang l);
 
 #endif

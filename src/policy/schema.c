@@ -237,6 +237,22 @@ static const struct mes__pfield serving_fields[] = {
             "need not read and decrypt every event and every past answer again; the least recently seen leave "
             "first, every use is checked against the store, and a new answer is read alone. 0 turns it off. A "
             "reload applies a new value at once."},
+    {.name = "header_timeout_s",
+     .kind = MES_PK_INT,
+     .dflt = 10,
+     .max = 3600,
+     POL(serving.header_timeout_s),
+     .doc = "Seconds a client has to send a request's head (its request line and headers) in full, counted from "
+            "when it connects; past that the connection is closed, however steadily bytes trickle in. The head "
+            "of a later request on a kept-alive connection has 60 seconds from the previous reply. A reload "
+            "applies a new value to new connections."},
+    {.name = "body_timeout_s",
+     .kind = MES_PK_INT,
+     .dflt = 60,
+     .max = 3600,
+     POL(serving.body_timeout_s),
+     .doc = "Seconds a client has to send a request's body in full once its head has arrived; past that the "
+            "connection is closed. A reload applies a new value to later requests."},
     {0}};
 
 const struct mes__pfield mes__policy_schema[] = {
@@ -306,7 +322,7 @@ const struct mes__pfield mes__policy_schema[] = {
      .fields = serving_fields,
      .type_doc = "mapping",
      .default_doc = "see its keys",
-     .doc = "How the server uses memory to answer faster."},
+     .doc = "How the server uses memory to answer faster, and how long it waits for slow clients."},
     {.name = "decision_retention_days",
      .kind = MES_PK_INT,
      .dflt = 30,

@@ -247,7 +247,8 @@ json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cand, co
                             bool all, bool with_event_id);
 
 /* record.c */
-/* Request id: "r_" + 16 hex digits of a random positive int64. */
+/* The record's number (positive, growing with time), and the request id
+ * that names it: "r_" + the number + a fresh random tag (record.c). */
 int64_t mes__rec_new_rid(void);
 void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]);
 /* Queues a record (doc taken over, sealed or not) and the impressions of the

@@ -44,7 +44,7 @@
 #define MES_REC_COUNT_MAX 100
 #define MES_REC_EXCLUDE_MAX 1000 /* entries of "exclude" */
 #define MES_REC_CATEGORIES_MAX 64
-#define MES_REC_ID_LEN 18        /* "r_" + 16 hex digits */
+#define MES_REC_ID_LEN 34        /* "r_" + 16 hex digits (the record) + 16 (a random tag) */
 
 /* ---------------------------------------------------------------- request */
 
@@ -74,8 +74,9 @@ struct mes_rec_request {
 
 /* Checks `body` (borrowed) and fills req. Errors carry the contract's code
  * and the JSON pointer: unknown_field, wrong_type, out_of_range (count 0 or
- * 101), invalid_id, invalid_value (a channel this server does not know),
- * unknown_category. Pure: no store access. */
+ * 101), invalid_id, invalid_value (a channel this server does not know).
+ * Categories need no declaring: undeclared ones are ordinary. Pure: no
+ * store access. */
 int mes_recommend_parse(const struct mes_ctx *c, const json_t *body, struct mes_rec_request *req,
                         struct mes_err *err);
 
@@ -162,7 +163,8 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
  *    "suppressed": {"rule", "detail", "text"} | null,
  *    "actions": [{"action": "dismiss" | "withdraw_consent" | "exclude_category"
  *                 | "delete_event" | "change_interests", "text", "method", "path",
- *                 ("purpose" | "category" | "event_id")}]}
+ *                 ("purpose" | "category" | "event_id"), "body" (when the request
+ *                 has one)}]: each the exact request, for the subject's own token}
  * Every sentence in lang. item (item_len bytes) is id-checked by the caller.
  */
 int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,

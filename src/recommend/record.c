@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "base/mtime.h"
+#include "crypto/crypto.h"
 #include "recommend/rec_int.h"
 
 /* What may wait for the writer; beyond either bound, records are dropped
@@ -281,43 +281,73 @@ void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
 
 /* ---------------------------------------------------------------- queueing */
 
-/* Request ids grow with time: milliseconds since RID_EPOCH_MS in the high
- * 41 bits (until 2089), a counter in the low 22 (4 M per millisecond before
- * it could repeat one). The decisions table is keyed by the id, so the
- * writer appends records at the right edge of its b-tree; random ids put
- * every record on its own random page, and committing and checkpointing
- * those pages cost the server about a fifth of its CPU at saturation
- * (bench/README.md, "Sixth pass"). The counter starts at a random value per
- * process. Ids are not secret: reading a record takes a key that may ask
- * for any subject's recommendations anyway. */
+/* A request id is "r_", the record's number in 16 hex digits, then 16 hex
+ * digits of a random tag (MES_REC_ID_LEN). The number grows with time:
+ * milliseconds since RID_EPOCH_MS in the high 41 bits (until 2089), and in
+ * the low 22 a per-process count put through a keyed permutation. The
+ * decisions table is keyed by the number, so the writer appends records at
+ * the right edge of its b-tree; random numbers would put every record on its
+ * own random page, and committing and checkpointing those pages cost the
+ * server about a fifth of its CPU at saturation. Within one millisecond the
+ * numbers are in no order, which costs nothing there.
+ *
+ * The permutation (four Feistel rounds of SipHash under 16 random bytes
+ * drawn once per process) keeps the numbers distinct (4 M per millisecond
+ * before one could repeat) and one number from giving away the next. The
+ * tag, 64 random bits per request, is what makes an id unguessable: the
+ * record keeps the whole id, and a request for it must name the tag too
+ * (compared in constant time). Records made before the tag existed have
+ * ids of the number alone, and are still found by them. */
 #define RID_EPOCH_MS 1577836800000LL /* 2020-01-01T00:00:00Z */
 #define RID_SEQ_BITS 22
+#define RID_HALF_BITS (RID_SEQ_BITS / 2)
+
+static uint8_t rid_key[16];
+static _Atomic uint64_t rid_seq;
+
+static void rid_init(void) {
+  mes_random_bytes(rid_key, sizeof rid_key);
+  uint64_t start;
+  mes_random_bytes(&start, sizeof start);
+  atomic_store(&rid_seq, start);
+}
+
+/* A permutation of [0, 2^RID_SEQ_BITS) keyed by rid_key. */
+static uint64_t rid_permute(uint64_t n) {
+  const uint64_t mask = (1u << RID_HALF_BITS) - 1;
+  uint64_t l = n >> RID_HALF_BITS & mask, r = n & mask;
+  for (uint8_t round = 0; round < 4; round++) {
+    uint8_t in[3] = {round, (uint8_t)r, (uint8_t)(r >> 8)};
+    uint64_t f = mes_shorthash(rid_key, in, sizeof in) & mask;
+    uint64_t next = l ^ f;
+    l = r;
+    r = next;
+  }
+  return l << RID_HALF_BITS | r;
+}
 
 int64_t mes__rec_new_rid(void) {
-  static _Atomic uint64_t seq;
-  static _Atomic bool seeded;
-  if (!atomic_load_explicit(&seeded, memory_order_acquire)) {
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) /* never blocks once the pool is ready */
-      v = mes_mono_ns();
-    uint64_t zero = 0;
-    atomic_compare_exchange_strong(&seq, &zero, v); /* the first thread seeds it */
-    atomic_store_explicit(&seeded, true, memory_order_release);
-  }
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, rid_init);
   int64_t ms = mes_now_ms() - RID_EPOCH_MS;
   if (ms < 1)
     ms = 1; /* a clock before 2020: still a positive id */
-  uint64_t n = atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed) & ((1u << RID_SEQ_BITS) - 1);
-  return (int64_t)((((uint64_t)ms << RID_SEQ_BITS) | n) & INT64_MAX);
+  uint64_t n = atomic_fetch_add_explicit(&rid_seq, 1, memory_order_relaxed) & ((1u << RID_SEQ_BITS) - 1);
+  return (int64_t)((((uint64_t)ms << RID_SEQ_BITS) | rid_permute(n)) & INT64_MAX);
 }
 
 void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]) {
-  snprintf(out, MES_REC_ID_LEN + 1, "r_%016llx", (unsigned long long)rid);
+  uint64_t tag;
+  mes_random_bytes(&tag, sizeof tag);
+  snprintf(out, MES_REC_ID_LEN + 1, "r_%016llx%016llx", (unsigned long long)rid, (unsigned long long)tag);
 }
 
-/* "r_" + 16 hex digits -> the number, or 0. */
+/* The length of an id made before the tag: "r_" + 16 hex digits. */
+#define RID_UNTAGGED_LEN 18
+
+/* "r_" + 16 hex digits (+ 16 more, the tag) -> the number, or 0. */
 static int64_t parse_rid(const char *s, size_t len) {
-  if (len != MES_REC_ID_LEN || s[0] != 'r' || s[1] != '_')
+  if ((len != MES_REC_ID_LEN && len != RID_UNTAGGED_LEN) || s[0] != 'r' || s[1] != '_')
     return 0;
   uint64_t v = 0;
   for (size_t i = 2; i < len; i++) {
@@ -325,9 +355,17 @@ static int64_t parse_rid(const char *s, size_t len) {
     int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
     if (d < 0)
       return 0;
-    v = v << 4 | (uint64_t)d;
+    if (i < RID_UNTAGGED_LEN)
+      v = v << 4 | (uint64_t)d;
   }
   return v > (uint64_t)INT64_MAX ? 0 : (int64_t)v;
+}
+
+/* Whether the record rec answers to the id asked for, tag and all. */
+static bool rid_matches(const json_t *rec, const char *id, size_t len) {
+  const json_t *kept = json_object_get(rec, "request_id");
+  return json_is_string(kept) && json_string_length(kept) == len &&
+         mes_ct_equal(json_string_value(kept), id, len) == 1;
 }
 
 /* A copy of the n items of one answer, or NULL (out of memory). */
@@ -485,6 +523,10 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
   if (!json_is_object(rec)) {
     json_decref(rec);
     return mes_err_set(err, MES_ESTORE, NULL, "A decision record could not be read.");
+  }
+  if (!rid_matches(rec, request_id, len)) {
+    json_decref(rec);
+    return mes_err_set(err, MES_ENOT_FOUND, NULL, "No recommendation has this request id.");
   }
   if (!with_suppressed) { /* neither form: nothing to flatten; nor what rules changed */
     json_object_del(rec, "suppressed_by");

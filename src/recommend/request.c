@@ -1,7 +1,7 @@
 /*
  * recommend/request — the shape of POST /v1/recommendations (contract §6):
- * one field table per level, checked by mes_json_check, plus the two rules a
- * table cannot say (a known channel, declared categories). Also the request's
+ * one field table per level, checked by mes_json_check, plus the one rule a
+ * table cannot say (a known channel). Also the request's
  * scratch arena.
  */
 #include <stdlib.h>
@@ -69,19 +69,9 @@ int mes_recommend_parse(const struct mes_ctx *c, const json_t *body, struct mes_
   } else {
     req->authenticated = true;
   }
-  if ((v = json_object_get(body, "categories")) && json_is_array(v)) {
-    size_t i;
-    const json_t *e;
-    json_array_foreach(v, i, e) {
-      if (mes_policy_category(c->policy, json_string_value(e), json_string_length(e)) < 0) {
-        char p[64];
-        snprintf(p, sizeof p, "/categories/%zu", i);
-        return mes_err_set(err, MES_EUNKNOWN_CATEGORY, p,
-                           "This category is not declared in the policy (mesura.yaml, categories).");
-      }
-    }
+  /* Any category an item may carry may filter: undeclared ones are ordinary. */
+  if ((v = json_object_get(body, "categories")) && json_is_array(v))
     req->categories = v;
-  }
   if ((v = json_object_get(body, "exclude")) && json_is_array(v))
     req->exclude = v;
   return MES_OK;

@@ -330,11 +330,10 @@ static char *record_part(struct rec_state *s, const struct run *run, const struc
  * read back as one object: mes_json_load_parts), so the answer is
  * serialized once for both. Seals it for a known subject and queues it with
  * the impressions. Failures cost the record, never the answer. */
-static void keep_record(struct rec_state *s, int64_t rid, const char *reply, size_t reply_len, const struct run *run,
-                        const struct mes_cand *const *best, const char *const *served, size_t n_served) {
+static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, const char *reply, size_t reply_len,
+                        const struct run *run, const struct mes_cand *const *best, const char *const *served,
+                        size_t n_served) {
   const struct mes_ctx *c = s->c;
-  char rid_s[MES_REC_ID_LEN + 1];
-  mes__rec_format_rid(rid, rid_s);
   char *part = record_part(s, run, best, n_served);
   size_t part_len = part ? strlen(part) : 0, len = reply_len + 1 + part_len;
   char *doc = part ? malloc(len + 1) : NULL;
@@ -462,7 +461,7 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
     goto done;
   }
   size_t reply_len = strlen(reply_text);
-  keep_record(&s, rid, reply_text, reply_len, &run, best, served, n_out);
+  keep_record(&s, rid, rid_s, reply_text, reply_len, &run, best, served, n_out);
   if (out)
     *out = reply;
   else

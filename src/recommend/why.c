@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consent/consent.h"
 #include "recommend/rec_int.h"
 
 /* Appends a path segment, percent-encoding everything but unreserved bytes. */
@@ -29,28 +30,65 @@ static void seg(char *out, size_t cap, const char *s) {
   out[o] = '\0';
 }
 
+/* Appends {"action", "text", "method", "path"[, key: value][, "body"]} to
+ * acts. `body` (taken over) is the JSON to send, NULL when the request has
+ * none (with_body false) or memory ran out (with_body true). Each action
+ * names the exact request that does it, callable with the person's own token
+ * (routes marked MES_ROUTE_SELF) and changing nothing else they told us. */
 static int add_action(json_t *acts, const char *action, const char *text, const char *method, const char *path,
-                      const char *key, const char *value) {
+                      const char *key, const char *value, bool with_body, json_t *body) {
+  if (with_body && !body)
+    return MES_ENOMEM;
   json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "action", action, "text", text, "method", method, "path", path);
   if (o && key && json_object_set_new(o, key, json_string(value))) {
     json_decref(o);
     o = NULL;
   }
+  if (o && body && json_object_set(o, "body", body)) {
+    json_decref(o);
+    o = NULL;
+  }
+  json_decref(body);
   return !o || json_array_append_new(acts, o) ? MES_ENOMEM : MES_OK;
 }
 
-static json_t *actions(struct rec_state *s, const char *subject, const struct mes_item_facts *f,
+/* Whether a dismissal of `item` would be kept and is not there already: it
+ * is a `dismiss` event, stored only under a purpose it serves that the
+ * person grants (the gate of POST /v1/events), so the action is offered
+ * only when it would work. */
+static bool may_dismiss(const struct rec_state *s, const char *item) {
+  const struct mes_policy *p = s->c->policy;
+  int t = mes_policy_event_type(p, "dismiss", 7);
+  if (t < 0 || !s->known || s->subj.row.restricted)
+    return false;
+  if (!(mes_consent_effective(s->c, s->subj.row.granted) & p->event_types[t].purposes))
+    return false;
+  for (size_t i = 0; i < s->n_hist; i++)
+    if (s->hist[i].kind == MES_KIND_DISMISS && strcmp(s->hist[i].item, item) == 0)
+      return false;
+  return true;
+}
+
+/* {"<op>": {"<list>": [value]}}: a PATCH of the preferences that touches one
+ * list. New reference or NULL. */
+static json_t *patch_body(const char *op, const char *list, json_t *values) {
+  return values ? json_pack("{s:{s:o}}", op, list, values) : NULL;
+}
+
+static json_t *actions(struct rec_state *s, const char *subject, const char *item, const struct mes_item_facts *f,
                        const struct mes_cand *cd, const json_t *data_used) {
   json_t *acts = json_array();
   if (!acts)
     return NULL;
   const struct mes_policy *p = s->c->policy;
   enum mes_lang l = s->lang;
-  char base[512] = "/v1/subjects/", path[1024];
+  char base[512] = "/v1/subjects/", path[1024], prefs[1024];
   seg(base, sizeof base, subject);
+  snprintf(prefs, sizeof prefs, "%s/preferences", base);
   int rc = MES_OK;
-  if (f && mes_policy_event_type(p, "dismiss", 7) >= 0)
-    rc = add_action(acts, "dismiss", mes_explain_why(MES_WHY_ACT_DISMISS, l), "POST", "/v1/events", NULL, NULL);
+  if (f && may_dismiss(s, item))
+    rc = add_action(acts, "dismiss", mes_explain_why(MES_WHY_ACT_DISMISS, l), "PATCH", prefs, NULL, NULL,
+                    true, json_pack("{s:[s]}", "dismiss", item));
   /* Withdrawing any purpose the channel needs stops personal answers. */
   for (size_t i = 0; !rc && s->personalized && i < p->n_purposes && i < MES_MAX_PURPOSES; i++) {
     if (!(s->need & (1u << i)))
@@ -58,19 +96,35 @@ static json_t *actions(struct rec_state *s, const char *subject, const struct me
     snprintf(path, sizeof path, "%s/consents/", base);
     seg(path, sizeof path, p->purposes[i].name);
     rc = add_action(acts, "withdraw_consent", mes_explain_why(MES_WHY_ACT_WITHDRAW, l), "PUT", path, "purpose",
-                    p->purposes[i].name);
+                    p->purposes[i].name, true, json_pack("{s:s}", "status", "denied"));
   }
-  snprintf(path, sizeof path, "%s/preferences", base);
   for (size_t i = 0; !rc && f && i < f->n_cats; i++) {
     bool already = false;
     for (size_t j = 0; j < s->n_excluded; j++)
       already |= strcmp(s->excluded[j], f->cats[i]) == 0;
     if (!already)
-      rc = add_action(acts, "exclude_category", mes_explain_why(MES_WHY_ACT_EXCLUDE, l), "PUT", path, "category",
-                      f->cats[i]);
+      rc = add_action(acts, "exclude_category", mes_explain_why(MES_WHY_ACT_EXCLUDE, l), "PATCH", prefs, "category",
+                      f->cats[i], true, patch_body("add", "exclude_categories", json_pack("[s]", f->cats[i])));
   }
-  if (!rc && cd && cd->reason == MES_REASON_YOU_TOLD_US && cd->disclosure == MES_DISCLOSE_EXPLICIT)
-    rc = add_action(acts, "change_interests", mes_explain_why(MES_WHY_ACT_INTERESTS, l), "PUT", path, NULL, NULL);
+  if (!rc && f && cd && cd->reason == MES_REASON_YOU_TOLD_US && cd->disclosure == MES_DISCLOSE_EXPLICIT) {
+    /* The item's categories that the person named as interests: removing those takes this reason away. */
+    json_t *told = json_array();
+    for (size_t i = 0; told && i < f->n_cats; i++)
+      for (size_t j = 0; j < s->n_interests; j++)
+        if (s->interests[j] && strcmp(s->interests[j], f->cats[i]) == 0 &&
+            json_array_append_new(told, json_string(f->cats[i]))) {
+          json_decref(told);
+          told = NULL;
+          break;
+        }
+    if (!told)
+      rc = MES_ENOMEM;
+    else if (json_array_size(told))
+      rc = add_action(acts, "change_interests", mes_explain_why(MES_WHY_ACT_INTERESTS, l), "PATCH", prefs, NULL,
+                      NULL, true, patch_body("remove", "interests", told));
+    else
+      json_decref(told);
+  }
   size_t i;
   const json_t *d;
   json_array_foreach(data_used, i, d) {
@@ -80,7 +134,7 @@ static json_t *actions(struct rec_state *s, const char *subject, const struct me
     snprintf(path, sizeof path, "%s/events/", base);
     seg(path, sizeof path, eid);
     rc = add_action(acts, "delete_event", mes_explain_why(MES_WHY_ACT_DELETE_EVENT, l), "DELETE", path, "event_id",
-                    eid);
+                    eid, false, NULL);
   }
   if (rc) {
     json_decref(acts);
@@ -134,7 +188,7 @@ int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const 
                                          : MES_WHY_NOT_RECOMMENDED;
   json_t *reason = in_catalog ? mes__rec_reason_json(&s, &one, &s.cx[k]) : json_null();
   json_t *used = mes__rec_based_json(&s, &one, &s.cx[k], true, true);
-  json_t *acts = used ? actions(&s, subject_id, f, &one, used) : NULL;
+  json_t *acts = used ? actions(&s, subject_id, item_z, f, &one, used) : NULL;
   json_t *sup = json_null();
   if (one.dropped) {
     const char *t = mes_explain_rule(one.rule, s.lang);

@@ -164,49 +164,68 @@ static int by_count(const void *a, const void *b) {
   return strcmp(mes_json_str(x, "category", ""), mes_json_str(y, "category", ""));
 }
 
+/* The row of category `name` in by_name (borrowed), made on first use: a
+ * category the policy declares shows its label and whether it is sensitive;
+ * any other is an ordinary one, labelled by its name. NULL when out of memory. */
+static json_t *interest_row(const struct mes_policy *p, json_t *by_name, const char *name, enum mes_lang lang) {
+  json_t *row = json_object_get(by_name, name);
+  if (row)
+    return row;
+  int k = mes_policy_category(p, name, strlen(name));
+  const struct mes_category *cat = k >= 0 ? &p->categories[k] : NULL;
+  const char *label = cat ? (cat->label[lang] ? cat->label[lang] : cat->label[MES_LANG_EN]) : NULL;
+  row = json_pack("{s:s, s:s, s:b, s:I, s:{}}", "category", name, "label", label ? label : name, "sensitive",
+                  cat && cat->sensitive, "count", (json_int_t)0, "by_type");
+  if (!row || json_object_set_new(by_name, name, row))
+    return NULL; /* json_object_set_new dropped row */
+  return row;
+}
+
 /* From seen_items to the "interests" object: each item's categories in the
  * catalog, counted once per event. New reference or NULL (out of memory). */
 static json_t *derive_interests(const struct mes_ctx *c, json_t *seen_items, enum mes_lang lang) {
-  const struct mes_policy *p = c->policy;
-  size_t nc = p->n_categories;
-  json_t **rows = calloc(nc + 1, sizeof *rows);
-  json_t *out = NULL, *types = NULL, *cats = NULL;
-  if (!rows)
+  json_t *by_name = json_object(), *out = NULL, *types = NULL, *cats = NULL;
+  json_t **rows = NULL;
+  if (!by_name)
     return NULL;
   const char *item;
   json_t *counts;
   json_object_foreach(seen_items, item, counts) {
-    int ids[MAX_ITEM_CATEGORIES];
-    size_t n_ids = 0;
-    if (mes_catalog_item_categories(c, item, ids, MAX_ITEM_CATEGORIES, &n_ids))
+    json_t *names = NULL;
+    if (mes_catalog_item_categories(c, item, &names))
       continue; /* an item since deleted from the catalog tells nothing any more */
-    for (size_t i = 0; i < n_ids; i++) {
-      int k = ids[i];
-      if (!rows[k]) {
-        const struct mes_category *cat = &p->categories[k];
-        const char *label = cat->label[lang] ? cat->label[lang] : cat->label[MES_LANG_EN];
-        rows[k] = json_pack("{s:s, s:s, s:b, s:I, s:{}}", "category", cat->name, "label", label ? label : cat->name,
-                            "sensitive", cat->sensitive, "count", (json_int_t)0, "by_type");
-        if (!rows[k])
-          goto done;
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v) {
+      if (i >= MAX_ITEM_CATEGORIES || !json_is_string(v))
+        break;
+      json_t *row = interest_row(c->policy, by_name, json_string_value(v), lang);
+      if (!row) {
+        json_decref(names);
+        goto done;
       }
       const char *tn;
       json_t *n;
-      json_t *bt = json_object_get(rows[k], "by_type");
+      json_t *bt = json_object_get(row, "by_type");
       json_object_foreach(counts, tn, n) {
         int64_t add = json_integer_value(n);
         if (json_object_set_new(bt, tn, json_integer(mes_json_int(bt, tn, 0) + add)) ||
-            json_object_set_new(rows[k], "count", json_integer(mes_json_int(rows[k], "count", 0) + add)))
+            json_object_set_new(row, "count", json_integer(mes_json_int(row, "count", 0) + add))) {
+          json_decref(names);
           goto done;
+        }
       }
     }
+    json_decref(names);
   }
   size_t n_rows = 0;
-  for (size_t k = 0; k < nc; k++)
-    if (rows[k])
-      rows[n_rows++] = rows[k];
-  for (size_t k = n_rows; k < nc; k++)
-    rows[k] = NULL;
+  rows = calloc(json_object_size(by_name) + 1, sizeof *rows);
+  if (!rows)
+    goto done;
+  const char *name;
+  json_t *row;
+  json_object_foreach(by_name, name, row)
+    rows[n_rows++] = row; /* borrowed from by_name */
   qsort(rows, n_rows, sizeof *rows, by_count);
   cats = json_array();
   types = json_array();
@@ -215,18 +234,15 @@ static json_t *derive_interests(const struct mes_ctx *c, json_t *seen_items, enu
   for (size_t i = 0; i < N_INTEREST_TYPES; i++)
     if (json_array_append_new(types, json_string(interest_types[i])))
       goto done;
-  for (size_t i = 0; i < n_rows; i++) {
-    if (json_array_append_new(cats, rows[i]))
+  for (size_t i = 0; i < n_rows; i++)
+    if (json_array_append(cats, rows[i]))
       goto done;
-    rows[i] = NULL;
-  }
   out = json_pack("{s:b, s:s, s:o, s:o}", "derived", 1, "method", interest_method[lang], "from_event_types", types,
                   "categories", cats);
   types = cats = NULL;
 done:
-  for (size_t k = 0; k < nc; k++)
-    json_decref(rows[k]);
   free(rows);
+  json_decref(by_name);
   json_decref(types);
   json_decref(cats);
   return out;

@@ -1,6 +1,7 @@
 /*
  * rights — what a data subject may ask for (contract §7): the profile
  * summary, the export of everything held about them (derived data included),
+ * a change to their preferences that can also dismiss items (contract §5),
  * and the bulk importer of `mesura import` (contract §1), which loads items,
  * events and recorded consents through the same validation as the API.
  *
@@ -26,6 +27,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "base/json.h"
 #include "subject/subject.h"
 
 /* ================================================================ subjects */
@@ -60,6 +62,32 @@ int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t i
  */
 int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
                       enum mes_lang lang, json_t **out, struct mes_err *err);
+
+/* ================================================================ preferences */
+
+#define MES_RIGHTS_DISMISS_MAX 100 /* items dismissed in one PATCH */
+
+/* The body shape of PATCH /v1/subjects/{s}/preferences, for the HTTP
+ * layer's mes_http_req_json (mes_rights_patch_preferences checks it again). */
+extern const struct mes_jfield mes_rights_pref_patch_fields[];
+extern const size_t mes_rights_pref_patch_n_fields;
+
+/*
+ * PATCH /v1/subjects/{s}/preferences: `body` (borrowed)
+ *   {"add": {...}, "remove": {...}, "dismiss": [item...]} (each optional)
+ * changes the subject's preferences as mes_consent_patch_preferences says
+ * (what the patch does not name stays as it was) and stores one `dismiss`
+ * event per item, through the consent gate of POST /v1/events. Everything
+ * is checked before anything is written. A dismissal the gate keeps out
+ * (no granted purpose that `dismiss` serves: MES_ECONFLICT; a restricted
+ * subject: MES_ERESTRICTED) refuses the whole request, with nothing
+ * written; a policy without a `dismiss` event type is
+ * MES_EUNKNOWN_EVENT_TYPE at "/dismiss". The subject is created when "add"
+ * or "remove" is given. Durable before returning; *out is new: the
+ * preferences as stored (the empty document for an unknown subject).
+ */
+int mes_rights_patch_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *body,
+                                 json_t **out, struct mes_err *err);
 
 /* ================================================================ import */
 

@@ -166,6 +166,8 @@ static const char *const data_steps[] = {
 static const char *const keys_steps[] = {
     /* 1 */
     "CREATE TABLE subject_keys(sid INTEGER PRIMARY KEY, wrapped BLOB NOT NULL);",
+    /* 2: small settings of the keystore itself (the master key check) */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 #define N_STEPS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -241,6 +243,8 @@ enum stmt_id {
   K_PUT, /* K_*: on keys.db */
   K_GET,
   K_DELETE,
+  K_META_GET,
+  K_META_SET,
   S_N
 };
 
@@ -361,6 +365,8 @@ static const char *const sql_text[S_N] = {
               " ON CONFLICT(sid) DO UPDATE SET wrapped = excluded.wrapped",
     [K_GET] = "SELECT wrapped FROM subject_keys WHERE sid = ?1",
     [K_DELETE] = "DELETE FROM subject_keys WHERE sid = ?1",
+    [K_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [K_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -404,6 +410,7 @@ struct sq {
   bool gathering;      /* the flusher waits for more of a busy batch (flusher_main) */
   bool stop;
   bool broken; /* a group commit failed: writes refused until reopened */
+  int broken_rc; /* why, as the refused writes are told: MES_ESTORAGE_FULL or MES_ESTORE */
   int wal_fd;  /* mesura.db-wal, fdatasync'ed by the flusher after each COMMIT */
 
   pthread_t flusher;
@@ -448,6 +455,8 @@ static int map_rc(int rc) {
   switch (rc & 0xff) {
   case SQLITE_NOMEM:
     return MES_ENOMEM;
+  case SQLITE_FULL:
+    return MES_ESTORAGE_FULL;
   case SQLITE_BUSY:
   case SQLITE_LOCKED:
     return MES_EUNAVAILABLE;
@@ -724,9 +733,11 @@ static void check_outer(struct sq *b) {
     return;
   b->in_outer = false;
   spans_forget(b);
+  bool full = (sqlite3_errcode(b->db) & 0xff) == SQLITE_FULL;
   pthread_mutex_lock(&b->sync_mu);
   if (b->dirty) {
     b->broken = true;
+    b->broken_rc = full ? MES_ESTORAGE_FULL : MES_ESTORE;
     b->dirty = false;
     b->in_batch = 0;
     pthread_cond_broadcast(&b->durable_cv);
@@ -753,11 +764,11 @@ static int sq_tx_begin(struct mes_store *st) {
   struct sq *b = be(st);
   pthread_mutex_lock(&b->mu);
   pthread_mutex_lock(&b->sync_mu);
-  bool broken = b->broken;
+  int broken_rc = b->broken ? b->broken_rc : MES_OK;
   pthread_mutex_unlock(&b->sync_mu);
-  if (broken) {
+  if (broken_rc) {
     pthread_mutex_unlock(&b->mu);
-    return MES_ESTORE;
+    return broken_rc;
   }
   int rc = MES_OK;
   if (!b->in_outer) {
@@ -870,7 +881,7 @@ static int sq_wait_durable(struct mes_store *st, uint64_t ticket) {
     pthread_cond_wait(&b->durable_cv, &b->sync_mu);
     b->waiters--;
   }
-  int rc = b->durable >= ticket ? MES_OK : MES_ESTORE;
+  int rc = b->durable >= ticket ? MES_OK : b->broken_rc;
   pthread_mutex_unlock(&b->sync_mu);
   return rc;
 }
@@ -907,6 +918,7 @@ static void flush(struct sq *b) {
       b->peak_batch = b->in_batch;
   } else if (b->dirty) {
     b->broken = true; /* a failed COMMIT: what it held is gone */
+    b->broken_rc = rc == MES_ESTORAGE_FULL ? rc : MES_ESTORE;
     pthread_cond_broadcast(&b->durable_cv);
   }
   b->in_batch = 0;
@@ -919,11 +931,14 @@ static void flush(struct sq *b) {
   do
     src = fdatasync(b->wal_fd);
   while (src != 0 && errno == EINTR);
+  bool full = src != 0 && (errno == ENOSPC || errno == EDQUOT);
   pthread_mutex_lock(&b->sync_mu);
-  if (src == 0)
+  if (src == 0) {
     b->durable = done;
-  else
+  } else {
     b->broken = true; /* after a failed fsync nothing written can be trusted */
+    b->broken_rc = full ? MES_ESTORAGE_FULL : MES_ESTORE;
+  }
   pthread_cond_broadcast(&b->durable_cv);
   pthread_mutex_unlock(&b->sync_mu);
 }
@@ -960,7 +975,7 @@ static void *flusher_main(void *arg) {
       /* Callbacks run without sync_mu: they may take their own locks. w is
        * the caller's again once cb runs, so read next first. */
       struct mes_store_waiter *w = take_decided(b);
-      int rc = b->broken ? MES_ESTORE : MES_OK;
+      int rc = b->broken ? b->broken_rc : MES_OK;
       pthread_mutex_unlock(&b->sync_mu);
       while (w) {
         struct mes_store_waiter *next = w->next;
@@ -1086,14 +1101,41 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out) {
   return rc;
 }
 
+/* How many tables db holds: all of them (name NULL), or those called name. */
+static int table_count(sqlite3 *db, const char *name, int *out) {
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2(
+      db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND (?1 IS NULL OR name = ?1)", -1, &s, NULL);
+  if (rc == SQLITE_OK) {
+    if (name)
+      sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      *out = sqlite3_column_int(s, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* The last part of a path, to name a file in a message. */
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
 /* Brings a database to the last schema version, all steps in one
- * transaction (BEGIN IMMEDIATE: two processes opening at once migrate once). */
-static int migrate(sqlite3 *db, const char *const *steps, int n_steps, const char *file, int *version,
-                   struct mes_err *err) {
-  int v = 0;
+ * transaction (BEGIN IMMEDIATE: two processes opening at once migrate once).
+ * `sentinel` is a table that every version of this file has: a database
+ * without it, or one without a version that already holds tables, is some
+ * other file put in this one's place (another program's database, mesura.db
+ * copied over keys.db), refused by name rather than "upgraded". */
+static int migrate(sqlite3 *db, const char *const *steps, int n_steps, const char *path, const char *sentinel,
+                   int *version, struct mes_err *err) {
+  int v = 0, n_tables = 0;
   int rc = pragma_int(db, "PRAGMA user_version", &v);
   if (rc != SQLITE_OK)
-    return mes_err_set(err, map_rc(rc), NULL, "Cannot read the schema version of %s: %s.", file, sqlite3_errmsg(db));
+    return mes_err_set(err, map_rc(rc), NULL, "Cannot read the schema version of %s: %s.", path, sqlite3_errmsg(db));
   if (v == n_steps) {
     *version = v;
     return MES_OK;
@@ -1101,13 +1143,20 @@ static int migrate(sqlite3 *db, const char *const *steps, int n_steps, const cha
   rc = exec_sql(db, "BEGIN IMMEDIATE", err, "lock the database for a schema upgrade");
   if (rc != MES_OK)
     return rc;
-  if (pragma_int(db, "PRAGMA user_version", &v) != SQLITE_OK) {
-    rc = mes_err_set(err, MES_ESTORE, NULL, "Cannot read the schema version of %s.", file);
+  if (pragma_int(db, "PRAGMA user_version", &v) != SQLITE_OK ||
+      table_count(db, v == 0 ? NULL : sentinel, &n_tables) != SQLITE_OK) {
+    rc = mes_err_set(err, MES_ESTORE, NULL, "Cannot read the schema version of %s.", path);
+    goto fail;
+  }
+  if ((v == 0 && n_tables > 0) || (v > 0 && n_tables == 0)) {
+    rc = mes_err_set(err, MES_ESTORE, NULL,
+                     "%s (%s) holds tables that are not mesura's; restore the directory's own %s.", base_name(path),
+                     path, base_name(path));
     goto fail;
   }
   if (v > n_steps) {
     rc = mes_err_set(err, MES_ESTORE, NULL,
-                     "%s has schema version %d, newer than this mesura knows (%d); upgrade mesura.", file, v,
+                     "%s has schema version %d, newer than this mesura knows (%d); upgrade mesura.", path, v,
                      n_steps);
     goto fail;
   }
@@ -1140,7 +1189,9 @@ static int open_db(const char *path, bool create, bool writer, const char *pragm
       return mes_err_set(err, MES_EIO, NULL, "Cannot create %s: %s.", path, strerror(errno));
     close(fd);
   } else if (access(path, F_OK) != 0) {
-    return mes_err_set(err, MES_ENOT_FOUND, NULL, "There is no mesura store at %s; run `mesura init` first.", path);
+    return mes_err_set(err, MES_ENOT_FOUND, NULL,
+                       "%s is missing (%s): restore it, or run `mesura init` on an empty directory for a new store.",
+                       base_name(path), path);
   }
   sqlite3 *db = NULL;
   int flags = (writer ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
@@ -1153,9 +1204,19 @@ static int open_db(const char *path, bool create, bool writer, const char *pragm
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-  if (pragmas && (rc = exec_sql(db, pragmas, err, "configure the database")) != MES_OK) {
+  /* The pragmas are the first statements to read the file (SQLite opens
+   * lazily): a damaged file, or one that is no database at all, shows here,
+   * and the message names it so that the person knows which copy to restore. */
+  if (pragmas && (rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
+    int mrc;
+    if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+      mrc = mes_err_set(err, MES_ESTORE, NULL,
+                        "%s is damaged or is not a mesura database (%s): %s; restore the directory's own %s.",
+                        base_name(path), path, sqlite3_errmsg(db), base_name(path));
+    else
+      mrc = mes_err_set(err, map_rc(rc), NULL, "Cannot open %s: %s.", path, sqlite3_errmsg(db));
     sqlite3_close(db);
-    return rc;
+    return mrc;
   }
   *out = db;
   return MES_OK;
@@ -1224,9 +1285,11 @@ static int sq_open(struct mes_store *st, const char *dir, bool create, struct me
   }
   int keys_version = 0;
   if ((rc = open_db(b->data_path, create, true, data_pragmas, &b->db, err)) != MES_OK ||
-      (rc = migrate(b->db, data_steps, N_STEPS(data_steps), "mesura.db", &b->schema_version, err)) != MES_OK ||
+      (rc = migrate(b->db, data_steps, N_STEPS(data_steps), b->data_path, "subjects", &b->schema_version, err)) !=
+          MES_OK ||
       (rc = open_db(b->keys_path, create, true, keys_pragmas, &b->kdb, err)) != MES_OK ||
-      (rc = migrate(b->kdb, keys_steps, N_STEPS(keys_steps), "keys.db", &keys_version, err)) != MES_OK ||
+      (rc = migrate(b->kdb, keys_steps, N_STEPS(keys_steps), b->keys_path, "subject_keys", &keys_version, err)) !=
+          MES_OK ||
       (rc = open_wal_fd(b, dir, err)) != MES_OK)
     goto error;
   /* The commit thread must never receive the process's signals: SIGTERM has
@@ -1539,6 +1602,47 @@ static int sq_key_delete(struct mes_store *st, int64_t sid) {
   pthread_mutex_unlock(&b->kmu);
   if (rc == MES_OK && n == 0)
     rc = MES_ENOT_FOUND;
+  return rc;
+}
+
+static int sq_key_meta_get(struct mes_store *st, const char *key, char *out, size_t cap) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->kmu);
+  int rc = q_open(b, K_META_GET, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_text(q.s, 1, key, -1, SQLITE_STATIC);
+    int s = sqlite3_step(q.s);
+    if (s == SQLITE_ROW) {
+      const unsigned char *v = sqlite3_column_text(q.s, 0);
+      size_t n = (size_t)sqlite3_column_bytes(q.s, 0);
+      if (!v)
+        rc = MES_ENOMEM;
+      else if (n + 1 > cap)
+        rc = MES_EINTERNAL;
+      else
+        memcpy(out, v, n + 1);
+    } else {
+      rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);
+    }
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->kmu);
+  return rc;
+}
+
+static int sq_key_meta_set(struct mes_store *st, const char *key, const char *value) {
+  struct sq *b = be(st);
+  struct q q;
+  pthread_mutex_lock(&b->kmu);
+  int rc = q_open(b, K_META_SET, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_text(q.s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q.s, 2, value, -1, SQLITE_STATIC);
+    rc = q_done(&q);
+  }
+  q_close(&q);
+  pthread_mutex_unlock(&b->kmu);
   return rc;
 }
 
@@ -2553,4 +2657,6 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .model_latest = sq_model_latest,
     .model_get = sq_model_get,
     .subject_scan = sq_subject_scan,
+    .key_meta_get = sq_key_meta_get,
+    .key_meta_set = sq_key_meta_set,
 };

@@ -117,6 +117,18 @@ int mes_store_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t ca
   return st && out && len ? st->ops->key_get(st, sid, out, cap, len) : MES_EINTERNAL;
 }
 
+int mes_store_key_meta_get(struct mes_store *st, const char *key, char *out, size_t cap) {
+  if (!st || !key || !out || !cap || st->ops->version < 9 || !st->ops->key_meta_get)
+    return MES_EINTERNAL;
+  return st->ops->key_meta_get(st, key, out, cap);
+}
+
+int mes_store_key_meta_set(struct mes_store *st, const char *key, const char *value) {
+  if (!st || !key || !value || st->ops->version < 9 || !st->ops->key_meta_set)
+    return MES_EINTERNAL;
+  return st->ops->key_meta_set(st, key, value);
+}
+
 int mes_store_key_delete(struct mes_store *st, int64_t sid) {
   return st ? st->ops->key_delete(st, sid) : MES_EINTERNAL;
 }

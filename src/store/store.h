@@ -32,6 +32,8 @@
  * (except event_scan): they may call other store functions on the same
  * thread but should be quick.
  * Returns: MES_OK, MES_ENOT_FOUND, MES_EEXISTS, MES_ESTORE, MES_ENOMEM,
+ * MES_ESTORAGE_FULL (the disk is full: a failed group commit leaves the
+ * store refusing writes with it until reopened, like MES_ESTORE),
  * MES_EUNAVAILABLE (another process holds the database locked too long),
  * MES_EINTERNAL (misuse: a buffer too small). A list whose callback stops it
  * returns MES_OK. Counts return -1 on failure.
@@ -69,8 +71,8 @@ int mes_store_wait_durable(struct mes_store *st, uint64_t ticket);
  * mes_store_wait_durable. The caller owns the struct and must keep it alive
  * until cb has run; `ticket` and `next` belong to the store meanwhile. */
 struct mes_store_waiter {
-  /* rc: MES_OK once the ticket is durable; MES_ESTORE when it never will be
-   * (the group commit failed). Runs on the store's commit thread, without
+  /* rc: MES_OK once the ticket is durable; MES_ESTORE, or MES_ESTORAGE_FULL
+   * for a full disk, when it never will be (the group commit failed). Runs on the store's commit thread, without
    * store locks held: it must be quick and must not call the store. */
   void (*cb)(struct mes_store_waiter *w, int rc);
   uint64_t ticket;               /* private */
@@ -137,6 +139,12 @@ int mes_store_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t ca
 /* Deletes the key and makes the deletion durable before returning
  * (crypto-shredding must not be undone by a crash). */
 int mes_store_key_delete(struct mes_store *st, int64_t sid);
+/* Small settings that belong with the keystore rather than the data (the
+ * master key check, which must travel with keys.db): as meta_get/meta_set,
+ * but in keys.db, each set durable when it returns (v9). MES_ENOT_FOUND for
+ * a key never set; MES_EINTERNAL when out is too small. */
+int mes_store_key_meta_get(struct mes_store *st, const char *key, char *out, size_t cap);
+int mes_store_key_meta_set(struct mes_store *st, const char *key, const char *value);
 
 /* --- events (payload sealed by the caller) --- */
 struct mes_event_row {

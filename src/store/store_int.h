@@ -16,7 +16,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 8
+#define MES_STORE_OPS_VERSION 9
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -108,6 +108,9 @@ struct mes_store_ops {
   /* Version 8, optional (store.c falls back to event_list): a subject's
    * events in id order. */
   int (*event_list_stored)(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
+  /* Version 9: small settings kept in the keystore (the master key check). */
+  int (*key_meta_get)(struct mes_store *st, const char *key, char *out, size_t cap);
+  int (*key_meta_set)(struct mes_store *st, const char *key, const char *value);
   /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 

@@ -1,4 +1,5 @@
-"""Catalog (contract §3): CRUD, pagination, and every bad input with its code."""
+"""Catalog (contract §3): CRUD, pagination, categories the policy does not declare (ordinary ones),
+and every bad input with its code."""
 
 import base64
 import unittest
@@ -61,6 +62,27 @@ class CatalogTest(ServerTestCase):
         self.assertEqual(status, 200, body)
         self.assertIs(body["sensitive"], True)
 
+    def test_undeclared_categories_are_ordinary(self):
+        # mesura.yaml declares only the categories that need care; any other id is an ordinary category.
+        status, _, body = self.put("bra", {"title": "Bra", "categories": ["lingerie", "Unterwäsche", "lingerie"]})
+        self.assertEqual(status, 200, body)
+        status, _, body = self.get("/v1/items/bra")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["categories"], ["lingerie", "Unterwäsche"])
+        self.assertIs(body["sensitive"], False)
+        status, _, body = self.request("POST", "/v1/items", {"items": [
+            {"id": "rake", "title": "Rake", "categories": ["garden"]},
+            {"id": "bump", "title": "Bump band", "categories": ["maternity", "baby"]}]}, key=self.key("cat"))
+        self.assertEqual((status, body), (200, {"upserted": 2, "errors": []}))
+        self.assertIs(self.get("/v1/items/rake")[2]["sensitive"], False)
+        self.assertIs(self.get("/v1/items/bump")[2]["sensitive"], True)  # "baby" is declared sensitive
+        # They still follow the id rule.
+        self.assertError(self.put("bra", {"title": "T", "categories": ["a" * 129]}), 400, "invalid_id",
+                         "/categories/0")
+        self.assertError(self.put("bra", {"title": "T", "categories": ["ok", "bad\u0001"]}), 400, "invalid_id",
+                         "/categories/1")
+        self.assertEqual(self.get("/v1/items/bra")[2]["categories"], ["lingerie", "Unterwäsche"])
+
     def test_utf8_and_escaped_ids(self):
         self.assertEqual(self.put("caf%C3%A9%2Fmug", {"title": "Café mug"})[0], 200)
         status, _, body = self.get("/v1/items/caf%C3%A9%2Fmug")
@@ -81,7 +103,7 @@ class CatalogTest(ServerTestCase):
             ({"title": 5}, 400, "wrong_type", "/title"),
             ({"title": ""}, 400, "out_of_range", "/title"),
             ({"title": {"en": 3}}, 400, "wrong_type", "/title/en"),
-            ({"title": "T", "categories": ["camping", "nope"]}, 400, "unknown_category", "/categories/1"),
+            ({"title": "T", "categories": ["camping", "tab\there"]}, 400, "invalid_id", "/categories/1"),
             ({"title": "T", "categories": "camping"}, 400, "wrong_type", "/categories"),
             ({"title": "T", "categories": [""]}, 400, "invalid_id", "/categories/0"),
             ({"title": "T", "attributes": [1]}, 400, "wrong_type", "/attributes"),
@@ -105,7 +127,7 @@ class CatalogTest(ServerTestCase):
 
     def test_batch(self):
         items = [{"id": "b-%03d" % i, "title": "Item %d" % i, "categories": ["kitchen"]} for i in range(5)]
-        items.insert(2, {"id": "b-bad", "title": "T", "categories": ["nope"]})
+        items.insert(2, {"id": "b-bad", "title": "T", "categories": [""]})
         items.append({"title": "no id"})
         items.append({"id": "b-x", "title": "T", "extra": 1})
         status, _, body = self.request("POST", "/v1/items", {"items": items}, key=self.key("cat"))
@@ -113,7 +135,7 @@ class CatalogTest(ServerTestCase):
         self.assertEqual(body["upserted"], 5)
         errs = {e["index"]: e["error"] for e in body["errors"]}
         self.assertEqual(set(errs), {2, 6, 7})
-        self.assertEqual(errs[2]["code"], "unknown_category")
+        self.assertEqual(errs[2]["code"], "invalid_id")
         self.assertEqual(errs[2]["field"], "/items/2/categories/0")
         self.assertEqual(errs[6]["code"], "missing_field")
         self.assertEqual(errs[6]["field"], "/items/6/id")

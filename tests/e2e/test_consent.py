@@ -279,10 +279,10 @@ class ConsentTest(ServerTestCase):
         # Preferences grant nothing.
         self.assertEqual(self.consents(subject)["purposes"]["personalization"]["status"], "denied")
 
-        self.assertError(self.request("PUT", path, {"interests": ["camping", "knitting"]}, key=brand), 400,
-                         "unknown_category", "/interests/1")
-        self.assertError(self.request("PUT", path, {"exclude_categories": ["nope"]}, key=brand), 400,
-                         "unknown_category", "/exclude_categories/0")
+        self.assertError(self.request("PUT", path, {"interests": ["camping", ""]}, key=brand), 400,
+                         "invalid_id", "/interests/1")
+        self.assertError(self.request("PUT", path, {"exclude_categories": ["x" * 129]}, key=brand), 400,
+                         "invalid_id", "/exclude_categories/0")
         self.assertError(self.request("PUT", path, {"likes": []}, key=brand), 400, "unknown_field", "/likes")
         self.assertError(self.request("PUT", path, {"declared": {"pets": ["cat"]}}, key=brand), 400, "wrong_type",
                          "/declared/pets")
@@ -295,6 +295,73 @@ class ConsentTest(ServerTestCase):
         # A PUT replaces the whole document.
         code, _, stored = self.request("PUT", path, {"exclude_categories": ["health"]}, key=brand)
         self.assertEqual((code, stored), (200, {"interests": [], "exclude_categories": ["health"], "declared": {}}))
+
+    def test_contract_preferences_example(self):
+        # Contract §5's own example, with the policy `mesura init` writes: "lingerie" is not declared there,
+        # and a category the policy does not declare is an ordinary one (docs/config.md).
+        subject = unique("contract-prefs")
+        body = {"interests": ["camping"], "exclude_categories": ["lingerie"], "declared": {"expecting_baby": True}}
+        code, _, stored = self.request("PUT", subj(subject) + "/preferences", body, key=self.key("brand"))
+        self.assertEqual((code, stored), (200, body))
+        code, _, got = self.request("GET", subj(subject) + "/preferences", key=self.key("brand"))
+        self.assertEqual((code, got), (200, body))
+
+    def test_preferences_patch(self):
+        subject = unique("patch")
+        path = subj(subject) + "/preferences"
+        brand = self.key("brand")
+        start = {"interests": ["camping", "knitting"], "exclude_categories": ["health"],
+                 "declared": {"expecting_baby": True, "size": "M"}}
+        self.assertEqual(self.request("PUT", path, start, key=brand)[0], 200)
+
+        # One exclusion more, nothing else touched; adding what is there changes nothing.
+        code, _, stored = self.request("PATCH", path, {"add": {"exclude_categories": ["lingerie", "health"]}},
+                                       key=brand)
+        want = dict(start, exclude_categories=["health", "lingerie"])
+        self.assertEqual((code, stored), (200, want))
+        # Removals run before additions; removing what is absent changes nothing.
+        code, _, stored = self.request("PATCH", path, {"remove": {"interests": ["knitting", "golf"],
+                                                                  "declared": ["size", "pets"]},
+                                                       "add": {"declared": {"children": 2}}}, key=brand)
+        want = {"interests": ["camping"], "exclude_categories": ["health", "lingerie"],
+                "declared": {"expecting_baby": True, "children": 2}}
+        self.assertEqual((code, stored), (200, want))
+        self.assertEqual(self.request("GET", path, key=brand)[2], want)
+        self.assertEqual(self.request("PATCH", path, {}, key=brand)[2], want)
+
+        bad = [
+            ({"interests": ["x"]}, "unknown_field", "/interests"),
+            ({"add": {"likes": ["x"]}}, "unknown_field", "/add/likes"),
+            ({"add": {"interests": "camping"}}, "wrong_type", "/add/interests"),
+            ({"add": {"interests": [""]}}, "invalid_id", "/add/interests/0"),
+            ({"add": {"declared": {"pets": ["cat"]}}}, "wrong_type", "/add/declared/pets"),
+            ({"remove": {"declared": {"size": True}}}, "wrong_type", "/remove/declared"),
+            ({"add": {"exclude_categories": ["c%d" % i for i in range(255)]}}, "out_of_range",
+             "/add/exclude_categories"),
+            ({"dismiss": "tent-2p"}, "wrong_type", "/dismiss"),
+        ]
+        for body, code, field in bad:
+            with self.subTest(body=body):
+                self.assertError(self.request("PATCH", path, body, key=brand), 400, code, field)
+        # A dismissal is a `dismiss` event: it needs a purpose that dismissals serve, and without one
+        # the whole request is refused, the preferences included.
+        self.assertError(self.request("PATCH", path, {"dismiss": ["tent-2p"], "add": {"interests": ["golf"]}},
+                                      key=brand), 409, "conflict", "/dismiss")
+        self.assertError(self.request("PATCH", path, {}, key=self.key("reader")), 403, "forbidden")
+        self.assertEqual(self.request("GET", path, key=brand)[2], want, "a refused PATCH changed the preferences")
+
+        # With consent, the dismissal is stored as the person's own (zero-party) event.
+        self.decide(subject, "personalization", "granted")
+        code, _, stored = self.request("PATCH", path, {"dismiss": ["tent-2p", "tent-4p"]}, key=brand)
+        self.assertEqual((code, stored), (200, want))
+        dismissed = [(e["type"], e["item"], e["source"]) for e in self.exported_events(subject)]
+        self.assertEqual(dismissed, [("dismiss", "tent-2p", "zero_party"), ("dismiss", "tent-4p", "zero_party")])
+
+        # An unknown subject reads as the empty document and is not created by an empty PATCH.
+        nobody = unique("patch-nobody")
+        code, _, got = self.request("PATCH", subj(nobody) + "/preferences", {}, key=brand)
+        self.assertEqual((code, got), (200, {"interests": [], "exclude_categories": [], "declared": {}}))
+        self.assertError(self.request("GET", subj(nobody), key=self.key("dsr")), 404, "not_found")
 
     # ------------------------------------------------------------ the subject's own token
 
@@ -316,6 +383,11 @@ class ConsentTest(ServerTestCase):
                                       {"status": "denied"}, key=token), 403, "forbidden")
         self.assertError(self.request("PUT", subj(other) + "/preferences", {}, key=token), 403,
                          "forbidden")
+        self.assertError(self.request("PATCH", subj(other) + "/preferences",
+                                      {"add": {"exclude_categories": ["x"]}}, key=token), 403, "forbidden")
+        code, _, prefs = self.request("PATCH", subj(subject) + "/preferences",
+                                      {"add": {"exclude_categories": ["lingerie"]}}, key=token)
+        self.assertEqual((code, prefs["exclude_categories"]), (200, ["lingerie"]), prefs)
         self.assertEqual(self.consents(other)["purposes"]["personalization"]["status"], "granted")
 
     # ------------------------------------------------------------ at rest

@@ -106,6 +106,26 @@ class EventsTest(ServerTestCase):
         reply = self.ok({"subject": "old-1", "type": "view", "item": "a", "ts": now_ms() - 200 * 86400000})
         self.assertEqual((reply["stored"], reply["not_stored"]["expired"]), (0, 1))
 
+    def test_epoch_seconds_are_refused_not_expired(self):
+        """An integer ts in seconds would read as January 1970 in milliseconds and vanish as
+        `expired`: it is refused as a unit mistake, while any real millisecond ts is kept."""
+        self.grant("secs-1")
+        seconds = now_ms() // 1000 - 3600
+        rows, stored = self.db_event_count(), self.outcomes().get("stored", 0)
+        reply = self.post({"subject": "secs-1", "type": "view", "item": "a", "ts": seconds})
+        self.assertError(reply, 400, "invalid_timestamp", "/ts")
+        message = reply[2]["error"]["message"]
+        self.assertIn("seconds", message)
+        self.assertIn("milliseconds", message)
+        self.assertNothingWritten(rows, stored)
+        # In a batch, the same event is an entry in errors and the others are kept.
+        reply = self.ok({"events": [{"subject": "secs-1", "type": "view", "item": "a", "ts": 1764000000},
+                                    {"subject": "secs-1", "type": "view", "item": "b", "ts": seconds * 1000}]})
+        self.assertEqual((reply["accepted"], reply["stored"], reply["not_stored"]["expired"]), (1, 1, 0), reply)
+        self.assertEqual([(e["index"], e["error"]["code"], e["error"]["field"]) for e in reply["errors"]],
+                         [(0, "invalid_timestamp", "/events/0/ts")], reply)
+        self.assertIn("seconds", reply["errors"][0]["error"]["message"])
+
     def test_scope(self):
         status, _, body = self.request("POST", "/v1/events", {"subject": "s", "type": "view", "item": "a"},
                                        key=self.key("reader"))

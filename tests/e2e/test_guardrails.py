@@ -478,7 +478,7 @@ class BadConfiguration(unittest.TestCase):
                         f.write(MINIMAL + extra)
                     p = subprocess.run([MESURA_BIN, "serve", "--data", data, "--listen", "127.0.0.1:0"],
                                        capture_output=True, text=True, timeout=60)
-                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertEqual(p.returncode, 1, p.stderr)  # a bad file, not a bad command line
                     self.assertIn("mesura.yaml:%d: " % line, p.stderr)
                     self.assertIn(says, p.stderr)
                     self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)

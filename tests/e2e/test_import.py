@@ -53,7 +53,7 @@ class ImportTest(ServerTestCase):
         lines = [
             {"kind": "item", "id": "j-tent", "title": "Tent", "categories": ["camping"]},
             {"kind": "item", "id": "j-crib", "title": {"en": "Crib"}, "categories": ["baby"]},
-            {"kind": "item", "id": "j-bad", "title": "X", "categories": ["nope"]},           # 3: bad category
+            {"kind": "item", "id": "j-bad", "title": "X", "categories": ["no\u0007pe"]},     # 3: bad category
             {"kind": "consent", "subject": "j-u1", "purpose": "personalization", "status": "granted",
              "ts": "2024-05-01T10:00:00Z", "source": "crm", "policy_version": "2024-05"},
             {"kind": "event", "subject": "j-u1", "type": "view", "item": "j-tent", "event_id": "v1",
@@ -80,7 +80,7 @@ class ImportTest(ServerTestCase):
         self.assertEqual(n["bad lines"], 7)
         self.assertEqual(bad_lines(p.stderr), [3, 8, 9, 11, 12, 13, 14])
         self.assertIn("line 3: ", p.stderr)
-        self.assertRegex(p.stderr, r"line 3: .*unknown_category at /categories/0")
+        self.assertRegex(p.stderr, r"line 3: .*invalid_id at /categories/0")
         self.assertRegex(p.stderr, r"line 9: .*unknown_event_type at /type")
 
         status, _, doc = self.export("j-u1")
@@ -147,7 +147,7 @@ class ImportTest(ServerTestCase):
     def test_csv_bad_header(self):
         path = self.write("bad.csv", ["who,what", "a,b"])
         p = run_cli("import", "--data", self.server.data, path, check=False)
-        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(p.returncode, 1, p.stderr)  # a malformed file, not a usage error
         self.assertIn("line 1", p.stderr)
 
     def test_batches_while_serving(self):

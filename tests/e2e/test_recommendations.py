@@ -47,7 +47,7 @@ ITEMS = [
     {"id": "old-lamp", "title": "Old lamp", "categories": ["camping"], "available": False},
 ]
 NON_PERSONAL = {"popular", "trending", "similar_to_current", "editorial"}
-RID = re.compile(r"^r_[0-9a-f]{16}$")
+RID = re.compile(r"^r_[0-9a-f]{32}$")
 MIN = 60 * 1000
 
 
@@ -302,6 +302,77 @@ class RecommendationsTest(ServerTestCase):
         self.assertError(self.request("GET", "/v1/subjects/nobody-at-all/why?item=pan", key=self.server.keys["dsr"]),
                          404, "not_found")
 
+    def test_why_actions_work_with_the_subjects_own_token(self):
+        # Every action "why" suggests names one request (method, path, body) that the person's own token may
+        # send, that does what it says, and that leaves the rest of what the person told us alone.
+        shop = self.server.keys["shop"]
+        self.grant("walt")
+        told = {"interests": ["kitchen", "knitting"], "exclude_categories": ["lingerie"],
+                "declared": {"expecting_baby": True}}  # knitting and lingerie: not declared in the policy
+        status, _, body = self.request("PUT", "/v1/subjects/walt/preferences", told, key=shop)
+        self.assertEqual((status, body), (200, told))
+        status, _, body = self.request("POST", "/v1/events", {"subject": "walt", "type": "view", "item": "tent-3p",
+                                                              "ts": int(time.time() * 1000) - 5 * MIN}, key=shop)
+        self.assertEqual((status, body["stored"]), (200, 1), body)
+        status, _, tok = self.request("POST", "/v1/subjects/walt/tokens", key=self.server.keys["dsr"])
+        self.assertEqual(status, 200, tok)
+        token = tok["token"]
+
+        def why(item):
+            status, _, w = self.request("GET", "/v1/subjects/walt/why?item=" + item, key=token)
+            self.assertEqual(status, 200, w)
+            return w
+
+        def perform(action):
+            self.assertIn(action["method"], ("PUT", "PATCH", "DELETE"), action)
+            status, _, body = self.request(action["method"], action["path"], action.get("body"), key=token)
+            self.assertEqual(status, 200, (action, body))
+
+        def preferences():
+            status, _, body = self.request("GET", "/v1/subjects/walt/preferences", key=token)
+            self.assertEqual(status, 200, body)
+            return body
+
+        def shown():
+            return {it["item"] for it in self.recommend({"subject": "walt", "count": 20})["items"]}
+
+        kettle = why("kettle")
+        self.assertEqual((kettle["recommended"], kettle["reason"]["code"]), (True, "you_told_us"), kettle)
+        self.assertIn("kettle", shown())
+        acts = {a["action"]: a for a in kettle["actions"]}
+        self.assertEqual(set(acts), {"dismiss", "withdraw_consent", "exclude_category", "change_interests"}, kettle)
+        self.assertEqual(acts["dismiss"]["body"], {"dismiss": ["kettle"]})
+        self.assertEqual(acts["exclude_category"]["category"], "kitchen")
+        tent = why("tent-2p")
+        self.assertEqual(tent["reason"]["code"], "because_you_viewed", tent)
+        deletes = [a for a in tent["actions"] if a["action"] == "delete_event"]
+        self.assertEqual(len(deletes), 1, tent)
+        self.assertTrue({"dismiss", "withdraw_consent", "exclude_category"} <= {a["action"] for a in tent["actions"]})
+
+        perform(acts["dismiss"])
+        self.assertEqual(preferences(), told)
+        self.assertNotIn("kettle", shown())
+        self.assertEqual(why("kettle")["suppressed"]["rule"], "own_word")
+        self.assertNotIn("dismiss", {a["action"] for a in why("kettle")["actions"]})  # done already
+
+        self.assertIn("pan", shown())
+        perform(acts["exclude_category"])
+        told["exclude_categories"].append("kitchen")
+        self.assertEqual(preferences(), told)
+        self.assertFalse(shown() & {"kettle", "pan", "camp-stove"})
+
+        perform(acts["change_interests"])
+        told["interests"].remove("kitchen")
+        self.assertEqual(preferences(), told)
+
+        perform(deletes[0])
+        self.assertEqual(why("tent-2p")["data_used"], [])
+        self.assertEqual(preferences(), told)
+
+        perform(acts["withdraw_consent"])
+        self.assertFalse(self.recommend({"subject": "walt"})["personalized"])
+        self.assertEqual(preferences(), told)
+
     # ---------------------------------------------------------------- bad input and metrics
 
     def test_bad_input(self):
@@ -317,7 +388,7 @@ class RecommendationsTest(ServerTestCase):
             ({"context": {"mood": "happy"}}, "unknown_field", "/context/mood"),
             ({"context": []}, "wrong_type", "/context"),
             ({"channel": "fax"}, "invalid_value", "/channel"),
-            ({"categories": ["no-such-category"]}, "unknown_category", "/categories/0"),
+            ({"categories": [""]}, "invalid_id", "/categories/0"),
             ({"exclude": "tent-2p"}, "wrong_type", "/exclude"),
             ({"exclude": [""]}, "invalid_id", "/exclude/0"),
         ]

@@ -62,9 +62,9 @@ class TrainTest(harness.ServerTestCase):
 
     def train(self):
         p = run_cli("train", "--data", self.server.data)
-        m = re.match(r"Model (\d+) trained and saved: a (\w+) model of (\d+) items", p.stdout)
+        m = re.match(r"Model (\d+) trained and saved: an? (\w+) model of (\d+) items", p.stdout)
         self.assertIsNotNone(m, p.stdout)
-        return int(m.group(1)), m.group(2), int(m.group(3)), p.stdout
+        return int(m.group(1)), m.group(2).lower(), int(m.group(3)), p.stdout
 
     def wait_live(self, model_id, timeout=2.0):
         """Polls /metrics until model_id is live; returns the gauges and the seconds it took."""

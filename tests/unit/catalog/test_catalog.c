@@ -74,7 +74,8 @@ static void test_bad_items(void **state) {
       {"{\"title\": {\"en\": 1}}", MES_EWRONG_TYPE, "/title/en"},
       {"{\"title\": {\"e n\": \"x\"}}", MES_EINVALID_VALUE, "/title/e n"},
       {"{\"title\": \"a\\u0000b\"}", MES_EINVALID_VALUE, "/title"},
-      {"{\"title\": \"T\", \"categories\": [\"camping\", \"nope\"]}", MES_EUNKNOWN_CATEGORY, "/categories/1"},
+      {"{\"title\": \"T\", \"categories\": [\"camping\", \"\"]}", MES_EINVALID_ID, "/categories/1"},
+      {"{\"title\": \"T\", \"categories\": [\"a\\u0001b\"]}", MES_EINVALID_ID, "/categories/0"},
       {"{\"title\": \"T\", \"categories\": [1]}", MES_EWRONG_TYPE, "/categories/0"},
       {"{\"title\": \"T\", \"categories\": {}}", MES_EWRONG_TYPE, "/categories"},
       {"{\"title\": \"T\", \"attributes\": []}", MES_EWRONG_TYPE, "/attributes"},
@@ -127,11 +128,11 @@ static void test_put_get_delete(void **state) {
   assert_int_equal(mes_json_int(json_object_get(out, "attributes"), "price", 0), 120);
   json_decref(out);
 
-  int cats[8];
-  size_t n = 0;
-  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", cats, 8, &n), MES_OK);
-  assert_int_equal(n, 2);
-  assert_int_equal(cats[0], mes_policy_category(f->w.policy, "baby", 4));
+  json_t *cats = NULL;
+  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", &cats), MES_OK);
+  assert_int_equal(json_array_size(cats), 2);
+  assert_string_equal(json_string_value(json_array_get(cats, 0)), "baby");
+  json_decref(cats);
 
   assert_int_equal(put(f, "crib", "{\"title\": \"Crib\", \"available\": false}", &err), MES_OK);
   assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_OK);
@@ -143,7 +144,45 @@ static void test_put_get_delete(void **state) {
   assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_ENOT_FOUND);
   assert_null(out);
   assert_int_equal(mes_catalog_delete(&f->w.ctx, "crib", 4, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", cats, 8, &n), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", &cats), MES_ENOT_FOUND);
+  assert_null(cats);
+}
+
+/* mesura.yaml declares only the categories that need care: any other
+ * category is an ordinary one, taken as it is (not sensitive) and handed
+ * back by name, the id rule aside. */
+static void test_undeclared_categories_are_ordinary(void **state) {
+  struct fixture *f = *state;
+  struct mes_err err;
+  assert_int_equal(mes_policy_category(f->w.policy, "lingerie", 8), -1);
+  assert_int_equal(put(f, "bra", "{\"title\": \"Bra\", \"categories\": [\"lingerie\", \"Unterwäsche\", \"lingerie\"]}",
+                       &err),
+                   MES_OK);
+  json_t *out = NULL;
+  assert_int_equal(mes_catalog_get(&f->w.ctx, "bra", 3, &out, &err), MES_OK);
+  assert_false(mes_json_bool(out, "sensitive", true));
+  json_t *cats = json_object_get(out, "categories");
+  assert_int_equal(json_array_size(cats), 2);
+  assert_string_equal(json_string_value(json_array_get(cats, 0)), "lingerie");
+  assert_string_equal(json_string_value(json_array_get(cats, 1)), "Unterwäsche");
+  json_decref(out);
+  /* With a declared sensitive one, the item is sensitive all the same. */
+  assert_int_equal(put(f, "bump", "{\"title\": \"B\", \"categories\": [\"maternity\", \"baby\"]}", &err), MES_OK);
+  assert_int_equal(mes_catalog_get(&f->w.ctx, "bump", 4, &out, &err), MES_OK);
+  assert_true(mes_json_bool(out, "sensitive", false));
+  json_decref(out);
+  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "bump", &cats), MES_OK);
+  assert_string_equal(json_string_value(json_array_get(cats, 0)), "maternity");
+  assert_string_equal(json_string_value(json_array_get(cats, 1)), "baby");
+  json_decref(cats);
+  /* A batch takes them too. */
+  json_t *body = parse("{\"items\": [{\"id\": \"a\", \"title\": \"A\", \"categories\": [\"garden\"]}]}");
+  json_t *reply = NULL;
+  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_json_int(reply, "upserted", -1), 1);
+  assert_int_equal(json_array_size(json_object_get(reply, "errors")), 0);
+  json_decref(reply);
+  json_decref(body);
 }
 
 static void test_post_batch(void **state) {
@@ -151,7 +190,7 @@ static void test_post_batch(void **state) {
   struct mes_err err;
   mes_err_clear(&err);
   json_t *body = parse("{\"items\": [{\"id\": \"a\", \"title\": \"A\"}, {\"title\": \"no id\"},"
-                       "{\"id\": \"b\", \"title\": \"B\", \"categories\": [\"nope\"]}, {\"id\": \"c\", \"title\": \"C\"}]}");
+                       "{\"id\": \"b\", \"title\": \"B\", \"categories\": [\"\"]}, {\"id\": \"c\", \"title\": \"C\"}]}");
   json_t *reply = NULL;
   assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_OK);
   assert_int_equal(mes_json_int(reply, "upserted", -1), 2);
@@ -159,7 +198,7 @@ static void test_post_batch(void **state) {
   assert_int_equal(json_array_size(errors), 2);
   assert_int_equal(mes_json_int(json_array_get(errors, 0), "index", -1), 1);
   json_t *e1 = json_object_get(json_array_get(errors, 1), "error");
-  assert_string_equal(mes_json_str(e1, "code", ""), "unknown_category");
+  assert_string_equal(mes_json_str(e1, "code", ""), "invalid_id");
   assert_string_equal(mes_json_str(e1, "field", ""), "/items/2/categories/0");
   json_decref(reply);
   json_decref(body);
@@ -254,6 +293,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_bad_items, setup, teardown),
       cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_undeclared_categories_are_ordinary, setup, teardown),
       cmocka_unit_test_setup_teardown(test_post_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
       cmocka_unit_test(test_cursor_codec),

@@ -475,8 +475,8 @@ static void test_preferences(void **state) {
     int rc;
     const char *field;
   } bad[] = {
-      {"{\"interests\": [\"camping\", \"knitting\"]}", MES_EUNKNOWN_CATEGORY, "/interests/1"},
-      {"{\"exclude_categories\": [\"nope\"]}", MES_EUNKNOWN_CATEGORY, "/exclude_categories/0"},
+      {"{\"interests\": [\"camping\", \"\"]}", MES_EINVALID_ID, "/interests/1"},
+      {"{\"exclude_categories\": [\"a\\u0007\"]}", MES_EINVALID_ID, "/exclude_categories/0"},
       {"{\"interests\": \"camping\"}", MES_EWRONG_TYPE, "/interests"},
       {"{\"likes\": []}", MES_EUNKNOWN_FIELD, "/likes"},
       {"{\"declared\": {\"pets\": [\"cat\"]}}", MES_EWRONG_TYPE, "/declared/pets"},
@@ -545,6 +545,132 @@ static void test_preferences(void **state) {
   json_decref(out);
 }
 
+/* The contract's own example (§5) with the example policy: "lingerie" is not
+ * declared in mesura.yaml, so it is an ordinary category, taken as it is. */
+static void test_preferences_undeclared_categories(void **state) {
+  struct fixture *f = *state;
+  assert_int_equal(mes_policy_category(f->w.policy, "lingerie", 8), -1);
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *body = body_of("{\"interests\": [\"camping\", \"knitting\"], \"exclude_categories\": [\"lingerie\"], "
+                         "\"declared\": {\"expecting_baby\": true}}"),
+         *out = NULL;
+  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
+  assert_true(json_equal(out, body));
+  json_decref(out);
+  json_decref(body);
+}
+
+static json_t *patch(struct fixture *f, const char *add, const char *remove, int want_rc, const char *want_field) {
+  json_t *a = add ? body_of(add) : NULL, *r = remove ? body_of(remove) : NULL, *out = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  int rc = mes_consent_patch_preferences(&f->w.ctx, "u1", 2, a, r, &out, &err);
+  if (rc != want_rc || strcmp(err.field, want_field) != 0)
+    fail_msg("patch add=%s remove=%s: got %s at '%s', want %s at '%s'", add ? add : "-", remove ? remove : "-",
+             mes_rc_code(rc), err.field, mes_rc_code(want_rc), want_field);
+  json_decref(a);
+  json_decref(r);
+  if (rc)
+    assert_null(out);
+  return out;
+}
+
+static void assert_prefs(struct fixture *f, const char *want_text) {
+  struct mes_subject s = resolve(f, "u1");
+  struct mes_err err;
+  json_t *got = NULL, *want = body_of(want_text);
+  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, s.row.id, &got, &err), MES_OK);
+  if (!json_equal(got, want)) {
+    char *g = json_dumps(got, JSON_SORT_KEYS);
+    fail_msg("preferences: got %s, want %s", g, want_text);
+  }
+  json_decref(got);
+  json_decref(want);
+}
+
+/* PATCH changes what it names and nothing else: the way a person's own
+ * token excludes one category or drops one interest without wiping the rest. */
+static void test_preferences_patch(void **state) {
+  struct fixture *f = *state;
+  /* On a subject never seen: made, from the empty document. */
+  json_t *out = patch(f, "{\"exclude_categories\": [\"lingerie\"]}", NULL, MES_OK, "");
+  json_decref(out);
+  assert_prefs(f, "{\"interests\": [], \"exclude_categories\": [\"lingerie\"], \"declared\": {}}");
+
+  json_t *body = body_of("{\"interests\": [\"camping\", \"baby\"], \"exclude_categories\": [\"health\"], "
+                         "\"declared\": {\"expecting_baby\": true, \"size\": \"M\"}}");
+  struct mes_err err;
+  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
+  json_decref(out);
+  json_decref(body);
+
+  /* Adding keeps the order and skips what is there already. */
+  out = patch(f, "{\"exclude_categories\": [\"lingerie\", \"health\"], \"interests\": [\"garden\"]}", NULL, MES_OK,
+              "");
+  json_t *want = body_of("{\"interests\": [\"camping\", \"baby\", \"garden\"], \"exclude_categories\": "
+                         "[\"health\", \"lingerie\"], \"declared\": {\"expecting_baby\": true, \"size\": \"M\"}}");
+  assert_true(json_equal(out, want)); /* the reply is the stored document */
+  json_decref(want);
+  json_decref(out);
+
+  /* Removing what is absent changes nothing; removal runs before addition. */
+  out = patch(f, "{\"declared\": {\"size\": \"L\"}, \"interests\": [\"baby\"]}",
+              "{\"interests\": [\"baby\", \"knitting\"], \"declared\": [\"expecting_baby\", \"pets\"]}", MES_OK, "");
+  json_decref(out);
+  assert_prefs(f, "{\"interests\": [\"camping\", \"garden\", \"baby\"], \"exclude_categories\": [\"health\", "
+                  "\"lingerie\"], \"declared\": {\"size\": \"L\"}}");
+  out = patch(f, NULL, NULL, MES_OK, ""); /* an empty patch */
+  json_decref(out);
+  assert_prefs(f, "{\"interests\": [\"camping\", \"garden\", \"baby\"], \"exclude_categories\": [\"health\", "
+                  "\"lingerie\"], \"declared\": {\"size\": \"L\"}}");
+
+  /* Bad patches are refused, each at its pointer, and change nothing. */
+  static const struct {
+    const char *add, *remove;
+    int rc;
+    const char *field;
+  } bad[] = {
+      {"{\"likes\": []}", NULL, MES_EUNKNOWN_FIELD, "/add/likes"},
+      {NULL, "{\"likes\": []}", MES_EUNKNOWN_FIELD, "/remove/likes"},
+      {"{\"interests\": \"camping\"}", NULL, MES_EWRONG_TYPE, "/add/interests"},
+      {"{\"interests\": [\"\"]}", NULL, MES_EINVALID_ID, "/add/interests/0"},
+      {"{\"declared\": {\"pets\": [\"cat\"]}}", NULL, MES_EWRONG_TYPE, "/add/declared/pets"},
+      {"{\"declared\": [\"size\"]}", NULL, MES_EWRONG_TYPE, "/add/declared"},
+      {NULL, "{\"declared\": {\"size\": true}}", MES_EWRONG_TYPE, "/remove/declared"},
+      {NULL, "{\"exclude_categories\": [1]}", MES_EWRONG_TYPE, "/remove/exclude_categories/0"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_null(patch(f, bad[i].add, bad[i].remove, bad[i].rc, bad[i].field));
+  assert_int_equal(mes_consent_check_pref_patch(NULL, NULL, &err), MES_OK);
+
+  /* The limits hold on the result: 31 more declared facts are one too many. */
+  json_t *decl = json_object(), *add = json_object();
+  for (int i = 0; i < MES_CONSENT_PREF_MAX_DECLARED; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%d", i);
+    json_object_set_new(decl, k, json_true());
+  }
+  json_object_set_new(add, "declared", decl);
+  mes_err_clear(&err);
+  assert_int_equal(mes_consent_patch_preferences(&f->w.ctx, "u1", 2, add, NULL, &out, &err), MES_EOUT_OF_RANGE);
+  assert_string_equal(err.field, "/add/declared");
+  json_decref(add);
+  json_t *ids = json_array();
+  for (int i = 0; i < MES_CONSENT_PREF_MAX_IDS; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "c%d", i);
+    json_array_append_new(ids, json_string(k));
+  }
+  add = json_pack("{s:o}", "exclude_categories", ids);
+  assert_int_equal(mes_consent_patch_preferences(&f->w.ctx, "u1", 2, add, NULL, &out, &err), MES_EOUT_OF_RANGE);
+  assert_string_equal(err.field, "/add/exclude_categories");
+  json_decref(add);
+  assert_prefs(f, "{\"interests\": [\"camping\", \"garden\", \"baby\"], \"exclude_categories\": [\"health\", "
+                  "\"lingerie\"], \"declared\": {\"size\": \"L\"}}");
+  assert_int_equal(mes_consent_patch_preferences(&f->w.ctx, "", 0, NULL, NULL, &out, &err), MES_EINVALID_ID);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_opt_in_default, setup, teardown),
@@ -557,6 +683,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_receipt_signature, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_preferences, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_preferences_undeclared_categories, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_preferences_patch, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,6 +264,70 @@ static void test_master_file_wrong_size_or_missing(void **state) {
   assert_null(m);
 }
 
+/* --- the master key check --- */
+
+/* Writes a master key file holding key (mode 0600) and loads it. */
+static struct mes_master *master_of(const char *path, const uint8_t key[MES_KEY_BYTES]) {
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(key, 1, MES_KEY_BYTES, fp), MES_KEY_BYTES);
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(chmod(path, 0600), 0);
+  struct mes_err err = {0};
+  struct mes_master *m = NULL;
+  assert_int_equal(mes_master_load(path, &m, &err), MES_OK);
+  return m;
+}
+
+static void test_master_check(void **state) {
+  struct fx *f = *state;
+  uint8_t key[MES_KEY_BYTES], ones[MES_KEY_BYTES];
+  for (int i = 0; i < MES_KEY_BYTES; i++)
+    key[i] = (uint8_t)i;
+  memset(ones, 0xff, sizeof ones);
+  /* Known answers, computed outside libsodium (Python's hashlib.blake2b:
+   * the kdf subkey 5 of context "mesura01", then BLAKE2b of the label under
+   * it). They pin the on-disk format: every stored check is one of these. */
+  const struct {
+    const uint8_t *key;
+    const char *hex;
+  } rows[] = {
+      {key, "f40daed73e5fa345b36ac88ca758b9e2bd9156d706469c5834243f44aee9ebc1"},
+      {ones, "c6ef18fcfabeff70210aa1d056737d58d9be4c19dfd3d0dcf410092bb0a69c34"},
+  };
+  char hex[MES_KEY_CHECK_HEX], key_hex[2 * MES_KEY_BYTES + 1];
+  struct mes_master *m[2];
+  for (int r = 0; r < 2; r++) {
+    m[r] = master_of(f->path, rows[r].key);
+    mes_master_check_hex(m[r], hex);
+    assert_string_equal(hex, rows[r].hex);
+    assert_true(mes_master_check_matches(m[r], hex, strlen(hex)));
+    /* The check is not the key, nor holds it. */
+    sodium_bin2hex(key_hex, sizeof key_hex, rows[r].key, MES_KEY_BYTES);
+    assert_string_not_equal(hex, key_hex);
+  }
+  /* Another key's check does not match; nor does anything malformed. */
+  mes_master_check_hex(m[1], hex);
+  assert_false(mes_master_check_matches(m[0], hex, strlen(hex)));
+  mes_master_check_hex(m[0], hex);
+  char bad[MES_KEY_CHECK_HEX + 1];
+  memcpy(bad, hex, sizeof hex);
+  bad[10] = bad[10] == '0' ? '1' : '0';
+  assert_false(mes_master_check_matches(m[0], bad, strlen(bad)));
+  assert_false(mes_master_check_matches(m[0], hex, strlen(hex) - 1)); /* cut short */
+  memcpy(bad, hex, sizeof hex);
+  bad[5] = 'g';
+  assert_false(mes_master_check_matches(m[0], bad, strlen(bad))); /* not hex */
+  memcpy(bad, hex, sizeof hex - 1);
+  bad[sizeof hex - 1] = 'a';
+  bad[sizeof hex] = '\0';
+  assert_false(mes_master_check_matches(m[0], bad, strlen(bad))); /* one digit too many */
+  assert_false(mes_master_check_matches(m[0], "", 0));
+  assert_false(mes_master_check_matches(m[0], NULL, 0));
+  mes_master_free(m[0]);
+  mes_master_free(m[1]);
+}
+
 /* --- API keys, encodings --- */
 
 static void test_apikeys(void **state) {
@@ -320,6 +384,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pseudonyms, setup, teardown),
       cmocka_unit_test_setup_teardown(test_master_file_mode, setup, teardown),
       cmocka_unit_test_setup_teardown(test_master_file_wrong_size_or_missing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_master_check, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apikeys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_base64_and_tokens, setup, teardown),
   };

@@ -210,7 +210,7 @@ static void test_cli_exit_codes(void **state) {
   assert_int_equal(run_cli("--input", NULL, NULL, NULL, NULL), 2);
   assert_int_equal(run_cli("--input", good, "--bogus", NULL, NULL), 2);
   assert_int_equal(run_cli("--input", good, "--model", "nope", NULL), 2);
-  assert_int_equal(run_cli("--input", bad, "--model", "popular", NULL), 2);
+  assert_int_equal(run_cli("--input", bad, "--model", "popular", NULL), 1); /* a bad file, not a bad command line */
   assert_int_equal(run_cli("--input", "/nonexistent/file.csv", NULL, NULL, NULL), 1);
   assert_int_equal(run_cli("--input", good, "--model", "popular", "--json"), 0);
   assert_int_equal(run_cli("--input", good, "--model", "ease", NULL), 0);

@@ -496,6 +496,20 @@ static void test_notice_translations_match(void **state) {
   assert_null(mes__notice_text(mes__notice_n_texts(), MES_LANG_EN));
 }
 
+/* Every right, each as if served by some request: what the notice says of
+ * a right, whatever serves it. */
+static const struct mes_served_right all_rights[] = {
+    {MES_RIGHT_WITHDRAW_CONSENT, "PUT", "/v1/subjects/{s}/consents/{purpose}"},
+    {MES_RIGHT_SEE, "GET", "/v1/subjects/{s}"},
+    {MES_RIGHT_EXPORT, "GET", "/v1/subjects/{s}/export"},
+    {MES_RIGHT_CORRECT, "DELETE", "/v1/subjects/{s}/events/{event_id}"},
+    {MES_RIGHT_RESTRICT, "PUT", "/v1/subjects/{s}/restriction"},
+    {MES_RIGHT_ERASE, "DELETE", "/v1/subjects/{s}"},
+    {MES_RIGHT_ACCESS_LOG, "GET", "/v1/subjects/{s}/access-log"},
+    {MES_RIGHT_SEE, "GET", "/twice"}, /* a right named twice is listed once, as first named */
+};
+#define N_ALL_RIGHTS (sizeof all_rights / sizeof all_rights[0])
+
 static void test_notice_json(void **state) {
   (void)state;
   struct mes_policy *p = load_ok(mes_policy_example());
@@ -512,7 +526,7 @@ static void test_notice_json(void **state) {
        "Usunąć je"},
   };
   for (size_t k = 0; k < 3; k++) {
-    json_t *n = mes_policy_notice_json(p, langs[k].l);
+    json_t *n = mes_policy_notice_json(p, all_rights, N_ALL_RIGHTS, langs[k].l);
     assert_non_null(n);
     char *s = json_dumps(n, JSON_COMPACT);
     assert_non_null(s);
@@ -548,10 +562,19 @@ static void test_notice_json(void **state) {
     json_t *cats = json_object_get(n, "categories");
     assert_int_equal(json_array_size(cats), 2); /* the sensitive ones: baby, health */
     json_t *rights = json_object_get(n, "rights");
-    const char *want[] = {"see", "export", "correct", "restrict", "erase", "withdraw_consent"};
-    assert_int_equal(json_array_size(rights), 6);
-    for (size_t r = 0; r < 6; r++)
-      assert_string_equal(json_string_value(json_object_get(json_array_get(rights, r), "right")), want[r]);
+    const char *want[] = {"see", "export", "correct", "restrict", "erase", "access_log", "withdraw_consent"};
+    assert_int_equal(json_array_size(rights), 7);
+    for (size_t r = 0; r < 7; r++) {
+      json_t *right = json_array_get(rights, r);
+      assert_string_equal(json_string_value(json_object_get(right, "right")), want[r]);
+      assert_string_equal(json_string_value(json_object_get(right, "right")), mes_right_name((enum mes_right)r));
+      assert_non_null(json_string_value(json_object_get(right, "text")));
+    }
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rights, 0), "path")), "/v1/subjects/{s}");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rights, 6), "method")), "PUT");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rights, 6), "path")),
+                        "/v1/subjects/{s}/consents/{purpose}");
+    assert_non_null(json_object_get(n, "rights_text"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(n, "third_party_data"), "policy")),
                         "reject");
     assert_non_null(json_object_get(n, "gpc_text"));
@@ -574,7 +597,7 @@ static void test_notice_html(void **state) {
       {MES_LANG_PL, "<html lang=\"pl\">", "Twoje prawa", "Wycofać zgodę"},
   };
   for (size_t k = 0; k < 3; k++) {
-    char *h = mes_policy_notice_html(p, langs[k].l);
+    char *h = mes_policy_notice_html(p, all_rights, N_ALL_RIGHTS, langs[k].l);
     assert_non_null(h);
     assert_true(contains(h, langs[k].lang_attr));
     assert_true(contains(h, langs[k].fixed));
@@ -588,6 +611,57 @@ static void test_notice_html(void **state) {
   mes_policy_free(p);
 }
 
+/* The notice promises the rights it is told are served, and no other: in
+ * each language, a right not served appears nowhere, in JSON or HTML. */
+static void test_notice_promises_only_served_rights(void **state) {
+  (void)state;
+  struct mes_policy *p = load_ok(mes_policy_example());
+  static const struct mes_served_right some[] = {
+      {MES_RIGHT_EXPORT, "GET", "/v1/subjects/{s}/export"},
+      {MES_RIGHT_SEE, "GET", "/v1/subjects/{s}"},
+  };
+  static const struct {
+    enum mes_lang l;
+    const char *see, *erase, *restrict_, *rights_heading;
+  } langs[] = {
+      {MES_LANG_EN, "See what we hold about you.", "Erase it", "Restrict it", "Your rights"},
+      {MES_LANG_ES, "Ver lo que tenemos sobre ti.", "Borrarlo", "Limitarlo", "Tus derechos"},
+      {MES_LANG_PL, "Zobaczyć, co o Tobie przechowujemy.", "Usunąć je", "Ograniczyć", "Twoje prawa"},
+  };
+  for (size_t k = 0; k < 3; k++) {
+    json_t *n = mes_policy_notice_json(p, some, 2, langs[k].l);
+    assert_non_null(n);
+    json_t *rights = json_object_get(n, "rights");
+    assert_int_equal(json_array_size(rights), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rights, 0), "right")), "see");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rights, 0), "text")), langs[k].see);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rights, 1), "right")), "export");
+    char *s = json_dumps(n, JSON_COMPACT);
+    assert_false(contains(s, langs[k].erase));
+    assert_false(contains(s, langs[k].restrict_));
+    free(s);
+    json_decref(n);
+    char *h = mes_policy_notice_html(p, some, 2, langs[k].l);
+    assert_true(contains(h, langs[k].see));
+    assert_true(contains(h, langs[k].rights_heading));
+    assert_false(contains(h, langs[k].erase));
+    assert_false(contains(h, langs[k].restrict_));
+    free(h);
+
+    /* Nothing served: no rights section at all. */
+    n = mes_policy_notice_json(p, NULL, 0, langs[k].l);
+    assert_int_equal(json_array_size(json_object_get(n, "rights")), 0);
+    assert_null(json_object_get(n, "rights_text"));
+    json_decref(n);
+    h = mes_policy_notice_html(p, NULL, 0, langs[k].l);
+    assert_false(contains(h, langs[k].rights_heading));
+    assert_false(contains(h, langs[k].see));
+    free(h);
+  }
+  assert_null(mes_right_name(MES_RIGHT_N));
+  mes_policy_free(p);
+}
+
 static void test_notice_escapes(void **state) {
   (void)state;
   struct mes_policy *p = load_ok("site: \"<script>alert('x')</script> & Co\"\n"
@@ -595,7 +669,7 @@ static void test_notice_escapes(void **state) {
                                  "event_types:\n  view: {purposes: [personalization], retention_days: 1, "
                                  "properties: [\"<img>\"]}\n"
                                  "categories:\n  \"<x>\": {sensitive: true}\n");
-  char *h = mes_policy_notice_html(p, MES_LANG_EN);
+  char *h = mes_policy_notice_html(p, all_rights, N_ALL_RIGHTS, MES_LANG_EN);
   assert_non_null(h);
   assert_false(contains(h, "<script>"));
   assert_false(contains(h, "<b>"));
@@ -605,14 +679,14 @@ static void test_notice_escapes(void **state) {
   assert_true(contains(h, "&lt;b&gt;Suggest&lt;/b&gt; &quot;things&quot;"));
   assert_true(contains(h, "Kept for 1 day."));
   free(h);
-  json_t *n = mes_policy_notice_json(p, MES_LANG_EN);
+  json_t *n = mes_policy_notice_json(p, all_rights, N_ALL_RIGHTS, MES_LANG_EN);
   assert_string_equal(json_string_value(json_object_get(n, "site")), "<script>alert('x')</script> & Co");
   json_decref(n);
   mes_policy_free(p);
 
   /* Without a site, the notice still names someone; without a description, the purpose's name. */
   p = load_ok("purposes:\n  measure: {}\nevent_types:\n  ping: {purposes: [measure], retention_days: 2}\n");
-  n = mes_policy_notice_json(p, MES_LANG_PL);
+  n = mes_policy_notice_json(p, NULL, 0, MES_LANG_PL);
   assert_string_equal(json_string_value(json_object_get(n, "who")), "Ta strona odpowiada za Twoje dane.");
   json_t *pu = json_array_get(json_object_get(n, "purposes"), 0);
   assert_string_equal(json_string_value(json_object_get(pu, "description")), "measure");
@@ -639,6 +713,7 @@ int main(void) {
       cmocka_unit_test(test_notice_translations_match),
       cmocka_unit_test(test_notice_json),
       cmocka_unit_test(test_notice_html),
+      cmocka_unit_test(test_notice_promises_only_served_rights),
       cmocka_unit_test(test_notice_escapes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

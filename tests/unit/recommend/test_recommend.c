@@ -257,7 +257,7 @@ static void test_parse(void **state) {
       {"{\"context\": {\"item\": 1}}", "wrong_type", "/context/item"},
       {"{\"context\": {\"x\": 1}}", "unknown_field", "/context/x"},
       {"{\"context\": {\"device_shared\": \"yes\"}}", "wrong_type", "/context/device_shared"},
-      {"{\"categories\": [\"nope\"]}", "unknown_category", "/categories/0"},
+      {"{\"categories\": [\"\"]}", "invalid_id", "/categories/0"},
       {"{\"exclude\": [1]}", "wrong_type", "/exclude/0"},
       {"{\"placement\": \"\"}", "invalid_id", "/placement"},
   };
@@ -411,23 +411,33 @@ static int each_shown(void *ud, const char *item, int channel, int64_t ts_ms) {
   return 0;
 }
 
-/* Request ids grow with time (the decisions table appends rather than
- * scattering records over random pages) and never repeat; the high bits are
- * the milliseconds since 2020. */
+/* Request ids grow with the millisecond (the decisions table appends rather
+ * than scattering records over random pages; within one millisecond they are
+ * in no order, so that one id does not give away the next) and never
+ * repeat; the high bits are the milliseconds since 2020. */
 static void test_request_ids_grow(void **state) {
   struct fixture *f = *state;
   struct mes_recommender *rec;
   assert_int_equal(mes_recommender_new(f->w.store, NULL, &rec), MES_OK);
   char prev[MES_REC_ID_LEN + 1] = "";
+  unsigned long long seen[40];
   int64_t before = mes_now_ms();
   for (int i = 0; i < 40; i++) {
     json_t *r = recommend(f, rec, f->model, i % 2 ? "{\"subject\": \"alice\"}" : "{}", MES_LANG_EN, NULL);
     const char *rid = mes_json_str(r, "request_id", "");
     assert_int_equal(strlen(rid), MES_REC_ID_LEN);
-    assert_true(strcmp(rid, prev) > 0); /* fixed-width hex: text order is number order */
+    char num[17];
+    memcpy(num, rid + 2, 16); /* the record's number; the rest is the random tag */
+    num[16] = '\0';
+    seen[i] = strtoull(num, NULL, 16);
+    for (int j = 0; j < i; j++)
+      assert_true(seen[j] != seen[i]);
+    if (i > 0)
+      assert_true(seen[i] >> 22 >= seen[i - 1] >> 22);
     snprintf(prev, sizeof prev, "%s", rid);
     json_decref(r);
   }
+  prev[18] = '\0';
   unsigned long long v = strtoull(prev + 2, NULL, 16);
   int64_t ms = (int64_t)(v >> 22) + 1577836800000LL;
   assert_true(ms >= before - 1 && ms <= mes_now_ms() + 1);
@@ -469,8 +479,14 @@ static void test_records(void **state) {
   int64_t n_imp = 0;
   assert_int_equal(mes_store_impression_sweep(f->w.store, T0_MS + 1, &n_imp), MES_OK);
   assert_int_equal(n_imp, 1); /* one sealed row per answer */
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, "r_0000000000000001", MES_REC_ID_LEN, true, &doc, &err),
-                   MES_ENOT_FOUND);
+  const char *nobody = "r_00000000000000010000000000000000";
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, nobody, strlen(nobody), true, &doc, &err), MES_ENOT_FOUND);
+  /* The record's number with another tag, or with none, finds nothing: the tag is what cannot be guessed. */
+  char forged[MES_REC_ID_LEN + 1];
+  snprintf(forged, sizeof forged, "%s", rid);
+  forged[MES_REC_ID_LEN - 1] = forged[MES_REC_ID_LEN - 1] == '0' ? '1' : '0';
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, forged, strlen(forged), true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, 18, true, &doc, &err), MES_ENOT_FOUND);
   assert_int_equal(mes_recommend_record(rec, &f->w.ctx, "r_xyz", 5, true, &doc, &err), MES_ENOT_FOUND);
   /* The sweep removes records past retention. */
   int64_t nd = 0;

@@ -180,7 +180,7 @@ static int import_text(struct fixture *f, const char *text, bool csv, struct mes
 static const char *const JSONL =
     "{\"kind\":\"item\",\"id\":\"tent\",\"title\":\"Tent\",\"categories\":[\"camping\"]}\n"
     "{\"kind\":\"item\",\"id\":\"crib\",\"title\":\"Crib\",\"categories\":[\"baby\"]}\n"
-    "{\"kind\":\"item\",\"id\":\"bad\",\"title\":\"X\",\"categories\":[\"nope\"]}\n"
+    "{\"kind\":\"item\",\"id\":\"bad\",\"title\":\"X\",\"categories\":[\"no\\u0001pe\"]}\n"
     "{\"kind\":\"event\",\"subject\":\"u1\",\"type\":\"view\",\"item\":\"tent\"}\n"
     "{\"kind\":\"consent\",\"subject\":\"u1\",\"purpose\":\"personalization\",\"status\":\"granted\","
     "\"ts\":\"2025-01-01T00:00:00Z\"}\n"

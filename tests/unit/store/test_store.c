@@ -932,6 +932,71 @@ static void test_keystore(void **state) {
   assert_int_equal(mes_store_key_get(f->st, 1, out, sizeof out, &len), MES_ENOT_FOUND);
 }
 
+static void test_keystore_meta(void **state) {
+  struct fx *f = *state;
+  char out[16];
+  assert_int_equal(mes_store_key_meta_get(f->st, "k", out, sizeof out), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_key_meta_set(f->st, "k", "v1"), MES_OK);
+  assert_int_equal(mes_store_key_meta_set(f->st, "k", "v2"), MES_OK); /* outside any tx: durable at once */
+  reopen(f);
+  assert_int_equal(mes_store_key_meta_get(f->st, "k", out, sizeof out), MES_OK);
+  assert_string_equal(out, "v2");
+  /* It lives in keys.db, apart from the data's meta. */
+  assert_int_equal(mes_store_meta_get(f->st, "k", out, sizeof out), MES_ENOT_FOUND);
+  assert_int_equal(mes_store_key_meta_set(f->st, "k", "longer than sixteen"), MES_OK);
+  assert_int_equal(mes_store_key_meta_get(f->st, "k", out, sizeof out), MES_EINTERNAL);
+}
+
+/* Copies file src over dst. */
+static void copy_file(const char *src, const char *dst) {
+  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+  assert_non_null(in);
+  assert_non_null(out);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    assert_int_equal(fwrite(buf, 1, n, out), n);
+  fclose(in);
+  assert_int_equal(fclose(out), 0);
+}
+
+/* Opening fails with rc and a message that names the file and its path. */
+static void assert_open_names(const char *dir, const char *path, int rc, const char *says) {
+  struct mes_store *st = NULL;
+  struct mes_err err = {0};
+  assert_int_equal(mes_store_open(dir, MES_STORE_SQLITE, false, &st, &err), rc);
+  assert_null(st);
+  if (!strstr(err.msg, path) || !strstr(err.msg, says))
+    fail_msg("\"%s\" does not name %s with \"%s\"", err.msg, path, says);
+}
+
+static void test_damaged_or_foreign_files_are_named(void **state) {
+  struct fx *f = *state;
+  mes_store_close(f->st);
+  f->st = NULL;
+  char keys[128], data[128], saved[128];
+  snprintf(keys, sizeof keys, "%s/keys.db", f->dir);
+  snprintf(data, sizeof data, "%s/mesura.db", f->dir);
+  snprintf(saved, sizeof saved, "%s/saved", f->dir);
+  copy_file(keys, saved);
+
+  FILE *fp = fopen(keys, "wb"); /* not a database at all */
+  assert_non_null(fp);
+  for (int i = 0; i < 512; i++)
+    fputs("garbage ", fp);
+  fclose(fp);
+  assert_open_names(f->dir, keys, MES_ESTORE, "keys.db is damaged or is not a mesura database");
+
+  copy_file(data, keys); /* a database, but the other file of the store */
+  assert_open_names(f->dir, keys, MES_ESTORE, "holds tables that are not mesura's");
+
+  assert_int_equal(unlink(keys), 0);
+  assert_open_names(f->dir, keys, MES_ENOT_FOUND, "keys.db is missing");
+
+  copy_file(saved, keys);
+  f->st = open_store(f->dir, false);
+}
+
 /* --- catalog and API keys --- */
 
 struct id_collect {
@@ -1059,6 +1124,8 @@ int main(void) {
       T(test_group_commit_many_writers),
       T(test_write_outside_tx_is_durable),
       T(test_keystore),
+      T(test_keystore_meta),
+      T(test_damaged_or_foreign_files_are_named),
       T(test_items),
       T(test_apikeys),
       T(test_backup),

@@ -1,0 +1,103 @@
+/*
+ * Unit tests of the subject tokens of src/engine/engine.c
+ * (mes_engine_subject_token, mes_engine_authenticate): a token that ran out
+ * is told apart from one never issued, so that the HTTP layer can answer
+ * 401 token_expired ("ask for a new one") instead of unauthorized.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/engine.h"
+
+struct fixture {
+  char dir[64];
+  struct mes_engine *e;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/mesura-tokens-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  char data[96];
+  snprintf(data, sizeof data, "%s/data", f->dir);
+  struct mes_err err;
+  mes_err_clear(&err);
+  if (mes_engine_init_dir(data, &err))
+    fail_msg("init: %s", mes_err_text(&err));
+  struct mes_engine_opts o = {.dir = data};
+  if (mes_engine_open(&o, &f->e, &err))
+    fail_msg("open: %s", mes_err_text(&err));
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  mes_engine_close(f->e);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+static void test_live_token_authenticates(void **state) {
+  struct fixture *f = *state;
+  char token[64];
+  int64_t expires_ms;
+  assert_int_equal(mes_engine_subject_token(f->e, 7, 60, token, &expires_ms), MES_OK);
+  struct mes_principal who;
+  assert_int_equal(mes_engine_authenticate(f->e, token, strlen(token), &who), MES_OK);
+  assert_true(who.subject_token);
+  assert_int_equal(who.sid, 7);
+}
+
+static void test_expired_token_is_token_expired(void **state) {
+  struct fixture *f = *state;
+  char token[64];
+  int64_t expires_ms;
+  assert_int_equal(mes_engine_subject_token(f->e, 8, 0, token, &expires_ms), MES_OK);
+  struct mes_principal who;
+  assert_int_equal(mes_engine_authenticate(f->e, token, strlen(token), &who), MES_ETOKEN_EXPIRED);
+  /* What the client sees: 401 with its own code, not "unknown key". */
+  assert_int_equal(mes_rc_status(MES_ETOKEN_EXPIRED), 401);
+  assert_string_equal(mes_rc_code(MES_ETOKEN_EXPIRED), "token_expired");
+}
+
+static void test_expired_token_stays_recognised_among_new_ones(void **state) {
+  struct fixture *f = *state;
+  char old[64], fresh[64];
+  int64_t expires_ms;
+  assert_int_equal(mes_engine_subject_token(f->e, 9, 0, old, &expires_ms), MES_OK);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(mes_engine_subject_token(f->e, 200 + i, 60, fresh, &expires_ms), MES_OK);
+  struct mes_principal who;
+  assert_int_equal(mes_engine_authenticate(f->e, old, strlen(old), &who), MES_ETOKEN_EXPIRED);
+  assert_int_equal(mes_engine_authenticate(f->e, fresh, strlen(fresh), &who), MES_OK);
+}
+
+static void test_unknown_token_is_unauthorized(void **state) {
+  struct fixture *f = *state;
+  const char *never = "mst_thisTokenWasNeverIssuedByThisServer0000000000";
+  struct mes_principal who;
+  assert_int_equal(mes_engine_authenticate(f->e, never, strlen(never), &who), MES_EUNAUTHORIZED);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_live_token_authenticates, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expired_token_is_token_expired, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expired_token_stays_recognised_among_new_ones, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_token_is_unauthorized, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
