@@ -2,12 +2,13 @@
 # Everything else is CMake; this file only chains the steps.
 JOBS ?= 2
 BUILD ?= build
+RELEASE_BUILD ?= build-release
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 FUZZ_LONG_SECONDS ?= 300
 
-.PHONY: all deps deps-check build build-asan build-fuzz check test test-asan fuzz fuzz-long demo layers clean
+.PHONY: all deps deps-check build build-release build-asan build-fuzz check test test-asan torture fuzz fuzz-long demo layers clean
 
 all: build
 
@@ -20,6 +21,12 @@ deps-check:
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
+
+# What a packager builds (-DCMAKE_BUILD_TYPE=Release: -O3, asserts off): make
+# check builds it too, so that warnings only the optimiser finds fail here.
+build-release: deps-check
+	cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(RELEASE_BUILD) -j$(JOBS)
 
 build-asan: deps-check
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESURA_SANITIZE=ON >/dev/null
@@ -35,9 +42,16 @@ layers: deps-check
 test: deps-check build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# Under the sanitizers ctest also runs the allocation-failure tests
+# (tests/torture/: each operation with its Nth allocation refused, for every N).
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS)
+
+# The allocation-failure tests alone.
+torture: build-asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS) -L torture
 
 fuzz: build-fuzz
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
@@ -46,11 +60,11 @@ fuzz: build-fuzz
 fuzz-long: build-fuzz
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS)
 
-check: layers test test-asan fuzz
+check: layers test build-release test-asan fuzz
 	@echo "make check: all green"
 
 demo: build
 	./$(BUILD)/mesura demo
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(RELEASE_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -5,7 +5,9 @@
  * candidates by score, which the recommender does on every request anyway.
  *
  * The shopper: N_HIST events (views, a purchase every tenth, a dismissal every
- * fiftieth, some third-party, half of them older than the retargeting window),
+ * fiftieth, some third-party; one every 2.4 hours going back N_HIST / 10 days,
+ * so that with the defaults about two thirds are older than the 14-day
+ * retargeting window),
  * N_IMPS impressions, and N_CANDS candidates each with four contributions;
  * every purchase has ten viewed-together neighbours among the candidates.
  *

@@ -5,7 +5,7 @@
  * policy. The HTTP figures in bench/README.md are reported as ratios to it.
  * It inserts through the store's fastest path, mes_store_event_insert_many
  * (the one POST /v1/events uses); "one" inserts row by row
- * (mes_store_event_insert), as the loop did before that path existed.
+ * (mes_store_event_insert), to show what grouping rows per statement saves.
  *
  * usage: bench_store DIR N_ROWS N_SUBJECTS [many|one]     (DIR must not exist)
  * prints one JSON line: {"rows":N,"seconds":S,"rows_per_s":R}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Ingestion benchmark (issue: foundation): batched events through HTTP into the encrypted
+"""Ingestion benchmark: batched events through HTTP into the encrypted
 store, durable single-event requests with keep-alive, and /healthz, each reported with the
 bare sealed-insert loop (bench_store) measured in the same run as the baseline.
 
@@ -83,7 +83,7 @@ def fsyncs_per_s(proc, seconds):
 
 def bare_loop(build, events, subjects, mode=None):
     """bench_store on a fresh store: {"rows_per_s": ...}. mode "one" is the row-by-row loop
-    (None when this bench_store predates it)."""
+    (None when BUILD's bench_store has no such mode: an older build being compared may not)."""
     base_dir = tempfile.mkdtemp()
     try:
         p = subprocess.run([os.path.join(build, "bench_store"), os.path.join(base_dir, "s"), str(events),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Recommendation serving benchmark (issue: recommendations, "Speed and memory"; issue: guardrails,
-"Speed"): the real `mesura serve` on loopback over a store built by bench_train and given a catalog and
-a model (see bench/README.md, "Recommendations"), driven by wrk with keep-alive.
+"""Recommendation serving benchmark (speed and memory of serving, and what the guardrails cost): the
+real `mesura serve` on loopback over a store built by bench_train and given a catalog and a model (see
+bench/README.md, "Recommendations"), driven by wrk with keep-alive.
 
 usage: bench/recs.py BUILD_DIR DATA_DIR [--subjects N] [--items N] [--seconds S] [--conns C] [--perf FILE]
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_import — libFuzzer target for the line readers of `mesura import`
- * (src/rights/import.c): each input is a small file; its first line is tried
+ * (src/import/import.c): each input is a small file; its first line is tried
  * as a CSV header, and every line is read both as JSON Lines
  * (mes_import_parse_jsonl) and, when the header was valid, as a CSV event line
  * (mes_import_parse_csv). No store is involved: the readers are pure.
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "base/json.h"
-#include "rights/rights.h"
+#include "import/import.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #   check adds the test and fuzz tools; bench adds the load generator.
 set -eu
 want="cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
-libsodium-dev libcyaml-dev libyaml-dev libopenblas-dev liblapacke-dev curl ca-certificates"
+libsodium-dev libyaml-dev libopenblas-dev liblapacke-dev curl ca-certificates"
 case "${1:-build}" in
   check) want="$want libcmocka-dev python3 clang libclang-rt-14-dev openssl" ;;
   bench) want="$want libcmocka-dev python3 wrk" ;;

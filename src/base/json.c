@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/id.h"
 #include "base/mtime.h"
 
@@ -30,18 +31,199 @@ static const char *parse_problem(const json_error_t *je) {
   }
 }
 
+/* ---------------------------------------------------------------- syntax alone */
+
+/* jansson reports an allocation that fails inside its lexer as a syntax
+ * error near the token being read, and leaves the error untouched after
+ * some others. So when a body does not load, this tells whether the body is
+ * at fault: the grammar of RFC 8259 with an object or array at the top (what
+ * json_loadb accepts), checked without allocating. It runs only on that
+ * failure path. Text jansson refuses for other reasons (UTF-8, NUL, numbers
+ * too large, depth) is reported by jansson with its own code first. */
+#define SYNTAX_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
+
+static const char *syn_ws(const char *p, const char *e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+static bool syn_digit(const char *p, const char *e) { return p < e && *p >= '0' && *p <= '9'; }
+
+/* The code unit of the "\uXXXX" escape at p (at its backslash), or -1. */
+static long syn_u4(const char *p, const char *e) {
+  if (e - p < 6 || p[0] != '\\' || p[1] != 'u')
+    return -1;
+  long v = 0;
+  for (int i = 2; i < 6; i++) {
+    char ch = p[i];
+    if (ch >= '0' && ch <= '9')
+      v = v << 4 | (ch - '0');
+    else if (ch >= 'a' && ch <= 'f')
+      v = v << 4 | (ch - 'a' + 10);
+    else if (ch >= 'A' && ch <= 'F')
+      v = v << 4 | (ch - 'A' + 10);
+    else
+      return -1;
+  }
+  return v;
+}
+
+/* p at the opening quote; the position after the closing one, or NULL.
+ * Surrogates must pair, as jansson wants. */
+static const char *syn_string(const char *p, const char *e) {
+  for (p++; p < e; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (ch == '"')
+      return p + 1;
+    if (ch < 0x20)
+      return NULL;
+    if (ch != '\\')
+      continue;
+    if (p + 1 >= e)
+      return NULL;
+    if (p[1] == 'u') {
+      long u = syn_u4(p, e);
+      if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
+        return NULL;
+      if (u >= 0xD800 && u <= 0xDBFF) {
+        long lo = syn_u4(p + 6, e);
+        if (lo < 0xDC00 || lo > 0xDFFF)
+          return NULL;
+        p += 6;
+      }
+      p += 5;
+    } else if (!p[1] || !strchr("\"\\/bfnrt", p[1])) {
+      return NULL;
+    } else {
+      p++;
+    }
+  }
+  return NULL;
+}
+
+static const char *syn_number(const char *p, const char *e) {
+  if (p < e && *p == '-')
+    p++;
+  if (p < e && *p == '0')
+    p++;
+  else if (syn_digit(p, e))
+    while (syn_digit(p, e))
+      p++;
+  else
+    return NULL;
+  if (p < e && *p == '.') {
+    if (!syn_digit(++p, e))
+      return NULL;
+    while (syn_digit(p, e))
+      p++;
+  }
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < e && (*p == '+' || *p == '-'))
+      p++;
+    if (!syn_digit(p, e))
+      return NULL;
+    while (syn_digit(p, e))
+      p++;
+  }
+  return p;
+}
+
+static const char *syn_word(const char *p, const char *e, const char *w) {
+  size_t n = strlen(w);
+  return (size_t)(e - p) >= n && memcmp(p, w, n) == 0 ? p + n : NULL;
+}
+
+bool mes__json_syntax_ok(const char *text, size_t len) {
+  const char *p = text, *e = text + len;
+  unsigned char is_obj[SYNTAX_MAX_DEPTH / 8] = {0}; /* per open container: object (1) or array (0) */
+  size_t depth = 0;
+  enum { VALUE, KEY, AFTER } want = VALUE;
+  p = syn_ws(p, e);
+  if (p >= e || (*p != '{' && *p != '['))
+    return false;
+  for (;;) {
+    p = syn_ws(p, e);
+    if (want == AFTER) {
+      if (depth == 0)
+        return p == e;
+      bool obj = is_obj[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
+      if (p < e && *p == ',') {
+        p++;
+        want = obj ? KEY : VALUE;
+      } else if (p < e && *p == (obj ? '}' : ']')) {
+        p++;
+        depth--;
+      } else {
+        return false;
+      }
+      continue;
+    }
+    if (p >= e)
+      return false;
+    if (want == KEY) {
+      if (*p != '"' || !(p = syn_string(p, e)))
+        return false;
+      p = syn_ws(p, e);
+      if (p >= e || *p != ':')
+        return false;
+      p++;
+      want = VALUE;
+      continue;
+    }
+    if (*p == '{' || *p == '[') {
+      bool obj = *p == '{';
+      if (depth == SYNTAX_MAX_DEPTH)
+        return false;
+      if (obj)
+        is_obj[depth / 8] |= (unsigned char)(1u << (depth % 8));
+      else
+        is_obj[depth / 8] &= (unsigned char)~(1u << (depth % 8));
+      depth++;
+      p = syn_ws(p + 1, e);
+      if (p < e && *p == (obj ? '}' : ']')) {
+        p++;
+        depth--;
+        want = AFTER;
+      } else {
+        want = obj ? KEY : VALUE;
+      }
+      continue;
+    }
+    const char *next;
+    if (*p == '"')
+      next = syn_string(p, e);
+    else if (*p == '-' || syn_digit(p, e))
+      next = syn_number(p, e);
+    else if (!(next = syn_word(p, e, "true")) && !(next = syn_word(p, e, "false")))
+      next = syn_word(p, e, "null");
+    if (!next)
+      return false;
+    p = next;
+    want = AFTER;
+  }
+}
+
+/* ---------------------------------------------------------------- request bodies */
+
 int mes_json_parse_object(const char *body, size_t len, json_t **out, struct mes_err *err) {
   *out = NULL;
   if (!body || len == 0)
     return mes_err_set(err, MES_EEMPTY_BODY, NULL, NULL);
   json_error_t je;
+  memset(&je, 0, sizeof je); /* some failures leave it untouched: then its code reads json_error_unknown */
   json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
   if (!root) {
-    if (json_error_code(&je) == json_error_invalid_utf8)
+    enum json_error_code code = json_error_code(&je);
+    if (code == json_error_invalid_utf8)
       return mes_err_set(err, MES_EBAD_UTF8, NULL, "The request body is not valid UTF-8.");
-    if (json_error_code(&je) == json_error_duplicate_key)
+    if (code == json_error_duplicate_key)
       return mes_err_set(err, MES_EBAD_JSON, NULL,
                          "The request body names the same member twice (line %d, column %d).", je.line, je.column);
+    if (code == json_error_out_of_memory ||
+        ((code == json_error_unknown || code == json_error_invalid_syntax) && mes__json_syntax_ok(body, len)))
+      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
     return mes_err_set(err, MES_EBAD_JSON, NULL, "The request body is not valid JSON (line %d, column %d)%s.",
                        je.line, je.column, parse_problem(&je));
   }
@@ -267,15 +449,46 @@ int mes_json_ts(const json_t *v, int64_t now_ms, int64_t *out_ms, const char *pt
   return MES_OK;
 }
 
+/* ---------------------------------------------------------------- dumps */
+
+/* jansson 2.14 does not check the write of an object's key (dump.c, jansson
+ * issue #655): when memory runs out there, json_dumps goes on and returns a
+ * text with the key missing, which is not JSON. Through this sink every
+ * write after a failed one fails too, so the write that follows the key
+ * fails and the dump reports the error. */
+struct dump_sink {
+  struct mes_buf b;
+  bool failed;
+};
+
+static int sink_write(const char *p, size_t n, void *ud) {
+  struct dump_sink *s = ud;
+  if (s->failed || mes_buf_append(&s->b, p, n) != MES_OK) {
+    s->failed = true;
+    return -1;
+  }
+  return 0;
+}
+
+char *mes_json_dumps(const json_t *v, size_t flags) {
+  struct dump_sink s = {.failed = false};
+  mes_buf_init(&s.b, SIZE_MAX);
+  if (json_dump_callback(v, sink_write, &s, flags) != 0 || s.failed) {
+    mes_buf_release(&s.b);
+    return NULL;
+  }
+  return mes_buf_steal(&s.b);
+}
+
 char *mes_json_canonical(const json_t *v) {
   /* jansson's compact, sorted, non-ASCII-escaping output is RFC 8785 for the
    * values we sign (ASCII keys, strings, integers): keys sort by bytes, which
    * equals UTF-16 order for ASCII. Reals are excluded by contract. */
-  return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  return mes_json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
 char *mes_json_dump(const json_t *v) {
-  return json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
+  return mes_json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
 }
 
 json_t *mes_json_load_parts(const char *s, size_t len) {

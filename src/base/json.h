@@ -42,6 +42,10 @@ struct mes_jfield {
  * in *out (caller json_decref's it). Errors: MES_EEMPTY_BODY, MES_EBAD_JSON
  * (with line and column), MES_EBAD_UTF8, MES_EWRONG_TYPE (not an object). */
 int mes_json_parse_object(const char *body, size_t len, json_t **out, struct mes_err *err);
+/* Whether text is JSON that json_loadb would take (an object or array at
+ * the top), checked without allocating: mes_json_parse_object asks it when
+ * jansson fails, to tell a failed allocation from a malformed body. */
+bool mes__json_syntax_ok(const char *text, size_t len);
 
 /* Checks `obj` (borrowed) against the table: unknown members, missing
  * required ones, types and bounds. `ptr` is the JSON pointer of obj ("" at the
@@ -52,6 +56,12 @@ int mes_json_check(const json_t *obj, const struct mes_jfield *fields, size_t n_
 /* Reads a contract timestamp (RFC 3339 string or integer epoch ms). A value
  * more than 5 minutes after now_ms is MES_ETS_IN_FUTURE. `ptr` names the field. */
 int mes_json_ts(const json_t *v, int64_t now_ms, int64_t *out_ms, const char *ptr, struct mes_err *err);
+
+/* json_dumps(v, flags) that returns NULL, never a text with a member
+ * missing, when memory runs out (jansson 2.14 can: see json.c). New string
+ * (caller frees) or NULL. Use it, not json_dumps, for every text that is
+ * stored or sent. */
+char *mes_json_dumps(const json_t *v, size_t flags);
 
 /* RFC 8785 canonical form (sorted keys, no whitespace, UTF-8 as is) of a value
  * made of objects, arrays, strings, integers, booleans and null. Returns a

@@ -142,7 +142,7 @@ int mes_catalog_validate(const struct mes_ctx *c, const json_t *item, bool with_
                           "attributes", a, "available", mes_json_bool(item, "available", true));
   if (!doc)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+  char *s = mes_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(doc);
   if (!s)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);

@@ -129,10 +129,10 @@ int mes_catalog_index_lookup(struct mes_catalog_index *ix, struct mes_store *st,
 
 /* The same for n items under one hold of the lock, the table's memory
  * fetched ahead a few items at a time: serving looks up a few hundred
- * candidates at once, and the lock and the cache misses of one lookup at a
- * time were most of that work. found[i] says whether ids[i] (lens[i] bytes)
- * is in the catalog (out[i] filled) or not. MES_OK, or the store's error
- * when a build fails. */
+ * candidates at once, and taking the lock and waiting on the cache misses
+ * of one lookup at a time would be most of that work. found[i] says
+ * whether ids[i] (lens[i] bytes) is in the catalog (out[i] filled) or not.
+ * MES_OK, or the store's error when a build fails. */
 int mes_catalog_index_lookup_many(struct mes_catalog_index *ix, struct mes_store *st, const char *const *ids,
                                   const size_t *lens, size_t n, struct mes_catalog_entry *out, bool *found);
 

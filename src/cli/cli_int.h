@@ -62,7 +62,14 @@ int mes__cli_import_file(struct mes_engine *e, const char *path, bool quiet, str
  * Both return 0, or -1 on failure. */
 int mes__demo_policy(char **out);
 int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap);
+
+/* cmd_eval.c — `mesura eval` and `mesura eval-convert`. */
 int mes__cmd_eval(int argc, char **argv);
 int mes__cmd_eval_convert(int argc, char **argv);
+
+struct mes_eval_ranker;
+/* cmd_eval_served.c — the served models `mesura eval --model` also takes:
+ * the array (static) and its length in *n. */
+const struct mes_eval_ranker *mes__served_rankers(size_t *n);
 
 #endif

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "base/mtime.h"
+#include "base/path.h"
 #include "catalog/catalog.h"
 #include "cli/cli_int.h"
 #include "consent/consent.h"
@@ -158,8 +159,8 @@ static void remove_dir(struct served *s) {
     while ((de = readdir(d)) != NULL) {
       if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
         continue;
-      snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
-      unlink(path);
+      if (mes_path_join(path, sizeof path, s->dir, de->d_name) == MES_OK)
+        unlink(path);
     }
     closedir(d);
   }
@@ -171,8 +172,7 @@ static int make_dir(struct served *s, struct mes_err *err) {
   const char *tmp = getenv("TMPDIR");
   if (!tmp || !tmp[0])
     tmp = "/tmp";
-  int w = snprintf(s->dir, sizeof s->dir, "%s/mesura-eval-XXXXXX", tmp);
-  if (w < 0 || (size_t)w >= sizeof s->dir)
+  if (mes_path_join(s->dir, sizeof s->dir, tmp, "mesura-eval-XXXXXX"))
     return mes_err_set(err, MES_EIO, NULL, "TMPDIR is too long.");
   if (!mkdtemp(s->dir))
     return mes_err_set(err, MES_EIO, NULL, "Cannot create a temporary directory under %s: %s.", tmp,
@@ -183,7 +183,8 @@ static int make_dir(struct served *s, struct mes_err *err) {
     return rc;
   /* Replace the example policy that init wrote with the run's own. */
   char path[PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/mesura.yaml", s->dir);
+  if (mes_path_join(path, sizeof path, s->dir, "mesura.yaml"))
+    return mes_err_set(err, MES_EIO, NULL, "TMPDIR is too long.");
   FILE *f = fopen(path, "w");
   if (!f)
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml: %s.", strerror(errno));
@@ -512,6 +513,7 @@ static const struct mes_eval_ranker served_rankers[] = {
      N_GRID, sizeof cfg_ease[0], served_describe, served_adopt},
 };
 
-int mes__cmd_eval(int argc, char **argv) {
-  return mes_eval_cli_with(argc, argv, served_rankers, sizeof served_rankers / sizeof served_rankers[0]);
+const struct mes_eval_ranker *mes__served_rankers(size_t *n) {
+  *n = sizeof served_rankers / sizeof served_rankers[0];
+  return served_rankers;
 }

@@ -1,8 +1,8 @@
 /*
  * cli — `mesura import --data DIR FILE` (contract §1): bulk-loads a JSON Lines
- * file (items, events, consents) or a CSV event file through the rights
- * module's importer, which applies the API's rules. Bad lines go to stderr
- * with their number, progress too; the counts go to stdout.
+ * file (items, events, consents) or a CSV event file through src/import,
+ * which applies the API's rules. Bad lines go to stderr with their number,
+ * progress too; the counts go to stdout.
  *
  * The store may be served at the same time: SQLite's locking lets the two
  * processes take turns, one import batch per transaction.
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli/cli_int.h"
-#include "rights/rights.h"
+#include "import/import.h"
 
 static void on_bad_line(void *ud, int64_t line_no, const struct mes_err *why) {
   (void)ud;

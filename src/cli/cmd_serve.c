@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 
 #include "base/mtime.h"
+#include "base/path.h"
 #include "cli/cli_int.h"
 #include "crypto/crypto.h"
-#include "eval/eval.h"
 #include "http/http.h"
+#include "import/import.h"
 #include "model/model.h"
-#include "rights/rights.h"
 #include "store/store.h"
 
 static int parse_rps(const char *s, int *out) {
@@ -62,6 +62,12 @@ int mes__cmd_serve(int argc, char **argv) {
   return serve_dir(dir, &ho);
 }
 
+/* A file of the data directory whose path does not fit: printed, MES_EXIT_FAIL. */
+static int too_long(const char *dir) {
+  fprintf(stderr, "mesura: the path of the data directory %s is too long\n", dir);
+  return MES_EXIT_FAIL;
+}
+
 #define DEMO_DIR "mesura-demo"
 #define DEMO_SHOPPERS 3000
 #define DEMO_TOKEN_TTL_S (60 * 60)
@@ -69,7 +75,8 @@ int mes__cmd_serve(int argc, char **argv) {
 /* Writes the demo policy over the example that `init` left in dir. */
 static int demo_write_policy(const char *dir) {
   char *yaml = NULL, path[512];
-  snprintf(path, sizeof path, "%s/mesura.yaml", dir);
+  if (mes_path_join(path, sizeof path, dir, "mesura.yaml"))
+    return too_long(dir);
   if (mes__demo_policy(&yaml)) {
     fprintf(stderr, "mesura: cannot build the demo policy from the example mesura.yaml\n");
     return MES_EXIT_FAIL;
@@ -96,7 +103,8 @@ static int demo_load(struct mes_engine *e, const char *dir, char *featured, size
     return MES_EXIT_OK;
   }
   char path[512];
-  snprintf(path, sizeof path, "%s/demo-data.jsonl", dir);
+  if (mes_path_join(path, sizeof path, dir, "demo-data.jsonl"))
+    return too_long(dir);
   uint64_t t0 = mes_mono_ns();
   fprintf(stderr, "mesura: generating %d demo shoppers and their journeys...\n", DEMO_SHOPPERS);
   if (mes__demo_write(path, DEMO_SHOPPERS, mes_now_ms(), featured, cap)) {
@@ -168,7 +176,8 @@ int mes__cmd_demo(int argc, char **argv) {
   mes_err_clear(&err);
   struct stat sb;
   char keyfile[512];
-  snprintf(keyfile, sizeof keyfile, "%s/master.key", dir);
+  if (mes_path_join(keyfile, sizeof keyfile, dir, "master.key"))
+    return too_long(dir);
   if (stat(keyfile, &sb) != 0) {
     if (mes_engine_init_dir(dir, &err))
       return mes__cli_fail(&err);
@@ -246,5 +255,3 @@ int mes__cmd_demo(int argc, char **argv) {
   mes_engine_close(e);
   return rc ? mes__cli_fail(&serr) : MES_EXIT_OK;
 }
-
-int mes__cmd_eval_convert(int argc, char **argv) { return mes_eval_convert_cli(argc, argv); }

@@ -284,7 +284,7 @@ static int ledger_cb(void *ud, const struct mes_consent_row *row) {
   json_t *receipt = json_loadb(text, len, 0, NULL);
   free(text);
   if (!receipt) {
-    w->rc = MES_EINTERNAL; /* we wrote it: only memory or corruption get here */
+    w->rc = MES_ENOMEM; /* it opened, so it is what we wrote: only memory fails to load it */
     return 1;
   }
   int stop = w->visit(w, row, receipt);

@@ -195,7 +195,7 @@ static int read_doc(const struct mes_ctx *c, int64_t sid, json_t **out) {
   free(text);
   if (!json_is_object(doc)) {
     json_decref(doc);
-    return MES_EINTERNAL;
+    return doc ? MES_EINTERNAL : MES_ENOMEM; /* it opened, so it is what we wrote: only memory fails to load it */
   }
   *out = doc;
   return MES_OK;
@@ -208,7 +208,7 @@ static json_t *empty_doc(void) {
 /* Seals doc (borrowed) with sid's key and stores it, inside the caller's
  * transaction. */
 static int write_doc(const struct mes_ctx *c, int64_t sid, const json_t *doc) {
-  char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+  char *text = mes_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
   if (!text)
     return MES_ENOMEM;
   uint8_t *sealed = NULL;

@@ -45,7 +45,7 @@ _Static_assert(MES_SIGN_PK_BYTES == crypto_sign_PUBLICKEYBYTES, "public key size
 _Static_assert(MES_KEY_BYTES == crypto_kdf_KEYBYTES, "master key size");
 
 /* Nonces come from a per-thread pool of kernel randomness refilled 4 KiB at
- * a time: one getrandom(2) per seal was 6 % of a bare insert loop. Nonces
+ * a time: one getrandom(2) per seal costs 6 % of a bare insert loop. Nonces
  * are public (stored beside the ciphertext); what matters is that they never
  * repeat, which 192 random bits from the kernel's CSPRNG ensure whether they
  * are drawn one by one or in bulk. A forked child must never use bytes its

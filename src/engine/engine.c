@@ -2,13 +2,15 @@
  * engine — opens a data directory and owns what lives for the whole process:
  * the policy snapshot (swapped whole on reload, reference-counted so that a
  * request keeps the policy it started with), the store, the master key, the
- * subject-key cache, the cache of active shoppers' decoded histories, and a
- * short-lived cache of authenticated API keys.
+ * subject-key cache, the cache of active shoppers' decoded histories, and
+ * the auth handle (auth/auth.h: API keys and subject tokens), to which the
+ * key and token calls of engine.h hand over.
  */
 #include "engine/engine.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <time.h>
 
 #include "base/mtime.h"
+#include "base/path.h"
 #include "crypto/crypto.h"
 #include "catalog/catalog.h"
 #include "ingest/histcache.h"
@@ -29,9 +32,6 @@
 #include "subject/keycheck.h"
 #include "subject/subjmap.h"
 
-#define AUTH_CACHE_SLOTS 64
-#define AUTH_TTL_MS 1000 /* contract: key changes take effect within one second */
-#define TOKEN_SLOTS 1024
 #define KEYCACHE_ENTRIES 65536
 #define BACKGROUND_EVERY_S 60 /* retention sweeps */
 #define MODEL_POLL_MS 1000      /* a model saved by another process is live within a second */
@@ -45,19 +45,6 @@ struct pol_ref {
   struct pol_ref *next;
 };
 
-struct auth_slot {
-  uint8_t hash[32];
-  struct mes_principal who;
-  int64_t fetched_ms; /* 0: empty */
-  bool valid;
-};
-
-struct token_slot {
-  uint8_t hash[32];
-  int64_t sid;
-  int64_t expires_ms; /* 0: empty */
-};
-
 struct mes_engine {
   char *dir;
   struct mes_log log;
@@ -69,9 +56,7 @@ struct mes_engine {
   struct pol_ref *pol_current;
   struct pol_ref *pol_retired; /* still held by requests */
 
-  pthread_mutex_t auth_mu;
-  struct auth_slot auth[AUTH_CACHE_SLOTS];
-  struct token_slot tokens[TOKEN_SLOTS];
+  struct mes_auth *auth; /* API keys and subject tokens */
 
   /* Background work off the request threads (mes_engine_start_background). */
   pthread_mutex_t bg_mu;
@@ -103,59 +88,11 @@ struct mes_engine {
   uint64_t counted_mono_ns; /* last time the events were counted */
 };
 
-static char *path_join(const char *dir, const char *name) {
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
-  if (p)
-    snprintf(p, n, "%s/%s", dir, name);
-  return p;
-}
-
-/* ---------------------------------------------------------------- scopes */
-
-static const char *scope_names[] = {"ingest", "consent", "catalog", "recommend", "subjects", "audit", "admin"};
-#define N_SCOPES (sizeof scope_names / sizeof scope_names[0])
-
-int mes_scope_parse(const char *list, uint32_t *mask, struct mes_err *err) {
-  *mask = 0;
-  const char *p = list;
-  while (p && *p) {
-    const char *comma = strchr(p, ',');
-    size_t len = comma ? (size_t)(comma - p) : strlen(p);
-    size_t i;
-    for (i = 0; i < N_SCOPES; i++)
-      if (strlen(scope_names[i]) == len && strncmp(scope_names[i], p, len) == 0)
-        break;
-    if (i == N_SCOPES)
-      return mes_err_set(err, MES_EINVALID_VALUE, NULL,
-                         "Unknown scope; scopes are ingest, consent, catalog, recommend, subjects, audit, admin.");
-    *mask |= 1u << i;
-    p = comma ? comma + 1 : NULL;
-  }
-  if (!*mask)
-    return mes_err_set(err, MES_EINVALID_VALUE, NULL, "Name at least one scope.");
+/* path = dir/name, or an error naming what does not fit. */
+static int dir_file(char path[PATH_MAX], const char *dir, const char *name, struct mes_err *err) {
+  if (mes_path_join(path, PATH_MAX, dir, name))
+    return mes_err_set(err, MES_EOUT_OF_RANGE, NULL, "The data directory's path is too long.");
   return MES_OK;
-}
-
-void mes_scope_format(uint32_t mask, char *out, size_t cap) {
-  size_t o = 0;
-  out[0] = '\0';
-  for (size_t i = 0; i < N_SCOPES; i++) {
-    if (!(mask & (1u << i)))
-      continue;
-    int n = snprintf(out + o, cap - o, "%s%s", o ? "," : "", scope_names[i]);
-    if (n < 0 || (size_t)n >= cap - o)
-      return;
-    o += (size_t)n;
-  }
-}
-
-bool mes_scope_allows(uint32_t have, uint32_t need) {
-  if (need == 0)
-    return true;
-  if (have & MES_SCOPE_ADMIN)
-    return true;
-  return (have & need) != 0;
 }
 
 /* ---------------------------------------------------------------- policy pinning */
@@ -403,12 +340,13 @@ int mes_engine_init_dir(const char *dir, struct mes_err *err) {
     if (!empty)
       return mes_err_set(err, MES_ENOT_EMPTY, NULL, "The data directory is not empty; refusing to touch it.");
   }
-  char *yaml = path_join(dir, "mesura.yaml");
-  char *key = path_join(dir, "master.key");
+  char yaml[PATH_MAX], key[PATH_MAX];
   struct mes_store *st = NULL;
   struct mes_master *master = NULL;
-  rc = MES_ENOMEM;
-  if (!yaml || !key)
+  rc = dir_file(yaml, dir, "mesura.yaml", err);
+  if (!rc)
+    rc = dir_file(key, dir, "master.key", err);
+  if (rc)
     goto done;
   FILE *f = fopen(yaml, "wx");
   if (!f) {
@@ -436,8 +374,6 @@ int mes_engine_init_dir(const char *dir, struct mes_err *err) {
 done:
   mes_store_close(st);
   mes_master_free(master);
-  free(yaml);
-  free(key);
   return rc;
 }
 
@@ -450,7 +386,6 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   if (!e)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   pthread_mutex_init(&e->pol_mu, NULL);
-  pthread_mutex_init(&e->auth_mu, NULL);
   pthread_mutex_init(&e->bg_mu, NULL);
   pthread_mutex_init(&e->model_mu, NULL);
   pthread_mutex_init(&e->train_mu, NULL);
@@ -460,15 +395,18 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   pthread_cond_init(&e->bg_cv, &cva);
   pthread_condattr_destroy(&cva);
   e->log = o->log;
-  char *yaml = NULL, *key = NULL;
+  char yaml[PATH_MAX], key[PATH_MAX];
   struct mes_policy *pol = NULL;
   e->dir = strdup(o->dir);
-  yaml = path_join(o->dir, "mesura.yaml");
-  key = path_join(o->dir, "master.key");
-  if (!e->dir || !yaml || !key) {
+  if (!e->dir) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto fail;
   }
+  rc = dir_file(yaml, o->dir, "mesura.yaml", err);
+  if (!rc)
+    rc = dir_file(key, o->dir, "master.key", err);
+  if (rc)
+    goto fail;
   struct stat sb;
   if (stat(key, &sb) != 0) {
     rc = mes_err_set(err, MES_EIO, NULL, "This is not a mesura data directory (no master.key); run `mesura init` first.");
@@ -491,6 +429,8 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
     goto fail;
   rc = mes_keycache_new(KEYCACHE_ENTRIES, &e->keys);
   if (!rc)
+    rc = mes_auth_new(e->store, &e->auth);
+  if (!rc)
     rc = mes_catalog_index_new(&e->catalog);
   if (!rc)
     rc = mes_histcache_new(histcache_bytes(pol), &e->hcache);
@@ -511,14 +451,10 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   e->pol_current->refs = 1;
   pol = NULL;
   model_poll(e); /* the newest stored model, when there is one */
-  free(yaml);
-  free(key);
   *out = e;
   return MES_OK;
 fail:
   mes_policy_free(pol);
-  free(yaml);
-  free(key);
   mes_engine_close(e);
   return rc;
 }
@@ -545,6 +481,7 @@ void mes_engine_close(struct mes_engine *e) {
   mes_catalog_index_free(e->catalog);
   mes_histcache_free(e->hcache); /* wipes what it holds */
   mes_subjmap_free(e->smap);     /* likewise */
+  mes_auth_free(e->auth);
   mes_store_close(e->store);
   mes_keycache_free(e->keys);
   mes_master_free(e->master);
@@ -554,24 +491,20 @@ void mes_engine_close(struct mes_engine *e) {
     pol_ref_free(r);
   }
   pthread_mutex_destroy(&e->pol_mu);
-  pthread_mutex_destroy(&e->auth_mu);
   pthread_mutex_destroy(&e->bg_mu);
   pthread_mutex_destroy(&e->model_mu);
   pthread_mutex_destroy(&e->train_mu);
   pthread_cond_destroy(&e->bg_cv);
-  mes_wipe(e->auth, sizeof e->auth);
-  mes_wipe(e->tokens, sizeof e->tokens);
   free(e->dir);
   free(e);
 }
 
 int mes_engine_reload(struct mes_engine *e, struct mes_err *err) {
-  char *yaml = path_join(e->dir, "mesura.yaml");
-  if (!yaml)
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  char yaml[PATH_MAX];
   struct mes_policy *pol = NULL;
-  int rc = mes_policy_load(yaml, &pol, err);
-  free(yaml);
+  int rc = dir_file(yaml, e->dir, "mesura.yaml", err);
+  if (!rc)
+    rc = mes_policy_load(yaml, &pol, err);
   if (!rc)
     rc = pin_policy(e->store, pol, err);
   if (rc) {
@@ -726,154 +659,19 @@ void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]) { mes_sign
 
 /* ---------------------------------------------------------------- auth */
 
-/* MES_ETOKEN_EXPIRED for a token that was issued but has run out (while
- * its slot still holds it), so that the client knows to ask for a new one
- * rather than doubt its key. */
-static int token_lookup(struct mes_engine *e, const uint8_t hash[32], struct mes_principal *out, int64_t now) {
-  for (size_t i = 0; i < TOKEN_SLOTS; i++) {
-    struct token_slot *t = &e->tokens[i];
-    if (t->expires_ms != 0 && t->expires_ms <= now && mes_ct_equal(t->hash, hash, 32))
-      return MES_ETOKEN_EXPIRED;
-    if (t->expires_ms > now && mes_ct_equal(t->hash, hash, 32)) {
-      memset(out, 0, sizeof *out);
-      snprintf(out->name, sizeof out->name, "subject-token");
-      out->subject_token = true;
-      out->sid = t->sid;
-      out->scopes = MES_SCOPE_SUBJECTS;
-      return MES_OK;
-    }
-  }
-  return MES_EUNAUTHORIZED;
-}
-
 int mes_engine_authenticate(struct mes_engine *e, const char *bearer, size_t len, struct mes_principal *out) {
-  if (!bearer || len == 0 || len > 256)
-    return MES_EUNAUTHORIZED;
-  uint8_t hash[32];
-  mes_apikey_hash(bearer, len, hash);
-  int64_t now = mes_now_ms();
-  size_t slot = hash[0] % AUTH_CACHE_SLOTS;
-  pthread_mutex_lock(&e->auth_mu);
-  int rc = MES_EUNAUTHORIZED;
-  if (len > 4 && memcmp(bearer, "mst_", 4) == 0) {
-    rc = token_lookup(e, hash, out, now);
-    pthread_mutex_unlock(&e->auth_mu);
-    return rc;
-  }
-  struct auth_slot *s = &e->auth[slot];
-  if (s->fetched_ms && now - s->fetched_ms < AUTH_TTL_MS && mes_ct_equal(s->hash, hash, 32)) {
-    if (s->valid)
-      *out = s->who;
-    rc = s->valid ? MES_OK : MES_EUNAUTHORIZED;
-    pthread_mutex_unlock(&e->auth_mu);
-    return rc;
-  }
-  pthread_mutex_unlock(&e->auth_mu);
-
-  struct mes_apikey_row row;
-  struct mes_principal who;
-  memset(&who, 0, sizeof who);
-  int frc = mes_store_apikey_find(e->store, hash, &row);
-  bool valid = frc == MES_OK && row.revoked_ms == 0 && mes_ct_equal(row.hash, hash, 32);
-  if (valid) {
-    snprintf(who.name, sizeof who.name, "%s", row.name);
-    who.scopes = row.scopes;
-  }
-  if (frc != MES_OK && frc != MES_ENOT_FOUND)
-    return MES_EUNAVAILABLE; /* store trouble is not a wrong key: do not cache it */
-  pthread_mutex_lock(&e->auth_mu);
-  memcpy(s->hash, hash, 32);
-  s->who = who;
-  s->valid = valid;
-  s->fetched_ms = now;
-  pthread_mutex_unlock(&e->auth_mu);
-  if (!valid)
-    return MES_EUNAUTHORIZED;
-  *out = who;
-  return MES_OK;
+  return mes_auth_authenticate(e->auth, bearer, len, out);
 }
 
 int mes_engine_key_create(struct mes_engine *e, const char *name, uint32_t scopes, char key_out[64],
                           struct mes_err *err) {
-  struct mes_apikey_row row;
-  memset(&row, 0, sizeof row);
-  size_t nlen = strlen(name);
-  if (nlen == 0 || nlen >= sizeof row.name)
-    return mes_err_set(err, MES_EINVALID_VALUE, NULL, "A key name is 1 to 64 characters.");
-  for (size_t i = 0; i < nlen; i++) {
-    char c = name[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-          c == '.'))
-      return mes_err_set(err, MES_EINVALID_VALUE, NULL, "A key name uses only letters, digits, '-', '_' and '.'.");
-  }
-  memcpy(row.name, name, nlen);
-  row.scopes = scopes;
-  row.created_ms = mes_now_ms();
-  mes_apikey_generate(key_out);
-  mes_apikey_hash(key_out, strlen(key_out), row.hash);
-  int rc = mes_store_tx_begin(e->store);
-  if (rc)
-    return mes_err_set(err, rc, NULL, NULL);
-  rc = mes_store_apikey_put(e->store, &row);
-  if (rc) {
-    mes_store_tx_rollback(e->store);
-    mes_wipe(key_out, 64);
-    if (rc == MES_EEXISTS)
-      return mes_err_set(err, rc, NULL, "A key with this name already exists.");
-    return mes_err_set(err, rc, NULL, NULL);
-  }
-  uint64_t ticket;
-  rc = mes_store_tx_commit(e->store, &ticket);
-  if (!rc)
-    rc = mes_store_wait_durable(e->store, ticket);
-  if (rc) {
-    mes_wipe(key_out, 64);
-    return mes_err_set(err, rc, NULL, NULL);
-  }
-  return MES_OK;
+  return mes_auth_key_create(e->auth, name, scopes, key_out, err);
 }
 
 int mes_engine_key_revoke(struct mes_engine *e, const char *name, struct mes_err *err) {
-  int rc = mes_store_tx_begin(e->store);
-  if (rc)
-    return mes_err_set(err, rc, NULL, NULL);
-  rc = mes_store_apikey_revoke(e->store, name, mes_now_ms());
-  if (rc) {
-    mes_store_tx_rollback(e->store);
-    if (rc == MES_ENOT_FOUND)
-      return mes_err_set(err, rc, NULL, "No active key has this name.");
-    return mes_err_set(err, rc, NULL, NULL);
-  }
-  uint64_t ticket;
-  rc = mes_store_tx_commit(e->store, &ticket);
-  if (!rc)
-    rc = mes_store_wait_durable(e->store, ticket);
-  if (rc)
-    return mes_err_set(err, rc, NULL, NULL);
-  pthread_mutex_lock(&e->auth_mu);
-  memset(e->auth, 0, sizeof e->auth); /* this process sees the revocation at once */
-  pthread_mutex_unlock(&e->auth_mu);
-  return MES_OK;
+  return mes_auth_key_revoke(e->auth, name, err);
 }
 
 int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms) {
-  memcpy(token_out, "mst_", 4);
-  mes_random_token(token_out + 4, 60, 32);
-  uint8_t hash[32];
-  mes_apikey_hash(token_out, strlen(token_out), hash);
-  int64_t now = mes_now_ms();
-  *expires_ms = now + (int64_t)ttl_s * 1000;
-  pthread_mutex_lock(&e->auth_mu);
-  /* An empty slot, else the one that expired longest ago (an expired token
-   * keeps answering token_expired while it can), else the one expiring
-   * soonest. */
-  size_t best = 0;
-  for (size_t i = 0; i < TOKEN_SLOTS && e->tokens[best].expires_ms != 0; i++)
-    if (e->tokens[i].expires_ms < e->tokens[best].expires_ms)
-      best = i;
-  memcpy(e->tokens[best].hash, hash, 32);
-  e->tokens[best].sid = sid;
-  e->tokens[best].expires_ms = *expires_ms;
-  pthread_mutex_unlock(&e->auth_mu);
-  return MES_OK;
+  return mes_auth_subject_token(e->auth, sid, ttl_s, token_out, expires_ms);
 }

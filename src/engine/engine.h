@@ -1,6 +1,7 @@
 /*
  * engine — the mes_engine handle: owns one data directory's policy, store,
- * master key, subject-key cache and API-key cache, and hands out request
+ * master key, subject-key cache and auth handle (auth/auth.h: API keys,
+ * subject tokens, the scopes and struct mes_principal), and hands out request
  * contexts (struct mes_ctx) to the layers above (http, cli).
  *
  * Data directory layout:
@@ -18,39 +19,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "subject/subject.h"
 
 struct mes_model_params;
-
-/* API key scopes (contract §2). */
-enum mes_scope {
-  MES_SCOPE_INGEST = 1u << 0,
-  MES_SCOPE_CONSENT = 1u << 1,
-  MES_SCOPE_CATALOG = 1u << 2,
-  MES_SCOPE_RECOMMEND = 1u << 3,
-  MES_SCOPE_SUBJECTS = 1u << 4,
-  MES_SCOPE_AUDIT = 1u << 5,
-  MES_SCOPE_ADMIN = 1u << 6,
-};
-#define MES_SCOPE_ALL 0x7Fu
-
-/* Parses "ingest,consent" into a mask; MES_EINVALID_VALUE on an unknown name. */
-int mes_scope_parse(const char *list, uint32_t *mask, struct mes_err *err);
-/* Writes "ingest,consent" for a mask into out. */
-void mes_scope_format(uint32_t mask, char *out, size_t cap);
-/* True when a principal with `have` may act with `need` (admin covers all but
- * reading the attribute vault, which callers check separately). */
-bool mes_scope_allows(uint32_t have, uint32_t need);
-
-/* Who is calling: an API key, or a subject's own short-lived token. */
-struct mes_principal {
-  char name[65];  /* key name, or "subject-token" */
-  uint32_t scopes;
-  bool subject_token;
-  int64_t sid; /* for subject tokens: the only subject it may act on */
-};
 
 struct mes_engine;
 
@@ -126,6 +100,9 @@ void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params
 void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]);
 const struct mes_log *mes_engine_log(struct mes_engine *e);
 const char *mes_engine_dir(struct mes_engine *e);
+
+/* ---- Keys and tokens: the engine's auth handle; auth/auth.h gives each
+ * call's contract (mes_auth_authenticate, mes_auth_key_create, ...). ---- */
 
 /* Looks a bearer secret up (API key by hash, constant-time; or a subject
  * token). Changes made by `mesura keys` in another process are seen within a

@@ -1,7 +1,8 @@
 /*
- * eval/convert — `mesura eval-convert`: turns each dataset of shared/data
- * into the `subject,item,ts` file that `mesura eval` reads, applying the
- * dataset's rule for positive interactions (section 1.1 of the protocol):
+ * eval/convert — the conversion behind `mesura eval-convert`: turns each
+ * dataset of shared/data into the `subject,item,ts` file that `mesura eval`
+ * reads, applying the dataset's rule for positive interactions (section 1.1
+ * of the protocol):
  *
  *   ml-100k          u.data, tab separated user, item, rating, ts; rating >= 4
  *   ml-latest-small  ratings.csv, userId,movieId,rating,timestamp; rating >= 4
@@ -9,17 +10,12 @@
  *
  * Rows keep the file's order; deduplication is the evaluator's job.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/id.h"
 #include "eval/eval_int.h"
-
-#define CONVERT_USAGE \
-  "usage: mesura eval-convert --dataset ml-100k|ml-latest-small|amazon --input PATH --output FILE.csv"
 
 enum dataset { DS_ML100K, DS_MLSMALL, DS_AMAZON };
 
@@ -155,7 +151,8 @@ static int convert(enum dataset ds, FILE *in, struct conv *c) {
   char *line = NULL;
   size_t cap = 0;
   int rc = MES_OK;
-  fputs("subject,item,ts\n", c->out);
+  static const char header[] = "subject,item,ts\n";
+  fwrite(header, 1, sizeof header - 1, c->out);
   for (;;) {
     ssize_t got = getline(&line, &cap, in);
     if (got < 0)
@@ -192,11 +189,20 @@ static int convert(enum dataset ds, FILE *in, struct conv *c) {
   return rc;
 }
 
-int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err) {
-  int ds = -1;
+static int find_dataset(const char *name) {
   for (int k = 0; k < (int)(sizeof datasets / sizeof datasets[0]); k++)
-    if (strcmp(datasets[k].name, dataset) == 0)
-      ds = k;
+    if (strcmp(datasets[k].name, name) == 0)
+      return k;
+  return -1;
+}
+
+const char *mes_eval_dataset_file(const char *dataset) {
+  int ds = find_dataset(dataset);
+  return ds < 0 ? NULL : datasets[ds].file;
+}
+
+int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err) {
+  int ds = find_dataset(dataset);
   if (ds < 0)
     return mes_err_set(err, MES_EUSAGE, NULL, "unknown dataset '%.40s' (ml-100k, ml-latest-small, amazon)", dataset);
   struct conv c = {.out = out, .err = err};
@@ -204,94 +210,4 @@ int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, siz
   *kept = c.kept;
   *skipped = c.skipped;
   return rc;
-}
-
-int mes_eval_convert_cli(int argc, char **argv) {
-  const char *name = NULL, *input = NULL, *output = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char **slot = strcmp(argv[i], "--dataset") == 0  ? &name
-                        : strcmp(argv[i], "--input") == 0  ? &input
-                        : strcmp(argv[i], "--output") == 0 ? &output
-                                                           : NULL;
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("%s\n", CONVERT_USAGE);
-      return 0;
-    }
-    if (!slot || i + 1 >= argc) {
-      fprintf(stderr, "%s\n", CONVERT_USAGE);
-      return 2;
-    }
-    *slot = argv[++i];
-  }
-  if (!name || !input || !output || !input[0] || !output[0]) {
-    fprintf(stderr, "%s\n", CONVERT_USAGE);
-    return 2;
-  }
-  int ds = -1;
-  for (int k = 0; k < (int)(sizeof datasets / sizeof datasets[0]); k++)
-    if (strcmp(datasets[k].name, name) == 0)
-      ds = k;
-  if (ds < 0) {
-    fprintf(stderr, "mesura eval-convert: unknown dataset '%s' (ml-100k, ml-latest-small, amazon)\n", name);
-    return 2;
-  }
-
-  /* PATH may be the dataset's folder: then read its known file. */
-  char path[4096];
-  struct stat sb;
-  int n = stat(input, &sb) == 0 && S_ISDIR(sb.st_mode)
-              ? snprintf(path, sizeof path, "%s/%s", input, datasets[ds].file)
-              : snprintf(path, sizeof path, "%s", input);
-  if (n < 0 || (size_t)n >= sizeof path) {
-    fprintf(stderr, "mesura eval-convert: the input path is too long\n");
-    return 1;
-  }
-  FILE *in = fopen(path, "r");
-  if (!in) {
-    fprintf(stderr, "mesura eval-convert: cannot open %s: %s\n", path, strerror(errno));
-    return 1;
-  }
-  bool to_stdout = strcmp(output, "-") == 0;
-  char tmp[4096];
-  n = snprintf(tmp, sizeof tmp, "%s.tmp", output);
-  if (n < 0 || (size_t)n >= sizeof tmp) {
-    fclose(in);
-    fprintf(stderr, "mesura eval-convert: the output path is too long\n");
-    return 1;
-  }
-  /* Written beside the target and renamed at the end: a failed run never
-   * leaves a half file under the final name. */
-  FILE *out = to_stdout ? stdout : fopen(tmp, "w");
-  if (!out) {
-    fclose(in);
-    fprintf(stderr, "mesura eval-convert: cannot create %s: %s\n", tmp, strerror(errno));
-    return 1;
-  }
-  size_t kept = 0, skipped = 0;
-  struct mes_err err = {0};
-  int rc = mes_eval_convert(name, in, out, &kept, &skipped, &err);
-  fclose(in);
-  if (rc)
-    fprintf(stderr, "mesura eval-convert: %s\n", mes_err_text(&err));
-  if (rc == MES_OK && (ferror(out) || fflush(out) != 0)) {
-    fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
-    rc = MES_EIO;
-  }
-  if (!to_stdout) {
-    if (fclose(out) != 0 && rc == MES_OK) {
-      fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
-      rc = MES_EIO;
-    }
-    if (rc == MES_OK && rename(tmp, output) != 0) {
-      fprintf(stderr, "mesura eval-convert: cannot rename %s to %s: %s\n", tmp, output, strerror(errno));
-      rc = MES_EIO;
-    }
-    if (rc)
-      remove(tmp);
-  }
-  if (rc) /* 2 is for a wrong command line only: a malformed dataset file is 1 */
-    return rc == MES_EUSAGE ? 2 : 1;
-  fprintf(stderr, "mesura eval-convert: %s: %zu interactions written, %zu ratings below 4 left out\n", name, kept,
-          skipped);
-  return 0;
 }

@@ -12,10 +12,10 @@
  * models from outside the module (struct mes_eval_ranker): src/cli hands in
  * the served path, which needs the whole engine.
  *
- * Layering: eval depends on base only. The library part (read, run) never
- * prints: progress goes to the struct mes_log sink the caller passes. The two
- * *_cli functions are the thin program faces that src/cli routes to; they
- * print to stdout / stderr and return a process exit code.
+ * Layering: eval depends on base only. It computes and returns results and
+ * never prints: progress goes to the struct mes_log sink the caller passes,
+ * and the command lines that read arguments and print the figures are
+ * src/cli's (cmd_eval.c).
  *
  * Threads: calls on distinct objects may run concurrently; the dense algebra
  * uses OpenBLAS, which runs its own threads inside one call.
@@ -139,6 +139,24 @@ struct mes_eval_result {
 int mes_eval_run(const struct mes_eval_data *d, const struct mes_eval_opts *opts, struct mes_eval_result *out,
                  struct mes_err *err);
 
+/* What the protocol asks of one file: a run on every row and, when the file
+ * holds purchases beside other types, a second run on purchases only. */
+struct mes_eval_runs {
+  struct mes_eval_result all;
+  bool has_purchases; /* mes_eval_data_has_purchase_split: the second run was made */
+  bool purchases_ok;  /* ... and evaluated someone (`purchases` is filled) */
+  struct mes_eval_result purchases;
+};
+
+/*
+ * Runs the protocol on `d` (borrowed) with `opts` (purchases_only is set for
+ * the second run) and fills *out. The second run finding nobody to evaluate
+ * is not an error: purchases_ok stays false and a warning goes to opts->log.
+ * Any other failure of either run is returned, with its err.
+ */
+int mes_eval_run_all(const struct mes_eval_data *d, const struct mes_eval_opts *opts, struct mes_eval_runs *out,
+                     struct mes_err *err);
+
 /* ---- Models from outside the module ------------------------------------ */
 
 /* How many ranked items the metrics read (Recall@20): what a ranker is asked for. */
@@ -167,8 +185,8 @@ size_t mes_eval_part_history(const struct mes_eval_part *p, size_t u, const uint
 /*
  * A model that eval cannot build itself (the served path needs the whole
  * engine, a layer above eval): the caller hands its operations in through
- * mes_eval_opts.ranker or mes_eval_cli. The protocol (split, candidate rule,
- * metrics) stays eval's; the ranker only learns and ranks.
+ * mes_eval_opts.ranker. The protocol (split, candidate rule, metrics)
+ * stays eval's; the ranker only learns and ranks.
  *
  *   fit    learns from the training part (borrowed, see above); *state is
  *          new. On failure *state may still be set: free is called on it.
@@ -211,32 +229,22 @@ void mes_eval_result_set(struct mes_eval_result *r, const char *key, const char 
 extern const char *const mes_eval_model_names[];
 const char *mes_eval_default_model(void);
 
-/* ---- Program faces ------------------------------------------------------ */
+/* ---- Dataset conversion ------------------------------------------------ */
 
 /*
- * `mesura eval --input FILE.csv [--model NAME] [--json]`, argv[0] being
- * "eval". Figures go to stdout (one JSON line with --json), progress to
- * stderr. Returns the exit code: 0 done, 2 usage error or malformed input
- * line (one line on stderr naming it), 1 any other failure.
+ * The public datasets `mesura eval-convert` knows: ml-100k, ml-latest-small
+ * and amazon. mes_eval_dataset_file gives the name of the dataset's file
+ * inside its folder (u.data, ratings.csv, Musical_Instruments_5.json;
+ * static), or NULL for a name that is not one of them.
  */
-int mes_eval_cli(int argc, char **argv);
-/* The same, --model also taking the names of rankers[0..n) (borrowed). */
-int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *rankers, size_t n);
-
-/*
- * `mesura eval-convert --dataset ml-100k|ml-latest-small|amazon --input PATH
- * --output FILE.csv`, argv[0] being "eval-convert". PATH is the dataset's
- * file (u.data, ratings.csv, Musical_Instruments_5.json) or the folder that
- * holds it; FILE.csv (or "-" for stdout) receives `subject,item,ts` rows:
- * ratings >= 4 for MovieLens, every review for Amazon. Same exit codes.
- */
-int mes_eval_convert_cli(int argc, char **argv);
-/* The conversion itself: reads dataset `dataset`'s file from `in` and writes
- * the eval CSV (header included) to `out` (both borrowed; out is not
- * flushed). *kept and *skipped count the interactions written and the
- * ratings below 4 left out. MES_EUSAGE for an unknown dataset,
- * MES_EBAD_INPUT for a malformed line (err->msg: "line N: why"), MES_EIO
- * when `in` cannot be read. Whatever it writes, mes_eval_data_read reads. */
+const char *mes_eval_dataset_file(const char *dataset);
+/* Reads dataset `dataset`'s file from `in` and writes the eval CSV
+ * (`subject,item,ts`, header included) to `out` (both borrowed; out is not
+ * flushed): ratings >= 4 for MovieLens, every review for Amazon. *kept and
+ * *skipped count the interactions written and the ratings below 4 left out.
+ * MES_EUSAGE for an unknown dataset, MES_EBAD_INPUT for a malformed line
+ * (err->msg: "line N: why"), MES_EIO when `in` cannot be read. Whatever it
+ * writes, mes_eval_data_read reads. */
 int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err);
 
 #endif

@@ -8,7 +8,8 @@
  *   rank.c   scores -> top 20 under the tie rule -> the section 4 metrics
  *   model_*.c the models behind one table of operations (struct mes__model)
  *   run.c    the protocol: choice on validation, final fit, test figures
- *   cli.c, convert.c  the two program faces
+ *   part.c   the training part as outside models (struct mes_eval_ranker) see it
+ *   convert.c  the public datasets -> the eval CSV
  *
  * Index spaces: "global" user and item indices are those of the interned
  * strings in mes_eval_data; "catalogue" indices number the items of one

@@ -253,3 +253,27 @@ done:
   mes__lists_release(&test);
   return rc;
 }
+
+int mes_eval_run_all(const struct mes_eval_data *d, const struct mes_eval_opts *o, struct mes_eval_runs *out,
+                     struct mes_err *err) {
+  memset(out, 0, sizeof *out);
+  out->has_purchases = mes_eval_data_has_purchase_split(d);
+  int rc = mes_eval_run(d, o, &out->all, err);
+  if (rc || !out->has_purchases)
+    return rc;
+  struct mes_eval_opts po = *o;
+  po.purchases_only = true;
+  struct mes_err perr = {0};
+  rc = mes_eval_run(d, &po, &out->purchases, &perr);
+  if (rc == MES_EBAD_INPUT) {
+    /* Too few purchases is a finding about the file, not a failure. */
+    mes_log(o->log, MES_LOG_WARN, "eval: purchases only: %s", mes_err_text(&perr));
+    return MES_OK;
+  }
+  if (rc) {
+    *err = perr;
+    return rc;
+  }
+  out->purchases_ok = true;
+  return MES_OK;
+}

@@ -1,6 +1,6 @@
 /*
- * guard — the guardrails (policy `guardrails`, issue "personalization that
- * never turns creepy"): a pipeline of small independent rules that every
+ * guard — the guardrails (policy `guardrails`), which keep personalization
+ * from turning creepy: a pipeline of small independent rules that every
  * candidate passes before it is served. A rule may drop a candidate (with a
  * plain detail for the decision record) or change how it may be shown
  * (disclosure implicit, a non-personal reason).

@@ -52,7 +52,8 @@ struct mes__idx_slot {
 /* Indexes cands[base .. base+n) (n <= MES__IDX_MAX) that are not dropped,
  * by item id or by model index (candidates with midx < 0 are left out).
  * Candidates are expected to name distinct items; a repeated item is
- * indexed once per candidate and found through mes__idx_next. */
+ * indexed once per candidate and found through mes__idx_next_item or
+ * mes__idx_next_midx. */
 struct mes__idx {
   const struct mes_cand *cands; /* borrowed: the whole array */
   bool by_midx;

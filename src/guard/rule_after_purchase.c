@@ -1,6 +1,6 @@
 /*
- * guard/rule_after_purchase — what follows a purchase (issue 5, rule 3), on
- * every channel and every path (contract §6: suppression reads purchases even
+ * guard/rule_after_purchase — what follows a purchase, on every channel and
+ * every path (contract §6: suppression reads purchases even
  * when the answer is not personal):
  *
  *   - the purchased item is never offered again as if it were new;

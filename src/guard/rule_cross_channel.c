@@ -1,6 +1,6 @@
 /*
- * guard/rule_cross_channel — no chasing the buyer across channels (issue 5,
- * rule 4). With guardrails.cross_channel_after_purchase: false (the default),
+ * guard/rule_cross_channel — no chasing the buyer across channels. With
+ * guardrails.cross_channel_after_purchase: false (the default),
  * answers for the `ads` and `email` channels never hold what the person
  * bought, its substitutes (see rule_after_purchase), or, within
  * post_purchase_suppression_days, anything of a `lifecycle: once` category

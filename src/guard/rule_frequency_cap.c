@@ -1,5 +1,5 @@
 /*
- * guard/rule_frequency_cap — the "hollow echo" (issue 5, rule 1): an item
+ * guard/rule_frequency_cap — the "hollow echo": an item
  * already shown to the same person guardrails.frequency_cap.max_impressions
  * times within the last window_hours, on any channel together, is not shown
  * again until older impressions leave the window.

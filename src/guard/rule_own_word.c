@@ -1,5 +1,5 @@
 /*
- * guard/rule_own_word — the person's own word (issue 5, rule 7): an item they
+ * guard/rule_own_word — the person's own word: an item they
  * dismissed is never offered again, and a category they excluded in their
  * preferences (exclude_categories) is never offered, on any channel and
  * whether the answer is personal or not (contract §6: suppression holds on

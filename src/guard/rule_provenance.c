@@ -1,6 +1,6 @@
 /*
  * guard/rule_provenance — a reason never reveals data the person does not
- * know we have (issue 5, rule 8). Events whose source is third_party (bought
+ * know we have. Events whose source is third_party (bought
  * or shared by others) never drive an explicit reason:
  *
  *   - with guardrails.third_party_data: reject (the default) such events

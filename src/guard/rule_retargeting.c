@@ -1,6 +1,6 @@
 /*
  * guard/rule_retargeting — the flights to New York weeks after the trip, the
- * business-school programme three years on (issue 5, rule 2): what the
+ * business-school programme three years on: what the
  * person viewed (or clicked, or put in a cart) but did not buy stops driving
  * recommendations guardrails.retargeting_window_days after they did it.
  *

@@ -1,5 +1,5 @@
 /*
- * guard/rule_shared_device — the family computer (issue 5, rule 6): when the
+ * guard/rule_shared_device — the family computer: when the
  * request says the device is shared (context.device_shared: true) or nobody
  * is signed in (context.authenticated: false), whoever sits at the screen may
  * not be the person. Then, as guardrails.shared_device says:

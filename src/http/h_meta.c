@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/mtime.h"
+#include "base/path.h"
 #include "base/proc.h"
 #include "crypto/crypto.h"
 #include "http/endpoints.h"
@@ -116,8 +117,8 @@ void mes__h_gpc(struct mes_http_req *req, struct mes_http_resp *resp) {
   char path[4096], date[11];
   struct stat sb;
   int64_t ms = mes_now_ms();
-  snprintf(path, sizeof path, "%s/mesura.yaml", mes_engine_dir(mes_http_req_engine(req)));
-  if (stat(path, &sb) == 0)
+  if (mes_path_join(path, sizeof path, mes_engine_dir(mes_http_req_engine(req)), "mesura.yaml") == MES_OK &&
+      stat(path, &sb) == 0)
     ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
   mes_time_format_date(ms, date);
   mes_http_reply_json(resp, 200, json_pack("{s:b,s:s}", "gpc", 1, "lastUpdate", date));

@@ -620,7 +620,7 @@ int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_sourc
     if ((rc = src->stamp(c->store, sid, &max_id, &n))) {
       mes__hc_release(hc, e);
       hc_drop(hc, sid, src->kind);
-      *bypass = rc == MES_EINTERNAL; /* a backend without stamps (all of them have one today) */
+      *bypass = rc == MES_EINTERNAL; /* the store gives no stamp: read without the cache */
       return *bypass ? MES_OK : rc;
     }
     if (mes__hc_fresh(hc, e, max_id, n)) {

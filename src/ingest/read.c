@@ -314,13 +314,16 @@ static int read_u4(const char *p, const char *end, uint32_t *u) {
 
 /* Decodes the JSON string at p (opening quote) into s->item (NUL-terminated;
  * UTF-8 output is never longer than the escaped input). Returns the position
- * after the closing quote, or NULL when malformed or out of memory. */
+ * after the closing quote, or NULL when malformed or out of memory (then
+ * s->rc is MES_ENOMEM). */
 static const char *decode_string(struct scan_ud *s, const char *p, const char *end, size_t *len) {
   size_t need = (size_t)(end - p) + 1;
   if (need > s->item_cap) {
     char *n = realloc(s->item, need);
-    if (!n)
+    if (!n) {
+      s->rc = MES_ENOMEM;
       return NULL;
+    }
     s->item = n;
     s->item_cap = need;
   }
@@ -384,7 +387,8 @@ static const char *decode_string(struct scan_ud *s, const char *p, const char *e
 
 /* Picks "item" (decoded into s->item) and "channel" out of a sealed event
  * document (ingest_int.h) without building it: walks the top-level members
- * and skips every other value. 0, or -1 when the text is not such an object. */
+ * and skips every other value. 0, or -1 when the text is not such an object
+ * or when out of memory (then s->rc is MES_ENOMEM). */
 static int pick_members(struct scan_ud *s, const char *p, const char *end, bool *has_item, size_t *item_len,
                         int *channel) {
   *has_item = false;
@@ -501,6 +505,8 @@ static int open_row(struct scan_ud *s, const struct batch *bt, const struct brow
   int channel;
   if (mes_subject_unseal_key(r->subj->key, r->sid, MES__INGEST_KIND, bt->arena + r->at, r->len, s->pt) != MES_OK ||
       pick_members(s, (const char *)s->pt, (const char *)s->pt + n, &has_item, &item_len, &channel) != 0) {
+    if (s->rc)
+      return 1; /* out of memory: the scan fails rather than skip a readable event */
     s->st.unreadable++;
     return 0;
   }
@@ -732,7 +738,8 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
   size_t item_len;
   int channel;
   if (pick_members(s, (const char *)s->pt, (const char *)s->pt + n, &has_item, &item_len, &channel)) {
-    s->rc = MES_EINTERNAL; /* what mes_ingest_list says of a document that does not parse */
+    if (!s->rc)
+      s->rc = MES_EINTERNAL; /* what mes_ingest_list says of a document that does not parse */
     return 1;
   }
   enum mes_source source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;

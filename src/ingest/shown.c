@@ -29,7 +29,7 @@ int mes_ingest_shown_seal(const struct mes_ctx *c, int64_t sid, const char *cons
   for (size_t i = 0; !rc && i < n; i++)
     if (json_array_append_new(arr, json_string(items[i])))
       rc = MES_ENOMEM;
-  char *text = rc ? NULL : json_dumps(arr, JSON_COMPACT);
+  char *text = rc ? NULL : mes_json_dumps(arr, JSON_COMPACT);
   json_decref(arr);
   if (!rc && !text)
     rc = MES_ENOMEM;
@@ -92,6 +92,10 @@ static int on_row(void *ud, const struct mes_impression_row *row) {
   if (mes_subject_unseal_key(r->key, row->sid, SHOWN_KIND, row->sealed, row->sealed_len, r->pt) != MES_OK)
     return unreadable_row(r, row);
   json_t *arr = json_loadb((const char *)r->pt, n, 0, NULL);
+  if (!arr) { /* it opened, so it is what we wrote: only memory fails to load it (skipping would undercount) */
+    r->rc = MES_ENOMEM;
+    return 1;
+  }
   if (!json_is_array(arr)) {
     json_decref(arr);
     return unreadable_row(r, row);

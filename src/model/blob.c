@@ -266,7 +266,8 @@ static int by_float(const void *a, const void *b) {
 }
 
 /* The median strongest-neighbour weight of each relation (see
- * mes_model_relation_unit). Derived, not stored: older blobs get it too. */
+ * mes_model_relation_unit). Derived when a blob is loaded, not stored, so
+ * every stored model has it whatever wrote it. */
 static int find_units(struct mes_model *m, struct mes_err *err) {
   float *top = malloc((m->n_items ? m->n_items : 1) * sizeof *top);
   if (!top)

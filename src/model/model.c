@@ -180,7 +180,7 @@ int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, s
       json_object_set_new(meta, "ease_items", json_integer((json_int_t)n_ease)) ||
       json_object_set_new(meta, "params", params_json(p)) ||
       json_object_set_new(meta, "train_ms", json_integer((json_int_t)((t_end - t0) / 1000000))) ||
-      !(meta_text = json_dumps(meta, JSON_COMPACT))) {
+      !(meta_text = mes_json_dumps(meta, JSON_COMPACT))) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto done;
   }
@@ -228,7 +228,7 @@ done:
 
 int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err) {
   *id = 0;
-  char *meta = json_dumps(m->meta, JSON_COMPACT);
+  char *meta = mes_json_dumps(m->meta, JSON_COMPACT);
   if (!meta)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   int rc = mes_store_model_put(st, meta, m->blob, m->blob_len, KEEP_MODELS, mes_now_ms(), id);

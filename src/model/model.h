@@ -68,9 +68,9 @@ struct mes_model_params {
   double half_life_days;  /* time decay of popularity (default 60): what sells now */
   /* Time decay of the item-item relations (co-occurrence and EASE; default
    * 365): that a sleeping bag goes with a tent does not expire in two
-   * months, and a year spans every season once. 60 days, the popularity's,
-   * made the relations forget most of a store's history (bench/README.md,
-   * "served"). */
+   * months, and a year spans every season once. The popularity's 60 days
+   * would make the relations forget most of a store's history (the offline
+   * evaluation's `served` figures, bench/README.md). */
   double relation_half_life_days;
   double trend_half_life_days; /* the short half-life of trending (default 3) */
   double window_hours;    /* two events of one person relate when this close (default 72) */
@@ -117,8 +117,8 @@ const struct mes_nbr *mes_model_neighbors(const struct mes_model *m, enum mes_re
  * relation weights by it, so that relations of different scales compare,
  * while within one relation an item with strong relations still counts more
  * than one with weak ones (EASE's scores are sums over history items on one
- * scale; dividing each item's list by its own strongest weight, as mesura
- * did before, flattened that). */
+ * scale; dividing each item's list by its own strongest weight would
+ * flatten that). */
 float mes_model_relation_unit(const struct mes_model *m, enum mes_rel rel);
 /* Non-personal scores in [0, 1] (1 = the most popular / fastest rising). */
 float mes_model_popularity(const struct mes_model *m, uint32_t item);

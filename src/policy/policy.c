@@ -7,14 +7,13 @@
  * MES_EBAD_POLICY with "FILE:LINE: sentence". Why not libcyaml, the
  * field's typed loader: its schemas name every key up front, so it cannot
  * read the contract's mappings keyed by the brand's own names (purposes,
- * event_types, categories); its maintainer's advice for such files is libyaml
- * itself (tlsa/libcyaml issues 66 and 161). And the contract promises a line
- * for every refusal, while libcyaml 1.3.1 (Debian 12's) gives lines only as
- * text in its log's backtrace, for the node it was on (an unknown key is
- * placed on the line of the value before it), and none for checks made after
- * loading (an event type naming a purpose the file does not declare), since
- * the structs it fills keep no positions. So one walker over libyaml nodes
- * does all sections alike.
+ * event_types, categories); for such files libyaml itself is the tool. And
+ * the contract promises a line for every refusal, while libcyaml (1.3.1 in
+ * Debian 12) gives lines only as text in its log's backtrace, for the node it
+ * was on (an unknown key is placed on the line of the value before it), and
+ * none for checks made after loading (an event type naming a purpose the file
+ * does not declare), since the structs it fills keep no positions. So one
+ * walker over libyaml nodes does all sections alike.
  *
  * Names become small integers here: purposes and event types are indexes,
  * purpose sets bitmasks, channels and languages enums. The hot path never

@@ -47,8 +47,8 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
 /* A purchase also reaches what EASE learned from everyone's histories (read
  * as "goes with what you bought"; the after-purchase rule still puts the
  * bought item's substitutes last): the bought-together relation alone only
- * knows purchases a few weeks apart, and left EASE unused for a history of
- * purchases. */
+ * knows purchases a few weeks apart, and without this a history made only
+ * of purchases would never reach EASE. */
 #define REC_EASE_AFTER_BUY 1.0
 #define REC_CTX_WEIGHT 0.8        /* the item on screen, through viewed-together / EASE */
 #define REC_TOLD_WEIGHT 0.5       /* an interest the person named */
@@ -76,8 +76,8 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
  * rule_retargeting takes every part such an item gives out of the score, so
  * what only it proposes can reach nothing but the record, as suppressed;
  * its few strongest neighbours are enough for that (REC_PRUNE_STALE). On
- * long histories most items are stale, and their full lists were most of the
- * candidate work. */
+ * long histories most items are stale, and reading their full lists would
+ * be most of the candidate work. */
 #define REC_STALE_NBRS 4
 
 /* ---------------------------------------------------------------- one request */
@@ -235,8 +235,9 @@ int32_t mes__rec_cand_for_item(struct rec_state *s, const char *item, size_t len
  * NULL, with the guardrails on (rules = true, what
  * mes_recommend does) or off: then neither mes_guard_run nor the read of the
  * facts only the rules use (impressions) happens. Off exists only so that
- * bench/bench_recs.c can measure what the rules add to a request (issue
- * "guardrails": at most 10 %); no option, variable or HTTP field reaches it. */
+ * bench/bench_recs.c can measure what the rules add to a request (their
+ * budget is 10 % of it, bench/README.md "Guardrails"); no option, variable
+ * or HTTP field reaches it. */
 int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
                    enum mes_lang lang, bool rules, json_t **out, char **text, size_t *text_len,
                    struct mes_rec_outcome *oc, struct mes_err *err);

@@ -7,16 +7,21 @@
  *   2. the consent decision and the facts (facts.c): the answer is
  *      personalized iff the subject is known, not restricted and grants
  *      every purpose the channel needs (mes_policy_channel_purposes), after
- *      Global Privacy Control. The subject's live history is one store read
- *      (mes_ingest_list: an event ingested a second ago counts, no
- *      retraining). Without consent only the suppression facts are read
+ *      Global Privacy Control. The subject's live history is read through
+ *      mes_ingest_history (an event ingested a second ago counts, no
+ *      retraining; an active shopper's is replayed from the history cache
+ *      after one indexed check against the store); why reads it through
+ *      mes_ingest_list, for the event ids it shows. Without consent only the
+ *      suppression facts are read
  *      (purchases, dismissals, excluded categories): suppression holds on
  *      every path;
  *   3. candidates and scores (score.c): a sum of contributions, each from an
  *      identifiable history item through one of the model's relations, so
- *      that based_on names exactly the data that produced the score;
- *   4. the guardrails (mes_guard_run), the caller's filters, the `count`
- *      best, reasons in the request's language (explain);
+ *      that based_on names exactly the data that produced the score; only
+ *      the best few hundred go on (mes__rec_prune), the rest wait in a
+ *      reserve for the fill;
+ *   4. the caller's filters, then the guardrails (mes_guard_run), the
+ *      `count` best, reasons in the request's language (explain);
  *   5. the decision record and the impressions, queued for a background
  *      writer (record.c): a request never waits for a disk write.
  *
@@ -122,7 +127,7 @@ struct mes_rec_outcome {
 /*
  * POST /v1/recommendations. `body` is borrowed; `lang` picks the texts.
  * *out is new:
- *   {"request_id": "r_<16 hex>", "personalized": bool,
+ *   {"request_id": "r_<32 hex>", "personalized": bool,
  *    "items": [{"item", "score" (0..1), "disclosure": "explicit"|"implicit",
  *               "reason": {"code", "text",
  *                          "based_on": [{"type", "item", "ts"} |

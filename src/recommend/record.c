@@ -296,8 +296,9 @@ void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
  * before one could repeat) and one number from giving away the next. The
  * tag, 64 random bits per request, is what makes an id unguessable: the
  * record keeps the whole id, and a request for it must name the tag too
- * (compared in constant time). Records made before the tag existed have
- * ids of the number alone, and are still found by them. */
+ * (compared in constant time). A stored record whose id is the number
+ * alone (RID_UNTAGGED_LEN) is found by that id; since the whole stored id
+ * is compared, an untagged id never finds a tagged record. */
 #define RID_EPOCH_MS 1577836800000LL /* 2020-01-01T00:00:00Z */
 #define RID_SEQ_BITS 22
 #define RID_HALF_BITS (RID_SEQ_BITS / 2)
@@ -342,7 +343,7 @@ void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]) {
   snprintf(out, MES_REC_ID_LEN + 1, "r_%016llx%016llx", (unsigned long long)rid, (unsigned long long)tag);
 }
 
-/* The length of an id made before the tag: "r_" + 16 hex digits. */
+/* The length of an id without the tag: "r_" + 16 hex digits. */
 #define RID_UNTAGGED_LEN 18
 
 /* "r_" + 16 hex digits (+ 16 more, the tag) -> the number, or 0. */

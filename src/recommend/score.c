@@ -10,8 +10,9 @@
  *     typical strongest weight (mes_model_relation_unit), so that relations
  *     of different scales compare while a strong relation still outweighs a
  *     weak one;
- *     purchases go through "bought together" (complements, reason
- *     bought_together, weighted up), views, clicks and carts through "viewed
+ *     purchases go through "bought together" (complements, weighted by the
+ *     policy's model.complements_pct) and EASE (REC_EASE_AFTER_BUY), both
+ *     with reason bought_together; views, clicks and carts through "viewed
  *     together" and EASE (reason because_you_viewed); an item the person
  *     has since bought passes on little through those substitute relations,
  *     so that after a purchase what goes with it ranks above more of the same;

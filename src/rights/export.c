@@ -182,7 +182,8 @@ static json_t *interest_row(const struct mes_policy *p, json_t *by_name, const c
 }
 
 /* From seen_items to the "interests" object: each item's categories in the
- * catalog, counted once per event. New reference or NULL (out of memory). */
+ * catalog, counted once per event. New reference or NULL (out of memory, or
+ * the catalog could not be read). */
 static json_t *derive_interests(const struct mes_ctx *c, json_t *seen_items, enum mes_lang lang) {
   json_t *by_name = json_object(), *out = NULL, *types = NULL, *cats = NULL;
   json_t **rows = NULL;
@@ -192,8 +193,11 @@ static json_t *derive_interests(const struct mes_ctx *c, json_t *seen_items, enu
   json_t *counts;
   json_object_foreach(seen_items, item, counts) {
     json_t *names = NULL;
-    if (mes_catalog_item_categories(c, item, &names))
+    int rc = mes_catalog_item_categories(c, item, &names);
+    if (rc == MES_ENOT_FOUND)
       continue; /* an item since deleted from the catalog tells nothing any more */
+    if (rc)
+      goto done; /* skipping it would export less than is held */
     size_t i;
     json_t *v;
     json_array_foreach(names, i, v) {
@@ -288,8 +292,10 @@ static int decision_cb(void *ud, const struct mes_decision_row *row) {
   json_t *rec = mes_json_load_parts(plain, len);
   mes_wipe(plain, len);
   free(plain);
-  if (!rec)
-    return 0;
+  if (!rec) { /* it opened, so it is what we wrote: only memory fails to load it */
+    l->rc = MES_ENOMEM;
+    return 1;
+  }
   /* What the rules removed, as GET /v1/recommendations/{id} shows it. */
   if ((rc = mes_json_ungroup(rec, "suppressed_by", "suppressed", "items", "item"))) {
     json_decref(rec);
@@ -369,9 +375,10 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
   }
   char now[32];
   mes_time_format(c->now_ms, now);
-  if (json_object_set_new(doc, "interests", derive_interests(c, k.seen_items, lang)) ||
-      json_object_set(doc, "impressions", imps.arr) || json_object_set_new(doc, "decisions", decs.arr) ||
-      json_object_set_new(doc, "protected_attributes", json_object()) ||
+  bool bad = json_object_set_new(doc, "interests", derive_interests(c, k.seen_items, lang)) ||
+             json_object_set(doc, "impressions", imps.arr);
+  bad = json_object_set_new(doc, "decisions", decs.arr) || bad; /* reached always: it takes decs.arr, failing too */
+  if (bad || json_object_set_new(doc, "protected_attributes", json_object()) ||
       json_object_set_new(doc, "access_log", json_array()) ||
       json_object_set_new(doc, "exported_at", json_string(now))) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * store — the public face of the store: picks a backend at open, then
  * forwards every call through its method table (store_int.h). Checks that do
- * not depend on the backend (NULL handles, NULL callbacks) live here once.
+ * not depend on the backend (NULL handles, NULL callbacks, rows whose
+ * pointers and lengths disagree) live here once.
  */
 #include "store/store_int.h"
 
@@ -16,7 +17,7 @@ int mes_store_open(const char *dir, enum mes_store_backend backend, bool create,
     ops = &mes__store_sqlite_ops;
     break;
   }
-  if (!ops || ops->version < 1)
+  if (!ops || ops->version != MES_STORE_OPS_VERSION)
     return mes_err_set(err, MES_EINTERNAL, NULL, "Unknown store backend.");
   struct mes_store *st = calloc(1, sizeof *st);
   if (!st)
@@ -58,7 +59,7 @@ int mes_store_wait_durable(struct mes_store *st, uint64_t ticket) {
 }
 
 int mes_store_on_durable(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w) {
-  if (!st || !w || !w->cb || st->ops->version < 3 || !st->ops->on_durable)
+  if (!st || !w || !w->cb)
     return MES_EINTERNAL;
   return st->ops->on_durable(st, ticket, w);
 }
@@ -103,7 +104,7 @@ int mes_store_subject_delete(struct mes_store *st, int64_t sid) {
 int64_t mes_store_subject_count(struct mes_store *st) { return st ? st->ops->subject_count(st) : -1; }
 
 int mes_store_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud) {
-  if (!st || !cb || st->ops->version < 2 || !st->ops->subject_scan)
+  if (!st || !cb)
     return MES_EINTERNAL;
   return st->ops->subject_scan(st, cb, ud);
 }
@@ -118,13 +119,13 @@ int mes_store_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t ca
 }
 
 int mes_store_key_meta_get(struct mes_store *st, const char *key, char *out, size_t cap) {
-  if (!st || !key || !out || !cap || st->ops->version < 9 || !st->ops->key_meta_get)
+  if (!st || !key || !out || !cap)
     return MES_EINTERNAL;
   return st->ops->key_meta_get(st, key, out, cap);
 }
 
 int mes_store_key_meta_set(struct mes_store *st, const char *key, const char *value) {
-  if (!st || !key || !value || st->ops->version < 9 || !st->ops->key_meta_set)
+  if (!st || !key || !value)
     return MES_EINTERNAL;
   return st->ops->key_meta_set(st, key, value);
 }
@@ -139,12 +140,12 @@ int mes_store_event_insert(struct mes_store *st, struct mes_event_row *row) {
 }
 
 void mes_store_read_begin(struct mes_store *st) {
-  if (st && st->ops->version >= 5 && st->ops->read_begin)
+  if (st)
     st->ops->read_begin(st);
 }
 
 void mes_store_read_end(struct mes_store *st) {
-  if (st && st->ops->version >= 5 && st->ops->read_end)
+  if (st)
     st->ops->read_end(st);
 }
 
@@ -158,22 +159,7 @@ int mes_store_event_insert_many(struct mes_store *st, const struct mes_event_row
       return MES_EINTERNAL;
   if (n == 0)
     return MES_OK;
-  if (st->ops->version >= 5)
-    return st->ops->event_insert_many(st, rows, n, n_dup);
-  /* An older backend: one row at a time (in the caller's tx). */
-  int rc = MES_OK;
-  size_t dup = 0;
-  for (size_t i = 0; i < n && rc == MES_OK; i++) {
-    struct mes_event_row r = rows[i];
-    rc = st->ops->event_insert(st, &r);
-    if (rc == MES_EEXISTS) {
-      dup++;
-      rc = MES_OK;
-    }
-  }
-  if (rc == MES_OK && n_dup)
-    *n_dup = dup;
-  return rc;
+  return st->ops->event_insert_many(st, rows, n, n_dup);
 }
 
 int mes_store_event_list(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud) {
@@ -201,11 +187,7 @@ int mes_store_event_sweep(struct mes_store *st, int type, int64_t before_ms, int
 int64_t mes_store_event_count(struct mes_store *st) { return st ? st->ops->event_count(st) : -1; }
 
 int mes_store_event_list_stored(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud) {
-  if (!st || !cb)
-    return MES_EINTERNAL;
-  if (st->ops->version >= 8 && st->ops->event_list_stored)
-    return st->ops->event_list_stored(st, sid, cb, ud);
-  return st->ops->event_list(st, sid, cb, ud);
+  return st && cb ? st->ops->event_list_stored(st, sid, cb, ud) : MES_EINTERNAL;
 }
 
 int mes_store_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n) {
@@ -213,7 +195,7 @@ int mes_store_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, in
     *max_id = 0;
   if (n)
     *n = 0;
-  if (!st || !max_id || !n || st->ops->version < 6 || !st->ops->event_stamp)
+  if (!st || !max_id || !n)
     return MES_EINTERNAL;
   return st->ops->event_stamp(st, sid, max_id, n);
 }
@@ -257,14 +239,14 @@ int64_t mes_store_item_count(struct mes_store *st) { return st ? st->ops->item_c
 
 /* --- impressions --- */
 int mes_store_impression_add(struct mes_store *st, const struct mes_impression_row *row) {
-  if (!st || !row || (!row->sealed && row->sealed_len) || st->ops->version < 4)
+  if (!st || !row || (!row->sealed && row->sealed_len))
     return MES_EINTERNAL;
   return st->ops->impression_add(st, row);
 }
 
 int mes_store_impression_list(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
                               void *ud) {
-  return st && cb && st->ops->version >= 4 ? st->ops->impression_list(st, sid, since_ms, cb, ud) : MES_EINTERNAL;
+  return st && cb ? st->ops->impression_list(st, sid, since_ms, cb, ud) : MES_EINTERNAL;
 }
 
 int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
@@ -277,21 +259,21 @@ int mes_store_impression_stamp(struct mes_store *st, int64_t sid, int64_t *max_i
     *max_id = 0;
   if (n)
     *n = 0;
-  if (!st || !max_id || !n || st->ops->version < 7 || !st->ops->impression_stamp)
+  if (!st || !max_id || !n)
     return MES_EINTERNAL;
   return st->ops->impression_stamp(st, sid, max_id, n);
 }
 
 int mes_store_impression_list_after(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
                                     void *ud) {
-  if (!st || !cb || st->ops->version < 7 || !st->ops->impression_list_after)
+  if (!st || !cb)
     return MES_EINTERNAL;
   return st->ops->impression_list_after(st, sid, after_id, cb, ud);
 }
 
 int mes_store_impression_purge(struct mes_store *st, int64_t sid, int64_t *n) {
   int64_t dummy;
-  if (!st || st->ops->version < 2 || !st->ops->impression_purge)
+  if (!st)
     return MES_EINTERNAL;
   return st->ops->impression_purge(st, sid, n ? n : &dummy);
 }
@@ -313,14 +295,9 @@ int mes_store_apikey_revoke(struct mes_store *st, const char *name, int64_t now_
   return st && name ? st->ops->apikey_revoke(st, name, now_ms) : MES_EINTERNAL;
 }
 
-/* --- decision records (version 2) --- */
-static bool has_decisions(const struct mes_store *st) {
-  return st && st->ops->version >= 2 && st->ops->decision_put && st->ops->decision_get && st->ops->decision_list &&
-         st->ops->decision_sweep;
-}
-
+/* --- decision records --- */
 int mes_store_decision_put(struct mes_store *st, const struct mes_decision_row *rows, size_t n) {
-  if (!has_decisions(st) || (!rows && n))
+  if (!st || (!rows && n))
     return MES_EINTERNAL;
   for (size_t i = 0; i < n; i++)
     if (rows[i].rid <= 0 || rows[i].sid < 0 || (!rows[i].doc && rows[i].len))
@@ -329,41 +306,41 @@ int mes_store_decision_put(struct mes_store *st, const struct mes_decision_row *
 }
 
 int mes_store_decision_get(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc) {
-  if (!has_decisions(st) || !out || !doc)
+  if (!st || !out || !doc)
     return MES_EINTERNAL;
   return st->ops->decision_get(st, rid, out, doc);
 }
 
 int mes_store_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud) {
-  if (!has_decisions(st) || !cb)
+  if (!st || !cb)
     return MES_EINTERNAL;
   return sid > 0 ? st->ops->decision_list(st, sid, cb, ud) : MES_OK; /* sid 0 marks non-personal records */
 }
 
 int mes_store_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
   int64_t dummy;
-  if (!has_decisions(st))
+  if (!st)
     return MES_EINTERNAL;
   return st->ops->decision_sweep(st, before_ms, n ? n : &dummy);
 }
 
-/* --- models (version 2) --- */
+/* --- models --- */
 int mes_store_model_put(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep,
                         int64_t now_ms, int64_t *id) {
   int64_t dummy;
-  if (!st || !meta || (!blob && len) || st->ops->version < 2 || !st->ops->model_put)
+  if (!st || !meta || (!blob && len))
     return MES_EINTERNAL;
   return st->ops->model_put(st, meta, blob, len, keep, now_ms, id ? id : &dummy);
 }
 
 int64_t mes_store_model_latest(struct mes_store *st) {
-  if (!st || st->ops->version < 2 || !st->ops->model_latest)
+  if (!st)
     return -1;
   return st->ops->model_latest(st);
 }
 
 int mes_store_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len) {
-  if (!st || !meta || !blob || !len || st->ops->version < 2 || !st->ops->model_get)
+  if (!st || !meta || !blob || !len)
     return MES_EINTERNAL;
   return st->ops->model_get(st, id, meta, blob, len);
 }

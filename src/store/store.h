@@ -2,7 +2,8 @@
  * store — the storage interface of mesura, and the only face domain modules
  * see. A backend is a versioned table of function pointers (struct
  * mes_store_ops, in store_int.h); SQL text and engine headers live only in
- * the backend file (sqlite.c now, pg.c later).
+ * the backend's files (sqlite*.c now, pg.c later). The group commit
+ * described below is the store's own (commit.c), shared by backends.
  *
  * The store sees only ciphertext for personal data: sealing happens above it.
  * What it holds in the clear is what must be queried without a key: numeric
@@ -28,9 +29,9 @@
  * the transaction's own writes. A read outside a transaction sees every
  * write that was durable when it began (so every acknowledged write) and the
  * calling thread's own committed writes; it may or may not see other
- * threads' writes committed but not yet durable (nobody was told of them). List callbacks run while the store is locked
- * (except event_scan): they may call other store functions on the same
- * thread but should be quick.
+ * threads' writes committed but not yet durable (nobody was told of them).
+ * List callbacks run while the store is locked (except event_scan): they
+ * may call other store functions on the same thread but should be quick.
  * Returns: MES_OK, MES_ENOT_FOUND, MES_EEXISTS, MES_ESTORE, MES_ENOMEM,
  * MES_ESTORAGE_FULL (the disk is full: a failed group commit leaves the
  * store refusing writes with it until reopened, like MES_ESTORE),
@@ -72,8 +73,9 @@ int mes_store_wait_durable(struct mes_store *st, uint64_t ticket);
  * until cb has run; `ticket` and `next` belong to the store meanwhile. */
 struct mes_store_waiter {
   /* rc: MES_OK once the ticket is durable; MES_ESTORE, or MES_ESTORAGE_FULL
-   * for a full disk, when it never will be (the group commit failed). Runs on the store's commit thread, without
-   * store locks held: it must be quick and must not call the store. */
+   * for a full disk, when it never will be (the group commit failed). Runs
+   * on the store's commit thread, without store locks held: it must be
+   * quick and must not call the store. */
   void (*cb)(struct mes_store_waiter *w, int rc);
   uint64_t ticket;               /* private */
   struct mes_store_waiter *next; /* private */
@@ -81,7 +83,7 @@ struct mes_store_waiter {
 /* Registers w for ticket (from mes_store_tx_commit, nonzero): w->cb is then
  * called exactly once, from the commit thread, even when the ticket is
  * already durable. MES_EINTERNAL (and no call) for a ticket never handed
- * out, or when the backend has no commit thread. Any thread, holding no tx
+ * out, or once the store is closing. Any thread, holding no tx
  * or holding one (registering does not wait). Registering also releases the
  * calling thread from seeing those writes in its later reads before they are
  * durable ("own committed writes" above): they belong to the request that
@@ -123,10 +125,11 @@ int mes_store_subject_ensure(struct mes_store *st, const uint8_t pn[32], int64_t
 int mes_store_subject_set_granted(struct mes_store *st, int64_t sid, uint32_t granted);
 int mes_store_subject_set_restricted(struct mes_store *st, int64_t sid, bool restricted);
 /* Deletes the subject row and everything keyed by it in the data database
- * (events, consents, preferences, impressions), in a tx. The key is separate. */
+ * (events, consents, preferences, impressions, decision records), in a tx.
+ * The key is separate. */
 int mes_store_subject_delete(struct mes_store *st, int64_t sid);
 int64_t mes_store_subject_count(struct mes_store *st);
-/* Calls cb for each subject row, by id; cb returns nonzero to stop (v2). */
+/* Calls cb for each subject row, by id; cb returns nonzero to stop. */
 typedef int (*mes_store_subject_cb)(void *ud, const struct mes_subject_row *row);
 int mes_store_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud);
 
@@ -141,7 +144,7 @@ int mes_store_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t ca
 int mes_store_key_delete(struct mes_store *st, int64_t sid);
 /* Small settings that belong with the keystore rather than the data (the
  * master key check, which must travel with keys.db): as meta_get/meta_set,
- * but in keys.db, each set durable when it returns (v9). MES_ENOT_FOUND for
+ * but in keys.db, each set durable when it returns. MES_ENOT_FOUND for
  * a key never set; MES_EINTERNAL when out is too small. */
 int mes_store_key_meta_get(struct mes_store *st, const char *key, char *out, size_t cap);
 int mes_store_key_meta_set(struct mes_store *st, const char *key, const char *value);
@@ -173,10 +176,8 @@ int mes_store_event_list(struct mes_store *st, int64_t sid, mes_store_event_cb c
 /* The same events in id order, the order they were stored, which is not
  * their time order when events arrive late (imports, offline apps): the
  * cheapest read of a whole history, for a caller that orders what it keeps
- * itself. Ordering by time cost SQLite a sort of whole rows, sealed
- * documents and all: a seventh of a cold recommendation (bench/README.md).
- * A backend older than v8 hands them out oldest first, which such a caller
- * accepts as well. */
+ * itself. Ordering by time costs SQLite a sort of whole rows, sealed
+ * documents and all: a seventh of a cold recommendation (bench/README.md). */
 int mes_store_event_list_stored(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
 /* Every durable event, by id (for training and sweeps). Reads a snapshot on
  * its own connection, so it does not hold up writers; cb may call the store. */
@@ -188,14 +189,14 @@ int mes_store_event_purge_purposes(struct mes_store *st, int64_t sid, uint32_t s
 int mes_store_event_sweep(struct mes_store *st, int type, int64_t before_ms, int64_t *n);
 int64_t mes_store_event_count(struct mes_store *st);
 /* The stamp of sid's events: *max_id the largest event id (0 when none) and
- * *n how many there are, in one indexed read (v6). Event ids are never
+ * *n how many there are, in one indexed read. Event ids are never
  * reused and events are never updated, only inserted and deleted, so the
  * pair changes whenever sid's events do (an insert raises max_id, a delete
  * lowers n) and two reads with equal stamps saw the same events: a cache of
  * a subject's decoded events (src/ingest/histcache.h) checks itself with it.
  * Ids could repeat only after a transaction that inserted them rolled back:
  * a stamp read inside a write transaction may name rows that never become
- * durable. MES_EINTERNAL from a backend older than v6. */
+ * durable. */
 int mes_store_event_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
 
 /* --- consent ledger (receipt sealed by the caller; append-only) --- */
@@ -241,8 +242,8 @@ struct mes_impression_row {
   int channel;           /* enum mes_channel */
   const uint8_t *sealed; /* borrowed */
   size_t sealed_len;
-  int64_t id;            /* the row's id (set by impression_list; ignored by impression_add); last, for
-                            positional initialisers written before it */
+  int64_t id;            /* the row's id (set by impression_list; ignored by impression_add); last, so
+                            that positional initialisers may leave it out */
 };
 int mes_store_impression_add(struct mes_store *st, const struct mes_impression_row *row);
 /* Calls cb for each impression row of sid at or after since_ms, oldest
@@ -257,15 +258,15 @@ int mes_store_impression_sweep(struct mes_store *st, int64_t before_ms, int64_t 
 int mes_store_impression_purge(struct mes_store *st, int64_t sid, int64_t *n);
 /* The stamp of sid's impression rows, as mes_store_event_stamp is of their
  * events: *max_id the largest row id (0 when none) and *n how many, in one
- * indexed read (v7). Row ids are never reused (the backend keeps a high-water
+ * indexed read. Row ids are never reused (the backend keeps a high-water
  * mark across deletions) and rows are never updated, so the pair changes
  * whenever sid's rows do: the history cache (src/ingest/histcache.h) checks
  * its copy of a subject's impressions with it. Same caveat as events for a
- * stamp read inside a write transaction. MES_EINTERNAL before v7. */
+ * stamp read inside a write transaction. */
 int mes_store_impression_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
 /* As mes_store_impression_list, of sid's rows whose id is above after_id
  * (those written since a read that saw ids up to after_id), whatever their
- * time, oldest first (v7). */
+ * time, oldest first. */
 int mes_store_impression_list_after(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
                                     void *ud);
 

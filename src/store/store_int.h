@@ -3,20 +3,24 @@
  * and the handle that carries it.
  *
  * A backend (sqlite.c, later pg.c) fills one static const struct
- * mes_store_ops. Like sqlite3_io_methods, the table is versioned: members are
- * only ever appended, `version` says how many the backend fills, and
- * store.c checks the version before calling a member added after version 1.
- * Every member of version 1 is required.
+ * mes_store_ops, every member: store.c calls them without checking for
+ * NULL. Like sqlite3_io_methods the table carries a version, which
+ * store.c checks at open: a backend whose `version` is not
+ * MES_STORE_OPS_VERSION was written against another table and is refused.
+ * Any change to the table (a member added, removed, or changed in meaning)
+ * bumps MES_STORE_OPS_VERSION, and every backend is updated with it.
  *
- * store.c does the argument checks common to all backends and dispatches;
- * backends never see a NULL handle.
+ * Each member does what the mes_store_* function of the same name in
+ * store.h promises. store.c does the argument checks common to all
+ * backends and dispatches; backends never see a NULL handle, NULL callback
+ * or NULL out-pointer that store.h does not allow.
  */
 #ifndef MES_STORE_INT_H
 #define MES_STORE_INT_H
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 9
+#define MES_STORE_OPS_VERSION 1
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -26,12 +30,16 @@ struct mes_store_ops {
   int (*open)(struct mes_store *st, const char *dir, bool create, struct mes_err *err);
   void (*close)(struct mes_store *st);
   int (*schema_version)(struct mes_store *st);
+  int (*backup)(struct mes_store *st, const char *path, struct mes_err *err);
 
+  /* Transactions, group commit and read sessions. */
   int (*tx_begin)(struct mes_store *st);
   int (*tx_commit)(struct mes_store *st, uint64_t *ticket);
   void (*tx_rollback)(struct mes_store *st);
   int (*wait_durable)(struct mes_store *st, uint64_t ticket);
-  int (*backup)(struct mes_store *st, const char *path, struct mes_err *err);
+  int (*on_durable)(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w);
+  void (*read_begin)(struct mes_store *st);
+  void (*read_end)(struct mes_store *st);
 
   int (*meta_get)(struct mes_store *st, const char *key, char *out, size_t cap);
   int (*meta_set)(struct mes_store *st, const char *key, const char *value);
@@ -42,18 +50,24 @@ struct mes_store_ops {
   int (*subject_set_restricted)(struct mes_store *st, int64_t sid, bool restricted);
   int (*subject_delete)(struct mes_store *st, int64_t sid);
   int64_t (*subject_count)(struct mes_store *st);
+  int (*subject_scan)(struct mes_store *st, mes_store_subject_cb cb, void *ud);
 
   int (*key_put)(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len);
   int (*key_get)(struct mes_store *st, int64_t sid, uint8_t *out, size_t cap, size_t *len);
   int (*key_delete)(struct mes_store *st, int64_t sid);
+  int (*key_meta_get)(struct mes_store *st, const char *key, char *out, size_t cap);
+  int (*key_meta_set)(struct mes_store *st, const char *key, const char *value);
 
   int (*event_insert)(struct mes_store *st, struct mes_event_row *row);
+  int (*event_insert_many)(struct mes_store *st, const struct mes_event_row *rows, size_t n, size_t *n_dup);
   int (*event_list)(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
+  int (*event_list_stored)(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
   int (*event_scan)(struct mes_store *st, mes_store_event_cb cb, void *ud);
   int (*event_delete)(struct mes_store *st, int64_t sid, int64_t event_id);
   int (*event_purge_purposes)(struct mes_store *st, int64_t sid, uint32_t still_granted, int64_t *n);
   int (*event_sweep)(struct mes_store *st, int type, int64_t before_ms, int64_t *n);
   int64_t (*event_count)(struct mes_store *st);
+  int (*event_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
 
   int (*consent_append)(struct mes_store *st, struct mes_consent_row *row);
   int (*consent_list)(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud);
@@ -68,50 +82,27 @@ struct mes_store_ops {
   int64_t (*item_count)(struct mes_store *st);
 
   int (*impression_add)(struct mes_store *st, const struct mes_impression_row *row);
-  int (*impression_list)(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb,
-                         void *ud);
+  int (*impression_list)(struct mes_store *st, int64_t sid, int64_t since_ms, mes_store_impression_cb cb, void *ud);
+  int (*impression_list_after)(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
+                               void *ud);
   int (*impression_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
+  int (*impression_purge)(struct mes_store *st, int64_t sid, int64_t *n);
+  int (*impression_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
+
+  int (*decision_put)(struct mes_store *st, const struct mes_decision_row *rows, size_t n);
+  int (*decision_get)(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc);
+  int (*decision_list)(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
+  int (*decision_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+  int (*model_put)(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep, int64_t now_ms,
+                   int64_t *id);
+  int64_t (*model_latest)(struct mes_store *st);
+  int (*model_get)(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len);
 
   int (*apikey_put)(struct mes_store *st, const struct mes_apikey_row *row);
   int (*apikey_find)(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);
   int (*apikey_list)(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
   int (*apikey_revoke)(struct mes_store *st, const char *name, int64_t now_ms);
-  /* Version 2: decision records, models, impression purge. */
-  int (*impression_purge)(struct mes_store *st, int64_t sid, int64_t *n);
-  int (*decision_put)(struct mes_store *st, const struct mes_decision_row *rows, size_t n);
-  int (*decision_get)(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc);
-  int (*decision_list)(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
-  int (*decision_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
-  int (*model_put)(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep,
-                   int64_t now_ms, int64_t *id);
-  int64_t (*model_latest)(struct mes_store *st);
-  int (*model_get)(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len);
-  int (*subject_scan)(struct mes_store *st, mes_store_subject_cb cb, void *ud);
-  /* Version 3: durability callbacks. */
-  int (*on_durable)(struct mes_store *st, uint64_t ticket, struct mes_store_waiter *w);
-  /* Version 4 changed impression_add and impression_list in place (sealed
-   * rows, one per answer): no backend outside this tree implemented them. */
-  /* Version 5: many events in few statements (store.c loops over
-   * event_insert for older backends). */
-  int (*event_insert_many)(struct mes_store *st, const struct mes_event_row *rows, size_t n, size_t *n_dup);
-  /* Version 5, optional (store.c skips them when NULL): read sessions. */
-  void (*read_begin)(struct mes_store *st);
-  void (*read_end)(struct mes_store *st);
-  /* Version 6: what a subject's events are now, in two numbers (the
-   * history cache in src/ingest validates its entries with it). */
-  int (*event_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
-  /* Version 7: the same of a subject's impression rows (and impression_list
-   * fills mes_impression_row.id). */
-  int (*impression_stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
-  int (*impression_list_after)(struct mes_store *st, int64_t sid, int64_t after_id, mes_store_impression_cb cb,
-                               void *ud);
-  /* Version 8, optional (store.c falls back to event_list): a subject's
-   * events in id order. */
-  int (*event_list_stored)(struct mes_store *st, int64_t sid, mes_store_event_cb cb, void *ud);
-  /* Version 9: small settings kept in the keystore (the master key check). */
-  int (*key_meta_get)(struct mes_store *st, const char *key, char *out, size_t cap);
-  int (*key_meta_set)(struct mes_store *st, const char *key, const char *value);
-  /* Members added by later versions go here, after bumping MES_STORE_OPS_VERSION. */
 };
 
 struct mes_store {

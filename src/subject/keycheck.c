@@ -13,13 +13,13 @@
  *   differs     none       master.key (nothing else says otherwise)
  *   none        differs    master.key (likewise)
  *
- * A file without a check value was made before the check existed (or was
- * just created, by `mesura init`), and gets it written now. For keys.db that
- * is done only once one stored subject key, if there is any, unwraps with
- * this master key: that is proof enough. An old store without any subject
- * key leaves nothing to verify (its pseudonyms cannot be checked without
- * the ids they came from), so the first key it is opened with is taken as
- * its own: that open is the one moment a wrong key would go unnoticed.
+ * A file without a check value (just created by `mesura init`, or written
+ * without one) gets it written now. For keys.db that is done only once one
+ * stored subject key, if there is any, unwraps with this master key: that
+ * is proof enough. A store with neither a check value nor any subject key
+ * leaves nothing to verify (its pseudonyms cannot be checked without the
+ * ids they came from), so the first key it is opened with is taken as its
+ * own: that open is the one moment a wrong key would go unnoticed.
  */
 #include "subject/keycheck.h"
 

@@ -19,7 +19,7 @@
 
 /* Checks master key m against store st of data directory dir (dir is only
  * used to name files in messages; all borrowed). A file that holds no check
- * value yet (a store made before the check existed, or one just created)
+ * value yet (one just created, or one written without it)
  * gets it written, after what can be verified was verified: see keycheck.c.
  * MES_ECRYPTO when the key and the store do not belong together, with a
  * one-line message naming the file at fault (master.key, keys.db or

@@ -1,8 +1,8 @@
 /*
  * subject/subjmap — a bounded in-memory map from a subject's pseudonym to
  * its row (id, granted purposes, restriction), so that the first phase of
- * ingestion resolves a known subject without a SQLite read (that read was a
- * fifth of a single-event request's server CPU).
+ * ingestion resolves a known subject without a SQLite read (that read costs
+ * about a fifth of a single-event request's server CPU).
  *
  * It is a HINT, never an authority. A row in it may be stale in either
  * direction (another process - `mesura import`, a second server - changed
@@ -29,7 +29,7 @@
 
 /* 65,536 rows of 64 bytes (4 MiB): the subjects active over the last minutes
  * of a large shop. A subject evicted (least recently used within its set of
- * 8) or never seen is read from SQLite as before the map existed: the bound
+ * 8) or never seen is read from SQLite, as without the map: the bound
  * costs speed, never correctness. Fixed rather than a setting: the map is a
  * few MiB at most and nothing is gained by tuning it. */
 #define MES_SUBJMAP_ENTRIES 65536

@@ -205,8 +205,8 @@ class MasterKeyCheck(unittest.TestCase):
         run_cli("keys", "list", "--data", self.data)
 
     def test_store_made_before_the_check(self):
-        """A store without the check (made by an older mesura) is verified by unwrapping a stored
-        subject key, then gets the check written."""
+        """A store without a check value is verified by unwrapping a stored subject key, then gets
+        the check written."""
         def strip_checks():
             db = sqlite3.connect(os.path.join(self.data, "mesura.db"))
             db.execute("DELETE FROM meta WHERE key = 'master_key_check'")

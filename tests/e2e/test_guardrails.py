@@ -1,7 +1,8 @@
-"""Guardrails end to end (issue 5): each story of the issue as a shopper, their events with
-realistic timestamps, a request to POST /v1/recommendations, what must and must not appear, and
-the decision record (GET /v1/recommendations/{id} with an admin key) naming the rule that removed
-each suppressed candidate. Then the bad configurations `mesura serve` refuses to start with.
+"""Guardrails end to end: the story behind each rule (the harm it prevents) as a shopper, their
+events with realistic timestamps, a request to POST /v1/recommendations, what must and must not
+appear, and the decision record (GET /v1/recommendations/{id} with an admin key) naming the rule
+that removed each suppressed candidate. Then the bad configurations `mesura serve` refuses to start
+with.
 
 One server for the file. A crowd of earlier shoppers teaches the model what goes together (strollers
 are compared with strollers and bought with rain covers, dresses with veils, flights with hotels);

@@ -33,7 +33,8 @@ JSON = {"Content-Type": "application/json"}
 GRANT = json.dumps({"status": "granted", "source": "banner"}).encode()
 
 # A deadline of 1 or 2 s is met within the sweep's quarter second; the bound leaves room for a
-# loaded machine and sanitizers while staying far below the 60 s idle timeout that was all before.
+# loaded machine and sanitizers while staying far below the 60 s idle timeout, so that a cut within
+# it is the deadline's doing, not the idle timeout's.
 CUT_WITHIN_S = 8
 
 

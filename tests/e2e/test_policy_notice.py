@@ -23,7 +23,8 @@ RIGHTS = {
     "withdraw_consent": ("PUT", "/v1/subjects/{s}/consents/{purpose}", {"status": "denied"}),
     "erase": ("DELETE", "/v1/subjects/{s}", None),  # last: it ends the subject
 }
-# The sentence of each right that is not served today, per language, which must then appear nowhere.
+# The sentence of each right a server may not serve, per language: when it does not, the sentence
+# must appear nowhere.
 SENTENCES = {
     "restrict": {"en": "Restrict it", "es": "Limitarlo", "pl": "Ograniczyć"},
     "erase": {"en": "Erase it", "es": "Borrarlo", "pl": "Usunąć je"},
@@ -76,7 +77,7 @@ class PrivacyNoticeRights(ServerTestCase):
             sorted(listed), sorted(served)))
         for right, r in listed.items():  # the notice names the request that serves the right
             self.assertEqual((r.get("method"), r.get("path")), RIGHTS[right][:2], r)
-        # What this server serves today: the notice's promises follow it, whatever it is.
+        # The rights this server always serves; the notice's promises follow whatever else it serves.
         self.assertTrue({"see", "export", "correct", "withdraw_consent"} <= served, served)
 
     def test_every_language_promises_the_same_and_nothing_more(self):

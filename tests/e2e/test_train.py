@@ -1,4 +1,4 @@
-"""Training (issue 4 §1): `mesura train` against the data directory of a running server, the
+"""Training: `mesura train` against the data directory of a running server, the
 server making the new model live within a second (the /metrics gauges and a log line say so),
 and a retrain that swaps the model while concurrent requests keep succeeding."""
 import re

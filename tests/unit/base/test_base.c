@@ -106,6 +106,31 @@ static void test_validator(void **state) {
   check("{\"subject\":\"u1\",\"subject\":\"u2\"}", MES_EBAD_JSON, NULL);
   check("{\"subject\":\"\xff\"}", MES_EBAD_UTF8, NULL);
   check("", MES_EEMPTY_BODY, NULL);
+  /* When jansson refuses a body, the body's syntax is checked again (to tell
+   * an allocation that failed from a mistake): mistakes stay malformed_json. */
+  static const char *const malformed[] = {
+      "{\"subject\":\"u1\",}", "{\"subject\" \"u1\"}", "{\"subject\":\"u\\x\"}", "{\"subject\":\"u\\u12\"}",
+      "{\"count\":01}", "{\"count\":1.}", "{\"count\":-}", "{\"count\":1e}", "{\"on\":tru}", "{\"on\":nul}",
+      "{\"subject\":\"u1\"} x", "{\"tags\":[1 2]}", "{\"tags\":[1,]}", "{\"tags\":[}", "{\"subject\":\"a\tb\"}",
+      "{1:2}", "{\"a\":{\"b\":[{}]}]", "{\"subject\":\"u1", "{\"subject\":'u1'}", "{\"x\":+1}",
+      "{\"subject\":\"\\udc00\"}", "{\"subject\":\"\\ud800\"}", "{\"subject\":\"\\ud800\\u0041\"}", "\"u1\"",
+  };
+  for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+    check(malformed[i], MES_EBAD_JSON, NULL);
+    if (mes__json_syntax_ok(malformed[i], strlen(malformed[i])))
+      fail_msg("syntax_ok takes malformed body %zu: %s", i, malformed[i]);
+  }
+  static const char *const well_formed[] = {
+      "{}", "[]", " [ 1 , -0.5e+3 , 2E-7 , 0 , true , false , null ] ", "{\"a\":{\"b\":[{},[],\"\"]}}",
+      "{\"t\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"}", "{\"k\":\"caf\xc3\xa9\"}",
+  };
+  for (size_t i = 0; i < sizeof well_formed / sizeof well_formed[0]; i++) {
+    json_t *v = json_loads(well_formed[i], 0, NULL);
+    bool ok = mes__json_syntax_ok(well_formed[i], strlen(well_formed[i]));
+    if (!v || !ok)
+      fail_msg("body %zu (%s): jansson takes it: %d, syntax_ok: %d", i, well_formed[i], v != NULL, ok);
+    json_decref(v);
+  }
 }
 
 /* The pointer of every error path under a non-empty base (as a batch's

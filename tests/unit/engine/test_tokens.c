@@ -1,8 +1,8 @@
 /*
- * Unit tests of the subject tokens of src/engine/engine.c
- * (mes_engine_subject_token, mes_engine_authenticate): a token that ran out
- * is told apart from one never issued, so that the HTTP layer can answer
- * 401 token_expired ("ask for a new one") instead of unauthorized.
+ * Unit tests of the subject tokens as an engine hands them out
+ * (mes_engine_subject_token, mes_engine_authenticate, over src/auth): a token
+ * that ran out is told apart from one never issued, so that the HTTP layer
+ * can answer 401 token_expired ("ask for a new one") instead of unauthorized.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,8 +2,9 @@
  * Unit tests of src/eval: the protocol on a dataset small enough to work out
  * by hand (deduplication, the (ts, item bytes) order, the split, dropping,
  * the ranking tie rule, every metric), the CSV reader's errors with their
- * line numbers, the CLI's exit codes, EASE's two solvers agreeing, and an
- * outside model's grid chosen on validation (refitting only when needed).
+ * line numbers, both runs of a file with purchases, EASE's two solvers
+ * agreeing, and an outside model's grid chosen on validation (refitting only
+ * when needed). The command lines are tests/unit/cli/test_cmd_eval.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -171,53 +171,36 @@ static void test_accepted_forms(void **state) {
   mes_eval_data_free(d);
 }
 
-/* ---- The command ---------------------------------------------------------- */
+/* ---- Both runs of a file ------------------------------------------------- */
 
-static char *temp_file(const char *text) {
-  char *path = strdup("/tmp/mesura-eval-test-XXXXXX");
-  assert_non_null(path);
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  size_t n = strlen(text);
-  assert_int_equal(write(fd, text, n), (ssize_t)n);
-  close(fd);
-  return path;
-}
-
-static int run_cli(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5) {
-  char *argv[] = {"eval", (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5, NULL};
-  int argc = 1;
-  while (argv[argc])
-    argc++;
-  /* The figures go to stdout; keep the test log readable. */
-  fflush(stdout);
-  int saved = dup(STDOUT_FILENO);
-  FILE *null = fopen("/dev/null", "w");
-  dup2(fileno(null), STDOUT_FILENO);
-  int rc = mes_eval_cli(argc, argv);
-  fflush(stdout);
-  dup2(saved, STDOUT_FILENO);
-  close(saved);
-  fclose(null);
-  return rc;
-}
-
-static void test_cli_exit_codes(void **state) {
+/* One run without purchases; with purchases too few to evaluate anyone, the
+ * second run is made, finds nobody, and that is not an error. */
+static void test_run_all(void **state) {
   (void)state;
-  char *good = temp_file(hand_csv);
-  char *bad = temp_file("subject,item,ts\nu,i,1\nu,i,oops\n");
-  assert_int_equal(run_cli(NULL, NULL, NULL, NULL, NULL), 2);
-  assert_int_equal(run_cli("--input", NULL, NULL, NULL, NULL), 2);
-  assert_int_equal(run_cli("--input", good, "--bogus", NULL, NULL), 2);
-  assert_int_equal(run_cli("--input", good, "--model", "nope", NULL), 2);
-  assert_int_equal(run_cli("--input", bad, "--model", "popular", NULL), 1); /* a bad file, not a bad command line */
-  assert_int_equal(run_cli("--input", "/nonexistent/file.csv", NULL, NULL, NULL), 1);
-  assert_int_equal(run_cli("--input", good, "--model", "popular", "--json"), 0);
-  assert_int_equal(run_cli("--input", good, "--model", "ease", NULL), 0);
-  unlink(good);
-  unlink(bad);
-  free(good);
-  free(bad);
+  struct mes_eval_data *d = read_text(hand_csv, MES_OK, 0);
+  struct mes_eval_opts o = {.model = "popular"};
+  struct mes_eval_runs runs;
+  struct mes_eval_result r;
+  struct mes_err err = {0};
+  assert_int_equal(mes_eval_run_all(d, &o, &runs, &err), MES_OK);
+  assert_false(runs.has_purchases);
+  assert_false(runs.purchases_ok);
+  assert_int_equal(mes_eval_run(d, &o, &r, &err), MES_OK);
+  assert_near(runs.all.test.ndcg10, r.test.ndcg10, 0);
+  assert_near(runs.all.test.ndcg10, 0.75, 1e-12);
+  mes_eval_data_free(d);
+
+  static const char csv[] = "subject,item,ts,type\n"
+                            "u1,i1,1,view\nu1,i2,2,view\nu1,i3,3,view\nu1,i4,4,view\nu1,i5,5,view\n"
+                            "u2,i1,10,view\nu2,i2,11,view\nu2,i3,12,view\nu2,i6,13,view\nu2,i4,14,view\n"
+                            "u3,i1,1,view\nu3,i2,2,view\nu3,i3,3,view\nu3,9,5,view\nu3,10,5,view\n"
+                            "u9,i1,1,purchase\n";
+  d = read_text(csv, MES_OK, 0);
+  assert_int_equal(mes_eval_run_all(d, &o, &runs, &err), MES_OK);
+  assert_true(runs.has_purchases);
+  assert_false(runs.purchases_ok);
+  assert_true(runs.all.split.n_eval_users > 0);
+  mes_eval_data_free(d);
 }
 
 /* ---- EASE: item space and user space agree ------------------------------ */
@@ -456,7 +439,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hand_worked_popular),  cmocka_unit_test(test_purchase_split_detected),
       cmocka_unit_test(test_unknown_model),        cmocka_unit_test(test_malformed_lines),
-      cmocka_unit_test(test_accepted_forms),       cmocka_unit_test(test_cli_exit_codes),
+      cmocka_unit_test(test_accepted_forms),       cmocka_unit_test(test_run_all),
       cmocka_unit_test(test_ease_solvers_agree),   cmocka_unit_test(test_every_model_runs),
       cmocka_unit_test(test_outside_ranker_grid),  cmocka_unit_test(test_convert_round_trip),
   };

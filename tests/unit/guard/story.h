@@ -116,7 +116,7 @@ struct st_cand {
   double score;          /* 0: the sum of the parts (0.5 for a non-personal candidate) */
   int reason;            /* WHY(r); 0: derived from the parts (popular when there are none) */
   struct st_part parts[6];
-  bool cite_only;        /* give based_on from the parts but no contributions (an older recommender) */
+  bool cite_only;        /* give based_on from the parts but no contributions (a recommender that only cites) */
   bool told;             /* via_zero_party */
   double inferred;       /* the score's part from inferred sensitive evidence, listed or not (0: none given) */
 };

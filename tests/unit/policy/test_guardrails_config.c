@@ -1,5 +1,5 @@
 /*
- * The guardrails block of mesura.yaml (issue 5, "Bad configuration"): an
+ * The guardrails block of mesura.yaml, badly configured and well: an
  * unknown rule name, a negative or zero window or count, and a category
  * flagged both ways are refused with the file, the line and a sentence; a
  * complete block is read into struct mes_guardrails.

@@ -508,9 +508,11 @@ static void test_records(void **state) {
   mes_recommender_free(rec);
 }
 
-/* The record's "suppressed" list is written by hand (serve.c, record_text):
- * an item id with a quote, a backslash and non-ASCII letters must read back
- * exactly, and the whole text must be the JSON jansson reads. */
+/* The record is stored as the reply's text followed by its own part, with
+ * what the rules removed grouped by rule and detail (serve.c, keep_record),
+ * and read back as one object with the flat "suppressed" list: an item id
+ * with a quote, a backslash and non-ASCII letters (bought, so suppressed)
+ * must read back exactly in that list. */
 static void test_record_escapes(void **state) {
   struct fixture *f = *state;
   static const char ODD[] = "tent \"ultra\" 2\\3 \xc3\xa9t\xc3\xa9";

@@ -1,5 +1,5 @@
 /* Unit tests of src/subject/keycheck: a store opens only with its own master
- * key, the file out of place is named, and stores made before the check get
+ * key, the file out of place is named, and stores without a check value get
  * it after what can be verified was verified. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,7 +50,7 @@ static struct mes_master *new_master(const char *dir, const char *name) {
   return m;
 }
 
-/* A store as an older mesura left it: no check value in either file. */
+/* A store with no check value in either file. */
 static int setup(void **state) {
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);

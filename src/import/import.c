@@ -1,5 +1,5 @@
 /*
- * rights/import — the library part of `mesura import` (contract §1).
+ * import — the library part of `mesura import` (contract §1).
  *
  * Two halves. The line readers turn one JSON Lines or CSV line into the API's
  * shape without touching the store (they are what fuzz/fuzz_import.c runs).
@@ -11,7 +11,7 @@
  * Order is kept where it matters: a consent line first flushes the events
  * read before it, so each event is judged by the consents above it.
  */
-#include "rights/rights.h"
+#include "import/import.h"
 
 #include <pthread.h>
 #include <stdlib.h>

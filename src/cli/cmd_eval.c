@@ -1,14 +1,24 @@
 /*
- * eval/cli — `mesura eval`: reads the interactions file, runs the protocol
- * (twice when the file has purchases beside other types) and prints the
- * figures, as a short report or as one JSON line.
+ * cli/cmd_eval — `mesura eval` and `mesura eval-convert`: the command lines
+ * of the offline evaluation. They read the arguments, open the files, hand
+ * the work to src/eval (which computes and never prints) and print what it
+ * returns: the figures as a short report or as one JSON line, progress and
+ * failures on stderr. `mesura eval` also takes the served models of
+ * cmd_eval_served.c, which need the whole engine.
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "eval/eval_int.h"
+#include "base/log.h"
+#include "base/path.h"
+#include "cli/cli_int.h"
+#include "eval/eval.h"
+
+/* ---------------------------------------------------------------- eval */
 
 #define EVAL_USAGE "usage: mesura eval --input FILE.csv [--model NAME] [--json] [--validation-only]"
 
@@ -133,9 +143,44 @@ static void print_models(FILE *out, const struct mes_eval_ranker *rankers, size_
     fprintf(out, ", %s", rankers[k].name);
 }
 
-int mes_eval_cli(int argc, char **argv) { return mes_eval_cli_with(argc, argv, NULL, 0); }
+/* Writes the figures of both runs to stdout: a report, or one JSON line.
+ * `outside`: the model was one of the rankers handed in (its settings are
+ * shown too). Returns the exit code. */
+static int print_runs(const struct mes_eval_runs *runs, bool outside, bool json, bool validation_only) {
+  if (json) {
+    json_t *o = result_json(&runs->all, outside);
+    if (o && runs->has_purchases)
+      json_object_set_new(o, "purchases", runs->purchases_ok ? result_json(&runs->purchases, outside) : json_null());
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text) {
+      fprintf(stderr, "mesura eval: out of memory\n");
+      return 1;
+    }
+    printf("%s\n", text);
+    free(text);
+  } else {
+    print_report(stdout, runs->has_purchases ? "all events" : "figures", &runs->all);
+    if (outside && !validation_only)
+      print_outside(stdout, &runs->all);
+    if (runs->purchases_ok) {
+      print_report(stdout, "purchases", &runs->purchases);
+      if (outside && !validation_only)
+        print_outside(stdout, &runs->purchases);
+    } else if (runs->has_purchases) {
+      printf("purchases\n  no user has enough purchases to be evaluated\n");
+    }
+  }
+  if (fflush(stdout) != 0) {
+    fprintf(stderr, "mesura eval: cannot write the figures: %s\n", strerror(errno));
+    return 1;
+  }
+  return 0;
+}
 
-int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *rankers, size_t n_rankers) {
+int mes__cmd_eval(int argc, char **argv) {
+  size_t n_rankers = 0;
+  const struct mes_eval_ranker *rankers = mes__served_rankers(&n_rankers);
   const char *input = NULL, *model = NULL;
   bool json = false, validation_only = false;
   for (int i = 1; i < argc; i++) {
@@ -205,55 +250,103 @@ int mes_eval_cli_with(int argc, char **argv, const struct mes_eval_ranker *ranke
           mes_eval_data_has_purchase_split(d) ? " (purchases and other types: two runs)" : "");
 
   struct mes_eval_opts opts = {.model = model, .ranker = ranker, .log = &log, .validation_only = validation_only};
-  struct mes_eval_result all, bought;
-  bool purchases = mes_eval_data_has_purchase_split(d), purchases_ok = false;
-  rc = mes_eval_run(d, &opts, &all, &err);
-  if (rc == MES_OK && purchases) {
-    opts.purchases_only = true;
-    struct mes_err perr = {0};
-    int prc = mes_eval_run(d, &opts, &bought, &perr);
-    if (prc == MES_EBAD_INPUT)
-      mes_log(&log, MES_LOG_WARN, "eval: purchases only: %s", mes_err_text(&perr));
-    else if (prc) {
-      rc = prc;
-      err = perr;
-    } else {
-      purchases_ok = true;
-    }
-  }
+  struct mes_eval_runs runs;
+  rc = mes_eval_run_all(d, &opts, &runs, &err);
   mes_eval_data_free(d);
   if (rc) {
     fprintf(stderr, "mesura eval: %s\n", mes_err_text(&err));
     return exit_code(rc);
   }
+  return print_runs(&runs, ranker != NULL, json, validation_only);
+}
 
-  if (json) {
-    json_t *o = result_json(&all, ranker != NULL);
-    if (o && purchases)
-      json_object_set_new(o, "purchases", purchases_ok ? result_json(&bought, ranker != NULL) : json_null());
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
-    if (!text) {
-      fprintf(stderr, "mesura eval: out of memory\n");
-      return 1;
+/* ---------------------------------------------------------------- eval-convert */
+
+#define CONVERT_USAGE \
+  "usage: mesura eval-convert --dataset ml-100k|ml-latest-small|amazon --input PATH --output FILE.csv"
+
+int mes__cmd_eval_convert(int argc, char **argv) {
+  const char *name = NULL, *input = NULL, *output = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char **slot = strcmp(argv[i], "--dataset") == 0  ? &name
+                        : strcmp(argv[i], "--input") == 0  ? &input
+                        : strcmp(argv[i], "--output") == 0 ? &output
+                                                           : NULL;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("%s\n", CONVERT_USAGE);
+      return 0;
     }
-    printf("%s\n", text);
-    free(text);
-  } else {
-    print_report(stdout, purchases ? "all events" : "figures", &all);
-    if (ranker && !validation_only)
-      print_outside(stdout, &all);
-    if (purchases_ok) {
-      print_report(stdout, "purchases", &bought);
-      if (ranker && !validation_only)
-        print_outside(stdout, &bought);
+    if (!slot || i + 1 >= argc) {
+      fprintf(stderr, "%s\n", CONVERT_USAGE);
+      return 2;
     }
-    else if (purchases)
-      printf("purchases\n  no user has enough purchases to be evaluated\n");
+    *slot = argv[++i];
   }
-  if (fflush(stdout) != 0) {
-    fprintf(stderr, "mesura eval: cannot write the figures: %s\n", strerror(errno));
+  if (!name || !input || !output || !input[0] || !output[0]) {
+    fprintf(stderr, "%s\n", CONVERT_USAGE);
+    return 2;
+  }
+  const char *file = mes_eval_dataset_file(name);
+  if (!file) {
+    fprintf(stderr, "mesura eval-convert: unknown dataset '%s' (ml-100k, ml-latest-small, amazon)\n", name);
+    return 2;
+  }
+
+  /* PATH may be the dataset's folder: then read its known file. */
+  char path[4096];
+  struct stat sb;
+  bool in_dir = stat(input, &sb) == 0 && S_ISDIR(sb.st_mode);
+  int n = snprintf(path, sizeof path, "%s", input);
+  if (n < 0 || (size_t)n >= sizeof path || (in_dir && mes_path_join(path, sizeof path, input, file))) {
+    fprintf(stderr, "mesura eval-convert: the input path is too long\n");
     return 1;
   }
+  FILE *in = fopen(path, "r");
+  if (!in) {
+    fprintf(stderr, "mesura eval-convert: cannot open %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  bool to_stdout = strcmp(output, "-") == 0;
+  char tmp[4096];
+  n = snprintf(tmp, sizeof tmp, "%s.tmp", output);
+  if (n < 0 || (size_t)n >= sizeof tmp) {
+    fclose(in);
+    fprintf(stderr, "mesura eval-convert: the output path is too long\n");
+    return 1;
+  }
+  /* Written beside the target and renamed at the end: a failed run never
+   * leaves a half file under the final name. */
+  FILE *out = to_stdout ? stdout : fopen(tmp, "w");
+  if (!out) {
+    fclose(in);
+    fprintf(stderr, "mesura eval-convert: cannot create %s: %s\n", tmp, strerror(errno));
+    return 1;
+  }
+  size_t kept = 0, skipped = 0;
+  struct mes_err err = {0};
+  int rc = mes_eval_convert(name, in, out, &kept, &skipped, &err);
+  fclose(in);
+  if (rc)
+    fprintf(stderr, "mesura eval-convert: %s\n", mes_err_text(&err));
+  if (rc == MES_OK && (ferror(out) || fflush(out) != 0)) {
+    fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
+    rc = MES_EIO;
+  }
+  if (!to_stdout) {
+    if (fclose(out) != 0 && rc == MES_OK) {
+      fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
+      rc = MES_EIO;
+    }
+    if (rc == MES_OK && rename(tmp, output) != 0) {
+      fprintf(stderr, "mesura eval-convert: cannot rename %s to %s: %s\n", tmp, output, strerror(errno));
+      rc = MES_EIO;
+    }
+    if (rc)
+      remove(tmp);
+  }
+  if (rc) /* 2 is for a wrong command line only: a malformed dataset file is 1 */
+    return rc == MES_EUSAGE ? 2 : 1;
+  fprintf(stderr, "mesura eval-convert: %s: %zu interactions written, %zu ratings below 4 left out\n", name, kept,
+          skipped);
   return 0;
 }

@@ -1,0 +1,269 @@
+/*
+ * auth — API keys and subject tokens.
+ *
+ * Keys: the store holds each key's hash, name, scopes and revocation time;
+ * the secret itself is shown once at creation and never kept. A lookup
+ * caches its answer (found or not) for MES_AUTH_TTL_MS in a small table
+ * indexed by the hash, so that a busy key costs one store read a second.
+ *
+ * Tokens: minted here and held only here, in a fixed table of hashes; the
+ * "mst_" prefix tells them from keys before any lookup.
+ */
+#include "auth/auth.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mtime.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+#define AUTH_CACHE_SLOTS 64
+#define TOKEN_SLOTS 1024
+
+struct auth_slot {
+  uint8_t hash[32];
+  struct mes_principal who;
+  int64_t fetched_ms; /* 0: empty */
+  bool valid;
+};
+
+struct token_slot {
+  uint8_t hash[32];
+  int64_t sid;
+  int64_t expires_ms; /* 0: empty */
+};
+
+struct mes_auth {
+  struct mes_store *store; /* borrowed */
+  pthread_mutex_t mu;      /* guards both tables */
+  struct auth_slot keys[AUTH_CACHE_SLOTS];
+  struct token_slot tokens[TOKEN_SLOTS];
+};
+
+int mes_auth_new(struct mes_store *st, struct mes_auth **out) {
+  *out = NULL;
+  struct mes_auth *a = calloc(1, sizeof *a);
+  if (!a)
+    return MES_ENOMEM;
+  a->store = st;
+  pthread_mutex_init(&a->mu, NULL);
+  *out = a;
+  return MES_OK;
+}
+
+void mes_auth_free(struct mes_auth *a) {
+  if (!a)
+    return;
+  pthread_mutex_destroy(&a->mu);
+  mes_wipe(a->keys, sizeof a->keys);
+  mes_wipe(a->tokens, sizeof a->tokens);
+  free(a);
+}
+
+/* ---------------------------------------------------------------- scopes */
+
+static const char *scope_names[] = {"ingest", "consent", "catalog", "recommend", "subjects", "audit", "admin"};
+#define N_SCOPES (sizeof scope_names / sizeof scope_names[0])
+
+int mes_scope_parse(const char *list, uint32_t *mask, struct mes_err *err) {
+  *mask = 0;
+  const char *p = list;
+  while (p && *p) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    size_t i;
+    for (i = 0; i < N_SCOPES; i++)
+      if (strlen(scope_names[i]) == len && strncmp(scope_names[i], p, len) == 0)
+        break;
+    if (i == N_SCOPES)
+      return mes_err_set(err, MES_EINVALID_VALUE, NULL,
+                         "Unknown scope; scopes are ingest, consent, catalog, recommend, subjects, audit, admin.");
+    *mask |= 1u << i;
+    p = comma ? comma + 1 : NULL;
+  }
+  if (!*mask)
+    return mes_err_set(err, MES_EINVALID_VALUE, NULL, "Name at least one scope.");
+  return MES_OK;
+}
+
+void mes_scope_format(uint32_t mask, char *out, size_t cap) {
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < N_SCOPES; i++) {
+    if (!(mask & (1u << i)))
+      continue;
+    int n = snprintf(out + o, cap - o, "%s%s", o ? "," : "", scope_names[i]);
+    if (n < 0 || (size_t)n >= cap - o)
+      return;
+    o += (size_t)n;
+  }
+}
+
+bool mes_scope_allows(uint32_t have, uint32_t need) {
+  if (need == 0)
+    return true;
+  if (have & MES_SCOPE_ADMIN)
+    return true;
+  return (have & need) != 0;
+}
+
+/* ---------------------------------------------------------------- lookup */
+
+/* MES_ETOKEN_EXPIRED for a token that was issued but has run out (while
+ * its slot still holds it), so that the client knows to ask for a new one
+ * rather than doubt its key. Called with a->mu held. */
+static int token_lookup(struct mes_auth *a, const uint8_t hash[32], struct mes_principal *out, int64_t now) {
+  for (size_t i = 0; i < TOKEN_SLOTS; i++) {
+    struct token_slot *t = &a->tokens[i];
+    if (t->expires_ms != 0 && t->expires_ms <= now && mes_ct_equal(t->hash, hash, 32))
+      return MES_ETOKEN_EXPIRED;
+    if (t->expires_ms > now && mes_ct_equal(t->hash, hash, 32)) {
+      memset(out, 0, sizeof *out);
+      snprintf(out->name, sizeof out->name, "subject-token");
+      out->subject_token = true;
+      out->sid = t->sid;
+      out->scopes = MES_SCOPE_SUBJECTS;
+      return MES_OK;
+    }
+  }
+  return MES_EUNAUTHORIZED;
+}
+
+int mes_auth_authenticate(struct mes_auth *a, const char *bearer, size_t len, struct mes_principal *out) {
+  if (!bearer || len == 0 || len > 256)
+    return MES_EUNAUTHORIZED;
+  uint8_t hash[32];
+  mes_apikey_hash(bearer, len, hash);
+  int64_t now = mes_now_ms();
+  size_t slot = hash[0] % AUTH_CACHE_SLOTS;
+  pthread_mutex_lock(&a->mu);
+  int rc = MES_EUNAUTHORIZED;
+  if (len > 4 && memcmp(bearer, "mst_", 4) == 0) {
+    rc = token_lookup(a, hash, out, now);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+  }
+  struct auth_slot *s = &a->keys[slot];
+  if (s->fetched_ms && now - s->fetched_ms < MES_AUTH_TTL_MS && mes_ct_equal(s->hash, hash, 32)) {
+    if (s->valid)
+      *out = s->who;
+    rc = s->valid ? MES_OK : MES_EUNAUTHORIZED;
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+  }
+  pthread_mutex_unlock(&a->mu);
+
+  struct mes_apikey_row row;
+  struct mes_principal who;
+  memset(&who, 0, sizeof who);
+  int frc = mes_store_apikey_find(a->store, hash, &row);
+  bool valid = frc == MES_OK && row.revoked_ms == 0 && mes_ct_equal(row.hash, hash, 32);
+  if (valid) {
+    snprintf(who.name, sizeof who.name, "%s", row.name);
+    who.scopes = row.scopes;
+  }
+  if (frc != MES_OK && frc != MES_ENOT_FOUND)
+    return MES_EUNAVAILABLE; /* store trouble is not a wrong key: do not cache it */
+  pthread_mutex_lock(&a->mu);
+  memcpy(s->hash, hash, 32);
+  s->who = who;
+  s->valid = valid;
+  s->fetched_ms = now;
+  pthread_mutex_unlock(&a->mu);
+  if (!valid)
+    return MES_EUNAUTHORIZED;
+  *out = who;
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+int mes_auth_key_create(struct mes_auth *a, const char *name, uint32_t scopes, char key_out[64],
+                        struct mes_err *err) {
+  struct mes_apikey_row row;
+  memset(&row, 0, sizeof row);
+  size_t nlen = strlen(name);
+  if (nlen == 0 || nlen >= sizeof row.name)
+    return mes_err_set(err, MES_EINVALID_VALUE, NULL, "A key name is 1 to 64 characters.");
+  for (size_t i = 0; i < nlen; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.'))
+      return mes_err_set(err, MES_EINVALID_VALUE, NULL, "A key name uses only letters, digits, '-', '_' and '.'.");
+  }
+  memcpy(row.name, name, nlen);
+  row.scopes = scopes;
+  row.created_ms = mes_now_ms();
+  mes_apikey_generate(key_out);
+  mes_apikey_hash(key_out, strlen(key_out), row.hash);
+  int rc = mes_store_tx_begin(a->store);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  rc = mes_store_apikey_put(a->store, &row);
+  if (rc) {
+    mes_store_tx_rollback(a->store);
+    mes_wipe(key_out, 64);
+    if (rc == MES_EEXISTS)
+      return mes_err_set(err, rc, NULL, "A key with this name already exists.");
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  uint64_t ticket;
+  rc = mes_store_tx_commit(a->store, &ticket);
+  if (!rc)
+    rc = mes_store_wait_durable(a->store, ticket);
+  if (rc) {
+    mes_wipe(key_out, 64);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  return MES_OK;
+}
+
+int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *err) {
+  int rc = mes_store_tx_begin(a->store);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  rc = mes_store_apikey_revoke(a->store, name, mes_now_ms());
+  if (rc) {
+    mes_store_tx_rollback(a->store);
+    if (rc == MES_ENOT_FOUND)
+      return mes_err_set(err, rc, NULL, "No active key has this name.");
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  uint64_t ticket;
+  rc = mes_store_tx_commit(a->store, &ticket);
+  if (!rc)
+    rc = mes_store_wait_durable(a->store, ticket);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  pthread_mutex_lock(&a->mu);
+  memset(a->keys, 0, sizeof a->keys); /* this process sees the revocation at once */
+  pthread_mutex_unlock(&a->mu);
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms) {
+  memcpy(token_out, "mst_", 4);
+  mes_random_token(token_out + 4, 60, 32);
+  uint8_t hash[32];
+  mes_apikey_hash(token_out, strlen(token_out), hash);
+  int64_t now = mes_now_ms();
+  *expires_ms = now + (int64_t)ttl_s * 1000;
+  pthread_mutex_lock(&a->mu);
+  /* An empty slot, else the one that expired longest ago (an expired token
+   * keeps answering token_expired while it can), else the one expiring
+   * soonest. */
+  size_t best = 0;
+  for (size_t i = 0; i < TOKEN_SLOTS && a->tokens[best].expires_ms != 0; i++)
+    if (a->tokens[i].expires_ms < a->tokens[best].expires_ms)
+      best = i;
+  memcpy(a->tokens[best].hash, hash, 32);
+  a->tokens[best].sid = sid;
+  a->tokens[best].expires_ms = *expires_ms;
+  pthread_mutex_unlock(&a->mu);
+  return MES_OK;
+}

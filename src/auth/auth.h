@@ -1,0 +1,89 @@
+/*
+ * auth — who is calling: API keys (made, looked up and revoked in the store,
+ * by hash only) and subjects' short-lived dashboard tokens (contract §2, §7),
+ * behind one handle that keeps a short cache of looked-up keys and the
+ * tokens it minted.
+ *
+ * A key lives in the store, so `mesura keys` in another process creates or
+ * revokes it for a running server too: the cache keeps an answer at most
+ * MES_AUTH_TTL_MS. Tokens live only in the handle's memory (a restart ends
+ * them): a subject's token is never written anywhere.
+ *
+ * Thread-safety: every function may be called from any thread; the store
+ * handed to mes_auth_new must be usable from those threads too.
+ */
+#ifndef MES_AUTH_H
+#define MES_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+struct mes_store;
+
+#define MES_AUTH_TTL_MS 1000 /* contract: key changes take effect within one second */
+
+/* API key scopes (contract §2). */
+enum mes_scope {
+  MES_SCOPE_INGEST = 1u << 0,
+  MES_SCOPE_CONSENT = 1u << 1,
+  MES_SCOPE_CATALOG = 1u << 2,
+  MES_SCOPE_RECOMMEND = 1u << 3,
+  MES_SCOPE_SUBJECTS = 1u << 4,
+  MES_SCOPE_AUDIT = 1u << 5,
+  MES_SCOPE_ADMIN = 1u << 6,
+};
+#define MES_SCOPE_ALL 0x7Fu
+
+/* Parses "ingest,consent" into a mask; MES_EINVALID_VALUE on an unknown name. */
+int mes_scope_parse(const char *list, uint32_t *mask, struct mes_err *err);
+/* Writes "ingest,consent" for a mask into out. */
+void mes_scope_format(uint32_t mask, char *out, size_t cap);
+/* True when a principal with `have` may act with `need` (admin covers all but
+ * reading the attribute vault, which callers check separately). */
+bool mes_scope_allows(uint32_t have, uint32_t need);
+
+/* Who is calling: an API key, or a subject's own short-lived token. */
+struct mes_principal {
+  char name[65];  /* key name, or "subject-token" */
+  uint32_t scopes;
+  bool subject_token;
+  int64_t sid; /* for subject tokens: the only subject it may act on */
+};
+
+struct mes_auth;
+
+/* *out is new (free with mes_auth_free), working on st (borrowed: it must
+ * outlive the handle). MES_ENOMEM. */
+int mes_auth_new(struct mes_store *st, struct mes_auth **out);
+/* Frees the handle, wiping the cached keys' hashes and the tokens. NULL-safe. */
+void mes_auth_free(struct mes_auth *a);
+
+/* Looks a bearer secret (len bytes, borrowed) up: an API key by hash
+ * (constant-time), or a subject token ("mst_..."). Fills *out. MES_OK;
+ * MES_EUNAUTHORIZED when unknown or revoked; MES_ETOKEN_EXPIRED for a
+ * subject token past its expiry; MES_EUNAVAILABLE when the store failed
+ * (not cached: the next call asks again). */
+int mes_auth_authenticate(struct mes_auth *a, const char *bearer, size_t len, struct mes_principal *out);
+
+/* Creates a key named `name` (1 to 64 of letters, digits, '-', '_', '.')
+ * with `scopes`, durable before returning. key_out receives the secret, to be
+ * shown once (only its hash is stored). MES_EINVALID_VALUE for a bad name,
+ * MES_EEXISTS when the name is taken, store errors; key_out is wiped on
+ * failure. */
+int mes_auth_key_create(struct mes_auth *a, const char *name, uint32_t scopes, char key_out[64],
+                        struct mes_err *err);
+/* Revokes the active key `name`, durable before returning; this handle
+ * refuses it at once, other processes within MES_AUTH_TTL_MS.
+ * MES_ENOT_FOUND when no active key has that name. */
+int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *err);
+
+/* Mints a token for subject row sid, valid ttl_s seconds: token_out
+ * (>= 64 bytes) receives it, *expires_ms its expiry. The handle keeps the
+ * last 1024 tokens; an expired one keeps answering MES_ETOKEN_EXPIRED while
+ * its slot is not needed. Never fails (MES_OK). */
+int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms);
+
+#endif
