@@ -19,39 +19,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mesura/mesura.h>
+
 #include "base/err.h"
 
 struct mes_store;
 
 #define MES_AUTH_TTL_MS 1000 /* contract: key changes take effect within one second */
 
-/* API key scopes (contract §2). */
-enum mes_scope {
-  MES_SCOPE_INGEST = 1u << 0,
-  MES_SCOPE_CONSENT = 1u << 1,
-  MES_SCOPE_CATALOG = 1u << 2,
-  MES_SCOPE_RECOMMEND = 1u << 3,
-  MES_SCOPE_SUBJECTS = 1u << 4,
-  MES_SCOPE_AUDIT = 1u << 5,
-  MES_SCOPE_ADMIN = 1u << 6,
-};
-#define MES_SCOPE_ALL 0x7Fu
-
-/* Parses "ingest,consent" into a mask; MES_EINVALID_VALUE on an unknown name. */
-int mes_scope_parse(const char *list, uint32_t *mask, struct mes_err *err);
-/* Writes "ingest,consent" for a mask into out. */
-void mes_scope_format(uint32_t mask, char *out, size_t cap);
-/* True when a principal with `have` may act with `need` (admin covers all but
- * reading the attribute vault, which callers check separately). */
-bool mes_scope_allows(uint32_t have, uint32_t need);
-
-/* Who is calling: an API key, or a subject's own short-lived token. */
-struct mes_principal {
-  char name[65];  /* key name, or "subject-token" */
-  uint32_t scopes;
-  bool subject_token;
-  int64_t sid; /* for subject tokens: the only subject it may act on */
-};
+/* The scopes, struct mes_principal and mes_scope_parse/_format/_allows are
+ * public (include/mesura/mesura.h); this module implements them. */
 
 struct mes_auth;
 

@@ -5,9 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <mesura/mesura.h>
+
 #include "base/err.h"
 #include "cli/cli.h"
-#include "engine/engine.h"
 
 /* One command: its name, one-line summary, usage text and entry point. */
 struct mes_cli_cmd {
@@ -50,17 +51,17 @@ int mes__cmd_demo(int argc, char **argv);
 int mes__cmd_import(int argc, char **argv);
 int mes__cmd_train(int argc, char **argv);
 
-struct mes_import_counts;
 /* Imports FILE ("-": stdin) into an open engine as `mesura import` does:
  * bad lines to stderr, progress too unless quiet. Fills *n. Exit code. */
 int mes__cli_import_file(struct mes_engine *e, const char *path, bool quiet, struct mes_import_counts *n);
 
-/* demo_data.c — the demo store. mes__demo_policy: *out is new (free), the
- * example mesura.yaml with the demo's categories added. mes__demo_write: a
+/* demo_data.c — the demo store. mes__demo_policy: *out is new (free),
+ * `example` (the commented mesura.yaml that init wrote, borrowed) with the
+ * demo's categories added. mes__demo_write: a
  * seeded, deterministic JSON Lines file of items, consents and journeys of
  * n_shoppers shoppers at path; featured receives a shopper worth showing.
  * Both return 0, or -1 on failure. */
-int mes__demo_policy(char **out);
+int mes__demo_policy(const char *example, char **out);
 int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap);
 
 /* cmd_eval.c — `mesura eval` and `mesura eval-convert`. */

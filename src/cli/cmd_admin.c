@@ -4,8 +4,6 @@
 
 #include "base/mtime.h"
 #include "cli/cli_int.h"
-#include "crypto/crypto.h"
-#include "store/store.h"
 
 int mes__cmd_init(int argc, char **argv) {
   const char *dir = NULL;
@@ -23,7 +21,7 @@ int mes__cmd_init(int argc, char **argv) {
   return MES_EXIT_OK;
 }
 
-static int key_row_print(void *ud, const struct mes_apikey_row *row) {
+static int key_row_print(void *ud, const struct mes_key_info *row) {
   (void)ud;
   char scopes[128], created[32], revoked[32];
   mes_scope_format(row->scopes, scopes, sizeof scopes);
@@ -58,13 +56,6 @@ int mes__cmd_keys(int argc, char **argv) {
       return mes__cli_usage("keys create needs --scopes S1,S2");
     if (mes_scope_parse(scopes, &mask, &err))
       return mes__cli_usage("%s", mes_err_text(&err));
-    if (!name) {
-      char tok[16];
-      mes_crypto_init();
-      mes_random_token(tok, sizeof tok, 6);
-      snprintf(gen_name, sizeof gen_name, "key-%s", tok);
-      name = gen_name;
-    }
   } else if (strcmp(sub, "revoke") == 0) {
     if (n_pos != 2)
       return mes__cli_usage("keys revoke needs the key's NAME");
@@ -81,6 +72,12 @@ int mes__cmd_keys(int argc, char **argv) {
   int rc = MES_OK;
   if (strcmp(sub, "create") == 0) {
     char key[64];
+    if (!name) { /* the randomness is the engine's: open first */
+      char tok[16];
+      mes_random_token(tok, sizeof tok, 6);
+      snprintf(gen_name, sizeof gen_name, "key-%s", tok);
+      name = gen_name;
+    }
     rc = mes_engine_key_create(e, name, mask, key, &err);
     if (!rc) {
       printf("%s\n", key);
@@ -92,9 +89,7 @@ int mes__cmd_keys(int argc, char **argv) {
     /* Tab-separated like the rows, so that `cut -f` and a spreadsheet both
      * find the columns by name. */
     printf("NAME\tSCOPES\tCREATED\tSTATUS\n");
-    rc = mes_store_apikey_list(mes_engine_store(e), key_row_print, NULL);
-    if (rc)
-      mes_err_set(&err, rc, NULL, NULL);
+    rc = mes_engine_key_list(e, key_row_print, NULL, &err);
   }
   mes_engine_close(e);
   return rc ? mes__cli_fail(&err) : MES_EXIT_OK;
@@ -115,7 +110,7 @@ int mes__cmd_backup(int argc, char **argv) {
     return ec;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_store_backup(mes_engine_store(e), pos[0], &err);
+  int rc = mes_engine_backup(e, pos[0], &err);
   mes_engine_close(e);
   if (rc)
     return mes__cli_fail(&err);

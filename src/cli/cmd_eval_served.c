@@ -11,18 +11,23 @@
  *   fit   a temporary data directory (mkdtemp under $TMPDIR, removed at the
  *         end, also on failure) with a generated policy, a master key and a
  *         store (mes_engine_init_dir, mes_engine_open); every item of the
- *         file upserted as an available catalog item (mes_catalog_post);
+ *         file upserted as an available catalog item (mes_engine_items_post);
  *         `personalization` granted for each user with training data
- *         (mes_consent_record, a signed receipt each); the training pairs
- *         ingested with their original timestamps (mes_ingest_batch, 10,000
- *         events per call, sealed with each subject's key); the real
- *         trainer (mes_model_train), whose model is saved and loaded back
- *         (mes_model_save, mes_model_load) as the server would load it.
- *   rank  POST /v1/recommendations's function, mes_recommend, with
- *         {"subject": user, "count": 20} on the engine's recommender
- *         (consent check, live history read from the store, candidates
- *         from the model's relations, guardrails, fill); the items of the
- *         answer, in order, are the ranking.
+ *         (mes_engine_consent_put, a signed receipt each); the training
+ *         pairs ingested with their original timestamps
+ *         (mes_engine_events_ingest, 10,000 events per call, sealed with each
+ *         subject's key); the real trainer (mes_engine_train), whose model
+ *         is saved and loaded back as the server would load it.
+ *   rank  POST /v1/recommendations's verb, mes_engine_recommend, with
+ *         {"subject": user, "count": 20} (consent check, live history read
+ *         from the store, candidates from the model's relations,
+ *         guardrails, fill); the items of the answer, in order, are the
+ *         ranking.
+ *
+ * It uses the public API (include/mesura/mesura.h) alone, as a shop's own
+ * program would; the clock of each call is the data's (struct mes_call's
+ * now_ms), and the serving keys tried on a fitted store are written to its
+ * mesura.yaml and reloaded (mes_engine_reload), as a shop would change them.
  *
  * The hyperparameters are the policy's own keys, so that what eval chooses
  * is what a shop then writes in its mesura.yaml: model.relation_half_life_days
@@ -42,15 +47,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/mtime.h"
 #include "base/path.h"
-#include "catalog/catalog.h"
 #include "cli/cli_int.h"
-#include "consent/consent.h"
 #include "eval/eval.h"
-#include "ingest/ingest.h"
-#include "model/model.h"
-#include "recommend/recommend.h"
 
 /*
  * The event type a positive interaction becomes: `purchase`. A MovieLens
@@ -92,16 +93,18 @@ static const char POLICY_FMT[] =
     "  recent_items_half_life: %d\n"
     "  complements_pct: %d\n";
 
-#define EVENTS_PER_BATCH MES_INGEST_BATCH_MAX
+#define EVENTS_PER_BATCH MES_BATCH_MAX
 #define NO_HISTORY INT64_MIN
 #define REASONS_SEEN 12 /* distinct reason codes counted (contract §6 has fewer) */
-#define ITEMS_PER_BATCH MES_CATALOG_BATCH_MAX
+#define ITEMS_PER_BATCH MES_BATCH_MAX
 
 /* One --model name per policy model.kind a shop can pick (except popular,
  * which no personal answer uses: --model popular measures it exactly), each
  * with the grid of the policy keys eval chooses. */
+enum served_kind { KIND_AUTO, KIND_COOC, KIND_EASE };
+
 struct served_cfg {
-  int kind; /* enum mes_model_kind */
+  int kind; /* enum served_kind, named kind_name in the policy */
   const char *kind_name;
   int relation_half_life_days; /* policy model.relation_half_life_days: learnt, needs a fit */
   int recent_items_half_life;  /* policy model.recent_items_half_life: serving only */
@@ -118,9 +121,9 @@ struct served_cfg {
       {kind, name, rhl, 3, 30}, {kind, name, rhl, 0, 30}, {kind, name, rhl, 5, 30}, {kind, name, rhl, 10, 30}
 #define SERVED_GRID(kind, name) SERVED_SERVING(kind, name, 365), SERVED_SERVING(kind, name, 0)
 
-static const struct served_cfg cfg_auto[] = {SERVED_GRID(MES_MODEL_AUTO, "auto")};
-static const struct served_cfg cfg_cooc[] = {SERVED_GRID(MES_MODEL_COOC, "cooc")};
-static const struct served_cfg cfg_ease[] = {SERVED_GRID(MES_MODEL_EASE, "ease")};
+static const struct served_cfg cfg_auto[] = {SERVED_GRID(KIND_AUTO, "auto")};
+static const struct served_cfg cfg_cooc[] = {SERVED_GRID(KIND_COOC, "cooc")};
+static const struct served_cfg cfg_ease[] = {SERVED_GRID(KIND_EASE, "ease")};
 #define N_GRID (sizeof cfg_auto / sizeof cfg_auto[0])
 
 struct served {
@@ -130,7 +133,6 @@ struct served {
   char dir[PATH_MAX];
   bool made_dir;
   struct mes_engine *e;
-  struct mes_model *m;
   int64_t *last_ms; /* per user: the last training timestamp, NO_HISTORY for none */
   size_t n_users;
   int64_t end_ms; /* the last training timestamp of all */
@@ -168,6 +170,8 @@ static void remove_dir(struct served *s) {
     mes_log(s->log, MES_LOG_WARN, "eval: served: could not remove %s: %s", s->dir, strerror(errno));
 }
 
+static int write_policy(struct served *s, struct mes_err *err);
+
 static int make_dir(struct served *s, struct mes_err *err) {
   const char *tmp = getenv("TMPDIR");
   if (!tmp || !tmp[0])
@@ -179,9 +183,17 @@ static int make_dir(struct served *s, struct mes_err *err) {
                        strerror(errno));
   s->made_dir = true;
   int rc = mes_engine_init_dir(s->dir, err);
+  if (!rc) /* the run's own policy in place of the example that init wrote */
+    rc = write_policy(s, err);
   if (rc)
     return rc;
-  /* Replace the example policy that init wrote with the run's own. */
+  struct mes_engine_opts o = {.dir = s->dir, .log = s->log ? *s->log : (struct mes_log){0}};
+  o.log.level = MES_LOG_WARN; /* the engine's chatter would drown eval's progress */
+  return mes_engine_open(&o, &s->e, err);
+}
+
+/* mesura.yaml of the run: POLICY_FMT with s->cfg. */
+static int write_policy(struct served *s, struct mes_err *err) {
   char path[PATH_MAX + 16];
   if (mes_path_join(path, sizeof path, s->dir, "mesura.yaml"))
     return mes_err_set(err, MES_EIO, NULL, "TMPDIR is too long.");
@@ -192,16 +204,14 @@ static int make_dir(struct served *s, struct mes_err *err) {
                     s->cfg.complements_pct) > 0;
   if (fclose(f) != 0 || !ok)
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml.");
-  struct mes_engine_opts o = {.dir = s->dir, .log = s->log ? *s->log : (struct mes_log){0}};
-  o.log.level = MES_LOG_WARN; /* the engine's chatter would drown eval's progress */
-  return mes_engine_open(&o, &s->e, err);
+  return MES_OK;
 }
 
 /* ---------------------------------------------------------------- loading */
 
 /* Every item of the file, available, titled with its id (the CSV has no
  * titles), ITEMS_PER_BATCH per transaction. */
-static int load_catalog(struct served *s, const struct mes_ctx *c, const struct mes_eval_part *p,
+static int load_catalog(struct served *s, struct mes_call *c, const struct mes_eval_part *p,
                         struct mes_err *err) {
   size_t n = mes_eval_part_n_items(p);
   for (size_t at = 0; at < n; at += ITEMS_PER_BATCH) {
@@ -217,7 +227,8 @@ static int load_catalog(struct served *s, const struct mes_ctx *c, const struct 
     if (!body)
       return mes_err_set(err, MES_ENOMEM, NULL, NULL);
     json_t *reply = NULL;
-    int rc = mes_catalog_post(c, body, &reply, err);
+    struct mes_body doc = {.json = body};
+    int rc = mes_engine_items_post(s->e, c, &doc, &reply, err);
     json_decref(body);
     if (rc)
       return rc;
@@ -231,7 +242,7 @@ static int load_catalog(struct served *s, const struct mes_ctx *c, const struct 
 }
 
 /* Grants personalization to every user with training data. */
-static int grant_all(struct served *s, const struct mes_ctx *c, const struct mes_eval_part *p, struct mes_err *err) {
+static int grant_all(struct served *s, struct mes_call *c, const struct mes_eval_part *p, struct mes_err *err) {
   json_t *body = json_pack("{s:s, s:s}", "status", "granted", "source", "eval");
   if (!body)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
@@ -241,7 +252,8 @@ static int grant_all(struct served *s, const struct mes_ctx *c, const struct mes
       continue; /* no training data: never becomes a subject, is answered as a stranger */
     const char *id = mes_eval_part_user(p, u);
     json_t *receipt = NULL;
-    rc = mes_consent_record(c, id, strlen(id), "personalization", 15, body, &receipt, err);
+    struct mes_body doc = {.json = body};
+    rc = mes_engine_consent_put(s->e, c, id, strlen(id), "personalization", 15, &doc, &receipt, err);
     json_decref(receipt);
     s->n_consents += rc == MES_OK;
   }
@@ -251,14 +263,15 @@ static int grant_all(struct served *s, const struct mes_ctx *c, const struct mes
 
 /* Sends one batch; every event must be stored, or the run would measure
  * something else than the training part. */
-static int send_events(struct served *s, const struct mes_ctx *c, json_t *events /* taken over */,
+static int send_events(struct served *s, struct mes_call *c, json_t *events /* taken over */,
                        struct mes_err *err) {
   size_t n = json_array_size(events);
   json_t *body = json_pack("{s:o}", "events", events);
   if (!body)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   json_t *reply = NULL;
-  int rc = mes_ingest_batch(c, body, &reply, err);
+  struct mes_body doc = {.json = body};
+  int rc = mes_engine_events_ingest(s->e, c, &doc, true, &reply, NULL, err);
   json_decref(body);
   if (rc)
     return rc;
@@ -276,7 +289,7 @@ static int send_events(struct served *s, const struct mes_ctx *c, json_t *events
 }
 
 /* The training pairs, one event each at the pair's (earliest) time. */
-static int ingest_all(struct served *s, const struct mes_ctx *c, const struct mes_eval_part *p, struct mes_err *err) {
+static int ingest_all(struct served *s, struct mes_call *c, const struct mes_eval_part *p, struct mes_err *err) {
   json_t *events = NULL;
   for (size_t u = 0; u < s->n_users; u++) {
     const uint32_t *items;
@@ -309,7 +322,6 @@ static void served_free(void *state) {
   struct served *s = state;
   if (!s)
     return;
-  mes_model_unref(s->m);
   mes_engine_close(s->e);
   if (s->made_dir)
     remove_dir(s);
@@ -348,37 +360,31 @@ static int served_fit(const void *cfg, const struct mes_eval_part *p, const stru
   /* The clock of loading and training: the end of the training data (+1 s),
    * as if the shop trained right after its last event. Ingestion refuses an
    * event more than 5 minutes after its clock and one past its type's
-   * retention before it; mes_engine_train would use the wall clock, under
-   * which the model's time decay (half-life 60 days) makes 1998 data weigh
-   * nothing, so the trainer is called with this clock instead. */
+   * retention before it; under the wall clock, the model's time decay
+   * (half-life 60 days) would make 1998 data weigh nothing. */
   uint64_t t0 = mes_mono_ns();
-  struct mes_ctx c;
-  mes_engine_ctx(s->e, &c, "eval", false);
-  c.now_ms = s->end_ms + 1000;
-  if (!(rc = load_catalog(s, &c, p, err)) && !(rc = grant_all(s, &c, p, err)))
-    rc = ingest_all(s, &c, p, err);
+  struct mes_call call = {.actor = "eval", .now_ms = s->end_ms + 1000};
+  if (!(rc = load_catalog(s, &call, p, err)) && !(rc = grant_all(s, &call, p, err)))
+    rc = ingest_all(s, &call, p, err);
   s->load_s = (double)(mes_mono_ns() - t0) / 1e9;
   mes_log(log, MES_LOG_INFO, "eval: served: %zu items, %zu consents, %zu events stored in %.1f s", s->n_items,
           s->n_consents, s->n_events, s->load_s);
-  if (!rc) {
-    struct mes_model_params mp;
-    struct mes_model *trained = NULL;
-    int64_t id = 0;
-    mes_engine_train_params(c.policy, &mp);
-    mp.kind = s->cfg.kind;
-    t0 = mes_mono_ns();
-    rc = mes_model_train(&c, &mp, &trained, err);
-    if (!rc)
-      rc = mes_model_save(mes_engine_store(s->e), trained, &id, err);
-    mes_model_unref(trained);
-    if (!rc) /* what the server would serve: the stored model, loaded back */
-      rc = mes_model_load(mes_engine_store(s->e), id, &s->m, err);
-    s->train_s = (double)(mes_mono_ns() - t0) / 1e9;
-  }
-  mes_engine_ctx_done(s->e, &c);
   if (rc)
     return rc;
-  json_t *meta = mes_model_meta(s->m);
+  /* What the server would serve: the stored model, loaded back. */
+  struct mes_train_opts to = {.now_ms = s->end_ms + 1000, .make_live = true};
+  json_t *meta = NULL;
+  t0 = mes_mono_ns();
+  rc = mes_engine_train(s->e, &to, &meta, err);
+  s->train_s = (double)(mes_mono_ns() - t0) / 1e9;
+  if (rc)
+    return rc;
+  struct mes_engine_stats st;
+  mes_engine_stats(s->e, &st);
+  if (st.model_id != json_integer_value(json_object_get(meta, "id"))) {
+    json_decref(meta);
+    return mes_err_set(err, MES_EINTERNAL, NULL, "The trained model could not be loaded back.");
+  }
   const char *kind = json_string_value(json_object_get(meta, "kind"));
   snprintf(s->kind, sizeof s->kind, "%s", kind ? kind : "?");
   s->model_items = (size_t)json_integer_value(json_object_get(meta, "items"));
@@ -410,34 +416,30 @@ static int served_rank(void *state, const struct mes_eval_part *p, size_t u, siz
                        struct mes_err *err) {
   struct served *s = state;
   *n = 0;
-  if (want > MES_REC_COUNT_MAX)
-    want = MES_REC_COUNT_MAX;
+  if (want > MES_RECOMMEND_COUNT_MAX)
+    want = MES_RECOMMEND_COUNT_MAX;
   /* The user's clock: one second after their last training event. The split
    * is per user, by each user's own time, and asks what the person turns to
    * next; their history then weighs as it would right after they left. The
    * model (trained at the end of all training data) holds what everyone
    * did, later behaviour of others included, as the protocol says. */
   uint64_t t0 = mes_mono_ns();
-  struct mes_ctx c;
-  mes_engine_ctx(s->e, &c, "eval", false);
-  c.now_ms = (u < s->n_users && s->last_ms[u] != NO_HISTORY ? s->last_ms[u] : s->end_ms) + 1000;
-  /* The serving keys of the configuration being tried, over the policy the
-   * store was opened with (a copy: the engine's snapshot is shared). */
-  const struct mes_policy *opened = c.policy;
-  struct mes_policy pol = *opened;
-  pol.model.recent_items_half_life = s->cfg.recent_items_half_life;
-  pol.model.complements_pct = s->cfg.complements_pct;
-  c.policy = &pol;
+  struct mes_call call = {
+      .actor = "eval", .now_ms = (u < s->n_users && s->last_ms[u] != NO_HISTORY ? s->last_ms[u] : s->end_ms) + 1000};
   json_t *body = json_pack("{s:s, s:i}", "subject", mes_eval_part_user(p, u), "count", (int)want);
-  json_t *reply = NULL;
-  struct mes_rec_outcome oc;
-  int rc = body ? mes_recommend(mes_engine_recommender(s->e), &c, s->m, body, MES_LANG_EN, &reply, &oc, err)
+  struct mes_body doc = {.json = body};
+  struct mes_recommend_outcome oc;
+  char *text = NULL;
+  size_t len = 0;
+  int rc = body ? mes_engine_recommend(s->e, &call, &doc, &text, &len, &oc, err)
                 : mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  c.policy = opened;
-  mes_engine_ctx_done(s->e, &c);
   json_decref(body);
   if (rc)
     return rc;
+  json_t *reply = json_loadb(text, len, 0, NULL);
+  free(text);
+  if (!reply)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   s->n_not_personal += !oc.personalized;
   size_t i;
   json_t *it;
@@ -498,7 +500,16 @@ static bool served_adopt(void *state, const void *cfg) {
   const struct served_cfg *c = cfg;
   if (c->kind != s->fitted->kind || c->relation_half_life_days != s->fitted->relation_half_life_days)
     return false;
+  struct served_cfg was = s->cfg;
   s->cfg = *c;
+  struct mes_err err;
+  mes_err_clear(&err);
+  if (write_policy(s, &err) || mes_engine_reload(s->e, &err)) {
+    mes_log(s->log, MES_LOG_WARN, "eval: served: cannot change the serving keys (%s); fitting again",
+            mes_err_text(&err));
+    s->cfg = was;
+    return false;
+  }
   s->n_not_personal = s->n_reasons = s->n_slots = 0;
   s->rank_s = 0;
   return true;

@@ -1,8 +1,8 @@
 /*
  * cli — `mesura import --data DIR FILE` (contract §1): bulk-loads a JSON Lines
- * file (items, events, consents) or a CSV event file through src/import,
- * which applies the API's rules. Bad lines go to stderr with their number,
- * progress too; the counts go to stdout.
+ * file (items, events, consents) or a CSV event file through
+ * mes_engine_import, which applies the API's rules. Bad lines go to stderr
+ * with their number, progress too; the counts go to stdout.
  *
  * The store may be served at the same time: SQLite's locking lets the two
  * processes take turns, one import batch per transaction.
@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "cli/cli_int.h"
-#include "import/import.h"
 
 static void on_bad_line(void *ud, int64_t line_no, const struct mes_err *why) {
   (void)ud;
@@ -52,12 +51,10 @@ int mes__cli_import_file(struct mes_engine *e, const char *path, bool quiet, str
   struct mes_import_opts o = {.csv = ends_with(path, ".csv"),
                               .bad_line = on_bad_line,
                               .progress = quiet ? NULL : on_progress};
-  struct mes_ctx c;
+  struct mes_call call = {.actor = "import"};
   struct mes_err err;
   mes_err_clear(&err);
-  mes_engine_ctx(e, &c, "import", false);
-  int rc = mes_import_stream(&c, in, &o, n, &err);
-  mes_engine_ctx_done(e, &c);
+  int rc = mes_engine_import(e, &call, in, &o, n, &err);
   if (in != stdin)
     fclose(in);
   return rc ? mes__cli_fail(&err) : MES_EXIT_OK;

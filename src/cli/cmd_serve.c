@@ -8,11 +8,7 @@
 #include "base/mtime.h"
 #include "base/path.h"
 #include "cli/cli_int.h"
-#include "crypto/crypto.h"
 #include "http/http.h"
-#include "import/import.h"
-#include "model/model.h"
-#include "store/store.h"
 
 static int parse_rps(const char *s, int *out) {
   char *end;
@@ -72,15 +68,49 @@ static int too_long(const char *dir) {
 #define DEMO_SHOPPERS 3000
 #define DEMO_TOKEN_TTL_S (60 * 60)
 
+/* Reads a whole small file into *out (new, NUL-terminated). */
+static int read_text(const char *path, char **out) {
+  *out = NULL;
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t cap = 1 << 16, n = 0;
+  char *s = malloc(cap);
+  while (s) {
+    n += fread(s + n, 1, cap - n - 1, f);
+    if (n < cap - 1)
+      break;
+    char *t = realloc(s, cap * 2);
+    if (!t) {
+      free(s);
+      s = NULL;
+      break;
+    }
+    s = t;
+    cap *= 2;
+  }
+  bool ok = s && !ferror(f);
+  fclose(f);
+  if (!ok) {
+    free(s);
+    return -1;
+  }
+  s[n] = '\0';
+  *out = s;
+  return 0;
+}
+
 /* Writes the demo policy over the example that `init` left in dir. */
 static int demo_write_policy(const char *dir) {
-  char *yaml = NULL, path[512];
+  char *example = NULL, *yaml = NULL, path[512];
   if (mes_path_join(path, sizeof path, dir, "mesura.yaml"))
     return too_long(dir);
-  if (mes__demo_policy(&yaml)) {
+  if (read_text(path, &example) || mes__demo_policy(example, &yaml)) {
+    free(example);
     fprintf(stderr, "mesura: cannot build the demo policy from the example mesura.yaml\n");
     return MES_EXIT_FAIL;
   }
+  free(example);
   FILE *f = fopen(path, "w");
   size_t n = strlen(yaml);
   bool ok = f && fwrite(yaml, 1, n, f) == n;
@@ -96,10 +126,10 @@ static int demo_write_policy(const char *dir) {
 /* Loads the synthetic shoppers once (an empty catalog means not yet) and
  * remembers the featured shopper's id in the store's meta table. */
 static int demo_load(struct mes_engine *e, const char *dir, char *featured, size_t cap) {
-  struct mes_store *st = mes_engine_store(e);
   featured[0] = '\0';
-  if (mes_store_item_count(st) > 0) {
-    mes_store_meta_get(st, "demo_shopper", featured, cap);
+  if (mes_engine_item_count(e) > 0) {
+    if (mes_engine_meta_get(e, "demo_shopper", featured, cap) != MES_OK)
+      featured[0] = '\0';
     return MES_EXIT_OK;
   }
   char path[512];
@@ -119,13 +149,8 @@ static int demo_load(struct mes_engine *e, const char *dir, char *featured, size
           "mesura: loaded %lld items, %lld consents and %lld events (%lld more not kept: no consent) in %.1f s\n",
           (long long)n.items, (long long)n.consents, (long long)n.events_stored, (long long)n.events_not_stored,
           (double)(mes_mono_ns() - t0) / 1e9);
-  if (featured[0] && mes_store_tx_begin(st) == MES_OK) {
-    uint64_t ticket;
-    if (mes_store_meta_set(st, "demo_shopper", featured) == MES_OK && mes_store_tx_commit(st, &ticket) == MES_OK)
-      mes_store_wait_durable(st, ticket);
-    else
-      mes_store_tx_rollback(st);
-  }
+  if (featured[0])
+    mes_engine_meta_set(e, "demo_shopper", featured, NULL);
   printf("a shopper to try: %s\n", featured);
   return MES_EXIT_OK;
 }
@@ -133,14 +158,16 @@ static int demo_load(struct mes_engine *e, const char *dir, char *featured, size
 /* Trains the first model before serving, so that the demo's first answers
  * are already personal; later models come from the server's own schedule. */
 static int demo_train(struct mes_engine *e) {
-  if (mes_model_latest_id(mes_engine_store(e)) > 0)
+  struct mes_engine_stats st;
+  mes_engine_stats(e, &st);
+  if (st.model_id > 0) /* opening made the newest stored model live */
     return MES_EXIT_OK;
   struct mes_err err;
   mes_err_clear(&err);
   json_t *meta = NULL;
   uint64_t t0 = mes_mono_ns();
   fprintf(stderr, "mesura: training the first model...\n");
-  if (mes_engine_train(e, &meta, &err))
+  if (mes_engine_train(e, NULL, &meta, &err))
     return mes__cli_fail(&err);
   fprintf(stderr, "mesura: trained %s over %lld items from %lld events in %.1f s\n",
           mes__cli_model_phrase(json_string_value(json_object_get(meta, "kind"))),
@@ -155,13 +182,9 @@ static void demo_shopper_token(struct mes_engine *e, const char *shopper, char t
   token[0] = '\0';
   if (!shopper[0])
     return;
-  struct mes_ctx c;
-  struct mes_subject s;
-  mes_engine_ctx(e, &c, "demo", false);
-  int rc = mes_subject_resolve(&c, MES_NS_SUBJECT, shopper, strlen(shopper), false, &s);
-  mes_engine_ctx_done(e, &c);
+  struct mes_call call = {.actor = "demo"};
   int64_t expires_ms;
-  if (rc || mes_engine_subject_token(e, s.row.id, DEMO_TOKEN_TTL_S, token, &expires_ms))
+  if (mes_engine_token_create(e, &call, shopper, strlen(shopper), NULL, DEMO_TOKEN_TTL_S, token, &expires_ms, NULL))
     token[0] = '\0';
 }
 

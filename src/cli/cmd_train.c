@@ -21,7 +21,7 @@ int mes__cmd_train(int argc, char **argv) {
   struct mes_err err;
   mes_err_clear(&err);
   json_t *meta = NULL;
-  if (mes_engine_train(e, &meta, &err)) {
+  if (mes_engine_train(e, NULL, &meta, &err)) {
     mes_engine_close(e);
     return mes__cli_fail(&err);
   }

@@ -4,9 +4,10 @@
  * request keeps the policy it started with), the store, the master key, the
  * subject-key cache, the cache of active shoppers' decoded histories, and
  * the auth handle (auth/auth.h: API keys and subject tokens), to which the
- * key and token calls of engine.h hand over.
+ * key and token verbs of mesura.h hand over. The other verbs live in the
+ * api_*.c files beside it, one per kind of use case, over call.c.
  */
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,49 +44,6 @@ struct pol_ref {
   struct mes_policy *p;
   int refs; /* requests holding it, plus 1 while current */
   struct pol_ref *next;
-};
-
-struct mes_engine {
-  char *dir;
-  struct mes_log log;
-  struct mes_store *store;
-  struct mes_master *master;
-  struct mes_keycache *keys;
-
-  pthread_mutex_t pol_mu;
-  struct pol_ref *pol_current;
-  struct pol_ref *pol_retired; /* still held by requests */
-
-  struct mes_auth *auth; /* API keys and subject tokens */
-
-  /* Background work off the request threads (mes_engine_start_background). */
-  pthread_mutex_t bg_mu;
-  pthread_cond_t bg_cv; /* signalled when bg_stop is set */
-  pthread_t bg_thread;
-  bool bg_started;
-  bool bg_stop;
-
-  /* Serving (recommend): the in-memory catalog index every request context
-   * carries, and the recommender with its decision-record writer. */
-  struct mes_catalog_index *catalog;
-  struct mes_recommender *rec;
-  /* Decoded histories of active shoppers (ingest/histcache.h), sized by the
-   * policy's serving.history_cache_mb at open and at every reload; always
-   * made, so that a reload can turn it on (a cap of 0 turns it off). */
-  struct mes_histcache *hcache;
-  /* Pseudonym -> subject row hints for ingestion (subject/subjmap.h). */
-  struct mes_subjmap *smap;
-
-  /* The live model (see mes_engine_model): the pointer is swapped under
-   * model_mu; requests take a reference and never wait for training. */
-  pthread_mutex_t model_mu;
-  struct mes_model *model;
-  int64_t model_failed_id;  /* a stored model that did not load (not retried) */
-  pthread_mutex_t train_mu; /* one training at a time in this process */
-  /* Retraining (background thread only): */
-  int64_t train_events;     /* stored events when the live model was trained */
-  uint64_t train_mono_ns;   /* when it was trained or loaded */
-  uint64_t counted_mono_ns; /* last time the events were counted */
 };
 
 /* path = dir/name, or an error naming what does not fit. */
@@ -253,7 +211,7 @@ void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params
   mp->relation_half_life_days = p->model.relation_half_life_days;
 }
 
-int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err) {
+int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_t **meta, struct mes_err *err) {
   if (meta)
     *meta = NULL;
   struct mes_ctx c;
@@ -262,6 +220,8 @@ int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err) {
   int64_t id = 0;
   pthread_mutex_lock(&e->train_mu);
   mes_engine_ctx(e, &c, "train", false);
+  if (o && o->now_ms)
+    c.now_ms = o->now_ms;
   mes_engine_train_params(c.policy, &mp);
   int rc = mes_model_train(&c, &mp, &m, err);
   mes_engine_ctx_done(e, &c);
@@ -274,6 +234,8 @@ int mes_engine_train(struct mes_engine *e, json_t **meta, struct mes_err *err) {
       rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   }
   mes_model_unref(m);
+  if (!rc && o && o->make_live)
+    model_poll(e);
   return rc;
 }
 
@@ -305,7 +267,7 @@ static void model_maybe_retrain(struct mes_engine *e) {
   json_t *meta = NULL;
   e->train_mono_ns = now; /* a failure waits for the next occasion, not the next second */
   e->train_events = n;
-  if (mes_engine_train(e, &meta, &err)) {
+  if (mes_engine_train(e, NULL, &meta, &err)) {
     mes_log(&e->log, MES_LOG_ERROR, "background training failed: %s", mes_err_text(&err));
     return;
   }
@@ -654,6 +616,21 @@ struct mes_histcache *mes_engine_histcache(struct mes_engine *e) { return e->hca
 struct mes_subjmap *mes_engine_subjmap(struct mes_engine *e) { return e->smap; }
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e) { return e->rec; }
 const struct mes_log *mes_engine_log(struct mes_engine *e) { return &e->log; }
+
+void mes_engine_timeouts(struct mes_engine *e, int *header_s, int *body_s) {
+  struct mes_ctx c;
+  mes_engine_ctx(e, &c, "server", false);
+  *header_s = c.policy->serving.header_timeout_s;
+  *body_s = c.policy->serving.body_timeout_s;
+  mes_engine_ctx_done(e, &c);
+}
+
+int mes_engine_writable(struct mes_engine *e) {
+  int rc = mes_store_tx_begin(e->store);
+  if (rc == MES_OK)
+    mes_store_tx_rollback(e->store);
+  return rc == MES_ESTORAGE_FULL ? MES_ESTORAGE_FULL : MES_OK;
+}
 const char *mes_engine_dir(struct mes_engine *e) { return e->dir; }
 void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]) { mes_sign_public_key(e->master, pk); }
 

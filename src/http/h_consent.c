@@ -1,47 +1,26 @@
 /*
  * http/h_consent — the consent and preference endpoints (contract §5, scope
  * consent, also open to the subject's own token): thin adapters from a
- * request to the consent module (and, for PATCH preferences, which can
- * also dismiss items, the rights module) and back.
+ * request to the consent verbs of mesura.h and back. An unknown subject is
+ * fine for an API key: a write creates it, a read sees "nothing granted".
  */
-#include "consent/consent.h"
 #include "http/endpoints.h"
 #include "http/handler.h"
-#include "rights/rights.h"
-
-/*
- * Keeps a subject token to its own subject and puts the pseudonym in the
- * access log. An unknown subject is fine for an API key: the consent module
- * creates it on a write and reads it as "nothing granted". *s gets the row
- * (row.id 0 when unknown).
- */
-static int subject_gate(struct mes_http_req *req, struct mes_subject *s, struct mes_err *err) {
-  int rc = mes_http_req_subject(req, "s", false, s, err);
-  if (rc == MES_ENOT_FOUND) {
-    mes_err_clear(err);
-    s->row.id = 0;
-    return MES_OK;
-  }
-  return rc;
-}
 
 /* PUT /v1/subjects/{s}/consents/{purpose} -> 200 the signed receipt. */
 void mes__h_consent_put(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
-  struct mes_subject s;
-  json_t *body = NULL, *receipt = NULL;
+  json_t *receipt = NULL;
   size_t id_len = 0, purpose_len = 0;
   const char *id = mes_http_req_param(req, "s", &id_len);
   const char *purpose = mes_http_req_param(req, "purpose", &purpose_len);
-  if (subject_gate(req, &s, &err) ||
-      mes_http_req_json(req, mes_consent_fields, mes_consent_n_fields, &body, &err) ||
-      mes_consent_record(mes_http_req_ctx(req), id, id_len, purpose, purpose_len, body, &receipt, &err)) {
-    json_decref(body);
+  struct mes_body body = mes_http_req_doc(req);
+  if (mes_engine_consent_put(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, purpose, purpose_len,
+                             &body, &receipt, &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }
-  json_decref(body);
   mes_http_reply_json(resp, 200, receipt);
 }
 
@@ -49,11 +28,10 @@ void mes__h_consent_put(struct mes_http_req *req, struct mes_http_resp *resp) {
 void mes__h_consent_get(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
-  struct mes_subject s;
   json_t *out = NULL;
   size_t id_len = 0;
   const char *id = mes_http_req_param(req, "s", &id_len);
-  if (subject_gate(req, &s, &err) || mes_consent_get(mes_http_req_ctx(req), id, id_len, &out, &err)) {
+  if (mes_engine_consents_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }
@@ -64,18 +42,14 @@ void mes__h_consent_get(struct mes_http_req *req, struct mes_http_resp *resp) {
 void mes__h_preferences_put(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
-  struct mes_subject s;
-  json_t *body = NULL, *out = NULL;
+  json_t *out = NULL;
   size_t id_len = 0;
   const char *id = mes_http_req_param(req, "s", &id_len);
-  if (subject_gate(req, &s, &err) ||
-      mes_http_req_json(req, mes_consent_pref_fields, mes_consent_pref_n_fields, &body, &err) ||
-      mes_consent_set_preferences(mes_http_req_ctx(req), id, id_len, body, &out, &err)) {
-    json_decref(body);
+  struct mes_body body = mes_http_req_doc(req);
+  if (mes_engine_prefs_put(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }
-  json_decref(body);
   mes_http_reply_json(resp, 200, out);
 }
 
@@ -84,18 +58,14 @@ void mes__h_preferences_put(struct mes_http_req *req, struct mes_http_resp *resp
 void mes__h_preferences_patch(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
-  struct mes_subject s;
-  json_t *body = NULL, *out = NULL;
+  json_t *out = NULL;
   size_t id_len = 0;
   const char *id = mes_http_req_param(req, "s", &id_len);
-  if (subject_gate(req, &s, &err) ||
-      mes_http_req_json(req, mes_rights_pref_patch_fields, mes_rights_pref_patch_n_fields, &body, &err) ||
-      mes_rights_patch_preferences(mes_http_req_ctx(req), id, id_len, body, &out, &err)) {
-    json_decref(body);
+  struct mes_body body = mes_http_req_doc(req);
+  if (mes_engine_prefs_patch(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }
-  json_decref(body);
   mes_http_reply_json(resp, 200, out);
 }
 
@@ -104,10 +74,10 @@ void mes__h_preferences_patch(struct mes_http_req *req, struct mes_http_resp *re
 void mes__h_preferences_get(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
-  struct mes_subject s;
   json_t *out = NULL;
-  if (subject_gate(req, &s, &err) ||
-      mes_consent_get_preferences(mes_http_req_ctx(req), s.row.id, &out, &err)) {
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, "s", &id_len);
+  if (mes_engine_prefs_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }

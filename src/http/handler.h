@@ -1,42 +1,44 @@
 /*
  * http/handler — what an endpoint sees: the request accessors and the reply
- * helpers. No handler calls libmicrohttpd; the server (server.c) has already
+ * helpers. No handler calls libmicrohttpd, and none reaches below the public
+ * API: an endpoint is a thin adapter from a request to one verb of
+ * include/mesura/mesura.h and back. The server (server.c) has already
  * matched the route, checked the key, its scope and its rate limit, read the
- * body (at most 16 MiB), decoded and id-checked the path parameters, and made
- * a request context (struct mes_ctx) before the handler runs. After it
- * returns, the server sends the reply, releases the context, logs one access
- * line and counts the request in /metrics.
+ * body (at most 16 MiB), decoded and id-checked the path parameters, and
+ * filled the call (struct mes_call: who asks, Accept-Language, Sec-GPC)
+ * before the handler runs. After it returns, the server sends the reply,
+ * logs one access line (with the pseudonym the verb put in the call) and
+ * counts the request in /metrics.
  *
  * How to add an endpoint, e.g. POST /v1/events (scope ingest):
  *
  *   1. Write the handler in a file of its own kind, src/http/h_events.c:
  *
- *        static const struct mes_jfield event_fields[] = {
- *            {"subject", MES_J_ID, false, 0, 0}, {"type", MES_J_ID, true, 0, 0}, ...};
- *
  *        void mes__h_events_post(struct mes_http_req *req, struct mes_http_resp *resp) {
  *          struct mes_err err;
- *          json_t *body;
- *          if (mes_http_req_json(req, event_fields, N_FIELDS, &body, &err)) {
+ *          struct mes_body body = mes_http_req_doc(req);
+ *          struct mes_ingest_outcome oc;
+ *          json_t *out = NULL;
+ *          mes_err_clear(&err);
+ *          if (mes_engine_events_ingest(mes_http_req_engine(req), mes_http_req_call(req), &body, false, &out,
+ *                                       &oc, &err)) {
  *            mes_http_reply_error(resp, &err);
  *            return;
  *          }
- *          json_t *out = ...;                        // call the domain module with
- *          ... mes_http_req_ctx(req) ...             // the ready request context
- *          json_decref(body);
- *          mes_http_metric_add(req, "mesura_events_total", "outcome", "stored", n_stored);
+ *          mes_http_metric_add(req, "mesura_events_total", "outcome", "stored", oc.stored);
  *          mes_http_reply_json(resp, 200, out);      // steals out
+ *          mes_http_resp_hold(resp, oc.ticket);
  *        }
  *
  *   2. Declare it in src/http/endpoints.h under a banner for the new file.
  *   3. Add a row to the table in src/http/routes.c:
  *        {"POST", "/v1/events", MES_SCOPE_INGEST, 0, mes__h_events_post},
  *
- * A route acting on one subject names its parameter {s} and calls
- * mes_http_req_subject(req, "s", ...) to get it: that resolves the id, keeps a
- * subject token to its own subject, and puts the pseudonym (never the id) in
- * the access log. Such a route may be opened to subject tokens with
- * MES_ROUTE_SELF; every other route refuses them.
+ * A route acting on one subject names its parameter {s} and hands it to the
+ * verb, which resolves it, keeps a subject token to its own subject and puts
+ * the pseudonym (never the id) in the call for the access log. Such a route
+ * may be opened to subject tokens with MES_ROUTE_SELF; every other route
+ * refuses them.
  *
  * Every reply helper replaces an earlier reply (status, body, type) but keeps
  * the extra headers. A handler that sets no reply answers 500 internal_error.
@@ -52,11 +54,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mesura/mesura.h>
+
 #include "base/err.h"
 #include "base/json.h"
-#include "engine/engine.h"
-#include "policy/policy.h"
-#include "subject/subject.h"
 
 struct mes_http_req;
 struct mes_http_resp;
@@ -87,10 +88,11 @@ struct mes_route {
 };
 
 /* The data-subject rights this server serves, read from its routing table:
- * fills out (cap entries; MES_RIGHT_N is enough) with each right whose
- * route is registered and open to the subject's own token, and returns how
- * many. The privacy notice promises these and no others. */
-size_t mes_http_served_rights(struct mes_served_right *out, size_t cap);
+ * fills out (cap entries; MES_HTTP_RIGHTS_MAX is enough) with each right
+ * whose route is registered and open to the subject's own token, and
+ * returns how many. The privacy notice promises these and no others. */
+#define MES_HTTP_RIGHTS_MAX 8
+size_t mes_http_served_rights(struct mes_notice_right *out, size_t cap);
 
 /* ------------------------------------------------------------------ request */
 
@@ -100,9 +102,10 @@ struct mes_engine *mes_http_req_engine(struct mes_http_req *req);
 /* Who is calling; NULL on a public route. Borrowed, valid for the request. */
 const struct mes_principal *mes_http_req_principal(const struct mes_http_req *req);
 
-/* The request context: store, policy snapshot, clock, actor (the key name),
- * gpc. Borrowed; the server releases it after the handler. */
-struct mes_ctx *mes_http_req_ctx(struct mes_http_req *req);
+/* The call to hand to the verb: who asks (NULL on a public route), the
+ * actor's name, Accept-Language, Sec-GPC. Borrowed, valid for the request;
+ * the pseudonym a verb writes in it goes to the access line. */
+struct mes_call *mes_http_req_call(struct mes_http_req *req);
 
 /* A path parameter by name ("s" for {s}), percent-decoded, NUL-terminated,
  * already checked by the id rule. *len (when non-NULL) gets its length.
@@ -120,41 +123,12 @@ const char *mes_http_req_header(const struct mes_http_req *req, const char *name
 /* The raw body (NUL-terminated; *len its length, 0 when none). Borrowed. */
 const char *mes_http_req_body(const struct mes_http_req *req, size_t *len);
 
-/* The language negotiated from Accept-Language among the policy's languages. */
-enum mes_lang mes_http_req_lang(const struct mes_http_req *req);
+/* The body as a verb takes it (the text as received; empty when none).
+ * Borrowed, valid for the request. */
+struct mes_body mes_http_req_doc(const struct mes_http_req *req);
 
 /* True when the request carried exactly "Sec-GPC: 1". */
 bool mes_http_req_gpc(const struct mes_http_req *req);
-
-/*
- * Parses the body as a JSON object and checks it against a field table
- * (base/json.h). On success *out is a new reference (json_decref it). Errors,
- * in err, ready for mes_http_reply_error: empty_body, malformed_json,
- * invalid_utf8, wrong_type, unknown_field, missing_field and the field
- * checks, with their JSON pointer. (A body that is not declared
- * application/json never reaches a handler: the server answers 415.)
- */
-int mes_http_req_json(struct mes_http_req *req, const struct mes_jfield *fields, size_t n_fields, json_t **out,
-                      struct mes_err *err);
-
-/*
- * Resolves path parameter `param` (normally "s") to a subject through
- * mes_subject_resolve (see its contract for `create`), enforces the subject
- * token rule (a token may act only on its own subject: anything else is 403
- * forbidden, whether or not the other subject exists) and sets the access
- * log's pseudonym. Errors: not_found (unknown, without create), forbidden,
- * and the resolver's.
- */
-int mes_http_req_subject(struct mes_http_req *req, const char *param, bool create, struct mes_subject *out,
-                         struct mes_err *err);
-
-/* True when the caller may act on subject `sid`: always for API keys (their
- * scope was checked), only its own for a subject token. */
-bool mes_http_req_may_act_on(const struct mes_http_req *req, int64_t sid);
-
-/* Logs `pn_hex` (a pseudonym from struct mes_subject, never an id) in the
- * access line instead of nothing. Copied. */
-void mes_http_req_set_pseudonym(struct mes_http_req *req, const char *pn_hex);
 
 /* Scratch memory freed at once when the request ends; aligned for any type.
  * NULL when out of memory. */
@@ -188,8 +162,8 @@ void mes_http_reply_text(struct mes_http_resp *resp, int status, const char *con
  * as out of memory). */
 void mes_http_reply_take(struct mes_http_resp *resp, int status, const char *content_type, char *body, size_t len);
 
-/* Holds the reply just set until the store has made `ticket` (from
- * mes_store_tx_commit, or mes_ingest_batch_nowait) durable, without holding
+/* Holds the reply just set until the engine has made `ticket` (from
+ * mes_engine_events_ingest without wait) durable, without holding
  * a worker thread meanwhile: the connection is parked and resumed by the
  * store's commit thread. If the commit is lost instead, a 500 store error
  * goes out in place of the reply. A zero ticket holds nothing. */

@@ -1,6 +1,8 @@
 /*
  * http — the HTTP API server over one engine (contract §2): libmicrohttpd
- * underneath, a routing table of endpoints on top (routes.c, handler.h).
+ * underneath, a routing table of endpoints on top (routes.c, handler.h),
+ * each a thin adapter to one verb of the public API (include/mesura/mesura.h),
+ * which is all this module sees of the library.
  *
  * The CLI's `mesura serve` maps its flags to struct mes_http_opts and calls
  * mes_http_serve, which owns the calling thread until the process is told to
@@ -9,8 +11,7 @@
 #ifndef MES_HTTP_H
 #define MES_HTTP_H
 
-#include "base/err.h"
-#include "engine/engine.h"
+#include <mesura/mesura.h>
 
 struct mes_http_opts {
   const char *listen;        /* "HOST:PORT" ("[::1]:PORT" for IPv6); NULL: 127.0.0.1:8080; port 0: ephemeral */

@@ -13,8 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mesura/mesura.h>
+
 #include "base/buf.h"
-#include "engine/engine.h"
+#include "base/log.h"
 #include "http/handler.h"
 #include "http/metrics.h"
 
@@ -166,9 +168,7 @@ struct mes_http_req {
   uint64_t discarded;     /* body bytes read and dropped after an error */
   struct mes_err pending; /* rc != MES_OK: answer this instead of the handler */
 
-  bool has_ctx;
-  struct mes_ctx ctx;
-  enum mes_lang lang;
+  struct mes_call call; /* for the handler's verb; filled before it runs */
   bool gpc;
   char pseudonym[17]; /* for the access log; "" when none */
 
@@ -178,9 +178,7 @@ struct mes_http_req {
   struct mes__conn *tconn; /* the connection's deadline; NULL when none could be kept */
 
   /* Parking (mes_http_resp_hold): the reply waits for a durable commit. */
-  struct mes_store *hold_store; /* borrowed from the request's ctx */
-  uint64_t hold_ticket;         /* 0: nothing to wait for */
-  struct mes_store_waiter waiter;
+  uint64_t hold_ticket; /* 0: nothing to wait for */
   bool parked;          /* suspended; on_request must not reply until resumed */
   atomic_int durable_rc; /* set by the commit thread before it resumes us */
   struct mes__arena arena;

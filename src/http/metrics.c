@@ -17,8 +17,6 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "ingest/histcache.h"
-#include "subject/subjmap.h"
 
 #define SLOTS 1024u /* a power of two */
 #define NAME_CAP 96
@@ -333,9 +331,8 @@ int mes_metrics_render(struct mes_metrics *m, struct mes_buf *out) {
   return rc;
 }
 
-int mes_metrics_render_histcache(struct mes_histcache *hc, struct mes_buf *out) {
-  struct mes_histcache_stats st;
-  mes_histcache_stats(hc, &st);
+int mes_metrics_render_histcache(const struct mes_engine_stats *es, struct mes_buf *out) {
+  const struct mes_history_cache_stats st = es->history_cache;
   static const char *reads = "mesura_history_cache_reads_total";
   return mes_buf_printf(
       out,
@@ -362,20 +359,19 @@ int mes_metrics_render_histcache(struct mes_histcache *hc, struct mes_buf *out) 
       reads, reads, reads, (unsigned long long)st.hits, reads, (unsigned long long)st.misses, reads,
       (unsigned long long)st.stale, (unsigned long long)st.shown_hits, (unsigned long long)st.shown_misses,
       (unsigned long long)st.shown_stale, (unsigned long long)st.shown_appended, (unsigned long long)st.evictions,
-      (unsigned long long)st.entries, (unsigned long long)st.bytes, (unsigned long long)st.cap_bytes);
+      (unsigned long long)st.entries, (unsigned long long)st.bytes, (unsigned long long)st.max_bytes);
 }
 
-int mes_metrics_render_subjmap(struct mes_subjmap *m, struct mes_buf *out) {
-  struct mes_subjmap_stats st;
-  mes_subjmap_stats(m, &st);
+int mes_metrics_render_subjmap(const struct mes_engine_stats *es, struct mes_buf *out) {
+  const struct mes_subject_map_stats st = es->subject_map;
   static const char *reads = "mesura_subject_map_reads_total";
   return mes_buf_printf(
       out,
       "# HELP %s Ingestion's look-ups of a subject: hit (its row was in memory, checked again under the write"
       " lock), miss (read from the store).\n"
       "# TYPE %s counter\n%s{outcome=\"hit\"} %llu\n%s{outcome=\"miss\"} %llu\n"
-      "# HELP mesura_subject_map_entries Subject rows held in memory now (at most %d).\n"
+      "# HELP mesura_subject_map_entries Subject rows held in memory now (at most %zu).\n"
       "# TYPE mesura_subject_map_entries gauge\nmesura_subject_map_entries %zu\n",
-      reads, reads, reads, (unsigned long long)st.hits, reads, (unsigned long long)st.misses, MES_SUBJMAP_ENTRIES,
+      reads, reads, reads, (unsigned long long)st.hits, reads, (unsigned long long)st.misses, st.max_entries,
       st.entries);
 }

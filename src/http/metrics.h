@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mesura/mesura.h>
+
 #include "base/buf.h"
 
 struct mes_http_req;
@@ -57,18 +59,17 @@ void mes_metrics_request(struct mes_metrics *m, int route, const char *method, i
 /* Appends the whole exposition to out. MES_ENOMEM / MES_EBODY_TOO_LARGE. */
 int mes_metrics_render(struct mes_metrics *m, struct mes_buf *out);
 
-struct mes_histcache;
-/* Appends the history cache's figures (ingest/histcache.h; hc borrowed, NULL
- * reads as an empty cache):
+/* Appends the history cache's figures (st->history_cache, from
+ * mes_engine_stats):
  *   mesura_history_cache_reads_total{outcome="hit"|"miss"|"stale"} counter
+ *   mesura_impression_cache_reads_total{outcome=...} counter
  *   mesura_history_cache_evictions_total counter
  *   mesura_history_cache_entries, mesura_history_cache_bytes,
  *   mesura_history_cache_max_bytes gauges
  * MES_ENOMEM / MES_EBODY_TOO_LARGE. Any thread. */
-int mes_metrics_render_histcache(struct mes_histcache *hc, struct mes_buf *out);
-struct mes_subjmap;
-/* Appends the subject map's counters (subject/subjmap.h): ingestion's
- * subject look-ups answered from memory or read from the store. */
-int mes_metrics_render_subjmap(struct mes_subjmap *m, struct mes_buf *out);
+int mes_metrics_render_histcache(const struct mes_engine_stats *st, struct mes_buf *out);
+/* Appends the subject map's counters (st->subject_map): ingestion's subject
+ * look-ups answered from memory or read from the store. */
+int mes_metrics_render_subjmap(const struct mes_engine_stats *st, struct mes_buf *out);
 
 #endif

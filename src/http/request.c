@@ -1,7 +1,7 @@
 /*
  * http/request — the handler API of handler.h over the request record of
- * http_int.h: accessors, the body-as-JSON helper, the subject helper, reply
- * helpers, and the per-request arena behind them.
+ * http_int.h: accessors, reply helpers, and the per-request arena behind
+ * them.
  */
 #include <stdalign.h>
 #include <stdio.h>
@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "base/id.h"
-#include "crypto/crypto.h"
 #include "http/http_int.h"
 
 /* ------------------------------------------------------------------ arena */
@@ -78,9 +77,7 @@ const struct mes_principal *mes_http_req_principal(const struct mes_http_req *re
   return req->has_principal ? &req->principal : NULL;
 }
 
-struct mes_ctx *mes_http_req_ctx(struct mes_http_req *req) { return &req->ctx; }
-
-enum mes_lang mes_http_req_lang(const struct mes_http_req *req) { return req->lang; }
+struct mes_call *mes_http_req_call(struct mes_http_req *req) { return &req->call; }
 
 bool mes_http_req_gpc(const struct mes_http_req *req) { return req->gpc; }
 
@@ -119,60 +116,13 @@ const char *mes_http_req_body(const struct mes_http_req *req, size_t *len) {
   return req->body.data ? req->body.data : "";
 }
 
-void mes_http_req_set_pseudonym(struct mes_http_req *req, const char *pn_hex) {
-  size_t n = strnlen(pn_hex, sizeof req->pseudonym - 1);
-  memcpy(req->pseudonym, pn_hex, n);
-  req->pseudonym[n] = '\0';
+struct mes_body mes_http_req_doc(const struct mes_http_req *req) {
+  return (struct mes_body){req->body.data, req->body.data ? req->body.len : 0, NULL};
 }
 
 void mes_http_metric_add(struct mes_http_req *req, const char *name, const char *label, const char *value,
                          uint64_t n) {
   mes_metrics_add1(req->srv->metrics, name, label, value, n);
-}
-
-int mes_http_req_json(struct mes_http_req *req, const struct mes_jfield *fields, size_t n_fields, json_t **out,
-                      struct mes_err *err) {
-  *out = NULL;
-  json_t *obj;
-  int rc = mes_json_parse_object(req->body.data, req->body.len, &obj, err);
-  if (rc)
-    return rc;
-  rc = mes_json_check(obj, fields, n_fields, "", err);
-  if (rc) {
-    json_decref(obj);
-    return rc;
-  }
-  *out = obj;
-  return MES_OK;
-}
-
-bool mes_http_req_may_act_on(const struct mes_http_req *req, int64_t sid) {
-  if (!req->has_principal)
-    return false;
-  return !req->principal.subject_token || (sid > 0 && req->principal.sid == sid);
-}
-
-int mes_http_req_subject(struct mes_http_req *req, const char *param, bool create, struct mes_subject *out,
-                         struct mes_err *err) {
-  size_t len;
-  const char *id = mes_http_req_param(req, param, &len);
-  if (!id)
-    return mes_err_set(err, MES_EINTERNAL, NULL, "This route has no path parameter named %s.", param);
-  bool token = req->has_principal && req->principal.subject_token;
-  memset(out, 0, sizeof *out);
-  int rc = mes_subject_resolve(&req->ctx, MES_NS_SUBJECT, id, len, create && !token, out);
-  if (rc == MES_OK || rc == MES_ENOT_FOUND) {
-    char hex[17];
-    mes_pseudonym_hex(out->pn, hex);
-    mes_http_req_set_pseudonym(req, hex);
-  }
-  if (token && (rc == MES_ENOT_FOUND || (rc == MES_OK && !mes_http_req_may_act_on(req, out->row.id))))
-    return mes_err_set(err, MES_EFORBIDDEN, NULL, "A subject's token acts only on that subject.");
-  if (rc == MES_ENOT_FOUND)
-    return mes_err_set(err, MES_ENOT_FOUND, NULL, "No data is held about this subject.");
-  if (rc)
-    return mes_err_set(err, rc, NULL, NULL);
-  return MES_OK;
 }
 
 /* ------------------------------------------------------------------ reply */
@@ -211,22 +161,22 @@ void mes_http_reply_json(struct mes_http_resp *resp, int status, json_t *v) {
 /* The language of error sentences: Accept-Language among every language
  * mesura writes, whatever the policy offers shoppers, since errors are read
  * by the brand's developers as much as by the people they serve. */
-static enum mes_lang error_lang(const struct mes_http_req *req) {
-  return req ? mes_lang_negotiate(NULL, mes_http_req_header(req, MHD_HTTP_HEADER_ACCEPT_LANGUAGE)) : MES_LANG_EN;
+static const char *error_lang(const struct mes_http_req *req) {
+  return mes_engine_error_lang(req ? mes_http_req_header(req, MHD_HTTP_HEADER_ACCEPT_LANGUAGE) : NULL);
 }
 
 /* The sentence of an error in language l. A specific sentence is written in
  * English by the code that failed; in another language the code's own
  * sentence stands in for it (the JSON pointer in "field" still says where). */
-static const char *error_sentence(const struct mes_err *err, int rc, enum mes_lang l) {
-  if (l == MES_LANG_EN)
+static const char *error_sentence(const struct mes_err *err, int rc, const char *lang) {
+  if (strcmp(lang, "en") == 0)
     return err && err->rc != MES_OK ? mes_err_text(err) : mes_rc_message(rc);
-  return mes_rc_message_in(rc, mes_lang_name(l));
+  return mes_rc_message_in(rc, lang);
 }
 
 void mes_http_localize_errors(struct mes_http_req *req, json_t *errors) {
-  enum mes_lang l = error_lang(req);
-  if (l == MES_LANG_EN)
+  const char *lang = error_lang(req);
+  if (strcmp(lang, "en") == 0)
     return;
   size_t i;
   json_t *row;
@@ -235,7 +185,7 @@ void mes_http_localize_errors(struct mes_http_req *req, json_t *errors) {
     const char *code = json_string_value(json_object_get(e, "code"));
     for (int rc = 0; code && rc < MES_E_COUNT_; rc++) {
       if (strcmp(code, mes_rc_code(rc)) == 0) {
-        json_object_set_new(e, "message", json_string(mes_rc_message_in(rc, mes_lang_name(l))));
+        json_object_set_new(e, "message", json_string(mes_rc_message_in(rc, lang)));
         break;
       }
     }
@@ -280,11 +230,7 @@ void mes_http_reply_text(struct mes_http_resp *resp, int status, const char *con
   mes_http_reply_take(resp, status, content_type, copy, len);
 }
 
-void mes_http_resp_hold(struct mes_http_resp *resp, uint64_t ticket) {
-  struct mes_http_req *req = resp->req;
-  req->hold_ticket = ticket;
-  req->hold_store = req->ctx.store;
-}
+void mes_http_resp_hold(struct mes_http_resp *resp, uint64_t ticket) { resp->req->hold_ticket = ticket; }
 
 static bool header_safe(const char *s) {
   for (; *s; s++)

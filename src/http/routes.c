@@ -45,27 +45,23 @@ const size_t mes__n_routes = sizeof mes__routes / sizeof mes__routes[0];
  * privacy notice promises a right only when its route is a row above that a
  * subject's own token may call, so that a right is promised exactly while
  * it is served: adding the row makes the notice promise it. */
-static const struct {
-  enum mes_right right;
-  const char *method;
-  const char *pattern;
-} right_routes[] = {
-    {MES_RIGHT_SEE, "GET", "/v1/subjects/{s}"},
-    {MES_RIGHT_EXPORT, "GET", "/v1/subjects/{s}/export"},
-    {MES_RIGHT_CORRECT, "DELETE", "/v1/subjects/{s}/events/{event_id}"},
-    {MES_RIGHT_RESTRICT, "PUT", "/v1/subjects/{s}/restriction"},
-    {MES_RIGHT_ERASE, "DELETE", "/v1/subjects/{s}"},
-    {MES_RIGHT_ACCESS_LOG, "GET", "/v1/subjects/{s}/access-log"},
-    {MES_RIGHT_WITHDRAW_CONSENT, "PUT", "/v1/subjects/{s}/consents/{purpose}"},
+static const struct mes_notice_right right_routes[] = {
+    {"see", "GET", "/v1/subjects/{s}"},
+    {"export", "GET", "/v1/subjects/{s}/export"},
+    {"correct", "DELETE", "/v1/subjects/{s}/events/{event_id}"},
+    {"restrict", "PUT", "/v1/subjects/{s}/restriction"},
+    {"erase", "DELETE", "/v1/subjects/{s}"},
+    {"access_log", "GET", "/v1/subjects/{s}/access-log"},
+    {"withdraw_consent", "PUT", "/v1/subjects/{s}/consents/{purpose}"},
 };
 
-size_t mes_http_served_rights(struct mes_served_right *out, size_t cap) {
+size_t mes_http_served_rights(struct mes_notice_right *out, size_t cap) {
   size_t n = 0;
   for (size_t i = 0; i < sizeof right_routes / sizeof right_routes[0] && n < cap; i++)
     for (size_t r = 0; r < mes__n_routes; r++)
       if (strcmp(mes__routes[r].method, right_routes[i].method) == 0 &&
-          strcmp(mes__routes[r].pattern, right_routes[i].pattern) == 0 && (mes__routes[r].flags & MES_ROUTE_SELF)) {
-        out[n++] = (struct mes_served_right){right_routes[i].right, right_routes[i].method, right_routes[i].pattern};
+          strcmp(mes__routes[r].pattern, right_routes[i].path) == 0 && (mes__routes[r].flags & MES_ROUTE_SELF)) {
+        out[n++] = right_routes[i];
         break;
       }
   return n;

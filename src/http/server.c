@@ -54,7 +54,6 @@
 #include <unistd.h>
 
 #include "base/mtime.h"
-#include "crypto/crypto.h"
 #include "http/http.h"
 #include "http/http_int.h"
 
@@ -372,15 +371,17 @@ static bool gpc_set(const char *v) {
 }
 
 static void run_handler(struct mes_http_req *req) {
-  struct mes__server *srv = req->srv;
   const struct mes_route *route = &mes__routes[req->route];
   req->gpc = gpc_set(mes_http_req_header(req, "Sec-GPC"));
-  mes_engine_ctx(srv->engine, &req->ctx, req->has_principal ? req->principal.name : "public", req->gpc);
-  req->has_ctx = true;
-  req->lang = mes_lang_negotiate(req->ctx.policy, mes_http_req_header(req, MHD_HTTP_HEADER_ACCEPT_LANGUAGE));
+  req->call = (struct mes_call){
+      .who = req->has_principal ? &req->principal : NULL,
+      .actor = req->has_principal ? req->principal.name : "public",
+      .accept_language = mes_http_req_header(req, MHD_HTTP_HEADER_ACCEPT_LANGUAGE),
+      .gpc = req->gpc,
+  };
   route->fn(req, &req->resp);
-  mes_engine_ctx_done(srv->engine, &req->ctx);
-  req->has_ctx = false;
+  memcpy(req->pseudonym, req->call.pseudonym, sizeof req->pseudonym);
+  req->pseudonym[sizeof req->pseudonym - 1] = '\0';
   if (req->resp.status == 0) {
     struct mes_err err;
     mes_err_set(&err, MES_EINTERNAL, NULL, NULL);
@@ -407,8 +408,6 @@ static struct mes_http_req *req_new(struct mes__server *srv, struct MHD_Connecti
 }
 
 static void req_free(struct mes_http_req *req) {
-  if (req->has_ctx)
-    mes_engine_ctx_done(req->srv->engine, &req->ctx);
   mes_buf_release(&req->body);
   free(req->resp.body);
   mes__arena_release(&req->arena);
@@ -417,8 +416,8 @@ static void req_free(struct mes_http_req *req) {
 
 /* The store's commit thread: req's commit is durable (or lost). After the
  * resume, req belongs to MHD's thread again. */
-static void on_durable(struct mes_store_waiter *w, int rc) {
-  struct mes_http_req *req = (struct mes_http_req *)((char *)w - offsetof(struct mes_http_req, waiter));
+static void on_durable(void *ud, int rc) {
+  struct mes_http_req *req = ud;
   atomic_store(&req->durable_rc, rc);
   MHD_resume_connection(req->conn);
 }
@@ -434,10 +433,9 @@ static void park(struct mes_http_req *req) {
   srv->parked++;
   pthread_mutex_unlock(&srv->mu);
   MHD_suspend_connection(req->conn);
-  req->waiter.cb = on_durable;
-  if (mes_store_on_durable(req->hold_store, req->hold_ticket, &req->waiter) != MES_OK) {
+  if (mes_engine_on_durable(srv->engine, req->hold_ticket, on_durable, req) != MES_OK) {
     /* No commit thread to call us back: wait here, then resume ourselves. */
-    atomic_store(&req->durable_rc, mes_store_wait_durable(req->hold_store, req->hold_ticket));
+    atomic_store(&req->durable_rc, mes_engine_wait_durable(srv->engine, req->hold_ticket));
     MHD_resume_connection(req->conn);
   }
 }
@@ -526,8 +524,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   mes_log(srv->log, MES_LOG_INFO, "http %s %s %d %.3fms key=%s%s%s%s", method, route, status, (double)dur_ns / 1e6,
           req->has_principal ? req->principal.name : "-", req->pseudonym[0] ? " subject=" : "", req->pseudonym,
           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not delivered)");
-  /* Still counted as parked: resumed by the commit thread (so the store no
-   * longer holds req->waiter), then closed by MHD - the peer hung up - without
+  /* Still counted as parked: resumed by the commit thread (so the engine no
+   * longer holds req), then closed by MHD - the peer hung up - without
    * calling on_request again, so unpark never ran. Left counted, it would
    * hold drain_and_stop forever. */
   bool was_parked = req->parked;
@@ -561,11 +559,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* Takes the slow-client deadlines from the current policy (at start and
  * after each reload). */
 static void read_timeouts(struct mes__server *srv) {
-  struct mes_ctx c;
-  mes_engine_ctx(srv->engine, &c, "server", false);
-  atomic_store(&srv->head_timeout_ns, (uint64_t)c.policy->serving.header_timeout_s * NS_PER_S);
-  atomic_store(&srv->body_timeout_ns, (uint64_t)c.policy->serving.body_timeout_s * NS_PER_S);
-  mes_engine_ctx_done(srv->engine, &c);
+  int head_s = 0, body_s = 0;
+  mes_engine_timeouts(srv->engine, &head_s, &body_s);
+  atomic_store(&srv->head_timeout_ns, (uint64_t)head_s * NS_PER_S);
+  atomic_store(&srv->body_timeout_ns, (uint64_t)body_s * NS_PER_S);
 }
 
 /* Keeps MHD from decoding %XX in the path: "/v1/subjects/a%2Fb" must stay

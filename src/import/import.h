@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <mesura/mesura.h>
+
 #include "base/err.h"
 #include "subject/subject.h"
 
@@ -75,25 +77,8 @@ int mes_import_parse_csv_header(const char *line, size_t len, struct mes_import_
 int mes_import_parse_csv(const struct mes_import_csv *h, const char *line, size_t len, json_t **out,
                          struct mes_err *err);
 
-struct mes_import_counts {
-  int64_t lines;      /* lines read (blank lines included) */
-  int64_t items;      /* items upserted */
-  int64_t events;     /* events accepted (valid) */
-  int64_t events_stored;
-  int64_t events_not_stored; /* valid, but kept out by a gate (consent, third party, ...) */
-  int64_t no_consent;        /* of which: no granted purpose */
-  int64_t consents;          /* consent receipts recorded */
-  int64_t bad_lines;
-};
-
-struct mes_import_opts {
-  bool csv; /* the input is a CSV event file (else JSON Lines) */
-  /* Called for every bad line, with its 1-based number and why. May be NULL. */
-  void (*bad_line)(void *ud, int64_t line_no, const struct mes_err *why);
-  /* Called every MES_IMPORT_PROGRESS_EVERY lines. May be NULL. */
-  void (*progress)(void *ud, const struct mes_import_counts *so_far);
-  void *ud;
-};
+/* struct mes_import_counts and struct mes_import_opts are public
+ * (include/mesura/mesura.h: mes_engine_import). */
 
 /*
  * Imports a stream (borrowed; read to its end). Items and events are written

@@ -1,0 +1,137 @@
+/*
+ * engine/api_admin — the operational verbs of mesura.h: key listing,
+ * backup, the figures a host monitors, the privacy notice and the GPC file
+ * (what the policy says), and a host's own small settings.
+ */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/mtime.h"
+#include "base/path.h"
+#include "engine/engine_int.h"
+#include "ingest/histcache.h"
+#include "store/store.h"
+#include "subject/subjmap.h"
+
+/* ---------------------------------------------------------------- keys */
+
+struct key_list {
+  int (*cb)(void *ud, const struct mes_key_info *k);
+  void *ud;
+};
+
+static int key_row(void *ud, const struct mes_apikey_row *row) {
+  struct key_list *l = ud;
+  struct mes_key_info k = {row->name, row->scopes, row->created_ms, row->revoked_ms};
+  return l->cb(l->ud, &k);
+}
+
+int mes_engine_key_list(struct mes_engine *e, int (*cb)(void *ud, const struct mes_key_info *k), void *ud,
+                        struct mes_err *err) {
+  struct key_list l = {cb, ud};
+  int rc = mes_store_apikey_list(e->store, key_row, &l);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* ---------------------------------------------------------------- operations */
+
+int mes_engine_backup(struct mes_engine *e, const char *path, struct mes_err *err) {
+  return mes_store_backup(e->store, path, err);
+}
+
+void mes_engine_stats(struct mes_engine *e, struct mes_engine_stats *out) {
+  memset(out, 0, sizeof *out);
+  struct mes_model *m = mes_engine_model(e);
+  out->model_id = mes_model_id(m);
+  out->model_items = mes_model_n_items(m);
+  out->model_memory_bytes = mes_model_memory(m);
+  mes_model_unref(m);
+  struct mes_recommender_stats q;
+  mes_recommender_stats(e->rec, &q);
+  out->decision_queue_entries = q.queued;
+  out->decision_queue_bytes = q.bytes;
+  out->decision_records_dropped = q.dropped;
+  struct mes_histcache_stats h;
+  mes_histcache_stats(e->hcache, &h);
+  out->history_cache.hits = h.hits;
+  out->history_cache.misses = h.misses;
+  out->history_cache.stale = h.stale;
+  out->history_cache.shown_hits = h.shown_hits;
+  out->history_cache.shown_misses = h.shown_misses;
+  out->history_cache.shown_stale = h.shown_stale;
+  out->history_cache.shown_appended = h.shown_appended;
+  out->history_cache.evictions = h.evictions;
+  out->history_cache.entries = h.entries;
+  out->history_cache.bytes = h.bytes;
+  out->history_cache.max_bytes = h.cap_bytes;
+  struct mes_subjmap_stats sm;
+  mes_subjmap_stats(e->smap, &sm);
+  out->subject_map.hits = sm.hits;
+  out->subject_map.misses = sm.misses;
+  out->subject_map.entries = sm.entries;
+  out->subject_map.max_entries = MES_SUBJMAP_ENTRIES;
+}
+
+int mes_engine_meta_get(struct mes_engine *e, const char *key, char *out, size_t cap) {
+  return mes_store_meta_get(e->store, key, out, cap);
+}
+
+int mes_engine_meta_set(struct mes_engine *e, const char *key, const char *value, struct mes_err *err) {
+  int rc = mes_store_tx_begin(e->store);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  uint64_t ticket;
+  rc = mes_store_meta_set(e->store, key, value);
+  if (rc) {
+    mes_store_tx_rollback(e->store);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  rc = mes_store_tx_commit(e->store, &ticket);
+  if (!rc)
+    rc = mes_store_wait_durable(e->store, ticket);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* ---------------------------------------------------------------- what the policy says */
+
+int mes_engine_privacy_notice(struct mes_engine *e, struct mes_call *call, const struct mes_notice_right *served,
+                              size_t n_served, bool html, json_t **json, char **html_out, const char **lang,
+                              struct mes_err *err) {
+  MES__CLEAR(json);
+  MES__CLEAR(html_out);
+  struct mes_served_right rights[MES_RIGHT_N];
+  size_t n = 0;
+  for (size_t i = 0; i < n_served && n < MES_RIGHT_N; i++)
+    for (int r = 0; r < MES_RIGHT_N; r++)
+      if (served[i].right && strcmp(served[i].right, mes_right_name((enum mes_right)r)) == 0) {
+        rights[n++] = (struct mes_served_right){(enum mes_right)r, served[i].method, served[i].path};
+        break;
+      }
+  struct mes__call k;
+  mes__call_begin(&k, e, call);
+  *lang = mes_lang_name(k.lang);
+  int rc = MES_OK;
+  if (html) {
+    *html_out = mes_policy_notice_html(k.ctx.policy, rights, n, k.lang);
+    if (!*html_out)
+      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  } else {
+    *json = mes_policy_notice_json(k.ctx.policy, rights, n, k.lang);
+    if (!*json)
+      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
+  mes__call_end(&k);
+  return rc;
+}
+
+int mes_engine_gpc(struct mes_engine *e, json_t **out, struct mes_err *err) {
+  /* lastUpdate: when the policy that says how GPC is honoured last changed. */
+  char path[4096], date[11];
+  struct stat sb;
+  int64_t ms = mes_now_ms();
+  if (mes_path_join(path, sizeof path, e->dir, "mesura.yaml") == MES_OK && stat(path, &sb) == 0)
+    ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+  mes_time_format_date(ms, date);
+  *out = json_pack("{s:b,s:s}", "gpc", 1, "lastUpdate", date);
+  return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
+}

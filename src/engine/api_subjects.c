@@ -1,0 +1,60 @@
+/*
+ * engine/api_subjects — the data-subject verbs of mesura.h (contract §7): the
+ * profile summary, the export, and the subject's own dashboard token.
+ */
+#include "engine/engine_int.h"
+#include "recommend/recommend.h"
+#include "rights/rights.h"
+
+int mes_engine_subject_get(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                           json_t **out, struct mes_err *err) {
+  MES__CLEAR(out);
+  struct mes__call k;
+  struct mes_subject s;
+  mes__call_begin(&k, e, call);
+  int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
+  if (!rc)
+    rc = mes_rights_summary(&k.ctx, subject, subject_len, &s, out, err);
+  mes__call_end(&k);
+  return rc;
+}
+
+int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                      json_t **out, struct mes_err *err) {
+  MES__CLEAR(out);
+  /* Decision records and impressions wait a few ms in the recommender's
+   * queue before they are written: the export shows the ones given out
+   * before it was asked for. */
+  mes_recommender_flush(mes_engine_recommender(e));
+  struct mes__call k;
+  struct mes_subject s;
+  mes__call_begin(&k, e, call);
+  int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
+  if (!rc)
+    rc = mes_rights_export(&k.ctx, subject, subject_len, &s, k.lang, out, err);
+  mes__call_end(&k);
+  return rc;
+}
+
+int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                            const struct mes_body *body, int ttl_s, char token_out[64], int64_t *expires_ms,
+                            struct mes_err *err) {
+  token_out[0] = '\0';
+  *expires_ms = 0;
+  if (mes__body_given(body)) {
+    json_t *doc = NULL;
+    int rc = mes__body_object(body, NULL, 0, &doc, err); /* {} or nothing: any member is unknown */
+    json_decref(doc);
+    if (rc)
+      return rc;
+  }
+  struct mes__call k;
+  struct mes_subject s;
+  mes__call_begin(&k, e, call);
+  int rc = mes__call_subject(&k, subject, subject_len, true, &s, err);
+  mes__call_end(&k);
+  if (rc)
+    return rc;
+  rc = mes_engine_subject_token(e, s.row.id, ttl_s, token_out, expires_ms);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}

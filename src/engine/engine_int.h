@@ -1,0 +1,114 @@
+/*
+ * engine/engine_int — the engine's insides, shared by its own files only:
+ * the handle itself, and the per-call state that every verb of
+ * include/mesura/mesura.h takes and releases (call.c).
+ */
+#ifndef MES_ENGINE_INT_H
+#define MES_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/json.h"
+#include "engine/engine.h"
+#include "policy/policy.h"
+#include "subject/subject.h"
+
+struct pol_ref;
+
+struct mes_engine {
+  char *dir;
+  struct mes_log log;
+  struct mes_store *store;
+  struct mes_master *master;
+  struct mes_keycache *keys;
+
+  pthread_mutex_t pol_mu;
+  struct pol_ref *pol_current;
+  struct pol_ref *pol_retired; /* still held by requests */
+
+  struct mes_auth *auth; /* API keys and subject tokens */
+
+  /* Background work off the request threads (mes_engine_start_background). */
+  pthread_mutex_t bg_mu;
+  pthread_cond_t bg_cv; /* signalled when bg_stop is set */
+  pthread_t bg_thread;
+  bool bg_started;
+  bool bg_stop;
+
+  /* Serving (recommend): the in-memory catalog index every request context
+   * carries, and the recommender with its decision-record writer. */
+  struct mes_catalog_index *catalog;
+  struct mes_recommender *rec;
+  /* Decoded histories of active shoppers (ingest/histcache.h), sized by the
+   * policy's serving.history_cache_mb at open and at every reload; always
+   * made, so that a reload can turn it on (a cap of 0 turns it off). */
+  struct mes_histcache *hcache;
+  /* Pseudonym -> subject row hints for ingestion (subject/subjmap.h). */
+  struct mes_subjmap *smap;
+
+  /* The live model (see mes_engine_model): the pointer is swapped under
+   * model_mu; requests take a reference and never wait for training. */
+  pthread_mutex_t model_mu;
+  struct mes_model *model;
+  int64_t model_failed_id;  /* a stored model that did not load (not retried) */
+  pthread_mutex_t train_mu; /* one training at a time in this process */
+  /* Retraining (background thread only): */
+  int64_t train_events;     /* stored events when the live model was trained */
+  uint64_t train_mono_ns;   /* when it was trained or loaded */
+  uint64_t counted_mono_ns; /* last time the events were counted */
+};
+
+/* ------------------------------------------------------------- one call */
+
+/* What a verb holds from its start to its end: the request context (a
+ * reference to the policy snapshot, the clock, the actor) and the language
+ * the call's texts come in. */
+struct mes__call {
+  struct mes_engine *e;
+  struct mes_call *call; /* the caller's, or `own` when it passed none */
+  struct mes_call own;
+  struct mes_ctx ctx;
+  enum mes_lang lang;
+};
+
+/* Starts a call (call may be NULL: the host itself). Pair with mes__call_end. */
+void mes__call_begin(struct mes__call *k, struct mes_engine *e, struct mes_call *call);
+void mes__call_end(struct mes__call *k);
+
+/*
+ * Resolves subject id[0..len) (checked by the id rule) through
+ * mes_subject_resolve (with create, unless the caller is a subject token),
+ * keeps a subject token to its own subject (anything else is 403 forbidden,
+ * whether or not the other subject exists) and puts the pseudonym in the
+ * call. Errors: not_found (unknown, without create), forbidden, the
+ * resolver's.
+ */
+int mes__call_subject(struct mes__call *k, const char *id, size_t len, bool create, struct mes_subject *out,
+                      struct mes_err *err);
+/* The same, where an unknown subject is no error for a key (the consent
+ * verbs read it as "nothing granted" and create it on a write): out->row.id
+ * is 0 then. */
+int mes__call_subject_gate(struct mes__call *k, const char *id, size_t len, struct mes_subject *out,
+                           struct mes_err *err);
+
+/*
+ * The body as a JSON object checked against a field table (base/json.h).
+ * *out is a new reference. Errors: empty_body, malformed_json, invalid_utf8,
+ * wrong_type, unknown_field, missing_field and the field checks, with
+ * their JSON pointer.
+ */
+int mes__body_object(const struct mes_body *b, const struct mes_jfield *fields, size_t n_fields, json_t **out,
+                     struct mes_err *err);
+/* True when the body carries anything (text bytes or a document). */
+bool mes__body_given(const struct mes_body *b);
+
+/* Sets *p to NULL when p is not NULL: verbs clear their out pointers first. */
+#define MES__CLEAR(p) \
+  do {                \
+    if (p)            \
+      *(p) = NULL;    \
+  } while (0)
+
+#endif
