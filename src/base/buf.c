@@ -27,7 +27,7 @@ void mes_buf_reset(struct mes_buf *b) {
     b->data[0] = '\0';
 }
 
-static int reserve(struct mes_buf *b, size_t extra) {
+int mes_buf_reserve(struct mes_buf *b, size_t extra) {
   if (extra > b->max_len || b->len > b->max_len - extra)
     return MES_EBODY_TOO_LARGE;
   size_t need = b->len + extra + 1;
@@ -45,7 +45,7 @@ static int reserve(struct mes_buf *b, size_t extra) {
 }
 
 int mes_buf_append(struct mes_buf *b, const void *p, size_t n) {
-  int rc = reserve(b, n);
+  int rc = mes_buf_reserve(b, n);
   if (rc)
     return rc;
   if (n)
@@ -64,7 +64,7 @@ int mes_buf_printf(struct mes_buf *b, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return MES_EINTERNAL;
-  int rc = reserve(b, (size_t)n);
+  int rc = mes_buf_reserve(b, (size_t)n);
   if (rc)
     return rc;
   va_start(ap, fmt);

@@ -35,6 +35,12 @@ int mes_buf_append(struct mes_buf *b, const void *p, size_t n);
 int mes_buf_puts(struct mes_buf *b, const char *s);
 int mes_buf_printf(struct mes_buf *b, const char *fmt, ...) MES_PRINTF(2, 3);
 
+/* Makes room for extra more bytes and the NUL after them, leaving the
+ * content as it is: a writer may then fill data + len itself, raise len and
+ * put the NUL back (base/jw.c). MES_ENOMEM or MES_EBODY_TOO_LARGE as for an
+ * append of extra bytes. */
+int mes_buf_reserve(struct mes_buf *b, size_t extra);
+
 /* Takes the bytes out: returns the owned, NUL-terminated data (caller frees)
  * and leaves b empty. Never NULL unless out of memory. */
 char *mes_buf_steal(struct mes_buf *b);

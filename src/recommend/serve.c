@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jw.h"
 #include "base/mtime.h"
 #include "recommend/rec_int.h"
 
@@ -48,23 +49,32 @@ static bool shows_personal(const struct mes_cand *cd) {
   return cd->disclosure == MES_DISCLOSE_EXPLICIT && mes_reason_is_personal(cd->reason);
 }
 
-json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cd, const struct rec_cand_x *x, bool all,
-                            bool with_event_id) {
-  json_t *arr = json_array();
-  if (!arr || !shows_personal(cd))
-    return arr;
+/* Caps the text of one request (reply and record): a reply of
+ * MES_REC_COUNT_MAX items with their longest reasons and a record naming
+ * every candidate stay far below it; it bounds a mistake, not a load. */
+#define REC_TEXT_MAX ((size_t)16 << 20)
+
+/* based_on of cd: the history entries and named interests its reason cites
+ * (every part the guard left in the score when `all`, for why), each with
+ * its event id when with_event_id. */
+static void write_based(struct rec_state *s, struct mes_jw *w, const struct mes_cand *cd, const struct rec_cand_x *x,
+                        bool all, bool with_event_id) {
+  mes_jw_array(w);
   size_t limit = all ? (size_t)-1 : MES_GUARD_MAX_BASED, n = 0;
-  bool bad = false;
   /* A named interest first when it is the reason: it is what the text says. */
-  for (int pass = 0; pass < 2; pass++) {
+  for (int pass = 0; pass < 2 && shows_personal(cd); pass++) {
     bool interests = (pass == 0) == (cd->reason == MES_REASON_YOU_TOLD_US);
     if (interests) {
       for (size_t j = 0; j < x->n_contrib && n < limit; j++) {
         int32_t h = x->contrib[j].hist;
         if (h >= 0)
           continue;
-        bad |= json_array_append_new(arr, json_pack("{s:s, s:s}", "type", "interest", "category",
-                                                     s->interests[-1 - h])) != 0;
+        mes_jw_object(w);
+        mes_jw_key(w, "type");
+        mes_jw_string(w, "interest");
+        mes_jw_key(w, "category");
+        mes_jw_string(w, s->interests[-1 - h]);
+        mes_jw_object_end(w);
         n++;
       }
       continue;
@@ -79,21 +89,26 @@ json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cd, cons
       const struct mes_hist *e = &s->hist[h];
       char ts[32];
       mes_time_format(e->ts_ms, ts);
-      json_t *o = json_pack("{s:s, s:s, s:s}", "type", type_name(s, e->type), "item", e->item, "ts", ts);
-      if (o && with_event_id && s->hist_x[h].event_id)
-        bad |= json_object_set_new(o, "event_id", json_string(s->hist_x[h].event_id)) != 0;
-      bad |= json_array_append_new(arr, o) != 0;
+      mes_jw_object(w);
+      mes_jw_key(w, "type");
+      mes_jw_string(w, type_name(s, e->type));
+      mes_jw_key(w, "item");
+      mes_jw_string(w, e->item);
+      mes_jw_key(w, "ts");
+      mes_jw_string(w, ts);
+      if (with_event_id && s->hist_x[h].event_id) {
+        mes_jw_key(w, "event_id");
+        mes_jw_string(w, s->hist_x[h].event_id);
+      }
+      mes_jw_object_end(w);
       n++;
     }
   }
-  if (bad) {
-    json_decref(arr);
-    return NULL;
-  }
-  return arr;
+  mes_jw_array_end(w);
 }
 
-json_t *mes__rec_reason_json(struct rec_state *s, const struct mes_cand *cd, const struct rec_cand_x *x) {
+/* The reason of cd: {"code", "text", "based_on"}. */
+static void write_reason(struct rec_state *s, struct mes_jw *w, const struct mes_cand *cd, const struct rec_cand_x *x) {
   char subject[MES_EXPLAIN_TEXT] = "", text[MES_EXPLAIN_TEXT];
   enum mes_kind kind = MES_KIND_VIEW;
   bool implicit = cd->disclosure == MES_DISCLOSE_IMPLICIT;
@@ -127,9 +142,41 @@ json_t *mes__rec_reason_json(struct rec_state *s, const struct mes_cand *cd, con
     break;
   }
   mes_explain_reason(cd->reason, s->lang, subject, kind, implicit, text, sizeof text);
-  json_t *based = mes__rec_based_json(s, cd, x, false, false);
-  return based ? json_pack("{s:s, s:s, s:o}", "code", mes_reason_code(cd->reason), "text", text, "based_on", based)
-               : NULL;
+  mes_jw_object(w);
+  mes_jw_key(w, "code");
+  mes_jw_string(w, mes_reason_code(cd->reason));
+  mes_jw_key(w, "text");
+  mes_jw_string(w, text);
+  mes_jw_key(w, "based_on");
+  write_based(s, w, cd, x, false, false);
+  mes_jw_object_end(w);
+}
+
+/* why (why.c) takes the same parts as values: written, then parsed, so
+ * that one function says what each holds. New, or NULL when out of memory. */
+static json_t *parsed(struct mes_buf *b, const struct mes_jw *w) {
+  json_t *v = mes_jw_finish(w) ? NULL : json_loadb(b->data, b->len, 0, NULL);
+  mes_buf_release(b);
+  return v;
+}
+
+json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cd, const struct rec_cand_x *x, bool all,
+                            bool with_event_id) {
+  struct mes_buf b;
+  struct mes_jw w;
+  mes_buf_init(&b, REC_TEXT_MAX);
+  mes_jw_init(&w, &b);
+  write_based(s, &w, cd, x, all, with_event_id);
+  return parsed(&b, &w);
+}
+
+json_t *mes__rec_reason_json(struct rec_state *s, const struct mes_cand *cd, const struct rec_cand_x *x) {
+  struct mes_buf b;
+  struct mes_jw w;
+  mes_buf_init(&b, REC_TEXT_MAX);
+  mes_jw_init(&w, &b);
+  write_reason(s, &w, cd, x);
+  return parsed(&b, &w);
 }
 
 /* ---------------------------------------------------------------- the pipeline */
@@ -235,12 +282,12 @@ static void count_rule(struct mes_rec_outcome *oc, const char *rule) {
 }
 
 /* One group of the record's "suppressed_by": the candidates one rule
- * removed with the same detail. */
+ * removed with the same detail, chained through their run indexes. */
 struct sup_group {
   const char *rule; /* static */
   const char *detail;
   uint64_t hash;
-  json_t *items; /* borrowed from the group's object */
+  int32_t first, last; /* run indexes */
 };
 
 static uint64_t detail_hash(const char *rule, const char *detail) {
@@ -250,16 +297,16 @@ static uint64_t detail_hash(const char *rule, const char *detail) {
   return h;
 }
 
-/* The record's own part: what the reply does not say, through jansson.
- * What the rules removed is stored grouped by rule and detail,
- * "suppressed_by": [{"rule", "detail", "items": [...]}], and read back as
- * the contract's flat "suppressed" list (mes_json_ungroup, record.c): an
- * active shopper's frequency cap removes a few hundred candidates a
- * request, nearly all with the same sentence, and an object per entry cost
- * jansson about a microsecond each to dump, most of a record's cost, and
- * made records of 10-80 KB. New, or NULL when out of memory. */
-static char *record_part(struct rec_state *s, const struct run *run, const struct mes_cand *const *best,
-                         size_t n_served) {
+/* The record's own part: what the reply does not say. What the rules
+ * removed is stored grouped by rule and detail, "suppressed_by": [{"rule",
+ * "detail", "items": [...]}], and read back as the contract's flat
+ * "suppressed" list (mes_json_ungroup, record.c): an active shopper's
+ * frequency cap removes a few hundred candidates a request, nearly all with
+ * the same sentence, which one object per entry would repeat in records of
+ * 10-80 KB. Groups come in the order of their first candidate, items in run
+ * order. MES_OK, or the writer's failure (or MES_ENOMEM). */
+static int write_record_part(struct rec_state *s, struct mes_jw *w, const struct run *run,
+                             const struct mes_cand *const *best, size_t n_served) {
   char ts[32];
   mes_time_format(s->c->now_ms, ts);
   int64_t model_id = s->m ? mes_model_id(s->m) : 0;
@@ -269,90 +316,134 @@ static char *record_part(struct rec_state *s, const struct run *run, const struc
   size_t n_slots = 16;
   while (n_slots < 2 * n_dropped)
     n_slots *= 2;
-  struct sup_group *slot = mes__rec_alloc(&s->arena, n_slots * sizeof *slot);
-  json_t *groups = slot ? json_array() : NULL;
-  json_t *head = groups ? json_pack("{s:s, s:s, s:s, s:o, s:o}", "ts", ts, "placement", s->req.placement, "channel",
-                                    mes_channel_name(s->req.channel), "model",
-                                    model_id > 0 ? json_integer(model_id) : json_null(), "suppressed_by", groups)
-                        : NULL;
-  int rc = head ? 0 : -1;
-  for (size_t i = 0; !rc && i < run->n; i++) {
+  uint32_t *slot = mes__rec_alloc(&s->arena, n_slots * sizeof *slot); /* group index + 1; 0: free */
+  struct sup_group *group = mes__rec_alloc(&s->arena, (n_dropped + 1) * sizeof *group);
+  int32_t *next = mes__rec_alloc(&s->arena, (run->n + 1) * sizeof *next); /* in the same group; -1: last */
+  if (!slot || !group || !next)
+    return MES_ENOMEM;
+  size_t n_groups = 0;
+  for (size_t i = 0; i < run->n; i++) {
     const struct mes_cand *cd = &run->c[i];
     if (!cd->dropped)
       continue;
     const char *rule = cd->rule ? cd->rule : "";
     uint64_t h = detail_hash(rule, cd->detail);
     size_t k = (size_t)h & (n_slots - 1);
-    while (slot[k].items && !(slot[k].hash == h && slot[k].rule == rule && strcmp(slot[k].detail, cd->detail) == 0))
+    const struct sup_group *g;
+    while (slot[k] && !((g = &group[slot[k] - 1])->hash == h && g->rule == rule && strcmp(g->detail, cd->detail) == 0))
       k = (k + 1) & (n_slots - 1);
-    if (!slot[k].items) {
-      json_t *items = json_array();
-      json_t *g = items ? json_pack("{s:s, s:s, s:o}", "rule", rule, "detail", cd->detail, "items", items) : NULL;
-      if (!g || json_array_append_new(groups, g)) {
-        rc = -1;
-        break;
-      }
-      slot[k] = (struct sup_group){.rule = rule, .detail = cd->detail, .hash = h, .items = items};
+    next[i] = -1;
+    if (!slot[k]) {
+      group[n_groups] =
+          (struct sup_group){.rule = rule, .detail = cd->detail, .hash = h, .first = (int32_t)i, .last = (int32_t)i};
+      slot[k] = (uint32_t)++n_groups;
+    } else {
+      struct sup_group *same = &group[slot[k] - 1];
+      next[same->last] = (int32_t)i;
+      same->last = (int32_t)i;
     }
-    rc = json_array_append_new(slot[k].items, json_string(cd->item));
   }
+  mes_jw_object(w);
+  mes_jw_key(w, "ts");
+  mes_jw_string(w, ts);
+  mes_jw_key(w, "placement");
+  mes_jw_string(w, s->req.placement);
+  mes_jw_key(w, "channel");
+  mes_jw_string(w, mes_channel_name(s->req.channel));
+  mes_jw_key(w, "model");
+  if (model_id > 0)
+    mes_jw_integer(w, model_id);
+  else
+    mes_jw_null(w);
+  mes_jw_key(w, "suppressed_by");
+  mes_jw_array(w);
+  for (size_t g = 0; g < n_groups; g++) {
+    mes_jw_object(w);
+    mes_jw_key(w, "rule");
+    mes_jw_string(w, group[g].rule);
+    mes_jw_key(w, "detail");
+    mes_jw_string(w, group[g].detail);
+    mes_jw_key(w, "items");
+    mes_jw_array(w);
+    for (int32_t i = group[g].first; i >= 0; i = next[i])
+      mes_jw_string(w, run->c[i].item);
+    mes_jw_array_end(w);
+    mes_jw_object_end(w);
+  }
+  mes_jw_array_end(w);
   /* What a rule changed in a served item (its score, reason or
    * disclosure): as rare as it is telling, so kept flat. */
-  json_t *adjusted = NULL;
-  for (size_t i = 0; !rc && i < n_served; i++) {
+  bool adjusted = false;
+  for (size_t i = 0; i < n_served; i++) {
     if (!best[i]->adjusted_by)
       continue;
-    if (!adjusted && (!(adjusted = json_array()) || json_object_set_new(head, "adjusted", adjusted))) {
-      rc = -1;
-      break;
+    if (!adjusted) {
+      mes_jw_key(w, "adjusted");
+      mes_jw_array(w);
+      adjusted = true;
     }
-    rc = json_array_append_new(adjusted, json_pack("{s:s, s:s, s:s}", "item", best[i]->item, "rule",
-                                                   best[i]->adjusted_by, "detail",
-                                                   best[i]->adjusted_detail ? best[i]->adjusted_detail : ""));
+    mes_jw_object(w);
+    mes_jw_key(w, "item");
+    mes_jw_string(w, best[i]->item);
+    mes_jw_key(w, "rule");
+    mes_jw_string(w, best[i]->adjusted_by);
+    mes_jw_key(w, "detail");
+    mes_jw_string(w, best[i]->adjusted_detail ? best[i]->adjusted_detail : "");
+    mes_jw_object_end(w);
   }
+  if (adjusted)
+    mes_jw_array_end(w);
   /* Evidence the scorer left out before any candidate existed (on email
    * and ads, an inference counts for nothing): no item to name, so said
    * once for the request. */
-  if (!rc && s->n_withheld) {
+  if (s->n_withheld) {
     char detail[MES_GUARD_DETAIL];
     snprintf(detail, sizeof detail,
              "Data from a sensitive category the person did not name was not used on %s (%zu item%s of their "
              "history).",
              mes_channel_name(s->req.channel), s->n_withheld, s->n_withheld == 1 ? "" : "s");
-    rc = json_object_set_new(head, "withheld", json_pack("[{s:s, s:s}]", "rule", "sensitive", "detail", detail));
+    mes_jw_key(w, "withheld");
+    mes_jw_array(w);
+    mes_jw_object(w);
+    mes_jw_key(w, "rule");
+    mes_jw_string(w, "sensitive");
+    mes_jw_key(w, "detail");
+    mes_jw_string(w, detail);
+    mes_jw_object_end(w);
+    mes_jw_array_end(w);
   }
-  char *text = rc ? NULL : mes_json_dump(head);
-  json_decref(head);
-  return text;
+  mes_jw_object_end(w);
+  return mes_jw_finish(w);
 }
 
-/* Keeps the record: the reply's text as sent, then its own part (the two
- * read back as one object: mes_json_load_parts), so the answer is
- * serialized once for both. Seals it for a known subject and queues it with
- * the impressions. Failures cost the record, never the answer. */
-static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, const char *reply, size_t reply_len,
-                        const struct run *run, const struct mes_cand *const *best, const char *const *served,
-                        size_t n_served) {
+/* Keeps the record: the reply's text as sent (what doc holds), a newline,
+ * then its own part (the two read back as one object: mes_json_load_parts),
+ * so the answer is written once for both. Seals it for a known subject and
+ * queues it with the impressions. doc is taken over (left released).
+ * Failures cost the record, never the answer. */
+static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, struct mes_buf *doc, const struct run *run,
+                        const struct mes_cand *const *best, const char *const *served, size_t n_served) {
   const struct mes_ctx *c = s->c;
-  char *part = record_part(s, run, best, n_served);
-  size_t part_len = part ? strlen(part) : 0, len = reply_len + 1 + part_len;
-  char *doc = part ? malloc(len + 1) : NULL;
-  if (!doc) {
-    free(part);
-    mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: out of memory", rid_s);
+  struct mes_jw w;
+  int rc = mes_buf_append(doc, "\n", 1);
+  if (!rc) {
+    mes_jw_init(&w, doc);
+    rc = write_record_part(s, &w, run, best, n_served);
+  }
+  size_t len = doc->len;
+  char *text = rc ? NULL : mes_buf_steal(doc);
+  mes_buf_release(doc);
+  if (!text) {
+    mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: %s", rid_s, mes_rc_code(rc ? rc : MES_ENOMEM));
     return;
   }
-  memcpy(doc, reply, reply_len);
-  doc[reply_len] = '\n';
-  memcpy(doc + reply_len + 1, part, part_len + 1);
-  free(part);
   int64_t sid = s->known ? s->subj.row.id : 0;
-  uint8_t *stored = (uint8_t *)doc;
+  uint8_t *stored = (uint8_t *)text;
   if (sid) { /* personal: sealed with the subject's key, so erasure shreds it */
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    int rc = mes_subject_seal(c, sid, "decision", doc, len, &sealed, &sealed_len);
-    free(doc);
+    rc = mes_subject_seal(c, sid, "decision", text, len, &sealed, &sealed_len);
+    free(text);
     if (rc) {
       mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: sealing failed", rid_s);
       return;
@@ -403,7 +494,8 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
   s.lang = lang >= 0 && lang < MES_LANG_N ? lang : MES_LANG_EN;
   s.no_rules = !rules;
   struct run run = {0};
-  json_t *items = NULL;
+  struct mes_buf doc; /* the reply, then the record's own part */
+  mes_buf_init(&doc, REC_TEXT_MAX);
   int rc = mes_recommend_parse(c, body, &s.req, err);
   if (rc)
     goto done;
@@ -416,8 +508,7 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
   /* The count best of those standing. */
   const struct mes_cand **best = mes__rec_alloc(&s.arena, (run.n + 1) * sizeof *best);
   const char **served = mes__rec_alloc(&s.arena, ((size_t)s.req.count + 1) * sizeof *served);
-  items = json_array();
-  if (!best || !served || !items) {
+  if (!best || !served) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto done;
   }
@@ -430,6 +521,19 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
   }
   qsort(best, nb, sizeof *best, by_score);
   size_t n_out = nb < (size_t)s.req.count ? nb : (size_t)s.req.count;
+  int64_t rid = mes__rec_new_rid();
+  char rid_s[MES_REC_ID_LEN + 1];
+  mes__rec_format_rid(rid, rid_s);
+  /* The reply, written as it is sent (and as mes_json_dump would write it). */
+  struct mes_jw w;
+  mes_jw_init(&w, &doc);
+  mes_jw_object(&w);
+  mes_jw_key(&w, "request_id");
+  mes_jw_string(&w, rid_s);
+  mes_jw_key(&w, "personalized");
+  mes_jw_bool(&w, s.personalized);
+  mes_jw_key(&w, "items");
+  mes_jw_array(&w);
   double floor = INFINITY;
   for (size_t i = 0; i < n_out; i++) {
     const struct mes_cand *cd = best[i];
@@ -440,42 +544,48 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
     if (shown > floor)
       shown = floor;
     floor = shown;
-    json_t *reason = mes__rec_reason_json(&s, cd, x);
-    json_t *o = reason ? json_pack("{s:s, s:f, s:s, s:o}", "item", cd->item, "score", shown,
-                                   "disclosure", disclosure_name(cd->disclosure), "reason", reason)
-                       : NULL;
-    if (!o || json_array_append_new(items, o)) {
-      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
-      goto done;
-    }
+    mes_jw_object(&w);
+    mes_jw_key(&w, "item");
+    mes_jw_string(&w, cd->item);
+    mes_jw_key(&w, "score");
+    mes_jw_real(&w, shown, MES_JW_REAL_PRECISION);
+    mes_jw_key(&w, "disclosure");
+    mes_jw_string(&w, disclosure_name(cd->disclosure));
+    mes_jw_key(&w, "reason");
+    write_reason(&s, &w, cd, x);
+    mes_jw_object_end(&w);
     served[i] = cd->item;
   }
-  int64_t rid = mes__rec_new_rid();
-  char rid_s[MES_REC_ID_LEN + 1];
-  mes__rec_format_rid(rid, rid_s);
-  json_t *reply = json_pack("{s:s, s:b, s:O}", "request_id", rid_s, "personalized", s.personalized, "items", items);
-  char *reply_text = reply ? mes_json_dump(reply) : NULL;
-  if (!reply_text) {
-    json_decref(reply);
+  mes_jw_array_end(&w);
+  mes_jw_object_end(&w);
+  if ((rc = mes_jw_finish(&w))) {
+    /* Only memory can run out here: the rest is text this module made. */
+    if (rc != MES_ENOMEM)
+      mes_log(c->log, MES_LOG_ERROR, "recommendation reply not written: %s", mes_rc_code(rc));
+    rc = mes_err_set(err, rc == MES_ENOMEM ? MES_ENOMEM : MES_EINTERNAL, NULL, NULL);
+    goto done;
+  }
+  if (out && !(*out = json_loadb(doc.data, doc.len, 0, NULL))) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto done;
   }
-  size_t reply_len = strlen(reply_text);
-  keep_record(&s, rid, rid_s, reply_text, reply_len, &run, best, served, n_out);
-  if (out)
-    *out = reply;
-  else
-    json_decref(reply);
   if (text) {
-    *text = reply_text;
-    *text_len = reply_len;
-  } else {
-    free(reply_text);
+    if (!(*text = malloc(doc.len + 1))) {
+      if (out) {
+        json_decref(*out);
+        *out = NULL;
+      }
+      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+      goto done;
+    }
+    memcpy(*text, doc.data, doc.len + 1);
+    *text_len = doc.len;
   }
+  keep_record(&s, rid, rid_s, &doc, &run, best, served, n_out);
   oc->personalized = s.personalized;
   oc->n_items = n_out;
 done:
-  json_decref(items);
+  mes_buf_release(&doc);
   mes__rec_state_release(&s);
   return rc;
 }
