@@ -19,6 +19,11 @@
  * Deleting shifts the following entries of the probe run back (no
  * tombstones), so the table never fills with dead slots.
  *
+ * The table is this file's own rather than base/htab's: its slots hold an
+ * entry's pointer beside the full hash, so that a hit reads one slot line
+ * and one entry line; base/htab's 8-byte slots would hold an index into an
+ * array of entry pointers, a third line per lookup.
+ *
  * Building reads every item inside a store transaction that writes nothing:
  * holding the store's writer lock while reading means no item write can
  * slip between the read and the installation of the table, because writers
@@ -29,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
 #include "catalog/catalog_int.h"
 #include "store/store.h"
 
@@ -80,28 +86,6 @@ struct mes_catalog_index {
   char **names;
   size_t n_names, cap_names;
 };
-
-/* 64-bit hash of an id, eight bytes at a time, with MurmurHash3's finaliser
- * so that the low bits (which pick the slot) depend on every byte. */
-static uint64_t hash_id(const char *s, size_t len) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ (len * 0xC2B2AE3D27D4EB4Full);
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, s + i, 8);
-    h = (h ^ w) * 0x87C37B91114253D5ull;
-    h ^= h >> 31;
-  }
-  uint64_t tail = 0;
-  memcpy(&tail, s + i, len - i); /* byte order does not matter: hashes never leave the process */
-  h = (h ^ tail) * 0x87C37B91114253D5ull;
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDull;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ull;
-  h ^= h >> 33;
-  return h;
-}
 
 static const char *ent_id(const struct ent *e) {
   return e->data;
@@ -342,7 +326,7 @@ done:
 static int table_put(struct mes_catalog_index *ix, struct ent *e) {
   if ((ix->n_items + 1) * 2 > ix->n_slots && grow(ix))
     return MES_ENOMEM;
-  uint64_t h = hash_id(ent_id(e), e->id_len);
+  uint64_t h = mes_hash_bytes(ent_id(e), e->id_len);
   struct slot *s = slot_of(ix, ent_id(e), e->id_len, h);
   if (s->e)
     free(s->e);
@@ -436,7 +420,7 @@ void mes__catalog_index_remove(struct mes_catalog_index *ix, const char *id) {
   wr_lock(ix);
   if (ix->built) {
     size_t len = strlen(id);
-    struct slot *s = slot_of(ix, id, len, hash_id(id, len));
+    struct slot *s = slot_of(ix, id, len, mes_hash_bytes(id, len));
     if (s->e)
       slot_remove(ix, s);
   }
@@ -499,7 +483,7 @@ static void fill_entry(const struct mes_catalog_index *ix, const struct ent *e, 
 
 /* The entry of id (read lock held, index built), or NULL. */
 static const struct ent *find(const struct mes_catalog_index *ix, const char *id, size_t len) {
-  return ix->built ? slot_of(ix, id, len, hash_id(id, len))->e : NULL;
+  return ix->built ? slot_of(ix, id, len, mes_hash_bytes(id, len))->e : NULL;
 }
 
 int mes_catalog_index_lookup(struct mes_catalog_index *ix, struct mes_store *st, const char *id, size_t len,
@@ -531,7 +515,7 @@ int mes_catalog_index_lookup_many(struct mes_catalog_index *ix, struct mes_store
     size_t m = n - at < MANY_AHEAD ? n - at : MANY_AHEAD;
     uint64_t h[MANY_AHEAD];
     for (size_t k = 0; k < m; k++) {
-      h[k] = hash_id(ids[at + k], lens[at + k]);
+      h[k] = mes_hash_bytes(ids[at + k], lens[at + k]);
       if (ix->built)
         __builtin_prefetch(&ix->slots[h[k] & mask]);
     }

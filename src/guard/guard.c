@@ -235,34 +235,19 @@ bool mes__guard_is_personal(const struct mes_cand *c) {
 /* ------------------------------------------------------------------------ */
 /* Candidate index                                                          */
 
-/* FNV-1a: short ids, one pass, good enough spread for a table this size. */
-static uint32_t hash_str(const char *s) {
-  uint32_t h = 2166136261u;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 16777619u;
-  return h;
-}
-
-static uint32_t hash_midx(int32_t m) { return (uint32_t)m * 2654435761u; }
-
 static void idx_fill(struct mes__idx *x, const struct mes_cand *cands, size_t base, size_t n, bool by_midx) {
   x->cands = cands;
   x->by_midx = by_midx;
   if (n > MES__IDX_MAX)
     n = MES__IDX_MAX;
-  uint32_t slots = 64;
-  while (slots < 2 * n)
-    slots *= 2;
-  x->mask = slots - 1;
-  memset(x->slot, 0, slots * sizeof x->slot[0]);
+  /* only the slots this chunk needs are cleared: small pages clear little */
+  mes_htab_init_fixed(&x->t, x->slot, mes_htab_slots_for(n));
   for (size_t i = base; i < base + n; i++) {
     const struct mes_cand *c = &cands[i];
     if (c->dropped || (by_midx && c->midx < 0) || (!by_midx && !c->item))
       continue;
-    uint32_t s = (by_midx ? hash_midx(c->midx) : hash_str(c->item)) & x->mask;
-    while (x->slot[s].cand)
-      s = (s + 1) & x->mask;
-    x->slot[s].cand = (uint32_t)i + 1;
+    uint32_t key = by_midx ? (uint32_t)c->midx : mes_htab_tag(mes_hash_str(c->item));
+    mes_htab_add(&x->t, key, (uint32_t)i + 1, NULL); /* sized for n */
   }
 }
 
@@ -274,26 +259,19 @@ void mes__idx_midx(struct mes__idx *x, const struct mes_cand *cands, size_t base
   idx_fill(x, cands, base, n, true);
 }
 
-/* *pos holds the next slot to probe + 1 (0: start at the hash). */
-static struct mes__idx_slot *idx_next(struct mes__idx *x, uint32_t h, const char *item, int32_t midx,
-                                      uint32_t *pos) {
-  uint32_t s = *pos ? *pos - 1 : h & x->mask;
-  for (; x->slot[s].cand; s = (s + 1) & x->mask) {
-    const struct mes_cand *c = &x->cands[x->slot[s].cand - 1];
-    if (item ? strcmp(c->item, item) == 0 : c->midx == midx) {
-      *pos = ((s + 1) & x->mask) + 1;
-      return &x->slot[s];
-    }
-  }
+struct mes_htab_slot *mes__idx_next_item(struct mes__idx *x, const char *item, size_t *pos) {
+  if (!item || x->by_midx)
+    return NULL;
+  uint32_t tag = *pos ? x->tag : (x->tag = mes_htab_tag(mes_hash_str(item)));
+  struct mes_htab_slot *s;
+  while ((s = mes_htab_next(&x->t, tag, pos)))
+    if (strcmp(x->cands[s->val - 1].item, item) == 0)
+      return s;
   return NULL;
 }
 
-struct mes__idx_slot *mes__idx_next_item(struct mes__idx *x, const char *item, uint32_t *pos) {
-  return item && !x->by_midx ? idx_next(x, hash_str(item), item, -1, pos) : NULL;
-}
-
-struct mes__idx_slot *mes__idx_next_midx(struct mes__idx *x, int32_t midx, uint32_t *pos) {
-  return midx >= 0 && x->by_midx ? idx_next(x, hash_midx(midx), NULL, midx, pos) : NULL;
+struct mes_htab_slot *mes__idx_next_midx(struct mes__idx *x, int32_t midx, size_t *pos) {
+  return midx >= 0 && x->by_midx ? mes_htab_next(&x->t, (uint32_t)midx, pos) : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -303,39 +281,43 @@ int64_t mes__guard_cap_since(const struct mes_guard_facts *f) {
   return f->now_ms - (int64_t)f->policy->guardrails.frequency_cap_window_hours * MS_PER_HOUR;
 }
 
-size_t mes_guard_shown_slots(size_t n_imps) {
-  size_t n = 16;
-  while (n < 2 * n_imps && n < SIZE_MAX / 4)
-    n *= 2;
-  return n;
+size_t mes_guard_shown_bytes(size_t n_imps) {
+  return mes_htab_slots_for(n_imps) * sizeof(struct mes_htab_slot) + n_imps * sizeof(uint32_t);
 }
 
-void mes_guard_shown_count(const struct mes_guard_facts *f, struct mes_guard_shown *sh,
-                           struct mes_guard_shown_slot *slots, size_t n_slots) {
-  memset(slots, 0, n_slots * sizeof *slots);
-  sh->slot = slots;
-  sh->mask = n_slots - 1;
+/* The slot of item in sh, or NULL. */
+static const struct mes_htab_slot *shown_slot(const struct mes_guard_shown *sh, const char *item, uint32_t tag) {
+  const struct mes_htab_slot *s;
+  for (size_t pos = 0; (s = mes_htab_next(&sh->t, tag, &pos));)
+    if (strcmp(sh->imps[s->val - 1].item, item) == 0)
+      return s;
+  return NULL;
+}
+
+void mes_guard_shown_count(const struct mes_guard_facts *f, struct mes_guard_shown *sh, void *storage) {
+  size_t n_slots = mes_htab_slots_for(f->n_imps);
+  mes_htab_init_fixed(&sh->t, storage, n_slots);
+  sh->imps = f->imps;
+  sh->times = (uint32_t *)((struct mes_htab_slot *)storage + n_slots);
   int64_t since = mes__guard_cap_since(f);
   for (size_t i = 0; i < f->n_imps; i++) {
     const struct mes_impression *im = &f->imps[i];
     if (im->ts_ms < since || !im->item) /* one stamped after now (clock steps, a request just served) still counts */
       continue;
-    uint32_t h = hash_str(im->item);
-    size_t s = h & sh->mask;
-    while (slots[s].item && !(slots[s].hash == h && strcmp(slots[s].item, im->item) == 0))
-      s = (s + 1) & sh->mask;
-    slots[s].item = im->item;
-    slots[s].hash = h;
-    slots[s].times++;
+    uint32_t tag = mes_htab_tag(mes_hash_str(im->item));
+    const struct mes_htab_slot *s = shown_slot(sh, im->item, tag);
+    if (s) {
+      sh->times[s->val - 1]++;
+    } else {
+      mes_htab_add(&sh->t, tag, (uint32_t)i + 1, NULL); /* sized for every impression */
+      sh->times[i] = 1;
+    }
   }
 }
 
 uint32_t mes_guard_shown_times(const struct mes_guard_shown *sh, const char *item) {
-  uint32_t h = hash_str(item);
-  for (size_t s = h & sh->mask; sh->slot[s].item; s = (s + 1) & sh->mask)
-    if (sh->slot[s].hash == h && strcmp(sh->slot[s].item, item) == 0)
-      return sh->slot[s].times;
-  return 0;
+  const struct mes_htab_slot *s = shown_slot(sh, item, mes_htab_tag(mes_hash_str(item)));
+  return s ? sh->times[s->val - 1] : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -401,10 +383,10 @@ void mes__guard_each_bought(const struct mes_guard_facts *f, struct mes_cand *ca
     for (size_t i = 0; i < f->n_hist; i++) {
       if (f->hist[i].kind != MES_KIND_PURCHASE)
         continue;
-      uint32_t pos = 0;
-      for (struct mes__idx_slot *s; (s = mes__idx_next_item(&x, f->hist[i].item, &pos));)
-        if (!cands[s->cand - 1].dropped)
-          act(&cands[s->cand - 1], &f->hist[i], ud);
+      size_t pos = 0;
+      for (struct mes_htab_slot *s; (s = mes__idx_next_item(&x, f->hist[i].item, &pos));)
+        if (!cands[s->val - 1].dropped)
+          act(&cands[s->val - 1], &f->hist[i], ud);
     }
   }
 }
@@ -426,9 +408,9 @@ void mes__guard_each_substitute(const struct mes_guard_facts *f, struct mes_cand
       if (!bought || bought->n_cats == 0)
         continue; /* without its categories, "same kind of thing" cannot be told */
       for (size_t k = 0; k < nn; k++) {
-        uint32_t pos = 0;
-        for (struct mes__idx_slot *s; (s = mes__idx_next_midx(&x, (int32_t)nb[k].item, &pos));) {
-          struct mes_cand *c = &cands[s->cand - 1];
+        size_t pos = 0;
+        for (struct mes_htab_slot *s; (s = mes__idx_next_midx(&x, (int32_t)nb[k].item, &pos));) {
+          struct mes_cand *c = &cands[s->val - 1];
           if (!c->dropped && mes__guard_shared_cat(&c->facts, bought))
             act(c, h, ud);
         }

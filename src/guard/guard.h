@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/htab.h"
 #include "model/model.h"
 #include "policy/policy.h"
 
@@ -83,16 +84,12 @@ struct mes_item_facts {
  * cap's window, counted once per request (mes_guard_shown_count): a request
  * whose candidates the rules keep dropping runs them over several rounds of
  * newcomers, and an active shopper's impressions run to thousands, which
- * the cap would otherwise count again in every round. An open-addressing
- * table; the slots belong to whoever built it. */
-struct mes_guard_shown_slot {
-  const char *item; /* borrowed from the impressions; NULL: free */
-  uint32_t hash;
-  uint32_t times;
-};
+ * the cap would otherwise count again in every round. A base/htab table
+ * and the counts, in storage that belongs to whoever built it. */
 struct mes_guard_shown {
-  struct mes_guard_shown_slot *slot;
-  size_t mask; /* slots - 1 */
+  struct mes_htab t;                 /* an item's tag -> index + 1 of its first impression in imps */
+  const struct mes_impression *imps; /* borrowed: the facts' */
+  uint32_t *times;                   /* by the index of an item's first impression; the caller's storage */
 };
 
 /* Everything a rule may know about one request. Pointers are borrowed for
@@ -227,14 +224,13 @@ const char *mes_guard_undeclared_sensitive(const struct mes_guard_facts *f, cons
  * own surfaces among other items (web, app, store). */
 bool mes_guard_channel_pushes(enum mes_channel ch);
 
-/* Slots (a power of two) for counting n impressions. */
-size_t mes_guard_shown_slots(size_t n_imps);
-/* Counts f->imps inside the frequency cap's window into *sh, over `slots`
- * (n_slots from mes_guard_shown_slots(f->n_imps); owned by the caller, which
+/* Bytes of storage (aligned for a uint32_t) for counting n impressions. */
+size_t mes_guard_shown_bytes(size_t n_imps);
+/* Counts f->imps inside the frequency cap's window into *sh, in `storage`
+ * (mes_guard_shown_bytes(f->n_imps) bytes, owned by the caller, which
  * keeps them, and the impressions, alive while sh is used). Point
  * f->shown at sh afterwards. */
-void mes_guard_shown_count(const struct mes_guard_facts *f, struct mes_guard_shown *sh,
-                           struct mes_guard_shown_slot *slots, size_t n_slots);
+void mes_guard_shown_count(const struct mes_guard_facts *f, struct mes_guard_shown *sh, void *storage);
 /* How many times item was shown in the window (0: never). */
 uint32_t mes_guard_shown_times(const struct mes_guard_shown *sh, const char *item);
 

@@ -44,21 +44,17 @@ static inline bool mes__guard_knows(const struct mes_guard_facts *f) {
 #define MES__IDX_SLOTS 1024 /* 8 KiB: lives on the stack */
 #define MES__IDX_MAX (MES__IDX_SLOTS / 2) /* candidates per chunk: load factor <= 1/2 */
 
-struct mes__idx_slot {
-  uint32_t cand; /* candidate index + 1; 0 = empty */
-  uint32_t hits; /* a counter rules may use (frequency cap) */
-};
-
 /* Indexes cands[base .. base+n) (n <= MES__IDX_MAX) that are not dropped,
  * by item id or by model index (candidates with midx < 0 are left out).
  * Candidates are expected to name distinct items; a repeated item is
  * indexed once per candidate and found through mes__idx_next_item or
- * mes__idx_next_midx. */
+ * mes__idx_next_midx. A slot's val is the candidate's index + 1. */
 struct mes__idx {
   const struct mes_cand *cands; /* borrowed: the whole array */
   bool by_midx;
-  uint32_t mask; /* slots in use - 1: a power of two >= twice the chunk, so small pages clear little */
-  struct mes__idx_slot slot[MES__IDX_SLOTS];
+  uint32_t tag; /* of the item mes__idx_next_item walks */
+  struct mes_htab t; /* model index, or the item's tag -> candidate index + 1 */
+  struct mes_htab_slot slot[MES__IDX_SLOTS];
 };
 
 /* Start of the frequency cap's window: impressions before it do not count. */
@@ -68,9 +64,9 @@ void mes__idx_items(struct mes__idx *x, const struct mes_cand *cands, size_t bas
 void mes__idx_midx(struct mes__idx *x, const struct mes_cand *cands, size_t base, size_t n);
 
 /* Walks the candidates of item id `item` (or model index `midx`): start with
- * *pos = 0 and call until it returns NULL. The slot lets a caller count. */
-struct mes__idx_slot *mes__idx_next_item(struct mes__idx *x, const char *item, uint32_t *pos);
-struct mes__idx_slot *mes__idx_next_midx(struct mes__idx *x, int32_t midx, uint32_t *pos);
+ * *pos = 0 and call until it returns NULL, with the same item. */
+struct mes_htab_slot *mes__idx_next_item(struct mes__idx *x, const char *item, size_t *pos);
+struct mes_htab_slot *mes__idx_next_midx(struct mes__idx *x, int32_t midx, size_t *pos);
 
 /* ------------------------------------------------------------------------ */
 /* Shared facts                                                             */

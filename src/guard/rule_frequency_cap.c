@@ -7,9 +7,11 @@
  * Impressions are kept only for people who granted personalization (contract
  * §6), so for everyone else the facts hold none and the rule does nothing.
  * With the counts made once for the request (facts->shown), one look-up
- * per candidate; without, one pass over the impressions, counting into the
- * candidate index.
+ * per candidate; without, one pass over the impressions, looking each up in
+ * the candidate index.
  */
+#include <string.h>
+
 #include "guard/guard_int.h"
 
 static const char NAME[] = "frequency_cap";
@@ -37,21 +39,22 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
   }
   int64_t since = mes__guard_cap_since(f);
   struct mes__idx x;
+  uint32_t hits[MES__IDX_MAX]; /* times shown, by candidate index - base */
   for (size_t base = 0; base < n; base += MES__IDX_MAX) {
-    mes__idx_items(&x, cands, base, n - base);
+    size_t m = n - base < MES__IDX_MAX ? n - base : MES__IDX_MAX;
+    mes__idx_items(&x, cands, base, m);
+    memset(hits, 0, m * sizeof *hits);
     for (size_t i = 0; i < f->n_imps; i++) {
       if (f->imps[i].ts_ms < since) /* one stamped after now (clock steps, a request just served) still counts */
         continue;
-      uint32_t pos = 0;
-      for (struct mes__idx_slot *s; (s = mes__idx_next_item(&x, f->imps[i].item, &pos));)
-        s->hits++;
+      size_t pos = 0;
+      for (struct mes_htab_slot *s; (s = mes__idx_next_item(&x, f->imps[i].item, &pos));)
+        hits[s->val - 1 - base]++;
     }
-    for (size_t s = 0; s <= x.mask; s++) {
-      struct mes__idx_slot *sl = &x.slot[s];
-      if (sl->cand && sl->hits >= cap && !cands[sl->cand - 1].dropped)
-        mes_guard_drop(&cands[sl->cand - 1], NAME,
-                       "Already shown %u times in the last %d hours; the policy allows %u.", sl->hits,
-                       g->frequency_cap_window_hours, cap);
+    for (size_t k = 0; k < m; k++) {
+      if (hits[k] >= cap && !cands[base + k].dropped)
+        mes_guard_drop(&cands[base + k], NAME, "Already shown %u times in the last %d hours; the policy allows %u.",
+                       hits[k], g->frequency_cap_window_hours, cap);
     }
   }
 }

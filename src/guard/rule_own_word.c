@@ -30,10 +30,10 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
     for (size_t i = 0; i < f->n_hist; i++) {
       if (f->hist[i].kind != MES_KIND_DISMISS)
         continue;
-      uint32_t pos = 0;
-      for (struct mes__idx_slot *s; (s = mes__idx_next_item(&x, f->hist[i].item, &pos));)
-        if (!cands[s->cand - 1].dropped)
-          mes__guard_drop_text(&cands[s->cand - 1], NAME, "The person dismissed this item.");
+      size_t pos = 0;
+      for (struct mes_htab_slot *s; (s = mes__idx_next_item(&x, f->hist[i].item, &pos));)
+        if (!cands[s->val - 1].dropped)
+          mes__guard_drop_text(&cands[s->val - 1], NAME, "The person dismissed this item.");
     }
   }
 }

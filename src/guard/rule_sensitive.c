@@ -53,9 +53,8 @@ static const char MADE_IMPLICIT[] =
 #define MEMO_SLOTS 256
 struct memo {
   const struct mes_guard_declared *d;
-  uint32_t key[MEMO_SLOTS]; /* history index + 1; 0 = empty */
-  bool inferred[MEMO_SLOTS];
-  size_t used;
+  struct mes_htab t; /* history index -> 1 + inferred */
+  struct mes_htab_slot slot[MEMO_SLOTS];
 };
 
 static bool judge(const struct mes_guard_facts *f, const struct mes_guard_declared *d, const struct mes_hist *h) {
@@ -64,18 +63,12 @@ static bool judge(const struct mes_guard_facts *f, const struct mes_guard_declar
 
 static bool inferred_evidence(const struct mes_guard_facts *f, const struct mes_hist *h, const void *ud) {
   struct memo *m = (struct memo *)ud;
-  uint32_t key = (uint32_t)(h - f->hist) + 1;
-  size_t i = (key * 2654435761u >> 8) & (MEMO_SLOTS - 1);
-  while (m->key[i] && m->key[i] != key)
-    i = (i + 1) & (MEMO_SLOTS - 1);
-  if (m->key[i])
-    return m->inferred[i];
+  uint32_t key = (uint32_t)(h - f->hist);
+  const struct mes_htab_slot *s = mes_htab_find(&m->t, key);
+  if (s)
+    return s->val == 2;
   bool v = judge(f, m->d, h);
-  if (m->used < MEMO_SLOTS / 2) {
-    m->key[i] = key;
-    m->inferred[i] = v;
-    m->used++;
-  }
+  mes_htab_add(&m->t, key, 1u + v, NULL); /* full: judged afresh next time */
   return v;
 }
 
@@ -182,8 +175,7 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
   mes_guard_declared_init(f, &d);
   struct memo m;
   m.d = &d;
-  m.used = 0;
-  memset(m.key, 0, sizeof m.key);
+  mes_htab_init_fixed(&m.t, m.slot, MEMO_SLOTS);
   bool pushes = mes_guard_channel_pushes(f->channel);
   for (size_t i = 0; i < n; i++) {
     struct mes_cand *c = &cands[i];

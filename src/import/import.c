@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
 #include "base/id.h"
 #include "base/json.h"
 #include "base/mtime.h"
@@ -446,11 +447,7 @@ struct consent_job {
 };
 
 static unsigned subject_worker(const json_t *consent) {
-  const char *s = mes_json_str(consent, "subject", "");
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 16777619u;
-  return h % CONSENT_WORKERS;
+  return (unsigned)(mes_hash_str(mes_json_str(consent, "subject", "")) % CONSENT_WORKERS);
 }
 
 static void *consent_worker(void *arg) {

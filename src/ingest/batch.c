@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/htab.h"
 #include "base/json.h"
 #include "consent/consent.h"
 #include "subject/subjmap.h"
@@ -123,8 +124,7 @@ struct batch {
   size_t n_evs;
   struct subj *subjs; /* at most one per event */
   size_t n_subjs;
-  int32_t *slots; /* open-addressing index into subjs, -1 empty */
-  size_t n_slots; /* a power of two, at least twice n_evs */
+  struct mes_htab by_id; /* the tag of (namespace, id) -> index into subjs + 1 */
   struct mes_buf doc; /* the sealed document being built, reused per event */
   json_t *errors;
   int64_t dropped;
@@ -143,7 +143,7 @@ static void batch_release(struct batch *b) {
     free(b->evs[i].sealed);
   free(b->evs);
   free(b->subjs);
-  free(b->slots);
+  mes_htab_release(&b->by_id);
   if (b->doc.data)
     mes_wipe(b->doc.data, b->doc.cap);
   mes_buf_release(&b->doc);
@@ -154,17 +154,13 @@ static int batch_init(struct batch *b, const struct mes_ctx *c, size_t n) {
   memset(b, 0, sizeof *b);
   b->c = c;
   mes_buf_init(&b->doc, MES_INGEST_PAYLOAD_MAX);
-  b->n_slots = 2;
-  while (b->n_slots < 2 * n)
-    b->n_slots *= 2;
+  mes_htab_init(&b->by_id, n);
   b->evs = calloc(n, sizeof *b->evs);
   b->subjs = calloc(n, sizeof *b->subjs);
-  b->slots = malloc(b->n_slots * sizeof *b->slots);
   b->errors = json_array();
-  if (!b->evs || !b->subjs || !b->slots || !b->errors)
+  if (!b->evs || !b->subjs || !b->errors || mes_htab_reserve(&b->by_id, n))
     return MES_ENOMEM;
   b->n_evs = n;
-  memset(b->slots, 0xff, b->n_slots * sizeof *b->slots); /* all -1 */
   return MES_OK;
 }
 
@@ -429,20 +425,20 @@ static int validate(struct batch *b, struct ev *ev, const char *ptr, struct mes_
 
 /* ---------------------------------------------------------------- gates */
 
-static uint32_t hash_id(enum mes_subject_ns ns, const char *s, size_t n) {
-  uint32_t h = 2166136261u ^ (uint32_t)ns;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 16777619u;
-  return h;
+/* The tag of a subject id in its namespace: the same id in two namespaces
+ * is two people. */
+static uint32_t id_tag(enum mes_subject_ns ns, const char *s, size_t n) {
+  return mes_htab_tag(mes_hash_bytes(s, n)) ^ (uint32_t)ns;
 }
 
 /* The request's entry for a subject, resolved (never created) on first use. */
 static int subject_get(struct batch *b, enum mes_subject_ns ns, const json_t *idv, struct subj **out) {
   const char *id = json_string_value(idv);
   size_t len = json_string_length(idv);
-  size_t mask = b->n_slots - 1, i;
-  for (i = hash_id(ns, id, len) & mask; b->slots[i] >= 0; i = (i + 1) & mask) {
-    struct subj *s = &b->subjs[b->slots[i]];
+  uint32_t key = id_tag(ns, id, len);
+  struct mes_htab_slot *sl;
+  for (size_t pos = 0; (sl = mes_htab_next(&b->by_id, key, &pos));) {
+    struct subj *s = &b->subjs[sl->val - 1];
     if (s->ns == ns && s->len == len && memcmp(s->id, id, len) == 0) {
       *out = s;
       return MES_OK;
@@ -457,7 +453,7 @@ static int subject_get(struct batch *b, enum mes_subject_ns ns, const json_t *id
   if (s->rc != MES_OK && s->rc != MES_ENOT_FOUND)
     return s->rc;
   s->gpc_override = s->rc == MES_OK && mes_consent_gpc_overrides(b->c, s->s.row.granted);
-  b->slots[i] = (int32_t)b->n_subjs++;
+  mes_htab_add(&b->by_id, key, (uint32_t)++b->n_subjs, NULL); /* reserved for every event */
   *out = s;
   return MES_OK;
 }

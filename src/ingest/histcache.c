@@ -18,6 +18,12 @@
  * (evicted, replaced, stale, forgotten) at once, but its memory is wiped and
  * freed only when its last reference goes, so a replay under way never reads
  * freed memory; the bytes of such an entry no longer count against the cap.
+ *
+ * The chains are this file's own rather than a base/htab table: an entry
+ * leaves by its pointer (from the LRU list's end, or a reader's stale
+ * reference) and is freed by reference count, and chaining through the
+ * entries needs no side array of entry pointers, which base/htab's 32-bit
+ * values would. A lookup is one per request, under the shard's lock.
  */
 #include "ingest/ingest_int.h"
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
 #include "base/id.h"
 #include "base/mtime.h"
 
@@ -175,13 +176,13 @@ int mes_ingest_forget(const struct mes_ctx *c, const struct mes_subject *s, cons
 
 /* ---------------------------------------------------------------- scan */
 
-/* The subjects a scan may read, by store id: open addressing, linear probe.
- * A slot with sid 0 is empty (store ids start at 1). */
+/* The subjects a scan may read: an array, and a table from store id to
+ * index + 1 in it. */
 enum { KEY_UNKNOWN = 0, KEY_OK, KEY_GONE };
 
 struct scan_subj {
   int64_t sid;
-  uint32_t granted; /* & the scan's purposes; nonzero for every stored slot */
+  uint32_t granted; /* & the scan's purposes; nonzero for every subject listed */
   uint8_t key_state;
   bool used;
   uint8_t key[MES_KEY_BYTES];
@@ -192,9 +193,9 @@ struct scan_ud {
   uint32_t purposes;
   mes_ingest_scan_cb cb;
   void *ud;
-  struct scan_subj *subj;
-  size_t cap; /* power of two */
-  size_t n;
+  struct scan_subj *subj; /* n of them, room for cap */
+  size_t n, cap;
+  struct mes_htab by_sid; /* a store id's tag -> index into subj + 1 */
   uint8_t *pt; /* unsealed document, reused */
   size_t pt_cap;
   char *item; /* the decoded item id, reused */
@@ -207,12 +208,14 @@ struct scan_ud {
   bool threaded;
 };
 
-static size_t subj_slot(const struct scan_ud *s, int64_t sid) {
-  uint64_t h = (uint64_t)sid * 0x9E3779B97F4A7C15ull;
-  size_t i = (size_t)(h >> 20) & (s->cap - 1);
-  while (s->subj[i].sid != 0 && s->subj[i].sid != sid)
-    i = (i + 1) & (s->cap - 1);
-  return i;
+#define MAX_SUBJECTS (UINT32_MAX / 2) /* indexes are 32 bits */
+
+static struct scan_subj *subj_find(const struct scan_ud *s, int64_t sid) {
+  struct mes_htab_slot *sl;
+  for (size_t pos = 0; (sl = mes_htab_next(&s->by_sid, mes_htab_tag((uint64_t)sid), &pos));)
+    if (s->subj[sl->val - 1].sid == sid)
+      return &s->subj[sl->val - 1];
+  return NULL;
 }
 
 static int on_subject(void *ud, const struct mes_subject_row *row) {
@@ -220,27 +223,27 @@ static int on_subject(void *ud, const struct mes_subject_row *row) {
   uint32_t g = row->granted & s->purposes;
   if (row->restricted || !g || row->id <= 0)
     return 0;
-  if ((s->n + 1) * 2 > s->cap) { /* keep the load under one half */
+  struct scan_subj *e = subj_find(s, row->id);
+  if (e) {
+    e->granted = g;
+    return 0;
+  }
+  if (s->n == s->cap) {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
-    struct scan_subj *ns = calloc(ncap, sizeof *ns);
+    /* no key is loaded yet (keys come with the events): nothing to wipe */
+    struct scan_subj *ns = ncap <= MAX_SUBJECTS ? realloc(s->subj, ncap * sizeof *ns) : NULL;
     if (!ns) {
       s->rc = MES_ENOMEM;
       return 1;
     }
-    struct scan_subj *old = s->subj;
-    size_t ocap = s->cap;
     s->subj = ns;
     s->cap = ncap;
-    for (size_t i = 0; i < ocap; i++)
-      if (old[i].sid)
-        s->subj[subj_slot(s, old[i].sid)] = old[i];
-    free(old); /* no key is loaded yet: nothing to wipe */
   }
-  struct scan_subj *e = &s->subj[subj_slot(s, row->id)];
-  if (e->sid == 0)
-    s->n++;
-  e->sid = row->id;
-  e->granted = g;
+  if (mes_htab_add(&s->by_sid, mes_htab_tag((uint64_t)row->id), (uint32_t)s->n + 1, NULL)) {
+    s->rc = MES_ENOMEM;
+    return 1;
+  }
+  s->subj[s->n++] = (struct scan_subj){.sid = row->id, .granted = g};
   return 0;
 }
 
@@ -588,8 +591,8 @@ static int flush_batch(struct scan_ud *s) {
 static int on_scan_row(void *ud, const struct mes_event_row *row) {
   struct scan_ud *s = ud;
   s->st.rows++;
-  struct scan_subj *e = s->cap ? &s->subj[subj_slot(s, row->sid)] : NULL;
-  if (!e || e->sid != row->sid || !(row->purposes & e->granted)) {
+  struct scan_subj *e = subj_find(s, row->sid);
+  if (!e || !(row->purposes & e->granted)) {
     s->st.not_purpose++;
     return 0;
   }
@@ -645,6 +648,7 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
   struct mes_ctx nc = *c;
   nc.keys = NULL;
   struct scan_ud s = {.c = &nc, .purposes = purposes, .cb = cb, .ud = ud, .rc = MES_OK};
+  mes_htab_init(&s.by_sid, MAX_SUBJECTS);
   struct pipe *pp = calloc(1, sizeof *pp);
   if (!pp)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
@@ -682,9 +686,10 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
   pthread_cond_destroy(&pp->cv);
   free(pp);
   if (s.subj) {
-    mes_wipe(s.subj, s.cap * sizeof *s.subj);
+    mes_wipe(s.subj, s.n * sizeof *s.subj);
     free(s.subj);
   }
+  mes_htab_release(&s.by_sid);
   if (s.pt) {
     mes_wipe(s.pt, s.pt_cap);
     free(s.pt);

@@ -240,22 +240,19 @@ static int check_and_point(struct mes_model *m, struct mes_err *err) {
   m->meta = json_loadb((const char *)(b + l.meta), (size_t)meta_len, 0, &je);
   if (!json_is_object(m->meta))
     return corrupt(err, "bad metadata");
-  /* Item lookup: id -> index + 1, at most half full. A repeated id is corrupt. */
-  size_t cap = 16;
-  while (cap < 2 * n + 2)
-    cap *= 2;
-  m->hash = calloc(cap, sizeof *m->hash);
-  if (!m->hash)
+  /* Item lookup: an id's tag -> index + 1. A repeated id is corrupt. */
+  mes_htab_init(&m->ids_ht, (size_t)n);
+  if (mes_htab_reserve(&m->ids_ht, (size_t)n))
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  m->hash_cap = cap;
   for (uint64_t i = 0; i < n; i++) {
     const char *id = m->ids + m->id_off[i];
     size_t idlen = m->id_off[i + 1] - m->id_off[i] - 1;
-    size_t j = (size_t)mes__hash_bytes(id, idlen) & (cap - 1);
-    for (uint32_t v; (v = m->hash[j]) != 0; j = (j + 1) & (cap - 1))
-      if (strcmp(m->ids + m->id_off[v - 1], id) == 0)
+    uint32_t tag = mes_htab_tag(mes_hash_bytes(id, idlen));
+    struct mes_htab_slot *s;
+    for (size_t pos = 0; (s = mes_htab_next(&m->ids_ht, tag, &pos));)
+      if (strcmp(m->ids + m->id_off[s->val - 1], id) == 0)
         return corrupt(err, "an item id appears twice");
-    m->hash[j] = (uint32_t)i + 1;
+    mes_htab_add(&m->ids_ht, tag, (uint32_t)i + 1, NULL); /* reserved above */
   }
   return MES_OK;
 }

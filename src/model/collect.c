@@ -11,19 +11,6 @@
 
 #include "model/model_int.h"
 
-uint64_t mes__hash_bytes(const void *p, size_t n) {
-  const unsigned char *s = p;
-  uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
-  for (size_t i = 0; i < n; i++) {
-    h ^= s[i];
-    h *= 1099511628211ull;
-  }
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ull;
-  h ^= h >> 32;
-  return h;
-}
-
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap)
     return MES_OK;
@@ -41,39 +28,21 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   return MES_OK;
 }
 
-static int ihash_rebuild(struct mes__data *d, size_t cap) {
-  uint32_t *h = calloc(cap, sizeof *h);
-  if (!h)
-    return MES_ENOMEM;
-  for (size_t i = 0; i < d->n_items; i++) {
-    const char *s = d->ids + d->id_off[i];
-    size_t len = d->id_off[i + 1] - d->id_off[i] - 1;
-    size_t j = (size_t)mes__hash_bytes(s, len) & (cap - 1);
-    while (h[j])
-      j = (j + 1) & (cap - 1);
-    h[j] = (uint32_t)i + 1;
-  }
-  free(d->ihash);
-  d->ihash = h;
-  d->ihash_cap = cap;
-  return MES_OK;
-}
-
 /* Index of item (len bytes), interned when new; -1 when out of memory or
  * beyond MES__MAX_ITEMS. */
 static int64_t intern(struct mes__data *d, const char *item, size_t len) {
-  if ((d->n_items + 1) * 2 > d->ihash_cap && ihash_rebuild(d, d->ihash_cap ? d->ihash_cap * 2 : 1024))
-    return -1;
-  size_t j = (size_t)mes__hash_bytes(item, len) & (d->ihash_cap - 1);
-  for (uint32_t v; (v = d->ihash[j]) != 0; j = (j + 1) & (d->ihash_cap - 1)) {
-    uint32_t i = v - 1;
+  uint32_t tag = mes_htab_tag(mes_hash_bytes(item, len));
+  struct mes_htab_slot *s;
+  for (size_t pos = 0; (s = mes_htab_next(&d->ihash, tag, &pos));) {
+    uint32_t i = s->val - 1;
     if (d->id_off[i + 1] - d->id_off[i] - 1 == len && memcmp(d->ids + d->id_off[i], item, len) == 0)
       return i;
   }
   if (d->n_items >= MES__MAX_ITEMS || d->ids_len + len + 1 > UINT32_MAX)
     return -1;
   if (grow((void **)&d->ids, &d->ids_cap, d->ids_len + len + 1, 1) ||
-      grow((void **)&d->id_off, &d->cap_items, d->n_items + 2, sizeof *d->id_off))
+      grow((void **)&d->id_off, &d->cap_items, d->n_items + 2, sizeof *d->id_off) ||
+      mes_htab_add(&d->ihash, tag, (uint32_t)d->n_items + 1, NULL))
     return -1;
   if (d->n_items == 0)
     d->id_off[0] = 0;
@@ -81,7 +50,6 @@ static int64_t intern(struct mes__data *d, const char *item, size_t len) {
   d->ids[d->ids_len + len] = '\0';
   d->ids_len += len + 1;
   d->id_off[d->n_items + 1] = (uint32_t)d->ids_len;
-  d->ihash[j] = (uint32_t)d->n_items + 1;
   return (int64_t)d->n_items++;
 }
 
@@ -114,7 +82,7 @@ void mes__data_release(struct mes__data *d) {
   free(d->subj_off);
   free(d->ids);
   free(d->id_off);
-  free(d->ihash);
+  mes_htab_release(&d->ihash);
   memset(d, 0, sizeof *d);
 }
 
@@ -124,46 +92,26 @@ struct collect_ud {
   struct mes__data *d;
   enum mes_kind kinds[256]; /* by event type index; MES_KIND_OTHER beyond */
   size_t n_types;
-  /* store subject id -> dense index + 1 */
+  /* store subject id (its tag) -> dense index + 1; sid[] by dense index */
+  struct mes_htab dense;
   int64_t *sid;
-  uint32_t *dense;
-  size_t cap, n;
+  size_t cap_sid;
   int rc;
 };
 
+/* The subject's dense index + 1; 0 when out of memory. */
 static uint32_t dense_subject(struct collect_ud *u, int64_t sid) {
-  if ((u->n + 1) * 2 > u->cap) {
-    size_t ncap = u->cap ? u->cap * 2 : 4096;
-    int64_t *ns = calloc(ncap, sizeof *ns);
-    uint32_t *nd = calloc(ncap, sizeof *nd);
-    if (!ns || !nd) {
-      free(ns);
-      free(nd);
-      return 0;
-    }
-    for (size_t i = 0; i < u->cap; i++) {
-      if (!u->dense[i])
-        continue;
-      size_t j = (size_t)((uint64_t)u->sid[i] * 0x9E3779B97F4A7C15ull >> 17) & (ncap - 1);
-      while (nd[j])
-        j = (j + 1) & (ncap - 1);
-      ns[j] = u->sid[i];
-      nd[j] = u->dense[i];
-    }
-    free(u->sid);
-    free(u->dense);
-    u->sid = ns;
-    u->dense = nd;
-    u->cap = ncap;
-  }
-  size_t j = (size_t)((uint64_t)sid * 0x9E3779B97F4A7C15ull >> 17) & (u->cap - 1);
-  while (u->dense[j] && u->sid[j] != sid)
-    j = (j + 1) & (u->cap - 1);
-  if (!u->dense[j]) {
-    u->sid[j] = sid;
-    u->dense[j] = (uint32_t)++u->n;
-  }
-  return u->dense[j];
+  uint32_t tag = mes_htab_tag((uint64_t)sid);
+  struct mes_htab_slot *s;
+  for (size_t pos = 0; (s = mes_htab_next(&u->dense, tag, &pos));)
+    if (u->sid[s->val - 1] == sid)
+      return s->val;
+  size_t n = mes_htab_count(&u->dense);
+  if (grow((void **)&u->sid, &u->cap_sid, n + 1, sizeof *u->sid) ||
+      mes_htab_add(&u->dense, tag, (uint32_t)n + 1, NULL))
+    return 0;
+  u->sid[n] = sid;
+  return (uint32_t)n + 1;
 }
 
 static int on_event(void *ud, const struct mes_ingest_scan_event *ev) {
@@ -197,7 +145,9 @@ static uint32_t training_purposes(const struct mes_policy *p) {
 
 int mes__collect(const struct mes_ctx *c, struct mes__data *d, struct mes_err *err) {
   memset(d, 0, sizeof *d);
+  mes_htab_init(&d->ihash, MES__MAX_ITEMS);
   struct collect_ud u = {.d = d, .rc = MES_OK};
+  mes_htab_init(&u.dense, UINT32_MAX - 1);
   const struct mes_policy *p = c->policy;
   u.n_types = p->n_event_types < 256 ? p->n_event_types : 256;
   for (size_t t = 0; t < u.n_types; t++)
@@ -217,8 +167,8 @@ int mes__collect(const struct mes_ctx *c, struct mes__data *d, struct mes_err *e
   int rc = mes_ingest_scan(c, purposes, on_event, &u, &d->scan, err);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   d->scan_ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  mes_htab_release(&u.dense);
   free(u.sid);
-  free(u.dense);
   if (!rc && u.rc) {
     rc = mes_err_set(err, u.rc, NULL,
                      u.rc == MES_EOUT_OF_RANGE ? "Too many distinct items to train on (at most 536,870,912)."

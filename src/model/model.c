@@ -269,7 +269,7 @@ void mes_model_unref(struct mes_model *m) {
   if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
     return;
   free(m->blob);
-  free(m->hash);
+  mes_htab_release(&m->ids_ht);
   json_decref(m->meta);
   free(m);
 }
@@ -281,9 +281,10 @@ size_t mes_model_n_items(const struct mes_model *m) { return m ? m->n_items : 0;
 int32_t mes_model_item(const struct mes_model *m, const char *id, size_t len) {
   if (!m || !id || m->n_items == 0)
     return -1;
-  size_t j = (size_t)mes__hash_bytes(id, len) & (m->hash_cap - 1);
-  for (uint32_t v; (v = m->hash[j]) != 0; j = (j + 1) & (m->hash_cap - 1)) {
-    uint32_t i = v - 1;
+  uint32_t tag = mes_htab_tag(mes_hash_bytes(id, len));
+  struct mes_htab_slot *s;
+  for (size_t pos = 0; (s = mes_htab_next(&m->ids_ht, tag, &pos));) {
+    uint32_t i = s->val - 1;
     if (m->id_off[i + 1] - m->id_off[i] - 1 == len && memcmp(m->ids + m->id_off[i], id, len) == 0)
       return (int32_t)i;
   }
@@ -320,7 +321,7 @@ const uint32_t *mes_model_top(const struct mes_model *m, bool trending, size_t *
 }
 
 size_t mes_model_memory(const struct mes_model *m) {
-  return m ? sizeof *m + m->blob_len + m->hash_cap * sizeof *m->hash : 0;
+  return m ? sizeof *m + m->blob_len + mes_htab_n_slots(&m->ids_ht) * sizeof(struct mes_htab_slot) : 0;
 }
 
 int64_t mes_model_id(const struct mes_model *m) { return m ? m->id : 0; }

@@ -13,6 +13,7 @@
 
 #include <stdatomic.h>
 
+#include "base/htab.h"
 #include "ingest/ingest.h"
 #include "model/model.h"
 
@@ -45,8 +46,7 @@ struct mes__data {
   size_t ids_len, ids_cap;
   uint32_t *id_off;
   size_t n_items, cap_items;
-  uint32_t *ihash; /* item id -> index + 1 (0 = empty), power-of-two size */
-  size_t ihash_cap;
+  struct mes_htab ihash; /* an item id's tag -> index + 1 */
   int64_t ts_min_ms, ts_max_ms;
   int64_t scan_ms; /* time spent reading and unsealing */
   struct mes_ingest_scan_stats scan;
@@ -60,7 +60,6 @@ int mes__data_add(struct mes__data *d, uint32_t subj, const char *item, size_t l
 /* Groups events by subject, each subject's by time (fills subj_off). */
 int mes__by_subject(struct mes__data *d);
 void mes__data_release(struct mes__data *d);
-uint64_t mes__hash_bytes(const void *p, size_t n);
 
 /* kind.c: the default weights of event kinds in a personal score. */
 void mes__kind_weights_default(float w[MES_KIND_N]);
@@ -142,8 +141,7 @@ struct mes_model {
   const uint32_t *nb_off[MES_REL_N];
   const struct mes_nbr *nb[MES_REL_N];
   float unit[MES_REL_N]; /* mes_model_relation_unit, derived at load */
-  uint32_t *hash; /* item id -> index + 1 */
-  size_t hash_cap;
+  struct mes_htab ids_ht; /* an item id's tag -> index + 1 */
 };
 
 /* Takes blob over (freed on failure too) and makes a model of it, checking

@@ -20,15 +20,6 @@
 
 /* ---------------------------------------------------------------- item facts */
 
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 /* Catalog facts without an index (unit tests, tools): the stored document. */
 static int facts_from_store(struct rec_state *s, const char *id, struct mes_item_facts *f) {
   json_t *doc = NULL;
@@ -42,7 +33,7 @@ static int facts_from_store(struct rec_state *s, const char *id, struct mes_item
   json_array_foreach(json_object_get(doc, "categories"), i, v) {
     if (f->n_cats >= MES_GUARD_MAX_CATS)
       break;
-    const char *name = mes__rec_strndup(&s->arena, json_string_value(v), json_string_length(v));
+    const char *name = mes_arena_strndup(&s->arena, json_string_value(v), json_string_length(v));
     if (!name) {
       json_decref(doc);
       return MES_ENOMEM;
@@ -53,30 +44,59 @@ static int facts_from_store(struct rec_state *s, const char *id, struct mes_item
   return MES_OK;
 }
 
+#define ITEMS_FIRST 256       /* entries the cache is sized for at first: a page's candidates and history */
+#define ITEMS_MAX (1u << 24)  /* a bound far above any request's items */
+
+/* The cache's first table and array, made by mes__rec_facts before anything
+ * is looked up: a lookup that runs out of memory is absorbed by some callers
+ * (judged the careful way), so the first allocations are made where a
+ * failure fails the request. */
 static int items_ready(struct rec_state *s) {
-  if (s->items)
-    return MES_OK;
-  s->n_item_buckets = 256;
-  s->items = mes__rec_alloc(&s->arena, s->n_item_buckets * sizeof *s->items);
-  return s->items ? MES_OK : MES_ENOMEM;
+  if (!s->item_v) {
+    if (!(s->item_v = mes_arena_alloc(&s->arena, ITEMS_FIRST * sizeof *s->item_v)))
+      return MES_ENOMEM;
+    s->cap_item_v = ITEMS_FIRST;
+  }
+  return mes_htab_reserve(&s->items, ITEMS_FIRST);
 }
 
-static struct rec_item *item_cached(const struct rec_state *s, const char *id, uint64_t h) {
-  for (struct rec_item *it = s->items[h & (s->n_item_buckets - 1)]; it; it = it->next)
-    if (it->hash == h && strcmp(it->id, id) == 0)
+static inline struct rec_item *item_cached(const struct rec_state *s, const char *id, uint32_t tag) {
+  struct mes_htab_slot *sl;
+  for (size_t pos = 0; (sl = mes_htab_next(&s->items, tag, &pos));) {
+    struct rec_item *it = s->item_v[sl->val - 1];
+    if (strcmp(it->id, id) == 0)
       return it;
+  }
   return NULL;
+}
+
+/* Files it under tag (items_ready ran): NULL when out of memory. */
+static struct rec_item *item_file(struct rec_state *s, struct rec_item *it, uint32_t tag) {
+  size_t n = mes_htab_count(&s->items);
+  if (n == s->cap_item_v) { /* the arena has no realloc: a new array, the old one left to it */
+    size_t cap = n * 2;
+    struct rec_item **v = mes_arena_alloc(&s->arena, cap * sizeof *v);
+    if (!v)
+      return NULL;
+    if (n)
+      memcpy(v, s->item_v, n * sizeof *v);
+    s->item_v = v;
+    s->cap_item_v = cap;
+  }
+  if (mes_htab_add(&s->items, tag, (uint32_t)n + 1, NULL))
+    return NULL;
+  s->item_v[n] = it;
+  return it;
 }
 
 /* Caches the facts of id: from the catalog entry e (found or not), or from
  * the stored document when there is no index (e NULL then). NULL when out of
  * memory. */
-static struct rec_item *item_add(struct rec_state *s, const char *id, uint64_t h, const struct mes_catalog_entry *e,
+static struct rec_item *item_add(struct rec_state *s, const char *id, uint32_t tag, const struct mes_catalog_entry *e,
                                  bool found) {
-  struct rec_item *it = mes__rec_alloc(&s->arena, sizeof *it);
-  if (!it || !(it->id = mes__rec_strndup(&s->arena, id, strlen(id))))
+  struct rec_item *it = mes_arena_calloc(&s->arena, sizeof *it);
+  if (!it || !(it->id = mes_arena_strndup(&s->arena, id, strlen(id))))
     return NULL;
-  it->hash = h;
   struct mes_item_facts *f = &it->facts;
   int rc = MES_ENOT_FOUND;
   if (e) {
@@ -99,10 +119,7 @@ static struct rec_item *item_add(struct rec_state *s, const char *id, uint64_t h
       f->once |= s->c->policy->categories[k].lifecycle_once;
     }
   }
-  struct rec_item **pp = &s->items[h & (s->n_item_buckets - 1)];
-  it->next = *pp;
-  *pp = it;
-  return it;
+  return item_file(s, it, tag);
 }
 
 const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, bool *oom) {
@@ -110,14 +127,15 @@ const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, 
     *oom = true;
     return NULL;
   }
-  uint64_t h = hash_str(id);
-  struct rec_item *it = item_cached(s, id, h);
+  size_t len = strlen(id);
+  uint32_t tag = mes_htab_tag(mes_hash_bytes(id, len));
+  struct rec_item *it = item_cached(s, id, tag);
   if (!it) {
     struct mes_catalog_entry e;
     int rc = MES_ENOT_FOUND;
     if (s->c->catalog)
-      rc = mes_catalog_index_lookup(s->c->catalog, s->c->store, id, strlen(id), &e);
-    if (rc == MES_ENOMEM || !(it = item_add(s, id, h, s->c->catalog ? &e : NULL, rc == MES_OK))) {
+      rc = mes_catalog_index_lookup(s->c->catalog, s->c->store, id, len, &e);
+    if (rc == MES_ENOMEM || !(it = item_add(s, id, tag, s->c->catalog ? &e : NULL, rc == MES_OK))) {
       *oom = true;
       return NULL;
     }
@@ -136,20 +154,21 @@ int mes__rec_items_ahead(struct rec_state *s, const char *const *ids, size_t n) 
   for (size_t at = 0; at < n;) {
     const char *want[ITEMS_AHEAD];
     size_t lens[ITEMS_AHEAD];
-    uint64_t hs[ITEMS_AHEAD];
+    uint32_t tags[ITEMS_AHEAD];
     size_t m = 0;
     for (; at < n && m < ITEMS_AHEAD; at++) {
-      uint64_t h = hash_str(ids[at]);
-      if (item_cached(s, ids[at], h))
+      size_t len = strlen(ids[at]);
+      uint32_t tag = mes_htab_tag(mes_hash_bytes(ids[at], len));
+      if (item_cached(s, ids[at], tag))
         continue;
       bool dup = false; /* twice in this group: looked up once */
       for (size_t k = 0; k < m && !dup; k++)
-        dup = hs[k] == h && strcmp(want[k], ids[at]) == 0;
+        dup = tags[k] == tag && strcmp(want[k], ids[at]) == 0;
       if (dup)
         continue;
       want[m] = ids[at];
-      lens[m] = strlen(ids[at]);
-      hs[m++] = h;
+      lens[m] = len;
+      tags[m++] = tag;
     }
     struct mes_catalog_entry e[ITEMS_AHEAD];
     bool found[ITEMS_AHEAD];
@@ -157,7 +176,7 @@ int mes__rec_items_ahead(struct rec_state *s, const char *const *ids, size_t n) 
     if (rc == MES_ENOMEM)
       return rc;
     for (size_t k = 0; k < m; k++)
-      if (!item_add(s, want[k], hs[k], &e[k], rc == MES_OK && found[k]))
+      if (!item_add(s, want[k], tags[k], &e[k], rc == MES_OK && found[k]))
         return MES_ENOMEM;
   }
   return MES_OK;
@@ -190,8 +209,8 @@ static int hist_add(struct hist_read *h, const char *item, size_t len, int type,
     return 0;
   if (s->n_hist == s->cap_hist) {
     size_t cap = s->cap_hist ? s->cap_hist * 2 : 64;
-    struct mes_hist *nh = mes__rec_alloc(&s->arena, cap * sizeof *nh);
-    struct rec_hist_x *nx = mes__rec_alloc(&s->arena, cap * sizeof *nx);
+    struct mes_hist *nh = mes_arena_calloc(&s->arena, cap * sizeof *nh);
+    struct rec_hist_x *nx = mes_arena_calloc(&s->arena, cap * sizeof *nx);
     if (!nh || !nx) {
       h->failed = true;
       return 1;
@@ -206,7 +225,7 @@ static int hist_add(struct hist_read *h, const char *item, size_t len, int type,
   }
   struct mes_hist *e = &s->hist[s->n_hist];
   struct rec_hist_x *x = &s->hist_x[s->n_hist];
-  e->item = mes__rec_strndup(&s->arena, item, len);
+  e->item = mes_arena_strndup(&s->arena, item, len);
   if (!e->item) {
     h->failed = true;
     return 1;
@@ -221,7 +240,7 @@ static int hist_add(struct hist_read *h, const char *item, size_t len, int type,
   if (event_json) {
     const json_t *eid = json_object_get(event_json, "event_id");
     if (json_is_string(eid) &&
-        !(x->event_id = mes__rec_strndup(&s->arena, json_string_value(eid), json_string_length(eid)))) {
+        !(x->event_id = mes_arena_strndup(&s->arena, json_string_value(eid), json_string_length(eid)))) {
       h->failed = true;
       return 1;
     }
@@ -243,7 +262,7 @@ static int hist_light_cb(void *ud, const struct mes_ingest_scan_event *ev) {
 
 static int read_history(struct rec_state *s, struct mes_err *err) {
   const struct mes_policy *p = s->c->policy;
-  enum mes_kind *kinds = mes__rec_alloc(&s->arena, (p->n_event_types + 1) * sizeof *kinds);
+  enum mes_kind *kinds = mes_arena_calloc(&s->arena, (p->n_event_types + 1) * sizeof *kinds);
   if (!kinds)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   for (size_t t = 0; t < p->n_event_types; t++)
@@ -268,7 +287,7 @@ static int copy_names(struct rec_state *s, const json_t *arr, const char ***out,
   *n = 0;
   if (!k)
     return MES_OK;
-  *out = mes__rec_alloc(&s->arena, k * sizeof **out);
+  *out = mes_arena_calloc(&s->arena, k * sizeof **out);
   if (!*out)
     return MES_ENOMEM;
   size_t i;
@@ -276,7 +295,7 @@ static int copy_names(struct rec_state *s, const json_t *arr, const char ***out,
   json_array_foreach(arr, i, v) {
     if (!json_is_string(v))
       continue;
-    if (!((*out)[*n] = mes__rec_strndup(&s->arena, json_string_value(v), json_string_length(v))))
+    if (!((*out)[*n] = mes_arena_strndup(&s->arena, json_string_value(v), json_string_length(v))))
       return MES_ENOMEM;
     (*n)++;
   }
@@ -320,7 +339,7 @@ static int imp_cb(void *ud, const char *item, int channel, int64_t ts_ms) {
   }
   if (s->n_imps == s->cap_imps) {
     size_t cap = s->cap_imps ? s->cap_imps * 2 : 64;
-    struct mes_impression *ni = mes__rec_alloc(&s->arena, cap * sizeof *ni);
+    struct mes_impression *ni = mes_arena_calloc(&s->arena, cap * sizeof *ni);
     if (!ni) {
       ir->failed = true;
       return 1;
@@ -331,7 +350,7 @@ static int imp_cb(void *ud, const char *item, int channel, int64_t ts_ms) {
     s->cap_imps = cap;
   }
   struct mes_impression *e = &s->imps[s->n_imps];
-  if (!(e->item = mes__rec_strndup(&s->arena, item, strlen(item)))) {
+  if (!(e->item = mes_arena_strndup(&s->arena, item, strlen(item)))) {
     ir->failed = true;
     return 1;
   }
@@ -383,7 +402,16 @@ static int note_gpc(struct rec_state *s, const char *id, size_t len, struct mes_
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
 
+void mes__rec_state_init(struct rec_state *s) {
+  mes_arena_init(&s->arena, NULL, 0, REC_ARENA_CHUNK, REC_ARENA_MAX);
+  mes_htab_init_arena(&s->items, &s->arena, ITEMS_MAX);
+  mes_htab_init_arena(&s->cand_map, &s->arena, REC_MAX_PROPOSED);
+}
+
 int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
+  mes__rec_state_init(s);
+  if (items_ready(s))
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   const struct mes_ctx *c = s->c;
   const struct mes_rec_request *q = &s->req;
   s->need = mes_policy_channel_purposes(c->policy, q->channel);
@@ -438,14 +466,13 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
       .item_info_ud = s,
   };
   if (s->n_imps) { /* counted once here, not by the frequency cap in every round of the fill */
-    size_t n_slots = mes_guard_shown_slots(s->n_imps);
-    struct mes_guard_shown_slot *slots = mes__rec_alloc_raw(&s->arena, n_slots * sizeof *slots);
-    if (!slots)
+    void *storage = mes_arena_alloc(&s->arena, mes_guard_shown_bytes(s->n_imps));
+    if (!storage)
       return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-    mes_guard_shown_count(&s->facts, &s->shown, slots, n_slots);
+    mes_guard_shown_count(&s->facts, &s->shown, storage);
     s->facts.shown = &s->shown;
   }
   return MES_OK;
 }
 
-void mes__rec_state_release(struct rec_state *s) { mes__rec_arena_release(&s->arena); }
+void mes__rec_state_release(struct rec_state *s) { mes_arena_release(&s->arena); }

@@ -13,6 +13,8 @@
 #ifndef MES_REC_INT_H
 #define MES_REC_INT_H
 
+#include "base/arena.h"
+#include "base/htab.h"
 #include "catalog/catalog.h"
 #include "explain/explain.h"
 #include "guard/guard.h"
@@ -21,19 +23,13 @@
 
 /* ---------------------------------------------------------------- arena */
 
-/* Request scratch memory, freed at once (h2o's pool). */
-struct rec_chunk;
-struct rec_arena {
-  struct rec_chunk *head;
-  size_t used, cap; /* of head */
-};
-void mes__rec_arena_release(struct rec_arena *a);
-/* Zeroed, aligned for any type; NULL when out of memory. */
-void *mes__rec_alloc(struct rec_arena *a, size_t n);
-/* The same, not zeroed: for arrays whose every used element is written
- * before it is read (zeroing a candidate array cost more than filling it). */
-void *mes__rec_alloc_raw(struct rec_arena *a, size_t n);
-char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
+/* Request scratch memory comes from struct rec_state's arena (base/arena.h),
+ * freed at once by mes__rec_state_release. */
+#define REC_ARENA_CHUNK 16384          /* a light request fits in one or two chunks */
+#define REC_ARENA_MAX ((size_t)1 << 30) /* far above any request's need: a bound, not a budget */
+
+/* mes_arena_calloc, under the name serve.c uses. */
+static inline void *mes__rec_alloc(struct mes_arena *a, size_t n) { return mes_arena_calloc(a, n); }
 
 /* ---------------------------------------------------------------- tuning */
 
@@ -79,6 +75,13 @@ char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n);
  * long histories most items are stale, and reading their full lists would
  * be most of the candidate work. */
 #define REC_STALE_NBRS 4
+/* Model items one request may propose (cand_map's cap): a bound far above
+ * what the neighbour lists can reach, not a budget. */
+#define REC_MAX_PROPOSED (1u << 24)
+/* Entries cand_map is made for at most when a history proposes: a long one
+ * proposes ~1,100 candidates, which then fit without regrowth. Other paths
+ * propose a few hundred at most, and the map grows to them from small. */
+#define REC_CAND_MAP_HISTORY 2048
 
 /* ---------------------------------------------------------------- one request */
 
@@ -118,13 +121,11 @@ struct rec_ranked {
 /* Item facts cache entry (for the guard's item_info and the filters). */
 struct rec_item {
   const char *id;
-  uint64_t hash;
   struct mes_item_facts facts;
-  struct rec_item *next;
 };
 
 struct rec_state {
-  struct rec_arena arena;
+  struct mes_arena arena;
   const struct mes_ctx *c;
   const struct mes_model *m;
   struct mes_recommender *r;
@@ -155,9 +156,10 @@ struct rec_state {
   struct mes_guard_facts facts;
   struct mes_guard_shown shown; /* facts.shown points here when there are impressions */
 
-  /* item facts cache: chained hash */
-  struct rec_item **items;
-  size_t n_item_buckets;
+  /* item facts cache: an id's tag -> index + 1 into item_v (in the arena) */
+  struct mes_htab items;
+  struct rec_item **item_v;
+  size_t cap_item_v;
 
   /* candidates: parallel arrays, and a map from model index; cands is NULL
    * until mes__rec_prune makes it (scoring fills cx only) */
@@ -165,9 +167,9 @@ struct rec_state {
   struct rec_cand_x *cx;
   bool made; /* cands exists (mes__rec_prune ran) */
   size_t n_cands, cap_cands;
-  int32_t *slot_of;  /* open addressing over model indexes: candidate index or -1 */
-  uint32_t *slot_key;
-  size_t n_slots;
+  /* model index -> candidate index + 1, or, once pruned, REC_RESERVED |
+   * (index in the reserve arrays + 1); in the arena */
+  struct mes_htab cand_map;
   size_t pop_pos; /* next position in the popular list for the fill */
   bool fill_started;
 
@@ -180,7 +182,7 @@ struct rec_state {
    * (guardrails.retargeting_window_days: rule_retargeting's test, mirrored) */
   int64_t stale_before;
   /* pruned candidates (mes__rec_prune): the arrays from before pruning,
-   * indexed by res[]; the slot map names them as -2 - index. Live ones come
+   * indexed by res[]; cand_map names them as REC_RESERVED. Live ones come
    * back best first when the fill needs more (mes__rec_fill). */
   const struct rec_cand_x *res_x;
   struct rec_ranked *res; /* key: the pruning's; 0 = never back (stale history alone) */
@@ -188,7 +190,12 @@ struct rec_state {
   bool res_sorted;
 };
 
+#define REC_RESERVED 0x80000000u /* cand_map's mark of a pruned candidate */
+
 /* facts.c */
+/* Sets up the arena and tables of s (zeroed by the caller): what
+ * mes__rec_facts does first, for callers that build a state by hand. */
+void mes__rec_state_init(struct rec_state *s);
 /* Sets up s (zeroed by the caller) and gathers every fact: subject,
  * consent, history, preferences, impressions. */
 int mes__rec_facts(struct rec_state *s, struct mes_err *err);

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 
 #include "base/mtime.h"
+#include "base/thread.h"
 #include "crypto/crypto.h"
 #include "recommend/rec_int.h"
 
@@ -205,13 +205,8 @@ int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct 
   pthread_cond_init(&r->work, &ca);
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&r->done, NULL);
-  /* Signals belong to the server's sigwait thread (see engine). */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int prc = pthread_create(&r->thread, NULL, writer_main, r);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (prc) {
+  /* Signals belong to the server's sigwait thread (base/thread.h). */
+  if (mes_thread_start(&r->thread, writer_main, r) != 0) {
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->work);
     pthread_cond_destroy(&r->done);

@@ -1,8 +1,7 @@
 /*
  * recommend/request — the shape of POST /v1/recommendations (contract §6):
  * one field table per level, checked by mes_json_check, plus the one rule a
- * table cannot say (a known channel). Also the request's
- * scratch arena.
+ * table cannot say (a known channel).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -75,64 +74,4 @@ int mes_recommend_parse(const struct mes_ctx *c, const json_t *body, struct mes_
   if ((v = json_object_get(body, "exclude")) && json_is_array(v))
     req->exclude = v;
   return MES_OK;
-}
-
-/* ---------------------------------------------------------------- arena */
-
-#define CHUNK_MIN 16384
-
-struct rec_chunk {
-  struct rec_chunk *next;
-  size_t cap;
-  max_align_t data[]; /* aligned for any type */
-};
-
-void mes__rec_arena_release(struct rec_arena *a) {
-  for (struct rec_chunk *k = a->head, *next; k; k = next) {
-    next = k->next;
-    free(k);
-  }
-  a->head = NULL;
-  a->used = a->cap = 0;
-}
-
-void *mes__rec_alloc(struct rec_arena *a, size_t n) {
-  void *p = mes__rec_alloc_raw(a, n);
-  if (p)
-    memset(p, 0, n);
-  return p;
-}
-
-void *mes__rec_alloc_raw(struct rec_arena *a, size_t n) {
-  const size_t align = sizeof(max_align_t);
-  n = (n + align - 1) / align * align;
-  if (n == 0)
-    n = align;
-  if (!a->head || a->used + n > a->cap) {
-    size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
-    if (a->head && a->head->cap * 2 > cap && a->head->cap < (64u << 20))
-      cap = a->head->cap * 2; /* chunks grow, so big requests make few of them */
-    if (cap < n)
-      cap = n;
-    struct rec_chunk *k = malloc(sizeof *k + cap);
-    if (!k)
-      return NULL;
-    k->next = a->head;
-    k->cap = cap;
-    a->head = k;
-    a->used = 0;
-    a->cap = cap;
-  }
-  void *p = (char *)a->head->data + a->used;
-  a->used += n;
-  return p;
-}
-
-char *mes__rec_strndup(struct rec_arena *a, const char *s, size_t n) {
-  char *p = mes__rec_alloc(a, n + 1);
-  if (p) {
-    memcpy(p, s, n);
-    p[n] = '\0';
-  }
-  return p;
 }

@@ -42,8 +42,8 @@
 /* Before pruning only the proposals (cx) exist; after it, both arrays. */
 static int grow_cands(struct rec_state *s) {
   size_t cap = s->cap_cands ? s->cap_cands * 2 : 512;
-  struct mes_cand *nc = s->made ? mes__rec_alloc_raw(&s->arena, cap * sizeof *nc) : NULL;
-  struct rec_cand_x *nx = mes__rec_alloc_raw(&s->arena, cap * sizeof *nx);
+  struct mes_cand *nc = s->made ? mes_arena_alloc(&s->arena, cap * sizeof *nc) : NULL;
+  struct rec_cand_x *nx = mes_arena_alloc(&s->arena, cap * sizeof *nx);
   if ((s->made && !nc) || !nx)
     return MES_ENOMEM;
   if (s->n_cands) {
@@ -54,29 +54,6 @@ static int grow_cands(struct rec_state *s) {
   s->cands = nc;
   s->cx = nx;
   s->cap_cands = cap;
-  return MES_OK;
-}
-
-static int grow_slots(struct rec_state *s) {
-  size_t n = s->n_slots ? s->n_slots * 2 : 4096; /* a long history proposes ~1,100: no regrowth */
-  int32_t *so = mes__rec_alloc_raw(&s->arena, n * sizeof *so);
-  uint32_t *sk = mes__rec_alloc_raw(&s->arena, n * sizeof *sk); /* read only where so[] is set */
-  if (!so || !sk)
-    return MES_ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    so[i] = -1;
-  for (size_t i = 0; i < s->n_slots; i++) {
-    if (s->slot_of[i] == -1)
-      continue;
-    size_t j = (s->slot_key[i] * 2654435761u) & (n - 1);
-    while (so[j] != -1)
-      j = (j + 1) & (n - 1);
-    so[j] = s->slot_of[i];
-    sk[j] = s->slot_key[i];
-  }
-  s->slot_of = so;
-  s->slot_key = sk;
-  s->n_slots = n;
   return MES_OK;
 }
 
@@ -115,56 +92,34 @@ static int32_t restore(struct rec_state *s, uint32_t r, bool *oom) {
   return k;
 }
 
-/* The slot map holds, per model index, the candidate's index (>= 0), or
- * -2 - its index in the reserve arrays when pruned; -1 is an empty slot. */
+/* The candidate for model index midx (cand_map: see rec_int.h). */
 int32_t mes__rec_cand_of(struct rec_state *s, uint32_t midx, bool add, bool *oom) {
-  if (!s->n_slots) {
+  struct mes_htab_slot *sl = mes_htab_find(&s->cand_map, midx);
+  if (sl) {
+    if (!(sl->val & REC_RESERVED))
+      return (int32_t)sl->val - 1;
     if (!add)
       return -1;
-    if (grow_slots(s)) {
-      *oom = true;
-      return -1;
-    }
-  }
-  size_t j = (midx * 2654435761u) & (s->n_slots - 1);
-  while (s->slot_of[j] != -1) {
-    if (s->slot_key[j] == midx) {
-      int32_t v = s->slot_of[j];
-      if (v >= 0 || !add)
-        return v >= 0 ? v : -1;
-      int32_t k = restore(s, (uint32_t)(-2 - v), oom);
-      if (k >= 0)
-        s->slot_of[j] = k;
-      return k;
-    }
-    j = (j + 1) & (s->n_slots - 1);
+    int32_t k = restore(s, (sl->val & ~REC_RESERVED) - 1, oom);
+    if (k >= 0)
+      sl->val = (uint32_t)k + 1;
+    return k;
   }
   if (!add)
     return -1;
-  if ((s->n_cands + s->n_res + 1) * 2 > s->n_slots) {
-    if (grow_slots(s)) {
-      *oom = true;
-      return -1;
-    }
-    return mes__rec_cand_of(s, midx, add, oom);
-  }
   int32_t k = new_cand(s, mes_model_item_id(s->m, midx), (int32_t)midx, oom);
   if (k < 0)
     return -1;
-  s->slot_of[j] = k;
-  s->slot_key[j] = midx;
+  if (mes_htab_add(&s->cand_map, midx, (uint32_t)k + 1, NULL)) {
+    s->n_cands--; /* unmapped, it would never be found again */
+    *oom = true;
+    return -1;
+  }
   return k;
 }
 
 /* True when model index midx is a candidate, or was one before pruning. */
-static bool proposed(const struct rec_state *s, uint32_t midx) {
-  if (!s->n_slots)
-    return false;
-  for (size_t j = (midx * 2654435761u) & (s->n_slots - 1); s->slot_of[j] != -1; j = (j + 1) & (s->n_slots - 1))
-    if (s->slot_key[j] == midx)
-      return true;
-  return false;
-}
+static bool proposed(const struct rec_state *s, uint32_t midx) { return mes_htab_find(&s->cand_map, midx) != NULL; }
 
 /* Adds w to candidate k's part for reason r, crediting origin `hist` (>= 0
  * a history index, < 0 an interest, INT32_MIN nothing personal). */
@@ -274,24 +229,16 @@ static double decay(int64_t now_ms, int64_t ts_ms) {
  * addressing, at most a quarter full. */
 #define SEEN_SLOTS (4 * REC_HIST_GROUPS)
 struct seen {
-  uint32_t slot[SEEN_SLOTS]; /* model index + 1; 0 = empty */
+  struct mes_htab t; /* model index -> 1 */
+  struct mes_htab_slot slot[SEEN_SLOTS];
 };
 
-static size_t seen_hash(uint32_t midx) { return (size_t)((midx * 2654435761u) >> 8) & (SEEN_SLOTS - 1); }
-
 static void seen_add(struct seen *t, uint32_t midx) {
-  size_t i = seen_hash(midx);
-  while (t->slot[i] && t->slot[i] != midx + 1)
-    i = (i + 1) & (SEEN_SLOTS - 1);
-  t->slot[i] = midx + 1;
+  if (!mes_htab_find(&t->t, midx))
+    mes_htab_add(&t->t, midx, 1, NULL); /* REC_HIST_GROUPS at most: never full */
 }
 
-static bool seen_has(const struct seen *t, uint32_t midx) {
-  for (size_t i = seen_hash(midx); t->slot[i]; i = (i + 1) & (SEEN_SLOTS - 1))
-    if (t->slot[i] == midx + 1)
-      return true;
-  return false;
-}
+static bool seen_has(const struct seen *t, uint32_t midx) { return mes_htab_find(&t->t, midx) != NULL; }
 
 /* Adds the neighbours of `from` through rel, each weight in the relation's
  * unit, times factor. Items of `seen` (the person's own recent
@@ -332,9 +279,8 @@ struct judged {
   bool on;      /* the policy has a sensitive category and the rules run */
   bool withhold; /* the channel pushes: inferred items propose nothing */
   struct mes_guard_declared d;
-  uint32_t key[JUDGED_SLOTS]; /* model index + 1; 0 = empty */
-  bool inferred[JUDGED_SLOTS];
-  size_t used;
+  struct mes_htab t; /* model index -> 1 + inferred */
+  struct mes_htab_slot slot[JUDGED_SLOTS];
 };
 
 static void judged_init(struct rec_state *s, struct judged *j) {
@@ -347,39 +293,30 @@ static void judged_init(struct rec_state *s, struct judged *j) {
     return;
   j->withhold = s->inferred_void;
   mes_guard_declared_init(&s->facts, &j->d);
-  memset(j->key, 0, sizeof j->key);
-  j->used = 0;
+  mes_htab_init_fixed(&j->t, j->slot, JUDGED_SLOTS);
 }
 
 static bool judge_hist(struct rec_state *s, struct judged *j, const struct mes_hist *h) {
   if (!j->on)
     return false;
-  uint32_t key = (uint32_t)h->midx + 1;
-  size_t i = (key * 2654435761u >> 8) & (JUDGED_SLOTS - 1);
-  while (j->key[i] && j->key[i] != key)
-    i = (i + 1) & (JUDGED_SLOTS - 1);
-  if (j->key[i])
-    return j->inferred[i];
+  const struct mes_htab_slot *sl = mes_htab_find(&j->t, (uint32_t)h->midx);
+  if (sl)
+    return sl->val == 2;
   bool oom = false;
   const struct mes_item_facts *f = mes__rec_item(s, h->item, &oom);
   /* Out of memory: nothing says it is not sensitive, so the careful side.
    * An item gone from the catalog is ordinary evidence (nothing says it is
    * sensitive either, and its category is no longer known). */
   bool v = oom || mes_guard_undeclared_sensitive(&s->facts, &j->d, f) != NULL;
-  if (j->used < JUDGED_SLOTS / 2) {
-    j->key[i] = key;
-    j->inferred[i] = v;
-    j->used++;
-    if (v && j->withhold)
-      s->n_withheld++;
-  }
+  if (mes_htab_add(&j->t, (uint32_t)h->midx, 1u + v, NULL) == MES_OK && v && j->withhold) /* full: judged afresh */
+    s->n_withheld++;
   return v;
 }
 
 static int from_history(struct rec_state *s) {
   struct group g[REC_HIST_GROUPS];
   size_t ng = 0;
-  struct judged *jd = mes__rec_alloc_raw(&s->arena, sizeof *jd);
+  struct judged *jd = mes_arena_alloc(&s->arena, sizeof *jd);
   if (!jd)
     return MES_ENOMEM;
   judged_init(s, jd);
@@ -420,8 +357,13 @@ static int from_history(struct rec_state *s) {
    * latest propose nothing (they stay in `seen`): a long history then costs
    * no more neighbour visits than a short one. */
   size_t reach = place_hl > 0 && (size_t)place_hl * REC_PLACE_HALVINGS < ng ? (size_t)place_hl * REC_PLACE_HALVINGS : ng;
+  /* The candidate map, made once for what these groups can propose (two
+   * relations of REC_NBRS each), so that it need not grow as they do. */
+  size_t proposals = reach * 2 * REC_NBRS;
+  if (mes_htab_reserve(&s->cand_map, proposals < REC_CAND_MAP_HISTORY ? proposals : REC_CAND_MAP_HISTORY))
+    return MES_ENOMEM;
   struct seen seen;
-  memset(&seen, 0, sizeof seen);
+  mes_htab_init_fixed(&seen.t, seen.slot, SEEN_SLOTS);
   for (size_t j = 0; j < ng; j++) {
     seen_add(&seen, (uint32_t)g[j].midx);
     for (size_t k = 0; k < ng; k++)
@@ -545,7 +487,7 @@ static int make_all(struct rec_state *s) {
   s->made = true;
   if (!s->cap_cands)
     return MES_OK; /* nothing proposed: grow_cands makes both arrays from now on */
-  s->cands = mes__rec_alloc_raw(&s->arena, s->cap_cands * sizeof *s->cands);
+  s->cands = mes_arena_alloc(&s->arena, s->cap_cands * sizeof *s->cands);
   if (!s->cands)
     return MES_ENOMEM;
   for (size_t i = 0; i < s->n_cands; i++)
@@ -555,12 +497,12 @@ static int make_all(struct rec_state *s) {
 
 int mes__rec_prune(struct rec_state *s, size_t keep) {
   size_t n = s->n_cands;
-  if (s->made || n <= keep || n - keep <= REC_PRUNE_STALE || !s->n_slots)
+  if (s->made || n <= keep || n - keep <= REC_PRUNE_STALE || !mes_htab_count(&s->cand_map))
     return make_all(s);
   /* live from the front, stale-only from the back of one array */
-  struct rec_ranked *r = mes__rec_alloc_raw(&s->arena, n * sizeof *r);
-  uint8_t *kept = mes__rec_alloc(&s->arena, n);
-  int32_t *moved = mes__rec_alloc_raw(&s->arena, n * sizeof *moved); /* read only where kept */
+  struct rec_ranked *r = mes_arena_alloc(&s->arena, n * sizeof *r);
+  uint8_t *kept = mes_arena_calloc(&s->arena, n);
+  int32_t *moved = mes_arena_alloc(&s->arena, n * sizeof *moved); /* read only where kept */
   if (!r || !kept || !moved)
     return MES_ENOMEM;
   size_t nl = 0, ns = 0;
@@ -601,9 +543,9 @@ int mes__rec_prune(struct rec_state *s, size_t keep) {
   size_t nk = kl + ks, cap = 256;
   while (cap < nk + nk / 2)
     cap *= 2;
-  struct mes_cand *nc = mes__rec_alloc_raw(&s->arena, cap * sizeof *nc);
-  struct rec_cand_x *nx = mes__rec_alloc_raw(&s->arena, cap * sizeof *nx);
-  struct rec_ranked *res = mes__rec_alloc_raw(&s->arena, (n - nk) * sizeof *res);
+  struct mes_cand *nc = mes_arena_alloc(&s->arena, cap * sizeof *nc);
+  struct rec_cand_x *nx = mes_arena_alloc(&s->arena, cap * sizeof *nx);
+  struct rec_ranked *res = mes_arena_alloc(&s->arena, (n - nk) * sizeof *res);
   if (!nc || !nx || !res)
     return MES_ENOMEM;
   size_t w = 0;
@@ -619,10 +561,13 @@ int mes__rec_prune(struct rec_state *s, size_t keep) {
     res[nr++] = r[i];
   for (size_t i = ks; i < ns; i++)
     res[nr++] = (struct rec_ranked){0, stale[i].i};
-  for (size_t j = 0; j < s->n_slots; j++) {
-    int32_t v = s->slot_of[j];
-    if (v >= 0)
-      s->slot_of[j] = kept[v] ? moved[v] : -2 - v;
+  struct mes_htab_slot *sl;
+  for (size_t j = 0; (sl = mes_htab_each(&s->cand_map, &j));) {
+    uint32_t v = sl->val - 1; /* all live: nothing was pruned before */
+    if (kept[v])
+      sl->val = (uint32_t)moved[v] + 1;
+    else
+      sl->val |= REC_RESERVED; /* same index, in the arrays that become the reserve */
   }
   s->res_x = s->cx;
   s->res = res;
@@ -652,7 +597,7 @@ static int catalog_cb(void *ud, const char *id, const struct mes_catalog_entry *
   if (!mes__rec_passes(s, id, &f))
     return 0;
   bool oom = false;
-  const char *copy = mes__rec_strndup(&s->arena, id, strlen(id));
+  const char *copy = mes_arena_strndup(&s->arena, id, strlen(id));
   int32_t k = copy ? new_cand(s, copy, -1, &oom) : -1;
   if (k < 0) {
     cf->failed = true;
@@ -758,7 +703,7 @@ void mes__rec_settle(struct rec_state *s, size_t from, size_t to) {
                                             MES_REASON_EDITORIAL};
   if (to > s->n_cands)
     to = s->n_cands;
-  const char **ids = from < to ? mes__rec_alloc_raw(&s->arena, (to - from) * sizeof *ids) : NULL;
+  const char **ids = from < to ? mes_arena_alloc(&s->arena, (to - from) * sizeof *ids) : NULL;
   size_t n_ids = 0;
   for (size_t i = from; ids && i < to; i++)
     if (!s->cands[i].facts.known)
@@ -775,7 +720,7 @@ void mes__rec_settle(struct rec_state *s, size_t from, size_t to) {
     for (size_t j = 0; j < x->n_contrib; j++)
       n_hist_parts += x->contrib[j].hist >= 0;
     cd->n_contrib = 0;
-    cd->contrib = n_hist_parts ? mes__rec_alloc(&s->arena, n_hist_parts * sizeof *cd->contrib) : NULL;
+    cd->contrib = n_hist_parts ? mes_arena_calloc(&s->arena, n_hist_parts * sizeof *cd->contrib) : NULL;
     for (size_t j = 0; cd->contrib && j < x->n_contrib; j++) {
       int32_t h = x->contrib[j].hist;
       if (h < 0)
@@ -837,7 +782,7 @@ int32_t mes__rec_cand_for_item(struct rec_state *s, const char *item, size_t len
   for (size_t i = 0; i < s->n_cands; i++)
     if (strlen(s->cx[i].item) == len && memcmp(s->cx[i].item, item, len) == 0)
       return (int32_t)i;
-  const char *copy = mes__rec_strndup(&s->arena, item, len);
+  const char *copy = mes_arena_strndup(&s->arena, item, len);
   int32_t k = copy ? new_cand(s, copy, -1, &oom) : -1;
   if (k >= 0)
     contribute(s, k, MES_REASON_EDITORIAL, INT32_MIN, 0);

@@ -163,7 +163,7 @@ int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const 
   if (rc)
     goto done;
   rc = MES_ENOMEM;
-  if (mes__rec_candidates(&s) || !(item_z = mes__rec_strndup(&s.arena, item, item_len)))
+  if (mes__rec_candidates(&s) || !(item_z = mes_arena_strndup(&s.arena, item, item_len)))
     goto oom;
   int32_t k = mes__rec_cand_for_item(&s, item_z, item_len);
   if (k < 0 || mes__rec_prune(&s, SIZE_MAX)) /* nothing pruned: only makes the candidates */

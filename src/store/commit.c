@@ -7,8 +7,9 @@
  */
 #include "store/commit_int.h"
 
-#include <signal.h>
 #include <time.h>
+
+#include "base/thread.h"
 
 #define FLUSH_DELAY_NS 2000000ull /* longest a write waits for its sync without a waiter */
 /* Gathering (flusher_main): under load, each group commit's sync and the
@@ -82,12 +83,7 @@ void mes__commit_init(struct mes_commit *gc, const struct mes_commit_be *ops, vo
 int mes__commit_start(struct mes_commit *gc) {
   /* The commit thread must never receive the process's signals: SIGTERM has
    * to reach the thread that shuts down cleanly, not kill us mid-commit. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int prc = pthread_create(&gc->flusher, NULL, flusher_main, gc);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (prc != 0)
+  if (mes_thread_start(&gc->flusher, flusher_main, gc) != 0)
     return MES_ENOMEM;
   gc->flusher_running = true;
   return MES_OK;

@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
+
 /* ------------------------------------------------------------------------ */
-/* Key cache: a hash table of sids (chained through entry indexes) and an LRU
- * list, all in arrays allocated once. Keys are wiped when an entry leaves.  */
+/* Key cache: a table from sid to entry (base/htab) and an LRU list, all
+ * allocated once. Keys are wiped when an entry leaves.                     */
 /* ------------------------------------------------------------------------ */
 
 #define KC_NONE (-1)
@@ -23,8 +25,8 @@
 struct kc_entry {
   int64_t sid;
   uint8_t key[MES_KEY_BYTES];
-  int32_t hnext; /* next in bucket chain, or next free entry */
-  int32_t prev;  /* LRU neighbours (prev: more recent) */
+  int32_t next_free; /* while on the free list */
+  int32_t prev;      /* LRU neighbours (prev: more recent) */
   int32_t next;
 };
 
@@ -32,8 +34,7 @@ struct mes_keycache {
   pthread_mutex_t mu;
   struct kc_entry *e; /* max entries */
   size_t max;
-  int32_t *buckets;
-  size_t n_buckets; /* power of two */
+  struct mes_htab by_sid; /* a sid's tag -> entry index + 1; room for max, made at creation */
   int32_t head;     /* most recently used */
   int32_t tail;     /* least recently used */
   int32_t free;
@@ -41,11 +42,6 @@ struct mes_keycache {
    * not be cached after it (it may belong to a subject just shredded). */
   uint64_t epoch;
 };
-
-static size_t kc_bucket(const struct mes_keycache *kc, int64_t sid) {
-  uint64_t h = (uint64_t)sid * 0x9E3779B97F4A7C15ull;
-  return (size_t)(h >> 32) & (kc->n_buckets - 1);
-}
 
 int mes_keycache_new(size_t max_entries, struct mes_keycache **out) {
   *out = NULL;
@@ -55,21 +51,16 @@ int mes_keycache_new(size_t max_entries, struct mes_keycache **out) {
   if (!kc)
     return MES_ENOMEM;
   kc->max = max_entries;
-  kc->n_buckets = 16;
-  while (kc->n_buckets < 2 * max_entries)
-    kc->n_buckets *= 2;
+  mes_htab_init(&kc->by_sid, max_entries);
   kc->e = calloc(max_entries, sizeof *kc->e);
-  kc->buckets = malloc(kc->n_buckets * sizeof *kc->buckets);
-  if (!kc->e || !kc->buckets || pthread_mutex_init(&kc->mu, NULL) != 0) {
+  if (!kc->e || mes_htab_reserve(&kc->by_sid, max_entries) || pthread_mutex_init(&kc->mu, NULL) != 0) {
     free(kc->e);
-    free(kc->buckets);
+    mes_htab_release(&kc->by_sid);
     free(kc);
     return MES_ENOMEM;
   }
-  for (size_t i = 0; i < kc->n_buckets; i++)
-    kc->buckets[i] = KC_NONE;
   for (size_t i = 0; i < max_entries; i++)
-    kc->e[i].hnext = i + 1 < max_entries ? (int32_t)(i + 1) : KC_NONE;
+    kc->e[i].next_free = i + 1 < max_entries ? (int32_t)(i + 1) : KC_NONE;
   kc->free = 0;
   kc->head = kc->tail = KC_NONE;
   *out = kc;
@@ -82,15 +73,22 @@ void mes_keycache_free(struct mes_keycache *kc) {
   mes_wipe(kc->e, kc->max * sizeof *kc->e);
   pthread_mutex_destroy(&kc->mu);
   free(kc->e);
-  free(kc->buckets);
+  mes_htab_release(&kc->by_sid);
   free(kc);
 }
 
+/* The slot of sid's entry, or NULL. */
+static struct mes_htab_slot *kc_slot(const struct mes_keycache *kc, int64_t sid) {
+  struct mes_htab_slot *s;
+  for (size_t pos = 0; (s = mes_htab_next(&kc->by_sid, mes_htab_tag((uint64_t)sid), &pos));)
+    if (kc->e[s->val - 1].sid == sid)
+      return s;
+  return NULL;
+}
+
 static int32_t kc_find(const struct mes_keycache *kc, int64_t sid) {
-  for (int32_t i = kc->buckets[kc_bucket(kc, sid)]; i != KC_NONE; i = kc->e[i].hnext)
-    if (kc->e[i].sid == sid)
-      return i;
-  return KC_NONE;
+  const struct mes_htab_slot *s = kc_slot(kc, sid);
+  return s ? (int32_t)s->val - 1 : KC_NONE;
 }
 
 static void lru_unlink(struct mes_keycache *kc, int32_t i) {
@@ -118,14 +116,11 @@ static void lru_push_front(struct mes_keycache *kc, int32_t i) {
 
 /* Takes entry i out of the table, wipes it and returns it to the free list. */
 static void kc_remove(struct mes_keycache *kc, int32_t i) {
-  int32_t *link = &kc->buckets[kc_bucket(kc, kc->e[i].sid)];
-  while (*link != i)
-    link = &kc->e[*link].hnext;
-  *link = kc->e[i].hnext;
+  mes_htab_remove(&kc->by_sid, kc_slot(kc, kc->e[i].sid));
   lru_unlink(kc, i);
   mes_wipe(kc->e[i].key, MES_KEY_BYTES);
   kc->e[i].sid = 0;
-  kc->e[i].hnext = kc->free;
+  kc->e[i].next_free = kc->free;
   kc->free = i;
 }
 
@@ -162,11 +157,9 @@ static void kc_put(struct mes_keycache *kc, int64_t sid, const uint8_t key[MES_K
     if (kc->free == KC_NONE)
       kc_remove(kc, kc->tail); /* evict the least recently used */
     i = kc->free;
-    kc->free = kc->e[i].hnext;
-    size_t bkt = kc_bucket(kc, sid);
+    kc->free = kc->e[i].next_free;
     kc->e[i].sid = sid;
-    kc->e[i].hnext = kc->buckets[bkt];
-    kc->buckets[bkt] = i;
+    mes_htab_add(&kc->by_sid, mes_htab_tag((uint64_t)sid), (uint32_t)i + 1, NULL); /* room for max, made at creation */
   }
   memcpy(kc->e[i].key, key, MES_KEY_BYTES);
   lru_push_front(kc, i);

@@ -171,7 +171,7 @@ struct world {
   size_t n_nbrs[N_ITEMS];
   struct mes_hist hist[12];
   struct mes_impression imps[12];
-  struct mes_guard_shown_slot shown_slots[32];
+  uint32_t shown_storage[96]; /* mes_guard_shown_bytes(12) fits */
   struct mes_guard_shown shown;
   struct mes_contrib contrib[8][6];
   struct mes_cand cands[8];
@@ -259,8 +259,8 @@ static UNUSED void world_build(struct world *w, const struct story *s) {
   f->imps = w->imps;
   f->n_imps = n;
   if (story_count_shown) {
-    assert_true(mes_guard_shown_slots(n) <= sizeof w->shown_slots / sizeof *w->shown_slots);
-    mes_guard_shown_count(f, &w->shown, w->shown_slots, mes_guard_shown_slots(n));
+    assert_true(mes_guard_shown_bytes(n) <= sizeof w->shown_storage);
+    mes_guard_shown_count(f, &w->shown, w->shown_storage);
     f->shown = &w->shown;
   }
   for (n = 0; n < 4 && s->interests[n]; n++)

@@ -84,11 +84,11 @@ static void many_candidates(bool counted_once) {
   imps[6] = (struct mes_impression){.item = ids[5], .channel = MES_CH_WEB, .ts_ms = T0_MS - 100 * HOUR_MS};
   struct mes_guard_facts f = {.policy = p, .now_ms = T0_MS, .personalized = true, .known_subject = true,
                               .authenticated = true, .imps = imps, .n_imps = 7};
-  struct mes_guard_shown_slot slots[16];
+  uint32_t storage[64]; /* 16 slots of 8 bytes, then 7 counts */
   struct mes_guard_shown sh;
   if (counted_once) {
-    assert_int_equal(mes_guard_shown_slots(7), 16);
-    mes_guard_shown_count(&f, &sh, slots, 16);
+    assert_int_equal(mes_guard_shown_bytes(7), 16 * 8 + 7 * 4);
+    mes_guard_shown_count(&f, &sh, storage);
     assert_int_equal(mes_guard_shown_times(&sh, ids[5]), 3);
     assert_int_equal(mes_guard_shown_times(&sh, ids[2999]), 3);
     assert_int_equal(mes_guard_shown_times(&sh, ids[6]), 0);

@@ -44,6 +44,7 @@ static void fix_init(struct fix *f, bool rules) {
   f->hist[H_OLD_PURCHASE] =
       (struct mes_hist){.item = "c", .midx = -1, .kind = MES_KIND_PURCHASE, .ts_ms = NOW_MS - 100 * DAY_MS};
   struct rec_state *s = &f->s;
+  mes__rec_state_init(s);
   s->c = &f->ctx;
   s->no_rules = !rules;
   s->hist = f->hist;
