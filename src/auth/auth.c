@@ -20,6 +20,11 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 
+/* The key cache is a direct-mapped cache, not a table: a slot is picked by
+ * the hash's first byte and a miss simply overwrites it, so it holds at most
+ * AUTH_CACHE_SLOTS answers, needs no eviction and never fails for want of
+ * room; losing an entry only costs one store read. base/htab would keep
+ * every key it was given (and refuse, or grow, past its cap). */
 #define AUTH_CACHE_SLOTS 64
 #define TOKEN_SLOTS 1024
 

@@ -1,5 +1,6 @@
 /* base/log — level check first, then one formatted line to the host's sink. */
 #include "base/log.h"
+#include "base/thread.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -74,15 +75,15 @@ static void flush_at_exit(void) {
   pthread_mutex_unlock(&log_mu);
 }
 
+/* The flusher takes none of the process's signals (base/thread.h): the first
+ * info line may be logged by the server's own thread before it blocks its
+ * stop signals, and a signal meant for the server must not land here. */
 static void start_flusher(void) {
   pthread_t t;
-  pthread_attr_t a;
-  if (pthread_attr_init(&a))
-    return;
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  if (atexit(flush_at_exit) == 0 && pthread_create(&t, &a, flusher_main, NULL) == 0)
+  if (atexit(flush_at_exit) == 0 && mes_thread_start(&t, flusher_main, NULL) == 0) {
+    pthread_detach(t);  /* it runs until the process exits */
     log_buffered = true; /* without the thread or the exit hook, lines stay unbuffered */
-  pthread_attr_destroy(&a);
+  }
 }
 
 void mes_log_flush(void) {

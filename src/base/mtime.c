@@ -104,7 +104,8 @@ int mes_time_parse_rfc3339(const char *s, size_t len, int64_t *out_ms) {
   return MES_OK;
 }
 
-void mes_time_format(int64_t ms, char out[32]) {
+/* Years outside 0000-9999, whose width varies: the general form. */
+static void format_wide(int64_t ms, char out[32]) {
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   int msr = (int)(ms - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -117,6 +118,62 @@ void mes_time_format(int64_t ms, char out[32]) {
   snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
            (int)(rem % 60), msr);
   snprintf(out, 32, "%.31s", tmp);
+}
+
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: between them every
+ * field has a fixed width. FAST_MIN_MS is a whole number of days, so
+ * counting from it gives the same seconds, days and milliseconds as floor
+ * division from 1970. */
+#define FAST_MIN_MS (-62167219200000LL)
+#define FAST_MAX_MS 253402300799999LL
+
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                    "8081828384858687888990919293949596979899";
+
+static inline void put2(char *p, unsigned v) { memcpy(p, two_digits + 2 * v, 2); }
+
+/* Writes the digits itself: each based_on entry of a recommendation carries
+ * a timestamp, and two snprintf calls were a measurable share of serving
+ * one (bench/README.md). The output is byte for byte that of format_wide
+ * (tests/unit/base/test_mtime.c compares them). */
+void mes_time_format(int64_t ms, char out[32]) {
+  if (ms < FAST_MIN_MS || ms > FAST_MAX_MS) {
+    format_wide(ms, out);
+    return;
+  }
+  uint64_t u = (uint64_t)(ms - FAST_MIN_MS);
+  unsigned msr = (unsigned)(u % 1000);
+  uint64_t secs = u / 1000;
+  unsigned rem = (unsigned)(secs % 86400);
+  /* civil_from_days in 32-bit unsigned arithmetic: counted from -0400-03-01
+   * (one era before 0000-03-01) every quantity is non-negative. */
+  uint32_t z = (uint32_t)(secs / 86400) + 146097 - 60; /* 0000-01-01 is 60 days before 0000-03-01 */
+  uint32_t era = z / 146097;
+  uint32_t doe = z - era * 146097;
+  uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  uint32_t mp = (5 * doy + 2) / 153;
+  unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  unsigned y = yoe + era * 400 - 400 + (m <= 2);
+  put2(out, y / 100);
+  put2(out + 2, y % 100);
+  out[4] = '-';
+  put2(out + 5, m);
+  out[7] = '-';
+  put2(out + 8, d);
+  out[10] = 'T';
+  put2(out + 11, rem / 3600);
+  out[13] = ':';
+  put2(out + 14, rem / 60 % 60);
+  out[16] = ':';
+  put2(out + 17, rem % 60);
+  out[19] = '.';
+  out[20] = (char)('0' + msr / 100);
+  put2(out + 21, msr % 100);
+  out[23] = 'Z';
+  out[24] = '\0';
 }
 
 void mes_time_format_date(int64_t ms, char out[11]) {

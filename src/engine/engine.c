@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "base/mtime.h"
 #include "base/path.h"
+#include "base/thread.h"
 #include "crypto/crypto.h"
 #include "catalog/catalog.h"
 #include "ingest/histcache.h"
@@ -597,14 +597,7 @@ static void *background_main(void *arg) {
 int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {
   if (e->bg_started)
     return MES_OK;
-  /* The thread blocks every signal (it inherits the mask at creation), so that
-   * SIGINT/SIGTERM/SIGHUP reach the server's sigwait() even when this thread
-   * starts first. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int prc = pthread_create(&e->bg_thread, NULL, background_main, e);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int prc = mes_thread_start(&e->bg_thread, background_main, e);
   if (prc)
     return mes_err_set(err, MES_EUNAVAILABLE, NULL, "Cannot start the background thread: %s.", strerror(prc));
   e->bg_started = true;

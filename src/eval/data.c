@@ -14,7 +14,10 @@
 
 /* ---- Interned strings ---------------------------------------------------- */
 
-void mes__strtab_init(struct mes__strtab *t) { memset(t, 0, sizeof *t); }
+void mes__strtab_init(struct mes__strtab *t) {
+  memset(t, 0, sizeof *t);
+  mes_htab_init(&t->by_id, UINT32_MAX - 1);
+}
 
 void mes__strtab_release(struct mes__strtab *t) {
   if (!t)
@@ -22,59 +25,36 @@ void mes__strtab_release(struct mes__strtab *t) {
   free(t->pool);
   free(t->off);
   free(t->len);
-  free(t->slot);
-  memset(t, 0, sizeof *t);
+  mes_htab_release(&t->by_id);
+  mes__strtab_init(t);
 }
 
-static uint64_t hash_bytes(const char *s, size_t len) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-static int grow_slots(struct mes__strtab *t) {
-  size_t n_slot = t->n_slot ? t->n_slot * 2 : 1024;
-  uint32_t *slot = calloc(n_slot, sizeof *slot);
-  if (!slot)
-    return MES_ENOMEM;
-  for (size_t i = 0; i < t->n; i++) {
-    size_t h = (size_t)hash_bytes(t->pool + t->off[i], t->len[i]) & (n_slot - 1);
-    while (slot[h])
-      h = (h + 1) & (n_slot - 1);
-    slot[h] = (uint32_t)i + 1;
-  }
-  free(t->slot);
-  t->slot = slot;
-  t->n_slot = n_slot;
-  return MES_OK;
-}
-
-int64_t mes__strtab_find(const struct mes__strtab *t, const char *s, size_t len) {
-  if (!t->n_slot)
-    return -1;
-  for (size_t h = (size_t)hash_bytes(s, len) & (t->n_slot - 1); t->slot[h]; h = (h + 1) & (t->n_slot - 1)) {
-    uint32_t i = t->slot[h] - 1;
+/* The index of s[0..len) (tag: its tag), or -1. */
+static int64_t find(const struct mes__strtab *t, const char *s, size_t len, uint32_t tag) {
+  struct mes_htab_slot *sl;
+  for (size_t pos = 0; (sl = mes_htab_next(&t->by_id, tag, &pos));) {
+    uint32_t i = sl->val - 1;
     if (t->len[i] == len && memcmp(t->pool + t->off[i], s, len) == 0)
       return i;
   }
   return -1;
 }
 
+int64_t mes__strtab_find(const struct mes__strtab *t, const char *s, size_t len) {
+  if (!mes_htab_count(&t->by_id))
+    return -1;
+  return find(t, s, len, mes_htab_tag(mes_hash_bytes(s, len)));
+}
+
 int mes__strtab_intern(struct mes__strtab *t, const char *s, size_t len, uint32_t *idx) {
-  if ((t->n + 1) * 2 > t->n_slot && grow_slots(t))
-    return MES_ENOMEM;
-  size_t h = (size_t)hash_bytes(s, len) & (t->n_slot - 1);
-  while (t->slot[h]) {
-    uint32_t i = t->slot[h] - 1;
-    if (t->len[i] == len && memcmp(t->pool + t->off[i], s, len) == 0) {
-      *idx = i;
-      return MES_OK;
-    }
-    h = (h + 1) & (t->n_slot - 1);
+  uint32_t tag = mes_htab_tag(mes_hash_bytes(s, len));
+  int64_t found = mes_htab_count(&t->by_id) ? find(t, s, len, tag) : -1;
+  if (found >= 0) {
+    *idx = (uint32_t)found;
+    return MES_OK;
   }
+  if (mes_htab_reserve(&t->by_id, t->n + 1))
+    return MES_ENOMEM;
   if (t->n >= UINT32_MAX - 1)
     return MES_ENOMEM;
   if (t->n == t->cap) {
@@ -104,7 +84,7 @@ int mes__strtab_intern(struct mes__strtab *t, const char *s, size_t len, uint32_
   t->off[t->n] = t->pool_len;
   t->len[t->n] = (uint32_t)len;
   t->pool_len += len + 1;
-  t->slot[h] = (uint32_t)t->n + 1;
+  mes_htab_add(&t->by_id, tag, (uint32_t)t->n + 1, NULL); /* reserved above */
   *idx = (uint32_t)t->n++;
   return MES_OK;
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "base/htab.h"
 #include "eval/eval.h"
 
 /* malloc / calloc of n elements of `size` bytes: never asks for 0 bytes (so
@@ -36,15 +37,14 @@ static inline void *mes__zalloc(size_t n, size_t size) { return calloc(n ? n : 1
 /* ---- Interned strings ---------------------------------------------------- */
 
 /* Strings stored back to back in one pool, looked up through an open-addressing
- * hash table. Indices are dense, in first-seen order. */
+ * base/htab. Indices are dense, in first-seen order. */
 struct mes__strtab {
   char *pool; /* owned; every string NUL-terminated */
   size_t pool_len, pool_cap;
   size_t *off; /* owned; n entries, offset of string i in pool */
   uint32_t *len;
   size_t n, cap;
-  uint32_t *slot; /* owned; n_slot entries, index + 1, 0 = empty */
-  size_t n_slot;
+  struct mes_htab by_id; /* tag of the string -> index + 1 */
 };
 
 void mes__strtab_init(struct mes__strtab *t);

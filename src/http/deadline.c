@@ -19,12 +19,12 @@
  * closed and handed to another connection.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "base/mtime.h"
+#include "base/thread.h"
 #include "http/http_int.h"
 
 #define SWEEP_EVERY_NS 250000000ull
@@ -69,12 +69,7 @@ int mes__deadlines_start(struct mes__deadlines *dl, struct mes_metrics *metrics)
   pthread_cond_init(&dl->cv, &ca);
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&dl->mu, NULL);
-  /* The sweeper takes none of the process's signals (see mes_http_serve). */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int prc = pthread_create(&dl->thread, NULL, sweep_main, dl);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int prc = mes_thread_start(&dl->thread, sweep_main, dl);
   if (prc) {
     pthread_cond_destroy(&dl->cv);
     pthread_mutex_destroy(&dl->mu);

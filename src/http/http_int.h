@@ -15,6 +15,7 @@
 
 #include <mesura/mesura.h>
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "http/handler.h"
@@ -26,23 +27,13 @@
 
 /* ------------------------------------------------------------------ arena */
 
-struct mes__arena_chunk;
-
-/* Bump allocator: a first block inside the request, more chunks on demand,
- * everything freed at once by mes__arena_release. */
-struct mes__arena {
-  struct mes__arena_chunk *chunks; /* owned, extra chunks */
-  size_t used;
-  _Alignas(max_align_t) char first[1024];
-  char *cur; /* first, or the newest chunk's data */
-  size_t cap;
-};
-
-void mes__arena_init(struct mes__arena *a);
-void mes__arena_release(struct mes__arena *a);
-void *mes__arena_alloc(struct mes__arena *a, size_t n);
-/* A NUL-terminated copy of s[0..len). */
-char *mes__arena_strndup(struct mes__arena *a, const char *s, size_t len);
+/* The request's scratch memory (mes_http_req_alloc, route parameters, reply
+ * headers) is a base/arena whose first block lives inside the request, so a
+ * typical request allocates nothing more. Its cap is the body's: nothing a
+ * request keeps for itself comes near what its body may hold. */
+#define MES_HTTP_ARENA_FIRST 1024
+#define MES_HTTP_ARENA_CHUNK 4096
+#define MES_HTTP_ARENA_MAX MES_HTTP_BODY_MAX
 
 /* --------------------------------------------------------------- routing */
 
@@ -66,7 +57,7 @@ enum mes__match { MES__MATCH_OK, MES__MATCH_NO_PATH, MES__MATCH_BAD_METHOD, MES_
  * On BAD_PARAM, err says which parameter (400 invalid_id / invalid_utf8).
  * MES_ENOMEM comes back as BAD_PARAM with err->rc MES_ENOMEM.
  */
-enum mes__match mes__route_match(const char *method, const char *path, struct mes__arena *arena, int *route,
+enum mes__match mes__route_match(const char *method, const char *path, struct mes_arena *arena, int *route,
                                  struct mes_http_param *params, size_t *n_params, char *allow, size_t allow_cap,
                                  struct mes_err *err);
 
@@ -181,8 +172,9 @@ struct mes_http_req {
   uint64_t hold_ticket; /* 0: nothing to wait for */
   bool parked;          /* suspended; on_request must not reply until resumed */
   atomic_int durable_rc; /* set by the commit thread before it resumes us */
-  struct mes__arena arena;
+  struct mes_arena arena; /* over arena_first, then chunks */
   struct mes_http_resp resp;
+  _Alignas(max_align_t) char arena_first[MES_HTTP_ARENA_FIRST];
 };
 
 /* The method as a bounded label for metrics and logs ("GET" ... or "OTHER"). */

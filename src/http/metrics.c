@@ -116,6 +116,11 @@ static bool put_label(char *out, size_t cap, size_t *o, const char *name, const 
 
 /* ------------------------------------------------------------------ table */
 
+/* Its own table rather than base/htab: every request thread bumps counters
+ * here concurrently, and base/htab needs the caller's lock for any add
+ * (it moves slots when it grows), which would put one mutex on every count.
+ * This table never grows or moves a slot, so lookups need no lock at all. */
+
 static uint64_t hash2(const char *a, const char *b) {
   uint64_t h = 1469598103934665603u; /* FNV-1a */
   for (const char *p = a; *p; p++)

@@ -1,6 +1,6 @@
 /*
  * http/ratelimit — a token bucket per API key (or per subject token), kept in
- * a small chained hash table under one mutex: a request costs one hash, one
+ * a hash table (base/htab) under one mutex: a request costs one hash, one
  * short critical section and no allocation once its key has been seen.
  *
  * The table is bounded. When it is full, buckets that have refilled to the
@@ -12,14 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htab.h"
 #include "http/http_int.h"
 
-#define N_HEADS 256u
 #define MAX_BUCKETS 8192u
 #define KEY_CAP 96
 
 struct bucket {
-  struct bucket *next;
   uint64_t last_ns; /* when tokens was last brought up to date */
   double tokens;
   char key[KEY_CAP];
@@ -28,8 +27,9 @@ struct bucket {
 struct mes__ratelimit {
   double rps, burst;
   pthread_mutex_t mu;
-  struct bucket *heads[N_HEADS];
-  size_t n_buckets;
+  struct bucket *b; /* owned: n_buckets of them, in no order; grows to MAX_BUCKETS */
+  size_t n_buckets, cap;
+  struct mes_htab by_key; /* tag of the key -> index in b + 1 */
 };
 
 int mes__ratelimit_new(double rps, double burst, struct mes__ratelimit **out) {
@@ -42,6 +42,7 @@ int mes__ratelimit_new(double rps, double burst, struct mes__ratelimit **out) {
   rl->rps = rps;
   rl->burst = burst;
   pthread_mutex_init(&rl->mu, NULL);
+  mes_htab_init(&rl->by_key, MAX_BUCKETS);
   *out = rl;
   return MES_OK;
 }
@@ -49,14 +50,8 @@ int mes__ratelimit_new(double rps, double burst, struct mes__ratelimit **out) {
 void mes__ratelimit_free(struct mes__ratelimit *rl) {
   if (!rl)
     return;
-  for (size_t h = 0; h < N_HEADS; h++) {
-    struct bucket *b = rl->heads[h];
-    while (b) {
-      struct bucket *next = b->next;
-      free(b);
-      b = next;
-    }
-  }
+  mes_htab_release(&rl->by_key);
+  free(rl->b);
   pthread_mutex_destroy(&rl->mu);
   free(rl);
 }
@@ -70,51 +65,58 @@ static void refill(const struct mes__ratelimit *rl, struct bucket *b, uint64_t n
   }
 }
 
-/* Drops every bucket that is full again. Under rl->mu. */
+static uint32_t tag_of(const char *key) { return mes_htab_tag(mes_hash_str(key)); }
+
+/* Drops every bucket that is full again: the survivors move to the front of
+ * the array and the table is rebuilt over their new places (it has room:
+ * they are fewer than before). Under rl->mu. */
 static void sweep(struct mes__ratelimit *rl, uint64_t now_ns) {
-  for (size_t h = 0; h < N_HEADS; h++) {
-    for (struct bucket **pp = &rl->heads[h]; *pp;) {
-      struct bucket *b = *pp;
-      refill(rl, b, now_ns);
-      if (b->tokens >= rl->burst) {
-        *pp = b->next;
-        free(b);
-        rl->n_buckets--;
-      } else {
-        pp = &b->next;
-      }
-    }
+  size_t kept = 0;
+  for (size_t i = 0; i < rl->n_buckets; i++) {
+    refill(rl, &rl->b[i], now_ns);
+    if (rl->b[i].tokens < rl->burst)
+      rl->b[kept++] = rl->b[i];
   }
+  rl->n_buckets = kept;
+  mes_htab_clear(&rl->by_key);
+  for (size_t i = 0; i < kept; i++)
+    mes_htab_add(&rl->by_key, tag_of(rl->b[i].key), (uint32_t)i + 1, NULL);
 }
 
-static size_t head_of(const char *key) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (const char *p = key; *p; p++)
-    h = (h ^ (unsigned char)*p) * 16777619u;
-  return h & (N_HEADS - 1);
+/* A new full bucket for key; NULL when the table is full or out of memory. */
+static struct bucket *add_bucket(struct mes__ratelimit *rl, const char *key, uint32_t tag, uint64_t now_ns) {
+  if (rl->n_buckets >= MAX_BUCKETS)
+    sweep(rl, now_ns);
+  if (rl->n_buckets >= MAX_BUCKETS || mes_htab_reserve(&rl->by_key, rl->n_buckets + 1))
+    return NULL;
+  if (rl->n_buckets == rl->cap) {
+    size_t cap = rl->cap ? rl->cap * 2 : 64;
+    struct bucket *nb = realloc(rl->b, cap * sizeof *nb);
+    if (!nb)
+      return NULL;
+    rl->b = nb;
+    rl->cap = cap;
+  }
+  struct bucket *b = &rl->b[rl->n_buckets];
+  memset(b, 0, sizeof *b);
+  memcpy(b->key, key, strnlen(key, KEY_CAP - 1));
+  b->tokens = rl->burst;
+  b->last_ns = now_ns;
+  mes_htab_add(&rl->by_key, tag, (uint32_t)++rl->n_buckets, NULL); /* reserved above */
+  return b;
 }
 
 bool mes__ratelimit_take(struct mes__ratelimit *rl, const char *key, uint64_t now_ns, int *retry_after_s) {
-  size_t h = head_of(key);
+  uint32_t tag = tag_of(key);
   bool allowed = true;
   pthread_mutex_lock(&rl->mu);
-  struct bucket *b = rl->heads[h];
-  while (b && strcmp(b->key, key) != 0)
-    b = b->next;
-  if (!b) {
-    if (rl->n_buckets >= MAX_BUCKETS)
-      sweep(rl, now_ns);
-    b = rl->n_buckets < MAX_BUCKETS ? calloc(1, sizeof *b) : NULL;
-    if (!b)
-      goto out; /* full table or no memory: let it through */
-    size_t n = strnlen(key, KEY_CAP - 1);
-    memcpy(b->key, key, n);
-    b->tokens = rl->burst;
-    b->last_ns = now_ns;
-    b->next = rl->heads[h];
-    rl->heads[h] = b;
-    rl->n_buckets++;
-  }
+  struct bucket *b = NULL;
+  struct mes_htab_slot *s;
+  for (size_t pos = 0; !b && (s = mes_htab_next(&rl->by_key, tag, &pos));)
+    if (strcmp(rl->b[s->val - 1].key, key) == 0)
+      b = &rl->b[s->val - 1];
+  if (!b && !(b = add_bucket(rl, key, tag, now_ns)))
+    goto out; /* full table or no memory: let it through */
   refill(rl, b, now_ns);
   if (b->tokens >= 1) {
     b->tokens -= 1;

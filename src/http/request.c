@@ -3,7 +3,6 @@
  * http_int.h: accessors, reply helpers, and the per-request arena behind
  * them.
  */
-#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,61 +12,7 @@
 
 /* ------------------------------------------------------------------ arena */
 
-struct mes__arena_chunk {
-  struct mes__arena_chunk *next;
-  max_align_t data[]; /* max_align_t elements keep every allocation aligned */
-};
-
-#define ARENA_CHUNK 4096u
-#define ALIGN_UP(n) (((n) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
-
-void mes__arena_init(struct mes__arena *a) {
-  a->chunks = NULL;
-  a->cur = a->first;
-  a->cap = sizeof a->first;
-  a->used = 0;
-}
-
-void mes__arena_release(struct mes__arena *a) {
-  struct mes__arena_chunk *c = a->chunks;
-  while (c) {
-    struct mes__arena_chunk *next = c->next;
-    free(c);
-    c = next;
-  }
-  mes__arena_init(a);
-}
-
-void *mes__arena_alloc(struct mes__arena *a, size_t n) {
-  if (n > SIZE_MAX / 2)
-    return NULL;
-  n = ALIGN_UP(n ? n : 1);
-  if (n > a->cap - a->used) {
-    size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-    struct mes__arena_chunk *c = malloc(sizeof *c + cap);
-    if (!c)
-      return NULL;
-    c->next = a->chunks;
-    a->chunks = c;
-    a->cur = (char *)c->data;
-    a->cap = cap;
-    a->used = 0;
-  }
-  void *p = a->cur + a->used;
-  a->used += n;
-  return p;
-}
-
-char *mes__arena_strndup(struct mes__arena *a, const char *s, size_t len) {
-  char *p = mes__arena_alloc(a, len + 1);
-  if (p) {
-    memcpy(p, s, len);
-    p[len] = '\0';
-  }
-  return p;
-}
-
-void *mes_http_req_alloc(struct mes_http_req *req, size_t n) { return mes__arena_alloc(&req->arena, n); }
+void *mes_http_req_alloc(struct mes_http_req *req, size_t n) { return mes_arena_alloc(&req->arena, n); }
 
 /* -------------------------------------------------------------- accessors */
 
@@ -244,9 +189,9 @@ int mes_http_resp_header(struct mes_http_resp *resp, const char *name, const cha
     return MES_EINVALID_VALUE;
   if (resp->n_headers >= MES_HTTP_MAX_HEADERS)
     return MES_ENOMEM;
-  struct mes__arena *a = &resp->req->arena;
-  const char *n = mes__arena_strndup(a, name, strlen(name));
-  const char *v = mes__arena_strndup(a, value, strlen(value));
+  struct mes_arena *a = &resp->req->arena;
+  const char *n = mes_arena_strndup(a, name, strlen(name));
+  const char *v = mes_arena_strndup(a, value, strlen(value));
   if (!n || !v)
     return MES_ENOMEM;
   resp->headers[resp->n_headers].name = n;

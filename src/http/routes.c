@@ -140,7 +140,7 @@ static enum mes__match param_error(struct mes_err *err, int rc, const struct cap
   return MES__MATCH_BAD_PARAM;
 }
 
-enum mes__match mes__route_match(const char *method, const char *path, struct mes__arena *arena, int *route,
+enum mes__match mes__route_match(const char *method, const char *path, struct mes_arena *arena, int *route,
                                  struct mes_http_param *params, size_t *n_params, char *allow, size_t allow_cap,
                                  struct mes_err *err) {
   struct capture caps[MES_HTTP_MAX_PARAMS], found[MES_HTTP_MAX_PARAMS];
@@ -169,7 +169,7 @@ enum mes__match mes__route_match(const char *method, const char *path, struct me
 
   for (size_t i = 0; i < n_found; i++) {
     const struct capture *c = &found[i];
-    char *value = mes__arena_alloc(arena, c->raw_len + 1);
+    char *value = mes_arena_alloc(arena, c->raw_len + 1);
     if (!value)
       return param_error(err, MES_ENOMEM, c);
     long len = mes_url_decode(c->raw, c->raw_len, value, c->raw_len + 1);

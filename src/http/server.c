@@ -402,7 +402,7 @@ static struct mes_http_req *req_new(struct mes__server *srv, struct MHD_Connecti
   req->start_ns = mes_mono_ns();
   req->route = -1;
   mes_buf_init(&req->body, MES_HTTP_BODY_MAX);
-  mes__arena_init(&req->arena);
+  mes_arena_init(&req->arena, req->arena_first, sizeof req->arena_first, MES_HTTP_ARENA_CHUNK, MES_HTTP_ARENA_MAX);
   req->resp.req = req;
   return req;
 }
@@ -410,7 +410,7 @@ static struct mes_http_req *req_new(struct mes__server *srv, struct MHD_Connecti
 static void req_free(struct mes_http_req *req) {
   mes_buf_release(&req->body);
   free(req->resp.body);
-  mes__arena_release(&req->arena);
+  mes_arena_release(&req->arena);
   free(req);
 }
 
@@ -771,6 +771,9 @@ static int acceptor_start(struct acceptor *a, int lfd, struct MHD_Daemon *d, con
     return MES_EIO;
   fcntl(a->wake[0], F_SETFD, FD_CLOEXEC);
   fcntl(a->wake[1], F_SETFD, FD_CLOEXEC);
+  /* Not mes_thread_start: started from mes_http_serve after it blocked the
+   * stop signals and SIGPIPE, the acceptor inherits exactly that mask, as
+   * MHD's threads do. */
   if (pthread_create(&a->thread, NULL, accept_main, a) != 0) {
     close(a->wake[0]);
     close(a->wake[1]);

@@ -296,21 +296,29 @@ static void judged_init(struct rec_state *s, struct judged *j) {
   mes_htab_init_fixed(&j->t, j->slot, JUDGED_SLOTS);
 }
 
-static bool judge_hist(struct rec_state *s, struct judged *j, const struct mes_hist *h) {
+/* Whether h is inferred evidence (*out); MES_ENOMEM when the item's facts
+ * cannot be read for want of memory: the request fails rather than answer
+ * from a guess either way. An item gone from the catalog is ordinary
+ * evidence (nothing says it is sensitive, and its category is no longer
+ * known). */
+static int judge_hist(struct rec_state *s, struct judged *j, const struct mes_hist *h, bool *out) {
+  *out = false;
   if (!j->on)
-    return false;
+    return MES_OK;
   const struct mes_htab_slot *sl = mes_htab_find(&j->t, (uint32_t)h->midx);
-  if (sl)
-    return sl->val == 2;
+  if (sl) {
+    *out = sl->val == 2;
+    return MES_OK;
+  }
   bool oom = false;
   const struct mes_item_facts *f = mes__rec_item(s, h->item, &oom);
-  /* Out of memory: nothing says it is not sensitive, so the careful side.
-   * An item gone from the catalog is ordinary evidence (nothing says it is
-   * sensitive either, and its category is no longer known). */
-  bool v = oom || mes_guard_undeclared_sensitive(&s->facts, &j->d, f) != NULL;
+  if (oom)
+    return MES_ENOMEM;
+  bool v = mes_guard_undeclared_sensitive(&s->facts, &j->d, f) != NULL;
   if (mes_htab_add(&j->t, (uint32_t)h->midx, 1u + v, NULL) == MES_OK && v && j->withhold) /* full: judged afresh */
     s->n_withheld++;
-  return v;
+  *out = v;
+  return MES_OK;
 }
 
 static int from_history(struct rec_state *s) {
@@ -338,7 +346,9 @@ static int from_history(struct rec_state *s) {
     if (j == ng) {
       if (ng == REC_HIST_GROUPS)
         continue;
-      bool inferred = judge_hist(s, jd, h);
+      bool inferred;
+      if (judge_hist(s, jd, h, &inferred))
+        return MES_ENOMEM;
       if (inferred && jd->withhold)
         continue;
       s->hist_x[i].inferred = inferred;

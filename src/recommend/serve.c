@@ -286,15 +286,13 @@ static void count_rule(struct mes_rec_outcome *oc, const char *rule) {
 struct sup_group {
   const char *rule; /* static */
   const char *detail;
-  uint64_t hash;
   int32_t first, last; /* run indexes */
 };
 
-static uint64_t detail_hash(const char *rule, const char *detail) {
-  uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)rule;
-  for (const unsigned char *p = (const unsigned char *)detail; *p; p++)
-    h = (h ^ *p) * 1099511628211ull;
-  return h;
+/* The tag of a group: its detail's hash, told apart by the rule's (static)
+ * address. */
+static uint32_t group_tag(const char *rule, const char *detail) {
+  return mes_htab_tag(mes_hash_str(detail) ^ (uint64_t)(uintptr_t)rule);
 }
 
 /* The record's own part: what the reply does not say. What the rules
@@ -313,13 +311,11 @@ static int write_record_part(struct rec_state *s, struct mes_jw *w, const struct
   size_t n_dropped = 0;
   for (size_t i = 0; i < run->n; i++)
     n_dropped += run->c[i].dropped;
-  size_t n_slots = 16;
-  while (n_slots < 2 * n_dropped)
-    n_slots *= 2;
-  uint32_t *slot = mes__rec_alloc(&s->arena, n_slots * sizeof *slot); /* group index + 1; 0: free */
+  struct mes_htab by_group; /* group_tag -> group index + 1 */
+  mes_htab_init_arena(&by_group, &s->arena, n_dropped);
   struct sup_group *group = mes__rec_alloc(&s->arena, (n_dropped + 1) * sizeof *group);
   int32_t *next = mes__rec_alloc(&s->arena, (run->n + 1) * sizeof *next); /* in the same group; -1: last */
-  if (!slot || !group || !next)
+  if (!group || !next || mes_htab_reserve(&by_group, n_dropped))
     return MES_ENOMEM;
   size_t n_groups = 0;
   for (size_t i = 0; i < run->n; i++) {
@@ -327,18 +323,19 @@ static int write_record_part(struct rec_state *s, struct mes_jw *w, const struct
     if (!cd->dropped)
       continue;
     const char *rule = cd->rule ? cd->rule : "";
-    uint64_t h = detail_hash(rule, cd->detail);
-    size_t k = (size_t)h & (n_slots - 1);
-    const struct sup_group *g;
-    while (slot[k] && !((g = &group[slot[k] - 1])->hash == h && g->rule == rule && strcmp(g->detail, cd->detail) == 0))
-      k = (k + 1) & (n_slots - 1);
+    uint32_t tag = group_tag(rule, cd->detail);
+    struct sup_group *same = NULL;
+    struct mes_htab_slot *sl;
+    for (size_t pos = 0; !same && (sl = mes_htab_next(&by_group, tag, &pos));) {
+      struct sup_group *g = &group[sl->val - 1];
+      if (g->rule == rule && strcmp(g->detail, cd->detail) == 0)
+        same = g;
+    }
     next[i] = -1;
-    if (!slot[k]) {
-      group[n_groups] =
-          (struct sup_group){.rule = rule, .detail = cd->detail, .hash = h, .first = (int32_t)i, .last = (int32_t)i};
-      slot[k] = (uint32_t)++n_groups;
+    if (!same) {
+      group[n_groups] = (struct sup_group){.rule = rule, .detail = cd->detail, .first = (int32_t)i, .last = (int32_t)i};
+      mes_htab_add(&by_group, tag, (uint32_t)++n_groups, NULL); /* reserved above */
     } else {
-      struct sup_group *same = &group[slot[k] - 1];
       next[same->last] = (int32_t)i;
       same->last = (int32_t)i;
     }
