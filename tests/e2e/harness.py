@@ -268,6 +268,35 @@ def decode_body(headers, raw):
     return raw.decode("utf-8", "replace")
 
 
+def build_crowd(server, key, items, crowd, crowd_size, days=19):
+    """Teaches a fresh server what goes together: declares `items` ({id: (title, categories)}),
+    then, for each (viewed, bought) pattern of `crowd`, `crowd_size` earlier shoppers who granted
+    personalization view those items in order and buy the others an hour later, spread over the
+    last `days` days; then `mesura train`, and waits until the model is live."""
+    body = {"items": [{"id": i, "title": t, "categories": c} for i, (t, c) in items.items()]}
+    st, _, reply = server.request("POST", "/v1/items", body, key=key)
+    assert st == 200 and reply["upserted"] == len(items), reply
+    events, n = [], 0
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    for viewed, bought in crowd:
+        for _ in range(crowd_size):
+            n += 1
+            who = "crowd-%03d" % n
+            st, _, reply = server.request("PUT", "/v1/subjects/%s/consents/personalization" % who,
+                                          {"status": "granted", "source": "banner"}, key=key)
+            assert st == 200, reply
+            start = time.time() - (2 + n % days) * 86400.0
+            events += [{"subject": who, "type": "view", "item": it, "ts": iso(start + j * 300)}
+                       for j, it in enumerate(viewed)]
+            events += [{"subject": who, "type": "purchase", "item": it, "ts": iso(start + 3600 + j * 60)}
+                       for j, it in enumerate(bought)]
+    st, _, reply = server.request("POST", "/v1/events", {"events": events}, key=key)
+    assert st == 200 and reply["stored"] == len(events), reply
+    p = run_cli("train", "--data", server.data)
+    assert p.returncode == 0, p.stderr
+    server.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
+
+
 class ServerTestCase(unittest.TestCase):
     """One server per test file: set `policy`, `keys`, `serve_args` on the subclass."""
 

@@ -123,30 +123,7 @@ class Guardrails(ServerTestCase):
 
     @classmethod
     def build_world(cls):
-        s = cls.server
-        shop = s.keys["shop"]
-        items = [{"id": i, "title": t, "categories": c} for i, (t, c) in ITEMS.items()]
-        st, _, body = s.request("POST", "/v1/items", {"items": items}, key=shop)
-        assert st == 200 and body["upserted"] == len(items), body
-        events = []
-        n = 0
-        for viewed, bought in CROWD:
-            for k in range(CROWD_SIZE):
-                n += 1
-                who = "crowd-%03d" % n
-                st, _, body = s.request("PUT", "/v1/subjects/%s/consents/personalization" % who,
-                                        {"status": "granted", "source": "banner"}, key=shop)
-                assert st == 200, body
-                start = time.time() - (2 + (n % 19)) * DAY
-                for j, item in enumerate(viewed):
-                    events.append({"subject": who, "type": "view", "item": item, "ts": iso(start + j * 300)})
-                for j, item in enumerate(bought):
-                    events.append({"subject": who, "type": "purchase", "item": item, "ts": iso(start + 3600 + j * 60)})
-        st, _, body = s.request("POST", "/v1/events", {"events": events}, key=shop)
-        assert st == 200 and body["stored"] == len(events), body
-        p = run_cli("train", "--data", s.data)
-        assert p.returncode == 0, p.stderr
-        s.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
+        harness.build_crowd(cls.server, cls.server.keys["shop"], ITEMS, CROWD, CROWD_SIZE)
 
     # ------------------------------------------------------------ helpers
 

@@ -12,7 +12,8 @@ answer, because an inference there counts for nothing.
 import time
 import unittest
 
-from harness import ServerTestCase, run_cli
+import harness
+from harness import ServerTestCase
 
 POLICY = """\
 site: Corner Shop
@@ -98,29 +99,7 @@ class SensitiveEvidence(ServerTestCase):
 
     @classmethod
     def build_world(cls):
-        s = cls.server
-        shop = s.keys["shop"]
-        items = [{"id": i, "title": t, "categories": c} for i, (t, c) in ITEMS.items()]
-        st, _, body = s.request("POST", "/v1/items", {"items": items}, key=shop)
-        assert st == 200 and body["upserted"] == len(items), body
-        events, n = [], 0
-        for viewed, bought in CROWD:
-            for _ in range(CROWD_SIZE):
-                n += 1
-                who = "crowd-%03d" % n
-                st, _, body = s.request("PUT", "/v1/subjects/%s/consents/personalization" % who,
-                                        {"status": "granted", "source": "banner"}, key=shop)
-                assert st == 200, body
-                start = time.time() - (2 + n % 19) * DAY
-                events += [{"subject": who, "type": "view", "item": it, "ts": iso(start + j * 300)}
-                           for j, it in enumerate(viewed)]
-                events += [{"subject": who, "type": "purchase", "item": it, "ts": iso(start + 3600 + j * 60)}
-                           for j, it in enumerate(bought)]
-        st, _, body = s.request("POST", "/v1/events", {"events": events}, key=shop)
-        assert st == 200 and body["stored"] == len(events), body
-        p = run_cli("train", "--data", s.data)
-        assert p.returncode == 0, p.stderr
-        s.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
+        harness.build_crowd(cls.server, cls.server.keys["shop"], ITEMS, CROWD, CROWD_SIZE)
 
     # ------------------------------------------------------------ helpers
 
