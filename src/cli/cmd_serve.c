@@ -230,14 +230,14 @@ int mes__cmd_demo(int argc, char **argv) {
     mes_engine_close(e);
     return mes__cli_fail(&err);
   }
-  demo_shopper_token(e, shopper, stoken);
   mes_engine_close(e);
   ec = mes__cli_open(dir, true, &e);
   if (ec) {
     mes_wipe(key, sizeof key);
-    mes_wipe(stoken, sizeof stoken);
     return ec;
   }
+  /* Minted by the engine that serves: subject tokens live in its memory. */
+  demo_shopper_token(e, shopper, stoken);
   const char *host = ho.listen;
   printf("\nmesura demo is starting on http://%s\n\n"
          "  admin key (scope admin):  %s\n"
@@ -249,9 +249,9 @@ int mes__cmd_demo(int argc, char **argv) {
     /* The /me dashboard page comes with the rights issue; until then the
      * shopper's own token is shown with the API call the page will make. */
     printf("  a shopper:                %s\n"
-           "  their own token (1 hour): curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n"
+           "  their own token (%2d min): curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n"
            "  their consents:           curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/consents\n",
-           shopper, stoken, host, shopper, stoken, host, shopper);
+           shopper, DEMO_TOKEN_TTL_S / 60, stoken, host, shopper, stoken, host, shopper);
   if (shopper[0])
     printf("\nRecommendations (paste these):\n"
            "  for %s, with the reasons:\n"

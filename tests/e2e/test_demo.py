@@ -76,6 +76,14 @@ class Demo:
                   and any("Stop with Ctrl-C" in l for l in self.out if l))
         key = [l.split()[-1] for l in self.out if l and "admin key" in l]
         self.key = key[0]
+        # The shopper's own token as the demo prints it, tried on the demo's own server.
+        self.token_line = next((l for l in self.out if l and "their own token" in l), "")
+        self.token_status = None
+        m = re.search(r"Bearer (\S+)' http://\S+(/v1/subjects/[^/]+/export)", self.token_line)
+        if m:
+            probe = harness.MesuraServer()
+            probe.host, probe.port = "127.0.0.1", self.port
+            self.token_status = probe.request("GET", m.group(2), key=m.group(1))[0]
         self.halt()
         self.port = free_port()
         self.launch([MESURA_BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:%d" % self.port,
@@ -123,6 +131,10 @@ class DemoTellsNothing(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.demo.stop()
+
+    def test_the_printed_shopper_token_works_for_its_printed_lifetime(self):
+        self.assertRegex(self.demo.token_line, r"their own token \(\s*60 min\)", self.demo.out)
+        self.assertEqual(self.demo.token_status, 200, self.demo.token_line)
 
     def catalog(self):
         cats, cursor = {}, None
