@@ -92,6 +92,16 @@ struct mes_guard_shown {
   uint32_t *times;                   /* by the index of an item's first impression; the caller's storage */
 };
 
+/* Categories the person declared an interest in themselves: those named in
+ * their preferences (interests) and those of the items of their zero-party
+ * events. Only sensitive ones are kept (the others need no declaring); any
+ * beyond MES_GUARD_MAX_DECLARED count as undeclared, the careful side.
+ * Names are borrowed from the facts and the policy. */
+#define MES_GUARD_MAX_DECLARED 32
+struct mes_guard_declared {
+  const char *cat[MES_GUARD_MAX_DECLARED];
+  size_t n;
+};
 /* Everything a rule may know about one request. Pointers are borrowed for
  * the duration of mes_guard_run. */
 struct mes_guard_facts {
@@ -122,6 +132,10 @@ struct mes_guard_facts {
    * after-purchase rules read MES_REL_VIEWED lists: substitutes. */
   const struct mes_nbr *(*neighbors)(const void *ud, enum mes_rel rel, uint32_t item, size_t *n);
   const void *neighbors_ud;
+  /* The categories the person declared (mes_guard_declared_init over these
+   * facts), computed once per request by whoever builds the facts; NULL:
+   * rule_sensitive computes it itself. Borrowed. */
+  const struct mes_guard_declared *declared;
 };
 
 /* A history entry a reason cites. */
@@ -200,16 +214,6 @@ void mes_guard_cite(const struct mes_guard_facts *f, struct mes_cand *c);
 void mes_guard_drop(struct mes_cand *cand, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Categories the person declared an interest in themselves: those named in
- * their preferences (interests) and those of the items of their zero-party
- * events. Only sensitive ones are kept (the others need no declaring); any
- * beyond MES_GUARD_MAX_DECLARED count as undeclared, the careful side.
- * Names are borrowed from the facts and the policy. */
-#define MES_GUARD_MAX_DECLARED 32
-struct mes_guard_declared {
-  const char *cat[MES_GUARD_MAX_DECLARED];
-  size_t n;
-};
 void mes_guard_declared_init(const struct mes_guard_facts *f, struct mes_guard_declared *d);
 
 /* The first sensitive category of `it` that is not among d, or NULL: an

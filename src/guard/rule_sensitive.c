@@ -171,10 +171,14 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
     any_flagged = !cands[i].dropped && (cands[i].facts.sensitive || cands[i].inferred > 0);
   if (!any_flagged && !policy_has_sensitive(f->policy))
     return;
-  struct mes_guard_declared d;
-  mes_guard_declared_init(f, &d);
+  struct mes_guard_declared own;
+  const struct mes_guard_declared *dp = f->declared;
+  if (!dp) {
+    mes_guard_declared_init(f, &own);
+    dp = &own;
+  }
   struct memo m;
-  m.d = &d;
+  m.d = dp;
   mes_htab_init_fixed(&m.t, m.slot, MEMO_SLOTS);
   bool pushes = mes_guard_channel_pushes(f->channel);
   for (size_t i = 0; i < n; i++) {
@@ -182,7 +186,7 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
     if (c->dropped || !judge_evidence(f, c, &m, pushes))
       continue;
     if (c->facts.sensitive)
-      judge_item(f, c, &d, pushes);
+      judge_item(f, c, dp, pushes);
   }
 }
 

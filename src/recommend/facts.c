@@ -465,6 +465,10 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
       .item_info = item_info_cb,
       .item_info_ud = s,
   };
+  /* What the person declared, judged once here for the scorer and every
+   * round of the rules. */
+  mes_guard_declared_init(&s->facts, &s->declared);
+  s->facts.declared = &s->declared;
   if (s->n_imps) { /* counted once here, not by the frequency cap in every round of the fill */
     void *storage = mes_arena_alloc(&s->arena, mes_guard_shown_bytes(s->n_imps));
     if (!storage)

@@ -154,6 +154,7 @@ struct rec_state {
   const char **excluded;
   size_t n_excluded;
   struct mes_guard_facts facts;
+  struct mes_guard_declared declared; /* facts.declared points here */
   struct mes_guard_shown shown; /* facts.shown points here when there are impressions */
 
   /* item facts cache: an id's tag -> index + 1 into item_v (in the arena) */

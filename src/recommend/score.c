@@ -278,7 +278,6 @@ static int add_neighbors(struct rec_state *s, uint32_t from, enum mes_rel rel, d
 struct judged {
   bool on;      /* the policy has a sensitive category and the rules run */
   bool withhold; /* the channel pushes: inferred items propose nothing */
-  struct mes_guard_declared d;
   struct mes_htab t; /* model index -> 1 + inferred */
   struct mes_htab_slot slot[JUDGED_SLOTS];
 };
@@ -292,7 +291,6 @@ static void judged_init(struct rec_state *s, struct judged *j) {
   if (!j->on)
     return;
   j->withhold = s->inferred_void;
-  mes_guard_declared_init(&s->facts, &j->d);
   mes_htab_init_fixed(&j->t, j->slot, JUDGED_SLOTS);
 }
 
@@ -314,7 +312,7 @@ static int judge_hist(struct rec_state *s, struct judged *j, const struct mes_hi
   const struct mes_item_facts *f = mes__rec_item(s, h->item, &oom);
   if (oom)
     return MES_ENOMEM;
-  bool v = mes_guard_undeclared_sensitive(&s->facts, &j->d, f) != NULL;
+  bool v = mes_guard_undeclared_sensitive(&s->facts, &s->declared, f) != NULL;
   if (mes_htab_add(&j->t, (uint32_t)h->midx, 1u + v, NULL) == MES_OK && v && j->withhold) /* full: judged afresh */
     s->n_withheld++;
   *out = v;

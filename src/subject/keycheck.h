@@ -17,8 +17,8 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 
-/* Checks master key m against store st of data directory dir (dir is only
- * used to name files in messages; all borrowed). A file that holds no check
+/* Checks master key m against store st of data directory dir (dir serves
+ * only the file names in messages; all borrowed). A file that holds no check
  * value yet (one just created, or one written without it)
  * gets it written, after what can be verified was verified: see keycheck.c.
  * MES_ECRYPTO when the key and the store do not belong together, with a
