@@ -1,6 +1,6 @@
 /*
  * bench_catalog — what one lookup in the in-memory catalog index costs
- * (src/catalog/index.c; bench/README.md, "Catalog index"). Serving calls
+ * (src/lib/catalog/index.c; bench/README.md, "Catalog index"). Serving calls
  * mes_catalog_index_lookup a few hundred times per recommendation and
  * mes_catalog_index_title once per served item.
  *

@@ -82,7 +82,7 @@ def hist_quantile(before, after, q):
 
 def settled_size(log_path):
     """The access log's size once every line of the requests answered so far is in it: the server
-    buffers info lines and writes them every 100 ms (src/base/log.c, FLUSH_EVERY_MS), so read right
+    buffers info lines and writes them every 100 ms (src/lib/base/log.c, FLUSH_EVERY_MS), so read right
     after wrk the file would lack the phase's last ~100 ms, which would be counted in the next phase.
     Waits past three flushes and until the size stops moving."""
     size = os.path.getsize(log_path)

@@ -3,8 +3,8 @@
  * and stored outside the event path: the catalog (POST /v1/items and
  * PUT /v1/items/{id}, src/catalog), consent records
  * (PUT /v1/subjects/{s}/consents/{purpose}, src/consent), preferences
- * (PUT /v1/subjects/{s}/preferences, src/consent/prefs.c) and their patch
- * (PATCH /v1/subjects/{s}/preferences, src/rights/prefs.c, which also
+ * (PUT /v1/subjects/{s}/preferences, src/lib/consent/prefs.c) and their patch
+ * (PATCH /v1/subjects/{s}/preferences, src/lib/rights/prefs.c, which also
  * dismisses items through ingestion).
  *
  * The first byte picks the body, the rest is its JSON text (text jansson

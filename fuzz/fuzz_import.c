@@ -1,6 +1,6 @@
 /*
  * fuzz_import — libFuzzer target for the line readers of `mesura import`
- * (src/import/import.c): each input is a small file; its first line is tried
+ * (src/lib/import/import.c): each input is a small file; its first line is tried
  * as a CSV header, and every line is read both as JSON Lines
  * (mes_import_parse_jsonl) and, when the header was valid, as a CSV event line
  * (mes_import_parse_csv). No store is involved: the readers are pure.

@@ -1,5 +1,5 @@
 /*
- * fuzz_jw — libFuzzer target for the streaming JSON writer (src/base/jw.c)
+ * fuzz_jw — libFuzzer target for the streaming JSON writer (src/lib/base/jw.c)
  * that writes the replies of POST /v1/recommendations.
  *
  * The input drives a generator that builds one random value twice, with

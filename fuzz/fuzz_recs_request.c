@@ -1,6 +1,6 @@
 /*
  * fuzz_recs_request — libFuzzer target for the request parser of
- * POST /v1/recommendations (src/recommend/request.c): the body as the HTTP
+ * POST /v1/recommendations (src/lib/recommend/request.c): the body as the HTTP
  * layer hands it over (parsed by mes_json_parse_object), through the field
  * tables and the rules they cannot say (a known channel, declared
  * categories). The parser is pure, so only the example policy is needed.

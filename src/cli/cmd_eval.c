@@ -1,7 +1,7 @@
 /*
  * cli/cmd_eval — `mesura eval` and `mesura eval-convert`: the command lines
  * of the offline evaluation. They read the arguments, open the files, hand
- * the work to src/eval (which computes and never prints) and print what it
+ * the work to src/lib/eval (which computes and never prints) and print what it
  * returns: the figures as a short report or as one JSON line, progress and
  * failures on stderr. `mesura eval` also takes the served models of
  * cmd_eval_served.c, which need the whole engine.

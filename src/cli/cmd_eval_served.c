@@ -2,7 +2,7 @@
  * cli/cmd_eval_served — `mesura eval --model served`: the offline protocol
  * of shared/data/README.md run on what the server really serves, end to end.
  *
- * src/eval owns the protocol (split, candidate rule, metrics) but sits on
+ * src/lib/eval owns the protocol (split, candidate rule, metrics) but sits on
  * base alone; the served path needs the whole engine. So this file is an
  * outside model for eval (struct mes_eval_ranker): eval hands it the
  * training part and asks it for each evaluated user's ranking; it answers
@@ -33,7 +33,7 @@
  * is what a shop then writes in its mesura.yaml: model.relation_half_life_days
  * and model.recent_items_half_life, each configuration of SERVED_GRID a run
  * of the whole path on the validation part, the best one tested (section 5
- * of the protocol, src/eval/part.c). model.kind is not searched: the three
+ * of the protocol, src/lib/eval/part.c). model.kind is not searched: the three
  * kinds are reported as three models. Test data never reach the store:
  * eval's training part (or its sub-training part) is all this file sees.
  */

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the error table's sentences in every language of contract §2
- * (src/base/err.c): each code has an English, a Spanish and a Polish
+ * (src/lib/base/err.c): each code has an English, a Spanish and a Polish
  * sentence, so a row added to MES_ERR_MAP without its translations fails here
  * rather than answering English to a Spanish client.
  */

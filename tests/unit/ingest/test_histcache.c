@@ -1,5 +1,5 @@
 /*
- * Unit tests of the history cache (src/ingest/histcache.c) as
+ * Unit tests of the history cache (src/lib/ingest/histcache.c) as
  * mes_ingest_history uses it, over a real store, master key and the example
  * policy: a cached read hands out exactly what the uncached read does (also
  * after a policy change), and follows the store through new events,

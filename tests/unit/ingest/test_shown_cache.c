@@ -1,6 +1,6 @@
 /*
  * Unit tests of the history cache's second kind, the impressions
- * (mes_ingest_shown_list through src/ingest/histcache.c), over a real store,
+ * (mes_ingest_shown_list through src/lib/ingest/histcache.c), over a real store,
  * master key and the example policy: a cached read hands out exactly what
  * the uncached read does, window by window and when the callback stops
  * early; an answer written since shows (read alone and merged in the store's

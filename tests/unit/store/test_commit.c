@@ -1,4 +1,4 @@
-/* Unit tests of src/store/commit.c, the group commit, driven through a fake
+/* Unit tests of src/lib/store/commit.c, the group commit, driven through a fake
  * backend with no database behind it: tickets, nested savepoints, waits and
  * callbacks, a failed sync that leaves the store refusing writes, and that
  * closing commits what is pending. */

@@ -1,4 +1,4 @@
-/* Unit tests of src/store (SQLite backend): schema migrations, every table's
+/* Unit tests of src/lib/store (SQLite backend): schema migrations, every table's
  * operations, transactions, group commit and durability across a kill -9. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests of src/subject/keycheck: a store opens only with its own master
+/* Unit tests of src/lib/subject/keycheck: a store opens only with its own master
  * key, the file out of place is named, and stores without a check value get
  * it after what can be verified was verified. */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * guard_int — private to src/guard/ (and its unit tests): the rule objects,
+ * guard_int — private to src/lib/guard/ (and its unit tests): the rule objects,
  * and the few helpers several rules share so that each rule file reads as
  * its one job.
  *

@@ -11,7 +11,7 @@
  * mes_guard_run. Rules read only those facts, the policy and the model: they
  * never touch the store, so each is unit-tested alone.
  *
- * Adding a rule: one file src/guard/rule_<name>.c defining one
+ * Adding a rule: one file src/lib/guard/rule_<name>.c defining one
  * `const struct mes_guard_rule mes__rule_<name>`, and one line in rules.c.
  *
  * Thread-safety: rules are pure functions of their arguments.

@@ -1,5 +1,5 @@
 /*
- * policy_int — private to src/policy/ (and its unit tests).
+ * policy_int — private to src/lib/policy/ (and its unit tests).
  *
  * The schema of mesura.yaml is declared once, in schema.c, as a tree of
  * struct mes__pfield rows. The loader (policy.c) walks the YAML document

@@ -18,7 +18,7 @@
  * precision (spotrf + spotri), in place: n² floats, nothing else of that
  * size.
  *
- * Why not src/eval/model_ease.c: the evaluator solves in double precision
+ * Why not src/lib/eval/model_ease.c: the evaluator solves in double precision
  * over its own split data and keeps B dense for ranking whole catalogues;
  * here the input is the store's weighted events, the precision single (half
  * the memory and twice the speed at 20,000 items, and the sparsified top

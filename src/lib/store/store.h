@@ -193,7 +193,7 @@ int64_t mes_store_event_count(struct mes_store *st);
  * reused and events are never updated, only inserted and deleted, so the
  * pair changes whenever sid's events do (an insert raises max_id, a delete
  * lowers n) and two reads with equal stamps saw the same events: a cache of
- * a subject's decoded events (src/ingest/histcache.h) checks itself with it.
+ * a subject's decoded events (src/lib/ingest/histcache.h) checks itself with it.
  * Ids could repeat only after a transaction that inserted them rolled back:
  * a stamp read inside a write transaction may name rows that never become
  * durable. */
@@ -234,7 +234,7 @@ int mes_store_item_list(struct mes_store *st, const char *after, int limit, mes_
 int64_t mes_store_item_count(struct mes_store *st);
 
 /* --- impressions: the items one answer showed a subject (for frequency
- * caps), sealed by the caller with the subject's key (src/ingest/shown.c);
+ * caps), sealed by the caller with the subject's key (src/lib/ingest/shown.c);
  * deleted with the subject --- */
 struct mes_impression_row {
   int64_t sid;
@@ -260,7 +260,7 @@ int mes_store_impression_purge(struct mes_store *st, int64_t sid, int64_t *n);
  * events: *max_id the largest row id (0 when none) and *n how many, in one
  * indexed read. Row ids are never reused (the backend keeps a high-water
  * mark across deletions) and rows are never updated, so the pair changes
- * whenever sid's rows do: the history cache (src/ingest/histcache.h) checks
+ * whenever sid's rows do: the history cache (src/lib/ingest/histcache.h) checks
  * its copy of a subject's impressions with it. Same caveat as events for a
  * stamp read inside a write transaction. */
 int mes_store_impression_stamp(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);

@@ -1,5 +1,5 @@
 /*
- * ingest_int — private to src/ingest/ (and its unit tests): the sealed
+ * ingest_int — private to src/lib/ingest/ (and its unit tests): the sealed
  * document's format, shared by the writer (batch.c) and the reader (read.c).
  *
  * The sealed document of one event is a compact JSON object with the members

@@ -1,5 +1,5 @@
 /*
- * consent_int — shared by the files of src/consent/ only: the ledger
+ * consent_int — shared by the files of src/lib/consent/ only: the ledger
  * (consent.c) and the preferences (prefs.c).
  */
 #ifndef MES_CONSENT_INT_H

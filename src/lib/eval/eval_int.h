@@ -1,5 +1,5 @@
 /*
- * eval internals — shared by the files of src/eval only.
+ * eval internals — shared by the files of src/lib/eval only.
  *
  * The pipeline, one file per stage:
  *   data.c   CSV -> interned rows (struct mes_eval_data)

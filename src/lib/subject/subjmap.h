@@ -8,7 +8,7 @@
  * direction (another process - `mesura import`, a second server - changed
  * or erased the subject; a transaction of this process that updated it was
  * rolled back): whoever uses a row from it must re-read the row inside its
- * write transaction before acting on it (src/ingest/batch.c re-reads every
+ * write transaction before acting on it (src/lib/ingest/batch.c re-reads every
  * subject whose row came from here). It holds only rows that exist: "no such
  * subject" is never kept, so a subject created by anyone is seen at once.
  *

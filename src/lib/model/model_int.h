@@ -1,5 +1,5 @@
 /*
- * model_int — private to src/model/: the training data in memory, the
+ * model_int — private to src/lib/model/: the training data in memory, the
  * pieces a training run produces, and the blob format that carries them.
  *
  * A training run goes collect.c (stored events -> compact arrays) ->
