@@ -36,8 +36,11 @@ build-fuzz: deps-check
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESURA_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
+# The layer check reads the compiler's include graph from the configured
+# build's compile_commands.json.
 layers: deps-check
-	@scripts/check-layers.sh
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@scripts/check-layers.sh $(BUILD)
 
 test: deps-check build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

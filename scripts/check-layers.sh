@@ -1,5 +1,8 @@
 #!/bin/sh
-# Checks src/ (the library's modules in src/lib/, the programs beside it) against the layer graph that CMakeLists.txt declares with
+# Usage: scripts/check-layers.sh [BUILD_DIR]   (default: build, configured by cmake)
+#
+# Checks src/ (the library's modules in src/lib/, the programs beside them)
+# against the layer graph that CMakeLists.txt declares with
 # mes_module(NAME DEPS ...). The graph is read as written: a module may
 # include the headers of the modules it names itself (direct edges), not of
 # the modules those depend on in turn, so that every dependency of a module
@@ -15,12 +18,20 @@
 # with the shared types and the error table), allowed everywhere: below the
 # engine a module can use its types, and a call of a verb would not link.
 #
+# A program (src/http, src/cli) sees the engine only through <mesura/mesura.h>.
+#
+# Two readings, so that neither a macro nor a relative path hides an edge:
+# the source text (line by line, for forward declarations and banned calls
+# too), and the compiler's own include graph: every file of src/ in the
+# build's compile_commands.json is preprocessed with its real flags (gcc -H),
+# and each header it or its headers open is checked the same way.
+#
 # The check proves itself first: it plants a file with one violation of each
 # kind in a temporary directory, checks that each is refused, and removes it.
 set -eu
 cd "$(dirname "$0")/.."
-python3 - <<'PY'
-import os, re, sys, pathlib, shutil, tempfile
+MESURA_LAYERS_BUILD="${1:-build}" python3 - <<'PY'
+import concurrent.futures, json, os, re, shlex, subprocess, sys, pathlib, shutil, tempfile
 
 cm = pathlib.Path("CMakeLists.txt").read_text()
 deps = {}
@@ -95,6 +106,91 @@ def check(files, display_root):
                 bad.append(f"{where}:{i}: banned call (use snprintf, strtol, bounded copies): {line.strip()}")
     return bad
 
+# ------------------------------------------------ the compiler's include graph
+ROOT = pathlib.Path(".").resolve()
+BUILD = pathlib.Path(os.environ["MESURA_LAYERS_BUILD"]).resolve()
+
+def module_of(path, root):
+    """The module a file belongs to ("" for the public face, None outside src/ and include/)."""
+    try:
+        parts = pathlib.Path(path).resolve().relative_to(root).parts
+    except ValueError:
+        try:
+            pathlib.Path(path).resolve().relative_to(BUILD / "include")
+            return ""
+        except ValueError:
+            return None
+    if parts[0] == "include":
+        return ""
+    if parts[0] != "src" or len(parts) < 3:
+        return None
+    return parts[2] if parts[1] == "lib" and len(parts) > 3 else parts[1]
+
+def include_tree(src, flags):
+    """(includer, included) pairs of the preprocessor's real include tree of src."""
+    out = subprocess.run(["cc", "-H", "-E", "-o", "/dev/null", *flags, str(src)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit("check-layers: the preprocessor failed on %s:\n%s" % (src, out.stderr[-2000:]))
+    stack, pairs = [str(src)], []
+    for line in out.stderr.splitlines():
+        m = re.match(r"^(\.+) (.+)$", line)
+        if not m:
+            continue
+        depth = len(m.group(1))
+        del stack[depth:]
+        pairs.append((stack[depth - 1], m.group(2)))
+        stack.append(m.group(2))
+    return pairs
+
+def compile_flags(entry):
+    args = entry.get("arguments") or shlex.split(entry["command"])
+    keep, it = [], iter(args[1:])
+    for a in it:
+        if a in ("-I", "-D", "-isystem", "-include"):
+            keep += [a, next(it)]
+        elif a.startswith(("-I", "-D", "-std", "-isystem")):
+            keep.append(a)
+    return keep
+
+def graph_check(units, root, display_root):
+    """units: (source path, flags). Violations found in the real include graph."""
+    bad = set()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for pairs in pool.map(lambda u: include_tree(*u), units):
+            for a, b in pairs:
+                mod = module_of(a, root)
+                if not mod:
+                    continue
+                where = os.path.relpath(a, display_root)
+                other = module_of(b, ROOT)  # what is opened is always the real tree's
+                allowed = deps.get(mod, set()) | {mod}
+                if mod in PROGRAMS:
+                    allowed -= {"engine"}
+                if other is None:
+                    base = os.path.basename(b)
+                    if base in OWNERS and mod not in OWNERS[base]:
+                        bad.add(f"{where}: opens <{base}> (compiler's include graph), which belongs to module(s) "
+                                f"{', '.join(OWNERS[base])} only")
+                elif other and other not in allowed:
+                    bad.add(f"{where}: opens {os.path.relpath(b, root)} of module '{other}' (compiler's include "
+                            f"graph): not a direct dependency of '{mod}'")
+                elif other and other != mod and b.endswith("_int.h"):
+                    bad.add(f"{where}: opens {os.path.relpath(b, root)}, private to module '{other}' "
+                            f"(compiler's include graph)")
+    return sorted(bad)
+
+db_path = BUILD / "compile_commands.json"
+if not db_path.exists():
+    print(f"check-layers: {db_path} not found: configure the build first (cmake -S . -B {BUILD})", file=sys.stderr)
+    sys.exit(2)
+UNITS = []
+for e in json.loads(db_path.read_text()):
+    f = pathlib.Path(e["directory"], e["file"]).resolve()
+    if f.is_relative_to(ROOT / "src"):
+        UNITS.append((f, compile_flags(e)))
+list(sources("."))  # fills PROGRAMS
+
 # The self-test: the real tree plus one planted file (in a copy of the
 # module's place, under a temporary directory) breaking each rule once.
 PLANT = ('#include "engine/engine.h"\n'          # auth may not include engine (above it)
@@ -121,14 +217,26 @@ try:
         print("check-layers: the self-test's planted violations were not all refused:", file=sys.stderr)
         print("  missing: %s\n  refused: %s" % (missing, got), file=sys.stderr)
         sys.exit(2)
+    # A macro include, which no reading of the text can follow: the
+    # compiler's graph must refuse it (a program opening the engine's header).
+    plant3 = pathlib.Path(tmp, "src", "http", "planted_violation.c")
+    plant3.write_text('#define MES_PLANTED "engine/engine.h"\n#include MES_PLANTED\n')
+    flags = next(fl for f, fl in UNITS if module_of(f, ROOT) == "http")
+    got = graph_check([(plant3, flags)], pathlib.Path(tmp).resolve(), tmp)
+    if not any("planted_violation.c: opens src/lib/engine/engine.h" in b or "engine/engine.h of module 'engine'" in b
+               for b in got):
+        print("check-layers: the self-test's macro include was not refused by the include graph: %s" % got,
+              file=sys.stderr)
+        sys.exit(2)
 finally:
     shutil.rmtree(tmp)
     if os.path.exists(tmp):
         print("check-layers: could not remove %s" % tmp, file=sys.stderr)
         sys.exit(2)
 
-bad = check(sources("."), ".")
+bad = check(sources("."), ".") + graph_check(UNITS, ROOT, ".")
 if bad:
     print("\n".join(bad)); sys.exit(1)
-print("layers: the self-test's planted violations are refused; every include and declaration follows the graph")
+print("layers: the self-test's planted violations are refused; every include (%d files through the compiler's "
+      "include graph) and declaration follows the graph" % len(UNITS))
 PY
