@@ -195,6 +195,13 @@ int mes_engine_key_list(struct mes_engine *e, int (*cb)(void *ud, const struct m
 int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                             const struct mes_body *body, int ttl_s, char token_out[64], int64_t *expires_ms,
                             struct mes_err *err);
+/* DELETE /v1/subjects/{s}/tokens: revokes every token of the subject (its
+ * own token included, when that is the caller); *revoked gets how many were
+ * active. Tokens are stored as hashes: they work on every server sharing the
+ * store and across restarts until they expire or are revoked. Errors:
+ * not_found (unknown subject), forbidden (another subject's token). */
+int mes_engine_tokens_revoke(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                             int64_t *revoked, struct mes_err *err);
 
 /* ================================================================ consent and preferences */
 

@@ -236,7 +236,7 @@ int mes__cmd_demo(int argc, char **argv) {
     mes_wipe(key, sizeof key);
     return ec;
   }
-  /* Minted by the engine that serves: subject tokens live in its memory. */
+  /* The token is stored: any engine over this directory opens it. */
   demo_shopper_token(e, shopper, stoken);
   const char *host = ho.listen;
   printf("\nmesura demo is starting on http://%s\n\n"

@@ -56,3 +56,18 @@ void mes__h_subject_token(struct mes_http_req *req, struct mes_http_resp *resp) 
   mes_http_reply_json(resp, 200, json_pack("{s:s, s:s}", "token", token, "expires_at", ts));
   mes_wipe(token, sizeof token);
 }
+
+/* DELETE /v1/subjects/{s}/tokens -> {"revoked": n}: every token of the
+ * person stops working, on every server sharing the store. */
+void mes__h_subject_tokens_revoke(struct mes_http_req *req, struct mes_http_resp *resp) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, "s", &id_len);
+  int64_t n = 0;
+  if (mes_engine_tokens_revoke(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &n, &err)) {
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  mes_http_reply_json(resp, 200, json_pack("{s:I}", "revoked", (json_int_t)n));
+}

@@ -34,6 +34,7 @@ const struct mes_route mes__routes[] = {
   {"GET",     "/v1/subjects/{s}",         MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_get},
   {"GET",     "/v1/subjects/{s}/export",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_export},
   {"POST",    "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, 0,               mes__h_subject_token},
+  {"DELETE",  "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_tokens_revoke},
   {"POST",    "/v1/recommendations",      MES_SCOPE_RECOMMEND, 0,              mes__h_recs_post},
   {"GET",     "/v1/recommendations/{request_id}", MES_SCOPE_RECOMMEND | MES_SCOPE_AUDIT, 0, mes__h_recs_get},
   {"GET",     "/v1/subjects/{s}/why",     MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_why},

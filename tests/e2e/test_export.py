@@ -121,6 +121,30 @@ class ExportTest(ServerTestCase):
         self.assertError(self.request("POST", "/v1/subjects/alice/tokens", key=tok), 403, "forbidden")
         self.assertError(self.request("GET", "/v1/items", key=tok), 403, "forbidden")
 
+    def test_token_outlives_a_restart_until_revoked(self):
+        """A dashboard token is stored (as a hash): a restarted server still opens it; revoking the
+        person's tokens ends every one of them at once (the person may do it with their own token),
+        and no one else's."""
+        mint = lambda s: self.request("POST", "/v1/subjects/%s/tokens" % s, key=self.key("dsr"))[2]["token"]
+        first, second, bobs = mint("alice"), mint("alice"), mint("bob")
+        self.server.restart()
+        for tok in (first, second):
+            self.assertEqual(self.request("GET", "/v1/subjects/alice", key=tok)[0], 200)
+        self.assertError(self.request("DELETE", "/v1/subjects/bob/tokens", key=first), 403, "forbidden")
+        self.assertError(self.request("DELETE", "/v1/subjects/alice/tokens", key=self.key("shop")), 403, "forbidden")
+        status, _, body = self.request("DELETE", "/v1/subjects/alice/tokens", key=first)
+        self.assertEqual(status, 200, body)
+        self.assertGreaterEqual(body["revoked"], 2)
+        for tok in (first, second):
+            self.assertError(self.request("GET", "/v1/subjects/alice", key=tok), 401, "unauthorized")
+        self.assertEqual(self.request("GET", "/v1/subjects/bob", key=bobs)[0], 200)
+        self.assertEqual(self.request("DELETE", "/v1/subjects/alice/tokens", key=self.key("dsr"))[2],
+                         {"revoked": 0})
+        self.assertError(self.request("DELETE", "/v1/subjects/nobody-here/tokens", key=self.key("dsr")), 404,
+                         "not_found")
+        self.server.restart()
+        self.assertError(self.request("GET", "/v1/subjects/alice", key=second), 401, "unauthorized")
+
     def test_token_body_is_checked(self):
         self.assertError(self.request("POST", "/v1/subjects/alice/tokens", {"ttl": 5}, key=self.key("dsr")), 400,
                          "unknown_field", "/ttl")

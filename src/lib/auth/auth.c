@@ -6,8 +6,9 @@
  * caches its answer (found or not) for MES_AUTH_TTL_MS in a small table
  * indexed by the hash, so that a busy key costs one store read a second.
  *
- * Tokens: minted here and held only here, in a fixed table of hashes; the
- * "mst_" prefix tells them from keys before any lookup.
+ * Tokens: minted here, stored as hashes beside the keys (so that they work
+ * on every server sharing the store and after a restart), looked up through
+ * the same cache; the "mst_" prefix tells them from keys before any lookup.
  */
 #include "auth/auth.h"
 
@@ -26,26 +27,19 @@
  * room; losing an entry only costs one store read. base/htab would keep
  * every key it was given (and refuse, or grow, past its cap). */
 #define AUTH_CACHE_SLOTS 64
-#define TOKEN_SLOTS 1024
 
 struct auth_slot {
   uint8_t hash[32];
   struct mes_principal who;
-  int64_t fetched_ms; /* 0: empty */
-  bool valid;
-};
-
-struct token_slot {
-  uint8_t hash[32];
-  int64_t sid;
-  int64_t expires_ms; /* 0: empty */
+  int64_t fetched_ms;  /* 0: empty */
+  int64_t expires_ms;  /* a token's expiry (checked at every use); 0 for keys */
+  int rc;              /* the answer: MES_OK, MES_EUNAUTHORIZED */
 };
 
 struct mes_auth {
   struct mes_store *store; /* borrowed */
-  pthread_mutex_t mu;      /* guards both tables */
+  pthread_mutex_t mu;      /* guards the cache */
   struct auth_slot keys[AUTH_CACHE_SLOTS];
-  struct token_slot tokens[TOKEN_SLOTS];
 };
 
 int mes_auth_new(struct mes_store *st, struct mes_auth **out) {
@@ -64,7 +58,6 @@ void mes_auth_free(struct mes_auth *a) {
     return;
   pthread_mutex_destroy(&a->mu);
   mes_wipe(a->keys, sizeof a->keys);
-  mes_wipe(a->tokens, sizeof a->tokens);
   free(a);
 }
 
@@ -117,24 +110,59 @@ bool mes_scope_allows(uint32_t have, uint32_t need) {
 
 /* ---------------------------------------------------------------- lookup */
 
-/* MES_ETOKEN_EXPIRED for a token that was issued but has run out (while
- * its slot still holds it), so that the client knows to ask for a new one
- * rather than doubt its key. Called with a->mu held. */
-static int token_lookup(struct mes_auth *a, const uint8_t hash[32], struct mes_principal *out, int64_t now) {
-  for (size_t i = 0; i < TOKEN_SLOTS; i++) {
-    struct token_slot *t = &a->tokens[i];
-    if (t->expires_ms != 0 && t->expires_ms <= now && mes_ct_equal(t->hash, hash, 32))
-      return MES_ETOKEN_EXPIRED;
-    if (t->expires_ms > now && mes_ct_equal(t->hash, hash, 32)) {
-      memset(out, 0, sizeof *out);
-      snprintf(out->name, sizeof out->name, "subject-token");
-      out->subject_token = true;
-      out->sid = t->sid;
-      out->scopes = MES_SCOPE_SUBJECTS;
-      return MES_OK;
+/* Forgets every cached answer: this process sees a revocation at once. */
+static void cache_clear(struct mes_auth *a) {
+  pthread_mutex_lock(&a->mu);
+  mes_wipe(a->keys, sizeof a->keys);
+  pthread_mutex_unlock(&a->mu);
+}
+
+
+/* What the store says of a secret's hash: *who and *expires_ms for an
+ * active key or token, MES_EUNAUTHORIZED for none (unknown or revoked),
+ * MES_EUNAVAILABLE when the store failed. */
+static int fetch(struct mes_auth *a, const uint8_t hash[32], bool token, struct mes_principal *who,
+                 int64_t *expires_ms) {
+  memset(who, 0, sizeof *who);
+  *expires_ms = 0;
+  int frc;
+  bool valid;
+  if (token) {
+    struct mes_token_row row;
+    frc = mes_store_token_find(a->store, hash, &row);
+    valid = frc == MES_OK && row.revoked_ms == 0 && mes_ct_equal(row.hash, hash, 32);
+    if (valid) {
+      snprintf(who->name, sizeof who->name, "subject-token");
+      who->subject_token = true;
+      who->sid = row.sid;
+      who->scopes = MES_SCOPE_SUBJECTS;
+      *expires_ms = row.expires_ms;
+    }
+  } else {
+    struct mes_apikey_row row;
+    frc = mes_store_apikey_find(a->store, hash, &row);
+    valid = frc == MES_OK && row.revoked_ms == 0 && mes_ct_equal(row.hash, hash, 32);
+    if (valid) {
+      snprintf(who->name, sizeof who->name, "%s", row.name);
+      who->scopes = row.scopes;
     }
   }
-  return MES_EUNAUTHORIZED;
+  if (frc != MES_OK && frc != MES_ENOT_FOUND)
+    return MES_EUNAVAILABLE;
+  return valid ? MES_OK : MES_EUNAUTHORIZED;
+}
+
+/* A token past its expiry answers MES_ETOKEN_EXPIRED (while the store keeps
+ * it, MES_AUTH_TOKEN_GRACE_MS), so that the client knows to ask for a new
+ * one rather than doubt its key. */
+static int answer(int rc, const struct mes_principal *who, int64_t expires_ms, int64_t now,
+                  struct mes_principal *out) {
+  if (rc != MES_OK)
+    return rc;
+  if (expires_ms && expires_ms <= now)
+    return MES_ETOKEN_EXPIRED;
+  *out = *who;
+  return MES_OK;
 }
 
 int mes_auth_authenticate(struct mes_auth *a, const char *bearer, size_t len, struct mes_principal *out) {
@@ -142,46 +170,33 @@ int mes_auth_authenticate(struct mes_auth *a, const char *bearer, size_t len, st
     return MES_EUNAUTHORIZED;
   uint8_t hash[32];
   mes_apikey_hash(bearer, len, hash);
+  bool token = len > 4 && memcmp(bearer, "mst_", 4) == 0;
   int64_t now = mes_now_ms();
   size_t slot = hash[0] % AUTH_CACHE_SLOTS;
   pthread_mutex_lock(&a->mu);
-  int rc = MES_EUNAUTHORIZED;
-  if (len > 4 && memcmp(bearer, "mst_", 4) == 0) {
-    rc = token_lookup(a, hash, out, now);
-    pthread_mutex_unlock(&a->mu);
-    return rc;
-  }
   struct auth_slot *s = &a->keys[slot];
   if (s->fetched_ms && now - s->fetched_ms < MES_AUTH_TTL_MS && mes_ct_equal(s->hash, hash, 32)) {
-    if (s->valid)
-      *out = s->who;
-    rc = s->valid ? MES_OK : MES_EUNAUTHORIZED;
+    struct auth_slot hit = *s;
     pthread_mutex_unlock(&a->mu);
+    int rc = answer(hit.rc, &hit.who, hit.expires_ms, now, out);
+    mes_wipe(&hit, sizeof hit);
     return rc;
   }
   pthread_mutex_unlock(&a->mu);
 
-  struct mes_apikey_row row;
   struct mes_principal who;
-  memset(&who, 0, sizeof who);
-  int frc = mes_store_apikey_find(a->store, hash, &row);
-  bool valid = frc == MES_OK && row.revoked_ms == 0 && mes_ct_equal(row.hash, hash, 32);
-  if (valid) {
-    snprintf(who.name, sizeof who.name, "%s", row.name);
-    who.scopes = row.scopes;
-  }
-  if (frc != MES_OK && frc != MES_ENOT_FOUND)
-    return MES_EUNAVAILABLE; /* store trouble is not a wrong key: do not cache it */
+  int64_t expires_ms;
+  int rc = fetch(a, hash, token, &who, &expires_ms);
+  if (rc == MES_EUNAVAILABLE)
+    return rc; /* store trouble is not a wrong secret: do not cache it */
   pthread_mutex_lock(&a->mu);
   memcpy(s->hash, hash, 32);
   s->who = who;
-  s->valid = valid;
+  s->rc = rc;
+  s->expires_ms = expires_ms;
   s->fetched_ms = now;
   pthread_mutex_unlock(&a->mu);
-  if (!valid)
-    return MES_EUNAUTHORIZED;
-  *out = who;
-  return MES_OK;
+  return answer(rc, &who, expires_ms, now, out);
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -243,32 +258,58 @@ int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *er
     rc = mes_store_wait_durable(a->store, ticket);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
-  pthread_mutex_lock(&a->mu);
-  memset(a->keys, 0, sizeof a->keys); /* this process sees the revocation at once */
-  pthread_mutex_unlock(&a->mu);
+  cache_clear(a); /* this process sees the revocation at once */
   return MES_OK;
 }
 
 /* ---------------------------------------------------------------- tokens */
 
-int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms) {
+int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms,
+                           struct mes_err *err) {
   memcpy(token_out, "mst_", 4);
   mes_random_token(token_out + 4, 60, 32);
-  uint8_t hash[32];
-  mes_apikey_hash(token_out, strlen(token_out), hash);
-  int64_t now = mes_now_ms();
-  *expires_ms = now + (int64_t)ttl_s * 1000;
-  pthread_mutex_lock(&a->mu);
-  /* An empty slot, else the one that expired longest ago (an expired token
-   * keeps answering token_expired while it can), else the one expiring
-   * soonest. */
-  size_t best = 0;
-  for (size_t i = 0; i < TOKEN_SLOTS && a->tokens[best].expires_ms != 0; i++)
-    if (a->tokens[i].expires_ms < a->tokens[best].expires_ms)
-      best = i;
-  memcpy(a->tokens[best].hash, hash, 32);
-  a->tokens[best].sid = sid;
-  a->tokens[best].expires_ms = *expires_ms;
-  pthread_mutex_unlock(&a->mu);
+  struct mes_token_row row;
+  memset(&row, 0, sizeof row);
+  mes_apikey_hash(token_out, strlen(token_out), row.hash);
+  row.sid = sid;
+  row.created_ms = mes_now_ms();
+  row.expires_ms = row.created_ms + (int64_t)ttl_s * 1000;
+  int rc = mes_store_tx_begin(a->store);
+  if (rc == MES_OK) {
+    rc = mes_store_token_put(a->store, &row);
+    uint64_t ticket;
+    if (rc != MES_OK)
+      mes_store_tx_rollback(a->store);
+    else if ((rc = mes_store_tx_commit(a->store, &ticket)) == MES_OK)
+      rc = mes_store_wait_durable(a->store, ticket);
+  }
+  if (rc != MES_OK) {
+    mes_wipe(token_out, 64);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  *expires_ms = row.expires_ms;
   return MES_OK;
+}
+
+int mes_auth_subject_revoke(struct mes_auth *a, int64_t sid, int64_t *n, struct mes_err *err) {
+  *n = 0;
+  int rc = mes_store_tx_begin(a->store);
+  if (rc == MES_OK) {
+    rc = mes_store_token_revoke_subject(a->store, sid, mes_now_ms(), n);
+    uint64_t ticket;
+    if (rc != MES_OK)
+      mes_store_tx_rollback(a->store);
+    else if ((rc = mes_store_tx_commit(a->store, &ticket)) == MES_OK)
+      rc = mes_store_wait_durable(a->store, ticket);
+  }
+  if (rc != MES_OK) {
+    *n = 0;
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  cache_clear(a);
+  return MES_OK;
+}
+
+int mes_auth_sweep(struct mes_auth *a, int64_t now_ms, int64_t *n) {
+  return mes_store_token_sweep(a->store, now_ms - MES_AUTH_TOKEN_GRACE_MS, n);
 }

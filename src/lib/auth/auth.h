@@ -4,10 +4,12 @@
  * behind one handle that keeps a short cache of looked-up keys and the
  * tokens it minted.
  *
- * A key lives in the store, so `mesura keys` in another process creates or
- * revokes it for a running server too: the cache keeps an answer at most
- * MES_AUTH_TTL_MS. Tokens live only in the handle's memory (a restart ends
- * them): a subject's token is never written anywhere.
+ * Keys and tokens live in the store, by hash only (the secret is shown once
+ * and never written anywhere), so that `mesura keys` in another process
+ * creates or revokes a key for a running server too, and a token works on
+ * every server sharing the store and across restarts: the cache keeps an
+ * answer at most MES_AUTH_TTL_MS, and a revocation made through this handle
+ * takes effect in it at once.
  *
  * Thread-safety: every function may be called from any thread; the store
  * handed to mes_auth_new must be usable from those threads too.
@@ -26,6 +28,9 @@
 struct mes_store;
 
 #define MES_AUTH_TTL_MS 1000 /* contract: key changes take effect within one second */
+/* How long an expired token stays stored, answering MES_ETOKEN_EXPIRED
+ * ("ask for a new one") rather than MES_EUNAUTHORIZED. */
+#define MES_AUTH_TOKEN_GRACE_MS (24LL * 3600 * 1000)
 
 /* The scopes, struct mes_principal and mes_scope_parse/_format/_allows are
  * public (include/mesura/mesura.h); this module implements them. */
@@ -57,10 +62,17 @@ int mes_auth_key_create(struct mes_auth *a, const char *name, uint32_t scopes, c
  * MES_ENOT_FOUND when no active key has that name. */
 int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *err);
 
-/* Mints a token for subject row sid, valid ttl_s seconds: token_out
- * (>= 64 bytes) receives it, *expires_ms its expiry. The handle keeps the
- * last 1024 tokens; an expired one keeps answering MES_ETOKEN_EXPIRED while
- * its slot is not needed. Never fails (MES_OK). */
-int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms);
+/* Mints a token for subject row sid, valid ttl_s seconds, stored (as its
+ * hash) durably before returning: token_out (>= 64 bytes) receives it,
+ * *expires_ms its expiry. Store errors (token_out wiped). */
+int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms,
+                           struct mes_err *err);
+/* Revokes every token of subject row sid, durable before returning; this
+ * handle refuses them at once, other processes within MES_AUTH_TTL_MS. *n
+ * gets how many were active. Store errors. */
+int mes_auth_subject_revoke(struct mes_auth *a, int64_t sid, int64_t *n, struct mes_err *err);
+/* Deletes the tokens expired for more than MES_AUTH_TOKEN_GRACE_MS; *n
+ * gets how many. */
+int mes_auth_sweep(struct mes_auth *a, int64_t now_ms, int64_t *n);
 
 #endif

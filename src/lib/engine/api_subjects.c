@@ -1,6 +1,6 @@
 /*
  * engine/api_subjects — the data-subject verbs of mesura.h (contract §7): the
- * profile summary, the export, and the subject's own dashboard token.
+ * profile summary, the export, and the subject's own dashboard tokens.
  */
 #include "engine/engine_int.h"
 #include "recommend/recommend.h"
@@ -55,6 +55,18 @@ int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const c
   mes__call_end(&k);
   if (rc)
     return rc;
-  rc = mes_engine_subject_token(e, s.row.id, ttl_s, token_out, expires_ms);
-  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+  return mes_engine_subject_token(e, s.row.id, ttl_s, token_out, expires_ms, err);
+}
+
+int mes_engine_tokens_revoke(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                             int64_t *revoked, struct mes_err *err) {
+  *revoked = 0;
+  struct mes__call k;
+  struct mes_subject s;
+  mes__call_begin(&k, e, call);
+  int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
+  mes__call_end(&k);
+  if (rc)
+    return rc;
+  return mes_engine_subject_tokens_revoke(e, s.row.id, revoked, err);
 }

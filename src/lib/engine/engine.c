@@ -554,6 +554,11 @@ static void background_tick(struct mes_engine *e) {
   else if (nd > 0 || ni > 0)
     mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld decision records and %lld impressions",
             (long long)nd, (long long)ni);
+  int64_t nt = 0;
+  if (mes_auth_sweep(e->auth, c.now_ms, &nt))
+    mes_log(&e->log, MES_LOG_WARN, "token sweep failed");
+  else if (nt > 0)
+    mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld expired subject tokens", (long long)nt);
   mes_engine_ctx_done(e, &c);
 }
 
@@ -642,6 +647,11 @@ int mes_engine_key_revoke(struct mes_engine *e, const char *name, struct mes_err
   return mes_auth_key_revoke(e->auth, name, err);
 }
 
-int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms) {
-  return mes_auth_subject_token(e->auth, sid, ttl_s, token_out, expires_ms);
+int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms,
+                             struct mes_err *err) {
+  return mes_auth_subject_token(e->auth, sid, ttl_s, token_out, expires_ms, err);
+}
+
+int mes_engine_subject_tokens_revoke(struct mes_engine *e, int64_t sid, int64_t *n, struct mes_err *err) {
+  return mes_auth_subject_revoke(e->auth, sid, n, err);
 }

@@ -331,4 +331,8 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .apikey_find = mes__sq_apikey_find,
     .apikey_list = mes__sq_apikey_list,
     .apikey_revoke = mes__sq_apikey_revoke,
+    .token_put = mes__sq_token_put,
+    .token_find = mes__sq_token_find,
+    .token_revoke_subject = mes__sq_token_revoke_subject,
+    .token_sweep = mes__sq_token_sweep,
 };

@@ -79,6 +79,7 @@ enum stmt_id {
   S_SUBJ_DELETE,
   S_SUBJ_DEL_EVENTS,
   S_SUBJ_DEL_CONSENTS,
+  S_SUBJ_DEL_TOKENS,
   S_SUBJ_DEL_PREFS,
   S_SUBJ_DEL_IMPRESSIONS,
   S_SUBJ_DEL_DECISIONS,
@@ -117,6 +118,11 @@ enum stmt_id {
   S_AK_FIND,
   S_AK_LIST,
   S_AK_REVOKE,
+  /* sqlite_tokens.c */
+  S_TOK_PUT,
+  S_TOK_FIND,
+  S_TOK_REVOKE,
+  S_TOK_SWEEP,
   /* keys.db (sqlite_subjects.c) */
   K_PUT,
   K_GET,
@@ -401,5 +407,9 @@ int mes__sq_apikey_put(struct mes_store *st, const struct mes_apikey_row *row);
 int mes__sq_apikey_find(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);
 int mes__sq_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
 int mes__sq_apikey_revoke(struct mes_store *st, const char *name, int64_t now_ms);
+int mes__sq_token_put(struct mes_store *st, const struct mes_token_row *row);
+int mes__sq_token_find(struct mes_store *st, const uint8_t hash[32], struct mes_token_row *out);
+int mes__sq_token_revoke_subject(struct mes_store *st, int64_t sid, int64_t now_ms, int64_t *n);
+int mes__sq_token_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
 
 #endif

@@ -72,6 +72,13 @@ static const char *const data_steps[] = {
     "CREATE TABLE impressions(subject INTEGER NOT NULL, ts_ms INTEGER NOT NULL, channel INTEGER NOT NULL,"
     " sealed BLOB NOT NULL);"
     "CREATE INDEX impressions_subject ON impressions(subject, ts_ms);",
+    /* 6: subjects' tokens, stored as hashes like API keys, so that a token
+     * works on every server sharing the store and after a restart, and can
+     * be revoked; they leave with their subject. */
+    "CREATE TABLE subject_tokens(hash BLOB PRIMARY KEY, subject INTEGER NOT NULL, use INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL DEFAULT 0)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX subject_tokens_subject ON subject_tokens(subject);",
 };
 
 static const char *const keys_steps[] = {
@@ -96,6 +103,7 @@ _Static_assert(SPAN_SHIFT == 12, "step 4 writes event_spans with id >> 12");
 #define EV_INSERT_OR_IGNORE "INSERT OR IGNORE INTO events(subject, type, ts_ms, purposes, source, eid, sealed) VALUES "
 #define CONSENT_COLS "id, subject, purpose, status, ts_ms, sealed"
 #define APIKEY_COLS "name, hash, scopes, created_ms, revoked_ms"
+#define TOKEN_COLS "hash, subject, use, created_ms, expires_ms, revoked_ms"
 
 _Static_assert(INSERT_ROWS == 32 && INSERT_COLS == 7, "S_EV_INSERT_MANY spells out 2 x 16 rows of 7 columns");
 
@@ -138,6 +146,7 @@ const char *const mes__sq_sql[S_N] = {
     [S_SUBJ_DELETE] = "DELETE FROM subjects WHERE id = ?1",
     [S_SUBJ_DEL_EVENTS] = "DELETE FROM events WHERE subject = ?1",
     [S_SUBJ_DEL_CONSENTS] = "DELETE FROM consents WHERE subject = ?1",
+    [S_SUBJ_DEL_TOKENS] = "DELETE FROM subject_tokens WHERE subject = ?1",
     [S_SUBJ_DEL_PREFS] = "DELETE FROM preferences WHERE subject = ?1",
     [S_SUBJ_DEL_IMPRESSIONS] = "DELETE FROM impressions WHERE subject = ?1",
     [S_SUBJ_DEL_DECISIONS] = "DELETE FROM decisions WHERE subject = ?1 AND subject != 0",
@@ -203,6 +212,13 @@ const char *const mes__sq_sql[S_N] = {
     [S_AK_LIST] = "SELECT " APIKEY_COLS " FROM api_keys ORDER BY name",
     [S_AK_REVOKE] = "UPDATE api_keys SET revoked_ms = CASE WHEN revoked_ms = 0 THEN ?2 ELSE revoked_ms END"
                     " WHERE name = ?1",
+    /* sqlite_tokens.c */
+    [S_TOK_PUT] = "INSERT INTO subject_tokens(" TOKEN_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, 0)",
+    [S_TOK_FIND] = "SELECT " TOKEN_COLS " FROM subject_tokens WHERE hash = ?1",
+    [S_TOK_REVOKE] = "UPDATE subject_tokens SET revoked_ms = ?2 WHERE subject = ?1 AND revoked_ms = 0",
+    /* The caller keeps expired tokens a while (auth.h), so that they
+     * answer token_expired (ask for a new one) rather than unauthorized. */
+    [S_TOK_SWEEP] = "DELETE FROM subject_tokens WHERE expires_ms < ?1",
     /* keys.db (sqlite_subjects.c) */
     [K_PUT] = "INSERT INTO subject_keys(sid, wrapped) VALUES(?1, ?2)"
               " ON CONFLICT(sid) DO UPDATE SET wrapped = excluded.wrapped",

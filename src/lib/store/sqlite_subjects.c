@@ -89,8 +89,9 @@ int mes__sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool restr
 }
 
 int mes__sq_subject_delete(struct mes_store *st, int64_t sid) {
-  static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS,      S_SUBJ_DEL_CONSENTS,  S_SUBJ_DEL_PREFS,
-                                      S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DEL_DECISIONS, S_SUBJ_DELETE};
+  static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS,    S_SUBJ_DEL_CONSENTS,    S_SUBJ_DEL_TOKENS,
+                                      S_SUBJ_DEL_PREFS,     S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DEL_DECISIONS,
+                                      S_SUBJ_DELETE}; /* last: its count says whether the subject existed */
   struct sq *b = sq_of(st);
   bool own;
   int rc = wr_begin(b, &own);

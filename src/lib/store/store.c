@@ -344,3 +344,19 @@ int mes_store_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t *
     return MES_EINTERNAL;
   return st->ops->model_get(st, id, meta, blob, len);
 }
+
+int mes_store_token_put(struct mes_store *st, const struct mes_token_row *row) {
+  return st && row ? st->ops->token_put(st, row) : MES_EINTERNAL;
+}
+
+int mes_store_token_find(struct mes_store *st, const uint8_t hash[32], struct mes_token_row *out) {
+  return st && hash && out ? st->ops->token_find(st, hash, out) : MES_EINTERNAL;
+}
+
+int mes_store_token_revoke_subject(struct mes_store *st, int64_t sid, int64_t now_ms, int64_t *n) {
+  return st && n ? st->ops->token_revoke_subject(st, sid, now_ms, n) : MES_EINTERNAL;
+}
+
+int mes_store_token_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
+  return st && n ? st->ops->token_sweep(st, before_ms, n) : MES_EINTERNAL;
+}

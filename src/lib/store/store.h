@@ -316,4 +316,20 @@ typedef int (*mes_store_apikey_cb)(void *ud, const struct mes_apikey_row *row);
 int mes_store_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
 int mes_store_apikey_revoke(struct mes_store *st, const char *name, int64_t now_ms); /* MES_ENOT_FOUND */
 
+/* --- subjects' tokens (stored as hashes; deleted with their subject) --- */
+struct mes_token_row {
+  uint8_t hash[32];
+  int64_t sid;
+  int use; /* 0: the person's own dashboard */
+  int64_t created_ms;
+  int64_t expires_ms;
+  int64_t revoked_ms; /* 0 when active */
+};
+int mes_store_token_put(struct mes_store *st, const struct mes_token_row *row); /* MES_EEXISTS on hash */
+int mes_store_token_find(struct mes_store *st, const uint8_t hash[32], struct mes_token_row *out); /* MES_ENOT_FOUND */
+/* Revokes every active token of subject sid; *n gets how many. */
+int mes_store_token_revoke_subject(struct mes_store *st, int64_t sid, int64_t now_ms, int64_t *n);
+/* Deletes the tokens that expired before before_ms; *n gets how many. */
+int mes_store_token_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+
 #endif

@@ -103,6 +103,11 @@ struct mes_store_ops {
   int (*apikey_find)(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);
   int (*apikey_list)(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
   int (*apikey_revoke)(struct mes_store *st, const char *name, int64_t now_ms);
+
+  int (*token_put)(struct mes_store *st, const struct mes_token_row *row);
+  int (*token_find)(struct mes_store *st, const uint8_t hash[32], struct mes_token_row *out);
+  int (*token_revoke_subject)(struct mes_store *st, int64_t sid, int64_t now_ms, int64_t *n);
+  int (*token_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
 };
 
 struct mes_store {

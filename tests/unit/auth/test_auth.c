@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "auth/auth.h"
+#include "base/mtime.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
 
@@ -122,9 +123,9 @@ static void test_tokens(void **state) {
   struct fixture *f = *state;
   char live[64], spent[64];
   int64_t expires_ms;
-  assert_int_equal(mes_auth_subject_token(f->auth, 7, 60, live, &expires_ms), MES_OK);
+  assert_int_equal(mes_auth_subject_token(f->auth, 7, 60, live, &expires_ms, NULL), MES_OK);
   assert_int_equal(strncmp(live, "mst_", 4), 0);
-  assert_int_equal(mes_auth_subject_token(f->auth, 8, 0, spent, &expires_ms), MES_OK);
+  assert_int_equal(mes_auth_subject_token(f->auth, 8, 0, spent, &expires_ms, NULL), MES_OK);
   struct mes_principal who;
   assert_int_equal(mes_auth_authenticate(f->auth, live, strlen(live), &who), MES_OK);
   assert_true(who.subject_token);
@@ -133,6 +134,20 @@ static void test_tokens(void **state) {
   assert_int_equal(mes_auth_authenticate(f->auth, spent, strlen(spent), &who), MES_ETOKEN_EXPIRED);
   /* A token is looked up only as a token: without its prefix it is no key. */
   assert_int_equal(mes_auth_authenticate(f->auth, live + 4, strlen(live + 4), &who), MES_EUNAUTHORIZED);
+
+  /* The sweep keeps an expired token through its grace (it still says
+   * "expired"), then deletes it; a live one stays. A fresh handle reads the
+   * store, not a cached answer. */
+  int64_t n = -1;
+  assert_int_equal(mes_auth_sweep(f->auth, mes_now_ms(), &n), MES_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(mes_auth_sweep(f->auth, mes_now_ms() + MES_AUTH_TOKEN_GRACE_MS + 1000, &n), MES_OK);
+  assert_int_equal(n, 1);
+  struct mes_auth *fresh = NULL;
+  assert_int_equal(mes_auth_new(f->store, &fresh), MES_OK);
+  assert_int_equal(mes_auth_authenticate(fresh, spent, strlen(spent), &who), MES_EUNAUTHORIZED);
+  assert_int_equal(mes_auth_authenticate(fresh, live, strlen(live), &who), MES_OK);
+  mes_auth_free(fresh);
 }
 
 int main(void) {
