@@ -195,6 +195,16 @@ int mes_engine_key_list(struct mes_engine *e, int (*cb)(void *ud, const struct m
 int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                             const struct mes_body *body, int ttl_s, char token_out[64], int64_t *expires_ms,
                             struct mes_err *err);
+/* PUT /v1/subjects/{s}/restriction {"restricted": true|false} (contract §7):
+ * while restricted, the person's data is kept (readable, exportable,
+ * erasable) and nothing processes it: no event is stored (each counted in
+ * not_stored.restricted), answers are non-personal, training and audits
+ * leave the person out. Lifting it restores personalization. *out is new:
+ * {"restricted": bool, "changed": bool}. Errors: the body's (a missing or
+ * non-boolean "restricted", any other member), not_found, forbidden. */
+int mes_engine_restriction_set(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                               const struct mes_body *body, json_t **out, struct mes_err *err);
+
 /* DELETE /v1/subjects/{s}/tokens: revokes every token of the subject (its
  * own token included, when that is the caller); *revoked gets how many were
  * active. Tokens are stored as hashes: they work on every server sharing the

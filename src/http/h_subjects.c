@@ -71,3 +71,19 @@ void mes__h_subject_tokens_revoke(struct mes_http_req *req, struct mes_http_resp
   }
   mes_http_reply_json(resp, 200, json_pack("{s:I}", "revoked", (json_int_t)n));
 }
+
+/* PUT /v1/subjects/{s}/restriction {"restricted": bool} -> {"restricted",
+ * "changed"}: data kept, nothing processed while restricted. */
+void mes__h_subject_restriction(struct mes_http_req *req, struct mes_http_resp *resp) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, "s", &id_len);
+  struct mes_body body = mes_http_req_doc(req);
+  json_t *out = NULL;
+  if (mes_engine_restriction_set(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  mes_http_reply_json(resp, 200, out);
+}

@@ -37,6 +37,7 @@ const struct mes_route mes__routes[] = {
   {"DELETE",  "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_tokens_revoke},
   {"POST",    "/v1/recommendations",      MES_SCOPE_RECOMMEND, 0,              mes__h_recs_post},
   {"GET",     "/v1/recommendations/{request_id}", MES_SCOPE_RECOMMEND | MES_SCOPE_AUDIT, 0, mes__h_recs_get},
+  {"PUT",     "/v1/subjects/{s}/restriction", MES_SCOPE_SUBJECTS, MES_ROUTE_SELF, mes__h_subject_restriction},
   {"GET",     "/v1/subjects/{s}/why",     MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_why},
 };
 /* clang-format on */

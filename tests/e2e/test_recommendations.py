@@ -169,6 +169,62 @@ class RecommendationsTest(ServerTestCase):
         self.grant("carol", status="denied")
         self.assertNonPersonal(self.recommend({"subject": "carol"}))
 
+    def test_restriction_keeps_data_and_stops_processing_until_lifted(self):
+        """Restricted: the data stays (export, summary), nothing processes it — no event stored, no
+        personal answer on any channel, `why` cites nothing — until the person lifts it with their own token."""
+        shop, dsr = self.server.keys["shop"], self.server.keys["dsr"]
+        self.grant("rita")
+        now = int(time.time() * 1000)
+        status, _, body = self.request("POST", "/v1/events", {"events": [
+            {"subject": "rita", "type": "purchase", "item": "tent-3p", "ts": now - 5 * MIN}]}, key=shop)
+        self.assertEqual(body["stored"], 1, body)
+        self.assertTrue(any(i["reason"]["code"] == "bought_together"
+                            for i in self.recommend({"subject": "rita"})["items"]))
+        status, _, body = self.request("PUT", "/v1/subjects/rita/restriction", {"restricted": True}, key=dsr)
+        self.assertEqual((status, body), (200, {"restricted": True, "changed": True}))
+        status, _, body = self.request("PUT", "/v1/subjects/rita/restriction", {"restricted": True}, key=dsr)
+        self.assertEqual((status, body), (200, {"restricted": True, "changed": False}))
+        for channel in ("web", "app", "email", "ads", "store"):
+            self.assertNonPersonal(self.recommend({"subject": "rita", "channel": channel}))
+        status, _, why = self.request("GET", "/v1/subjects/rita/why?item=sleeping-bag", key=dsr)
+        self.assertEqual(status, 200, why)
+        self.assertFalse(why["personalized"], why)
+        self.assertEqual(why["data_used"], [], why)
+        status, _, body = self.request("POST", "/v1/events", {"events": [
+            {"subject": "rita", "type": "view", "item": "kettle"},
+            {"subject": "rita", "type": "purchase", "item": "pan"}]}, key=shop)
+        self.assertEqual((status, body["stored"], body["not_stored"]["restricted"]), (200, 0, 2), body)
+        doc = self.export("rita")  # kept, and readable
+        self.assertEqual([(e["type"], e["item"]) for e in doc["events"]], [("purchase", "tent-3p")])
+        self.assertIs(doc["summary"]["restricted"], True)
+        # Lifted by the person, with their own token: personal answers from the data kept.
+        token = self.request("POST", "/v1/subjects/rita/tokens", key=dsr)[2]["token"]
+        self.assertError(self.request("PUT", "/v1/subjects/alice/restriction", {"restricted": True}, key=token),
+                         403, "forbidden")
+        status, _, body = self.request("PUT", "/v1/subjects/rita/restriction", {"restricted": False}, key=token)
+        self.assertEqual((status, body), (200, {"restricted": False, "changed": True}))
+        reply = self.recommend({"subject": "rita"})
+        self.assertTrue(reply["personalized"])
+        self.assertTrue(any(i["reason"]["code"] == "bought_together" for i in reply["items"]), reply)
+        status, _, body = self.request("POST", "/v1/events", {"events": [
+            {"subject": "rita", "type": "view", "item": "kettle"}]}, key=shop)
+        self.assertEqual(body["stored"], 1, body)
+
+    def test_restriction_bad_requests(self):
+        dsr = self.server.keys["dsr"]
+        path = "/v1/subjects/alice/restriction"
+        self.assertError(self.request("PUT", path, {"restricted": True, "why": "x"}, key=dsr), 400,
+                         "unknown_field", "/why")
+        self.assertError(self.request("PUT", path, {}, key=dsr), 400, "missing_field", "/restricted")
+        self.assertError(self.request("PUT", path, {"restricted": "yes"}, key=dsr), 400, "wrong_type", "/restricted")
+        self.assertError(self.request("PUT", path, key=dsr), 400, "empty_body")
+        self.assertError(self.request("PUT", "/v1/subjects/nobody-here/restriction", {"restricted": True}, key=dsr),
+                         404, "not_found")
+        self.assertError(self.request("PUT", path, {"restricted": True}, key=self.server.keys["rec"]), 403,
+                         "forbidden")
+        # None of it touched alice.
+        self.assertTrue(self.recommend({"subject": "alice"})["personalized"])
+
     def test_channel_bound_purpose_and_suppression_without_consent(self):
         # erin did not grant ads_retargeting: on ads nothing personal is used, but what she bought stays out.
         everyone = self.recommend({"count": 20})

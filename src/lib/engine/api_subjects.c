@@ -1,6 +1,7 @@
 /*
  * engine/api_subjects — the data-subject verbs of mesura.h (contract §7): the
- * profile summary, the export, and the subject's own dashboard tokens.
+ * profile summary, the export, the restriction of processing, and the
+ * subject's own dashboard tokens.
  */
 #include "engine/engine_int.h"
 #include "recommend/recommend.h"
@@ -34,6 +35,34 @@ int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *s
     rc = mes_rights_export(&k.ctx, subject, subject_len, &s, k.lang, out, err);
   mes__call_end(&k);
   return rc;
+}
+
+static const struct mes_jfield restriction_fields[] = {
+    {"restricted", MES_J_BOOL, true, 0, 0},
+};
+
+int mes_engine_restriction_set(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                               const struct mes_body *body, json_t **out, struct mes_err *err) {
+  MES__CLEAR(out);
+  json_t *doc = NULL;
+  int rc = mes__body_object(body, restriction_fields, sizeof restriction_fields / sizeof restriction_fields[0], &doc,
+                            err);
+  bool restricted = rc == MES_OK && json_is_true(json_object_get(doc, "restricted"));
+  json_decref(doc);
+  if (rc)
+    return rc;
+  struct mes__call k;
+  struct mes_subject s;
+  mes__call_begin(&k, e, call);
+  rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
+  bool changed = false;
+  if (!rc)
+    rc = mes_rights_restrict(&k.ctx, &s, restricted, &changed, err);
+  mes__call_end(&k);
+  if (rc)
+    return rc;
+  *out = json_pack("{s:b, s:b}", "restricted", restricted, "changed", changed);
+  return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
 }
 
 int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,

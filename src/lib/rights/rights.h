@@ -1,7 +1,8 @@
 /*
  * rights — what a data subject may ask for (contract §7): the profile
  * summary, the export of everything held about them (derived data included),
- * and a change to their preferences that can also dismiss items (contract §5).
+ * the restriction of processing, and a change to their preferences that can
+ * also dismiss items (contract §5).
  *
  * The module sits above catalog, consent and ingest and calls each through
  * its face only: the export reads events with mes_ingest_list, the ledger
@@ -15,6 +16,7 @@
 #define MES_RIGHTS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -34,6 +36,17 @@
  */
 int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
                        json_t **out, struct mes_err *err);
+
+/*
+ * PUT /v1/subjects/{s}/restriction: sets (or lifts) the restriction of
+ * processing of subject s (resolved, row stored; borrowed, its row updated).
+ * While restricted, the data is kept and exportable, and nothing processes
+ * it: no event is stored, answers are non-personal, training and audits
+ * leave the person out. Durable before returning; *changed says whether the
+ * flag was different before. Store errors.
+ */
+int mes_rights_restrict(const struct mes_ctx *c, struct mes_subject *s, bool restricted, bool *changed,
+                        struct mes_err *err);
 
 /*
  * GET /v1/subjects/{s}/export: everything held about s as one document,
