@@ -195,6 +195,17 @@ int mes_engine_key_list(struct mes_engine *e, int (*cb)(void *ud, const struct m
 int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                             const struct mes_body *body, int ttl_s, char token_out[64], int64_t *expires_ms,
                             struct mes_err *err);
+/* DELETE /v1/subjects/{s} (contract §7): erases the subject from this node.
+ * Their key is destroyed first (their sealed data in every copy of the data
+ * file becomes unreadable), then every row keyed by them (events, consents,
+ * tokens, preferences, impressions, decision records) and every in-memory
+ * copy; their tokens stop working. *receipt is new: the signed erasure
+ * receipt (no personal data: the short pseudonym, the time, counts per class
+ * of data removed, and what became of the person's contribution to the
+ * model). Errors: not_found (unknown, or erased already), forbidden. */
+int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                             json_t **receipt, struct mes_err *err);
+
 /* PUT /v1/subjects/{s}/restriction {"restricted": true|false} (contract §7):
  * while restricted, the person's data is kept (readable, exportable,
  * erasable) and nothing processes it: no event is stored (each counted in

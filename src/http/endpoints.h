@@ -38,6 +38,7 @@ void mes__h_subject_export(struct mes_http_req *req, struct mes_http_resp *resp)
 void mes__h_subject_token(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_tokens_revoke(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_restriction(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_subject_erase(struct mes_http_req *req, struct mes_http_resp *resp);
 
 /* h_recs.c — recommendations, decision records and "why" (contract §6). */
 void mes__h_recs_post(struct mes_http_req *req, struct mes_http_resp *resp);

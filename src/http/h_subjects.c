@@ -87,3 +87,17 @@ void mes__h_subject_restriction(struct mes_http_req *req, struct mes_http_resp *
   }
   mes_http_reply_json(resp, 200, out);
 }
+
+/* DELETE /v1/subjects/{s} -> {"erased": true, "receipt": {...}}. */
+void mes__h_subject_erase(struct mes_http_req *req, struct mes_http_resp *resp) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, "s", &id_len);
+  json_t *receipt = NULL;
+  if (mes_engine_subject_erase(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &receipt, &err)) {
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  mes_http_reply_json(resp, 200, json_pack("{s:b, s:o}", "erased", 1, "receipt", receipt));
+}

@@ -33,6 +33,7 @@ const struct mes_route mes__routes[] = {
   {"DELETE",  "/v1/items/{item}",         MES_SCOPE_CATALOG, 0,                mes__h_items_delete},
   {"GET",     "/v1/subjects/{s}",         MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_get},
   {"GET",     "/v1/subjects/{s}/export",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_export},
+  {"DELETE",  "/v1/subjects/{s}",         MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_erase},
   {"POST",    "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, 0,               mes__h_subject_token},
   {"DELETE",  "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_tokens_revoke},
   {"POST",    "/v1/recommendations",      MES_SCOPE_RECOMMEND, 0,              mes__h_recs_post},

@@ -83,12 +83,18 @@ struct receipt_in {
   bool over_gpc; /* a grant the person confirmed while their browser sent GPC */
 };
 
+_Static_assert(4 + ((RECEIPT_ID_ENTROPY + 2) / 3) * 4 + 1 <= MES_RECEIPT_ID_CAP, "receipt id fits its buffer");
+
+void mes_receipt_id(char out[MES_RECEIPT_ID_CAP]) {
+  memcpy(out, "rcp_", 4);
+  mes_random_token(out + 4, MES_RECEIPT_ID_CAP - 4, RECEIPT_ID_ENTROPY);
+}
+
 /* The receipt without its signature: a new object, or NULL when out of memory. */
 static json_t *receipt_new(const struct mes_ctx *c, const struct receipt_in *in) {
-  char rid[4 + ((RECEIPT_ID_ENTROPY + 2) / 3) * 4 + 1];
+  char rid[MES_RECEIPT_ID_CAP];
   char ts[32];
-  memcpy(rid, "rcp_", 4);
-  mes_random_token(rid + 4, sizeof rid - 4, RECEIPT_ID_ENTROPY);
+  mes_receipt_id(rid);
   mes_time_format(c->now_ms, ts);
   const char *actor = c->actor && c->actor[0] ? c->actor : "unknown";
   json_t *r = json_pack("{s:s, s:s%, s:s, s:s, s:s, s:s, s:s, s:s}", "receipt_id", rid, "subject", in->subject,
@@ -102,8 +108,7 @@ static json_t *receipt_new(const struct mes_ctx *c, const struct receipt_in *in)
   return r;
 }
 
-/* Adds "signature": base64 of Ed25519 over the canonical form of r as it is. */
-static int receipt_sign(const struct mes_ctx *c, json_t *r) {
+int mes_receipt_sign(const struct mes_ctx *c, json_t *r) {
   char *canon = mes_json_canonical(r);
   if (!canon)
     return MES_ENOMEM;
@@ -132,7 +137,7 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
     rc = MES_ENOMEM;
     goto error;
   }
-  rc = receipt_sign(c, r);
+  rc = mes_receipt_sign(c, r);
   if (rc)
     goto error;
   text = mes_json_canonical(r);

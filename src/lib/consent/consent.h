@@ -82,6 +82,16 @@ int mes_consent_record(const struct mes_ctx *c, const char *subject_id, size_t i
 int mes_consent_get(const struct mes_ctx *c, const char *subject_id, size_t id_len, json_t **out,
                     struct mes_err *err);
 
+/* --- receipts: what the instance signs (consent decisions, erasures) --- */
+
+#define MES_RECEIPT_ID_CAP 32
+/* A new receipt id, "rcp_" and 128 random bits. */
+void mes_receipt_id(char out[MES_RECEIPT_ID_CAP]);
+/* Adds "signature" to receipt r: standard base64 of the Ed25519 signature
+ * (the instance's key, GET /v1/receipts/public-key) over the RFC 8785
+ * canonical form of r as it is. MES_ENOMEM. */
+int mes_receipt_sign(const struct mes_ctx *c, json_t *r);
+
 /* --- Global Privacy Control on ingestion and serving --- */
 
 /* Bitmask of the policy's purposes marked `gpc: honored`. */

@@ -3,6 +3,7 @@
  * profile summary, the export, the restriction of processing, and the
  * subject's own dashboard tokens.
  */
+#include "base/mtime.h"
 #include "engine/engine_int.h"
 #include "recommend/recommend.h"
 #include "rights/rights.h"
@@ -33,6 +34,43 @@ int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *s
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc)
     rc = mes_rights_export(&k.ctx, subject, subject_len, &s, k.lang, out, err);
+  mes__call_end(&k);
+  return rc;
+}
+
+int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                             json_t **receipt, struct mes_err *err) {
+  MES__CLEAR(receipt);
+  struct mes__call k;
+  struct mes_subject s;
+  mes__call_begin(&k, e, call);
+  int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
+  if (rc) {
+    mes__call_end(&k);
+    return rc;
+  }
+  /* Nothing of the person still queued may reach the store afterwards, and
+   * no cached answer may still open one of their tokens. */
+  mes_recommender_forget(mes_engine_recommender(e), s.row.id);
+  int64_t n_tokens = 0;
+  rc = mes_engine_subject_tokens_revoke(e, s.row.id, &n_tokens, err);
+  struct mes_store_erased removed;
+  if (!rc)
+    rc = mes_rights_erase(&k.ctx, &s, &removed, err);
+  if (!rc) {
+    /* The live model was trained with the person: it is retrained without
+     * them now, in the background, and the receipt says so. */
+    mes__engine_request_retrain(e);
+    char ts[32];
+    mes_time_format(k.ctx.now_ms, ts);
+    json_t *model = json_pack("{s:s, s:s}", "contribution", "retraining", "requested_at", ts);
+    *receipt = model ? mes_rights_erasure_receipt(&k.ctx, &s, &removed, model) : NULL;
+    json_decref(model);
+    if (!*receipt)
+      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    mes_log(&e->log, MES_LOG_INFO, "erased subject %s: %lld events, %lld consents, %lld decision records", s.pn_hex,
+            (long long)removed.events, (long long)removed.consents, (long long)removed.decisions);
+  }
   mes__call_end(&k);
   return rc;
 }

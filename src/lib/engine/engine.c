@@ -249,7 +249,8 @@ static void model_maybe_retrain(struct mes_engine *e) {
   int every_min = c.policy->model.retrain_every_minutes;
   int grow_pct = c.policy->model.retrain_after_events_pct;
   mes_engine_ctx_done(e, &c);
-  bool due = every_min > 0 && now - e->train_mono_ns >= (uint64_t)every_min * 60ull * 1000000000ull;
+  bool asked = atomic_exchange(&e->retrain_requested, false);
+  bool due = asked || (every_min > 0 && now - e->train_mono_ns >= (uint64_t)every_min * 60ull * 1000000000ull);
   if (!due && (grow_pct == 0 || now - e->counted_mono_ns < (uint64_t)MODEL_COUNT_EVERY_MS * 1000000ull))
     return; /* counting is a scan: only when growth can trigger a run */
   e->counted_mono_ns = now;
@@ -274,6 +275,8 @@ static void model_maybe_retrain(struct mes_engine *e) {
   json_decref(meta);
   model_poll(e);
 }
+
+void mes__engine_request_retrain(struct mes_engine *e) { atomic_store(&e->retrain_requested, true); }
 
 /* ---------------------------------------------------------------- lifecycle */
 

@@ -7,6 +7,7 @@
 #define MES_ENGINE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -58,7 +59,13 @@ struct mes_engine {
   int64_t train_events;     /* stored events when the live model was trained */
   uint64_t train_mono_ns;   /* when it was trained or loaded */
   uint64_t counted_mono_ns; /* last time the events were counted */
+  /* Set by an erasure: the background thread retrains at its next tick,
+   * so that the live model stops carrying the erased person. */
+  _Atomic bool retrain_requested;
 };
+
+/* Asks the background thread to retrain at its next tick (about a second). */
+void mes__engine_request_retrain(struct mes_engine *e);
 
 /* ------------------------------------------------------------- one call */
 

@@ -21,6 +21,7 @@
 
 #include "base/err.h"
 #include "base/json.h"
+#include "store/store.h"
 #include "subject/subject.h"
 
 /* ================================================================ subjects */
@@ -47,6 +48,29 @@ int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t i
  */
 int mes_rights_restrict(const struct mes_ctx *c, struct mes_subject *s, bool restricted, bool *changed,
                         struct mes_err *err);
+
+/*
+ * DELETE /v1/subjects/{s}: erases subject s (resolved, row stored;
+ * borrowed) from this node: destroys the subject's key (durably: every
+ * sealed row of theirs, here and in every copy of the data file, becomes
+ * unreadable), then deletes every row keyed by them (events, consents,
+ * tokens, preferences, impressions, decision records, the subject row) in
+ * one durable transaction, and drops the key cache's, the history cache's
+ * and ingestion's copies. *removed gets the counts. The caller first stops
+ * the recommender's queue for s (mes_recommender_forget) and takes the
+ * person out of the model. Store errors (the key may be gone already: the
+ * same call again finishes the work).
+ */
+int mes_rights_erase(const struct mes_ctx *c, const struct mes_subject *s, struct mes_store_erased *removed,
+                     struct mes_err *err);
+/* The signed receipt of an erasure (contract §7), new, NULL when out of
+ * memory: {"receipt_id", "action": "erasure", "pseudonym" (the short keyed
+ * pseudonym, no personal data), "ts", "recorded_by", "removed": {counts per
+ * class, "key": true}, "model": `model` (borrowed: what became of the
+ * person's contribution to the model), "signature"}, signed like consent
+ * receipts (mes_receipt_sign). */
+json_t *mes_rights_erasure_receipt(const struct mes_ctx *c, const struct mes_subject *s,
+                                   const struct mes_store_erased *removed, const json_t *model);
 
 /*
  * GET /v1/subjects/{s}/export: everything held about s as one document,

@@ -363,7 +363,7 @@ int mes__sq_subject_find(struct mes_store *st, const uint8_t pn[32], struct mes_
 int mes__sq_subject_ensure(struct mes_store *st, const uint8_t pn[32], int64_t now_ms, struct mes_subject_row *out);
 int mes__sq_subject_set_granted(struct mes_store *st, int64_t sid, uint32_t granted);
 int mes__sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool restricted);
-int mes__sq_subject_delete(struct mes_store *st, int64_t sid);
+int mes__sq_subject_delete(struct mes_store *st, int64_t sid, struct mes_store_erased *counted);
 int64_t mes__sq_subject_count(struct mes_store *st);
 int mes__sq_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud);
 int mes__sq_key_put(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len);

@@ -6,6 +6,7 @@
  * by it in mesura.db; the key goes separately.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/sqlite_int.h"
 
@@ -88,10 +89,14 @@ int mes__sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool restr
   return update_subject(st, S_SUBJ_SET_RESTRICTED, sid, restricted ? 1 : 0);
 }
 
-int mes__sq_subject_delete(struct mes_store *st, int64_t sid) {
+int mes__sq_subject_delete(struct mes_store *st, int64_t sid, struct mes_store_erased *counted) {
   static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS,    S_SUBJ_DEL_CONSENTS,    S_SUBJ_DEL_TOKENS,
                                       S_SUBJ_DEL_PREFS,     S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DEL_DECISIONS,
                                       S_SUBJ_DELETE}; /* last: its count says whether the subject existed */
+  struct mes_store_erased scratch;
+  struct mes_store_erased *c = counted ? counted : &scratch;
+  int64_t *slot[] = {&c->events, &c->consents, &c->tokens, &c->preferences, &c->impressions, &c->decisions, NULL};
+  memset(c, 0, sizeof *c);
   struct sq *b = sq_of(st);
   bool own;
   int rc = wr_begin(b, &own);
@@ -102,8 +107,11 @@ int mes__sq_subject_delete(struct mes_store *st, int64_t sid) {
     return wr_end(b, own, rc);
   int64_t n = 0;
   rc = run(b, S_IMP_HW); /* before S_SUBJ_DEL_IMPRESSIONS: ids are never reused */
-  for (size_t i = 0; i < sizeof dels / sizeof dels[0] && rc == MES_OK; i++)
+  for (size_t i = 0; i < sizeof dels / sizeof dels[0] && rc == MES_OK; i++) {
     rc = run_i64(b, dels[i], sid, &n);
+    if (slot[i])
+      *slot[i] = n;
+  }
   if (rc == MES_OK && n == 0)
     rc = MES_ENOT_FOUND; /* the subject row itself was absent */
   if (!own) {
@@ -113,6 +121,8 @@ int mes__sq_subject_delete(struct mes_store *st, int64_t sid) {
     else
       mes__commit_tx_rollback(&b->gc);
   }
+  if (rc != MES_OK)
+    memset(c, 0, sizeof *c);
   return wr_end(b, own, rc);
 }
 

@@ -98,7 +98,11 @@ int mes_store_subject_set_restricted(struct mes_store *st, int64_t sid, bool res
 }
 
 int mes_store_subject_delete(struct mes_store *st, int64_t sid) {
-  return st ? st->ops->subject_delete(st, sid) : MES_EINTERNAL;
+  return st ? st->ops->subject_delete(st, sid, NULL) : MES_EINTERNAL;
+}
+
+int mes_store_subject_delete_counted(struct mes_store *st, int64_t sid, struct mes_store_erased *n) {
+  return st && n ? st->ops->subject_delete(st, sid, n) : MES_EINTERNAL;
 }
 
 int64_t mes_store_subject_count(struct mes_store *st) { return st ? st->ops->subject_count(st) : -1; }

@@ -125,9 +125,16 @@ int mes_store_subject_ensure(struct mes_store *st, const uint8_t pn[32], int64_t
 int mes_store_subject_set_granted(struct mes_store *st, int64_t sid, uint32_t granted);
 int mes_store_subject_set_restricted(struct mes_store *st, int64_t sid, bool restricted);
 /* Deletes the subject row and everything keyed by it in the data database
- * (events, consents, preferences, impressions, decision records), in a tx.
- * The key is separate. */
+ * (events, consents, tokens, preferences, impressions, decision records),
+ * in a tx. The key is separate. MES_ENOT_FOUND when no row has id sid. */
 int mes_store_subject_delete(struct mes_store *st, int64_t sid);
+/* How many rows of each kind a deletion removed (an erasure receipt's
+ * counts): impressions and decisions count stored answers. */
+struct mes_store_erased {
+  int64_t events, consents, tokens, preferences, impressions, decisions;
+};
+/* mes_store_subject_delete, counting what went into *n. */
+int mes_store_subject_delete_counted(struct mes_store *st, int64_t sid, struct mes_store_erased *n);
 int64_t mes_store_subject_count(struct mes_store *st);
 /* Calls cb for each subject row, by id; cb returns nonzero to stop. */
 typedef int (*mes_store_subject_cb)(void *ud, const struct mes_subject_row *row);

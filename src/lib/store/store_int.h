@@ -48,7 +48,7 @@ struct mes_store_ops {
   int (*subject_ensure)(struct mes_store *st, const uint8_t pn[32], int64_t now_ms, struct mes_subject_row *out);
   int (*subject_set_granted)(struct mes_store *st, int64_t sid, uint32_t granted);
   int (*subject_set_restricted)(struct mes_store *st, int64_t sid, bool restricted);
-  int (*subject_delete)(struct mes_store *st, int64_t sid);
+  int (*subject_delete)(struct mes_store *st, int64_t sid, struct mes_store_erased *n); /* n may be NULL */
   int64_t (*subject_count)(struct mes_store *st);
   int (*subject_scan)(struct mes_store *st, mes_store_subject_cb cb, void *ud);
 

@@ -1,0 +1,66 @@
+/*
+ * rights/erase — the right to erasure (contract §7): everything held about
+ * the person goes from this node at once, and what stays in old copies of
+ * the database file is unreadable.
+ *
+ * Order matters for a crash at any point: the subject's key is destroyed
+ * first (crypto-shredding: from then on every sealed row of the person, in
+ * this file and in every backup, is noise), then the rows are deleted in one
+ * transaction. A crash between the two leaves rows nobody can read, and the
+ * erasure asked again finds the subject and finishes. The in-memory copies
+ * (the key cache, the decoded history, the ingestion hint) are dropped
+ * whatever happens, so that nothing answers from them afterwards.
+ */
+#include "rights/rights.h"
+
+#include <string.h>
+
+#include "base/mtime.h"
+#include "consent/consent.h"
+#include "ingest/histcache.h"
+#include "store/store.h"
+#include "subject/subjmap.h"
+
+int mes_rights_erase(const struct mes_ctx *c, const struct mes_subject *s, struct mes_store_erased *removed,
+                     struct mes_err *err) {
+  memset(removed, 0, sizeof *removed);
+  int rc = mes_subject_shred(c, s->row.id);
+  if (rc == MES_OK) {
+    rc = mes_store_tx_begin(c->store);
+    if (rc == MES_OK) {
+      rc = mes_store_subject_delete_counted(c->store, s->row.id, removed);
+      uint64_t ticket;
+      if (rc != MES_OK)
+        mes_store_tx_rollback(c->store);
+      else if ((rc = mes_store_tx_commit(c->store, &ticket)) == MES_OK)
+        rc = mes_store_wait_durable(c->store, ticket);
+    }
+  }
+  mes_subjmap_forget(c->smap, s->pn);
+  if (c->hcache)
+    mes_histcache_forget(c->hcache, s->row.id);
+  if (rc != MES_OK) {
+    memset(removed, 0, sizeof *removed);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  return MES_OK;
+}
+
+json_t *mes_rights_erasure_receipt(const struct mes_ctx *c, const struct mes_subject *s,
+                                   const struct mes_store_erased *removed, const json_t *model) {
+  char rid[MES_RECEIPT_ID_CAP], ts[32];
+  mes_receipt_id(rid);
+  mes_time_format(c->now_ms, ts);
+  const char *actor = c->actor && c->actor[0] ? c->actor : "unknown";
+  json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:b}, s:O}", "receipt_id", rid,
+                        "action", "erasure", "pseudonym", s->pn_hex, "ts", ts, "recorded_by", actor, "removed",
+                        "events", (json_int_t)removed->events, "consents", (json_int_t)removed->consents,
+                        "preferences", (json_int_t)removed->preferences, "impressions",
+                        (json_int_t)removed->impressions, "decisions", (json_int_t)removed->decisions, "tokens",
+                        (json_int_t)removed->tokens, "key", 1, "model", model);
+  if (r && mes_receipt_sign(c, r) != MES_OK) {
+    json_decref(r);
+    return NULL;
+  }
+  return r;
+}
