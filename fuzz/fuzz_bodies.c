@@ -5,7 +5,8 @@
  * (PUT /v1/subjects/{s}/consents/{purpose}, src/consent), preferences
  * (PUT /v1/subjects/{s}/preferences, src/lib/consent/prefs.c) and their patch
  * (PATCH /v1/subjects/{s}/preferences, src/lib/rights/prefs.c, which also
- * dismisses items through ingestion).
+ * dismisses items through ingestion) and the restriction of processing
+ * (PUT /v1/subjects/{s}/restriction, through its public verb).
  *
  * The first byte picks the body, the rest is its JSON text (text jansson
  * refuses is skipped: that is the HTTP layer's, fuzzed by fuzz_events). Each
@@ -80,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mes_err err = {0};
   json_t *out = NULL;
   int rc;
-  switch (data[0] % 5) {
+  struct mes_body rbody = {.json = body};
+  switch (data[0] % 6) {
   case 0:
     rc = mes_catalog_post(&c, body, &out, &err);
     break;
@@ -93,15 +95,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 3:
     rc = mes_consent_set_preferences(&c, "shopper-1", 9, body, &out, &err);
     break;
-  default:
+  case 4:
     rc = mes_rights_patch_preferences(&c, "shopper-1", 9, body, &out, &err);
+    break;
+  default:
+    rc = mes_engine_restriction_set(engine, NULL, "shopper-1", 9, &rbody, &out, &err);
     break;
   }
   mes_engine_ctx_done(engine, &c);
   int status = mes_rc_status(rc);
   if (rc != MES_OK && (status < 400 || status > 499 || !mes_err_text(&err)[0]))
     abort();
-  if (rc == MES_OK && data[0] % 5 != 1 && !out)
+  if (rc == MES_OK && data[0] % 6 != 1 && !out)
     abort(); /* a taken body always has its reply */
   json_decref(out);
   json_decref(body);

@@ -20,6 +20,8 @@ static const struct mes_cli_cmd cmds[] = {
      mes__cmd_keys},
     {"backup", "copy the store consistently while the server runs", "mesura backup --data DIR FILE",
      mes__cmd_backup},
+    {"erase", "erase people in bulk (one subject id per line), as DELETE /v1/subjects/{s}",
+     "mesura erase --data DIR [FILE|-]", mes__cmd_erase},
     {"import", "bulk-load items, events and consents from a file",
      "mesura import --data DIR FILE.jsonl|FILE.csv", mes__cmd_import},
     {"train", "train a recommendation model from the stored events", "mesura train --data DIR",

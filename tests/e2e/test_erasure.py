@@ -8,7 +8,10 @@ import threading
 import time
 import unittest
 
-from harness import ServerTestCase, build_crowd
+import json
+import tempfile
+
+from harness import ServerTestCase, build_crowd, run_cli
 from test_consent import openssl_verify
 
 POLICY = """\
@@ -208,6 +211,34 @@ class ErasureTest(ServerTestCase):
         st, _, body = self.request("DELETE", "/v1/subjects/gina-erasure", key=self.key("dsr"))
         self.assertEqual(st, 200, body)
         self.server.wait_for_log(lambda lines: len([l for l in lines if " is live" in l]) > before, timeout=60)
+
+    def test_bulk_erasure_from_the_command_line_while_the_server_runs(self):
+        tokens = {s: self.person(s) for s in ("hal-erasure", "ivy-erasure", "jon-erasure")}
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("hal-erasure\n\nivy-erasure\r\nnobody-erasure\nbad\tid\n")
+            path = f.name
+        try:
+            p = run_cli("erase", "--data", self.server.data, path, check=False)
+        finally:
+            os.unlink(path)
+        self.assertEqual(p.returncode, 1, p.stderr)  # one line was refused
+        receipts = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual(len(receipts), 2, p.stdout)
+        for r in receipts:
+            self.assertEqual(set(r), RECEIPT_KEYS)
+            self.assertEqual(r["removed"]["events"], 2)
+            self.assertEqual(r["recorded_by"], "mesura-erase")
+        self.assertIn("2 erased (4 events), 1 unknown, 1 refused", p.stderr)
+        self.assertIn("line 5", p.stderr)
+        self.assertNotIn("bad", p.stderr)  # a refused line is named by number, never by its text
+        # The running server answers for neither any more; jon is untouched.
+        time.sleep(1.1)  # another process's revocations reach the server's key cache within a second
+        for s in ("hal-erasure", "ivy-erasure"):
+            self.assertError(self.request("GET", "/v1/subjects/" + s, key=self.key("dsr")), 404, "not_found")
+            self.assertError(self.request("GET", "/v1/subjects/" + s, key=tokens[s]), 401, "unauthorized")
+        self.assertEqual(self.request("GET", "/v1/subjects/jon-erasure", key=tokens["jon-erasure"])[0], 200)
+        p = run_cli("erase", "--data", self.server.data, check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)  # nothing on standard input: nothing to do
 
 
 if __name__ == "__main__":

@@ -310,6 +310,8 @@ int mes_auth_subject_revoke(struct mes_auth *a, int64_t sid, int64_t *n, struct 
   return MES_OK;
 }
 
+void mes_auth_forget_cached(struct mes_auth *a) { cache_clear(a); }
+
 int mes_auth_sweep(struct mes_auth *a, int64_t now_ms, int64_t *n) {
   return mes_store_token_sweep(a->store, now_ms - MES_AUTH_TOKEN_GRACE_MS, n);
 }

@@ -71,6 +71,9 @@ int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char toke
  * handle refuses them at once, other processes within MES_AUTH_TTL_MS. *n
  * gets how many were active. Store errors. */
 int mes_auth_subject_revoke(struct mes_auth *a, int64_t sid, int64_t *n, struct mes_err *err);
+/* Forgets every cached answer, so that this handle reads the store again at
+ * once: after tokens were deleted with their subject (erasure). */
+void mes_auth_forget_cached(struct mes_auth *a);
 /* Deletes the tokens expired for more than MES_AUTH_TOKEN_GRACE_MS; *n
  * gets how many. */
 int mes_auth_sweep(struct mes_auth *a, int64_t now_ms, int64_t *n);

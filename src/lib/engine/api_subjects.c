@@ -49,14 +49,12 @@ int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const 
     mes__call_end(&k);
     return rc;
   }
-  /* Nothing of the person still queued may reach the store afterwards, and
-   * no cached answer may still open one of their tokens. */
+  /* Nothing of the person still queued may reach the store afterwards. */
   mes_recommender_forget(mes_engine_recommender(e), s.row.id);
-  int64_t n_tokens = 0;
-  rc = mes_engine_subject_tokens_revoke(e, s.row.id, &n_tokens, err);
   struct mes_store_erased removed;
-  if (!rc)
-    rc = mes_rights_erase(&k.ctx, &s, &removed, err);
+  rc = mes_rights_erase(&k.ctx, &s, &removed, err);
+  /* Their tokens went with their rows: no cached answer may still open one. */
+  mes_engine_auth_forget_cached(e);
   if (!rc) {
     /* The live model was trained with the person: it is retrained without
      * them now, in the background, and the receipt says so. */

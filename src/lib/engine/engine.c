@@ -655,6 +655,8 @@ int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char 
   return mes_auth_subject_token(e->auth, sid, ttl_s, token_out, expires_ms, err);
 }
 
+void mes_engine_auth_forget_cached(struct mes_engine *e) { mes_auth_forget_cached(e->auth); }
+
 int mes_engine_subject_tokens_revoke(struct mes_engine *e, int64_t sid, int64_t *n, struct mes_err *err) {
   return mes_auth_subject_revoke(e->auth, sid, n, err);
 }

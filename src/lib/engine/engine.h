@@ -67,5 +67,8 @@ int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char 
 /* Revokes every token of subject row sid (mes_auth_subject_revoke); *n gets
  * how many were active. The public verb is mes_engine_tokens_revoke. */
 int mes_engine_subject_tokens_revoke(struct mes_engine *e, int64_t sid, int64_t *n, struct mes_err *err);
+/* Forgets the cached answers about keys and tokens (mes_auth_forget_cached):
+ * after an erasure deleted a subject's tokens with their rows. */
+void mes_engine_auth_forget_cached(struct mes_engine *e);
 
 #endif

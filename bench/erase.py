@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Erasure benchmark: DELETE /v1/subjects/{s} of a person with 1,000 events on a store of --events
+events, as a ratio to the same server's durable single-event ingestion (POST /v1/events with one
+event) measured in the same run, the two alternated; then `mesura erase` in bulk while the server
+runs (people per second, without and with the retraining that ends it).
+
+usage: bench/erase.py BUILD_DIR [--events N] [--subjects S] [--victims V] [--bulk B] [--rounds R]
+Prints a Markdown table for bench/README.md. Background retraining is off (model.retrain_every_minutes at a year,
+retrain_after_events_pct at 0), except the retraining an erasure asks for.
+"""
+import argparse, http.client, json, os, re, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+
+POLICY = """\
+site: Erasure bench
+languages: [en]
+purposes:
+  personalization: {description: {en: "Suggestions"}, gpc: ignored}
+event_types:
+  view: {purposes: [personalization], retention_days: 3650, properties: [duration_s]}
+  purchase: {purposes: [personalization], retention_days: 3650}
+model: {kind: cooc, retrain_every_minutes: 525600, retrain_after_events_pct: 0}
+"""
+
+
+def req(conn, key, method, path, body=None):
+    headers = {"Authorization": "Bearer " + key}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    t0 = time.perf_counter()
+    conn.request(method, path, body=data, headers=headers)
+    r = conn.getresponse()
+    out = r.read()
+    dt = time.perf_counter() - t0
+    if r.status != 200:
+        raise SystemExit("%s %s: %d %s" % (method, path, r.status, out[:200]))
+    return json.loads(out), dt
+
+
+def import_file(path, subjects, events, victims, per_victim, bulk, per_bulk):
+    """JSON lines for `mesura import`: consents, then the crowd's events, the victims' and the bulk's."""
+    ts = "2026-11-01T10:00:00Z"
+    with open(path, "w") as f:
+        people = (["u%d" % i for i in range(subjects)] + ["victim-%d" % i for i in range(victims)]
+                  + ["bulk-%d" % i for i in range(bulk)])
+        for s in people:
+            f.write(json.dumps({"kind": "consent", "subject": s, "purpose": "personalization", "status": "granted",
+                                "ts": ts, "source": "import"}) + "\n")
+        for k in range(events):
+            f.write(json.dumps({"kind": "event", "subject": "u%d" % (k % subjects), "type": "view",
+                                "item": "item-%05d" % (k * 7919 % 20000), "ts": ts,
+                                "properties": {"duration_s": k % 90}}) + "\n")
+        for prefix, n, per in (("victim", victims, per_victim), ("bulk", bulk, per_bulk)):
+            for i in range(n):
+                for k in range(per):
+                    f.write(json.dumps({"kind": "event", "subject": "%s-%d" % (prefix, i),
+                                        "type": "purchase" if k % 10 == 0 else "view",
+                                        "item": "item-%05d" % ((i * 131 + k * 17) % 20000), "ts": ts}) + "\n")
+    return len(people)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--subjects", type=int, default=10_000)
+    ap.add_argument("--victims", type=int, default=20)
+    ap.add_argument("--bulk", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=4)
+    a = ap.parse_args()
+    os.environ["MESURA_BIN"] = os.path.abspath(os.path.join(a.build, "mesura"))
+    from harness import MesuraServer, run_cli
+
+    server = MesuraServer(policy=POLICY, keys={"shop": "ingest,consent,catalog", "dsr": "subjects"})
+    server.init()
+    tmp = tempfile.mkdtemp(prefix="mesura-erase-bench-")
+    src = os.path.join(tmp, "load.jsonl")
+    t0 = time.monotonic()
+    import_file(src, a.subjects, a.events, a.victims, 1000, a.bulk, 100)
+    run_cli("import", "--data", server.data, src, timeout=7200)
+    os.unlink(src)
+    load_s = time.monotonic() - t0
+    total = a.events + a.victims * 1000 + a.bulk * 100
+    try:
+        server.start()
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
+        shop, dsr = server.keys["shop"], server.keys["dsr"]
+        single, erase, removed = [], [], []
+        per_round = max(1, a.victims // a.rounds)
+        v = 0
+        for r in range(a.rounds):
+            for i in range(50):  # single durable events, one at a time, as a shop's page view would
+                _, dt = req(conn, shop, "POST", "/v1/events",
+                            {"events": [{"subject": "u%d" % ((r * 50 + i) % a.subjects), "type": "view",
+                                         "item": "item-00001"}]})
+                single.append(dt)
+            for _ in range(per_round):
+                if v >= a.victims:
+                    break
+                body, dt = req(conn, dsr, "DELETE", "/v1/subjects/victim-%d" % v)
+                v += 1
+                erase.append(dt)
+                removed.append(body["receipt"]["removed"]["events"])
+        conn.close()
+        ids = os.path.join(tmp, "ids.txt")
+        with open(ids, "w") as f:
+            f.write("".join("bulk-%d\n" % i for i in range(a.bulk)))
+        t0 = time.monotonic()
+        p = subprocess.run([os.environ["MESURA_BIN"], "erase", "--data", server.data, ids], capture_output=True,
+                           text=True, timeout=7200)
+        bulk_s = time.monotonic() - t0
+        if p.returncode != 0:
+            raise SystemExit("mesura erase failed: " + p.stderr)
+        receipts = [json.loads(l) for l in p.stdout.splitlines()]
+        m = re.search(r"refused in ([\d.]+) s; the model was retrained without them in ([\d.]+) s", p.stderr)
+        erase_s, train_s = float(m.group(1)), float(m.group(2))
+    finally:
+        server.stop()
+        server.cleanup()
+    ms = lambda xs: 1000 * statistics.median(xs)
+    print("| store events | single event ms (median) | erasure of 1,000 events ms (median / max) "
+          "| ratio | bulk people/s | its retraining s | command s | load s |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("| %d | %.2f | %.1f / %.1f | %.1f | %.0f | %.1f | %.1f | %.0f |" % (
+        total, ms(single), ms(erase), 1000 * max(erase), ms(erase) / ms(single), len(receipts) / erase_s, train_s,
+        bulk_s, load_s))
+    assert all(n == 1000 for n in removed), removed
+    assert len(receipts) == a.bulk and all(r["removed"]["events"] == 100 for r in receipts)
+
+
+if __name__ == "__main__":
+    main()
