@@ -411,6 +411,19 @@ void mes_engine_stats(struct mes_engine *e, struct mes_engine_stats *out);
  * by design: see README). */
 int mes_engine_backup(struct mes_engine *e, const char *path, struct mes_err *err);
 
+/* `mesura restore`: brings a backup back into data directory dir (borrowed,
+ * like the paths): file (made by mes_engine_backup) becomes its mesura.db,
+ * and keys_file (may be NULL: keys.db stays) its keys.db, each replaced
+ * atomically. Refused, with nothing changed, while a server or command has
+ * dir open (MES_ECONFLICT), when a file is not of its kind (MES_EBAD_INPUT)
+ * and when the files were not made with dir's master key (MES_ECRYPTO). The
+ * directory's erasure journal is replayed onto the restored files, so that
+ * nobody erased since the backup comes back: *n_erased (may be NULL) gets
+ * how many people it removed again. Takes no engine: none may be open on
+ * dir. */
+int mes_engine_restore(const char *dir, const char *file, const char *keys_file, int64_t *n_erased,
+                       struct mes_err *err);
+
 /* `mesura import`: what one import did. */
 struct mes_import_counts {
   int64_t lines;             /* lines read (blank lines included) */

@@ -22,6 +22,8 @@ static const struct mes_cli_cmd cmds[] = {
      mes__cmd_backup},
     {"erase", "erase people in bulk (one subject id per line), as DELETE /v1/subjects/{s}",
      "mesura erase --data DIR [FILE|-]", mes__cmd_erase},
+    {"restore", "bring a backup back (the server stopped); erased people stay erased",
+     "mesura restore --data DIR FILE [--keys KEYSFILE]", mes__cmd_restore},
     {"import", "bulk-load items, events and consents from a file",
      "mesura import --data DIR FILE.jsonl|FILE.csv", mes__cmd_import},
     {"train", "train a recommendation model from the stored events", "mesura train --data DIR",

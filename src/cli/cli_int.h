@@ -48,6 +48,7 @@ int mes__cmd_serve(int argc, char **argv);
 int mes__cmd_keys(int argc, char **argv);
 int mes__cmd_backup(int argc, char **argv);
 int mes__cmd_erase(int argc, char **argv);
+int mes__cmd_restore(int argc, char **argv);
 int mes__cmd_demo(int argc, char **argv);
 int mes__cmd_import(int argc, char **argv);
 int mes__cmd_train(int argc, char **argv);

@@ -1,4 +1,4 @@
-/* cli — init, keys and backup: the data directory's administration. */
+/* cli — init, keys, backup and restore: the data directory's administration. */
 #include <stdio.h>
 #include <string.h>
 
@@ -115,5 +115,29 @@ int mes__cmd_backup(int argc, char **argv) {
   if (rc)
     return mes__cli_fail(&err);
   fprintf(stderr, "mesura: backup written to %s (subject keys are not in it, by design: see README)\n", pos[0]);
+  return MES_EXIT_OK;
+}
+
+/* Run while nothing has the directory open: the engine refuses otherwise,
+ * and the message says to stop the server first. */
+int mes__cmd_restore(int argc, char **argv) {
+  const char *dir = NULL, *keys = NULL;
+  const struct mes_cli_opt opts[] = {{"data", &dir, NULL}, {"keys", &keys, NULL}};
+  const char *pos[1];
+  size_t n_pos;
+  if (mes__cli_parse(argc, argv, opts, 2, pos, 1, &n_pos))
+    return MES_EXIT_USAGE;
+  if (!dir || n_pos != 1)
+    return mes__cli_usage("usage: mesura restore --data DIR FILE [--keys KEYSFILE]");
+  struct mes_err err;
+  mes_err_clear(&err);
+  int64_t n_erased = 0;
+  if (mes_engine_restore(dir, pos[0], keys, &n_erased, &err))
+    return mes__cli_fail(&err);
+  /* A model saved in the backup was trained before those erasures. */
+  fprintf(stderr, "mesura: restored %s/mesura.db from %s%s%s%s; the erasure journal removed %lld erased %s again%s\n",
+          dir, pos[0], keys ? " and keys.db from " : "", keys ? keys : "", keys ? "" : " (keys.db kept)",
+          (long long)n_erased, n_erased == 1 ? "person" : "people",
+          n_erased > 0 ? " (run `mesura train` so that the model forgets them too)" : "");
   return MES_EXIT_OK;
 }

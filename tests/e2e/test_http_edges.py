@@ -319,11 +319,13 @@ event_types:
     def fill(self):
         """Fills the tmpfs but for a few KiB; returns the filler's path."""
         filler = os.path.join(self.mnt, "filler")
-        with open(filler, "wb") as f:
+        # Unbuffered: a buffered file keeps what the last write could not
+        # place and fails again when closed, unless the free space happened
+        # to be a multiple of the chunk.
+        with open(filler, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
-                    f.flush()
             except OSError:
                 pass
         os.truncate(filler, max(0, os.path.getsize(filler) - 32 * 1024))

@@ -1,16 +1,19 @@
 /*
  * engine/api_admin — the operational verbs of mesura.h: key listing,
- * backup, the figures a host monitors, the privacy notice and the GPC file
- * (what the policy says), and a host's own small settings.
+ * backup and restore, the figures a host monitors, the privacy notice and
+ * the GPC file (what the policy says), and a host's own small settings.
  */
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/mtime.h"
 #include "base/path.h"
+#include "crypto/crypto.h"
 #include "engine/engine_int.h"
 #include "ingest/histcache.h"
 #include "store/store.h"
+#include "subject/keycheck.h"
 #include "subject/subjmap.h"
 
 /* ---------------------------------------------------------------- keys */
@@ -37,6 +40,52 @@ int mes_engine_key_list(struct mes_engine *e, int (*cb)(void *ud, const struct m
 
 int mes_engine_backup(struct mes_engine *e, const char *path, struct mes_err *err) {
   return mes_store_backup(e->store, path, err);
+}
+
+/* The restored files must belong with the directory's master key: the same
+ * check as every open (keycheck.h), with a message about the backup rather
+ * than about a file to put back. */
+struct restore_check {
+  const char *dir, *file, *keys_file;
+  const struct mes_master *master;
+};
+
+static int restore_verify(void *ud, struct mes_store *st, struct mes_err *err) {
+  struct restore_check *c = ud;
+  int rc = mes_keycheck_verify(st, c->master, c->dir, err);
+  if (rc == MES_ECRYPTO)
+    mes_err_set(err, rc, NULL,
+                "%s%s%s was not made with the master key of %s: it is not a backup of this store; nothing was "
+                "changed.",
+                c->file, c->keys_file ? " or " : "", c->keys_file ? c->keys_file : "", c->dir);
+  return rc;
+}
+
+int mes_engine_restore(const char *dir, const char *file, const char *keys_file, int64_t *n_erased,
+                       struct mes_err *err) {
+  if (n_erased)
+    *n_erased = 0;
+  int rc = mes_crypto_init();
+  if (rc)
+    return mes_err_set(err, rc, NULL, "The cryptography library could not start.");
+  char key[PATH_MAX];
+  struct stat sb;
+  if (mes_path_join(key, sizeof key, dir, "master.key"))
+    return mes_err_set(err, MES_EOUT_OF_RANGE, NULL, "The data directory's path is too long.");
+  if (stat(key, &sb) != 0)
+    return mes_err_set(err, MES_EIO, NULL,
+                       "%s is not a mesura data directory (no master.key): restore into the directory the backup "
+                       "came from, with its master.key.",
+                       dir);
+  struct restore_check c = {.dir = dir, .file = file, .keys_file = keys_file};
+  struct mes_master *master = NULL;
+  rc = mes_master_load(key, &master, err);
+  if (rc)
+    return rc;
+  c.master = master;
+  rc = mes_store_restore(dir, MES_STORE_SQLITE, file, keys_file, restore_verify, &c, n_erased, err);
+  mes_master_free(master);
+  return rc;
 }
 
 void mes_engine_stats(struct mes_engine *e, struct mes_engine_stats *out) {

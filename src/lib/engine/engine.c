@@ -389,6 +389,9 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   rc = mes_keycheck_verify(e->store, e->master, o->dir, err);
   if (rc)
     goto fail;
+  if (mes_store_erasures_replayed(e->store) > 0) /* files put back by hand, without `mesura restore` */
+    mes_log(&e->log, MES_LOG_WARN, "the erasure journal removed %lld erased people again from a restored store",
+            (long long)mes_store_erasures_replayed(e->store));
   rc = pin_policy(e->store, pol, err);
   if (rc)
     goto fail;

@@ -262,6 +262,8 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .close = sq_close,
     .schema_version = sq_schema_version,
     .backup = sq_backup,
+    .install = mes__sq_install,
+    .install_end = mes__sq_install_end,
 
     .tx_begin = sq_tx_begin,
     .tx_commit = sq_tx_commit,
@@ -281,6 +283,7 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .subject_delete = mes__sq_subject_delete,
     .subject_count = mes__sq_subject_count,
     .subject_scan = mes__sq_subject_scan,
+    .subject_id_floor = mes__sq_subject_id_floor,
 
     .key_put = mes__sq_key_put,
     .key_get = mes__sq_key_get,

@@ -12,6 +12,7 @@
  *   sqlite_answers.c   impressions and decision records
  *   sqlite_catalog.c   items and models
  *   sqlite_meta.c      meta settings and API keys
+ *   sqlite_restore.c   bringing a backup's files into a data directory
  */
 #ifndef MES_STORE_SQLITE_INT_H
 #define MES_STORE_SQLITE_INT_H
@@ -85,6 +86,8 @@ enum stmt_id {
   S_SUBJ_DEL_DECISIONS,
   S_SUBJ_COUNT,
   S_SUBJ_SCAN,
+  S_SUBJ_SEQ_RAISE,
+  S_SUBJ_SEQ_INIT,
   S_CO_APPEND,
   S_CO_LIST,
   S_PREF_PUT,
@@ -366,6 +369,7 @@ int mes__sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool restr
 int mes__sq_subject_delete(struct mes_store *st, int64_t sid, struct mes_store_erased *counted);
 int64_t mes__sq_subject_count(struct mes_store *st);
 int mes__sq_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud);
+int mes__sq_subject_id_floor(struct mes_store *st, int64_t min_id);
 int mes__sq_key_put(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len);
 int mes__sq_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t cap, size_t *len);
 int mes__sq_key_delete(struct mes_store *st, int64_t sid);
@@ -411,5 +415,9 @@ int mes__sq_token_put(struct mes_store *st, const struct mes_token_row *row);
 int mes__sq_token_find(struct mes_store *st, const uint8_t hash[32], struct mes_token_row *out);
 int mes__sq_token_revoke_subject(struct mes_store *st, int64_t sid, int64_t now_ms, int64_t *n);
 int mes__sq_token_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+/* sqlite_restore.c */
+int mes__sq_install(const char *dir, const char *data_file, const char *keys_file, struct mes_err *err);
+void mes__sq_install_end(const char *dir, bool keys, bool keep_new);
 
 #endif

@@ -152,6 +152,12 @@ const char *const mes__sq_sql[S_N] = {
     [S_SUBJ_DEL_DECISIONS] = "DELETE FROM decisions WHERE subject = ?1 AND subject != 0",
     [S_SUBJ_COUNT] = "SELECT count(*) FROM subjects",
     [S_SUBJ_SCAN] = "SELECT id, granted, restricted, created_ms FROM subjects ORDER BY id",
+    /* AUTOINCREMENT's high-water mark, raised (never lowered) to ?1; the
+     * row exists once a subject was ever inserted, S_SUBJ_SEQ_INIT makes it
+     * otherwise. */
+    [S_SUBJ_SEQ_RAISE] = "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'subjects' AND seq < ?1",
+    [S_SUBJ_SEQ_INIT] = "INSERT INTO sqlite_sequence(name, seq) SELECT 'subjects', ?1"
+                        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'subjects')",
     [S_CO_APPEND] = "INSERT INTO consents(subject, purpose, status, ts_ms, sealed) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_CO_LIST] = "SELECT " CONSENT_COLS " FROM consents WHERE subject = ?1 ORDER BY id",
     [S_PREF_PUT] = "INSERT INTO preferences(subject, sealed) VALUES(?1, ?2)"

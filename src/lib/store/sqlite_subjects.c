@@ -154,6 +154,20 @@ int mes__sq_subject_scan(struct mes_store *st, mes_store_subject_cb cb, void *ud
   return rc;
 }
 
+/* Raises the sequence that AUTOINCREMENT draws subject ids from: the next
+ * id is one past the larger of it and the largest id held. */
+int mes__sq_subject_id_floor(struct mes_store *st, int64_t min_id) {
+  struct sq *b = sq_of(st);
+  bool own;
+  int rc = wr_begin(b, &own);
+  if (rc != MES_OK)
+    return rc;
+  rc = run_i64(b, S_SUBJ_SEQ_RAISE, min_id, NULL);
+  if (rc == MES_OK)
+    rc = run_i64(b, S_SUBJ_SEQ_INIT, min_id, NULL);
+  return wr_end(b, own, rc);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Keystore (keys.db): each write is its own durable transaction            */
 /* ------------------------------------------------------------------------ */

@@ -1,41 +1,77 @@
 /*
- * store — the public face of the store: picks a backend at open, then
- * forwards every call through its method table (store_int.h). Checks that do
- * not depend on the backend (NULL handles, NULL callbacks, rows whose
- * pointers and lengths disagree) live here once.
+ * store — the public face of the store: picks a backend at open, opens the
+ * erasure journal beside it and replays it (journal.c), then forwards every
+ * call through the backend's method table (store_int.h). Checks that do not
+ * depend on the backend (NULL handles, NULL callbacks, rows whose pointers
+ * and lengths disagree) live here once, and so does the sequence of a
+ * restore, whose file work is the backend's.
  */
 #include "store/store_int.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/journal_int.h"
+
+static const struct mes_store_ops *backend_ops(enum mes_store_backend backend) {
+  switch (backend) {
+  case MES_STORE_SQLITE:
+    return &mes__store_sqlite_ops;
+  }
+  return NULL;
+}
+
+/* mes_store_open; lock_fd is -1, or a descriptor of the journal holding the
+ * directory's "in use" lock exclusive (a restore's), taken over. */
+static int open_locked(const char *dir, enum mes_store_backend backend, bool create, int lock_fd,
+                       struct mes_store **out, struct mes_err *err) {
+  *out = NULL;
+  const struct mes_store_ops *ops = backend_ops(backend);
+  struct mes_store *st = NULL;
+  int rc;
+  if (!ops || ops->version != MES_STORE_OPS_VERSION) {
+    rc = mes_err_set(err, MES_EINTERNAL, NULL, "Unknown store backend.");
+    goto error;
+  }
+  if (!(st = calloc(1, sizeof *st))) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto error;
+  }
+  st->ops = ops;
+  rc = ops->open(st, dir, create, err);
+  if (rc != MES_OK) {
+    free(st);
+    st = NULL;
+    goto error;
+  }
+  /* The journal after the databases: a directory without a store gets no
+   * journal either. Its replay before anyone can use the store. */
+  rc = mes__journal_open(dir, lock_fd, &st->journal, err);
+  lock_fd = -1; /* taken over, even on failure */
+  if (rc == MES_OK)
+    rc = mes__journal_replay(st->journal, st, &st->erasures_replayed, err);
+  if (rc != MES_OK)
+    goto error;
+  *out = st;
+  return MES_OK;
+error:
+  if (lock_fd >= 0)
+    close(lock_fd);
+  mes_store_close(st);
+  return rc;
+}
 
 int mes_store_open(const char *dir, enum mes_store_backend backend, bool create, struct mes_store **out,
                    struct mes_err *err) {
-  *out = NULL;
-  const struct mes_store_ops *ops = NULL;
-  switch (backend) {
-  case MES_STORE_SQLITE:
-    ops = &mes__store_sqlite_ops;
-    break;
-  }
-  if (!ops || ops->version != MES_STORE_OPS_VERSION)
-    return mes_err_set(err, MES_EINTERNAL, NULL, "Unknown store backend.");
-  struct mes_store *st = calloc(1, sizeof *st);
-  if (!st)
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  st->ops = ops;
-  int rc = ops->open(st, dir, create, err);
-  if (rc != MES_OK) {
-    free(st);
-    return rc;
-  }
-  *out = st;
-  return MES_OK;
+  return open_locked(dir, backend, create, -1, out, err);
 }
 
 void mes_store_close(struct mes_store *st) {
   if (!st)
     return;
   st->ops->close(st);
+  mes__journal_close(st->journal); /* last: its lock says the store is open */
   free(st);
 }
 
@@ -69,6 +105,56 @@ int mes_store_backup(struct mes_store *st, const char *path, struct mes_err *err
     return mes_err_set(err, MES_EINTERNAL, NULL, NULL);
   return st->ops->backup(st, path, err);
 }
+
+/* --- restore --- */
+
+/* The directory's lock is held from before the files are swapped until the
+ * previous ones are deleted or back: no server opens a store half restored,
+ * or one that verify is about to refuse. */
+int mes_store_restore(const char *dir, enum mes_store_backend backend, const char *data_file, const char *keys_file,
+                      mes_store_verify_cb verify, void *ud, int64_t *n_removed, struct mes_err *err) {
+  if (n_removed)
+    *n_removed = 0;
+  const struct mes_store_ops *ops = backend_ops(backend);
+  if (!dir || !data_file || !ops || ops->version != MES_STORE_OPS_VERSION)
+    return mes_err_set(err, MES_EINTERNAL, NULL, NULL);
+  int lock_fd;
+  int rc = mes__journal_lock_dir(dir, &lock_fd, err);
+  if (rc != MES_OK)
+    return rc;
+  rc = ops->install(dir, data_file, keys_file, err);
+  if (rc != MES_OK) {
+    close(lock_fd);
+    return rc;
+  }
+  /* The store takes a duplicate: the lock (of the open file description)
+   * outlives the store's close until lock_fd is closed too. */
+  int store_fd = dup(lock_fd);
+  struct mes_store *st = NULL;
+  if (store_fd < 0)
+    rc = mes_err_set(err, MES_EIO, NULL, "Cannot open the store after restoring it.");
+  else
+    rc = open_locked(dir, backend, false, store_fd, &st, err);
+  if (rc == MES_OK && verify)
+    rc = verify(ud, st, err);
+  if (rc == MES_OK && n_removed)
+    *n_removed = st->erasures_replayed;
+  mes_store_close(st);
+  ops->install_end(dir, keys_file != NULL, rc == MES_OK);
+  close(lock_fd);
+  return rc;
+}
+
+/* --- the erasure journal --- */
+int mes_store_erasure_add(struct mes_store *st, const uint8_t pn[32], int64_t sid, int64_t at_ms) {
+  if (!st || !pn || sid <= 0)
+    return MES_EINTERNAL;
+  struct mes_journal_rec r = {.sid = sid, .at_ms = at_ms};
+  memcpy(r.pn, pn, sizeof r.pn);
+  return mes__journal_append(st->journal, &r);
+}
+
+int64_t mes_store_erasures_replayed(struct mes_store *st) { return st ? st->erasures_replayed : -1; }
 
 /* --- meta --- */
 int mes_store_meta_get(struct mes_store *st, const char *key, char *out, size_t cap) {

@@ -104,8 +104,41 @@ void mes_store_read_begin(struct mes_store *st);
 void mes_store_read_end(struct mes_store *st);
 
 /* Consistent online copy of the data database into `path` (keystore excluded,
- * on purpose: see above). */
+ * on purpose: see above; the erasure journal too, which must outlive every
+ * copy: see below). */
 int mes_store_backup(struct mes_store *st, const char *path, struct mes_err *err);
+
+/* --- the erasure journal (journal.c) ---
+ * A file of the data directory beside the two databases, in no backup and
+ * replaced by no restore, that lists every erasure: the subject's pseudonym,
+ * row id and time, nothing personal. mes_store_open replays it, so that a
+ * mesura.db or keys.db brought back from a copy made before an erasure never
+ * brings the person back; a person who came back afterwards (a larger id)
+ * keeps their new data. */
+/* Journals the erasure of subject sid (pseudonym pn, borrowed), whose rows
+ * and key the caller deleted or is deleting; durable when it returns. Any
+ * thread, inside or outside a tx. Journaling before the deletion is the
+ * safer order: a crash in between leaves a record whose replay at the next
+ * open finishes the erasure, where the other order leaves an erasure that
+ * old backups do not know of. */
+int mes_store_erasure_add(struct mes_store *st, const uint8_t pn[32], int64_t sid, int64_t at_ms);
+/* How many subjects the replay at open removed again (0 for a store that
+ * was not restored from an old copy), for the caller's log. */
+int64_t mes_store_erasures_replayed(struct mes_store *st);
+
+/* Checks a restored store before it is kept: MES_OK to keep it, or an error
+ * (set in err) to put the previous files back. */
+typedef int (*mes_store_verify_cb)(void *ud, struct mes_store *st, struct mes_err *err);
+/* Brings a backup back: data_file (from mes_store_backup) becomes the data
+ * database of directory dir, and keys_file (may be NULL: the keystore stays)
+ * its keystore, each replaced atomically. Refuses with MES_ECONFLICT while
+ * any process has a store of dir open, and holds that off meanwhile. The
+ * new store is opened (so the journal is replayed) and given to verify(ud);
+ * the files it replaced are then deleted, or put back when verify or the
+ * open fails, leaving dir as it was. *n_removed (may be NULL) gets what the
+ * replay removed. Paths borrowed. */
+int mes_store_restore(const char *dir, enum mes_store_backend backend, const char *data_file, const char *keys_file,
+                      mes_store_verify_cb verify, void *ud, int64_t *n_removed, struct mes_err *err);
 
 /* --- meta: small key/value settings --- */
 int mes_store_meta_get(struct mes_store *st, const char *key, char *out, size_t cap);

@@ -20,7 +20,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 1
+#define MES_STORE_OPS_VERSION 2
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -31,6 +31,13 @@ struct mes_store_ops {
   void (*close)(struct mes_store *st);
   int (*schema_version)(struct mes_store *st);
   int (*backup)(struct mes_store *st, const char *path, struct mes_err *err);
+  /* Restore (mes_store_restore), with no store of dir open anywhere:
+   * install copies data_file as the data database and keys_file (when not
+   * NULL) as the keystore, each atomically, keeping the files they replace
+   * aside and leaving dir unchanged when it fails; install_end then drops
+   * what was kept aside (keep_new) or puts it back. */
+  int (*install)(const char *dir, const char *data_file, const char *keys_file, struct mes_err *err);
+  void (*install_end)(const char *dir, bool keys, bool keep_new);
 
   /* Transactions, group commit and read sessions. */
   int (*tx_begin)(struct mes_store *st);
@@ -51,6 +58,9 @@ struct mes_store_ops {
   int (*subject_delete)(struct mes_store *st, int64_t sid, struct mes_store_erased *n); /* n may be NULL */
   int64_t (*subject_count)(struct mes_store *st);
   int (*subject_scan)(struct mes_store *st, mes_store_subject_cb cb, void *ud);
+  /* In a tx: no subject created from now on gets an id at or below min_id
+   * (the erasure journal's replay, journal.c). */
+  int (*subject_id_floor)(struct mes_store *st, int64_t min_id);
 
   int (*key_put)(struct mes_store *st, int64_t sid, const uint8_t *wrapped, size_t len);
   int (*key_get)(struct mes_store *st, int64_t sid, uint8_t *out, size_t cap, size_t *len);
@@ -113,6 +123,8 @@ struct mes_store_ops {
 struct mes_store {
   const struct mes_store_ops *ops; /* static, borrowed */
   void *be;                        /* backend state, owned by the backend */
+  struct mes_journal *journal;     /* the erasure journal (journal_int.h), owned */
+  int64_t erasures_replayed;       /* subject rows the replay at open deleted */
 };
 
 /* The backends. */
