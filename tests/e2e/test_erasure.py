@@ -241,5 +241,42 @@ class ErasureTest(ServerTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)  # nothing on standard input: nothing to do
 
 
+class ErasureAndBackupsTest(ServerTestCase):
+    """A backup made before an erasure holds nothing readable of the person, and restored, does not
+    bring them back."""
+    policy = POLICY
+    keys = {"shop": "ingest,consent,catalog", "dsr": "subjects"}
+
+    def test_a_backup_from_before_the_erasure_never_brings_the_person_back(self):
+        shop, dsr = self.key("shop"), self.key("dsr")
+        st, _, body = self.request("POST", "/v1/items", {"items": [{"id": i, "title": t, "categories": c}
+                                                                    for i, (t, c) in ITEMS.items()]}, key=shop)
+        self.assertEqual(st, 200, body)
+        for s in (ALICE, "lou-backup"):
+            self.assertEqual(self.request("PUT", "/v1/subjects/%s/consents/personalization" % s,
+                                          {"status": "granted"}, key=shop)[0], 200)
+            st, _, body = self.request("POST", "/v1/events", {"events": [
+                {"subject": s, "type": "purchase", "item": "tent", "event_id": "evt-" + s,
+                 "properties": {"price": 12, "note": SECRET_NOTE if s == ALICE else "plain"}}]}, key=shop)
+            self.assertEqual(body["stored"], 1, body)
+        backup = os.path.join(self.server.tmp, "before-erasure.db")
+        run_cli("backup", "--data", self.server.data, backup)
+        st, _, body = self.request("DELETE", "/v1/subjects/" + ALICE, key=dsr)
+        self.assertEqual(st, 200, body)
+        with open(backup, "rb") as f:
+            blob = f.read()
+        for needle in (ALICE, SECRET_NOTE, SECRET_EVENT):
+            for form in forms(needle):
+                self.assertNotIn(form, blob, "%r in the backup" % form)
+        self.server.stop()
+        p = run_cli("restore", "--data", self.server.data, backup, check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("the erasure journal removed 1 erased people again", p.stdout + p.stderr)
+        self.server.start()
+        self.assertError(self.request("GET", "/v1/subjects/" + ALICE, key=dsr), 404, "not_found")
+        doc = self.request("GET", "/v1/subjects/lou-backup/export", key=dsr)[2]
+        self.assertEqual([e["event_id"] for e in doc["events"]], ["evt-lou-backup"])
+
+
 if __name__ == "__main__":
     unittest.main()

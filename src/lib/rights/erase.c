@@ -3,11 +3,13 @@
  * the person goes from this node at once, and what stays in old copies of
  * the database file is unreadable.
  *
- * Order matters for a crash at any point: the subject's key is destroyed
- * first (crypto-shredding: from then on every sealed row of the person, in
- * this file and in every backup, is noise), then the rows are deleted in one
- * transaction. A crash between the two leaves rows nobody can read, and the
- * erasure asked again finds the subject and finishes. The in-memory copies
+ * Order matters for a crash at any point: the erasure is journaled first
+ * (store.h: every later open of the store, and every restore of an older
+ * backup, deletes the person again), then the subject's key is destroyed
+ * (crypto-shredding: from then on every sealed row of the person, in this
+ * file and in every backup, is noise), then the rows are deleted in one
+ * transaction. A crash in between leaves rows nobody can read, which the
+ * next open deletes, or the erasure asked again finishes. The in-memory copies
  * (the key cache, the decoded history, the ingestion hint) are dropped
  * whatever happens, so that nothing answers from them afterwards.
  */
@@ -24,7 +26,9 @@
 int mes_rights_erase(const struct mes_ctx *c, const struct mes_subject *s, struct mes_store_erased *removed,
                      struct mes_err *err) {
   memset(removed, 0, sizeof *removed);
-  int rc = mes_subject_shred(c, s->row.id);
+  int rc = mes_store_erasure_add(c->store, s->pn, s->row.id, c->now_ms);
+  if (rc == MES_OK)
+    rc = mes_subject_shred(c, s->row.id);
   if (rc == MES_OK) {
     rc = mes_store_tx_begin(c->store);
     if (rc == MES_OK) {

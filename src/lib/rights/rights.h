@@ -51,7 +51,8 @@ int mes_rights_restrict(const struct mes_ctx *c, struct mes_subject *s, bool res
 
 /*
  * DELETE /v1/subjects/{s}: erases subject s (resolved, row stored;
- * borrowed) from this node: destroys the subject's key (durably: every
+ * borrowed) from this node: journals the erasure (so that no restored
+ * backup brings the person back), destroys the subject's key (durably: every
  * sealed row of theirs, here and in every copy of the data file, becomes
  * unreadable), then deletes every row keyed by them (events, consents,
  * tokens, preferences, impressions, decision records, the subject row) in
