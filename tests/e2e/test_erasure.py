@@ -271,7 +271,7 @@ class ErasureAndBackupsTest(ServerTestCase):
         self.server.stop()
         p = run_cli("restore", "--data", self.server.data, backup, check=False)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("the erasure journal removed 1 erased people again", p.stdout + p.stderr)
+        self.assertIn("the erasure journal removed 1 erased person again", p.stdout + p.stderr)
         self.server.start()
         self.assertError(self.request("GET", "/v1/subjects/" + ALICE, key=dsr), 404, "not_found")
         doc = self.request("GET", "/v1/subjects/lou-backup/export", key=dsr)[2]

@@ -372,7 +372,10 @@ event_types:
         # Reads go on while writes are refused.
         self.assertEqual(server.request("GET", "/v1/subjects/full-1/consents", key=key)[0], 200)
         self.assertEqual(server.request("GET", "/healthz")[0], 503)
-        # The cause is logged once, not once per refused request.
+        # The cause is logged once, not once per refused request (the log is written by a flusher
+        # every 100 ms: wait for it, then a little longer for any repeat).
+        server.wait_for_log(lambda lines: any("disk is full" in l for l in lines), timeout=10)
+        time.sleep(0.5)
         cause = [l for l in server.log_lines() if "disk is full" in l]
         self.assertEqual(len(cause), 1, cause)
 
