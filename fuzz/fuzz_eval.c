@@ -1,7 +1,8 @@
 /*
  * fuzz_eval — libFuzzer target for the readers of `mesura eval` and
- * `mesura eval-convert` (src/eval): the interactions CSV and the three
- * dataset formats (MovieLens u.data and ratings.csv, Amazon JSON lines).
+ * `mesura eval-convert` (src/eval): the interactions CSV and the four
+ * dataset formats (MovieLens u.data and ratings.csv, Amazon JSON lines, The
+ * Complete Journey's receipt lines).
  *
  * The first byte picks the reader, the rest is the file. Properties:
  *   - the CSV reader either reads the file or refuses it with
@@ -65,10 +66,11 @@ static long read_csv(const char *csv, size_t len, bool run) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const char *const datasets[] = {"ml-100k", "ml-latest-small", "amazon"};
+  /* pick 3 is the CSV reader, the others a converter */
+  static const char *const datasets[] = {"ml-100k", "ml-latest-small", "amazon", NULL, "completejourney-sample"};
   if (size < 1)
     return 0;
-  unsigned pick = data[0] % 4;
+  unsigned pick = data[0] % 5;
   const char *body = (const char *)data + 1;
   size_t len = size - 1;
   if (pick == 3) {

@@ -72,7 +72,8 @@ int mes__cmd_eval_convert(int argc, char **argv);
 
 struct mes_eval_ranker;
 /* cmd_eval_served.c — the served models `mesura eval --model` also takes:
- * the array (static) and its length in *n. */
+ * the array (static) and its length in *n (at least 1). The first, `served`,
+ * is the default of `mesura eval`. */
 const struct mes_eval_ranker *mes__served_rankers(size_t *n);
 
 #endif

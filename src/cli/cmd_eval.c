@@ -4,7 +4,8 @@
  * the work to src/lib/eval (which computes and never prints) and print what it
  * returns: the figures as a short report or as one JSON line, progress and
  * failures on stderr. `mesura eval` also takes the served models of
- * cmd_eval_served.c, which need the whole engine.
+ * cmd_eval_served.c, which need the whole engine; without --model it
+ * evaluates the first of them, `served`: what the product serves by default.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -138,9 +139,10 @@ static void print_outside(FILE *out, const struct mes_eval_result *r) {
 static int exit_code(int rc) { return rc == MES_EUSAGE ? 2 : 1; }
 
 static void print_models(FILE *out, const struct mes_eval_ranker *rankers, size_t n) {
-  fprintf(out, "popular, itemknn, ease, rp3beta, mesura");
   for (size_t k = 0; k < n; k++)
-    fprintf(out, ", %s", rankers[k].name);
+    fprintf(out, "%s%s", k ? ", " : "", rankers[k].name);
+  for (size_t k = 0; mes_eval_model_names[k]; k++)
+    fprintf(out, ", %s", mes_eval_model_names[k]);
 }
 
 /* Writes the figures of both runs to stdout: a report, or one JSON line.
@@ -196,7 +198,7 @@ int mes__cmd_eval(int argc, char **argv) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       printf("%s\n  models: ", EVAL_USAGE);
       print_models(stdout, rankers, n_rankers);
-      printf(" (default: %s)\n", mes_eval_default_model());
+      printf(" (default: %s)\n", rankers[0].name);
       for (size_t k = 0; k < n_rankers; k++)
         printf("  %-15s %s\n", rankers[k].name, rankers[k].summary);
       return 0;
@@ -212,7 +214,7 @@ int mes__cmd_eval(int argc, char **argv) {
     fprintf(stderr, "%s\n", EVAL_USAGE);
     return 2;
   }
-  const struct mes_eval_ranker *ranker = NULL;
+  const struct mes_eval_ranker *ranker = model ? NULL : &rankers[0]; /* what is served by default */
   if (model) {
     bool known = false;
     for (size_t k = 0; mes_eval_model_names[k]; k++)
@@ -263,7 +265,8 @@ int mes__cmd_eval(int argc, char **argv) {
 /* ---------------------------------------------------------------- eval-convert */
 
 #define CONVERT_USAGE \
-  "usage: mesura eval-convert --dataset ml-100k|ml-latest-small|amazon --input PATH --output FILE.csv"
+  "usage: mesura eval-convert --dataset ml-100k|ml-latest-small|amazon|completejourney-sample --input PATH " \
+  "--output FILE.csv"
 
 int mes__cmd_eval_convert(int argc, char **argv) {
   const char *name = NULL, *input = NULL, *output = NULL;
@@ -288,7 +291,7 @@ int mes__cmd_eval_convert(int argc, char **argv) {
   }
   const char *file = mes_eval_dataset_file(name);
   if (!file) {
-    fprintf(stderr, "mesura eval-convert: unknown dataset '%s' (ml-100k, ml-latest-small, amazon)\n", name);
+    fprintf(stderr, "mesura eval-convert: unknown dataset '%s' (" MES_EVAL_DATASETS ")\n", name);
     return 2;
   }
 
@@ -346,7 +349,9 @@ int mes__cmd_eval_convert(int argc, char **argv) {
   }
   if (rc) /* 2 is for a wrong command line only: a malformed dataset file is 1 */
     return rc == MES_EUSAGE ? 2 : 1;
-  fprintf(stderr, "mesura eval-convert: %s: %zu interactions written, %zu ratings below 4 left out\n", name, kept,
-          skipped);
+  fprintf(stderr, "mesura eval-convert: %s: %zu interactions written", name, kept);
+  if (skipped)
+    fprintf(stderr, ", %zu ratings below 4 left out", skipped);
+  fprintf(stderr, "\n");
   return 0;
 }

@@ -1,5 +1,5 @@
 """End to end: `mesura eval-convert` then `mesura eval --model popular --json`
-on the three public datasets of shared/data, checked against the reference
+on the four public datasets of shared/data, checked against the reference
 figures and split statistics of shared/data/README.md.
 
 MostPopular is fully defined by the protocol, so its figures must match the
@@ -44,7 +44,20 @@ CASES = {
         {"recall@10": 0.0842, "recall@20": 0.1310, "ndcg@10": 0.0463, "mrr@10": 0.0394,
          "coverage@10": 0.0201, "pop_ratio@10": 8.69},
     ),
+    # Receipt lines: a household is a subject, every line a purchase; the
+    # protocol's item filter (section 1.3) removes 17,491 rare products.
+    "completejourney-sample": (
+        "completejourney-sample",
+        "completejourney-sample/transactions_sample.csv",
+        {"n_pairs": 40434, "n_train": 32613, "n_test_raw": 7821, "n_test_kept": 7801,
+         "n_catalogue": 3408, "n_eval_users": 1817, "n_items_filtered": 17491},
+        {"recall@10": 0.0603, "recall@20": 0.0886, "ndcg@10": 0.0528, "mrr@10": 0.0980,
+         "coverage@10": 0.0056, "pop_ratio@10": 20.59},
+    ),
 }
+
+# Exact values the README gives beside the rounded table.
+EXACT = {"completejourney-sample": {"ndcg@10": 0.052776643}}
 
 # Half a unit of the last printed decimal, plus float slack.
 TOLERANCE = {"pop_ratio@10": 0.005 + 1e-9}
@@ -87,6 +100,8 @@ class EvalPopular(unittest.TestCase):
         for key, want in figures.items():
             tol = TOLERANCE.get(key, DEFAULT_TOLERANCE)
             self.assertAlmostEqual(got[key], want, delta=tol, msg="%s: %s" % (name, key))
+        for key, want in EXACT.get(name, {}).items():
+            self.assertAlmostEqual(got[key], want, delta=1e-6, msg="%s: %s (exact)" % (name, key))
 
     def test_ml_100k(self):
         self.run_dataset("ml-100k")
@@ -96,6 +111,9 @@ class EvalPopular(unittest.TestCase):
 
     def test_amazon(self):
         self.run_dataset("amazon-musical-instruments-5core")
+
+    def test_completejourney_sample(self):
+        self.run_dataset("completejourney-sample")
 
     def test_malformed_line_exits_1(self):
         path = os.path.join(self.tmp.name, "bad.csv")
@@ -138,9 +156,12 @@ class EvalServed(unittest.TestCase):
         cls.tmp.cleanup()
 
     def eval_json(self, model, env=None, extra=()):
-        # served runs the whole path once per configuration of its grid
-        p = subprocess.run([BIN, "eval", "--input", self.csv, "--model", model, "--json", *extra],
-                           capture_output=True, text=True, timeout=600, env=env)
+        # served runs the whole path once per configuration of its grid;
+        # model None leaves --model out
+        args = [BIN, "eval", "--input", self.csv, "--json", *extra]
+        if model is not None:
+            args += ["--model", model]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.strip().splitlines()
         self.assertEqual(len(lines), 1, "--json prints one line: %r" % p.stdout)
@@ -151,18 +172,22 @@ class EvalServed(unittest.TestCase):
         # The run's store lives under TMPDIR: a fresh one shows it is removed.
         scratch = os.path.join(self.tmp.name, "scratch")
         os.mkdir(scratch)
-        got = self.eval_json("served", env=dict(os.environ, TMPDIR=scratch))
+        # Without --model, eval measures what the product serves.
+        got = self.eval_json(None, env=dict(os.environ, TMPDIR=scratch))
         self.assertEqual(os.listdir(scratch), [], "the temporary data directory is removed")
         self.assertEqual(got["model"], "served")
         # The policy keys eval chooses on validation, named as mesura.yaml names them.
         hp = got["hyperparameters"]
-        self.assertEqual(sorted(hp), ["complements_pct", "recent_items_half_life", "relation_half_life_days"])
-        self.assertIn(hp["relation_half_life_days"], (0, 365))
-        self.assertIn(hp["recent_items_half_life"], (0, 3, 5, 10))
-        self.assertIn(hp["complements_pct"], (30, 75, 150))
-        self.assertEqual(got["chosen"], "model: {kind: auto, relation_half_life_days: %d, recent_items_half_life: %d, "
-                         "complements_pct: %d}" % (hp["relation_half_life_days"], hp["recent_items_half_life"],
-                                                   hp["complements_pct"]))
+        keys = ["relation_half_life_days", "recent_items_half_life", "history_half_life_days", "complements_pct",
+                "ease_lambda", "neighbors"]
+        self.assertEqual(sorted(hp), sorted(keys))
+        self.assertIn((hp["relation_half_life_days"], hp["ease_lambda"]), ((365, 200), (0, 200), (365, 3000)))
+        self.assertIn(hp["recent_items_half_life"], (0, 3, 10))
+        self.assertIn(hp["history_half_life_days"], (0, 30))
+        self.assertIn(hp["complements_pct"], (30, 150))
+        self.assertEqual(hp["neighbors"], 200)
+        # The line a shop pastes into mesura.yaml.
+        self.assertEqual(got["chosen"], "model: {kind: auto, %s}" % ", ".join("%s: %d" % (k, hp[k]) for k in keys))
         self.assertGreater(got["validation_ndcg@10"], 0.0)
         for key in ("n_pairs", "n_train", "n_test_raw", "n_test_kept", "dropped_test_unseen_item",
                     "dropped_test_in_training", "n_catalogue", "n_eval_users", "n_items_filtered"):

@@ -209,6 +209,8 @@ void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params
   if (p->model.max_memory_mb > 0)
     mp->max_memory_mb = (size_t)p->model.max_memory_mb;
   mp->relation_half_life_days = p->model.relation_half_life_days;
+  mp->ease_lambda = p->model.ease_lambda;
+  mp->max_neighbors = p->model.neighbors;
 }
 
 int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_t **meta, struct mes_err *err) {

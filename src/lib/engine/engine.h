@@ -52,8 +52,8 @@ struct mes_subjmap *mes_engine_subjmap(struct mes_engine *e);
  * even if a newer one is swapped in meanwhile. */
 struct mes_model *mes_engine_model(struct mes_engine *e);
 /* The training parameters policy p asks for (model.kind, max_memory_mb,
- * relation_half_life_days over the model's defaults): what mes_engine_train
- * trains with. */
+ * relation_half_life_days, ease_lambda and neighbors over the model's
+ * defaults): what mes_engine_train trains with. */
 void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params *mp);
 /* The instance's Ed25519 receipt-signing public key (contract §5). */
 void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]);

@@ -7,9 +7,16 @@
  *   ml-100k          u.data, tab separated user, item, rating, ts; rating >= 4
  *   ml-latest-small  ratings.csv, userId,movieId,rating,timestamp; rating >= 4
  *   amazon           Musical_Instruments_5.json, one review per line; all kept
+ *   completejourney-sample
+ *                    transactions_sample.csv, one receipt line per row: the
+ *                    household is the subject, the product the item, every
+ *                    line a purchase at its transaction_timestamp (ISO 8601
+ *                    UTC, written as unix seconds); all kept
  *
- * Rows keep the file's order; deduplication is the evaluator's job.
+ * Rows keep the file's order; deduplication and the large-catalogue item
+ * filter (section 1.3) are the evaluator's job, as for every other file.
  */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +24,7 @@
 #include "base/id.h"
 #include "eval/eval_int.h"
 
-enum dataset { DS_ML100K, DS_MLSMALL, DS_AMAZON };
+enum dataset { DS_ML100K, DS_MLSMALL, DS_AMAZON, DS_CJ };
 
 static const struct {
   const char *name, *file;
@@ -25,7 +32,13 @@ static const struct {
     [DS_ML100K] = {"ml-100k", "u.data"},
     [DS_MLSMALL] = {"ml-latest-small", "ratings.csv"},
     [DS_AMAZON] = {"amazon", "Musical_Instruments_5.json"},
+    [DS_CJ] = {"completejourney-sample", "transactions_sample.csv"},
 };
+
+#define CJ_HEADER                                                                                                  \
+  "household_id,store_id,basket_id,product_id,quantity,sales_value,retail_disc,coupon_disc,coupon_match_disc,week," \
+  "transaction_timestamp"
+#define CJ_FIELDS 11
 
 struct conv {
   FILE *out;
@@ -147,6 +160,64 @@ done:
   return rc;
 }
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+ * (H. Hinnant's days_from_civil): timegm() would do, but is not C11 and
+ * mktime() reads the process's time zone. */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, size_t n) {
+  int v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (the only form the file uses) to unix seconds;
+ * false for anything else or an impossible date. */
+static bool iso_utc_seconds(const char *s, size_t len, int64_t *out) {
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (len != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+    return false;
+  int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2), mi = digits(s + 14, 2),
+      sec = digits(s + 17, 2);
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+      sec < 0 || sec > 60)
+    return false;
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo == 2 && d == 29 && !leap)
+    return false;
+  *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+  return true;
+}
+
+/* One receipt line of The Complete Journey: household_id (0), product_id
+ * (3), transaction_timestamp (10). */
+static int completejourney_row(struct conv *c, char *line, size_t len) {
+  const char *f[CJ_FIELDS];
+  size_t fl[CJ_FIELDS];
+  int64_t ts;
+  if (!split_n(line, len, ',', CJ_FIELDS, f, fl))
+    return bad(c, "expected the 11 fields of the header " CJ_HEADER);
+  if (!is_uint(f[0], fl[0]) || !is_uint(f[3], fl[3]))
+    return bad(c, "household_id and product_id must be unsigned integers");
+  if (!iso_utc_seconds(f[10], fl[10], &ts))
+    return bad(c, "transaction_timestamp must be an ISO 8601 UTC time such as 2017-01-28T19:06:53Z");
+  char text[24];
+  int tl = snprintf(text, sizeof text, "%" PRId64, ts);
+  put_row(c, f[0], fl[0], f[3], fl[3], text, (size_t)tl);
+  return MES_OK;
+}
+
 static int convert(enum dataset ds, FILE *in, struct conv *c) {
   char *line = NULL;
   size_t cap = 0;
@@ -174,8 +245,17 @@ static int convert(enum dataset ds, FILE *in, struct conv *c) {
       }
       continue;
     }
+    if (ds == DS_CJ && c->line_no == 1) {
+      if (len != sizeof CJ_HEADER - 1 || memcmp(line, CJ_HEADER, len) != 0) {
+        rc = bad(c, "the header must be " CJ_HEADER);
+        break;
+      }
+      continue;
+    }
     if (ds == DS_ML100K)
       rc = movielens_row(c, line, len, '\t');
+    else if (ds == DS_CJ)
+      rc = completejourney_row(c, line, len);
     else if (ds == DS_MLSMALL)
       rc = movielens_row(c, line, len, ',');
     else
@@ -204,7 +284,7 @@ const char *mes_eval_dataset_file(const char *dataset) {
 int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err) {
   int ds = find_dataset(dataset);
   if (ds < 0)
-    return mes_err_set(err, MES_EUSAGE, NULL, "unknown dataset '%.40s' (ml-100k, ml-latest-small, amazon)", dataset);
+    return mes_err_set(err, MES_EUSAGE, NULL, "unknown dataset '%.40s' (" MES_EVAL_DATASETS ")", dataset);
   struct conv c = {.out = out, .err = err};
   int rc = convert((enum dataset)ds, in, &c);
   *kept = c.kept;

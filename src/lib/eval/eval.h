@@ -8,9 +8,9 @@
  * rule, the metrics, the choice of hyperparameters on a validation part carved
  * out of the training part) lives in this module and nowhere else. The models
  * evaluated are the README's reference baselines (MostPopular, ItemKNN, EASE,
- * RP3beta), an EASE variant with recency-weighted profiles ("mesura"), and
- * models from outside the module (struct mes_eval_ranker): src/cli hands in
- * the served path, which needs the whole engine.
+ * RP3beta) and models from outside the module (struct mes_eval_ranker):
+ * src/cli hands in the served path, which needs the whole engine, and makes
+ * it the default of `mesura eval`.
  *
  * Layering: eval depends on base only. It computes and returns results and
  * never prints: progress goes to the struct mes_log sink the caller passes,
@@ -70,7 +70,7 @@ enum mes_eval_solver {
 struct mes_eval_ranker; /* a model from outside the module, see below */
 
 struct mes_eval_opts {
-  const char *model;   /* borrowed; NULL: the default model (mes_eval_default_model) */
+  const char *model;   /* borrowed; one of mes_eval_model_names, read when ranker is NULL */
   const struct mes_eval_ranker *ranker; /* borrowed; when set, ranks instead of `model` */
   bool purchases_only; /* keep only purchase rows, for training and test alike */
   /* Stop once the hyperparameters are chosen: the test part is split off
@@ -81,7 +81,7 @@ struct mes_eval_opts {
   const struct mes_log *log; /* borrowed; progress lines, may be NULL */
 };
 
-#define MES_EVAL_MAX_HP 3
+#define MES_EVAL_MAX_HP 6
 
 /* Split statistics of a run (section 2 of the protocol). */
 struct mes_eval_split_stats {
@@ -117,7 +117,7 @@ struct mes_eval_result {
   double hp_value[MES_EVAL_MAX_HP];
   double validation_ndcg10; /* NDCG@10 of the chosen value on validation; 0 without a grid */
   bool validation_only;     /* opts.validation_only: `test` and fit_s are not filled */
-  char chosen[160];         /* outside models: the chosen configuration, in words */
+  char chosen[256];         /* outside models: the chosen configuration, in words */
   double fit_s;             /* wall time of the final training on the full training part */
   struct mes_eval_split_stats split;
   struct mes_eval_metrics test;
@@ -133,7 +133,7 @@ struct mes_eval_result {
 /*
  * Runs the whole protocol on `d` (borrowed) for one model: split, choice of
  * hyperparameters on the validation part, final training, test figures.
- * Fills *out. MES_EUSAGE for an unknown model name, MES_EBAD_INPUT when no user
+ * Fills *out. MES_EUSAGE for an unknown or missing model name, MES_EBAD_INPUT when no user
  * can be evaluated, MES_ENOMEM, MES_EINTERNAL when LAPACK fails.
  */
 int mes_eval_run(const struct mes_eval_data *d, const struct mes_eval_opts *opts, struct mes_eval_result *out,
@@ -225,22 +225,24 @@ struct mes_eval_ranker {
 /* Adds one setting to r (ignored beyond MES_EVAL_MAX_SETTINGS). */
 void mes_eval_result_set(struct mes_eval_result *r, const char *key, const char *fmt, ...) MES_PRINTF(3, 4);
 
-/* The model names --model takes, NULL-terminated (static), and the default. */
+/* The names of the module's own models, NULL-terminated (static). */
 extern const char *const mes_eval_model_names[];
-const char *mes_eval_default_model(void);
 
 /* ---- Dataset conversion ------------------------------------------------ */
 
 /*
- * The public datasets `mesura eval-convert` knows: ml-100k, ml-latest-small
- * and amazon. mes_eval_dataset_file gives the name of the dataset's file
- * inside its folder (u.data, ratings.csv, Musical_Instruments_5.json;
- * static), or NULL for a name that is not one of them.
+ * The public datasets `mesura eval-convert` knows (MES_EVAL_DATASETS).
+ * mes_eval_dataset_file gives the name of the dataset's file inside its
+ * folder (u.data, ratings.csv, Musical_Instruments_5.json,
+ * transactions_sample.csv; static), or NULL for a name that is not one of
+ * them.
  */
+#define MES_EVAL_DATASETS "ml-100k, ml-latest-small, amazon, completejourney-sample"
 const char *mes_eval_dataset_file(const char *dataset);
 /* Reads dataset `dataset`'s file from `in` and writes the eval CSV
  * (`subject,item,ts`, header included) to `out` (both borrowed; out is not
- * flushed): ratings >= 4 for MovieLens, every review for Amazon. *kept and
+ * flushed): ratings >= 4 for MovieLens, every review for Amazon, every
+ * receipt line of The Complete Journey (a household's purchase). *kept and
  * *skipped count the interactions written and the ratings below 4 left out.
  * MES_EUSAGE for an unknown dataset, MES_EBAD_INPUT for a malformed line
  * (err->msg: "line N: why"), MES_EIO when `in` cannot be read. Whatever it

@@ -122,9 +122,8 @@ int mes__train_make(const struct mes__lists *train, size_t n_items, const uint32
 void mes__train_release(struct mes__train *t);
 
 /* Fills rows of a dense profile block Q (n x t->n_items, row-major): Q(r, i)
- * is the weight of item i in the history of users[r]: 1, or with a half-life
- * (> 0, in positions from the most recent item) 2^(-position / half_life). */
-void mes__profile(const struct mes__train *t, const uint32_t *users, size_t n, double half_life, double *q);
+ * is 1 when item i is in the training history of users[r], else 0. */
+void mes__profile(const struct mes__train *t, const uint32_t *users, size_t n, double *q);
 
 /* ---- Ranking and metrics ------------------------------------------------- */
 
@@ -183,18 +182,11 @@ int mes__run_ranker(const struct mes_eval_data *d, const struct mes_eval_ranker 
  * One row per model. Training depends on the first n_fit_hp hyperparameters;
  * the others only change scoring, so a grid walk refits only when those
  * change. Grids list points row by row (n_grid x n_hp values), training
- * hyperparameters major. A staged model is searched in two stages instead of
- * over the whole grid: training hyperparameters first (scoring ones at their
- * first grid value), then scoring ones with training fixed, where a point
- * must beat the first one (the plain model) by the relative stage_margin:
- * fewer comparisons on a small validation part, and a bar against noise,
- * mean less luck in the choice.
+ * hyperparameters major.
  */
 struct mes__model {
   const char *name;
   size_t n_hp, n_fit_hp;
-  bool staged;
-  double stage_margin;
   const char *hp_name[MES_EVAL_MAX_HP];
   size_t n_grid;
   const double *grid;
@@ -211,9 +203,8 @@ extern const struct mes__model mes__model_popular;
 extern const struct mes__model mes__model_itemknn;
 extern const struct mes__model mes__model_rp3beta;
 extern const struct mes__model mes__model_ease;
-extern const struct mes__model mes__model_mesura;
 
-/* Shared by EASE and the default model (model_ease.c). */
+/* EASE (model_ease.c). */
 int mes__ease_fit(const struct mes__train *t, double lambda, enum mes_eval_solver solver, void **state,
                   struct mes_err *err);
 int mes__ease_score(void *state, const struct mes__train *t, const double *q, size_t n, double *out,

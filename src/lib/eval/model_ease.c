@@ -177,22 +177,17 @@ static int ease_fit(const struct mes__train *t, const double *hp, enum mes_eval_
   return mes__ease_fit(t, hp[0], solver, state, err);
 }
 
-/* Scores through a profile block built here: binary (half_life 0) or with
- * recency weights. */
-static int profile_score(void *state, const struct mes__train *t, double half_life, const uint32_t *users, size_t n,
-                         double *out, struct mes_err *err) {
+/* Scores through a binary profile block built here. */
+static int ease_score(void *state, const struct mes__train *t, const double *hp, const uint32_t *users, size_t n,
+                      double *out, struct mes_err *err) {
+  (void)hp;
   double *q = mes__alloc(n * t->n_items, sizeof *q);
   if (!q)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  mes__profile(t, users, n, half_life, q);
+  mes__profile(t, users, n, q);
   int rc = mes__ease_score(state, t, q, n, out, err);
   free(q);
   return rc;
-}
-
-static int ease_score(void *state, const struct mes__train *t, const double *hp, const uint32_t *users, size_t n,
-                      double *out, struct mes_err *err) {
-  return profile_score(state, t, 0, users, n, out, err);
 }
 
 static const double ease_grid[] = {10, 50, 100, 200, 500, 1000, 3000};
@@ -206,44 +201,5 @@ const struct mes__model mes__model_ease = {
     .grid = ease_grid,
     .fit = ease_fit,
     .score = ease_score,
-    .free = mes__ease_free,
-};
-
-/* ---- The default model --------------------------------------------------- */
-
-static int mesura_score(void *state, const struct mes__train *t, const double *hp, const uint32_t *users, size_t n,
-                        double *out, struct mes_err *err) {
-  return profile_score(state, t, hp[1], users, n, out, err);
-}
-
-/*
- * The default model: EASE whose user profile weighs each item of the
- * history by recency, 2^(-position from the most recent / half_life), so
- * that what a shopper turned to lately counts most in what comes next. B is
- * EASE's, learnt on the binary matrix; only the scoring changes.
- *
- * Chosen on validation in two stages: λ as for EASE (no decay), then the
- * half-life, adopted only when it lifts validation NDCG@10 by at least 2 %
- * over plain EASE at that λ. Otherwise the model is exactly EASE, which
- * keeps it at EASE's level where recency brings nothing measurable (Amazon
- * 5-core: histories of about six reviews with day-resolution dates).
- *
- * Grid: λ x half-life (positions; 0 = no decay), λ-major.
- */
-#define HL(l) l, 0, l, 80, l, 40, l, 20, l, 10, l, 5
-static const double mesura_grid[] = {HL(10), HL(50), HL(100), HL(200), HL(500), HL(1000), HL(3000)};
-#undef HL
-
-const struct mes__model mes__model_mesura = {
-    .name = "mesura",
-    .n_hp = 2,
-    .n_fit_hp = 1,
-    .staged = true,
-    .stage_margin = 0.02,
-    .hp_name = {"lambda", "half_life"},
-    .n_grid = sizeof mesura_grid / sizeof mesura_grid[0] / 2,
-    .grid = mesura_grid,
-    .fit = ease_fit,
-    .score = mesura_score,
     .free = mes__ease_free,
 };

@@ -159,7 +159,7 @@ static int choose_cfg(const struct mes_eval_data *d, const struct mes_eval_ranke
     if ((rc = fit_part(d, rk, cfg_at(rk, g), &v.sub, o, &state, &fit_s, err)) ||
         (rc = rank_part(d, rk, state, &v.sub, &v.t, &v.valid, o, &m, &n_short, &n_nc, err)))
       break;
-    char text[160] = "";
+    char text[256] = "";
     if (rk->describe)
       rk->describe(cfg_at(rk, g), text, sizeof text);
     mes_log(o->log, MES_LOG_INFO, "eval: %s %s: validation NDCG@10 %.4f, popularity ratio %.2f", rk->name, text,

@@ -15,12 +15,10 @@
 #define SCORE_BLOCK 256 /* users scored per model call */
 
 static const struct mes__model *const models[] = {
-    &mes__model_popular, &mes__model_itemknn, &mes__model_ease, &mes__model_rp3beta, &mes__model_mesura,
+    &mes__model_popular, &mes__model_itemknn, &mes__model_ease, &mes__model_rp3beta,
 };
 
-const char *const mes_eval_model_names[] = {"popular", "itemknn", "ease", "rp3beta", "mesura", NULL};
-
-const char *mes_eval_default_model(void) { return "mesura"; }
+const char *const mes_eval_model_names[] = {"popular", "itemknn", "ease", "rp3beta", NULL};
 
 static const struct mes__model *find_model(const char *name) {
   for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
@@ -91,20 +89,6 @@ static void hp_text(const struct mes__model *md, const double *hp, char *out, si
   }
 }
 
-/* True when grid point g is to be tried in this stage of the search: every
- * point in one stage, or for a staged model the training hyperparameters
- * with the scoring ones at their first value (stage 0), then the scoring
- * ones with training fixed at the winner `w` (stage 1). */
-static bool in_stage(const struct mes__model *md, size_t g, int stage, size_t w) {
-  const double *hp = md->grid + g * md->n_hp, *first = md->grid, *win = md->grid + w * md->n_hp;
-  size_t nf = md->n_fit_hp, ns = md->n_hp - nf;
-  if (!md->staged)
-    return true;
-  if (stage == 0)
-    return memcmp(hp + nf, first + nf, ns * sizeof *hp) == 0;
-  return memcmp(hp, win, nf * sizeof *hp) == 0;
-}
-
 int mes__valid_make(const struct mes_eval_data *d, const struct mes__lists *train, const struct mes_eval_opts *o,
                     struct mes__valid *v, struct mes_err *err) {
   memset(v, 0, sizeof *v);
@@ -139,40 +123,28 @@ static int choose(const struct mes__model *md, const struct mes_eval_data *d, co
     return rc;
   void *state = NULL;
   const double *fitted = NULL;
-  for (int stage = 0; stage < (md->staged ? 2 : 1) && rc == MES_OK; stage++) {
-    bool any = false;
-    size_t w = *best;
-    double base = 0;
-    for (size_t g = 0; g < md->n_grid && v.vs.n_eval_users > 0; g++) {
-      if (!in_stage(md, g, stage, w))
-        continue;
-      const double *hp = md->grid + g * md->n_hp;
-      uint64_t t0 = mes_mono_ns();
-      if (!fitted || memcmp(fitted, hp, md->n_fit_hp * sizeof *hp) != 0) {
-        md->free(state);
-        state = NULL;
-        fitted = NULL;
-        if ((rc = md->fit(&v.t, hp, o->solver, &state, err)))
-          break;
-        fitted = hp;
-      }
-      struct mes_eval_metrics m;
-      size_t n_users;
-      if ((rc = evaluate(md, state, hp, &v.t, &v.valid, &m, &n_users, err)))
+  for (size_t g = 0; g < md->n_grid && v.vs.n_eval_users > 0; g++) {
+    const double *hp = md->grid + g * md->n_hp;
+    uint64_t t0 = mes_mono_ns();
+    if (!fitted || memcmp(fitted, hp, md->n_fit_hp * sizeof *hp) != 0) {
+      md->free(state);
+      state = NULL;
+      fitted = NULL;
+      if ((rc = md->fit(&v.t, hp, o->solver, &state, err)))
         break;
-      char text[96];
-      hp_text(md, hp, text, sizeof text);
-      mes_log(o->log, MES_LOG_INFO, "eval: %s %s: validation NDCG@10 %.4f, popularity ratio %.2f (%.2f s)",
-              md->name, text, m.ndcg10, m.pop_ratio10, seconds_since(t0));
-      /* In the scoring stage the first point is the stage-0 winner itself;
-       * the others must beat it by the model's margin to replace it. */
-      if (!any)
-        base = m.ndcg10;
-      if (!any || (m.ndcg10 > *best_ndcg && (stage == 0 || m.ndcg10 >= base * (1.0 + md->stage_margin)))) {
-        *best = g;
-        *best_ndcg = m.ndcg10;
-      }
-      any = true;
+      fitted = hp;
+    }
+    struct mes_eval_metrics m;
+    size_t n_users;
+    if ((rc = evaluate(md, state, hp, &v.t, &v.valid, &m, &n_users, err)))
+      break;
+    char text[96];
+    hp_text(md, hp, text, sizeof text);
+    mes_log(o->log, MES_LOG_INFO, "eval: %s %s: validation NDCG@10 %.4f, popularity ratio %.2f (%.2f s)",
+            md->name, text, m.ndcg10, m.pop_ratio10, seconds_since(t0));
+    if (g == 0 || m.ndcg10 > *best_ndcg) {
+      *best = g;
+      *best_ndcg = m.ndcg10;
     }
   }
   md->free(state);
@@ -183,7 +155,9 @@ static int choose(const struct mes__model *md, const struct mes_eval_data *d, co
 int mes_eval_run(const struct mes_eval_data *d, const struct mes_eval_opts *o, struct mes_eval_result *out,
                  struct mes_err *err) {
   memset(out, 0, sizeof *out);
-  const char *name = o->ranker ? o->ranker->name : o->model ? o->model : mes_eval_default_model();
+  const char *name = o->ranker ? o->ranker->name : o->model;
+  if (!name)
+    return mes_err_set(err, MES_EUSAGE, NULL, "no model named");
   const struct mes__model *md = o->ranker ? NULL : find_model(name);
   if (!md && !o->ranker)
     return mes_err_set(err, MES_EUSAGE, NULL, "unknown model: %.40s", name);

@@ -278,16 +278,10 @@ nomem:
   return mes_err_set(err, MES_ENOMEM, NULL, NULL);
 }
 
-void mes__profile(const struct mes__train *t, const uint32_t *users, size_t n, double half_life, double *q) {
+void mes__profile(const struct mes__train *t, const uint32_t *users, size_t n, double *q) {
   size_t m = t->n_items;
   memset(q, 0, n * m * sizeof *q);
-  for (size_t r = 0; r < n; r++) {
-    size_t a = t->off[users[r]], b = t->off[users[r] + 1];
-    for (size_t k = a; k < b; k++) {
-      double w = 1.0;
-      if (half_life > 0)
-        w = exp2(-(double)(b - 1 - k) / half_life);
-      q[r * m + t->item[k]] = w;
-    }
-  }
+  for (size_t r = 0; r < n; r++)
+    for (size_t k = t->off[users[r]]; k < t->off[users[r] + 1]; k++)
+      q[r * m + t->item[k]] = 1.0;
 }

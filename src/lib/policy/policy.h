@@ -65,7 +65,10 @@ struct mes_model_cfg {
   int max_memory_mb;         /* default 2048 */
   int relation_half_life_days; /* default 365; 0: item relations never fade */
   int recent_items_half_life;  /* default 3; 0: every recent item counts alike (recommend/score.c) */
+  int history_half_life_days;  /* default 30; 0: a person's events weigh the same at any age (recommend/score.c) */
   int complements_pct;         /* default 150: weight of "bought together" after a purchase, in percent */
+  int ease_lambda;             /* default 200: EASE's regularisation (model/ease.c) */
+  int neighbors;               /* default 50: neighbours kept per item and relation (model.h max_neighbors) */
 };
 
 struct mes_serving_cfg {

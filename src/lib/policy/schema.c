@@ -215,6 +215,15 @@ static const struct mes__pfield model_fields[] = {
      POL(model.recent_items_half_life),
      .doc = "How much a person's latest items outweigh what they looked at before: the item this many places "
             "back in their history counts half as much as the latest one; 0 counts every recent item alike."},
+    {.name = "history_half_life_days",
+     .kind = MES_PK_INT,
+     .dflt = 30,
+     .max = 36500,
+     .zero_ok = true,
+     POL(model.history_half_life_days),
+     .doc = "How fast a person's own events lose weight in their recommendations: an event this many days old "
+            "counts half as much as one from today; 0 counts them alike at any age (a shop of regular "
+            "purchases)."},
     {.name = "complements_pct",
      .kind = MES_PK_INT,
      .dflt = 150,
@@ -223,6 +232,20 @@ static const struct mes__pfield model_fields[] = {
      POL(model.complements_pct),
      .doc = "How much what is bought together with a purchase counts, in percent of the purchase's other "
             "relations: above 100 puts what goes with a purchase first; 0 leaves it out."},
+    {.name = "ease_lambda",
+     .kind = MES_PK_INT,
+     .dflt = 200,
+     .max = 100000,
+     POL(model.ease_lambda),
+     .doc = "How strongly the EASE model is held back from reading much into few shoppers: larger leans on "
+            "what many people take together (a shop of staples), smaller on rarer pairings."},
+    {.name = "neighbors",
+     .kind = MES_PK_INT,
+     .dflt = 50,
+     .max = 1000,
+     POL(model.neighbors),
+     .doc = "How many related items the model keeps per item and relation, and a person's item passes on: more "
+            "reach further (a larger catalog of staples), at more memory and time per request."},
     {0}};
 
 static const struct mes__pfield serving_fields[] = {

@@ -33,10 +33,11 @@ static inline void *mes__rec_alloc(struct mes_arena *a, size_t n) { return mes_a
 
 /* ---------------------------------------------------------------- tuning */
 
-#define REC_HALF_LIFE_DAYS 30.0   /* recency decay of a history event's weight */
 #define REC_HIST_GROUPS 64        /* distinct recent history items that feed scores */
 #define REC_PLACE_HALVINGS 8      /* items further back than this many recent-items half-lives propose nothing */
-#define REC_NBRS 50               /* neighbours read per history item and relation */
+/* Neighbours read per history item and relation: every one the model keeps
+ * (the policy's model.neighbors, at most this). */
+#define REC_NBRS 1000
 /* Complements of a purchase weigh the policy's model.complements_pct (150 %
  * by default) ... */
 #define REC_SUBST_AFTER_BUY 0.25  /* ... and substitutes of a bought item less */

@@ -4,7 +4,8 @@
  * A score is a sum of contributions, each with its origin:
  *   - a recent history item h of the person (personal answers only):
  *     kind weight of h's events (the model's, purchase > cart > click > view)
- *     x recency decay (by age, and by place: the policy's
+ *     x recency decay (by age: the policy's model.history_half_life_days,
+ *     and by place: the policy's
  *     model.recent_items_half_life, the latest items weighing most)
  *     x the relation weight h -> candidate, in units of that relation's
  *     typical strongest weight (mes_model_relation_unit), so that relations
@@ -216,11 +217,15 @@ struct group {
   double w;
 };
 
-static double decay(int64_t now_ms, int64_t ts_ms) {
+/* An event's weight by its age: the policy's model.history_half_life_days
+ * (0: none). */
+static double decay(int64_t now_ms, int64_t ts_ms, int half_life_days) {
   double age_days = (double)(now_ms - ts_ms) / MS_PER_DAY;
+  if (half_life_days <= 0)
+    return 1.0;
   if (age_days < 0)
     age_days = 0;
-  return exp2(-age_days / REC_HALF_LIFE_DAYS);
+  return exp2(-age_days / half_life_days);
 }
 
 /* The model indexes of the history groups, for add_neighbors' "seen" test,
@@ -352,7 +357,7 @@ static int from_history(struct rec_state *s) {
       s->hist_x[i].inferred = inferred;
       g[ng++] = (struct group){.midx = h->midx, .purchase = purchase, .hist = (uint32_t)i};
     }
-    g[j].w += kw * decay(s->c->now_ms, h->ts_ms);
+    g[j].w += kw * decay(s->c->now_ms, h->ts_ms, s->c->policy->model.history_half_life_days);
   }
   /* The groups are in the order of their newest events, latest first: what
    * a person turned to last says most about what they want next (chosen
@@ -365,9 +370,16 @@ static int from_history(struct rec_state *s) {
    * latest propose nothing (they stay in `seen`): a long history then costs
    * no more neighbour visits than a short one. */
   size_t reach = place_hl > 0 && (size_t)place_hl * REC_PLACE_HALVINGS < ng ? (size_t)place_hl * REC_PLACE_HALVINGS : ng;
-  /* The candidate map, made once for what these groups can propose (two
-   * relations of REC_NBRS each), so that it need not grow as they do. */
-  size_t proposals = reach * 2 * REC_NBRS;
+  /* The candidate map, made once for what these groups can propose (the
+   * lengths of the two lists each reads), so that it need not grow as they
+   * do. */
+  size_t proposals = 0;
+  for (size_t j = 0; j < reach && proposals < REC_CAND_MAP_HISTORY; j++) {
+    size_t n_rel = 0, n_ease = 0;
+    (void)mes_model_neighbors(s->m, g[j].purchase ? MES_REL_BOUGHT : MES_REL_VIEWED, (uint32_t)g[j].midx, &n_rel);
+    (void)mes_model_neighbors(s->m, MES_REL_EASE, (uint32_t)g[j].midx, &n_ease);
+    proposals += (n_rel < REC_NBRS ? n_rel : REC_NBRS) + (n_ease < REC_NBRS ? n_ease : REC_NBRS);
+  }
   if (mes_htab_reserve(&s->cand_map, proposals < REC_CAND_MAP_HISTORY ? proposals : REC_CAND_MAP_HISTORY))
     return MES_ENOMEM;
   struct seen seen;

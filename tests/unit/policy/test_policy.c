@@ -212,6 +212,8 @@ static const struct bad_case bad_cases[] = {
      "model.recent_items_half_life must be a non-negative whole number"},
     {"complements beyond tenfold", MINIMAL "model: {complements_pct: 1001}\n", 5,
      "model.complements_pct may be at most 1000"},
+    {"EASE without regularisation", MINIMAL "model: {ease_lambda: 0}\n", 5, "model.ease_lambda must be a positive"},
+    {"a thousand and one neighbours", MINIMAL "model: {neighbors: 1001}\n", 5, "model.neighbors may be at most 1000"},
     {"history cache beyond 64 GiB", MINIMAL "serving: {history_cache_mb: 65537}\n", 5,
      "serving.history_cache_mb may be at most 65536"},
     {"negative history cache", MINIMAL "serving: {history_cache_mb: -1}\n", 5,
@@ -309,7 +311,10 @@ static void test_defaults(void **state) {
   assert_int_equal(p->model.max_memory_mb, 2048);
   assert_int_equal(p->model.relation_half_life_days, 365);
   assert_int_equal(p->model.recent_items_half_life, 3);
+  assert_int_equal(p->model.history_half_life_days, 30);
   assert_int_equal(p->model.complements_pct, 150);
+  assert_int_equal(p->model.ease_lambda, 200);
+  assert_int_equal(p->model.neighbors, 50);
   assert_int_equal(p->serving.history_cache_mb, 64);
   assert_int_equal(p->decision_retention_days, 30);
   for (int c = 0; c < MES_CH_N; c++)

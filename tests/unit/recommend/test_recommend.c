@@ -165,6 +165,58 @@ static const char *reason_of(const json_t *reply, size_t i) {
   return mes_json_str(json_object_get(json_array_get(json_object_get(reply, "items"), i), "reason"), "code", "");
 }
 
+/* ---------------------------------------------------------------- a history's age */
+
+/* The same two neighbourhoods, learnt from purchases: a1 always bought with
+ * a2, b1 half the time with b2 and half with b3. gus bought a1 60 days ago
+ * and b1 yesterday. With model.history_half_life_days 30 his old purchase
+ * counts a quarter of the new one, and b2 or b3 leads; with 0 (a shop of
+ * regular purchases) both count alike, and a2, whose relation is stronger,
+ * leads. The reason cites the purchase that brought it either way. */
+static void test_history_age_weighs_by_policy(void **state) {
+  (void)state;
+  struct fixture f = {0};
+  mes_world_open(&f.w, "rec-age", POLICY, T0_MS, "test");
+  assert_int_equal(mes_catalog_index_new(&f.ix), MES_OK);
+  f.w.ctx.catalog = f.ix;
+  struct mes_err err;
+  post_items(&f, "{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
+                 "{\"id\": \"b1\", \"title\": \"B1\"}, {\"id\": \"b2\", \"title\": \"B2\"},"
+                 "{\"id\": \"b3\", \"title\": \"B3\"}]}");
+  json_t *evs = json_array();
+  for (int i = 0; i < 20; i++) {
+    char s[32];
+    snprintf(s, sizeof s, "buyer-%d", i);
+    consent(&f, s, "granted");
+    int64_t t = T0_MS - 2 * 24 * 60 * MIN_MS + i * 10 * MIN_MS;
+    event(evs, s, "purchase", i < 10 ? "a1" : "b1", t);
+    event(evs, s, "purchase", i < 10 ? "a2" : i % 2 ? "b2" : "b3", t + MIN_MS);
+  }
+  consent(&f, "gus", "granted");
+  event(evs, "gus", "purchase", "a1", T0_MS - 60 * 24 * 60 * MIN_MS);
+  event(evs, "gus", "purchase", "b1", T0_MS - 24 * 60 * MIN_MS);
+  ingest(&f, evs);
+  struct mes_model_params p;
+  mes_model_params_default(&p);
+  assert_int_equal(mes_model_train(&f.w.ctx, &p, &f.model, &err), MES_OK);
+
+  f.w.policy->model.recent_items_half_life = 0; /* by age alone */
+  assert_int_equal(f.w.policy->model.history_half_life_days, 30);
+  json_t *r = recommend(&f, NULL, f.model, "{\"subject\": \"gus\", \"count\": 3}", MES_LANG_EN, NULL);
+  const char *top = mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", "");
+  assert_true(strcmp(top, "b2") == 0 || strcmp(top, "b3") == 0);
+  assert_int_equal(rank_of(r, "a2"), 2);
+  json_decref(r);
+  f.w.policy->model.history_half_life_days = 0;
+  r = recommend(&f, NULL, f.model, "{\"subject\": \"gus\", \"count\": 3}", MES_LANG_EN, NULL);
+  assert_int_equal(rank_of(r, "a2"), 0);
+  assert_string_equal(reason_of(r, 0), "bought_together");
+  json_decref(r);
+  mes_model_unref(f.model);
+  mes_catalog_index_free(f.ix);
+  mes_world_close(&f.w);
+}
+
 /* ---------------------------------------------------------------- the latest items */
 
 /* Two neighbourhoods: a1 always viewed with a2 (one strong relation), b1
@@ -564,6 +616,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_request_ids_grow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_escapes, setup, teardown),
       cmocka_unit_test(test_latest_items_weigh_most),
+      cmocka_unit_test(test_history_age_weighs_by_policy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
