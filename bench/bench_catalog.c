@@ -1,8 +1,8 @@
 /*
  * bench_catalog — what one lookup in the in-memory catalog index costs
  * (src/lib/catalog/index.c; bench/README.md, "Catalog index"). Serving calls
- * mes_catalog_index_lookup a few hundred times per recommendation and
- * mes_catalog_index_title once per served item.
+ * mes_catalog_lookup a few hundred times per recommendation and
+ * mes_catalog_title once per served item.
  *
  * Builds a catalog of N_ITEMS items ("item-I", titles in en and es, 1 to 3 of
  * 24 categories) in a temporary store through the real API (mes_catalog_upsert
@@ -11,7 +11,7 @@
  * making of ids):
  *   hit, miss   single-threaded lookups of ids in / not in the catalog;
  *   mixed       half and half, in random order;
- *   title       single-threaded mes_catalog_index_title of present ids;
+ *   title       single-threaded mes_catalog_title of present ids;
  *   mt          THREADS threads each doing N_LOOKUPS mixed lookups at once:
  *               wall-clock ns per lookup over all threads (throughput) and
  *               the mean per-thread ns per lookup (what one request sees).
@@ -47,8 +47,7 @@ struct key {
 };
 
 struct bench {
-  struct mes_catalog_index *ix;
-  struct mes_store *st;
+  struct mes_catalog *ix;
   const struct key *keys; /* N_KEYS */
   size_t n_lookups;
   size_t offset; /* where in keys a thread starts */
@@ -63,7 +62,7 @@ static void *lookups(void *ud) {
   double t0 = bench_now_ns();
   for (size_t i = 0; i < b->n_lookups; i++) {
     const struct key *k = &b->keys[(b->offset + i) & (N_KEYS - 1)];
-    found += mes_catalog_index_lookup(b->ix, b->st, k->id, k->len, &e) == MES_OK;
+    found += mes_catalog_lookup(b->ix, k->id, k->len, &e) == MES_OK;
   }
   b->ns = (bench_now_ns() - t0) / (double)b->n_lookups;
   b->found = found;
@@ -76,7 +75,7 @@ static double titles(struct bench *b) {
   double t0 = bench_now_ns();
   for (size_t i = 0; i < b->n_lookups; i++) {
     const struct key *k = &b->keys[i & (N_KEYS - 1)];
-    found += mes_catalog_index_title(b->ix, b->st, k->id, k->len, MES_LANG_ES, out, sizeof out) == MES_OK;
+    found += mes_catalog_title(b->ix, k->id, k->len, MES_LANG_ES, out, sizeof out) == MES_OK;
   }
   double ns = (bench_now_ns() - t0) / (double)b->n_lookups;
   b->found = found;
@@ -99,8 +98,10 @@ static size_t hits_in(const struct key *keys, size_t n_items, size_t n_lookups, 
   return n;
 }
 
-static int fill_catalog(struct mes_store *st, const struct mes_policy *pol, size_t n_items) {
-  struct mes_ctx c = {.store = st, .policy = pol, .now_ms = 1795208645000LL, .actor = "bench"};
+/* Through the catalog whose index is measured: not built yet, so the writes
+ * leave it alone, and the first lookup builds it. */
+static int fill_catalog(struct mes_catalog *cat, const struct mes_policy *pol, size_t n_items) {
+  struct mes_req c = {.policy = pol, .now_ms = 1795208645000LL, .actor = "bench"};
   for (size_t base = 0; base < n_items; base += BATCH) {
     json_t *items = json_array();
     for (size_t i = base; i < n_items && i < base + BATCH; i++) {
@@ -119,7 +120,7 @@ static int fill_catalog(struct mes_store *st, const struct mes_policy *pol, size
     size_t n = 0;
     struct mes_err err;
     mes_err_clear(&err);
-    int rc = mes_catalog_upsert(&c, items, "/items", base, errors, &n, &err);
+    int rc = mes_catalog_upsert(cat, &c, items, "/items", base, errors, &n, &err);
     if (!rc && json_array_size(errors)) {
       char *s = json_dumps(errors, JSON_COMPACT);
       fprintf(stderr, "bench_catalog: items refused: %.300s\n", s ? s : "");
@@ -133,7 +134,6 @@ static int fill_catalog(struct mes_store *st, const struct mes_policy *pol, size
   }
   return MES_OK;
 }
-
 
 static double min2(double a, double b) { return a < b ? a : b; }
 
@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
   char dir[] = "/tmp/mes-bench-catalog-XXXXXX";
   struct mes_policy *pol = NULL;
   struct mes_store *st = NULL;
-  struct mes_catalog_index *ix = NULL;
+  struct mes_catalog *ix = NULL;
   struct key *keys[3] = {calloc(N_KEYS, sizeof(struct key)), calloc(N_KEYS, sizeof(struct key)),
                          calloc(N_KEYS, sizeof(struct key))};
   struct mes_err err;
@@ -166,19 +166,23 @@ int main(int argc, char **argv) {
   if (!keys[0] || !keys[1] || !keys[2] || !(made_dir = mkdtemp(dir) != NULL))
     goto out;
   if ((rc = mes_policy_load_buf("bench.yaml", yaml, off, &pol, &err)) ||
-      (rc = mes_store_open(dir, MES_STORE_SQLITE, true, &st, &err)) || (rc = fill_catalog(st, pol, n_items)) ||
-      (rc = mes_catalog_index_new(&ix)))
+      (rc = mes_store_open(dir, MES_STORE_SQLITE, true, &st, &err)) || (rc = mes_catalog_new(st, &ix)) ||
+      (rc = fill_catalog(ix, pol, n_items)))
     goto out;
   for (int k = 0; k < 3; k++)
     make_keys(keys[k], n_items, k);
 
   struct mes_catalog_entry e;
   double t0 = bench_now_ns();
-  if ((rc = mes_catalog_index_lookup(ix, st, "item-0", 6, &e)))
+  if (mes_catalog_size(ix) != 0) { /* the writes left it unbuilt */
+    rc = MES_ESTORE;
+    goto out;
+  }
+  if ((rc = mes_catalog_lookup(ix, "item-0", 6, &e)))
     goto out;
   double build_ms = (bench_now_ns() - t0) / 1e6;
-  if (mes_catalog_index_size(ix) != n_items) {
-    fprintf(stderr, "bench_catalog: index holds %zu items, not %zu\n", mes_catalog_index_size(ix), n_items);
+  if (mes_catalog_size(ix) != n_items) {
+    fprintf(stderr, "bench_catalog: index holds %zu items, not %zu\n", mes_catalog_size(ix), n_items);
     rc = MES_ESTORE;
     goto out;
   }
@@ -186,7 +190,7 @@ int main(int argc, char **argv) {
   double best[4] = {1e18, 1e18, 1e18, 1e18}, mt = 1e18, mt_thread = 1e18;
   for (int r = 0; r < rounds; r++) {
     for (int k = 0; k < 3; k++) {
-      struct bench b = {.ix = ix, .st = st, .keys = keys[k], .n_lookups = n_lookups};
+      struct bench b = {.ix = ix, .keys = keys[k], .n_lookups = n_lookups};
       lookups(&b);
       if (b.found != hits_in(keys[k], n_items, n_lookups, 0)) {
         fprintf(stderr, "bench_catalog: %zu hits, expected %zu\n", b.found, hits_in(keys[k], n_items, n_lookups, 0));
@@ -195,7 +199,7 @@ int main(int argc, char **argv) {
       }
       best[k] = min2(best[k], b.ns);
     }
-    struct bench tb = {.ix = ix, .st = st, .keys = keys[0], .n_lookups = n_lookups};
+    struct bench tb = {.ix = ix, .keys = keys[0], .n_lookups = n_lookups};
     best[3] = min2(best[3], titles(&tb));
 
     struct bench tbs[64];
@@ -203,8 +207,8 @@ int main(int argc, char **argv) {
     size_t started = 0;
     t0 = bench_now_ns();
     for (; started < n_threads; started++) {
-      tbs[started] = (struct bench){
-          .ix = ix, .st = st, .keys = keys[2], .n_lookups = n_lookups, .offset = started * (N_KEYS / n_threads)};
+      tbs[started] =
+          (struct bench){.ix = ix, .keys = keys[2], .n_lookups = n_lookups, .offset = started * (N_KEYS / n_threads)};
       if (pthread_create(&th[started], NULL, lookups, &tbs[started]))
         break;
     }
@@ -235,7 +239,7 @@ int main(int argc, char **argv) {
 out:
   if (rc)
     fprintf(stderr, "bench_catalog: failed (%d) %s\n", rc, err.msg[0] ? err.msg : "");
-  mes_catalog_index_free(ix);
+  mes_catalog_free(ix);
   mes_store_close(st);
   mes_policy_free(pol);
   if (made_dir)

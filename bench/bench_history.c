@@ -56,20 +56,21 @@ int main(int argc, char **argv) {
     mes_engine_close(e);
     return 1;
   }
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "bench", false);
-  c.hcache = NULL;
+  struct mes_req c;
+  mes_engine_req(e, &c, "bench", false);
+  struct mes_ingester *ing = mes_engine_ingester(e);
+  mes_ingester_set_cache_cap(ing, 0); /* the read without the history cache */
   size_t events = 0, done = 0;
   uint64_t total = 0;
   for (long i = -300; i < n_reads; i++) { /* the first 300 warm SQLite's caches: not counted */
     char id[32];
     int len = snprintf(id, sizeof id, "shopper-%ld", (long)(bench_rnd() % (uint64_t)n_subj));
     struct mes_subject subj;
-    if (mes_subject_resolve(&c, MES_NS_SUBJECT, id, (size_t)len, false, &subj))
+    if (mes_subject_resolve(mes_engine_subjects(e), &c, MES_NS_SUBJECT, id, (size_t)len, false, &subj))
       continue;
     size_t n = 0;
     uint64_t t0 = mes_mono_ns();
-    int rc = mes_ingest_history(&c, subj.row.id, count_cb, &n, &err);
+    int rc = mes_ingest_history(ing, &c, subj.row.id, count_cb, &n, &err);
     uint64_t dt = mes_mono_ns() - t0;
     if (rc) {
       fprintf(stderr, "bench_history: %s\n", mes_err_text(&err));
@@ -81,7 +82,7 @@ int main(int argc, char **argv) {
     total += dt;
     events += n;
   }
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
   mes_engine_close(e);
   if (!done) {
     fprintf(stderr, "bench_history: no shopper of DIR was found (a store made by bench_train?)\n");

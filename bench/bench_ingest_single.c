@@ -8,9 +8,10 @@
  * and whose noise hides it in bench/ingest.py.
  *
  * usage: bench_ingest_single DIR N_EVENTS THREADS N_SUBJECTS [map|nomap]
- *   (DIR must not exist). "map" gives the request contexts the pseudonym ->
- *   subject row hint map (subject/subjmap.h), as the server does; "nomap"
- *   leaves it out. Every subject has granted personalization.
+ *   (DIR must not exist). "map" gives the subject registry the pseudonym ->
+ *   subject row hint map (subject/subjmap.h) of MES_SUBJMAP_ENTRIES rows, as
+ *   the server does; "nomap" makes it of 0 rows. Every subject has granted
+ *   personalization.
  * prints one JSON line: {"events":N,"seconds":S,"events_per_s":R,
  *   "cpu_us_per_event":C} - C is the process's user + system CPU (every
  *   thread, the group-commit flusher and its fdatasync included) per event -
@@ -32,13 +33,11 @@
 #include "policy/policy.h"
 #include "store/store.h"
 #include "subject/subject.h"
-#if __has_include("subject/subjmap.h")
 #include "subject/subjmap.h"
-#define HAVE_SUBJMAP 1
-#endif
 
 struct worker {
-  struct mes_ctx ctx;
+  struct mes_ingester *ing;
+  struct mes_req req;
   long n, first, n_subj;
   int rc;
 };
@@ -53,8 +52,8 @@ static void *work(void *arg) {
     json_t *body = json_loads(text, 0, NULL), *reply = NULL;
     struct mes_err err;
     mes_err_clear(&err);
-    w->ctx.now_ms = mes_now_ms();
-    int rc = body ? mes_ingest_batch(&w->ctx, body, &reply, &err) : MES_ENOMEM;
+    w->req.now_ms = mes_now_ms();
+    int rc = body ? mes_ingest_batch(w->ing, &w->req, body, &reply, &err) : MES_ENOMEM;
     json_int_t stored = rc ? 0 : json_integer_value(json_object_get(reply, "stored"));
     json_decref(reply);
     json_decref(body);
@@ -83,12 +82,6 @@ int main(int argc, char **argv) {
   bool want_map = strcmp(argv[5], "map") == 0;
   if (n_events <= 0 || n_threads <= 0 || n_threads > 256 || n_subj <= 0)
     return 2;
-#ifndef HAVE_SUBJMAP
-  if (want_map) {
-    fprintf(stderr, "bench_ingest_single: this tree has no subject map\n");
-    return 2;
-  }
-#endif
   struct mes_err err;
   mes_err_clear(&err);
   char cmd[512], path[512];
@@ -97,30 +90,26 @@ int main(int argc, char **argv) {
   struct mes_policy *pol = NULL;
   struct mes_master *master = NULL;
   struct mes_store *st = NULL;
-  struct mes_keycache *keys = NULL;
+  struct mes_subjects *sj = NULL;
+  struct mes_ledger *lg = NULL;
+  struct mes_ingester *ing = NULL;
   const char *yaml = mes_policy_example();
   if (system(cmd) != 0 || mes_crypto_init() || mes_policy_load_buf("mesura.yaml", yaml, strlen(yaml), &pol, &err) ||
       mes_master_create(path, &err) || mes_master_load(path, &master, &err) ||
-      mes_store_open(argv[1], MES_STORE_SQLITE, true, &st, &err) || mes_keycache_new(4096, &keys)) {
+      mes_store_open(argv[1], MES_STORE_SQLITE, true, &st, &err) ||
+      mes_subjects_new(st, master, NULL, 4096, want_map ? MES_SUBJMAP_ENTRIES : 0, &sj) ||
+      mes_ledger_new(st, master, sj, NULL, &lg) || mes_ingester_new(st, master, sj, lg, 0, NULL, &ing)) {
     fprintf(stderr, "bench_ingest_single: setup failed: %s\n", mes_err_text(&err));
     return 1;
   }
-  struct mes_ctx ctx = {.store = st, .master = master, .policy = pol, .keys = keys, .actor = "bench"};
-#ifdef HAVE_SUBJMAP
-  struct mes_subjmap *map = NULL;
-  if (want_map && mes_subjmap_new(&map)) {
-    fprintf(stderr, "bench_ingest_single: out of memory\n");
-    return 1;
-  }
-  ctx.smap = map;
-#endif
+  struct mes_req req = {.policy = pol, .actor = "bench"};
   json_t *grant = json_loads("{\"status\":\"granted\"}", 0, NULL);
   for (long i = 0; i < n_subj; i++) {
     char id[32];
     int len = snprintf(id, sizeof id, "u%ld", i);
     json_t *receipt = NULL;
-    ctx.now_ms = mes_now_ms();
-    if (mes_consent_record(&ctx, id, (size_t)len, "personalization", 15, grant, &receipt, &err)) {
+    req.now_ms = mes_now_ms();
+    if (mes_consent_record(lg, &req, id, (size_t)len, "personalization", 15, grant, &receipt, &err)) {
       fprintf(stderr, "bench_ingest_single: consent failed: %s\n", mes_err_text(&err));
       return 1;
     }
@@ -135,7 +124,7 @@ int main(int argc, char **argv) {
   double c0 = cpu_s();
   uint64_t t0 = mes_mono_ns();
   for (long t = 0; t < n_threads; t++) {
-    ws[t] = (struct worker){.ctx = ctx, .n = n_events / n_threads, .first = t, .n_subj = n_subj};
+    ws[t] = (struct worker){.ing = ing, .req = req, .n = n_events / n_threads, .first = t, .n_subj = n_subj};
     if (pthread_create(&th[t], NULL, work, &ws[t]) != 0)
       return 1;
   }
@@ -154,22 +143,19 @@ int main(int argc, char **argv) {
   }
   printf("{\"events\":%ld,\"seconds\":%.3f,\"events_per_s\":%.0f,\"cpu_us_per_event\":%.1f", done, secs,
          (double)done / secs, cpu / (double)done * 1e6);
-#ifdef HAVE_SUBJMAP
-  if (map) { /* how often a look-up found its stripe held by another thread */
+  if (want_map) { /* how often a look-up found its stripe held by another thread */
     struct mes_subjmap_stats ms;
-    mes_subjmap_stats(map, &ms);
+    mes_subjects_hint_stats(sj, &ms);
     printf(",\"map_hits\":%llu,\"map_misses\":%llu,\"map_contended\":%llu", (unsigned long long)ms.hits,
            (unsigned long long)ms.misses, (unsigned long long)ms.contended);
   }
-#endif
   printf("}\n");
   free(ws);
   free(th);
+  mes_ingester_free(ing);
+  mes_ledger_free(lg);
+  mes_subjects_free(sj);
   mes_store_close(st);
-#ifdef HAVE_SUBJMAP
-  mes_subjmap_free(map);
-#endif
-  mes_keycache_free(keys);
   mes_master_free(master);
   mes_policy_free(pol);
   return 0;

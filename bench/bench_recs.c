@@ -149,10 +149,10 @@ static int setup(const char *dir, long n_items) {
     fprintf(stderr, "bench_recs: %s\n", mes_err_text(&err));
     return -1;
   }
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "bench", false);
+  struct mes_req c;
+  mes_engine_req(e, &c, "bench", false);
   json_t *page = NULL;
-  int rc = mes_catalog_list(&c, 1, NULL, &page, &err);
+  int rc = mes_catalog_list(mes_engine_catalog(e), &c, 1, NULL, &page, &err);
   bool have = !rc && json_array_size(json_object_get(page, "items")) > 0;
   json_decref(page);
   uint64_t t0 = mes_mono_ns();
@@ -172,7 +172,7 @@ static int setup(const char *dir, long n_items) {
     if (!items || !errors)
       rc = MES_ENOMEM;
     if (!rc)
-      rc = mes_catalog_upsert(&c, items, "/items", (size_t)base, errors, &n, &err);
+      rc = mes_catalog_upsert(mes_engine_catalog(e), &c, items, "/items", (size_t)base, errors, &n, &err);
     if (!rc && json_array_size(errors)) {
       char *dump = json_dumps(json_array_get(errors, 0), JSON_COMPACT);
       fprintf(stderr, "bench_recs: item refused: %s\n", dump ? dump : "?");
@@ -187,7 +187,7 @@ static int setup(const char *dir, long n_items) {
     fprintf(stderr, "bench_recs: catalog: %s\n", mes_err_text(&err));
   else
     printf("{\"setup\":{\"items_written\":%zu,\"seconds\":%.1f}}\n", written, (double)(mes_mono_ns() - t0) / 1e9);
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
   mes_engine_close(e);
   return rc ? -1 : 0;
 }
@@ -205,6 +205,7 @@ struct draw {
   const long *pool;
   long n_pool;
   bool cached;
+  struct mes_ingester *uncached; /* the engine's ingester's twin without the history cache */
 };
 
 static long draw_subject(const struct draw *d) {
@@ -240,7 +241,7 @@ static double mean_us(const struct series *s) {
   return s->n ? t / (double)s->n / 1e3 : 0;
 }
 
-/* One request of kind k, timed from the context to the reply's last byte
+/* One request of kind k, timed from the request to the reply's last byte
  * (what the HTTP handler does minus the HTTP layer). */
 static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct series *out, bool keep) {
   char body_s[128];
@@ -252,21 +253,26 @@ static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct s
     snprintf(body_s, sizeof body_s, "{\"subject\":\"shopper-%ld\",\"count\":10}", who = draw_subject(d));
   uint64_t t0 = mes_mono_ns();
   json_t *body = json_loads(body_s, 0, NULL);
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "bench", false);
+  struct mes_req c;
+  mes_engine_req(e, &c, "bench", false);
+  /* Without the cache: the recommender reads through the uncached twin for
+   * this request (the bench alone, one request at a time; the recommender's
+   * writer never reads histories). */
+  struct mes_recommender *r = mes_engine_recommender(e);
+  struct mes_ingester *ing = r->ingester;
   if (!d->cached || k == K_RULES_UNCACHED)
-    c.hcache = NULL;
+    r->ingester = d->uncached;
   struct mes_model *m = mes_engine_model(e);
   struct mes_err err;
   mes_err_clear(&err);
   struct mes_rec_outcome oc;
   char *text = NULL; /* the reply as the server sends it */
   size_t text_len = 0;
-  int rc = body ? mes__rec_serve(mes_engine_recommender(e), &c, m, body, MES_LANG_EN, k != K_NO_RULES, NULL, &text,
-                                 &text_len, &oc, &err)
+  int rc = body ? mes__rec_serve(r, &c, m, body, MES_LANG_EN, k != K_NO_RULES, NULL, &text, &text_len, &oc, &err)
                 : MES_ENOMEM;
+  r->ingester = ing;
   mes_model_unref(m);
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
   uint64_t dt = mes_mono_ns() - t0;
   json_decref(body);
   free(text);
@@ -325,20 +331,21 @@ static size_t history_lengths(struct mes_engine *e, const struct series *s, stru
   struct by_len *v = *out = s->n ? malloc(s->n * sizeof *v) : NULL;
   if (!v)
     return 0;
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "bench", false);
+  struct mes_req c;
+  mes_engine_req(e, &c, "bench", false);
   size_t n = 0;
   for (size_t i = 0; i < s->n; i++) {
     char id[32];
     int len = snprintf(id, sizeof id, "shopper-%ld", s->who[i]);
     struct mes_subject subj;
     int64_t max_id = 0, events = 0;
-    if (s->who[i] < 0 || mes_subject_resolve(&c, MES_NS_SUBJECT, id, (size_t)len, false, &subj) ||
-        mes_store_event_stamp(c.store, subj.row.id, &max_id, &events))
+    if (s->who[i] < 0 ||
+        mes_subject_resolve(mes_engine_subjects(e), &c, MES_NS_SUBJECT, id, (size_t)len, false, &subj) ||
+        mes_store_event_stamp(mes_engine_store(e), subj.row.id, &max_id, &events))
       continue;
     v[n++] = (struct by_len){events, s->ns[i]};
   }
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
   return n;
 }
 
@@ -380,19 +387,19 @@ static int heaviest(struct mes_engine *e, long n_subj, long n, long *pool) {
   struct heavy *all = malloc((size_t)n_subj * sizeof *all);
   if (!all)
     return -1;
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "bench", false);
+  struct mes_req c;
+  mes_engine_req(e, &c, "bench", false);
   long found = 0;
   for (long k = 0; k < n_subj; k++) {
     char id[32];
     int len = snprintf(id, sizeof id, "shopper-%ld", k);
     struct mes_subject subj;
     int64_t max_id = 0, events = 0;
-    if (mes_subject_resolve(&c, MES_NS_SUBJECT, id, (size_t)len, false, &subj) == MES_OK &&
-        mes_store_event_stamp(c.store, subj.row.id, &max_id, &events) == MES_OK)
+    if (mes_subject_resolve(mes_engine_subjects(e), &c, MES_NS_SUBJECT, id, (size_t)len, false, &subj) == MES_OK &&
+        mes_store_event_stamp(mes_engine_store(e), subj.row.id, &max_id, &events) == MES_OK)
       all[found++] = (struct heavy){k, events};
   }
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
   qsort(all, (size_t)found, sizeof *all, by_events_desc);
   for (long i = 0; i < n; i++)
     pool[i] = i < found ? all[i].who : all[0].who;
@@ -435,6 +442,11 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   }
   struct draw d = {.n_subj = n_subj, .n_items = n_items, .pool = pool, .n_pool = n_pool,
                    .cached = cache != 0};
+  if (mes_ingester_new_like(mes_engine_ingester(e), 0, &d.uncached)) {
+    free(pool);
+    mes_engine_close(e);
+    return -1;
+  }
   int n_kinds = cache == 2 || only == K_RULES_UNCACHED ? K_N : K_RULES_UNCACHED;
   struct series s[K_N] = {{0}};
   /* Warm-up: the catalog index is built on first lookup, the model's pages
@@ -443,7 +455,7 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
     if (one(e, (enum kind)(i % n_kinds), &d, NULL, false))
       return -1;
   struct mes_histcache_stats hc0;
-  mes_histcache_stats(mes_engine_histcache(e), &hc0);
+  mes_ingester_cache_stats(mes_engine_ingester(e), &hc0);
   uint64_t t0 = mes_mono_ns();
   for (long done = 0; done < n_req; done += block)
     for (int k = 0; k < n_kinds; k++)
@@ -481,7 +493,7 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
            pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_RULES_UNCACHED], 0.5),
            pct_us(&s[K_RULES], 0.99) / pct_us(&s[K_RULES_UNCACHED], 0.99));
   struct mes_histcache_stats hc1;
-  mes_histcache_stats(mes_engine_histcache(e), &hc1);
+  mes_ingester_cache_stats(mes_engine_ingester(e), &hc1);
   printf(",\"active\":%ld,\"heaviest\":%ld,\"cache\":\"%s\",\"history_cache\":{\"hits\":%llu,\"misses\":%llu,\"stale\":%llu,"
          "\"shown_hits\":%llu,\"shown_misses\":%llu,\"shown_stale\":%llu,\"shown_appended\":%llu,\"entries\":%llu,\"bytes\":%llu}",
          n_active > 0 ? n_active : 0, n_active < 0 ? -n_active : 0, cache == 2 ? "both" : cache ? "on" : "off", (unsigned long long)(hc1.hits - hc0.hits),
@@ -497,6 +509,7 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
     free(s[k].who);
   }
   free(pool);
+  mes_ingester_free(d.uncached);
   mes_engine_close(e);
   return 0;
 }

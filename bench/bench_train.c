@@ -72,7 +72,9 @@ static size_t item_in(const struct gen *g, size_t c) {
 
 struct build {
   struct mes_engine *e;
-  struct mes_ctx c;
+  struct mes_store *st;
+  struct mes_subjects *sj;
+  struct mes_req c;
   int t_view, t_cart, t_buy;
   int64_t n;
   uint64_t ticket;
@@ -84,7 +86,7 @@ static int put_event(struct build *b, int64_t sid, int type, size_t item, int64_
   int len = snprintf(doc, sizeof doc, "{\"item\":\"item-%zu\",\"channel\":\"web\",\"source\":\"first_party\"}", item);
   uint8_t *sealed = NULL;
   size_t sealed_len = 0;
-  if (mes_subject_seal(&b->c, sid, "event", doc, (size_t)len, &sealed, &sealed_len))
+  if (mes_subject_seal(b->sj, sid, "event", doc, (size_t)len, &sealed, &sealed_len))
     return -1;
   struct mes_event_row row = {.sid = sid,
                               .type = type,
@@ -94,17 +96,17 @@ static int put_event(struct build *b, int64_t sid, int type, size_t item, int64_
                               .sealed = sealed,
                               .sealed_len = sealed_len};
   if (!b->in_tx) {
-    if (mes_store_tx_begin(b->c.store))
+    if (mes_store_tx_begin(b->st))
       return -1;
     b->in_tx = 1;
   }
-  int rc = mes_store_event_insert(b->c.store, &row);
+  int rc = mes_store_event_insert(b->st, &row);
   free(sealed);
   if (rc)
     return -1;
   if (++b->n % 20000 == 0) {
     b->in_tx = 0;
-    if (mes_store_tx_commit(b->c.store, &b->ticket) || mes_store_wait_durable(b->c.store, b->ticket))
+    if (mes_store_tx_commit(b->st, &b->ticket) || mes_store_wait_durable(b->st, b->ticket))
       return -1;
   }
   return 0;
@@ -123,7 +125,9 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
     fprintf(stderr, "bench_train: %s\n", mes_err_text(&err));
     return -1;
   }
-  mes_engine_ctx(b.e, &b.c, "bench", false);
+  mes_engine_req(b.e, &b.c, "bench", false);
+  b.st = mes_engine_store(b.e);
+  b.sj = mes_engine_subjects(b.e);
   const struct mes_policy *p = b.c.policy;
   b.t_view = mes_policy_event_type(p, "view", 4);
   b.t_cart = mes_policy_event_type(p, "add_to_cart", 11);
@@ -146,8 +150,8 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
     char id[32];
     snprintf(id, sizeof id, "shopper-%ld", s);
     struct mes_subject subj;
-    if (mes_subject_resolve(&b.c, MES_NS_SUBJECT, id, strlen(id), true, &subj) ||
-        mes_store_subject_set_granted(b.c.store, subj.row.id, 1u << pers))
+    if (mes_subject_resolve(b.sj, &b.c, MES_NS_SUBJECT, id, strlen(id), true, &subj) ||
+        mes_store_subject_set_granted(b.st, subj.row.id, 1u << pers))
       return -1;
     long budget = lround((double)n_events * w[s] / wsum);
     int64_t t = now - (int64_t)(bench_unif() * (double)span);
@@ -182,14 +186,14 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
         t = now - (int64_t)(bench_unif() * (double)span);
     }
   }
-  if (b.in_tx && (mes_store_tx_commit(b.c.store, &b.ticket) || mes_store_wait_durable(b.c.store, b.ticket)))
+  if (b.in_tx && (mes_store_tx_commit(b.st, &b.ticket) || mes_store_wait_durable(b.st, b.ticket)))
     return -1;
   printf("{\"build\":{\"events\":%lld,\"subjects\":%ld,\"items\":%ld,\"seconds\":%.1f}}\n", (long long)b.n, n_subj,
          n_items, secs(t0));
   fflush(stdout);
   free(g.cdf);
   free(w);
-  mes_engine_ctx_done(b.e, &b.c);
+  mes_engine_req_done(b.e, &b.c);
   mes_engine_close(b.e);
   return 0;
 }
@@ -210,18 +214,19 @@ static int bench_training(const char *dir, int threads, bool scan_only) {
     fprintf(stderr, "bench_train: %s\n", mes_err_text(&err));
     return -1;
   }
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "bench", false);
+  struct mes_req c;
+  mes_engine_req(e, &c, "bench", false);
+  struct mes_ingester *ing = mes_engine_ingester(e);
   int pers = mes_policy_purpose(c.policy, "personalization", 15);
   int64_t n = 0;
   struct mes_ingest_scan_stats st;
   uint64_t t0 = mes_mono_ns();
-  if (mes_ingest_scan(&c, 1u << pers, count_cb, &n, &st, &err))
+  if (mes_ingest_scan(ing, &c, 1u << pers, count_cb, &n, &st, &err))
     return -1;
   double scan_s = secs(t0);
   if (scan_only) {
     printf("{\"scan\":{\"events_read\":%lld,\"scan_alone_s\":%.2f}}\n", (long long)st.rows, scan_s);
-    mes_engine_ctx_done(e, &c);
+    mes_engine_req_done(e, &c);
     mes_engine_close(e);
     return 0;
   }
@@ -231,7 +236,7 @@ static int bench_training(const char *dir, int threads, bool scan_only) {
   p.threads = threads;
   struct mes_model *m = NULL;
   t0 = mes_mono_ns();
-  if (mes_model_train(&c, &p, &m, &err)) {
+  if (mes_model_train(ing, &c, mes_engine_log(e), &p, &m, &err)) {
     fprintf(stderr, "bench_train: %s\n", mes_err_text(&err));
     return -1;
   }
@@ -249,7 +254,7 @@ static int bench_training(const char *dir, int threads, bool scan_only) {
   fflush(stdout);
   json_decref(meta);
   mes_model_unref(m);
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
   mes_engine_close(e);
   return 0;
 }

@@ -76,33 +76,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   json_t *body = json_loadb((const char *)data + 1, size - 1, JSON_REJECT_DUPLICATES, &je);
   if (!body)
     return 0;
-  struct mes_ctx c;
-  mes_engine_ctx(engine, &c, "fuzz", false);
+  struct mes_req c;
+  mes_engine_req(engine, &c, "fuzz", false);
   struct mes_err err = {0};
   json_t *out = NULL;
   int rc;
   struct mes_body rbody = {.json = body};
   switch (data[0] % 6) {
   case 0:
-    rc = mes_catalog_post(&c, body, &out, &err);
+    rc = mes_catalog_post(mes_engine_catalog(engine), &c, body, &out, &err);
     break;
   case 1:
-    rc = mes_catalog_put(&c, "item-1", 6, body, &err);
+    rc = mes_catalog_put(mes_engine_catalog(engine), &c, "item-1", 6, body, &err);
     break;
   case 2:
-    rc = mes_consent_record(&c, "shopper-1", 9, "personalization", 15, body, &out, &err);
+    rc = mes_consent_record(mes_engine_ledger(engine), &c, "shopper-1", 9, "personalization", 15, body, &out, &err);
     break;
   case 3:
-    rc = mes_consent_set_preferences(&c, "shopper-1", 9, body, &out, &err);
+    rc = mes_consent_set_preferences(mes_engine_ledger(engine), &c, "shopper-1", 9, body, &out, &err);
     break;
   case 4:
-    rc = mes_rights_patch_preferences(&c, "shopper-1", 9, body, &out, &err);
+    rc = mes_rights_patch_preferences(mes_engine_rights(engine), &c, "shopper-1", 9, body, &out, &err);
     break;
   default:
     rc = mes_engine_restriction_set(engine, NULL, "shopper-1", 9, &rbody, &out, &err);
     break;
   }
-  mes_engine_ctx_done(engine, &c);
+  mes_engine_req_done(engine, &c);
   int status = mes_rc_status(rc);
   if (rc != MES_OK && (status < 400 || status > 499 || !mes_err_text(&err)[0]))
     abort();

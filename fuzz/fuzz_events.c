@@ -36,14 +36,16 @@ static struct {
   struct mes_policy *policy;
   struct mes_master *master;
   struct mes_store *store;
-  struct mes_keycache *keys;
-  struct mes_subjmap *smap;
-  struct mes_ctx ctx;
+  struct mes_subjects *subjects;
+  struct mes_ledger *ledger;
+  struct mes_ingester *ingester;
+  struct mes_req req;
 } fx;
 
 static void cleanup(void) {
-  mes_keycache_free(fx.keys);
-  mes_subjmap_free(fx.smap);
+  mes_ingester_free(fx.ingester);
+  mes_ledger_free(fx.ledger);
+  mes_subjects_free(fx.subjects);
   mes_store_close(fx.store);
   mes_master_free(fx.master);
   mes_policy_free(fx.policy);
@@ -70,7 +72,8 @@ static void die(const char *what, const struct mes_err *err) {
 static void grant(const char *subject, const char *purpose) {
   struct mes_err err = {0};
   json_t *body = json_pack("{s:s}", "status", "granted"), *receipt = NULL;
-  if (!body || mes_consent_record(&fx.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err))
+  if (!body ||
+      mes_consent_record(fx.ledger, &fx.req, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err))
     die("consent", &err);
   json_decref(receipt);
   json_decref(body);
@@ -90,15 +93,12 @@ static void setup_once(void) {
     die("master key", &err);
   if (mes_store_open(fx.dir, MES_STORE_SQLITE, true, &fx.store, &err))
     die("store", &err);
-  if (mes_keycache_new(16, &fx.keys) || mes_subjmap_new(&fx.smap))
-    die("key cache", &err);
-  fx.ctx = (struct mes_ctx){.store = fx.store,
-                            .master = fx.master,
-                            .policy = fx.policy,
-                            .keys = fx.keys,
-                            .smap = fx.smap, /* as the server: subject rows from memory, checked again */
-                            .now_ms = NOW_MS,
-                            .actor = "fuzz"};
+  /* As the server: subject rows from memory (the hints), checked again. */
+  if (mes_subjects_new(fx.store, fx.master, NULL, 16, MES_SUBJMAP_ENTRIES, &fx.subjects) ||
+      mes_ledger_new(fx.store, fx.master, fx.subjects, NULL, &fx.ledger) ||
+      mes_ingester_new(fx.store, fx.master, fx.subjects, fx.ledger, 0, NULL, &fx.ingester))
+    die("handles", &err);
+  fx.req = (struct mes_req){.policy = fx.policy, .now_ms = NOW_MS, .actor = "fuzz"};
   grant("u1", "personalization");
   grant("u2", "ads_retargeting");
   atexit(cleanup);
@@ -115,12 +115,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!fx.store)
     setup_once();
   /* Alternate GPC on the first byte, so that the override path is reached too. */
-  fx.ctx.gpc = size > 0 && (data[0] & 1);
+  fx.req.gpc = size > 0 && (data[0] & 1);
   struct mes_err err = {0};
   json_t *body = NULL, *reply = NULL;
   if (mes_json_parse_object((const char *)data, size, &body, &err))
     return 0;
-  int rc = mes_ingest_batch(&fx.ctx, body, &reply, &err);
+  int rc = mes_ingest_batch(fx.ingester, &fx.req, body, &reply, &err);
   json_decref(body);
   if (rc) {
     /* Bad input is the client's mistake: a 4xx with a code, never a 5xx. */

@@ -34,7 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     atexit(cleanup);
   }
-  struct mes_ctx c = {.policy = policy, .now_ms = 1795208645000LL};
   struct mes_err err;
   mes_err_clear(&err);
   json_t *body = NULL;
@@ -45,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   struct mes_rec_request q;
-  rc = mes_recommend_parse(&c, body, &q, &err);
+  rc = mes_recommend_parse(body, &q, &err);
   if (rc) {
     if (mes_rc_status(rc) != 400 || (err.field[0] && err.field[0] != '/'))
       abort();

@@ -32,8 +32,7 @@ static int setup(void **state) {
   json_t *body = json_pack("{s:s, s:i}", "subject", "alice", "count", 3), *out = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_recommend(f->shop.rec, f->shop.ctx, f->shop.model, body, MES_LANG_EN, &out, NULL, &err),
-                   MES_OK);
+  assert_int_equal(mes_recommend(f->shop.rec, f->shop.req, f->shop.model, body, MES_LANG_EN, &out, NULL, &err), MES_OK);
   json_decref(body);
   json_decref(out);
   mes_recommender_flush(f->shop.rec);
@@ -57,10 +56,10 @@ static int run(void *ud, json_t **out, struct mes_err *err) {
   struct fixture *f = ud;
   struct mes_subject s;
   memset(&s, 0, sizeof s);
-  int rc = mes_subject_resolve(f->shop.ctx, MES_NS_SUBJECT, "alice", 5, false, &s);
+  int rc = mes_subject_resolve(f->shop.subjects, f->shop.req, MES_NS_SUBJECT, "alice", 5, false, &s);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
-  return mes_rights_export(f->shop.ctx, "alice", 5, &s, MES_LANG_PL, out, err);
+  return mes_rights_export(f->shop.rights, f->shop.req, "alice", 5, &s, MES_LANG_PL, out, err);
 }
 
 static void test_export(void **state) {

@@ -74,7 +74,7 @@ static void before(void *ud) {
   struct fixture *f = ud;
   if (f->cold)
     mes_torture_shop_fresh_caches(&f->shop);
-  f->n_events = mes_store_event_count(f->shop.ctx->store);
+  f->n_events = mes_store_event_count(f->shop.store);
 }
 
 static int run(void *ud, json_t **out, struct mes_err *err) {
@@ -84,14 +84,14 @@ static int run(void *ud, json_t **out, struct mes_err *err) {
   if (!rc)
     rc = mes_json_check(body, mes_ingest_body_fields, mes_ingest_n_body_fields, "", err);
   if (!rc)
-    rc = mes_ingest_batch(f->shop.ctx, body, out, err);
+    rc = mes_ingest_batch(f->shop.ingester, f->shop.req, body, out, err);
   json_decref(body);
   return rc;
 }
 
 static const char *after(void *ud, int rc) {
   struct fixture *f = ud;
-  int64_t n = mes_store_event_count(f->shop.ctx->store);
+  int64_t n = mes_store_event_count(f->shop.store);
   if (rc != MES_OK && n != f->n_events) {
     snprintf(f->left, sizeof f->left, "the refused ingestion kept %lld events", (long long)(n - f->n_events));
     return f->left;

@@ -63,7 +63,7 @@ static int run(void *ud, json_t **out, struct mes_err *err) {
   if (!rc)
     rc = mes_json_check(body, mes_recommend_fields, mes_recommend_n_fields, "", err);
   if (!rc)
-    rc = mes_recommend_text(f->shop.rec, f->shop.ctx, f->shop.model, body, MES_LANG_ES, &text, &len, NULL, err);
+    rc = mes_recommend_text(f->shop.rec, f->shop.req, f->shop.model, body, MES_LANG_ES, &text, &len, NULL, err);
   json_decref(body);
   mes_alloc_disarm(); /* the reply is sent as it is; it is read back here only to compare it */
   if (rc)
@@ -80,8 +80,7 @@ static const char *after(void *ud, int rc) {
   mes_recommender_flush(f->shop.rec);
   int64_t n = 0;
   if (f->subject)
-    assert_int_equal(mes_store_impression_purge(f->shop.ctx->store, mes_torture_shop_sid(&f->shop, f->subject), &n),
-                     MES_OK);
+    assert_int_equal(mes_store_impression_purge(f->shop.store, mes_torture_shop_sid(&f->shop, f->subject), &n), MES_OK);
   return NULL;
 }
 

@@ -410,7 +410,8 @@ static void consent(struct mes_torture_shop *s, const char *subject, const char 
   json_t *body = json_pack("{s:s, s:s}", "status", status, "source", "banner"), *receipt = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_consent_record(s->ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
+  int rc =
+      mes_consent_record(s->ledger, s->req, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
   if (rc)
     fail_msg("consent %s/%s: %s (%s)", subject, purpose, mes_rc_code(rc), mes_err_text(&err));
   json_decref(receipt);
@@ -440,24 +441,47 @@ static const char ITEMS[] =
 static const char *const TENTS[] = {"tent-2p", "tent-3p", "tent-4p"};
 static const char *const KIT[] = {"sleeping-bag", "camp-stove", "lantern"};
 
+/* The handles over the catalog, with empty caches of the server's sizes
+ * (a key cache of 64 keys, the hint map, 64 MiB of histories). */
+static void shop_handles(struct mes_torture_shop *s) {
+  struct mes_world *w = s->w;
+  mes_world_master(w);
+  assert_int_equal(mes_subjects_new(w->store, w->master, NULL, 64, MES_SUBJMAP_ENTRIES, &s->subjects), MES_OK);
+  assert_int_equal(mes_ledger_new(w->store, w->master, s->subjects, NULL, &s->ledger), MES_OK);
+  assert_int_equal(mes_ingester_new(w->store, w->master, s->subjects, s->ledger, 64u << 20, NULL, &s->ingester),
+                   MES_OK);
+  assert_int_equal(mes_rights_new(w->store, s->subjects, s->ledger, s->ingester, s->catalog, &s->rights), MES_OK);
+  assert_int_equal(mes_recommender_new(w->store, NULL, s->subjects, s->ledger, s->ingester, s->catalog, &s->rec),
+                   MES_OK);
+}
+
+static void shop_handles_free(struct mes_torture_shop *s) {
+  mes_recommender_free(s->rec); /* writes what is queued */
+  mes_rights_free(s->rights);
+  mes_ingester_free(s->ingester);
+  mes_ledger_free(s->ledger);
+  mes_subjects_free(s->subjects);
+  s->rec = NULL;
+  s->rights = NULL;
+  s->ingester = NULL;
+  s->ledger = NULL;
+  s->subjects = NULL;
+}
+
 void mes_torture_shop_open(struct mes_torture_shop *s, const char *name) {
   memset(s, 0, sizeof *s);
   s->w = calloc(1, sizeof *s->w);
   assert_non_null(s->w);
   mes_world_open(s->w, name, NULL, MES_TORTURE_T0_MS, "torture");
-  s->ctx = &s->w->ctx;
-  assert_int_equal(mes_catalog_index_new(&s->ix), MES_OK);
-  assert_int_equal(mes_histcache_new(64u << 20, &s->hcache), MES_OK);
-  assert_int_equal(mes_subjmap_new(&s->smap), MES_OK);
-  assert_int_equal(mes_recommender_new(s->w->store, NULL, &s->rec), MES_OK);
-  s->ctx->catalog = s->ix;
-  s->ctx->hcache = s->hcache;
-  s->ctx->smap = s->smap;
+  s->store = s->w->store;
+  s->req = &s->w->req;
+  s->catalog = mes_world_catalog(s->w);
+  shop_handles(s);
 
   struct mes_err err;
   mes_err_clear(&err);
   json_t *items = parse(ITEMS), *reply = NULL;
-  assert_int_equal(mes_catalog_post(s->ctx, items, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(s->catalog, s->req, items, &reply, &err), MES_OK);
   json_decref(items);
   json_decref(reply);
 
@@ -498,53 +522,40 @@ void mes_torture_shop_open(struct mes_torture_shop *s, const char *name) {
   consent(s, "carol", "ads_retargeting", "granted");
   event(evs, "carol", "view", "lantern", t0 - 15 * MIN_MS);
   json_t *body = json_pack("{s:o}", "events", evs);
-  assert_int_equal(mes_ingest_batch(s->ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_ingest_batch(s->ingester, s->req, body, &reply, &err), MES_OK);
   assert_int_equal(json_array_size(json_object_get(reply, "errors")), 0);
   json_decref(body);
   json_decref(reply);
 
   json_t *prefs = parse("{\"interests\": [\"camping\"], \"exclude_categories\": [\"wedding-dress\"],"
                         " \"declared\": {\"size\": \"m\"}}");
-  assert_int_equal(mes_consent_set_preferences(s->ctx, "alice", 5, prefs, &reply, &err), MES_OK);
+  assert_int_equal(mes_consent_set_preferences(s->ledger, s->req, "alice", 5, prefs, &reply, &err), MES_OK);
   json_decref(prefs);
   json_decref(reply);
 
   struct mes_model_params p;
   mes_model_params_default(&p);
   p.threads = 1;
-  if (mes_model_train(s->ctx, &p, &s->model, &err))
+  if (mes_model_train(s->ingester, s->req, NULL, &p, &s->model, &err))
     fail_msg("training: %s", mes_err_text(&err));
 }
 
 void mes_torture_shop_fresh_caches(struct mes_torture_shop *s) {
-  mes_keycache_free(s->w->keys);
-  mes_histcache_free(s->hcache);
-  mes_subjmap_free(s->smap);
-  s->w->keys = NULL;
-  s->hcache = NULL;
-  s->smap = NULL;
-  assert_int_equal(mes_keycache_new(64, &s->w->keys), MES_OK);
-  assert_int_equal(mes_histcache_new(64u << 20, &s->hcache), MES_OK);
-  assert_int_equal(mes_subjmap_new(&s->smap), MES_OK);
-  s->ctx->keys = s->w->keys;
-  s->ctx->hcache = s->hcache;
-  s->ctx->smap = s->smap;
+  shop_handles_free(s);
+  shop_handles(s);
 }
 
 int64_t mes_torture_shop_sid(struct mes_torture_shop *s, const char *subject) {
   struct mes_subject subj;
-  int rc = mes_subject_resolve(s->ctx, MES_NS_SUBJECT, subject, strlen(subject), false, &subj);
+  int rc = mes_subject_resolve(s->subjects, s->req, MES_NS_SUBJECT, subject, strlen(subject), false, &subj);
   if (rc)
     fail_msg("subject %s: %s", subject, mes_rc_code(rc));
   return subj.row.id;
 }
 
 void mes_torture_shop_close(struct mes_torture_shop *s) {
-  mes_recommender_free(s->rec);
+  shop_handles_free(s);
   mes_model_unref(s->model);
-  mes_histcache_free(s->hcache);
-  mes_subjmap_free(s->smap);
-  mes_catalog_index_free(s->ix);
   mes_world_close(s->w);
   free(s->w);
   memset(s, 0, sizeof *s);

@@ -37,9 +37,11 @@
 
 #include "base/err.h"
 #include "catalog/catalog.h"
-#include "ingest/histcache.h"
+#include "consent/consent.h"
+#include "ingest/ingest.h"
 #include "model/model.h"
 #include "recommend/recommend.h"
+#include "rights/rights.h"
 #include "subject/subject.h"
 #include "subject/subjmap.h"
 
@@ -78,18 +80,21 @@ void mes_torture_run(const struct mes_torture_op *op);
 /* A small shop most operations run in: the example policy, a store in a
  * temporary directory, a catalog index of a dozen items, consents (granted,
  * denied, ads only), a few hundred events, a trained model and a
- * recommender with its writer thread. The context's caches (keys,
- * histories, subject hints) are the server's; mes_torture_shop_fresh_caches
- * replaces them with empty ones. */
+ * recommender with its writer thread, over handles made as the engine
+ * makes them, with the server's caches (keys, subject hints, histories);
+ * mes_torture_shop_fresh_caches makes them again, with empty ones. */
 struct mes_world; /* tests/unit/world.h */
 struct mes_torture_shop {
   struct mes_world *w;
-  struct mes_ctx *ctx; /* the world's request context, with the caches below */
-  struct mes_catalog_index *ix;
-  struct mes_histcache *hcache;
-  struct mes_subjmap *smap;
-  struct mes_model *model;
+  struct mes_store *store;     /* the world's */
+  const struct mes_req *req;   /* the world's request */
+  struct mes_catalog *catalog; /* the world's, with its index */
+  struct mes_subjects *subjects;
+  struct mes_ledger *ledger;
+  struct mes_ingester *ingester;
+  struct mes_rights *rights;
   struct mes_recommender *rec;
+  struct mes_model *model;
 };
 
 /* `name` goes into the temporary directory's name. Fails the test on error. */

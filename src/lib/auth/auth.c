@@ -315,3 +315,13 @@ void mes_auth_forget_cached(struct mes_auth *a) { cache_clear(a); }
 int mes_auth_sweep(struct mes_auth *a, int64_t now_ms, int64_t *n) {
   return mes_store_token_sweep(a->store, now_ms - MES_AUTH_TOKEN_GRACE_MS, n);
 }
+
+void mes_auth_forget_subject(struct mes_auth *a, int64_t sid) {
+  if (sid <= 0)
+    return;
+  pthread_mutex_lock(&a->mu);
+  for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++)
+    if (a->keys[i].fetched_ms != 0 && a->keys[i].who.subject_token && a->keys[i].who.sid == sid)
+      mes_wipe(&a->keys[i], sizeof a->keys[i]); /* empty: the next use of the token reads the store */
+  pthread_mutex_unlock(&a->mu);
+}

@@ -78,4 +78,8 @@ void mes_auth_forget_cached(struct mes_auth *a);
  * gets how many. */
 int mes_auth_sweep(struct mes_auth *a, int64_t now_ms, int64_t *n);
 
+/* Forgets the cached answers about subject row sid's tokens: their next use
+ * reads the store, where revocation or erasure changed them. */
+void mes_auth_forget_subject(struct mes_auth *a, int64_t sid);
+
 #endif

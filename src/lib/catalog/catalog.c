@@ -111,8 +111,7 @@ static int dedup_categories(const json_t *cats, json_t **out, struct mes_err *er
   return MES_OK;
 }
 
-int mes_catalog_validate(const struct mes_ctx *c, const json_t *item, bool with_id, const char *ptr,
-                         char **doc_out, struct mes_err *err) {
+int mes_catalog_validate(const json_t *item, bool with_id, const char *ptr, char **doc_out, struct mes_err *err) {
   *doc_out = NULL;
   int rc = with_id ? mes_json_check(item, item_with_id_fields, N_OF(item_with_id_fields), ptr, err)
                    : mes_json_check(item, mes_catalog_item_fields, mes_catalog_n_item_fields, ptr, err);
@@ -181,41 +180,44 @@ int64_t mes__catalog_store_version(struct mes_store *st) {
  * took the transaction's changes already (under the store's writer lock, so
  * in the store's order); when the commit fails it may hold a change the
  * store does not, so it is dropped and rebuilt on the next lookup. */
-static int commit_durable(const struct mes_ctx *c, struct mes_err *err) {
+static int commit_durable(struct mes_catalog *cat, struct mes_err *err) {
+  struct mes_store *st = mes__catalog_store(cat);
   uint64_t ticket = 0;
-  int rc = mes_store_tx_commit(c->store, &ticket);
+  int rc = mes_store_tx_commit(st, &ticket);
   if (!rc)
-    rc = mes_store_wait_durable(c->store, ticket);
+    rc = mes_store_wait_durable(st, ticket);
   if (rc)
-    mes__catalog_index_invalidate(c->catalog);
+    mes__catalog_index_invalidate(cat);
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
 
-int mes_catalog_put(const struct mes_ctx *c, const char *id, size_t id_len, const json_t *body, struct mes_err *err) {
+int mes_catalog_put(struct mes_catalog *cat, const struct mes_req *c, const char *id, size_t id_len, const json_t *body,
+                    struct mes_err *err) {
+  struct mes_store *st = mes__catalog_store(cat);
   int rc = check_path_id(id, id_len, err);
   if (rc)
     return rc;
   char *doc;
-  rc = mes_catalog_validate(c, body, false, "", &doc, err);
+  rc = mes_catalog_validate(body, false, "", &doc, err);
   if (rc)
     return rc;
-  rc = mes_store_tx_begin(c->store);
+  rc = mes_store_tx_begin(st);
   if (rc) {
     free(doc);
     return mes_err_set(err, rc, NULL, NULL);
   }
-  int64_t before = mes__catalog_store_version(c->store);
-  rc = mes_store_item_put(c->store, id, doc, c->now_ms);
+  int64_t before = mes__catalog_store_version(st);
+  rc = mes_store_item_put(st, id, doc, c->now_ms);
   if (!rc) {
-    mes__catalog_index_apply(c->catalog, id, doc);
-    mes__catalog_index_advance(c->catalog, before, mes__catalog_store_version(c->store));
+    mes__catalog_index_apply(cat, id, doc);
+    mes__catalog_index_advance(cat, before, mes__catalog_store_version(st));
   }
   free(doc);
   if (rc) {
-    mes_store_tx_rollback(c->store);
+    mes_store_tx_rollback(st);
     return mes_err_set(err, rc, NULL, NULL);
   }
-  return commit_durable(c, err);
+  return commit_durable(cat, err);
 }
 
 static int append_error(json_t *errors, size_t index, const struct mes_err *e) {
@@ -230,8 +232,9 @@ static int append_error(json_t *errors, size_t index, const struct mes_err *e) {
   return MES_OK;
 }
 
-int mes_catalog_upsert(const struct mes_ctx *c, const json_t *items, const char *ptr, size_t base_index,
-                       json_t *errors, size_t *n_upserted, struct mes_err *err) {
+int mes_catalog_upsert(struct mes_catalog *cat, const struct mes_req *c, const json_t *items, const char *ptr,
+                       size_t base_index, json_t *errors, size_t *n_upserted, struct mes_err *err) {
+  struct mes_store *st = mes__catalog_store(cat);
   *n_upserted = 0;
   size_t n = json_array_size(items);
   char **docs = calloc(n ? n : 1, sizeof *docs);
@@ -245,7 +248,7 @@ int mes_catalog_upsert(const struct mes_ctx *c, const json_t *items, const char 
     mes_json_ptr_join(p, sizeof p, ptr, idx);
     struct mes_err ie;
     mes_err_clear(&ie);
-    int vrc = mes_catalog_validate(c, json_array_get(items, i), true, p, &docs[i], &ie);
+    int vrc = mes_catalog_validate(json_array_get(items, i), true, p, &docs[i], &ie);
     if (vrc == MES_ENOMEM) {
       rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
       goto done;
@@ -261,27 +264,27 @@ int mes_catalog_upsert(const struct mes_ctx *c, const json_t *items, const char 
   }
   if (n_valid == 0)
     goto done;
-  rc = mes_store_tx_begin(c->store);
+  rc = mes_store_tx_begin(st);
   if (rc) {
     rc = mes_err_set(err, rc, NULL, NULL);
     goto done;
   }
-  int64_t before = mes__catalog_store_version(c->store);
+  int64_t before = mes__catalog_store_version(st);
   for (size_t i = 0; i < n; i++) {
     if (!docs[i])
       continue;
-    rc = mes_store_item_put(c->store, mes_json_str(json_array_get(items, i), "id", ""), docs[i], c->now_ms);
+    rc = mes_store_item_put(st, mes_json_str(json_array_get(items, i), "id", ""), docs[i], c->now_ms);
     if (rc) {
-      mes_store_tx_rollback(c->store);
+      mes_store_tx_rollback(st);
       rc = mes_err_set(err, rc, NULL, NULL);
       goto done;
     }
   }
   for (size_t i = 0; i < n; i++)
     if (docs[i])
-      mes__catalog_index_apply(c->catalog, mes_json_str(json_array_get(items, i), "id", ""), docs[i]);
-  mes__catalog_index_advance(c->catalog, before, mes__catalog_store_version(c->store));
-  rc = commit_durable(c, err);
+      mes__catalog_index_apply(cat, mes_json_str(json_array_get(items, i), "id", ""), docs[i]);
+  mes__catalog_index_advance(cat, before, mes__catalog_store_version(st));
+  rc = commit_durable(cat, err);
   if (!rc)
     *n_upserted = n_valid;
 done:
@@ -291,7 +294,8 @@ done:
   return rc;
 }
 
-int mes_catalog_post(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err) {
+int mes_catalog_post(struct mes_catalog *cat, const struct mes_req *c, const json_t *body, json_t **reply,
+                     struct mes_err *err) {
   *reply = NULL;
   int rc = mes_json_check(body, mes_catalog_post_fields, mes_catalog_n_post_fields, "", err);
   if (rc)
@@ -303,7 +307,7 @@ int mes_catalog_post(const struct mes_ctx *c, const json_t *body, json_t **reply
   if (!errors)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   size_t n = 0;
-  rc = mes_catalog_upsert(c, items, "/items", 0, errors, &n, err);
+  rc = mes_catalog_upsert(cat, c, items, "/items", 0, errors, &n, err);
   if (rc) {
     json_decref(errors);
     return rc;
@@ -312,30 +316,31 @@ int mes_catalog_post(const struct mes_ctx *c, const json_t *body, json_t **reply
   return *reply ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
 }
 
-int mes_catalog_delete(const struct mes_ctx *c, const char *id, size_t id_len, struct mes_err *err) {
+int mes_catalog_delete(struct mes_catalog *cat, const char *id, size_t id_len, struct mes_err *err) {
+  struct mes_store *st = mes__catalog_store(cat);
   int rc = check_path_id(id, id_len, err);
   if (rc)
     return rc;
-  rc = mes_store_tx_begin(c->store);
+  rc = mes_store_tx_begin(st);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
-  int64_t before = mes__catalog_store_version(c->store);
-  rc = mes_store_item_delete(c->store, id);
+  int64_t before = mes__catalog_store_version(st);
+  rc = mes_store_item_delete(st, id);
   if (rc) {
-    mes_store_tx_rollback(c->store);
+    mes_store_tx_rollback(st);
     if (rc == MES_ENOT_FOUND)
       return mes_err_set(err, rc, NULL, "No item has this id.");
     return mes_err_set(err, rc, NULL, NULL);
   }
-  mes__catalog_index_remove(c->catalog, id);
-  mes__catalog_index_advance(c->catalog, before, mes__catalog_store_version(c->store));
-  return commit_durable(c, err);
+  mes__catalog_index_remove(cat, id);
+  mes__catalog_index_advance(cat, before, mes__catalog_store_version(st));
+  return commit_durable(cat, err);
 }
 
 /* ---------------------------------------------------------------- reads */
 
 /* Parses a stored document and adds "id" and "sensitive". New reference or NULL. */
-static json_t *present(const struct mes_ctx *c, const char *id, const char *doc) {
+static json_t *present(const struct mes_req *c, const char *id, const char *doc) {
   json_t *o = json_loads(doc, 0, NULL);
   if (!json_is_object(o)) {
     json_decref(o);
@@ -356,13 +361,15 @@ static json_t *present(const struct mes_ctx *c, const char *id, const char *doc)
   return o;
 }
 
-int mes_catalog_get(const struct mes_ctx *c, const char *id, size_t id_len, json_t **out, struct mes_err *err) {
+int mes_catalog_get(struct mes_catalog *cat, const struct mes_req *c, const char *id, size_t id_len, json_t **out,
+                    struct mes_err *err) {
+  struct mes_store *st = mes__catalog_store(cat);
   *out = NULL;
   int rc = check_path_id(id, id_len, err);
   if (rc)
     return rc;
   char *doc = NULL;
-  rc = mes_store_item_get(c->store, id, &doc);
+  rc = mes_store_item_get(st, id, &doc);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "No item has this id.");
   if (rc)
@@ -372,10 +379,11 @@ int mes_catalog_get(const struct mes_ctx *c, const char *id, size_t id_len, json
   return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
 }
 
-int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, json_t **out) {
+int mes_catalog_item_categories(struct mes_catalog *cat, const char *id, json_t **out) {
+  struct mes_store *st = mes__catalog_store(cat);
   *out = NULL;
   char *doc = NULL;
-  int rc = mes_store_item_get(c->store, id, &doc);
+  int rc = mes_store_item_get(st, id, &doc);
   if (rc)
     return rc;
   json_t *o = json_loads(doc, 0, NULL);
@@ -391,7 +399,7 @@ int mes_catalog_item_categories(const struct mes_ctx *c, const char *id, json_t 
 }
 
 struct page {
-  const struct mes_ctx *c;
+  const struct mes_req *c;
   json_t *items;
   int want; /* items the page shows; one more is fetched to know whether a next page exists */
   int got;
@@ -416,7 +424,9 @@ static int page_cb(void *ud, const char *id, const char *doc) {
   return 0;
 }
 
-int mes_catalog_list(const struct mes_ctx *c, int limit, const char *cursor, json_t **out, struct mes_err *err) {
+int mes_catalog_list(struct mes_catalog *cat, const struct mes_req *c, int limit, const char *cursor, json_t **out,
+                     struct mes_err *err) {
+  struct mes_store *st = mes__catalog_store(cat);
   *out = NULL;
   if (limit < 1 || limit > MES_CATALOG_PAGE_MAX)
     return mes_err_set(err, MES_EOUT_OF_RANGE, "/query/limit", "limit must be between 1 and %d.", MES_CATALOG_PAGE_MAX);
@@ -429,7 +439,7 @@ int mes_catalog_list(const struct mes_ctx *c, int limit, const char *cursor, jso
   struct page pg = {.c = c, .items = json_array(), .want = limit};
   if (!pg.items)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  int rc = mes_store_item_list(c->store, cursor ? after : NULL, limit + 1, page_cb, &pg);
+  int rc = mes_store_item_list(st, cursor ? after : NULL, limit + 1, page_cb, &pg);
   if (rc || pg.failed) {
     json_decref(pg.items);
     return mes_err_set(err, rc ? rc : MES_ENOMEM, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * catalog/index — the in-memory catalog index (see catalog.h, "index"): an
+ * catalog/index — the catalog handle's in-memory index (see catalog.h, "index"): an
  * open-addressing hash table from item id to availability, interned category
  * names and titles per language, under a read-write lock split in shards.
  *
@@ -74,8 +74,9 @@ struct shard {
   _Alignas(64) pthread_rwlock_t lock;
 };
 
-struct mes_catalog_index {
+struct mes_catalog {
   struct shard shards[N_SHARDS]; /* first: aligned as the allocation is */
+  struct mes_store *store;       /* borrowed: the catalog's items */
   bool built;
   int64_t version; /* the store's catalog version the table reflects, when built */
   struct slot *slots;
@@ -91,7 +92,7 @@ static const char *ent_id(const struct ent *e) {
   return e->data;
 }
 
-static void table_clear(struct mes_catalog_index *ix) {
+static void table_clear(struct mes_catalog *ix) {
   for (size_t i = 0; i < ix->n_slots; i++)
     free(ix->slots[i].e);
   free(ix->slots);
@@ -106,34 +107,35 @@ static void table_clear(struct mes_catalog_index *ix) {
 /* The shard of the calling thread: pthread_self() is the address of the
  * thread's descriptor, distinct per live thread; a multiplicative hash
  * spreads its high bits over the shards. */
-static size_t rd_lock(struct mes_catalog_index *ix) {
+static size_t rd_lock(struct mes_catalog *ix) {
   uint64_t t = (uint64_t)(uintptr_t)pthread_self() * 0x9E3779B97F4A7C15ull;
   size_t k = (size_t)(t >> 60) & (N_SHARDS - 1);
   pthread_rwlock_rdlock(&ix->shards[k].lock);
   return k;
 }
 
-static void rd_unlock(struct mes_catalog_index *ix, size_t k) {
+static void rd_unlock(struct mes_catalog *ix, size_t k) {
   pthread_rwlock_unlock(&ix->shards[k].lock);
 }
 
-static void wr_lock(struct mes_catalog_index *ix) {
+static void wr_lock(struct mes_catalog *ix) {
   for (size_t k = 0; k < N_SHARDS; k++)
     pthread_rwlock_wrlock(&ix->shards[k].lock);
 }
 
-static void wr_unlock(struct mes_catalog_index *ix) {
+static void wr_unlock(struct mes_catalog *ix) {
   for (size_t k = N_SHARDS; k-- > 0;)
     pthread_rwlock_unlock(&ix->shards[k].lock);
 }
 
-int mes_catalog_index_new(struct mes_catalog_index **out) {
+int mes_catalog_new(struct mes_store *st, struct mes_catalog **out) {
   *out = NULL;
-  size_t size = (sizeof(struct mes_catalog_index) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
-  struct mes_catalog_index *ix = aligned_alloc(64, size);
+  size_t size = (sizeof(struct mes_catalog) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+  struct mes_catalog *ix = aligned_alloc(64, size);
   if (!ix)
     return MES_ENOMEM;
   memset(ix, 0, size);
+  ix->store = st;
   for (size_t k = 0; k < N_SHARDS; k++) {
     if (pthread_rwlock_init(&ix->shards[k].lock, NULL)) {
       while (k-- > 0)
@@ -146,7 +148,9 @@ int mes_catalog_index_new(struct mes_catalog_index **out) {
   return MES_OK;
 }
 
-void mes_catalog_index_free(struct mes_catalog_index *ix) {
+struct mes_store *mes__catalog_store(const struct mes_catalog *ix) { return ix->store; }
+
+void mes_catalog_free(struct mes_catalog *ix) {
   if (!ix)
     return;
   table_clear(ix);
@@ -163,7 +167,7 @@ void mes_catalog_index_free(struct mes_catalog_index *ix) {
 /* The slot holding id (len bytes, hash h), or the empty slot that ends its
  * probe run (where it would go). Needs a table (n_slots > 0) and the lock,
  * read or write. */
-static struct slot *slot_of(const struct mes_catalog_index *ix, const char *id, size_t len, uint64_t h) {
+static struct slot *slot_of(const struct mes_catalog *ix, const char *id, size_t len, uint64_t h) {
   size_t mask = ix->n_slots - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     struct slot *s = &ix->slots[i];
@@ -173,7 +177,7 @@ static struct slot *slot_of(const struct mes_catalog_index *ix, const char *id, 
 }
 
 /* Doubles the table (or makes the first one), re-placing every entry. */
-static int grow(struct mes_catalog_index *ix) {
+static int grow(struct mes_catalog *ix) {
   size_t ns = ix->n_slots ? ix->n_slots * 2 : INITIAL_SLOTS;
   struct slot *slots = calloc(ns, sizeof *slots);
   if (!slots)
@@ -196,7 +200,7 @@ static int grow(struct mes_catalog_index *ix) {
 /* Empties slot s (write lock held) and closes the gap: each later entry of
  * the probe run moves back into the hole unless its home slot lies
  * cyclically after the hole (it would then be found before reaching it). */
-static void slot_remove(struct mes_catalog_index *ix, struct slot *s) {
+static void slot_remove(struct mes_catalog *ix, struct slot *s) {
   size_t mask = ix->n_slots - 1;
   size_t hole = (size_t)(s - ix->slots);
   free(s->e);
@@ -213,7 +217,7 @@ static void slot_remove(struct mes_catalog_index *ix, struct slot *s) {
 }
 
 /* Index of the interned name, adding it; -1 when out of memory. */
-static int intern(struct mes_catalog_index *ix, const char *name) {
+static int intern(struct mes_catalog *ix, const char *name) {
   for (size_t i = 0; i < ix->n_names; i++)
     if (strcmp(ix->names[i], name) == 0)
       return (int)i;
@@ -243,7 +247,7 @@ static int title_slot(const char *lang) {
 }
 
 /* Builds a new entry (one allocation) from a stored document. */
-static int ent_from_doc(struct mes_catalog_index *ix, const char *id, const char *doc, struct ent **out) {
+static int ent_from_doc(struct mes_catalog *ix, const char *id, const char *doc, struct ent **out) {
   *out = NULL;
   size_t id_len = strlen(id);
   if (id_len > UINT32_MAX / 2)
@@ -323,7 +327,7 @@ done:
 
 /* Puts e (taken over on success) in the table (write lock held), replacing
  * an entry of the same id. */
-static int table_put(struct mes_catalog_index *ix, struct ent *e) {
+static int table_put(struct mes_catalog *ix, struct ent *e) {
   if ((ix->n_items + 1) * 2 > ix->n_slots && grow(ix))
     return MES_ENOMEM;
   uint64_t h = mes_hash_bytes(ent_id(e), e->id_len);
@@ -339,7 +343,7 @@ static int table_put(struct mes_catalog_index *ix, struct ent *e) {
 /* ---------------------------------------------------------------- build */
 
 struct build {
-  struct mes_catalog_index *ix;
+  struct mes_catalog *ix;
   int rc;
 };
 
@@ -354,7 +358,8 @@ static int build_cb(void *ud, const char *id, const char *doc) {
 
 /* Builds the table (when no other thread did meanwhile). Called without the
  * index lock; takes the store's writer lock, then the index's. */
-static int build(struct mes_catalog_index *ix, struct mes_store *st) {
+static int build(struct mes_catalog *ix) {
+  struct mes_store *st = ix->store;
   int rc = mes_store_tx_begin(st);
   if (rc)
     return rc;
@@ -386,12 +391,12 @@ static int build(struct mes_catalog_index *ix, struct mes_store *st) {
  * ix->built may still be false (a failed commit invalidated the index between
  * the build and this read: the caller then answers as if the item were
  * absent, as before the build). */
-static int read_built(struct mes_catalog_index *ix, struct mes_store *st, size_t *shard) {
+static int read_built(struct mes_catalog *ix, size_t *shard) {
   *shard = rd_lock(ix);
   if (ix->built)
     return MES_OK;
   rd_unlock(ix, *shard);
-  int rc = build(ix, st);
+  int rc = build(ix);
   if (rc)
     return rc;
   *shard = rd_lock(ix);
@@ -400,9 +405,7 @@ static int read_built(struct mes_catalog_index *ix, struct mes_store *st, size_t
 
 /* ---------------------------------------------------------------- writes (catalog_int.h) */
 
-void mes__catalog_index_apply(struct mes_catalog_index *ix, const char *id, const char *doc) {
-  if (!ix)
-    return;
+void mes__catalog_index_apply(struct mes_catalog *ix, const char *id, const char *doc) {
   wr_lock(ix);
   if (ix->built) {
     struct ent *e = NULL;
@@ -414,9 +417,7 @@ void mes__catalog_index_apply(struct mes_catalog_index *ix, const char *id, cons
   wr_unlock(ix);
 }
 
-void mes__catalog_index_remove(struct mes_catalog_index *ix, const char *id) {
-  if (!ix)
-    return;
+void mes__catalog_index_remove(struct mes_catalog *ix, const char *id) {
   wr_lock(ix);
   if (ix->built) {
     size_t len = strlen(id);
@@ -427,17 +428,13 @@ void mes__catalog_index_remove(struct mes_catalog_index *ix, const char *id) {
   wr_unlock(ix);
 }
 
-void mes__catalog_index_invalidate(struct mes_catalog_index *ix) {
-  if (!ix)
-    return;
+void mes__catalog_index_invalidate(struct mes_catalog *ix) {
   wr_lock(ix);
   table_clear(ix);
   wr_unlock(ix);
 }
 
-void mes__catalog_index_advance(struct mes_catalog_index *ix, int64_t before, int64_t after) {
-  if (!ix)
-    return;
+void mes__catalog_index_advance(struct mes_catalog *ix, int64_t before, int64_t after) {
   wr_lock(ix);
   if (ix->built) {
     if (before >= 0 && after >= before && ix->version == before)
@@ -448,9 +445,7 @@ void mes__catalog_index_advance(struct mes_catalog_index *ix, int64_t before, in
   wr_unlock(ix);
 }
 
-int mes_catalog_index_refresh(struct mes_catalog_index *ix, struct mes_store *st) {
-  if (!ix || !st)
-    return MES_OK;
+int mes_catalog_refresh(struct mes_catalog *ix) {
   size_t k = rd_lock(ix);
   bool built = ix->built;
   int64_t mine = ix->version;
@@ -460,7 +455,7 @@ int mes_catalog_index_refresh(struct mes_catalog_index *ix, struct mes_store *st
   /* Outside any transaction: what is durable. This process's own writes
    * move ix->version first (inside their transaction), so only a version
    * ahead of it is someone else's. */
-  int64_t v = mes__catalog_store_version(st);
+  int64_t v = mes__catalog_store_version(ix->store);
   if (v < 0)
     return MES_ESTORE;
   if (v > mine) {
@@ -474,7 +469,7 @@ int mes_catalog_index_refresh(struct mes_catalog_index *ix, struct mes_store *st
 
 /* ---------------------------------------------------------------- reads */
 
-static void fill_entry(const struct mes_catalog_index *ix, const struct ent *e, struct mes_catalog_entry *out) {
+static void fill_entry(const struct mes_catalog *ix, const struct ent *e, struct mes_catalog_entry *out) {
   out->available = e->available;
   out->n_cats = e->n_cats;
   for (size_t i = 0; i < e->n_cats; i++)
@@ -482,15 +477,14 @@ static void fill_entry(const struct mes_catalog_index *ix, const struct ent *e, 
 }
 
 /* The entry of id (read lock held, index built), or NULL. */
-static const struct ent *find(const struct mes_catalog_index *ix, const char *id, size_t len) {
+static const struct ent *find(const struct mes_catalog *ix, const char *id, size_t len) {
   return ix->built ? slot_of(ix, id, len, mes_hash_bytes(id, len))->e : NULL;
 }
 
-int mes_catalog_index_lookup(struct mes_catalog_index *ix, struct mes_store *st, const char *id, size_t len,
-                             struct mes_catalog_entry *out) {
+int mes_catalog_lookup(struct mes_catalog *ix, const char *id, size_t len, struct mes_catalog_entry *out) {
   memset(out, 0, sizeof *out);
   size_t shard;
-  int rc = read_built(ix, st, &shard);
+  int rc = read_built(ix, &shard);
   if (rc)
     return rc;
   const struct ent *e = find(ix, id, len);
@@ -500,14 +494,14 @@ int mes_catalog_index_lookup(struct mes_catalog_index *ix, struct mes_store *st,
   return e ? MES_OK : MES_ENOT_FOUND;
 }
 
-/* Lookups in flight at once in mes_catalog_index_lookup_many: enough to
+/* Lookups in flight at once in mes_catalog_lookup_many: enough to
  * overlap the slot and entry misses of several items. */
 #define MANY_AHEAD 16
 
-int mes_catalog_index_lookup_many(struct mes_catalog_index *ix, struct mes_store *st, const char *const *ids,
-                                  const size_t *lens, size_t n, struct mes_catalog_entry *out, bool *found) {
+int mes_catalog_lookup_many(struct mes_catalog *ix, const char *const *ids, const size_t *lens, size_t n,
+                            struct mes_catalog_entry *out, bool *found) {
   size_t shard;
-  int rc = read_built(ix, st, &shard);
+  int rc = read_built(ix, &shard);
   if (rc)
     return rc;
   size_t mask = ix->n_slots - 1;
@@ -550,12 +544,11 @@ static void copy_utf8(char *out, size_t cap, const char *s) {
   out[n] = '\0';
 }
 
-int mes_catalog_index_title(struct mes_catalog_index *ix, struct mes_store *st, const char *id, size_t len,
-                            enum mes_lang l, char *out, size_t cap) {
+int mes_catalog_title(struct mes_catalog *ix, const char *id, size_t len, enum mes_lang l, char *out, size_t cap) {
   if (cap)
     out[0] = '\0';
   size_t shard;
-  int rc = read_built(ix, st, &shard);
+  int rc = read_built(ix, &shard);
   if (rc)
     return rc;
   const struct ent *e = find(ix, id, len);
@@ -571,10 +564,9 @@ int mes_catalog_index_title(struct mes_catalog_index *ix, struct mes_store *st, 
   return e ? MES_OK : MES_ENOT_FOUND;
 }
 
-int mes_catalog_index_each(struct mes_catalog_index *ix, struct mes_store *st, size_t max, mes_catalog_index_cb cb,
-                           void *ud) {
+int mes_catalog_each(struct mes_catalog *ix, size_t max, mes_catalog_each_cb cb, void *ud) {
   size_t shard;
-  int rc = read_built(ix, st, &shard);
+  int rc = read_built(ix, &shard);
   if (rc)
     return rc;
   size_t n = 0;
@@ -591,7 +583,7 @@ int mes_catalog_index_each(struct mes_catalog_index *ix, struct mes_store *st, s
   return MES_OK;
 }
 
-size_t mes_catalog_index_size(struct mes_catalog_index *ix) {
+size_t mes_catalog_size(struct mes_catalog *ix) {
   size_t k = rd_lock(ix);
   size_t n = ix->built ? ix->n_items : 0;
   rd_unlock(ix, k);

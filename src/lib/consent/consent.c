@@ -50,6 +50,24 @@ int mes__consent_commit(struct mes_store *st, struct mes_err *err) {
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
 
+/* ------------------------------------------------------------ the handle */
+
+int mes_ledger_new(struct mes_store *st, const struct mes_master *master, struct mes_subjects *subjects,
+                   const struct mes_log *log, struct mes_ledger **out) {
+  *out = NULL;
+  struct mes_ledger *lg = calloc(1, sizeof *lg);
+  if (!lg)
+    return MES_ENOMEM;
+  lg->store = st;
+  lg->master = master;
+  lg->subjects = subjects;
+  lg->log = log;
+  *out = lg;
+  return MES_OK;
+}
+
+void mes_ledger_free(struct mes_ledger *lg) { free(lg); }
+
 uint32_t mes_consent_gpc_mask(const struct mes_policy *p) {
   uint32_t mask = 0;
   for (size_t i = 0; i < p->n_purposes && i < MES_MAX_PURPOSES; i++)
@@ -58,15 +76,15 @@ uint32_t mes_consent_gpc_mask(const struct mes_policy *p) {
   return mask;
 }
 
-uint32_t mes_consent_effective(const struct mes_ctx *c, uint32_t granted) {
+uint32_t mes_consent_effective(const struct mes_req *c, uint32_t granted) {
   return c->gpc ? granted & ~mes_consent_gpc_mask(c->policy) : granted;
 }
 
-bool mes_consent_gpc_overrides(const struct mes_ctx *c, uint32_t granted) {
+bool mes_consent_gpc_overrides(const struct mes_req *c, uint32_t granted) {
   return c->gpc && (granted & mes_consent_gpc_mask(c->policy)) != 0;
 }
 
-static const char *policy_version(const struct mes_ctx *c) {
+static const char *policy_version(const struct mes_req *c) {
   return c->policy->version && c->policy->version[0] ? c->policy->version : "unversioned";
 }
 
@@ -91,7 +109,7 @@ void mes_receipt_id(char out[MES_RECEIPT_ID_CAP]) {
 }
 
 /* The receipt without its signature: a new object, or NULL when out of memory. */
-static json_t *receipt_new(const struct mes_ctx *c, const struct receipt_in *in) {
+static json_t *receipt_new(const struct mes_req *c, const struct receipt_in *in) {
   char rid[MES_RECEIPT_ID_CAP];
   char ts[32];
   mes_receipt_id(rid);
@@ -108,13 +126,13 @@ static json_t *receipt_new(const struct mes_ctx *c, const struct receipt_in *in)
   return r;
 }
 
-int mes_receipt_sign(const struct mes_ctx *c, json_t *r) {
+int mes_receipt_sign(struct mes_ledger *lg, json_t *r) {
   char *canon = mes_json_canonical(r);
   if (!canon)
     return MES_ENOMEM;
   uint8_t sig[MES_SIG_BYTES];
   char b64[SIG_B64_CAP];
-  mes_sign(c->master, canon, strlen(canon), sig);
+  mes_sign(lg->master, canon, strlen(canon), sig);
   free(canon);
   if (!mes_base64(sig, sizeof sig, b64, sizeof b64))
     return MES_EINTERNAL;
@@ -126,8 +144,8 @@ int mes_receipt_sign(const struct mes_ctx *c, json_t *r) {
  * mask (and purges on withdrawal). Inside the caller's transaction. *out (when
  * non-NULL) receives the receipt, new.
  */
-static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const struct receipt_in *in, json_t **out,
-                          struct mes_err *err) {
+static int append_receipt(struct mes_ledger *lg, const struct mes_req *c, struct mes_subject *s,
+                          const struct receipt_in *in, json_t **out, struct mes_err *err) {
   int rc;
   char *text = NULL;
   uint8_t *sealed = NULL;
@@ -137,7 +155,7 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
     rc = MES_ENOMEM;
     goto error;
   }
-  rc = mes_receipt_sign(c, r);
+  rc = mes_receipt_sign(lg, r);
   if (rc)
     goto error;
   text = mes_json_canonical(r);
@@ -145,7 +163,7 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
     rc = MES_ENOMEM;
     goto error;
   }
-  rc = mes_subject_seal(c, s->row.id, "consent", text, strlen(text), &sealed, &sealed_len);
+  rc = mes_subject_seal(lg->subjects, s->row.id, "consent", text, strlen(text), &sealed, &sealed_len);
   if (rc)
     goto error;
   struct mes_consent_row row = {.sid = s->row.id,
@@ -154,7 +172,7 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
                                 .ts_ms = c->now_ms,
                                 .sealed = sealed,
                                 .sealed_len = sealed_len};
-  rc = mes_store_consent_append(c->store, &row);
+  rc = mes_store_consent_append(lg->store, &row);
   if (rc)
     goto error;
 
@@ -162,18 +180,18 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
   uint32_t before = s->row.granted;
   uint32_t after = in->granted ? before | bit : before & ~bit;
   if (after != before) {
-    rc = mes_store_subject_set_granted(c->store, s->row.id, after);
+    rc = mes_store_subject_set_granted(lg->store, s->row.id, after);
     if (rc)
       goto error;
     /* Ingestion's hint of this row is stale now (and would be if this tx
      * rolled back): dropped, it is read again at the next event. A hint
      * only: ingestion re-reads the row under the write lock anyway. */
-    mes_subjmap_forget(c->smap, s->pn);
+    mes_subject_hint_forget(lg->subjects, s->pn);
   }
   if ((before & bit) && !in->granted) {
     /* Withdrawal: what was kept only for this purpose goes now, in this tx. */
     int64_t n_purged = 0;
-    rc = mes_store_event_purge_purposes(c->store, s->row.id, after, &n_purged);
+    rc = mes_store_event_purge_purposes(lg->store, s->row.id, after, &n_purged);
     if (rc)
       goto error;
     /* Impressions are kept only to cap how often a person sees an item in
@@ -183,9 +201,9 @@ static int append_receipt(const struct mes_ctx *c, struct mes_subject *s, const 
       serving |= mes_policy_channel_purposes(c->policy, (enum mes_channel)ch);
     int64_t n_imps = 0;
     if ((bit & serving) && !(after & serving) &&
-        (rc = mes_store_impression_purge(c->store, s->row.id, &n_imps)) != MES_OK)
+        (rc = mes_store_impression_purge(lg->store, s->row.id, &n_imps)) != MES_OK)
       goto error;
-    mes_log(c->log, MES_LOG_INFO, "consent: %s withdrew %s (%s), %lld events and %lld impressions purged",
+    mes_log(lg->log, MES_LOG_INFO, "consent: %s withdrew %s (%s), %lld events and %lld impressions purged",
             s->pn_hex, c->policy->purposes[in->purpose].name, in->source, (long long)n_purged, (long long)n_imps);
   }
   s->row.granted = after;
@@ -206,8 +224,9 @@ error:
 
 /* ------------------------------------------------------------ recording */
 
-int mes_consent_record(const struct mes_ctx *c, const char *subject_id, size_t id_len, const char *purpose,
-                       size_t purpose_len, const json_t *body, json_t **receipt, struct mes_err *err) {
+int mes_consent_record(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                       const char *purpose, size_t purpose_len, const json_t *body, json_t **receipt,
+                       struct mes_err *err) {
   *receipt = NULL;
   int rc = mes__consent_check_subject(subject_id, id_len, err);
   if (rc)
@@ -239,22 +258,22 @@ int mes_consent_record(const struct mes_ctx *c, const char *subject_id, size_t i
                           .policy_version = mes_json_str(body, "policy_version", policy_version(c)),
                           .over_gpc = against_gpc};
 
-  rc = mes_store_tx_begin(c->store);
+  rc = mes_store_tx_begin(lg->store);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
   struct mes_subject s;
-  rc = mes_subject_resolve(c, MES_NS_SUBJECT, subject_id, id_len, true, &s);
+  rc = mes_subject_resolve(lg->subjects, c, MES_NS_SUBJECT, subject_id, id_len, true, &s);
   if (rc) {
-    mes_store_tx_rollback(c->store);
+    mes_store_tx_rollback(lg->store);
     return mes_err_set(err, rc, NULL, NULL);
   }
   json_t *r = NULL;
-  rc = append_receipt(c, &s, &in, &r, err);
+  rc = append_receipt(lg, c, &s, &in, &r, err);
   if (rc) {
-    mes_store_tx_rollback(c->store);
+    mes_store_tx_rollback(lg->store);
     return rc;
   }
-  rc = mes__consent_commit(c->store, err);
+  rc = mes__consent_commit(lg->store, err);
   if (rc) {
     json_decref(r);
     return rc;
@@ -267,7 +286,8 @@ int mes_consent_record(const struct mes_ctx *c, const char *subject_id, size_t i
 
 /* Walks a subject's ledger, oldest first, unsealing each receipt. */
 struct ledger_walk {
-  const struct mes_ctx *c;
+  struct mes_ledger *lg;
+  const struct mes_req *c;
   uint32_t only; /* purposes whose rows are unsealed (all bits: every row) */
   bool granted_only;
   int (*visit)(struct ledger_walk *w, const struct mes_consent_row *row, json_t *receipt); /* borrows receipt */
@@ -283,7 +303,7 @@ static int ledger_cb(void *ud, const struct mes_consent_row *row) {
     return w->visit(w, row, NULL);
   char *text = NULL;
   size_t len = 0;
-  w->rc = mes_subject_unseal(w->c, row->sid, "consent", row->sealed, row->sealed_len, &text, &len);
+  w->rc = mes_subject_unseal(w->lg->subjects, row->sid, "consent", row->sealed, row->sealed_len, &text, &len);
   if (w->rc)
     return 1;
   json_t *receipt = json_loadb(text, len, 0, NULL);
@@ -297,10 +317,11 @@ static int ledger_cb(void *ud, const struct mes_consent_row *row) {
   return stop;
 }
 
-static int ledger_walk(const struct mes_ctx *c, int64_t sid, struct ledger_walk *w) {
+static int ledger_walk(struct mes_ledger *lg, const struct mes_req *c, int64_t sid, struct ledger_walk *w) {
+  w->lg = lg;
   w->c = c;
   w->rc = MES_OK;
-  int rc = mes_store_consent_list(c->store, sid, ledger_cb, w);
+  int rc = mes_store_consent_list(lg->store, sid, ledger_cb, w);
   return rc ? rc : w->rc;
 }
 
@@ -315,15 +336,15 @@ static int visit_over_gpc(struct ledger_walk *w, const struct mes_consent_row *r
   return 0;
 }
 
-int mes_consent_note_gpc(const struct mes_ctx *c, const char *subject_id, size_t id_len, struct mes_subject *s,
-                         struct mes_err *err) {
+int mes_consent_note_gpc(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                         struct mes_subject *s, struct mes_err *err) {
   if (!c->gpc)
     return MES_OK;
   int rc = mes__consent_check_subject(subject_id, id_len, err);
   if (rc)
     return rc;
   struct mes_subject_row row;
-  rc = mes_store_subject_find(c->store, s->pn, &row);
+  rc = mes_store_subject_find(lg->store, s->pn, &row);
   if (rc == MES_ENOT_FOUND)
     return MES_OK; /* erased meanwhile: nothing left to override */
   if (rc)
@@ -337,7 +358,7 @@ int mes_consent_note_gpc(const struct mes_ctx *c, const char *subject_id, size_t
    * signal and chose otherwise on the brand's page. */
   uint32_t confirmed = 0;
   struct ledger_walk w = {.only = overridden, .granted_only = true, .visit = visit_over_gpc, .ud = &confirmed};
-  rc = ledger_walk(c, row.id, &w);
+  rc = ledger_walk(lg, c, row.id, &w);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
   overridden &= ~confirmed;
@@ -351,7 +372,7 @@ int mes_consent_note_gpc(const struct mes_ctx *c, const char *subject_id, size_t
                             .granted = false,
                             .source = SOURCE_GPC,
                             .policy_version = policy_version(c)};
-    rc = append_receipt(c, s, &in, NULL, err);
+    rc = append_receipt(lg, c, s, &in, NULL, err);
     if (rc)
       return rc;
   }
@@ -379,14 +400,14 @@ static int visit_history(struct ledger_walk *w, const struct mes_consent_row *ro
   return 0;
 }
 
-int mes_consent_get(const struct mes_ctx *c, const char *subject_id, size_t id_len, json_t **out,
-                    struct mes_err *err) {
+int mes_consent_get(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                    json_t **out, struct mes_err *err) {
   *out = NULL;
   int rc = mes__consent_check_subject(subject_id, id_len, err);
   if (rc)
     return rc;
   struct mes_subject s;
-  rc = mes_subject_resolve(c, MES_NS_SUBJECT, subject_id, id_len, false, &s);
+  rc = mes_subject_resolve(lg->subjects, c, MES_NS_SUBJECT, subject_id, id_len, false, &s);
   if (rc && rc != MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, NULL);
   bool known = rc == MES_OK;
@@ -402,7 +423,7 @@ int mes_consent_get(const struct mes_ctx *c, const char *subject_id, size_t id_l
   }
   if (known) {
     struct ledger_walk w = {.only = UINT32_MAX, .visit = visit_history, .ud = &h};
-    rc = ledger_walk(c, s.row.id, &w);
+    rc = ledger_walk(lg, c, s.row.id, &w);
     if (rc)
       goto error;
   }

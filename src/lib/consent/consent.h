@@ -18,7 +18,7 @@
  * purges, in the same transaction, the subject's events that no purpose still
  * granted needs.
  *
- * Global Privacy Control (Sec-GPC: 1, ctx->gpc): such a request counts as a
+ * Global Privacy Control (Sec-GPC: 1, the request's gpc): such a request counts as a
  * denial of every purpose marked `gpc: honored`. Ingestion and serving apply
  * it with mes_consent_effective, and record with mes_consent_note_gpc the
  * first time it overrides an earlier grant. A grant given over GPC
@@ -30,8 +30,11 @@
  *   {"interests": [category...], "exclude_categories": [category...],
  *    "declared": {name: bool|string|number}}
  *
- * Every function takes a request context (borrowed, see subject.h) whose
- * policy snapshot names the purposes. Errors fill err with the
+ * The ledger is a handle, struct mes_ledger, made once (by the engine) over
+ * the store, the master key that signs receipts and the subject registry
+ * (all borrowed). The functions take it, and those that depend on the
+ * request the request too (struct mes_req, policy/policy.h), whose policy
+ * snapshot names the purposes. Errors fill err with the
  * contract's code, sentence and JSON pointer; on error nothing was written.
  * Thread-safe as the store is. Subject ids are id_len bytes, not necessarily
  * NUL-terminated, checked here by the id rule (base/id.h).
@@ -47,6 +50,14 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "subject/subject.h"
+
+struct mes_ledger;
+
+/* *out is new: free with mes_ledger_free. st, master, subjects and log (may
+ * be NULL) are borrowed and must outlive it. MES_ENOMEM. */
+int mes_ledger_new(struct mes_store *st, const struct mes_master *master, struct mes_subjects *subjects,
+                   const struct mes_log *log, struct mes_ledger **out);
+void mes_ledger_free(struct mes_ledger *lg); /* NULL-safe */
 
 #define MES_CONSENT_PREF_MAX_IDS 256     /* entries of "interests" and of "exclude_categories" */
 #define MES_CONSENT_PREF_MAX_DECLARED 32 /* keys of "declared" */
@@ -65,13 +76,14 @@ extern const size_t mes_consent_pref_n_fields;
  * "source": id (default "api"), "policy_version": id (default the policy's
  * version), "confirm_over_gpc": bool}. The subject is created when unknown.
  * Durable before returning. *receipt is new (json_decref it): the signed
- * receipt. recorded_by is ctx->actor.
+ * receipt. recorded_by is c->actor.
  * Errors: MES_EINVALID_ID (subject), MES_EUNKNOWN_PURPOSE, the body's field
  * errors, MES_EGPC_CONFLICT (a grant of a gpc-honored purpose in a GPC request
  * without confirm_over_gpc), store and crypto failures.
  */
-int mes_consent_record(const struct mes_ctx *c, const char *subject_id, size_t id_len, const char *purpose,
-                       size_t purpose_len, const json_t *body, json_t **receipt, struct mes_err *err);
+int mes_consent_record(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                       const char *purpose, size_t purpose_len, const json_t *body, json_t **receipt,
+                       struct mes_err *err);
 
 /*
  * GET /v1/subjects/{s}/consents: *out is new:
@@ -79,8 +91,8 @@ int mes_consent_record(const struct mes_ctx *c, const char *subject_id, size_t i
  *  "history": [receipt, ... oldest first]} with every purpose of the policy.
  * An unknown subject is not an error: every purpose denied, empty history.
  */
-int mes_consent_get(const struct mes_ctx *c, const char *subject_id, size_t id_len, json_t **out,
-                    struct mes_err *err);
+int mes_consent_get(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                    json_t **out, struct mes_err *err);
 
 /* --- receipts: what the instance signs (consent decisions, erasures) --- */
 
@@ -90,7 +102,7 @@ void mes_receipt_id(char out[MES_RECEIPT_ID_CAP]);
 /* Adds "signature" to receipt r: standard base64 of the Ed25519 signature
  * (the instance's key, GET /v1/receipts/public-key) over the RFC 8785
  * canonical form of r as it is. MES_ENOMEM. */
-int mes_receipt_sign(const struct mes_ctx *c, json_t *r);
+int mes_receipt_sign(struct mes_ledger *lg, json_t *r);
 
 /* --- Global Privacy Control on ingestion and serving --- */
 
@@ -98,17 +110,17 @@ int mes_receipt_sign(const struct mes_ctx *c, json_t *r);
 uint32_t mes_consent_gpc_mask(const struct mes_policy *p);
 
 /* The purposes this request may use: `granted` (a subject row's mask) minus
- * every gpc-honored purpose when ctx->gpc. Pure; no I/O. */
-uint32_t mes_consent_effective(const struct mes_ctx *c, uint32_t granted);
+ * every gpc-honored purpose when c->gpc. Pure; no I/O. */
+uint32_t mes_consent_effective(const struct mes_req *c, uint32_t granted);
 
 /* True when this request's GPC signal meets a grant it overrides, i.e. when
  * the caller should call mes_consent_note_gpc. Pure; no I/O. */
-bool mes_consent_gpc_overrides(const struct mes_ctx *c, uint32_t granted);
+bool mes_consent_gpc_overrides(const struct mes_req *c, uint32_t granted);
 
 /*
  * Records that this GPC request overrides s's earlier grants of gpc-honored
  * purposes: for each one (except grants given over GPC), appends a receipt
- * {"status": "denied", "source": "gpc", "recorded_by": ctx->actor}, clears its
+ * {"status": "denied", "source": "gpc", "recorded_by": c->actor}, clears its
  * bit and purges like a withdrawal. Call it INSIDE the caller's transaction
  * (mes_store_tx_begin); the caller commits and waits for durability before
  * acknowledging. `s` (from mes_subject_resolve, row stored) is updated: its
@@ -117,8 +129,8 @@ bool mes_consent_gpc_overrides(const struct mes_ctx *c, uint32_t granted);
  * `subject_id` is the brand's id of s, written in the receipts.
  * A no-op returning MES_OK when nothing is overridden.
  */
-int mes_consent_note_gpc(const struct mes_ctx *c, const char *subject_id, size_t id_len, struct mes_subject *s,
-                         struct mes_err *err);
+int mes_consent_note_gpc(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                         struct mes_subject *s, struct mes_err *err);
 
 /* --- preferences (zero-party data) --- */
 
@@ -132,8 +144,8 @@ int mes_consent_note_gpc(const struct mes_ctx *c, const char *subject_id, size_t
  * The subject is created when unknown. Durable before returning. *out is
  * new: the stored document.
  */
-int mes_consent_set_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *body,
-                                json_t **out, struct mes_err *err);
+int mes_consent_set_preferences(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                                const json_t *body, json_t **out, struct mes_err *err);
 
 /*
  * PATCH /v1/subjects/{s}/preferences, the preferences' part: changes the
@@ -148,8 +160,9 @@ int mes_consent_set_preferences(const struct mes_ctx *c, const char *subject_id,
  * change and write happen in one transaction; the subject is created when
  * unknown. Durable before returning. *out is new: the stored document.
  */
-int mes_consent_patch_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *add,
-                                  const json_t *remove, json_t **out, struct mes_err *err);
+int mes_consent_patch_preferences(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id,
+                                  size_t id_len, const json_t *add, const json_t *remove, json_t **out,
+                                  struct mes_err *err);
 
 /* Checks `add` and `remove` as mes_consent_patch_preferences does, without
  * touching the store (for a caller that must refuse a bad patch before it
@@ -160,6 +173,6 @@ int mes_consent_check_pref_patch(const json_t *add, const json_t *remove, struct
  * recommendations.
  * *out is new; a subject without preferences gets the empty document
  * (empty lists and object). */
-int mes_consent_get_preferences(const struct mes_ctx *c, int64_t sid, json_t **out, struct mes_err *err);
+int mes_consent_get_preferences(struct mes_ledger *lg, int64_t sid, json_t **out, struct mes_err *err);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * consent_int — shared by the files of src/lib/consent/ only: the ledger
- * (consent.c) and the preferences (prefs.c).
+ * (consent.c) and the preferences (prefs.c), and the handle both use.
  */
 #ifndef MES_CONSENT_INT_H
 #define MES_CONSENT_INT_H
@@ -8,7 +8,18 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/log.h"
+#include "consent/consent.h"
+#include "crypto/crypto.h"
 #include "store/store.h"
+
+/* The ledger: what it writes to and signs with, all borrowed. */
+struct mes_ledger {
+  struct mes_store *store;
+  const struct mes_master *master; /* signs receipts */
+  struct mes_subjects *subjects;   /* resolves, seals and unseals; told when a subject row changes */
+  const struct mes_log *log;       /* may be NULL */
+};
 
 /* Checks a subject id by the id rule; the error names no field (the id comes
  * from the URL path) and never repeats the id. */

@@ -178,16 +178,16 @@ static int apply_patch(json_t *doc, const json_t *add, const json_t *remove, str
 
 /* The stored document of subject sid (> 0): *out new. MES_ENOT_FOUND when
  * none was stored. */
-static int read_doc(const struct mes_ctx *c, int64_t sid, json_t **out) {
+static int read_doc(struct mes_ledger *lg, int64_t sid, json_t **out) {
   *out = NULL;
   uint8_t *sealed = NULL;
   size_t sealed_len = 0;
-  int rc = mes_store_pref_get(c->store, sid, &sealed, &sealed_len);
+  int rc = mes_store_pref_get(lg->store, sid, &sealed, &sealed_len);
   if (rc)
     return rc;
   char *text = NULL;
   size_t len = 0;
-  rc = mes_subject_unseal(c, sid, "pref", sealed, sealed_len, &text, &len);
+  rc = mes_subject_unseal(lg->subjects, sid, "pref", sealed, sealed_len, &text, &len);
   free(sealed);
   if (rc)
     return rc;
@@ -207,16 +207,16 @@ static json_t *empty_doc(void) {
 
 /* Seals doc (borrowed) with sid's key and stores it, inside the caller's
  * transaction. */
-static int write_doc(const struct mes_ctx *c, int64_t sid, const json_t *doc) {
+static int write_doc(struct mes_ledger *lg, int64_t sid, const json_t *doc) {
   char *text = mes_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
   if (!text)
     return MES_ENOMEM;
   uint8_t *sealed = NULL;
   size_t sealed_len = 0;
-  int rc = mes_subject_seal(c, sid, "pref", text, strlen(text), &sealed, &sealed_len);
+  int rc = mes_subject_seal(lg->subjects, sid, "pref", text, strlen(text), &sealed, &sealed_len);
   free(text);
   if (!rc)
-    rc = mes_store_pref_put(c->store, sid, sealed, sealed_len);
+    rc = mes_store_pref_put(lg->store, sid, sealed, sealed_len);
   free(sealed);
   return rc;
 }
@@ -227,43 +227,43 @@ static int write_doc(const struct mes_ctx *c, int64_t sid, const json_t *doc) {
  * and changed inside the same transaction, otherwise *doc (taken over) is
  * stored as it is. On MES_OK *doc is the document stored, durable.
  */
-static int store_prefs(const struct mes_ctx *c, const char *subject_id, size_t id_len, bool patching,
-                       const json_t *add, const json_t *remove, json_t **doc, struct mes_err *err) {
-  int rc = mes_store_tx_begin(c->store);
+static int store_prefs(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                       bool patching, const json_t *add, const json_t *remove, json_t **doc, struct mes_err *err) {
+  int rc = mes_store_tx_begin(lg->store);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto fail;
   }
   struct mes_subject s;
-  rc = mes_subject_resolve(c, MES_NS_SUBJECT, subject_id, id_len, true, &s);
+  rc = mes_subject_resolve(lg->subjects, c, MES_NS_SUBJECT, subject_id, id_len, true, &s);
   if (!rc && patching) {
-    rc = read_doc(c, s.row.id, doc);
+    rc = read_doc(lg, s.row.id, doc);
     if (rc == MES_ENOT_FOUND)
       rc = (*doc = empty_doc()) ? MES_OK : MES_ENOMEM;
     if (!rc && (rc = apply_patch(*doc, add, remove, err)))
       goto rollback; /* err says which field */
   }
   if (!rc)
-    rc = write_doc(c, s.row.id, *doc);
+    rc = write_doc(lg, s.row.id, *doc);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto rollback;
   }
-  rc = mes__consent_commit(c->store, err);
+  rc = mes__consent_commit(lg->store, err);
   if (rc)
     goto fail;
   return MES_OK;
 
 rollback:
-  mes_store_tx_rollback(c->store);
+  mes_store_tx_rollback(lg->store);
 fail:
   json_decref(*doc);
   *doc = NULL;
   return rc;
 }
 
-int mes_consent_set_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *body,
-                                json_t **out, struct mes_err *err) {
+int mes_consent_set_preferences(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                                const json_t *body, json_t **out, struct mes_err *err) {
   *out = NULL;
   int rc = mes__consent_check_subject(subject_id, id_len, err);
   if (rc)
@@ -274,13 +274,14 @@ int mes_consent_set_preferences(const struct mes_ctx *c, const char *subject_id,
   json_t *doc = NULL;
   rc = pref_doc(body, &doc, err);
   if (!rc)
-    rc = store_prefs(c, subject_id, id_len, false, NULL, NULL, &doc, err);
+    rc = store_prefs(lg, c, subject_id, id_len, false, NULL, NULL, &doc, err);
   *out = doc;
   return rc;
 }
 
-int mes_consent_patch_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *add,
-                                  const json_t *remove, json_t **out, struct mes_err *err) {
+int mes_consent_patch_preferences(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id,
+                                  size_t id_len, const json_t *add, const json_t *remove, json_t **out,
+                                  struct mes_err *err) {
   *out = NULL;
   int rc = mes__consent_check_subject(subject_id, id_len, err);
   if (rc)
@@ -289,13 +290,13 @@ int mes_consent_patch_preferences(const struct mes_ctx *c, const char *subject_i
   if (rc)
     return rc;
   json_t *doc = NULL;
-  rc = store_prefs(c, subject_id, id_len, true, add, remove, &doc, err);
+  rc = store_prefs(lg, c, subject_id, id_len, true, add, remove, &doc, err);
   *out = doc;
   return rc;
 }
 
-int mes_consent_get_preferences(const struct mes_ctx *c, int64_t sid, json_t **out, struct mes_err *err) {
-  int rc = sid > 0 ? read_doc(c, sid, out) : MES_ENOT_FOUND;
+int mes_consent_get_preferences(struct mes_ledger *lg, int64_t sid, json_t **out, struct mes_err *err) {
+  int rc = sid > 0 ? read_doc(lg, sid, out) : MES_ENOT_FOUND;
   if (rc == MES_ENOT_FOUND) {
     *out = empty_doc();
     return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);

@@ -101,7 +101,7 @@ void mes_engine_stats(struct mes_engine *e, struct mes_engine_stats *out) {
   out->decision_queue_bytes = q.bytes;
   out->decision_records_dropped = q.dropped;
   struct mes_histcache_stats h;
-  mes_histcache_stats(e->hcache, &h);
+  mes_ingester_cache_stats(e->ingester, &h);
   out->history_cache.hits = h.hits;
   out->history_cache.misses = h.misses;
   out->history_cache.stale = h.stale;
@@ -114,7 +114,7 @@ void mes_engine_stats(struct mes_engine *e, struct mes_engine_stats *out) {
   out->history_cache.bytes = h.bytes;
   out->history_cache.max_bytes = h.cap_bytes;
   struct mes_subjmap_stats sm;
-  mes_subjmap_stats(e->smap, &sm);
+  mes_subjects_hint_stats(e->subjects, &sm);
   out->subject_map.hits = sm.hits;
   out->subject_map.misses = sm.misses;
   out->subject_map.entries = sm.entries;
@@ -161,11 +161,11 @@ int mes_engine_privacy_notice(struct mes_engine *e, struct mes_call *call, const
   *lang = mes_lang_name(k.lang);
   int rc = MES_OK;
   if (html) {
-    *html_out = mes_policy_notice_html(k.ctx.policy, rights, n, k.lang);
+    *html_out = mes_policy_notice_html(k.req.policy, rights, n, k.lang);
     if (!*html_out)
       rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   } else {
-    *json = mes_policy_notice_json(k.ctx.policy, rights, n, k.lang);
+    *json = mes_policy_notice_json(k.req.policy, rights, n, k.lang);
     if (!*json)
       rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   }

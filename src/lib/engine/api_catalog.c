@@ -18,10 +18,10 @@ int mes_engine_item_put(struct mes_engine *e, struct mes_call *call, const char 
   mes__call_begin(&k, e, call);
   int rc = mes__body_object(body, mes_catalog_item_fields, mes_catalog_n_item_fields, &doc, err);
   if (!rc)
-    rc = mes_catalog_put(&k.ctx, item, item_len, doc, err);
+    rc = mes_catalog_put(e->catalog, &k.req, item, item_len, doc, err);
   json_decref(doc);
   if (!rc && out)
-    rc = mes_catalog_get(&k.ctx, item, item_len, out, err);
+    rc = mes_catalog_get(e->catalog, &k.req, item, item_len, out, err);
   mes__call_end(&k);
   return rc;
 }
@@ -34,7 +34,7 @@ int mes_engine_items_post(struct mes_engine *e, struct mes_call *call, const str
   mes__call_begin(&k, e, call);
   int rc = mes__body_object(body, mes_catalog_post_fields, mes_catalog_n_post_fields, &doc, err);
   if (!rc)
-    rc = mes_catalog_post(&k.ctx, doc, &reply, err);
+    rc = mes_catalog_post(e->catalog, &k.req, doc, &reply, err);
   json_decref(doc);
   mes__call_end(&k);
   if (out && !rc)
@@ -49,7 +49,7 @@ int mes_engine_item_get(struct mes_engine *e, struct mes_call *call, const char 
   MES__CLEAR(out);
   struct mes__call k;
   mes__call_begin(&k, e, call);
-  int rc = mes_catalog_get(&k.ctx, item, item_len, out, err);
+  int rc = mes_catalog_get(e->catalog, &k.req, item, item_len, out, err);
   mes__call_end(&k);
   return rc;
 }
@@ -58,7 +58,7 @@ int mes_engine_item_delete(struct mes_engine *e, struct mes_call *call, const ch
                            struct mes_err *err) {
   struct mes__call k;
   mes__call_begin(&k, e, call);
-  int rc = mes_catalog_delete(&k.ctx, item, item_len, err);
+  int rc = mes_catalog_delete(e->catalog, item, item_len, err);
   mes__call_end(&k);
   return rc;
 }
@@ -91,7 +91,7 @@ int mes_engine_items_list(struct mes_engine *e, struct mes_call *call, const cha
     return rc;
   struct mes__call k;
   mes__call_begin(&k, e, call);
-  rc = mes_catalog_list(&k.ctx, n, cursor, out, err);
+  rc = mes_catalog_list(e->catalog, &k.req, n, cursor, out, err);
   mes__call_end(&k);
   return rc;
 }

@@ -20,7 +20,7 @@ int mes_engine_consent_put(struct mes_engine *e, struct mes_call *call, const ch
   if (!rc)
     rc = mes__body_object(body, mes_consent_fields, mes_consent_n_fields, &doc, err);
   if (!rc)
-    rc = mes_consent_record(&k.ctx, subject, subject_len, purpose, purpose_len, doc, receipt, err);
+    rc = mes_consent_record(e->ledger, &k.req, subject, subject_len, purpose, purpose_len, doc, receipt, err);
   json_decref(doc);
   mes__call_end(&k);
   return rc;
@@ -34,7 +34,7 @@ int mes_engine_consents_get(struct mes_engine *e, struct mes_call *call, const c
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject_gate(&k, subject, subject_len, &s, err);
   if (!rc)
-    rc = mes_consent_get(&k.ctx, subject, subject_len, out, err);
+    rc = mes_consent_get(e->ledger, &k.req, subject, subject_len, out, err);
   mes__call_end(&k);
   return rc;
 }
@@ -61,7 +61,7 @@ int mes_engine_prefs_put(struct mes_engine *e, struct mes_call *call, const char
   if (!rc)
     rc = mes__body_object(body, mes_consent_pref_fields, mes_consent_pref_n_fields, &doc, err);
   if (!rc)
-    rc = mes_consent_set_preferences(&k.ctx, subject, subject_len, doc, out, err);
+    rc = mes_consent_set_preferences(e->ledger, &k.req, subject, subject_len, doc, out, err);
   json_decref(doc);
   mes__call_end(&k);
   return rc;
@@ -78,7 +78,7 @@ int mes_engine_prefs_patch(struct mes_engine *e, struct mes_call *call, const ch
   if (!rc)
     rc = mes__body_object(body, mes_rights_pref_patch_fields, mes_rights_pref_patch_n_fields, &doc, err);
   if (!rc)
-    rc = mes_rights_patch_preferences(&k.ctx, subject, subject_len, doc, out, err);
+    rc = mes_rights_patch_preferences(e->rights, &k.req, subject, subject_len, doc, out, err);
   json_decref(doc);
   mes__call_end(&k);
   return rc;
@@ -92,7 +92,7 @@ int mes_engine_prefs_get(struct mes_engine *e, struct mes_call *call, const char
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject_gate(&k, subject, subject_len, &s, err);
   if (!rc)
-    rc = mes_consent_get_preferences(&k.ctx, s.row.id, out, err);
+    rc = mes_consent_get_preferences(e->ledger, s.row.id, out, err);
   mes__call_end(&k);
   return rc;
 }

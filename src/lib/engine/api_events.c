@@ -27,8 +27,8 @@ int mes_engine_events_ingest(struct mes_engine *e, struct mes_call *call, const 
   mes__call_begin(&k, e, call);
   int rc = mes__body_object(body, mes_ingest_body_fields, mes_ingest_n_body_fields, &doc, err);
   if (!rc)
-    rc = wait ? mes_ingest_batch(&k.ctx, doc, &out, err)
-              : mes_ingest_batch_nowait(&k.ctx, doc, &out, &oc->ticket, err);
+    rc = wait ? mes_ingest_batch(e->ingester, &k.req, doc, &out, err)
+              : mes_ingest_batch_nowait(e->ingester, &k.req, doc, &out, &oc->ticket, err);
   mes__call_end(&k);
   if (rc) {
     /* A single event refused for its own content is one invalid event; a
@@ -93,7 +93,7 @@ int mes_engine_event_forget(struct mes_engine *e, struct mes_call *call, const c
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc)
-    rc = mes_ingest_forget(&k.ctx, &s, event_id, event_id_len, err);
+    rc = mes_ingest_forget(e->ingester, &s, event_id, event_id_len, err);
   mes__call_end(&k);
   return rc;
 }
@@ -102,7 +102,7 @@ int mes_engine_import(struct mes_engine *e, struct mes_call *call, FILE *in, con
                       struct mes_import_counts *counts, struct mes_err *err) {
   struct mes__call k;
   mes__call_begin(&k, e, call);
-  int rc = mes_import_stream(&k.ctx, in, o, counts, err);
+  int rc = mes_import_stream(e->catalog, e->ledger, e->ingester, &k.req, in, o, counts, err);
   mes__call_end(&k);
   return rc;
 }

@@ -26,7 +26,7 @@ int mes_engine_recommend(struct mes_engine *e, struct mes_call *call, const stru
   memset(&o, 0, sizeof o);
   mes__call_begin(&k, e, call);
   struct mes_model *m = mes_engine_model(e);
-  rc = mes_recommend_text(mes_engine_recommender(e), &k.ctx, m, doc, k.lang, text, len, &o, err);
+  rc = mes_recommend_text(mes_engine_recommender(e), &k.req, m, doc, k.lang, text, len, &o, err);
   mes_model_unref(m);
   mes__call_end(&k);
   json_decref(doc);
@@ -54,7 +54,7 @@ int mes_engine_decision_get(struct mes_engine *e, struct mes_call *call, const c
    * admin and audit keys only. */
   const struct mes_principal *who = k.call->who;
   bool privileged = !who || (!who->subject_token && (who->scopes & (MES_SCOPE_ADMIN | MES_SCOPE_AUDIT)));
-  int rc = mes_recommend_record(mes_engine_recommender(e), &k.ctx, request_id, len, privileged, out, err);
+  int rc = mes_recommend_record(mes_engine_recommender(e), &k.req, request_id, len, privileged, out, err);
   mes__call_end(&k);
   return rc;
 }
@@ -83,7 +83,7 @@ int mes_engine_why(struct mes_engine *e, struct mes_call *call, const char *subj
   rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc) {
     struct mes_model *m = mes_engine_model(e);
-    rc = mes_recommend_why(mes_engine_recommender(e), &k.ctx, m, subject, subject_len, &s, item, item_len, ch, k.lang,
+    rc = mes_recommend_why(mes_engine_recommender(e), &k.req, m, subject, subject_len, &s, item, item_len, ch, k.lang,
                            out, err);
     mes_model_unref(m);
   }

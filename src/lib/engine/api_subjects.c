@@ -16,7 +16,7 @@ int mes_engine_subject_get(struct mes_engine *e, struct mes_call *call, const ch
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc)
-    rc = mes_rights_summary(&k.ctx, subject, subject_len, &s, out, err);
+    rc = mes_rights_summary(e->rights, &k.req, subject, subject_len, &s, out, err);
   mes__call_end(&k);
   return rc;
 }
@@ -33,7 +33,7 @@ int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *s
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc)
-    rc = mes_rights_export(&k.ctx, subject, subject_len, &s, k.lang, out, err);
+    rc = mes_rights_export(e->rights, &k.req, subject, subject_len, &s, k.lang, out, err);
   mes__call_end(&k);
   return rc;
 }
@@ -49,20 +49,21 @@ int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const 
     mes__call_end(&k);
     return rc;
   }
-  /* Nothing of the person still queued may reach the store afterwards. */
-  mes_recommender_forget(mes_engine_recommender(e), s.row.id);
+  /* Before: nothing of the person still queued may reach the store. After:
+   * nothing held in memory (keys, hints, histories, cached answers about
+   * their tokens, which went with their rows) may answer for them. */
+  mes_engine_forget_subject(e, &s);
   struct mes_store_erased removed;
-  rc = mes_rights_erase(&k.ctx, &s, &removed, err);
-  /* Their tokens went with their rows: no cached answer may still open one. */
-  mes_engine_auth_forget_cached(e);
+  rc = mes_rights_erase(mes_engine_rights(e), &k.req, &s, &removed, err);
+  mes_engine_forget_subject(e, &s);
   if (!rc) {
     /* The live model was trained with the person: it is retrained without
      * them now, in the background, and the receipt says so. */
     mes__engine_request_retrain(e);
     char ts[32];
-    mes_time_format(k.ctx.now_ms, ts);
+    mes_time_format(k.req.now_ms, ts);
     json_t *model = json_pack("{s:s, s:s}", "contribution", "retraining", "requested_at", ts);
-    *receipt = model ? mes_rights_erasure_receipt(&k.ctx, &s, &removed, model) : NULL;
+    *receipt = model ? mes_rights_erasure_receipt(mes_engine_rights(e), &k.req, &s, &removed, model) : NULL;
     json_decref(model);
     if (!*receipt)
       rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
@@ -93,7 +94,7 @@ int mes_engine_restriction_set(struct mes_engine *e, struct mes_call *call, cons
   rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   bool changed = false;
   if (!rc)
-    rc = mes_rights_restrict(&k.ctx, &s, restricted, &changed, err);
+    rc = mes_rights_restrict(mes_engine_rights(e), &k.req, &s, restricted, &changed, err);
   mes__call_end(&k);
   if (rc)
     return rc;

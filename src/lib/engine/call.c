@@ -1,6 +1,6 @@
 /*
- * engine/call — the per-call state of the public verbs: a request context
- * taken from the engine (policy snapshot, clock, actor), the language the
+ * engine/call — the per-call state of the public verbs: a request taken
+ * from the engine (policy snapshot, clock, actor, GPC), the language the
  * texts come in, the subject rule for subject tokens, and request bodies.
  */
 #include <string.h>
@@ -15,13 +15,13 @@ void mes__call_begin(struct mes__call *k, struct mes_engine *e, struct mes_call 
   call = k->call;
   call->pseudonym[0] = '\0';
   const char *actor = call->actor ? call->actor : call->who ? call->who->name : "public";
-  mes_engine_ctx(e, &k->ctx, actor, call->gpc);
+  mes_engine_req(e, &k->req, actor, call->gpc);
   if (call->now_ms)
-    k->ctx.now_ms = call->now_ms;
-  k->lang = mes_lang_negotiate(k->ctx.policy, call->accept_language);
+    k->req.now_ms = call->now_ms;
+  k->lang = mes_lang_negotiate(k->req.policy, call->accept_language);
 }
 
-void mes__call_end(struct mes__call *k) { mes_engine_ctx_done(k->e, &k->ctx); }
+void mes__call_end(struct mes__call *k) { mes_engine_req_done(k->e, &k->req); }
 
 static bool is_token(const struct mes__call *k) { return k->call->who && k->call->who->subject_token; }
 
@@ -29,7 +29,7 @@ int mes__call_subject(struct mes__call *k, const char *id, size_t len, bool crea
                       struct mes_err *err) {
   bool token = is_token(k);
   memset(out, 0, sizeof *out);
-  int rc = mes_subject_resolve(&k->ctx, MES_NS_SUBJECT, id, len, create && !token, out);
+  int rc = mes_subject_resolve(k->e->subjects, &k->req, MES_NS_SUBJECT, id, len, create && !token, out);
   if (rc == MES_OK || rc == MES_ENOT_FOUND)
     mes_pseudonym_hex(out->pn, k->call->pseudonym);
   if (token && (rc == MES_ENOT_FOUND || (rc == MES_OK && !(out->row.id > 0 && k->call->who->sid == out->row.id))))

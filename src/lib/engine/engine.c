@@ -2,10 +2,12 @@
  * engine — opens a data directory and owns what lives for the whole process:
  * the policy snapshot (swapped whole on reload, reference-counted so that a
  * request keeps the policy it started with), the store, the master key, the
- * subject-key cache, the cache of active shoppers' decoded histories, and
- * the auth handle (auth/auth.h: API keys and subject tokens), to which the
- * key and token verbs of mesura.h hand over. The other verbs live in the
- * api_*.c files beside it, one per kind of use case, over call.c.
+ * domain's handles, each made here with what it uses and owning its caches
+ * (the subject registry, the consent ledger, the ingester, the catalog, the
+ * rights, the recommender), and the auth handle (auth/auth.h: API keys and
+ * subject tokens), to which the key and token verbs of mesura.h hand over.
+ * Forgetting a subject asks each of them in turn. The other verbs live in
+ * the api_*.c files beside it, one per kind of use case, over call.c.
  */
 #include "engine/engine_int.h"
 
@@ -24,11 +26,12 @@
 #include "base/thread.h"
 #include "crypto/crypto.h"
 #include "catalog/catalog.h"
-#include "ingest/histcache.h"
+#include "consent/consent.h"
 #include "ingest/ingest.h"
 #include "model/model.h"
 #include "policy/policy.h"
 #include "recommend/recommend.h"
+#include "rights/rights.h"
 #include "store/store.h"
 #include "subject/keycheck.h"
 #include "subject/subjmap.h"
@@ -216,17 +219,17 @@ void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params
 int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_t **meta, struct mes_err *err) {
   if (meta)
     *meta = NULL;
-  struct mes_ctx c;
+  struct mes_req c;
   struct mes_model_params mp;
   struct mes_model *m = NULL;
   int64_t id = 0;
   pthread_mutex_lock(&e->train_mu);
-  mes_engine_ctx(e, &c, "train", false);
+  mes_engine_req(e, &c, "train", false);
   if (o && o->now_ms)
     c.now_ms = o->now_ms;
   mes_engine_train_params(c.policy, &mp);
-  int rc = mes_model_train(&c, &mp, &m, err);
-  mes_engine_ctx_done(e, &c);
+  int rc = mes_model_train(e->ingester, &c, &e->log, &mp, &m, err);
+  mes_engine_req_done(e, &c);
   if (!rc)
     rc = mes_model_save(e->store, m, &id, err);
   pthread_mutex_unlock(&e->train_mu);
@@ -246,11 +249,11 @@ int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_
  * least RETRAIN_MIN_NEW) since the live model was trained. */
 static void model_maybe_retrain(struct mes_engine *e) {
   uint64_t now = mes_mono_ns();
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "train", false);
+  struct mes_req c;
+  mes_engine_req(e, &c, "train", false);
   int every_min = c.policy->model.retrain_every_minutes;
   int grow_pct = c.policy->model.retrain_after_events_pct;
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
   bool asked = atomic_exchange(&e->retrain_requested, false);
   bool due = asked || (every_min > 0 && now - e->train_mono_ns >= (uint64_t)every_min * 60ull * 1000000000ull);
   if (!due && (grow_pct == 0 || now - e->counted_mono_ns < (uint64_t)MODEL_COUNT_EVERY_MS * 1000000ull))
@@ -397,17 +400,20 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   rc = pin_policy(e->store, pol, err);
   if (rc)
     goto fail;
-  rc = mes_keycache_new(KEYCACHE_ENTRIES, &e->keys);
+  /* Each handle is made with what it uses, in that order. */
+  rc = mes_subjects_new(e->store, e->master, &e->log, KEYCACHE_ENTRIES, MES_SUBJMAP_ENTRIES, &e->subjects);
   if (!rc)
     rc = mes_auth_new(e->store, &e->auth);
   if (!rc)
-    rc = mes_catalog_index_new(&e->catalog);
+    rc = mes_ledger_new(e->store, e->master, e->subjects, &e->log, &e->ledger);
   if (!rc)
-    rc = mes_histcache_new(histcache_bytes(pol), &e->hcache);
+    rc = mes_ingester_new(e->store, e->master, e->subjects, e->ledger, histcache_bytes(pol), &e->log, &e->ingester);
   if (!rc)
-    rc = mes_subjmap_new(&e->smap);
+    rc = mes_catalog_new(e->store, &e->catalog);
   if (!rc)
-    rc = mes_recommender_new(e->store, &e->log, &e->rec);
+    rc = mes_rights_new(e->store, e->subjects, e->ledger, e->ingester, e->catalog, &e->rights);
+  if (!rc)
+    rc = mes_recommender_new(e->store, &e->log, e->subjects, e->ledger, e->ingester, e->catalog, &e->rec);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto fail;
@@ -447,13 +453,15 @@ void mes_engine_close(struct mes_engine *e) {
     pthread_join(e->bg_thread, NULL);
   }
   mes_model_unref(e->model);
+  /* Each handle before what it was made with. */
   mes_recommender_free(e->rec); /* writes what is queued: before the store goes */
-  mes_catalog_index_free(e->catalog);
-  mes_histcache_free(e->hcache); /* wipes what it holds */
-  mes_subjmap_free(e->smap);     /* likewise */
+  mes_rights_free(e->rights);
+  mes_catalog_free(e->catalog);
+  mes_ingester_free(e->ingester); /* wipes the histories it holds */
+  mes_ledger_free(e->ledger);
+  mes_subjects_free(e->subjects); /* wipes the keys and hints it holds */
   mes_auth_free(e->auth);
   mes_store_close(e->store);
-  mes_keycache_free(e->keys);
   mes_master_free(e->master);
   pol_ref_free(e->pol_current);
   for (struct pol_ref *r = e->pol_retired, *next; r; r = next) {
@@ -488,7 +496,7 @@ int mes_engine_reload(struct mes_engine *e, struct mes_err *err) {
   }
   r->p = pol;
   r->refs = 1;
-  mes_histcache_set_cap(e->hcache, histcache_bytes(pol));
+  mes_ingester_set_cache_cap(e->ingester, histcache_bytes(pol));
   pthread_mutex_lock(&e->pol_mu);
   struct pol_ref *old = e->pol_current;
   e->pol_current = r;
@@ -503,25 +511,18 @@ int mes_engine_reload(struct mes_engine *e, struct mes_err *err) {
   return MES_OK;
 }
 
-void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, bool gpc) {
+void mes_engine_req(struct mes_engine *e, struct mes_req *c, const char *actor, bool gpc) {
   memset(c, 0, sizeof *c);
   pthread_mutex_lock(&e->pol_mu);
   e->pol_current->refs++;
   c->policy = e->pol_current->p;
   pthread_mutex_unlock(&e->pol_mu);
-  c->store = e->store;
-  c->master = e->master;
-  c->keys = e->keys;
-  c->log = &e->log;
   c->now_ms = mes_now_ms();
   c->actor = actor;
   c->gpc = gpc;
-  c->catalog = e->catalog;
-  c->hcache = e->hcache;
-  c->smap = e->smap;
 }
 
-void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c) {
+void mes_engine_req_done(struct mes_engine *e, struct mes_req *c) {
   if (!c->policy)
     return;
   pthread_mutex_lock(&e->pol_mu);
@@ -546,12 +547,12 @@ void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c) {
 /* ---------------------------------------------------------------- background */
 
 static void background_tick(struct mes_engine *e) {
-  struct mes_ctx c;
+  struct mes_req c;
   struct mes_err err;
   mes_err_clear(&err);
-  mes_engine_ctx(e, &c, "retention-sweep", false);
+  mes_engine_req(e, &c, "retention-sweep", false);
   int64_t n = 0;
-  if (mes_ingest_sweep(&c, &n, &err))
+  if (mes_ingest_sweep(e->ingester, &c, &n, &err))
     mes_log(&e->log, MES_LOG_WARN, "retention sweep failed: %s", mes_err_text(&err));
   else if (n > 0)
     mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld events", (long long)n);
@@ -567,7 +568,7 @@ static void background_tick(struct mes_engine *e) {
     mes_log(&e->log, MES_LOG_WARN, "token sweep failed");
   else if (nt > 0)
     mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld expired subject tokens", (long long)nt);
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
 }
 
 static void *background_main(void *arg) {
@@ -586,7 +587,7 @@ static void *background_main(void *arg) {
      * (`mesura import`), then retraining when due; every
      * BACKGROUND_EVERY_S: the retention sweep. */
     model_poll(e);
-    mes_catalog_index_refresh(e->catalog, e->store);
+    mes_catalog_refresh(e->catalog);
     model_maybe_retrain(e);
     if (mes_mono_ns() >= next_sweep) {
       background_tick(e);
@@ -618,17 +619,33 @@ int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {
 }
 
 struct mes_store *mes_engine_store(struct mes_engine *e) { return e->store; }
-struct mes_histcache *mes_engine_histcache(struct mes_engine *e) { return e->hcache; }
-struct mes_subjmap *mes_engine_subjmap(struct mes_engine *e) { return e->smap; }
+struct mes_subjects *mes_engine_subjects(struct mes_engine *e) { return e->subjects; }
+struct mes_ledger *mes_engine_ledger(struct mes_engine *e) { return e->ledger; }
+struct mes_ingester *mes_engine_ingester(struct mes_engine *e) { return e->ingester; }
+struct mes_catalog *mes_engine_catalog(struct mes_engine *e) { return e->catalog; }
+struct mes_rights *mes_engine_rights(struct mes_engine *e) { return e->rights; }
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e) { return e->rec; }
 const struct mes_log *mes_engine_log(struct mes_engine *e) { return &e->log; }
 
 void mes_engine_timeouts(struct mes_engine *e, int *header_s, int *body_s) {
-  struct mes_ctx c;
-  mes_engine_ctx(e, &c, "server", false);
+  struct mes_req c;
+  mes_engine_req(e, &c, "server", false);
   *header_s = c.policy->serving.header_timeout_s;
   *body_s = c.policy->serving.body_timeout_s;
-  mes_engine_ctx_done(e, &c);
+  mes_engine_req_done(e, &c);
+}
+
+/* ---------------------------------------------------------------- forgetting a subject */
+
+void mes_engine_forget_subject(struct mes_engine *e, const struct mes_subject *s) {
+  /* The recommender first: its writer may be storing a batch that holds
+   * the subject's records, and it waits for that batch to land. */
+  if (s->row.id > 0) {
+    mes_recommender_forget(e->rec, s->row.id);
+    mes_ingester_forget(e->ingester, s->row.id);
+    mes_auth_forget_subject(e->auth, s->row.id);
+  }
+  mes_subjects_forget(e->subjects, s); /* the key cache, the hints */
 }
 
 int mes_engine_writable(struct mes_engine *e) {

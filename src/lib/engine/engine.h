@@ -2,8 +2,9 @@
  * engine — the module face of the mes_engine handle, for the library's own
  * tests, benchmarks and fuzzers. Programs use the public verbs of
  * include/mesura/mesura.h (opening, closing and every use case); this header
- * adds what only code inside libmesura may touch: the request contexts
- * (struct mes_ctx) the domain modules take, and the handles the engine owns.
+ * adds what only code inside libmesura may touch: the requests (struct
+ * mes_req, policy/policy.h) the domain functions take, the handles the
+ * engine owns and makes them with, and forgetting a subject.
  *
  * Data directory layout:
  *   mesura.yaml   the brand's policy (reloaded by mes_engine_reload)
@@ -25,26 +26,40 @@
 #include "auth/auth.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "catalog/catalog.h"
+#include "consent/consent.h"
+#include "ingest/ingest.h"
 #include "model/model.h"
 #include "recommend/recommend.h"
+#include "rights/rights.h"
 #include "subject/subject.h"
 
-/* A request context: fills c with borrowed handles and a reference to the
- * current policy snapshot. Pair every mes_engine_ctx with mes_engine_ctx_done. */
-void mes_engine_ctx(struct mes_engine *e, struct mes_ctx *c, const char *actor, bool gpc);
-void mes_engine_ctx_done(struct mes_engine *e, struct mes_ctx *c);
+/* A request: fills *r with a reference to the current policy snapshot, the
+ * clock, actor (borrowed) and gpc. Nothing is allocated. Pair every
+ * mes_engine_req with mes_engine_req_done. */
+void mes_engine_req(struct mes_engine *e, struct mes_req *r, const char *actor, bool gpc);
+void mes_engine_req_done(struct mes_engine *e, struct mes_req *r);
 
+/* The handles the engine made at open, each with what it uses; borrowed,
+ * they live as long as e. The domain functions take them with a request. */
 struct mes_store *mes_engine_store(struct mes_engine *e);
-/* The recommender (recommend.h) serving this engine: borrowed, lives as
- * long as e. Request contexts carry the engine's catalog index (ctx.catalog). */
-struct mes_recommender *mes_engine_recommender(struct mes_engine *e);
+struct mes_subjects *mes_engine_subjects(struct mes_engine *e);     /* subject/subject.h, subjmap.h */
+struct mes_ledger *mes_engine_ledger(struct mes_engine *e);         /* consent/consent.h */
+struct mes_ingester *mes_engine_ingester(struct mes_engine *e);     /* ingest/ingest.h (the history cache) */
+struct mes_catalog *mes_engine_catalog(struct mes_engine *e);       /* catalog/catalog.h (the index) */
+struct mes_rights *mes_engine_rights(struct mes_engine *e);         /* rights/rights.h */
+struct mes_recommender *mes_engine_recommender(struct mes_engine *e); /* recommend/recommend.h */
 
-/* The cache of active shoppers' decoded histories (ingest/histcache.h) that
- * request contexts carry (ctx.hcache): borrowed, lives as long as e. For its
- * counters (mes_histcache_stats) and for erasure (mes_histcache_forget). */
-struct mes_histcache *mes_engine_histcache(struct mes_engine *e);
-/* Ingestion's pseudonym -> subject row hints (subject/subjmap.h). */
-struct mes_subjmap *mes_engine_subjmap(struct mes_engine *e);
+/* Forgets subject s (resolved: s->pn and s->row.id) in every owner that
+ * holds something of it in memory, so that nothing cached answers for it
+ * any more and its next use reads the store: the subject registry (its key
+ * in the key cache, its row in ingestion's hints), the ingester (its
+ * decoded events and impressions in the history cache, wiped), the
+ * recommender (its decision records and impressions still queued, dropped,
+ * after waiting for a batch being written) and auth (its dashboard tokens,
+ * which then answer unauthorized). Stored rows and the stored key stay:
+ * erasure deletes them after this call. */
+void mes_engine_forget_subject(struct mes_engine *e, const struct mes_subject *s);
 
 /* The live model: a new reference (release with mes_model_unref), or NULL
  * while none was trained. Cheap (a mutex around a pointer and a reference

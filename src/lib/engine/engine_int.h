@@ -23,7 +23,6 @@ struct mes_engine {
   struct mes_log log;
   struct mes_store *store;
   struct mes_master *master;
-  struct mes_keycache *keys;
 
   pthread_mutex_t pol_mu;
   struct pol_ref *pol_current;
@@ -38,16 +37,25 @@ struct mes_engine {
   bool bg_started;
   bool bg_stop;
 
-  /* Serving (recommend): the in-memory catalog index every request context
-   * carries, and the recommender with its decision-record writer. */
-  struct mes_catalog_index *catalog;
+  /* The domain's handles, each made at open with what it uses (the ones
+   * above it in this list, the store, the master key, the log) and owning
+   * its own caches, which are always there (a capacity of 0 keeps nothing):
+   *   subjects  the subject registry: pseudonyms, keys (and their cache),
+   *             ingestion's row hints (subject/subjmap.h);
+   *   ledger    consents and preferences;
+   *   ingester  events in and out, with the decoded histories of active
+   *             shoppers (ingest/histcache.h), sized by the policy's
+   *             serving.history_cache_mb at open and at every reload;
+   *   catalog   the items and their in-memory index;
+   *   rights    the summary, the export, the preferences' PATCH;
+   *   rec       the recommender, with its decision-record writer.
+   * A call brings only its struct mes_req (policy/policy.h). */
+  struct mes_subjects *subjects;
+  struct mes_ledger *ledger;
+  struct mes_ingester *ingester;
+  struct mes_catalog *catalog;
+  struct mes_rights *rights;
   struct mes_recommender *rec;
-  /* Decoded histories of active shoppers (ingest/histcache.h), sized by the
-   * policy's serving.history_cache_mb at open and at every reload; always
-   * made, so that a reload can turn it on (a cap of 0 turns it off). */
-  struct mes_histcache *hcache;
-  /* Pseudonym -> subject row hints for ingestion (subject/subjmap.h). */
-  struct mes_subjmap *smap;
 
   /* The live model (see mes_engine_model): the pointer is swapped under
    * model_mu; requests take a reference and never wait for training. */
@@ -69,14 +77,14 @@ void mes__engine_request_retrain(struct mes_engine *e);
 
 /* ------------------------------------------------------------- one call */
 
-/* What a verb holds from its start to its end: the request context (a
- * reference to the policy snapshot, the clock, the actor) and the language
- * the call's texts come in. */
+/* What a verb holds from its start to its end: the request (a reference to
+ * the policy snapshot, the clock, the actor, GPC) and the language the
+ * call's texts come in. */
 struct mes__call {
   struct mes_engine *e;
   struct mes_call *call; /* the caller's, or `own` when it passed none */
   struct mes_call own;
-  struct mes_ctx ctx;
+  struct mes_req req;
   enum mes_lang lang;
 };
 

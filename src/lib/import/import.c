@@ -268,7 +268,10 @@ struct pending {
 };
 
 struct importer {
-  const struct mes_ctx *c;
+  struct mes_catalog *catalog;
+  struct mes_ledger *ledger;
+  struct mes_ingester *ingester;
+  const struct mes_req *c;
   const struct mes_import_opts *o;
   struct mes_import_counts *n;
   struct pending items, events, consents;
@@ -317,7 +320,7 @@ static void report_errors(struct importer *im, const struct pending *pd, const j
 static void pending_clear(struct pending *pd) { json_array_clear(pd->values); }
 
 /* A fresh clock per batch: an import may run for minutes. */
-static void batch_ctx(const struct importer *im, struct mes_ctx *cc) {
+static void batch_ctx(const struct importer *im, struct mes_req *cc) {
   *cc = *im->c;
   cc->now_ms = mes_now_ms();
 }
@@ -328,14 +331,14 @@ static int flush_events(struct importer *im, struct mes_err *err) {
   struct pending *pd = &im->events;
   if (json_array_size(pd->values) == 0)
     return MES_OK;
-  struct mes_ctx cc;
+  struct mes_req cc;
   batch_ctx(im, &cc);
   json_t *body = json_pack("{s:O}", "events", pd->values), *reply = NULL;
   if (!body)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   struct mes_err be;
   mes_err_clear(&be);
-  int rc = mes_ingest_batch(&cc, body, &reply, &be);
+  int rc = mes_ingest_batch(im->ingester, &cc, body, &reply, &be);
   json_decref(body);
   if (rc) {
     if (mes_rc_status(rc) >= 500) {
@@ -369,13 +372,13 @@ static int flush_items(struct importer *im, struct mes_err *err) {
   struct pending *pd = &im->items;
   if (json_array_size(pd->values) == 0)
     return MES_OK;
-  struct mes_ctx cc;
+  struct mes_req cc;
   batch_ctx(im, &cc);
   json_t *errors = json_array();
   if (!errors)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   size_t n = 0;
-  int rc = mes_catalog_upsert(&cc, pd->values, "", 0, errors, &n, err);
+  int rc = mes_catalog_upsert(im->catalog, &cc, pd->values, "", 0, errors, &n, err);
   if (rc) {
     json_decref(errors);
     return rc;
@@ -400,8 +403,8 @@ static int enqueue(struct importer *im, struct pending *pd, json_t *v, int64_t l
 /* Records one consent line (obj borrowed) at its own time. Returns MES_OK,
  * or the error in *ce (a line error, or a store failure when its status is
  * 5xx). Called from the consent workers. */
-static int record_consent(const struct mes_ctx *c, const json_t *obj, struct mes_err *ce) {
-  struct mes_ctx cc = *c;
+static int record_consent(struct mes_ledger *lg, const struct mes_req *c, const json_t *obj, struct mes_err *ce) {
+  struct mes_req cc = *c;
   cc.now_ms = mes_now_ms();
   const json_t *ts = json_object_get(obj, "ts");
   if (ts && !json_is_null(ts)) {
@@ -420,7 +423,7 @@ static int record_consent(const struct mes_ctx *c, const json_t *obj, struct mes
     return mes_err_set(ce, MES_ENOMEM, NULL, NULL);
   const json_t *s = json_object_get(obj, "subject"), *p = json_object_get(obj, "purpose");
   json_t *receipt = NULL;
-  int rc = mes_consent_record(&cc, json_string_value(s), json_string_length(s), json_string_value(p),
+  int rc = mes_consent_record(lg, &cc, json_string_value(s), json_string_length(s), json_string_value(p),
                               json_string_length(p), body, &receipt, ce);
   json_decref(body);
   json_decref(receipt);
@@ -439,7 +442,8 @@ static int record_consent(const struct mes_ctx *c, const json_t *obj, struct mes
 #define CONSENT_WORKERS 16
 
 struct consent_job {
-  const struct mes_ctx *c;
+  struct mes_ledger *ledger;
+  const struct mes_req *c;
   const struct pending *pd;
   int *rcs;               /* per consent */
   struct mes_err *errs;   /* per consent */
@@ -458,7 +462,7 @@ static void *consent_worker(void *arg) {
     if (subject_worker(v) != j->worker)
       continue;
     mes_err_clear(&j->errs[i]);
-    j->rcs[i] = record_consent(j->c, v, &j->errs[i]);
+    j->rcs[i] = record_consent(j->ledger, j->c, v, &j->errs[i]);
   }
   return NULL;
 }
@@ -479,7 +483,8 @@ static int flush_consents(struct importer *im, struct mes_err *err) {
     goto done;
   }
   for (unsigned w = 0; w < CONSENT_WORKERS; w++) {
-    jobs[w] = (struct consent_job){.c = im->c, .pd = pd, .rcs = rcs, .errs = errs, .worker = w};
+    jobs[w] = (struct consent_job){
+        .ledger = im->ledger, .c = im->c, .pd = pd, .rcs = rcs, .errs = errs, .worker = w};
     /* One worker for a short run; where a thread cannot start, run its share here. */
     if (n < 16 || pthread_create(&threads[w], NULL, consent_worker, &jobs[w]) != 0)
       consent_worker(&jobs[w]);
@@ -544,10 +549,11 @@ static int import_line(struct importer *im, const struct mes_import_csv *csv, co
   return MES_OK;
 }
 
-int mes_import_stream(const struct mes_ctx *c, FILE *in, const struct mes_import_opts *o,
+int mes_import_stream(struct mes_catalog *cat, struct mes_ledger *lg, struct mes_ingester *ing,
+                      const struct mes_req *c, FILE *in, const struct mes_import_opts *o,
                       struct mes_import_counts *counts, struct mes_err *err) {
   memset(counts, 0, sizeof *counts);
-  struct importer im = {.c = c, .o = o, .n = counts};
+  struct importer im = {.catalog = cat, .ledger = lg, .ingester = ing, .c = c, .o = o, .n = counts};
   char *line = NULL;
   size_t cap = 0;
   int rc = MES_OK;

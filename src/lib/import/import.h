@@ -9,7 +9,8 @@
  * and data minimisation hold for imported data exactly as for the API.
  *
  * The line readers are pure (no store, no clock); the stream importer takes
- * a request context (borrowed, see subject.h). The library never prints: the
+ * the three handles it writes through and a request (struct mes_req,
+ * policy/policy.h; its clock is renewed per batch). The library never prints: the
  * importer reports bad lines and progress through callbacks. Thread-safe as
  * the store is.
  */
@@ -25,7 +26,9 @@
 #include <mesura/mesura.h>
 
 #include "base/err.h"
-#include "subject/subject.h"
+#include "catalog/catalog.h"
+#include "consent/consent.h"
+#include "ingest/ingest.h"
 
 #define MES_IMPORT_LINE_MAX (1024 * 1024) /* bytes of one line; longer lines are bad lines */
 #define MES_IMPORT_BATCH 5000             /* items or events written per transaction */
@@ -81,7 +84,8 @@ int mes_import_parse_csv(const struct mes_import_csv *h, const char *line, size_
  * (include/mesura/mesura.h: mes_engine_import). */
 
 /*
- * Imports a stream (borrowed; read to its end). Items and events are written
+ * Imports a stream (borrowed; read to its end) through the catalog, the
+ * consent ledger and the ingester (borrowed). Items and events are written
  * in batches of MES_IMPORT_BATCH, in file order: a consent line first writes
  * the events read before it, so an event is gated by the consents above it
  * and not by those below. Consents are recorded with recorded_by = c->actor
@@ -90,7 +94,8 @@ int mes_import_parse_csv(const struct mes_import_csv *h, const char *line, size_
  * (even with bad lines), or the store's error (what was written before it
  * stays: each batch is atomic). *counts is filled either way.
  */
-int mes_import_stream(const struct mes_ctx *c, FILE *in, const struct mes_import_opts *o,
+int mes_import_stream(struct mes_catalog *cat, struct mes_ledger *lg, struct mes_ingester *ing,
+                      const struct mes_req *c, FILE *in, const struct mes_import_opts *o,
                       struct mes_import_counts *counts, struct mes_err *err);
 
 #endif

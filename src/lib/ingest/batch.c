@@ -6,7 +6,7 @@
  *   1. Without a transaction: check each event against the field tables,
  *      build its sealed document in one reused buffer, resolve each distinct
  *      subject once per request (a batch often holds many events of one
- *      person) - from the in-memory hint map c->smap when it knows the
+ *      person) - from the subject registry's hint map when it knows the
  *      pseudonym, else from the store -, apply the gates and seal what will
  *      be kept.
  *   2. In one transaction: re-read the row of every subject about to receive
@@ -105,7 +105,7 @@ struct subj {
   enum mes_subject_ns ns;
   int rc; /* of resolution: MES_OK or MES_ENOT_FOUND */
   struct mes_subject s;
-  bool cached;       /* s.row came from c->smap: a hint, re-read in phase 2 whatever the gates said */
+  bool cached;       /* s.row came from the hint map: a hint, re-read in phase 2 whatever the gates said */
   size_t n_gated;    /* its events that reached the consent gate */
   size_t n_store;    /* its events about to be stored */
   bool gpc_override; /* this request's GPC overrides an earlier grant: record it once */
@@ -119,7 +119,8 @@ struct subj {
 };
 
 struct batch {
-  const struct mes_ctx *c;
+  struct mes_ingester *ing;
+  const struct mes_req *c;
   struct ev *evs;
   size_t n_evs;
   struct subj *subjs; /* at most one per event */
@@ -150,8 +151,9 @@ static void batch_release(struct batch *b) {
   json_decref(b->errors);
 }
 
-static int batch_init(struct batch *b, const struct mes_ctx *c, size_t n) {
+static int batch_init(struct batch *b, struct mes_ingester *ing, const struct mes_req *c, size_t n) {
   memset(b, 0, sizeof *b);
+  b->ing = ing;
   b->c = c;
   mes_buf_init(&b->doc, MES_INGEST_PAYLOAD_MAX);
   mes_htab_init(&b->by_id, n);
@@ -449,7 +451,7 @@ static int subject_get(struct batch *b, enum mes_subject_ns ns, const json_t *id
   s->id = id;
   s->len = len;
   s->ns = ns;
-  s->rc = mes_subject_resolve_hint(b->c, ns, id, len, &s->s, &s->cached);
+  s->rc = mes_subject_resolve_hint(b->ing->subjects, ns, id, len, &s->s, &s->cached);
   if (s->rc != MES_OK && s->rc != MES_ENOT_FOUND)
     return s->rc;
   s->gpc_override = s->rc == MES_OK && mes_consent_gpc_overrides(b->c, s->s.row.granted);
@@ -459,7 +461,7 @@ static int subject_get(struct batch *b, enum mes_subject_ns ns, const json_t *id
 }
 
 /* Restriction, then consent after GPC. */
-static enum outcome consent_gate(const struct mes_ctx *c, const struct mes_subject_row *row, uint32_t purposes) {
+static enum outcome consent_gate(const struct mes_req *c, const struct mes_subject_row *row, uint32_t purposes) {
   if (row->restricted)
     return OUT_RESTRICTED;
   return (mes_consent_effective(c, row->granted) & purposes) ? OUT_STORE : OUT_NO_CONSENT;
@@ -467,7 +469,7 @@ static enum outcome consent_gate(const struct mes_ctx *c, const struct mes_subje
 
 /* Decides ev's outcome; when it is OUT_STORE, seals b->doc into ev. */
 static int gate(struct batch *b, struct ev *ev) {
-  const struct mes_ctx *c = b->c;
+  const struct mes_req *c = b->c;
   const struct mes_policy *p = c->policy;
   const struct mes_event_type *t = &p->event_types[ev->type];
   if (ev->source == MES_SRC_THIRD && !p->guardrails.third_party_accept) {
@@ -498,10 +500,10 @@ static int gate(struct batch *b, struct ev *ev) {
   if (ev->out != OUT_STORE)
     return MES_OK;
   const json_t *eid = member(ev->obj, "event_id");
-  ev->eid = eid ? mes_keyed_hash64(c->master, s->s.pn, json_string_value(eid), json_string_length(eid)) : 0;
+  ev->eid = eid ? mes_keyed_hash64(b->ing->master, s->s.pn, json_string_value(eid), json_string_length(eid)) : 0;
   if (!s->key_fetched) {
     s->key_fetched = true;
-    s->key_rc = mes_subject_key(c, s->s.row.id, s->key);
+    s->key_rc = mes_subject_key(b->ing->subjects, s->s.row.id, s->key);
     if (s->key_rc != MES_OK && s->key_rc != MES_ENOT_FOUND)
       return s->key_rc;
   }
@@ -538,7 +540,7 @@ static int seal_late(struct batch *b, struct subj *s, struct ev *ev, const uint8
   if (rc)
     return rc;
   const json_t *eid = member(ev->obj, "event_id");
-  ev->eid = eid ? mes_keyed_hash64(b->c->master, s->s.pn, json_string_value(eid), json_string_length(eid)) : 0;
+  ev->eid = eid ? mes_keyed_hash64(b->ing->master, s->s.pn, json_string_value(eid), json_string_length(eid)) : 0;
   free(ev->sealed);
   ev->sealed = NULL;
   rc = mes_subject_seal_key(key, s->s.row.id, MES__INGEST_KIND, b->doc.data, b->doc.len, &ev->sealed,
@@ -554,7 +556,7 @@ static int seal_late(struct batch *b, struct subj *s, struct ev *ev, const uint8
  * then, sealing those now let through. gone: the subject is no longer the
  * one phase 1 saw. */
 static int regate(struct batch *b, size_t i, const struct mes_subject_row *row, bool gone) {
-  const struct mes_ctx *c = b->c;
+  const struct mes_req *c = b->c;
   struct subj *s = &b->subjs[i];
   bool same_id = !gone && row->id == s->s.row.id;
   uint8_t key[MES_KEY_BYTES];
@@ -576,7 +578,7 @@ static int regate(struct batch *b, size_t i, const struct mes_subject_row *row, 
       continue;
     }
     /* The key inside the transaction: lock order mu -> kmu (store/sqlite.c). */
-    if (key_rc < 0 && (key_rc = mes_subject_key(c, row->id, key)) != MES_OK && key_rc != MES_ENOT_FOUND)
+    if (key_rc < 0 && (key_rc = mes_subject_key(b->ing->subjects, row->id, key)) != MES_OK && key_rc != MES_ENOT_FOUND)
       rc = key_rc;
     else if (key_rc == MES_ENOT_FOUND) /* shredded: the subject is being erased */
       drop_sealed(ev, OUT_NO_CONSENT);
@@ -593,16 +595,16 @@ static int regate(struct batch *b, size_t i, const struct mes_subject_row *row, 
  * applies the gates again when it differs from phase 1's. Refreshes the
  * hint with the row read, or drops it when the subject is gone. */
 static int recheck_one(struct batch *b, size_t i) {
-  const struct mes_ctx *c = b->c;
+  const struct mes_req *c = b->c;
   struct subj *s = &b->subjs[i];
   struct mes_subject_row row;
-  int rc = mes_store_subject_find(c->store, s->s.pn, &row);
+  int rc = mes_store_subject_find(b->ing->store, s->s.pn, &row);
   if (rc && rc != MES_ENOT_FOUND)
     return rc;
   if (rc == MES_ENOT_FOUND)
-    mes_subjmap_forget(c->smap, s->s.pn);
+    mes_subject_hint_forget(b->ing->subjects, s->s.pn);
   else
-    mes_subjmap_put(c->smap, s->s.pn, &row);
+    mes_subject_hint_put(b->ing->subjects, s->s.pn, &row);
   bool found = rc == MES_OK;
   if (found && row.id == s->s.row.id && row.granted == s->s.row.granted && row.restricted == s->s.row.restricted)
     return MES_OK;
@@ -616,7 +618,7 @@ static int recheck_one(struct batch *b, size_t i) {
 }
 
 /* Inside the transaction: recheck_one for each subject about to receive
- * events, and for each whose phase-1 row was a hint of c->smap whatever its
+ * events, and for each whose phase-1 row was a hint of the map whatever its
  * events' outcome (another process may have granted since the hint was
  * taken). */
 static int recheck_subjects(struct batch *b) {
@@ -670,7 +672,7 @@ static int ins_cmp(const void *pa, const void *pb) {
  * the request's order, so their ids still follow it. They go in through
  * mes_store_event_insert_many: a few dozen rows per statement. */
 static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err) {
-  const struct mes_ctx *c = b->c;
+  const struct mes_req *c = b->c;
   int rc = confirm_held_back(b);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
@@ -695,7 +697,7 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
     if (b->evs[i].subj >= 0 && b->subjs[b->evs[i].subj].rc == MES_OK)
       ins[n_ins++] = (struct ins){.sid = b->subjs[b->evs[i].subj].s.row.id, .ev = i};
   qsort(ins, n_ins, sizeof *ins, ins_cmp); /* before the writer lock: sorting holds nobody up */
-  rc = mes_store_tx_begin(c->store);
+  rc = mes_store_tx_begin(b->ing->store);
   if (rc) {
     free(ins);
     free(rows);
@@ -709,7 +711,7 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
     struct subj *s = &b->subjs[i];
     if (s->rc == MES_OK && s->gpc_override) {
       gpc = true;
-      rc = mes_consent_note_gpc(c, s->id, s->len, &s->s, err);
+      rc = mes_consent_note_gpc(b->ing->ledger, c, s->id, s->len, &s->s, err);
     }
   }
   size_t n_rows = 0;
@@ -731,25 +733,25 @@ static int write_all(struct batch *b, uint64_t *ticket_out, struct mes_err *err)
   if (!rc && !n_rows && !gpc) { /* the re-read rows let nothing through: nothing to make durable */
     free(ins);
     free(rows);
-    mes_store_tx_rollback(c->store);
+    mes_store_tx_rollback(b->ing->store);
     return MES_OK;
   }
   /* A retry of an event already stored is skipped by the store:
    * acknowledged, kept once. */
-  if (!rc && n_rows && (rc = mes_store_event_insert_many(c->store, rows, n_rows, NULL)))
+  if (!rc && n_rows && (rc = mes_store_event_insert_many(b->ing->store, rows, n_rows, NULL)))
     mes_err_set(err, rc, NULL, NULL);
   free(ins);
   free(rows);
   if (rc) {
-    mes_store_tx_rollback(c->store);
+    mes_store_tx_rollback(b->ing->store);
     return rc;
   }
   uint64_t ticket;
-  rc = mes_store_tx_commit(c->store, &ticket);
+  rc = mes_store_tx_commit(b->ing->store, &ticket);
   if (!rc && ticket_out)
     *ticket_out = ticket;
   else if (!rc)
-    rc = mes_store_wait_durable(c->store, ticket);
+    rc = mes_store_wait_durable(b->ing->store, ticket);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
   return MES_OK;
@@ -801,10 +803,11 @@ static void reply_recount(const struct batch *b, json_t *reply) {
 
 /* ---------------------------------------------------------------- entry point */
 
-int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err) {
+int mes_ingest_batch(struct mes_ingester *ing, const struct mes_req *c, const json_t *body, json_t **reply,
+                     struct mes_err *err) {
   uint64_t ticket = 0;
-  int rc = mes_ingest_batch_nowait(c, body, reply, &ticket, err);
-  if (rc == MES_OK && (rc = mes_store_wait_durable(c->store, ticket)) != MES_OK) {
+  int rc = mes_ingest_batch_nowait(ing, c, body, reply, &ticket, err);
+  if (rc == MES_OK && (rc = mes_store_wait_durable(ing->store, ticket)) != MES_OK) {
     json_decref(*reply);
     *reply = NULL;
     mes_err_set(err, rc, NULL, NULL);
@@ -812,8 +815,8 @@ int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply
   return rc;
 }
 
-int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t **reply, uint64_t *ticket,
-                            struct mes_err *err) {
+int mes_ingest_batch_nowait(struct mes_ingester *ing, const struct mes_req *c, const json_t *body, json_t **reply,
+                            uint64_t *ticket, struct mes_err *err) {
   *reply = NULL;
   *ticket = 0;
   if (!json_is_object(body))
@@ -834,7 +837,7 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
 
   struct batch b;
   bool session = false;
-  int rc = batch_init(&b, c, n);
+  int rc = batch_init(&b, ing, c, n);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto done;
@@ -844,7 +847,7 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
    * event has one look-up: the session would only add its BEGIN and COMMIT. */
   session = n >= READ_SESSION_MIN;
   if (session)
-    mes_store_read_begin(c->store);
+    mes_store_read_begin(ing->store);
   for (size_t i = 0; i < n; i++) {
     struct ev *ev = &b.evs[i];
     char ptr[32] = "";
@@ -882,7 +885,7 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
     }
   }
   if (session)
-    mes_store_read_end(c->store);
+    mes_store_read_end(ing->store);
   session = false;
   wipe_keys(&b); /* phase 2 seals nothing */
   /* The reply is made before the write and only recounted after it: once
@@ -902,7 +905,7 @@ int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t 
   reply_recount(&b, *reply);
 done:
   if (session)
-    mes_store_read_end(c->store);
+    mes_store_read_end(ing->store);
   batch_release(&b);
   return rc;
 }

@@ -529,10 +529,10 @@ int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, enum mes__hc_kind
 
 /* MES_OK while sid's key is still there, MES_ENOT_FOUND once it is shredded
  * (then nothing of sid reads back, not even from the cache's memory). With
- * the request key cache, a lookup in memory. */
-static int key_alive(const struct mes_ctx *c, int64_t sid) {
+ * the registry's key cache, a lookup in memory. */
+static int key_alive(struct mes_ingester *ing, int64_t sid) {
   uint8_t key[MES_KEY_BYTES];
-  int rc = mes_subject_key(c, sid, key);
+  int rc = mes_subject_key(ing->subjects, sid, key);
   mes_wipe(key, sizeof key);
   return rc;
 }
@@ -574,13 +574,13 @@ static int merge(struct mes__hc_build *b, const struct mes__hc_entry *e, const s
  * not in the cache). NOT_APPENDED: not applicable, read everything again;
  * MES_ENOMEM: read without the cache; other codes as src->fill_after's.
  */
-static int append(const struct mes_ctx *c, int64_t sid, const struct mes__hc_source *src,
+static int append(struct mes_ingester *ing, int64_t sid, const struct mes__hc_source *src,
                   const struct mes__hc_entry *e, int64_t max_id, int64_t n, struct mes__hc_entry **out) {
   *out = NULL;
   if (!src->fill_after || max_id <= e->max_id || n <= e->n_rows)
     return NOT_APPENDED;
   struct mes__hc_build add = {0}, b = {0};
-  int rc = src->fill_after(c, sid, e->max_id, &add);
+  int rc = src->fill_after(ing, sid, e->max_id, &add);
   if (rc == MES_OK && (add.n_rows != n - e->n_rows || add.max_id != max_id))
     rc = NOT_APPENDED;
   if (rc == MES_OK)
@@ -594,7 +594,7 @@ static int append(const struct mes_ctx *c, int64_t sid, const struct mes__hc_sou
   }
   mes__hc_build_release(&add);
   if (rc == MES_OK) {
-    struct shard *sh = shard_of(c->hcache, sid);
+    struct shard *sh = shard_of(ing->cache, sid);
     pthread_mutex_lock(&sh->mu);
     sh->appended[e->kind]++;
     pthread_mutex_unlock(&sh->mu);
@@ -613,9 +613,9 @@ static int append(const struct mes_ctx *c, int64_t sid, const struct mes__hc_sou
  * seen for the first time reads no stamp at all: a miss costs what a read
  * without the cache does, plus one copy.
  */
-int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_source *src, struct mes__hc_entry **out,
-                bool *bypass) {
-  struct mes_histcache *hc = c->hcache;
+int mes__hc_get(struct mes_ingester *ing, int64_t sid, const struct mes__hc_source *src,
+                struct mes__hc_entry **out, bool *bypass) {
+  struct mes_histcache *hc = ing->cache;
   *out = NULL;
   *bypass = false;
   uint64_t epoch = 0;
@@ -623,14 +623,14 @@ int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_sourc
   int rc;
   if (e) {
     int64_t max_id = 0, n = 0;
-    if ((rc = src->stamp(c->store, sid, &max_id, &n))) {
+    if ((rc = src->stamp(ing->store, sid, &max_id, &n))) {
       mes__hc_release(hc, e);
       hc_drop(hc, sid, src->kind);
       *bypass = rc == MES_EINTERNAL; /* the store gives no stamp: read without the cache */
       return *bypass ? MES_OK : rc;
     }
     if (mes__hc_fresh(hc, e, max_id, n)) {
-      if ((rc = key_alive(c, sid))) {
+      if ((rc = key_alive(ing, sid))) {
         mes__hc_release(hc, e);
         if (rc == MES_ENOT_FOUND)
           hc_drop(hc, sid, src->kind);
@@ -644,7 +644,7 @@ int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_sourc
       return MES_OK;          /* nothing held any more (erased, swept, purged): no key needed, as without the cache */
     }
     struct mes__hc_entry *done = NULL;
-    rc = append(c, sid, src, e, max_id, n, &done);
+    rc = append(ing, sid, src, e, max_id, n, &done);
     mes__hc_release(hc, e);
     if (rc != NOT_APPENDED) {
       if (rc == MES_OK)
@@ -655,7 +655,7 @@ int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_sourc
     }
   }
   struct mes__hc_build b = {0};
-  rc = src->fill(c, sid, &b);
+  rc = src->fill(ing, sid, &b);
   if (!rc)
     rc = mes__hc_build_finish(&b, sid, src->kind, &e);
   else

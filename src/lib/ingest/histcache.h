@@ -6,9 +6,9 @@
  * It holds up to two entries per subject, each checked and replaced on its
  * own: their events, and the items they were shown (their impressions, for
  * the frequency cap). Both share one byte cap (serving.history_cache_mb) and
- * one LRU order. mes_ingest_history and mes_ingest_shown_list use it by
- * themselves when the request context carries one (ctx->hcache); nothing
- * else changes for their callers. Nothing is computed
+ * one LRU order. The ingester (ingest.h) owns one, and mes_ingest_history
+ * and mes_ingest_shown_list use it by themselves when its cap is not 0;
+ * nothing else changes for their callers. Nothing is computed
  * ahead for people who are not active: an entry is made by a read that had
  * to happen anyway, and the least recently used entries leave first when the
  * byte cap is reached.
@@ -31,8 +31,10 @@
  * Entries hold decrypted personal data (item ids, channels, times, what was
  * shown): they are wiped (mes_wipe) before their memory is freed, whether
  * evicted, replaced, forgotten or freed with the cache. Erasure must call
- * mes_histcache_forget (both entries go) so that the person's plaintext
- * leaves memory at once rather than at their next read or at eviction.
+ * mes_histcache_forget (both entries go; through mes_ingester_forget, which
+ * the engine's mes_engine_forget_subject calls) so that the person's
+ * plaintext leaves memory at once rather than at their next read or at
+ * eviction.
  *
  * Thread-safety: every function may be called from any thread. The cache is
  * split into shards by subject, each under its own mutex; no lock is held

@@ -18,8 +18,15 @@
  * document sealed with the subject's key (kind "event"). Undeclared
  * properties are dropped before sealing and counted.
  *
+ * The ingester is a handle, struct mes_ingester, made once (by the engine)
+ * with what it uses: the store, the master key (keyed hashes of event ids),
+ * the subject registry and the consent ledger (all borrowed), and the
+ * history cache it owns (histcache.h), sized in bytes (0: it keeps
+ * nothing). The functions take it, and those that depend on the request the
+ * request too (struct mes_req, policy/policy.h).
+ *
  * Thread-safety: every function may be called from any thread with its own
- * ctx; the store serialises writers.
+ * request; the store serialises writers.
  */
 #ifndef MES_INGEST_H
 #define MES_INGEST_H
@@ -30,10 +37,37 @@
 
 #include "base/err.h"
 #include "base/json.h"
+#include "consent/consent.h"
+#include "ingest/histcache.h"
 #include "subject/subject.h"
 
 #define MES_INGEST_BATCH_MAX 10000      /* events in one request */
 #define MES_INGEST_PAYLOAD_MAX 65536    /* bytes of one event's sealed document, before sealing */
+
+struct mes_ingester;
+
+/* *out is new: free with mes_ingester_free. st, master, subjects, ledger
+ * and log (may be NULL) are borrowed and must outlive it; it owns a history
+ * cache of history_cache_bytes (0: off). MES_ENOMEM. */
+int mes_ingester_new(struct mes_store *st, const struct mes_master *master, struct mes_subjects *subjects,
+                     struct mes_ledger *ledger, size_t history_cache_bytes, const struct mes_log *log,
+                     struct mes_ingester **out);
+/* *out is new: an ingester over what ing was made with (borrowed the same
+ * way) and a history cache of its own of history_cache_bytes. For the
+ * benchmarks and tests that compare reads with and without the cache.
+ * MES_ENOMEM. */
+int mes_ingester_new_like(const struct mes_ingester *ing, size_t history_cache_bytes, struct mes_ingester **out);
+/* Frees, wiping the history cache. NULL-safe. No call may be running. */
+void mes_ingester_free(struct mes_ingester *ing);
+/* Changes the history cache's cap (a policy reload; mes_histcache_set_cap). */
+void mes_ingester_set_cache_cap(struct mes_ingester *ing, size_t history_cache_bytes);
+/* The history cache's counters (mes_histcache_stats). */
+void mes_ingester_cache_stats(struct mes_ingester *ing, struct mes_histcache_stats *out);
+/* Forgets what the ingester holds in memory about subject sid: its cached
+ * events and impressions leave the history cache at once, wiped
+ * (mes_histcache_forget), and its next read goes to the store. Stored rows
+ * stay (erasure deletes them). */
+void mes_ingester_forget(struct mes_ingester *ing, int64_t sid);
 
 /* Every top-level member a body of POST /v1/events may have (an event's, and
  * "events"), typed MES_J_ANY: for the HTTP layer's mes_http_req_json, which
@@ -66,13 +100,14 @@ extern const size_t mes_ingest_n_body_fields;
  * `stored` counts an event whose event_id was already stored (a retry): it is
  * acknowledged, not stored twice. On error *reply is NULL and nothing is kept.
  */
-int mes_ingest_batch(const struct mes_ctx *c, const json_t *body, json_t **reply, struct mes_err *err);
+int mes_ingest_batch(struct mes_ingester *ing, const struct mes_req *c, const json_t *body, json_t **reply,
+                     struct mes_err *err);
 /* The same, without the wait: *ticket gets the store ticket of the request's
  * commit (0 when nothing was written) and the caller must not show *reply to
  * anyone before mes_store_wait_durable or mes_store_on_durable said that
  * ticket is durable (the HTTP server parks the connection meanwhile). */
-int mes_ingest_batch_nowait(const struct mes_ctx *c, const json_t *body, json_t **reply, uint64_t *ticket,
-                            struct mes_err *err);
+int mes_ingest_batch_nowait(struct mes_ingester *ing, const struct mes_req *c, const json_t *body, json_t **reply,
+                            uint64_t *ticket, struct mes_err *err);
 
 /* One stored event as read back. Every pointer is borrowed for the duration
  * of the callback only. */
@@ -98,7 +133,8 @@ typedef int (*mes_ingest_event_cb)(void *ud, const struct mes_ingest_event *ev);
  * early), MES_ENOT_FOUND when the subject's key is gone (erased), or a
  * store/crypto error.
  */
-int mes_ingest_list(const struct mes_ctx *c, int64_t sid, mes_ingest_event_cb cb, void *ud, struct mes_err *err);
+int mes_ingest_list(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
+                    struct mes_err *err);
 
 /* One stored event as the bulk scan hands it out: only what training needs,
  * no API JSON. Pointers are borrowed for the duration of the callback. */
@@ -127,8 +163,8 @@ typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *
  * borrowed for the duration of the callback. cb returns nonzero to stop
  * (then MES_OK); it runs after the read, with no store lock held.
  *
- * When c->hcache is set (and its cap is not 0), the events come from the
- * history cache (histcache.h) whenever the store's stamp of sid's events is
+ * When the ingester's history cache is on (its cap is not 0), the events
+ * come from it (histcache.h) whenever the store's stamp of sid's events is
  * the one the cache holds, which costs one indexed read instead of reading
  * and unsealing every event; otherwise they are read, kept in the cache and
  * handed out from it. Either way cb sees the same events with the same
@@ -136,7 +172,8 @@ typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *
  * lock held. On an error cb has not been called. Call it outside a write transaction when
  * using the cache: rows read inside one and then rolled back could be kept.
  */
-int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err);
+int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb, void *ud,
+                       struct mes_err *err);
 
 /* What one scan read, kept and skipped. */
 struct mes_ingest_scan_stats {
@@ -154,8 +191,8 @@ struct mes_ingest_scan_stats {
  * training: only events that serve one of `purposes` (a policy bitmask) that
  * their subject still grants, of subjects who are not restricted. Each
  * subject's key is fetched once per scan, straight from the keystore (the
- * request key cache is left alone, so that a scan does not evict the keys of
- * active shoppers); keys are wiped when the scan ends. Events of subjects
+ * registry's key cache is left alone, so that a scan does not evict the keys
+ * of active shoppers); keys are wiped when the scan ends. Events of subjects
  * whose key is gone are skipped. The sealed document is unsealed into a
  * reused buffer and only "item" and "channel" are picked out of it: cheap
  * enough for ten million events.
@@ -164,8 +201,12 @@ struct mes_ingest_scan_stats {
  * not held up; cb may be slow. cb returns nonzero to stop (then MES_OK).
  * stats may be NULL. Slow: call off request threads.
  */
-int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_cb cb, void *ud,
-                    struct mes_ingest_scan_stats *stats, struct mes_err *err);
+int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t purposes, mes_ingest_scan_cb cb,
+                    void *ud, struct mes_ingest_scan_stats *stats, struct mes_err *err);
+
+/* Events in the store (what mes_store_event_count says): an upper bound on
+ * what a scan hands out, to size its reader's arrays. One scan of a count. */
+int64_t mes_ingest_count(struct mes_ingester *ing);
 
 /*
  * Forgets one event of subject `s` (borrowed; resolved, row stored) for
@@ -175,29 +216,29 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
  * wins when both match). Durable when it returns. MES_EINVALID_ID for a bad
  * id, MES_ENOT_FOUND when s has no such event.
  */
-int mes_ingest_forget(const struct mes_ctx *c, const struct mes_subject *s, const char *event_id, size_t event_len,
+int mes_ingest_forget(struct mes_ingester *ing, const struct mes_subject *s, const char *event_id, size_t event_len,
                       struct mes_err *err);
 
 /*
- * Deletes every event older than its type's retention_days (policy in c),
+ * Deletes every event older than its type's retention_days (c's policy),
  * one store transaction per event type. *n_deleted (may be NULL) receives
  * the total. Meant for a background thread (see mes_engine_start_background).
  */
-int mes_ingest_sweep(const struct mes_ctx *c, int64_t *n_deleted, struct mes_err *err);
+int mes_ingest_sweep(struct mes_ingester *ing, const struct mes_req *c, int64_t *n_deleted, struct mes_err *err);
 
 /* ---------------------------------------------------------------- impressions (shown.c) */
 
 /* Seals the item ids one answer showed subject sid, with its key, for
  * mes_store_impression_add. *out is new (free). MES_ENOT_FOUND when the key
  * is gone, MES_ENOMEM. */
-int mes_ingest_shown_seal(const struct mes_ctx *c, int64_t sid, const char *const *items, size_t n, uint8_t **out,
+int mes_ingest_shown_seal(struct mes_ingester *ing, int64_t sid, const char *const *items, size_t n, uint8_t **out,
                           size_t *out_len);
 /* Calls cb for each item shown to sid at or after since_ms, oldest answer
  * first (item borrowed for the call; cb returns nonzero to stop). Rows that
  * cannot be opened are skipped and logged; a shredded key reads as nothing
  * shown. */
 typedef int (*mes_ingest_shown_cb)(void *ud, const char *item, int channel, int64_t ts_ms);
-int mes_ingest_shown_list(const struct mes_ctx *c, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
+int mes_ingest_shown_list(struct mes_ingester *ing, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
                           struct mes_err *err);
 
 #endif

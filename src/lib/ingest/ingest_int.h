@@ -1,6 +1,7 @@
 /*
- * ingest_int — private to src/lib/ingest/ (and its unit tests): the sealed
- * document's format, shared by the writer (batch.c) and the reader (read.c).
+ * ingest_int — private to src/lib/ingest/ (and its unit tests): the
+ * ingester handle, and the sealed document's format, shared by the writer
+ * (batch.c) and the reader (read.c).
  *
  * The sealed document of one event is a compact JSON object with the members
  * below, each present only when it has a value:
@@ -19,6 +20,16 @@
 
 #include "ingest/histcache.h"
 #include "ingest/ingest.h"
+
+/* The ingester (ingest.h): what it uses, borrowed, and its history cache. */
+struct mes_ingester {
+  struct mes_store *store;
+  const struct mes_master *master; /* keyed hashes of clients' event ids */
+  struct mes_subjects *subjects;   /* resolves, hints, keys, seals */
+  struct mes_ledger *ledger;       /* GPC overrides met while ingesting */
+  struct mes_histcache *cache;     /* owned; a cap of 0 keeps nothing */
+  const struct mes_log *log;       /* may be NULL */
+};
 
 /* Associated-data kind of a sealed event (mes_subject_seal). */
 #define MES__INGEST_KIND "event"
@@ -105,18 +116,18 @@ void mes__hc_build_replay(const struct mes__hc_build *b, int64_t sid, const stru
 struct mes__hc_source {
   enum mes__hc_kind kind;
   int (*stamp)(struct mes_store *st, int64_t sid, int64_t *max_id, int64_t *n);
-  int (*fill)(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b);
-  int (*fill_after)(const struct mes_ctx *c, int64_t sid, int64_t after_id, struct mes__hc_build *b);
+  int (*fill)(struct mes_ingester *ing, int64_t sid, struct mes__hc_build *b);
+  int (*fill_after)(struct mes_ingester *ing, int64_t sid, int64_t after_id, struct mes__hc_build *b);
 };
 
-/* sid's rows of src->kind through c->hcache (not NULL): *out gets a
+/* sid's rows of src->kind through ing's history cache: *out gets a
  * reference to an entry holding what the store holds now, to replay and
  * give back with mes__hc_release; NULL when the subject holds no rows any
  * more. *bypass true (then MES_OK, *out NULL): read without the cache (no
  * memory to build an entry, or a backend without stamps). Otherwise MES_OK,
  * MES_ENOT_FOUND when the key is gone (any entry is dropped), or an error. */
-int mes__hc_get(const struct mes_ctx *c, int64_t sid, const struct mes__hc_source *src, struct mes__hc_entry **out,
-                bool *bypass);
+int mes__hc_get(struct mes_ingester *ing, int64_t sid, const struct mes__hc_source *src,
+                struct mes__hc_entry **out, bool *bypass);
 /* The steps mes__hc_get takes, for tests that drive them one by one: */
 /* Makes subject sid's entry of kind `kind` of what b collected, stamped
  * (b->max_id, b->n_rows), in one allocation; releases b either way. *out is

@@ -17,7 +17,8 @@
 /* ---------------------------------------------------------------- list */
 
 struct list_ud {
-  const struct mes_ctx *c;
+  struct mes_ingester *ing;
+  const struct mes_req *c;
   mes_ingest_event_cb cb;
   void *ud;
   int rc;
@@ -71,7 +72,7 @@ static int on_row(void *ud, const struct mes_event_row *row) {
   struct list_ud *l = ud;
   char *pt = NULL;
   size_t pt_len = 0;
-  l->rc = mes_subject_unseal(l->c, row->sid, MES__INGEST_KIND, row->sealed, row->sealed_len, &pt, &pt_len);
+  l->rc = mes_subject_unseal(l->ing->subjects, row->sid, MES__INGEST_KIND, row->sealed, row->sealed_len, &pt, &pt_len);
   if (l->rc)
     return 1;
   json_t *doc = json_loadb(pt, pt_len, 0, NULL);
@@ -106,9 +107,10 @@ static int on_row(void *ud, const struct mes_event_row *row) {
   return stop;
 }
 
-int mes_ingest_list(const struct mes_ctx *c, int64_t sid, mes_ingest_event_cb cb, void *ud, struct mes_err *err) {
-  struct list_ud l = {c, cb, ud, MES_OK};
-  int rc = mes_store_event_list(c->store, sid, on_row, &l);
+int mes_ingest_list(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
+                    struct mes_err *err) {
+  struct list_ud l = {ing, c, cb, ud, MES_OK};
+  int rc = mes_store_event_list(ing->store, sid, on_row, &l);
   if (!rc)
     rc = l.rc;
   if (rc == MES_ENOT_FOUND)
@@ -151,22 +153,22 @@ static int64_t parse_rowid(const char *s, size_t len) {
   return v;
 }
 
-int mes_ingest_forget(const struct mes_ctx *c, const struct mes_subject *s, const char *event_id, size_t event_len,
+int mes_ingest_forget(struct mes_ingester *ing, const struct mes_subject *s, const char *event_id, size_t event_len,
                       struct mes_err *err) {
   int rc = mes_id_check(event_id, event_len);
   if (rc)
     return mes_err_set(err, rc, NULL, "An event id must be 1 to 128 bytes of UTF-8 without control characters.");
   struct find_ud f = {
-      .eid = mes_keyed_hash64(c->master, s->pn, event_id, event_len),
+      .eid = mes_keyed_hash64(ing->master, s->pn, event_id, event_len),
       .row_id = parse_rowid(event_id, event_len),
   };
-  rc = mes_store_event_list(c->store, s->row.id, on_find, &f);
+  rc = mes_store_event_list(ing->store, s->row.id, on_find, &f);
   if (!rc && !f.found)
     rc = MES_ENOT_FOUND;
   /* Outside a transaction the delete runs in one of its own and is durable
    * when it returns; a concurrent delete of the same event reads NOT_FOUND. */
   if (!rc)
-    rc = mes_store_event_delete(c->store, s->row.id, f.found);
+    rc = mes_store_event_delete(ing->store, s->row.id, f.found);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "This subject has no event with this id.");
   if (rc)
@@ -189,7 +191,8 @@ struct scan_subj {
 };
 
 struct scan_ud {
-  const struct mes_ctx *c;
+  struct mes_ingester *ing;
+  const struct mes_req *c;
   uint32_t purposes;
   mes_ingest_scan_cb cb;
   void *ud;
@@ -597,7 +600,7 @@ static int on_scan_row(void *ud, const struct mes_event_row *row) {
     return 0;
   }
   if (e->key_state == KEY_UNKNOWN) {
-    int rc = mes_subject_key(s->c, row->sid, e->key);
+    int rc = mes_subject_key_stored(s->ing->subjects, row->sid, e->key);
     if (rc == MES_ENOT_FOUND) {
       e->key_state = KEY_GONE;
     } else if (rc) {
@@ -642,12 +645,11 @@ static int on_scan_row(void *ud, const struct mes_event_row *row) {
   return bt->n == BATCH_ROWS ? flush_batch(s) : 0;
 }
 
-int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_cb cb, void *ud,
-                    struct mes_ingest_scan_stats *stats, struct mes_err *err) {
-  /* Keys come from the keystore, not the request cache (see ingest.h). */
-  struct mes_ctx nc = *c;
-  nc.keys = NULL;
-  struct scan_ud s = {.c = &nc, .purposes = purposes, .cb = cb, .ud = ud, .rc = MES_OK};
+int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t purposes, mes_ingest_scan_cb cb,
+                    void *ud, struct mes_ingest_scan_stats *stats, struct mes_err *err) {
+  /* Keys come from the keystore, not the registry's cache (see ingest.h):
+   * on_scan_row reads them with mes_subject_key_stored. */
+  struct scan_ud s = {.ing = ing, .c = c, .purposes = purposes, .cb = cb, .ud = ud, .rc = MES_OK};
   mes_htab_init(&s.by_sid, MAX_SUBJECTS);
   struct pipe *pp = calloc(1, sizeof *pp);
   if (!pp)
@@ -659,12 +661,12 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
   int rc = MES_OK;
   pthread_t th;
   if (purposes) {
-    rc = mes_store_subject_scan(c->store, on_subject, &s);
+    rc = mes_store_subject_scan(ing->store, on_subject, &s);
     if (!rc)
       rc = s.rc;
     if (!rc && s.n > 0) {
       s.threaded = pthread_create(&th, NULL, consumer_main, &s) == 0;
-      rc = mes_store_event_scan(c->store, on_scan_row, &s);
+      rc = mes_store_event_scan(ing->store, on_scan_row, &s);
       if (!s.prc)
         flush_batch(&s); /* the last, partial batch */
       if (s.threaded) {
@@ -702,7 +704,7 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
   if (stats)
     *stats = s.st;
   if (s.st.unreadable)
-    mes_log(c->log, MES_LOG_WARN, "training scan: %lld events could not be opened and were skipped",
+    mes_log(ing->log, MES_LOG_WARN, "training scan: %lld events could not be opened and were skipped",
             (long long)s.st.unreadable);
   if (rc)
     return mes_err_set(err, rc, NULL, "Reading the stored events failed.");
@@ -715,7 +717,7 @@ int mes_ingest_scan(const struct mes_ctx *c, uint32_t purposes, mes_ingest_scan_
  * document unsealed into one reused buffer, "item" and "channel" picked out
  * without building JSON (pick_members), each kept in `build`. */
 struct hist_ud {
-  struct scan_ud s; /* for pick_members: the reused item buffer; c */
+  struct scan_ud s; /* for pick_members: the reused item buffer; ing */
   int64_t sid;
   bool have_key;
   uint8_t key[MES_KEY_BYTES];
@@ -726,7 +728,7 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
   struct hist_ud *h = ud;
   struct scan_ud *s = &h->s;
   if (!h->have_key) {
-    if ((s->rc = mes_subject_key(s->c, h->sid, h->key)))
+    if ((s->rc = mes_subject_key(s->ing->subjects, h->sid, h->key)))
       return 1; /* MES_ENOT_FOUND: shredded, as mes_ingest_list says it */
     h->have_key = true;
   }
@@ -763,14 +765,14 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
  * order they were stored (no sort in the store) and put in order here, where
  * only the few bytes serving keeps are moved. A store, crypto or memory
  * error, or MES_ENOT_FOUND when the key is gone. */
-static int history_fill(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
+static int history_fill(struct mes_ingester *ing, int64_t sid, struct mes__hc_build *b) {
   struct hist_ud *h = calloc(1, sizeof *h); /* the key lives here: wiped below */
   if (!h)
     return MES_ENOMEM;
-  h->s.c = c;
+  h->s.ing = ing;
   h->sid = sid;
   h->build = b;
-  int rc = mes_store_event_list_stored(c->store, sid, on_hist_row, h);
+  int rc = mes_store_event_list_stored(ing->store, sid, on_hist_row, h);
   if (!rc)
     rc = h->s.rc;
   if (h->s.pt) {
@@ -789,9 +791,10 @@ static int history_fill(const struct mes_ctx *c, int64_t sid, struct mes__hc_bui
 }
 
 /* The read without the cache: collected, ordered, handed to cb. */
-static int history_read(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud) {
+static int history_read(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb,
+                        void *ud) {
   struct mes__hc_build b = {0};
-  int rc = history_fill(c, sid, &b);
+  int rc = history_fill(ing, sid, &b);
   if (!rc)
     mes__hc_build_replay(&b, sid, c->policy, cb, ud);
   mes__hc_build_release(&b);
@@ -803,21 +806,23 @@ static const struct mes__hc_source history_source = {
 
 /* The read through the cache (histcache.c, mes__hc_get); without it when
  * the cache cannot help. Returns a code for mes_ingest_history. */
-static int history_cached(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud) {
+static int history_cached(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb,
+                          void *ud) {
   struct mes__hc_entry *e;
   bool bypass;
-  int rc = mes__hc_get(c, sid, &history_source, &e, &bypass);
+  int rc = mes__hc_get(ing, sid, &history_source, &e, &bypass);
   if (bypass)
-    return history_read(c, sid, cb, ud);
+    return history_read(ing, c, sid, cb, ud);
   if (rc || !e)
     return rc;
   mes__hc_replay(e, c->policy, cb, ud);
-  mes__hc_release(c->hcache, e);
+  mes__hc_release(ing->cache, e);
   return MES_OK;
 }
 
-int mes_ingest_history(const struct mes_ctx *c, int64_t sid, mes_ingest_scan_cb cb, void *ud, struct mes_err *err) {
-  int rc = c->hcache && mes_histcache_cap(c->hcache) ? history_cached(c, sid, cb, ud) : history_read(c, sid, cb, ud);
+int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb, void *ud,
+                       struct mes_err *err) {
+  int rc = mes_histcache_cap(ing->cache) ? history_cached(ing, c, sid, cb, ud) : history_read(ing, c, sid, cb, ud);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "This person's data has been erased.");
   if (rc)

@@ -20,7 +20,7 @@
 
 #define SHOWN_KIND "impression"
 
-int mes_ingest_shown_seal(const struct mes_ctx *c, int64_t sid, const char *const *items, size_t n, uint8_t **out,
+int mes_ingest_shown_seal(struct mes_ingester *ing, int64_t sid, const char *const *items, size_t n, uint8_t **out,
                           size_t *out_len) {
   *out = NULL;
   *out_len = 0;
@@ -35,7 +35,7 @@ int mes_ingest_shown_seal(const struct mes_ctx *c, int64_t sid, const char *cons
     rc = MES_ENOMEM;
   if (!rc) {
     size_t len = strlen(text);
-    rc = mes_subject_seal(c, sid, SHOWN_KIND, text, len, out, out_len);
+    rc = mes_subject_seal(ing->subjects, sid, SHOWN_KIND, text, len, out, out_len);
     mes_wipe(text, len);
   }
   free(text);
@@ -43,7 +43,7 @@ int mes_ingest_shown_seal(const struct mes_ctx *c, int64_t sid, const char *cons
 }
 
 struct shown_read {
-  const struct mes_ctx *c;
+  struct mes_ingester *ing;
   uint8_t key[MES_KEY_BYTES];
   bool have_key;
   mes_ingest_shown_cb cb;
@@ -78,7 +78,7 @@ static int on_item(struct shown_read *r, const struct mes_impression_row *row, c
 static int on_row(void *ud, const struct mes_impression_row *row) {
   struct shown_read *r = ud;
   if (!r->have_key) {
-    if ((r->rc = mes_subject_key(r->c, row->sid, r->key)))
+    if ((r->rc = mes_subject_key(r->ing->subjects, row->sid, r->key)))
       return 1; /* MES_ENOT_FOUND: shredded, nothing is readable */
     r->have_key = true;
   }
@@ -115,18 +115,18 @@ static int on_row(void *ud, const struct mes_impression_row *row) {
  * those with an id above after_id (>= 0, for the cache): to cb, or into
  * *build. *unreadable gets the rows that could not be opened. A store,
  * crypto or memory error, or MES_ENOT_FOUND when the key is gone. */
-static int shown_read(const struct mes_ctx *c, int64_t sid, int64_t since_ms, int64_t after_id,
+static int shown_read(struct mes_ingester *ing, int64_t sid, int64_t since_ms, int64_t after_id,
                       mes_ingest_shown_cb cb, void *ud, struct mes__hc_build *build, int64_t *unreadable) {
   *unreadable = 0;
   struct shown_read *r = calloc(1, sizeof *r); /* the key lives here: wiped below */
   if (!r)
     return MES_ENOMEM;
-  r->c = c;
+  r->ing = ing;
   r->cb = cb;
   r->ud = ud;
   r->build = build;
-  int rc = after_id < 0 ? mes_store_impression_list(c->store, sid, since_ms, on_row, r)
-                        : mes_store_impression_list_after(c->store, sid, after_id, on_row, r);
+  int rc = after_id < 0 ? mes_store_impression_list(ing->store, sid, since_ms, on_row, r)
+                        : mes_store_impression_list_after(ing->store, sid, after_id, on_row, r);
   if (!rc)
     rc = r->rc;
   *unreadable = r->unreadable;
@@ -140,16 +140,16 @@ static int shown_read(const struct mes_ctx *c, int64_t sid, int64_t since_ms, in
 }
 
 /* All of sid's rows, whatever the window: each replay picks its own. */
-static int shown_fill(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
+static int shown_fill(struct mes_ingester *ing, int64_t sid, struct mes__hc_build *b) {
   int64_t unreadable;
-  return shown_read(c, sid, INT64_MIN, -1, NULL, NULL, b, &unreadable);
+  return shown_read(ing, sid, INT64_MIN, -1, NULL, NULL, b, &unreadable);
 }
 
 /* The rows written since a read that saw ids up to after_id: an active
  * shopper's next request finds one more answer of theirs, read alone. */
-static int shown_fill_after(const struct mes_ctx *c, int64_t sid, int64_t after_id, struct mes__hc_build *b) {
+static int shown_fill_after(struct mes_ingester *ing, int64_t sid, int64_t after_id, struct mes__hc_build *b) {
   int64_t unreadable;
-  return shown_read(c, sid, INT64_MIN, after_id, NULL, NULL, b, &unreadable);
+  return shown_read(ing, sid, INT64_MIN, after_id, NULL, NULL, b, &unreadable);
 }
 
 static const struct mes__hc_source shown_source = {.kind = MES__HC_SHOWN,
@@ -159,28 +159,28 @@ static const struct mes__hc_source shown_source = {.kind = MES__HC_SHOWN,
 
 /* The read through the cache (histcache.c, mes__hc_get); without it when
  * the cache cannot help. */
-static int shown_cached(const struct mes_ctx *c, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
+static int shown_cached(struct mes_ingester *ing, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
                         int64_t *unreadable) {
   *unreadable = 0;
   struct mes__hc_entry *e;
   bool bypass;
-  int rc = mes__hc_get(c, sid, &shown_source, &e, &bypass);
+  int rc = mes__hc_get(ing, sid, &shown_source, &e, &bypass);
   if (bypass)
-    return shown_read(c, sid, since_ms, -1, cb, ud, NULL, unreadable);
+    return shown_read(ing, sid, since_ms, -1, cb, ud, NULL, unreadable);
   if (rc || !e)
     return rc;
   *unreadable = mes__hc_replay_shown(e, since_ms, cb, ud);
-  mes__hc_release(c->hcache, e);
+  mes__hc_release(ing->cache, e);
   return MES_OK;
 }
 
-int mes_ingest_shown_list(const struct mes_ctx *c, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
+int mes_ingest_shown_list(struct mes_ingester *ing, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
                           struct mes_err *err) {
   int64_t unreadable = 0;
-  int rc = c->hcache && mes_histcache_cap(c->hcache) ? shown_cached(c, sid, since_ms, cb, ud, &unreadable)
-                                                      : shown_read(c, sid, since_ms, -1, cb, ud, NULL, &unreadable);
+  int rc = mes_histcache_cap(ing->cache) ? shown_cached(ing, sid, since_ms, cb, ud, &unreadable)
+                                         : shown_read(ing, sid, since_ms, -1, cb, ud, NULL, &unreadable);
   if (unreadable)
-    mes_log(c->log, MES_LOG_WARN, "%lld impression rows could not be opened and were skipped",
+    mes_log(ing->log, MES_LOG_WARN, "%lld impression rows could not be opened and were skipped",
             (long long)unreadable);
   if (rc == MES_ENOT_FOUND) /* the key is gone: so is everything it sealed */
     return MES_OK;

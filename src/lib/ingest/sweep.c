@@ -7,7 +7,7 @@
 
 #define DAY_MS 86400000LL
 
-int mes_ingest_sweep(const struct mes_ctx *c, int64_t *n_deleted, struct mes_err *err) {
+int mes_ingest_sweep(struct mes_ingester *ing, const struct mes_req *c, int64_t *n_deleted, struct mes_err *err) {
   const struct mes_policy *p = c->policy;
   int64_t total = 0;
   int rc = MES_OK;
@@ -16,7 +16,7 @@ int mes_ingest_sweep(const struct mes_ctx *c, int64_t *n_deleted, struct mes_err
     int64_t n = 0;
     /* Outside a transaction, each sweep runs in one of its own and is durable
      * when it returns; ingestion waits for the writer lock one type at a time. */
-    rc = mes_store_event_sweep(c->store, (int)t, before, &n);
+    rc = mes_store_event_sweep(ing->store, (int)t, before, &n);
     if (!rc)
       total += n;
   }

@@ -143,7 +143,8 @@ static uint32_t training_purposes(const struct mes_policy *p) {
   return m;
 }
 
-int mes__collect(const struct mes_ctx *c, struct mes__data *d, struct mes_err *err) {
+int mes__collect(struct mes_ingester *ing, const struct mes_req *c, const struct mes_log *log, struct mes__data *d,
+                 struct mes_err *err) {
   memset(d, 0, sizeof *d);
   mes_htab_init(&d->ihash, MES__MAX_ITEMS);
   struct collect_ud u = {.d = d, .rc = MES_OK};
@@ -154,7 +155,7 @@ int mes__collect(const struct mes_ctx *c, struct mes__data *d, struct mes_err *e
     u.kinds[t] = mes_kind_of(p->event_types[t].name);
   /* Size the event array once for every stored event (an upper bound):
    * doubling ten million events would copy them several times. */
-  int64_t n = mes_store_event_count(c->store);
+  int64_t n = mes_ingest_count(ing);
   if (n > 0 && (uint64_t)n < SIZE_MAX / sizeof *d->ev) {
     d->ev = malloc((size_t)n * sizeof *d->ev);
     d->cap_ev = d->ev ? (size_t)n : 0;
@@ -163,8 +164,8 @@ int mes__collect(const struct mes_ctx *c, struct mes__data *d, struct mes_err *e
   clock_gettime(CLOCK_MONOTONIC, &t0);
   uint32_t purposes = training_purposes(p);
   if (!purposes)
-    mes_log(c->log, MES_LOG_WARN, "training: the policy names no purpose for personal answers; no event counts");
-  int rc = mes_ingest_scan(c, purposes, on_event, &u, &d->scan, err);
+    mes_log(log, MES_LOG_WARN, "training: the policy names no purpose for personal answers; no event counts");
+  int rc = mes_ingest_scan(ing, c, purposes, on_event, &u, &d->scan, err);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   d->scan_ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
   mes_htab_release(&u.dense);

@@ -72,8 +72,8 @@ static size_t ease_fit(const struct mes_model_params *p, size_t data_bytes) {
   return n;
 }
 
-int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, struct mes_model **out,
-                    struct mes_err *err) {
+int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const struct mes_log *log,
+                    const struct mes_model_params *p, struct mes_model **out, struct mes_err *err) {
   *out = NULL;
   uint64_t t0 = mes_mono_ns();
   struct mes__data d;
@@ -87,7 +87,7 @@ int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, s
   char *meta_text = NULL;
   uint8_t *blob = NULL;
   size_t blob_len = 0;
-  int rc = mes__collect(c, &d, err);
+  int rc = mes__collect(ing, c, log, &d, err);
   if (rc)
     return rc;
   if ((rc = mes__by_subject(&d)) != MES_OK) {
@@ -115,7 +115,7 @@ int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, s
   if (p->kind == MES_MODEL_EASE) {
     n_ease = n < cap ? n : cap;
     if (n_ease > fits) {
-      mes_log(c->log, MES_LOG_WARN,
+      mes_log(log, MES_LOG_WARN,
               "training: EASE over %zu items needs %.0f MiB, over model.max_memory_mb; using the %zu most popular",
               n_ease, (double)mes__ease_bytes(n_ease) / MIB, fits);
       n_ease = fits;
@@ -123,13 +123,13 @@ int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, s
     if (n_ease >= 2)
       kind = MES__BUILT_EASE;
     else if (n >= 2)
-      mes_log(c->log, MES_LOG_WARN, "training: no room for EASE within model.max_memory_mb; co-occurrence only");
+      mes_log(log, MES_LOG_WARN, "training: no room for EASE within model.max_memory_mb; co-occurrence only");
   } else if (p->kind == MES_MODEL_AUTO && n >= 2) {
     if (n <= cap && n <= fits) {
       n_ease = n;
       kind = MES__BUILT_EASE;
     } else {
-      mes_log(c->log, MES_LOG_INFO,
+      mes_log(log, MES_LOG_INFO,
               "training: %zu items %s; co-occurrence model (EASE would need %.0f MiB)", n,
               n > cap ? "exceed ease_max_items" : "do not fit model.max_memory_mb for EASE",
               (double)mes__ease_bytes(n) / MIB);
@@ -209,7 +209,7 @@ int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, s
   }
   rc = mes__model_from_blob(blob, blob_len, 0, out, err); /* takes blob */
   if (!rc)
-    mes_log(c->log, MES_LOG_INFO, "trained %s: %zu items, %zu events of %zu people in %llu ms", kind_phrase(kind),
+    mes_log(log, MES_LOG_INFO, "trained %s: %zu items, %zu events of %zu people in %llu ms", kind_phrase(kind),
             n, d.n_ev, d.n_subj, (unsigned long long)((t_end - t0) / 1000000));
 done:
   for (int r = 0; r < MES_REL_N; r++)

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "ingest/ingest.h"
 #include "subject/subject.h"
 
 struct mes_model;
@@ -81,18 +82,19 @@ struct mes_model_params {
 };
 void mes_model_params_default(struct mes_model_params *p);
 
-/* Trains from every stored event (decrypted with each subject's key; the
- * events of subjects whose key is gone are skipped) at c->now_ms. Only
+/* Trains from every stored event, read through the ingester (mes_ingest_scan:
+ * decrypted with each subject's key; the events of subjects whose key is
+ * gone are skipped) at c->now_ms. Only
  * events serving the purpose of personal answers on the web
  * (mes_policy_channel_purposes, else the purpose named personalization) that
  * the subject still grants count; restricted subjects' events never do.
  * kind auto takes EASE when every item fits ease_max_items and
- * max_memory_mb, else co-occurrence (logged through c->log); kind ease over
- * too many items uses the most popular ones that fit. *out is new (one
+ * max_memory_mb, else co-occurrence (logged through log, which may be
+ * NULL); kind ease over too many items uses the most popular ones that fit. *out is new (one
  * reference; mes_model_id 0 until saved and loaded). Slow: call off request
  * threads; uses p->threads threads, and OpenBLAS's own for the solve. */
-int mes_model_train(const struct mes_ctx *c, const struct mes_model_params *p, struct mes_model **out,
-                    struct mes_err *err);
+int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const struct mes_log *log,
+                    const struct mes_model_params *p, struct mes_model **out, struct mes_err *err);
 
 /* Saves m in the store as the newest model (durable when it returns); *id
  * receives its store id. Older models beyond the newest 2 are deleted. */

@@ -53,7 +53,8 @@ struct mes__data {
 };
 
 /* collect.c */
-int mes__collect(const struct mes_ctx *c, struct mes__data *d, struct mes_err *err);
+int mes__collect(struct mes_ingester *ing, const struct mes_req *c, const struct mes_log *log, struct mes__data *d,
+                 struct mes_err *err);
 /* Adds one event (used by collect and by the benchmarks/tests that build
  * data without a store). item of len bytes. MES_ENOMEM, MES_EOUT_OF_RANGE. */
 int mes__data_add(struct mes__data *d, uint32_t subj, const char *item, size_t len, enum mes_kind k, int64_t ts_ms);

@@ -4,7 +4,8 @@
  * indexes; channels and languages are fixed enums; purpose sets are bitmasks.
  *
  * A loaded policy is immutable. The engine swaps whole policies on SIGHUP, so
- * readers hold a pointer for the duration of one request (see engine).
+ * readers hold a pointer for the duration of one request (see engine): the
+ * `policy` of struct mes_req, the per-request part of every domain call.
  */
 #ifndef MES_POLICY_H
 #define MES_POLICY_H
@@ -92,6 +93,19 @@ struct mes_policy {
   struct mes_serving_cfg serving;
   int decision_retention_days; /* default 30 */
   char *version;               /* policy_version stamped on receipts (default: file's mtime date) */
+};
+
+/* What one request carries, and only that: the policy snapshot it keeps to
+ * its end, its clock, who acts and its Global Privacy Control signal. The
+ * engine fills one per call (on the stack: no allocation) and the domain
+ * functions take it beside the handle they belong to (the subject registry,
+ * the catalog, the consent ledger, the ingester, the recommender), which
+ * hold everything long-lived. Every pointer is borrowed for the request. */
+struct mes_req {
+  const struct mes_policy *policy; /* the snapshot, valid for the request */
+  int64_t now_ms;                  /* the request's clock */
+  const char *actor;               /* name of the key or token acting ("import", ...); may be NULL */
+  bool gpc;                        /* the request carried Sec-GPC: 1 */
 };
 
 /* Loads and validates path. On failure err->msg reads "FILE:LINE: sentence"

@@ -20,30 +20,6 @@
 
 /* ---------------------------------------------------------------- item facts */
 
-/* Catalog facts without an index (unit tests, tools): the stored document. */
-static int facts_from_store(struct rec_state *s, const char *id, struct mes_item_facts *f) {
-  json_t *doc = NULL;
-  struct mes_err err;
-  int rc = mes_catalog_get(s->c, id, strlen(id), &doc, &err);
-  if (rc)
-    return rc;
-  f->available = mes_json_bool(doc, "available", true);
-  size_t i;
-  json_t *v;
-  json_array_foreach(json_object_get(doc, "categories"), i, v) {
-    if (f->n_cats >= MES_GUARD_MAX_CATS)
-      break;
-    const char *name = mes_arena_strndup(&s->arena, json_string_value(v), json_string_length(v));
-    if (!name) {
-      json_decref(doc);
-      return MES_ENOMEM;
-    }
-    f->cats[f->n_cats++] = name;
-  }
-  json_decref(doc);
-  return MES_OK;
-}
-
 #define ITEMS_FIRST 256       /* entries the cache is sized for at first: a page's candidates and history */
 #define ITEMS_MAX (1u << 24)  /* a bound far above any request's items */
 
@@ -89,9 +65,8 @@ static struct rec_item *item_file(struct rec_state *s, struct rec_item *it, uint
   return it;
 }
 
-/* Caches the facts of id: from the catalog entry e (found or not), or from
- * the stored document when there is no index (e NULL then). NULL when out of
- * memory. */
+/* Caches the facts of id from the catalog entry e (found or not). NULL when
+ * out of memory. */
 static struct rec_item *item_add(struct rec_state *s, const char *id, uint32_t tag, const struct mes_catalog_entry *e,
                                  bool found) {
   struct rec_item *it = mes_arena_calloc(&s->arena, sizeof *it);
@@ -99,18 +74,12 @@ static struct rec_item *item_add(struct rec_state *s, const char *id, uint32_t t
     return NULL;
   struct mes_item_facts *f = &it->facts;
   int rc = MES_ENOT_FOUND;
-  if (e) {
-    if (found) {
-      rc = MES_OK;
-      f->available = e->available;
-      for (size_t i = 0; i < e->n_cats && i < MES_GUARD_MAX_CATS; i++)
-        f->cats[f->n_cats++] = e->cats[i]; /* interned: outlive the request */
-    }
-  } else {
-    rc = facts_from_store(s, id, f);
+  if (found) {
+    rc = MES_OK;
+    f->available = e->available;
+    for (size_t i = 0; i < e->n_cats && i < MES_GUARD_MAX_CATS; i++)
+      f->cats[f->n_cats++] = e->cats[i]; /* interned: outlive the request */
   }
-  if (rc == MES_ENOMEM)
-    return NULL;
   f->known = rc == MES_OK; /* a store failure reads as "not in the catalog": never served */
   for (size_t i = 0; i < f->n_cats; i++) {
     int k = mes_policy_category(s->c->policy, f->cats[i], strlen(f->cats[i]));
@@ -132,10 +101,8 @@ const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, 
   struct rec_item *it = item_cached(s, id, tag);
   if (!it) {
     struct mes_catalog_entry e;
-    int rc = MES_ENOT_FOUND;
-    if (s->c->catalog)
-      rc = mes_catalog_index_lookup(s->c->catalog, s->c->store, id, len, &e);
-    if (rc == MES_ENOMEM || !(it = item_add(s, id, tag, s->c->catalog ? &e : NULL, rc == MES_OK))) {
+    int rc = mes_catalog_lookup(s->r->catalog, id, len, &e);
+    if (rc == MES_ENOMEM || !(it = item_add(s, id, tag, &e, rc == MES_OK))) {
       *oom = true;
       return NULL;
     }
@@ -143,12 +110,10 @@ const struct mes_item_facts *mes__rec_item(struct rec_state *s, const char *id, 
   return it->facts.known ? &it->facts : NULL;
 }
 
-/* Items looked up per call of mes_catalog_index_lookup_many. */
+/* Items looked up per call of mes_catalog_lookup_many. */
 #define ITEMS_AHEAD 64
 
 int mes__rec_items_ahead(struct rec_state *s, const char *const *ids, size_t n) {
-  if (!s->c->catalog)
-    return MES_OK; /* without an index, one at a time (mes__rec_item) */
   if (items_ready(s))
     return MES_ENOMEM;
   for (size_t at = 0; at < n;) {
@@ -172,7 +137,7 @@ int mes__rec_items_ahead(struct rec_state *s, const char *const *ids, size_t n) 
     }
     struct mes_catalog_entry e[ITEMS_AHEAD];
     bool found[ITEMS_AHEAD];
-    int rc = m ? mes_catalog_index_lookup_many(s->c->catalog, s->c->store, want, lens, m, e, found) : MES_OK;
+    int rc = m ? mes_catalog_lookup_many(s->r->catalog, want, lens, m, e, found) : MES_OK;
     if (rc == MES_ENOMEM)
       return rc;
     for (size_t k = 0; k < m; k++)
@@ -268,8 +233,8 @@ static int read_history(struct rec_state *s, struct mes_err *err) {
   for (size_t t = 0; t < p->n_event_types; t++)
     kinds[t] = mes_kind_of(p->event_types[t].name);
   struct hist_read h = {.s = s, .kinds = kinds};
-  int rc = s->why_mode ? mes_ingest_list(s->c, s->subj.row.id, hist_cb, &h, err)
-                       : mes_ingest_history(s->c, s->subj.row.id, hist_light_cb, &h, err);
+  int rc = s->why_mode ? mes_ingest_list(s->r->ingester, s->c, s->subj.row.id, hist_cb, &h, err)
+                       : mes_ingest_history(s->r->ingester, s->c, s->subj.row.id, hist_light_cb, &h, err);
   if (rc == MES_ENOT_FOUND) { /* the key is gone: nothing readable is held */
     mes_err_clear(err);
     s->n_hist = 0;
@@ -304,7 +269,7 @@ static int copy_names(struct rec_state *s, const json_t *arr, const char ***out,
 
 static int read_preferences(struct rec_state *s, struct mes_err *err) {
   json_t *prefs = NULL;
-  int rc = mes_consent_get_preferences(s->c, s->subj.row.id, &prefs, err);
+  int rc = mes_consent_get_preferences(s->r->ledger, s->subj.row.id, &prefs, err);
   if (rc == MES_ENOT_FOUND) {
     mes_err_clear(err);
     return MES_OK;
@@ -372,7 +337,7 @@ static int read_impressions(struct rec_state *s, struct mes_err *err) {
   ir.from_store = true;
   if (ir.failed)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  int rc = mes_ingest_shown_list(s->c, s->subj.row.id, since, imp_cb, &ir, err);
+  int rc = mes_ingest_shown_list(s->r->ingester, s->subj.row.id, since, imp_cb, &ir, err);
   if (!rc && ir.failed)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   return rc;
@@ -386,11 +351,11 @@ static int read_impressions(struct rec_state *s, struct mes_err *err) {
 static int note_gpc(struct rec_state *s, const char *id, size_t len, struct mes_err *err) {
   if (!mes_consent_gpc_overrides(s->c, s->subj.row.granted))
     return MES_OK;
-  struct mes_store *st = s->c->store;
+  struct mes_store *st = s->r->st;
   int rc = mes_store_tx_begin(st);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
-  rc = mes_consent_note_gpc(s->c, id, len, &s->subj, err);
+  rc = mes_consent_note_gpc(s->r->ledger, s->c, id, len, &s->subj, err);
   if (rc) {
     mes_store_tx_rollback(st);
     return rc;
@@ -412,7 +377,7 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
   mes__rec_state_init(s);
   if (items_ready(s))
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  const struct mes_ctx *c = s->c;
+  const struct mes_req *c = s->c;
   const struct mes_rec_request *q = &s->req;
   s->need = mes_policy_channel_purposes(c->policy, q->channel);
   const char *id = q->subject ? q->subject : q->anonymous_id;
@@ -420,7 +385,7 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
   enum mes_subject_ns ns = q->subject ? MES_NS_SUBJECT : MES_NS_ANON;
   int rc;
   if (id) {
-    rc = mes_subject_resolve(c, ns, id, len, false, &s->subj);
+    rc = mes_subject_resolve(s->r->subjects, c, ns, id, len, false, &s->subj);
     if (rc == MES_OK) {
       s->known = s->subj.row.id > 0;
     } else if (rc != MES_ENOT_FOUND) {

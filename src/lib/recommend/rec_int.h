@@ -13,13 +13,46 @@
 #ifndef MES_REC_INT_H
 #define MES_REC_INT_H
 
+#include <pthread.h>
+
 #include "base/arena.h"
 #include "base/htab.h"
 #include "catalog/catalog.h"
+#include "consent/consent.h"
 #include "explain/explain.h"
 #include "guard/guard.h"
 #include "ingest/ingest.h"
 #include "recommend/recommend.h"
+
+/* ---------------------------------------------------------------- the recommender */
+
+/* The handle (recommend.h): what it serves from, borrowed and given at
+ * creation, then the queue of decision records and impressions and its
+ * writer thread (record.c). */
+struct rec_entry; /* one queued record or answer's impressions: record.c's */
+struct mes_recommender {
+  struct mes_store *st;
+  const struct mes_log *log;
+  struct mes_subjects *subjects;  /* resolves; seals and unseals decision records */
+  struct mes_ledger *ledger;      /* preferences; GPC overrides */
+  struct mes_ingester *ingester;  /* histories, impressions */
+  struct mes_catalog *catalog;    /* item facts and titles (its index) */
+  pthread_mutex_t mu;
+  pthread_cond_t work; /* entries queued, or stop */
+  pthread_cond_t done; /* a batch was written */
+  struct rec_entry *head, *tail;
+  size_t n_queued;
+  size_t bytes_queued;     /* entry_bytes of head..tail */
+  size_t bytes_inflight;   /* entry_bytes of the batch being written */
+  struct rec_entry *inflight;
+  uint64_t queued_batches; /* batches handed out, counting the one being queued into */
+  uint64_t written;        /* batches written */
+  size_t dropped;
+  bool stop;
+  bool idle;         /* the writer waits for a first entry: the next enqueue wakes it */
+  unsigned flushers; /* threads in mes_recommender_flush: no gathering */
+  pthread_t thread;
+};
 
 /* ---------------------------------------------------------------- arena */
 
@@ -127,9 +160,9 @@ struct rec_item {
 
 struct rec_state {
   struct mes_arena arena;
-  const struct mes_ctx *c;
+  const struct mes_req *c;
   const struct mes_model *m;
-  struct mes_recommender *r;
+  struct mes_recommender *r; /* the handles it serves from (never NULL but in hand-built states) */
   struct mes_rec_request req;
   enum mes_lang lang;
   bool why_mode; /* keep event ids */
@@ -247,7 +280,7 @@ int32_t mes__rec_cand_for_item(struct rec_state *s, const char *item, size_t len
  * bench/bench_recs.c can measure what the rules add to a request (their
  * budget is 10 % of it, bench/README.md "Guardrails"); no option, variable
  * or HTTP field reaches it. */
-int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+int mes__rec_serve(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,
                    enum mes_lang lang, bool rules, json_t **out, char **text, size_t *text_len,
                    struct mes_rec_outcome *oc, struct mes_err *err);
 

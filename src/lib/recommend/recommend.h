@@ -25,10 +25,12 @@
  *   5. the decision record and the impressions, queued for a background
  *      writer (record.c): a request never waits for a disk write.
  *
- * Ownership: the engine owns one struct mes_recommender. Every function
- * takes a request context (borrowed; its `catalog` index is used when set)
- * and, where it ranks, a model (borrowed for the call; NULL before the first
- * training: then the catalog's own order fills, with reason `editorial`).
+ * Ownership: the engine owns one struct mes_recommender, made with the
+ * handles it serves from (the subject registry, the consent ledger, the
+ * ingester and the catalog, borrowed). Every function takes it, the request
+ * (struct mes_req, policy/policy.h) and, where it ranks, a model (borrowed
+ * for the call; NULL before the first training: then the catalog's own
+ * order fills, with reason `editorial`).
  * Thread-safe: any number of requests at once.
  */
 #ifndef MES_RECOMMEND_H
@@ -42,6 +44,9 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "catalog/catalog.h"
+#include "consent/consent.h"
+#include "ingest/ingest.h"
 #include "model/model.h"
 #include "subject/subject.h"
 
@@ -82,18 +87,20 @@ struct mes_rec_request {
  * 101), invalid_id, invalid_value (a channel this server does not know).
  * Categories need no declaring: undeclared ones are ordinary. Pure: no
  * store access. */
-int mes_recommend_parse(const struct mes_ctx *c, const json_t *body, struct mes_rec_request *req,
-                        struct mes_err *err);
+int mes_recommend_parse(const json_t *body, struct mes_rec_request *req, struct mes_err *err);
 
 /* ---------------------------------------------------------------- recommender */
 
 struct mes_recommender;
 
-/* *out is new, with its background writer thread running over st
- * (borrowed: must outlive the recommender). log (borrowed, may be NULL)
- * hears about records that could not be written. MES_ENOMEM, MES_EUNAVAILABLE
- * when the thread cannot start. */
-int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct mes_recommender **out);
+/* *out is new, with its background writer thread running over st. It
+ * serves from subjects, ledger, ingester and catalog. All are borrowed and
+ * must outlive the recommender. log (borrowed, may be NULL) hears about
+ * records that could not be written. MES_ENOMEM, MES_EUNAVAILABLE when the
+ * thread cannot start. */
+int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct mes_subjects *subjects,
+                        struct mes_ledger *ledger, struct mes_ingester *ingester, struct mes_catalog *catalog,
+                        struct mes_recommender **out);
 /* Writes what is queued, stops the thread, frees. NULL-safe. */
 void mes_recommender_free(struct mes_recommender *r);
 /* Returns once everything queued before the call is written (not synced). */
@@ -135,13 +142,13 @@ struct mes_rec_outcome {
  * based_on is empty for non-personal reasons and implicit disclosure.
  * oc (may be NULL) receives the outcome. The decision record is queued.
  */
-int mes_recommend(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+int mes_recommend(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,
                   enum mes_lang lang, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err);
 
 /* The same, the reply handed out as the JSON text sent to the client (*text
  * new, NUL-terminated, *len bytes): serialized once, for the reply and the
  * decision record alike. */
-int mes_recommend_text(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+int mes_recommend_text(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m,
                        const json_t *body, enum mes_lang lang, char **text, size_t *len, struct mes_rec_outcome *oc,
                        struct mes_err *err);
 
@@ -154,7 +161,7 @@ int mes_recommend_text(struct mes_recommender *r, const struct mes_ctx *c, const
  * while still queued too. MES_ENOT_FOUND for an id never given out, swept,
  * or whose subject was erased (its key is gone).
  */
-int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, const char *request_id, size_t len,
+int mes_recommend_record(struct mes_recommender *r, const struct mes_req *c, const char *request_id, size_t len,
                          bool with_suppressed, json_t **out, struct mes_err *err);
 
 /*
@@ -172,14 +179,14 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
  *                 has one)}]: each the exact request, for the subject's own token}
  * Every sentence in lang. item (item_len bytes) is id-checked by the caller.
  */
-int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+int mes_recommend_why(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m,
                       const char *subject_id, size_t id_len, const struct mes_subject *s, const char *item,
                       size_t item_len, enum mes_channel ch, enum mes_lang lang, json_t **out, struct mes_err *err);
 
 /* The retention sweep (engine background): decision records older than the
  * policy's decision_retention_days, impressions older than the frequency
  * cap's window. Counts (may be NULL) get what went. */
-int mes_recommender_sweep(struct mes_recommender *r, const struct mes_ctx *c, int64_t *n_decisions,
+int mes_recommender_sweep(struct mes_recommender *r, const struct mes_req *c, int64_t *n_decisions,
                           int64_t *n_impressions, struct mes_err *err);
 
 #endif

@@ -41,8 +41,8 @@
 #define GATHER_NS 20000000LL
 #define GATHER_WAKE 512
 
-struct entry {
-  struct entry *next;
+struct rec_entry {
+  struct rec_entry *next;
   int64_t sid;
   int64_t ts_ms;
   int64_t rid;   /* > 0: a decision record; 0: the impressions of one answer */
@@ -54,27 +54,8 @@ struct entry {
   int channel;
 };
 
-struct mes_recommender {
-  struct mes_store *st;
-  const struct mes_log *log;
-  pthread_mutex_t mu;
-  pthread_cond_t work; /* entries queued, or stop */
-  pthread_cond_t done; /* a batch was written */
-  struct entry *head, *tail;
-  size_t n_queued;
-  size_t bytes_queued;     /* entry_bytes of head..tail */
-  size_t bytes_inflight;   /* entry_bytes of the batch being written */
-  struct entry *inflight;
-  uint64_t queued_batches; /* batches handed out, counting the one being queued into */
-  uint64_t written;        /* batches written */
-  size_t dropped;
-  bool stop;
-  bool idle;         /* the writer waits for a first entry: the next enqueue wakes it */
-  unsigned flushers; /* threads in mes_recommender_flush: no gathering */
-  pthread_t thread;
-};
 
-static void entry_free(struct entry *e) {
+static void entry_free(struct rec_entry *e) {
   if (!e)
     return;
   free(e->doc);
@@ -85,15 +66,15 @@ static void entry_free(struct entry *e) {
 }
 
 /* What an entry holds in memory, roughly: its document and item ids. */
-static size_t entry_bytes(const struct entry *e) {
+static size_t entry_bytes(const struct rec_entry *e) {
   size_t n = sizeof *e + e->len;
   for (size_t i = 0; i < e->n_items; i++)
     n += sizeof(char *) + strlen(e->items[i]) + 1;
   return n;
 }
 
-static void list_free(struct entry *e) {
-  for (struct entry *next; e; e = next) {
+static void list_free(struct rec_entry *e) {
+  for (struct rec_entry *next; e; e = next) {
     next = e->next;
     entry_free(e);
   }
@@ -101,9 +82,9 @@ static void list_free(struct entry *e) {
 
 /* ---------------------------------------------------------------- writer */
 
-static void write_batch(struct mes_recommender *r, struct entry *batch) {
+static void write_batch(struct mes_recommender *r, struct rec_entry *batch) {
   size_t n_rec = 0, n_imp = 0;
-  for (struct entry *e = batch; e; e = e->next) {
+  for (struct rec_entry *e = batch; e; e = e->next) {
     if (e->rid)
       n_rec++;
     else
@@ -115,7 +96,7 @@ static void write_batch(struct mes_recommender *r, struct entry *batch) {
       mes_log(r->log, MES_LOG_WARN, "%zu decision records not written: out of memory", n_rec);
     } else {
       size_t i = 0;
-      for (struct entry *e = batch; e; e = e->next)
+      for (struct rec_entry *e = batch; e; e = e->next)
         if (e->rid)
           rows[i++] = (struct mes_decision_row){e->rid, e->sid, e->ts_ms, e->doc, e->len};
       int rc = mes_store_decision_put(r->st, rows, n_rec);
@@ -127,7 +108,7 @@ static void write_batch(struct mes_recommender *r, struct entry *batch) {
   if (n_imp) {
     int rc = mes_store_tx_begin(r->st);
     if (!rc) {
-      for (struct entry *e = batch; e && !rc; e = e->next)
+      for (struct rec_entry *e = batch; e && !rc; e = e->next)
         if (!e->rid)
           rc = mes_store_impression_add(r->st, &(struct mes_impression_row){e->sid, e->ts_ms, e->channel, e->doc,
                                                                             e->len});
@@ -191,13 +172,19 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct mes_recommender **out) {
+int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct mes_subjects *subjects,
+                        struct mes_ledger *ledger, struct mes_ingester *ingester, struct mes_catalog *catalog,
+                        struct mes_recommender **out) {
   *out = NULL;
   struct mes_recommender *r = calloc(1, sizeof *r);
   if (!r)
     return MES_ENOMEM;
   r->st = st;
   r->log = log;
+  r->subjects = subjects;
+  r->ledger = ledger;
+  r->ingester = ingester;
+  r->catalog = catalog;
   pthread_mutex_init(&r->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -252,9 +239,9 @@ void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
   if (!r || sid <= 0)
     return;
   pthread_mutex_lock(&r->mu);
-  struct entry **pp = &r->head, *last = NULL;
+  struct rec_entry **pp = &r->head, *last = NULL;
   while (*pp) {
-    struct entry *e = *pp;
+    struct rec_entry *e = *pp;
     if (e->sid == sid) {
       *pp = e->next;
       r->bytes_queued -= entry_bytes(e);
@@ -382,17 +369,17 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
                       const char *const *imp_items, size_t n_imps, uint8_t *imp_sealed, size_t imp_len,
                       int channel) {
   /* Build outside the lock. */
-  struct entry *first = calloc(1, sizeof *first), *last = first;
+  struct rec_entry *first = calloc(1, sizeof *first), *last = first;
   size_t n = 1, bytes = 0;
   if (first)
-    *first = (struct entry){.sid = sid, .ts_ms = ts_ms, .rid = rid, .doc = doc, .len = len};
+    *first = (struct rec_entry){.sid = sid, .ts_ms = ts_ms, .rid = rid, .doc = doc, .len = len};
   else
     free(doc);
   if (first && n_imps && imp_sealed) {
-    struct entry *e = calloc(1, sizeof *e);
+    struct rec_entry *e = calloc(1, sizeof *e);
     char **items = e ? copy_items(imp_items, n_imps) : NULL;
     if (items) {
-      *e = (struct entry){.sid = sid, .ts_ms = ts_ms, .doc = imp_sealed, .len = imp_len, .items = items,
+      *e = (struct rec_entry){.sid = sid, .ts_ms = ts_ms, .doc = imp_sealed, .len = imp_len, .items = items,
                           .n_items = n_imps, .channel = channel};
       imp_sealed = NULL;
       last->next = e;
@@ -411,7 +398,7 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
     list_free(first);
     return;
   }
-  for (const struct entry *e = first; e; e = e->next)
+  for (const struct rec_entry *e = first; e; e = e->next)
     bytes += entry_bytes(e);
   pthread_mutex_lock(&r->mu);
   if (r->n_queued + n > QUEUE_MAX || r->bytes_queued + bytes > QUEUE_MAX_BYTES || r->stop) {
@@ -446,9 +433,9 @@ void mes_recommender_stats(struct mes_recommender *r, struct mes_recommender_sta
 void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb,
                                  void *ud) {
   pthread_mutex_lock(&r->mu);
-  struct entry *lists[2] = {r->inflight, r->head};
+  struct rec_entry *lists[2] = {r->inflight, r->head};
   for (int l = 0; l < 2; l++)
-    for (struct entry *e = lists[l]; e; e = e->next)
+    for (struct rec_entry *e = lists[l]; e; e = e->next)
       if (!e->rid && e->sid == sid && e->ts_ms >= since_ms)
         for (size_t i = 0; i < e->n_items; i++)
           if (cb(ud, e->items[i], e->channel, e->ts_ms))
@@ -463,9 +450,9 @@ out:
 static int find_queued(struct mes_recommender *r, int64_t rid, struct mes_decision_row *row, uint8_t **doc) {
   int rc = MES_ENOT_FOUND;
   pthread_mutex_lock(&r->mu);
-  struct entry *lists[2] = {r->inflight, r->head};
+  struct rec_entry *lists[2] = {r->inflight, r->head};
   for (int l = 0; l < 2 && rc == MES_ENOT_FOUND; l++) {
-    for (struct entry *e = lists[l]; e; e = e->next) {
+    for (struct rec_entry *e = lists[l]; e; e = e->next) {
       if (e->rid != rid)
         continue;
       *doc = malloc(e->len ? e->len : 1);
@@ -483,7 +470,7 @@ static int find_queued(struct mes_recommender *r, int64_t rid, struct mes_decisi
   return rc;
 }
 
-int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, const char *request_id, size_t len,
+int mes_recommend_record(struct mes_recommender *r, const struct mes_req *c, const char *request_id, size_t len,
                          bool with_suppressed, json_t **out, struct mes_err *err) {
   *out = NULL;
   int64_t rid = parse_rid(request_id, len);
@@ -491,9 +478,9 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
     return mes_err_set(err, MES_ENOT_FOUND, NULL, "No recommendation has this request id.");
   struct mes_decision_row row;
   uint8_t *doc = NULL;
-  int rc = r ? find_queued(r, rid, &row, &doc) : MES_ENOT_FOUND;
+  int rc = find_queued(r, rid, &row, &doc);
   if (rc == MES_ENOT_FOUND)
-    rc = mes_store_decision_get(c->store, rid, &row, &doc);
+    rc = mes_store_decision_get(r->st, rid, &row, &doc);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "No recommendation has this request id (records are kept %d days).",
                        c->policy->decision_retention_days);
@@ -502,7 +489,7 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
   char *plain = NULL;
   size_t plain_len = 0;
   if (row.sid) {
-    rc = mes_subject_unseal(c, row.sid, "decision", doc, row.len, &plain, &plain_len);
+    rc = mes_subject_unseal(r->subjects, row.sid, "decision", doc, row.len, &plain, &plain_len);
     free(doc);
     if (rc == MES_ENOT_FOUND) /* the subject was erased: the record is shredded */
       return mes_err_set(err, rc, NULL, "No recommendation has this request id.");
@@ -540,16 +527,15 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_ctx *c, con
 
 /* ---------------------------------------------------------------- sweep */
 
-int mes_recommender_sweep(struct mes_recommender *r, const struct mes_ctx *c, int64_t *n_decisions,
+int mes_recommender_sweep(struct mes_recommender *r, const struct mes_req *c, int64_t *n_decisions,
                           int64_t *n_impressions, struct mes_err *err) {
-  (void)r;
   int64_t nd = 0, ni = 0;
   const struct mes_policy *p = c->policy;
-  int rc = mes_store_decision_sweep(c->store, c->now_ms - (int64_t)p->decision_retention_days * MS_PER_DAY, &nd);
+  int rc = mes_store_decision_sweep(r->st, c->now_ms - (int64_t)p->decision_retention_days * MS_PER_DAY, &nd);
   /* Impressions serve only the frequency cap: kept as long as its window. */
   int hours = p->guardrails.frequency_cap_window_hours;
   if (!rc)
-    rc = mes_store_impression_sweep(c->store, c->now_ms - (int64_t)(hours > 0 ? hours : 0) * MS_PER_HOUR, &ni);
+    rc = mes_store_impression_sweep(r->st, c->now_ms - (int64_t)(hours > 0 ? hours : 0) * MS_PER_HOUR, &ni);
   if (n_decisions)
     *n_decisions = nd;
   if (n_impressions)

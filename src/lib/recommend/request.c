@@ -28,8 +28,7 @@ const struct mes_jfield mes_recommend_context_fields[] = {
 const size_t mes_recommend_n_context_fields =
     sizeof mes_recommend_context_fields / sizeof mes_recommend_context_fields[0];
 
-int mes_recommend_parse(const struct mes_ctx *c, const json_t *body, struct mes_rec_request *req,
-                        struct mes_err *err) {
+int mes_recommend_parse(const json_t *body, struct mes_rec_request *req, struct mes_err *err) {
   memset(req, 0, sizeof *req);
   int rc = mes_json_check(body, mes_recommend_fields, mes_recommend_n_fields, "", err);
   if (rc)

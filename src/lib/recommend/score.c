@@ -160,15 +160,8 @@ static void contribute(struct rec_state *s, int32_t k, enum mes_reason r, int32_
 /* Catalog facts without caching them (scans of long lists). */
 static bool peek_facts(struct rec_state *s, const char *id, struct mes_item_facts *f) {
   memset(f, 0, sizeof *f);
-  if (!s->c->catalog) {
-    bool oom = false;
-    const struct mes_item_facts *cf = mes__rec_item(s, id, &oom);
-    if (cf)
-      *f = *cf;
-    return cf != NULL;
-  }
   struct mes_catalog_entry e;
-  if (mes_catalog_index_lookup(s->c->catalog, s->c->store, id, strlen(id), &e))
+  if (mes_catalog_lookup(s->r->catalog, id, strlen(id), &e))
     return false;
   f->known = true;
   f->available = e.available;
@@ -632,10 +625,8 @@ static int fill_from_catalog(struct rec_state *s, size_t want, size_t *added) {
   if (s->fill_started)
     return MES_OK;
   s->fill_started = true;
-  if (!s->c->catalog)
-    return MES_OK;
   struct cat_fill cf = {.s = s, .want = want};
-  int rc = mes_catalog_index_each(s->c->catalog, s->c->store, 0, catalog_cb, &cf);
+  int rc = mes_catalog_each(s->r->catalog, 0, catalog_cb, &cf);
   *added = cf.added;
   return rc ? rc : cf.failed ? MES_ENOMEM : MES_OK;
 }

@@ -29,8 +29,7 @@ static const char *type_name(const struct rec_state *s, int type) {
 /* The title of item in the request's language (the id when not in the
  * catalog). */
 static void title_of(struct rec_state *s, const char *item, char *out, size_t cap) {
-  if (!s->c->catalog ||
-      mes_catalog_index_title(s->c->catalog, s->c->store, item, strlen(item), s->lang, out, cap) != MES_OK)
+  if (mes_catalog_title(s->r->catalog, item, strlen(item), s->lang, out, cap) != MES_OK)
     snprintf(out, cap, "%s", item);
 }
 
@@ -420,7 +419,8 @@ static int write_record_part(struct rec_state *s, struct mes_jw *w, const struct
  * Failures cost the record, never the answer. */
 static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, struct mes_buf *doc, const struct run *run,
                         const struct mes_cand *const *best, const char *const *served, size_t n_served) {
-  const struct mes_ctx *c = s->c;
+  const struct mes_req *c = s->c;
+  struct mes_recommender *r = s->r;
   struct mes_jw w;
   int rc = mes_buf_append(doc, "\n", 1);
   if (!rc) {
@@ -431,7 +431,7 @@ static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, str
   char *text = rc ? NULL : mes_buf_steal(doc);
   mes_buf_release(doc);
   if (!text) {
-    mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: %s", rid_s, mes_rc_code(rc ? rc : MES_ENOMEM));
+    mes_log(r->log, MES_LOG_WARN, "decision record %s not kept: %s", rid_s, mes_rc_code(rc ? rc : MES_ENOMEM));
     return;
   }
   int64_t sid = s->known ? s->subj.row.id : 0;
@@ -439,10 +439,10 @@ static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, str
   if (sid) { /* personal: sealed with the subject's key, so erasure shreds it */
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    rc = mes_subject_seal(c, sid, "decision", text, len, &sealed, &sealed_len);
+    rc = mes_subject_seal(r->subjects, sid, "decision", text, len, &sealed, &sealed_len);
     free(text);
     if (rc) {
-      mes_log(c->log, MES_LOG_WARN, "decision record %s not kept: sealing failed", rid_s);
+      mes_log(r->log, MES_LOG_WARN, "decision record %s not kept: sealing failed", rid_s);
       return;
     }
     stored = sealed;
@@ -453,24 +453,24 @@ static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, str
   uint8_t *imps = NULL;
   size_t imps_len = 0;
   if (sid && s->personalized && n_served &&
-      mes_ingest_shown_seal(c, sid, served, n_served, &imps, &imps_len) != MES_OK)
-    mes_log(c->log, MES_LOG_WARN, "impressions of %s not kept: sealing failed", rid_s);
-  mes__rec_enqueue(s->r, rid, sid, c->now_ms, stored, len, served, imps ? n_served : 0, imps, imps_len,
+      mes_ingest_shown_seal(r->ingester, sid, served, n_served, &imps, &imps_len) != MES_OK)
+    mes_log(r->log, MES_LOG_WARN, "impressions of %s not kept: sealing failed", rid_s);
+  mes__rec_enqueue(r, rid, sid, c->now_ms, stored, len, served, imps ? n_served : 0, imps, imps_len,
                    (int)s->req.channel);
 }
 
-int mes_recommend(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+int mes_recommend(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,
                   enum mes_lang lang, json_t **out, struct mes_rec_outcome *oc, struct mes_err *err) {
   return mes__rec_serve(r, c, m, body, lang, true, out, NULL, NULL, oc, err);
 }
 
-int mes_recommend_text(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+int mes_recommend_text(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m,
                        const json_t *body, enum mes_lang lang, char **text, size_t *len, struct mes_rec_outcome *oc,
                        struct mes_err *err) {
   return mes__rec_serve(r, c, m, body, lang, true, NULL, text, len, oc, err);
 }
 
-int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m, const json_t *body,
+int mes__rec_serve(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,
                    enum mes_lang lang, bool rules, json_t **out, char **text, size_t *text_len,
                    struct mes_rec_outcome *oc, struct mes_err *err) {
   if (out)
@@ -493,7 +493,7 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
   struct run run = {0};
   struct mes_buf doc; /* the reply, then the record's own part */
   mes_buf_init(&doc, REC_TEXT_MAX);
-  int rc = mes_recommend_parse(c, body, &s.req, err);
+  int rc = mes_recommend_parse(body, &s.req, err);
   if (rc)
     goto done;
   if ((rc = mes__rec_facts(&s, err)))
@@ -558,7 +558,7 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_ctx *c, const str
   if ((rc = mes_jw_finish(&w))) {
     /* Only memory can run out here: the rest is text this module made. */
     if (rc != MES_ENOMEM)
-      mes_log(c->log, MES_LOG_ERROR, "recommendation reply not written: %s", mes_rc_code(rc));
+      mes_log(r->log, MES_LOG_ERROR, "recommendation reply not written: %s", mes_rc_code(rc));
     rc = mes_err_set(err, rc == MES_ENOMEM ? MES_ENOMEM : MES_EINTERNAL, NULL, NULL);
     goto done;
   }

@@ -143,7 +143,7 @@ static json_t *actions(struct rec_state *s, const char *subject, const char *ite
   return acts;
 }
 
-int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const struct mes_model *m,
+int mes_recommend_why(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m,
                       const char *subject_id, size_t id_len, const struct mes_subject *subj, const char *item,
                       size_t item_len, enum mes_channel ch, enum mes_lang lang, json_t **out, struct mes_err *err) {
   *out = NULL;
@@ -197,8 +197,7 @@ int mes_recommend_why(struct mes_recommender *r, const struct mes_ctx *c, const 
                     t ? t : one.detail);
   }
   char title[MES_EXPLAIN_TEXT];
-  bool has_title = c->catalog && in_catalog &&
-                   mes_catalog_index_title(c->catalog, c->store, item_z, item_len, s.lang, title, sizeof title) == 0;
+  bool has_title = in_catalog && mes_catalog_title(r->catalog, item_z, item_len, s.lang, title, sizeof title) == 0;
   const char *used_text = json_array_size(used) ? mes_explain_why(MES_WHY_DATA_USED, s.lang)
                           : s.personalized      ? mes_explain_why(MES_WHY_NO_DATA_USED, s.lang)
                                                 : mes_explain_why(MES_WHY_NOT_PERSONAL, s.lang);

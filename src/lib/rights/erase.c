@@ -13,36 +13,33 @@
  * (the key cache, the decoded history, the ingestion hint) are dropped
  * whatever happens, so that nothing answers from them afterwards.
  */
-#include "rights/rights.h"
+#include "rights/rights_int.h"
 
 #include <string.h>
 
 #include "base/mtime.h"
 #include "consent/consent.h"
-#include "ingest/histcache.h"
 #include "store/store.h"
-#include "subject/subjmap.h"
 
-int mes_rights_erase(const struct mes_ctx *c, const struct mes_subject *s, struct mes_store_erased *removed,
-                     struct mes_err *err) {
+int mes_rights_erase(struct mes_rights *rt, const struct mes_req *c, const struct mes_subject *s,
+                     struct mes_store_erased *removed, struct mes_err *err) {
   memset(removed, 0, sizeof *removed);
-  int rc = mes_store_erasure_add(c->store, s->pn, s->row.id, c->now_ms);
+  int rc = mes_store_erasure_add(rt->store, s->pn, s->row.id, c->now_ms);
   if (rc == MES_OK)
-    rc = mes_subject_shred(c, s->row.id);
+    rc = mes_subject_shred(rt->subjects, s->row.id);
   if (rc == MES_OK) {
-    rc = mes_store_tx_begin(c->store);
+    rc = mes_store_tx_begin(rt->store);
     if (rc == MES_OK) {
-      rc = mes_store_subject_delete_counted(c->store, s->row.id, removed);
+      rc = mes_store_subject_delete_counted(rt->store, s->row.id, removed);
       uint64_t ticket;
       if (rc != MES_OK)
-        mes_store_tx_rollback(c->store);
-      else if ((rc = mes_store_tx_commit(c->store, &ticket)) == MES_OK)
-        rc = mes_store_wait_durable(c->store, ticket);
+        mes_store_tx_rollback(rt->store);
+      else if ((rc = mes_store_tx_commit(rt->store, &ticket)) == MES_OK)
+        rc = mes_store_wait_durable(rt->store, ticket);
     }
   }
-  mes_subjmap_forget(c->smap, s->pn);
-  if (c->hcache)
-    mes_histcache_forget(c->hcache, s->row.id);
+  mes_subjects_forget(rt->subjects, s);
+  mes_ingester_forget(rt->ingester, s->row.id);
   if (rc != MES_OK) {
     memset(removed, 0, sizeof *removed);
     return mes_err_set(err, rc, NULL, NULL);
@@ -50,7 +47,7 @@ int mes_rights_erase(const struct mes_ctx *c, const struct mes_subject *s, struc
   return MES_OK;
 }
 
-json_t *mes_rights_erasure_receipt(const struct mes_ctx *c, const struct mes_subject *s,
+json_t *mes_rights_erasure_receipt(struct mes_rights *rt, const struct mes_req *c, const struct mes_subject *s,
                                    const struct mes_store_erased *removed, const json_t *model) {
   char rid[MES_RECEIPT_ID_CAP], ts[32];
   mes_receipt_id(rid);
@@ -62,7 +59,7 @@ json_t *mes_rights_erasure_receipt(const struct mes_ctx *c, const struct mes_sub
                         "preferences", (json_int_t)removed->preferences, "impressions",
                         (json_int_t)removed->impressions, "decisions", (json_int_t)removed->decisions, "tokens",
                         (json_int_t)removed->tokens, "key", 1, "model", model);
-  if (r && mes_receipt_sign(c, r) != MES_OK) {
+  if (r && mes_receipt_sign(rt->ledger, r) != MES_OK) {
     json_decref(r);
     return NULL;
   }

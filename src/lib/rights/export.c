@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "consent/consent.h"
 #include "ingest/ingest.h"
+#include "rights/rights_int.h"
 #include "store/store.h"
 
 #define MAX_ITEM_CATEGORIES 64
@@ -46,8 +47,8 @@ static json_t *ts_or_null(int64_t ms) {
   return json_string(ts);
 }
 
-int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
-                       json_t **out, struct mes_err *err) {
+int mes_rights_summary(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
+                       const struct mes_subject *s, json_t **out, struct mes_err *err) {
   *out = NULL;
   const struct mes_policy *p = c->policy;
   struct tally t = {.policy = p, .by_type = calloc(p->n_event_types + 1, sizeof(int64_t))};
@@ -57,7 +58,7 @@ int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t i
     rc = MES_ENOMEM;
     goto error;
   }
-  rc = mes_store_event_list(c->store, s->row.id, tally_cb, &t);
+  rc = mes_store_event_list(rt->store, s->row.id, tally_cb, &t);
   if (rc)
     goto error;
   by_type = json_object();
@@ -184,7 +185,8 @@ static json_t *interest_row(const struct mes_policy *p, json_t *by_name, const c
 /* From seen_items to the "interests" object: each item's categories in the
  * catalog, counted once per event. New reference or NULL (out of memory, or
  * the catalog could not be read). */
-static json_t *derive_interests(const struct mes_ctx *c, json_t *seen_items, enum mes_lang lang) {
+static json_t *derive_interests(struct mes_rights *rt, const struct mes_req *c, json_t *seen_items,
+                                enum mes_lang lang) {
   json_t *by_name = json_object(), *out = NULL, *types = NULL, *cats = NULL;
   json_t **rows = NULL;
   if (!by_name)
@@ -193,7 +195,7 @@ static json_t *derive_interests(const struct mes_ctx *c, json_t *seen_items, enu
   json_t *counts;
   json_object_foreach(seen_items, item, counts) {
     json_t *names = NULL;
-    int rc = mes_catalog_item_categories(c, item, &names);
+    int rc = mes_catalog_item_categories(rt->catalog, item, &names);
     if (rc == MES_ENOT_FOUND)
       continue; /* an item since deleted from the catalog tells nothing any more */
     if (rc)
@@ -273,7 +275,7 @@ static int impression_cb(void *ud, const char *item, int channel, int64_t ts_ms)
 /* Decision records of the subject (contract §6), unsealed with their key:
  * the answers given, the placements, and what rules held back. */
 struct dec_list {
-  const struct mes_ctx *c;
+  struct mes_subjects *subjects;
   json_t *arr;
   int rc;
 };
@@ -282,7 +284,7 @@ static int decision_cb(void *ud, const struct mes_decision_row *row) {
   struct dec_list *l = ud;
   char *plain = NULL;
   size_t len = 0;
-  int rc = mes_subject_unseal(l->c, row->sid, "decision", row->doc, row->len, &plain, &len);
+  int rc = mes_subject_unseal(l->subjects, row->sid, "decision", row->doc, row->len, &plain, &len);
   if (rc == MES_ECRYPTO)
     return 0; /* a damaged record is not worth failing the whole export */
   if (rc) {
@@ -311,8 +313,8 @@ static int decision_cb(void *ud, const struct mes_decision_row *row) {
   return 0;
 }
 
-int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
-                      enum mes_lang lang, json_t **out, struct mes_err *err) {
+int mes_rights_export(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
+                      const struct mes_subject *s, enum mes_lang lang, json_t **out, struct mes_err *err) {
   *out = NULL;
   int rc;
   json_t *doc = NULL, *part = NULL;
@@ -322,7 +324,7 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto error;
   }
-  rc = mes_rights_summary(c, subject_id, id_len, s, &part, err);
+  rc = mes_rights_summary(rt, c, subject_id, id_len, s, &part, err);
   if (rc)
     goto error;
   doc = json_pack("{s:s%, s:o}", "subject", subject_id, id_len, "summary", part);
@@ -331,7 +333,7 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto error;
   }
-  rc = mes_ingest_list(c, s->row.id, collect_cb, &k, err);
+  rc = mes_ingest_list(rt->ingester, c, s->row.id, collect_cb, &k, err);
   if (!rc && k.failed)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   if (rc)
@@ -340,7 +342,7 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
   if (rc)
     goto error;
 
-  rc = mes_consent_get(c, subject_id, id_len, &part, err);
+  rc = mes_consent_get(rt->ledger, c, subject_id, id_len, &part, err);
   if (rc)
     goto error;
   rc = json_object_set_new(doc, "consents", part);
@@ -349,7 +351,7 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto error;
   }
-  rc = mes_consent_get_preferences(c, s->row.id, &part, err);
+  rc = mes_consent_get_preferences(rt->ledger, s->row.id, &part, err);
   if (rc)
     goto error;
   rc = json_object_set_new(doc, "preferences", part);
@@ -359,13 +361,13 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
     goto error;
   }
 
-  rc = mes_ingest_shown_list(c, s->row.id, 0, impression_cb, &imps, err);
+  rc = mes_ingest_shown_list(rt->ingester, s->row.id, 0, impression_cb, &imps, err);
   if (!rc && imps.failed)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   if (rc)
     goto error;
-  struct dec_list decs = {.c = c, .arr = json_array()};
-  rc = decs.arr ? mes_store_decision_list(c->store, s->row.id, decision_cb, &decs) : MES_ENOMEM;
+  struct dec_list decs = {.subjects = rt->subjects, .arr = json_array()};
+  rc = decs.arr ? mes_store_decision_list(rt->store, s->row.id, decision_cb, &decs) : MES_ENOMEM;
   if (!rc)
     rc = decs.rc;
   if (rc) {
@@ -375,7 +377,7 @@ int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id
   }
   char now[32];
   mes_time_format(c->now_ms, now);
-  bool bad = json_object_set_new(doc, "interests", derive_interests(c, k.seen_items, lang)) ||
+  bool bad = json_object_set_new(doc, "interests", derive_interests(rt, c, k.seen_items, lang)) ||
              json_object_set(doc, "impressions", imps.arr);
   bad = json_object_set_new(doc, "decisions", decs.arr) || bad; /* reached always: it takes decs.arr, failing too */
   if (bad || json_object_set_new(doc, "protected_attributes", json_object()) ||

@@ -29,6 +29,7 @@
 #include "base/json.h"
 #include "consent/consent.h"
 #include "ingest/ingest.h"
+#include "rights/rights_int.h"
 
 const struct mes_jfield mes_rights_pref_patch_fields[] = {
     {"add", MES_J_OBJECT, false, 0, 0},
@@ -48,8 +49,8 @@ static const json_t *member(const json_t *body, const char *name) {
 /* Stores one `dismiss` event of the subject per item (borrowed array of
  * checked ids), in one transaction. MES_ECONFLICT or MES_ERESTRICTED when the
  * consent gate keeps them out: then nothing was stored. */
-static int dismiss_items(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *items,
-                         struct mes_err *err) {
+static int dismiss_items(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
+                         const json_t *items, struct mes_err *err) {
   if (mes_policy_event_type(c->policy, DISMISS, sizeof DISMISS - 1) < 0)
     return mes_err_set(err, MES_EUNKNOWN_EVENT_TYPE, "/dismiss",
                        "The policy declares no dismiss event type (mesura.yaml, event_types), so a dismissal "
@@ -69,7 +70,7 @@ static int dismiss_items(const struct mes_ctx *c, const char *subject_id, size_t
   json_t *body = json_pack("{s:o}", "events", events), *reply = NULL;
   if (!body)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  int rc = mes_ingest_batch(c, body, &reply, err);
+  int rc = mes_ingest_batch(rt->ingester, c, body, &reply, err);
   json_decref(body);
   if (rc)
     return rc;
@@ -90,8 +91,8 @@ static int dismiss_items(const struct mes_ctx *c, const char *subject_id, size_t
                      "(mesura.yaml, event_types.dismiss); nothing was changed.");
 }
 
-int mes_rights_patch_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *body,
-                                 json_t **out, struct mes_err *err) {
+int mes_rights_patch_preferences(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
+                                 const json_t *body, json_t **out, struct mes_err *err) {
   *out = NULL;
   int rc = mes_json_check(body, mes_rights_pref_patch_fields, mes_rights_pref_patch_n_fields, "", err);
   if (rc)
@@ -101,14 +102,14 @@ int mes_rights_patch_preferences(const struct mes_ctx *c, const char *subject_id
   const json_t *add = member(body, "add"), *remove = member(body, "remove"), *dismiss = member(body, "dismiss");
   if ((rc = mes_consent_check_pref_patch(add, remove, err)))
     return rc;
-  if (json_array_size(dismiss) && (rc = dismiss_items(c, subject_id, id_len, dismiss, err)))
+  if (json_array_size(dismiss) && (rc = dismiss_items(rt, c, subject_id, id_len, dismiss, err)))
     return rc;
   if (add || remove)
-    return mes_consent_patch_preferences(c, subject_id, id_len, add, remove, out, err);
+    return mes_consent_patch_preferences(rt->ledger, c, subject_id, id_len, add, remove, out, err);
   /* Nothing to change in the preferences: the reply shows them as they are. */
   struct mes_subject s;
-  rc = mes_subject_resolve(c, MES_NS_SUBJECT, subject_id, id_len, false, &s);
+  rc = mes_subject_resolve(rt->subjects, c, MES_NS_SUBJECT, subject_id, id_len, false, &s);
   if (rc && rc != MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, NULL);
-  return mes_consent_get_preferences(c, rc ? 0 : s.row.id, out, err);
+  return mes_consent_get_preferences(rt->ledger, rc ? 0 : s.row.id, out, err);
 }

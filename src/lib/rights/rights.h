@@ -9,7 +9,9 @@
  * with mes_consent_get, preferences with mes_consent_get_preferences, item
  * categories with mes_catalog_item_categories.
  *
- * Every function takes a request context (borrowed, see subject.h).
+ * The module's handle, struct mes_rights, is made once (by the engine) over
+ * the handles it reads and writes through (all borrowed); every function
+ * takes it and the request (struct mes_req, policy/policy.h).
  * Thread-safe as the store is.
  */
 #ifndef MES_RIGHTS_H
@@ -21,8 +23,19 @@
 
 #include "base/err.h"
 #include "base/json.h"
+#include "catalog/catalog.h"
+#include "consent/consent.h"
+#include "ingest/ingest.h"
 #include "store/store.h"
 #include "subject/subject.h"
+
+struct mes_rights;
+
+/* *out is new: free with mes_rights_free. Every handle is borrowed and must
+ * outlive it. MES_ENOMEM. */
+int mes_rights_new(struct mes_store *st, struct mes_subjects *subjects, struct mes_ledger *ledger,
+                   struct mes_ingester *ingester, struct mes_catalog *catalog, struct mes_rights **out);
+void mes_rights_free(struct mes_rights *rt); /* NULL-safe */
 
 /* ================================================================ subjects */
 
@@ -35,8 +48,8 @@
  * brand id (id_len bytes, echoed back). Counts read only the store's clear
  * columns: nothing is unsealed.
  */
-int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
-                       json_t **out, struct mes_err *err);
+int mes_rights_summary(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
+                       const struct mes_subject *s, json_t **out, struct mes_err *err);
 
 /*
  * PUT /v1/subjects/{s}/restriction: sets (or lifts) the restriction of
@@ -46,8 +59,8 @@ int mes_rights_summary(const struct mes_ctx *c, const char *subject_id, size_t i
  * leave the person out. Durable before returning; *changed says whether the
  * flag was different before. Store errors.
  */
-int mes_rights_restrict(const struct mes_ctx *c, struct mes_subject *s, bool restricted, bool *changed,
-                        struct mes_err *err);
+int mes_rights_restrict(struct mes_rights *rt, const struct mes_req *c, struct mes_subject *s, bool restricted,
+                        bool *changed, struct mes_err *err);
 
 /*
  * DELETE /v1/subjects/{s}: erases subject s (resolved, row stored;
@@ -62,15 +75,15 @@ int mes_rights_restrict(const struct mes_ctx *c, struct mes_subject *s, bool res
  * person out of the model. Store errors (the key may be gone already: the
  * same call again finishes the work).
  */
-int mes_rights_erase(const struct mes_ctx *c, const struct mes_subject *s, struct mes_store_erased *removed,
-                     struct mes_err *err);
+int mes_rights_erase(struct mes_rights *rt, const struct mes_req *c, const struct mes_subject *s,
+                     struct mes_store_erased *removed, struct mes_err *err);
 /* The signed receipt of an erasure (contract §7), new, NULL when out of
  * memory: {"receipt_id", "action": "erasure", "pseudonym" (the short keyed
  * pseudonym, no personal data), "ts", "recorded_by", "removed": {counts per
  * class, "key": true}, "model": `model` (borrowed: what became of the
  * person's contribution to the model), "signature"}, signed like consent
  * receipts (mes_receipt_sign). */
-json_t *mes_rights_erasure_receipt(const struct mes_ctx *c, const struct mes_subject *s,
+json_t *mes_rights_erasure_receipt(struct mes_rights *rt, const struct mes_req *c, const struct mes_subject *s,
                                    const struct mes_store_erased *removed, const json_t *model);
 
 /*
@@ -89,8 +102,8 @@ json_t *mes_rights_erasure_receipt(const struct mes_ctx *c, const struct mes_sub
  * Category labels and the "method" sentence are in `lang`.
  * MES_ENOT_FOUND when s's key is gone (erased).
  */
-int mes_rights_export(const struct mes_ctx *c, const char *subject_id, size_t id_len, const struct mes_subject *s,
-                      enum mes_lang lang, json_t **out, struct mes_err *err);
+int mes_rights_export(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
+                      const struct mes_subject *s, enum mes_lang lang, json_t **out, struct mes_err *err);
 
 /* ================================================================ preferences */
 
@@ -115,7 +128,7 @@ extern const size_t mes_rights_pref_patch_n_fields;
  * or "remove" is given. Durable before returning; *out is new: the
  * preferences as stored (the empty document for an unknown subject).
  */
-int mes_rights_patch_preferences(const struct mes_ctx *c, const char *subject_id, size_t id_len, const json_t *body,
-                                 json_t **out, struct mes_err *err);
+int mes_rights_patch_preferences(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
+                                 const json_t *body, json_t **out, struct mes_err *err);
 
 #endif

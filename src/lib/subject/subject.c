@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/htab.h"
+#include "subject/subject_int.h"
 
 /* ------------------------------------------------------------------------ */
 /* Key cache: a table from sid to entry (base/htab) and an LRU list, all
@@ -45,14 +46,14 @@ struct mes_keycache {
 
 int mes_keycache_new(size_t max_entries, struct mes_keycache **out) {
   *out = NULL;
-  if (max_entries == 0 || max_entries > INT32_MAX / 4)
+  if (max_entries > INT32_MAX / 4)
     return MES_EINTERNAL;
   struct mes_keycache *kc = calloc(1, sizeof *kc);
   if (!kc)
     return MES_ENOMEM;
   kc->max = max_entries;
   mes_htab_init(&kc->by_sid, max_entries);
-  kc->e = calloc(max_entries, sizeof *kc->e);
+  kc->e = calloc(max_entries ? max_entries : 1, sizeof *kc->e);
   if (!kc->e || mes_htab_reserve(&kc->by_sid, max_entries) || pthread_mutex_init(&kc->mu, NULL) != 0) {
     free(kc->e);
     mes_htab_release(&kc->by_sid);
@@ -61,7 +62,7 @@ int mes_keycache_new(size_t max_entries, struct mes_keycache **out) {
   }
   for (size_t i = 0; i < max_entries; i++)
     kc->e[i].next_free = i + 1 < max_entries ? (int32_t)(i + 1) : KC_NONE;
-  kc->free = 0;
+  kc->free = max_entries ? 0 : KC_NONE;
   kc->head = kc->tail = KC_NONE;
   *out = kc;
   return MES_OK;
@@ -125,6 +126,8 @@ static void kc_remove(struct mes_keycache *kc, int32_t i) {
 }
 
 static bool kc_get(struct mes_keycache *kc, int64_t sid, uint8_t key[MES_KEY_BYTES]) {
+  if (!kc->max)
+    return false;
   pthread_mutex_lock(&kc->mu);
   int32_t i = kc_find(kc, sid);
   if (i != KC_NONE) {
@@ -147,6 +150,8 @@ static uint64_t kc_epoch(struct mes_keycache *kc) {
  * (check_epoch false: the key was just made and is authoritative). */
 static void kc_put(struct mes_keycache *kc, int64_t sid, const uint8_t key[MES_KEY_BYTES], bool check_epoch,
                    uint64_t epoch) {
+  if (!kc->max)
+    return;
   pthread_mutex_lock(&kc->mu);
   if (check_epoch && epoch != kc->epoch)
     goto out;
@@ -168,7 +173,7 @@ out:
 }
 
 void mes_keycache_forget(struct mes_keycache *kc, int64_t sid) {
-  if (!kc)
+  if (!kc || !kc->max)
     return;
   pthread_mutex_lock(&kc->mu);
   kc->epoch++;
@@ -182,31 +187,65 @@ void mes_keycache_forget(struct mes_keycache *kc, int64_t sid) {
 /* Subjects                                                                 */
 /* ------------------------------------------------------------------------ */
 
+int mes_subjects_new(struct mes_store *st, const struct mes_master *master, const struct mes_log *log,
+                     size_t key_entries, size_t hint_entries, struct mes_subjects **out) {
+  *out = NULL;
+  struct mes_subjects *sj = calloc(1, sizeof *sj);
+  if (!sj)
+    return MES_ENOMEM;
+  sj->store = st;
+  sj->master = master;
+  sj->log = log;
+  int rc = mes_keycache_new(key_entries, &sj->keys);
+  if (!rc)
+    rc = mes_subjmap_new(hint_entries, &sj->map);
+  if (rc) {
+    mes_subjects_free(sj);
+    return rc;
+  }
+  *out = sj;
+  return MES_OK;
+}
+
+void mes_subjects_free(struct mes_subjects *sj) {
+  if (!sj)
+    return;
+  mes_subjmap_free(sj->map);  /* wipes what it holds */
+  mes_keycache_free(sj->keys); /* likewise */
+  free(sj);
+}
+
+void mes_subjects_forget(struct mes_subjects *sj, const struct mes_subject *s) {
+  mes_subjmap_forget(sj->map, s->pn);
+  if (s->row.id > 0)
+    mes_keycache_forget(sj->keys, s->row.id);
+}
+
 /* Makes, wraps and durably stores the key of a subject row just created. */
-static int make_key(const struct mes_ctx *c, int64_t sid) {
+static int make_key(struct mes_subjects *sj, int64_t sid) {
   uint8_t key[MES_KEY_BYTES];
   uint8_t wrapped[MES_WRAPPED_KEY_BYTES];
   mes_subject_key_new(key);
-  int rc = mes_subject_key_wrap(c->master, sid, key, wrapped);
+  int rc = mes_subject_key_wrap(sj->master, sid, key, wrapped);
   if (rc == MES_OK)
-    rc = mes_store_key_put(c->store, sid, wrapped, sizeof wrapped);
-  if (rc == MES_OK && c->keys)
-    kc_put(c->keys, sid, key, false, 0);
+    rc = mes_store_key_put(sj->store, sid, wrapped, sizeof wrapped);
+  if (rc == MES_OK)
+    kc_put(sj->keys, sid, key, false, 0);
   mes_wipe(key, sizeof key);
   return rc;
 }
 
-void mes_subject_pseudonymize(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len,
+void mes_subject_pseudonymize(const struct mes_subjects *sj, enum mes_subject_ns ns, const char *id, size_t len,
                               struct mes_subject *out) {
   memset(out, 0, sizeof *out);
-  mes_pseudonym(c->master, ns == MES_NS_ANON ? "anon" : "subject", id, len, out->pn);
+  mes_pseudonym(sj->master, ns == MES_NS_ANON ? "anon" : "subject", id, len, out->pn);
   mes_pseudonym_hex(out->pn, out->pn_hex);
 }
 
-int mes_subject_resolve(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len, bool create,
-                        struct mes_subject *out) {
-  mes_subject_pseudonymize(c, ns, id, len, out);
-  int rc = mes_store_subject_find(c->store, out->pn, &out->row);
+int mes_subject_resolve(struct mes_subjects *sj, const struct mes_req *c, enum mes_subject_ns ns, const char *id,
+                        size_t len, bool create, struct mes_subject *out) {
+  mes_subject_pseudonymize(sj, ns, id, len, out);
+  int rc = mes_store_subject_find(sj->store, out->pn, &out->row);
   if (rc == MES_OK || rc != MES_ENOT_FOUND || !create) {
     if (rc != MES_OK)
       memset(&out->row, 0, sizeof out->row);
@@ -216,51 +255,62 @@ int mes_subject_resolve(const struct mes_ctx *c, enum mes_subject_ns ns, const c
    * create, make the key" one step: no other writer, in this process or
    * another, can create the same subject in between and have its key
    * overwritten by ours. */
-  rc = mes_store_tx_begin(c->store);
+  rc = mes_store_tx_begin(sj->store);
   if (rc != MES_OK)
     return rc;
-  rc = mes_store_subject_find(c->store, out->pn, &out->row);
+  rc = mes_store_subject_find(sj->store, out->pn, &out->row);
   if (rc == MES_ENOT_FOUND) {
-    rc = mes_store_subject_ensure(c->store, out->pn, c->now_ms, &out->row);
+    rc = mes_store_subject_ensure(sj->store, out->pn, c->now_ms, &out->row);
     if (rc == MES_OK)
-      rc = make_key(c, out->row.id);
+      rc = make_key(sj, out->row.id);
   }
   if (rc == MES_OK) {
     uint64_t ticket;
-    rc = mes_store_tx_commit(c->store, &ticket);
+    rc = mes_store_tx_commit(sj->store, &ticket);
   } else {
-    mes_store_tx_rollback(c->store);
+    mes_store_tx_rollback(sj->store);
   }
   if (rc != MES_OK)
     memset(&out->row, 0, sizeof out->row);
   else
-    mes_log(c->log, MES_LOG_DEBUG, "subject %s stored as %lld", out->pn_hex, (long long)out->row.id);
+    mes_log(sj->log, MES_LOG_DEBUG, "subject %s stored as %lld", out->pn_hex, (long long)out->row.id);
   return rc;
 }
 
-int mes_subject_key(const struct mes_ctx *c, int64_t sid, uint8_t key[MES_KEY_BYTES]) {
-  if (c->keys && kc_get(c->keys, sid, key))
-    return MES_OK;
-  uint64_t epoch = c->keys ? kc_epoch(c->keys) : 0;
+/* sid's key from the keystore, unwrapped. */
+static int key_read(struct mes_subjects *sj, int64_t sid, uint8_t key[MES_KEY_BYTES]) {
   uint8_t wrapped[MES_WRAPPED_KEY_BYTES];
   size_t len = 0;
-  int rc = mes_store_key_get(c->store, sid, wrapped, sizeof wrapped, &len);
+  int rc = mes_store_key_get(sj->store, sid, wrapped, sizeof wrapped, &len);
   if (rc != MES_OK)
     return rc;
-  if (mes_subject_key_unwrap(c->master, sid, wrapped, len, key) != MES_OK) {
-    mes_log(c->log, MES_LOG_ERROR, "the stored key of subject %lld does not unwrap", (long long)sid);
+  if (mes_subject_key_unwrap(sj->master, sid, wrapped, len, key) != MES_OK) {
+    mes_log(sj->log, MES_LOG_ERROR, "the stored key of subject %lld does not unwrap", (long long)sid);
     return MES_ECRYPTO;
   }
-  if (c->keys)
-    kc_put(c->keys, sid, key, true, epoch);
   return MES_OK;
 }
 
-int mes_subject_shred(const struct mes_ctx *c, int64_t sid) {
-  int rc = mes_store_key_delete(c->store, sid);
+int mes_subject_key(struct mes_subjects *sj, int64_t sid, uint8_t key[MES_KEY_BYTES]) {
+  if (kc_get(sj->keys, sid, key))
+    return MES_OK;
+  uint64_t epoch = kc_epoch(sj->keys);
+  int rc = key_read(sj, sid, key);
+  if (rc != MES_OK)
+    return rc;
+  kc_put(sj->keys, sid, key, true, epoch);
+  return MES_OK;
+}
+
+int mes_subject_key_stored(struct mes_subjects *sj, int64_t sid, uint8_t key[MES_KEY_BYTES]) {
+  return key_read(sj, sid, key);
+}
+
+int mes_subject_shred(struct mes_subjects *sj, int64_t sid) {
+  int rc = mes_store_key_delete(sj->store, sid);
   /* Forget even when the keystore failed: better a cache miss than a key
    * that outlives its shredding. */
-  mes_keycache_forget(c->keys, sid);
+  mes_keycache_forget(sj->keys, sid);
   return rc;
 }
 
@@ -303,12 +353,12 @@ int mes_subject_seal_key(const uint8_t key[MES_KEY_BYTES], int64_t sid, const ch
   return MES_OK;
 }
 
-int mes_subject_seal(const struct mes_ctx *c, int64_t sid, const char *kind, const void *pt, size_t len,
+int mes_subject_seal(struct mes_subjects *sj, int64_t sid, const char *kind, const void *pt, size_t len,
                      uint8_t **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
   uint8_t key[MES_KEY_BYTES];
-  int rc = mes_subject_key(c, sid, key);
+  int rc = mes_subject_key(sj, sid, key);
   if (rc != MES_OK)
     return rc;
   rc = mes_subject_seal_key(key, sid, kind, pt, len, out, out_len);
@@ -316,7 +366,7 @@ int mes_subject_seal(const struct mes_ctx *c, int64_t sid, const char *kind, con
   return rc;
 }
 
-int mes_subject_unseal(const struct mes_ctx *c, int64_t sid, const char *kind, const uint8_t *ct, size_t len,
+int mes_subject_unseal(struct mes_subjects *sj, int64_t sid, const char *kind, const uint8_t *ct, size_t len,
                        char **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
@@ -328,7 +378,7 @@ int mes_subject_unseal(const struct mes_ctx *c, int64_t sid, const char *kind, c
     return rc;
   if (len < MES_SEAL_OVERHEAD)
     return MES_ECRYPTO;
-  rc = mes_subject_key(c, sid, key);
+  rc = mes_subject_key(sj, sid, key);
   if (rc != MES_OK)
     return rc;
   size_t n = len - MES_SEAL_OVERHEAD;

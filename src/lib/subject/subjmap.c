@@ -1,15 +1,17 @@
 /*
  * subject/subjmap — the pseudonym -> subject row hint map (subjmap.h).
  *
- * Layout: MES_SUBJMAP_ENTRIES entries in 16 stripes; a stripe is a
- * set-associative table of SETS sets of WAYS entries, all allocated once, so
- * a put never allocates and nothing needs rehashing or tombstones. The
+ * Layout: the entries asked for (MES_SUBJMAP_ENTRIES in a server) in 16
+ * stripes; a stripe is a set-associative table of `sets` sets of WAYS
+ * entries (a power of two), all allocated once, so a put never allocates and
+ * nothing needs rehashing or tombstones. A map of 0 entries keeps nothing. The
  * pseudonym is a keyed BLAKE2b output, uniform in every byte: its first byte
  * picks the stripe and the next two the set, with no hashing of our own. A
  * set that is full gives up its least recently used entry (a per-stripe
  * tick, stamped on every hit and put).
  */
 #include "subject/subjmap.h"
+#include "subject/subject_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 
 #define STRIPES 16
 #define WAYS 8
-#define SETS (MES_SUBJMAP_ENTRIES / STRIPES / WAYS) /* 512, a power of two */
+#define SETS_MAX (1u << 16) /* per stripe: 8 M entries in all */
 
 struct entry {
   uint8_t pn[MES_PSEUDONYM_BYTES];
@@ -33,22 +35,39 @@ struct stripe {
   uint32_t tick;
   uint64_t hits, misses, contended;
   size_t n;
-  struct entry e[SETS * WAYS];
+  struct entry *e; /* sets * WAYS, in one allocation for every stripe */
 };
 
 struct mes_subjmap {
+  unsigned sets; /* per stripe, a power of two; 0: the map keeps nothing */
+  struct entry *all;
   struct stripe s[STRIPES];
 };
 
-int mes_subjmap_new(struct mes_subjmap **out) {
+int mes_subjmap_new(size_t entries, struct mes_subjmap **out) {
   *out = NULL;
+  unsigned sets = 0;
+  if (entries >= STRIPES * WAYS) {
+    sets = 1;
+    while (sets < SETS_MAX && (size_t)sets * 2 * STRIPES * WAYS <= entries)
+      sets *= 2;
+  } else if (entries > 0) {
+    return MES_EINTERNAL; /* fewer than one set per stripe */
+  }
   struct mes_subjmap *m = calloc(1, sizeof *m);
   if (!m)
     return MES_ENOMEM;
+  m->sets = sets;
+  if (sets && !(m->all = calloc((size_t)sets * WAYS * STRIPES, sizeof *m->all))) {
+    free(m);
+    return MES_ENOMEM;
+  }
   for (int i = 0; i < STRIPES; i++) {
+    m->s[i].e = m->all ? m->all + (size_t)i * sets * WAYS : NULL;
     if (pthread_mutex_init(&m->s[i].mu, NULL) != 0) {
       while (i-- > 0)
         pthread_mutex_destroy(&m->s[i].mu);
+      free(m->all);
       free(m);
       return MES_ENOMEM;
     }
@@ -62,7 +81,11 @@ void mes_subjmap_free(struct mes_subjmap *m) {
     return;
   for (int i = 0; i < STRIPES; i++)
     pthread_mutex_destroy(&m->s[i].mu);
-  mes_wipe(m, sizeof *m); /* pseudonyms: gone before the allocator sees the memory again */
+  if (m->all) {
+    mes_wipe(m->all, (size_t)m->sets * WAYS * STRIPES * sizeof *m->all); /* pseudonyms: gone before the allocator
+                                                                          sees the memory again */
+    free(m->all);
+  }
   free(m);
 }
 
@@ -76,8 +99,8 @@ static struct stripe *lock_stripe(struct mes_subjmap *m, const uint8_t pn[MES_PS
   return s;
 }
 
-static struct entry *set_of(struct stripe *s, const uint8_t pn[MES_PSEUDONYM_BYTES]) {
-  unsigned set = ((unsigned)pn[1] | (unsigned)pn[2] << 8) & (SETS - 1);
+static struct entry *set_of(const struct mes_subjmap *m, struct stripe *s, const uint8_t pn[MES_PSEUDONYM_BYTES]) {
+  unsigned set = ((unsigned)pn[1] | (unsigned)pn[2] << 8) & (m->sets - 1);
   return &s->e[set * WAYS];
 }
 
@@ -89,10 +112,10 @@ static struct entry *find(struct entry *set, const uint8_t pn[MES_PSEUDONYM_BYTE
 }
 
 bool mes_subjmap_get(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES], struct mes_subject_row *out) {
-  if (!m)
+  if (!m->sets)
     return false;
   struct stripe *s = lock_stripe(m, pn);
-  struct entry *e = find(set_of(s, pn), pn);
+  struct entry *e = find(set_of(m, s, pn), pn);
   if (e) {
     e->tick = ++s->tick;
     *out = (struct mes_subject_row){
@@ -106,10 +129,10 @@ bool mes_subjmap_get(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES
 }
 
 void mes_subjmap_put(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES], const struct mes_subject_row *row) {
-  if (!m || row->id <= 0)
+  if (!m->sets || row->id <= 0)
     return;
   struct stripe *s = lock_stripe(m, pn);
-  struct entry *set = set_of(s, pn), *e = find(set, pn);
+  struct entry *set = set_of(m, s, pn), *e = find(set, pn);
   if (!e) {
     /* An empty way, else the one unused the longest (ticks wrap: compare ages). */
     e = &set[0];
@@ -129,10 +152,10 @@ void mes_subjmap_put(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES
 }
 
 void mes_subjmap_forget(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES]) {
-  if (!m)
+  if (!m->sets)
     return;
   struct stripe *s = lock_stripe(m, pn);
-  struct entry *e = find(set_of(s, pn), pn);
+  struct entry *e = find(set_of(m, s, pn), pn);
   if (e) {
     mes_wipe(e, sizeof *e); /* id 0: empty */
     s->n--;
@@ -142,7 +165,7 @@ void mes_subjmap_forget(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BY
 
 void mes_subjmap_stats(struct mes_subjmap *m, struct mes_subjmap_stats *out) {
   memset(out, 0, sizeof *out);
-  for (int i = 0; m && i < STRIPES; i++) {
+  for (int i = 0; i < STRIPES; i++) {
     struct stripe *s = &m->s[i];
     pthread_mutex_lock(&s->mu);
     out->hits += s->hits;
@@ -153,20 +176,31 @@ void mes_subjmap_stats(struct mes_subjmap *m, struct mes_subjmap_stats *out) {
   }
 }
 
-int mes_subject_resolve_hint(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len,
+int mes_subject_resolve_hint(struct mes_subjects *sj, enum mes_subject_ns ns, const char *id, size_t len,
                              struct mes_subject *out, bool *cached) {
   *cached = false;
-  if (!c->smap)
-    return mes_subject_resolve(c, ns, id, len, false, out);
-  mes_subject_pseudonymize(c, ns, id, len, out);
-  if (mes_subjmap_get(c->smap, out->pn, &out->row)) {
+  mes_subject_pseudonymize(sj, ns, id, len, out);
+  if (mes_subjmap_get(sj->map, out->pn, &out->row)) {
     *cached = true;
     return MES_OK;
   }
-  int rc = mes_store_subject_find(c->store, out->pn, &out->row);
+  int rc = mes_store_subject_find(sj->store, out->pn, &out->row);
   if (rc == MES_OK)
-    mes_subjmap_put(c->smap, out->pn, &out->row);
+    mes_subjmap_put(sj->map, out->pn, &out->row);
   else
     memset(&out->row, 0, sizeof out->row);
   return rc;
+}
+
+void mes_subject_hint_put(struct mes_subjects *sj, const uint8_t pn[MES_PSEUDONYM_BYTES],
+                          const struct mes_subject_row *row) {
+  mes_subjmap_put(sj->map, pn, row);
+}
+
+void mes_subject_hint_forget(struct mes_subjects *sj, const uint8_t pn[MES_PSEUDONYM_BYTES]) {
+  mes_subjmap_forget(sj->map, pn);
+}
+
+void mes_subjects_hint_stats(struct mes_subjects *sj, struct mes_subjmap_stats *out) {
+  mes_subjmap_stats(sj->map, out);
 }

@@ -15,8 +15,9 @@
  * Keyed by the 32-byte keyed pseudonym, never by the brand's id; entries are
  * wiped when forgotten, evicted or freed. Thread-safe: 16 stripes, each with
  * its own mutex, chosen by the pseudonym's first byte (uniform: it is a keyed
- * BLAKE2b output). Owned by the engine; request contexts borrow it
- * (mes_ctx.smap, NULL = off).
+ * BLAKE2b output). The subject registry (struct mes_subjects) owns one and
+ * answers through it (mes_subject_resolve_hint, mes_subject_hint_put,
+ * mes_subject_hint_forget); a map of 0 entries keeps nothing.
  */
 #ifndef MES_SUBJMAP_H
 #define MES_SUBJMAP_H
@@ -28,25 +29,28 @@
 #include "subject/subject.h"
 
 /* 65,536 rows of 64 bytes (4 MiB): the subjects active over the last minutes
- * of a large shop. A subject evicted (least recently used within its set of
- * 8) or never seen is read from SQLite, as without the map: the bound
- * costs speed, never correctness. Fixed rather than a setting: the map is a
- * few MiB at most and nothing is gained by tuning it. */
+ * of a large shop, what the engine's registry keeps. A subject evicted
+ * (least recently used within its set of 8) or never seen is read from
+ * SQLite, as without the map: the bound costs speed, never correctness.
+ * Fixed rather than a setting: the map is a few MiB at most and nothing is
+ * gained by tuning it. */
 #define MES_SUBJMAP_ENTRIES 65536
 
 struct mes_subjmap;
 
-/* *out is new: free with mes_subjmap_free. MES_ENOMEM. */
-int mes_subjmap_new(struct mes_subjmap **out);
+/* A map of about `entries` rows (rounded down to a power of two of at least
+ * 128; 0: a map that keeps nothing). *out is new: free with
+ * mes_subjmap_free. MES_ENOMEM; MES_EINTERNAL for 1 to 127 entries. */
+int mes_subjmap_new(size_t entries, struct mes_subjmap **out);
 /* Wipes every entry and frees. NULL-safe. No call may be running. */
 void mes_subjmap_free(struct mes_subjmap *m);
 
-/* The row kept for pn into *out (true), or false when none (m NULL too). */
+/* The row kept for pn into *out (true), or false when none. */
 bool mes_subjmap_get(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES], struct mes_subject_row *out);
 /* Keeps (or replaces) pn's row, evicting the least recently used entry of
- * its set when full. Only rows read from the store belong here. NULL-safe. */
+ * its set when full. Only rows read from the store belong here. */
 void mes_subjmap_put(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES], const struct mes_subject_row *row);
-/* Drops pn's row, if kept (the subject changed or is gone). NULL-safe. */
+/* Drops pn's row, if kept (the subject changed or is gone). */
 void mes_subjmap_forget(struct mes_subjmap *m, const uint8_t pn[MES_PSEUDONYM_BYTES]);
 
 /* Counters since creation, for benchmarks and /metrics: look-ups answered,
@@ -58,12 +62,21 @@ struct mes_subjmap_stats {
 };
 void mes_subjmap_stats(struct mes_subjmap *m, struct mes_subjmap_stats *out);
 
-/* Resolves a subject id as mes_subject_resolve(c, ns, id, len, false, out)
- * does, answering from c->smap when it holds the pseudonym (*cached = true:
- * out->row is a hint, re-read it under the write lock before relying on
- * it). A row read from the store is kept in c->smap. MES_ENOT_FOUND when the
- * store has no such subject (out->pn is filled either way). */
-int mes_subject_resolve_hint(const struct mes_ctx *c, enum mes_subject_ns ns, const char *id, size_t len,
+/* Resolves a subject id as mes_subject_resolve(sj, c, ns, id, len, false,
+ * out) does, answering from the registry's map when it holds the pseudonym
+ * (*cached = true: out->row is a hint, re-read it under the write lock
+ * before relying on it). A row read from the store is kept in the map.
+ * MES_ENOT_FOUND when the store has no such subject (out->pn is filled
+ * either way). */
+int mes_subject_resolve_hint(struct mes_subjects *sj, enum mes_subject_ns ns, const char *id, size_t len,
                              struct mes_subject *out, bool *cached);
+/* Keeps pn's row, just read from the store, in the registry's map. */
+void mes_subject_hint_put(struct mes_subjects *sj, const uint8_t pn[MES_PSEUDONYM_BYTES],
+                          const struct mes_subject_row *row);
+/* Drops pn's row from the registry's map: whoever changes a subject row
+ * (its grants, its restriction) or finds it gone calls this. */
+void mes_subject_hint_forget(struct mes_subjects *sj, const uint8_t pn[MES_PSEUDONYM_BYTES]);
+/* The counters of the registry's map. */
+void mes_subjects_hint_stats(struct mes_subjects *sj, struct mes_subjmap_stats *out);
 
 #endif

@@ -53,7 +53,7 @@ static json_t *parse(const char *text) {
 static int put(struct fixture *f, const char *id, const char *body, struct mes_err *err) {
   json_t *b = parse(body);
   mes_err_clear(err);
-  int rc = mes_catalog_put(&f->w.ctx, id, strlen(id), b, err);
+  int rc = mes_catalog_put(mes_world_catalog(&f->w), &f->w.req, id, strlen(id), b, err);
   json_decref(b);
   return rc;
 }
@@ -97,10 +97,10 @@ static void test_bad_items(void **state) {
     json_object_set_new(attrs, key, json_integer(k));
   }
   mes_err_clear(&err);
-  assert_int_equal(mes_catalog_put(&f->w.ctx, "it", 2, b, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_catalog_put(mes_world_catalog(&f->w), &f->w.req, "it", 2, b, &err), MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/attributes");
   json_object_del(attrs, "k0");
-  assert_int_equal(mes_catalog_put(&f->w.ctx, "it", 2, b, &err), MES_OK);
+  assert_int_equal(mes_catalog_put(mes_world_catalog(&f->w), &f->w.req, "it", 2, b, &err), MES_OK);
   json_decref(b);
   /* Ids obey the id rule. */
   char big[130];
@@ -120,7 +120,7 @@ static void test_put_get_delete(void **state) {
                        &err),
                    MES_OK);
   json_t *out = NULL;
-  assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(mes_world_catalog(&f->w), &f->w.req, "crib", 4, &out, &err), MES_OK);
   assert_string_equal(mes_json_str(out, "id", ""), "crib");
   assert_true(mes_json_bool(out, "sensitive", false));
   assert_true(mes_json_bool(out, "available", false));
@@ -129,22 +129,22 @@ static void test_put_get_delete(void **state) {
   json_decref(out);
 
   json_t *cats = NULL;
-  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", &cats), MES_OK);
+  assert_int_equal(mes_catalog_item_categories(mes_world_catalog(&f->w), "crib", &cats), MES_OK);
   assert_int_equal(json_array_size(cats), 2);
   assert_string_equal(json_string_value(json_array_get(cats, 0)), "baby");
   json_decref(cats);
 
   assert_int_equal(put(f, "crib", "{\"title\": \"Crib\", \"available\": false}", &err), MES_OK);
-  assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(mes_world_catalog(&f->w), &f->w.req, "crib", 4, &out, &err), MES_OK);
   assert_false(mes_json_bool(out, "sensitive", true));
   assert_false(mes_json_bool(out, "available", true));
   json_decref(out);
 
-  assert_int_equal(mes_catalog_delete(&f->w.ctx, "crib", 4, &err), MES_OK);
-  assert_int_equal(mes_catalog_get(&f->w.ctx, "crib", 4, &out, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_delete(mes_world_catalog(&f->w), "crib", 4, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(mes_world_catalog(&f->w), &f->w.req, "crib", 4, &out, &err), MES_ENOT_FOUND);
   assert_null(out);
-  assert_int_equal(mes_catalog_delete(&f->w.ctx, "crib", 4, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "crib", &cats), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_delete(mes_world_catalog(&f->w), "crib", 4, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_item_categories(mes_world_catalog(&f->w), "crib", &cats), MES_ENOT_FOUND);
   assert_null(cats);
 }
 
@@ -159,7 +159,7 @@ static void test_undeclared_categories_are_ordinary(void **state) {
                        &err),
                    MES_OK);
   json_t *out = NULL;
-  assert_int_equal(mes_catalog_get(&f->w.ctx, "bra", 3, &out, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(mes_world_catalog(&f->w), &f->w.req, "bra", 3, &out, &err), MES_OK);
   assert_false(mes_json_bool(out, "sensitive", true));
   json_t *cats = json_object_get(out, "categories");
   assert_int_equal(json_array_size(cats), 2);
@@ -168,17 +168,17 @@ static void test_undeclared_categories_are_ordinary(void **state) {
   json_decref(out);
   /* With a declared sensitive one, the item is sensitive all the same. */
   assert_int_equal(put(f, "bump", "{\"title\": \"B\", \"categories\": [\"maternity\", \"baby\"]}", &err), MES_OK);
-  assert_int_equal(mes_catalog_get(&f->w.ctx, "bump", 4, &out, &err), MES_OK);
+  assert_int_equal(mes_catalog_get(mes_world_catalog(&f->w), &f->w.req, "bump", 4, &out, &err), MES_OK);
   assert_true(mes_json_bool(out, "sensitive", false));
   json_decref(out);
-  assert_int_equal(mes_catalog_item_categories(&f->w.ctx, "bump", &cats), MES_OK);
+  assert_int_equal(mes_catalog_item_categories(mes_world_catalog(&f->w), "bump", &cats), MES_OK);
   assert_string_equal(json_string_value(json_array_get(cats, 0)), "maternity");
   assert_string_equal(json_string_value(json_array_get(cats, 1)), "baby");
   json_decref(cats);
   /* A batch takes them too. */
   json_t *body = parse("{\"items\": [{\"id\": \"a\", \"title\": \"A\", \"categories\": [\"garden\"]}]}");
   json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(mes_world_catalog(&f->w), &f->w.req, body, &reply, &err), MES_OK);
   assert_int_equal(mes_json_int(reply, "upserted", -1), 1);
   assert_int_equal(json_array_size(json_object_get(reply, "errors")), 0);
   json_decref(reply);
@@ -192,7 +192,7 @@ static void test_post_batch(void **state) {
   json_t *body = parse("{\"items\": [{\"id\": \"a\", \"title\": \"A\"}, {\"title\": \"no id\"},"
                        "{\"id\": \"b\", \"title\": \"B\", \"categories\": [\"\"]}, {\"id\": \"c\", \"title\": \"C\"}]}");
   json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(mes_world_catalog(&f->w), &f->w.req, body, &reply, &err), MES_OK);
   assert_int_equal(mes_json_int(reply, "upserted", -1), 2);
   json_t *errors = json_object_get(reply, "errors");
   assert_int_equal(json_array_size(errors), 2);
@@ -209,12 +209,12 @@ static void test_post_batch(void **state) {
   json_t *items = json_object_get(body, "items");
   for (int i = 0; i <= MES_CATALOG_BATCH_MAX; i++)
     json_array_append_new(items, json_pack("{s:s, s:s}", "id", "x", "title", "X"));
-  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_EBATCH_TOO_LARGE);
+  assert_int_equal(mes_catalog_post(mes_world_catalog(&f->w), &f->w.req, body, &reply, &err), MES_EBATCH_TOO_LARGE);
   assert_null(reply);
   json_decref(body);
 
   body = parse("{\"items\": [], \"more\": 1}");
-  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_EUNKNOWN_FIELD);
+  assert_int_equal(mes_catalog_post(mes_world_catalog(&f->w), &f->w.req, body, &reply, &err), MES_EUNKNOWN_FIELD);
   assert_string_equal(err.field, "/more");
   json_decref(body);
 }
@@ -229,7 +229,7 @@ static void test_pages(void **state) {
     json_array_append_new(json_object_get(body, "items"), json_pack("{s:s, s:s}", "id", id, "title", id));
   }
   json_t *reply = NULL;
-  assert_int_equal(mes_catalog_post(&f->w.ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(mes_world_catalog(&f->w), &f->w.req, body, &reply, &err), MES_OK);
   json_decref(reply);
   json_decref(body);
 
@@ -237,7 +237,8 @@ static void test_pages(void **state) {
   int seen = 0, pages = 0;
   for (;;) {
     json_t *page = NULL;
-    assert_int_equal(mes_catalog_list(&f->w.ctx, 5, cursor[0] ? cursor : NULL, &page, &err), MES_OK);
+    assert_int_equal(mes_catalog_list(mes_world_catalog(&f->w), &f->w.req, 5, cursor[0] ? cursor : NULL, &page, &err),
+                     MES_OK);
     json_t *items = json_object_get(page, "items");
     for (size_t i = 0; i < json_array_size(items); i++) {
       char want[16];
@@ -257,14 +258,15 @@ static void test_pages(void **state) {
   assert_int_equal(pages, 5);
 
   json_t *page = NULL;
-  assert_int_equal(mes_catalog_list(&f->w.ctx, 0, NULL, &page, &err), MES_EOUT_OF_RANGE);
-  assert_int_equal(mes_catalog_list(&f->w.ctx, 1001, NULL, &page, &err), MES_EOUT_OF_RANGE);
-  assert_int_equal(mes_catalog_list(&f->w.ctx, 10, "!!", &page, &err), MES_EINVALID_VALUE);
+  assert_int_equal(mes_catalog_list(mes_world_catalog(&f->w), &f->w.req, 0, NULL, &page, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_catalog_list(mes_world_catalog(&f->w), &f->w.req, 1001, NULL, &page, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_catalog_list(mes_world_catalog(&f->w), &f->w.req, 10, "!!", &page, &err), MES_EINVALID_VALUE);
   assert_string_equal(err.field, "/query/cursor");
-  assert_int_equal(mes_catalog_list(&f->w.ctx, 10, "", &page, &err), MES_EINVALID_VALUE); /* empty id */
+  assert_int_equal(mes_catalog_list(mes_world_catalog(&f->w), &f->w.req, 10, "", &page, &err),
+                   MES_EINVALID_VALUE); /* empty id */
   assert_null(page);
   /* Exactly one full page: no next cursor. */
-  assert_int_equal(mes_catalog_list(&f->w.ctx, 23, NULL, &page, &err), MES_OK);
+  assert_int_equal(mes_catalog_list(mes_world_catalog(&f->w), &f->w.req, 23, NULL, &page, &err), MES_OK);
   assert_null(json_object_get(page, "next_cursor"));
   json_decref(page);
 }

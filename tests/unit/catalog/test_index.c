@@ -37,59 +37,66 @@ static const char POLICY[] = "site: T\n"
 
 struct fixture {
   struct mes_world w;
-  struct mes_catalog_index *ix;
+  struct mes_catalog *ix; /* the world's catalog, whose index is under test */
 };
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
   mes_world_open(&f->w, "index", POLICY, T0_MS, "test-key");
-  assert_int_equal(mes_catalog_index_new(&f->ix), MES_OK);
-  f->w.ctx.catalog = f->ix;
+  f->ix = mes_world_catalog(&f->w);
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  mes_catalog_index_free(f->ix);
   mes_world_close(&f->w);
   free(f);
   return 0;
 }
 
-static void put(struct fixture *f, const struct mes_ctx *c, const char *id, const char *body) {
+static void put(struct fixture *f, struct mes_catalog *cat, const char *id, const char *body) {
   json_t *b = json_loads(body, 0, NULL);
   assert_non_null(b);
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_catalog_put(c, id, strlen(id), b, &err), MES_OK);
+  assert_int_equal(mes_catalog_put(cat, &f->w.req, id, strlen(id), b, &err), MES_OK);
   json_decref(b);
-  (void)f;
+}
+
+/* A second catalog handle on the world's store, whose index is never built:
+ * a writer that does not keep f->ix current (before any index existed, or
+ * another process). Freed with the world. */
+static struct mes_catalog *elsewhere(struct fixture *f) {
+  struct mes_catalog *cat = NULL;
+  assert_int_equal(mes_catalog_new(f->w.store, &cat), MES_OK);
+  mes_world_made(&f->w, mes_world_free_catalog, cat);
+  return cat;
 }
 
 static int lookup(struct fixture *f, const char *id, struct mes_catalog_entry *e) {
-  return mes_catalog_index_lookup(f->ix, f->w.store, id, strlen(id), e);
+  return mes_catalog_lookup(f->ix, id, strlen(id), e);
 }
 
 static void title(struct fixture *f, const char *id, enum mes_lang l, const char *want) {
   char out[64];
-  assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, id, strlen(id), l, out, sizeof out), MES_OK);
+  assert_int_equal(mes_catalog_title(f->ix, id, strlen(id), l, out, sizeof out), MES_OK);
   assert_string_equal(out, want);
 }
 
 static void test_build_and_lookup(void **state) {
   struct fixture *f = *state;
-  struct mes_ctx plain = f->w.ctx;
-  plain.catalog = NULL; /* stored before any index existed */
-  put(f, &plain, "tent", "{\"title\": {\"en\": \"Tent\", \"es-MX\": \"Casa de campaña\", \"pl\": \"Namiot\"},"
-                         " \"categories\": [\"camping\"]}");
-  put(f, &plain, "stove", "{\"title\": \"Stove\", \"categories\": [\"camping\", \"kitchen\"], \"available\": false}");
-  put(f, &plain, "bib", "{\"title\": {\"es\": \"Babero\"}, \"categories\": [\"baby\"]}");
-  assert_int_equal(mes_catalog_index_size(f->ix), 0); /* lazily built */
+  struct mes_catalog *plain = elsewhere(f); /* stored before any index existed */
+  put(f, plain, "tent",
+      "{\"title\": {\"en\": \"Tent\", \"es-MX\": \"Casa de campaña\", \"pl\": \"Namiot\"},"
+      " \"categories\": [\"camping\"]}");
+  put(f, plain, "stove", "{\"title\": \"Stove\", \"categories\": [\"camping\", \"kitchen\"], \"available\": false}");
+  put(f, plain, "bib", "{\"title\": {\"es\": \"Babero\"}, \"categories\": [\"baby\"]}");
+  assert_int_equal(mes_catalog_size(f->ix), 0); /* lazily built */
   struct mes_catalog_entry e;
   assert_int_equal(lookup(f, "tent", &e), MES_OK);
-  assert_int_equal(mes_catalog_index_size(f->ix), 3);
+  assert_int_equal(mes_catalog_size(f->ix), 3);
   assert_true(e.available);
   assert_int_equal(e.n_cats, 1);
   assert_string_equal(e.cats[0], "camping");
@@ -105,19 +112,18 @@ static void test_build_and_lookup(void **state) {
   title(f, "stove", MES_LANG_PL, "Stove");  /* the plain string for every language */
   title(f, "bib", MES_LANG_EN, "Babero");   /* no en: the first translation */
   char small[5];
-  assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, "tent", 4, MES_LANG_ES, small, sizeof small), MES_OK);
+  assert_int_equal(mes_catalog_title(f->ix, "tent", 4, MES_LANG_ES, small, sizeof small), MES_OK);
   assert_string_equal(small, "Casa");
-  assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, "nope", 4, MES_LANG_EN, small, sizeof small),
-                   MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_title(f->ix, "nope", 4, MES_LANG_EN, small, sizeof small), MES_ENOT_FOUND);
 }
 
 static void test_kept_current(void **state) {
   struct fixture *f = *state;
-  put(f, &f->w.ctx, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
+  put(f, f->ix, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
   struct mes_catalog_entry e;
   assert_int_equal(lookup(f, "tent", &e), MES_OK); /* builds */
   const char *cat = e.cats[0];
-  put(f, &f->w.ctx, "tent", "{\"title\": \"Tent v2\", \"categories\": [\"kitchen\"], \"available\": false}");
+  put(f, f->ix, "tent", "{\"title\": \"Tent v2\", \"categories\": [\"kitchen\"], \"available\": false}");
   assert_int_equal(lookup(f, "tent", &e), MES_OK);
   assert_false(e.available);
   assert_string_equal(e.cats[0], "kitchen");
@@ -130,7 +136,7 @@ static void test_kept_current(void **state) {
   json_t *errors = json_array();
   size_t n = 0;
   struct mes_err err;
-  assert_int_equal(mes_catalog_upsert(&f->w.ctx, items, "/items", 0, errors, &n, &err), MES_OK);
+  assert_int_equal(mes_catalog_upsert(f->ix, &f->w.req, items, "/items", 0, errors, &n, &err), MES_OK);
   assert_int_equal(n, 2);
   assert_int_equal(json_array_size(errors), 1);
   json_decref(items);
@@ -139,12 +145,12 @@ static void test_kept_current(void **state) {
   assert_int_equal(lookup(f, "b", &e), MES_ENOT_FOUND); /* the invalid one never reached the index */
   assert_int_equal(lookup(f, "c", &e), MES_OK);
   assert_string_equal(e.cats[0], "baby");
-  assert_int_equal(mes_catalog_index_size(f->ix), 3);
+  assert_int_equal(mes_catalog_size(f->ix), 3);
 
-  assert_int_equal(mes_catalog_delete(&f->w.ctx, "a", 1, &err), MES_OK);
+  assert_int_equal(mes_catalog_delete(f->ix, "a", 1, &err), MES_OK);
   assert_int_equal(lookup(f, "a", &e), MES_ENOT_FOUND);
-  assert_int_equal(mes_catalog_delete(&f->w.ctx, "a", 1, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_catalog_index_size(f->ix), 2);
+  assert_int_equal(mes_catalog_delete(f->ix, "a", 1, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_catalog_size(f->ix), 2);
 }
 
 struct seen {
@@ -172,28 +178,26 @@ static void test_each_and_growth(void **state) {
   json_t *errors = json_array();
   size_t n = 0;
   struct mes_err err;
-  struct mes_ctx plain = f->w.ctx;
-  plain.catalog = NULL;
-  assert_int_equal(mes_catalog_upsert(&plain, items, "/items", 0, errors, &n, &err), MES_OK);
+  struct mes_catalog *plain = elsewhere(f);
+  assert_int_equal(mes_catalog_upsert(plain, &f->w.req, items, "/items", 0, errors, &n, &err), MES_OK);
   assert_int_equal(n, 2500);
   json_decref(items);
   json_decref(errors);
   struct seen s = {0};
-  assert_int_equal(mes_catalog_index_each(f->ix, f->w.store, 0, each_cb, &s), MES_OK);
+  assert_int_equal(mes_catalog_each(f->ix, 0, each_cb, &s), MES_OK);
   assert_int_equal(s.n, 2500);
   assert_int_equal(s.unavailable, 250);
   struct seen few = {0};
-  assert_int_equal(mes_catalog_index_each(f->ix, f->w.store, 7, each_cb, &few), MES_OK);
+  assert_int_equal(mes_catalog_each(f->ix, 7, each_cb, &few), MES_OK);
   assert_int_equal(few.n, 7);
   struct mes_catalog_entry e;
   assert_int_equal(lookup(f, "item-2499", &e), MES_OK);
   assert_int_equal(lookup(f, "item-2500", &e), MES_ENOT_FOUND);
 }
 
-
-/* Upserts items id_fmt % i for i in [from, to), through ctx c, with title
- * "T<i>" and category camping (even i) or kitchen (odd i). */
-static void upsert_range(const struct mes_ctx *c, const char *id_fmt, int from, int to) {
+/* Upserts items id_fmt % i for i in [from, to), through catalog cat, with
+ * title "T<i>" and category camping (even i) or kitchen (odd i). */
+static void upsert_range(struct mes_catalog *cat, const struct mes_req *c, const char *id_fmt, int from, int to) {
   json_t *items = json_array();
   for (int i = from; i < to; i++) {
     char id[160], t[16];
@@ -205,7 +209,7 @@ static void upsert_range(const struct mes_ctx *c, const char *id_fmt, int from, 
   json_t *errors = json_array();
   size_t n = 0;
   struct mes_err err;
-  assert_int_equal(mes_catalog_upsert(c, items, "/items", 0, errors, &n, &err), MES_OK);
+  assert_int_equal(mes_catalog_upsert(cat, c, items, "/items", 0, errors, &n, &err), MES_OK);
   assert_int_equal(n, (size_t)(to - from));
   json_decref(items);
   json_decref(errors);
@@ -215,16 +219,16 @@ static void test_delete_in_runs(void **state) {
   struct fixture *f = *state;
   /* 1,000 items in the first table (2,048 slots, just under half full):
    * probe runs are long, so deletions move entries back into the holes. */
-  upsert_range(&f->w.ctx, "d-%d", 0, 1000);
+  upsert_range(f->ix, &f->w.req, "d-%d", 0, 1000);
   struct mes_catalog_entry e;
   assert_int_equal(lookup(f, "d-0", &e), MES_OK); /* builds */
   struct mes_err err;
   char id[32];
   for (int i = 0; i < 1000; i += 3) {
     snprintf(id, sizeof id, "d-%d", i);
-    assert_int_equal(mes_catalog_delete(&f->w.ctx, id, strlen(id), &err), MES_OK);
+    assert_int_equal(mes_catalog_delete(f->ix, id, strlen(id), &err), MES_OK);
   }
-  assert_int_equal(mes_catalog_index_size(f->ix), 666);
+  assert_int_equal(mes_catalog_size(f->ix), 666);
   for (int i = 0; i < 1000; i++) {
     snprintf(id, sizeof id, "d-%d", i);
     int rc = lookup(f, id, &e);
@@ -235,19 +239,19 @@ static void test_delete_in_runs(void **state) {
       assert_string_equal(e.cats[0], i % 2 ? "kitchen" : "camping");
       char t[16], want[16];
       snprintf(want, sizeof want, "T%d", i);
-      assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, id, strlen(id), MES_LANG_EN, t, sizeof t), MES_OK);
+      assert_int_equal(mes_catalog_title(f->ix, id, strlen(id), MES_LANG_EN, t, sizeof t), MES_OK);
       assert_string_equal(t, want);
     }
   }
   /* Put the deleted ones back, then grow past the first table. */
-  upsert_range(&f->w.ctx, "d-%d", 0, 3000);
-  assert_int_equal(mes_catalog_index_size(f->ix), 3000);
+  upsert_range(f->ix, &f->w.req, "d-%d", 0, 3000);
+  assert_int_equal(mes_catalog_size(f->ix), 3000);
   for (int i = 0; i < 3000; i++) {
     snprintf(id, sizeof id, "d-%d", i);
     assert_int_equal(lookup(f, id, &e), MES_OK);
   }
   struct seen s = {0};
-  assert_int_equal(mes_catalog_index_each(f->ix, f->w.store, 0, each_cb, &s), MES_OK);
+  assert_int_equal(mes_catalog_each(f->ix, 0, each_cb, &s), MES_OK);
   assert_int_equal(s.n, 3000);
 }
 
@@ -256,10 +260,9 @@ static void test_delete_in_runs(void **state) {
  * repeats, missing ids and the index built by the call itself. */
 static void test_lookup_many(void **state) {
   struct fixture *f = *state;
-  struct mes_ctx plain = f->w.ctx;
-  plain.catalog = NULL; /* the index is built by the first lookup below */
-  upsert_range(&plain, "item-%d", 0, 300);
-  put(f, &plain, "stove", "{\"title\": \"Stove\", \"categories\": [\"camping\", \"kitchen\"], \"available\": false}");
+  struct mes_catalog *plain = elsewhere(f); /* the index is built by the first lookup below */
+  upsert_range(plain, &f->w.req, "item-%d", 0, 300);
+  put(f, plain, "stove", "{\"title\": \"Stove\", \"categories\": [\"camping\", \"kitchen\"], \"available\": false}");
   enum { N = 150 };
   char bufs[N][32];
   const char *ids[N];
@@ -275,7 +278,7 @@ static void test_lookup_many(void **state) {
   }
   struct mes_catalog_entry many[N];
   bool found[N];
-  assert_int_equal(mes_catalog_index_lookup_many(f->ix, f->w.store, ids, lens, N, many, found), MES_OK);
+  assert_int_equal(mes_catalog_lookup_many(f->ix, ids, lens, N, many, found), MES_OK);
   size_t n_found = 0;
   for (int i = 0; i < N; i++) {
     struct mes_catalog_entry one;
@@ -300,7 +303,7 @@ static void test_long_ids(void **state) {
   char fmt[160];
   memset(fmt, 'x', 124);
   memcpy(fmt + 124, "%04d", 5); /* 128 bytes */
-  upsert_range(&f->w.ctx, fmt, 0, 40);
+  upsert_range(f->ix, &f->w.req, fmt, 0, 40);
   char id[160];
   struct mes_catalog_entry e;
   for (int i = 0; i < 40; i++) {
@@ -309,12 +312,12 @@ static void test_long_ids(void **state) {
     assert_int_equal(lookup(f, id, &e), MES_OK);
     char t[8], want[8];
     snprintf(want, sizeof want, "T%d", i);
-    assert_int_equal(mes_catalog_index_title(f->ix, f->w.store, id, 128, MES_LANG_PL, t, sizeof t), MES_OK);
+    assert_int_equal(mes_catalog_title(f->ix, id, 128, MES_LANG_PL, t, sizeof t), MES_OK);
     assert_string_equal(t, want);
   }
   snprintf(id, sizeof id, fmt, 40);
   assert_int_equal(lookup(f, id, &e), MES_ENOT_FOUND);
-  assert_int_equal(mes_catalog_index_lookup(f->ix, f->w.store, id, 127, &e), MES_ENOT_FOUND); /* a prefix */
+  assert_int_equal(mes_catalog_lookup(f->ix, id, 127, &e), MES_ENOT_FOUND); /* a prefix */
 }
 
 /* Readers racing a writer: "s-I" items never change and must always be
@@ -339,15 +342,15 @@ static void *race_reader(void *ud) {
     int i = (int)(k++ % RACE_STABLE);
     snprintf(id, sizeof id, "s-%d", i);
     struct mes_catalog_entry e;
-    int rc = mes_catalog_index_lookup(r->f->ix, r->f->w.store, id, strlen(id), &e);
+    int rc = mes_catalog_lookup(r->f->ix, id, strlen(id), &e);
     if (rc != MES_OK || e.n_cats != 1 || strcmp(e.cats[0], i % 2 ? "kitchen" : "camping") != 0)
       atomic_fetch_add(&r->bad, 1);
     snprintf(want, sizeof want, "T%d", i);
-    rc = mes_catalog_index_title(r->f->ix, r->f->w.store, id, strlen(id), MES_LANG_EN, t, sizeof t);
+    rc = mes_catalog_title(r->f->ix, id, strlen(id), MES_LANG_EN, t, sizeof t);
     if (rc != MES_OK || strcmp(t, want) != 0)
       atomic_fetch_add(&r->bad, 1);
     snprintf(id, sizeof id, "f-%u", k % RACE_FLUX);
-    rc = mes_catalog_index_lookup(r->f->ix, r->f->w.store, id, strlen(id), &e);
+    rc = mes_catalog_lookup(r->f->ix, id, strlen(id), &e);
     if (rc != MES_OK && rc != MES_ENOT_FOUND)
       atomic_fetch_add(&r->bad, 1);
     atomic_fetch_add(&r->reads, 1);
@@ -355,32 +358,31 @@ static void *race_reader(void *ud) {
   return NULL;
 }
 
-/* Writes by someone else (a context without the index stands for
+/* Writes by someone else (a catalog handle of its own stands for
  * `mesura import` in another process): the index notices them through the
  * store's catalog version, at the next refresh or at this process's next
  * write, and is rebuilt; this process's own writes never make it rebuild. */
 static void test_writes_elsewhere(void **state) {
   struct fixture *f = *state;
-  struct mes_ctx other = f->w.ctx;
-  other.catalog = NULL;
+  struct mes_catalog *other = elsewhere(f);
   struct mes_catalog_entry e;
-  put(f, &f->w.ctx, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
+  put(f, f->ix, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"]}");
   assert_int_equal(lookup(f, "tent", &e), MES_OK); /* built */
-  put(f, &f->w.ctx, "stove", "{\"title\": \"Stove\", \"categories\": [\"kitchen\"]}");
-  assert_int_equal(mes_catalog_index_refresh(f->ix, f->w.store), MES_OK);
-  assert_int_equal(mes_catalog_index_size(f->ix), 2); /* our own writes: still built, kept current */
+  put(f, f->ix, "stove", "{\"title\": \"Stove\", \"categories\": [\"kitchen\"]}");
+  assert_int_equal(mes_catalog_refresh(f->ix), MES_OK);
+  assert_int_equal(mes_catalog_size(f->ix), 2); /* our own writes: still built, kept current */
 
-  put(f, &other, "pan", "{\"title\": \"Pan\", \"categories\": [\"kitchen\"]}");
+  put(f, other, "pan", "{\"title\": \"Pan\", \"categories\": [\"kitchen\"]}");
   assert_int_equal(lookup(f, "pan", &e), MES_ENOT_FOUND); /* not noticed yet */
-  assert_int_equal(mes_catalog_index_refresh(f->ix, f->w.store), MES_OK);
-  assert_int_equal(mes_catalog_index_size(f->ix), 0); /* dropped */
+  assert_int_equal(mes_catalog_refresh(f->ix), MES_OK);
+  assert_int_equal(mes_catalog_size(f->ix), 0);       /* dropped */
   assert_int_equal(lookup(f, "pan", &e), MES_OK);     /* rebuilt, with it */
-  assert_int_equal(mes_catalog_index_size(f->ix), 3);
+  assert_int_equal(mes_catalog_size(f->ix), 3);
 
   /* Someone else's write, then ours before any refresh: ours sees the gap. */
-  put(f, &other, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"], \"available\": false}");
-  put(f, &f->w.ctx, "cup", "{\"title\": \"Cup\", \"categories\": [\"kitchen\"]}");
-  assert_int_equal(mes_catalog_index_size(f->ix), 0);
+  put(f, other, "tent", "{\"title\": \"Tent\", \"categories\": [\"camping\"], \"available\": false}");
+  put(f, f->ix, "cup", "{\"title\": \"Cup\", \"categories\": [\"kitchen\"]}");
+  assert_int_equal(mes_catalog_size(f->ix), 0);
   assert_int_equal(lookup(f, "tent", &e), MES_OK);
   assert_false(e.available); /* the other process's change is served */
   assert_int_equal(lookup(f, "cup", &e), MES_OK);
@@ -388,15 +390,15 @@ static void test_writes_elsewhere(void **state) {
   /* A deletion elsewhere. */
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_catalog_delete(&other, "pan", 3, &err), MES_OK);
-  assert_int_equal(mes_catalog_index_refresh(f->ix, f->w.store), MES_OK);
+  assert_int_equal(mes_catalog_delete(other, "pan", 3, &err), MES_OK);
+  assert_int_equal(mes_catalog_refresh(f->ix), MES_OK);
   assert_int_equal(lookup(f, "pan", &e), MES_ENOT_FOUND);
   assert_int_equal(lookup(f, "cup", &e), MES_OK);
 }
 
 static void test_race(void **state) {
   struct fixture *f = *state;
-  upsert_range(&f->w.ctx, "s-%d", 0, RACE_STABLE);
+  upsert_range(f->ix, &f->w.req, "s-%d", 0, RACE_STABLE);
   struct mes_catalog_entry e;
   assert_int_equal(lookup(f, "s-0", &e), MES_OK); /* built before the readers start */
   struct race r = {.f = f};
@@ -406,10 +408,10 @@ static void test_race(void **state) {
   struct mes_err err;
   char id[32];
   for (int round = 0; round < RACE_ROUNDS; round++) {
-    upsert_range(&f->w.ctx, "f-%d", 0, RACE_FLUX + 400 * round); /* grows the table in later rounds */
+    upsert_range(f->ix, &f->w.req, "f-%d", 0, RACE_FLUX + 400 * round); /* grows the table in later rounds */
     for (int i = round % 2; i < RACE_FLUX; i += 2) {
       snprintf(id, sizeof id, "f-%d", i);
-      assert_int_equal(mes_catalog_delete(&f->w.ctx, id, strlen(id), &err), MES_OK);
+      assert_int_equal(mes_catalog_delete(f->ix, id, strlen(id), &err), MES_OK);
     }
   }
   atomic_store(&r.stop, true);
@@ -422,7 +424,7 @@ static void test_race(void **state) {
     snprintf(id, sizeof id, "f-%d", i);
     assert_int_equal(lookup(f, id, &e), i < RACE_FLUX && i % 2 ? MES_ENOT_FOUND : MES_OK);
   }
-  assert_int_equal(mes_catalog_index_size(f->ix), RACE_STABLE + RACE_FLUX / 2 + 400 * (RACE_ROUNDS - 1));
+  assert_int_equal(mes_catalog_size(f->ix), RACE_STABLE + RACE_FLUX / 2 + 400 * (RACE_ROUNDS - 1));
 }
 
 int main(void) {

@@ -69,7 +69,8 @@ static int record(struct fixture *f, const char *subject, const char *purpose, c
   json_t *body = body_of(body_text);
   json_t *r = NULL;
   mes_err_clear(err);
-  int rc = mes_consent_record(&f->w.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &r, err);
+  int rc = mes_consent_record(mes_world_ledger(&f->w), &f->w.req, subject, strlen(subject), purpose, strlen(purpose),
+                              body, &r, err);
   json_decref(body);
   if (receipt)
     *receipt = r;
@@ -88,14 +89,16 @@ static void record_ok(struct fixture *f, const char *subject, const char *purpos
 
 static struct mes_subject resolve(struct fixture *f, const char *subject) {
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, subject, strlen(subject), false, &s), MES_OK);
+  assert_int_equal(
+      mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, subject, strlen(subject), false, &s),
+      MES_OK);
   return s;
 }
 
 static json_t *consents(struct fixture *f, const char *subject) {
   struct mes_err err;
   json_t *doc = NULL;
-  assert_int_equal(mes_consent_get(&f->w.ctx, subject, strlen(subject), &doc, &err), MES_OK);
+  assert_int_equal(mes_consent_get(mes_world_ledger(&f->w), &f->w.req, subject, strlen(subject), &doc, &err), MES_OK);
   return doc;
 }
 
@@ -137,7 +140,8 @@ static void note_gpc(struct fixture *f, const char *subject) {
   struct mes_err err;
   mes_err_clear(&err);
   assert_int_equal(mes_store_tx_begin(f->w.store), MES_OK);
-  assert_int_equal(mes_consent_note_gpc(&f->w.ctx, subject, strlen(subject), &s, &err), MES_OK);
+  assert_int_equal(mes_consent_note_gpc(mes_world_ledger(&f->w), &f->w.req, subject, strlen(subject), &s, &err),
+                   MES_OK);
   uint64_t ticket = 0;
   assert_int_equal(mes_store_tx_commit(f->w.store, &ticket), MES_OK);
   assert_int_equal(mes_store_wait_durable(f->w.store, ticket), MES_OK);
@@ -160,7 +164,9 @@ static void test_opt_in_default(void **state) {
   json_decref(doc);
   /* Asking does not create the subject. */
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "never-seen", 10, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(
+      mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "never-seen", 10, false, &s),
+      MES_ENOT_FOUND);
 
   /* A first consent creates it, with only that purpose granted. */
   record_ok(f, "u1", "personalization", "{\"status\": \"granted\", \"source\": \"banner\"}");
@@ -200,7 +206,8 @@ static void test_bad_requests(void **state) {
   }
   /* Nothing was written. */
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "u1", 2, false, &s),
+                   MES_ENOT_FOUND);
 }
 
 static void test_withdrawal_purges_only_that_purpose(void **state) {
@@ -278,7 +285,7 @@ static void test_withdrawal_purges_impressions(void **state) {
 
 static void test_gpc_conflict(void **state) {
   struct fixture *f = *state;
-  f->w.ctx.gpc = true;
+  f->w.req.gpc = true;
   struct mes_err err;
   json_t *r = NULL;
   assert_int_equal(record(f, "u1", "ads_retargeting", "{\"status\": \"granted\"}", &r, &err), MES_EGPC_CONFLICT);
@@ -292,7 +299,8 @@ static void test_gpc_conflict(void **state) {
       record(f, "u1", "ads_retargeting", "{\"status\": \"granted\", \"confirm_over_gpc\": false}", NULL, &err),
       MES_EGPC_CONFLICT);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "u1", 2, false, &s),
+                   MES_ENOT_FOUND);
 
   /* A denial, or a purpose that ignores GPC, is no conflict. */
   record_ok(f, "u1", "ads_retargeting", "{\"status\": \"denied\"}");
@@ -303,7 +311,7 @@ static void test_gpc_conflict(void **state) {
 static void test_confirm_over_gpc(void **state) {
   struct fixture *f = *state;
   uint32_t ads = 1u << f->ads;
-  f->w.ctx.gpc = true;
+  f->w.req.gpc = true;
   struct mes_err err;
   json_t *r = NULL;
   assert_int_equal(
@@ -315,7 +323,7 @@ static void test_confirm_over_gpc(void **state) {
   assert_int_equal(s.row.granted, ads);
 
   /* Later GPC requests do not use it, nor withdraw it in the ledger. */
-  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), 0);
+  assert_int_equal(mes_consent_effective(&f->w.req, s.row.granted), 0);
   note_gpc(f, "u1");
   assert_int_equal(resolve(f, "u1").row.granted, ads);
   json_t *doc = consents(f, "u1");
@@ -323,8 +331,8 @@ static void test_confirm_over_gpc(void **state) {
   json_decref(doc);
 
   /* Without GPC the grant applies; without the signal nothing is "over" it. */
-  f->w.ctx.gpc = false;
-  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), ads);
+  f->w.req.gpc = false;
+  assert_int_equal(mes_consent_effective(&f->w.req, s.row.granted), ads);
   assert_int_equal(
       record(f, "u2", "ads_retargeting", "{\"status\": \"granted\", \"confirm_over_gpc\": true}", &r, &err), MES_OK);
   assert_null(json_object_get(r, "over_gpc"));
@@ -341,19 +349,19 @@ static void test_gpc_override_recorded_once(void **state) {
   int64_t e_pers = insert_event(f, s.row.id, pers);
 
   /* Without the signal: nothing to do. */
-  assert_false(mes_consent_gpc_overrides(&f->w.ctx, s.row.granted));
-  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), pers | ads);
+  assert_false(mes_consent_gpc_overrides(&f->w.req, s.row.granted));
+  assert_int_equal(mes_consent_effective(&f->w.req, s.row.granted), pers | ads);
 
-  f->w.ctx.gpc = true;
-  f->w.ctx.actor = "web-key";
-  f->w.ctx.now_ms = T0_MS + 1000;
-  assert_true(mes_consent_gpc_overrides(&f->w.ctx, s.row.granted));
-  assert_int_equal(mes_consent_effective(&f->w.ctx, s.row.granted), pers);
+  f->w.req.gpc = true;
+  f->w.req.actor = "web-key";
+  f->w.req.now_ms = T0_MS + 1000;
+  assert_true(mes_consent_gpc_overrides(&f->w.req, s.row.granted));
+  assert_int_equal(mes_consent_effective(&f->w.req, s.row.granted), pers);
   note_gpc(f, "u1");
   note_gpc(f, "u1"); /* a second GPC request finds nothing left to override */
   s = resolve(f, "u1");
   assert_int_equal(s.row.granted, pers);
-  assert_false(mes_consent_gpc_overrides(&f->w.ctx, s.row.granted));
+  assert_false(mes_consent_gpc_overrides(&f->w.req, s.row.granted));
   struct event_ids left = events_of(f, s.row.id);
   assert_int_equal(left.n, 1);
   assert_int_equal(left.ids[0], e_pers);
@@ -376,7 +384,7 @@ static void test_gpc_override_recorded_once(void **state) {
  * canonical JSON of r without "signature", libsodium directly. */
 static int verify_receipt(struct fixture *f, const json_t *r) {
   uint8_t pk[MES_SIGN_PK_BYTES], sig[MES_SIG_BYTES];
-  mes_sign_public_key(f->w.master, pk);
+  mes_sign_public_key(mes_world_master(&f->w), pk);
   const char *b64 = mes_json_str(r, "signature", "");
   size_t sig_len = 0;
   if (sodium_base642bin(sig, sizeof sig, b64, strlen(b64), NULL, &sig_len, NULL, sodium_base64_VARIANT_ORIGINAL) ||
@@ -447,7 +455,7 @@ static void test_history_order(void **state) {
   for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
     char body[64];
     snprintf(body, sizeof body, "{\"status\": \"%s\"}", steps[i].status);
-    f->w.ctx.now_ms = T0_MS + (int64_t)i * 1000;
+    f->w.req.now_ms = T0_MS + (int64_t)i * 1000;
     record_ok(f, "u1", steps[i].purpose, body);
   }
   json_t *doc = consents(f, "u1");
@@ -487,7 +495,8 @@ static void test_preferences(void **state) {
     struct mes_err err;
     mes_err_clear(&err);
     json_t *body = body_of(bad[i].body), *out = NULL;
-    assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), bad[i].rc);
+    assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, body, &out, &err),
+                     bad[i].rc);
     assert_string_equal(err.field, bad[i].field);
     assert_null(out);
     json_decref(body);
@@ -502,17 +511,19 @@ static void test_preferences(void **state) {
   json_object_set_new(many, "declared", decl);
   struct mes_err err;
   json_t *out = NULL;
-  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, many, &out, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, many, &out, &err),
+                   MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/declared");
   json_decref(many);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "u1", 2, false, &s),
+                   MES_ENOT_FOUND);
 
   /* A good one is stored (deduplicated) and reads back the same. */
   json_t *body = body_of("{\"interests\": [\"camping\", \"camping\", \"baby\"], \"exclude_categories\": "
                          "[\"wedding-dress\"], \"declared\": {\"expecting_baby\": true, \"size\": \"M\", "
                          "\"children\": 2}}");
-  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, body, &out, &err), MES_OK);
   json_decref(body);
   json_t *want = body_of("{\"interests\": [\"camping\", \"baby\"], \"exclude_categories\": [\"wedding-dress\"], "
                          "\"declared\": {\"expecting_baby\": true, \"size\": \"M\", \"children\": 2}}");
@@ -520,24 +531,24 @@ static void test_preferences(void **state) {
   json_decref(out);
   s = resolve(f, "u1");
   assert_int_equal(s.row.granted, 0); /* preferences grant nothing */
-  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, s.row.id, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_get_preferences(mes_world_ledger(&f->w), s.row.id, &out, &err), MES_OK);
   assert_true(json_equal(out, want));
   json_decref(out);
   json_decref(want);
 
   /* A PUT replaces the whole document. */
   body = body_of("{\"exclude_categories\": [\"health\"]}");
-  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, body, &out, &err), MES_OK);
   json_decref(body);
   json_decref(out);
-  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, s.row.id, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_get_preferences(mes_world_ledger(&f->w), s.row.id, &out, &err), MES_OK);
   assert_int_equal(json_array_size(json_object_get(out, "interests")), 0);
   assert_int_equal(json_object_size(json_object_get(out, "declared")), 0);
   assert_string_equal(json_string_value(json_array_get(json_object_get(out, "exclude_categories"), 0)), "health");
   json_decref(out);
 
   /* Unknown subject: the empty document. */
-  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, 0, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_get_preferences(mes_world_ledger(&f->w), 0, &out, &err), MES_OK);
   assert_int_equal(json_array_size(json_object_get(out, "interests")), 0);
   assert_int_equal(json_array_size(json_object_get(out, "exclude_categories")), 0);
   assert_int_equal(json_object_size(json_object_get(out, "declared")), 0);
@@ -555,7 +566,7 @@ static void test_preferences_undeclared_categories(void **state) {
   json_t *body = body_of("{\"interests\": [\"camping\", \"knitting\"], \"exclude_categories\": [\"lingerie\"], "
                          "\"declared\": {\"expecting_baby\": true}}"),
          *out = NULL;
-  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, body, &out, &err), MES_OK);
   assert_true(json_equal(out, body));
   json_decref(out);
   json_decref(body);
@@ -565,7 +576,7 @@ static json_t *patch(struct fixture *f, const char *add, const char *remove, int
   json_t *a = add ? body_of(add) : NULL, *r = remove ? body_of(remove) : NULL, *out = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_consent_patch_preferences(&f->w.ctx, "u1", 2, a, r, &out, &err);
+  int rc = mes_consent_patch_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, a, r, &out, &err);
   if (rc != want_rc || strcmp(err.field, want_field) != 0)
     fail_msg("patch add=%s remove=%s: got %s at '%s', want %s at '%s'", add ? add : "-", remove ? remove : "-",
              mes_rc_code(rc), err.field, mes_rc_code(want_rc), want_field);
@@ -580,7 +591,7 @@ static void assert_prefs(struct fixture *f, const char *want_text) {
   struct mes_subject s = resolve(f, "u1");
   struct mes_err err;
   json_t *got = NULL, *want = body_of(want_text);
-  assert_int_equal(mes_consent_get_preferences(&f->w.ctx, s.row.id, &got, &err), MES_OK);
+  assert_int_equal(mes_consent_get_preferences(mes_world_ledger(&f->w), s.row.id, &got, &err), MES_OK);
   if (!json_equal(got, want)) {
     char *g = json_dumps(got, JSON_SORT_KEYS);
     fail_msg("preferences: got %s, want %s", g, want_text);
@@ -601,7 +612,7 @@ static void test_preferences_patch(void **state) {
   json_t *body = body_of("{\"interests\": [\"camping\", \"baby\"], \"exclude_categories\": [\"health\"], "
                          "\"declared\": {\"expecting_baby\": true, \"size\": \"M\"}}");
   struct mes_err err;
-  assert_int_equal(mes_consent_set_preferences(&f->w.ctx, "u1", 2, body, &out, &err), MES_OK);
+  assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, body, &out, &err), MES_OK);
   json_decref(out);
   json_decref(body);
 
@@ -653,7 +664,8 @@ static void test_preferences_patch(void **state) {
   }
   json_object_set_new(add, "declared", decl);
   mes_err_clear(&err);
-  assert_int_equal(mes_consent_patch_preferences(&f->w.ctx, "u1", 2, add, NULL, &out, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_consent_patch_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, add, NULL, &out, &err),
+                   MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/add/declared");
   json_decref(add);
   json_t *ids = json_array();
@@ -663,12 +675,14 @@ static void test_preferences_patch(void **state) {
     json_array_append_new(ids, json_string(k));
   }
   add = json_pack("{s:o}", "exclude_categories", ids);
-  assert_int_equal(mes_consent_patch_preferences(&f->w.ctx, "u1", 2, add, NULL, &out, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_consent_patch_preferences(mes_world_ledger(&f->w), &f->w.req, "u1", 2, add, NULL, &out, &err),
+                   MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/add/exclude_categories");
   json_decref(add);
   assert_prefs(f, "{\"interests\": [\"camping\", \"garden\", \"baby\"], \"exclude_categories\": [\"health\", "
                   "\"lingerie\"], \"declared\": {\"size\": \"L\"}}");
-  assert_int_equal(mes_consent_patch_preferences(&f->w.ctx, "", 0, NULL, NULL, &out, &err), MES_EINVALID_ID);
+  assert_int_equal(mes_consent_patch_preferences(mes_world_ledger(&f->w), &f->w.req, "", 0, NULL, NULL, &out, &err),
+                   MES_EINVALID_ID);
 }
 
 int main(void) {

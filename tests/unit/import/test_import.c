@@ -167,7 +167,8 @@ static int import_text(struct fixture *f, const char *text, bool csv, struct mes
   struct mes_import_opts o = {.csv = csv, .bad_line = on_bad, .ud = r};
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_import_stream(&f->w.ctx, in, &o, n, &err);
+  int rc = mes_import_stream(mes_world_catalog(&f->w), mes_world_ledger(&f->w), mes_world_ingester(&f->w), &f->w.req,
+                             in, &o, n, &err);
   fclose(in);
   qsort(r->lines, (size_t)r->n, sizeof r->lines[0], cmp_i64);
   return rc;

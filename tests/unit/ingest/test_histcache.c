@@ -10,7 +10,7 @@
  * ASan: build with -DMESURA_SANITIZE=ON).
  *
  * Every comparison is against mes_ingest_history on a context without the
- * cache (f->w.ctx); f->cc is the same context with the cache.
+ * cache (the world's ingester); f->cc is the same ingester with the cache.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,12 +46,12 @@ static int setup(void **state) { return cache_fixture_open(state, "histcache", T
 /* ------------------------------------------------------------ helpers */
 
 static void consent(struct fixture *f, const char *subject, const char *purpose, const char *status) {
-  consent_on(&f->w.ctx, subject, purpose, status);
+  consent_on(mes_world_ledger(&f->w), &f->w.req, subject, purpose, status);
 }
 
 /* Ingests body_text (every event must be stored). */
-static void ingest_on(const struct mes_ctx *c, const char *body_text) {
-  json_t *reply = ingest_reply(c, body_text);
+static void ingest_on(struct mes_ingester *ing, const struct mes_req *c, const char *body_text) {
+  json_t *reply = ingest_reply(ing, c, body_text);
   json_int_t accepted = json_integer_value(json_object_get(reply, "accepted"));
   json_int_t stored = json_integer_value(json_object_get(reply, "stored"));
   json_decref(reply);
@@ -59,7 +59,9 @@ static void ingest_on(const struct mes_ctx *c, const char *body_text) {
     fail_msg("ingest: %lld accepted, %lld stored: %s", (long long)accepted, (long long)stored, body_text);
 }
 
-static void ingest(struct fixture *f, const char *body_text) { ingest_on(&f->w.ctx, body_text); }
+static void ingest(struct fixture *f, const char *body_text) {
+  ingest_on(mes_world_ingester(&f->w), &f->w.req, body_text);
+}
 
 struct got {
   json_t *events; /* every field of every event, in order */
@@ -81,11 +83,11 @@ static int collect(void *ud, const struct mes_ingest_scan_event *ev) {
 
 /* Reads sid's history through c: the return code, *out the events as JSON
  * text (new; free it). */
-static int read_text_limit(const struct mes_ctx *c, int64_t sid, size_t limit, char **out) {
+static int read_text_limit(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, size_t limit, char **out) {
   struct got g = {json_array(), sid, false, limit};
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_history(c, sid, collect, &g, &err);
+  int rc = mes_ingest_history(ing, c, sid, collect, &g, &err);
   assert_false(g.bad);
   *out = json_dumps(g.events, JSON_SORT_KEYS | JSON_COMPACT);
   json_decref(g.events);
@@ -93,14 +95,16 @@ static int read_text_limit(const struct mes_ctx *c, int64_t sid, size_t limit, c
   return rc;
 }
 
-static int read_text(const struct mes_ctx *c, int64_t sid, char **out) { return read_text_limit(c, sid, 0, out); }
+static int read_text(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, char **out) {
+  return read_text_limit(ing, c, sid, 0, out);
+}
 
 /* The cached read of sid equals the uncached one (codes and events); returns
  * how many events there were. */
 static size_t same_as_store(struct fixture *f, int64_t sid) {
   char *plain = NULL, *cached = NULL;
-  int rc_plain = read_text(&f->w.ctx, sid, &plain);
-  int rc_cached = read_text(&f->cc, sid, &cached);
+  int rc_plain = read_text(mes_world_ingester(&f->w), &f->w.req, sid, &plain);
+  int rc_cached = read_text(f->cc, &f->w.req, sid, &cached);
   assert_int_equal(rc_cached, rc_plain);
   assert_string_equal(cached, plain);
   json_t *a = json_loads(plain, 0, NULL);
@@ -156,7 +160,7 @@ static const char *const HISTORY =
 static int64_t u1_with_history(struct fixture *f) {
   consent(f, "u1", "personalization", "granted");
   ingest(f, HISTORY);
-  return sid_on(&f->w.ctx, "u1");
+  return sid_on(mes_world_subjects(&f->w), &f->w.req, "u1");
 }
 
 /* ------------------------------------------------------------ tests */
@@ -178,8 +182,8 @@ static void test_replay_equals_uncached(void **state) {
 
   /* A callback that stops early gets the same prefix. */
   char *plain = NULL, *cached = NULL;
-  assert_int_equal(read_text_limit(&f->w.ctx, sid, 2, &plain), MES_OK);
-  assert_int_equal(read_text_limit(&f->cc, sid, 2, &cached), MES_OK);
+  assert_int_equal(read_text_limit(mes_world_ingester(&f->w), &f->w.req, sid, 2, &plain), MES_OK);
+  assert_int_equal(read_text_limit(f->cc, &f->w.req, sid, 2, &cached), MES_OK);
   assert_string_equal(cached, plain);
   json_t *two = json_loads(cached, 0, NULL);
   assert_int_equal(json_array_size(two), 2);
@@ -189,7 +193,7 @@ static void test_replay_equals_uncached(void **state) {
 
   /* A subject with no events reads as nothing, cached or not, and is not kept. */
   consent(f, "u2", "personalization", "granted");
-  assert_int_equal(same_as_store(f, sid_on(&f->w.ctx, "u2")), 0);
+  assert_int_equal(same_as_store(f, sid_on(mes_world_subjects(&f->w), &f->w.req, "u2")), 0);
   assert_int_equal(stats(f).entries, 1);
 }
 
@@ -208,17 +212,15 @@ static void test_replay_maps_types_with_current_policy(void **state) {
   struct mes_err err;
   mes_err_clear(&err);
   assert_int_equal(mes_policy_load_buf("mesura.yaml", fewer, strlen(fewer), &p, &err), MES_OK);
-  f->w.ctx.policy = p;
-  f->cc.policy = p;
+  f->w.req.policy = p;
   struct mes_histcache_stats last = stats(f);
   assert_int_equal(same_as_store(f, sid), 5);
   EXPECT(since(f, &last), 1, 0, 0);
   char *text = NULL;
-  assert_int_equal(read_text(&f->cc, sid, &text), MES_OK);
+  assert_int_equal(read_text(f->cc, &f->w.req, sid, &text), MES_OK);
   assert_non_null(strstr(text, "\"type\":-1")); /* add_to_cart, purchase and search are unknown now */
   free(text);
-  f->w.ctx.policy = f->w.policy;
-  f->cc.policy = f->w.policy;
+  f->w.req.policy = f->w.policy;
   mes_policy_free(p);
 }
 
@@ -237,7 +239,7 @@ static void test_new_event_appears(void **state) {
   assert_int_equal(same_as_store(f, sid), 6);
   EXPECT(since(f, &last), 1, 0, 0);
   char *text = NULL;
-  assert_int_equal(read_text(&f->cc, sid, &text), MES_OK);
+  assert_int_equal(read_text(f->cc, &f->w.req, sid, &text), MES_OK);
   assert_non_null(strstr(text, "\"item\":\"new\""));
   free(text);
   EXPECT(since(f, &last), 1, 0, 0);
@@ -257,7 +259,7 @@ static void test_deleted_purged_swept_disappear(void **state) {
   ingest(f, "{\"events\": ["
             "{\"subject\": \"u1\", \"type\": \"view\", \"item\": \"old-view\", \"ts\": \"2026-06-01T10:00:00Z\"},"
             "{\"subject\": \"u1\", \"type\": \"view\", \"item\": \"both\", \"ts\": \"2026-11-20T17:00:00Z\"}]}");
-  int64_t sid = sid_on(&f->w.ctx, "u1");
+  int64_t sid = sid_on(mes_world_subjects(&f->w), &f->w.req, "u1");
   struct mes_histcache_stats last = {0};
   assert_int_equal(same_as_store(f, sid), 7);
   assert_int_equal(same_as_store(f, sid), 7);
@@ -265,14 +267,15 @@ static void test_deleted_purged_swept_disappear(void **state) {
 
   /* Rectification: DELETE .../events/p-1. */
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "u1", 2, false, &s),
+                   MES_OK);
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "p-1", 3, &err), MES_OK);
+  assert_int_equal(mes_ingest_forget(mes_world_ingester(&f->w), &s, "p-1", 3, &err), MES_OK);
   assert_int_equal(same_as_store(f, sid), 6);
   EXPECT(since(f, &last), 0, 0, 1);
   char *text = NULL;
-  assert_int_equal(read_text(&f->cc, sid, &text), MES_OK);
+  assert_int_equal(read_text(f->cc, &f->w.req, sid, &text), MES_OK);
   assert_null(strstr(text, "\"item\":\"b\""));
   free(text);
 
@@ -281,7 +284,7 @@ static void test_deleted_purged_swept_disappear(void **state) {
   assert_int_equal(same_as_store(f, sid), 6);
   consent(f, "u1", "personalization", "denied");
   assert_int_equal(same_as_store(f, sid), 4);
-  assert_int_equal(read_text(&f->cc, sid, &text), MES_OK);
+  assert_int_equal(read_text(f->cc, &f->w.req, sid, &text), MES_OK);
   assert_null(strstr(text, "\"item\":\"c\""));
   assert_null(strstr(text, "\"item\":null"));
   free(text);
@@ -290,13 +293,13 @@ static void test_deleted_purged_swept_disappear(void **state) {
   assert_int_equal(same_as_store(f, sid), 4);
   since(f, &last);
   int64_t n = -1;
-  struct mes_ctx later = f->w.ctx;
+  struct mes_req later = f->w.req;
   later.now_ms += 10 * DAY_MS;
-  assert_int_equal(mes_ingest_sweep(&later, &n, &err), MES_OK);
+  assert_int_equal(mes_ingest_sweep(mes_world_ingester(&f->w), &later, &n, &err), MES_OK);
   assert_int_equal(n, 1);
   assert_int_equal(same_as_store(f, sid), 3);
   EXPECT(since(f, &last), 0, 0, 1);
-  assert_int_equal(read_text(&f->cc, sid, &text), MES_OK);
+  assert_int_equal(read_text(f->cc, &f->w.req, sid, &text), MES_OK);
   assert_null(strstr(text, "old-view"));
   free(text);
 }
@@ -310,15 +313,16 @@ static void test_erased(void **state) {
   consent(f, "u2", "personalization", "granted");
   ingest(f, HISTORY);
   ingest(f, "{\"subject\": \"u2\", \"type\": \"view\", \"item\": \"x\"}");
-  int64_t sid = sid_on(&f->w.ctx, "u1"), sid2 = sid_on(&f->w.ctx, "u2");
+  int64_t sid = sid_on(mes_world_subjects(&f->w), &f->w.req, "u1"),
+          sid2 = sid_on(mes_world_subjects(&f->w), &f->w.req, "u2");
   assert_int_equal(same_as_store(f, sid), 5);
   assert_int_equal(same_as_store(f, sid2), 1);
   assert_int_equal(stats(f).entries, 2);
   size_t bytes_two = (size_t)stats(f).bytes;
 
-  assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid), MES_OK);
   char *text = NULL;
-  assert_int_equal(read_text(&f->cc, sid, &text), MES_ENOT_FOUND); /* from the cache's entry: still erased */
+  assert_int_equal(read_text(f->cc, &f->w.req, sid, &text), MES_ENOT_FOUND); /* from the cache's entry: still erased */
   assert_string_equal(text, "[]");
   free(text);
   assert_int_equal(stats(f).entries, 1);
@@ -338,7 +342,7 @@ static void test_erased(void **state) {
    * says nothing is left, the read is empty and the entry goes. */
   consent(f, "u3", "personalization", "granted");
   ingest(f, "{\"subject\": \"u3\", \"type\": \"view\", \"item\": \"y\"}");
-  int64_t sid3 = sid_on(&f->w.ctx, "u3");
+  int64_t sid3 = sid_on(mes_world_subjects(&f->w), &f->w.req, "u3");
   assert_int_equal(same_as_store(f, sid3), 1);
   assert_int_equal(stats(f).entries, 2);
   assert_int_equal(mes_store_tx_begin(f->w.store), MES_OK);
@@ -346,7 +350,7 @@ static void test_erased(void **state) {
   assert_int_equal(mes_store_tx_commit(f->w.store, &t), MES_OK);
   assert_int_equal(mes_store_wait_durable(f->w.store, t), MES_OK);
   struct mes_histcache_stats last = stats(f);
-  assert_int_equal(read_text(&f->cc, sid3, &text), MES_OK);
+  assert_int_equal(read_text(f->cc, &f->w.req, sid3, &text), MES_OK);
   assert_string_equal(text, "[]");
   free(text);
   EXPECT(since(f, &last), 0, 0, 1);
@@ -385,7 +389,7 @@ static void test_byte_cap(void **state) {
              i, i, i, i, i, i, i, i);
     ingest(f, body);
     snprintf(name, sizeof name, "s%d", i);
-    sids[i] = sid_on(&f->w.ctx, name);
+    sids[i] = sid_on(mes_world_subjects(&f->w), &f->w.req, name);
   }
   struct mes_histcache_stats last = {0};
   for (int i = 0; i < N_SUBJ; i++) {
@@ -418,7 +422,7 @@ static void test_byte_cap(void **state) {
                            "%s{\"subject\": \"big\", \"type\": \"view\", \"item\": \"%d\"}", i ? "," : "", i);
   snprintf(body + at, sizeof body - at, "]}");
   ingest(f, body);
-  int64_t big = sid_on(&f->w.ctx, "big");
+  int64_t big = sid_on(mes_world_subjects(&f->w), &f->w.req, "big");
   uint64_t entries = stats(f).entries;
   assert_int_equal(same_as_store(f, big), 16);
   assert_int_equal(same_as_store(f, big), 16);
@@ -449,11 +453,11 @@ static int light_order(void *ud, const struct mes_ingest_scan_event *ev) {
 }
 
 /* (id, ts) of sid's events as the light read through c hands them out. */
-static json_t *light_ids(const struct mes_ctx *c, int64_t sid) {
+static json_t *light_ids(struct mes_ingester *ing, const struct mes_req *c, int64_t sid) {
   json_t *a = json_array();
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_history(c, sid, light_order, a, &err), MES_OK);
+  assert_int_equal(mes_ingest_history(ing, c, sid, light_order, a, &err), MES_OK);
   return a;
 }
 
@@ -485,7 +489,7 @@ static void test_history_in_time_order(void **state) {
   json_t *want = json_array();
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_list(&f->w.ctx, sid, list_order, want, &err), MES_OK);
+  assert_int_equal(mes_ingest_list(mes_world_ingester(&f->w), &f->w.req, sid, list_order, want, &err), MES_OK);
   assert_int_equal(json_array_size(want), 205);
   for (size_t i = 1; i < json_array_size(want); i++) {
     json_int_t ts0 = json_integer_value(json_array_get(json_array_get(want, i - 1), 1));
@@ -497,7 +501,7 @@ static void test_history_in_time_order(void **state) {
   json_int_t first_id = json_integer_value(json_array_get(json_array_get(want, 0), 0));
   assert_true(first_id > 5); /* the oldest event was stored last but one */
   for (int round = 0; round < 2; round++) { /* the cache's miss, then its hit */
-    json_t *plain = light_ids(&f->w.ctx, sid), *cached = light_ids(&f->cc, sid);
+    json_t *plain = light_ids(mes_world_ingester(&f->w), &f->w.req, sid), *cached = light_ids(f->cc, &f->w.req, sid);
     assert_true(json_equal(plain, want));
     assert_true(json_equal(cached, want));
     json_decref(plain);
@@ -509,19 +513,17 @@ static void test_history_in_time_order(void **state) {
 /* A cache made with a cap of 0 reads exactly as no cache, and holds nothing. */
 static void test_cache_off(void **state) {
   struct fixture *f = *state;
-  struct mes_histcache *off = NULL;
-  assert_int_equal(mes_histcache_new(0, &off), MES_OK);
-  f->cc.hcache = off;
+  struct mes_ingester *cached = f->cc, *off = mes_world_new_ingester(&f->w, 0);
+  f->cc = off;
   int64_t sid = u1_with_history(f);
   for (int i = 0; i < 3; i++)
     assert_int_equal(same_as_store(f, sid), 5);
-  assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid), MES_OK);
   assert_int_equal(same_as_store(f, sid), 0);
   struct mes_histcache_stats st;
-  mes_histcache_stats(off, &st);
+  mes_ingester_cache_stats(off, &st);
   assert_int_equal(st.hits + st.misses + st.stale + st.entries + st.bytes, 0);
-  f->cc.hcache = f->hc;
-  mes_histcache_free(off);
+  f->cc = cached;
   mes_histcache_stats(NULL, &st);
   assert_int_equal(st.cap_bytes, 0);
   assert_int_equal(mes_histcache_cap(NULL), 0);
@@ -533,12 +535,12 @@ static void test_cache_off(void **state) {
  * mes__hc_get's own, with a source whose fill forgets the subject midway. */
 static bool forget_in_fill;
 
-static int fill_one(const struct mes_ctx *c, int64_t sid, struct mes__hc_build *b) {
+static int fill_one(struct mes_ingester *ing, int64_t sid, struct mes__hc_build *b) {
   const struct mes__hc_ev ev = {.id = 7, .ts_ms = T0_MS, .purposes = 1, .type = 0, .channel = -1};
   mes__hc_build_row(b, ev.id);
   int rc = mes__hc_build_add(b, &ev, "item-1", 6);
   if (forget_in_fill)
-    mes_histcache_forget(c->hcache, sid);
+    mes_histcache_forget(ing->cache, sid);
   return rc;
 }
 
@@ -549,7 +551,7 @@ static void test_forget_during_read(void **state) {
     forget_in_fill = forget;
     struct mes__hc_entry *e = NULL;
     bool bypass = true;
-    assert_int_equal(mes__hc_get(&f->cc, 42, &src, &e, &bypass), MES_OK);
+    assert_int_equal(mes__hc_get(f->cc, 42, &src, &e, &bypass), MES_OK);
     assert_false(bypass);
     assert_non_null(e); /* handed out either way: only keeping it is refused */
     mes__hc_release(f->hc, e);
@@ -605,22 +607,23 @@ static void race_fail(struct race *r) {
 
 static void *reader_main(void *arg) {
   struct race *r = arg;
-  struct mes_ctx c = r->f->cc; /* each thread its own context, one cache */
+  struct mes_req c = r->f->w.req; /* each thread its own request, one cache */
+  struct mes_ingester *ing = r->f->cc;
   int last = 0, round = 0;
   bool finished = false;
   while (!finished) {
     finished = race_done(r); /* one more read after the writer is done: it must see everything */
     struct seq s = {0, true};
     struct mes_err err;
-    if (mes_ingest_history(&c, r->sid, check_seq, &s, &err) != MES_OK || !s.in_order || s.n < last ||
+    if (mes_ingest_history(ing, &c, r->sid, check_seq, &s, &err) != MES_OK || !s.in_order || s.n < last ||
         (finished && s.n != N_INSERTS))
       race_fail(r);
     last = s.n;
     struct seq o = {0, true};
-    if (mes_ingest_history(&c, r->other, check_seq, &o, &err) != MES_OK || !o.in_order || o.n != 5)
+    if (mes_ingest_history(ing, &c, r->other, check_seq, &o, &err) != MES_OK || !o.in_order || o.n != 5)
       race_fail(r);
     if (++round % 7 == 0)
-      mes_histcache_forget(c.hcache, r->sid); /* entries leave while others replay them */
+      mes_histcache_forget(ing->cache, r->sid); /* entries leave while others replay them */
   }
   return NULL;
 }
@@ -635,18 +638,20 @@ static void test_threads(void **state) {
              "{\"subject\": \"u2\", \"type\": \"view\", \"item\": \"w%d\", \"ts\": \"2026-11-20T1%d:00:00Z\"}", i, i);
     ingest(f, body);
   }
-  struct race r = {.f = f, .sid = sid_on(&f->w.ctx, "u1"), .other = sid_on(&f->w.ctx, "u2")};
+  struct race r = {.f = f,
+                   .sid = sid_on(mes_world_subjects(&f->w), &f->w.req, "u1"),
+                   .other = sid_on(mes_world_subjects(&f->w), &f->w.req, "u2")};
   pthread_mutex_init(&r.mu, NULL);
   pthread_t th[N_READERS];
   for (int i = 0; i < N_READERS; i++)
     assert_int_equal(pthread_create(&th[i], NULL, reader_main, &r), 0);
-  struct mes_ctx wc = f->w.ctx;
+  struct mes_req wc = f->w.req;
   for (int i = 0; i < N_INSERTS; i++) {
     char ts[32];
     mes_time_format(T0_MS - (N_INSERTS - i) * 1000LL, ts);
     snprintf(body, sizeof body, "{\"subject\": \"u1\", \"type\": \"view\", \"item\": \"w%d\", \"ts\": \"%s\"}", i,
              ts);
-    ingest_on(&wc, body);
+    ingest_on(mes_world_ingester(&f->w), &wc, body);
   }
   pthread_mutex_lock(&r.mu);
   r.done = true;

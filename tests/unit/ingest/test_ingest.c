@@ -53,17 +53,19 @@ static int teardown(void **state) {
 
 
 static void consent(struct fixture *f, const char *subject, const char *purpose, const char *status) {
-  consent_on(&f->w.ctx, subject, purpose, status);
+  consent_on(mes_world_ledger(&f->w), &f->w.req, subject, purpose, status);
 }
 
-static int64_t sid_of(struct fixture *f, const char *subject) { return sid_on(&f->w.ctx, subject); }
+static int64_t sid_of(struct fixture *f, const char *subject) {
+  return sid_on(mes_world_subjects(&f->w), &f->w.req, subject);
+}
 
 /* Ingests body_text; on success returns the reply (caller decrefs). */
 static json_t *ingest(struct fixture *f, const char *body_text) {
   json_t *body = parse(body_text), *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_batch(&f->w.ctx, body, &reply, &err);
+  int rc = mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, body, &reply, &err);
   json_decref(body);
   if (rc)
     fail_msg("ingest failed: %s %s (%s)", mes_rc_code(rc), err.field, mes_err_text(&err));
@@ -115,7 +117,8 @@ static json_t *list_of(struct fixture *f, const char *subject) {
   struct collected c = {json_array()};
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_list(&f->w.ctx, sid_of(f, subject), collect, &c, &err), MES_OK);
+  assert_int_equal(mes_ingest_list(mes_world_ingester(&f->w), &f->w.req, sid_of(f, subject), collect, &c, &err),
+                   MES_OK);
   return c.events;
 }
 
@@ -174,7 +177,7 @@ static void test_bad_events(void **state) {
     json_t *b = parse(body), *reply = NULL;
     struct mes_err err;
     mes_err_clear(&err);
-    int rc = mes_ingest_batch(&f->w.ctx, b, &reply, &err);
+    int rc = mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, b, &reply, &err);
     json_decref(b);
     if (rc == MES_OK)
       fail_msg("row %zu was accepted: %s", i, body);
@@ -194,7 +197,7 @@ static void test_batch_too_large(void **state) {
   json_t *body = json_pack("{s:o}", "events", events), *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_batch(&f->w.ctx, body, &reply, &err);
+  int rc = mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, body, &reply, &err);
   json_decref(body);
   assert_int_equal(rc, MES_EBATCH_TOO_LARGE);
   assert_int_equal(mes_rc_status(rc), 413);
@@ -214,12 +217,12 @@ static void test_oversize_event(void **state) {
          *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_batch(&f->w.ctx, body, &reply, &err), MES_EOUT_OF_RANGE);
+  assert_int_equal(mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, body, &reply, &err), MES_EOUT_OF_RANGE);
   assert_string_equal(err.field, "/properties");
   json_decref(body);
   body = json_pack("{s:s,s:s,s:s,s:{s:s}}", "subject", "u1", "type", "purchase", "item", "a", "properties", "note",
                    big);
-  assert_int_equal(mes_ingest_batch(&f->w.ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, body, &reply, &err), MES_OK);
   counts(reply, 1, 1, 0, 0, 0, 0, 1, 0);
   json_decref(reply);
   json_decref(body);
@@ -287,17 +290,17 @@ static void test_gate_denied_purposes(void **state) {
 static void test_gpc(void **state) {
   struct fixture *f = *state;
   consent(f, "u3", "ads_retargeting", "granted");
-  f->w.ctx.gpc = true;
+  f->w.req.gpc = true;
   /* view serves ads_retargeting only through the grant that GPC overrides */
   json_t *r = ingest(f, "{\"events\": [{\"subject\": \"u3\", \"type\": \"view\", \"item\": \"a\"},"
                         "{\"subject\": \"u3\", \"type\": \"add_to_cart\", \"item\": \"a\"}]}");
   counts(r, 2, 0, 2, 0, 0, 0, 0, 0);
   json_decref(r);
-  f->w.ctx.gpc = false;
+  f->w.req.gpc = false;
   json_t *got = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_consent_get(&f->w.ctx, "u3", 2, &got, &err), MES_OK);
+  assert_int_equal(mes_consent_get(mes_world_ledger(&f->w), &f->w.req, "u3", 2, &got, &err), MES_OK);
   json_t *ads = json_object_get(json_object_get(got, "purposes"), "ads_retargeting");
   assert_string_equal(json_string_value(json_object_get(ads, "status")), "denied"); /* recorded once */
   assert_int_equal(json_array_size(json_object_get(got, "history")), 2);
@@ -491,7 +494,7 @@ static void test_batch_shredded_key(void **state) {
   struct fixture *f = *state;
   consent(f, "u30", "personalization", "granted");
   consent(f, "u31", "personalization", "granted");
-  assert_int_equal(mes_subject_shred(&f->w.ctx, sid_of(f, "u31")), MES_OK);
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid_of(f, "u31")), MES_OK);
   json_t *r = ingest(f, "{\"events\": ["
                         "{\"subject\": \"u31\", \"type\": \"view\", \"item\": \"a\"},"
                         "{\"subject\": \"u30\", \"type\": \"view\", \"item\": \"b\"},"
@@ -554,8 +557,8 @@ static void test_history_matches_list(void **state) {
   struct light full = {json_array(), sid, false}, light = {json_array(), sid, false};
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_list(&f->w.ctx, sid, collect_full, &full, &err), MES_OK);
-  assert_int_equal(mes_ingest_history(&f->w.ctx, sid, collect_light, &light, &err), MES_OK);
+  assert_int_equal(mes_ingest_list(mes_world_ingester(&f->w), &f->w.req, sid, collect_full, &full, &err), MES_OK);
+  assert_int_equal(mes_ingest_history(mes_world_ingester(&f->w), &f->w.req, sid, collect_light, &light, &err), MES_OK);
   assert_int_equal(json_array_size(light.events), 3);
   assert_false(light.bad_sid);
   char *a = json_dumps(full.events, JSON_SORT_KEYS), *b = json_dumps(light.events, JSON_SORT_KEYS);
@@ -568,9 +571,10 @@ static void test_history_matches_list(void **state) {
   json_decref(full.events);
   json_decref(light.events);
   /* erased: the key is gone */
-  assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid), MES_OK);
   light.events = json_array();
-  assert_int_equal(mes_ingest_history(&f->w.ctx, sid, collect_light, &light, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_ingest_history(mes_world_ingester(&f->w), &f->w.req, sid, collect_light, &light, &err),
+                   MES_ENOT_FOUND);
   assert_int_equal(json_array_size(light.events), 0);
   json_decref(light.events);
 }
@@ -590,14 +594,15 @@ static void test_forget(void **state) {
   json_decref(events);
 
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u10", 3, false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "u10", 3, false, &s),
+                   MES_OK);
   struct mes_err err;
   mes_err_clear(&err);
-  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "nope", 4, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "x", 1, &err), MES_OK);
-  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "x", 1, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, anon_id, strlen(anon_id), &err), MES_OK);
-  assert_int_equal(mes_ingest_forget(&f->w.ctx, &s, "a\x01", 2, &err), MES_EINVALID_ID);
+  assert_int_equal(mes_ingest_forget(mes_world_ingester(&f->w), &s, "nope", 4, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_ingest_forget(mes_world_ingester(&f->w), &s, "x", 1, &err), MES_OK);
+  assert_int_equal(mes_ingest_forget(mes_world_ingester(&f->w), &s, "x", 1, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_ingest_forget(mes_world_ingester(&f->w), &s, anon_id, strlen(anon_id), &err), MES_OK);
+  assert_int_equal(mes_ingest_forget(mes_world_ingester(&f->w), &s, "a\x01", 2, &err), MES_EINVALID_ID);
   assert_int_equal(mes_store_event_count(f->w.store), 0);
 }
 
@@ -631,7 +636,7 @@ static int row_has_no_item(void *ud, const struct mes_impression_row *row) {
 static void shown(struct fixture *f, int64_t sid, const char *const *items, size_t n, int channel, int64_t ts) {
   uint8_t *sealed = NULL;
   size_t len = 0;
-  assert_int_equal(mes_ingest_shown_seal(&f->w.ctx, sid, items, n, &sealed, &len), MES_OK);
+  assert_int_equal(mes_ingest_shown_seal(mes_world_ingester(&f->w), sid, items, n, &sealed, &len), MES_OK);
   assert_int_equal(mes_store_impression_add(f->w.store, &(struct mes_impression_row){sid, ts, channel, sealed, len}),
                    MES_OK);
   free(sealed);
@@ -649,7 +654,7 @@ static void test_impressions_sealed(void **state) {
 
   struct shown_seen all = {0}, recent = {0};
   struct mes_err err;
-  assert_int_equal(mes_ingest_shown_list(&f->w.ctx, sid, 0, collect_shown, &all, &err), MES_OK);
+  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), sid, 0, collect_shown, &all, &err), MES_OK);
   assert_int_equal(all.n, 3);
   assert_string_equal(all.items[0], "tent-2p");
   assert_string_equal(all.items[1], "stove");
@@ -657,13 +662,14 @@ static void test_impressions_sealed(void **state) {
   assert_string_equal(all.items[2], "tent-2p");
   assert_int_equal(all.channel[2], MES_CH_EMAIL);
   assert_true(all.ts[2] == T0_MS);
-  assert_int_equal(mes_ingest_shown_list(&f->w.ctx, sid, T0_MS - DAY_MS, collect_shown, &recent, &err), MES_OK);
+  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), sid, T0_MS - DAY_MS, collect_shown, &recent, &err),
+                   MES_OK);
   assert_int_equal(recent.n, 1);
 
   /* Shredding the key makes every copy unreadable: nothing reads back. */
-  assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid), MES_OK);
   struct shown_seen after = {0};
-  assert_int_equal(mes_ingest_shown_list(&f->w.ctx, sid, 0, collect_shown, &after, &err), MES_OK);
+  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), sid, 0, collect_shown, &after, &err), MES_OK);
   assert_int_equal(after.n, 0);
 }
 
@@ -678,10 +684,10 @@ static void test_sweep(void **state) {
   struct mes_err err;
   mes_err_clear(&err);
   int64_t n = -1;
-  assert_int_equal(mes_ingest_sweep(&f->w.ctx, &n, &err), MES_OK);
+  assert_int_equal(mes_ingest_sweep(mes_world_ingester(&f->w), &f->w.req, &n, &err), MES_OK);
   assert_int_equal(n, 0);
-  f->w.ctx.now_ms = T0_MS + 181 * DAY_MS; /* past view (180) and search (30), within purchase (730) */
-  assert_int_equal(mes_ingest_sweep(&f->w.ctx, &n, &err), MES_OK);
+  f->w.req.now_ms = T0_MS + 181 * DAY_MS; /* past view (180) and search (30), within purchase (730) */
+  assert_int_equal(mes_ingest_sweep(mes_world_ingester(&f->w), &f->w.req, &n, &err), MES_OK);
   assert_int_equal(n, 2);
   assert_int_equal(mes_store_event_count(f->w.store), 1);
 }

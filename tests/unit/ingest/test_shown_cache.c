@@ -11,7 +11,7 @@
  * without the cache; the byte cap holds; a cap of 0 reads as without one.
  *
  * Every comparison is against mes_ingest_shown_list on a context without
- * the cache (f->w.ctx); f->cc is the same context with the cache.
+ * the cache (the world's ingester); f->cc is the same ingester with the cache.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,14 +45,15 @@ static int64_t subject(struct fixture *f, const char *name) {
   assert_non_null(body);
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_consent_record(&f->w.ctx, name, strlen(name), "personalization", strlen("personalization"), body,
-                              &receipt, &err);
+  int rc = mes_consent_record(mes_world_ledger(&f->w), &f->w.req, name, strlen(name), "personalization",
+                              strlen("personalization"), body, &receipt, &err);
   if (rc)
     fail_msg("consent %s: %s (%s)", name, mes_rc_code(rc), mes_err_text(&err));
   json_decref(receipt);
   json_decref(body);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, name, strlen(name), false, &s), MES_OK);
+  assert_int_equal(
+      mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, name, strlen(name), false, &s), MES_OK);
   return s.row.id;
 }
 
@@ -60,7 +61,7 @@ static int64_t subject(struct fixture *f, const char *name) {
 static void shown(struct fixture *f, int64_t sid, const char *const *items, size_t n, int channel, int64_t ts) {
   uint8_t *sealed = NULL;
   size_t len = 0;
-  assert_int_equal(mes_ingest_shown_seal(&f->w.ctx, sid, items, n, &sealed, &len), MES_OK);
+  assert_int_equal(mes_ingest_shown_seal(mes_world_ingester(&f->w), sid, items, n, &sealed, &len), MES_OK);
   struct mes_impression_row row = {.sid = sid, .ts_ms = ts, .channel = channel, .sealed = sealed, .sealed_len = len};
   assert_int_equal(mes_store_impression_add(f->w.store, &row), MES_OK);
   free(sealed);
@@ -82,11 +83,11 @@ static int collect(void *ud, const char *item, int channel, int64_t ts_ms) {
 }
 
 /* What c reads of sid's impressions since since_ms, as JSON text (new). */
-static char *read_limit(const struct mes_ctx *c, int64_t sid, int64_t since_ms, size_t limit) {
+static char *read_limit(struct mes_ingester *ing, int64_t sid, int64_t since_ms, size_t limit) {
   struct seen s = {json_array(), limit};
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_shown_list(c, sid, since_ms, collect, &s, &err);
+  int rc = mes_ingest_shown_list(ing, sid, since_ms, collect, &s, &err);
   if (rc)
     fail_msg("shown_list: %s", mes_rc_code(rc));
   char *text = json_dumps(s.items, JSON_COMPACT);
@@ -98,8 +99,8 @@ static char *read_limit(const struct mes_ctx *c, int64_t sid, int64_t since_ms, 
 /* The cached read equals the uncached one (for since_ms), and equals want
  * when want is not NULL. */
 static void same_limit(struct fixture *f, int64_t sid, int64_t since_ms, size_t limit, const char *want) {
-  char *plain = read_limit(&f->w.ctx, sid, since_ms, limit);
-  char *cached = read_limit(&f->cc, sid, since_ms, limit);
+  char *plain = read_limit(mes_world_ingester(&f->w), sid, since_ms, limit);
+  char *cached = read_limit(f->cc, sid, since_ms, limit);
   assert_string_equal(cached, plain);
   if (want)
     assert_string_equal(cached, want);
@@ -186,7 +187,7 @@ static void test_new_impression_appears(void **state) {
   shown1(f, sid, "early", MES_CH_WEB, T0_MS - 20 * HOUR_MS);
   shown1(f, sid, "tie", MES_CH_WEB, T0_MS - 5 * HOUR_MS);
   same(f, sid, NULL);
-  char *text = read_limit(&f->cc, sid, INT64_MIN, 0);
+  char *text = read_limit(f->cc, sid, INT64_MIN, 0);
   assert_non_null(strstr(text, "[[\"early\""));
   char pair[96];
   snprintf(pair, sizeof pair, "[\"b\",%d,%lld],[\"tie\"", MES_CH_WEB, T0_MS - 5 * HOUR_MS);
@@ -221,7 +222,7 @@ static void test_deletions_show(void **state) {
   shown1(f, sid, "again", MES_CH_WEB, T0_MS);
   same(f, sid, NULL);
   assert_int_equal(stats(f).entries, 1);
-  assert_int_equal(mes_subject_shred(&f->w.ctx, sid), MES_OK);
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid), MES_OK);
   same(f, sid, "[]");
   assert_int_equal(stats(f).entries, 0); /* dropped when the key was found gone */
 

@@ -60,7 +60,8 @@ static void consent(struct fixture *f, const char *subject, const char *purpose)
   json_t *body = json_pack("{s:s}", "status", "granted"), *receipt = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_consent_record(&f->w.ctx, subject, strlen(subject), purpose, strlen(purpose), body, &receipt, &err);
+  int rc = mes_consent_record(mes_world_ledger(&f->w), &f->w.req, subject, strlen(subject), purpose, strlen(purpose),
+                              body, &receipt, &err);
   if (rc)
     fail_msg("consent %s/%s: %s (%s)", subject, purpose, mes_rc_code(rc), mes_err_text(&err));
   json_decref(receipt);
@@ -75,7 +76,7 @@ static void event(struct fixture *f, const char *subject, const char *type, cons
   json_t *reply = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_batch(&f->w.ctx, body, &reply, &err);
+  int rc = mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, body, &reply, &err);
   if (rc)
     fail_msg("ingest %s %s %s: %s (%s)", subject, type, item, mes_rc_code(rc), mes_err_text(&err));
   assert_int_equal(json_integer_value(json_object_get(reply, "stored")), 1);
@@ -90,7 +91,7 @@ static struct mes_model *train(struct fixture *f, int kind) {
   struct mes_model *m = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_model_train(&f->w.ctx, &p, &m, &err);
+  int rc = mes_model_train(mes_world_ingester(&f->w), &f->w.req, NULL, &p, &m, &err);
   if (rc)
     fail_msg("train: %s (%s)", mes_rc_code(rc), mes_err_text(&err));
   assert_non_null(m);
@@ -157,7 +158,8 @@ static void shop(struct fixture *f) {
     event(f, s, "purchase", "tent", 4 * DAY_MS);
     event(f, s, "purchase", "restricted-item", 4 * DAY_MS);
     struct mes_subject subj;
-    assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, s, strlen(s), false, &subj), MES_OK);
+    assert_int_equal(
+        mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, s, strlen(s), false, &subj), MES_OK);
     assert_int_equal(mes_store_subject_set_restricted(f->w.store, subj.row.id, true), MES_OK);
     snprintf(s, sizeof s, "a%d", i);
     consent(f, s, "ads_retargeting");

@@ -26,7 +26,7 @@ enum { H_STALE_VIEW, H_FRESH_VIEW, H_OLD_PURCHASE, H_N };
 
 struct fix {
   struct mes_policy policy;
-  struct mes_ctx ctx;
+  struct mes_req req;
   struct mes_hist hist[H_N];
   struct rec_state s;
 };
@@ -38,18 +38,19 @@ static double stale_of(size_t i) { return i % 3 == 1 ? 0 : (double)((i * 104729)
 static void fix_init(struct fix *f, bool rules) {
   memset(f, 0, sizeof *f);
   f->policy.guardrails.retargeting_window_days = 14;
-  f->ctx = (struct mes_ctx){.policy = &f->policy, .now_ms = NOW_MS};
+  f->req = (struct mes_req){.policy = &f->policy, .now_ms = NOW_MS};
   f->hist[H_STALE_VIEW] = (struct mes_hist){.item = "a", .midx = -1, .kind = MES_KIND_VIEW, .ts_ms = NOW_MS - 30 * DAY_MS};
   f->hist[H_FRESH_VIEW] = (struct mes_hist){.item = "b", .midx = -1, .kind = MES_KIND_VIEW, .ts_ms = NOW_MS - DAY_MS};
   f->hist[H_OLD_PURCHASE] =
       (struct mes_hist){.item = "c", .midx = -1, .kind = MES_KIND_PURCHASE, .ts_ms = NOW_MS - 100 * DAY_MS};
   struct rec_state *s = &f->s;
   mes__rec_state_init(s);
-  s->c = &f->ctx;
+  s->c = &f->req;
   s->no_rules = !rules;
   s->hist = f->hist;
   s->n_hist = H_N;
   s->stale_before = NOW_MS - 14 * DAY_MS;
+  s->fill_started = true; /* no model, no catalog (no recommender): nothing fills after the reserve */
   for (size_t i = 0; i < N_CANDS; i++) {
     bool oom = false;
     int32_t k = mes__rec_cand_of(s, (uint32_t)i, true, &oom);

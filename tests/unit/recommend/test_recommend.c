@@ -42,9 +42,18 @@ static const char POLICY[] =
 
 struct fixture {
   struct mes_world w;
-  struct mes_catalog_index *ix;
+  struct mes_recommender *rec; /* over the world's handles */
   struct mes_model *model;
 };
+
+/* A recommender over the world's handles, as the engine makes it. */
+static struct mes_recommender *new_rec(struct mes_world *w) {
+  struct mes_recommender *rec = NULL;
+  assert_int_equal(mes_recommender_new(w->store, NULL, mes_world_subjects(w), mes_world_ledger(w),
+                                       mes_world_ingester(w), mes_world_catalog(w), &rec),
+                   MES_OK);
+  return rec;
+}
 
 static json_t *parse(const char *text) {
   json_error_t je;
@@ -57,7 +66,9 @@ static json_t *parse(const char *text) {
 static void consent(struct fixture *f, const char *s, const char *status) {
   json_t *b = json_pack("{s:s}", "status", status), *receipt = NULL;
   struct mes_err err;
-  assert_int_equal(mes_consent_record(&f->w.ctx, s, strlen(s), "personalization", 15, b, &receipt, &err), MES_OK);
+  assert_int_equal(
+      mes_consent_record(mes_world_ledger(&f->w), &f->w.req, s, strlen(s), "personalization", 15, b, &receipt, &err),
+      MES_OK);
   json_decref(b);
   json_decref(receipt);
 }
@@ -70,7 +81,7 @@ static void event(json_t *evs, const char *s, const char *type, const char *item
 static void ingest(struct fixture *f, json_t *evs) {
   json_t *body = json_pack("{s:o}", "events", evs), *reply = NULL;
   struct mes_err err;
-  assert_int_equal(mes_ingest_batch(&f->w.ctx, body, &reply, &err), MES_OK);
+  assert_int_equal(mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, body, &reply, &err), MES_OK);
   assert_int_equal(json_array_size(json_object_get(reply, "errors")), 0);
   json_decref(body);
   json_decref(reply);
@@ -79,7 +90,7 @@ static void ingest(struct fixture *f, json_t *evs) {
 static void post_items(struct fixture *f, const char *json) {
   json_t *items = parse(json), *reply = NULL;
   struct mes_err err;
-  assert_int_equal(mes_catalog_post(&f->w.ctx, items, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(mes_world_catalog(&f->w), &f->w.req, items, &reply, &err), MES_OK);
   json_decref(items);
   json_decref(reply);
 }
@@ -91,8 +102,7 @@ static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
   mes_world_open(&f->w, "rec", POLICY, T0_MS, "test");
-  assert_int_equal(mes_catalog_index_new(&f->ix), MES_OK);
-  f->w.ctx.catalog = f->ix;
+  f->rec = new_rec(&f->w);
   struct mes_err err;
   post_items(f, "{\"items\": ["
                         "{\"id\": \"tent-2p\", \"title\": {\"en\": \"Tent 2p\", \"es\": \"Tienda 2p\"}, \"categories\": [\"camping\"]},"
@@ -125,7 +135,7 @@ static int setup(void **state) {
   ingest(f, evs);
   struct mes_model_params p;
   mes_model_params_default(&p);
-  assert_int_equal(mes_model_train(&f->w.ctx, &p, &f->model, &err), MES_OK);
+  assert_int_equal(mes_model_train(mes_world_ingester(&f->w), &f->w.req, NULL, &p, &f->model, &err), MES_OK);
   *state = f;
   return 0;
 }
@@ -133,7 +143,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   mes_model_unref(f->model);
-  mes_catalog_index_free(f->ix);
+  mes_recommender_free(f->rec); /* before the handles it serves from */
   mes_world_close(&f->w);
   free(f);
   return 0;
@@ -144,7 +154,7 @@ static json_t *recommend(struct fixture *f, struct mes_recommender *r, const str
   json_t *b = parse(body), *out = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_recommend(r, &f->w.ctx, m, b, l, &out, oc, &err);
+  int rc = mes_recommend(r, &f->w.req, m, b, l, &out, oc, &err);
   if (rc)
     fail_msg("mes_recommend(%s) failed: %s %s", body, mes_rc_code(rc), mes_err_text(&err));
   json_decref(b);
@@ -177,8 +187,7 @@ static void test_history_age_weighs_by_policy(void **state) {
   (void)state;
   struct fixture f = {0};
   mes_world_open(&f.w, "rec-age", POLICY, T0_MS, "test");
-  assert_int_equal(mes_catalog_index_new(&f.ix), MES_OK);
-  f.w.ctx.catalog = f.ix;
+  f.rec = new_rec(&f.w);
   struct mes_err err;
   post_items(&f, "{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
                  "{\"id\": \"b1\", \"title\": \"B1\"}, {\"id\": \"b2\", \"title\": \"B2\"},"
@@ -198,22 +207,22 @@ static void test_history_age_weighs_by_policy(void **state) {
   ingest(&f, evs);
   struct mes_model_params p;
   mes_model_params_default(&p);
-  assert_int_equal(mes_model_train(&f.w.ctx, &p, &f.model, &err), MES_OK);
+  assert_int_equal(mes_model_train(mes_world_ingester(&f.w), &f.w.req, NULL, &p, &f.model, &err), MES_OK);
 
   f.w.policy->model.recent_items_half_life = 0; /* by age alone */
   assert_int_equal(f.w.policy->model.history_half_life_days, 30);
-  json_t *r = recommend(&f, NULL, f.model, "{\"subject\": \"gus\", \"count\": 3}", MES_LANG_EN, NULL);
+  json_t *r = recommend(&f, f.rec, f.model, "{\"subject\": \"gus\", \"count\": 3}", MES_LANG_EN, NULL);
   const char *top = mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", "");
   assert_true(strcmp(top, "b2") == 0 || strcmp(top, "b3") == 0);
   assert_int_equal(rank_of(r, "a2"), 2);
   json_decref(r);
   f.w.policy->model.history_half_life_days = 0;
-  r = recommend(&f, NULL, f.model, "{\"subject\": \"gus\", \"count\": 3}", MES_LANG_EN, NULL);
+  r = recommend(&f, f.rec, f.model, "{\"subject\": \"gus\", \"count\": 3}", MES_LANG_EN, NULL);
   assert_int_equal(rank_of(r, "a2"), 0);
   assert_string_equal(reason_of(r, 0), "bought_together");
   json_decref(r);
   mes_model_unref(f.model);
-  mes_catalog_index_free(f.ix);
+  mes_recommender_free(f.rec);
   mes_world_close(&f.w);
 }
 
@@ -229,8 +238,7 @@ static void test_latest_items_weigh_most(void **state) {
   (void)state;
   struct fixture f = {0};
   mes_world_open(&f.w, "rec-latest", POLICY, T0_MS, "test");
-  assert_int_equal(mes_catalog_index_new(&f.ix), MES_OK);
-  f.w.ctx.catalog = f.ix;
+  f.rec = new_rec(&f.w);
   struct mes_err err;
   post_items(&f, "{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
                         "{\"id\": \"b1\", \"title\": \"B1\"}, {\"id\": \"b2\", \"title\": \"B2\"},"
@@ -260,14 +268,14 @@ static void test_latest_items_weigh_most(void **state) {
   ingest(&f, evs);
   struct mes_model_params p;
   mes_model_params_default(&p);
-  assert_int_equal(mes_model_train(&f.w.ctx, &p, &f.model, &err), MES_OK);
+  assert_int_equal(mes_model_train(mes_world_ingester(&f.w), &f.w.req, NULL, &p, &f.model, &err), MES_OK);
 
   f.w.policy->model.recent_items_half_life = 0;
-  json_t *r = recommend(&f, NULL, f.model, "{\"subject\": \"dana\", \"count\": 3}", MES_LANG_EN, NULL);
+  json_t *r = recommend(&f, f.rec, f.model, "{\"subject\": \"dana\", \"count\": 3}", MES_LANG_EN, NULL);
   assert_string_equal(mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", ""), "a2");
   json_decref(r);
   f.w.policy->model.recent_items_half_life = 1;
-  r = recommend(&f, NULL, f.model, "{\"subject\": \"dana\", \"count\": 3}", MES_LANG_EN, NULL);
+  r = recommend(&f, f.rec, f.model, "{\"subject\": \"dana\", \"count\": 3}", MES_LANG_EN, NULL);
   const char *top = mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", "");
   assert_true(strcmp(top, "b2") == 0 || strcmp(top, "b3") == 0);
   assert_int_equal(rank_of(r, "a2"), 2);
@@ -276,25 +284,25 @@ static void test_latest_items_weigh_most(void **state) {
   /* Further back than 8 half-lives an item proposes nothing: with half-life
    * 1, emil's a1 does not bring a2 as "because you viewed" (the popular
    * fill may still offer it, for its own reason). */
-  r = recommend(&f, NULL, f.model, "{\"subject\": \"emil\", \"count\": 5}", MES_LANG_EN, NULL);
+  r = recommend(&f, f.rec, f.model, "{\"subject\": \"emil\", \"count\": 5}", MES_LANG_EN, NULL);
   int a2 = rank_of(r, "a2");
   assert_true(a2 < 0 || strcmp(reason_of(r, (size_t)a2), "because_you_viewed") != 0);
   json_decref(r);
   f.w.policy->model.recent_items_half_life = 0;
-  r = recommend(&f, NULL, f.model, "{\"subject\": \"emil\", \"count\": 5}", MES_LANG_EN, NULL);
+  r = recommend(&f, f.rec, f.model, "{\"subject\": \"emil\", \"count\": 5}", MES_LANG_EN, NULL);
   a2 = rank_of(r, "a2");
   assert_true(a2 >= 0);
   assert_string_equal(reason_of(r, (size_t)a2), "because_you_viewed");
   json_decref(r);
   mes_model_unref(f.model);
-  mes_catalog_index_free(f.ix);
+  mes_recommender_free(f.rec);
   mes_world_close(&f.w);
 }
 
 /* ---------------------------------------------------------------- request shape */
 
 static void test_parse(void **state) {
-  struct fixture *f = *state;
+  (void)state;
   static const struct {
     const char *body, *code, *field;
   } bad[] = {
@@ -318,7 +326,7 @@ static void test_parse(void **state) {
     struct mes_rec_request q;
     struct mes_err err;
     mes_err_clear(&err);
-    int rc = mes_recommend_parse(&f->w.ctx, b, &q, &err);
+    int rc = mes_recommend_parse(b, &q, &err);
     json_decref(b);
     if (rc == MES_OK)
       fail_msg("%s was accepted", bad[i].body);
@@ -328,7 +336,7 @@ static void test_parse(void **state) {
   json_t *b = parse("{}");
   struct mes_rec_request q;
   struct mes_err err;
-  assert_int_equal(mes_recommend_parse(&f->w.ctx, b, &q, &err), MES_OK);
+  assert_int_equal(mes_recommend_parse(b, &q, &err), MES_OK);
   json_decref(b);
   assert_null(q.subject);
   assert_int_equal(q.count, 10);
@@ -343,7 +351,7 @@ static void test_parse(void **state) {
 static void test_personal_after_purchase(void **state) {
   struct fixture *f = *state;
   struct mes_rec_outcome oc;
-  json_t *r = recommend(f, NULL, f->model, "{\"subject\": \"alice\", \"count\": 20}", MES_LANG_EN, &oc);
+  json_t *r = recommend(f, f->rec, f->model, "{\"subject\": \"alice\", \"count\": 20}", MES_LANG_EN, &oc);
   assert_true(json_is_true(json_object_get(r, "personalized")));
   assert_true(oc.personalized);
   assert_int_equal(rank_of(r, "tent-2p"), -1); /* bought: suppressed */
@@ -372,7 +380,7 @@ static void test_personal_after_purchase(void **state) {
     counted |= strcmp(oc.by_rule[k].rule, "after_purchase") == 0;
   assert_true(counted);
   json_decref(r);
-  r = recommend(f, NULL, f->model, "{\"subject\": \"alice\"}", MES_LANG_ES, NULL);
+  r = recommend(f, f->rec, f->model, "{\"subject\": \"alice\"}", MES_LANG_ES, NULL);
   reason = json_object_get(json_array_get(json_object_get(r, "items"), 0), "reason");
   assert_string_equal(mes_json_str(reason, "text", ""), "Combina con Tienda 2p, que compraste");
   json_decref(r);
@@ -394,35 +402,35 @@ static void assert_non_personal(const json_t *r) {
 
 static void test_non_personal(void **state) {
   struct fixture *f = *state;
-  json_t *r = recommend(f, NULL, f->model, "{\"subject\": \"stranger\"}", MES_LANG_EN, NULL);
+  json_t *r = recommend(f, f->rec, f->model, "{\"subject\": \"stranger\"}", MES_LANG_EN, NULL);
   assert_non_personal(r);
   json_decref(r);
   consent(f, "bob", "denied");
-  r = recommend(f, NULL, f->model, "{\"subject\": \"bob\"}", MES_LANG_EN, NULL);
+  r = recommend(f, f->rec, f->model, "{\"subject\": \"bob\"}", MES_LANG_EN, NULL);
   assert_non_personal(r);
   json_decref(r);
   /* erin granted personalization but not ads_retargeting: on ads nothing of
    * hers ranks, yet the kettle she bought stays out. */
-  r = recommend(f, NULL, f->model, "{\"subject\": \"erin\", \"channel\": \"ads\", \"count\": 50}", MES_LANG_EN, NULL);
+  r = recommend(f, f->rec, f->model, "{\"subject\": \"erin\", \"channel\": \"ads\", \"count\": 50}", MES_LANG_EN, NULL);
   assert_non_personal(r);
   assert_int_equal(rank_of(r, "kettle"), -1);
   json_decref(r);
-  r = recommend(f, NULL, f->model, "{\"count\": 50}", MES_LANG_EN, NULL);
+  r = recommend(f, f->rec, f->model, "{\"count\": 50}", MES_LANG_EN, NULL);
   assert_true(rank_of(r, "kettle") >= 0);
   json_decref(r);
 }
 
 static void test_filters(void **state) {
   struct fixture *f = *state;
-  json_t *r = recommend(f, NULL, f->model,
-                        "{\"context\": {\"item\": \"tent-3p\"}, \"exclude\": [\"tent-4p\"], \"count\": 50}",
-                        MES_LANG_EN, NULL);
+  json_t *r =
+      recommend(f, f->rec, f->model,
+                "{\"context\": {\"item\": \"tent-3p\"}, \"exclude\": [\"tent-4p\"], \"count\": 50}", MES_LANG_EN, NULL);
   assert_int_equal(rank_of(r, "tent-3p"), -1);
   assert_int_equal(rank_of(r, "tent-4p"), -1);
   assert_int_equal(rank_of(r, "gone"), -1);
   assert_string_equal(reason_of(r, 0), "similar_to_current");
   json_decref(r);
-  r = recommend(f, NULL, f->model, "{\"categories\": [\"kitchen\"], \"count\": 50}", MES_LANG_EN, NULL);
+  r = recommend(f, f->rec, f->model, "{\"categories\": [\"kitchen\"], \"count\": 50}", MES_LANG_EN, NULL);
   size_t i;
   json_t *it;
   assert_int_equal(json_array_size(json_object_get(r, "items")), 2);
@@ -431,14 +439,14 @@ static void test_filters(void **state) {
     assert_true(strcmp(id, "kettle") == 0 || strcmp(id, "camp-stove") == 0);
   }
   json_decref(r);
-  r = recommend(f, NULL, f->model, "{\"count\": 2}", MES_LANG_EN, NULL);
+  r = recommend(f, f->rec, f->model, "{\"count\": 2}", MES_LANG_EN, NULL);
   assert_int_equal(json_array_size(json_object_get(r, "items")), 2);
   json_decref(r);
 }
 
 static void test_without_model(void **state) {
   struct fixture *f = *state;
-  json_t *r = recommend(f, NULL, NULL, "{\"subject\": \"alice\", \"count\": 50}", MES_LANG_EN, NULL);
+  json_t *r = recommend(f, f->rec, NULL, "{\"subject\": \"alice\", \"count\": 50}", MES_LANG_EN, NULL);
   json_t *items = json_object_get(r, "items");
   assert_int_equal(json_array_size(items), 5); /* 7 items, minus the unavailable one and the one bought */
   assert_int_equal(rank_of(r, "gone"), -1);
@@ -470,7 +478,7 @@ static int each_shown(void *ud, const char *item, int channel, int64_t ts_ms) {
 static void test_request_ids_grow(void **state) {
   struct fixture *f = *state;
   struct mes_recommender *rec;
-  assert_int_equal(mes_recommender_new(f->w.store, NULL, &rec), MES_OK);
+  rec = new_rec(&f->w);
   char prev[MES_REC_ID_LEN + 1] = "";
   unsigned long long seen[40];
   int64_t before = mes_now_ms();
@@ -499,14 +507,14 @@ static void test_request_ids_grow(void **state) {
 static void test_records(void **state) {
   struct fixture *f = *state;
   struct mes_recommender *rec;
-  assert_int_equal(mes_recommender_new(f->w.store, NULL, &rec), MES_OK);
+  rec = new_rec(&f->w);
   json_t *r = recommend(f, rec, f->model, "{\"subject\": \"alice\", \"placement\": \"home\"}", MES_LANG_EN, NULL);
   const char *rid = mes_json_str(r, "request_id", "");
   assert_int_equal(strlen(rid), MES_REC_ID_LEN);
   struct mes_err err;
   json_t *doc = NULL;
   /* Found whether still queued or already written. */
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err), MES_OK);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, rid, strlen(rid), true, &doc, &err), MES_OK);
   assert_true(json_equal(json_object_get(doc, "items"), json_object_get(r, "items")));
   assert_string_equal(mes_json_str(doc, "placement", ""), "home");
   json_t *sup = json_object_get(doc, "suppressed");
@@ -518,42 +526,43 @@ static void test_records(void **state) {
   assert_int_equal(st.queued, 0);
   assert_int_equal(st.bytes, 0);
   assert_int_equal(st.dropped, 0);
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), false, &doc, &err), MES_OK);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, rid, strlen(rid), false, &doc, &err), MES_OK);
   assert_null(json_object_get(doc, "suppressed"));
   assert_null(json_object_get(doc, "suppressed_by")); /* nor the grouped form it is stored in */
   json_decref(doc);
   /* Sealed with alice's key: stored with her sid, and the impressions of what she was served. */
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "alice", 5, false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "alice", 5, false, &s),
+                   MES_OK);
   struct shown sh = {.served = json_object_get(r, "items")};
-  assert_int_equal(mes_ingest_shown_list(&f->w.ctx, s.row.id, 0, each_shown, &sh, &err), MES_OK);
+  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), s.row.id, 0, each_shown, &sh, &err), MES_OK);
   assert_int_equal(sh.n, json_array_size(sh.served)); /* every item served, in order */
   int64_t n_imp = 0;
   assert_int_equal(mes_store_impression_sweep(f->w.store, T0_MS + 1, &n_imp), MES_OK);
   assert_int_equal(n_imp, 1); /* one sealed row per answer */
   const char *nobody = "r_00000000000000010000000000000000";
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, nobody, strlen(nobody), true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, nobody, strlen(nobody), true, &doc, &err), MES_ENOT_FOUND);
   /* The record's number with another tag, or with none, finds nothing: the tag is what cannot be guessed. */
   char forged[MES_REC_ID_LEN + 1];
   snprintf(forged, sizeof forged, "%s", rid);
   forged[MES_REC_ID_LEN - 1] = forged[MES_REC_ID_LEN - 1] == '0' ? '1' : '0';
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, forged, strlen(forged), true, &doc, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, 18, true, &doc, &err), MES_ENOT_FOUND);
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, "r_xyz", 5, true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, forged, strlen(forged), true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, rid, 18, true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, "r_xyz", 5, true, &doc, &err), MES_ENOT_FOUND);
   /* The sweep removes records past retention. */
   int64_t nd = 0;
-  struct mes_ctx later = f->w.ctx;
+  struct mes_req later = f->w.req;
   later.now_ms += (int64_t)(f->w.policy->decision_retention_days + 1) * 24 * 60 * MIN_MS;
   assert_int_equal(mes_recommender_sweep(rec, &later, &nd, NULL, &err), MES_OK);
   assert_int_equal(nd, 1);
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err), MES_ENOT_FOUND);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, rid, strlen(rid), true, &doc, &err), MES_ENOT_FOUND);
   json_decref(r);
   /* Erasure: queued entries of a subject never reach the store. */
   r = recommend(f, rec, f->model, "{\"subject\": \"alice\"}", MES_LANG_EN, NULL);
   mes_recommender_forget(rec, s.row.id);
   mes_recommender_flush(rec);
   rid = mes_json_str(r, "request_id", "");
-  int rc = mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err);
+  int rc = mes_recommend_record(rec, &f->w.req, rid, strlen(rid), true, &doc, &err);
   if (rc == MES_OK) /* the writer may have taken it before forget: then it is stored, sealed */
     json_decref(doc);
   json_decref(r);
@@ -572,7 +581,7 @@ static void test_record_escapes(void **state) {
       json_pack("{s:[{s:s, s:s, s:[s]}]}", "items", "id", ODD, "title", "Odd tent", "categories", "camping");
   json_t *reply = NULL;
   struct mes_err err;
-  assert_int_equal(mes_catalog_post(&f->w.ctx, items, &reply, &err), MES_OK);
+  assert_int_equal(mes_catalog_post(mes_world_catalog(&f->w), &f->w.req, items, &reply, &err), MES_OK);
   assert_int_equal(mes_json_int(reply, "upserted", 0), 1);
   json_decref(items);
   json_decref(reply);
@@ -580,14 +589,14 @@ static void test_record_escapes(void **state) {
   event(evs, "alice", "purchase", ODD, T0_MS - 10 * MIN_MS);
   ingest(f, evs);
   struct mes_recommender *rec;
-  assert_int_equal(mes_recommender_new(f->w.store, NULL, &rec), MES_OK);
+  rec = new_rec(&f->w);
   /* Without a model the catalog's order fills: the odd tent is a candidate, and bought. */
   json_t *r = recommend(f, rec, NULL, "{\"subject\": \"alice\", \"count\": 50}", MES_LANG_EN, NULL);
   assert_int_equal(rank_of(r, ODD), -1);
   mes_recommender_flush(rec); /* read back from the store, sealed and unsealed */
   const char *rid = mes_json_str(r, "request_id", "");
   json_t *doc = NULL;
-  assert_int_equal(mes_recommend_record(rec, &f->w.ctx, rid, strlen(rid), true, &doc, &err), MES_OK);
+  assert_int_equal(mes_recommend_record(rec, &f->w.req, rid, strlen(rid), true, &doc, &err), MES_OK);
   assert_true(json_equal(json_object_get(doc, "items"), json_object_get(r, "items")));
   size_t i, found = 0;
   json_t *v;

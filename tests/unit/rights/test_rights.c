@@ -50,7 +50,7 @@ static void send_events(struct fixture *f, const char *body_text, int64_t want_s
   assert_non_null(body);
   struct mes_err err;
   mes_err_clear(&err);
-  if (mes_ingest_batch(&f->w.ctx, body, &reply, &err))
+  if (mes_ingest_batch(mes_world_ingester(&f->w), &f->w.req, body, &reply, &err))
     fail_msg("events: %s", mes_err_text(&err));
   assert_int_equal(mes_json_int(reply, "stored", -1), want_stored);
   json_decref(reply);
@@ -72,7 +72,7 @@ static void fill(struct fixture *f) {
   size_t n = 0;
   assert_non_null(items);
   assert_non_null(errors);
-  if (mes_catalog_upsert(&f->w.ctx, items, "", 0, errors, &n, &err))
+  if (mes_catalog_upsert(mes_world_catalog(&f->w), &f->w.req, items, "", 0, errors, &n, &err))
     fail_msg("items: %s", mes_err_text(&err));
   assert_int_equal(n, 2);
   assert_int_equal(json_array_size(errors), 0);
@@ -81,11 +81,11 @@ static void fill(struct fixture *f) {
 
   send_events(f, "{\"events\": [{\"subject\": \"u1\", \"type\": \"view\", \"item\": \"tent\"}]}", 0);
 
-  struct mes_ctx at = f->w.ctx;
+  struct mes_req at = f->w.req;
   at.now_ms = 1735689600000; /* 2025-01-01T00:00:00Z */
   json_t *grant = json_pack("{s:s, s:s}", "status", "granted", "source", "banner"), *receipt = NULL;
   assert_non_null(grant);
-  if (mes_consent_record(&at, "u1", 2, "personalization", 15, grant, &receipt, &err))
+  if (mes_consent_record(mes_world_ledger(&f->w), &at, "u1", 2, "personalization", 15, grant, &receipt, &err))
     fail_msg("consent: %s", mes_err_text(&err));
   json_decref(receipt);
   json_decref(grant);
@@ -104,11 +104,12 @@ static void test_summary_and_export(void **state) {
   struct fixture *f = *state;
   fill(f);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->w.ctx, MES_NS_SUBJECT, "u1", 2, false, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "u1", 2, false, &s),
+                   MES_OK);
   struct mes_err err;
   mes_err_clear(&err);
   json_t *sum = NULL;
-  assert_int_equal(mes_rights_summary(&f->w.ctx, "u1", 2, &s, &sum, &err), MES_OK);
+  assert_int_equal(mes_rights_summary(mes_world_rights(&f->w), &f->w.req, "u1", 2, &s, &sum, &err), MES_OK);
   json_t *ev = json_object_get(sum, "events");
   assert_int_equal(mes_json_int(ev, "total", 0), 3);
   assert_int_equal(mes_json_int(json_object_get(ev, "by_type"), "view", 0), 2);
@@ -118,7 +119,7 @@ static void test_summary_and_export(void **state) {
   json_decref(sum);
 
   json_t *doc = NULL;
-  assert_int_equal(mes_rights_export(&f->w.ctx, "u1", 2, &s, MES_LANG_EN, &doc, &err), MES_OK);
+  assert_int_equal(mes_rights_export(mes_world_rights(&f->w), &f->w.req, "u1", 2, &s, MES_LANG_EN, &doc, &err), MES_OK);
   static const char *const keys[] = {"subject",     "events",    "consents",  "preferences",
                                      "impressions", "decisions", "interests", "protected_attributes",
                                      "access_log"};

@@ -101,9 +101,12 @@ static void set_data_check(struct fx *f, const char *value) {
 
 /* A subject with a key wrapped by m, as ingestion makes one. */
 static void add_subject(struct fx *f, const struct mes_master *m, const char *id) {
-  struct mes_ctx c = {.store = f->store, .master = m, .now_ms = 1700000000000, .actor = "test"};
+  struct mes_req c = {.now_ms = 1700000000000, .actor = "test"};
+  struct mes_subjects *sj = NULL;
+  assert_int_equal(mes_subjects_new(f->store, m, NULL, 0, 0, &sj), MES_OK);
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&c, MES_NS_SUBJECT, id, strlen(id), true, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(sj, &c, MES_NS_SUBJECT, id, strlen(id), true, &s), MES_OK);
+  mes_subjects_free(sj);
 }
 
 static void test_a_new_store_gets_the_check_of_its_key(void **state) {

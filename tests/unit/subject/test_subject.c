@@ -19,9 +19,16 @@ struct fx {
   char dir[64];
   struct mes_master *master;
   struct mes_store *store;
-  struct mes_keycache *keys;
-  struct mes_ctx ctx;
+  size_t cache_entries;
+  struct mes_subjects *sj; /* the registry under test, with a key cache of cache_entries */
+  struct mes_req req;
 };
+
+/* (Re)makes the registry over f->store (after the store was reopened). */
+static void registry(struct fx *f) {
+  mes_subjects_free(f->sj);
+  assert_int_equal(mes_subjects_new(f->store, f->master, NULL, f->cache_entries, 0, &f->sj), MES_OK);
+}
 
 static void rm_tree(const char *dir) {
   DIR *d = opendir(dir);
@@ -50,10 +57,9 @@ static int setup_n(void **state, size_t cache_entries) {
   assert_int_equal(mes_master_create(path, &err), MES_OK);
   assert_int_equal(mes_master_load(path, &f->master, &err), MES_OK);
   assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, true, &f->store, &err), MES_OK);
-  if (cache_entries)
-    assert_int_equal(mes_keycache_new(cache_entries, &f->keys), MES_OK);
-  f->ctx = (struct mes_ctx){.store = f->store, .master = f->master, .keys = f->keys, .now_ms = 1700000000000,
-                            .actor = "test"};
+  f->cache_entries = cache_entries;
+  registry(f);
+  f->req = (struct mes_req){.now_ms = 1700000000000, .actor = "test"};
   *state = f;
   return 0;
 }
@@ -64,8 +70,8 @@ static int setup_no_cache(void **state) { return setup_n(state, 0); }
 
 static int teardown(void **state) {
   struct fx *f = *state;
+  mes_subjects_free(f->sj);
   mes_store_close(f->store);
-  mes_keycache_free(f->keys);
   mes_master_free(f->master);
   rm_tree(f->dir);
   free(f);
@@ -74,13 +80,13 @@ static int teardown(void **state) {
 
 static int64_t resolve(struct fx *f, const char *id) {
   struct mes_subject s;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, id, strlen(id), true, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_SUBJECT, id, strlen(id), true, &s), MES_OK);
   assert_true(s.row.id > 0);
   return s.row.id;
 }
 
 static void seal_str(struct fx *f, int64_t sid, const char *kind, const char *msg, uint8_t **ct, size_t *len) {
-  assert_int_equal(mes_subject_seal(&f->ctx, sid, kind, msg, strlen(msg), ct, len), MES_OK);
+  assert_int_equal(mes_subject_seal(f->sj, sid, kind, msg, strlen(msg), ct, len), MES_OK);
   assert_int_equal(*len, strlen(msg) + MES_SEAL_OVERHEAD);
 }
 
@@ -89,33 +95,31 @@ static void seal_str(struct fx *f, int64_t sid, const char *kind, const char *ms
 static void test_resolve(void **state) {
   struct fx *f = *state;
   struct mes_subject s, again, anon;
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u42", 3, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_SUBJECT, "u42", 3, false, &s), MES_ENOT_FOUND);
   assert_int_equal(s.row.id, 0);
   uint8_t pn[MES_PSEUDONYM_BYTES];
   memcpy(pn, s.pn, sizeof pn); /* filled even when unknown */
 
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u42", 3, true, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_SUBJECT, "u42", 3, true, &s), MES_OK);
   assert_true(s.row.id > 0);
   assert_memory_equal(s.pn, pn, sizeof pn);
   assert_int_equal(strlen(s.pn_hex), 16);
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "u42", 3, false, &again), MES_OK);
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_SUBJECT, "u42", 3, false, &again), MES_OK);
   assert_int_equal(again.row.id, s.row.id);
 
   /* An anonymous id equal to a subject id is another person. */
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_ANON, "u42", 3, true, &anon), MES_OK);
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_ANON, "u42", 3, true, &anon), MES_OK);
   assert_int_not_equal(anon.row.id, s.row.id);
   assert_memory_not_equal(anon.pn, s.pn, sizeof pn);
 
-  /* Its key exists from the start, durably: a fresh handle without cache
-   * finds it. */
-  mes_keycache_forget(f->keys, s.row.id);
+  /* Its key exists from the start, durably: a read straight from the
+   * keystore finds it. */
+  mes_subjects_forget(f->sj, &s);
   uint8_t k1[MES_KEY_BYTES], k2[MES_KEY_BYTES];
-  assert_int_equal(mes_subject_key(&f->ctx, s.row.id, k1), MES_OK);
-  struct mes_ctx nocache = f->ctx;
-  nocache.keys = NULL;
-  assert_int_equal(mes_subject_key(&nocache, s.row.id, k2), MES_OK);
+  assert_int_equal(mes_subject_key(f->sj, s.row.id, k1), MES_OK);
+  assert_int_equal(mes_subject_key_stored(f->sj, s.row.id, k2), MES_OK);
   assert_memory_equal(k1, k2, sizeof k1);
-  assert_int_equal(mes_subject_key(&f->ctx, 12345, k1), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_key(f->sj, 12345, k1), MES_ENOT_FOUND);
 }
 
 /* --- sealing --- */
@@ -130,7 +134,7 @@ static void test_seal_round_trip_and_binding(void **state) {
   size_t pt_len = 0;
   seal_str(f, a, "event", "{\"duration_s\":35}", &ct, &len);
 
-  assert_int_equal(mes_subject_unseal(&f->ctx, a, "event", ct, len, &pt, &pt_len), MES_OK);
+  assert_int_equal(mes_subject_unseal(f->sj, a, "event", ct, len, &pt, &pt_len), MES_OK);
   assert_string_equal(pt, "{\"duration_s\":35}");
   assert_int_equal(pt_len, strlen(pt));
   free(pt);
@@ -156,13 +160,13 @@ static void test_seal_round_trip_and_binding(void **state) {
       copy[bad[i].flip - 1] ^= 0x80;
     if (i == 4)
       copy[len - 1] ^= 0x80;
-    int rc = mes_subject_unseal(&f->ctx, bad[i].use_b ? b : a, bad[i].kind, copy, len, &pt, &pt_len);
+    int rc = mes_subject_unseal(f->sj, bad[i].use_b ? b : a, bad[i].kind, copy, len, &pt, &pt_len);
     if (rc != MES_ECRYPTO)
       fail_msg("unseal with %s: %s", bad[i].what, mes_rc_code(rc));
     assert_null(pt);
     free(copy);
   }
-  assert_int_equal(mes_subject_unseal(&f->ctx, a, "event", ct, MES_SEAL_OVERHEAD - 1, &pt, &pt_len), MES_ECRYPTO);
+  assert_int_equal(mes_subject_unseal(f->sj, a, "event", ct, MES_SEAL_OVERHEAD - 1, &pt, &pt_len), MES_ECRYPTO);
   free(ct);
 }
 
@@ -174,7 +178,7 @@ static void test_seal_with_key_in_hand(void **state) {
   int64_t a = resolve(f, "alice");
   int64_t b = resolve(f, "bob");
   uint8_t key[MES_KEY_BYTES];
-  assert_int_equal(mes_subject_key(&f->ctx, a, key), MES_OK);
+  assert_int_equal(mes_subject_key(f->sj, a, key), MES_OK);
   const char *msg = "{\"item\":\"i1\"}";
   uint8_t *ct = NULL;
   size_t len = 0;
@@ -182,11 +186,11 @@ static void test_seal_with_key_in_hand(void **state) {
   assert_int_equal(len, strlen(msg) + MES_SEAL_OVERHEAD);
   char *pt = NULL;
   size_t pt_len = 0;
-  assert_int_equal(mes_subject_unseal(&f->ctx, a, "event", ct, len, &pt, &pt_len), MES_OK);
+  assert_int_equal(mes_subject_unseal(f->sj, a, "event", ct, len, &pt, &pt_len), MES_OK);
   assert_string_equal(pt, msg);
   free(pt);
-  assert_int_equal(mes_subject_unseal(&f->ctx, b, "event", ct, len, &pt, &pt_len), MES_ECRYPTO);
-  assert_int_equal(mes_subject_unseal(&f->ctx, a, "consent", ct, len, &pt, &pt_len), MES_ECRYPTO);
+  assert_int_equal(mes_subject_unseal(f->sj, b, "event", ct, len, &pt, &pt_len), MES_ECRYPTO);
+  assert_int_equal(mes_subject_unseal(f->sj, a, "consent", ct, len, &pt, &pt_len), MES_ECRYPTO);
   assert_null(pt);
   free(ct);
   /* A kind too long for the associated data is refused, and nothing is returned. */
@@ -209,9 +213,11 @@ static void test_wrong_subject_unwrap_fails(void **state) {
   size_t len;
   assert_int_equal(mes_store_key_get(f->store, a, wrapped, sizeof wrapped, &len), MES_OK);
   assert_int_equal(mes_store_key_put(f->store, b, wrapped, len), MES_OK);
-  mes_keycache_forget(f->keys, b);
+  struct mes_subject sb;
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_SUBJECT, "bob", 3, false, &sb), MES_OK);
+  mes_subjects_forget(f->sj, &sb); /* its cached key: read from the keystore again */
   uint8_t key[MES_KEY_BYTES];
-  assert_int_equal(mes_subject_key(&f->ctx, b, key), MES_ECRYPTO);
+  assert_int_equal(mes_subject_key(f->sj, b, key), MES_ECRYPTO);
 }
 
 /* --- shredding --- */
@@ -225,20 +231,20 @@ static void test_shred(void **state) {
   size_t pt_len;
   seal_str(f, a, "pref", "{\"interests\":[\"camping\"]}", &ct, &len);
   uint8_t key[MES_KEY_BYTES];
-  assert_int_equal(mes_subject_key(&f->ctx, a, key), MES_OK); /* cached now */
+  assert_int_equal(mes_subject_key(f->sj, a, key), MES_OK); /* cached now */
 
-  assert_int_equal(mes_subject_shred(&f->ctx, a), MES_OK);
-  assert_int_equal(mes_subject_key(&f->ctx, a, key), MES_ENOT_FOUND);
-  assert_int_equal(mes_subject_unseal(&f->ctx, a, "pref", ct, len, &pt, &pt_len), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_shred(f->sj, a), MES_OK);
+  assert_int_equal(mes_subject_key(f->sj, a, key), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_unseal(f->sj, a, "pref", ct, len, &pt, &pt_len), MES_ENOT_FOUND);
   assert_null(pt);
 
   /* Still gone after a restart. */
   mes_store_close(f->store);
   struct mes_err err = {0};
   assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, false, &f->store, &err), MES_OK);
-  f->ctx.store = f->store;
-  assert_int_equal(mes_subject_key(&f->ctx, a, key), MES_ENOT_FOUND);
-  assert_int_equal(mes_subject_shred(&f->ctx, a), MES_ENOT_FOUND);
+  registry(f);
+  assert_int_equal(mes_subject_key(f->sj, a, key), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_shred(f->sj, a), MES_ENOT_FOUND);
   free(ct);
 }
 
@@ -262,7 +268,7 @@ static void test_cache_eviction_keeps_keys_right(void **state) {
       char *pt = NULL;
       size_t pt_len;
       snprintf(msg, sizeof msg, "{\"n\":%d}", i);
-      assert_int_equal(mes_subject_unseal(&f->ctx, sid[i], "event", ct[i], len[i], &pt, &pt_len), MES_OK);
+      assert_int_equal(mes_subject_unseal(f->sj, sid[i], "event", ct[i], len[i], &pt, &pt_len), MES_OK);
       assert_string_equal(pt, msg);
       free(pt);
     }
@@ -278,19 +284,17 @@ static void test_rolled_back_subject_id_gets_a_fresh_key(void **state) {
    * made: the id is handed out again, and the new subject must not inherit
    * the old key (neither from the keystore nor from the cache). */
   assert_int_equal(mes_store_tx_begin(f->store), MES_OK);
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "ghost", 5, true, &s), MES_OK);
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_SUBJECT, "ghost", 5, true, &s), MES_OK);
   int64_t ghost = s.row.id;
   uint8_t ghost_key[MES_KEY_BYTES];
-  assert_int_equal(mes_subject_key(&f->ctx, ghost, ghost_key), MES_OK);
+  assert_int_equal(mes_subject_key(f->sj, ghost, ghost_key), MES_OK);
   mes_store_tx_rollback(f->store);
-  assert_int_equal(mes_subject_resolve(&f->ctx, MES_NS_SUBJECT, "ghost", 5, false, &s), MES_ENOT_FOUND);
+  assert_int_equal(mes_subject_resolve(f->sj, &f->req, MES_NS_SUBJECT, "ghost", 5, false, &s), MES_ENOT_FOUND);
 
   int64_t real = resolve(f, "real");
   uint8_t key[MES_KEY_BYTES], stored[MES_KEY_BYTES];
-  assert_int_equal(mes_subject_key(&f->ctx, real, key), MES_OK);
-  struct mes_ctx nocache = f->ctx;
-  nocache.keys = NULL;
-  assert_int_equal(mes_subject_key(&nocache, real, stored), MES_OK);
+  assert_int_equal(mes_subject_key(f->sj, real, key), MES_OK);
+  assert_int_equal(mes_subject_key_stored(f->sj, real, stored), MES_OK);
   assert_memory_equal(key, stored, sizeof key);
   assert_int_equal(real, ghost); /* the id was handed out again */
   assert_memory_not_equal(key, ghost_key, sizeof key);
@@ -304,11 +308,11 @@ static void test_without_cache(void **state) {
   char *pt;
   size_t pt_len;
   seal_str(f, a, "consent", "receipt", &ct, &len);
-  assert_int_equal(mes_subject_unseal(&f->ctx, a, "consent", ct, len, &pt, &pt_len), MES_OK);
+  assert_int_equal(mes_subject_unseal(f->sj, a, "consent", ct, len, &pt, &pt_len), MES_OK);
   assert_string_equal(pt, "receipt");
   free(pt);
   free(ct);
-  assert_int_equal(mes_subject_shred(&f->ctx, a), MES_OK);
+  assert_int_equal(mes_subject_shred(f->sj, a), MES_OK);
 }
 
 /* --- nothing personal on disk --- */
@@ -349,7 +353,7 @@ static void test_no_plaintext_on_disk(void **state) {
   uint8_t *ct;
   size_t len;
   seal_str(f, sid, "event", props, &ct, &len);
-  struct mes_event_row ev = {.sid = sid, .ts_ms = f->ctx.now_ms, .purposes = 1, .sealed = ct, .sealed_len = len};
+  struct mes_event_row ev = {.sid = sid, .ts_ms = f->req.now_ms, .purposes = 1, .sealed = ct, .sealed_len = len};
   uint64_t ticket;
   assert_int_equal(mes_store_tx_begin(f->store), MES_OK);
   assert_int_equal(mes_store_event_insert(f->store, &ev), MES_OK);
@@ -380,7 +384,6 @@ static void test_no_plaintext_on_disk(void **state) {
       mes_store_close(f->store);
       struct mes_err err = {0};
       assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, false, &f->store, &err), MES_OK);
-      f->ctx.store = f->store;
       mes_store_close(f->store);
       f->store = NULL;
     }
@@ -388,14 +391,19 @@ static void test_no_plaintext_on_disk(void **state) {
   /* The test reads what was written: the event is really there. */
   struct mes_err err = {0};
   assert_int_equal(mes_store_open(f->dir, MES_STORE_SQLITE, false, &f->store, &err), MES_OK);
+  registry(f); /* over the store open now */
   assert_int_equal(mes_store_event_count(f->store), 1);
 }
 
 static void test_keycache_args(void **state) {
   (void)state;
   struct mes_keycache *kc = NULL;
-  assert_int_equal(mes_keycache_new(0, &kc), MES_EINTERNAL);
+  assert_int_equal(mes_keycache_new((size_t)INT32_MAX, &kc), MES_EINTERNAL);
   assert_null(kc);
+  assert_int_equal(mes_keycache_new(0, &kc), MES_OK); /* keeps nothing */
+  assert_non_null(kc);
+  mes_keycache_forget(kc, 1);
+  mes_keycache_free(kc);
   mes_keycache_free(NULL);
   mes_keycache_forget(NULL, 1);
 }
