@@ -230,8 +230,30 @@ finally:
         sys.exit(2)
 
 bad = check(sources("."), ".") + graph_check(UNITS, ROOT, ".")
+
+# The attribute vault of audits holds protected attributes that nothing
+# choosing, filtering or explaining recommendations may read: no chain of
+# DEPS may lead from those modules to it (proved first on a planted edge).
+VAULT_BLIND = ("recommend", "guard", "explain", "model")
+def vault_reached(graph):
+    def reach(mod, seen):
+        for d in graph.get(mod, ()):
+            if d not in seen:
+                seen.add(d)
+                reach(d, seen)
+        return seen
+    return [m for m in VAULT_BLIND if m not in graph or "audit" in reach(m, set())]
+planted = {k: set(v) for k, v in deps.items()}
+planted.setdefault("guard", set()).add("policy")
+planted["policy"] = planted.get("policy", set()) | {"audit"}
+if "guard" not in vault_reached(planted):
+    print("check-layers: the self-test's planted path to the audit vault was not refused", file=sys.stderr)
+    sys.exit(2)
+for m in vault_reached(deps):
+    bad.append(f"CMakeLists.txt: module '{m}' must exist and must not reach 'audit' (the attribute vault)")
 if bad:
     print("\n".join(bad)); sys.exit(1)
 print("layers: the self-test's planted violations are refused; every include (%d files through the compiler's "
-      "include graph) and declaration follows the graph" % len(UNITS))
+      "include graph) and declaration follows the graph; recommend, guard, explain and model cannot reach the "
+      "audit vault" % len(UNITS))
 PY

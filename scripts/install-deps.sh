@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages mesura needs, only those missing.
 # Usage: scripts/install-deps.sh [build|check|bench]
-#   check adds the test and fuzz tools; bench adds the load generator.
+#   check adds the test and fuzz tools (and chromium, which renders the audit
+#   report headless in tests/e2e/test_audit_report.py); bench adds the load generator.
 set -eu
 want="cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
 libsodium-dev libyaml-dev libopenblas-dev liblapacke-dev curl ca-certificates"
 case "${1:-build}" in
-  check) want="$want libcmocka-dev python3 clang libclang-rt-14-dev openssl" ;;
+  check) want="$want libcmocka-dev python3 clang libclang-rt-14-dev openssl chromium" ;;
   bench) want="$want libcmocka-dev python3 wrk" ;;
 esac
 missing=""

@@ -59,7 +59,12 @@
   X(RESTRICTED, "restricted", 409, "Processing of this person's data is restricted.")          \
   X(BAD_POLICY, "invalid_policy", 400, "The policy file mesura.yaml is not valid.")            \
   X(NOT_EMPTY, "directory_not_empty", 400, "The directory is not empty.")                      \
-  X(BAD_INPUT, "invalid_input", 400, "The input is not valid.")
+  X(BAD_INPUT, "invalid_input", 400, "The input is not valid.")                                \
+  X(NO_CONSENT, "no_consent", 409, "This person has not agreed to this use of their data.")    \
+  X(AUDIT_NOT_ENABLED, "audit_not_enabled", 409,                                                \
+    "Audits are not enabled: the policy declares no purpose named audit.")                     \
+  X(GROUPS_TOO_SMALL, "groups_too_small", 422,                                                  \
+    "Every group is smaller than the policy's audit.min_group_size; nothing was computed.")
 
 enum mes_rc {
 #define MES_X_ENUM(e, c, s, m) MES_E##e,

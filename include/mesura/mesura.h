@@ -372,6 +372,44 @@ int mes_engine_privacy_notice(struct mes_engine *e, struct mes_call *call, const
  * file last changed}. */
 int mes_engine_gpc(struct mes_engine *e, json_t **out, struct mes_err *err);
 
+/* ================================================================ audits (contract §8) */
+
+/* PUT /v1/audit/subjects/{s}/attributes: records the person's attributes for
+ * fairness audits (an object of names to string values; it replaces what was
+ * recorded), sealed with their key, readable only by audit keys and their
+ * own export. *out is new: {"attributes", "protected": [names the policy
+ * protects]}. Errors: audit_not_enabled (no purpose `audit` in the policy),
+ * no_consent (the person has not granted it, or is unknown), the body's. */
+int mes_engine_audit_attrs_put(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                               const struct mes_body *body, json_t **out, struct mes_err *err);
+/* GET: as PUT answers. Only the host and keys with the audit scope may read
+ * the vault: admin alone is forbidden. Errors: not_found (nothing recorded,
+ * or an unknown subject), forbidden. */
+int mes_engine_audit_attrs_get(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                               json_t **out, struct mes_err *err);
+/* DELETE: forgets the person's attributes. Errors: not_found. */
+int mes_engine_audit_attrs_delete(struct mes_engine *e, struct mes_call *call, const char *subject,
+                                  size_t subject_len, struct mes_err *err);
+/* POST /v1/audits {"attributes": [...], "placement", "channel", "count",
+ * "resamples", "seed"}: runs an audit over the people who agreed to audits
+ * and stores it. *out is new: the finished audit with its "id" (see
+ * src/lib/audit/run.c for what it holds). Slow on a large population: the
+ * request's thread replays every audited person's answer. Errors: the
+ * body's, audit_not_enabled, invalid_value (an attribute nobody audited
+ * has), groups_too_small; nothing is stored on error. */
+int mes_engine_audit_run(struct mes_engine *e, struct mes_call *call, const struct mes_body *body, json_t **out,
+                         struct mes_err *err);
+/* GET /v1/audits/{id}: a stored audit. MES_ENOT_FOUND. */
+int mes_engine_audit_get(struct mes_engine *e, struct mes_call *call, const char *id, size_t id_len, json_t **out,
+                         struct mes_err *err);
+/* GET /v1/audits/{id}/report.html: the audit as a self-contained page in
+ * the call's language; *html new (free), *len bytes. MES_ENOT_FOUND. */
+int mes_engine_audit_report(struct mes_engine *e, struct mes_call *call, const char *id, size_t id_len, char **html,
+                            size_t *len, struct mes_err *err);
+/* The newest audit's lowest disparity ratio per attribute, for /metrics:
+ * *out new, {attribute: ratio}; {} when no audit was run. */
+int mes_engine_audit_ratios(struct mes_engine *e, json_t **out, struct mes_err *err);
+
 /* ================================================================ model */
 
 struct mes_train_opts {

@@ -52,6 +52,7 @@ int mes__cmd_restore(int argc, char **argv);
 int mes__cmd_demo(int argc, char **argv);
 int mes__cmd_import(int argc, char **argv);
 int mes__cmd_train(int argc, char **argv);
+int mes__cmd_audit(int argc, char **argv);
 
 /* Imports FILE ("-": stdin) into an open engine as `mesura import` does:
  * bad lines to stderr, progress too unless quiet. Fills *n. Exit code. */

@@ -45,4 +45,12 @@ void mes__h_recs_post(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_recs_get(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_why(struct mes_http_req *req, struct mes_http_resp *resp);
 
+/* h_audit.c — the attribute vault and fairness audits (contract §8). */
+void mes__h_audit_attrs_put(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_audit_attrs_get(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_audit_attrs_delete(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_audits_post(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_audits_get(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_audits_report(struct mes_http_req *req, struct mes_http_resp *resp);
+
 #endif

@@ -88,6 +88,15 @@ void mes__h_metrics(struct mes_http_req *req, struct mes_http_resp *resp) {
     rc = mes_metrics_render_histcache(&st, &out);
   if (!rc) /* ingestion's subject rows in memory */
     rc = mes_metrics_render_subjmap(&st, &out);
+  if (!rc) { /* the newest fairness audit, for alerts on drift */
+    json_t *ratios = NULL;
+    struct mes_err aerr;
+    mes_err_clear(&aerr);
+    rc = mes_engine_audit_ratios(mes_http_req_engine(req), &ratios, &aerr);
+    if (!rc)
+      rc = mes_metrics_render_audit(ratios, &out);
+    json_decref(ratios);
+  }
   if (rc) {
     mes_buf_release(&out);
     struct mes_err err;

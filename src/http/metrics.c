@@ -380,3 +380,18 @@ int mes_metrics_render_subjmap(const struct mes_engine_stats *es, struct mes_buf
       reads, reads, reads, (unsigned long long)st.hits, reads, (unsigned long long)st.misses, st.max_entries,
       st.entries);
 }
+
+int mes_metrics_render_audit(const json_t *ratios, struct mes_buf *out) {
+  int rc = mes_buf_puts(out, "# HELP mesura_audit_disparity_ratio The newest fairness audit's lowest disparity ratio "
+                             "per attribute (lowest group's rate over the highest; under 0.8 is flagged).\n"
+                             "# TYPE mesura_audit_disparity_ratio gauge\n");
+  const char *attr;
+  json_t *v;
+  json_object_foreach((json_t *)ratios, attr, v) {
+    rc = rc ? rc : mes_buf_puts(out, "mesura_audit_disparity_ratio{attribute=\"");
+    for (const char *p = attr; !rc && *p; p++) /* the label escapes of the text format */
+      rc = *p == '\\' || *p == '"' ? mes_buf_printf(out, "\\%c", *p) : mes_buf_append(out, p, 1);
+    rc = rc ? rc : mes_buf_printf(out, "\"} %.4f\n", json_number_value(v));
+  }
+  return rc;
+}

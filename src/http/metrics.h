@@ -71,5 +71,9 @@ int mes_metrics_render_histcache(const struct mes_engine_stats *st, struct mes_b
 /* Appends the subject map's counters (st->subject_map): ingestion's subject
  * look-ups answered from memory or read from the store. */
 int mes_metrics_render_subjmap(const struct mes_engine_stats *st, struct mes_buf *out);
+/* Appends the newest audit's lowest disparity ratio per attribute (ratios,
+ * borrowed: {attribute: ratio}, from mes_engine_audit_ratios), so that
+ * monitoring can alert when a ratio drifts under 0.8. */
+int mes_metrics_render_audit(const json_t *ratios, struct mes_buf *out);
 
 #endif

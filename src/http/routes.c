@@ -40,6 +40,12 @@ const struct mes_route mes__routes[] = {
   {"GET",     "/v1/recommendations/{request_id}", MES_SCOPE_RECOMMEND | MES_SCOPE_AUDIT, 0, mes__h_recs_get},
   {"PUT",     "/v1/subjects/{s}/restriction", MES_SCOPE_SUBJECTS, MES_ROUTE_SELF, mes__h_subject_restriction},
   {"GET",     "/v1/subjects/{s}/why",     MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_why},
+  {"PUT",     "/v1/audit/subjects/{s}/attributes", MES_SCOPE_AUDIT, 0,         mes__h_audit_attrs_put},
+  {"GET",     "/v1/audit/subjects/{s}/attributes", MES_SCOPE_AUDIT, 0,         mes__h_audit_attrs_get},
+  {"DELETE",  "/v1/audit/subjects/{s}/attributes", MES_SCOPE_AUDIT, 0,         mes__h_audit_attrs_delete},
+  {"POST",    "/v1/audits",               MES_SCOPE_AUDIT,   0,                mes__h_audits_post},
+  {"GET",     "/v1/audits/{id}",          MES_SCOPE_AUDIT,   0,                mes__h_audits_get},
+  {"GET",     "/v1/audits/{id}/report.html", MES_SCOPE_AUDIT, 0,               mes__h_audits_report},
 };
 /* clang-format on */
 const size_t mes__n_routes = sizeof mes__routes / sizeof mes__routes[0];

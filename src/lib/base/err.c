@@ -59,6 +59,10 @@ static const char *const sentences_es[MES_E_COUNT_] = {
     T(BAD_POLICY, "El archivo de política mesura.yaml no es válido."),
     T(NOT_EMPTY, "El directorio no está vacío."),
     T(BAD_INPUT, "La entrada no es válida."),
+    T(NO_CONSENT, "Esta persona no ha aceptado este uso de sus datos."),
+    T(AUDIT_NOT_ENABLED, "Las auditorías no están activadas: la política no declara ninguna finalidad llamada audit."),
+    T(GROUPS_TOO_SMALL,
+      "Todos los grupos son más pequeños que audit.min_group_size de la política; no se calculó nada."),
 };
 static const char *const sentences_pl[MES_E_COUNT_] = {
     T(OK, "Gotowe."),
@@ -100,6 +104,9 @@ static const char *const sentences_pl[MES_E_COUNT_] = {
     T(BAD_POLICY, "Plik polityki mesura.yaml jest niepoprawny."),
     T(NOT_EMPTY, "Katalog nie jest pusty."),
     T(BAD_INPUT, "Dane wejściowe są niepoprawne."),
+    T(NO_CONSENT, "Ta osoba nie zgodziła się na takie wykorzystanie swoich danych."),
+    T(AUDIT_NOT_ENABLED, "Audyty nie są włączone: polityka nie deklaruje celu o nazwie audit."),
+    T(GROUPS_TOO_SMALL, "Każda grupa jest mniejsza niż audit.min_group_size z polityki; niczego nie obliczono."),
 };
 #undef T
 

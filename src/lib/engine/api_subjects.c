@@ -3,6 +3,7 @@
  * profile summary, the export, the restriction of processing, and the
  * subject's own dashboard tokens.
  */
+#include "audit/audit.h"
 #include "base/mtime.h"
 #include "engine/engine_int.h"
 #include "recommend/recommend.h"
@@ -34,6 +35,17 @@ int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *s
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc)
     rc = mes_rights_export(e->rights, &k.req, subject, subject_len, &s, k.lang, out, err);
+  /* The audit vault is the person's data too: their export shows it. */
+  json_t *attrs = NULL;
+  struct mes_err ignored;
+  if (!rc && mes_audit_attrs_get(e->audit, &k.req, s.row.id, &attrs, &ignored) == MES_OK &&
+      json_object_set(*out, "protected_attributes", json_object_get(attrs, "attributes")))
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  json_decref(attrs);
+  if (rc && *out) {
+    json_decref(*out);
+    *out = NULL;
+  }
   mes__call_end(&k);
   return rc;
 }

@@ -31,6 +31,7 @@
 #include "model/model.h"
 #include "policy/policy.h"
 #include "recommend/recommend.h"
+#include "audit/audit.h"
 #include "rights/rights.h"
 #include "store/store.h"
 #include "subject/keycheck.h"
@@ -414,6 +415,8 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
     rc = mes_rights_new(e->store, e->subjects, e->ledger, e->ingester, e->catalog, &e->rights);
   if (!rc)
     rc = mes_recommender_new(e->store, &e->log, e->subjects, e->ledger, e->ingester, e->catalog, &e->rec);
+  if (!rc)
+    rc = mes_audit_new(e->store, e->subjects, e->catalog, e->ingester, &e->audit);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto fail;
@@ -454,6 +457,7 @@ void mes_engine_close(struct mes_engine *e) {
   }
   mes_model_unref(e->model);
   /* Each handle before what it was made with. */
+  mes_audit_free(e->audit);
   mes_recommender_free(e->rec); /* writes what is queued: before the store goes */
   mes_rights_free(e->rights);
   mes_catalog_free(e->catalog);
@@ -624,6 +628,7 @@ struct mes_ledger *mes_engine_ledger(struct mes_engine *e) { return e->ledger; }
 struct mes_ingester *mes_engine_ingester(struct mes_engine *e) { return e->ingester; }
 struct mes_catalog *mes_engine_catalog(struct mes_engine *e) { return e->catalog; }
 struct mes_rights *mes_engine_rights(struct mes_engine *e) { return e->rights; }
+struct mes_audit *mes_engine_audit(struct mes_engine *e) { return e->audit; }
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e) { return e->rec; }
 const struct mes_log *mes_engine_log(struct mes_engine *e) { return &e->log; }
 

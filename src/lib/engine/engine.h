@@ -48,6 +48,7 @@ struct mes_ledger *mes_engine_ledger(struct mes_engine *e);         /* consent/c
 struct mes_ingester *mes_engine_ingester(struct mes_engine *e);     /* ingest/ingest.h (the history cache) */
 struct mes_catalog *mes_engine_catalog(struct mes_engine *e);       /* catalog/catalog.h (the index) */
 struct mes_rights *mes_engine_rights(struct mes_engine *e);         /* rights/rights.h */
+struct mes_audit *mes_engine_audit(struct mes_engine *e);           /* audit/audit.h */
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e); /* recommend/recommend.h */
 
 /* Forgets subject s (resolved: s->pn and s->row.id) in every owner that

@@ -48,7 +48,8 @@ struct mes_engine {
    *             serving.history_cache_mb at open and at every reload;
    *   catalog   the items and their in-memory index;
    *   rights    the summary, the export, the preferences' PATCH;
-   *   rec       the recommender, with its decision-record writer.
+   *   rec       the recommender, with its decision-record writer;
+   *   audit     the attribute vault and the audits.
    * A call brings only its struct mes_req (policy/policy.h). */
   struct mes_subjects *subjects;
   struct mes_ledger *ledger;
@@ -56,6 +57,7 @@ struct mes_engine {
   struct mes_catalog *catalog;
   struct mes_rights *rights;
   struct mes_recommender *rec;
+  struct mes_audit *audit;
 
   /* The live model (see mes_engine_model): the pointer is swapped under
    * model_mu; requests take a reference and never wait for training. */

@@ -812,6 +812,9 @@ void mes_policy_free(struct mes_policy *p) {
       free(p->categories[i].label[l]);
   }
   free(p->categories);
+  for (size_t k = 0; k < p->audit.n_protected; k++)
+    free(p->audit.protected_attrs[k]);
+  free(p->audit.protected_attrs);
   free(p->path);
   free(p->site);
   free(p->version);

@@ -78,6 +78,15 @@ struct mes_serving_cfg {
   int body_timeout_s;   /* default 60: and its body within this after the head */
 };
 
+/* Fairness audits (src/lib/audit). */
+#define MES_AUDIT_MIN_GROUP_DEFAULT 10
+struct mes_audit_cfg {
+  char **protected_attrs; /* attribute names that are protected; none listed: the five of
+                             mes_audit_default_protected (audit/audit.h) */
+  size_t n_protected;
+  int min_group_size; /* default 10: smaller groups are merged into "other" or withheld */
+};
+
 struct mes_policy {
   char *path;  /* file it was loaded from */
   char *site;
@@ -91,6 +100,7 @@ struct mes_policy {
   struct mes_guardrails guardrails;
   struct mes_model_cfg model;
   struct mes_serving_cfg serving;
+  struct mes_audit_cfg audit;
   int decision_retention_days; /* default 30 */
   char *version;               /* policy_version stamped on receipts (default: file's mtime date) */
 };

@@ -278,6 +278,26 @@ static const struct mes__pfield serving_fields[] = {
             "connection is closed. A reload applies a new value to later requests."},
     {0}};
 
+static const struct mes__pfield audit_fields[] = {
+    {.name = "protected",
+     .kind = MES_PK_NAMES,
+     POL(audit.protected_attrs),
+     .off_count = offsetof(struct mes_policy, audit.n_protected),
+     .type_doc = "list of names",
+     .default_doc = "`[age_band, gender, ethnicity, religion, nationality]`",
+     .doc = "The attributes recorded for fairness audits that are protected: audits compare what the groups "
+            "they form are shown, and look for other signals that stand in for them. Any other attribute "
+            "recorded (postal code, device, ...) is a candidate proxy. An empty list means the default."},
+    {.name = "min_group_size",
+     .kind = MES_PK_INT,
+     .dflt = MES_AUDIT_MIN_GROUP_DEFAULT,
+     .max = 100000,
+     POL(audit.min_group_size),
+     .doc = "The fewest people a group of an audit may hold to be reported with its own figures; smaller "
+            "groups are merged into `other` (or withheld when even that is too small), so that an audit never "
+            "singles anyone out."},
+    {0}};
+
 const struct mes__pfield mes__policy_schema[] = {
     {.name = "site",
      .kind = MES_PK_STR,
@@ -346,6 +366,13 @@ const struct mes__pfield mes__policy_schema[] = {
      .type_doc = "mapping",
      .default_doc = "see its keys",
      .doc = "How the server uses memory to answer faster, and how long it waits for slow clients."},
+    {.name = "audit",
+     .kind = MES_PK_MAP,
+     .fields = audit_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "Fairness audits (`POST /v1/audits`). Attributes are recorded only for people who granted a purpose "
+            "named `audit`: declare one to enable audits."},
     {.name = "decision_retention_days",
      .kind = MES_PK_INT,
      .dflt = 30,

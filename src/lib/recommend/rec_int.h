@@ -167,6 +167,7 @@ struct rec_state {
   enum mes_lang lang;
   bool why_mode; /* keep event ids */
   bool no_rules; /* bench only (mes__rec_serve): skip the guardrails and their facts */
+  bool dry_run;  /* mes_recommend_dry: no decision record, no impressions */
 
   /* who */
   bool known; /* the subject's row exists */

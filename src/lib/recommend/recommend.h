@@ -152,6 +152,13 @@ int mes_recommend_text(struct mes_recommender *r, const struct mes_req *c, const
                        const json_t *body, enum mes_lang lang, char **text, size_t *len, struct mes_rec_outcome *oc,
                        struct mes_err *err);
 
+/* The answer mes_recommend would give now, leaving no trace: no decision
+ * record, no impressions, nothing written (fairness audits replay what each
+ * person would be served). The reply's request_id names no record. Call it
+ * with a context whose gpc is false: a GPC request may record a refusal. */
+int mes_recommend_dry(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m,
+                      const json_t *body, enum mes_lang lang, json_t **out, struct mes_err *err);
+
 /*
  * GET /v1/recommendations/{id}: the decision record, *out new:
  *   {"request_id", "ts", "placement", "channel", "personalized", "model"

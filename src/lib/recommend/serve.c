@@ -470,9 +470,24 @@ int mes_recommend_text(struct mes_recommender *r, const struct mes_req *c, const
   return mes__rec_serve(r, c, m, body, lang, true, NULL, text, len, oc, err);
 }
 
+static int serve(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,
+                 enum mes_lang lang, bool rules, bool dry_run, json_t **out, char **text, size_t *text_len,
+                 struct mes_rec_outcome *oc, struct mes_err *err);
+
+int mes_recommend_dry(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m,
+                      const json_t *body, enum mes_lang lang, json_t **out, struct mes_err *err) {
+  return serve(r, c, m, body, lang, true, true, out, NULL, NULL, NULL, err);
+}
+
 int mes__rec_serve(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,
                    enum mes_lang lang, bool rules, json_t **out, char **text, size_t *text_len,
                    struct mes_rec_outcome *oc, struct mes_err *err) {
+  return serve(r, c, m, body, lang, rules, false, out, text, text_len, oc, err);
+}
+
+static int serve(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,
+                 enum mes_lang lang, bool rules, bool dry_run, json_t **out, char **text, size_t *text_len,
+                 struct mes_rec_outcome *oc, struct mes_err *err) {
   if (out)
     *out = NULL;
   if (text) {
@@ -490,6 +505,7 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_req *c, const str
   s.r = r;
   s.lang = lang >= 0 && lang < MES_LANG_N ? lang : MES_LANG_EN;
   s.no_rules = !rules;
+  s.dry_run = dry_run;
   struct run run = {0};
   struct mes_buf doc; /* the reply, then the record's own part */
   mes_buf_init(&doc, REC_TEXT_MAX);
@@ -578,7 +594,8 @@ int mes__rec_serve(struct mes_recommender *r, const struct mes_req *c, const str
     memcpy(*text, doc.data, doc.len + 1);
     *text_len = doc.len;
   }
-  keep_record(&s, rid, rid_s, &doc, &run, best, served, n_out);
+  if (!s.dry_run)
+    keep_record(&s, rid, rid_s, &doc, &run, best, served, n_out);
   oc->personalized = s.personalized;
   oc->n_items = n_out;
 done:

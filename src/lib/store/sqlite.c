@@ -338,4 +338,11 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .token_find = mes__sq_token_find,
     .token_revoke_subject = mes__sq_token_revoke_subject,
     .token_sweep = mes__sq_token_sweep,
+    .attr_put = mes__sq_attr_put,
+    .attr_get = mes__sq_attr_get,
+    .attr_delete = mes__sq_attr_delete,
+    .attr_scan = mes__sq_attr_scan,
+    .audit_put = mes__sq_audit_put,
+    .audit_get = mes__sq_audit_get,
+    .audit_latest = mes__sq_audit_latest,
 };

@@ -13,6 +13,7 @@
  *   sqlite_catalog.c   items and models
  *   sqlite_meta.c      meta settings and API keys
  *   sqlite_restore.c   bringing a backup's files into a data directory
+ *   sqlite_audit.c     the attribute vault and the audit history
  */
 #ifndef MES_STORE_SQLITE_INT_H
 #define MES_STORE_SQLITE_INT_H
@@ -126,6 +127,15 @@ enum stmt_id {
   S_TOK_FIND,
   S_TOK_REVOKE,
   S_TOK_SWEEP,
+  /* sqlite_audit.c */
+  S_ATTR_PUT,
+  S_ATTR_GET,
+  S_ATTR_DELETE,
+  S_ATTR_SCAN,
+  S_AUDIT_PUT,
+  S_AUDIT_GET,
+  S_AUDIT_LATEST,
+  S_SUBJ_DEL_ATTRS,
   /* keys.db (sqlite_subjects.c) */
   K_PUT,
   K_GET,
@@ -419,5 +429,13 @@ int mes__sq_token_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
 /* sqlite_restore.c */
 int mes__sq_install(const char *dir, const char *data_file, const char *keys_file, struct mes_err *err);
 void mes__sq_install_end(const char *dir, bool keys, bool keep_new);
+/* sqlite_audit.c */
+int mes__sq_attr_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);
+int mes__sq_attr_get(struct mes_store *st, int64_t sid, uint8_t **out, size_t *len);
+int mes__sq_attr_delete(struct mes_store *st, int64_t sid);
+int mes__sq_attr_scan(struct mes_store *st, mes_store_attr_cb cb, void *ud);
+int mes__sq_audit_put(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id);
+int mes__sq_audit_get(struct mes_store *st, int64_t id, char **doc);
+int64_t mes__sq_audit_latest(struct mes_store *st);
 
 #endif

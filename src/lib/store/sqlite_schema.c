@@ -79,6 +79,12 @@ static const char *const data_steps[] = {
     " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL DEFAULT 0)"
     " WITHOUT ROWID;"
     "CREATE INDEX subject_tokens_subject ON subject_tokens(subject);",
+    /* 7: the attribute vault of fairness audits (one sealed document per
+     * subject, under their key, leaving with them), and the audits' own
+     * results, which are aggregates over groups and name nobody. */
+    "CREATE TABLE audit_attributes(subject INTEGER PRIMARY KEY, sealed BLOB NOT NULL);"
+    "CREATE TABLE audits(id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,"
+    " doc TEXT NOT NULL);",
 };
 
 static const char *const keys_steps[] = {
@@ -225,6 +231,16 @@ const char *const mes__sq_sql[S_N] = {
     /* The caller keeps expired tokens a while (auth.h), so that they
      * answer token_expired (ask for a new one) rather than unauthorized. */
     [S_TOK_SWEEP] = "DELETE FROM subject_tokens WHERE expires_ms < ?1",
+    /* sqlite_audit.c */
+    [S_ATTR_PUT] = "INSERT INTO audit_attributes(subject, sealed) VALUES(?1, ?2)"
+                   " ON CONFLICT(subject) DO UPDATE SET sealed = excluded.sealed",
+    [S_ATTR_GET] = "SELECT sealed FROM audit_attributes WHERE subject = ?1",
+    [S_ATTR_DELETE] = "DELETE FROM audit_attributes WHERE subject = ?1",
+    [S_ATTR_SCAN] = "SELECT subject, sealed FROM audit_attributes ORDER BY subject",
+    [S_AUDIT_PUT] = "INSERT INTO audits(created_ms, doc) VALUES(?1, ?2)",
+    [S_AUDIT_GET] = "SELECT doc FROM audits WHERE id = ?1",
+    [S_AUDIT_LATEST] = "SELECT coalesce(max(id), 0) FROM audits",
+    [S_SUBJ_DEL_ATTRS] = "DELETE FROM audit_attributes WHERE subject = ?1",
     /* keys.db (sqlite_subjects.c) */
     [K_PUT] = "INSERT INTO subject_keys(sid, wrapped) VALUES(?1, ?2)"
               " ON CONFLICT(sid) DO UPDATE SET wrapped = excluded.wrapped",

@@ -450,3 +450,30 @@ int mes_store_token_revoke_subject(struct mes_store *st, int64_t sid, int64_t no
 int mes_store_token_sweep(struct mes_store *st, int64_t before_ms, int64_t *n) {
   return st && n ? st->ops->token_sweep(st, before_ms, n) : MES_EINTERNAL;
 }
+
+/* --- the attribute vault and the audit history --- */
+int mes_store_attr_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len) {
+  return st && sealed && len ? st->ops->attr_put(st, sid, sealed, len) : MES_EINTERNAL;
+}
+
+int mes_store_attr_get(struct mes_store *st, int64_t sid, uint8_t **out, size_t *len) {
+  return st && out && len ? st->ops->attr_get(st, sid, out, len) : MES_EINTERNAL;
+}
+
+int mes_store_attr_delete(struct mes_store *st, int64_t sid) {
+  return st ? st->ops->attr_delete(st, sid) : MES_EINTERNAL;
+}
+
+int mes_store_attr_scan(struct mes_store *st, mes_store_attr_cb cb, void *ud) {
+  return st && cb ? st->ops->attr_scan(st, cb, ud) : MES_EINTERNAL;
+}
+
+int mes_store_audit_put(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id) {
+  return st && doc && id ? st->ops->audit_put(st, now_ms, doc, id) : MES_EINTERNAL;
+}
+
+int mes_store_audit_get(struct mes_store *st, int64_t id, char **doc) {
+  return st && doc ? st->ops->audit_get(st, id, doc) : MES_EINTERNAL;
+}
+
+int64_t mes_store_audit_latest(struct mes_store *st) { return st ? st->ops->audit_latest(st) : -1; }

@@ -158,13 +158,15 @@ int mes_store_subject_ensure(struct mes_store *st, const uint8_t pn[32], int64_t
 int mes_store_subject_set_granted(struct mes_store *st, int64_t sid, uint32_t granted);
 int mes_store_subject_set_restricted(struct mes_store *st, int64_t sid, bool restricted);
 /* Deletes the subject row and everything keyed by it in the data database
- * (events, consents, tokens, preferences, impressions, decision records),
+ * (events, consents, tokens, preferences, impressions, decision records,
+ * protected attributes),
  * in a tx. The key is separate. MES_ENOT_FOUND when no row has id sid. */
 int mes_store_subject_delete(struct mes_store *st, int64_t sid);
 /* How many rows of each kind a deletion removed (an erasure receipt's
  * counts): impressions and decisions count stored answers. */
 struct mes_store_erased {
   int64_t events, consents, tokens, preferences, impressions, decisions;
+  int64_t attributes; /* the audit vault's document (0 or 1) */
 };
 /* mes_store_subject_delete, counting what went into *n. */
 int mes_store_subject_delete_counted(struct mes_store *st, int64_t sid, struct mes_store_erased *n);
@@ -371,5 +373,26 @@ int mes_store_token_find(struct mes_store *st, const uint8_t hash[32], struct me
 int mes_store_token_revoke_subject(struct mes_store *st, int64_t sid, int64_t now_ms, int64_t *n);
 /* Deletes the tokens that expired before before_ms; *n gets how many. */
 int mes_store_token_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+/* --- the attribute vault of fairness audits: one document per subject,
+ * sealed by the caller with the subject's key; deleted with the subject ---
+ * put replaces (in a tx or one of its own). get: *out is new (malloc) —
+ * caller frees; MES_ENOT_FOUND when none. delete: MES_ENOT_FOUND when none. */
+int mes_store_attr_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);
+int mes_store_attr_get(struct mes_store *st, int64_t sid, uint8_t **out, size_t *len);
+int mes_store_attr_delete(struct mes_store *st, int64_t sid);
+/* Calls cb for each subject's document, by subject id (sealed borrowed for
+ * the call); cb returns nonzero to stop. */
+typedef int (*mes_store_attr_cb)(void *ud, int64_t sid, const uint8_t *sealed, size_t len);
+int mes_store_attr_scan(struct mes_store *st, mes_store_attr_cb cb, void *ud);
+
+/* --- audits: finished audit results (aggregates naming nobody, stored as
+ * their JSON text), kept as history --- */
+/* Stores doc (borrowed) durably; *id gets its id (increasing). */
+int mes_store_audit_put(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id);
+/* *doc is new (malloc) — caller frees. MES_ENOT_FOUND. */
+int mes_store_audit_get(struct mes_store *st, int64_t id, char **doc);
+/* Id of the newest audit, 0 when none (-1 on failure). */
+int64_t mes_store_audit_latest(struct mes_store *st);
 
 #endif

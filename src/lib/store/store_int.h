@@ -118,6 +118,14 @@ struct mes_store_ops {
   int (*token_find)(struct mes_store *st, const uint8_t hash[32], struct mes_token_row *out);
   int (*token_revoke_subject)(struct mes_store *st, int64_t sid, int64_t now_ms, int64_t *n);
   int (*token_sweep)(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+  int (*attr_put)(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);
+  int (*attr_get)(struct mes_store *st, int64_t sid, uint8_t **out, size_t *len);
+  int (*attr_delete)(struct mes_store *st, int64_t sid);
+  int (*attr_scan)(struct mes_store *st, mes_store_attr_cb cb, void *ud);
+  int (*audit_put)(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id);
+  int (*audit_get)(struct mes_store *st, int64_t id, char **doc);
+  int64_t (*audit_latest)(struct mes_store *st);
 };
 
 struct mes_store {

@@ -1,0 +1,800 @@
+/*
+ * audit/run — one fairness audit, from the vault to the findings.
+ *
+ * Who: every person with attributes in the vault who grants the purpose
+ * `audit` and whose processing is not restricted.
+ *
+ * What they are served: the recommender's answer for each of them now, for
+ * the requested placement, channel and count, through the real serving path
+ * in a dry run (mes_recommend_dry: nothing written). From each answer, per
+ * person:
+ *   exposure:<category>  the share of the answer's attention that went to the
+ *                        category, items weighted by position (1/log2(rank+1),
+ *                        as in DCG: the first item counts 1, the third 0.5);
+ *   reason:<code>        the share of items given with that reason;
+ *   sensitive_items      the share of items in a sensitive category;
+ *   items_per_answer     how many items came back.
+ *
+ * Disparities: for each requested attribute, people are grouped by its
+ * value; a group's rate is the mean of its people's figures, with a 95%
+ * bootstrap interval (people resampled, seeded: the same audit gives the same
+ * intervals). The ratio is the lowest group's rate over the highest, flagged
+ * below 0.8 (the four-fifths rule of US employment law, the usual yardstick
+ * for adverse impact). Groups of fewer than audit.min_group_size people are
+ * never shown: together they form "other" when that reaches the minimum,
+ * else they are withheld; the JSON says how many groups went which way.
+ *
+ * Proxies: for each attribute that is not protected (postal code, device,
+ * ...) and for the engine's own inferred interest (the category a person's
+ * history holds most of), Cramér's V with each protected attribute, over
+ * the people who have both. V is computed without bias correction (plain
+ * chi-squared), and flagged at 0.5 or more: the threshold Aequitas uses,
+ * where one variable predicts much of the other; fairlens' 0.75 would miss
+ * proxies strong enough to discriminate through.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit_int.h"
+#include "base/mtime.h"
+#include "catalog/catalog.h"
+#include "ingest/ingest.h"
+
+#define MAX_ATTRS 16
+#define INTEREST "inferred_interest"
+
+const struct mes_jfield mes_audit_run_fields[] = {
+    {"attributes", MES_J_IDS, true, 0, MAX_ATTRS},
+    {"placement", MES_J_ID, false, 0, 0},
+    {"channel", MES_J_STRING, false, 1, 16},
+    {"count", MES_J_INT, false, 1, MES_REC_COUNT_MAX},
+    {"resamples", MES_J_INT, false, 0, 2000},
+    {"seed", MES_J_INT, false, 0, INT32_MAX},
+};
+const size_t mes_audit_n_run_fields = sizeof mes_audit_run_fields / sizeof mes_audit_run_fields[0];
+
+struct person {
+  int64_t sid;
+  json_t *doc;      /* the vault document, owned */
+  json_t *attrs;    /* borrowed from doc, plus inferred_interest */
+  json_t *figures;  /* measure -> real, owned */
+};
+
+struct run {
+  struct mes_audit *a;
+  const struct mes_req *c;
+  struct mes_recommender *r;
+  const struct mes_model *m;
+  int audit_purpose;
+  struct mes_subject_row *rows; /* every subject row, by id */
+  size_t n_rows, cap_rows;
+  struct sealed {
+    int64_t sid;
+    uint8_t *data;
+    size_t len;
+  } *sealed;
+  size_t n_sealed, cap_sealed;
+  struct person *people;
+  size_t n_people;
+  int64_t n_restricted, n_no_consent;
+  int scan_rc; /* what stopped a store scan's callback (out of memory) */
+  json_t *item_cats; /* item id -> array of its categories (a cache) */
+  int min_group, resamples;
+  uint64_t seed;
+};
+
+static int grow(void **p, size_t *cap, size_t n, size_t size) {
+  if (n < *cap)
+    return MES_OK;
+  size_t c = *cap ? *cap * 2 : 64;
+  void *q = realloc(*p, c * size);
+  if (!q)
+    return MES_ENOMEM;
+  *p = q;
+  *cap = c;
+  return MES_OK;
+}
+
+static int take_row(void *ud, const struct mes_subject_row *row) {
+  struct run *R = ud;
+  if (grow((void **)&R->rows, &R->cap_rows, R->n_rows, sizeof *R->rows))
+    return R->scan_rc = MES_ENOMEM;
+  R->rows[R->n_rows++] = *row;
+  return 0;
+}
+
+static int take_sealed(void *ud, int64_t sid, const uint8_t *sealed, size_t len) {
+  struct run *R = ud;
+  if (grow((void **)&R->sealed, &R->cap_sealed, R->n_sealed, sizeof *R->sealed))
+    return R->scan_rc = MES_ENOMEM;
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy)
+    return R->scan_rc = MES_ENOMEM;
+  memcpy(copy, sealed, len);
+  R->sealed[R->n_sealed++] = (struct sealed){sid, copy, len};
+  return 0;
+}
+
+static const struct mes_subject_row *row_of(const struct run *R, int64_t sid) {
+  size_t lo = 0, hi = R->n_rows;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (R->rows[mid].id < sid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < R->n_rows && R->rows[lo].id == sid ? &R->rows[lo] : NULL;
+}
+
+/* The categories of an item (borrowed from the cache); NULL when unknown. */
+static const json_t *categories_of(struct run *R, const char *item) {
+  json_t *cats = json_object_get(R->item_cats, item);
+  if (cats)
+    return cats;
+  if (mes_catalog_item_categories(R->a->catalog, item, &cats) != MES_OK || !cats)
+    cats = json_array();
+  if (!cats || json_object_set_new(R->item_cats, item, cats))
+    return NULL;
+  return cats;
+}
+
+static bool any_sensitive(const struct mes_policy *p, const json_t *cats) {
+  size_t i;
+  const json_t *v;
+  json_array_foreach(cats, i, v) {
+    int k = mes_policy_category(p, json_string_value(v), json_string_length(v));
+    if (k >= 0 && p->categories[k].sensitive)
+      return true;
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Who is audited                                                           */
+
+/* Loads the people the audit covers into R->people. */
+static int gather(struct run *R, struct mes_err *err) {
+  int rc = mes_store_subject_scan(R->a->store, take_row, R);
+  if (!rc)
+    rc = R->scan_rc;
+  if (!rc)
+    rc = mes_store_attr_scan(R->a->store, take_sealed, R);
+  if (!rc)
+    rc = R->scan_rc;
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  if (!(R->people = calloc(R->n_sealed ? R->n_sealed : 1, sizeof *R->people)))
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  for (size_t i = 0; i < R->n_sealed; i++) {
+    const struct mes_subject_row *row = row_of(R, R->sealed[i].sid);
+    if (!row)
+      continue;
+    if (row->restricted) {
+      R->n_restricted++;
+      continue;
+    }
+    if (!(row->granted & (1u << R->audit_purpose))) {
+      R->n_no_consent++;
+      continue;
+    }
+    json_t *doc = NULL;
+    rc = mes__audit_vault_read(R->a, row->id, R->sealed[i].data, R->sealed[i].len, &doc);
+    if (rc == MES_ECRYPTO || rc == MES_ENOT_FOUND)
+      continue; /* erased while the audit read: they are not audited */
+    if (rc)
+      return mes_err_set(err, rc, NULL, NULL);
+    struct person *p = &R->people[R->n_people++];
+    p->sid = row->id;
+    p->doc = doc;
+    p->attrs = json_object_get(doc, "attributes");
+    if (!(p->figures = json_object()))
+      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
+  return MES_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* What each is served, and what their history says                          */
+
+struct interest {
+  struct run *R;
+  json_t *counts; /* category -> count */
+};
+
+static int count_interest(void *ud, const struct mes_ingest_scan_event *ev) {
+  struct interest *in = ud;
+  if (!ev->item)
+    return 0;
+  const json_t *cats = categories_of(in->R, ev->item);
+  size_t i;
+  const json_t *v;
+  json_array_foreach(cats, i, v) {
+    const char *k = json_string_value(v);
+    if (json_object_set_new(in->counts, k, json_integer(json_integer_value(json_object_get(in->counts, k)) + 1)))
+      return 1;
+  }
+  return 0;
+}
+
+/* The category a person's history holds most of ("none" without any):
+ * what the engine infers of them from behaviour. Ties go to the first name. */
+static int infer_interest(struct run *R, struct person *p, int64_t sid, struct mes_err *err) {
+  struct interest in = {R, json_object()};
+  if (!in.counts)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  int rc = mes_ingest_history(R->a->ingester, R->c, sid, count_interest, &in, err);
+  const char *best = "none";
+  json_int_t best_n = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(in.counts, k, v) {
+    json_int_t n = json_integer_value(v);
+    if (n > best_n || (n == best_n && n > 0 && strcmp(k, best) < 0)) {
+      best = k;
+      best_n = n;
+    }
+  }
+  if (rc == MES_ENOT_FOUND) {
+    mes_err_clear(err);
+    rc = MES_OK;
+  }
+  if (!rc && json_object_set_new(p->attrs, INTEREST, json_string(best)))
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  json_decref(in.counts);
+  return rc;
+}
+
+static int add_figure(json_t *figures, const char *kind, const char *of, double v) {
+  char name[200];
+  snprintf(name, sizeof name, "%s%s%s", kind, of ? ":" : "", of ? of : "");
+  double was = json_real_value(json_object_get(figures, name));
+  return json_object_set_new(figures, name, json_real(was + v)) ? MES_ENOMEM : MES_OK;
+}
+
+/* One person's answer -> their figures. */
+static int replay(struct run *R, struct person *p, json_t *req, struct mes_err *err) {
+  json_t *reply = NULL;
+  if (json_object_set(req, "subject", json_object_get(p->doc, "subject")))
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  int rc = mes_recommend_dry(R->r, R->c, R->m, req, MES_LANG_EN, &reply, err);
+  if (rc)
+    return rc;
+  const json_t *items = json_object_get(reply, "items");
+  size_t n = json_array_size(items), i;
+  double total_w = 0;
+  for (i = 0; i < n; i++)
+    total_w += 1.0 / log2((double)i + 2.0);
+  const json_t *it;
+  json_array_foreach(items, i, it) {
+    double w = 1.0 / log2((double)i + 2.0);
+    const char *item = json_string_value(json_object_get(it, "item"));
+    const json_t *cats = item ? categories_of(R, item) : NULL;
+    const char *code = json_string_value(json_object_get(json_object_get(it, "reason"), "code"));
+    size_t k;
+    const json_t *cat;
+    json_array_foreach(cats, k, cat) {
+      if ((rc = add_figure(p->figures, "exposure", json_string_value(cat), w / total_w)))
+        break;
+    }
+    if (!rc && code)
+      rc = add_figure(p->figures, "reason", code, 1.0 / (double)n);
+    if (!rc && cats && any_sensitive(R->c->policy, cats))
+      rc = add_figure(p->figures, "sensitive_items", NULL, 1.0 / (double)n);
+    if (rc)
+      break;
+  }
+  if (!rc)
+    rc = add_figure(p->figures, "sensitive_items", NULL, 0); /* present for everyone */
+  if (!rc)
+    rc = add_figure(p->figures, "items_per_answer", NULL, (double)n);
+  json_decref(reply);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Disparities                                                              */
+
+static double round4(double v) { return round(v * 10000.0) / 10000.0; }
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Names of every figure anyone has, sorted: *out new array. */
+static json_t *measure_names(const struct run *R) {
+  json_t *seen = json_object();
+  for (size_t i = 0; seen && i < R->n_people; i++) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(R->people[i].figures, k, v) {
+      if (json_object_set_new(seen, k, json_true())) {
+        json_decref(seen);
+        return NULL;
+      }
+    }
+  }
+  if (!seen)
+    return NULL;
+  size_t n = json_object_size(seen), j = 0;
+  const char **names = calloc(n ? n : 1, sizeof *names);
+  json_t *out = names ? json_array() : NULL;
+  const char *k;
+  json_t *v;
+  json_object_foreach(seen, k, v) { if (names) names[j++] = k; }
+  if (out) {
+    qsort(names, n, sizeof *names, by_name);
+    for (j = 0; j < n; j++)
+      if (json_array_append_new(out, json_string(names[j]))) {
+        json_decref(out);
+        out = NULL;
+        break;
+      }
+  }
+  free(names);
+  json_decref(seen);
+  return out;
+}
+
+/* A group: its value ("other" when merged) and its people (indices). */
+struct group {
+  const char *value;
+  bool merged;
+  size_t *who;
+  size_t n;
+};
+
+static void free_groups(struct group *g, size_t n) {
+  for (size_t i = 0; g && i < n; i++)
+    free(g[i].who);
+  free(g);
+}
+
+/* Groups the people by attribute `attr`; small groups merged or withheld.
+ * *small gets {"groups": k, "handling": "merged"|"withheld"} or NULL. */
+static int make_groups(const struct run *R, const char *attr, struct group **out, size_t *n_out, json_t **small) {
+  *out = NULL;
+  *n_out = 0;
+  *small = NULL;
+  json_t *by_value = json_object(); /* value -> array of indices */
+  if (!by_value)
+    return MES_ENOMEM;
+  for (size_t i = 0; i < R->n_people; i++) {
+    const char *v = json_string_value(json_object_get(R->people[i].attrs, attr));
+    if (!v)
+      continue;
+    json_t *arr = json_object_get(by_value, v);
+    if (!arr && json_object_set_new(by_value, v, arr = json_array()))
+      goto nomem;
+    if (!arr || json_array_append_new(arr, json_integer((json_int_t)i)))
+      goto nomem;
+  }
+  size_t nv = json_object_size(by_value);
+  struct group *g = calloc(nv + 1, sizeof *g);
+  size_t *other = calloc(R->n_people + 1, sizeof *other);
+  if (!g || !other) {
+    free(g);
+    free(other);
+    goto nomem;
+  }
+  size_t ng = 0, n_other = 0, n_small = 0;
+  const char *k;
+  json_t *arr;
+  json_object_foreach(by_value, k, arr) {
+    size_t n = json_array_size(arr), j;
+    json_t *ix;
+    if ((int)n < R->min_group) {
+      n_small++;
+      json_array_foreach(arr, j, ix) other[n_other++] = (size_t)json_integer_value(ix);
+      continue;
+    }
+    size_t *who = malloc(n * sizeof *who);
+    if (!who) {
+      free_groups(g, ng);
+      free(other);
+      goto nomem;
+    }
+    json_array_foreach(arr, j, ix) who[j] = (size_t)json_integer_value(ix);
+    /* The value string lives in the people's documents, which outlive the groups. */
+    const json_t *first = json_object_get(R->people[who[0]].attrs, attr);
+    g[ng++] = (struct group){json_string_value(first), false, who, n};
+  }
+  if (n_small) {
+    bool merge = (int)n_other >= R->min_group;
+    *small = json_pack("{s:I, s:s}", "groups", (json_int_t)n_small, "handling", merge ? "merged" : "withheld");
+    if (!*small) {
+      free_groups(g, ng);
+      free(other);
+      goto nomem;
+    }
+    if (merge)
+      g[ng++] = (struct group){"other", true, other, n_other};
+    else
+      free(other);
+  } else {
+    free(other);
+  }
+  json_decref(by_value);
+  *out = g;
+  *n_out = ng;
+  return MES_OK;
+nomem:
+  json_decref(by_value);
+  return MES_ENOMEM;
+}
+
+static json_t *ci_pair(double lo, double hi) { return json_pack("[f, f]", round4(lo), round4(hi)); }
+
+/* The disparities of one attribute, appended to out. *reported gets how
+ * many groups were reported. */
+static int disparities_of(struct run *R, const char *attr, const json_t *measures, json_t *out, json_t *attr_notes,
+                          size_t *reported) {
+  struct group *g;
+  size_t ng;
+  json_t *small;
+  int rc = make_groups(R, attr, &g, &ng, &small);
+  if (rc)
+    return rc;
+  *reported = ng;
+  json_t *note = json_pack("{s:s, s:I, s:o}", "attribute", attr, "groups_reported", (json_int_t)ng, "small_groups",
+                           small ? small : json_null());
+  if (!note || json_array_append_new(attr_notes, note)) {
+    free_groups(g, ng);
+    return MES_ENOMEM;
+  }
+  double *x = malloc((R->n_people + 1) * sizeof *x);
+  if (!x) {
+    free_groups(g, ng);
+    return MES_ENOMEM;
+  }
+  size_t mi;
+  const json_t *mname;
+  json_array_foreach(measures, mi, mname) {
+    if (ng < 1)
+      break;
+    const char *name = json_string_value(mname);
+    json_t *groups = json_array();
+    double lo_rate = INFINITY, hi_rate = -INFINITY;
+    for (size_t k = 0; groups && k < ng; k++) {
+      for (size_t j = 0; j < g[k].n; j++)
+        x[j] = json_real_value(json_object_get(R->people[g[k].who[j]].figures, name));
+      double mean, lo, hi;
+      mes_audit_bootstrap(x, g[k].n, R->resamples, R->seed + mi * 7919u + k, &mean, &lo, &hi);
+      lo_rate = mean < lo_rate ? mean : lo_rate;
+      hi_rate = mean > hi_rate ? mean : hi_rate;
+      json_t *row = json_pack("{s:s, s:I, s:f, s:o, s:b}", "value", g[k].value, "n", (json_int_t)g[k].n, "rate",
+                              round4(mean), "ci", ci_pair(lo, hi), "merged", g[k].merged);
+      if (!row || json_array_append_new(groups, row)) {
+        json_decref(groups);
+        groups = NULL;
+      }
+    }
+    if (!groups) {
+      rc = MES_ENOMEM;
+      break;
+    }
+    if (hi_rate <= 0) { /* nobody got any: nothing to compare */
+      json_decref(groups);
+      continue;
+    }
+    const char *colon = strchr(name, ':');
+    char kind[64];
+    snprintf(kind, sizeof kind, "%.*s", colon ? (int)(colon - name) : (int)strlen(name), name);
+    bool comparable = ng >= 2;
+    double ratio = lo_rate / hi_rate;
+    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "attribute", attr, "measure", name, "kind", kind,
+                          "of", colon ? json_string(colon + 1) : json_null(), "groups", groups, "ratio",
+                          comparable ? json_real(round4(ratio)) : json_null(), "flagged",
+                          comparable && ratio < MES_AUDIT_RATIO_FLAG);
+    if (!d || json_array_append_new(out, d)) {
+      rc = MES_ENOMEM;
+      break;
+    }
+  }
+  free(x);
+  free_groups(g, ng);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Proxies                                                                  */
+
+/* Index of value v among vals, appended when new and `add`; SIZE_MAX when
+ * absent (or out of memory). */
+static size_t value_index(json_t *vals, const char *v, bool add) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(vals, i, e) if (strcmp(json_string_value(e), v) == 0) return i;
+  if (!add || json_array_append_new(vals, json_string(v)))
+    return SIZE_MAX;
+  return json_array_size(vals) - 1;
+}
+
+static int proxy(struct run *R, const char *cand, const char *prot, json_t *out) {
+  json_t *rv = json_array(), *cv = json_array();
+  size_t n = 0;
+  int rc = MES_ENOMEM;
+  int64_t *t = NULL;
+  if (!rv || !cv)
+    goto done;
+  for (size_t i = 0; i < R->n_people; i++) {
+    const char *a = json_string_value(json_object_get(R->people[i].attrs, cand));
+    const char *b = json_string_value(json_object_get(R->people[i].attrs, prot));
+    if (a && b) {
+      if (value_index(rv, a, true) == SIZE_MAX || value_index(cv, b, true) == SIZE_MAX)
+        goto done; /* rc is MES_ENOMEM */
+      n++;
+    }
+  }
+  rc = MES_OK;
+  if ((int)n < R->min_group || n == 0)
+    goto done; /* too few people with both to say anything without singling someone out */
+  size_t nr = json_array_size(rv), nc = json_array_size(cv);
+  if (!(t = calloc(nr * nc, sizeof *t))) {
+    rc = MES_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < R->n_people; i++) {
+    const char *a = json_string_value(json_object_get(R->people[i].attrs, cand));
+    const char *b = json_string_value(json_object_get(R->people[i].attrs, prot));
+    if (a && b) /* every value was added above */
+      t[value_index(rv, a, false) * nc + value_index(cv, b, false)]++;
+  }
+  double v = mes_audit_cramers_v(t, nr, nc);
+  json_t *row = json_pack("{s:s, s:s, s:f, s:I, s:b}", "attribute", cand, "protected", prot, "cramers_v", round4(v),
+                          "n", (json_int_t)n, "flagged", v >= MES_AUDIT_PROXY_FLAG);
+  if (!row || json_array_append_new(out, row))
+    rc = MES_ENOMEM;
+done:
+  free(t);
+  json_decref(rv);
+  json_decref(cv);
+  return rc;
+}
+
+/* Every attribute name recorded for anyone, in first-seen order. */
+static json_t *recorded_names(const struct run *R) {
+  json_t *seen = json_object();
+  for (size_t i = 0; seen && i < R->n_people; i++) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(R->people[i].attrs, k, v) {
+      if (json_object_set_new(seen, k, json_true())) {
+        json_decref(seen);
+        return NULL;
+      }
+    }
+  }
+  return seen;
+}
+
+static int proxies(struct run *R, json_t *out) {
+  json_t *names = recorded_names(R);
+  if (!names)
+    return MES_ENOMEM;
+  int rc = MES_OK;
+  const char *cand, *prot;
+  json_t *v1, *v2;
+  json_object_foreach(names, cand, v1) {
+    if (mes_audit_is_protected(R->c->policy, cand))
+      continue;
+    json_object_foreach(names, prot, v2) {
+      if (!mes_audit_is_protected(R->c->policy, prot))
+        continue;
+      if ((rc = proxy(R, cand, prot, out)))
+        break;
+    }
+    if (rc)
+      break;
+  }
+  json_decref(names);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The run                                                                  */
+
+static void run_release(struct run *R) {
+  for (size_t i = 0; i < R->n_sealed; i++)
+    free(R->sealed[i].data);
+  free(R->sealed);
+  for (size_t i = 0; i < R->n_people; i++) {
+    json_decref(R->people[i].doc);
+    json_decref(R->people[i].figures);
+  }
+  free(R->people);
+  free(R->rows);
+  json_decref(R->item_cats);
+}
+
+/* The request the replay sends for everyone (without its subject). */
+static json_t *replay_request(const json_t *body, struct mes_err *err, int *rc) {
+  json_t *req = json_object();
+  if (!req) {
+    *rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    return NULL;
+  }
+  static const char *const copied[] = {"placement", "channel", "count"};
+  for (size_t i = 0; i < 3; i++) {
+    json_t *v = json_object_get(body, copied[i]);
+    if (v && json_object_set(req, copied[i], v)) {
+      json_decref(req);
+      *rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+      return NULL;
+    }
+  }
+  struct mes_rec_request parsed;
+  if ((*rc = mes_recommend_parse(req, &parsed, err))) {
+    json_decref(req);
+    return NULL;
+  }
+  return req;
+}
+
+int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recommender *r, const struct mes_model *m, const json_t *body,
+                  json_t **out, struct mes_err *err) {
+  *out = NULL;
+  struct run R = {.a = a, .c = c, .r = r, .m = m};
+  R.audit_purpose = mes_policy_purpose(c->policy, MES_AUDIT_PURPOSE, strlen(MES_AUDIT_PURPOSE));
+  if (R.audit_purpose < 0)
+    return mes_err_set(err, MES_EAUDIT_NOT_ENABLED, NULL, NULL);
+  const json_t *attrs = json_object_get(body, "attributes");
+  if (json_array_size(attrs) == 0)
+    return mes_err_set(err, MES_EOUT_OF_RANGE, "/attributes", "Name at least one attribute to audit.");
+  size_t i;
+  const json_t *name;
+  json_array_foreach(attrs, i, name) {
+    char ptr[40];
+    snprintf(ptr, sizeof ptr, "/attributes/%zu", i);
+    if (json_string_length(name) > MES_AUDIT_ATTR_NAME_MAX)
+      return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "An attribute's name is 1 to 64 bytes.");
+  }
+  int rc;
+  json_t *req = replay_request(body, err, &rc);
+  if (!req)
+    return rc;
+  R.min_group = c->policy->audit.min_group_size > 0 ? c->policy->audit.min_group_size : MES_AUDIT_MIN_GROUP_DEFAULT;
+  R.resamples = (int)mes_json_int(body, "resamples", MES_AUDIT_BOOTSTRAP);
+  R.seed = (uint64_t)mes_json_int(body, "seed", 1);
+  json_t *doc = NULL, *measures = NULL;
+  if (!(R.item_cats = json_object())) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  if ((rc = gather(&R, err)))
+    goto done;
+  /* An attribute nobody audited has is a mistake in the request (a typo),
+   * not a finding. */
+  json_array_foreach(attrs, i, name) {
+    bool found = strcmp(json_string_value(name), INTEREST) == 0;
+    for (size_t k = 0; !found && k < R.n_people; k++)
+      found = json_object_get(R.people[k].attrs, json_string_value(name)) != NULL;
+    if (!found) {
+      char ptr[40];
+      snprintf(ptr, sizeof ptr, "/attributes/%zu", i);
+      rc = mes_err_set(err, MES_EINVALID_VALUE, ptr, "No audited person has the attribute %s recorded.",
+                       json_string_value(name));
+      goto done;
+    }
+  }
+  for (size_t k = 0; k < R.n_people; k++) {
+    if ((rc = replay(&R, &R.people[k], req, err)) || (rc = infer_interest(&R, &R.people[k], R.people[k].sid, err)))
+      goto done;
+  }
+  doc = json_object();
+  measures = measure_names(&R);
+  /* json_object_set_new takes its value even when it fails. */
+  if (!doc || !measures || json_object_set_new(doc, "disparities", json_array()) ||
+      json_object_set_new(doc, "proxies", json_array()) || json_object_set_new(doc, "groups", json_array())) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  json_t *disp = json_object_get(doc, "disparities"), *prox = json_object_get(doc, "proxies"),
+         *notes = json_object_get(doc, "groups");
+  size_t any_reported = 0;
+  json_array_foreach(attrs, i, name) {
+    size_t reported = 0;
+    if ((rc = disparities_of(&R, json_string_value(name), measures, disp, notes, &reported))) {
+      rc = mes_err_set(err, rc, NULL, NULL);
+      goto done;
+    }
+    any_reported += reported;
+  }
+  if (!any_reported) {
+    rc = mes_err_set(err, MES_EGROUPS_TOO_SMALL, "/attributes",
+                     "Every group of the audited attributes has fewer than %d people: an audit would single "
+                     "people out, so nothing was computed or stored.",
+                     R.min_group);
+    goto done;
+  }
+  if ((rc = proxies(&R, prox))) {
+    rc = mes_err_set(err, rc, NULL, NULL);
+    goto done;
+  }
+  size_t n_disp = 0, n_prox = 0;
+  const json_t *e;
+  json_array_foreach(disp, i, e) n_disp += json_is_true(json_object_get(e, "flagged"));
+  json_array_foreach(prox, i, e) n_prox += json_is_true(json_object_get(e, "flagged"));
+  char ts[32];
+  mes_time_format(c->now_ms, ts);
+  json_t *head = json_pack(
+      "{s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:f}, s:{s:f, s:f},"
+      " s:{s:I, s:I}}",
+      "status", "done", "created_at", ts, "attributes", attrs, "placement",
+      mes_json_str(body, "placement", "default"), "channel", mes_json_str(body, "channel", "web"), "count",
+      (json_int_t)mes_json_int(body, "count", MES_REC_COUNT_DEFAULT), "population", "audited",
+      (json_int_t)R.n_people, "excluded_restricted", (json_int_t)R.n_restricted, "excluded_no_consent",
+      (json_int_t)R.n_no_consent, "min_group_size", (json_int_t)R.min_group, "bootstrap", "resamples",
+      (json_int_t)R.resamples, "seed", (json_int_t)R.seed, "level", 0.95, "thresholds", "disparity_ratio",
+      MES_AUDIT_RATIO_FLAG, "cramers_v", MES_AUDIT_PROXY_FLAG, "flags", "disparities", (json_int_t)n_disp, "proxies",
+      (json_int_t)n_prox);
+  if (!head || json_object_update(doc, head)) {
+    json_decref(head);
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
+  json_decref(head);
+  *out = doc;
+  doc = NULL;
+done:
+  json_decref(doc);
+  json_decref(measures);
+  json_decref(req);
+  run_release(&R);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* History                                                                  */
+
+int mes_audit_save(struct mes_audit *a, const struct mes_req *c, json_t *audit, struct mes_err *err) {
+  int64_t id = 0;
+  char *text = json_dumps(audit, JSON_COMPACT);
+  int rc = text ? mes_store_audit_put(a->store, c->now_ms, text, &id) : MES_ENOMEM;
+  free(text);
+  char s[32];
+  snprintf(s, sizeof s, "%lld", (long long)id);
+  if (!rc && json_object_set_new(audit, "id", json_string(s)))
+    rc = MES_ENOMEM;
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+static int load_id(struct mes_audit *a, int64_t id, json_t **out, struct mes_err *err) {
+  char *text = NULL;
+  int rc = id > 0 ? mes_store_audit_get(a->store, id, &text) : MES_ENOT_FOUND;
+  if (rc == MES_ENOT_FOUND)
+    return mes_err_set(err, MES_ENOT_FOUND, NULL, "There is no audit with this id.");
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  *out = json_loads(text, 0, NULL);
+  free(text);
+  char s[32];
+  snprintf(s, sizeof s, "%lld", (long long)id);
+  if (!*out || json_object_set_new(*out, "id", json_string(s))) {
+    json_decref(*out);
+    *out = NULL;
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
+  return MES_OK;
+}
+
+int mes_audit_load(struct mes_audit *a, const struct mes_req *c, const char *id, size_t id_len, json_t **out, struct mes_err *err) {
+  *out = NULL;
+  int64_t n = 0;
+  for (size_t i = 0; i < id_len; i++) {
+    if (id[i] < '0' || id[i] > '9' || n > INT64_MAX / 10 - 10)
+      return mes_err_set(err, MES_ENOT_FOUND, NULL, "There is no audit with this id.");
+    n = n * 10 + (id[i] - '0');
+  }
+  (void)c;
+  return load_id(a, n, out, err);
+}
+
+int mes_audit_latest(struct mes_audit *a, const struct mes_req *c, json_t **out, struct mes_err *err) {
+  *out = NULL;
+  int64_t id = mes_store_audit_latest(a->store);
+  if (id < 0)
+    return mes_err_set(err, MES_ESTORE, NULL, NULL);
+  (void)c;
+  return load_id(a, id, out, err);
+}
