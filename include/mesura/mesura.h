@@ -414,7 +414,7 @@ int mes_engine_audit_ratios(struct mes_engine *e, json_t **out, struct mes_err *
 
 struct mes_train_opts {
   int64_t now_ms; /* the training's clock (time decay); 0: the wall clock */
-  bool make_live; /* load the saved model back and serve it from e at once, as a server's poll would */
+  bool make_live; /* serve the model from e at once (the model built, which can unlearn; saved too) */
 };
 /* Trains a model from the stored events (only those of people who grant
  * personalization) with the policy's model settings and saves it as the

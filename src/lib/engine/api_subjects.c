@@ -69,12 +69,8 @@ int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const 
   rc = mes_rights_erase(mes_engine_rights(e), &k.req, &s, &removed, err);
   mes_engine_forget_subject(e, &s);
   if (!rc) {
-    /* The live model was trained with the person: it is retrained without
-     * them now, in the background, and the receipt says so. */
-    mes__engine_request_retrain(e);
-    char ts[32];
-    mes_time_format(k.req.now_ms, ts);
-    json_t *model = json_pack("{s:s, s:s}", "contribution", "retraining", "requested_at", ts);
+    /* After the rows: a training that starts now no longer reads them. */
+    json_t *model = mes__engine_unlearn(e, s.row.id, mes_now_ms());
     *receipt = model ? mes_rights_erasure_receipt(mes_engine_rights(e), &k.req, &s, &removed, model) : NULL;
     json_decref(model);
     if (!*receipt)

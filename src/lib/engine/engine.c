@@ -233,6 +233,13 @@ int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_
   mes_engine_req_done(e, &c);
   if (!rc)
     rc = mes_model_save(e->store, m, &id, err);
+  if (!rc && o && o->make_live) {
+    /* The model built here goes live itself, not the copy the store would
+     * give back: only the built one keeps what unlearning needs. Inside
+     * train_mu, so that an erasure's unlearning never works on an older one. */
+    mes_model_set_id(m, id);
+    model_swap(e, mes_model_ref(m));
+  }
   pthread_mutex_unlock(&e->train_mu);
   if (!rc && meta) {
     *meta = mes_model_meta(m);
@@ -240,8 +247,6 @@ int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_
       rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   }
   mes_model_unref(m);
-  if (!rc && o && o->make_live)
-    model_poll(e);
   return rc;
 }
 
@@ -274,15 +279,52 @@ static void model_maybe_retrain(struct mes_engine *e) {
   json_t *meta = NULL;
   e->train_mono_ns = now; /* a failure waits for the next occasion, not the next second */
   e->train_events = n;
-  if (mes_engine_train(e, NULL, &meta, &err)) {
+  struct mes_train_opts o = {.make_live = true};
+  if (mes_engine_train(e, &o, &meta, &err)) {
     mes_log(&e->log, MES_LOG_ERROR, "background training failed: %s", mes_err_text(&err));
     return;
   }
   json_decref(meta);
-  model_poll(e);
 }
 
 void mes__engine_request_retrain(struct mes_engine *e) { atomic_store(&e->retrain_requested, true); }
+
+json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms) {
+  char ts[32];
+  mes_time_format(now_ms, ts);
+  struct mes_err err;
+  mes_err_clear(&err);
+  /* train_mu: one lineage of models, always the newest; a training that
+   * read the person before their rows went has made its model live by the
+   * time this runs, and this takes them out of it. */
+  pthread_mutex_lock(&e->train_mu);
+  struct mes_model *live = mes_engine_model(e), *next = NULL;
+  struct mes_unlearn_info info = {0};
+  int rc = live ? mes_model_unlearn(live, sid, &next, &info, &err) : MES_OK;
+  const char *what = !live || (!rc && info.events == 0 && !info.retrain) ? "none" : "unlearned";
+  if (!rc && next && next != live) {
+    int64_t id = 0;
+    /* Saved alone: the stored models trained with the person go too. */
+    if (mes_model_save_alone(e->store, next, &id, &err) == MES_OK) {
+      mes_model_set_id(next, id);
+    } else {
+      mes_log(&e->log, MES_LOG_ERROR, "the model without an erased person could not be saved: %s",
+              mes_err_text(&err));
+      info.retrain = true; /* the store's newest model still carries them: a retraining replaces it */
+    }
+    model_swap(e, mes_model_ref(next));
+  }
+  pthread_mutex_unlock(&e->train_mu);
+  if (rc || info.retrain) {
+    mes__engine_request_retrain(e);
+    what = "retraining";
+  }
+  json_t *out = json_pack("{s:s, s:s, s:I, s:b}", "contribution", what, "at", ts, "events", (json_int_t)info.events,
+                          "exact", !rc && !info.retrain && info.exact);
+  mes_model_unref(next);
+  mes_model_unref(live);
+  return out;
+}
 
 /* ---------------------------------------------------------------- lifecycle */
 

@@ -76,6 +76,14 @@ struct mes_engine {
 
 /* Asks the background thread to retrain at its next tick (about a second). */
 void mes__engine_request_retrain(struct mes_engine *e);
+/* Takes store subject sid out of the live model at once (mes_model_unlearn),
+ * saves the result as the only stored model and serves it; when the live
+ * model cannot unlearn (loaded from the store, or EASE too large to keep
+ * its inverse), a retraining without the person is asked instead. Returns
+ * what the erasure receipt says of the model (new; NULL when out of
+ * memory): {"contribution": "unlearned" | "none" (no model had learnt from
+ * them) | "retraining", "at", "events" (of theirs the model forgot), "exact"}. */
+json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms);
 
 /* ------------------------------------------------------------- one call */
 

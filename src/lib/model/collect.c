@@ -2,8 +2,9 @@
  * model/collect — the training data: every stored event that may count
  * (mes_ingest_scan: decrypted, of subjects who grant personalization and
  * are not restricted), reduced to 12 bytes each, with item ids interned and
- * subjects renumbered densely. Kinds that never count (search, dismiss,
- * types the contract does not name) are dropped here.
+ * subjects renumbered densely, then both put in a canonical order
+ * (mes__canonical). Kinds that never count (search, dismiss, types the
+ * contract does not name) are dropped here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ void mes__data_release(struct mes__data *d) {
   free(d->subj_off);
   free(d->ids);
   free(d->id_off);
+  free(d->sid);
   mes_htab_release(&d->ihash);
   memset(d, 0, sizeof *d);
 }
@@ -169,7 +171,8 @@ int mes__collect(struct mes_ingester *ing, const struct mes_req *c, const struct
   clock_gettime(CLOCK_MONOTONIC, &t1);
   d->scan_ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
   mes_htab_release(&u.dense);
-  free(u.sid);
+  d->sid = u.sid; /* n_subj of them: every dense subject has an event */
+  d->cap_sid = u.cap_sid;
   if (!rc && u.rc) {
     rc = mes_err_set(err, u.rc, NULL,
                      u.rc == MES_EOUT_OF_RANGE ? "Too many distinct items to train on (at most 536,870,912)."
@@ -177,6 +180,99 @@ int mes__collect(struct mes_ingester *ing, const struct mes_req *c, const struct
   }
   if (rc)
     mes__data_release(d);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- canonical order */
+
+static _Thread_local const struct mes__data *by_id_of;
+
+static int cmp_item_id(const void *x, const void *y) {
+  const struct mes__data *d = by_id_of;
+  uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+  size_t li = d->id_off[i + 1] - d->id_off[i] - 1, lj = d->id_off[j + 1] - d->id_off[j] - 1;
+  int c = memcmp(d->ids + d->id_off[i], d->ids + d->id_off[j], li < lj ? li : lj);
+  return c ? c : li < lj ? -1 : li > lj;
+}
+
+static _Thread_local const int64_t *by_sid_of;
+
+static int cmp_sid(const void *x, const void *y) {
+  int64_t a = by_sid_of[*(const uint32_t *)x], b = by_sid_of[*(const uint32_t *)y];
+  return a < b ? -1 : a > b;
+}
+
+int mes__canonical(struct mes__data *d) {
+  size_t n = d->n_items, ns = d->n_subj;
+  uint32_t *order = malloc((n ? n : 1) * sizeof *order), *rank = malloc((n ? n : 1) * sizeof *rank);
+  uint32_t *sorder = malloc((ns ? ns : 1) * sizeof *sorder), *srank = malloc((ns ? ns : 1) * sizeof *srank);
+  char *ids = malloc(d->ids_len ? d->ids_len : 1);
+  uint32_t *id_off = malloc((n + 1) * sizeof *id_off);
+  int64_t *sid = d->sid ? malloc((ns ? ns : 1) * sizeof *sid) : NULL;
+  int rc = MES_ENOMEM;
+  if (!order || !rank || !sorder || !srank || !ids || !id_off || (d->sid && !sid))
+    goto done;
+  for (size_t i = 0; i < n; i++)
+    order[i] = (uint32_t)i;
+  by_id_of = d;
+  qsort(order, n, sizeof *order, cmp_item_id);
+  by_id_of = NULL;
+  size_t at = 0;
+  id_off[0] = 0;
+  for (size_t r = 0; r < n; r++) {
+    uint32_t i = order[r], len = d->id_off[i + 1] - d->id_off[i];
+    rank[i] = (uint32_t)r;
+    memcpy(ids + at, d->ids + d->id_off[i], len);
+    at += len;
+    id_off[r + 1] = (uint32_t)at;
+  }
+  for (size_t s = 0; s < ns; s++)
+    sorder[s] = (uint32_t)s;
+  if (d->sid) {
+    by_sid_of = d->sid;
+    qsort(sorder, ns, sizeof *sorder, cmp_sid);
+    by_sid_of = NULL;
+    for (size_t r = 0; r < ns; r++)
+      sid[r] = d->sid[sorder[r]];
+  }
+  for (size_t r = 0; r < ns; r++)
+    srank[sorder[r]] = (uint32_t)r;
+  for (size_t e = 0; e < d->n_ev; e++) {
+    struct mes__ev *ev = &d->ev[e];
+    ev->ik = rank[ev->ik & MES__ITEM_MASK] | (ev->ik & ~MES__ITEM_MASK);
+    ev->subj = srank[ev->subj];
+  }
+  /* The id table again, under the new numbering. */
+  mes_htab_release(&d->ihash);
+  mes_htab_init(&d->ihash, MES__MAX_ITEMS);
+  if (mes_htab_reserve(&d->ihash, n))
+    goto done;
+  for (size_t i = 0; i < n; i++)
+    mes_htab_add(&d->ihash, mes_htab_tag(mes_hash_bytes(ids + id_off[i], id_off[i + 1] - id_off[i] - 1)),
+                 (uint32_t)i + 1, NULL); /* reserved above */
+  free(d->ids);
+  free(d->id_off);
+  d->ids = ids;
+  d->ids_cap = d->ids_len ? d->ids_len : 1;
+  d->id_off = id_off;
+  d->cap_items = n + 1;
+  ids = NULL;
+  id_off = NULL;
+  if (d->sid) {
+    free(d->sid);
+    d->sid = sid;
+    d->cap_sid = ns;
+    sid = NULL;
+  }
+  rc = MES_OK;
+done:
+  free(order);
+  free(rank);
+  free(sorder);
+  free(srank);
+  free(ids);
+  free(id_off);
+  free(sid);
   return rc;
 }
 

@@ -23,6 +23,7 @@ void mes_model_params_default(struct mes_model_params *p) {
       .ease_max_items = 30000,
       .max_memory_mb = 2048,
       .threads = 2,
+      .unlearn = true,
   };
 }
 
@@ -49,22 +50,23 @@ static json_t *time_or_null(int64_t ms, bool have) {
 
 static json_t *params_json(const struct mes_model_params *p) {
   static const char *const kinds[] = {"auto", "cooc", "ease", "popular"};
-  return json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:i, s:f}", "kind",
+  return json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:i, s:f, s:b}", "kind",
                    p->kind >= 0 && p->kind < 4 ? kinds[p->kind] : "auto", "max_neighbors", p->max_neighbors,
                    "half_life_days", p->half_life_days, "relation_half_life_days", p->relation_half_life_days,
                    "trend_half_life_days", p->trend_half_life_days,
                    "window_hours", p->window_hours, "ease_lambda", p->ease_lambda, "ease_max_items",
                    p->ease_max_items, "max_memory_mb", (json_int_t)p->max_memory_mb, "threads", p->threads,
-                   "bought_window_days", MES__BOUGHT_WINDOW_S / 86400.0);
+                   "bought_window_days", MES__BOUGHT_WINDOW_S / 86400.0, "unlearn", p->unlearn);
 }
 
-/* The most EASE items that fit in max_memory_mb, beside the training data. */
-static size_t ease_fit(const struct mes_model_params *p, size_t data_bytes) {
+/* The most EASE items that fit in max_memory_mb, beside the training data
+ * (bytes(n): mes__ease_bytes or mes__ease_keep_bytes). */
+static size_t ease_fit(const struct mes_model_params *p, size_t data_bytes, size_t (*bytes)(size_t)) {
   double budget = (double)p->max_memory_mb * MIB - (double)data_bytes;
   size_t n = 0, hi = 46340;
-  while (n < hi) { /* the largest n with mes__ease_bytes(n) <= budget */
+  while (n < hi) { /* the largest n with bytes(n) <= budget */
     size_t mid = n + (hi - n + 1) / 2;
-    if ((double)mes__ease_bytes(mid) <= budget)
+    if ((double)bytes(mid) <= budget)
       n = mid;
     else
       hi = mid - 1;
@@ -75,8 +77,21 @@ static size_t ease_fit(const struct mes_model_params *p, size_t data_bytes) {
 int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const struct mes_log *log,
                     const struct mes_model_params *p, struct mes_model **out, struct mes_err *err) {
   *out = NULL;
-  uint64_t t0 = mes_mono_ns();
   struct mes__data d;
+  int rc = mes__collect(ing, c, log, &d, err);
+  if (rc)
+    return rc;
+  return mes__model_build(&d, p, c->now_ms, log, out, err);
+}
+
+int mes__model_build(struct mes__data *dp, const struct mes_model_params *p, int64_t now_ms,
+                     const struct mes_log *log, struct mes_model **out, struct mes_err *err) {
+  *out = NULL;
+  struct mes__data d = *dp; /* taken over */
+  memset(dp, 0, sizeof *dp);
+  uint64_t t0 = mes_mono_ns() - (uint64_t)(d.scan_ms > 0 ? d.scan_ms : 0) * 1000000u; /* the scan counts */
+  double *ease_p = NULL;
+  struct mes__unlearn *ul = NULL;
   float kw[MES_KIND_N];
   mes__kind_weights_default(kw);
   float *pop = NULL, *trend = NULL;
@@ -87,10 +102,8 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
   char *meta_text = NULL;
   uint8_t *blob = NULL;
   size_t blob_len = 0;
-  int rc = mes__collect(ing, c, log, &d, err);
-  if (rc)
-    return rc;
-  if ((rc = mes__by_subject(&d)) != MES_OK) {
+  int rc;
+  if ((rc = mes__canonical(&d)) != MES_OK || (rc = mes__by_subject(&d)) != MES_OK) {
     mes_err_set(err, rc, NULL, "Out of memory while grouping the events by person.");
     goto done;
   }
@@ -100,7 +113,7 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
   top_pop = malloc(m * sizeof *top_pop);
   top_trend = malloc(m * sizeof *top_trend);
   if (!pop || !trend || !top_pop || !top_trend ||
-      mes__popularity(&d, p, kw, c->now_ms, pop, trend, top_pop, top_trend)) {
+      mes__popularity(&d, p, kw, now_ms, pop, trend, top_pop, top_trend)) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, "Out of memory while computing popularity.");
     goto done;
   }
@@ -110,7 +123,11 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
    * those and EASE. auto takes EASE when every item fits. */
   int kind = p->kind == MES_MODEL_POPULAR ? MES__BUILT_POPULAR : MES__BUILT_COOC;
   size_t data_bytes = d.n_ev * sizeof *d.ev * 2 + d.ids_len;
-  size_t n_ease = 0, fits = ease_fit(p, data_bytes);
+  size_t n_ease = 0, fits = ease_fit(p, data_bytes, mes__ease_bytes);
+  /* A model that can unlearn keeps EASE's inverse, in double precision,
+   * when it fits; else its EASE relation is dropped at the first unlearning
+   * and a retrain brings it back (mes_model_unlearn). */
+  size_t keep_fits = p->unlearn ? ease_fit(p, data_bytes, mes__ease_keep_bytes) : 0;
   size_t cap = p->ease_max_items > 0 ? (size_t)p->ease_max_items : 0;
   if (p->kind == MES_MODEL_EASE) {
     n_ease = n < cap ? n : cap;
@@ -137,14 +154,15 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
   }
   uint64_t t_cooc = t_pop, t_ease = t_pop;
   if (kind != MES__BUILT_POPULAR) {
-    if ((rc = mes__cooc(&d, p, MES_REL_BOUGHT, c->now_ms, &rel[MES_REL_BOUGHT], err)) ||
-        (rc = mes__cooc(&d, p, MES_REL_VIEWED, c->now_ms, &rel[MES_REL_VIEWED], err)))
+    if ((rc = mes__cooc(&d, p, MES_REL_BOUGHT, now_ms, &rel[MES_REL_BOUGHT], err)) ||
+        (rc = mes__cooc(&d, p, MES_REL_VIEWED, now_ms, &rel[MES_REL_VIEWED], err)))
       goto done;
     t_cooc = t_ease = mes_mono_ns();
   }
   if (kind == MES__BUILT_EASE) {
     /* top_pop is best first: its head is the n_ease most popular items. */
-    if ((rc = mes__ease(&d, p, kw, c->now_ms, top_pop, n_ease, &rel[MES_REL_EASE], err)))
+    if ((rc = mes__ease(&d, p, kw, now_ms, top_pop, n_ease, &rel[MES_REL_EASE], n_ease <= keep_fits ? &ease_p : NULL,
+                        err)))
       goto done;
     t_ease = mes_mono_ns();
   }
@@ -170,7 +188,7 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
   bad |= json_object_set_new(meta, "timing", timing);
   if (bad ||
       json_object_set_new(meta, "kind", json_string(mes__built_kind_name(kind))) ||
-      json_object_set_new(meta, "trained_at", time_or_null(c->now_ms, true)) ||
+      json_object_set_new(meta, "trained_at", time_or_null(now_ms, true)) ||
       json_object_set_new(meta, "data_from", time_or_null(d.ts_min_ms, d.n_ev > 0)) ||
       json_object_set_new(meta, "data_to", time_or_null(d.ts_max_ms, d.n_ev > 0)) ||
       json_object_set_new(meta, "events", json_integer((json_int_t)d.n_ev)) ||
@@ -207,11 +225,26 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
                      (double)blob_len / MIB, p->max_memory_mb);
     goto done;
   }
+  size_t n_ev = d.n_ev, n_subj = d.n_subj;
+  if (p->unlearn &&
+      (rc = mes__unlearn_new(&d, p, kw, now_ms, kind, ease_p, top_pop, kind == MES__BUILT_EASE ? n_ease : 0, &ul))) {
+    free(blob);
+    mes_err_set(err, rc, NULL, "Out of memory while keeping what unlearning needs.");
+    goto done;
+  }
+  ease_p = NULL; /* taken over */
   rc = mes__model_from_blob(blob, blob_len, 0, out, err); /* takes blob */
+  if (!rc) {
+    (*out)->ul = ul;
+    atomic_store(&(*out)->ul_bytes, mes__unlearn_bytes(ul));
+    ul = NULL;
+  }
   if (!rc)
     mes_log(log, MES_LOG_INFO, "trained %s: %zu items, %zu events of %zu people in %llu ms", kind_phrase(kind),
-            n, d.n_ev, d.n_subj, (unsigned long long)((t_end - t0) / 1000000));
+            n, n_ev, n_subj, (unsigned long long)((t_end - t0) / 1000000));
 done:
+  mes__unlearn_free(ul);
+  free(ease_p);
   for (int r = 0; r < MES_REL_N; r++)
     mes__csr_release(&rel[r]);
   free(pop);
@@ -226,17 +259,27 @@ done:
 
 /* ---------------------------------------------------------------- store */
 
-int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err) {
+static int save(struct mes_store *st, const struct mes_model *m, int keep, int64_t *id, struct mes_err *err) {
   *id = 0;
   char *meta = mes_json_dumps(m->meta, JSON_COMPACT);
   if (!meta)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  int rc = mes_store_model_put(st, meta, m->blob, m->blob_len, KEEP_MODELS, mes_now_ms(), id);
+  int rc = mes_store_model_put(st, meta, m->blob, m->blob_len, keep, mes_now_ms(), id);
   free(meta);
   if (rc)
     return mes_err_set(err, rc, NULL, "The model could not be saved in the store.");
   return MES_OK;
 }
+
+int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err) {
+  return save(st, m, KEEP_MODELS, id, err);
+}
+
+int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err) {
+  return save(st, m, 1, id, err);
+}
+
+void mes_model_set_id(struct mes_model *m, int64_t id) { m->id = id; }
 
 int64_t mes_model_latest_id(struct mes_store *st) {
   int64_t id = mes_store_model_latest(st);
@@ -269,6 +312,7 @@ void mes_model_unref(struct mes_model *m) {
   if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
     return;
   free(m->blob);
+  mes__unlearn_free(m->ul);
   mes_htab_release(&m->ids_ht);
   json_decref(m->meta);
   free(m);
@@ -321,7 +365,9 @@ const uint32_t *mes_model_top(const struct mes_model *m, bool trending, size_t *
 }
 
 size_t mes_model_memory(const struct mes_model *m) {
-  return m ? sizeof *m + m->blob_len + mes_htab_n_slots(&m->ids_ht) * sizeof(struct mes_htab_slot) : 0;
+  return m ? sizeof *m + m->blob_len + mes_htab_n_slots(&m->ids_ht) * sizeof(struct mes_htab_slot) +
+                 atomic_load(&m->ul_bytes)
+           : 0;
 }
 
 int64_t mes_model_id(const struct mes_model *m) { return m ? m->id : 0; }

@@ -15,10 +15,12 @@
  *     half-life against a long one), both non-personal.
  * Every personal score is a sum over the person's own history items h of
  * (weight of h's event) x (weight of the relation h -> candidate), so each
- * contribution names the history item that produced it: explanations and,
- * later, exact unlearning follow from the model itself.
+ * contribution names the history item that produced it: explanations
+ * follow from the model itself. A person's contribution can be removed
+ * exactly, at once (mes_model_unlearn).
  *
- * Ownership: a model is immutable once built and reference counted.
+ * Ownership: a model is immutable once built and reference counted
+ * (unlearning builds a new one).
  * mes_model_ref / mes_model_unref may be called from any thread; every
  * query function is thread-safe on a model a caller holds a reference to.
  */
@@ -79,6 +81,9 @@ struct mes_model_params {
   int ease_max_items;     /* auto uses EASE up to this many items (default 30000) */
   size_t max_memory_mb;   /* refuse to build a model larger than this (policy model.max_memory_mb) */
   int threads;            /* training threads (default 2) */
+  /* Keep what exact unlearning needs (default true; see mes_model_unlearn
+   * for what it costs). */
+  bool unlearn;
 };
 void mes_model_params_default(struct mes_model_params *p);
 
@@ -99,6 +104,14 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
 /* Saves m in the store as the newest model (durable when it returns); *id
  * receives its store id. Older models beyond the newest 2 are deleted. */
 int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err);
+/* Saves m like mes_model_save and deletes every older stored model: after
+ * an unlearning, no stored copy may still carry the person. */
+int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err);
+/* Gives a model built in this process the store id it was saved under, so
+ * that it serves as that stored model (a process polling for newer models
+ * does not load its copy, which could not unlearn). Only before m is shared
+ * with other threads. */
+void mes_model_set_id(struct mes_model *m, int64_t id);
 /* Newest model id in the store (0 when none), cheap: the server polls it. */
 int64_t mes_model_latest_id(struct mes_store *st);
 /* Loads model `id` (*out new). MES_ENOT_FOUND when absent. */
@@ -106,6 +119,79 @@ int mes_model_load(struct mes_store *st, int64_t id, struct mes_model **out, str
 
 struct mes_model *mes_model_ref(struct mes_model *m); /* returns m; NULL-safe */
 void mes_model_unref(struct mes_model *m);            /* NULL-safe */
+
+/* --- unlearning --- */
+
+/*
+ * Exact unlearning: a person's contribution to m leaves it, and the model
+ * returned is the one training at m's time would have built without them:
+ * for every other shopper the same neighbour lists (items and order, ties and
+ * truncation included), popularity and trending, weights equal up to
+ * rounding (co-occurrence and popularity: the same bits; EASE: within
+ * 1e-4 relative, in practice the same float bits). At once, without a
+ * retrain: co-occurrence and popularity touch only the
+ * rows of the person's items and the rows that list them; EASE is a
+ * Sherman–Morrison update of its inverse and a new sparsification, O(n²) in
+ * the EASE items (see bench/README.md for the figures).
+ *
+ * What it costs: a model trained with params.unlearn keeps its training
+ * data and indexes (about 40 bytes an event, plus about 130 an item with
+ * two threads) and, for EASE, its inverse in double precision, 8 n² bytes
+ * (800 MB at 10,000 items, 3.2 GB at 20,000), kept only when it fits
+ * model.max_memory_mb beside the data; the EASE solve is then done in
+ * double precision too. Time: co-occurrence recounts the rows of the
+ * person's items (seconds for a heavy shopper of best sellers at ten
+ * million events); EASE two passes over its n² inverse.
+ * Where it does not fit, unlearning drops the EASE relation (the person's
+ * contribution is neutralised at once, every other relation stays exact)
+ * and info.retrain asks for a retrain, which restores EASE exactly. Kind
+ * ease over more items than ease_max_items (EASE over the most popular
+ * only) is unlearned the same way but not exactly (the popular set may
+ * move): info.retrain too. mes_model_memory counts what is kept.
+ *
+ * A model loaded from the store cannot unlearn: the kept data is personal
+ * and never leaves memory (a saved model must not carry anyone's events,
+ * nor survive their erasure in a backup). Its unlearning returns m itself
+ * with info.retrain: the caller retrains (the store no longer has the
+ * person), and the retrained model can unlearn.
+ *
+ * Threads: m is never changed for queries: requests may keep using it
+ * while a new model is built. The new model takes over m's kept state (m can
+ * no longer unlearn), so unlearning calls on one lineage of models must be
+ * serialised by the caller, and always made on the newest one. How the
+ * engine is to use it, under the lock that guards its live model and
+ * alongside the store's erasure:
+ *
+ *     mes_model_unlearn(live, sid, &next, &info, &err);
+ *     swap next in as the live model (mes_model_unref(live) when done);
+ *     if (info.retrain) schedule a retrain;
+ *
+ * A model returned by unlearning has id 0 and is not in the store. The
+ * engine is to save it (mes_model_save), so that the store's newest model,
+ * the one other servers load, no longer carries the person, and delete the
+ * older stored models that still do; it keeps serving `next` itself (the
+ * copy loaded back could not unlearn), so its poll for newer stored models
+ * must not take that copy for a newer model.
+ */
+struct mes_unlearn_info {
+  size_t events; /* events of theirs the model forgot (0: it had learnt nothing from them) */
+  bool exact;    /* *out equals a model trained without them */
+  bool retrain;  /* only a retrain makes it exact (see above) */
+};
+
+/* Removes everything store subject sid contributed. *out is new (one
+ * reference): a new model, or m itself when there was nothing to forget or
+ * m cannot unlearn. MES_ENOMEM (m serves on, unchanged, but can no longer
+ * unlearn: retrain). */
+int mes_model_unlearn(struct mes_model *m, int64_t sid, struct mes_model **out, struct mes_unlearn_info *info,
+                      struct mes_err *err);
+/* Removes one event of subject sid: the item (len bytes), its kind and its
+ * time as stored (seconds count: the model keeps seconds). Kinds that never
+ * counted (search, dismiss, other), events the model never saw: m itself.
+ * Same contract as mes_model_unlearn otherwise. */
+int mes_model_forget_event(struct mes_model *m, int64_t sid, const char *item, size_t len, enum mes_kind kind,
+                           int64_t ts_ms, struct mes_model **out, struct mes_unlearn_info *info,
+                           struct mes_err *err);
 
 /* --- queries --- */
 size_t mes_model_n_items(const struct mes_model *m);

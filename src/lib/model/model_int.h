@@ -6,7 +6,8 @@
  * pop.c (popularity, trending) -> cooc.c (bought / viewed together) ->
  * ease.c (EASE, when chosen) -> blob.c (one versioned byte string) ->
  * model.c (a model is a parsed blob: the arrays point into it, so a model
- * loaded from the store and one just trained are the same thing).
+ * loaded from the store and one just trained are the same thing; only a
+ * model just trained also holds what unlearn.c needs, never saved).
  */
 #ifndef MES_MODEL_INT_H
 #define MES_MODEL_INT_H
@@ -50,6 +51,10 @@ struct mes__data {
   int64_t ts_min_ms, ts_max_ms;
   int64_t scan_ms; /* time spent reading and unsealing */
   struct mes_ingest_scan_stats scan;
+  /* Store subject id of each dense subject index (n_subj of them; NULL for
+   * data built without a store, where the index is the id). */
+  int64_t *sid;
+  size_t cap_sid;
 };
 
 /* collect.c */
@@ -58,6 +63,12 @@ int mes__collect(struct mes_ingester *ing, const struct mes_req *c, const struct
 /* Adds one event (used by collect and by the benchmarks/tests that build
  * data without a store). item of len bytes. MES_ENOMEM, MES_EOUT_OF_RANGE. */
 int mes__data_add(struct mes__data *d, uint32_t subj, const char *item, size_t len, enum mes_kind k, int64_t ts_ms);
+/* Numbers items by id (bytes, then length) and subjects by store id, so that
+ * two training runs over data that differ by one person number everyone
+ * else alike, in the same order: ties (broken by the smaller index) then
+ * break alike too, which exact unlearning relies on. Call before
+ * mes__by_subject. MES_ENOMEM. */
+int mes__canonical(struct mes__data *d);
 /* Groups events by subject, each subject's by time (fills subj_off). */
 int mes__by_subject(struct mes__data *d);
 void mes__data_release(struct mes__data *d);
@@ -72,6 +83,12 @@ static inline double mes__decay(double now_s, double ts_s, double half_life_s) {
 }
 
 /* pop.c: pop/trend (n_items each, in [0, 1]) and the two orders. */
+/* The two decayed masses of one event, added to its item's lo and sh. */
+void mes__pop_add(const struct mes__ev *e, const struct mes_model_params *p, const float kw[MES_KIND_N],
+                  int64_t now_ms, double *lo, double *sh);
+/* From the masses of n items to pop/trend and the orders (see pop.c). */
+int mes__pop_finish(size_t n, const struct mes_model_params *p, const double *lo, const double *sh, float *pop,
+                    float *trend, uint32_t *top_pop, uint32_t *top_trend);
 int mes__popularity(const struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
                     int64_t now_ms, float *pop, float *trend, uint32_t *top_pop, uint32_t *top_trend);
 
@@ -94,18 +111,79 @@ int mes__rows_parallel(size_t n_rows, size_t k, int threads, mes__row_fn fn, voi
 
 /* cooc.c: bought-together (rel MES_REL_BOUGHT) or viewed-together
  * (MES_REL_VIEWED) from d (grouped by subject). */
+/* One event of a relation. s == 0 marks an event forgotten since training:
+ * it counts for nothing, not even for the span of its neighbours. */
+struct mes__rev {
+  uint32_t item;
+  uint32_t ts;
+  float s;   /* strength of the kind */
+  float dec; /* time decay of the event */
+};
+/* A relation's events indexed for counting rows: kept by a model that can
+ * unlearn, so that a row is recounted exactly as training counted it. */
+struct mes__cooc_index {
+  size_t n_items, n, n_subj;
+  struct mes__rev *r; /* n events of the relation, by subject then time */
+  uint32_t *r_subj;   /* subject of each */
+  uint32_t *s_off;    /* n_subj + 1 offsets into r */
+  uint32_t *inv_off;  /* n_items + 1 offsets into inv */
+  uint32_t *inv;      /* positions in r, grouped by item, in order */
+  float *norm;        /* N(item) */
+  double window_s;
+};
+int mes__cooc_index_build(const struct mes__data *d, const struct mes_model_params *p, enum mes_rel rel,
+                          int64_t now_ms, struct mes__cooc_index *c);
+void mes__cooc_index_release(struct mes__cooc_index *c);
+/* N(x), counted again from the index (as training counted it). */
+float mes__cooc_norm(const struct mes__cooc_index *c, uint32_t x);
+/* Dense per-row scratch for mes__cooc_counts (one per thread). */
+struct mes__cooc_scratch;
+struct mes__cooc_scratch *mes__cooc_scratch_new(size_t n_items);
+void mes__cooc_scratch_free(struct mes__cooc_scratch *sc);
+/* Row a's pair counts: *items and *cab (borrowed from sc, valid until its
+ * next use) receive the n returned items that co-occur with a and C(a, b). */
+size_t mes__cooc_counts(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a,
+                        const uint32_t **items, const float **cab);
+/* The weight of b in row a, from C(a, b) (see cooc.c). */
+float mes__cooc_weight(const struct mes__cooc_index *c, uint32_t a, uint32_t b, float cab);
+/* Row a's k heaviest neighbours, as training builds it. Returns how many. */
+size_t mes__cooc_row(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a, size_t k,
+                     struct mes_nbr *out);
 int mes__cooc(const struct mes__data *d, const struct mes_model_params *p, enum mes_rel rel, int64_t now_ms,
               struct mes__csr *out, struct mes_err *err);
+/* How many of a person's events on either side of an event it pairs with
+ * (see cooc.c). */
+#define MES__COOC_SPAN 32
 /* The window of bought-together, in seconds (see cooc.c for why). */
 #define MES__BOUGHT_WINDOW_S (30.0 * 86400.0)
 
 /* ease.c */
 /* Bytes EASE needs for n items (the Gram matrix dominates). */
 size_t mes__ease_bytes(size_t n);
+/* Bytes EASE needs for n items when the model keeps its inverse for
+ * unlearning (in double precision: see ease.c). */
+size_t mes__ease_keep_bytes(size_t n);
 /* EASE over the items `items` (n of them, indexes into d; the most popular),
- * sparsified to max_neighbors per row, as a relation over all of d's items. */
+ * sparsified to max_neighbors per row, as a relation over all of d's items.
+ * keep_p NULL: solved in single precision. Else solved in double precision
+ * and *keep_p receives the inverse P = (XᵀX + λI)⁻¹ (new, n x n). */
 int mes__ease(const struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
-              int64_t now_ms, const uint32_t *items, size_t n, struct mes__csr *out, struct mes_err *err);
+              int64_t now_ms, const uint32_t *items, size_t n, struct mes__csr *out, double **keep_p,
+              struct mes_err *err);
+/* A person's EASE value of one event: the kind's weight relative to a
+ * purchase (kw_rel, see mes__ease_kw), times the relation's time decay. The
+ * person's x for an item is the largest value of its events. */
+static inline float mes__ease_value(const float kw_rel[MES_KIND_N], double now_s, double hl_s,
+                                    const struct mes__ev *e) {
+  return kw_rel[e->ik >> MES__KIND_SHIFT] * (float)mes__decay(now_s, e->ts, hl_s);
+}
+void mes__ease_kw(const float kw[MES_KIND_N], float kw_rel[MES_KIND_N]);
+/* The rows of B = -P(i,j) / P(j,j) (diagonal 0) over the n EASE items, their
+ * k heaviest positive weights each, on `threads` threads. skip (may be NULL)
+ * marks EASE indexes that must appear in no row. Rows over EASE indexes;
+ * neighbour items are items[j]. */
+int mes__ease_rows(const double *P, size_t n, const uint32_t *items, const uint8_t *skip, size_t k, int threads,
+                   struct mes__csr *out);
 /* The solve alone (for the benchmark): g is n x n symmetric positive
  * definite (g + lambda I already), replaced by EASE's B with the diagonal 0,
  * both triangles. MES_EINTERNAL when LAPACK fails. */
@@ -143,7 +221,29 @@ struct mes_model {
   const struct mes_nbr *nb[MES_REL_N];
   float unit[MES_REL_N]; /* mes_model_relation_unit, derived at load */
   struct mes_htab ids_ht; /* an item id's tag -> index + 1 */
+  /* What exact unlearning needs (unlearn.c), owned; NULL when the model
+   * cannot unlearn (loaded from the store, or trained without it). Queries
+   * never touch it; mes_model_unlearn moves it to the model it returns. */
+  struct mes__unlearn *ul;
+  atomic_size_t ul_bytes; /* what ul takes, for mes_model_memory (which never reads ul) */
 };
+
+/* unlearn.c */
+struct mes__unlearn;
+/* Takes over d (left empty) and P (may be NULL: then EASE is not kept) and
+ * builds the indexes unlearning needs for a model of `kind` trained at
+ * now_ms; ease_items are the n_ease items EASE covers (copied). */
+int mes__unlearn_new(struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
+                     int64_t now_ms, int kind, double *P, const uint32_t *ease_items, size_t n_ease,
+                     struct mes__unlearn **out);
+void mes__unlearn_free(struct mes__unlearn *u);
+size_t mes__unlearn_bytes(const struct mes__unlearn *u);
+
+/* model.c: a model from collected data (everything of mes_model_train after
+ * reading the store; d is consumed: taken over by the model or released).
+ * log may be NULL. */
+int mes__model_build(struct mes__data *d, const struct mes_model_params *p, int64_t now_ms, const struct mes_log *log,
+                     struct mes_model **out, struct mes_err *err);
 
 /* Takes blob over (freed on failure too) and makes a model of it, checking
  * everything. MES_ESTORE with a sentence when the blob is corrupt. */

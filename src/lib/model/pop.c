@@ -42,28 +42,26 @@ static void order(uint32_t *idx, size_t n, const float *a, const float *b) {
   order_by = NULL;
 }
 
-int mes__popularity(const struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
-                    int64_t now_ms, float *pop, float *trend, uint32_t *top_pop, uint32_t *top_trend) {
-  size_t n = d->n_items;
-  double *lo = calloc(n ? n : 1, sizeof *lo), *sh = calloc(n ? n : 1, sizeof *sh);
-  if (!lo || !sh) {
-    free(lo);
-    free(sh);
-    return MES_ENOMEM;
-  }
+void mes__pop_add(const struct mes__ev *e, const struct mes_model_params *p, const float kw[MES_KIND_N],
+                  int64_t now_ms, double *lo, double *sh) {
   double now_s = (double)now_ms / 1000.0;
   double hl = p->half_life_days * 86400.0, hs = p->trend_half_life_days * 86400.0;
-  for (size_t e = 0; e < d->n_ev; e++) {
-    uint32_t i = d->ev[e].ik & MES__ITEM_MASK;
-    double w = kw[d->ev[e].ik >> MES__KIND_SHIFT];
-    lo[i] += w * mes__decay(now_s, d->ev[e].ts, hl);
-    sh[i] += w * mes__decay(now_s, d->ev[e].ts, hs);
-  }
+  uint32_t i = e->ik & MES__ITEM_MASK;
+  double w = kw[e->ik >> MES__KIND_SHIFT];
+  lo[i] += w * mes__decay(now_s, e->ts, hl);
+  sh[i] += w * mes__decay(now_s, e->ts, hs);
+}
+
+int mes__pop_finish(size_t n, const struct mes_model_params *p, const double *lo, const double *sh_in, float *pop,
+                    float *trend, uint32_t *top_pop, uint32_t *top_trend) {
+  double *sh = malloc((n ? n : 1) * sizeof *sh);
+  if (!sh)
+    return MES_ENOMEM;
   double max_pop = 0, max_tr = 0;
   double rl = p->half_life_days > 0 ? M_LN2 / p->half_life_days : 0;
   double rs = p->trend_half_life_days > 0 ? M_LN2 / p->trend_half_life_days : 0;
   for (size_t i = 0; i < n; i++) {
-    sh[i] = sh[i] * rs - lo[i] * rl;
+    sh[i] = sh_in[i] * rs - lo[i] * rl;
     if (sh[i] < 0)
       sh[i] = 0;
     if (lo[i] > max_pop)
@@ -75,9 +73,23 @@ int mes__popularity(const struct mes__data *d, const struct mes_model_params *p,
     pop[i] = max_pop > 0 ? (float)(lo[i] / max_pop) : 0.0f;
     trend[i] = max_tr > 0 ? (float)(sh[i] / max_tr) : 0.0f;
   }
-  free(lo);
   free(sh);
   order(top_pop, n, pop, NULL);
   order(top_trend, n, trend, pop);
   return MES_OK;
+}
+
+int mes__popularity(const struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
+                    int64_t now_ms, float *pop, float *trend, uint32_t *top_pop, uint32_t *top_trend) {
+  size_t n = d->n_items;
+  double *lo = calloc(n ? n : 1, sizeof *lo), *sh = calloc(n ? n : 1, sizeof *sh);
+  int rc = MES_ENOMEM;
+  if (lo && sh) {
+    for (size_t e = 0; e < d->n_ev; e++)
+      mes__pop_add(&d->ev[e], p, kw, now_ms, lo, sh);
+    rc = mes__pop_finish(n, p, lo, sh, pop, trend, top_pop, top_trend);
+  }
+  free(lo);
+  free(sh);
+  return rc;
 }
