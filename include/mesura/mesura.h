@@ -282,10 +282,13 @@ int mes_engine_on_durable(struct mes_engine *e, uint64_t ticket, void (*cb)(void
 int mes_engine_wait_durable(struct mes_engine *e, uint64_t ticket);
 
 /* DELETE /v1/subjects/{s}/events/{event_id} (contract §7): forgets one event
- * (its event_id, or the "ev_N" form an export shows for one sent without).
- * MES_ENOT_FOUND for an unknown subject or event. Durable on return. */
+ * (its event_id, or the "ev_N" form an export shows for one sent without),
+ * and the live model forgets it too, at once and exactly (or is retrained
+ * without it when it cannot). *model (may be NULL) is new: what became of
+ * the event in the model, as in an erasure receipt. MES_ENOT_FOUND for an
+ * unknown subject or event. Durable on return. */
 int mes_engine_event_forget(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
-                            const char *event_id, size_t event_id_len, struct mes_err *err);
+                            const char *event_id, size_t event_id_len, json_t **model, struct mes_err *err);
 
 /* ================================================================ catalog */
 

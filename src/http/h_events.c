@@ -50,10 +50,12 @@ void mes__h_subject_event_delete(struct mes_http_req *req, struct mes_http_resp 
   size_t id_len = 0, eid_len = 0;
   const char *id = mes_http_req_param(req, "s", &id_len);
   const char *eid = mes_http_req_param(req, "event_id", &eid_len);
-  if (mes_engine_event_forget(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, eid, eid_len, &err)) {
+  json_t *model = NULL;
+  if (mes_engine_event_forget(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, eid, eid_len, &model,
+                              &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }
   mes_http_metric_add(req, EVENTS_METRIC, "outcome", "forgotten", 1);
-  mes_http_reply_json(resp, 200, json_pack("{s:s%, s:b}", "event_id", eid, eid_len, "deleted", 1));
+  mes_http_reply_json(resp, 200, json_pack("{s:s%, s:b, s:o}", "event_id", eid, eid_len, "deleted", 1, "model", model));
 }

@@ -280,7 +280,10 @@ class EventsTest(ServerTestCase):
         rows = self.db_event_count()
         status, _, body = self.request("DELETE", "/v1/subjects/forget-1/events/drop", key=self.key("dsr"))
         self.assertEqual(status, 200, body)
+        model = body.pop("model")
         self.assertEqual(body, {"event_id": "drop", "deleted": True})
+        # No model has learnt from it yet (none is trained here): nothing carries it.
+        self.assertEqual((model["contribution"], model["events"], model["exact"]), ("none", 0, True), model)
         self.assertEqual(self.db_event_count(), rows - 1)
         self.assertError(self.request("DELETE", "/v1/subjects/forget-1/events/drop", key=self.key("dsr")),
                          404, "not_found")

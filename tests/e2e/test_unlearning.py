@@ -1,5 +1,6 @@
-"""Erasure reaches the model exactly (contract §7): two servers built from the same data, one of them
-with an extra person who is then erased, answer every other shopper alike — the same items in the
+"""Erasure and forgetting one event reach the model exactly (contract §7): two servers built from the
+same data, one of them with an extra person (or event) who is then erased (or forgotten), answer every
+other shopper alike — the same items in the
 same order with the same printed scores — for each kind of model the served path can use. The
 erasure receipt says the model forgot the person at once."""
 
@@ -48,7 +49,7 @@ PROBES = ["p01", "p07", "p12", "p20", "p33"]
 
 
 class Unlearning(unittest.TestCase):
-    def world(self, kind, with_zed, now):
+    def world(self, kind, with_zed, now, extra=False):
         server = MesuraServer(policy=POLICY % kind, keys={"shop": "ingest,consent,catalog", "rec": "recommend",
                                                           "dsr": "subjects"})
         self.addCleanup(server.cleanup)
@@ -61,6 +62,9 @@ class Unlearning(unittest.TestCase):
         if with_zed:
             people.append(("zed", [{"type": e["type"], "item": e["item"], "ts": iso(now - 2 * DAY + e["ts_off"])}
                                    for e in ZED]))
+        if extra:  # one more purchase of a probe shopper, to be forgotten
+            people = [(who, evs + [{"type": "purchase", "item": "i19", "ts": iso(now - 2 * DAY), "event_id": "extra-1"}]
+                       if who == "p07" else evs) for who, evs in people]
         people.append(("warmup", [{"type": "view", "item": "i00", "ts": iso(now - DAY)}]))
         events = []
         for who, evs in people:
@@ -109,6 +113,27 @@ class Unlearning(unittest.TestCase):
         self.assertEqual(after, reference)
         if kind != "popular":
             self.assertNotEqual(before, reference, "zed changed nothing: the test would prove nothing")
+
+    def check_event(self, kind):
+        """Forgetting one event: the same answers as a world where it never was, for everyone but its
+        owner too (whose history differs by the event itself, so they are left out of the comparison)."""
+        now = int(time.time()) // DAY * DAY
+        with_it = self.world(kind, False, now, extra=True)
+        without = self.world(kind, False, now)
+        before = self.answers(with_it)
+        st, _, body = with_it.request("DELETE", "/v1/subjects/p07/events/extra-1", key=with_it.keys["dsr"])
+        self.assertEqual(st, 200, body)
+        self.assertEqual((body["model"]["contribution"], body["model"]["events"], body["model"]["exact"]),
+                         ("unlearned", 1, True), body)
+        after, reference = self.answers(with_it), self.answers(without)
+        self.assertEqual(after, reference)  # p07 included: the event is gone from their history too
+        self.assertNotEqual(before, reference, "the extra event changed nothing: the test would prove nothing")
+
+    def test_forget_one_event_cooc(self):
+        self.check_event("cooc")
+
+    def test_forget_one_event_ease(self):
+        self.check_event("ease")
 
     def test_cooc(self):
         self.check_kind("cooc")

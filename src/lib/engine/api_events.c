@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "base/mtime.h"
 #include "engine/engine_int.h"
 #include "import/import.h"
 #include "ingest/ingest.h"
@@ -87,14 +88,27 @@ int mes_engine_wait_durable(struct mes_engine *e, uint64_t ticket) {
 }
 
 int mes_engine_event_forget(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
-                            const char *event_id, size_t event_id_len, struct mes_err *err) {
+                            const char *event_id, size_t event_id_len, json_t **model, struct mes_err *err) {
+  MES__CLEAR(model);
   struct mes__call k;
   struct mes_subject s;
+  struct mes_ingest_forgotten ev;
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc)
-    rc = mes_ingest_forget(e->ingester, &s, event_id, event_id_len, err);
+    rc = mes_ingest_forget_event(e->ingester, &s, event_id, event_id_len, &ev, err);
+  const char *type = !rc && ev.type >= 0 && (size_t)ev.type < k.req.policy->n_event_types
+                         ? k.req.policy->event_types[ev.type].name
+                         : "";
+  json_t *m = rc ? NULL : mes__engine_forget_event(e, s.row.id, ev.item, mes_kind_of(type), ev.ts_ms, mes_now_ms());
+  mes_wipe(&ev, sizeof ev);
   mes__call_end(&k);
+  if (!rc && !m)
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  if (model)
+    *model = m;
+  else
+    json_decref(m);
   return rc;
 }
 

@@ -289,7 +289,10 @@ static void model_maybe_retrain(struct mes_engine *e) {
 
 void mes__engine_request_retrain(struct mes_engine *e) { atomic_store(&e->retrain_requested, true); }
 
-json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms) {
+/* The live model without store subject sid's contribution, or (item not
+ * NULL) without that one event of theirs: see mes__engine_unlearn. */
+static json_t *model_forget(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind, int64_t ts_ms,
+                            int64_t now_ms) {
   char ts[32];
   mes_time_format(now_ms, ts);
   struct mes_err err;
@@ -300,17 +303,20 @@ json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms) {
   pthread_mutex_lock(&e->train_mu);
   struct mes_model *live = mes_engine_model(e), *next = NULL;
   struct mes_unlearn_info info = {0};
-  int rc = live ? mes_model_unlearn(live, sid, &next, &info, &err) : MES_OK;
+  int rc = MES_OK;
+  if (live && item)
+    rc = mes_model_forget_event(live, sid, item, strlen(item), kind, ts_ms, &next, &info, &err);
+  else if (live)
+    rc = mes_model_unlearn(live, sid, &next, &info, &err);
   const char *what = !live || (!rc && info.events == 0 && !info.retrain) ? "none" : "unlearned";
   if (!rc && next && next != live) {
     int64_t id = 0;
-    /* Saved alone: the stored models trained with the person go too. */
+    /* Saved alone: the stored models trained with it go too. */
     if (mes_model_save_alone(e->store, next, &id, &err) == MES_OK) {
       mes_model_set_id(next, id);
     } else {
-      mes_log(&e->log, MES_LOG_ERROR, "the model without an erased person could not be saved: %s",
-              mes_err_text(&err));
-      info.retrain = true; /* the store's newest model still carries them: a retraining replaces it */
+      mes_log(&e->log, MES_LOG_ERROR, "the model after a forgetting could not be saved: %s", mes_err_text(&err));
+      info.retrain = true; /* the store's newest model still carries it: a retraining replaces it */
     }
     model_swap(e, mes_model_ref(next));
   }
@@ -319,11 +325,21 @@ json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms) {
     mes__engine_request_retrain(e);
     what = "retraining";
   }
+  bool none = strcmp(what, "none") == 0; /* nothing carried it: the model is exactly one without it */
   json_t *out = json_pack("{s:s, s:s, s:I, s:b}", "contribution", what, "at", ts, "events", (json_int_t)info.events,
-                          "exact", !rc && !info.retrain && info.exact);
+                          "exact", none || (!rc && !info.retrain && info.exact));
   mes_model_unref(next);
   mes_model_unref(live);
   return out;
+}
+
+json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms) {
+  return model_forget(e, sid, NULL, MES_KIND_OTHER, 0, now_ms);
+}
+
+json_t *mes__engine_forget_event(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind,
+                                 int64_t ts_ms, int64_t now_ms) {
+  return model_forget(e, sid, item, kind, ts_ms, now_ms);
 }
 
 /* ---------------------------------------------------------------- lifecycle */

@@ -218,6 +218,15 @@ int64_t mes_ingest_count(struct mes_ingester *ing);
  */
 int mes_ingest_forget(struct mes_ingester *ing, const struct mes_subject *s, const char *event_id, size_t event_len,
                       struct mes_err *err);
+/* What a forgotten event was, for the model to forget it too. */
+struct mes_ingest_forgotten {
+  int type;      /* index into the policy's event_types */
+  int64_t ts_ms;
+  char item[129]; /* "" for an event without an item (a search) */
+};
+/* mes_ingest_forget, telling what the event was in *out. */
+int mes_ingest_forget_event(struct mes_ingester *ing, const struct mes_subject *s, const char *event_id,
+                            size_t event_len, struct mes_ingest_forgotten *out, struct mes_err *err);
 
 /*
  * Deletes every event older than its type's retention_days (c's policy),

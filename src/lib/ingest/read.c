@@ -126,17 +126,52 @@ struct find_ud {
   int64_t eid;    /* keyed hash of the id as a client event_id */
   int64_t row_id; /* the id read as "ev_<row id>", 0 when it is not of that form */
   int64_t found;  /* row id of the match, 0 when none */
+  bool want;      /* keep what the match was (below) */
+  struct mes_event_row row; /* the match, sealed pointing into `sealed` */
+  uint8_t *sealed;          /* a copy of the match's sealed document, owned */
+  int rc;
 };
+
+static void found(struct find_ud *f, const struct mes_event_row *row) {
+  f->found = row->id;
+  if (!f->want)
+    return;
+  free(f->sealed);
+  f->row = *row;
+  f->sealed = malloc(row->sealed_len ? row->sealed_len : 1);
+  if (!f->sealed)
+    f->rc = MES_ENOMEM;
+  else
+    memcpy(f->sealed, row->sealed, row->sealed_len);
+  f->row.sealed = f->sealed;
+}
 
 static int on_find(void *ud, const struct mes_event_row *row) {
   struct find_ud *f = ud;
   if (row->eid == f->eid) {
-    f->found = row->id;
+    found(f, row);
     return 1;
   }
   if (row->eid == 0 && f->row_id && row->id == f->row_id)
-    f->found = row->id; /* keep looking: a client event_id match wins */
+    found(f, row); /* keep looking: a client event_id match wins */
   return 0;
+}
+
+/* The item of the sealed event f->row, into out->item ("" when none). */
+static int forgotten_item(struct mes_ingester *ing, const struct find_ud *f, struct mes_ingest_forgotten *out) {
+  char *pt = NULL;
+  size_t pt_len = 0;
+  int rc = mes_subject_unseal(ing->subjects, f->row.sid, MES__INGEST_KIND, f->row.sealed, f->row.sealed_len, &pt,
+                              &pt_len);
+  if (rc)
+    return rc;
+  json_t *doc = json_loadb(pt, pt_len, 0, NULL);
+  mes_wipe(pt, pt_len);
+  free(pt);
+  const char *item = json_string_value(json_object_get(doc, "item"));
+  snprintf(out->item, sizeof out->item, "%s", item ? item : "");
+  json_decref(doc);
+  return doc ? MES_OK : MES_ENOMEM;
 }
 
 /* "ev_<decimal row id>" -> the row id, else 0. */
@@ -155,16 +190,32 @@ static int64_t parse_rowid(const char *s, size_t len) {
 
 int mes_ingest_forget(struct mes_ingester *ing, const struct mes_subject *s, const char *event_id, size_t event_len,
                       struct mes_err *err) {
+  return mes_ingest_forget_event(ing, s, event_id, event_len, NULL, err);
+}
+
+int mes_ingest_forget_event(struct mes_ingester *ing, const struct mes_subject *s, const char *event_id,
+                            size_t event_len, struct mes_ingest_forgotten *out, struct mes_err *err) {
   int rc = mes_id_check(event_id, event_len);
   if (rc)
     return mes_err_set(err, rc, NULL, "An event id must be 1 to 128 bytes of UTF-8 without control characters.");
   struct find_ud f = {
       .eid = mes_keyed_hash64(ing->master, s->pn, event_id, event_len),
       .row_id = parse_rowid(event_id, event_len),
+      .want = out != NULL,
   };
   rc = mes_store_event_list(ing->store, s->row.id, on_find, &f);
+  if (!rc)
+    rc = f.rc;
   if (!rc && !f.found)
     rc = MES_ENOT_FOUND;
+  /* Read before the row goes: afterwards the event exists nowhere. */
+  if (!rc && out) {
+    memset(out, 0, sizeof *out);
+    out->type = f.row.type;
+    out->ts_ms = f.row.ts_ms;
+    rc = forgotten_item(ing, &f, out);
+  }
+  free(f.sealed);
   /* Outside a transaction the delete runs in one of its own and is durable
    * when it returns; a concurrent delete of the same event reads NOT_FOUND. */
   if (!rc)
