@@ -194,9 +194,13 @@ class ErasureTest(People, ServerTestCase):
         t = threading.Thread(target=burst)
         t.start()
         try:
-            time.sleep(0.2)
+            deadline = time.time() + 30
+            while len(sent) < 3 and time.time() < deadline:  # the burst is under way
+                time.sleep(0.01)
             st, _, body = self.request("DELETE", "/v1/subjects/dave-erasure", key=self.key("dsr"))
-            time.sleep(0.2)
+            n = len(sent)
+            while len(sent) < n + 3 and time.time() < deadline:  # and goes on after the erasure
+                time.sleep(0.01)
         finally:
             stop.set()
             t.join()
