@@ -465,6 +465,17 @@ int mes_engine_backup(struct mes_engine *e, const char *path, struct mes_err *er
 int mes_engine_restore(const char *dir, const char *file, const char *keys_file, int64_t *n_erased,
                        struct mes_err *err);
 
+/* `mesura keys rotate-master`: re-wraps every subject key of data directory
+ * dir (borrowed) under a new master key, which replaces dir/master.key; the
+ * old one then opens nothing there (its copies of keys.db excepted).
+ * Pseudonyms, event-id hashes and the receipt-signing key stay as they were.
+ * Crash-safe: killed at any point, dir opens with the old key or the new
+ * one (an interrupted rotation is finished or undone by the next open).
+ * Refused, with nothing changed, while a server or command has dir open
+ * (MES_ECONFLICT, with a message that says to stop it). *n_keys (may be
+ * NULL) gets how many keys were re-wrapped. Takes no engine. */
+int mes_engine_rotate_master(const char *dir, int64_t *n_keys, struct mes_err *err);
+
 /* `mesura import`: what one import did. */
 struct mes_import_counts {
   int64_t lines;             /* lines read (blank lines included) */

@@ -13,10 +13,11 @@ static const struct mes_cli_cmd cmds[] = {
      "mesura serve --data DIR [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--rate-limit RPS]\n"
      "       [--threads N]",
      mes__cmd_serve},
-    {"keys", "create, list and revoke API keys",
+    {"keys", "create, list and revoke API keys; rotate the master key (the server stopped)",
      "mesura keys create --data DIR --scopes S1,S2 [--name NAME]\n"
      "       mesura keys list --data DIR\n"
-     "       mesura keys revoke --data DIR NAME",
+     "       mesura keys revoke --data DIR NAME\n"
+     "       mesura keys rotate-master --data DIR   (re-wraps every subject key under a new master.key)",
      mes__cmd_keys},
     {"backup", "copy the store consistently while the server runs", "mesura backup --data DIR FILE",
      mes__cmd_backup},

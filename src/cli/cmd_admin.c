@@ -33,6 +33,21 @@ static int key_row_print(void *ud, const struct mes_key_info *row) {
   return 0;
 }
 
+/* Opens no engine: the rotation needs the directory to itself. */
+static int rotate_master(const char *dir) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  int64_t n = 0;
+  if (mes_engine_rotate_master(dir, &n, &err))
+    return mes__cli_fail(&err);
+  fprintf(stderr,
+          "mesura: re-wrapped %lld subject %s under a new master key in %s/master.key; the old master.key opens "
+          "nothing here any more: destroy its copies, and back the new one up (README, \"Rotating the master "
+          "key\")\n",
+          (long long)n, n == 1 ? "key" : "keys", dir);
+  return MES_EXIT_OK;
+}
+
 int mes__cmd_keys(int argc, char **argv) {
   const char *dir = NULL, *scopes = NULL, *name = NULL;
   const struct mes_cli_opt opts[] = {{"data", &dir, NULL}, {"scopes", &scopes, NULL}, {"name", &name, NULL}};
@@ -41,7 +56,7 @@ int mes__cmd_keys(int argc, char **argv) {
   if (mes__cli_parse(argc, argv, opts, 3, pos, 2, &n_pos))
     return MES_EXIT_USAGE;
   if (n_pos == 0)
-    return mes__cli_usage("keys needs a subcommand: create, list or revoke");
+    return mes__cli_usage("keys needs a subcommand: create, list, revoke or rotate-master");
   if (!dir)
     return mes__cli_usage("keys needs --data DIR");
   const char *sub = pos[0];
@@ -62,8 +77,12 @@ int mes__cmd_keys(int argc, char **argv) {
   } else if (strcmp(sub, "list") == 0) {
     if (n_pos != 1)
       return mes__cli_usage("keys list takes no positional argument");
+  } else if (strcmp(sub, "rotate-master") == 0) {
+    if (n_pos != 1 || scopes || name)
+      return mes__cli_usage("usage: mesura keys rotate-master --data DIR");
+    return rotate_master(dir);
   } else {
-    return mes__cli_usage("unknown keys subcommand '%s': create, list or revoke", sub);
+    return mes__cli_usage("unknown keys subcommand '%s': create, list, revoke or rotate-master", sub);
   }
   struct mes_engine *e;
   int ec = mes__cli_open(dir, false, &e);

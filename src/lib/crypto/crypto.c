@@ -1,11 +1,17 @@
 /*
  * crypto — the libsodium wrappers behind crypto.h.
  *
- * The master key file holds 32 random bytes. Nothing uses it directly: five
- * subkeys are derived from it with crypto_kdf under the context "mesura01"
- * (wrapping key, pseudonym key, event-id key, Ed25519 seed, key-check key), so
- * that a leak of one use's key tells nothing about the others. Changing a subkey id or the
- * context changes every pseudonym and makes every wrapped key unreadable:
+ * The master key file holds 32 random bytes, the root, and after a rotation
+ * 32 more, the wrapping seed. Nothing uses either directly: subkeys are
+ * derived from them with crypto_kdf, so that a leak of one use's key tells
+ * nothing about the others. From the root, under the context "mesura01":
+ * the pseudonym key, event-id key, Ed25519 seed and key-check key, which
+ * never change for a data directory (they name its rows and sign its
+ * receipts), and, in a file without a wrapping seed, the wrapping key and
+ * its check. From the wrapping seed, under "mesuraw1": the wrapping key and
+ * its check. A rotation (subject/rotate.h) writes a file with the same root
+ * and a new seed, so only the wrapping key changes. Changing a subkey id or
+ * a context changes every pseudonym and makes every wrapped key unreadable:
  * they are part of the on-disk format.
  */
 #include "crypto/crypto.h"
@@ -23,12 +29,26 @@
 
 /* Part of the on-disk format: never change. */
 static const char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "mesura01";
-enum { SUBKEY_WRAP = 1, SUBKEY_PSEUDONYM = 2, SUBKEY_EVENT_ID = 3, SUBKEY_SIGN_SEED = 4, SUBKEY_CHECK = 5 };
-/* What the key check authenticates; part of the on-disk format too. */
+static const char wrap_context[crypto_kdf_CONTEXTBYTES + 1] = "mesuraw1";
+enum {
+  SUBKEY_WRAP = 1,
+  SUBKEY_PSEUDONYM = 2,
+  SUBKEY_EVENT_ID = 3,
+  SUBKEY_SIGN_SEED = 4,
+  SUBKEY_CHECK = 5,
+  SUBKEY_WRAP_CHECK = 6
+};
+/* Under wrap_context, from the wrapping seed. */
+enum { SEED_WRAP = 1, SEED_WRAP_CHECK = 2 };
+/* What the key checks authenticate; part of the on-disk format too. */
 static const char check_label[] = "mesura master key check v1";
+static const char wrap_check_label[] = "mesura wrapping key check v1";
 
 struct mes_master {
+  uint8_t root[MES_KEY_BYTES]; /* kept to write a rotated file with it */
+  bool rotated;                /* the file carries a wrapping seed */
   uint8_t wrap[MES_KEY_BYTES];
+  uint8_t wrap_check[MES_KEY_CHECK_BYTES]; /* public, like check */
   uint8_t pseudonym[crypto_generichash_KEYBYTES];
   uint8_t event_id[crypto_generichash_KEYBYTES];
   uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
@@ -123,21 +143,18 @@ static void sync_parent_dir(const char *path) {
   close(fd);
 }
 
-int mes_master_create(const char *path, struct mes_err *err) {
-  if (mes_crypto_init() != MES_OK)
-    return mes_err_set(err, MES_ECRYPTO, NULL, "libsodium could not be initialised.");
+/* Writes the n bytes of key into a new file at path, mode exactly 0600,
+ * synced with its directory entry; removes what it wrote on failure. */
+static int write_key_file(const char *path, const uint8_t *key, size_t n, struct mes_err *err) {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     if (errno == EEXIST)
       return mes_err_set(err, MES_EEXISTS, NULL, "The master key file %s already exists.", path);
     return mes_err_set(err, MES_EIO, NULL, "Cannot create the master key file %s: %s.", path, strerror(errno));
   }
-  uint8_t key[MES_KEY_BYTES];
-  crypto_kdf_keygen(key);
   /* The umask may only have removed bits; make the mode exactly 0600. */
-  int bad = fchmod(fd, 0600) != 0 || write_all(fd, key, sizeof key) != 0 || fsync(fd) != 0;
+  int bad = fchmod(fd, 0600) != 0 || write_all(fd, key, n) != 0 || fsync(fd) != 0;
   int saved = errno;
-  sodium_memzero(key, sizeof key);
   if (close(fd) != 0 && !bad) {
     bad = 1;
     saved = errno;
@@ -150,22 +167,54 @@ int mes_master_create(const char *path, struct mes_err *err) {
   return MES_OK;
 }
 
-static void derive(struct mes_master *m, const uint8_t master[MES_KEY_BYTES]) {
+int mes_master_create(const char *path, struct mes_err *err) {
+  if (mes_crypto_init() != MES_OK)
+    return mes_err_set(err, MES_ECRYPTO, NULL, "libsodium could not be initialised.");
+  uint8_t key[MES_KEY_BYTES];
+  crypto_kdf_keygen(key);
+  int rc = write_key_file(path, key, sizeof key, err);
+  sodium_memzero(key, sizeof key);
+  return rc;
+}
+
+int mes_master_create_next(const struct mes_master *m, const char *path, struct mes_err *err) {
+  uint8_t key[2 * MES_KEY_BYTES];
+  memcpy(key, m->root, MES_KEY_BYTES);
+  crypto_kdf_keygen(key + MES_KEY_BYTES);
+  int rc = write_key_file(path, key, sizeof key, err);
+  sodium_memzero(key, sizeof key);
+  return rc;
+}
+
+/* A MAC of a constant under a subkey used for nothing else: anyone may read
+ * it in the store, and it tells them no more about the key it came from than
+ * any other output of BLAKE2b under a key they do not have. */
+static void check_value(uint8_t out[MES_KEY_CHECK_BYTES], const char *label, size_t label_len, uint64_t id,
+                        const char *ctx, const uint8_t from[MES_KEY_BYTES]) {
+  uint8_t ck[crypto_generichash_KEYBYTES];
+  crypto_kdf_derive_from_key(ck, sizeof ck, id, ctx, from);
+  crypto_generichash(out, MES_KEY_CHECK_BYTES, (const unsigned char *)label, label_len, ck, sizeof ck);
+  sodium_memzero(ck, sizeof ck);
+}
+
+/* master: the root; wrap_seed: NULL for a file without one. */
+static void derive(struct mes_master *m, const uint8_t master[MES_KEY_BYTES], const uint8_t *wrap_seed) {
   uint8_t seed[crypto_sign_SEEDBYTES];
-  crypto_kdf_derive_from_key(m->wrap, sizeof m->wrap, SUBKEY_WRAP, kdf_context, master);
+  memcpy(m->root, master, MES_KEY_BYTES);
+  m->rotated = wrap_seed != NULL;
+  if (wrap_seed) {
+    crypto_kdf_derive_from_key(m->wrap, sizeof m->wrap, SEED_WRAP, wrap_context, wrap_seed);
+    check_value(m->wrap_check, wrap_check_label, sizeof wrap_check_label, SEED_WRAP_CHECK, wrap_context, wrap_seed);
+  } else {
+    crypto_kdf_derive_from_key(m->wrap, sizeof m->wrap, SUBKEY_WRAP, kdf_context, master);
+    check_value(m->wrap_check, wrap_check_label, sizeof wrap_check_label, SUBKEY_WRAP_CHECK, kdf_context, master);
+  }
   crypto_kdf_derive_from_key(m->pseudonym, sizeof m->pseudonym, SUBKEY_PSEUDONYM, kdf_context, master);
   crypto_kdf_derive_from_key(m->event_id, sizeof m->event_id, SUBKEY_EVENT_ID, kdf_context, master);
   crypto_kdf_derive_from_key(seed, sizeof seed, SUBKEY_SIGN_SEED, kdf_context, master);
   crypto_sign_seed_keypair(m->sign_pk, m->sign_sk, seed);
   sodium_memzero(seed, sizeof seed);
-  /* A MAC of a constant under a subkey used for nothing else: anyone may read
-   * it in the store, and it tells them no more about the master key than any
-   * other output of BLAKE2b under a key they do not have. */
-  uint8_t ck[crypto_generichash_KEYBYTES];
-  crypto_kdf_derive_from_key(ck, sizeof ck, SUBKEY_CHECK, kdf_context, master);
-  crypto_generichash(m->check, sizeof m->check, (const unsigned char *)check_label, sizeof check_label, ck,
-                     sizeof ck);
-  sodium_memzero(ck, sizeof ck);
+  check_value(m->check, check_label, sizeof check_label, SUBKEY_CHECK, kdf_context, master);
 }
 
 int mes_master_load(const char *path, struct mes_master **out, struct mes_err *err) {
@@ -177,7 +226,7 @@ int mes_master_load(const char *path, struct mes_master **out, struct mes_err *e
     return mes_err_set(err, MES_EIO, NULL, "Cannot open the master key file %s: %s.", path, strerror(errno));
 
   int rc = MES_OK;
-  uint8_t key[MES_KEY_BYTES + 1];
+  uint8_t key[2 * MES_KEY_BYTES + 1];
   struct mes_master *m = NULL;
   struct stat sb;
   if (fstat(fd, &sb) != 0) {
@@ -207,8 +256,8 @@ int mes_master_load(const char *path, struct mes_master **out, struct mes_err *e
       break;
     got += (size_t)r;
   }
-  if (got != MES_KEY_BYTES) {
-    rc = mes_err_set(err, MES_ECRYPTO, NULL, "The master key file %s is not a 32-byte key.", path);
+  if (got != MES_KEY_BYTES && got != 2 * MES_KEY_BYTES) {
+    rc = mes_err_set(err, MES_ECRYPTO, NULL, "The master key file %s is not a 32- or 64-byte key.", path);
     goto done;
   }
   m = malloc(sizeof *m);
@@ -216,7 +265,7 @@ int mes_master_load(const char *path, struct mes_master **out, struct mes_err *e
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto done;
   }
-  derive(m, key);
+  derive(m, key, got == 2 * MES_KEY_BYTES ? key + MES_KEY_BYTES : NULL);
   *out = m;
 done:
   sodium_memzero(key, sizeof key);
@@ -235,15 +284,29 @@ void mes_master_check_hex(const struct mes_master *m, char out[MES_KEY_CHECK_HEX
   sodium_bin2hex(out, MES_KEY_CHECK_HEX, m->check, sizeof m->check);
 }
 
-int mes_master_check_matches(const struct mes_master *m, const char *stored, size_t len) {
+static int hex_matches(const uint8_t want[MES_KEY_CHECK_BYTES], const char *stored, size_t len) {
   uint8_t got[MES_KEY_CHECK_BYTES];
   size_t n = 0;
   const char *end = NULL;
   if (!stored || len != 2 * sizeof got ||
       sodium_hex2bin(got, sizeof got, stored, len, NULL, &n, &end) != 0 || n != sizeof got || end != stored + len)
     return 0;
-  return sodium_memcmp(got, m->check, sizeof got) == 0;
+  return sodium_memcmp(got, want, sizeof got) == 0;
 }
+
+int mes_master_check_matches(const struct mes_master *m, const char *stored, size_t len) {
+  return hex_matches(m->check, stored, len);
+}
+
+void mes_master_wrap_check_hex(const struct mes_master *m, char out[MES_KEY_CHECK_HEX]) {
+  sodium_bin2hex(out, MES_KEY_CHECK_HEX, m->wrap_check, sizeof m->wrap_check);
+}
+
+int mes_master_wrap_check_matches(const struct mes_master *m, const char *stored, size_t len) {
+  return hex_matches(m->wrap_check, stored, len);
+}
+
+int mes_master_rotated(const struct mes_master *m) { return m->rotated; }
 
 /* ------------------------------------------------------------------------ */
 /* Pseudonyms and keyed hashes                                              */

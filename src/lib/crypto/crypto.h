@@ -1,12 +1,15 @@
 /*
  * crypto — every cryptographic operation of mesura, over libsodium.
  *
- * One master key file (32 random bytes, mode 0600) per data directory; all
- * other secrets are derived from it with crypto_kdf under fixed contexts:
- * the key-wrapping key, the pseudonym key, the event-id key, the Ed25519
- * receipt-signing seed and the key-check key. Subject keys are random per subject, sealed ("wrapped")
- * by the wrapping key with the subject's numeric id as associated data, and
- * live only in the keystore (store's key_* ops), never beside the data.
+ * One master key file (mode 0600) per data directory: 32 random bytes, the
+ * root, and after a rotation 32 more, the wrapping seed. All other secrets
+ * are derived from them with crypto_kdf under fixed contexts: from the root
+ * the pseudonym key, the event-id key, the Ed25519 receipt-signing seed and
+ * the key-check key, which stay for the directory's life; the key-wrapping
+ * key from the wrapping seed when the file has one, else from the root.
+ * Subject keys are random per subject, sealed ("wrapped") by the wrapping key
+ * with the subject's numeric id as associated data, and live only in the
+ * keystore (store's key_* ops), never beside the data.
  *
  * Thread-safety: a struct mes_master is immutable after load; all functions
  * may be called from any thread.
@@ -36,7 +39,13 @@ int mes_crypto_init(void);
 /* Creates a new master key file at path with mode 0600; fails with MES_EEXISTS
  * when the file exists. */
 int mes_master_create(const char *path, struct mes_err *err);
-/* Loads the master key (refuses a file readable by group or others).
+/* Creates a new master key file at path (mode 0600, MES_EEXISTS when it
+ * exists) with m's root and a fresh wrapping seed: the key of a rotation,
+ * whose pseudonyms, event-id hashes, receipt signatures and key check are
+ * m's and whose wrapping key is new. Durable (file and name) on return. */
+int mes_master_create_next(const struct mes_master *m, const char *path, struct mes_err *err);
+/* Loads the master key (refuses a file readable by group or others; 32 or
+ * 64 bytes).
  * *out is new: free with mes_master_free. */
 int mes_master_load(const char *path, struct mes_master **out, struct mes_err *err);
 void mes_master_free(struct mes_master *m);
@@ -49,6 +58,14 @@ void mes_master_check_hex(const struct mes_master *m, char out[MES_KEY_CHECK_HEX
 /* 1 when stored[0..len) is m's check value in hex, compared in constant
  * time; 0 otherwise, including for text that is not such a value. */
 int mes_master_check_matches(const struct mes_master *m, const char *stored, size_t len);
+
+/* The same for the wrapping key alone: it tells a key that wraps this
+ * keystore's subject keys from one that does not, such as the key a rotation
+ * retired (same root, same key check, another wrapping key). */
+void mes_master_wrap_check_hex(const struct mes_master *m, char out[MES_KEY_CHECK_HEX]);
+int mes_master_wrap_check_matches(const struct mes_master *m, const char *stored, size_t len);
+/* 1 when m's file carries a wrapping seed (written by a rotation). */
+int mes_master_rotated(const struct mes_master *m);
 
 /* Keyed pseudonym of an id (BLAKE2b with the pseudonym key; `ns` separates
  * namespaces such as "subject" and "anon"). Deterministic per data directory. */

@@ -14,6 +14,7 @@
 #include "ingest/histcache.h"
 #include "store/store.h"
 #include "subject/keycheck.h"
+#include "subject/rotate.h"
 #include "subject/subjmap.h"
 
 /* ---------------------------------------------------------------- keys */
@@ -61,6 +62,27 @@ static int restore_verify(void *ud, struct mes_store *st, struct mes_err *err) {
   return rc;
 }
 
+/* A rotation interrupted in dir is finished or undone (rotate.h) before a
+ * restore picks the master key to check the backup with. Only then: the
+ * store is opened for it, and a directory is often restored because its
+ * store no longer opens. */
+static int settle_rotation(const char *dir, struct mes_err *err) {
+  char next[PATH_MAX];
+  struct stat sb;
+  if (mes_path_join(next, sizeof next, dir, MES_MASTER_NEXT_FILE))
+    return mes_err_set(err, MES_EOUT_OF_RANGE, NULL, "The data directory's path is too long.");
+  if (lstat(next, &sb) != 0)
+    return MES_OK;
+  struct mes_store *st = NULL;
+  struct mes_master *m = NULL;
+  int rc = mes_store_open(dir, MES_STORE_SQLITE, false, &st, err);
+  if (rc == MES_OK)
+    rc = mes_rotate_load(st, dir, &m, err);
+  mes_master_free(m);
+  mes_store_close(st);
+  return rc;
+}
+
 int mes_engine_restore(const char *dir, const char *file, const char *keys_file, int64_t *n_erased,
                        struct mes_err *err) {
   if (n_erased)
@@ -79,13 +101,19 @@ int mes_engine_restore(const char *dir, const char *file, const char *keys_file,
                        dir);
   struct restore_check c = {.dir = dir, .file = file, .keys_file = keys_file};
   struct mes_master *master = NULL;
-  rc = mes_master_load(key, &master, err);
+  rc = settle_rotation(dir, err);
+  if (!rc)
+    rc = mes_master_load(key, &master, err);
   if (rc)
     return rc;
   c.master = master;
   rc = mes_store_restore(dir, MES_STORE_SQLITE, file, keys_file, restore_verify, &c, n_erased, err);
   mes_master_free(master);
   return rc;
+}
+
+int mes_engine_rotate_master(const char *dir, int64_t *n_keys, struct mes_err *err) {
+  return mes_rotate_master(dir, NULL, NULL, n_keys, err);
 }
 
 void mes_engine_stats(struct mes_engine *e, struct mes_engine_stats *out) {

@@ -35,6 +35,7 @@
 #include "rights/rights.h"
 #include "store/store.h"
 #include "subject/keycheck.h"
+#include "subject/rotate.h"
 #include "subject/subjmap.h"
 
 #define KEYCACHE_ENTRIES 65536
@@ -444,10 +445,12 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   rc = mes_policy_load(yaml, &pol, err);
   if (rc)
     goto fail;
-  rc = mes_master_load(key, &e->master, err);
+  rc = mes_store_open(o->dir, MES_STORE_SQLITE, false, &e->store, err);
   if (rc)
     goto fail;
-  rc = mes_store_open(o->dir, MES_STORE_SQLITE, false, &e->store, err);
+  /* Through the rotation's recovery: a rotation killed midway leaves the
+   * key keys.db is under in master.key or in master.key.new (rotate.h). */
+  rc = mes_rotate_load(e->store, o->dir, &e->master, err);
   if (rc)
     goto fail;
   rc = mes_keycheck_verify(e->store, e->master, o->dir, err);

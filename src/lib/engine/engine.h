@@ -8,7 +8,9 @@
  *
  * Data directory layout:
  *   mesura.yaml   the brand's policy (reloaded by mes_engine_reload)
- *   master.key    32 random bytes, mode 0600
+ *   master.key    32 random bytes (64 after a rotation), mode 0600
+ *   master.key.new  only while `mesura keys rotate-master` runs or after it
+ *                 was killed (subject/rotate.h)
  *   mesura.db     data database (SQLite, WAL)
  *   keys.db       keystore: wrapped subject keys
  *

@@ -268,7 +268,7 @@ int mes__journal_open(const char *dir, int lock_fd, struct mes_journal **out, st
     } else if (ofd_lock(j->fd, F_RDLCK, LOCK_IN_USE, false) != 0) {
       rc = errno == EAGAIN || errno == EACCES
                ? mes_err_set(err, MES_ECONFLICT, NULL,
-                             "A restore is running on %s; open the store again when it has finished.", dir)
+                             "A restore or a master key rotation is running on %s; open the store again when it has finished.", dir)
                : io_fail(j->path, errno, err);
     }
   }

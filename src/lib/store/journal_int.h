@@ -14,8 +14,9 @@
  *
  * The same file carries two advisory locks (open file description locks,
  * fcntl F_OFD_*, released by the kernel when the process dies):
- *   byte 0  "in use": every open store holds it shared; a restore takes it
- *           exclusive, so it never swaps files under a running process
+ *   byte 0  "in use": every open store holds it shared; a restore or a
+ *           store opened alone (a master key rotation) takes it exclusive,
+ *           so that neither works under a running process
  *   byte 1  "writer": held exclusive while a record is appended or a torn
  *           tail is cut, so that two processes never write at once
  */

@@ -290,6 +290,7 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .key_delete = mes__sq_key_delete,
     .key_meta_get = mes__sq_key_meta_get,
     .key_meta_set = mes__sq_key_meta_set,
+    .key_rewrap = mes__sq_key_rewrap,
 
     .event_insert = mes__sq_event_insert,
     .event_insert_many = mes__sq_event_insert_many,

@@ -385,6 +385,8 @@ int mes__sq_key_get(struct mes_store *st, int64_t sid, uint8_t *out, size_t cap,
 int mes__sq_key_delete(struct mes_store *st, int64_t sid);
 int mes__sq_key_meta_get(struct mes_store *st, const char *key, char *out, size_t cap);
 int mes__sq_key_meta_set(struct mes_store *st, const char *key, const char *value);
+int mes__sq_key_rewrap(struct mes_store *st, mes_store_key_rewrap_cb cb, void *ud, const struct mes_store_kv *meta,
+                       size_t n_meta, int64_t *n_keys);
 int mes__sq_consent_append(struct mes_store *st, struct mes_consent_row *row);
 int mes__sq_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud);
 int mes__sq_pref_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);

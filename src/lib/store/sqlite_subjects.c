@@ -275,6 +275,107 @@ int mes__sq_key_meta_set(struct mes_store *st, const char *key, const char *valu
   return rc;
 }
 
+/* The rewrap reads the keys in chunks by sid, each read whole before it is
+ * rewritten: an UPDATE of a table while a SELECT of it is still stepping
+ * may meet its own rows again. Wrapped keys are 72 bytes; a larger one is
+ * not ours. */
+#define REWRAP_CHUNK 256
+#define REWRAP_KEY_MAX 256
+
+struct rewrap_row {
+  int64_t sid;
+  size_t len;
+  uint8_t w[REWRAP_KEY_MAX];
+};
+
+static int rewrap_meta(struct sq *b, const struct mes_store_kv *meta, size_t n_meta) {
+  int rc = MES_OK;
+  for (size_t i = 0; rc == MES_OK && i < n_meta; i++) {
+    struct q q;
+    rc = q_open(b, K_META_SET, &q);
+    if (rc == MES_OK) {
+      sqlite3_bind_text(q.s, 1, meta[i].key, -1, SQLITE_STATIC);
+      sqlite3_bind_text(q.s, 2, meta[i].value, -1, SQLITE_STATIC);
+      rc = q_done(&q);
+    }
+    q_close(&q);
+  }
+  return rc;
+}
+
+int mes__sq_key_rewrap(struct mes_store *st, mes_store_key_rewrap_cb cb, void *ud, const struct mes_store_kv *meta,
+                       size_t n_meta, int64_t *n_keys) {
+  struct sq *b = sq_of(st);
+  *n_keys = 0;
+  struct rewrap_row *chunk = malloc(REWRAP_CHUNK * sizeof *chunk);
+  if (!chunk)
+    return MES_ENOMEM;
+  uint8_t out[REWRAP_KEY_MAX];
+  sqlite3_stmt *sel = NULL, *upd = NULL;
+  int64_t n_done = 0;
+  pthread_mutex_lock(&b->kmu);
+  /* keys.db runs synchronous=FULL: the COMMIT is durable when it returns. */
+  int rc = map_rc(sqlite3_exec(b->kdb, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+  bool in_tx = rc == MES_OK;
+  if (rc == MES_OK)
+    rc = map_rc(sqlite3_prepare_v2(b->kdb, "SELECT sid, wrapped FROM subject_keys WHERE sid > ?1 ORDER BY sid LIMIT ?2",
+                                   -1, &sel, NULL));
+  if (rc == MES_OK)
+    rc = map_rc(sqlite3_prepare_v2(b->kdb, "UPDATE subject_keys SET wrapped = ?2 WHERE sid = ?1", -1, &upd, NULL));
+  int64_t after = INT64_MIN;
+  while (rc == MES_OK) {
+    size_t n = 0;
+    int s;
+    sqlite3_bind_int64(sel, 1, after);
+    sqlite3_bind_int(sel, 2, REWRAP_CHUNK);
+    while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
+      size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+      if (len > REWRAP_KEY_MAX) {
+        rc = MES_ESTORE;
+        break;
+      }
+      chunk[n].sid = sqlite3_column_int64(sel, 0);
+      chunk[n].len = len;
+      if (len)
+        memcpy(chunk[n].w, sqlite3_column_blob(sel, 1), len);
+      n++;
+    }
+    if (rc == MES_OK && s != SQLITE_DONE)
+      rc = map_rc(s);
+    sqlite3_reset(sel);
+    for (size_t i = 0; rc == MES_OK && i < n; i++) {
+      size_t out_len = 0;
+      rc = cb(ud, chunk[i].sid, chunk[i].w, chunk[i].len, out, sizeof out, &out_len);
+      if (rc == MES_OK && out_len > sizeof out)
+        rc = MES_EINTERNAL;
+      if (rc != MES_OK)
+        break;
+      sqlite3_bind_int64(upd, 1, chunk[i].sid);
+      sqlite3_bind_blob(upd, 2, out, (int)out_len, SQLITE_STATIC);
+      s = sqlite3_step(upd);
+      rc = s == SQLITE_DONE ? MES_OK : map_rc(s);
+      sqlite3_reset(upd);
+      n_done++;
+    }
+    if (n < REWRAP_CHUNK)
+      break;
+    after = chunk[n - 1].sid;
+  }
+  if (rc == MES_OK)
+    rc = rewrap_meta(b, meta, n_meta);
+  if (rc == MES_OK)
+    rc = map_rc(sqlite3_exec(b->kdb, "COMMIT", NULL, NULL, NULL));
+  if (rc != MES_OK && in_tx && !sqlite3_get_autocommit(b->kdb))
+    sqlite3_exec(b->kdb, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  pthread_mutex_unlock(&b->kmu);
+  free(chunk);
+  if (rc == MES_OK)
+    *n_keys = n_done;
+  return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Consents and preferences                                                 */
 /* ------------------------------------------------------------------------ */

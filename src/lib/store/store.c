@@ -67,6 +67,18 @@ int mes_store_open(const char *dir, enum mes_store_backend backend, bool create,
   return open_locked(dir, backend, create, -1, out, err);
 }
 
+int mes_store_open_alone(const char *dir, enum mes_store_backend backend, struct mes_store **out,
+                         struct mes_err *err) {
+  *out = NULL;
+  if (!dir)
+    return mes_err_set(err, MES_EINTERNAL, NULL, NULL);
+  int lock_fd;
+  int rc = mes__journal_lock_dir(dir, &lock_fd, err);
+  if (rc != MES_OK)
+    return rc;
+  return open_locked(dir, backend, false, lock_fd, out, err);
+}
+
 void mes_store_close(struct mes_store *st) {
   if (!st)
     return;
@@ -218,6 +230,17 @@ int mes_store_key_meta_set(struct mes_store *st, const char *key, const char *va
   if (!st || !key || !value)
     return MES_EINTERNAL;
   return st->ops->key_meta_set(st, key, value);
+}
+
+int mes_store_key_rewrap(struct mes_store *st, mes_store_key_rewrap_cb cb, void *ud, const struct mes_store_kv *meta,
+                         size_t n_meta, int64_t *n_keys) {
+  int64_t dummy;
+  if (!st || !cb || (n_meta > 0 && !meta))
+    return MES_EINTERNAL;
+  for (size_t i = 0; i < n_meta; i++)
+    if (!meta[i].key || !meta[i].value)
+      return MES_EINTERNAL;
+  return st->ops->key_rewrap(st, cb, ud, meta, n_meta, n_keys ? n_keys : &dummy);
 }
 
 int mes_store_key_delete(struct mes_store *st, int64_t sid) {

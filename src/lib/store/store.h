@@ -56,6 +56,13 @@ enum mes_store_backend { MES_STORE_SQLITE = 0 };
  * pending schema migrations. *out is new: close with mes_store_close. */
 int mes_store_open(const char *dir, enum mes_store_backend backend, bool create, struct mes_store **out,
                    struct mes_err *err);
+/* mes_store_open (without creating) for a process that must have the
+ * directory to itself: takes the directory's "in use" lock exclusive (the
+ * one `mes_store_restore` takes), held until mes_store_close, so that no
+ * other process opens a store of dir meanwhile. MES_ECONFLICT, with a
+ * message, when any process has a store of dir open. */
+int mes_store_open_alone(const char *dir, enum mes_store_backend backend, struct mes_store **out,
+                         struct mes_err *err);
 /* Commits and syncs pending writes, stops the flusher, closes. NULL-safe. */
 void mes_store_close(struct mes_store *st);
 /* Current schema version (for `mesura --version` and tests). */
@@ -190,6 +197,21 @@ int mes_store_key_delete(struct mes_store *st, int64_t sid);
  * a key never set; MES_EINTERNAL when out is too small. */
 int mes_store_key_meta_get(struct mes_store *st, const char *key, char *out, size_t cap);
 int mes_store_key_meta_set(struct mes_store *st, const char *key, const char *value);
+/* Gives a stored key its new form: reads wrapped[0..len) of subject sid and
+ * writes the replacement into out[0..cap), its length into *out_len.
+ * Nonzero stops the rewrap and is returned by it. */
+typedef int (*mes_store_key_rewrap_cb)(void *ud, int64_t sid, const uint8_t *wrapped, size_t len, uint8_t *out,
+                                       size_t cap, size_t *out_len);
+struct mes_store_kv {
+  const char *key, *value; /* borrowed */
+};
+/* Replaces every stored key by what cb makes of it and sets the n_meta
+ * keystore meta values, in one keystore transaction, durable when it
+ * returns: afterwards every key has its new form, or (an error, cb's or the
+ * store's, or a crash) none has. Key writes and reads of other threads wait
+ * meanwhile. *n_keys (may be NULL) gets how many keys were rewritten. */
+int mes_store_key_rewrap(struct mes_store *st, mes_store_key_rewrap_cb cb, void *ud, const struct mes_store_kv *meta,
+                         size_t n_meta, int64_t *n_keys);
 
 /* --- events (payload sealed by the caller) --- */
 struct mes_event_row {

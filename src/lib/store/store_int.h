@@ -20,7 +20,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 2
+#define MES_STORE_OPS_VERSION 3
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -67,6 +67,8 @@ struct mes_store_ops {
   int (*key_delete)(struct mes_store *st, int64_t sid);
   int (*key_meta_get)(struct mes_store *st, const char *key, char *out, size_t cap);
   int (*key_meta_set)(struct mes_store *st, const char *key, const char *value);
+  int (*key_rewrap)(struct mes_store *st, mes_store_key_rewrap_cb cb, void *ud, const struct mes_store_kv *meta,
+                    size_t n_meta, int64_t *n_keys);
 
   int (*event_insert)(struct mes_store *st, struct mes_event_row *row);
   int (*event_insert_many)(struct mes_store *st, const struct mes_event_row *rows, size_t n, size_t *n_dup);

@@ -20,6 +20,10 @@
  * leaves nothing to verify (its pseudonyms cannot be checked without the
  * ids they came from), so the first key it is opened with is taken as its
  * own: that open is the one moment a wrong key would go unnoticed.
+ *
+ * Then the wrapping key, which only keys.db can vouch for (keycheck.h): a
+ * master.key with the right root and another wrapping key is one that a
+ * rotation retired, or the new key of a rotation this keys.db never saw.
  */
 #include "subject/keycheck.h"
 
@@ -73,6 +77,50 @@ static int refuse_file(const char *dir, const char *file, struct mes_err *err) {
                      file, dir, file, file);
 }
 
+/* Whether keys.db lists m's wrapping key among those rotations retired. */
+static bool retired(struct mes_store *st, const struct mes_master *m) {
+  char list[MES_KEYCHECK_RETIRED_MAX * MES_KEY_CHECK_HEX + 1];
+  if (mes_store_key_meta_get(st, MES_KEYCHECK_RETIRED, list, sizeof list) != MES_OK)
+    return false;
+  for (const char *p = list; *p;) {
+    size_t n = strcspn(p, " ");
+    if (mes_master_wrap_check_matches(m, p, n))
+      return true;
+    p += n;
+    p += strspn(p, " ");
+  }
+  return false;
+}
+
+static int verify_wrap(struct mes_store *st, const struct mes_master *m, const char *dir, struct mes_err *err) {
+  char val[MES_KEY_CHECK_HEX + 1];
+  int rc = mes_store_key_meta_get(st, MES_KEYCHECK_WRAP, val, sizeof val);
+  if (rc == MES_ENOT_FOUND) {
+    if (!mes_master_rotated(m))
+      return MES_OK; /* the root's own wrapping key, vouched for above */
+    return mes_err_set(err, MES_ECRYPTO, NULL,
+                       "keys.db is older than this store's master key (%s/keys.db): its subject keys are wrapped "
+                       "by the key that `mesura keys rotate-master` retired; put back the keys.db the rotation "
+                       "re-wrapped.",
+                       dir);
+  }
+  if (rc != MES_OK && rc != MES_EINTERNAL)
+    return mes_err_set(err, rc, NULL, "Cannot read the master key check of the store in %s.", dir);
+  if (rc == MES_OK && mes_master_wrap_check_matches(m, val, strlen(val)))
+    return MES_OK;
+  if (retired(st, m))
+    return mes_err_set(err, MES_ECRYPTO, NULL,
+                       "master.key is a retired key of this store (%s/master.key): `mesura keys rotate-master` "
+                       "replaced it, and it opens nothing here any more; put back the master.key the rotation "
+                       "wrote.",
+                       dir);
+  return mes_err_set(err, MES_ECRYPTO, NULL,
+                     "master.key does not open keys.db (%s/master.key): the subject keys were re-wrapped under "
+                     "another master key by `mesura keys rotate-master`; put back the master.key that rotation "
+                     "wrote.",
+                     dir);
+}
+
 int mes_keycheck_verify(struct mes_store *st, const struct mes_master *m, const char *dir, struct mes_err *err) {
   char want[MES_KEY_CHECK_HEX], data_val[MES_KEY_CHECK_HEX + 1], keys_val[MES_KEY_CHECK_HEX + 1];
   int drc = mes_store_meta_get(st, META_KEY, data_val, sizeof data_val);
@@ -96,6 +144,9 @@ int mes_keycheck_verify(struct mes_store *st, const struct mes_master *m, const 
     return refuse_file(dir, "keys.db", err);
   if (data == DIFFERS || keys == DIFFERS)
     return refuse_master(dir, err);
+  int wrc = verify_wrap(st, m, dir, err);
+  if (wrc != MES_OK)
+    return wrc;
 
   mes_master_check_hex(m, want);
   /* keys.db first: a crash in between leaves mesura.db without its check,

@@ -375,6 +375,77 @@ static void test_base64_and_tokens(void **state) {
   assert_int_equal(secret[0] | secret[1] | secret[2] | secret[3], 0);
 }
 
+/* --- rotation: the same root, a new wrapping key --- */
+
+static void test_rotated_master(void **state) {
+  struct fx *f = *state;
+  struct mes_err err = {0};
+  char p1[160], p2[160];
+  snprintf(p1, sizeof p1, "%s/next1.key", f->dir);
+  snprintf(p2, sizeof p2, "%s/next2.key", f->dir);
+  struct mes_master *m0 = new_master(f->path), *m1 = NULL, *m2 = NULL;
+  assert_int_equal(mes_master_create_next(m0, p1, &err), MES_OK);
+  assert_int_equal(mes_master_create_next(m0, p1, &err), MES_EEXISTS);
+  assert_int_equal(mes_master_load(p1, &m1, &err), MES_OK);
+  assert_int_equal(mes_master_create_next(m1, p2, &err), MES_OK);
+  assert_int_equal(mes_master_load(p2, &m2, &err), MES_OK);
+  assert_int_equal(mes_master_rotated(m0), 0);
+  assert_int_equal(mes_master_rotated(m1), 1);
+  assert_int_equal(mes_master_rotated(m2), 1);
+
+  struct stat sb;
+  assert_int_equal(stat(p1, &sb), 0);
+  assert_int_equal(sb.st_size, 2 * MES_KEY_BYTES);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+
+  /* What the root gives stays. */
+  uint8_t pn0[MES_PSEUDONYM_BYTES], pn2[MES_PSEUDONYM_BYTES], pk0[MES_SIGN_PK_BYTES], pk2[MES_SIGN_PK_BYTES];
+  mes_pseudonym(m0, "subject", "alice", 5, pn0);
+  mes_pseudonym(m2, "subject", "alice", 5, pn2);
+  assert_memory_equal(pn0, pn2, sizeof pn0);
+  assert_int_equal(mes_keyed_hash64(m0, pn0, "e-1", 3), mes_keyed_hash64(m2, pn2, "e-1", 3));
+  mes_sign_public_key(m0, pk0);
+  mes_sign_public_key(m2, pk2);
+  assert_memory_equal(pk0, pk2, sizeof pk0);
+  char c0[MES_KEY_CHECK_HEX], c2[MES_KEY_CHECK_HEX];
+  mes_master_check_hex(m0, c0);
+  mes_master_check_hex(m2, c2);
+  assert_string_equal(c0, c2);
+
+  /* The wrapping key and its check do not. */
+  char w0[MES_KEY_CHECK_HEX], w1[MES_KEY_CHECK_HEX], w2[MES_KEY_CHECK_HEX];
+  mes_master_wrap_check_hex(m0, w0);
+  mes_master_wrap_check_hex(m1, w1);
+  mes_master_wrap_check_hex(m2, w2);
+  assert_string_not_equal(w0, w1);
+  assert_string_not_equal(w1, w2);
+  assert_string_not_equal(w0, c0);
+  assert_true(mes_master_wrap_check_matches(m1, w1, strlen(w1)));
+  assert_false(mes_master_wrap_check_matches(m2, w1, strlen(w1)));
+  uint8_t key[MES_KEY_BYTES], wrapped[MES_WRAPPED_KEY_BYTES], back[MES_KEY_BYTES];
+  mes_subject_key_new(key);
+  assert_int_equal(mes_subject_key_wrap(m1, 7, key, wrapped), MES_OK);
+  assert_int_equal(mes_subject_key_unwrap(m0, 7, wrapped, sizeof wrapped, back), MES_ECRYPTO);
+  assert_int_equal(mes_subject_key_unwrap(m2, 7, wrapped, sizeof wrapped, back), MES_ECRYPTO);
+  assert_int_equal(mes_subject_key_unwrap(m1, 7, wrapped, sizeof wrapped, back), MES_OK);
+  assert_memory_equal(key, back, sizeof key);
+
+  /* Neither size between nor beyond is a key. */
+  for (size_t n = 33; n <= 65; n += 32) {
+    FILE *fp = fopen(p2, "wb");
+    assert_non_null(fp);
+    uint8_t zeros[65] = {0};
+    assert_int_equal(fwrite(zeros, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    struct mes_master *bad = NULL;
+    assert_int_equal(mes_master_load(p2, &bad, &err), MES_ECRYPTO);
+    assert_null(bad);
+  }
+  mes_master_free(m0);
+  mes_master_free(m1);
+  mes_master_free(m2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_seal_round_trip_and_tamper, setup, teardown),
@@ -385,6 +456,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_master_file_mode, setup, teardown),
       cmocka_unit_test_setup_teardown(test_master_file_wrong_size_or_missing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_master_check, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rotated_master, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apikeys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_base64_and_tokens, setup, teardown),
   };
