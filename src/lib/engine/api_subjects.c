@@ -69,8 +69,12 @@ int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const 
   rc = mes_rights_erase(mes_engine_rights(e), &k.req, &s, &removed, err);
   mes_engine_forget_subject(e, &s);
   if (!rc) {
-    /* After the rows: a training that starts now no longer reads them. */
-    json_t *model = mes__engine_unlearn(e, s.row.id, mes_now_ms());
+    /* After the rows: a training that starts now no longer reads them. A
+     * model learns from events alone: with none stored, no model carries
+     * the person, and a model that cannot unlearn is not retrained for
+     * nothing. */
+    json_t *model = removed.events > 0 ? mes__engine_unlearn(e, s.row.id, mes_now_ms())
+                                       : mes__engine_model_untouched(mes_now_ms());
     *receipt = model ? mes_rights_erasure_receipt(mes_engine_rights(e), &k.req, &s, &removed, model) : NULL;
     json_decref(model);
     if (!*receipt)

@@ -334,6 +334,12 @@ static json_t *model_forget(struct mes_engine *e, int64_t sid, const char *item,
   return out;
 }
 
+json_t *mes__engine_model_untouched(int64_t now_ms) {
+  char ts[32];
+  mes_time_format(now_ms, ts);
+  return json_pack("{s:s, s:s, s:i, s:b}", "contribution", "none", "at", ts, "events", 0, "exact", 1);
+}
+
 json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms) {
   return model_forget(e, sid, NULL, MES_KIND_OTHER, 0, now_ms);
 }

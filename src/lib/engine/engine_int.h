@@ -84,6 +84,9 @@ void mes__engine_request_retrain(struct mes_engine *e);
  * memory): {"contribution": "unlearned" | "none" (no model had learnt from
  * them) | "retraining", "at", "events" (of theirs the model forgot), "exact"}. */
 json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms);
+/* What the receipt says when no model can carry the person (no event of
+ * theirs was stored): {"contribution": "none", "at", "events": 0, "exact": true}. */
+json_t *mes__engine_model_untouched(int64_t now_ms);
 /* The same for one event of sid (item, its kind, its time), forgotten with
  * DELETE /v1/subjects/{s}/events/{event_id}. */
 json_t *mes__engine_forget_event(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind,
