@@ -5,8 +5,11 @@
  * (PUT /v1/subjects/{s}/consents/{purpose}, src/consent), preferences
  * (PUT /v1/subjects/{s}/preferences, src/lib/consent/prefs.c) and their patch
  * (PATCH /v1/subjects/{s}/preferences, src/lib/rights/prefs.c, which also
- * dismisses items through ingestion) and the restriction of processing
- * (PUT /v1/subjects/{s}/restriction, through its public verb).
+ * dismisses items through ingestion), the restriction of processing
+ * (PUT /v1/subjects/{s}/restriction), a person's token
+ * (POST /v1/subjects/{s}/tokens), an anonymous visitor's consent
+ * (PUT /v1/visitors/{a}/consents/{purpose}) and linking a visitor at login
+ * (POST /v1/subjects/{s}/link), the last four through their public verbs.
  *
  * The first byte picks the body, the rest is its JSON text (text jansson
  * refuses is skipped: that is the HTTP layer's, fuzzed by fuzz_events). Each
@@ -82,7 +85,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   json_t *out = NULL;
   int rc;
   struct mes_body rbody = {.json = body};
-  switch (data[0] % 6) {
+  char token[64];
+  int64_t expires_ms = 0;
+  unsigned kind = data[0] % 9;
+  switch (kind) {
   case 0:
     rc = mes_catalog_post(mes_engine_catalog(engine), &c, body, &out, &err);
     break;
@@ -98,15 +104,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 4:
     rc = mes_rights_patch_preferences(mes_engine_rights(engine), &c, "shopper-1", 9, body, &out, &err);
     break;
-  default:
+  case 5:
     rc = mes_engine_restriction_set(engine, NULL, "shopper-1", 9, &rbody, &out, &err);
+    break;
+  case 6:
+    rc = mes_engine_token_create(engine, NULL, "shopper-1", 9, &rbody, 60, token, &expires_ms, &err);
+    if (rc == MES_OK && (strncmp(token, "mst_", 4) != 0 || expires_ms <= 0))
+      abort();
+    mes_wipe(token, sizeof token);
+    break;
+  case 7:
+    rc = mes_engine_visitor_consent_put(engine, NULL, "cookie-1", 8, "personalization", 15, &rbody, &out, &err);
+    break;
+  default:
+    rc = mes_engine_visitor_link(engine, NULL, "shopper-1", 9, &rbody, &out, &err);
     break;
   }
   mes_engine_req_done(engine, &c);
   int status = mes_rc_status(rc);
   if (rc != MES_OK && (status < 400 || status > 499 || !mes_err_text(&err)[0]))
     abort();
-  if (rc == MES_OK && data[0] % 6 != 1 && !out)
+  if (rc == MES_OK && kind != 1 && kind != 6 && !out)
     abort(); /* a taken body always has its reply */
   json_decref(out);
   json_decref(body);

@@ -62,11 +62,21 @@ void mes_scope_format(uint32_t mask, char *out, size_t cap);
  * reading the attribute vault, which callers check separately). */
 bool mes_scope_allows(uint32_t have, uint32_t need);
 
+/* What a subject's token is for (stored with it). A dashboard token opens
+ * the person's own rights pages (scopes subjects and consent); a browser
+ * token, minted by the brand's backend for the browser SDK, records the
+ * person's own consents and preferences, sends their own events and asks
+ * for their own recommendations (scopes consent, ingest and recommend), and
+ * opens nothing else: no export, erasure or access log, which a page's
+ * script must never reach. */
+enum mes_token_use { MES_TOKEN_DASHBOARD = 0, MES_TOKEN_BROWSER = 1 };
+
 /* Who is calling: an API key, or a subject's own short-lived token. */
 struct mes_principal {
-  char name[65]; /* key name, or "subject-token" */
-  uint32_t scopes;
+  char name[65]; /* key name, or "subject-token" / "browser-token" */
+  uint32_t scopes; /* a token's: what its use allows (enum mes_token_use) */
   bool subject_token;
+  enum mes_token_use use; /* for subject tokens */
   int64_t sid; /* for subject tokens: the engine's number of the only subject it may act on */
 };
 
@@ -187,11 +197,13 @@ struct mes_key_info {
 int mes_engine_key_list(struct mes_engine *e, int (*cb)(void *ud, const struct mes_key_info *k), void *ud,
                         struct mes_err *err);
 
-/* POST /v1/subjects/{s}/tokens: a token for the subject's own dashboard
- * (contract §7), valid ttl_s seconds. `body` must be empty or {} (any member
- * is unknown). The subject is created when unknown, so that someone never
- * seen before can still open the dashboard and choose. token_out (wipe it
- * after use) and *expires_ms receive the token and its expiry. */
+/* POST /v1/subjects/{s}/tokens: a token for the subject alone (contract
+ * §7), valid ttl_s seconds (0: the policy's rights.token_minutes). `body`
+ * is empty, {} or {"use": "dashboard"|"browser"} (enum mes_token_use; the
+ * default is dashboard). The subject is created when unknown, so that
+ * someone never seen before can still open the dashboard and choose, or
+ * consent in the browser. token_out (wipe it after use) and *expires_ms
+ * receive the token and its expiry. */
 int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                             const struct mes_body *body, int ttl_s, char token_out[64], int64_t *expires_ms,
                             struct mes_err *err);
@@ -223,6 +235,35 @@ int mes_engine_restriction_set(struct mes_engine *e, struct mes_call *call, cons
  * not_found (unknown subject), forbidden (another subject's token). */
 int mes_engine_tokens_revoke(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                              int64_t *revoked, struct mes_err *err);
+
+/* ================================================================ anonymous visitors (§4 anonymous_id) */
+
+/* PUT /v1/visitors/{a}/consents/{purpose} and GET /v1/visitors/{a}/consents:
+ * an anonymous visitor's own consents (a cookie or device id, before they
+ * log in), as mes_engine_consent_put and mes_engine_consents_get are a
+ * subject's; receipts carry "anonymous": true. Only under such a grant are
+ * the visitor's events (sent with "anonymous_id") stored. */
+int mes_engine_visitor_consent_put(struct mes_engine *e, struct mes_call *call, const char *anonymous_id,
+                                   size_t id_len, const char *purpose, size_t purpose_len,
+                                   const struct mes_body *body, json_t **receipt, struct mes_err *err);
+int mes_engine_visitor_consents_get(struct mes_engine *e, struct mes_call *call, const char *anonymous_id,
+                                    size_t id_len, json_t **out, struct mes_err *err);
+/* POST /v1/visitors/{a}/tokens: a browser token (MES_TOKEN_BROWSER) bound
+ * to the anonymous visitor, as mes_engine_token_create; `body` is empty, {}
+ * or {"use": "browser"}. The visitor is created when unknown. */
+int mes_engine_visitor_token_create(struct mes_engine *e, struct mes_call *call, const char *anonymous_id,
+                                    size_t id_len, const struct mes_body *body, int ttl_s, char token_out[64],
+                                    int64_t *expires_ms, struct mes_err *err);
+/* POST /v1/subjects/{s}/link {"anonymous_id": id}: the visitor logged in as
+ * subject s. Each of the visitor's stored events that s's own consent
+ * allows moves under s's key; everything else of the visitor (other events,
+ * consents, tokens, preferences) is deleted and their key destroyed, in
+ * one transaction; the visitor's grants are not carried over. *out is new:
+ * {"moved", "already_held", "dropped", "removed": {"events", "consents",
+ * "tokens", "preferences"}} (all 0 when nothing was held of the visitor).
+ * Errors: the body's, forbidden. */
+int mes_engine_visitor_link(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                            const struct mes_body *body, json_t **out, struct mes_err *err);
 
 /* ================================================================ consent and preferences */
 

@@ -40,6 +40,12 @@ void mes__h_subject_tokens_revoke(struct mes_http_req *req, struct mes_http_resp
 void mes__h_subject_restriction(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_erase(struct mes_http_req *req, struct mes_http_resp *resp);
 
+/* h_visitors.c — an anonymous visitor's consents and token, and linking at login (contract §4). */
+void mes__h_visitor_consent_put(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_visitor_consent_get(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_visitor_token(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_subject_link(struct mes_http_req *req, struct mes_http_resp *resp);
+
 /* h_recs.c — recommendations, decision records and "why" (contract §6). */
 void mes__h_recs_post(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_recs_get(struct mes_http_req *req, struct mes_http_resp *resp);

@@ -1,13 +1,11 @@
 /*
  * http/h_subjects — data-subject rights endpoints (contract §7, scope
  * subjects; the read endpoints are also open to the subject's own token):
- * the profile summary, the export, and the dashboard token.
+ * the profile summary, the export, and the person's own tokens.
  */
 #include "base/mtime.h"
 #include "http/endpoints.h"
 #include "http/handler.h"
-
-#define SUBJECT_TOKEN_TTL_S (15 * 60)
 
 /* GET /v1/subjects/{s} -> the profile summary; 404 for an unknown subject. */
 void mes__h_subject_get(struct mes_http_req *req, struct mes_http_resp *resp) {
@@ -37,8 +35,9 @@ void mes__h_subject_export(struct mes_http_req *req, struct mes_http_resp *resp)
   mes_http_reply_json(resp, 200, out);
 }
 
-/* POST /v1/subjects/{s}/tokens -> {"token", "expires_at"}: a 15-minute token
- * for the person's own dashboard. */
+/* POST /v1/subjects/{s}/tokens {"use": "dashboard"|"browser"} -> {"token",
+ * "expires_at"}: a token for the person alone, for the policy's
+ * rights.token_minutes. */
 void mes__h_subject_token(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
@@ -47,8 +46,8 @@ void mes__h_subject_token(struct mes_http_req *req, struct mes_http_resp *resp) 
   struct mes_body body = mes_http_req_doc(req);
   char token[64], ts[32];
   int64_t expires_ms = 0;
-  if (mes_engine_token_create(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body,
-                              SUBJECT_TOKEN_TTL_S, token, &expires_ms, &err)) {
+  if (mes_engine_token_create(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, 0, token,
+                              &expires_ms, &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }

@@ -66,7 +66,8 @@ typedef void (*mes_http_handler)(struct mes_http_req *req, struct mes_http_resp 
 
 /* Route flags. */
 #define MES_ROUTE_PUBLIC 0x1u /* no key needed; Authorization is not even read */
-#define MES_ROUTE_SELF 0x2u   /* a subject token may call it (for its own subject only) */
+#define MES_ROUTE_SELF 0x2u   /* a subject token whose use (enum mes_token_use) carries the row's scope may
+                                 call it, for its own subject only */
 
 /*
  * One row of the routing table (routes.c). `pattern` is a path whose segments

@@ -195,9 +195,15 @@ static bool admit(struct mes_http_req *req, const struct mes_route *route) {
     }
   }
 
+  /* A subject's token passes only routes open to it, and of those only the
+   * ones its use allows (a browser token never reaches export or erasure);
+   * the verb then keeps it to its own subject. */
   if (req->principal.subject_token) {
-    if (!(route->flags & MES_ROUTE_SELF)) {
-      fail(req, MES_EFORBIDDEN, NULL, "A subject's token opens only that subject's own pages.");
+    if (!(route->flags & MES_ROUTE_SELF) || !mes_scope_allows(req->principal.scopes, route->scope)) {
+      fail(req, MES_EFORBIDDEN, NULL,
+           req->principal.use == MES_TOKEN_BROWSER
+               ? "A browser token only records its person's consents and events and asks for their recommendations."
+               : "A subject's token opens only that subject's own pages.");
       return false;
     }
   } else if (!mes_scope_allows(req->principal.scopes, route->scope)) {

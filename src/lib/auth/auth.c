@@ -108,6 +108,14 @@ bool mes_scope_allows(uint32_t have, uint32_t need) {
   return (have & need) != 0;
 }
 
+uint32_t mes_token_scopes(enum mes_token_use use) {
+  /* A browser token stays within what a page's script may do for the person
+   * in front of it; the rights that reveal or destroy everything held
+   * (profile, export, erasure, access log) need the dashboard. */
+  return use == MES_TOKEN_BROWSER ? MES_SCOPE_CONSENT | MES_SCOPE_INGEST | MES_SCOPE_RECOMMEND
+                                  : MES_SCOPE_SUBJECTS | MES_SCOPE_CONSENT;
+}
+
 /* ---------------------------------------------------------------- lookup */
 
 /* Forgets every cached answer: this process sees a revocation at once. */
@@ -132,10 +140,12 @@ static int fetch(struct mes_auth *a, const uint8_t hash[32], bool token, struct 
     frc = mes_store_token_find(a->store, hash, &row);
     valid = frc == MES_OK && row.revoked_ms == 0 && mes_ct_equal(row.hash, hash, 32);
     if (valid) {
-      snprintf(who->name, sizeof who->name, "subject-token");
+      bool browser = row.use == MES_TOKEN_BROWSER;
+      snprintf(who->name, sizeof who->name, "%s", browser ? "browser-token" : "subject-token");
       who->subject_token = true;
+      who->use = browser ? MES_TOKEN_BROWSER : MES_TOKEN_DASHBOARD;
       who->sid = row.sid;
-      who->scopes = MES_SCOPE_SUBJECTS;
+      who->scopes = mes_token_scopes(who->use);
       *expires_ms = row.expires_ms;
     }
   } else {
@@ -264,14 +274,15 @@ int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *er
 
 /* ---------------------------------------------------------------- tokens */
 
-int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms,
-                           struct mes_err *err) {
+int mes_auth_subject_token(struct mes_auth *a, int64_t sid, enum mes_token_use use, int ttl_s, char token_out[64],
+                           int64_t *expires_ms, struct mes_err *err) {
   memcpy(token_out, "mst_", 4);
   mes_random_token(token_out + 4, 60, 32);
   struct mes_token_row row;
   memset(&row, 0, sizeof row);
   mes_apikey_hash(token_out, strlen(token_out), row.hash);
   row.sid = sid;
+  row.use = (int)use;
   row.created_ms = mes_now_ms();
   row.expires_ms = row.created_ms + (int64_t)ttl_s * 1000;
   int rc = mes_store_tx_begin(a->store);

@@ -1,6 +1,7 @@
 /*
  * auth — who is calling: API keys (made, looked up and revoked in the store,
- * by hash only) and subjects' short-lived dashboard tokens (contract §2, §7),
+ * by hash only) and subjects' short-lived tokens, for their dashboard or
+ * their browser (contract §2, §7),
  * behind one handle that keeps a short cache of looked-up keys and the
  * tokens it minted.
  *
@@ -62,11 +63,17 @@ int mes_auth_key_create(struct mes_auth *a, const char *name, uint32_t scopes, c
  * MES_ENOT_FOUND when no active key has that name. */
 int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *err);
 
-/* Mints a token for subject row sid, valid ttl_s seconds, stored (as its
- * hash) durably before returning: token_out (>= 64 bytes) receives it,
- * *expires_ms its expiry. Store errors (token_out wiped). */
-int mes_auth_subject_token(struct mes_auth *a, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms,
-                           struct mes_err *err);
+/* The scopes a subject's token of this use carries (enum mes_token_use):
+ * subjects and consent for the dashboard; consent, ingest and recommend for
+ * the browser. Always on its own subject alone (engine/call.c). */
+uint32_t mes_token_scopes(enum mes_token_use use);
+
+/* Mints a token of `use` for subject row sid, valid ttl_s seconds, stored
+ * (as its hash, with its use) durably before returning: token_out (>= 64
+ * bytes) receives it, *expires_ms its expiry. Store errors (token_out
+ * wiped). */
+int mes_auth_subject_token(struct mes_auth *a, int64_t sid, enum mes_token_use use, int ttl_s, char token_out[64],
+                           int64_t *expires_ms, struct mes_err *err);
 /* Revokes every token of subject row sid, durable before returning; this
  * handle refuses them at once, other processes within MES_AUTH_TTL_MS. *n
  * gets how many were active. Store errors. */

@@ -94,6 +94,7 @@ static const char *policy_version(const struct mes_req *c) {
 struct receipt_in {
   const char *subject;
   size_t subject_len;
+  bool anonymous; /* subject is an anonymous visitor's id (MES_NS_ANON) */
   int purpose; /* policy index */
   bool granted;
   const char *source;
@@ -119,6 +120,10 @@ static json_t *receipt_new(const struct mes_req *c, const struct receipt_in *in)
                         in->subject_len, "purpose", c->policy->purposes[in->purpose].name, "status",
                         in->granted ? "granted" : "denied", "ts", ts, "policy_version", in->policy_version,
                         "source", in->source, "recorded_by", actor);
+  if (r && in->anonymous && json_object_set_new(r, "anonymous", json_true())) {
+    json_decref(r);
+    return NULL;
+  }
   if (r && in->over_gpc && json_object_set_new(r, "over_gpc", json_true())) {
     json_decref(r);
     return NULL;
@@ -224,9 +229,9 @@ error:
 
 /* ------------------------------------------------------------ recording */
 
-int mes_consent_record(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
-                       const char *purpose, size_t purpose_len, const json_t *body, json_t **receipt,
-                       struct mes_err *err) {
+int mes_consent_record_ns(struct mes_ledger *lg, const struct mes_req *c, enum mes_subject_ns ns,
+                          const char *subject_id, size_t id_len, const char *purpose, size_t purpose_len,
+                          const json_t *body, json_t **receipt, struct mes_err *err) {
   *receipt = NULL;
   int rc = mes__consent_check_subject(subject_id, id_len, err);
   if (rc)
@@ -252,6 +257,7 @@ int mes_consent_record(struct mes_ledger *lg, const struct mes_req *c, const cha
 
   struct receipt_in in = {.subject = subject_id,
                           .subject_len = id_len,
+                          .anonymous = ns == MES_NS_ANON,
                           .purpose = p,
                           .granted = granted,
                           .source = mes_json_str(body, "source", SOURCE_DEFAULT),
@@ -262,7 +268,7 @@ int mes_consent_record(struct mes_ledger *lg, const struct mes_req *c, const cha
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
   struct mes_subject s;
-  rc = mes_subject_resolve(lg->subjects, c, MES_NS_SUBJECT, subject_id, id_len, true, &s);
+  rc = mes_subject_resolve(lg->subjects, c, ns, subject_id, id_len, true, &s);
   if (rc) {
     mes_store_tx_rollback(lg->store);
     return mes_err_set(err, rc, NULL, NULL);
@@ -400,14 +406,14 @@ static int visit_history(struct ledger_walk *w, const struct mes_consent_row *ro
   return 0;
 }
 
-int mes_consent_get(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
-                    json_t **out, struct mes_err *err) {
+int mes_consent_get_ns(struct mes_ledger *lg, const struct mes_req *c, enum mes_subject_ns ns, const char *subject_id,
+                       size_t id_len, json_t **out, struct mes_err *err) {
   *out = NULL;
   int rc = mes__consent_check_subject(subject_id, id_len, err);
   if (rc)
     return rc;
   struct mes_subject s;
-  rc = mes_subject_resolve(lg->subjects, c, MES_NS_SUBJECT, subject_id, id_len, false, &s);
+  rc = mes_subject_resolve(lg->subjects, c, ns, subject_id, id_len, false, &s);
   if (rc && rc != MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, NULL);
   bool known = rc == MES_OK;
@@ -455,4 +461,15 @@ error:
   json_decref(h.history);
   json_decref(doc);
   return mes_err_set(err, rc, NULL, NULL);
+}
+
+int mes_consent_record(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                       const char *purpose, size_t purpose_len, const json_t *body, json_t **receipt,
+                       struct mes_err *err) {
+  return mes_consent_record_ns(lg, c, MES_NS_SUBJECT, subject_id, id_len, purpose, purpose_len, body, receipt, err);
+}
+
+int mes_consent_get(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
+                    json_t **out, struct mes_err *err) {
+  return mes_consent_get_ns(lg, c, MES_NS_SUBJECT, subject_id, id_len, out, err);
 }

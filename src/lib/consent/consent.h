@@ -94,6 +94,18 @@ int mes_consent_record(struct mes_ledger *lg, const struct mes_req *c, const cha
 int mes_consent_get(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
                     json_t **out, struct mes_err *err);
 
+/* The same two for an id of namespace ns: MES_NS_ANON records and reads an
+ * anonymous visitor's own choices (a cookie or device id, contract §4
+ * `anonymous_id`), whose receipts carry "anonymous": true beside "subject".
+ * An anonymous visitor's events are stored only under such a grant, and
+ * move to a subject at login only under the subject's own (ingest.h,
+ * mes_ingest_link). */
+int mes_consent_record_ns(struct mes_ledger *lg, const struct mes_req *c, enum mes_subject_ns ns, const char *subject_id,
+                          size_t id_len, const char *purpose, size_t purpose_len, const json_t *body, json_t **receipt,
+                          struct mes_err *err);
+int mes_consent_get_ns(struct mes_ledger *lg, const struct mes_req *c, enum mes_subject_ns ns, const char *subject_id,
+                       size_t id_len, json_t **out, struct mes_err *err);
+
 /* --- receipts: what the instance signs (consent decisions, erasures) --- */
 
 #define MES_RECEIPT_ID_CAP 32

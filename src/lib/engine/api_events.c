@@ -27,6 +27,8 @@ int mes_engine_events_ingest(struct mes_engine *e, struct mes_call *call, const 
   json_t *doc = NULL, *out = NULL;
   mes__call_begin(&k, e, call);
   int rc = mes__body_object(body, mes_ingest_body_fields, mes_ingest_n_body_fields, &doc, err);
+  if (!rc) /* a browser token sends its own person's events only: checked before anything is stored */
+    rc = mes__call_own_events(&k, doc, err);
   if (!rc)
     rc = wait ? mes_ingest_batch(e->ingester, &k.req, doc, &out, err)
               : mes_ingest_batch_nowait(e->ingester, &k.req, doc, &out, &oc->ticket, err);

@@ -25,9 +25,12 @@ int mes_engine_recommend(struct mes_engine *e, struct mes_call *call, const stru
   struct mes_rec_outcome o;
   memset(&o, 0, sizeof o);
   mes__call_begin(&k, e, call);
-  struct mes_model *m = mes_engine_model(e);
-  rc = mes_recommend_text(mes_engine_recommender(e), &k.req, m, doc, k.lang, text, len, &o, err);
-  mes_model_unref(m);
+  rc = mes__call_own_doc(&k, doc, "", err); /* a browser token asks for its own person's answers only */
+  if (!rc) {
+    struct mes_model *m = mes_engine_model(e);
+    rc = mes_recommend_text(mes_engine_recommender(e), &k.req, m, doc, k.lang, text, len, &o, err);
+    mes_model_unref(m);
+  }
   mes__call_end(&k);
   json_decref(doc);
   if (rc)

@@ -1,8 +1,10 @@
 /*
  * engine/api_subjects — the data-subject verbs of mesura.h (contract §7): the
  * profile summary, the export, the restriction of processing, and the
- * subject's own dashboard tokens.
+ * subject's own tokens (for their dashboard, or for their browser).
  */
+#include <string.h>
+
 #include "audit/audit.h"
 #include "base/mtime.h"
 #include "engine/engine_int.h"
@@ -114,14 +116,24 @@ int mes_engine_restriction_set(struct mes_engine *e, struct mes_call *call, cons
   return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
 }
 
+static const struct mes_jfield token_fields[] = {
+    {"use", MES_J_STRING, false, 0, 16},
+};
+
 int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                             const struct mes_body *body, int ttl_s, char token_out[64], int64_t *expires_ms,
                             struct mes_err *err) {
   token_out[0] = '\0';
   *expires_ms = 0;
+  enum mes_token_use use = MES_TOKEN_DASHBOARD;
   if (mes__body_given(body)) {
     json_t *doc = NULL;
-    int rc = mes__body_object(body, NULL, 0, &doc, err); /* {} or nothing: any member is unknown */
+    int rc = mes__body_object(body, token_fields, sizeof token_fields / sizeof token_fields[0], &doc, err);
+    const char *u = rc ? NULL : json_string_value(json_object_get(doc, "use"));
+    if (u && strcmp(u, "browser") == 0)
+      use = MES_TOKEN_BROWSER;
+    else if (u && strcmp(u, "dashboard") != 0)
+      rc = mes_err_set(err, MES_EINVALID_VALUE, "/use", "use must be dashboard or browser.");
     json_decref(doc);
     if (rc)
       return rc;
@@ -130,10 +142,12 @@ int mes_engine_token_create(struct mes_engine *e, struct mes_call *call, const c
   struct mes_subject s;
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject(&k, subject, subject_len, true, &s, err);
+  if (ttl_s <= 0)
+    ttl_s = k.req.policy->rights.token_minutes * 60;
   mes__call_end(&k);
   if (rc)
     return rc;
-  return mes_engine_subject_token(e, s.row.id, ttl_s, token_out, expires_ms, err);
+  return mes_engine_subject_token(e, s.row.id, use, ttl_s, token_out, expires_ms, err);
 }
 
 int mes_engine_tokens_revoke(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,

@@ -1,10 +1,13 @@
 /*
  * engine/call — the per-call state of the public verbs: a request taken
  * from the engine (policy snapshot, clock, actor, GPC), the language the
- * texts come in, the subject rule for subject tokens, and request bodies.
+ * texts come in, the subject rule for subject tokens (in a path, or in the
+ * documents a browser token sends), and request bodies.
  */
+#include <stdio.h>
 #include <string.h>
 
+#include "base/id.h"
 #include "crypto/crypto.h"
 #include "engine/engine_int.h"
 
@@ -25,11 +28,11 @@ void mes__call_end(struct mes__call *k) { mes_engine_req_done(k->e, &k->req); }
 
 static bool is_token(const struct mes__call *k) { return k->call->who && k->call->who->subject_token; }
 
-int mes__call_subject(struct mes__call *k, const char *id, size_t len, bool create, struct mes_subject *out,
-                      struct mes_err *err) {
+int mes__call_subject_ns(struct mes__call *k, enum mes_subject_ns ns, const char *id, size_t len, bool create,
+                         struct mes_subject *out, struct mes_err *err) {
   bool token = is_token(k);
   memset(out, 0, sizeof *out);
-  int rc = mes_subject_resolve(k->e->subjects, &k->req, MES_NS_SUBJECT, id, len, create && !token, out);
+  int rc = mes_subject_resolve(k->e->subjects, &k->req, ns, id, len, create && !token, out);
   if (rc == MES_OK || rc == MES_ENOT_FOUND)
     mes_pseudonym_hex(out->pn, k->call->pseudonym);
   if (token && (rc == MES_ENOT_FOUND || (rc == MES_OK && !(out->row.id > 0 && k->call->who->sid == out->row.id))))
@@ -41,15 +44,82 @@ int mes__call_subject(struct mes__call *k, const char *id, size_t len, bool crea
   return MES_OK;
 }
 
-int mes__call_subject_gate(struct mes__call *k, const char *id, size_t len, struct mes_subject *out,
-                           struct mes_err *err) {
-  int rc = mes__call_subject(k, id, len, false, out, err);
+int mes__call_subject(struct mes__call *k, const char *id, size_t len, bool create, struct mes_subject *out,
+                      struct mes_err *err) {
+  return mes__call_subject_ns(k, MES_NS_SUBJECT, id, len, create, out, err);
+}
+
+int mes__call_own_doc(struct mes__call *k, const json_t *doc, const char *field, struct mes_err *err) {
+  if (!is_token(k))
+    return MES_OK;
+  const json_t *v = json_object_get(doc, "subject");
+  enum mes_subject_ns ns = MES_NS_SUBJECT;
+  if (!v) {
+    v = json_object_get(doc, "anonymous_id");
+    ns = MES_NS_ANON;
+  }
+  /* The two namespaces pseudonymize apart, so a token bound to a subject
+   * never matches an anonymous id, nor one bound to a visitor a subject id. */
+  bool own = false;
+  if (json_is_string(v) && mes_id_check(json_string_value(v), json_string_length(v)) == MES_OK) {
+    struct mes_subject s;
+    int rc = mes_subject_resolve(k->e->subjects, &k->req, ns, json_string_value(v), json_string_length(v), false, &s);
+    if (rc != MES_OK && rc != MES_ENOT_FOUND)
+      return mes_err_set(err, rc, NULL, NULL);
+    own = rc == MES_OK && s.row.id > 0 && s.row.id == k->call->who->sid;
+  }
+  char at[48];
+  snprintf(at, sizeof at, "%s/%s", field, ns == MES_NS_SUBJECT ? "subject" : "anonymous_id");
+  if (!own)
+    return mes_err_set(err, MES_EFORBIDDEN, at,
+                       "A token acts only on the person it was minted for.");
+  return MES_OK;
+}
+
+/* Both objects lack member `key`, or have equal values for it. */
+static bool same_member(const json_t *a, const json_t *b, const char *key) {
+  const json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
+  return x == y || (x && y && json_equal(x, y));
+}
+
+int mes__call_own_events(struct mes__call *k, const json_t *body, struct mes_err *err) {
+  if (!is_token(k))
+    return MES_OK;
+  const json_t *events = json_object_get(body, "events");
+  if (!json_is_array(events))
+    return mes__call_own_doc(k, body, "", err);
+  char field[32];
+  const json_t *checked = NULL; /* the last event found to be the token's own */
+  for (size_t i = 0; i < json_array_size(events); i++) {
+    const json_t *ev = json_array_get(events, i);
+    /* A browser's batch names one person throughout: an event naming them
+     * as the one before did (same member, same id) needs no second lookup. */
+    if (checked && json_is_object(ev) && same_member(ev, checked, "subject") &&
+        same_member(ev, checked, "anonymous_id"))
+      continue;
+    snprintf(field, sizeof field, "/events/%zu", i);
+    int rc = mes__call_own_doc(k, ev, field, err);
+    if (rc)
+      return rc;
+    checked = ev;
+  }
+  return MES_OK;
+}
+
+int mes__call_subject_gate_ns(struct mes__call *k, enum mes_subject_ns ns, const char *id, size_t len,
+                              struct mes_subject *out, struct mes_err *err) {
+  int rc = mes__call_subject_ns(k, ns, id, len, false, out, err);
   if (rc == MES_ENOT_FOUND) {
     mes_err_clear(err);
     out->row.id = 0;
     return MES_OK;
   }
   return rc;
+}
+
+int mes__call_subject_gate(struct mes__call *k, const char *id, size_t len, struct mes_subject *out,
+                           struct mes_err *err) {
+  return mes__call_subject_gate_ns(k, MES_NS_SUBJECT, id, len, out, err);
 }
 
 bool mes__body_given(const struct mes_body *b) { return b && (b->json || b->len > 0); }

@@ -744,9 +744,9 @@ int mes_engine_key_revoke(struct mes_engine *e, const char *name, struct mes_err
   return mes_auth_key_revoke(e->auth, name, err);
 }
 
-int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms,
-                             struct mes_err *err) {
-  return mes_auth_subject_token(e->auth, sid, ttl_s, token_out, expires_ms, err);
+int mes_engine_subject_token(struct mes_engine *e, int64_t sid, enum mes_token_use use, int ttl_s, char token_out[64],
+                             int64_t *expires_ms, struct mes_err *err) {
+  return mes_auth_subject_token(e->auth, sid, use, ttl_s, token_out, expires_ms, err);
 }
 
 void mes_engine_auth_forget_cached(struct mes_engine *e) { mes_auth_forget_cached(e->auth); }

@@ -77,11 +77,11 @@ void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params
 void mes_engine_sign_public_key(struct mes_engine *e, uint8_t pk[32]);
 const char *mes_engine_dir(struct mes_engine *e);
 
-/* A token for subject row sid (auth/auth.h, mes_auth_subject_token): ttl_s
- * seconds; token_out >= 64 bytes; stored before returning. The public verb is
- * mes_engine_token_create, which takes the subject's id. */
-int mes_engine_subject_token(struct mes_engine *e, int64_t sid, int ttl_s, char token_out[64], int64_t *expires_ms,
-                             struct mes_err *err);
+/* A token of `use` for subject row sid (auth/auth.h, mes_auth_subject_token):
+ * ttl_s seconds; token_out >= 64 bytes; stored before returning. The public
+ * verb is mes_engine_token_create, which takes the subject's id. */
+int mes_engine_subject_token(struct mes_engine *e, int64_t sid, enum mes_token_use use, int ttl_s, char token_out[64],
+                             int64_t *expires_ms, struct mes_err *err);
 /* Revokes every token of subject row sid (mes_auth_subject_revoke); *n gets
  * how many were active. The public verb is mes_engine_tokens_revoke. */
 int mes_engine_subject_tokens_revoke(struct mes_engine *e, int64_t sid, int64_t *n, struct mes_err *err);

@@ -119,11 +119,30 @@ void mes__call_end(struct mes__call *k);
  */
 int mes__call_subject(struct mes__call *k, const char *id, size_t len, bool create, struct mes_subject *out,
                       struct mes_err *err);
+/* The same for an id of namespace ns (MES_NS_ANON: an anonymous visitor,
+ * whose browser token is kept to that visitor alike). */
+int mes__call_subject_ns(struct mes__call *k, enum mes_subject_ns ns, const char *id, size_t len, bool create,
+                         struct mes_subject *out, struct mes_err *err);
+/*
+ * For a subject token, checks that a request document names the token's own
+ * person: `doc` (an event, or a recommendation request) must carry
+ * "subject" (or "anonymous_id") naming the token's person (a subject, or
+ * the anonymous visitor it was minted for); a document naming nobody or
+ * anyone else is forbidden, whether or not that other exists.
+ * MES_OK at once for any other caller (an API key, the host). `field` is
+ * the JSON pointer of doc ("" for the body), for the error's.
+ */
+int mes__call_own_doc(struct mes__call *k, const json_t *doc, const char *field, struct mes_err *err);
+/* The same for every event of an ingest body (one event, or {"events":
+ * [...]}): one event naming someone else refuses the whole batch. */
+int mes__call_own_events(struct mes__call *k, const json_t *body, struct mes_err *err);
 /* The same, where an unknown subject is no error for a key (the consent
  * verbs read it as "nothing granted" and create it on a write): out->row.id
  * is 0 then. */
 int mes__call_subject_gate(struct mes__call *k, const char *id, size_t len, struct mes_subject *out,
                            struct mes_err *err);
+int mes__call_subject_gate_ns(struct mes__call *k, enum mes_subject_ns ns, const char *id, size_t len,
+                              struct mes_subject *out, struct mes_err *err);
 
 /*
  * The body as a JSON object checked against a field table (base/json.h).

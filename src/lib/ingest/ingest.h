@@ -208,6 +208,29 @@ int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t 
  * what a scan hands out, to size its reader's arrays. One scan of a count. */
 int64_t mes_ingest_count(struct mes_ingester *ing);
 
+/* What linking an anonymous visitor to a subject did (mes_ingest_link). */
+struct mes_ingest_linked {
+  int64_t moved;        /* events now held under the subject */
+  int64_t already_held; /* events whose event_id the subject already had (not stored twice) */
+  int64_t dropped;      /* events the subject's consent does not cover: deleted */
+  struct mes_store_erased removed; /* every row of the visitor deleted (the moved events' old rows included) */
+};
+
+/*
+ * Links anonymous visitor `visitor` (resolved in MES_NS_ANON; row.id 0 when
+ * nothing was ever kept of them) to subject `to` (resolved in
+ * MES_NS_SUBJECT; row.id 0 when unknown) at login: each of the visitor's
+ * stored events that the subject's consent allows now (a purpose its type
+ * serves granted, after GPC, and no restriction) moves under the subject's
+ * key; everything else of the visitor is deleted; all in one transaction,
+ * after the visitor is journaled as erased (store.h, the erasure journal),
+ * and the visitor's key is destroyed after it. Nothing of the visitor
+ * remains either way. The caller drops its other in-memory copies of the
+ * visitor (queued answers, token caches). Store and crypto errors.
+ */
+int mes_ingest_link(struct mes_ingester *ing, const struct mes_req *c, const struct mes_subject *visitor,
+                    const struct mes_subject *to, struct mes_ingest_linked *out, struct mes_err *err);
+
 /*
  * Forgets one event of subject `s` (borrowed; resolved, row stored) for
  * DELETE /v1/subjects/{s}/events/{event_id} (contract §7 rectification).

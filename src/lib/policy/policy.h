@@ -87,6 +87,11 @@ struct mes_audit_cfg {
   int min_group_size; /* default 10: smaller groups are merged into "other" or withheld */
 };
 
+/* People's own tokens (contract §7). */
+struct mes_rights_cfg {
+  int token_minutes; /* default 15: lifetime of a token minted by POST /v1/subjects/{s}/tokens */
+};
+
 struct mes_policy {
   char *path;  /* file it was loaded from */
   char *site;
@@ -101,6 +106,7 @@ struct mes_policy {
   struct mes_model_cfg model;
   struct mes_serving_cfg serving;
   struct mes_audit_cfg audit;
+  struct mes_rights_cfg rights;
   int decision_retention_days; /* default 30 */
   char *version;               /* policy_version stamped on receipts (default: file's mtime date) */
 };

@@ -298,6 +298,17 @@ static const struct mes__pfield audit_fields[] = {
             "singles anyone out."},
     {0}};
 
+static const struct mes__pfield rights_fields[] = {
+    {.name = "token_minutes",
+     .kind = MES_PK_INT,
+     .dflt = 15,
+     .max = 1440,
+     POL(rights.token_minutes),
+     .doc = "How many minutes a token minted for a person (`POST /v1/subjects/{s}/tokens`, for their dashboard "
+            "or their browser) works. Keep it short: a token is a bearer secret held by a browser, and the "
+            "brand's backend can mint a new one whenever the person comes back."},
+    {0}};
+
 const struct mes__pfield mes__policy_schema[] = {
     {.name = "site",
      .kind = MES_PK_STR,
@@ -373,6 +384,12 @@ const struct mes__pfield mes__policy_schema[] = {
      .default_doc = "see its keys",
      .doc = "Fairness audits (`POST /v1/audits`). Attributes are recorded only for people who granted a purpose "
             "named `audit`: declare one to enable audits."},
+    {.name = "rights",
+     .kind = MES_PK_MAP,
+     .fields = rights_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "How people reach their own data and choices themselves (contract §7)."},
     {.name = "decision_retention_days",
      .kind = MES_PK_INT,
      .dflt = 30,

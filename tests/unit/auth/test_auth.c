@@ -123,14 +123,16 @@ static void test_tokens(void **state) {
   struct fixture *f = *state;
   char live[64], spent[64];
   int64_t expires_ms;
-  assert_int_equal(mes_auth_subject_token(f->auth, 7, 60, live, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_auth_subject_token(f->auth, 7, MES_TOKEN_DASHBOARD, 60, live, &expires_ms, NULL), MES_OK);
   assert_int_equal(strncmp(live, "mst_", 4), 0);
-  assert_int_equal(mes_auth_subject_token(f->auth, 8, 0, spent, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_auth_subject_token(f->auth, 8, MES_TOKEN_DASHBOARD, 0, spent, &expires_ms, NULL), MES_OK);
   struct mes_principal who;
   assert_int_equal(mes_auth_authenticate(f->auth, live, strlen(live), &who), MES_OK);
   assert_true(who.subject_token);
   assert_int_equal(who.sid, 7);
-  assert_int_equal(who.scopes, MES_SCOPE_SUBJECTS);
+  assert_int_equal(who.use, MES_TOKEN_DASHBOARD);
+  assert_int_equal(who.scopes, MES_SCOPE_SUBJECTS | MES_SCOPE_CONSENT);
+  assert_string_equal(who.name, "subject-token");
   assert_int_equal(mes_auth_authenticate(f->auth, spent, strlen(spent), &who), MES_ETOKEN_EXPIRED);
   /* A token is looked up only as a token: without its prefix it is no key. */
   assert_int_equal(mes_auth_authenticate(f->auth, live + 4, strlen(live + 4), &who), MES_EUNAUTHORIZED);
@@ -150,11 +152,37 @@ static void test_tokens(void **state) {
   mes_auth_free(fresh);
 }
 
+/* A browser token is stored with its use and comes back, across handles,
+ * with the browser's scopes only: never subjects (export, erasure). */
+static void test_browser_token(void **state) {
+  struct fixture *f = *state;
+  char tok[64];
+  int64_t expires_ms;
+  assert_int_equal(mes_auth_subject_token(f->auth, 9, MES_TOKEN_BROWSER, 60, tok, &expires_ms, NULL), MES_OK);
+  struct mes_auth *fresh = NULL;
+  assert_int_equal(mes_auth_new(f->store, &fresh), MES_OK);
+  struct mes_principal who;
+  assert_int_equal(mes_auth_authenticate(fresh, tok, strlen(tok), &who), MES_OK);
+  assert_true(who.subject_token);
+  assert_int_equal(who.use, MES_TOKEN_BROWSER);
+  assert_int_equal(who.sid, 9);
+  assert_int_equal(who.scopes, MES_SCOPE_CONSENT | MES_SCOPE_INGEST | MES_SCOPE_RECOMMEND);
+  assert_false(mes_scope_allows(who.scopes, MES_SCOPE_SUBJECTS));
+  assert_string_equal(who.name, "browser-token");
+  mes_auth_free(fresh);
+  /* Revoking the person's tokens revokes the browser's too. */
+  int64_t n = 0;
+  assert_int_equal(mes_auth_subject_revoke(f->auth, 9, &n, NULL), MES_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(mes_auth_authenticate(f->auth, tok, strlen(tok), &who), MES_EUNAUTHORIZED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scopes),
       cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_browser_token, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,7 +141,7 @@ static void test_forget_subject(void **state) {
   /* Her dashboard token works; her key and bob's are in the key cache. */
   char token[64];
   int64_t expires_ms;
-  assert_int_equal(mes_engine_subject_token(f->e, ann.row.id, 60, token, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, ann.row.id, MES_TOKEN_DASHBOARD, 60, token, &expires_ms, NULL), MES_OK);
   struct mes_principal who;
   assert_int_equal(mes_engine_authenticate(f->e, token, strlen(token), &who), MES_OK);
   uint8_t key[MES_KEY_BYTES];

@@ -57,7 +57,7 @@ static void test_live_token_authenticates(void **state) {
   struct fixture *f = *state;
   char token[64];
   int64_t expires_ms;
-  assert_int_equal(mes_engine_subject_token(f->e, 7, 60, token, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, 7, MES_TOKEN_DASHBOARD, 60, token, &expires_ms, NULL), MES_OK);
   struct mes_principal who;
   assert_int_equal(mes_engine_authenticate(f->e, token, strlen(token), &who), MES_OK);
   assert_true(who.subject_token);
@@ -68,7 +68,7 @@ static void test_expired_token_is_token_expired(void **state) {
   struct fixture *f = *state;
   char token[64];
   int64_t expires_ms;
-  assert_int_equal(mes_engine_subject_token(f->e, 8, 0, token, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, 8, MES_TOKEN_DASHBOARD, 0, token, &expires_ms, NULL), MES_OK);
   struct mes_principal who;
   assert_int_equal(mes_engine_authenticate(f->e, token, strlen(token), &who), MES_ETOKEN_EXPIRED);
   /* What the client sees: 401 with its own code, not "unknown key". */
@@ -80,9 +80,9 @@ static void test_expired_token_stays_recognised_among_new_ones(void **state) {
   struct fixture *f = *state;
   char old[64], fresh[64];
   int64_t expires_ms;
-  assert_int_equal(mes_engine_subject_token(f->e, 9, 0, old, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, 9, MES_TOKEN_DASHBOARD, 0, old, &expires_ms, NULL), MES_OK);
   for (int i = 0; i < 100; i++)
-    assert_int_equal(mes_engine_subject_token(f->e, 200 + i, 60, fresh, &expires_ms, NULL), MES_OK);
+    assert_int_equal(mes_engine_subject_token(f->e, 200 + i, MES_TOKEN_DASHBOARD, 60, fresh, &expires_ms, NULL), MES_OK);
   struct mes_principal who;
   assert_int_equal(mes_engine_authenticate(f->e, old, strlen(old), &who), MES_ETOKEN_EXPIRED);
   assert_int_equal(mes_engine_authenticate(f->e, fresh, strlen(fresh), &who), MES_OK);
@@ -104,7 +104,7 @@ static void test_token_survives_a_restart_and_works_on_a_second_engine(void **st
   struct fixture *f = *state;
   char token[64];
   int64_t expires_ms;
-  assert_int_equal(mes_engine_subject_token(f->e, 11, 600, token, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, 11, MES_TOKEN_DASHBOARD, 600, token, &expires_ms, NULL), MES_OK);
   reopen(f);
   struct mes_principal who;
   assert_int_equal(mes_engine_authenticate(f->e, token, strlen(token), &who), MES_OK);
@@ -129,9 +129,9 @@ static void test_revocation_ends_every_token_of_one_person_only(void **state) {
   struct fixture *f = *state;
   char a1[64], a2[64], b[64];
   int64_t expires_ms, n = -1;
-  assert_int_equal(mes_engine_subject_token(f->e, 21, 600, a1, &expires_ms, NULL), MES_OK);
-  assert_int_equal(mes_engine_subject_token(f->e, 21, 600, a2, &expires_ms, NULL), MES_OK);
-  assert_int_equal(mes_engine_subject_token(f->e, 22, 600, b, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, 21, MES_TOKEN_DASHBOARD, 600, a1, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, 21, MES_TOKEN_DASHBOARD, 600, a2, &expires_ms, NULL), MES_OK);
+  assert_int_equal(mes_engine_subject_token(f->e, 22, MES_TOKEN_DASHBOARD, 600, b, &expires_ms, NULL), MES_OK);
   struct mes_principal who;
   assert_int_equal(mes_engine_authenticate(f->e, a1, strlen(a1), &who), MES_OK); /* now cached */
   assert_int_equal(mes_engine_subject_tokens_revoke(f->e, 21, &n, NULL), MES_OK);

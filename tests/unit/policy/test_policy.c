@@ -222,6 +222,9 @@ static const struct bad_case bad_cases[] = {
     {"zero decision retention", MINIMAL "decision_retention_days: 0\n", 5,
      "decision_retention_days must be a positive"},
     {"huge number", MINIMAL "decision_retention_days: 99999999999999999999\n", 5, "may be at most 36500"},
+    {"token lifetime beyond a day", MINIMAL "rights: {token_minutes: 1441}\n", 5,
+     "rights.token_minutes may be at most 1440"},
+    {"tokens that never work", MINIMAL "rights: {token_minutes: 0}\n", 5, "rights.token_minutes must be a positive"},
     {"guardrails not a mapping", MINIMAL "guardrails: [1, 2]\n", 5, "guardrails must be a mapping"},
     {"alias", "purposes:\n  p: &x {}\n  q: *x\nevent_types:\n  view: {purposes: [p], retention_days: 3}\n", 3,
      "alias"},
@@ -317,6 +320,7 @@ static void test_defaults(void **state) {
   assert_int_equal(p->model.neighbors, 50);
   assert_int_equal(p->serving.history_cache_mb, 64);
   assert_int_equal(p->decision_retention_days, 30);
+  assert_int_equal(p->rights.token_minutes, 15);
   for (int c = 0; c < MES_CH_N; c++)
     assert_int_equal(mes_policy_channel_purposes(p, (enum mes_channel)c), 1u);
   mes_policy_free(p);
@@ -344,6 +348,9 @@ static void test_defaults(void **state) {
   /* 0 is a value of retrain_after_events_pct (never), not a missing one. */
   p = load_ok(MINIMAL "model: {retrain_after_events_pct: 0}\n");
   assert_int_equal(p->model.retrain_after_events_pct, 0);
+  mes_policy_free(p);
+  p = load_ok(MINIMAL "rights: {token_minutes: 240}\n");
+  assert_int_equal(p->rights.token_minutes, 240);
   mes_policy_free(p);
   /* Nor of history_cache_mb (the cache off). */
   p = load_ok(MINIMAL "serving: {history_cache_mb: 0}\n");
