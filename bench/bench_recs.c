@@ -39,6 +39,10 @@
  *     both adds a fourth kind, rules_uncached (rules without the cache), to
  *     the alternation, for a comparison within one run.
  *
+ *     --log both adds rules_no_log: rules requests that note no access log
+ *     entry (recommend/rec_int.h: access_off), in the same alternation, for
+ *     what the access log costs a personal request within one run.
+ *
  *     --heaviest N draws every subject from the N shoppers with the longest
  *     stored histories (found by reading every shopper's stamp first): the
  *     tail of random shoppers' latencies, on its own. With --cache off every
@@ -194,8 +198,8 @@ static int setup(const char *dir, long n_items) {
 
 /* ------------------------------------------------------------ timing */
 
-enum kind { K_RULES, K_NO_RULES, K_CONTEXT, K_RULES_UNCACHED, K_N };
-static const char *const kind_name[K_N] = {"rules", "no_rules", "context", "rules_uncached"};
+enum kind { K_RULES, K_NO_RULES, K_CONTEXT, K_RULES_UNCACHED, K_RULES_NO_LOG, K_N };
+static const char *const kind_name[K_N] = {"rules", "no_rules", "context", "rules_uncached", "rules_no_log"};
 
 /* Who asks: shopper-K for K uniform below n_subj, or drawn from pool[0..n_pool)
  * (--active). Without the cache (cached false), requests read every history
@@ -262,6 +266,7 @@ static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct s
   struct mes_ingester *ing = r->ingester;
   if (!d->cached || k == K_RULES_UNCACHED)
     r->ingester = d->uncached;
+  r->access_off = k == K_RULES_NO_LOG;
   struct mes_model *m = mes_engine_model(e);
   struct mes_err err;
   mes_err_clear(&err);
@@ -271,6 +276,7 @@ static int one(struct mes_engine *e, enum kind k, const struct draw *d, struct s
   int rc = body ? mes__rec_serve(r, &c, m, body, MES_LANG_EN, k != K_NO_RULES, NULL, &text, &text_len, &oc, &err)
                 : MES_ENOMEM;
   r->ingester = ing;
+  r->access_off = false;
   mes_model_unref(m);
   mes_engine_req_done(e, &c);
   uint64_t dt = mes_mono_ns() - t0;
@@ -411,9 +417,9 @@ static int heaviest(struct mes_engine *e, long n_subj, long n, long *pool) {
 }
 
 /* cache: 1 on, 0 off, 2 both (rules_uncached runs too). n_active < 0: the
- * -n_active heaviest shoppers (--heaviest). */
+ * -n_active heaviest shoppers (--heaviest). log_both: rules_no_log runs too. */
 static int measure(const char *dir, long n_subj, long n_items, long n_req, long block, int only, long n_active,
-                   int cache) {
+                   int cache, bool log_both) {
   struct mes_err err;
   mes_err_clear(&err);
   struct mes_engine_opts o = {.dir = dir};
@@ -447,19 +453,23 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
     mes_engine_close(e);
     return -1;
   }
-  int n_kinds = cache == 2 || only == K_RULES_UNCACHED ? K_N : K_RULES_UNCACHED;
+  bool on[K_N] = {true, true, true, cache == 2 || only == K_RULES_UNCACHED, log_both || only == K_RULES_NO_LOG};
   struct series s[K_N] = {{0}};
   /* Warm-up: the catalog index is built on first lookup, the model's pages
    * and SQLite's caches fill. Not counted. */
   for (int i = 0; i < 300; i++)
-    if (one(e, (enum kind)(i % n_kinds), &d, NULL, false))
+    if (on[i % K_N] && one(e, (enum kind)(i % K_N), &d, NULL, false))
       return -1;
   struct mes_histcache_stats hc0;
   mes_ingester_cache_stats(mes_engine_ingester(e), &hc0);
   uint64_t t0 = mes_mono_ns();
-  for (long done = 0; done < n_req; done += block)
-    for (int k = 0; k < n_kinds; k++)
-      for (long i = 0; i < block && (only < 0 || only == k); i++)
+  /* rules and rules_no_log trade places every other round: what runs right
+   * after another kind's block (the writer busy with its records, caches
+   * warmed by it) would otherwise favour one of the two. */
+  for (long done = 0, round = 0; done < n_req; done += block, round++)
+    for (int j = 0; j < K_N; j++)
+      for (int k = round % 2 && j == K_RULES ? K_RULES_NO_LOG : round % 2 && j == K_RULES_NO_LOG ? K_RULES : j, i = 0;
+           on[k] && i < block && (only < 0 || only == k); i++)
         if (one(e, (enum kind)k, &d, &s[k], true))
           return -1;
   double wall = (double)(mes_mono_ns() - t0) / 1e9;
@@ -487,6 +497,11 @@ static int measure(const char *dir, long n_subj, long n_items, long n_req, long 
   if (s[K_RULES].n && s[K_NO_RULES].n)
     printf(",\"rules_ratio_mean\":%.3f,\"rules_ratio_p50\":%.3f", mean_us(&s[K_RULES]) / mean_us(&s[K_NO_RULES]),
            pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_NO_RULES], 0.5));
+  if (s[K_RULES].n && s[K_RULES_NO_LOG].n)
+    printf(",\"access_log_ratio_mean\":%.3f,\"access_log_ratio_p50\":%.3f,\"access_log_throughput_ratio\":%.3f",
+           mean_us(&s[K_RULES]) / mean_us(&s[K_RULES_NO_LOG]),
+           pct_us(&s[K_RULES], 0.5) / pct_us(&s[K_RULES_NO_LOG], 0.5),
+           mean_us(&s[K_RULES_NO_LOG]) / mean_us(&s[K_RULES]));
   if (s[K_RULES].n && s[K_RULES_UNCACHED].n)
     printf(",\"cache_ratio_mean\":%.3f,\"cache_ratio_p50\":%.3f,\"cache_ratio_p99\":%.3f",
            mean_us(&s[K_RULES]) / mean_us(&s[K_RULES_UNCACHED]),
@@ -518,7 +533,7 @@ int main(int argc, char **argv) {
   const char *dir = NULL;
   long num[2] = {100000, 20000}, n_req = 6000, block = 250, n_active = 0;
   int n_num = 0, only = -1, cache = 1;
-  bool do_setup = false;
+  bool do_setup = false, log_both = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--setup") == 0)
       do_setup = true;
@@ -540,6 +555,12 @@ int main(int argc, char **argv) {
       if (cache < 0)
         num[0] = -1; /* usage */
     }
+    else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) {
+      const char *v = argv[++i];
+      log_both = strcmp(v, "both") == 0;
+      if (!log_both && strcmp(v, "on") != 0)
+        num[0] = -1; /* usage */
+    }
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       const char *k = argv[++i];
       for (int j = 0; j < K_N; j++)
@@ -558,7 +579,8 @@ int main(int argc, char **argv) {
   if (!dir || num[0] <= 0 || num[1] <= 0 || n_req <= 0 || block <= 0) {
     fprintf(stderr, "usage: bench_recs DIR --setup [N_ITEMS]\n"
                     "       bench_recs DIR [N_SUBJECTS [N_ITEMS]] [--requests N] [--block B] "
-                    "[--only rules|no_rules|context|rules_uncached] [--active N | --heaviest N] [--cache on|off|both]\n");
+                    "[--only rules|no_rules|context|rules_uncached|rules_no_log] [--active N | --heaviest N] "
+                    "[--cache on|off|both] [--log on|both]\n");
     return 2;
   }
   mes_crypto_init();
@@ -571,5 +593,5 @@ int main(int argc, char **argv) {
   }
   if (do_setup)
     return setup(dir, num[1]) ? 1 : 0;
-  return measure(dir, num[0], num[1], n_req, block, only, n_active, cache) ? 1 : 0;
+  return measure(dir, num[0], num[1], n_req, block, only, n_active, cache, log_both) ? 1 : 0;
 }

@@ -398,6 +398,32 @@ int mes_engine_subject_get(struct mes_engine *e, struct mes_call *call, const ch
 int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                       json_t **out, struct mes_err *err);
 
+/* GET /v1/subjects/{s}/access-log: every read of the subject's personal
+ * data, oldest first. *out is new: {"entries": [{at, reader, purpose,
+ * action, text}]}, reader the key's name or "you" for the person's own
+ * token, text worded in the call's language. MES_ENOT_FOUND when unknown. */
+int mes_engine_access_log(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
+                          json_t **out, struct mes_err *err);
+/* `mesura verify-log`: checks every access log's chain against its head.
+ * *intact tells the verdict; otherwise subject (the row id, a number, no
+ * personal data), entry (1-based) and problem (a static sentence) name the
+ * first broken entry. *n_logs and *n_entries count what was checked. */
+struct mes_access_verdict {
+  bool intact;
+  int64_t n_logs, n_entries;
+  int64_t subject, entry;
+  const char *problem;
+};
+int mes_engine_access_verify(struct mes_engine *e, struct mes_access_verdict *out, struct mes_err *err);
+/* `mesura incident`: calls cb for each subject whose data the key named
+ * key_name read at or after since_ms: pseudonym (16 hex digits) and, with
+ * reveal, id (the subject id, id_len bytes; NULL when none was kept). cb
+ * returns nonzero to stop. Only a process holding the master key can
+ * reveal: the ids are sealed under each subject's key. */
+typedef int (*mes_incident_cb)(void *ud, const char *pseudonym, const char *id, size_t id_len);
+int mes_engine_incident(struct mes_engine *e, const char *key_name, int64_t since_ms, bool reveal, mes_incident_cb cb,
+                        void *ud, struct mes_err *err);
+
 /* A data-subject right the host serves (contract §7), and the request that
  * serves it. Every member borrowed. */
 struct mes_notice_right {

@@ -53,6 +53,8 @@ int mes__cmd_demo(int argc, char **argv);
 int mes__cmd_import(int argc, char **argv);
 int mes__cmd_train(int argc, char **argv);
 int mes__cmd_audit(int argc, char **argv);
+int mes__cmd_verify_log(int argc, char **argv);
+int mes__cmd_incident(int argc, char **argv);
 
 /* Imports FILE ("-": stdin) into an open engine as `mesura import` does:
  * bad lines to stderr, progress too unless quiet. Fills *n. Exit code. */

@@ -35,6 +35,7 @@ void mes__h_items_list(struct mes_http_req *req, struct mes_http_resp *resp);
 /* h_subjects.c — profile summary, export and dashboard token (contract §7). */
 void mes__h_subject_get(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_export(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_subject_access_log(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_token(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_tokens_revoke(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_restriction(struct mes_http_req *req, struct mes_http_resp *resp);

@@ -35,6 +35,21 @@ void mes__h_subject_export(struct mes_http_req *req, struct mes_http_resp *resp)
   mes_http_reply_json(resp, 200, out);
 }
 
+/* GET /v1/subjects/{s}/access-log -> {"entries": [...]}: every read of s's
+ * data; 404 when unknown. */
+void mes__h_subject_access_log(struct mes_http_req *req, struct mes_http_resp *resp) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *out = NULL;
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, "s", &id_len);
+  if (mes_engine_access_log(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  mes_http_reply_json(resp, 200, out);
+}
+
 /* POST /v1/subjects/{s}/tokens {"use": "dashboard"|"browser"} -> {"token",
  * "expires_at"}: a token for the person alone, for the policy's
  * rights.token_minutes. */

@@ -34,6 +34,7 @@ const struct mes_route mes__routes[] = {
   {"GET",     "/v1/subjects/{s}",         MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_get},
   {"GET",     "/v1/subjects/{s}/export",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_export},
   {"DELETE",  "/v1/subjects/{s}",         MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_erase},
+  {"GET",     "/v1/subjects/{s}/access-log", MES_SCOPE_SUBJECTS, MES_ROUTE_SELF, mes__h_subject_access_log},
   {"POST",    "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, 0,               mes__h_subject_token},
   {"DELETE",  "/v1/subjects/{s}/tokens",  MES_SCOPE_SUBJECTS, MES_ROUTE_SELF,  mes__h_subject_tokens_revoke},
   {"PUT",     "/v1/visitors/{a}/consents/{purpose}", MES_SCOPE_CONSENT, MES_ROUTE_SELF, mes__h_visitor_consent_put},

@@ -64,7 +64,8 @@ class ExportTest(ServerTestCase):
         self.assertEqual(doc["impressions"], [])
         self.assertEqual(doc["decisions"], [])
         self.assertEqual(doc["protected_attributes"], {})
-        self.assertEqual(doc["access_log"], [])
+        # The export is a read of her data like any other: the log it carries ends with it.
+        self.assertEqual((doc["access_log"][-1]["reader"], doc["access_log"][-1]["action"]), ("dsr", "export"))
         self.assertEqual(doc["subject"], "alice")
         self.assertEqual(doc["summary"]["events"]["total"], 3)
 

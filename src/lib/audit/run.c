@@ -680,6 +680,10 @@ int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recom
   for (size_t k = 0; k < R.n_people; k++) {
     if ((rc = replay(&R, &R.people[k], req, err)) || (rc = infer_interest(&R, &R.people[k], R.people[k].sid, err)))
       goto done;
+    /* The replay and the interest read the person's history: their access log says so. */
+    const json_t *id = json_object_get(R.people[k].doc, "subject");
+    mes_recommender_access_note(R.r, R.c, R.people[k].sid, json_string_value(id), json_string_length(id),
+                                MES_ACCESS_AUDIT);
   }
   doc = json_object();
   measures = measure_names(&R);

@@ -122,6 +122,11 @@ void mes_random_bytes(void *out, size_t n);
  * short inputs (hash tables, small permutations), not a MAC for storage. */
 uint64_t mes_shorthash(const uint8_t key[16], const void *in, size_t len);
 
+/* A keyed BLAKE2b-256 of in[0..len) under a 32-byte key: a MAC for
+ * storage (the access log's chain) and a labelled derivation of one key
+ * from another. out may not alias in. */
+void mes_mac(const uint8_t key[MES_KEY_BYTES], const void *in, size_t len, uint8_t out[32]);
+
 /* Wipes memory that held a secret. */
 void mes_wipe(void *p, size_t len);
 

@@ -20,6 +20,8 @@ int mes_engine_subject_get(struct mes_engine *e, struct mes_call *call, const ch
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc)
     rc = mes_rights_summary(e->rights, &k.req, subject, subject_len, &s, out, err);
+  if (!rc)
+    mes_recommender_access_note(e->rec, &k.req, s.row.id, subject, subject_len, MES_ACCESS_PROFILE);
   mes__call_end(&k);
   return rc;
 }
@@ -27,14 +29,17 @@ int mes_engine_subject_get(struct mes_engine *e, struct mes_call *call, const ch
 int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *subject, size_t subject_len,
                       json_t **out, struct mes_err *err) {
   MES__CLEAR(out);
-  /* Decision records and impressions wait a few ms in the recommender's
-   * queue before they are written: the export shows the ones given out
-   * before it was asked for. */
-  mes_recommender_flush(mes_engine_recommender(e));
   struct mes__call k;
   struct mes_subject s;
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
+  /* The export is a read like any other: it lists itself. Then decision
+   * records, impressions and log entries wait a few ms in the recommender's
+   * queue before they are written: the export shows the ones made before it
+   * was asked for, and itself. */
+  if (!rc)
+    mes_recommender_access_note(e->rec, &k.req, s.row.id, subject, subject_len, MES_ACCESS_EXPORT);
+  mes_recommender_flush(e->rec);
   if (!rc)
     rc = mes_rights_export(e->rights, &k.req, subject, subject_len, &s, k.lang, out, err);
   /* The audit vault is the person's data too: their export shows it. */
@@ -44,6 +49,10 @@ int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *s
       json_object_set(*out, "protected_attributes", json_object_get(attrs, "attributes")))
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   json_decref(attrs);
+  json_t *log = NULL;
+  if (!rc && (rc = mes_recommend_access_log(e->rec, s.row.id, k.lang, &log, err)) == MES_OK &&
+      json_object_set_new(*out, "access_log", log))
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   if (rc && *out) {
     json_decref(*out);
     *out = NULL;

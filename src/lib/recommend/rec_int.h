@@ -51,6 +51,9 @@ struct mes_recommender {
   bool stop;
   bool idle;         /* the writer waits for a first entry: the next enqueue wakes it */
   unsigned flushers; /* threads in mes_recommender_flush: no gathering */
+  /* Notes no access log entry. Only bench/bench_recs.c sets it, to measure
+   * what the log costs against requests that differ in nothing else. */
+  bool access_off;
   pthread_t thread;
 };
 
@@ -302,6 +305,30 @@ void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]);
 void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64_t ts_ms, uint8_t *doc, size_t len,
                       const char *const *imp_items, size_t n_imps, uint8_t *imp_sealed, size_t imp_len,
                       int channel);
+/* Queues one access log entry of subject sid (access.c made it): reader and
+ * sealed are taken over. Dropped, like records, when the queue is full. */
+void mes__rec_enqueue_access(struct mes_recommender *r, int64_t sid, int64_t ts_ms, int action, char *reader,
+                             uint8_t *sealed, size_t len);
+/* One queued access entry as the writer hands it to access.c (borrowed). */
+struct mes__rec_access {
+  int64_t sid;
+  int64_t ts_ms;
+  int action;
+  const char *reader;
+  const uint8_t *sealed;
+  size_t len;
+};
+/* Chains entries a[0..n) (in queue order) onto their subjects' logs and
+ * writes them with the new heads in one transaction; the writer thread
+ * only (access.c). */
+void mes__rec_access_write(struct mes_recommender *r, const struct mes__rec_access *a, size_t n);
+/* Notes a read of sid's data by the request's actor (access.c); subject
+ * (may be NULL) is the id as the caller gave it, kept sealed. _for names
+ * the purpose (static) where the action alone does not tell it. */
+void mes__rec_access_note(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
+                          size_t subject_len, int action);
+void mes__rec_access_note_for(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
+                              size_t subject_len, int action, const char *purpose);
 /* Calls cb for each still-queued impression of sid at or after since_ms. */
 void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb,
                                  void *ud);

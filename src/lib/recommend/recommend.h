@@ -119,6 +119,54 @@ struct mes_recommender_stats {
 };
 void mes_recommender_stats(struct mes_recommender *r, struct mes_recommender_stats *out); /* r NULL-safe */
 
+/* ---------------------------------------------------------------- access log */
+
+/* What a read of a person's data was (contract §7), the codes an access log
+ * entry shows. Stored as these numbers: append, never renumber. */
+enum mes_access_action {
+  MES_ACCESS_RECOMMEND = 1, /* a personal recommendation read the history */
+  MES_ACCESS_EXPORT,
+  MES_ACCESS_WHY,
+  MES_ACCESS_RECORD,  /* a decision record about the person */
+  MES_ACCESS_PROFILE, /* the profile summary */
+  MES_ACCESS_AUDIT,
+  MES_ACCESS_N
+};
+/* Logs that the request's actor (c->actor; "subject-token" is the person)
+ * read sid's data for `action`: sealed under the subject's key, queued with
+ * the decision records and chained onto the subject's log by the writer
+ * thread (access.c). subject (may be NULL; borrowed) is the id the caller
+ * named, kept sealed so that an operator holding the master key can tell the
+ * person after an incident. Never fails the request: an entry that cannot
+ * be made is logged (without personal data) and dropped. */
+void mes_recommender_access_note(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
+                                 size_t subject_len, enum mes_access_action action);
+/* sid's log as stored, oldest first, worded in lang: *out is new, a JSON
+ * array of {at, reader, purpose, action, text}. Entries still queued are
+ * not in it: mes_recommender_flush first to include the reads noted so far. */
+int mes_recommend_access_log(struct mes_recommender *r, int64_t sid, enum mes_lang lang, json_t **out,
+                             struct mes_err *err);
+/* The verdict of mes_recommend_access_verify: intact, or the first broken
+ * entry (subject row id, 1-based position; `problem` a static English
+ * sentence naming no one). */
+struct mes_access_check {
+  bool intact;
+  int64_t subjects, entries; /* chains and entries checked */
+  int64_t bad_sid, bad_seq;
+  const char *problem;
+};
+/* Checks every subject's chain against its head: an altered, removed,
+ * reordered or truncated entry, or an altered head, breaks it. Subjects
+ * whose key was shredded (an erasure finishing) are skipped. */
+int mes_recommend_access_verify(struct mes_recommender *r, struct mes_access_check *out, struct mes_err *err);
+/* Calls cb for each subject whose data the key named `reader` read at or
+ * after since_ms, by subject: pn_hex their pseudonym and, with reveal, id
+ * their subject id as the caller gave it (unsealed with their key; NULL
+ * when no entry kept it). */
+typedef int (*mes_access_incident_cb)(void *ud, const char *pn_hex, const char *id, size_t id_len);
+int mes_recommend_access_incident(struct mes_recommender *r, const char *reader, int64_t since_ms, bool reveal,
+                                  mes_access_incident_cb cb, void *ud, struct mes_err *err);
+
 /* What one request did, for /metrics. Rule names are static strings. */
 #define MES_REC_RULES_MAX 16
 struct mes_rec_outcome {

@@ -7,7 +7,9 @@
  * The queue is a linked list under one mutex. The writer takes the whole
  * list at once (it becomes the "in flight" batch, still searchable), writes
  * the records in one transaction and the impressions in another, then drops
- * the batch. Readers (GET of a record, the frequency cap's impressions)
+ * the batch. Access log entries (access.c) ride in the same queue and are
+ * chained and written in the same pass, so that logging a read costs a
+ * request no more than queueing its decision record. Readers (GET of a record, the frequency cap's impressions)
  * search the queue and the batch in flight before the store, so nothing is
  * ever invisible between the two.
  */
@@ -52,6 +54,8 @@ struct rec_entry {
                     requests that come before the row is stored; owned */
   size_t n_items;
   int channel;
+  int action;   /* > 0: an access log entry (enum mes_access_action), doc its sealed entry */
+  char *reader; /* access entries: the reader's name; owned */
 };
 
 
@@ -59,6 +63,7 @@ static void entry_free(struct rec_entry *e) {
   if (!e)
     return;
   free(e->doc);
+  free(e->reader);
   for (size_t i = 0; i < e->n_items; i++)
     free(e->items[i]);
   free(e->items);
@@ -67,7 +72,7 @@ static void entry_free(struct rec_entry *e) {
 
 /* What an entry holds in memory, roughly: its document and item ids. */
 static size_t entry_bytes(const struct rec_entry *e) {
-  size_t n = sizeof *e + e->len;
+  size_t n = sizeof *e + e->len + (e->reader ? strlen(e->reader) + 1 : 0);
   for (size_t i = 0; i < e->n_items; i++)
     n += sizeof(char *) + strlen(e->items[i]) + 1;
   return n;
@@ -83,9 +88,11 @@ static void list_free(struct rec_entry *e) {
 /* ---------------------------------------------------------------- writer */
 
 static void write_batch(struct mes_recommender *r, struct rec_entry *batch) {
-  size_t n_rec = 0, n_imp = 0;
+  size_t n_rec = 0, n_imp = 0, n_acc = 0;
   for (struct rec_entry *e = batch; e; e = e->next) {
-    if (e->rid)
+    if (e->action)
+      n_acc++;
+    else if (e->rid)
       n_rec++;
     else
       n_imp++;
@@ -109,7 +116,7 @@ static void write_batch(struct mes_recommender *r, struct rec_entry *batch) {
     int rc = mes_store_tx_begin(r->st);
     if (!rc) {
       for (struct rec_entry *e = batch; e && !rc; e = e->next)
-        if (!e->rid)
+        if (!e->rid && !e->action)
           rc = mes_store_impression_add(r->st, &(struct mes_impression_row){e->sid, e->ts_ms, e->channel, e->doc,
                                                                             e->len});
       uint64_t ticket;
@@ -120,6 +127,19 @@ static void write_batch(struct mes_recommender *r, struct rec_entry *batch) {
     }
     if (rc)
       mes_log(r->log, MES_LOG_WARN, "%zu impressions not written: %s", n_imp, mes_rc_message(rc));
+  }
+  if (n_acc) {
+    struct mes__rec_access *acc = calloc(n_acc, sizeof *acc);
+    if (!acc) {
+      mes_log(r->log, MES_LOG_WARN, "%zu access log entries not written: out of memory", n_acc);
+    } else {
+      size_t i = 0;
+      for (struct rec_entry *e = batch; e; e = e->next)
+        if (e->action)
+          acc[i++] = (struct mes__rec_access){e->sid, e->ts_ms, e->action, e->reader, e->doc, e->len};
+      mes__rec_access_write(r, acc, n_acc);
+      free(acc);
+    }
   }
   /* Readers may use connections of their own, which see a write only once
    * its group commit is on disk: the batch must stay searchable in memory
@@ -419,6 +439,36 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
   pthread_mutex_unlock(&r->mu);
 }
 
+void mes__rec_enqueue_access(struct mes_recommender *r, int64_t sid, int64_t ts_ms, int action, char *reader,
+                             uint8_t *sealed, size_t len) {
+  struct rec_entry *e = calloc(1, sizeof *e);
+  if (!e) {
+    free(reader);
+    free(sealed);
+    mes_log(r->log, MES_LOG_WARN, "access log entry not queued: out of memory");
+    return;
+  }
+  *e = (struct rec_entry){.sid = sid, .ts_ms = ts_ms, .doc = sealed, .len = len, .action = action, .reader = reader};
+  size_t bytes = entry_bytes(e);
+  pthread_mutex_lock(&r->mu);
+  if (r->n_queued + 1 > QUEUE_MAX || r->bytes_queued + bytes > QUEUE_MAX_BYTES || r->stop) {
+    r->dropped++;
+    pthread_mutex_unlock(&r->mu);
+    entry_free(e);
+    return;
+  }
+  if (r->tail)
+    r->tail->next = e;
+  else
+    r->head = e;
+  r->tail = e;
+  r->n_queued++;
+  r->bytes_queued += bytes;
+  if (r->idle || r->n_queued >= GATHER_WAKE)
+    pthread_cond_signal(&r->work);
+  pthread_mutex_unlock(&r->mu);
+}
+
 void mes_recommender_stats(struct mes_recommender *r, struct mes_recommender_stats *out) {
   memset(out, 0, sizeof *out);
   if (!r)
@@ -436,7 +486,7 @@ void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t
   struct rec_entry *lists[2] = {r->inflight, r->head};
   for (int l = 0; l < 2; l++)
     for (struct rec_entry *e = lists[l]; e; e = e->next)
-      if (!e->rid && e->sid == sid && e->ts_ms >= since_ms)
+      if (!e->rid && !e->action && e->sid == sid && e->ts_ms >= since_ms)
         for (size_t i = 0; i < e->n_items; i++)
           if (cb(ud, e->items[i], e->channel, e->ts_ms))
             goto out;
@@ -521,6 +571,9 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_req *c, con
     return mes_err_set(err, rc == MES_ENOMEM ? rc : MES_ESTORE, NULL,
                        rc == MES_ENOMEM ? NULL : "A decision record could not be read.");
   }
+  if (row.sid) /* the shop reads back what it served; audit and admin keys (with_suppressed) audit */
+    mes__rec_access_note_for(r, c, row.sid, NULL, 0, MES_ACCESS_RECORD,
+                             with_suppressed ? "audit" : "personalization");
   *out = rec;
   return MES_OK;
 }

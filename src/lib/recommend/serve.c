@@ -457,6 +457,8 @@ static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, str
     mes_log(r->log, MES_LOG_WARN, "impressions of %s not kept: sealing failed", rid_s);
   mes__rec_enqueue(r, rid, sid, c->now_ms, stored, len, served, imps ? n_served : 0, imps, imps_len,
                    (int)s->req.channel);
+  if (sid && s->personalized) /* only a personal answer read the history */
+    mes__rec_access_note(r, c, sid, s->req.subject, s->req.subject_len, MES_ACCESS_RECOMMEND);
 }
 
 int mes_recommend(struct mes_recommender *r, const struct mes_req *c, const struct mes_model *m, const json_t *body,

@@ -217,6 +217,8 @@ int mes_recommend_why(struct mes_recommender *r, const struct mes_req *c, const 
     goto oom;
   *out = o;
   rc = MES_OK;
+  if (s.known && s.personalized) /* a non-personal answer read no history */
+    mes__rec_access_note(r, c, s.subj.row.id, subject_id, id_len, MES_ACCESS_WHY);
   goto done;
 oom:
   rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);

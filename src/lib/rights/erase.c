@@ -53,12 +53,13 @@ json_t *mes_rights_erasure_receipt(struct mes_rights *rt, const struct mes_req *
   mes_receipt_id(rid);
   mes_time_format(c->now_ms, ts);
   const char *actor = c->actor && c->actor[0] ? c->actor : "unknown";
-  json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}, s:O}", "receipt_id", rid,
+  json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}, s:O}", "receipt_id", rid,
                         "action", "erasure", "pseudonym", s->pn_hex, "ts", ts, "recorded_by", actor, "removed",
                         "events", (json_int_t)removed->events, "consents", (json_int_t)removed->consents,
                         "preferences", (json_int_t)removed->preferences, "impressions",
                         (json_int_t)removed->impressions, "decisions", (json_int_t)removed->decisions, "tokens",
                         (json_int_t)removed->tokens, "protected_attributes", (json_int_t)removed->attributes,
+                        "access_log", (json_int_t)removed->accesses,
                         "key", 1, "model", model);
   if (r && mes_receipt_sign(rt->ledger, r) != MES_OK) {
     json_decref(r);

@@ -95,6 +95,9 @@ json_t *mes_rights_erasure_receipt(struct mes_rights *rt, const struct mes_req *
  *    "impressions": [...], "decisions": [], "interests": {...},
  *    "protected_attributes": {}, "access_log": [],
  *    "exported_at": RFC 3339}
+ * "protected_attributes" and "access_log" are placeholders here: the
+ * engine fills them from the audit vault and the recommender's access log,
+ * which sit above this module.
  * "interests" is derived data and says how it was derived:
  *   {"derived": true, "method": SENTENCE, "from_event_types": [...],
  *    "categories": [{"category", "label", "sensitive", "count",

@@ -346,4 +346,9 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .audit_put = mes__sq_audit_put,
     .audit_get = mes__sq_audit_get,
     .audit_latest = mes__sq_audit_latest,
+    .access_append = mes__sq_access_append,
+    .access_head_get = mes__sq_access_head_get,
+    .access_list = mes__sq_access_list,
+    .access_heads = mes__sq_access_heads,
+    .access_readers = mes__sq_access_readers,
 };

@@ -136,6 +136,16 @@ enum stmt_id {
   S_AUDIT_GET,
   S_AUDIT_LATEST,
   S_SUBJ_DEL_ATTRS,
+  /* sqlite_access.c */
+  S_ACC_ADD,
+  S_ACC_HEAD_PUT,
+  S_ACC_HEAD_GET,
+  S_ACC_LIST,
+  S_ACC_LIST_ALL,
+  S_ACC_HEADS,
+  S_ACC_READERS,
+  S_SUBJ_DEL_ACCESS,
+  S_SUBJ_DEL_ACCESS_HEAD,
   /* keys.db (sqlite_subjects.c) */
   K_PUT,
   K_GET,
@@ -404,6 +414,13 @@ int mes__sq_decision_put(struct mes_store *st, const struct mes_decision_row *ro
 int mes__sq_decision_get(struct mes_store *st, int64_t rid, struct mes_decision_row *out, uint8_t **doc);
 int mes__sq_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
 int mes__sq_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+int mes__sq_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
+                          const struct mes_access_head *heads, size_t n_heads);
+int mes__sq_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out);
+int mes__sq_access_list(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud);
+int mes__sq_access_heads(struct mes_store *st, mes_store_access_head_cb cb, void *ud);
+int mes__sq_access_readers(struct mes_store *st, const char *reader, int64_t since_ms, mes_store_access_reader_cb cb,
+                           void *ud);
 
 /* sqlite_catalog.c */
 int mes__sq_item_put(struct mes_store *st, const char *id, const char *doc, int64_t now_ms);

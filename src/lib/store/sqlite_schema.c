@@ -85,6 +85,17 @@ static const char *const data_steps[] = {
     "CREATE TABLE audit_attributes(subject INTEGER PRIMARY KEY, sealed BLOB NOT NULL);"
     "CREATE TABLE audits(id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,"
     " doc TEXT NOT NULL);",
+    /* 8: the access log: entries sealed under the subject's key and chained
+     * by a MAC, and each chain's head in a table apart, so that removing
+     * entries, even the last ones, leaves a head that no longer matches. The
+     * reader's key name is in the clear (it is the brand's, not the
+     * person's) for incident scans, which then need no subject key. */
+    "CREATE TABLE access_log(subject INTEGER NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+    " action INTEGER NOT NULL, reader TEXT NOT NULL, sealed BLOB NOT NULL, mac BLOB NOT NULL,"
+    " PRIMARY KEY(subject, seq)) WITHOUT ROWID;"
+    "CREATE INDEX access_log_reader ON access_log(reader, ts_ms);"
+    "CREATE TABLE access_heads(subject INTEGER PRIMARY KEY, n INTEGER NOT NULL, last BLOB NOT NULL,"
+    " mac BLOB NOT NULL);",
 };
 
 static const char *const keys_steps[] = {
@@ -241,6 +252,21 @@ const char *const mes__sq_sql[S_N] = {
     [S_AUDIT_GET] = "SELECT doc FROM audits WHERE id = ?1",
     [S_AUDIT_LATEST] = "SELECT coalesce(max(id), 0) FROM audits",
     [S_SUBJ_DEL_ATTRS] = "DELETE FROM audit_attributes WHERE subject = ?1",
+    /* sqlite_access.c */
+    [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, ts_ms, action, reader, sealed, mac)"
+                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_ACC_HEAD_PUT] = "INSERT INTO access_heads(subject, n, last, mac) VALUES(?1, ?2, ?3, ?4)"
+                       " ON CONFLICT(subject) DO UPDATE SET n = excluded.n, last = excluded.last, mac = excluded.mac",
+    [S_ACC_HEAD_GET] = "SELECT subject, n, last, mac FROM access_heads WHERE subject = ?1",
+    [S_ACC_LIST] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log WHERE subject = ?1"
+                   " ORDER BY seq",
+    [S_ACC_LIST_ALL] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log"
+                       " ORDER BY subject, seq",
+    [S_ACC_HEADS] = "SELECT subject, n, last, mac FROM access_heads ORDER BY subject",
+    [S_ACC_READERS] = "SELECT a.subject, s.pseudonym FROM (SELECT DISTINCT subject FROM access_log"
+                      " WHERE reader = ?1 AND ts_ms >= ?2) a JOIN subjects s ON s.id = a.subject ORDER BY a.subject",
+    [S_SUBJ_DEL_ACCESS] = "DELETE FROM access_log WHERE subject = ?1",
+    [S_SUBJ_DEL_ACCESS_HEAD] = "DELETE FROM access_heads WHERE subject = ?1",
     /* keys.db (sqlite_subjects.c) */
     [K_PUT] = "INSERT INTO subject_keys(sid, wrapped) VALUES(?1, ?2)"
               " ON CONFLICT(sid) DO UPDATE SET wrapped = excluded.wrapped",

@@ -92,11 +92,12 @@ int mes__sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool restr
 int mes__sq_subject_delete(struct mes_store *st, int64_t sid, struct mes_store_erased *counted) {
   static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS,    S_SUBJ_DEL_CONSENTS,    S_SUBJ_DEL_TOKENS,
                                       S_SUBJ_DEL_PREFS,     S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DEL_DECISIONS,
-                                      S_SUBJ_DEL_ATTRS,     S_SUBJ_DELETE}; /* last: its count says whether the subject existed */
+                                      S_SUBJ_DEL_ATTRS,     S_SUBJ_DEL_ACCESS,      S_SUBJ_DEL_ACCESS_HEAD,
+                                      S_SUBJ_DELETE}; /* last: its count says whether the subject existed */
   struct mes_store_erased scratch;
   struct mes_store_erased *c = counted ? counted : &scratch;
   int64_t *slot[] = {&c->events, &c->consents, &c->tokens, &c->preferences, &c->impressions, &c->decisions,
-                    &c->attributes,  NULL};
+                    &c->attributes,  &c->accesses, NULL, NULL};
   memset(c, 0, sizeof *c);
   struct sq *b = sq_of(st);
   bool own;

@@ -500,3 +500,32 @@ int mes_store_audit_get(struct mes_store *st, int64_t id, char **doc) {
 }
 
 int64_t mes_store_audit_latest(struct mes_store *st) { return st ? st->ops->audit_latest(st) : -1; }
+
+/* --- the access log --- */
+int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
+                            const struct mes_access_head *heads, size_t n_heads) {
+  if (!st || (!rows && n) || (!heads && n_heads))
+    return MES_EINTERNAL;
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].sid <= 0 || rows[i].seq <= 0 || !rows[i].reader || strlen(rows[i].reader) > 64 ||
+        (!rows[i].sealed && rows[i].sealed_len))
+      return MES_EINTERNAL;
+  return n || n_heads ? st->ops->access_append(st, rows, n, heads, n_heads) : MES_OK;
+}
+
+int mes_store_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out) {
+  return st && out && sid > 0 ? st->ops->access_head_get(st, sid, out) : MES_EINTERNAL;
+}
+
+int mes_store_access_list(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud) {
+  return st && cb && sid >= 0 ? st->ops->access_list(st, sid, cb, ud) : MES_EINTERNAL;
+}
+
+int mes_store_access_heads(struct mes_store *st, mes_store_access_head_cb cb, void *ud) {
+  return st && cb ? st->ops->access_heads(st, cb, ud) : MES_EINTERNAL;
+}
+
+int mes_store_access_readers(struct mes_store *st, const char *reader, int64_t since_ms,
+                             mes_store_access_reader_cb cb, void *ud) {
+  return st && cb && reader ? st->ops->access_readers(st, reader, since_ms, cb, ud) : MES_EINTERNAL;
+}

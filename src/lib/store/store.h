@@ -174,6 +174,7 @@ int mes_store_subject_delete(struct mes_store *st, int64_t sid);
 struct mes_store_erased {
   int64_t events, consents, tokens, preferences, impressions, decisions;
   int64_t attributes; /* the audit vault's document (0 or 1) */
+  int64_t accesses;   /* access log entries */
 };
 /* mes_store_subject_delete, counting what went into *n. */
 int mes_store_subject_delete_counted(struct mes_store *st, int64_t sid, struct mes_store_erased *n);
@@ -355,6 +356,50 @@ typedef int (*mes_store_decision_cb)(void *ud, const struct mes_decision_row *ro
 int mes_store_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
 /* Deletes records older than before_ms. *n gets the count. */
 int mes_store_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
+
+/* --- the access log (contract §7): one row per read of a subject's
+ * personal data, the entry sealed by the caller with the subject's key, and
+ * beside it in the clear what an incident scan must query without a key:
+ * the time, the action code and the reader's key name (a key's name is the
+ * brand's, not the person's). Rows are chained per subject by a keyed MAC
+ * the caller computes; the chain's head (count and last MAC, itself MACed)
+ * sits in a table apart. Both leave with the subject. --- */
+#define MES_ACCESS_MAC_BYTES 32
+struct mes_access_row {
+  int64_t sid;
+  int64_t seq;           /* 1, 2, ... within the subject's chain */
+  int64_t ts_ms;
+  int action;            /* the caller's action code */
+  const char *reader;    /* borrowed, NUL-terminated, at most 64 bytes */
+  const uint8_t *sealed; /* borrowed */
+  size_t sealed_len;
+  uint8_t mac[MES_ACCESS_MAC_BYTES];
+};
+struct mes_access_head {
+  int64_t sid;
+  int64_t n;                          /* entries in the chain */
+  uint8_t last[MES_ACCESS_MAC_BYTES]; /* the last entry's mac */
+  uint8_t mac[MES_ACCESS_MAC_BYTES];  /* the head's own MAC (over sid, n, last) */
+};
+/* Appends rows[0..n) and replaces heads[0..n_heads) in one transaction of
+ * its own (or the caller's), not durable on return (like decision_put).
+ * Arrays borrowed. */
+int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
+                            const struct mes_access_head *heads, size_t n_heads);
+/* sid's head; MES_ENOT_FOUND when sid has no log. */
+int mes_store_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out);
+/* Calls cb for each row of sid (sid > 0), or of every subject (sid == 0),
+ * by subject then seq; row fields borrowed for the call. */
+typedef int (*mes_store_access_cb)(void *ud, const struct mes_access_row *row);
+int mes_store_access_list(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud);
+/* Calls cb for every head, by subject. */
+typedef int (*mes_store_access_head_cb)(void *ud, const struct mes_access_head *head);
+int mes_store_access_heads(struct mes_store *st, mes_store_access_head_cb cb, void *ud);
+/* Calls cb once per subject that `reader` read at or after since_ms, by
+ * subject id, with the subject's pseudonym (borrowed for the call). */
+typedef int (*mes_store_access_reader_cb)(void *ud, int64_t sid, const uint8_t pn[32]);
+int mes_store_access_readers(struct mes_store *st, const char *reader, int64_t since_ms,
+                             mes_store_access_reader_cb cb, void *ud);
 
 /* --- models (not personal: item-item aggregates; see model/model.h) --- */
 /* Stores a model blob with its metadata JSON (borrowed), durably; *id gets

@@ -128,6 +128,14 @@ struct mes_store_ops {
   int (*audit_put)(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id);
   int (*audit_get)(struct mes_store *st, int64_t id, char **doc);
   int64_t (*audit_latest)(struct mes_store *st);
+
+  int (*access_append)(struct mes_store *st, const struct mes_access_row *rows, size_t n,
+                       const struct mes_access_head *heads, size_t n_heads);
+  int (*access_head_get)(struct mes_store *st, int64_t sid, struct mes_access_head *out);
+  int (*access_list)(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud);
+  int (*access_heads)(struct mes_store *st, mes_store_access_head_cb cb, void *ud);
+  int (*access_readers)(struct mes_store *st, const char *reader, int64_t since_ms, mes_store_access_reader_cb cb,
+                        void *ud);
 };
 
 struct mes_store {

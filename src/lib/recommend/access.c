@@ -1,0 +1,557 @@
+/*
+ * recommend/access — the access log (contract §7): who read a person's data,
+ * when, what for.
+ *
+ * A request that reads someone's data notes it here; the entry is sealed
+ * under the person's key at once (so that erasure shreds it, like the rest
+ * of their data) and queued with the decision records (record.c), whose
+ * writer thread chains each subject's entries and writes them in the batch
+ * it writes anyway: logging a read adds no commit and no wait to a request.
+ *
+ * The chain: entry k carries MAC(chain key, MAC of entry k-1 || sid || k ||
+ * time || action || reader || sealed entry), and the subject's head (count,
+ * last MAC, and a MAC of those) sits in a table apart. The chain key is
+ * derived from the subject's own key, not from the master key: it is then
+ * as out of reach of someone who can write mesura.db as the data (the
+ * subject keys live wrapped in keys.db), it survives a rotation of the
+ * master key (which re-wraps subject keys without changing them), and an
+ * erasure destroys it with everything else. Someone who can write mesura.db
+ * but has no key can then delete or change entries, but cannot make a head
+ * that agrees with the result: editing breaks a MAC, removing one breaks the
+ * sequence, removing the last ones leaves a head that counts more. What such
+ * a person can still do is put back an older mesura.db whole (a backup):
+ * that is a restore, and the journal and the keys say what it undoes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mtime.h"
+#include "crypto/crypto.h"
+#include "recommend/rec_int.h"
+
+#define CHAIN_LABEL "mesura access log chain"
+#define SUBJECT_TOKEN_ACTOR "subject-token" /* the name auth gives a person's own token */
+
+static const char *const action_code[MES_ACCESS_N] = {
+    [MES_ACCESS_RECOMMEND] = "recommend", [MES_ACCESS_EXPORT] = "export",   [MES_ACCESS_WHY] = "why",
+    [MES_ACCESS_RECORD] = "record",       [MES_ACCESS_PROFILE] = "profile", [MES_ACCESS_AUDIT] = "audit",
+};
+
+/* The purpose each kind of read served: recommendations, and the shop
+ * reading back the record of an answer it served, serve personalization;
+ * export, why and the profile answer the person's own rights (their token
+ * or the support team asks); audits are audits (an audit or admin key
+ * reading a record too: mes__rec_access_note_for). */
+static const char *const action_purpose[MES_ACCESS_N] = {
+    [MES_ACCESS_RECOMMEND] = "personalization",       [MES_ACCESS_EXPORT] = "data_subject_request",
+    [MES_ACCESS_WHY] = "data_subject_request",        [MES_ACCESS_RECORD] = "personalization",
+    [MES_ACCESS_PROFILE] = "data_subject_request",    [MES_ACCESS_AUDIT] = "audit",
+};
+
+/* The sentences, by language and action: one for a key (%s its name), one
+ * for the person's own token. */
+static const char *const text_key[MES_LANG_N][MES_ACCESS_N] = {
+    [MES_LANG_EN] = {
+        [MES_ACCESS_RECOMMEND] = "The key \u201c%s\u201d read your history to choose recommendations for you.",
+        [MES_ACCESS_EXPORT] = "The key \u201c%s\u201d exported all the data held about you.",
+        [MES_ACCESS_WHY] = "The key \u201c%s\u201d read your history to explain a suggestion to you.",
+        [MES_ACCESS_RECORD] = "The key \u201c%s\u201d read the record of a recommendation made for you.",
+        [MES_ACCESS_PROFILE] = "The key \u201c%s\u201d looked at the summary of the data held about you.",
+        [MES_ACCESS_AUDIT] = "The key \u201c%s\u201d replayed your recommendations in a fairness audit.",
+    },
+    [MES_LANG_ES] = {
+        [MES_ACCESS_RECOMMEND] = "La clave \u201c%s\u201d ley\u00f3 tu historial para elegir recomendaciones para ti.",
+        [MES_ACCESS_EXPORT] = "La clave \u201c%s\u201d export\u00f3 todos los datos que se guardan sobre ti.",
+        [MES_ACCESS_WHY] = "La clave \u201c%s\u201d ley\u00f3 tu historial para explicarte una sugerencia.",
+        [MES_ACCESS_RECORD] = "La clave \u201c%s\u201d ley\u00f3 el registro de una recomendaci\u00f3n hecha para ti.",
+        [MES_ACCESS_PROFILE] = "La clave \u201c%s\u201d consult\u00f3 el resumen de los datos que se guardan sobre ti.",
+        [MES_ACCESS_AUDIT] = "La clave \u201c%s\u201d reprodujo tus recomendaciones en una auditor\u00eda de equidad.",
+    },
+    [MES_LANG_PL] = {
+        [MES_ACCESS_RECOMMEND] = "Klucz \u201e%s\u201d odczyta\u0142 Twoj\u0105 histori\u0119, aby dobra\u0107 dla Ciebie rekomendacje.",
+        [MES_ACCESS_EXPORT] = "Klucz \u201e%s\u201d wyeksportowa\u0142 wszystkie przechowywane o Tobie dane.",
+        [MES_ACCESS_WHY] = "Klucz \u201e%s\u201d odczyta\u0142 Twoj\u0105 histori\u0119, aby wyja\u015bni\u0107 Ci sugesti\u0119.",
+        [MES_ACCESS_RECORD] = "Klucz \u201e%s\u201d odczyta\u0142 zapis rekomendacji przygotowanej dla Ciebie.",
+        [MES_ACCESS_PROFILE] = "Klucz \u201e%s\u201d przejrza\u0142 podsumowanie przechowywanych o Tobie danych.",
+        [MES_ACCESS_AUDIT] = "Klucz \u201e%s\u201d odtworzy\u0142 Twoje rekomendacje w audycie r\u00f3wno\u015bci.",
+    },
+};
+static const char *const text_you[MES_LANG_N][MES_ACCESS_N] = {
+    [MES_LANG_EN] = {
+        [MES_ACCESS_RECOMMEND] = "You asked for recommendations chosen from your history.",
+        [MES_ACCESS_EXPORT] = "You exported all the data held about you.",
+        [MES_ACCESS_WHY] = "You asked why an item is suggested to you.",
+        [MES_ACCESS_RECORD] = "You read the record of a recommendation made for you.",
+        [MES_ACCESS_PROFILE] = "You looked at the summary of the data held about you.",
+        [MES_ACCESS_AUDIT] = "Your recommendations were replayed in a fairness audit.",
+    },
+    [MES_LANG_ES] = {
+        [MES_ACCESS_RECOMMEND] = "Pediste recomendaciones elegidas a partir de tu historial.",
+        [MES_ACCESS_EXPORT] = "Exportaste todos los datos que se guardan sobre ti.",
+        [MES_ACCESS_WHY] = "Preguntaste por qu\u00e9 se te sugiere un art\u00edculo.",
+        [MES_ACCESS_RECORD] = "Le\u00edste el registro de una recomendaci\u00f3n hecha para ti.",
+        [MES_ACCESS_PROFILE] = "Consultaste el resumen de los datos que se guardan sobre ti.",
+        [MES_ACCESS_AUDIT] = "Tus recomendaciones se reprodujeron en una auditor\u00eda de equidad.",
+    },
+    [MES_LANG_PL] = {
+        [MES_ACCESS_RECOMMEND] = "Poprosi\u0142e\u015b o rekomendacje dobrane na podstawie Twojej historii.",
+        [MES_ACCESS_EXPORT] = "Wyeksportowa\u0142e\u015b wszystkie przechowywane o Tobie dane.",
+        [MES_ACCESS_WHY] = "Zapyta\u0142e\u015b, dlaczego proponujemy Ci dany produkt.",
+        [MES_ACCESS_RECORD] = "Odczyta\u0142e\u015b zapis rekomendacji przygotowanej dla Ciebie.",
+        [MES_ACCESS_PROFILE] = "Przejrza\u0142e\u015b podsumowanie przechowywanych o Tobie danych.",
+        [MES_ACCESS_AUDIT] = "Twoje rekomendacje zosta\u0142y odtworzone w audycie r\u00f3wno\u015bci.",
+    },
+};
+
+/* ---------------------------------------------------------------- the chain */
+
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void chain_key(const uint8_t subject_key[MES_KEY_BYTES], uint8_t out[MES_KEY_BYTES]) {
+  mes_mac(subject_key, CHAIN_LABEL, sizeof CHAIN_LABEL - 1, out);
+}
+
+/* The MAC of an entry, given the previous one's (zeros for the first). */
+static int entry_mac(const uint8_t ck[MES_KEY_BYTES], const uint8_t prev[MES_ACCESS_MAC_BYTES], int64_t sid,
+                     int64_t seq, int64_t ts_ms, int action, const char *reader, const uint8_t *sealed, size_t len,
+                     uint8_t out[MES_ACCESS_MAC_BYTES]) {
+  size_t rlen = strlen(reader);
+  size_t n = MES_ACCESS_MAC_BYTES + 8 * 4 + 8 + rlen + len;
+  uint8_t *buf = malloc(n);
+  if (!buf)
+    return MES_ENOMEM;
+  uint8_t *p = buf;
+  memcpy(p, prev, MES_ACCESS_MAC_BYTES);
+  p += MES_ACCESS_MAC_BYTES;
+  put64(p, (uint64_t)sid), p += 8;
+  put64(p, (uint64_t)seq), p += 8;
+  put64(p, (uint64_t)ts_ms), p += 8;
+  put64(p, (uint64_t)action), p += 8;
+  put64(p, (uint64_t)rlen), p += 8; /* lengths framed: reader and entry cannot trade bytes */
+  memcpy(p, reader, rlen), p += rlen;
+  if (len)
+    memcpy(p, sealed, len);
+  mes_mac(ck, buf, n, out);
+  free(buf);
+  return MES_OK;
+}
+
+static void head_mac(const uint8_t ck[MES_KEY_BYTES], int64_t sid, int64_t n, const uint8_t last[MES_ACCESS_MAC_BYTES],
+                     uint8_t out[MES_ACCESS_MAC_BYTES]) {
+  uint8_t buf[4 + 16 + MES_ACCESS_MAC_BYTES];
+  memcpy(buf, "head", 4);
+  put64(buf + 4, (uint64_t)sid);
+  put64(buf + 12, (uint64_t)n);
+  memcpy(buf + 20, last, MES_ACCESS_MAC_BYTES);
+  mes_mac(ck, buf, sizeof buf, out);
+}
+
+static int stop_at_first(void *ud, const struct mes_access_row *row) {
+  (void)row;
+  *(bool *)ud = true;
+  return 1;
+}
+
+/* One subject's chain while a batch is chained. */
+struct chain {
+  int64_t sid;
+  bool usable; /* false: the key is gone, or the stored chain is broken */
+  uint8_t ck[MES_KEY_BYTES];
+  struct mes_access_head head;
+};
+
+/* Loads sid's chain: its key and head. A head that fails its MAC, or entries
+ * with no head, are never extended: a new head would vouch for them. */
+static void chain_load(struct mes_recommender *r, struct chain *ch, int64_t sid) {
+  memset(ch, 0, sizeof *ch);
+  ch->sid = sid;
+  uint8_t key[MES_KEY_BYTES];
+  if (mes_subject_key(r->subjects, sid, key) != MES_OK)
+    return; /* erased meanwhile: nothing to log */
+  chain_key(key, ch->ck);
+  mes_wipe(key, sizeof key);
+  int rc = mes_store_access_head_get(r->st, sid, &ch->head);
+  if (rc == MES_ENOT_FOUND) {
+    bool any = false;
+    if (mes_store_access_list(r->st, sid, stop_at_first, &any) != MES_OK || any) {
+      mes_log(r->log, MES_LOG_ERROR, "access log of subject #%lld has entries but no head: not extended",
+              (long long)sid);
+      return;
+    }
+    ch->head = (struct mes_access_head){.sid = sid};
+    ch->usable = true;
+    return;
+  }
+  if (rc != MES_OK)
+    return;
+  uint8_t want[MES_ACCESS_MAC_BYTES];
+  head_mac(ch->ck, sid, ch->head.n, ch->head.last, want);
+  if (!mes_ct_equal(want, ch->head.mac, sizeof want)) {
+    mes_log(r->log, MES_LOG_ERROR, "access log head of subject #%lld was altered: not extended", (long long)sid);
+    return;
+  }
+  ch->usable = true;
+}
+
+/* How often a batch is chained again when another process extended one of
+ * its chains meanwhile (a `mesura audit` beside a server): the append then
+ * meets that process's rows and is refused whole, and the heads are read
+ * again. */
+#define APPEND_TRIES 3
+
+/* Chains a[0..n) onto heads read now, into rows and heads (n each), and
+ * appends them: MES_EEXISTS when another writer got there first. */
+static int chain_and_append(struct mes_recommender *r, const struct mes__rec_access *a, size_t n,
+                            struct chain *chains, struct mes_access_row *rows, struct mes_access_head *heads) {
+  size_t n_chains = 0, n_rows = 0, n_heads = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct chain *ch = NULL;
+    for (size_t k = 0; k < n_chains && !ch; k++)
+      if (chains[k].sid == a[i].sid)
+        ch = &chains[k];
+    if (!ch) {
+      ch = &chains[n_chains++];
+      chain_load(r, ch, a[i].sid);
+    }
+    if (!ch->usable)
+      continue;
+    struct mes_access_row *row = &rows[n_rows];
+    *row = (struct mes_access_row){.sid = a[i].sid, .seq = ch->head.n + 1, .ts_ms = a[i].ts_ms,
+                                   .action = a[i].action, .reader = a[i].reader, .sealed = a[i].sealed,
+                                   .sealed_len = a[i].len};
+    int rc = entry_mac(ch->ck, ch->head.last, row->sid, row->seq, row->ts_ms, row->action, row->reader,
+                       row->sealed, row->sealed_len, row->mac);
+    if (rc)
+      return rc;
+    ch->head.n = row->seq;
+    memcpy(ch->head.last, row->mac, MES_ACCESS_MAC_BYTES);
+    n_rows++;
+  }
+  for (size_t k = 0; k < n_chains; k++) {
+    if (!chains[k].usable)
+      continue;
+    heads[n_heads] = chains[k].head;
+    head_mac(chains[k].ck, chains[k].sid, chains[k].head.n, chains[k].head.last, heads[n_heads].mac);
+    n_heads++;
+  }
+  return mes_store_access_append(r->st, rows, n_rows, heads, n_heads);
+}
+
+void mes__rec_access_write(struct mes_recommender *r, const struct mes__rec_access *a, size_t n) {
+  struct chain *chains = calloc(n, sizeof *chains);
+  struct mes_access_row *rows = calloc(n, sizeof *rows);
+  struct mes_access_head *heads = calloc(n, sizeof *heads);
+  int rc = chains && rows && heads ? MES_EEXISTS : MES_ENOMEM;
+  for (int t = 0; t < APPEND_TRIES && rc == MES_EEXISTS; t++)
+    rc = chain_and_append(r, a, n, chains, rows, heads);
+  if (rc)
+    mes_log(r->log, MES_LOG_WARN, "%zu access log entries not written: %s", n, mes_rc_message(rc));
+  if (chains)
+    mes_wipe(chains, n * sizeof *chains);
+  free(chains);
+  free(rows);
+  free(heads);
+}
+
+/* ---------------------------------------------------------------- noting */
+
+void mes__rec_access_note(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
+                          size_t subject_len, int action) {
+  mes_recommender_access_note(r, c, sid, subject, subject_len, (enum mes_access_action)action);
+}
+
+void mes_recommender_access_note(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
+                                 size_t subject_len, enum mes_access_action action) {
+  if (action > 0 && action < MES_ACCESS_N)
+    mes__rec_access_note_for(r, c, sid, subject, subject_len, action, action_purpose[action]);
+}
+
+void mes__rec_access_note_for(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
+                              size_t subject_len, int action, const char *purpose) {
+  if (!r || sid <= 0 || action <= 0 || action >= MES_ACCESS_N || r->access_off)
+    return;
+  const char *actor = c->actor && *c->actor ? c->actor : "mesura";
+  char *reader = strndup(actor, 64);
+  json_t *doc = json_pack("{s:I, s:s, s:s, s:s}", "at", (json_int_t)c->now_ms, "reader", reader ? reader : "",
+                          "action", action_code[action], "purpose", purpose);
+  if (doc && subject && subject_len && json_object_set_new(doc, "subject", json_stringn(subject, subject_len)))
+    json_object_clear(doc);
+  char *text = doc && json_object_size(doc) ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  uint8_t *sealed = NULL;
+  size_t len = 0;
+  int rc = reader && text ? mes_subject_seal(r->subjects, sid, "access", text, strlen(text), &sealed, &len)
+                          : MES_ENOMEM;
+  if (text) {
+    mes_wipe(text, strlen(text));
+    free(text);
+  }
+  if (rc) {
+    free(reader);
+    mes_log(r->log, MES_LOG_WARN, "access log entry not made: %s", mes_rc_code(rc));
+    return;
+  }
+  mes__rec_enqueue_access(r, sid, c->now_ms, action, reader, sealed, len);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+struct log_read {
+  struct mes_recommender *r;
+  enum mes_lang lang;
+  json_t *entries;
+  int rc;
+};
+
+static int add_entry(void *ud, const struct mes_access_row *row) {
+  struct log_read *lr = ud;
+  char *plain = NULL;
+  size_t plain_len = 0;
+  int rc = mes_subject_unseal(lr->r->subjects, row->sid, "access", row->sealed, row->sealed_len, &plain, &plain_len);
+  if (rc == MES_ECRYPTO)
+    return 0; /* not this subject's entry: the chain check reports it */
+  if (rc) {
+    lr->rc = rc;
+    return 1;
+  }
+  json_t *doc = mes_json_load_parts(plain, plain_len);
+  mes_wipe(plain, plain_len);
+  free(plain);
+  const char *reader = json_string_value(json_object_get(doc, "reader"));
+  const char *code = json_string_value(json_object_get(doc, "action"));
+  const char *purpose = json_string_value(json_object_get(doc, "purpose"));
+  int action = 0;
+  for (int a = 1; a < MES_ACCESS_N && code; a++)
+    if (strcmp(code, action_code[a]) == 0)
+      action = a;
+  if (!reader || !action) {
+    json_decref(doc);
+    return 0;
+  }
+  bool own = strcmp(reader, SUBJECT_TOKEN_ACTOR) == 0;
+  char text[512], at[32];
+  if (own)
+    snprintf(text, sizeof text, "%s", text_you[lr->lang][action]);
+  else
+    snprintf(text, sizeof text, text_key[lr->lang][action], reader);
+  mes_time_format((int64_t)json_integer_value(json_object_get(doc, "at")), at);
+  json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "at", at, "reader", own ? "you" : reader, "purpose",
+                        purpose ? purpose : action_purpose[action], "action", code, "text", text);
+  json_decref(doc);
+  if (!e || json_array_append_new(lr->entries, e)) {
+    lr->rc = MES_ENOMEM;
+    return 1;
+  }
+  return 0;
+}
+
+int mes_recommend_access_log(struct mes_recommender *r, int64_t sid, enum mes_lang lang, json_t **out,
+                             struct mes_err *err) {
+  *out = NULL;
+  struct log_read lr = {r, lang >= 0 && lang < MES_LANG_N ? lang : MES_LANG_EN, json_array(), MES_OK};
+  if (!lr.entries)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  int rc = sid > 0 ? mes_store_access_list(r->st, sid, add_entry, &lr) : MES_OK;
+  if (!rc)
+    rc = lr.rc;
+  if (rc) {
+    json_decref(lr.entries);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  *out = lr.entries;
+  return MES_OK;
+}
+
+/* ---------------------------------------------------------------- verifying */
+
+struct verify {
+  struct mes_recommender *r;
+  struct mes_access_check *out;
+  struct mes_access_head *heads;
+  size_t n_heads, cap_heads, next_head; /* heads by sid; next_head: the first not yet matched */
+  int64_t sid;                          /* the chain being walked (0: none) */
+  bool skip;                            /* its key is gone */
+  uint8_t ck[MES_KEY_BYTES];
+  uint8_t prev[MES_ACCESS_MAC_BYTES];
+  int64_t count;
+  const struct mes_access_head *head; /* the walked chain's, or NULL */
+  int rc;
+};
+
+static int collect_head(void *ud, const struct mes_access_head *h) {
+  struct verify *v = ud;
+  if (v->n_heads == v->cap_heads) {
+    size_t cap = v->cap_heads ? 2 * v->cap_heads : 64;
+    struct mes_access_head *p = realloc(v->heads, cap * sizeof *p);
+    if (!p) {
+      v->rc = MES_ENOMEM;
+      return 1;
+    }
+    v->heads = p;
+    v->cap_heads = cap;
+  }
+  v->heads[v->n_heads++] = *h;
+  return 0;
+}
+
+static void fault(struct verify *v, int64_t sid, int64_t seq, const char *problem) {
+  if (!v->out->intact)
+    return; /* the first one is reported */
+  v->out->intact = false;
+  v->out->bad_sid = sid;
+  v->out->bad_seq = seq;
+  v->out->problem = problem;
+}
+
+/* Whether the subject has a key: a chain without one is an erasure under way. */
+static bool load_key(struct verify *v, int64_t sid) {
+  uint8_t key[MES_KEY_BYTES];
+  if (mes_subject_key_stored(v->r->subjects, sid, key) != MES_OK)
+    return false;
+  chain_key(key, v->ck);
+  mes_wipe(key, sizeof key);
+  return true;
+}
+
+/* Checks a head (its MAC, and against the walked entries: count, count
+ * entries walked, last the MAC of the last one). */
+static void check_head(struct verify *v, const struct mes_access_head *h, int64_t count,
+                       const uint8_t last[MES_ACCESS_MAC_BYTES]) {
+  uint8_t want[MES_ACCESS_MAC_BYTES];
+  head_mac(v->ck, h->sid, h->n, h->last, want);
+  if (!mes_ct_equal(want, h->mac, sizeof want))
+    fault(v, h->sid, h->n, "The head of this log was altered.");
+  else if (count < h->n)
+    fault(v, h->sid, count + 1, "Entries are missing at the end of this log (it was truncated).");
+  else if (count > h->n || !mes_ct_equal(last, h->last, MES_ACCESS_MAC_BYTES))
+    fault(v, h->sid, h->n, "This log does not end where its head says.");
+}
+
+/* Heads below sid that no entry reached: their whole log is gone. */
+static void heads_before(struct verify *v, int64_t sid) {
+  while (v->next_head < v->n_heads && v->heads[v->next_head].sid < sid) {
+    const struct mes_access_head *h = &v->heads[v->next_head++];
+    static const uint8_t zero[MES_ACCESS_MAC_BYTES];
+    if (load_key(v, h->sid)) {
+      v->out->subjects++;
+      check_head(v, h, 0, zero);
+    }
+  }
+}
+
+static void finish_chain(struct verify *v) {
+  if (v->sid && !v->skip) {
+    if (v->head)
+      check_head(v, v->head, v->count, v->prev);
+    else
+      fault(v, v->sid, 1, "This log has entries but no head.");
+  }
+  v->sid = 0;
+}
+
+static int verify_row(void *ud, const struct mes_access_row *row) {
+  struct verify *v = ud;
+  if (row->sid != v->sid) {
+    finish_chain(v);
+    heads_before(v, row->sid);
+    v->sid = row->sid;
+    v->count = 0;
+    memset(v->prev, 0, sizeof v->prev);
+    v->head = NULL;
+    if (v->next_head < v->n_heads && v->heads[v->next_head].sid == row->sid)
+      v->head = &v->heads[v->next_head++];
+    v->skip = !load_key(v, row->sid);
+    if (!v->skip)
+      v->out->subjects++;
+  }
+  if (v->skip)
+    return 0;
+  v->out->entries++;
+  v->count++;
+  uint8_t want[MES_ACCESS_MAC_BYTES];
+  if (row->seq != v->count) {
+    fault(v, row->sid, v->count, row->seq > v->count ? "This entry was removed." : "Entries were reordered.");
+    v->count = row->seq;
+  }
+  if (entry_mac(v->ck, v->prev, row->sid, row->seq, row->ts_ms, row->action, row->reader, row->sealed,
+                row->sealed_len, want)) {
+    v->rc = MES_ENOMEM;
+    return 1;
+  }
+  if (!mes_ct_equal(want, row->mac, sizeof want))
+    fault(v, row->sid, row->seq, "This entry was altered.");
+  memcpy(v->prev, row->mac, sizeof v->prev); /* the next entry vouches for this MAC as stored */
+  return 0;
+}
+
+int mes_recommend_access_verify(struct mes_recommender *r, struct mes_access_check *out, struct mes_err *err) {
+  memset(out, 0, sizeof *out);
+  out->intact = true;
+  mes_recommender_flush(r);
+  struct verify v = {.r = r, .out = out};
+  int rc = mes_store_access_heads(r->st, collect_head, &v);
+  if (!rc && !(rc = v.rc))
+    rc = mes_store_access_list(r->st, 0, verify_row, &v);
+  if (!rc && !(rc = v.rc)) {
+    finish_chain(&v);
+    heads_before(&v, INT64_MAX);
+  }
+  mes_wipe(v.ck, sizeof v.ck);
+  free(v.heads);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* ---------------------------------------------------------------- incidents */
+
+struct incident {
+  struct mes_recommender *r;
+  bool reveal;
+  mes_access_incident_cb cb;
+  void *ud;
+  char *id; /* revealed id (owned) */
+  size_t id_len;
+  int rc;
+};
+
+static int find_id(void *ud, const struct mes_access_row *row) {
+  struct incident *in = ud;
+  char *plain = NULL;
+  size_t plain_len = 0;
+  if (mes_subject_unseal(in->r->subjects, row->sid, "access", row->sealed, row->sealed_len, &plain, &plain_len))
+    return 0;
+  json_t *doc = mes_json_load_parts(plain, plain_len);
+  mes_wipe(plain, plain_len);
+  free(plain);
+  const json_t *id = json_object_get(doc, "subject");
+  if (json_is_string(id) && (in->id = strndup(json_string_value(id), json_string_length(id))))
+    in->id_len = json_string_length(id);
+  json_decref(doc);
+  return in->id != NULL;
+}
+
+static int incident_row(void *ud, int64_t sid, const uint8_t pn[32]) {
+  struct incident *in = ud;
+  char hex[17];
+  mes_pseudonym_hex(pn, hex);
+  if (in->reveal)
+    (void)mes_store_access_list(in->r->st, sid, find_id, in);
+  int stop = in->cb(in->ud, hex, in->id, in->id_len);
+  if (in->id) {
+    mes_wipe(in->id, in->id_len);
+    free(in->id);
+    in->id = NULL;
+    in->id_len = 0;
+  }
+  return stop;
+}
+
+int mes_recommend_access_incident(struct mes_recommender *r, const char *reader, int64_t since_ms, bool reveal,
+                                  mes_access_incident_cb cb, void *ud, struct mes_err *err) {
+  mes_recommender_flush(r);
+  struct incident in = {r, reveal, cb, ud, NULL, 0, MES_OK};
+  int rc = mes_store_access_readers(r->st, reader, since_ms, incident_row, &in);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}

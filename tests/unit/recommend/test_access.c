@@ -1,0 +1,249 @@
+/*
+ * The access log's chain (recommend/access.c): entries noted by requests are
+ * chained per subject by the writer thread, and verification finds the first
+ * entry that was altered, removed, reordered or cut off the end, and an
+ * altered head, from the stored rows alone. Tampering is done with SQL on
+ * mesura.db, as someone with write access to the file would do it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "../world.h"
+
+#include "recommend/recommend.h"
+
+#define T0_MS 1760000000000LL
+
+static const char POLICY[] =
+    "site: T\nlanguages: [en, es, pl]\n"
+    "purposes:\n  personalization: {description: {en: Suggestions}}\n"
+    "event_types:\n  view: {purposes: [personalization], retention_days: 30}\n";
+
+struct fixture {
+  struct mes_world w;
+  struct mes_recommender *rec;
+  int64_t ana, ben; /* subject row ids */
+};
+
+static int64_t make_subject(struct mes_world *w, const char *id) {
+  struct mes_subject s;
+  assert_int_equal(mes_store_tx_begin(w->store), MES_OK);
+  assert_int_equal(mes_subject_resolve(mes_world_subjects(w), &w->req, MES_NS_SUBJECT, id, strlen(id), true, &s),
+                   MES_OK);
+  uint64_t ticket;
+  assert_int_equal(mes_store_tx_commit(w->store, &ticket), MES_OK);
+  assert_int_equal(mes_store_wait_durable(w->store, ticket), MES_OK);
+  return s.row.id;
+}
+
+/* Notes a read by `actor` at T0 + k seconds. */
+static void note(struct fixture *f, int64_t sid, const char *id, const char *actor, enum mes_access_action a, int k) {
+  struct mes_req c = f->w.req;
+  c.actor = actor;
+  c.now_ms = T0_MS + 1000LL * k;
+  mes_recommender_access_note(f->rec, &c, sid, id, id ? strlen(id) : 0, a);
+}
+
+/* ana: 4 entries, ben: 2, written by the recommender's writer. */
+static void open_fixture(struct fixture *f, const char *name) {
+  memset(f, 0, sizeof *f);
+  mes_world_open(&f->w, name, POLICY, T0_MS, "test");
+  assert_int_equal(mes_recommender_new(f->w.store, NULL, mes_world_subjects(&f->w), mes_world_ledger(&f->w),
+                                       mes_world_ingester(&f->w), mes_world_catalog(&f->w), &f->rec),
+                   MES_OK);
+  f->ana = make_subject(&f->w, "ana");
+  f->ben = make_subject(&f->w, "ben");
+  note(f, f->ana, "ana", "shop", MES_ACCESS_RECOMMEND, 1);
+  note(f, f->ben, "ben", "shop", MES_ACCESS_RECOMMEND, 2);
+  note(f, f->ana, NULL, "shop", MES_ACCESS_RECORD, 3);
+  mes_recommender_flush(f->rec); /* a second batch extends the chains the first began */
+  note(f, f->ana, "ana", "support", MES_ACCESS_EXPORT, 4);
+  note(f, f->ben, "ben", "subject-token", MES_ACCESS_PROFILE, 5);
+  note(f, f->ana, "ana", "subject-token", MES_ACCESS_WHY, 6);
+  mes_recommender_flush(f->rec);
+}
+
+static void close_fixture(struct fixture *f) {
+  mes_recommender_free(f->rec);
+  mes_world_close(&f->w);
+}
+
+static void tamper(struct fixture *f, const char *sql, int64_t sid) {
+  char path[128];
+  mes_world_path(&f->w, "mesura.db", path, sizeof path);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  sqlite3_bind_int64(s, 1, sid);
+  assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+  assert_true(sqlite3_changes(db) > 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+static void test_intact_chains_verify(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-intact");
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+  assert_true(c.intact);
+  assert_int_equal(c.subjects, 2);
+  assert_int_equal(c.entries, 6);
+  close_fixture(&f);
+}
+
+static void test_log_reads_back_in_order_and_language(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-read");
+  json_t *log = NULL;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_log(f.rec, f.ana, MES_LANG_ES, &log, &err), MES_OK);
+  assert_int_equal(json_array_size(log), 4);
+  static const char *const want[][2] = {
+      {"shop", "recommend"}, {"shop", "record"}, {"support", "export"}, {"you", "why"}};
+  for (size_t i = 0; i < 4; i++) {
+    const json_t *e = json_array_get(log, i);
+    assert_string_equal(json_string_value(json_object_get(e, "reader")), want[i][0]);
+    assert_string_equal(json_string_value(json_object_get(e, "action")), want[i][1]);
+  }
+  assert_string_equal(json_string_value(json_object_get(json_array_get(log, 3), "text")),
+                      "Preguntaste por qu\u00e9 se te sugiere un art\u00edculo.");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(log, 0), "at")), "2025-10-09T08:53:21.000Z");
+  json_decref(log);
+  close_fixture(&f);
+}
+
+/* Each tampering of ana's log, and the entry verification must name. */
+static const struct {
+  const char *sql; /* ?1: ana's row id */
+  int64_t seq;
+  const char *problem;
+} cases[] = {
+    {"UPDATE access_log SET reader = 'someone-else' WHERE subject = ?1 AND seq = 2", 2, "This entry was altered."},
+    {"UPDATE access_log SET ts_ms = ts_ms - 1 WHERE subject = ?1 AND seq = 3", 3, "This entry was altered."},
+    {"UPDATE access_log SET sealed = (SELECT sealed FROM access_log WHERE subject = ?1 AND seq = 1)"
+     " WHERE subject = ?1 AND seq = 2",
+     2, "This entry was altered."},
+    {"DELETE FROM access_log WHERE subject = ?1 AND seq = 2", 2, "This entry was removed."},
+    {"DELETE FROM access_log WHERE subject = ?1 AND seq = 4", 4,
+     "Entries are missing at the end of this log (it was truncated)."},
+    {"DELETE FROM access_log WHERE subject = ?1 AND seq >= 3", 3,
+     "Entries are missing at the end of this log (it was truncated)."},
+    {"DELETE FROM access_log WHERE subject = ?1", 1, "Entries are missing at the end of this log (it was truncated)."},
+    /* Truncating and pointing the head at the new last entry: the head's own MAC no longer holds. */
+    {"UPDATE access_heads SET n = 3, last = (SELECT mac FROM access_log WHERE subject = ?1 AND seq = 3)"
+     " WHERE subject = ?1",
+     3, "The head of this log was altered."},
+    {"DELETE FROM access_heads WHERE subject = ?1", 1, "This log has entries but no head."},
+};
+
+static void test_tampering_is_found(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct fixture f;
+    char name[32];
+    snprintf(name, sizeof name, "acc-tamper-%zu", i);
+    open_fixture(&f, name);
+    tamper(&f, cases[i].sql, f.ana);
+    struct mes_access_check c;
+    struct mes_err err;
+    assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+    if (c.intact)
+      fail_msg("case %zu (%s): not found", i, cases[i].sql);
+    assert_int_equal(c.bad_sid, f.ana);
+    assert_int_equal(c.bad_seq, cases[i].seq);
+    assert_string_equal(c.problem, cases[i].problem);
+    close_fixture(&f);
+  }
+}
+
+/* A head that fails its MAC is never extended: a new head would vouch for
+ * the tampering. ben's chain, untouched, still grows. */
+static void test_tampered_chain_is_not_laundered(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-launder");
+  tamper(&f, "UPDATE access_heads SET n = 3 WHERE subject = ?1", f.ana);
+  note(&f, f.ana, "ana", "shop", MES_ACCESS_RECOMMEND, 7);
+  note(&f, f.ben, "ben", "shop", MES_ACCESS_RECOMMEND, 8);
+  mes_recommender_flush(f.rec);
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+  assert_false(c.intact);
+  assert_int_equal(c.bad_sid, f.ana);
+  json_t *log = NULL;
+  assert_int_equal(mes_recommend_access_log(f.rec, f.ben, MES_LANG_EN, &log, &err), MES_OK);
+  assert_int_equal(json_array_size(log), 3);
+  json_decref(log);
+  close_fixture(&f);
+}
+
+/* Erasure takes the log and its head: what is left verifies. */
+static void test_erasure_removes_the_log(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-erase");
+  struct mes_store_erased n;
+  assert_int_equal(mes_store_subject_delete_counted(f.w.store, f.ana, &n), MES_OK);
+  assert_int_equal(n.accesses, 4);
+  struct mes_access_head h;
+  assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &h), MES_ENOT_FOUND);
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+  assert_true(c.intact);
+  assert_int_equal(c.subjects, 1);
+  assert_int_equal(c.entries, 2);
+  close_fixture(&f);
+}
+
+static int count_reader(void *ud, const char *pn_hex, const char *id, size_t id_len) {
+  char *seen = ud;
+  assert_int_equal(strlen(pn_hex), 16);
+  strncat(seen, id ? id : "-", id ? id_len : 1);
+  strcat(seen, ",");
+  return 0;
+}
+
+static void test_incident_lists_readers(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-incident");
+  char seen[64] = "";
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_incident(f.rec, "shop", T0_MS, true, count_reader, seen, &err), MES_OK);
+  assert_string_equal(seen, "ana,ben,");
+  seen[0] = '\0';
+  assert_int_equal(mes_recommend_access_incident(f.rec, "support", T0_MS, false, count_reader, seen, &err), MES_OK);
+  assert_string_equal(seen, "-,"); /* without reveal: the pseudonym alone */
+  seen[0] = '\0';
+  assert_int_equal(mes_recommend_access_incident(f.rec, "shop", T0_MS + 3000, true, count_reader, seen, &err), MES_OK);
+  assert_string_equal(seen, "ana,"); /* ana's record read at +3 s; ben's last read by shop was at +2 s */
+  close_fixture(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_intact_chains_verify),
+      cmocka_unit_test(test_log_reads_back_in_order_and_language),
+      cmocka_unit_test(test_tampering_is_found),
+      cmocka_unit_test(test_tampered_chain_is_not_laundered),
+      cmocka_unit_test(test_erasure_removes_the_log),
+      cmocka_unit_test(test_incident_lists_readers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
