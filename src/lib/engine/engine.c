@@ -617,11 +617,13 @@ void mes_engine_req_done(struct mes_engine *e, struct mes_req *c) {
 
 /* ---------------------------------------------------------------- background */
 
-static void background_tick(struct mes_engine *e) {
+void mes_engine_sweep(struct mes_engine *e, int64_t now_ms) {
   struct mes_req c;
   struct mes_err err;
   mes_err_clear(&err);
   mes_engine_req(e, &c, "retention-sweep", false);
+  if (now_ms)
+    c.now_ms = now_ms;
   int64_t n = 0;
   if (mes_ingest_sweep(e->ingester, &c, &n, &err))
     mes_log(&e->log, MES_LOG_WARN, "retention sweep failed: %s", mes_err_text(&err));
@@ -634,6 +636,12 @@ static void background_tick(struct mes_engine *e) {
   else if (nd > 0 || ni > 0)
     mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld decision records and %lld impressions",
             (long long)nd, (long long)ni);
+  int64_t na = 0;
+  mes_err_clear(&err);
+  if (mes_recommend_access_sweep(e->rec, &c, &na, &err))
+    mes_log(&e->log, MES_LOG_WARN, "access log sweep failed: %s", mes_err_text(&err));
+  else if (na > 0)
+    mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld access log entries", (long long)na);
   int64_t nt = 0;
   if (mes_auth_sweep(e->auth, c.now_ms, &nt))
     mes_log(&e->log, MES_LOG_WARN, "token sweep failed");
@@ -661,7 +669,7 @@ static void *background_main(void *arg) {
     mes_catalog_refresh(e->catalog);
     model_maybe_retrain(e);
     if (mes_mono_ns() >= next_sweep) {
-      background_tick(e);
+      mes_engine_sweep(e, 0);
       next_sweep = mes_mono_ns() + (uint64_t)BACKGROUND_EVERY_S * 1000000000ull;
     }
     pthread_mutex_lock(&e->bg_mu);

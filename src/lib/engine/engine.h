@@ -53,6 +53,12 @@ struct mes_rights *mes_engine_rights(struct mes_engine *e);         /* rights/ri
 struct mes_audit *mes_engine_audit(struct mes_engine *e);           /* audit/audit.h */
 struct mes_recommender *mes_engine_recommender(struct mes_engine *e); /* recommend/recommend.h */
 
+/* The retention sweep the background thread runs every minute: events past
+ * their type's retention, decision records, impressions, access log entries
+ * and expired tokens, at now_ms (0: the wall clock). Failures are logged.
+ * Slow: never on a request thread. */
+void mes_engine_sweep(struct mes_engine *e, int64_t now_ms);
+
 /* Forgets subject s (resolved: s->pn and s->row.id) in every owner that
  * holds something of it in memory, so that nothing cached answers for it
  * any more and its next use reads the store: the subject registry (its key

@@ -90,6 +90,7 @@ struct mes_audit_cfg {
 /* People's own tokens (contract §7). */
 struct mes_rights_cfg {
   int token_minutes; /* default 15: lifetime of a token minted by POST /v1/subjects/{s}/tokens */
+  int access_log_retention_days; /* default 365: how long an access log entry is kept */
 };
 
 struct mes_policy {

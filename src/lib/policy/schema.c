@@ -307,6 +307,14 @@ static const struct mes__pfield rights_fields[] = {
      .doc = "How many minutes a token minted for a person (`POST /v1/subjects/{s}/tokens`, for their dashboard "
             "or their browser) works. Keep it short: a token is a bearer secret held by a browser, and the "
             "brand's backend can mint a new one whenever the person comes back."},
+    {.name = "access_log_retention_days",
+     .kind = MES_PK_INT,
+     .dflt = 365,
+     .max = 36500,
+     POL(rights.access_log_retention_days),
+     .doc = "How many days each entry of a person's access log (who read their data, when, what for) is kept. "
+            "A year by default: the log exists so that a person, or a regulator asking about them, can see "
+            "every read of the past year, and a read outlives the data it read by at most that long."},
     {0}};
 
 const struct mes__pfield mes__policy_schema[] = {

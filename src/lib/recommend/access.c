@@ -21,6 +21,17 @@
  * sequence, removing the last ones leaves a head that counts more. What such
  * a person can still do is put back an older mesura.db whole (a backup):
  * that is a restore, and the journal and the keys say what it undoes.
+ *
+ * Retention (the policy's rights.access_log_retention_days): the sweep deletes the
+ * oldest entries of a chain and moves the head's start to the first entry
+ * kept, recording that entry's seq and the MAC it chains to, under the
+ * head's MAC. Only a holder of the key can move the start, so the chain
+ * still proves that nothing kept was removed, and removing the first kept
+ * entry, or cutting more off the start, breaks it like any other removal.
+ * The sweep deletes a prefix only: an entry kept for its date keeps every
+ * later one, even one a few milliseconds older (reads noted out of order),
+ * until the next sweep. It never moves the start of a chain that does not
+ * verify: deleting the evidence of tampering would launder it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +42,7 @@
 
 #define CHAIN_LABEL "mesura access log chain"
 #define SUBJECT_TOKEN_ACTOR "subject-token" /* the name auth gives a person's own token */
+#define MS_PER_DAY 86400000LL
 
 static const char *const action_code[MES_ACCESS_N] = {
     [MES_ACCESS_RECOMMEND] = "recommend", [MES_ACCESS_EXPORT] = "export",   [MES_ACCESS_WHY] = "why",
@@ -139,14 +151,31 @@ static int entry_mac(const uint8_t ck[MES_KEY_BYTES], const uint8_t prev[MES_ACC
   return MES_OK;
 }
 
-static void head_mac(const uint8_t ck[MES_KEY_BYTES], int64_t sid, int64_t n, const uint8_t last[MES_ACCESS_MAC_BYTES],
+static const uint8_t zero_mac[MES_ACCESS_MAC_BYTES];
+
+/* The MAC entry h->first chains to: zeros for a chain that starts at 1,
+ * whatever the row says (its MAC does not cover base then). */
+static const uint8_t *head_base(const struct mes_access_head *h) { return h->first > 1 ? h->base : zero_mac; }
+
+/* A head's MAC. A chain that starts at its first entry is MACed over sid,
+ * n and last alone, the form heads had before retention existed, so that
+ * those still verify; a swept one also over first and base, under another
+ * tag (and length), so that neither form passes for the other. */
+static void head_mac(const uint8_t ck[MES_KEY_BYTES], const struct mes_access_head *h,
                      uint8_t out[MES_ACCESS_MAC_BYTES]) {
-  uint8_t buf[4 + 16 + MES_ACCESS_MAC_BYTES];
-  memcpy(buf, "head", 4);
-  put64(buf + 4, (uint64_t)sid);
-  put64(buf + 12, (uint64_t)n);
-  memcpy(buf + 20, last, MES_ACCESS_MAC_BYTES);
-  mes_mac(ck, buf, sizeof buf, out);
+  uint8_t buf[4 + 16 + MES_ACCESS_MAC_BYTES + 8 + MES_ACCESS_MAC_BYTES];
+  bool swept = h->first > 1;
+  memcpy(buf, swept ? "kept" : "head", 4);
+  put64(buf + 4, (uint64_t)h->sid);
+  put64(buf + 12, (uint64_t)h->n);
+  memcpy(buf + 20, h->last, MES_ACCESS_MAC_BYTES);
+  size_t len = 20 + MES_ACCESS_MAC_BYTES;
+  if (swept) {
+    put64(buf + len, (uint64_t)h->first);
+    memcpy(buf + len + 8, h->base, MES_ACCESS_MAC_BYTES);
+    len += 8 + MES_ACCESS_MAC_BYTES;
+  }
+  mes_mac(ck, buf, len, out);
 }
 
 static int stop_at_first(void *ud, const struct mes_access_row *row) {
@@ -181,14 +210,14 @@ static void chain_load(struct mes_recommender *r, struct chain *ch, int64_t sid)
               (long long)sid);
       return;
     }
-    ch->head = (struct mes_access_head){.sid = sid};
+    ch->head = (struct mes_access_head){.sid = sid, .first = 1};
     ch->usable = true;
     return;
   }
   if (rc != MES_OK)
     return;
   uint8_t want[MES_ACCESS_MAC_BYTES];
-  head_mac(ch->ck, sid, ch->head.n, ch->head.last, want);
+  head_mac(ch->ck, &ch->head, want);
   if (!mes_ct_equal(want, ch->head.mac, sizeof want)) {
     mes_log(r->log, MES_LOG_ERROR, "access log head of subject #%lld was altered: not extended", (long long)sid);
     return;
@@ -234,7 +263,7 @@ static int chain_and_append(struct mes_recommender *r, const struct mes__rec_acc
     if (!chains[k].usable)
       continue;
     heads[n_heads] = chains[k].head;
-    head_mac(chains[k].ck, chains[k].sid, chains[k].head.n, chains[k].head.last, heads[n_heads].mac);
+    head_mac(chains[k].ck, &chains[k].head, heads[n_heads].mac);
     n_heads++;
   }
   return mes_store_access_append(r->st, rows, n_rows, heads, n_heads);
@@ -421,7 +450,7 @@ static bool load_key(struct verify *v, int64_t sid) {
 static void check_head(struct verify *v, const struct mes_access_head *h, int64_t count,
                        const uint8_t last[MES_ACCESS_MAC_BYTES]) {
   uint8_t want[MES_ACCESS_MAC_BYTES];
-  head_mac(v->ck, h->sid, h->n, h->last, want);
+  head_mac(v->ck, h, want);
   if (!mes_ct_equal(want, h->mac, sizeof want))
     fault(v, h->sid, h->n, "The head of this log was altered.");
   else if (count < h->n)
@@ -430,14 +459,14 @@ static void check_head(struct verify *v, const struct mes_access_head *h, int64_
     fault(v, h->sid, h->n, "This log does not end where its head says.");
 }
 
-/* Heads below sid that no entry reached: their whole log is gone. */
+/* Heads below sid that no entry reached: their whole log is gone, which
+ * is right only when the sweep took it (the start is past the end). */
 static void heads_before(struct verify *v, int64_t sid) {
   while (v->next_head < v->n_heads && v->heads[v->next_head].sid < sid) {
     const struct mes_access_head *h = &v->heads[v->next_head++];
-    static const uint8_t zero[MES_ACCESS_MAC_BYTES];
     if (load_key(v, h->sid)) {
       v->out->subjects++;
-      check_head(v, h, 0, zero);
+      check_head(v, h, h->first > 1 ? h->first - 1 : 0, head_base(h));
     }
   }
 }
@@ -461,11 +490,25 @@ static int verify_row(void *ud, const struct mes_access_row *row) {
     v->count = 0;
     memset(v->prev, 0, sizeof v->prev);
     v->head = NULL;
-    if (v->next_head < v->n_heads && v->heads[v->next_head].sid == row->sid)
+    if (v->next_head < v->n_heads && v->heads[v->next_head].sid == row->sid) {
       v->head = &v->heads[v->next_head++];
+      /* A swept chain starts where its head says. */
+      if (v->head->first > 1)
+        v->count = v->head->first - 1;
+      memcpy(v->prev, head_base(v->head), sizeof v->prev);
+    }
     v->skip = !load_key(v, row->sid);
     if (!v->skip)
       v->out->subjects++;
+    /* Whether the head may say so is its MAC's to tell, before the entries
+     * are walked from the start it gives: a forged start is reported as
+     * such, not as the entries it misplaces. */
+    if (!v->skip && v->head) {
+      uint8_t want[MES_ACCESS_MAC_BYTES];
+      head_mac(v->ck, v->head, want);
+      if (!mes_ct_equal(want, v->head->mac, sizeof want))
+        fault(v, v->head->sid, v->head->n, "The head of this log was altered.");
+    }
   }
   if (v->skip)
     return 0;
@@ -501,6 +544,145 @@ int mes_recommend_access_verify(struct mes_recommender *r, struct mes_access_che
   }
   mes_wipe(v.ck, sizeof v.ck);
   free(v.heads);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* ---------------------------------------------------------------- retention */
+
+/* How many chains one sweep transaction moves: bounds the time the writer
+ * lock is held, between the recommender's own batches. */
+#define TRIM_BATCH 256
+
+struct sid_list {
+  int64_t *v;
+  size_t n, cap;
+  int rc;
+};
+
+static int add_sid(void *ud, int64_t sid) {
+  struct sid_list *l = ud;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    int64_t *p = realloc(l->v, cap * sizeof *p);
+    if (!p) {
+      l->rc = MES_ENOMEM;
+      return 1;
+    }
+    l->v = p;
+    l->cap = cap;
+  }
+  l->v[l->n++] = sid;
+  return 0;
+}
+
+/* Walking one chain's oldest entries to find the new start. */
+struct trim_walk {
+  const uint8_t *ck;
+  int64_t before_ms;
+  int64_t next;                         /* the seq the next row must have */
+  uint8_t prev[MES_ACCESS_MAC_BYTES];   /* the MAC the next row chains to */
+  bool broken;
+  int rc;
+};
+
+static int trim_row(void *ud, const struct mes_access_row *row) {
+  struct trim_walk *w = ud;
+  if (row->seq != w->next) { /* removed, reordered, or below the start */
+    w->broken = true;
+    return 1;
+  }
+  if (row->ts_ms >= w->before_ms)
+    return 1; /* kept, and so is everything after it */
+  uint8_t want[MES_ACCESS_MAC_BYTES];
+  if (entry_mac(w->ck, w->prev, row->sid, row->seq, row->ts_ms, row->action, row->reader, row->sealed,
+                row->sealed_len, want)) {
+    w->rc = MES_ENOMEM;
+    return 1;
+  }
+  if (!mes_ct_equal(want, row->mac, sizeof want)) {
+    w->broken = true;
+    return 1;
+  }
+  memcpy(w->prev, row->mac, sizeof w->prev);
+  w->next++;
+  return 0;
+}
+
+/* Plans sid's trim into *t: 1 when entries go, 0 when none (or the chain
+ * cannot be vouched for: logged, left alone), < 0 an error code negated. */
+static int plan_trim(struct mes_recommender *r, int64_t sid, int64_t before_ms, struct mes_access_trim *t) {
+  struct chain ch;
+  chain_load(r, &ch, sid);
+  if (!ch.usable || ch.head.n == 0) {
+    mes_wipe(ch.ck, sizeof ch.ck);
+    return 0;
+  }
+  int64_t first = ch.head.first > 1 ? ch.head.first : 1;
+  struct trim_walk w = {.ck = ch.ck, .before_ms = before_ms, .next = first};
+  memcpy(w.prev, head_base(&ch.head), sizeof w.prev);
+  int rc = mes_store_access_list(r->st, sid, trim_row, &w);
+  if (!rc)
+    rc = w.rc;
+  int out = 0;
+  if (rc) {
+    out = -rc;
+  } else if (w.broken || w.next > ch.head.n + 1) {
+    mes_log(r->log, MES_LOG_ERROR, "access log of subject #%lld does not verify: its old entries are kept",
+            (long long)sid);
+  } else if (w.next > first) {
+    if (w.next == ch.head.n + 1 && !mes_ct_equal(w.prev, ch.head.last, sizeof w.prev)) {
+      mes_log(r->log, MES_LOG_ERROR, "access log of subject #%lld does not verify: its old entries are kept",
+              (long long)sid);
+    } else {
+      struct mes_access_head h = ch.head;
+      h.first = w.next;
+      memcpy(h.base, w.prev, sizeof h.base);
+      *t = (struct mes_access_trim){.sid = sid, .n = ch.head.n, .was_first = first, .first = w.next};
+      memcpy(t->base, w.prev, sizeof t->base);
+      head_mac(ch.ck, &h, t->mac);
+      out = 1;
+    }
+  }
+  mes_wipe(ch.ck, sizeof ch.ck);
+  mes_wipe(&w, sizeof w);
+  return out;
+}
+
+int mes_recommend_access_sweep(struct mes_recommender *r, const struct mes_req *c, int64_t *n_deleted,
+                               struct mes_err *err) {
+  if (n_deleted)
+    *n_deleted = 0;
+  int days = c->policy ? c->policy->rights.access_log_retention_days : 0;
+  if (days <= 0)
+    return MES_OK;
+  int64_t before_ms = c->now_ms - (int64_t)days * MS_PER_DAY;
+  mes_recommender_flush(r); /* the reads noted until now are chained */
+  struct sid_list sids = {0};
+  int rc = mes_store_access_expired(r->st, before_ms, add_sid, &sids);
+  if (!rc)
+    rc = sids.rc;
+  struct mes_access_trim *t = rc ? NULL : calloc(TRIM_BATCH, sizeof *t);
+  if (!rc && !t)
+    rc = MES_ENOMEM;
+  int64_t total = 0;
+  for (size_t i = 0; !rc && i < sids.n;) {
+    size_t n = 0;
+    for (; i < sids.n && n < TRIM_BATCH && !rc; i++) {
+      int p = plan_trim(r, sids.v[i], before_ms, &t[n]);
+      if (p < 0)
+        rc = -p;
+      else
+        n += (size_t)p;
+    }
+    int64_t d = 0;
+    if (!rc && n)
+      rc = mes_store_access_trim(r->st, t, n, &d);
+    total += d;
+  }
+  free(t);
+  free(sids.v);
+  if (n_deleted)
+    *n_deleted = total;
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
 

@@ -159,6 +159,16 @@ struct mes_access_check {
  * reordered or truncated entry, or an altered head, breaks it. Subjects
  * whose key was shredded (an erasure finishing) are skipped. */
 int mes_recommend_access_verify(struct mes_recommender *r, struct mes_access_check *out, struct mes_err *err);
+/* The retention sweep of the access log: deletes, in each subject's chain,
+ * the oldest entries made before c->now_ms minus the policy's
+ * rights.access_log_retention_days (a prefix of the chain: the first kept entry
+ * keeps every later one), and moves the head's start past them under the
+ * subject's key, so that verification still holds and still finds a kept
+ * entry removed. A chain that does not verify is left whole (logged).
+ * *n_deleted (may be NULL) gets the entries deleted. Slow: the background
+ * thread's. */
+int mes_recommend_access_sweep(struct mes_recommender *r, const struct mes_req *c, int64_t *n_deleted,
+                               struct mes_err *err);
 /* Calls cb for each subject whose data the key named `reader` read at or
  * after since_ms, by subject: pn_hex their pseudonym and, with reveal, id
  * their subject id as the caller gave it (unsealed with their key; NULL

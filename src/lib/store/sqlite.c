@@ -351,4 +351,6 @@ const struct mes_store_ops mes__store_sqlite_ops = {
     .access_list = mes__sq_access_list,
     .access_heads = mes__sq_access_heads,
     .access_readers = mes__sq_access_readers,
+    .access_expired = mes__sq_access_expired,
+    .access_trim = mes__sq_access_trim,
 };

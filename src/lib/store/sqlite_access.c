@@ -35,11 +35,16 @@ static int put_heads(struct sq *b, const struct mes_access_head *heads, size_t n
   struct q q = {0};
   int rc = n ? q_open(b, S_ACC_HEAD_PUT, &q) : MES_OK;
   for (size_t i = 0; i < n && rc == MES_OK; i++) {
-    sqlite3_bind_int64(q.s, 1, heads[i].sid);
-    sqlite3_bind_int64(q.s, 2, heads[i].n);
-    sqlite3_bind_blob(q.s, 3, heads[i].last, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(q.s, 4, heads[i].mac, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+    const struct mes_access_head *h = &heads[i];
+    sqlite3_bind_int64(q.s, 1, h->sid);
+    sqlite3_bind_int64(q.s, 2, h->n);
+    sqlite3_bind_blob(q.s, 3, h->last, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(q.s, 4, h->mac, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(q.s, 5, h->first > 0 ? h->first : 1);
+    sqlite3_bind_blob(q.s, 6, h->base, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
     rc = q_done(&q);
+    if (rc == MES_OK && sqlite3_changes(b->db) == 0)
+      rc = MES_EEXISTS; /* the stored head starts elsewhere: a sweep got there first */
     sqlite3_reset(q.s);
   }
   q_close(&q);
@@ -81,6 +86,11 @@ static void read_head(sqlite3_stmt *s, struct mes_access_head *h) {
   /* A malformed MAC stays all zeros: verification then reports the head. */
   (void)read_mac(s, 2, h->last);
   (void)read_mac(s, 3, h->mac);
+  h->first = sqlite3_column_int64(s, 4);
+  if (sqlite3_column_type(s, 5) == SQLITE_NULL)
+    memset(h->base, 0, MES_ACCESS_MAC_BYTES); /* a chain never swept starts from zeros */
+  else
+    (void)read_mac(s, 5, h->base);
 }
 
 int mes__sq_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out) {
@@ -178,5 +188,77 @@ int mes__sq_access_readers(struct mes_store *st, const char *reader, int64_t sin
   }
   q_close(&q);
   mes__commit_unlock(&b->gc);
+  return rc;
+}
+
+int mes__sq_access_expired(struct mes_store *st, int64_t before_ms, mes_store_access_sid_cb cb, void *ud) {
+  struct sq *b = sq_of(st);
+  struct q q;
+  mes__commit_lock(&b->gc);
+  int rc = q_open(b, S_ACC_EXPIRED, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, before_ms);
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW)
+      if (cb(ud, sqlite3_column_int64(q.s, 0)))
+        break;
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  mes__commit_unlock(&b->gc);
+  return rc;
+}
+
+/* One trim: the head first (it decides), then the entries it no longer
+ * covers. *deleted gets their count, 0 when the head had changed. */
+static int trim_one(struct sq *b, const struct mes_access_trim *t, int64_t *deleted) {
+  *deleted = 0;
+  struct q q;
+  int rc = q_open(b, S_ACC_HEAD_MOVE, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, t->sid);
+    sqlite3_bind_int64(q.s, 2, t->n);
+    sqlite3_bind_int64(q.s, 3, t->first);
+    sqlite3_bind_blob(q.s, 4, t->base, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(q.s, 5, t->mac, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(q.s, 6, t->was_first);
+    rc = q_done(&q);
+  }
+  bool moved = rc == MES_OK && sqlite3_changes(b->db) == 1;
+  q_close(&q);
+  if (rc != MES_OK || !moved)
+    return rc;
+  rc = q_open(b, S_ACC_DEL_BEFORE, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, t->sid);
+    sqlite3_bind_int64(q.s, 2, t->first);
+    rc = q_done(&q);
+    if (rc == MES_OK)
+      *deleted = sqlite3_changes64(b->db);
+  }
+  q_close(&q);
+  return rc;
+}
+
+int mes__sq_access_trim(struct mes_store *st, const struct mes_access_trim *t, size_t n, int64_t *n_deleted) {
+  struct sq *b = sq_of(st);
+  int rc = mes__commit_tx_begin(&b->gc);
+  if (rc != MES_OK)
+    return rc;
+  int64_t total = 0;
+  for (size_t i = 0; i < n && rc == MES_OK; i++) {
+    int64_t d;
+    rc = trim_one(b, &t[i], &d);
+    total += d;
+  }
+  if (rc != MES_OK) {
+    mes__commit_tx_rollback(&b->gc);
+    return rc;
+  }
+  uint64_t unused;
+  rc = mes__commit_tx_commit(&b->gc, &unused);
+  if (rc == MES_OK && n_deleted)
+    *n_deleted = total;
   return rc;
 }

@@ -144,6 +144,9 @@ enum stmt_id {
   S_ACC_LIST_ALL,
   S_ACC_HEADS,
   S_ACC_READERS,
+  S_ACC_EXPIRED,
+  S_ACC_HEAD_MOVE,
+  S_ACC_DEL_BEFORE,
   S_SUBJ_DEL_ACCESS,
   S_SUBJ_DEL_ACCESS_HEAD,
   /* keys.db (sqlite_subjects.c) */
@@ -419,6 +422,8 @@ int mes__sq_access_append(struct mes_store *st, const struct mes_access_row *row
 int mes__sq_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out);
 int mes__sq_access_list(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud);
 int mes__sq_access_heads(struct mes_store *st, mes_store_access_head_cb cb, void *ud);
+int mes__sq_access_expired(struct mes_store *st, int64_t before_ms, mes_store_access_sid_cb cb, void *ud);
+int mes__sq_access_trim(struct mes_store *st, const struct mes_access_trim *t, size_t n, int64_t *n_deleted);
 int mes__sq_access_readers(struct mes_store *st, const char *reader, int64_t since_ms, mes_store_access_reader_cb cb,
                            void *ud);
 

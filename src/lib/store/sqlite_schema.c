@@ -96,6 +96,13 @@ static const char *const data_steps[] = {
     "CREATE INDEX access_log_reader ON access_log(reader, ts_ms);"
     "CREATE TABLE access_heads(subject INTEGER PRIMARY KEY, n INTEGER NOT NULL, last BLOB NOT NULL,"
     " mac BLOB NOT NULL);",
+    /* 9: the access log's retention: the sweep deletes a chain's oldest
+     * entries, and the head then says where the kept chain starts (first,
+     * the seq of its first entry, and base, the MAC that entry chains to);
+     * the sweep finds old entries by time. */
+    "ALTER TABLE access_heads ADD COLUMN first INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE access_heads ADD COLUMN base BLOB;"
+    "CREATE INDEX access_log_ts ON access_log(ts_ms);",
 };
 
 static const char *const keys_steps[] = {
@@ -255,14 +262,23 @@ const char *const mes__sq_sql[S_N] = {
     /* sqlite_access.c */
     [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, ts_ms, action, reader, sealed, mac)"
                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [S_ACC_HEAD_PUT] = "INSERT INTO access_heads(subject, n, last, mac) VALUES(?1, ?2, ?3, ?4)"
-                       " ON CONFLICT(subject) DO UPDATE SET n = excluded.n, last = excluded.last, mac = excluded.mac",
-    [S_ACC_HEAD_GET] = "SELECT subject, n, last, mac FROM access_heads WHERE subject = ?1",
+    /* A head moves on only from the start its writer read: a sweep that
+     * moved the start meanwhile makes the append fail (no row changes). */
+    [S_ACC_HEAD_PUT] = "INSERT INTO access_heads(subject, n, last, mac, first, base) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+                       " ON CONFLICT(subject) DO UPDATE SET n = excluded.n, last = excluded.last, mac = excluded.mac"
+                       " WHERE first = excluded.first",
+    [S_ACC_HEAD_GET] = "SELECT subject, n, last, mac, first, base FROM access_heads WHERE subject = ?1",
     [S_ACC_LIST] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log WHERE subject = ?1"
                    " ORDER BY seq",
     [S_ACC_LIST_ALL] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log"
                        " ORDER BY subject, seq",
-    [S_ACC_HEADS] = "SELECT subject, n, last, mac FROM access_heads ORDER BY subject",
+    [S_ACC_HEADS] = "SELECT subject, n, last, mac, first, base FROM access_heads ORDER BY subject",
+    [S_ACC_EXPIRED] = "SELECT DISTINCT subject FROM access_log WHERE ts_ms < ?1 ORDER BY subject",
+    /* The sweep moves the start only of the head it read (same count, same
+     * start): a chain extended meanwhile is left for the next sweep. */
+    [S_ACC_HEAD_MOVE] = "UPDATE access_heads SET first = ?3, base = ?4, mac = ?5"
+                        " WHERE subject = ?1 AND n = ?2 AND first = ?6",
+    [S_ACC_DEL_BEFORE] = "DELETE FROM access_log WHERE subject = ?1 AND seq < ?2",
     [S_ACC_READERS] = "SELECT a.subject, s.pseudonym FROM (SELECT DISTINCT subject FROM access_log"
                       " WHERE reader = ?1 AND ts_ms >= ?2) a JOIN subjects s ON s.id = a.subject ORDER BY a.subject",
     [S_SUBJ_DEL_ACCESS] = "DELETE FROM access_log WHERE subject = ?1",

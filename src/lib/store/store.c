@@ -525,6 +525,21 @@ int mes_store_access_heads(struct mes_store *st, mes_store_access_head_cb cb, vo
   return st && cb ? st->ops->access_heads(st, cb, ud) : MES_EINTERNAL;
 }
 
+int mes_store_access_expired(struct mes_store *st, int64_t before_ms, mes_store_access_sid_cb cb, void *ud) {
+  return st && cb ? st->ops->access_expired(st, before_ms, cb, ud) : MES_EINTERNAL;
+}
+
+int mes_store_access_trim(struct mes_store *st, const struct mes_access_trim *t, size_t n, int64_t *n_deleted) {
+  if (n_deleted)
+    *n_deleted = 0;
+  if (!st || (!t && n))
+    return MES_EINTERNAL;
+  for (size_t i = 0; i < n; i++)
+    if (t[i].sid <= 0 || t[i].was_first < 1 || t[i].first <= t[i].was_first || t[i].first > t[i].n + 1)
+      return MES_EINTERNAL;
+  return n ? st->ops->access_trim(st, t, n, n_deleted) : MES_OK;
+}
+
 int mes_store_access_readers(struct mes_store *st, const char *reader, int64_t since_ms,
                              mes_store_access_reader_cb cb, void *ud) {
   return st && cb && reader ? st->ops->access_readers(st, reader, since_ms, cb, ud) : MES_EINTERNAL;

@@ -377,12 +377,17 @@ struct mes_access_row {
 };
 struct mes_access_head {
   int64_t sid;
-  int64_t n;                          /* entries in the chain */
+  int64_t n;                          /* entries ever chained (the seq of the last one) */
   uint8_t last[MES_ACCESS_MAC_BYTES]; /* the last entry's mac */
-  uint8_t mac[MES_ACCESS_MAC_BYTES];  /* the head's own MAC (over sid, n, last) */
+  int64_t first;                      /* the seq of the first entry kept (1 until a sweep; n + 1: none kept) */
+  uint8_t base[MES_ACCESS_MAC_BYTES]; /* the mac entry `first` chains to (zeros when first is 1) */
+  uint8_t mac[MES_ACCESS_MAC_BYTES];  /* the head's own MAC (over sid, n, last, and first and base) */
 };
 /* Appends rows[0..n) and replaces heads[0..n_heads) in one transaction of
  * its own (or the caller's), not durable on return (like decision_put).
+ * A head replaces the stored one only when both start at the same `first`:
+ * otherwise (a sweep moved the start meanwhile) nothing is written and
+ * MES_EEXISTS returned, as when another writer added the same rows first.
  * Arrays borrowed. */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                             const struct mes_access_head *heads, size_t n_heads);
@@ -395,6 +400,25 @@ int mes_store_access_list(struct mes_store *st, int64_t sid, mes_store_access_cb
 /* Calls cb for every head, by subject. */
 typedef int (*mes_store_access_head_cb)(void *ud, const struct mes_access_head *head);
 int mes_store_access_heads(struct mes_store *st, mes_store_access_head_cb cb, void *ud);
+/* Calls cb for each subject that has an entry older than before_ms, by
+ * subject id (the retention sweep's candidates). */
+typedef int (*mes_store_access_sid_cb)(void *ud, int64_t sid);
+int mes_store_access_expired(struct mes_store *st, int64_t before_ms, mes_store_access_sid_cb cb, void *ud);
+/* One chain's sweep: delete its entries below `first` and move its head's
+ * start there (first, base, mac), provided the stored head still has count
+ * n and starts at was_first (the caller read it so). */
+struct mes_access_trim {
+  int64_t sid;
+  int64_t n;
+  int64_t was_first;
+  int64_t first;
+  uint8_t base[MES_ACCESS_MAC_BYTES];
+  uint8_t mac[MES_ACCESS_MAC_BYTES];
+};
+/* Applies t[0..n) in one transaction; a trim whose head changed since it
+ * was read is skipped (the next sweep does it). *n_deleted (may be NULL)
+ * gets the entries deleted. Array borrowed. */
+int mes_store_access_trim(struct mes_store *st, const struct mes_access_trim *t, size_t n, int64_t *n_deleted);
 /* Calls cb once per subject that `reader` read at or after since_ms, by
  * subject id, with the subject's pseudonym (borrowed for the call). */
 typedef int (*mes_store_access_reader_cb)(void *ud, int64_t sid, const uint8_t pn[32]);

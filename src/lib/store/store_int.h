@@ -136,6 +136,8 @@ struct mes_store_ops {
   int (*access_heads)(struct mes_store *st, mes_store_access_head_cb cb, void *ud);
   int (*access_readers)(struct mes_store *st, const char *reader, int64_t since_ms, mes_store_access_reader_cb cb,
                         void *ud);
+  int (*access_expired)(struct mes_store *st, int64_t before_ms, mes_store_access_sid_cb cb, void *ud);
+  int (*access_trim)(struct mes_store *st, const struct mes_access_trim *t, size_t n, int64_t *n_deleted);
 };
 
 struct mes_store {

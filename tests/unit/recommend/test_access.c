@@ -211,6 +211,174 @@ static void test_erasure_removes_the_log(void **state) {
   close_fixture(&f);
 }
 
+/* ---------------------------------------------------------------- retention */
+
+#define DAY_MS 86400000LL
+
+/* The sweep at the moment entries noted at T0 + k s, for k < cut_s, are
+ * past the policy's retention (365 days by default). */
+static int64_t sweep_at(struct fixture *f, int64_t cut_s) {
+  struct mes_req c = f->w.req;
+  c.now_ms = T0_MS + cut_s * 1000 + (int64_t)f->w.policy->rights.access_log_retention_days * DAY_MS;
+  int64_t n = -1;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_sweep(f->rec, &c, &n, &err), MES_OK);
+  return n;
+}
+
+static void assert_intact(struct fixture *f, int64_t subjects, int64_t entries) {
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f->rec, &c, &err), MES_OK);
+  if (!c.intact)
+    fail_msg("not intact: #%lld at %lld: %s", (long long)c.bad_sid, (long long)c.bad_seq, c.problem);
+  assert_int_equal(c.subjects, subjects);
+  assert_int_equal(c.entries, entries);
+}
+
+/* The actions left in sid's log, as "recommend,export,...". */
+static void actions_of(struct fixture *f, int64_t sid, char *out, size_t cap) {
+  json_t *log = NULL;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_log(f->rec, sid, MES_LANG_EN, &log, &err), MES_OK);
+  out[0] = '\0';
+  for (size_t i = 0; i < json_array_size(log); i++)
+    snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "," : "",
+             json_string_value(json_object_get(json_array_get(log, i), "action")));
+  json_decref(log);
+}
+
+/* The sweep deletes the entries past retention, the oldest of each chain,
+ * and what is kept still verifies, grows, and reads back. */
+static void test_sweep_keeps_the_chain(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-sweep");
+  /* ana: +1 recommend, +3 record | +4 export, +6 why; ben: +2 recommend | +5 profile. */
+  assert_int_equal(sweep_at(&f, 1), 0); /* nothing is older than +1 s yet */
+  assert_intact(&f, 2, 6);
+  assert_int_equal(sweep_at(&f, 4), 3); /* ana's first two, ben's first */
+  assert_intact(&f, 2, 3);
+  char got[128];
+  actions_of(&f, f.ana, got, sizeof got);
+  assert_string_equal(got, "export,why");
+  actions_of(&f, f.ben, got, sizeof got);
+  assert_string_equal(got, "profile");
+  struct mes_access_head h;
+  assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &h), MES_OK);
+  assert_int_equal(h.n, 4);
+  assert_int_equal(h.first, 3);
+  /* The chain goes on from where it was, and a second sweep moves the start again. */
+  note(&f, f.ana, "ana", "shop", MES_ACCESS_RECOMMEND, 7);
+  mes_recommender_flush(f.rec);
+  assert_intact(&f, 2, 4);
+  assert_int_equal(sweep_at(&f, 5), 1);
+  assert_intact(&f, 2, 3);
+  actions_of(&f, f.ana, got, sizeof got);
+  assert_string_equal(got, "why,recommend");
+  /* A sweep past every entry leaves heads and no entries: still intact, and a new read starts after them. */
+  assert_int_equal(sweep_at(&f, 100), 3);
+  assert_intact(&f, 2, 0);
+  assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &h), MES_OK);
+  assert_int_equal(h.first, 6);
+  assert_int_equal(h.n, 5);
+  note(&f, f.ana, "ana", "support", MES_ACCESS_PROFILE, 200);
+  mes_recommender_flush(f.rec);
+  assert_intact(&f, 2, 1);
+  actions_of(&f, f.ana, got, sizeof got);
+  assert_string_equal(got, "profile");
+  close_fixture(&f);
+}
+
+/* After a sweep (ana keeps seq 3 and 4), each tampering with what is kept,
+ * or with where the kept chain starts, is found. */
+static const struct {
+  const char *sql; /* ?1: ana's row id */
+  int64_t seq;
+  const char *problem;
+} swept_cases[] = {
+    {"DELETE FROM access_log WHERE subject = ?1 AND seq = 3", 3, "This entry was removed."},
+    {"DELETE FROM access_log WHERE subject = ?1 AND seq = 4", 4,
+     "Entries are missing at the end of this log (it was truncated)."},
+    {"DELETE FROM access_log WHERE subject = ?1", 3, "Entries are missing at the end of this log (it was truncated)."},
+    {"UPDATE access_log SET reader = 'x' WHERE subject = ?1 AND seq = 3", 3, "This entry was altered."},
+    /* Moving the start forward by hand, over the entry it removes: the head's MAC covers the start. */
+    {"UPDATE access_heads SET first = 4, base = (SELECT mac FROM access_log WHERE subject = ?1 AND seq = 3)"
+     " WHERE subject = ?1",
+     4, "The head of this log was altered."},
+    {"UPDATE access_heads SET base = zeroblob(32) WHERE subject = ?1", 4, "The head of this log was altered."},
+    /* Declaring the chain whole from the start again (the form of a head never swept). */
+    {"UPDATE access_heads SET first = 1 WHERE subject = ?1", 4, "The head of this log was altered."},
+};
+
+static void test_tampering_after_a_sweep_is_found(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof swept_cases / sizeof swept_cases[0]; i++) {
+    struct fixture f;
+    char name[32];
+    snprintf(name, sizeof name, "acc-swept-%zu", i);
+    open_fixture(&f, name);
+    assert_int_equal(sweep_at(&f, 4), 3);
+    tamper(&f, swept_cases[i].sql, f.ana);
+    struct mes_access_check c;
+    struct mes_err err;
+    assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+    if (c.intact)
+      fail_msg("case %zu (%s): not found", i, swept_cases[i].sql);
+    assert_int_equal(c.bad_sid, f.ana);
+    assert_int_equal(c.bad_seq, swept_cases[i].seq);
+    assert_string_equal(c.problem, swept_cases[i].problem);
+    close_fixture(&f);
+  }
+}
+
+/* Putting back the head as it was before the sweep (a copy of it taken
+ * then) does not make the swept chain pass for a whole one. */
+static void test_an_old_head_does_not_hide_the_sweep_undone(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-oldhead");
+  struct mes_access_head before;
+  assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &before), MES_OK);
+  assert_int_equal(sweep_at(&f, 4), 3);
+  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &before, 1), MES_EEXISTS); /* starts elsewhere */
+  tamper(&f, "UPDATE access_heads SET first = 1, base = NULL WHERE subject = ?1", f.ana);
+  struct mes_access_head now;
+  assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &now), MES_OK);
+  now.first = 1;
+  memcpy(now.mac, before.mac, sizeof now.mac);
+  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &now, 1), MES_OK);
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+  assert_false(c.intact);
+  assert_int_equal(c.bad_sid, f.ana);
+  assert_int_equal(c.bad_seq, 1);
+  assert_string_equal(c.problem, "This entry was removed.");
+  close_fixture(&f);
+}
+
+/* A chain that does not verify is not swept: deleting its old entries would
+ * delete the evidence. The others are. */
+static void test_a_broken_chain_is_not_swept(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-sweep-broken");
+  tamper(&f, "DELETE FROM access_log WHERE subject = ?1 AND seq = 2", f.ana);
+  assert_int_equal(sweep_at(&f, 4), 1); /* ben's first entry only */
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+  assert_false(c.intact);
+  assert_int_equal(c.bad_sid, f.ana);
+  assert_int_equal(c.bad_seq, 2);
+  assert_string_equal(c.problem, "This entry was removed.");
+  char got[128];
+  actions_of(&f, f.ana, got, sizeof got);
+  assert_string_equal(got, "recommend,export,why");
+  close_fixture(&f);
+}
+
 static int count_reader(void *ud, const char *pn_hex, const char *id, size_t id_len) {
   char *seen = ud;
   assert_int_equal(strlen(pn_hex), 16);
@@ -244,6 +412,10 @@ int main(void) {
       cmocka_unit_test(test_tampered_chain_is_not_laundered),
       cmocka_unit_test(test_erasure_removes_the_log),
       cmocka_unit_test(test_incident_lists_readers),
+      cmocka_unit_test(test_sweep_keeps_the_chain),
+      cmocka_unit_test(test_tampering_after_a_sweep_is_found),
+      cmocka_unit_test(test_an_old_head_does_not_hide_the_sweep_undone),
+      cmocka_unit_test(test_a_broken_chain_is_not_swept),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
