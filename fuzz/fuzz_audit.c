@@ -99,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mes_body body = {.text = (const char *)data + 1, .len = size - 1};
   struct mes_err err = {0};
   json_t *out = NULL;
-  int rc = data[0] % 2 ? mes_engine_audit_run(engine, NULL, &body, &out, &err)
+  bool running;
+  int rc = data[0] % 2 ? mes_engine_audit_run(engine, NULL, &body, &out, &running, &err)
                        : mes_engine_audit_attrs_put(engine, NULL, "p1", 2, &body, &out, &err);
   int status = mes_rc_status(rc);
   if (rc != MES_OK && (status < 400 || status > 499 || !mes_err_text(&err)[0]))

@@ -463,12 +463,16 @@ int mes_engine_audit_attrs_delete(struct mes_engine *e, struct mes_call *call, c
 /* POST /v1/audits {"attributes": [...], "placement", "channel", "count",
  * "resamples", "seed"}: runs an audit over the people who agreed to audits
  * and stores it. *out is new: the finished audit with its "id" (see
- * src/lib/audit/run.c for what it holds). Slow on a large population: the
- * request's thread replays every audited person's answer. Errors: the
- * body's, audit_not_enabled, invalid_value (an attribute nobody audited
- * has), groups_too_small; nothing is stored on error. */
+ * src/lib/audit/run.c for what it holds), *running false. In a server (once
+ * mes_engine_start_background has run) an audit of more people than the
+ * policy's audit.sync_max_subjects runs in the background instead: *out is
+ * its record {"id", "status": "running", ...}, *running true, and
+ * mes_engine_audit_get shows it "done" or "failed" later. Errors, with
+ * nothing stored: the body's, audit_not_enabled, invalid_value (an
+ * attribute nobody audited has, a placement the policy's audit.placements
+ * lacks), groups_too_small, conflict (too many audits running). */
 int mes_engine_audit_run(struct mes_engine *e, struct mes_call *call, const struct mes_body *body, json_t **out,
-                         struct mes_err *err);
+                         bool *running, struct mes_err *err);
 /* GET /v1/audits/{id}: a stored audit. MES_ENOT_FOUND. */
 int mes_engine_audit_get(struct mes_engine *e, struct mes_call *call, const char *id, size_t id_len, json_t **out,
                          struct mes_err *err);

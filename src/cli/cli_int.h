@@ -64,10 +64,13 @@ int mes__cli_import_file(struct mes_engine *e, const char *path, bool quiet, str
  * `example` (the commented mesura.yaml that init wrote, borrowed) with the
  * demo's categories added. mes__demo_write: a
  * seeded, deterministic JSON Lines file of items, consents and journeys of
- * n_shoppers shoppers at path; featured receives a shopper worth showing.
- * Both return 0, or -1 on failure. */
+ * n_shoppers shoppers at path; featured receives a shopper worth showing;
+ * audit (borrowed, may be NULL) receives {subject: attributes} of the
+ * shoppers the file records as agreeing to audits, for the vault. Both
+ * return 0, or -1 on failure. */
 int mes__demo_policy(const char *example, char **out);
-int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap);
+int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap,
+                    json_t *audit);
 
 /* cmd_eval.c — `mesura eval` and `mesura eval-convert`. */
 int mes__cmd_eval(int argc, char **argv);

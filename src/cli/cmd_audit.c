@@ -58,7 +58,8 @@ int mes__cmd_audit(int argc, char **argv) {
   mes_err_clear(&err);
   json_t *out = NULL;
   struct mes_body b = {.json = body};
-  if (mes_engine_audit_run(e, NULL, &b, &out, &err)) {
+  bool running; /* never: the command starts no background work, so it waits for the audit */
+  if (mes_engine_audit_run(e, NULL, &b, &out, &running, &err)) {
     json_decref(body);
     mes_engine_close(e);
     return mes__cli_fail(&err);

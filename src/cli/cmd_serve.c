@@ -123,6 +123,26 @@ static int demo_write_policy(const char *dir) {
   return MES_EXIT_OK;
 }
 
+/* Records the synthetic attributes of the shoppers who agreed to audits
+ * ({subject: attributes}, borrowed) in the vault, as an auditor would. */
+static int demo_audit_vault(struct mes_engine *e, const json_t *audit) {
+  struct mes_call call = {.actor = "demo"};
+  const char *subject;
+  json_t *attrs;
+  json_object_foreach((json_t *)audit, subject, attrs) {
+    struct mes_err err;
+    mes_err_clear(&err);
+    json_t *out = NULL;
+    struct mes_body body = {.json = attrs};
+    if (mes_engine_audit_attrs_put(e, &call, subject, strlen(subject), &body, &out, &err))
+      return mes__cli_fail(&err);
+    json_decref(out);
+  }
+  fprintf(stderr, "mesura: recorded audit attributes for %zu shoppers who agreed to audits\n",
+          json_object_size(audit));
+  return MES_EXIT_OK;
+}
+
 /* Loads the synthetic shoppers once (an empty catalog means not yet) and
  * remembers the featured shopper's id in the store's meta table. */
 static int demo_load(struct mes_engine *e, const char *dir, char *featured, size_t cap) {
@@ -137,12 +157,17 @@ static int demo_load(struct mes_engine *e, const char *dir, char *featured, size
     return too_long(dir);
   uint64_t t0 = mes_mono_ns();
   fprintf(stderr, "mesura: generating %d demo shoppers and their journeys...\n", DEMO_SHOPPERS);
-  if (mes__demo_write(path, DEMO_SHOPPERS, mes_now_ms(), featured, cap)) {
+  json_t *audit = json_object();
+  if (!audit || mes__demo_write(path, DEMO_SHOPPERS, mes_now_ms(), featured, cap, audit)) {
+    json_decref(audit);
     fprintf(stderr, "mesura: cannot write %s\n", path);
     return MES_EXIT_FAIL;
   }
   struct mes_import_counts n;
   int ec = mes__cli_import_file(e, path, true, &n);
+  if (!ec)
+    ec = demo_audit_vault(e, audit);
+  json_decref(audit);
   if (ec)
     return ec;
   fprintf(stderr,
@@ -266,6 +291,17 @@ int mes__cmd_demo(int argc, char **argv) {
            "  why an item is suggested to %s:\n"
            "    curl -H 'Authorization: Bearer %s' 'http://%s/v1/subjects/%s/why?item=camping-001'\n",
            shopper, key, shopper, host, key, shopper, host, key, host, shopper, key, host, shopper);
+  printf("\nA fairness audit of the demo store (what age groups and genders are shown; postal_code is planted to "
+         "stand in for ethnicity):\n"
+         "  run it (the answer's \"id\" names it):\n"
+         "    curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
+         "         -d '{\"attributes\": [\"age_band\", \"gender\"], \"placement\": \"home\"}' http://%s/v1/audits\n"
+         "  its report, in Spanish, to open in a browser (for the first audit, id 1):\n"
+         "    curl -H 'Authorization: Bearer %s' -H 'Accept-Language: es' -o audit-report.html "
+         "http://%s/v1/audits/1/report.html\n"
+         "  or without the server, from the command line:\n"
+         "    mesura audit --data %s --attributes age_band,gender --placement home --report audit-report.html\n",
+         key, host, key, host, dir);
   printf("\nStop with Ctrl-C; the store stays in %s.\n\n", dir);
   fflush(stdout);
   mes_wipe(key, sizeof key);

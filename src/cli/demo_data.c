@@ -11,6 +11,15 @@
  * they browse in sessions over the last 30 days, add to cart and sometimes
  * buy. Most granted personalization, some also ads, some sent Global Privacy
  * Control, and some never answered the banner (their events are not kept).
+ *
+ * Some of those who granted personalization also agreed to take part in
+ * fairness audits, and the demo records synthetic attributes for them, with
+ * two findings planted for an audit to make: age goes with the favourite
+ * categories (younger people like camping and sports, older ones books and
+ * the garden), so what the groups are shown differs; and the postal code
+ * goes with a synthetic ethnicity, so that it stands in for it (a proxy).
+ * They come from a generator of their own, so that the shoppers and their
+ * journeys are the same with or without them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -168,6 +177,34 @@ static int write_catalog(FILE *f, struct rng *r) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- audit attributes */
+
+#define AUDIT_SEED 0x6175646974ULL /* "audit" */
+enum { C_CAMPING = 0, C_BOOKS = 2, C_GARDEN = 3, C_SPORTS = 4 };
+
+/* Whether the shopper (who granted personalization) also agreed to audits,
+ * and if so their synthetic attributes (new object in *attrs). */
+static int audit_attributes(struct rng *r, int fav, json_t **attrs) {
+  *attrs = NULL;
+  if (!chance(r, 60))
+    return 0;
+  /* Age with the favourite category: 70% in the band it suggests. */
+  static const char *const bands[] = {"18-34", "35-54", "55+"};
+  int band = fav == C_CAMPING || fav == C_SPORTS ? 0 : fav == C_BOOKS || fav == C_GARDEN ? 2 : 1;
+  if (!chance(r, 70))
+    band = below(r, 3);
+  int g = below(r, 100);
+  const char *gender = g < 48 ? "f" : g < 97 ? "m" : "nb"; /* "nb": a group under the minimum */
+  bool b = chance(r, 30);
+  /* The planted proxy: most of group b lives in one postal code, few of group a do. */
+  static const char *const spread[] = {"28001", "28002", "28003"};
+  const char *postal = b ? (chance(r, 85) ? "28040" : spread[below(r, 3)])
+                         : (chance(r, 10) ? "28040" : spread[below(r, 3)]);
+  *attrs = json_pack("{s:s, s:s, s:s, s:s}", "age_band", bands[band], "gender", gender, "ethnicity",
+                     b ? "group-b" : "group-a", "postal_code", postal);
+  return *attrs ? 0 : -1;
+}
+
 /* ---------------------------------------------------------------- shoppers */
 
 struct shopper {
@@ -318,11 +355,12 @@ static int write_journey(FILE *f, const struct shopper *s, int64_t now_ms, struc
   return 0;
 }
 
-int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap) {
+int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *featured, size_t featured_cap,
+                    json_t *audit) {
   FILE *f = fopen(path, "w");
   if (!f)
     return -1;
-  struct rng r = {DEMO_SEED};
+  struct rng r = {DEMO_SEED}, ar = {AUDIT_SEED};
   int rc = write_catalog(f, &r);
   struct shopper *all = calloc((size_t)n_shoppers, sizeof *all);
   if (!all)
@@ -330,6 +368,15 @@ int mes__demo_write(const char *path, int n_shoppers, int64_t now_ms, char *feat
   for (int i = 0; !rc && i < n_shoppers; i++) {
     shopper_make(&r, i, &all[i]);
     rc = write_consents(f, &all[i], now_ms, &r);
+    json_t *attrs = NULL;
+    if (!rc && audit && all[i].personalization && !(rc = audit_attributes(&ar, all[i].favs[0], &attrs)) && attrs) {
+      rc = json_object_set_new(audit, all[i].id, attrs) ||
+                   put_line(f, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "kind", "consent", "subject", all[i].id,
+                                         "purpose", "audit", "status", "granted", "ts",
+                                         (json_int_t)(now_ms - 60 * DAY_MS), "source", "survey"))
+               ? -1
+               : 0;
+    }
   }
   featured[0] = '\0';
   for (int i = 0; !rc && i < n_shoppers; i++) {
@@ -364,18 +411,36 @@ static bool declares(const char *section, const char *name) {
   return false;
 }
 
+/* The purpose the demo's audit consents name, in the example's indentation. */
+static const char audit_purpose[] =
+    "  audit:\n"
+    "    description:\n"
+    "      en: \"Take part in fairness audits of what the shop shows\"\n"
+    "      es: \"Participar en auditorías de equidad de lo que muestra la tienda\"\n"
+    "      pl: \"Udział w audytach sprawiedliwości tego, co pokazuje sklep\"\n"
+    "    gpc: ignored\n";
+
 int mes__demo_policy(const char *example, char **out) {
   *out = NULL;
-  const char *anchor = strstr(example, "\ncategories:\n");
-  if (!anchor)
+  const char *anchor = strstr(example, "\ncategories:\n"), *purposes = strstr(example, "\npurposes:\n");
+  if (!anchor || !purposes || purposes > anchor)
     return -1;
+  size_t at_purposes = (size_t)(purposes - example) + strlen("\npurposes:\n");
+  bool has_audit = declares(example + at_purposes, "audit");
   size_t head = (size_t)(anchor - example) + strlen("\ncategories:\n");
-  size_t cap = strlen(example) + 4096;
+  size_t cap = strlen(example) + 4096 + sizeof audit_purpose;
   char *s = malloc(cap);
   if (!s)
     return -1;
-  memcpy(s, example, head);
-  size_t o = head;
+  /* The example up to its purposes, the audit purpose, the rest up to its categories. */
+  memcpy(s, example, at_purposes);
+  size_t o = at_purposes;
+  if (!has_audit) {
+    memcpy(s + o, audit_purpose, sizeof audit_purpose - 1);
+    o += sizeof audit_purpose - 1;
+  }
+  memcpy(s + o, example + at_purposes, head - at_purposes);
+  o += head - at_purposes;
   /* The demo's categories that the example lacks, in the example's indentation. */
   for (size_t c = 0; c < N_CATS; c++) {
     if (declares(example + head, cats[c].name))

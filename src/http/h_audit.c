@@ -51,20 +51,22 @@ void mes__h_audit_attrs_delete(struct mes_http_req *req, struct mes_http_resp *r
   mes_http_reply_text(resp, 204, MES_HTTP_JSON, "", 0);
 }
 
-/* POST /v1/audits -> 201 with the finished audit. */
+/* POST /v1/audits -> 201 with the finished audit, or 202 with the record
+ * of one running in the background (to poll at its Location). */
 void mes__h_audits_post(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   mes_err_clear(&err);
   json_t *out = NULL;
+  bool running = false;
   struct mes_body body = mes_http_req_doc(req);
-  if (mes_engine_audit_run(mes_http_req_engine(req), mes_http_req_call(req), &body, &out, &err)) {
+  if (mes_engine_audit_run(mes_http_req_engine(req), mes_http_req_call(req), &body, &out, &running, &err)) {
     mes_http_reply_error(resp, &err);
     return;
   }
   char location[64];
   snprintf(location, sizeof location, "/v1/audits/%s", json_string_value(json_object_get(out, "id")));
   mes_http_resp_header(resp, "Location", location);
-  mes_http_reply_json(resp, 201, out);
+  mes_http_reply_json(resp, running ? 202 : 201, out);
 }
 
 /* GET /v1/audits/{id} -> the stored audit. */

@@ -84,6 +84,7 @@ class Demo:
             probe = harness.MesuraServer()
             probe.host, probe.port = "127.0.0.1", self.port
             self.token_status = probe.request("GET", m.group(2), key=m.group(1))[0]
+        self.printed = [l for l in self.out if l]  # what the newcomer reads, kept past the relaunch
         self.halt()
         self.port = free_port()
         self.launch([MESURA_BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:%d" % self.port,
@@ -135,6 +136,31 @@ class DemoTellsNothing(unittest.TestCase):
     def test_the_printed_shopper_token_works_for_its_printed_lifetime(self):
         self.assertRegex(self.demo.token_line, r"their own token \(\s*60 min\)", self.demo.out)
         self.assertEqual(self.demo.token_status, 200, self.demo.token_line)
+
+    def test_the_printed_audit_runs_and_finds_what_was_planted(self):
+        # The lines the demo printed, pointed at the server that now serves its store.
+        out = "\n".join(self.demo.printed)
+        run = re.search(r"-d '(\{\"attributes\".*?\})' http://\S+(/v1/audits)\n", out)
+        report = re.search(r"-H 'Accept-Language: (\w+)' -o \S+ http://\S+(/v1/audits/1/report\.html)", out)
+        self.assertIsNotNone(run, out)
+        self.assertIsNotNone(report, out)
+        st, _, audit = self.demo.request("POST", run.group(2), json.loads(run.group(1)))
+        self.assertEqual(st, 201, audit)
+        self.assertGreater(audit["population"]["audited"], 500)
+        proxy = next(p for p in audit["proxies"] if p["attribute"] == "postal_code" and p["protected"] == "ethnicity")
+        self.assertTrue(proxy["flagged"], proxy)
+        others = [p for p in audit["proxies"] if p["attribute"] == "postal_code" and p["protected"] != "ethnicity"]
+        self.assertTrue(others and not any(p["flagged"] for p in others), others)
+        # Age goes with the favourite categories: the age groups are shown some everyday category unevenly.
+        everyday = {"camping", "kitchen", "books", "garden", "sports"}
+        self.assertTrue(any(d["flagged"] for d in audit["disparities"]
+                            if d["attribute"] == "age_band" and d["kind"] == "exposure" and d["of"] in everyday))
+        status, headers, html = self.demo.server.request("GET", report.group(2).replace("/1/", "/%s/" % audit["id"]),
+                                                         key=self.demo.key,
+                                                         headers={"Accept-Language": report.group(1)})
+        self.assertEqual(status, 200)
+        self.assertIn('lang="es"', html)
+        self.assertIn("postal_code sustituye a ethnicity", html)
 
     def catalog(self):
         cats, cursor = {}, None

@@ -32,8 +32,9 @@ static const struct texts T[MES_LANG_N] = {
          "Summary", "No figure crossed a threshold: no group is shown markedly less of anything, and no signal "
                     "stands in for a protected attribute.",
          "%zu findings need attention:",
-         "For %s, the group “%s” is shown %s at %.0f%% of the rate of the group “%s” (ratio %.2f, under 0.8).",
-         "%s stands in for %s (V = %.2f, n = %lld): targeting by it would discriminate indirectly.",
+         "For %s, the group “%s” is shown %s at %s%% of the rate of the group “%s” (ratio %s, under 0.8; 95%% "
+         "interval %s to %s).",
+         "%s stands in for %s (V = %s, n = %lld): targeting by it would discriminate indirectly.",
          "items of the category “%s”", "items with the reason “%s”", "items of sensitive categories", "items per answer",
          "What each group is shown", "Signals that stand in for protected attributes",
          "Groups too small to show on their own: %lld, merged into “other” so that nobody is singled out.",
@@ -64,8 +65,9 @@ static const struct texts T[MES_LANG_N] = {
          "Ninguna cifra cruzó un umbral: a ningún grupo se le muestra claramente menos de nada y ninguna señal "
          "sustituye a un atributo protegido.",
          "%zu hallazgos requieren atención:",
-         "Para %s, al grupo «%s» se le muestran %s al %.0f%% de la tasa del grupo «%s» (razón %.2f, menor que 0,8).",
-         "%s sustituye a %s (V = %.2f, n = %lld): segmentar por ello discriminaría de forma indirecta.",
+         "Para %s, al grupo «%s» se le muestran %s al %s %% de la tasa del grupo «%s» (razón %s, menor que 0,8; "
+         "intervalo del 95 %% de %s a %s).",
+         "%s sustituye a %s (V = %s, n = %lld): segmentar por ello discriminaría de forma indirecta.",
          "artículos de la categoría «%s»", "artículos con el motivo «%s»", "artículos de categorías sensibles",
          "artículos por respuesta", "Lo que se muestra a cada grupo", "Señales que sustituyen a atributos protegidos",
          "Grupos demasiado pequeños para mostrarse solos: %lld, unidos en «other» para no señalar a nadie.",
@@ -96,8 +98,9 @@ static const struct texts T[MES_LANG_N] = {
          "Żadna wartość nie przekroczyła progu: żadnej grupie nie pokazuje się wyraźnie mniej czegokolwiek i "
          "żaden sygnał nie zastępuje cechy chronionej.",
          "Ustalenia wymagające uwagi: %zu.",
-         "Dla cechy %s grupa „%s” widzi %s w %.0f%% tego, co grupa „%s” (stosunek %.2f, poniżej 0,8).",
-         "%s zastępuje cechę %s (V = %.2f, n = %lld): kierowanie według niej dyskryminowałoby pośrednio.",
+         "Dla cechy %s grupa „%s” widzi %s w %s%% tego, co grupa „%s” (stosunek %s, poniżej 0,8; przedział "
+         "95%% od %s do %s).",
+         "%s zastępuje cechę %s (V = %s, n = %lld): kierowanie według niej dyskryminowałoby pośrednio.",
          "produkty z kategorii „%s”", "produkty z uzasadnieniem „%s”", "produkty z kategorii wrażliwych",
          "pozycje na odpowiedź", "Co widzi każda grupa", "Sygnały zastępujące cechy chronione",
          "Małe grupy (%lld) połączono w „other”, aby nikogo nie wskazać.",
@@ -122,6 +125,104 @@ static const struct texts T[MES_LANG_N] = {
           "Zastępnik (proxy) to sygnał, np. kod pocztowy, który wiele mówi o cesze chronionej. V Craméra mierzy, "
           "jak silnie dwie cechy idą w parze, od 0 (wcale) do 1 (jedna zdradza drugą); od 0,5 oznacza alert."}},
 };
+
+/* The sentences of the newer parts of the page: other measures, the
+ * catalog side. */
+struct more_texts {
+  char decimal; /* the decimal separator */
+  const char *m_price, *m_disclosure, *band_low, *band_mid, *band_high, *band_unpriced, *explicit_, *implicit_;
+  const char *ratio_ci;
+  const char *catalog, *catalog_overall; /* items, shown, pct, gini */
+  const char *col_group, *col_coverage, *col_gini, *col_tail, *col_served_pop, *col_hist_pop;
+  const char *lean_flag; /* attr, value, served, history */
+  const char *no_model, *catalog_method[2];
+};
+
+static const struct more_texts M[MES_LANG_N] = {
+    [MES_LANG_EN] = {
+        .decimal = '.',
+        .m_price = "items of the %s price band",
+        .m_disclosure = "items disclosed as %s",
+        .band_low = "low", .band_mid = "middle", .band_high = "high", .band_unpriced = "unpriced",
+        .explicit_ = "explicit", .implicit_ = "implicit",
+        .ratio_ci = "95%% interval of the ratio: %s to %s",
+        .catalog = "The catalog side",
+        .catalog_overall = "Of the catalog's %lld items, %lld (%s%%) were shown to someone. The exposure Gini is "
+                           "%s: 0 when every item gets the same attention, 1 when one item gets it all.",
+        .col_group = "group", .col_coverage = "coverage", .col_gini = "exposure Gini",
+        .col_tail = "long-tail share", .col_served_pop = "popularity shown", .col_hist_pop = "popularity browsed",
+        .lean_flag = "For %s, what the group “%s” is shown leans to bestsellers more than what it browses "
+                     "(popularity %s against %s).",
+        .no_model = "No model was live: popularity and the long tail could not be measured.",
+        .catalog_method = {
+            "Coverage is the share of the catalog's items shown to at least one person of the group; the Gini "
+            "coefficient says how unevenly the group's attention is spread over the whole catalog.",
+            "An item's popularity is its place in the model's order of bestsellers, as the share of the catalog "
+            "it is ahead of (1 for the top seller, 0 for an item nobody bought or viewed). The head is the most "
+            "popular fifth of the catalog; everything else is the long tail. “Popularity shown” is the "
+            "attention-weighted popularity of what a group is shown, “popularity browsed” that of what its "
+            "people did; shown more than 0.1 above browsed is flagged."}},
+    [MES_LANG_ES] = {
+        .decimal = ',',
+        .m_price = "artículos de la franja de precio %s",
+        .m_disclosure = "artículos presentados como %s",
+        .band_low = "baja", .band_mid = "media", .band_high = "alta", .band_unpriced = "sin precio",
+        .explicit_ = "explícitos", .implicit_ = "implícitos",
+        .ratio_ci = "intervalo del 95 %% de la razón: de %s a %s",
+        .catalog = "El lado del catálogo",
+        .catalog_overall = "De los %lld artículos del catálogo, %lld (%s %%) se mostraron a alguien. El Gini de la "
+                           "exposición es %s: 0 cuando todos los artículos reciben la misma atención, 1 cuando uno "
+                           "se la lleva toda.",
+        .col_group = "grupo", .col_coverage = "cobertura", .col_gini = "Gini de la exposición",
+        .col_tail = "parte de la cola larga", .col_served_pop = "popularidad mostrada",
+        .col_hist_pop = "popularidad navegada",
+        .lean_flag = "Para %s, lo que se muestra al grupo «%s» tiende más a los superventas que lo que navega "
+                     "(popularidad %s frente a %s).",
+        .no_model = "No había ningún modelo activo: no se pudieron medir la popularidad ni la cola larga.",
+        .catalog_method = {
+            "La cobertura es la parte de los artículos del catálogo mostrados al menos a una persona del grupo; "
+            "el coeficiente de Gini dice cuán desigual se reparte la atención del grupo sobre todo el catálogo.",
+            "La popularidad de un artículo es su puesto en el orden de superventas del modelo, como la parte del "
+            "catálogo que tiene por detrás (1 para el más vendido, 0 para uno que nadie compró ni vio). La "
+            "cabeza es la quinta parte más popular del catálogo; el resto es la cola larga. La «popularidad "
+            "mostrada» es la popularidad, ponderada por la atención, de lo que se muestra a un grupo, y la "
+            "«popularidad navegada» la de lo que hicieron sus personas; si la mostrada supera a la navegada en "
+            "más de 0,1 se marca una alerta."}},
+    [MES_LANG_PL] = {
+        .decimal = ',',
+        .m_price = "produkty z przedziału cenowego „%s”",
+        .m_disclosure = "produkty przedstawione jako %s",
+        .band_low = "niski", .band_mid = "średni", .band_high = "wysoki", .band_unpriced = "bez ceny",
+        .explicit_ = "jawne", .implicit_ = "niejawne",
+        .ratio_ci = "przedział 95%% stosunku: od %s do %s",
+        .catalog = "Strona katalogu",
+        .catalog_overall = "Z %lld produktów katalogu %lld (%s%%) pokazano komuś. Współczynnik Giniego ekspozycji "
+                           "wynosi %s: 0, gdy każdy produkt dostaje tyle samo uwagi, 1, gdy jeden dostaje całą.",
+        .col_group = "grupa", .col_coverage = "pokrycie", .col_gini = "Gini ekspozycji",
+        .col_tail = "udział długiego ogona", .col_served_pop = "popularność pokazanych",
+        .col_hist_pop = "popularność przeglądanych",
+        .lean_flag = "Dla cechy %s to, co widzi grupa „%s”, skłania się ku bestsellerom bardziej niż to, co "
+                     "przegląda (popularność %s wobec %s).",
+        .no_model = "Żaden model nie działał: nie dało się zmierzyć popularności ani długiego ogona.",
+        .catalog_method = {
+            "Pokrycie to udział produktów katalogu pokazanych co najmniej jednej osobie z grupy; współczynnik "
+            "Giniego mówi, jak nierówno uwaga grupy rozkłada się na cały katalog.",
+            "Popularność produktu to jego miejsce w kolejności bestsellerów modelu, jako udział katalogu, który "
+            "wyprzedza (1 dla najlepiej sprzedającego się, 0 dla produktu, którego nikt nie kupił ani nie "
+            "oglądał). Głowa to najpopularniejsza piąta część katalogu; reszta to długi ogon. „Popularność "
+            "pokazanych” to ważona uwagą popularność tego, co widzi grupa, a „popularność przeglądanych” tego, "
+            "co robiły jej osoby; przewaga pokazanych o ponad 0,1 oznacza alert."}},
+};
+
+/* v with `decimals` decimals and the language's decimal separator (for
+ * text only: SVG coordinates keep the point). */
+static const char *num(const struct more_texts *m, double v, int decimals, char *out, size_t cap) {
+  snprintf(out, cap, "%.*f", decimals, v);
+  for (char *p = out; *p; p++)
+    if (*p == '.')
+      *p = m->decimal;
+  return out;
+}
 
 static int esc(struct mes_buf *b, const char *s) {
   int rc = MES_OK;
@@ -151,11 +252,26 @@ static const char *escaped(const char *s, char *out, size_t cap) {
 }
 
 /* What a measure counts, in words (escaped). */
-static void measure_words(const struct texts *t, const json_t *d, char *out, size_t cap) {
+static const char *band_words(const struct more_texts *m, const char *band) {
+  if (strcmp(band, "low") == 0)
+    return m->band_low;
+  if (strcmp(band, "mid") == 0)
+    return m->band_mid;
+  if (strcmp(band, "high") == 0)
+    return m->band_high;
+  return m->band_unpriced;
+}
+
+static void measure_words(const struct texts *t, const struct more_texts *m, const json_t *d, char *out, size_t cap) {
   const char *kind = json_string_value(json_object_get(d, "kind"));
   char of[300];
   escaped(json_string_value(json_object_get(d, "of")), of, sizeof of);
-  if (kind && strcmp(kind, "exposure") == 0)
+  if (kind && strcmp(kind, "price_band") == 0)
+    snprintf(out, cap, m->m_price, band_words(m, of));
+  else if (kind && strcmp(kind, "disclosure") == 0)
+    snprintf(out, cap, m->m_disclosure,
+             strcmp(of, "explicit") == 0 ? m->explicit_ : strcmp(of, "implicit") == 0 ? m->implicit_ : of);
+  else if (kind && strcmp(kind, "exposure") == 0)
     snprintf(out, cap, t->m_exposure, of);
   else if (kind && strcmp(kind, "reason") == 0)
     snprintf(out, cap, t->m_reason, of);
@@ -179,28 +295,35 @@ static void extremes(const json_t *d, const json_t **lo, const json_t **hi) {
   }
 }
 
-static int disparity_sentence(struct mes_buf *b, const struct texts *t, const json_t *d) {
+static int disparity_sentence(struct mes_buf *b, const struct texts *t, const struct more_texts *m, const json_t *d) {
   const json_t *lo, *hi;
   extremes(d, &lo, &hi);
-  char attr[300], lo_v[300], hi_v[300], what[400];
+  char attr[300], lo_v[300], hi_v[300], what[400], pct[32], r[32], ci_lo[32], ci_hi[32];
   escaped(json_string_value(json_object_get(d, "attribute")), attr, sizeof attr);
   escaped(json_string_value(json_object_get(lo, "value")), lo_v, sizeof lo_v);
   escaped(json_string_value(json_object_get(hi, "value")), hi_v, sizeof hi_v);
-  measure_words(t, d, what, sizeof what);
+  measure_words(t, m, d, what, sizeof what);
   double ratio = json_number_value(json_object_get(d, "ratio"));
-  return mes_buf_printf(b, t->disp_flag, attr, lo_v, what, ratio * 100.0, hi_v, ratio);
+  const json_t *ci = json_object_get(d, "ratio_ci");
+  /* An audit stored before ratios had intervals shows the ratio as both ends. */
+  double c_lo = json_is_array(ci) ? json_number_value(json_array_get(ci, 0)) : ratio;
+  double c_hi = json_is_array(ci) ? json_number_value(json_array_get(ci, 1)) : ratio;
+  return mes_buf_printf(b, t->disp_flag, attr, lo_v, what, num(m, ratio * 100.0, 0, pct, sizeof pct), hi_v,
+                        num(m, ratio, 2, r, sizeof r), num(m, c_lo, 2, ci_lo, sizeof ci_lo),
+                        num(m, c_hi, 2, ci_hi, sizeof ci_hi));
 }
 
-static int proxy_sentence(struct mes_buf *b, const struct texts *t, const json_t *p) {
-  char attr[300], prot[300];
+static int proxy_sentence(struct mes_buf *b, const struct texts *t, const struct more_texts *m, const json_t *p) {
+  char attr[300], prot[300], v[32];
   escaped(json_string_value(json_object_get(p, "attribute")), attr, sizeof attr);
   escaped(json_string_value(json_object_get(p, "protected")), prot, sizeof prot);
-  return mes_buf_printf(b, t->proxy_flag, attr, prot, json_number_value(json_object_get(p, "cramers_v")),
+  return mes_buf_printf(b, t->proxy_flag, attr, prot, num(m, json_number_value(json_object_get(p, "cramers_v")), 2, v,
+                                                          sizeof v),
                         (long long)json_integer_value(json_object_get(p, "n")));
 }
 
 /* One horizontal bar chart: a bar per group, its interval as a line. */
-static int chart(struct mes_buf *b, const json_t *d) {
+static int chart(struct mes_buf *b, const struct more_texts *m, const json_t *d) {
   const json_t *groups = json_object_get(d, "groups");
   size_t n = json_array_size(groups), i;
   double max = 0;
@@ -221,23 +344,87 @@ static int chart(struct mes_buf *b, const json_t *d) {
     double lo = json_number_value(json_array_get(json_object_get(g, "ci"), 0));
     double hi = json_number_value(json_array_get(json_object_get(g, "ci"), 1));
     int y = (int)i * row_h + 4;
+    char val[32];
     rc = rc ? rc : mes_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8, y + 15);
     rc = rc ? rc : esc(b, json_string_value(json_object_get(g, "value")));
     rc = rc ? rc
             : mes_buf_printf(b,
                              " (%lld)</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\"/>"
                              "<path d=\"M%.1f %dV%dM%.1f %dH%.1fM%.1f %dV%d\" stroke=\"#111\" stroke-width=\"2\" "
-                             "fill=\"none\"/><text x=\"%.1f\" y=\"%d\">%.3f</text>",
+                             "fill=\"none\"/><text x=\"%.1f\" y=\"%d\">%s</text>",
                              (long long)json_integer_value(json_object_get(g, "n")), label_w, y, bar_w * r / max,
                              flagged ? "#c2410c" : "#2563eb", label_w + bar_w * lo / max, y + 4, y + 14,
                              label_w + bar_w * lo / max, y + 9, label_w + bar_w * hi / max,
                              label_w + bar_w * hi / max, y + 4, y + 14, label_w + bar_w * fmax(r, hi) / max + 6,
-                             y + 15, r);
+                             y + 15, num(m, r, 3, val, sizeof val));
   }
   return rc ? rc : mes_buf_puts(b, "</svg>");
 }
 
-static int page(struct mes_buf *b, const json_t *a, const struct texts *t) {
+/* The catalog side: one sentence over everyone, a row per group, and a
+ * sentence for each group shown more bestsellers than it browses. */
+static int catalog_section(struct mes_buf *b, const json_t *a, const struct more_texts *m) {
+  const json_t *cat = json_object_get(a, "catalog");
+  if (!json_is_object(cat))
+    return MES_OK; /* an audit stored before the catalog side was measured */
+  const json_t *all = json_object_get(cat, "overall");
+  char pct[32], gini[32];
+  int rc = mes_buf_printf(b, "<section id=\"catalog\"><h2>%s</h2><p>", m->catalog);
+  rc = rc ? rc
+          : mes_buf_printf(b, m->catalog_overall, (long long)json_integer_value(json_object_get(cat, "items")),
+                           (long long)json_integer_value(json_object_get(all, "items_served")),
+                           num(m, json_number_value(json_object_get(all, "coverage")) * 100.0, 0, pct, sizeof pct),
+                           num(m, json_number_value(json_object_get(all, "exposure_gini")), 2, gini, sizeof gini));
+  rc = rc ? rc : mes_buf_puts(b, "</p>");
+  bool model = json_integer_value(json_object_get(cat, "items_ranked")) > 0;
+  if (!model)
+    rc = rc ? rc : mes_buf_printf(b, "<p class=\"note\">%s</p>", m->no_model);
+  size_t i;
+  const json_t *g;
+  json_array_foreach(json_object_get(cat, "groups"), i, g) {
+    if (!json_is_true(json_object_get(g, "leans_to_bestsellers")))
+      continue;
+    char attr[300], value[300], sp[32], hp[32];
+    escaped(json_string_value(json_object_get(g, "attribute")), attr, sizeof attr);
+    escaped(json_string_value(json_object_get(g, "value")), value, sizeof value);
+    rc = rc ? rc : mes_buf_puts(b, "<p class=\"flag\">");
+    rc = rc ? rc
+            : mes_buf_printf(b, m->lean_flag, attr, value,
+                             num(m, json_number_value(json_object_get(g, "served_popularity")), 2, sp, sizeof sp),
+                             num(m, json_number_value(json_object_get(g, "history_popularity")), 2, hp, sizeof hp));
+    rc = rc ? rc : mes_buf_puts(b, "</p>");
+  }
+  rc = rc ? rc
+          : mes_buf_printf(b,
+                           "<table><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
+                           "</tr>",
+                           m->col_group, "n", m->col_coverage, m->col_gini, m->col_tail, m->col_served_pop,
+                           m->col_hist_pop);
+  json_array_foreach(json_object_get(cat, "groups"), i, g) {
+    bool flagged = json_is_true(json_object_get(g, "leans_to_bestsellers"));
+    rc = rc ? rc : mes_buf_printf(b, "<tr%s><td>", flagged ? " class=\"flag\"" : "");
+    rc = rc ? rc : esc(b, json_string_value(json_object_get(g, "attribute")));
+    rc = rc ? rc : mes_buf_puts(b, " = ");
+    rc = rc ? rc : esc(b, json_string_value(json_object_get(g, "value")));
+    rc = rc ? rc : mes_buf_printf(b, "</td><td>%lld</td>", (long long)json_integer_value(json_object_get(g, "n")));
+    static const char *const cols[] = {"coverage", "exposure_gini", "long_tail_share", "served_popularity",
+                                       "history_popularity"};
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+      const json_t *v = json_object_get(g, cols[k]);
+      char text[32];
+      rc = rc ? rc
+              : mes_buf_printf(b, "<td>%s</td>",
+                               json_is_number(v) ? num(m, json_number_value(v), 2, text, sizeof text) : "–");
+    }
+    rc = rc ? rc : mes_buf_puts(b, "</tr>");
+  }
+  rc = rc ? rc : mes_buf_puts(b, "</table>");
+  for (size_t k = 0; k < sizeof m->catalog_method / sizeof m->catalog_method[0]; k++)
+    rc = rc ? rc : mes_buf_printf(b, "<p class=\"note\">%s</p>", m->catalog_method[k]);
+  return rc ? rc : mes_buf_puts(b, "</section>");
+}
+
+static int page(struct mes_buf *b, const json_t *a, const struct texts *t, const struct more_texts *m) {
   const json_t *disp = json_object_get(a, "disparities"), *prox = json_object_get(a, "proxies");
   char id[64], when[64], placement[300];
   escaped(json_string_value(json_object_get(a, "id")), id, sizeof id);
@@ -271,14 +458,14 @@ static int page(struct mes_buf *b, const json_t *a, const struct texts *t) {
       if (!json_is_true(json_object_get(e, "flagged")))
         continue;
       rc = rc ? rc : mes_buf_puts(b, "<li class=\"flag\">");
-      rc = rc ? rc : proxy_sentence(b, t, e);
+      rc = rc ? rc : proxy_sentence(b, t, m, e);
       rc = rc ? rc : mes_buf_puts(b, "</li>");
     }
     json_array_foreach(disp, i, e) {
       if (!json_is_true(json_object_get(e, "flagged")))
         continue;
       rc = rc ? rc : mes_buf_puts(b, "<li class=\"flag\">");
-      rc = rc ? rc : disparity_sentence(b, t, e);
+      rc = rc ? rc : disparity_sentence(b, t, m, e);
       rc = rc ? rc : mes_buf_puts(b, "</li>");
     }
     rc = rc ? rc : mes_buf_puts(b, "</ul>");
@@ -306,14 +493,22 @@ static int page(struct mes_buf *b, const json_t *a, const struct texts *t) {
     json_array_foreach(disp, j, e) {
       if (strcmp(json_string_value(json_object_get(e, "attribute")), attr) != 0)
         continue;
-      char what[400];
-      measure_words(t, e, what, sizeof what);
+      char what[400], r[32], lo[32], hi[32];
+      measure_words(t, m, e, what, sizeof what);
       bool flagged = json_is_true(json_object_get(e, "flagged"));
       rc = rc ? rc : mes_buf_printf(b, "<h4%s>%s", flagged ? " class=\"flag\"" : "", what);
       if (json_is_number(json_object_get(e, "ratio")))
-        rc = rc ? rc : mes_buf_printf(b, " — %.2f", json_number_value(json_object_get(e, "ratio")));
+        rc = rc ? rc : mes_buf_printf(b, " — %s", num(m, json_number_value(json_object_get(e, "ratio")), 2, r, sizeof r));
+      const json_t *ci = json_object_get(e, "ratio_ci");
+      if (json_is_array(ci)) {
+        rc = rc ? rc : mes_buf_puts(b, " <small class=\"note\">(");
+        rc = rc ? rc
+                : mes_buf_printf(b, m->ratio_ci, num(m, json_number_value(json_array_get(ci, 0)), 2, lo, sizeof lo),
+                                 num(m, json_number_value(json_array_get(ci, 1)), 2, hi, sizeof hi));
+        rc = rc ? rc : mes_buf_puts(b, ")</small>");
+      }
       rc = rc ? rc : mes_buf_puts(b, "</h4>");
-      rc = rc ? rc : chart(b, e);
+      rc = rc ? rc : chart(b, m, e);
     }
   }
   rc = rc ? rc : mes_buf_printf(b, "</section><section id=\"proxies\"><h2>%s</h2>", t->proxies);
@@ -326,6 +521,7 @@ static int page(struct mes_buf *b, const json_t *a, const struct texts *t) {
     json_array_foreach(prox, i, e) {
       bool flagged = json_is_true(json_object_get(e, "flagged"));
       double v = json_number_value(json_object_get(e, "cramers_v"));
+      char vt[32];
       rc = rc ? rc : mes_buf_printf(b, "<tr%s><td>", flagged ? " class=\"flag\"" : "");
       rc = rc ? rc : esc(b, json_string_value(json_object_get(e, "attribute")));
       rc = rc ? rc : mes_buf_puts(b, "</td><td>");
@@ -334,13 +530,15 @@ static int page(struct mes_buf *b, const json_t *a, const struct texts *t) {
               : mes_buf_printf(b,
                                "</td><td><svg width=\"110\" height=\"12\"><rect width=\"%.0f\" height=\"12\" "
                                "fill=\"%s\"/><line x1=\"50\" x2=\"50\" y1=\"0\" y2=\"12\" stroke=\"#222\"/></svg> "
-                               "%.2f</td><td>%lld</td><td>%s</td></tr>",
-                               v * 100.0, flagged ? "#c2410c" : "#2563eb", v,
+                               "%s</td><td>%lld</td><td>%s</td></tr>",
+                               v * 100.0, flagged ? "#c2410c" : "#2563eb", num(m, v, 2, vt, sizeof vt),
                                (long long)json_integer_value(json_object_get(e, "n")), flagged ? t->yes : t->no);
     }
     rc = rc ? rc : mes_buf_puts(b, "</table>");
   }
-  rc = rc ? rc : mes_buf_printf(b, "</section><section id=\"method\"><h2>%s</h2>", t->method_title);
+  rc = rc ? rc : mes_buf_puts(b, "</section>");
+  rc = rc ? rc : catalog_section(b, a, m);
+  rc = rc ? rc : mes_buf_printf(b, "<section id=\"method\"><h2>%s</h2>", t->method_title);
   for (size_t k = 0; k < sizeof t->method / sizeof t->method[0]; k++)
     rc = rc ? rc : mes_buf_printf(b, "<p>%s</p>", t->method[k]);
   return rc ? rc : mes_buf_puts(b, "</section></body></html>\n");
@@ -353,7 +551,7 @@ int mes_audit_report_html(const json_t *audit, enum mes_lang lang, char **html, 
     lang = MES_LANG_EN;
   struct mes_buf b;
   mes_buf_init(&b, REPORT_MAX);
-  int rc = page(&b, audit, &T[lang]);
+  int rc = page(&b, audit, &T[lang], &M[lang]);
   if (rc) {
     mes_buf_release(&b);
     return rc;

@@ -11,7 +11,11 @@
  *   exposure:<category>  the share of the answer's attention that went to the
  *                        category, items weighted by position (1/log2(rank+1),
  *                        as in DCG: the first item counts 1, the third 0.5);
+ *   price_band:<band>    the same share for the item's price band: low, mid or
+ *                        high by the terciles of the catalog's prices (an
+ *                        item's attributes.price), or unpriced;
  *   reason:<code>        the share of items given with that reason;
+ *   disclosure:<kind>    the share of items disclosed explicitly or implicitly;
  *   sensitive_items      the share of items in a sensitive category;
  *   items_per_answer     how many items came back.
  *
@@ -20,9 +24,19 @@
  * bootstrap interval (people resampled, seeded: the same audit gives the same
  * intervals). The ratio is the lowest group's rate over the highest, flagged
  * below 0.8 (the four-fifths rule of US employment law, the usual yardstick
- * for adverse impact). Groups of fewer than audit.min_group_size people are
+ * for adverse impact); the ratio has its own bootstrap interval, every group
+ * resampled at once. Groups of fewer than audit.min_group_size people are
  * never shown: together they form "other" when that reaches the minimum,
  * else they are withheld; the JSON says how many groups went which way.
+ *
+ * The catalog side, over everyone and per reported group: coverage (the
+ * share of the catalog's available items shown to anyone), the Gini
+ * coefficient of the attention items get over the whole catalog, the share
+ * of attention that goes to the long tail (all but the most popular fifth
+ * of the catalog, by the model's popularity order), and popularity
+ * calibration: the attention-weighted popularity of what is shown against
+ * that of what the group's people did (popularity: the share of the catalog
+ * an item is ahead of), flagged when shown exceeds done by more than 0.1.
  *
  * Proxies: for each attribute that is not protected (postal code, device,
  * ...) and for the engine's own inferred interest (the category a person's
@@ -38,6 +52,7 @@
 #include <string.h>
 
 #include "audit/audit_int.h"
+#include "base/id.h"
 #include "base/mtime.h"
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
@@ -60,6 +75,8 @@ struct person {
   json_t *doc;      /* the vault document, owned */
   json_t *attrs;    /* borrowed from doc, plus inferred_interest */
   json_t *figures;  /* measure -> real, owned */
+  json_t *served;   /* item -> its share of the answer's attention (summing to 1), owned */
+  json_t *history;  /* item -> events of theirs with it, owned */
 };
 
 struct run {
@@ -83,6 +100,14 @@ struct run {
   json_t *item_cats; /* item id -> array of its categories (a cache) */
   int min_group, resamples;
   uint64_t seed;
+  /* The catalog side (catalog_side below). */
+  size_t n_available;  /* items of the catalog that can be served */
+  json_t *prices;      /* item id -> its attributes.price, for those that have one */
+  double price_cut[2]; /* the catalog's price terciles: low <= [0] < mid <= [1] < high */
+  bool priced;         /* enough priced items to cut bands */
+  size_t n_priced;
+  json_t *pop_rank;    /* item id -> its rank by the model's popularity (0: the most popular) */
+  size_t n_ranked, n_head;
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t size) {
@@ -190,7 +215,7 @@ static int gather(struct run *R, struct mes_err *err) {
     p->sid = row->id;
     p->doc = doc;
     p->attrs = json_object_get(doc, "attributes");
-    if (!(p->figures = json_object()))
+    if (!(p->figures = json_object()) || !(p->served = json_object()) || !(p->history = json_object()))
       return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   }
   return MES_OK;
@@ -201,13 +226,17 @@ static int gather(struct run *R, struct mes_err *err) {
 
 struct interest {
   struct run *R;
-  json_t *counts; /* category -> count */
+  json_t *counts;  /* category -> count */
+  json_t *history; /* item -> count */
 };
 
 static int count_interest(void *ud, const struct mes_ingest_scan_event *ev) {
   struct interest *in = ud;
   if (!ev->item)
     return 0;
+  if (json_object_set_new(in->history, ev->item,
+                          json_integer(json_integer_value(json_object_get(in->history, ev->item)) + 1)))
+    return 1;
   const json_t *cats = categories_of(in->R, ev->item);
   size_t i;
   const json_t *v;
@@ -222,7 +251,7 @@ static int count_interest(void *ud, const struct mes_ingest_scan_event *ev) {
 /* The category a person's history holds most of ("none" without any):
  * what the engine infers of them from behaviour. Ties go to the first name. */
 static int infer_interest(struct run *R, struct person *p, int64_t sid, struct mes_err *err) {
-  struct interest in = {R, json_object()};
+  struct interest in = {R, json_object(), p->history};
   if (!in.counts)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   int rc = mes_ingest_history(R->a->ingester, R->c, sid, count_interest, &in, err);
@@ -254,6 +283,15 @@ static int add_figure(json_t *figures, const char *kind, const char *of, double 
   return json_object_set_new(figures, name, json_real(was + v)) ? MES_ENOMEM : MES_OK;
 }
 
+/* The price band of an item, from the catalog's terciles. */
+static const char *price_band(const struct run *R, const char *item) {
+  const json_t *price = json_object_get(R->prices, item);
+  if (!price)
+    return "unpriced";
+  double v = json_real_value(price);
+  return v <= R->price_cut[0] ? "low" : v <= R->price_cut[1] ? "mid" : "high";
+}
+
 /* One person's answer -> their figures. */
 static int replay(struct run *R, struct person *p, json_t *req, struct mes_err *err) {
   json_t *reply = NULL;
@@ -281,6 +319,13 @@ static int replay(struct run *R, struct person *p, json_t *req, struct mes_err *
     }
     if (!rc && code)
       rc = add_figure(p->figures, "reason", code, 1.0 / (double)n);
+    const char *disclosure = json_string_value(json_object_get(it, "disclosure"));
+    if (!rc && disclosure)
+      rc = add_figure(p->figures, "disclosure", disclosure, 1.0 / (double)n);
+    if (!rc && R->priced && item)
+      rc = add_figure(p->figures, "price_band", price_band(R, item), w / total_w);
+    if (!rc && item && json_object_set_new(p->served, item, json_real(w / total_w)))
+      rc = MES_ENOMEM;
     if (!rc && cats && any_sensitive(R->c->policy, cats))
       rc = add_figure(p->figures, "sensitive_items", NULL, 1.0 / (double)n);
     if (rc)
@@ -442,10 +487,20 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
     free_groups(g, ng);
     return MES_ENOMEM;
   }
+  /* Each person is in one group at most: the groups' figures side by side. */
   double *x = malloc((R->n_people + 1) * sizeof *x);
-  if (!x) {
+  const double **xs = calloc(ng + 1, sizeof *xs);
+  size_t *ns = calloc(ng + 1, sizeof *ns);
+  if (!x || !xs || !ns) {
+    free(x);
+    free(xs);
+    free(ns);
     free_groups(g, ng);
     return MES_ENOMEM;
+  }
+  for (size_t k = 0, off = 0; k < ng; off += g[k].n, k++) {
+    xs[k] = x + off;
+    ns[k] = g[k].n;
   }
   size_t mi;
   const json_t *mname;
@@ -455,11 +510,12 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
     const char *name = json_string_value(mname);
     json_t *groups = json_array();
     double lo_rate = INFINITY, hi_rate = -INFINITY;
-    for (size_t k = 0; groups && k < ng; k++) {
+    for (size_t k = 0, off = 0; groups && k < ng; off += g[k].n, k++) {
+      double *xk = x + off; /* xs[k] */
       for (size_t j = 0; j < g[k].n; j++)
-        x[j] = json_real_value(json_object_get(R->people[g[k].who[j]].figures, name));
+        xk[j] = json_real_value(json_object_get(R->people[g[k].who[j]].figures, name));
       double mean, lo, hi;
-      mes_audit_bootstrap(x, g[k].n, R->resamples, R->seed + mi * 7919u + k, &mean, &lo, &hi);
+      mes_audit_bootstrap(xk, g[k].n, R->resamples, R->seed + mi * 7919u + k, &mean, &lo, &hi);
       lo_rate = mean < lo_rate ? mean : lo_rate;
       hi_rate = mean > hi_rate ? mean : hi_rate;
       json_t *row = json_pack("{s:s, s:I, s:f, s:o, s:b}", "value", g[k].value, "n", (json_int_t)g[k].n, "rate",
@@ -481,10 +537,13 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
     char kind[64];
     snprintf(kind, sizeof kind, "%.*s", colon ? (int)(colon - name) : (int)strlen(name), name);
     bool comparable = ng >= 2;
-    double ratio = lo_rate / hi_rate;
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "attribute", attr, "measure", name, "kind", kind,
-                          "of", colon ? json_string(colon + 1) : json_null(), "groups", groups, "ratio",
-                          comparable ? json_real(round4(ratio)) : json_null(), "flagged",
+    double ratio = lo_rate / hi_rate, ratio_lo = ratio, ratio_hi = ratio;
+    if (comparable)
+      mes_audit_bootstrap_ratio(xs, ns, ng, R->resamples, R->seed + mi * 7919u + ng + 104729u, &ratio_lo, &ratio_hi);
+    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "attribute", attr, "measure", name, "kind",
+                          kind, "of", colon ? json_string(colon + 1) : json_null(), "groups", groups, "ratio",
+                          comparable ? json_real(round4(ratio)) : json_null(), "ratio_ci",
+                          comparable ? ci_pair(ratio_lo, ratio_hi) : json_null(), "flagged",
                           comparable && ratio < MES_AUDIT_RATIO_FLAG);
     if (!d || json_array_append_new(out, d)) {
       rc = MES_ENOMEM;
@@ -492,7 +551,223 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
     }
   }
   free(x);
+  free(xs);
+  free(ns);
   free_groups(g, ng);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The catalog side                                                         */
+
+#define CATALOG_PAGE 1000
+#define HEAD_SHARE 0.2 /* the head: the most popular fifth of the catalog; the rest is the long tail */
+
+static int by_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Counts the catalog's available items and reads their prices
+ * (attributes.price, a number): price bands cut at the terciles. */
+static int load_catalog(struct run *R, struct mes_err *err) {
+  if (!(R->prices = json_object()))
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  double *prices = NULL;
+  size_t n = 0, cap = 0;
+  char cursor[256];
+  bool more = false;
+  int rc = MES_OK;
+  do {
+    json_t *page = NULL;
+    if ((rc = mes_catalog_list(R->a->catalog, R->c, CATALOG_PAGE, more ? cursor : NULL, &page, err)))
+      break;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(json_object_get(page, "items"), i, it) {
+      if (json_is_false(json_object_get(it, "available")))
+        continue;
+      R->n_available++;
+      const json_t *price = json_object_get(json_object_get(it, "attributes"), "price");
+      if (!json_is_number(price) || json_number_value(price) < 0)
+        continue;
+      if ((rc = grow((void **)&prices, &cap, n, sizeof *prices)) ||
+          json_object_set_new(R->prices, json_string_value(json_object_get(it, "id")),
+                              json_real(json_number_value(price)))) {
+        rc = MES_ENOMEM;
+        break;
+      }
+      prices[n++] = json_number_value(price);
+    }
+    const char *next = json_string_value(json_object_get(page, "next_cursor"));
+    more = next && strlen(next) < sizeof cursor;
+    if (more)
+      snprintf(cursor, sizeof cursor, "%s", next);
+    json_decref(page);
+  } while (!rc && more);
+  if (rc) {
+    free(prices);
+    return err->rc ? rc : mes_err_set(err, rc, NULL, NULL);
+  }
+  if (n >= 3) { /* fewer cannot make three bands */
+    qsort(prices, n, sizeof *prices, by_double);
+    R->price_cut[0] = mes_audit_quantile(prices, n, 1.0 / 3.0);
+    R->price_cut[1] = mes_audit_quantile(prices, n, 2.0 / 3.0);
+    R->priced = true;
+  }
+  R->n_priced = n;
+  free(prices);
+  return MES_OK;
+}
+
+/* The model's popularity order, item id -> rank. */
+static int load_popularity(struct run *R, struct mes_err *err) {
+  if (!(R->pop_rank = json_object()))
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  size_t n = 0;
+  const uint32_t *top = R->m ? mes_model_top(R->m, false, &n) : NULL;
+  for (size_t i = 0; top && i < n; i++)
+    if (json_object_set_new(R->pop_rank, mes_model_item_id(R->m, top[i]), json_integer((json_int_t)i)))
+      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  R->n_ranked = n;
+  R->n_head = (size_t)ceil(HEAD_SHARE * (double)R->n_available);
+  return MES_OK;
+}
+
+/* An item's popularity as the share of the catalog it is ahead of: 1 for
+ * the top seller, 0 for an item nobody bought or viewed. */
+static double popularity(const struct run *R, const char *item) {
+  const json_t *rank = json_object_get(R->pop_rank, item);
+  if (!rank || R->n_available == 0)
+    return 0;
+  double p = 1.0 - (double)json_integer_value(rank) / (double)R->n_available;
+  return p > 0 ? p : 0;
+}
+
+static bool in_head(const struct run *R, const char *item) {
+  const json_t *rank = json_object_get(R->pop_rank, item);
+  return rank && (size_t)json_integer_value(rank) < R->n_head;
+}
+
+/* The catalog-side figures of the people who[0..n): *out new. */
+static int catalog_figures(const struct run *R, const size_t *who, size_t n, json_t **out) {
+  *out = NULL;
+  json_t *exposure = json_object(); /* item -> summed share of attention */
+  double *vals = NULL;
+  int rc = MES_ENOMEM;
+  if (!exposure)
+    return rc;
+  double hist_sum = 0;
+  size_t hist_n = 0;
+  for (size_t j = 0; j < n; j++) {
+    const struct person *p = &R->people[who[j]];
+    const char *item;
+    json_t *w;
+    json_object_foreach(p->served, item, w) {
+      if (json_object_set_new(exposure, item, json_real(json_real_value(json_object_get(exposure, item)) +
+                                                        json_real_value(w))))
+        goto done;
+    }
+    double events = 0, pop = 0;
+    json_object_foreach(p->history, item, w) {
+      events += (double)json_integer_value(w);
+      pop += (double)json_integer_value(w) * popularity(R, item);
+    }
+    if (events > 0) {
+      hist_sum += pop / events;
+      hist_n++;
+    }
+  }
+  size_t k = json_object_size(exposure), i = 0;
+  if (!(vals = malloc((k ? k : 1) * sizeof *vals)))
+    goto done;
+  double total = 0, tail = 0, pop = 0;
+  const char *item;
+  json_t *w;
+  json_object_foreach(exposure, item, w) {
+    double e = json_real_value(w);
+    vals[i++] = e;
+    total += e;
+    tail += in_head(R, item) ? 0 : e;
+    pop += e * popularity(R, item);
+  }
+  bool model = R->n_ranked > 0;
+  double served_pop = total > 0 ? pop / total : 0, hist_pop = hist_n ? hist_sum / (double)hist_n : 0;
+  double gini = mes_audit_gini(vals, k, R->n_available > k ? R->n_available - k : 0);
+  if (isnan(gini))
+    goto done;
+  json_t *o = json_pack("{s:I, s:I, s:f, s:f}", "n", (json_int_t)n, "items_served", (json_int_t)k, "coverage",
+                        R->n_available ? round4((double)k / (double)R->n_available) : 0.0, "exposure_gini",
+                        round4(gini));
+  if (o && (json_object_set_new(o, "long_tail_share", model && total > 0 ? json_real(round4(tail / total)) : json_null()) ||
+            json_object_set_new(o, "served_popularity", model ? json_real(round4(served_pop)) : json_null()) ||
+            json_object_set_new(o, "history_popularity", model && hist_n ? json_real(round4(hist_pop)) : json_null()) ||
+            json_object_set_new(o, "popularity_lean",
+                                model && hist_n ? json_real(round4(served_pop - hist_pop)) : json_null()) ||
+            json_object_set_new(o, "leans_to_bestsellers",
+                                json_boolean(model && hist_n && served_pop - hist_pop > MES_AUDIT_LEAN_FLAG)))) {
+    json_decref(o);
+    o = NULL;
+  }
+  if (o) {
+    *out = o;
+    rc = MES_OK;
+  }
+done:
+  free(vals);
+  json_decref(exposure);
+  return rc;
+}
+
+/* The catalog side of the audit: overall, then per group of each attribute
+ * (small groups merged or withheld as for the disparities). *out new. */
+static int catalog_side(struct run *R, const json_t *attrs, json_t **out) {
+  *out = NULL;
+  size_t *all = malloc((R->n_people + 1) * sizeof *all);
+  if (!all)
+    return MES_ENOMEM;
+  for (size_t i = 0; i < R->n_people; i++)
+    all[i] = i;
+  json_t *overall = NULL, *groups = json_array();
+  int rc = groups ? catalog_figures(R, all, R->n_people, &overall) : MES_ENOMEM;
+  free(all);
+  size_t i;
+  const json_t *name;
+  json_array_foreach(attrs, i, name) {
+    if (rc)
+      break;
+    struct group *g;
+    size_t ng;
+    json_t *small;
+    if ((rc = make_groups(R, json_string_value(name), &g, &ng, &small)))
+      break;
+    json_decref(small);
+    for (size_t k = 0; !rc && k < ng; k++) {
+      json_t *f = NULL;
+      if ((rc = catalog_figures(R, g[k].who, g[k].n, &f)))
+        break;
+      if (json_object_set_new(f, "attribute", json_string(json_string_value(name))) ||
+          json_object_set_new(f, "value", json_string(g[k].value)) ||
+          json_object_set_new(f, "merged", json_boolean(g[k].merged)) || json_array_append_new(groups, f))
+        rc = MES_ENOMEM;
+    }
+    free_groups(g, ng);
+  }
+  json_t *bands = NULL;
+  if (!rc && R->priced)
+    bands = json_pack("{s:s, s:[f, f], s:[f, f], s:I}", "by", "attributes.price", "quantiles", round4(1.0 / 3.0),
+                      round4(2.0 / 3.0), "cuts", R->price_cut[0], R->price_cut[1], "items_priced",
+                      (json_int_t)R->n_priced);
+  if (!rc && (!R->priced || bands))
+    *out = json_pack("{s:I, s:I, s:f, s:I, s:o, s:O, s:O}", "items", (json_int_t)R->n_available, "items_ranked",
+                     (json_int_t)R->n_ranked, "head_share", HEAD_SHARE, "head_items", (json_int_t)R->n_head,
+                     "price_bands", bands ? bands : json_null(), "overall", overall, "groups", groups);
+  else
+    json_decref(bands);
+  if (!rc && !*out)
+    rc = MES_ENOMEM;
+  json_decref(overall);
+  json_decref(groups);
   return rc;
 }
 
@@ -601,10 +876,14 @@ static void run_release(struct run *R) {
   for (size_t i = 0; i < R->n_people; i++) {
     json_decref(R->people[i].doc);
     json_decref(R->people[i].figures);
+    json_decref(R->people[i].served);
+    json_decref(R->people[i].history);
   }
   free(R->people);
   free(R->rows);
   json_decref(R->item_cats);
+  json_decref(R->prices);
+  json_decref(R->pop_rank);
 }
 
 /* The request the replay sends for everyone (without its subject). */
@@ -631,12 +910,58 @@ static json_t *replay_request(const json_t *body, struct mes_err *err, int *rc) 
   return req;
 }
 
-int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recommender *r, const struct mes_model *m, const json_t *body,
-                  json_t **out, struct mes_err *err) {
+struct mes_audit_job {
+  struct mes__audit_qlink link;
+  struct run R;
+  struct mes_req req; /* taken over: its policy reference */
+  char actor[MES_ID_MAX + 1]; /* req.actor's text, kept for a job that outlives the call */
+  json_t *body;       /* the request, a copy */
+  json_t *replay;     /* what the replay asks for everyone */
+  mes_audit_release_fn release;
+  void *ud;
+};
+
+struct mes__audit_qlink *mes__audit_job_link(struct mes_audit_job *j) { return &j->link; }
+size_t mes_audit_job_people(const struct mes_audit_job *j) { return j->R.n_people; }
+
+void mes_audit_job_free(struct mes_audit_job *j) {
+  if (!j)
+    return;
+  run_release(&j->R);
+  json_decref(j->body);
+  json_decref(j->replay);
+  if (j->release)
+    j->release(j->ud, &j->req, j->R.m);
+  free(j);
+}
+
+/* The placement is one the policy lets audits name (any when it lists none). */
+static int check_placement(const struct mes_policy *p, const json_t *body, struct mes_err *err) {
+  if (p->audit.n_placements == 0)
+    return MES_OK;
+  const char *placement = mes_json_str(body, "placement", "default");
+  for (size_t i = 0; i < p->audit.n_placements; i++)
+    if (strcmp(p->audit.placements[i], placement) == 0)
+      return MES_OK;
+  char list[256] = "";
+  size_t at = 0;
+  for (size_t i = 0; i < p->audit.n_placements && at < sizeof list; i++) {
+    int w = snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", p->audit.placements[i]);
+    if (w < 0)
+      break;
+    at += (size_t)w;
+  }
+  return mes_err_set(err, MES_EINVALID_VALUE, "/placement",
+                     "The policy's audit.placements does not list the placement %s; audits may name %s.", placement,
+                     list);
+}
+
+int mes_audit_prepare(struct mes_audit *a, const struct mes_req *c, struct mes_recommender *r, const struct mes_model *m,
+                      const json_t *body, mes_audit_release_fn release, void *ud, struct mes_audit_job **out,
+                      struct mes_err *err) {
   *out = NULL;
-  struct run R = {.a = a, .c = c, .r = r, .m = m};
-  R.audit_purpose = mes_policy_purpose(c->policy, MES_AUDIT_PURPOSE, strlen(MES_AUDIT_PURPOSE));
-  if (R.audit_purpose < 0)
+  int purpose = mes_policy_purpose(c->policy, MES_AUDIT_PURPOSE, strlen(MES_AUDIT_PURPOSE));
+  if (purpose < 0)
     return mes_err_set(err, MES_EAUDIT_NOT_ENABLED, NULL, NULL);
   const json_t *attrs = json_object_get(body, "attributes");
   if (json_array_size(attrs) == 0)
@@ -649,44 +974,98 @@ int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recom
     if (json_string_length(name) > MES_AUDIT_ATTR_NAME_MAX)
       return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "An attribute's name is 1 to 64 bytes.");
   }
-  int rc;
-  json_t *req = replay_request(body, err, &rc);
-  if (!req)
+  int rc = check_placement(c->policy, body, err);
+  if (rc)
     return rc;
-  R.min_group = c->policy->audit.min_group_size > 0 ? c->policy->audit.min_group_size : MES_AUDIT_MIN_GROUP_DEFAULT;
-  R.resamples = (int)mes_json_int(body, "resamples", MES_AUDIT_BOOTSTRAP);
-  R.seed = (uint64_t)mes_json_int(body, "seed", 1);
-  json_t *doc = NULL, *measures = NULL;
-  if (!(R.item_cats = json_object())) {
-    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
-    goto done;
+  json_t *replay = replay_request(body, err, &rc);
+  if (!replay)
+    return rc;
+  struct mes_audit_job *j = calloc(1, sizeof *j);
+  json_t *copy = json_deep_copy(body);
+  if (!j || !copy) {
+    free(j);
+    json_decref(copy);
+    json_decref(replay);
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   }
-  if ((rc = gather(&R, err)))
-    goto done;
+  j->req = *c;
+  if (c->actor) {
+    snprintf(j->actor, sizeof j->actor, "%s", c->actor);
+    j->req.actor = j->actor;
+  }
+  j->body = copy;
+  j->replay = replay;
+  struct run *R = &j->R;
+  *R = (struct run){.a = a, .c = &j->req, .r = r, .m = m, .audit_purpose = purpose};
+  R->min_group = c->policy->audit.min_group_size > 0 ? c->policy->audit.min_group_size : MES_AUDIT_MIN_GROUP_DEFAULT;
+  R->resamples = (int)mes_json_int(body, "resamples", MES_AUDIT_BOOTSTRAP);
+  R->seed = (uint64_t)mes_json_int(body, "seed", 1);
+  if (!(R->item_cats = json_object())) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto fail;
+  }
+  if ((rc = gather(R, err)))
+    goto fail;
   /* An attribute nobody audited has is a mistake in the request (a typo),
    * not a finding. */
   json_array_foreach(attrs, i, name) {
     bool found = strcmp(json_string_value(name), INTEREST) == 0;
-    for (size_t k = 0; !found && k < R.n_people; k++)
-      found = json_object_get(R.people[k].attrs, json_string_value(name)) != NULL;
+    for (size_t k = 0; !found && k < R->n_people; k++)
+      found = json_object_get(R->people[k].attrs, json_string_value(name)) != NULL;
     if (!found) {
       char ptr[40];
       snprintf(ptr, sizeof ptr, "/attributes/%zu", i);
       rc = mes_err_set(err, MES_EINVALID_VALUE, ptr, "No audited person has the attribute %s recorded.",
                        json_string_value(name));
-      goto done;
+      goto fail;
     }
   }
-  for (size_t k = 0; k < R.n_people; k++) {
-    if ((rc = replay(&R, &R.people[k], req, err)) || (rc = infer_interest(&R, &R.people[k], R.people[k].sid, err)))
+  /* From here on the job holds the request and the model. */
+  j->release = release;
+  j->ud = ud;
+  *out = j;
+  return MES_OK;
+fail:
+  mes_audit_job_free(j); /* release is not set yet: the caller keeps c and m */
+  return rc;
+}
+
+int mes__audit_running_doc(const struct mes_audit_job *j, int64_t now_ms, json_t **out) {
+  char ts[32];
+  mes_time_format(now_ms, ts);
+  *out = json_pack("{s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I}}", "status", "running", "created_at", ts, "attributes",
+                   json_object_get(j->body, "attributes"), "placement",
+                   mes_json_str(j->body, "placement", "default"), "channel", mes_json_str(j->body, "channel", "web"),
+                   "count", (json_int_t)mes_json_int(j->body, "count", MES_REC_COUNT_DEFAULT), "population",
+                   "audited", (json_int_t)j->R.n_people);
+  return *out ? MES_OK : MES_ENOMEM;
+}
+
+int mes_audit_job_finish(struct mes_audit_job *j, json_t **out, struct mes_err *err) {
+  *out = NULL;
+  struct run *R = &j->R;
+  const struct mes_req *c = R->c;
+  const json_t *body = j->body, *attrs = json_object_get(body, "attributes"), *name;
+  size_t i;
+  int rc = MES_OK;
+  json_t *doc = NULL, *measures = NULL, *catalog;
+  if ((rc = load_catalog(R, err)) || (rc = load_popularity(R, err)))
+    goto done;
+  for (size_t k = 0; k < R->n_people; k++) {
+    /* A closing handle stops a background audit between two people. */
+    if (atomic_load(&R->a->stop)) {
+      rc = mes_err_set(err, MES_EUNAVAILABLE, NULL, "The server stopped before this audit finished.");
+      goto done;
+    }
+    if ((rc = replay(R, &R->people[k], j->replay, err)) || (rc = infer_interest(R, &R->people[k], R->people[k].sid, err)))
       goto done;
     /* The replay and the interest read the person's history: their access log says so. */
-    const json_t *id = json_object_get(R.people[k].doc, "subject");
-    mes_recommender_access_note(R.r, R.c, R.people[k].sid, json_string_value(id), json_string_length(id),
+    const json_t *id = json_object_get(R->people[k].doc, "subject");
+    mes_recommender_access_note(R->r, c, R->people[k].sid, json_string_value(id), json_string_length(id),
                                 MES_ACCESS_AUDIT);
   }
   doc = json_object();
-  measures = measure_names(&R);
+  measures = measure_names(R);
   /* json_object_set_new takes its value even when it fails. */
   if (!doc || !measures || json_object_set_new(doc, "disparities", json_array()) ||
       json_object_set_new(doc, "proxies", json_array()) || json_object_set_new(doc, "groups", json_array())) {
@@ -698,7 +1077,7 @@ int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recom
   size_t any_reported = 0;
   json_array_foreach(attrs, i, name) {
     size_t reported = 0;
-    if ((rc = disparities_of(&R, json_string_value(name), measures, disp, notes, &reported))) {
+    if ((rc = disparities_of(R, json_string_value(name), measures, disp, notes, &reported))) {
       rc = mes_err_set(err, rc, NULL, NULL);
       goto done;
     }
@@ -708,10 +1087,13 @@ int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recom
     rc = mes_err_set(err, MES_EGROUPS_TOO_SMALL, "/attributes",
                      "Every group of the audited attributes has fewer than %d people: an audit would single "
                      "people out, so nothing was computed or stored.",
-                     R.min_group);
+                     R->min_group);
     goto done;
   }
-  if ((rc = proxies(&R, prox))) {
+  if (!(rc = proxies(R, prox)) && !(rc = catalog_side(R, attrs, &catalog)) &&
+      json_object_set_new(doc, "catalog", catalog))
+    rc = MES_ENOMEM;
+  if (rc) {
     rc = mes_err_set(err, rc, NULL, NULL);
     goto done;
   }
@@ -722,15 +1104,15 @@ int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recom
   char ts[32];
   mes_time_format(c->now_ms, ts);
   json_t *head = json_pack(
-      "{s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:f}, s:{s:f, s:f},"
+      "{s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:f}, s:{s:f, s:f, s:f},"
       " s:{s:I, s:I}}",
       "status", "done", "created_at", ts, "attributes", attrs, "placement",
       mes_json_str(body, "placement", "default"), "channel", mes_json_str(body, "channel", "web"), "count",
       (json_int_t)mes_json_int(body, "count", MES_REC_COUNT_DEFAULT), "population", "audited",
-      (json_int_t)R.n_people, "excluded_restricted", (json_int_t)R.n_restricted, "excluded_no_consent",
-      (json_int_t)R.n_no_consent, "min_group_size", (json_int_t)R.min_group, "bootstrap", "resamples",
-      (json_int_t)R.resamples, "seed", (json_int_t)R.seed, "level", 0.95, "thresholds", "disparity_ratio",
-      MES_AUDIT_RATIO_FLAG, "cramers_v", MES_AUDIT_PROXY_FLAG, "flags", "disparities", (json_int_t)n_disp, "proxies",
+      (json_int_t)R->n_people, "excluded_restricted", (json_int_t)R->n_restricted, "excluded_no_consent",
+      (json_int_t)R->n_no_consent, "min_group_size", (json_int_t)R->min_group, "bootstrap", "resamples",
+      (json_int_t)R->resamples, "seed", (json_int_t)R->seed, "level", 0.95, "thresholds", "disparity_ratio",
+      MES_AUDIT_RATIO_FLAG, "cramers_v", MES_AUDIT_PROXY_FLAG, "popularity_lean", MES_AUDIT_LEAN_FLAG, "flags", "disparities", (json_int_t)n_disp, "proxies",
       (json_int_t)n_prox);
   if (!head || json_object_update(doc, head)) {
     json_decref(head);
@@ -743,8 +1125,6 @@ int mes_audit_run(struct mes_audit *a, const struct mes_req *c, struct mes_recom
 done:
   json_decref(doc);
   json_decref(measures);
-  json_decref(req);
-  run_release(&R);
   return rc;
 }
 

@@ -85,3 +85,71 @@ void mes_audit_bootstrap(const double *x, size_t n, int resamples, uint64_t seed
   *hi = means[i_hi];
   free(means);
 }
+
+void mes_audit_bootstrap_ratio(const double *const *x, const size_t *n, size_t groups, int resamples, uint64_t seed,
+                               double *lo, double *hi) {
+  double lo_m = INFINITY, hi_m = -INFINITY;
+  for (size_t g = 0; g < groups; g++) {
+    double s = 0;
+    for (size_t i = 0; i < n[g]; i++)
+      s += x[g][i];
+    double m = n[g] ? s / (double)n[g] : 0;
+    lo_m = fmin(lo_m, m);
+    hi_m = fmax(hi_m, m);
+  }
+  *lo = *hi = hi_m > 0 ? lo_m / hi_m : 0;
+  if (resamples <= 0 || groups < 2)
+    return;
+  double *ratios = malloc((size_t)resamples * sizeof *ratios);
+  if (!ratios)
+    return; /* the interval collapses to the ratio rather than failing the audit */
+  uint64_t s = seed;
+  int kept = 0;
+  for (int b = 0; b < resamples; b++) {
+    double lo_b = INFINITY, hi_b = -INFINITY;
+    for (size_t g = 0; g < groups; g++) {
+      double t = 0;
+      for (size_t i = 0; i < n[g]; i++)
+        t += x[g][next(&s) % n[g]];
+      double m = n[g] ? t / (double)n[g] : 0;
+      lo_b = fmin(lo_b, m);
+      hi_b = fmax(hi_b, m);
+    }
+    if (hi_b > 0) /* a resample where nobody got any says nothing of the ratio */
+      ratios[kept++] = lo_b / hi_b;
+  }
+  if (kept > 0) {
+    qsort(ratios, (size_t)kept, sizeof *ratios, by_value);
+    *lo = ratios[(size_t)floor(0.025 * (kept - 1))];
+    *hi = ratios[(size_t)ceil(0.975 * (kept - 1))];
+  }
+  free(ratios);
+}
+
+double mes_audit_gini(const double *x, size_t n, size_t n_zero) {
+  size_t total = n + n_zero;
+  if (total == 0)
+    return 0;
+  double *v = malloc((n ? n : 1) * sizeof *v);
+  if (!v)
+    return NAN;
+  memcpy(v, x, n * sizeof *v);
+  qsort(v, n, sizeof *v, by_value);
+  /* Sorted ascending, the zeros first: G = sum (2i - N - 1) x_i / (N sum x), i = 1..N. */
+  double sum = 0, weighted = 0;
+  for (size_t i = 0; i < n; i++) {
+    double rank = (double)(n_zero + i + 1);
+    sum += v[i];
+    weighted += (2.0 * rank - (double)total - 1.0) * v[i];
+  }
+  free(v);
+  return sum > 0 ? weighted / ((double)total * sum) : 0;
+}
+
+double mes_audit_quantile(const double *sorted, size_t n, double p) {
+  if (n == 0)
+    return NAN;
+  double r = ceil(p * (double)n);
+  size_t k = r < 1 ? 0 : (size_t)r - 1;
+  return sorted[k < n ? k : n - 1];
+}

@@ -152,14 +152,3 @@ int mes_audit_attrs_delete(struct mes_audit *a, const struct mes_req *c, int64_t
     return mes_err_set(err, MES_ENOT_FOUND, NULL, "No attributes are recorded for this person.");
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
-
-int mes_audit_new(struct mes_store *st, struct mes_subjects *subjects, struct mes_catalog *catalog,
-                  struct mes_ingester *ingester, struct mes_audit **out) {
-  *out = calloc(1, sizeof **out);
-  if (!*out)
-    return MES_ENOMEM;
-  **out = (struct mes_audit){.store = st, .subjects = subjects, .catalog = catalog, .ingester = ingester};
-  return MES_OK;
-}
-
-void mes_audit_free(struct mes_audit *a) { free(a); }

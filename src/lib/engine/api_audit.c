@@ -70,26 +70,48 @@ int mes_engine_audit_attrs_delete(struct mes_engine *e, struct mes_call *call, c
   return rc;
 }
 
+/* Gives a job's request and model back (mes_audit_release_fn). */
+static void release_job(void *ud, struct mes_req *c, const struct mes_model *m) {
+  mes_engine_req_done(ud, c);
+  mes_model_unref((struct mes_model *)m);
+}
+
 int mes_engine_audit_run(struct mes_engine *e, struct mes_call *call, const struct mes_body *body, json_t **out,
-                         struct mes_err *err) {
+                         bool *running, struct mes_err *err) {
   MES__CLEAR(out);
+  *running = false;
   json_t *doc = NULL;
   int rc = mes__body_object(body, mes_audit_run_fields, mes_audit_n_run_fields, &doc, err);
   if (rc)
     return rc;
   struct mes__call k;
   mes__call_begin(&k, e, call);
-  k.req.gpc = false; /* the replay is the audit's, not a shopper's request */
+  /* The job's own request: it may outlive the call, on the audit worker. */
+  struct mes_req jr;
+  mes_engine_req(e, &jr, k.req.actor, false); /* the replay is the audit's, not a shopper's request */
+  jr.now_ms = k.req.now_ms;
   struct mes_model *m = mes_engine_model(e);
-  rc = mes_audit_run(e->audit, &k.req, mes_engine_recommender(e), m, doc, out, err);
-  mes_model_unref(m);
-  if (!rc && (rc = mes_audit_save(e->audit, &k.req, *out, err))) {
-    json_decref(*out);
-    *out = NULL;
+  struct mes_audit_job *job = NULL;
+  rc = mes_audit_prepare(e->audit, &jr, mes_engine_recommender(e), m, doc, release_job, e, &job, err);
+  if (rc) {
+    mes_engine_req_done(e, &jr);
+    mes_model_unref(m);
+  } else if (e->bg_started && mes_audit_job_people(job) > (size_t)jr.policy->audit.sync_max_subjects) {
+    /* Too many people to answer at once: the worker computes it, the caller polls. */
+    rc = mes_audit_submit(e->audit, job, k.req.now_ms, out, err);
+    *running = rc == MES_OK;
+  } else {
+    rc = mes_audit_job_finish(job, out, err);
+    if (!rc && (rc = mes_audit_save(e->audit, &k.req, *out, err))) {
+      json_decref(*out);
+      *out = NULL;
+    }
+    mes_audit_job_free(job);
   }
   if (!rc)
-    mes_log(&e->log, MES_LOG_INFO, "audit %s: %lld people", json_string_value(json_object_get(*out, "id")),
-            (long long)json_integer_value(json_object_get(json_object_get(*out, "population"), "audited")));
+    mes_log(&e->log, MES_LOG_INFO, "audit %s: %lld people%s", json_string_value(json_object_get(*out, "id")),
+            (long long)json_integer_value(json_object_get(json_object_get(*out, "population"), "audited")),
+            *running ? ", running in the background" : "");
   mes__call_end(&k);
   json_decref(doc);
   return rc;
@@ -115,6 +137,12 @@ int mes_engine_audit_report(struct mes_engine *e, struct mes_call *call, const c
   /* The auditor's language among all mesura writes, not only the shop's. */
   enum mes_lang lang = mes_lang_negotiate(NULL, k.call->accept_language);
   int rc = mes_audit_load(e->audit, &k.req, id, id_len, &a, err);
+  const char *status = json_string_value(json_object_get(a, "status"));
+  if (!rc && status && strcmp(status, "running") == 0)
+    rc = mes_err_set(err, MES_ECONFLICT, NULL,
+                     "This audit is still running; its report is ready once GET /v1/audits/{id} says done.");
+  else if (!rc && status && strcmp(status, "done") != 0)
+    rc = mes_err_set(err, MES_ECONFLICT, NULL, "This audit did not finish, so it has no report; run it again.");
   if (!rc && (rc = mes_audit_report_html(a, lang, html, len)))
     rc = mes_err_set(err, rc, NULL, NULL);
   json_decref(a);

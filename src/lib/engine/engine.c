@@ -694,6 +694,14 @@ int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {
   if (prc)
     return mes_err_set(err, MES_EUNAVAILABLE, NULL, "Cannot start the background thread: %s.", strerror(prc));
   e->bg_started = true;
+  /* This process now runs audits: what a stopped one left running is over. */
+  int64_t n = 0;
+  struct mes_err aerr;
+  mes_err_clear(&aerr);
+  if (mes_audit_recover(e->audit, &n, &aerr))
+    mes_log(&e->log, MES_LOG_WARN, "could not mark interrupted audits: %s", mes_err_text(&aerr));
+  else if (n > 0)
+    mes_log(&e->log, MES_LOG_WARN, "%lld audits were interrupted by a stop and are marked failed", (long long)n);
   return MES_OK;
 }
 

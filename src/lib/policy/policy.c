@@ -815,6 +815,9 @@ void mes_policy_free(struct mes_policy *p) {
   for (size_t k = 0; k < p->audit.n_protected; k++)
     free(p->audit.protected_attrs[k]);
   free(p->audit.protected_attrs);
+  for (size_t k = 0; k < p->audit.n_placements; k++)
+    free(p->audit.placements[k]);
+  free(p->audit.placements);
   free(p->path);
   free(p->site);
   free(p->version);

@@ -85,6 +85,9 @@ struct mes_audit_cfg {
                              mes_audit_default_protected (audit/audit.h) */
   size_t n_protected;
   int min_group_size; /* default 10: smaller groups are merged into "other" or withheld */
+  int sync_max_subjects; /* default 2000: larger audits run in the background (202) */
+  char **placements;     /* the placements an audit may name; none listed: any */
+  size_t n_placements;
 };
 
 /* People's own tokens (contract §7). */

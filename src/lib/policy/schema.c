@@ -296,6 +296,24 @@ static const struct mes__pfield audit_fields[] = {
      .doc = "The fewest people a group of an audit may hold to be reported with its own figures; smaller "
             "groups are merged into `other` (or withheld when even that is too small), so that an audit never "
             "singles anyone out."},
+    {.name = "sync_max_subjects",
+     .kind = MES_PK_INT,
+     .dflt = 2000,
+     .max = 10000000,
+     .zero_ok = true,
+     POL(audit.sync_max_subjects),
+     .doc = "The most people an audit may cover and still be answered at once (`201`); a larger one runs in "
+            "the background and `POST /v1/audits` answers `202` with its id, to poll at `GET /v1/audits/{id}`. "
+            "0 runs every audit in the background."},
+    {.name = "placements",
+     .kind = MES_PK_NAMES,
+     POL(audit.placements),
+     .off_count = offsetof(struct mes_policy, audit.n_placements),
+     .type_doc = "list of names",
+     .default_doc = "none: any placement",
+     .doc = "The placements of the brand's surface (`home`, `product`, `cart`, ...) that audits may name; an "
+            "audit naming another is refused and nothing is stored, as a misspelt placement would otherwise "
+            "audit a slot where nothing is served."},
     {0}};
 
 static const struct mes__pfield rights_fields[] = {

@@ -94,3 +94,39 @@ int mes__sq_audit_get(struct mes_store *st, int64_t id, char **doc) {
 }
 
 int64_t mes__sq_audit_latest(struct mes_store *st) { return mes__sq_count_rows(sq_of(st), S_AUDIT_LATEST); }
+
+int mes__sq_audit_update(struct mes_store *st, int64_t id, const char *doc) {
+  struct sq *b = sq_of(st);
+  bool own;
+  struct q q = {0};
+  int rc = wr_begin(b, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_AUDIT_UPDATE, &q)) == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, id);
+    sqlite3_bind_text(q.s, 2, doc, -1, SQLITE_STATIC);
+    rc = q_done(&q);
+    if (rc == MES_OK && sqlite3_changes64(b->db) == 0)
+      rc = MES_ENOT_FOUND;
+  }
+  q_close(&q);
+  return wr_end(b, own, rc);
+}
+
+int mes__sq_audit_interrupt(struct mes_store *st, const char *error, int64_t *n) {
+  struct sq *b = sq_of(st);
+  bool own;
+  struct q q = {0};
+  *n = 0;
+  int rc = wr_begin(b, &own);
+  if (rc != MES_OK)
+    return rc;
+  if ((rc = q_open(b, S_AUDIT_INTERRUPT, &q)) == MES_OK) {
+    sqlite3_bind_text(q.s, 1, error, -1, SQLITE_STATIC);
+    rc = q_done(&q);
+    if (rc == MES_OK)
+      *n = sqlite3_changes64(b->db);
+  }
+  q_close(&q);
+  return wr_end(b, own, rc);
+}

@@ -135,6 +135,8 @@ enum stmt_id {
   S_AUDIT_PUT,
   S_AUDIT_GET,
   S_AUDIT_LATEST,
+  S_AUDIT_UPDATE,
+  S_AUDIT_INTERRUPT,
   S_SUBJ_DEL_ATTRS,
   /* sqlite_access.c */
   S_ACC_ADD,
@@ -461,5 +463,7 @@ int mes__sq_attr_scan(struct mes_store *st, mes_store_attr_cb cb, void *ud);
 int mes__sq_audit_put(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id);
 int mes__sq_audit_get(struct mes_store *st, int64_t id, char **doc);
 int64_t mes__sq_audit_latest(struct mes_store *st);
+int mes__sq_audit_update(struct mes_store *st, int64_t id, const char *doc);
+int mes__sq_audit_interrupt(struct mes_store *st, const char *error, int64_t *n);
 
 #endif

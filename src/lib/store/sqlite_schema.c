@@ -257,7 +257,10 @@ const char *const mes__sq_sql[S_N] = {
     [S_ATTR_SCAN] = "SELECT subject, sealed FROM audit_attributes ORDER BY subject",
     [S_AUDIT_PUT] = "INSERT INTO audits(created_ms, doc) VALUES(?1, ?2)",
     [S_AUDIT_GET] = "SELECT doc FROM audits WHERE id = ?1",
-    [S_AUDIT_LATEST] = "SELECT coalesce(max(id), 0) FROM audits",
+    [S_AUDIT_LATEST] = "SELECT coalesce(max(id), 0) FROM audits WHERE json_extract(doc, '$.status') = 'done'",
+    [S_AUDIT_UPDATE] = "UPDATE audits SET doc = ?2 WHERE id = ?1",
+    [S_AUDIT_INTERRUPT] = "UPDATE audits SET doc = json_set(doc, '$.status', 'failed', '$.error', json(?1))"
+                          " WHERE json_extract(doc, '$.status') = 'running'",
     [S_SUBJ_DEL_ATTRS] = "DELETE FROM audit_attributes WHERE subject = ?1",
     /* sqlite_access.c */
     [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, ts_ms, action, reader, sealed, mac)"

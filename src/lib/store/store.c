@@ -501,6 +501,14 @@ int mes_store_audit_get(struct mes_store *st, int64_t id, char **doc) {
 
 int64_t mes_store_audit_latest(struct mes_store *st) { return st ? st->ops->audit_latest(st) : -1; }
 
+int mes_store_audit_update(struct mes_store *st, int64_t id, const char *doc) {
+  return st && doc ? st->ops->audit_update(st, id, doc) : MES_EINTERNAL;
+}
+
+int mes_store_audit_interrupt(struct mes_store *st, const char *error, int64_t *n) {
+  return st && error && n ? st->ops->audit_interrupt(st, error, n) : MES_EINTERNAL;
+}
+
 /* --- the access log --- */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                             const struct mes_access_head *heads, size_t n_heads) {

@@ -483,7 +483,13 @@ int mes_store_attr_scan(struct mes_store *st, mes_store_attr_cb cb, void *ud);
 int mes_store_audit_put(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id);
 /* *doc is new (malloc) — caller frees. MES_ENOT_FOUND. */
 int mes_store_audit_get(struct mes_store *st, int64_t id, char **doc);
-/* Id of the newest audit, 0 when none (-1 on failure). */
+/* Id of the newest finished audit (its "status" is "done"), 0 when none
+ * (-1 on failure). */
 int64_t mes_store_audit_latest(struct mes_store *st);
+/* Replaces audit id's document with doc (borrowed). MES_ENOT_FOUND. */
+int mes_store_audit_update(struct mes_store *st, int64_t id, const char *doc);
+/* Marks every audit still "running" as "failed", with "error" set to the
+ * JSON object `error` (borrowed text); *n gets how many were. */
+int mes_store_audit_interrupt(struct mes_store *st, const char *error, int64_t *n);
 
 #endif

@@ -128,6 +128,8 @@ struct mes_store_ops {
   int (*audit_put)(struct mes_store *st, int64_t now_ms, const char *doc, int64_t *id);
   int (*audit_get)(struct mes_store *st, int64_t id, char **doc);
   int64_t (*audit_latest)(struct mes_store *st);
+  int (*audit_update)(struct mes_store *st, int64_t id, const char *doc);
+  int (*audit_interrupt)(struct mes_store *st, const char *error, int64_t *n);
 
   int (*access_append)(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                        const struct mes_access_head *heads, size_t n_heads);
