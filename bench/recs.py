@@ -4,6 +4,7 @@ real `mesura serve` on loopback over a store built by bench_train and given a ca
 bench/README.md, "Recommendations"), driven by wrk with keep-alive.
 
 usage: bench/recs.py BUILD_DIR DATA_DIR [--subjects N] [--items N] [--seconds S] [--conns C] [--perf FILE]
+       bench/recs.py BUILD_DIR DATA_DIR --log-off-build DIR2 [--rounds N] [--subjects N] [--seconds S] ...
 
 In one run, against the same server:
   - GET /healthz: the baseline (libmicrohttpd's ceiling for a tiny reply on this machine, now);
@@ -16,6 +17,13 @@ Prometheus' histogram_quantile does). Then the server's peak RSS (VmHWM) and
 mesura_model_memory_bytes. Prints one JSON line and a Markdown table row. Each run adds two API keys
 (revoked at the end) and, like any traffic, decision records and impressions to DATA_DIR.
 Needs wrk (scripts/install-deps.sh bench).
+
+With --log-off-build, what the access log costs over HTTP instead: DIR2 holds a `mesura` built from the
+same tree with -DMESURA_BENCH_NO_ACCESS_LOG=ON (it notes no access log entry and differs in nothing
+else). Both servers run on DATA_DIR at once, and the saturating personal phase alternates between them
+for --rounds rounds, the two trading places every round, so that neither always runs first or on a
+store the other has just warmed. Prints one JSON line with each round's req/s and server-side p50, and
+the median ratio log on / log off.
 """
 import argparse, json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
 
@@ -105,6 +113,92 @@ def access_durations(log_path, start, end):
     return {"n": len(d), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "mean_ms": sum(d) / len(d)}
 
 
+def start_server(binary, data, log_path):
+    """`mesura serve` on a free loopback port, its stderr into log_path: (process, base URL)."""
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", "127.0.0.1:0", "--rate-limit", "-1"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
+    for _ in range(600):
+        with open(log_path, errors="replace") as f:
+            m = next((LISTENING.search(l) for l in f if LISTENING.search(l)), None)
+        if m:
+            return proc, "%s://%s:%s" % (m.group(1), m.group(2), m.group(3))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop_server(proc)
+    raise SystemExit("mesura serve did not start; see " + log_path)
+
+
+def stop_server(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def cpu_s(pid):
+    """The process's user + system CPU time so far, seconds (all its threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def median(v):
+    v = sorted(v)
+    return (v[len(v) // 2] + v[(len(v) - 1) // 2]) / 2
+
+
+def compare_log(a, binary, scripts, tmp):
+    """The access log's cost: the personal phase alternating between this build and the one without
+    the log, both serving DATA_DIR."""
+    off_binary = os.path.abspath(os.path.join(a.log_off_build, "mesura"))
+    servers = {}
+    try:
+        for name, b in (("log_on", binary), ("log_off", off_binary)):
+            log_path = os.path.join(tmp, name + ".log")
+            proc, base = start_server(b, a.data, log_path)
+            servers[name] = (proc, base, log_path)
+        for name, (proc, base, _) in servers.items():  # warm-up: catalog index, model pages, caches
+            wrk(base + "/v1/recommendations", 2, a.conns, scripts["personal"])
+        with open(servers["log_off"][2], errors="replace") as f:
+            if not a.aa and "writes no access log" not in f.read():
+                raise SystemExit("%s was not built with -DMESURA_BENCH_NO_ACCESS_LOG=ON" % off_binary)
+        res = {"subjects": a.subjects, "seconds": a.seconds, "conns": a.conns, "rounds": [],
+               "loadavg_before": os.getloadavg()}
+        for i in range(a.rounds):
+            order = ("log_on", "log_off") if i % 2 == 0 else ("log_off", "log_on")
+            rnd = {}
+            for name in order:
+                proc, base, log_path = servers[name]
+                start, cpu0 = settled_size(log_path), cpu_s(proc.pid)
+                r = wrk(base + "/v1/recommendations", a.seconds, a.conns, scripts["personal"])
+                end = settled_size(log_path)  # the writer thread has written the phase's batches too
+                r["server_log"] = access_durations(log_path, start, end)
+                # The server's CPU per request answered: what the load of other processes on the machine
+                # changes least (it slows a request down, it does not make it do more work).
+                r["server_cpu_ms_per_req"] = (cpu_s(proc.pid) - cpu0) * 1e3 / max(r["requests"], 1)
+                rnd[name] = r
+            rnd["rps_ratio"] = rnd["log_on"]["rps"] / rnd["log_off"]["rps"]
+            rnd["cpu_ratio"] = rnd["log_on"]["server_cpu_ms_per_req"] / rnd["log_off"]["server_cpu_ms_per_req"]
+            p50_on, p50_off = rnd["log_on"]["server_log"].get("p50_ms"), rnd["log_off"]["server_log"].get("p50_ms")
+            rnd["server_p50_ratio"] = p50_on / p50_off if p50_on and p50_off else None
+            res["rounds"].append(rnd)
+        res["loadavg_after"] = os.getloadavg()
+    finally:
+        for proc, _, _ in servers.values():
+            stop_server(proc)
+    ratios = [r["rps_ratio"] for r in res["rounds"]]
+    p50s = [r["server_p50_ratio"] for r in res["rounds"] if r["server_p50_ratio"]]
+    res["rps_ratio_median"], res["rps_ratio_range"] = median(ratios), [min(ratios), max(ratios)]
+    res["server_p50_ratio_median"] = median(p50s) if p50s else None
+    cpus = [r["cpu_ratio"] for r in res["rounds"]]
+    res["cpu_ratio_median"], res["cpu_ratio_range"] = median(cpus), [min(cpus), max(cpus)]
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -115,6 +209,11 @@ def main():
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--perf", metavar="FILE", help="also record `perf record -g` of the server during the "
                     "saturating personal phase into FILE (perf report -i FILE)")
+    ap.add_argument("--log-off-build", metavar="DIR2", help="compare with the server of DIR2, built with "
+                    "-DMESURA_BENCH_NO_ACCESS_LOG=ON: the access log's cost over HTTP")
+    ap.add_argument("--rounds", type=int, default=6, help="with --log-off-build: rounds of the alternation")
+    ap.add_argument("--aa", action="store_true", help="with --log-off-build BUILD_DIR (the same build twice): "
+                    "the A/A run, the alternation's own bias and noise")
     a = ap.parse_args()
     binary = os.path.abspath(os.path.join(a.build, "mesura"))
     tag = "bench%d" % os.getpid()
@@ -126,24 +225,26 @@ def main():
         scripts[kind] = os.path.join(tmp, kind + ".lua")
         with open(scripts[kind], "w") as f:
             f.write(LUA % (a.subjects, a.items, rec_key, personal))
+    if a.log_off_build:
+        try:
+            res = compare_log(a, binary, scripts, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for k in (tag, tag + "a"):
+                subprocess.run([binary, "keys", "revoke", "--data", a.data, k], capture_output=True)
+        print(json.dumps(res))
+        print("access log on / off, %d rounds: req/s ratio median %.3f (%.3f-%.3f), server CPU per request "
+              "ratio median %.3f (%.3f-%.3f), server p50 ratio median %s, load %.1f-%.1f"
+              % (a.rounds, res["rps_ratio_median"], res["rps_ratio_range"][0], res["rps_ratio_range"][1],
+                 res["cpu_ratio_median"], res["cpu_ratio_range"][0], res["cpu_ratio_range"][1],
+                 "%.3f" % res["server_p50_ratio_median"] if res["server_p50_ratio_median"] else "n/a",
+                 res["loadavg_before"][0], res["loadavg_after"][0]))
+        return
     log_path = os.path.join(tmp, "serve.log")
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([binary, "serve", "--data", a.data, "--listen", "127.0.0.1:0", "--rate-limit", "-1"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    proc = None
     res = {"subjects": a.subjects, "items": a.items, "seconds": a.seconds, "conns": a.conns}
     try:
-        base = None
-        for _ in range(600):
-            with open(log_path, errors="replace") as f:
-                m = next((LISTENING.search(l) for l in f if LISTENING.search(l)), None)
-            if m:
-                base = "%s://%s:%s" % (m.group(1), m.group(2), m.group(3))
-                break
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        if not base:
-            raise SystemExit("mesura serve did not start; see " + log_path)
+        proc, base = start_server(binary, a.data, log_path)
         url = base + "/v1/recommendations"
         # Warm-up (catalog index built, model pages touched); not measured.
         wrk(url, 2, a.conns, scripts["personal"])
@@ -174,12 +275,8 @@ def main():
         res["model_mb"] = int(mm.group(1)) / 2**20 if mm else None
         res["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        if proc:
+            stop_server(proc)
         shutil.rmtree(tmp, ignore_errors=True)  # wrk scripts and the server's 30 MB access log
         for k in (tag, tag + "a"):
             subprocess.run([binary, "keys", "revoke", "--data", a.data, k], capture_output=True)

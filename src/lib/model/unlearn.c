@@ -227,11 +227,6 @@ struct raise {
   float w;
 };
 
-static int cmp_raise(const void *p, const void *q) {
-  const struct raise *a = p, *b = q;
-  return a->b < b->b ? -1 : a->b > b->b ? 1 : a->x < b->x ? -1 : a->x > b->x;
-}
-
 /* A relation's rows that change, in state numbering: slot[item] is the row's
  * index in rows (NONE: the old row stands), rows[r] = nb[at[r] .. at[r+1]). */
 struct changed {
@@ -349,7 +344,7 @@ static int cooc_update(struct mes__unlearn *u, const struct mes_model *m, enum m
                        struct changed *ch) {
   size_t k = u->p.max_neighbors > 0 ? (size_t)u->p.max_neighbors : 0;
   struct raise *rs = NULL;
-  size_t n_rs = 0;
+  uint32_t *rs_at = NULL; /* row b's raised weights: rs[rs_at[b] .. rs_at[b + 1]) */
   struct mes_nbr *top = malloc((k ? k : 1) * sizeof *top);
   float *w = malloc((c->n_items ? c->n_items : 1) * sizeof *w);
   uint32_t *its = NULL;
@@ -375,28 +370,38 @@ static int cooc_update(struct mes__unlearn *u, const struct mes_model *m, enum m
     pthread_join(wk[t].th, NULL);
   for (int t = started; t < r.threads; t++) /* a thread that did not start: its rows here */
     recount_work(&wk[t]);
-  size_t total = 0;
+  /* The raised weights grouped by row, by counting (linear: a heavy
+   * shopper's popular items raise millions); the order within a row does
+   * not matter, mes__topk breaks ties by item. */
+  size_t total = 0, ns = c->n_items;
   for (int t = 0; t < r.threads; t++) {
     if (wk[t].rc)
       goto done;
     total += wk[t].n_rs;
   }
-  if (!(rs = malloc((total ? total : 1) * sizeof *rs)))
+  if (total > UINT32_MAX || !(rs = malloc((total ? total : 1) * sizeof *rs)) ||
+      !(rs_at = calloc(ns + 1, sizeof *rs_at)))
     goto done;
-  for (int t = 0; t < r.threads; t++) {
-    if (wk[t].n_rs)
-      memcpy(rs + n_rs, wk[t].rs, wk[t].n_rs * sizeof *rs);
-    n_rs += wk[t].n_rs;
-  }
+  for (int t = 0; t < r.threads; t++)
+    for (size_t i = 0; i < wk[t].n_rs; i++)
+      rs_at[wk[t].rs[i].b + 1]++;
+  for (size_t b = 0; b < ns; b++)
+    rs_at[b + 1] += rs_at[b];
+  for (int t = 0; t < r.threads; t++)
+    for (size_t i = 0; i < wk[t].n_rs; i++)
+      rs[rs_at[wk[t].rs[i].b]++] = wk[t].rs[i];
+  for (size_t b = ns; b > 0; b--) /* back from the ends each row's fill reached to its start */
+    rs_at[b] = rs_at[b - 1];
+  rs_at[0] = 0;
   for (size_t t = 0; t < n_x; t++)
     if (changed_add(ch, xs[t], r.rows + t * k, r.row_n[t]))
       goto done;
   /* Rows that only see raised weights: their old list, the raised entries in
    * place of the old ones, the top k of that. */
-  qsort(rs, n_rs, sizeof *rs, cmp_raise);
   struct nbuf cand = {0};
-  for (size_t i = 0; i < n_rs;) {
-    uint32_t b = rs[i].b;
+  for (uint32_t b = 0; b < ns; b++) {
+    if (rs_at[b] == rs_at[b + 1])
+      continue;
     cand.n = 0;
     if (old_row(u, m, rel, b, &cand))
       goto cand_fail;
@@ -405,11 +410,10 @@ static int cooc_update(struct mes__unlearn *u, const struct mes_model *m, enum m
       if (!mark[cand.v[j].item])
         cand.v[keep++] = cand.v[j];
     cand.n = keep;
-    for (; i < n_rs && rs[i].b == b; i++) {
-      if (nbuf_room(&cand, 1))
-        goto cand_fail;
+    if (nbuf_room(&cand, rs_at[b + 1] - rs_at[b]))
+      goto cand_fail;
+    for (uint32_t i = rs_at[b]; i < rs_at[b + 1]; i++)
       cand.v[cand.n++] = (struct mes_nbr){rs[i].x, rs[i].w};
-    }
     uint32_t *ci = realloc(its, (cand.n ? cand.n : 1) * sizeof *ci);
     if (!ci)
       goto cand_fail;
@@ -435,6 +439,7 @@ done:
   free(r.rows);
   free(r.row_n);
   free(rs);
+  free(rs_at);
   free(top);
   free(w);
   free(its);

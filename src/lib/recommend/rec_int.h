@@ -51,8 +51,10 @@ struct mes_recommender {
   bool stop;
   bool idle;         /* the writer waits for a first entry: the next enqueue wakes it */
   unsigned flushers; /* threads in mes_recommender_flush: no gathering */
-  /* Notes no access log entry. Only bench/bench_recs.c sets it, to measure
-   * what the log costs against requests that differ in nothing else. */
+  /* Notes no access log entry. Set only by bench/bench_recs.c, and in a
+   * build with MES_BENCH_NO_ACCESS_LOG (the second server of bench/recs.py
+   * --log-off-build), to measure what the log costs against requests that
+   * differ in nothing else. */
   bool access_off;
   pthread_t thread;
 };

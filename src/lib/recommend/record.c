@@ -205,6 +205,10 @@ int mes_recommender_new(struct mes_store *st, const struct mes_log *log, struct 
   r->ledger = ledger;
   r->ingester = ingester;
   r->catalog = catalog;
+#ifdef MES_BENCH_NO_ACCESS_LOG
+  r->access_off = true; /* CMake's MESURA_BENCH_NO_ACCESS_LOG: a build for bench/recs.py only */
+  mes_log(log, MES_LOG_WARN, "this build writes no access log: it is for benchmarks only");
+#endif
   pthread_mutex_init(&r->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
