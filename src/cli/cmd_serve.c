@@ -271,12 +271,13 @@ int mes__cmd_demo(int argc, char **argv) {
          "  metrics:                  curl -H 'Authorization: Bearer %s' http://%s/metrics\n",
          host, key, host, host, key, host);
   if (stoken[0])
-    /* The /me dashboard page comes with the rights issue; until then the
-     * shopper's own token is shown with the API call the page will make. */
+    /* The token rides in the URL's fragment, which the browser keeps to
+     * itself: the page sends it as the API's credential, never in a URL. */
     printf("  a shopper:                %s\n"
+           "  their dashboard:          http://%s/me#token=%s&subject=%s\n"
            "  their own token (%2d min): curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n"
            "  their consents:           curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/consents\n",
-           shopper, DEMO_TOKEN_TTL_S / 60, stoken, host, shopper, stoken, host, shopper);
+           shopper, host, stoken, shopper, DEMO_TOKEN_TTL_S / 60, stoken, host, shopper, stoken, host, shopper);
   if (shopper[0])
     printf("\nRecommendations (paste these):\n"
            "  for %s, with the reasons:\n"

@@ -60,4 +60,7 @@ void mes__h_audits_post(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_audits_get(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_audits_report(struct mes_http_req *req, struct mes_http_resp *resp);
 
+/* h_static.c — the pages under web/ (/me), compiled into the binary. */
+void mes__h_static(struct mes_http_req *req, struct mes_http_resp *resp);
+
 #endif

@@ -51,6 +51,9 @@ const struct mes_route mes__routes[] = {
   {"POST",    "/v1/audits",               MES_SCOPE_AUDIT,   0,                mes__h_audits_post},
   {"GET",     "/v1/audits/{id}",          MES_SCOPE_AUDIT,   0,                mes__h_audits_get},
   {"GET",     "/v1/audits/{id}/report.html", MES_SCOPE_AUDIT, 0,               mes__h_audits_report},
+  {"GET",     "/me",                      0,                 MES_ROUTE_PUBLIC, mes__h_static},
+  {"GET",     "/me/{*file}",              0,                 MES_ROUTE_PUBLIC, mes__h_static},
+  {"GET",     "/shared/{*file}",          0,                 MES_ROUTE_PUBLIC, mes__h_static},
 };
 /* clang-format on */
 const size_t mes__n_routes = sizeof mes__routes / sizeof mes__routes[0];

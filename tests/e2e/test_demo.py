@@ -79,6 +79,17 @@ class Demo:
         # The shopper's own token as the demo prints it, tried on the demo's own server.
         self.token_line = next((l for l in self.out if l and "their own token" in l), "")
         self.token_status = None
+        # The shopper's dashboard URL: the page, and the token and subject its fragment hands it.
+        self.dashboard_line = next((l for l in self.out if l and "their dashboard" in l), "")
+        self.dashboard = None
+        d = re.search(r"(http://\S+?)(/me)#token=([^&\s]+)&subject=(\S+)", self.dashboard_line)
+        if d:
+            probe = harness.MesuraServer()
+            probe.host, probe.port = "127.0.0.1", self.port
+            page = probe.request("GET", d.group(2))
+            export = probe.request("GET", "/v1/subjects/%s/export" % d.group(4), key=urllib.parse.unquote(d.group(3)))
+            self.dashboard = {"origin": d.group(1), "served_on": "http://127.0.0.1:%d" % self.port, "page": page, "export_status": export[0],
+                              "subject": urllib.parse.unquote(d.group(4))}
         m = re.search(r"Bearer (\S+)' http://\S+(/v1/subjects/[^/]+/export)", self.token_line)
         if m:
             probe = harness.MesuraServer()
@@ -161,6 +172,17 @@ class DemoTellsNothing(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn('lang="es"', html)
         self.assertIn("postal_code sustituye a ethnicity", html)
+
+    def test_the_printed_dashboard_url_opens_the_shoppers_page(self):
+        d = self.demo.dashboard
+        self.assertIsNotNone(d, self.demo.out)
+        self.assertEqual(d["origin"], d["served_on"])
+        status, headers, body = d["page"]
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("content-type"), "text/html; charset=utf-8")
+        self.assertIn('src="/me/me.js"', body)
+        # The token in the fragment opens that shopper's own data.
+        self.assertEqual(d["export_status"], 200, self.demo.dashboard_line)
 
     def catalog(self):
         cats, cursor = {}, None

@@ -28,7 +28,9 @@
  *
  * Preferences (zero-party data) are one sealed document per subject:
  *   {"interests": [category...], "exclude_categories": [category...],
- *    "declared": {name: bool|string|number}}
+ *    "do_not_use_items": [item...], "declared": {name: bool|string|number}}
+ * "do_not_use_items" (items whose events must not drive the person's
+ * recommendations, read by recommend) is there only when not empty.
  *
  * The ledger is a handle, struct mes_ledger, made once (by the engine) over
  * the store, the master key that signs receipts and the subject registry
@@ -59,7 +61,7 @@ int mes_ledger_new(struct mes_store *st, const struct mes_master *master, struct
                    const struct mes_log *log, struct mes_ledger **out);
 void mes_ledger_free(struct mes_ledger *lg); /* NULL-safe */
 
-#define MES_CONSENT_PREF_MAX_IDS 256     /* entries of "interests" and of "exclude_categories" */
+#define MES_CONSENT_PREF_MAX_IDS 256     /* entries of each list: "interests", "exclude_categories", "do_not_use_items" */
 #define MES_CONSENT_PREF_MAX_DECLARED 32 /* keys of "declared" */
 #define MES_CONSENT_PREF_MAX_TEXT 256    /* bytes of one declared string value */
 
@@ -149,9 +151,9 @@ int mes_consent_note_gpc(struct mes_ledger *lg, const struct mes_req *c, const c
 /*
  * PUT /v1/subjects/{s}/preferences: replaces the subject's preferences with
  * `body` (borrowed) {"interests": [category], "exclude_categories": [category],
- * "declared": {name: bool|string|number}} (each optional; absent means
- * empty). Categories follow the id rule and need not be declared in the
- * policy: an undeclared category is an ordinary one. Repeats are kept once.
+ * "do_not_use_items": [item], "declared": {name: bool|string|number}} (each
+ * optional; absent means empty). Categories follow the id rule and need not
+ * be declared in the policy: an undeclared category is an ordinary one. Repeats are kept once.
  * "declared" holds at most MES_CONSENT_PREF_MAX_DECLARED keys, each an id.
  * The subject is created when unknown. Durable before returning. *out is
  * new: the stored document.
@@ -163,7 +165,8 @@ int mes_consent_set_preferences(struct mes_ledger *lg, const struct mes_req *c, 
  * PATCH /v1/subjects/{s}/preferences, the preferences' part: changes the
  * stored document in place, leaving what the patch does not name as it was.
  * `remove` (borrowed, may be NULL) {"interests": [category],
- * "exclude_categories": [category], "declared": [name]} is applied first,
+ * "exclude_categories": [category], "do_not_use_items": [item], "declared":
+ * [name]} is applied first,
  * then `add` (borrowed, may be NULL), shaped as a PUT body, whose lists
  * gain the entries they lack and whose declared facts are set. Removing
  * what is absent and adding what is present change nothing. Errors point

@@ -1,6 +1,7 @@
 /*
  * consent/prefs — what the person told us (zero-party data, contract §5):
- * interests, excluded categories and declared facts, kept as one document
+ * interests, excluded categories, items whose events must not drive their
+ * recommendations (do_not_use_items) and declared facts, kept as one document
  * sealed with the subject's key (kind "pref"). Categories are stored by name
  * and need not be declared in the policy (mesura.yaml lists only the ones
  * that need special care; every other one is ordinary), so that a reordered
@@ -22,6 +23,7 @@
 const struct mes_jfield mes_consent_pref_fields[] = {
     {"interests", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
     {"exclude_categories", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
+    {"do_not_use_items", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
     {"declared", MES_J_OBJECT, false, 0, 0},
 };
 const size_t mes_consent_pref_n_fields = sizeof mes_consent_pref_fields / sizeof mes_consent_pref_fields[0];
@@ -31,17 +33,22 @@ const size_t mes_consent_pref_n_fields = sizeof mes_consent_pref_fields / sizeof
 static const struct mes_jfield patch_add_fields[] = {
     {"interests", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
     {"exclude_categories", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
+    {"do_not_use_items", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
     {"declared", MES_J_OBJECT, false, 0, 0},
 };
 static const struct mes_jfield patch_remove_fields[] = {
     {"interests", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
     {"exclude_categories", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
+    {"do_not_use_items", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
     {"declared", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_DECLARED},
 };
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The lists of the document, in the order PATCH applies them. */
-static const char *const lists[] = {"interests", "exclude_categories"};
+static const char *const lists[] = {"interests", "exclude_categories", "do_not_use_items"};
+/* The first N_CORE_LISTS are always in the document; the others only when
+ * not empty, so that a document without one reads as that list empty. */
+#define N_CORE_LISTS 2
 
 /* ---------------------------------------------------------------- checks */
 
@@ -110,11 +117,16 @@ static int pref_doc(const json_t *body, json_t **out, struct mes_err *err) {
     return rc;
   json_t *doc = json_pack("{s:[], s:[], s:o}", "interests", "exclude_categories", "declared",
                           json_is_object(d) ? json_deep_copy(d) : json_object());
-  for (size_t i = 0; doc && i < N_OF(lists); i++)
-    if (append_missing(json_object_get(doc, lists[i]), json_object_get(body, lists[i]))) {
+  for (size_t i = 0; doc && i < N_OF(lists); i++) {
+    const json_t *given = json_object_get(body, lists[i]);
+    if (i >= N_CORE_LISTS && !json_array_size(given))
+      continue;
+    json_t *arr = json_object_get(doc, lists[i]);
+    if ((!arr && json_object_set_new(doc, lists[i], arr = json_array())) || !arr || append_missing(arr, given)) {
       json_decref(doc);
       doc = NULL;
     }
+  }
   if (!doc)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   *out = doc;
@@ -158,6 +170,8 @@ static int apply_patch(json_t *doc, const json_t *add, const json_t *remove, str
       return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "Field %s holds at most %d entries.", lists[i],
                          MES_CONSENT_PREF_MAX_IDS);
     }
+    if (i >= N_CORE_LISTS && json_array_size(arr) == 0)
+      json_object_del(doc, lists[i]);
   }
   json_t *decl = json_object_get(doc, "declared");
   if (!json_is_object(decl)) {

@@ -160,6 +160,17 @@ struct hist_read {
   bool failed;
 };
 
+/* True when the person asked that item's events never drive their
+ * recommendations (preferences.do_not_use_items): such an event is still
+ * held and still suppresses what it must (a purchase, a dismissal), but it
+ * neither scores a candidate nor is cited as a reason. */
+static bool unused_item(const struct rec_state *s, const char *item) {
+  for (size_t i = 0; i < s->n_unused; i++)
+    if (strcmp(s->unused[i], item) == 0)
+      return true;
+  return false;
+}
+
 /* One event into s->hist; event_json (why only) is the event as the API
  * shows it, for its event_id. Returns nonzero to stop (out of memory). */
 static int hist_add(struct hist_read *h, const char *item, size_t len, int type, int64_t ts_ms, uint32_t purposes,
@@ -201,7 +212,7 @@ static int hist_add(struct hist_read *h, const char *item, size_t len, int type,
   e->ts_ms = ts_ms;
   e->source = source;
   e->channel = channel;
-  x->usable = s->personalized && (purposes & s->need) != 0;
+  x->usable = s->personalized && (purposes & s->need) != 0 && !unused_item(s, e->item);
   if (event_json) {
     const json_t *eid = json_object_get(event_json, "event_id");
     if (json_is_string(eid) &&
@@ -278,6 +289,8 @@ static int read_preferences(struct rec_state *s, struct mes_err *err) {
     return rc;
   /* Exclusions are obeyed everywhere; interests feed only personal answers. */
   rc = copy_names(s, json_object_get(prefs, "exclude_categories"), &s->excluded, &s->n_excluded);
+  if (!rc)
+    rc = copy_names(s, json_object_get(prefs, "do_not_use_items"), &s->unused, &s->n_unused);
   if (!rc && s->personalized)
     rc = copy_names(s, json_object_get(prefs, "interests"), &s->interests, &s->n_interests);
   json_decref(prefs);
@@ -405,7 +418,8 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
       s->personalized = false;
       s->wishes_only = true;
     }
-    if ((rc = read_history(s, err)) || (rc = read_preferences(s, err)))
+    /* Preferences first: they say which events of the history may be used. */
+    if ((rc = read_preferences(s, err)) || (rc = read_history(s, err)))
       return rc;
     if (s->personalized && !s->no_rules && (rc = read_impressions(s, err)))
       return rc;

@@ -193,6 +193,8 @@ struct rec_state {
   size_t n_interests;
   const char **excluded;
   size_t n_excluded;
+  const char **unused; /* preferences.do_not_use_items: their events feed no score nor reason */
+  size_t n_unused;
   struct mes_guard_facts facts;
   struct mes_guard_declared declared; /* facts.declared points here */
   struct mes_guard_shown shown; /* facts.shown points here when there are impressions */

@@ -313,6 +313,67 @@ static int decision_cb(void *ud, const struct mes_decision_row *row) {
   return 0;
 }
 
+/* ------------------------------------------------------------ item titles */
+
+#define TITLE_CAP 512
+
+/* Adds the "item" of each object of arr (borrowed, may be NULL) to `ids` as
+ * a key; an object without one adds nothing. */
+static int note_items(json_t *ids, const json_t *arr) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    const json_t *id = json_object_get(v, "item");
+    if (json_is_string(id) && json_object_set_new(ids, json_string_value(id), json_null()))
+      return MES_ENOMEM;
+  }
+  return MES_OK;
+}
+
+/* Every item the document names (its events, impressions, decisions and
+ * the events a decision's reason cites) with its title in `lang`, so that a
+ * person reads "Trail Tent" where the store keeps an id: {"ID": {"title":
+ * T}}, T null for an item no longer in the catalog. New reference or NULL
+ * (out of memory, or the catalog could not be read). */
+static json_t *item_titles(struct mes_rights *rt, const json_t *doc, enum mes_lang lang) {
+  json_t *ids = json_object(), *out = json_object();
+  int rc = ids && out ? MES_OK : MES_ENOMEM;
+  if (!rc)
+    rc = note_items(ids, json_object_get(doc, "events"));
+  if (!rc)
+    rc = note_items(ids, json_object_get(doc, "impressions"));
+  size_t i, j;
+  json_t *v, *w;
+  json_array_foreach(json_object_get(doc, "decisions"), i, v) {
+    json_t *items = json_object_get(v, "items");
+    if (!rc)
+      rc = note_items(ids, items);
+    json_array_foreach(items, j, w) {
+      if (!rc)
+        rc = note_items(ids, json_object_get(json_object_get(w, "reason"), "based_on"));
+    }
+  }
+  const char *id;
+  json_object_foreach(ids, id, v) {
+    if (rc)
+      break;
+    char title[TITLE_CAP];
+    int trc = mes_catalog_title(rt->catalog, id, strlen(id), lang, title, sizeof title);
+    if (trc && trc != MES_ENOT_FOUND) {
+      rc = trc;
+      break;
+    }
+    if (json_object_set_new(out, id, json_pack("{s:o}", "title", trc ? json_null() : json_string(title))))
+      rc = MES_ENOMEM;
+  }
+  json_decref(ids);
+  if (rc) {
+    json_decref(out);
+    return NULL;
+  }
+  return out;
+}
+
 int mes_rights_export(struct mes_rights *rt, const struct mes_req *c, const char *subject_id, size_t id_len,
                       const struct mes_subject *s, enum mes_lang lang, json_t **out, struct mes_err *err) {
   *out = NULL;
@@ -382,7 +443,8 @@ int mes_rights_export(struct mes_rights *rt, const struct mes_req *c, const char
   bad = json_object_set_new(doc, "decisions", decs.arr) || bad; /* reached always: it takes decs.arr, failing too */
   if (bad || json_object_set_new(doc, "protected_attributes", json_object()) ||
       json_object_set_new(doc, "access_log", json_array()) ||
-      json_object_set_new(doc, "exported_at", json_string(now))) {
+      json_object_set_new(doc, "exported_at", json_string(now)) ||
+      json_object_set_new(doc, "items", item_titles(rt, doc, lang))) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto error;
   }

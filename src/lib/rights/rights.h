@@ -94,7 +94,11 @@ json_t *mes_rights_erasure_receipt(struct mes_rights *rt, const struct mes_req *
  *    "consents": {"purposes", "history"}, "preferences": {...},
  *    "impressions": [...], "decisions": [], "interests": {...},
  *    "protected_attributes": {}, "access_log": [],
- *    "exported_at": RFC 3339}
+ *    "exported_at": RFC 3339,
+ *    "items": {ID: {"title": T or null}}}
+ * "items" gives the title in `lang` of every item the rest names (events,
+ * impressions, decisions and the events their reasons cite); null for an
+ * item no longer in the catalog.
  * "protected_attributes" and "access_log" are placeholders here: the
  * engine fills them from the audit vault and the recommender's access log,
  * which sit above this module.

@@ -614,6 +614,84 @@ static void test_record_escapes(void **state) {
   mes_recommender_free(rec);
 }
 
+/* ---------------------------------------------------------------- do_not_use_items */
+
+/* The world of test_history_age_weighs_by_policy with both purchases
+ * counting alike: a2 leads, brought by gus's purchase of a1. Once gus asks
+ * that a1 never drive his recommendations (preferences.do_not_use_items),
+ * no item is proposed or explained from it, on every channel his consent
+ * serves, while b1 still brings its neighbours; the event itself is still
+ * held. Taken off the list, a1 counts again. */
+static void test_unused_item_drives_nothing(void **state) {
+  (void)state;
+  struct fixture f = {0};
+  mes_world_open(&f.w, "rec-unused", POLICY, T0_MS, "test");
+  f.rec = new_rec(&f.w);
+  struct mes_err err;
+  post_items(&f, "{\"items\": [{\"id\": \"a1\", \"title\": \"A1\"}, {\"id\": \"a2\", \"title\": \"A2\"},"
+                 "{\"id\": \"b1\", \"title\": \"B1\"}, {\"id\": \"b2\", \"title\": \"B2\"},"
+                 "{\"id\": \"b3\", \"title\": \"B3\"}]}");
+  json_t *evs = json_array();
+  for (int i = 0; i < 20; i++) {
+    char s[32];
+    snprintf(s, sizeof s, "buyer-%d", i);
+    consent(&f, s, "granted");
+    int64_t t = T0_MS - 2 * 24 * 60 * MIN_MS + i * 10 * MIN_MS;
+    event(evs, s, "purchase", i < 10 ? "a1" : "b1", t);
+    event(evs, s, "purchase", i < 10 ? "a2" : i % 2 ? "b2" : "b3", t + MIN_MS);
+  }
+  consent(&f, "gus", "granted");
+  event(evs, "gus", "purchase", "a1", T0_MS - 2 * 24 * 60 * MIN_MS);
+  event(evs, "gus", "purchase", "b1", T0_MS - 24 * 60 * MIN_MS);
+  ingest(&f, evs);
+  struct mes_model_params p;
+  mes_model_params_default(&p);
+  assert_int_equal(mes_model_train(mes_world_ingester(&f.w), &f.w.req, NULL, &p, &f.model, &err), MES_OK);
+  f.w.policy->model.recent_items_half_life = 0;
+  f.w.policy->model.history_half_life_days = 0;
+
+  static const char *const bodies[] = {"{\"subject\": \"gus\", \"count\": 3}",
+                                       "{\"subject\": \"gus\", \"count\": 3, \"channel\": \"app\"}",
+                                       "{\"subject\": \"gus\", \"count\": 3, \"channel\": \"email\"}"};
+  for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+    json_t *r = recommend(&f, f.rec, f.model, bodies[b], MES_LANG_EN, NULL);
+    assert_int_equal(rank_of(r, "a2"), 0);
+    json_decref(r);
+  }
+
+  json_t *prefs = parse("{\"do_not_use_items\": [\"a1\"]}"), *out = NULL;
+  assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f.w), &f.w.req, "gus", 3, prefs, &out, &err), MES_OK);
+  json_decref(prefs);
+  json_decref(out);
+  for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+    json_t *r = recommend(&f, f.rec, f.model, bodies[b], MES_LANG_EN, NULL);
+    size_t i, j;
+    json_t *it, *ev;
+    assert_true(json_array_size(json_object_get(r, "items")) > 0);
+    json_array_foreach(json_object_get(r, "items"), i, it) {
+      json_array_foreach(json_object_get(json_object_get(it, "reason"), "based_on"), j, ev)
+        assert_string_not_equal(mes_json_str(ev, "item", ""), "a1");
+      if (strcmp(mes_json_str(it, "item", ""), "a2") == 0) /* only without a personal reason */
+        assert_string_not_equal(reason_of(r, i), "bought_together");
+    }
+    const char *top = mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", "");
+    assert_true(strcmp(top, "b2") == 0 || strcmp(top, "b3") == 0);
+    json_decref(r);
+  }
+
+  /* Taken off the list, it counts again. */
+  prefs = parse("{\"do_not_use_items\": []}");
+  assert_int_equal(mes_consent_set_preferences(mes_world_ledger(&f.w), &f.w.req, "gus", 3, prefs, &out, &err), MES_OK);
+  json_decref(prefs);
+  json_decref(out);
+  json_t *r = recommend(&f, f.rec, f.model, bodies[0], MES_LANG_EN, NULL);
+  assert_int_equal(rank_of(r, "a2"), 0);
+  json_decref(r);
+  mes_model_unref(f.model);
+  mes_recommender_free(f.rec);
+  mes_world_close(&f.w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_parse, setup, teardown),
@@ -626,6 +704,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_record_escapes, setup, teardown),
       cmocka_unit_test(test_latest_items_weigh_most),
       cmocka_unit_test(test_history_age_weighs_by_policy),
+      cmocka_unit_test(test_unused_item_drives_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
