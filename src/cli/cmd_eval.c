@@ -86,6 +86,14 @@ static json_t *result_json(const struct mes_eval_result *r, bool outside) {
     json_decref(o);
     return NULL;
   }
+  const struct mes_eval_buy_again *b = &r->buy_again;
+  if (b->measured && json_object_set_new(o, "buy_again",
+                                         json_pack("{s:f, s:I, s:I}", "hit_rate@10", b->hit_rate10, "users",
+                                                   (json_int_t)b->users, "repeat_purchases_stored",
+                                                   (json_int_t)b->repeats))) {
+    json_decref(o);
+    return NULL;
+  }
   return o;
 }
 
@@ -127,6 +135,10 @@ static void print_report(FILE *out, const char *title, const struct mes_eval_res
 }
 
 static void print_outside(FILE *out, const struct mes_eval_result *r) {
+  if (r->buy_again.measured)
+    fprintf(out, "  buy again           hit rate@10 %.4f over %zu users who bought again a training item in "
+                 "their test period (%zu repeat purchases of the training period stored)\n",
+            r->buy_again.hit_rate10, r->buy_again.users, r->buy_again.repeats);
   fprintf(out, "  short answers       %zu users got fewer than %d rankable items\n", r->n_short, MES_EVAL_TOP);
   fprintf(out, "  not candidates      %zu answered items left out (in the user's training, off the catalogue)\n",
           r->n_not_candidate);

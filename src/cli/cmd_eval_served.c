@@ -23,6 +23,10 @@
  *         from the store, candidates from the model's relations,
  *         guardrails, fill); the items of the answer, in order, are the
  *         ranking.
+ *   buy again  after the test ranking: the policy files the shop's items
+ *         under a `lifecycle: repeat` category, the training period's
+ *         repeat purchases are stored, and the answer's items with reason
+ *         buy_again are the person's buy-again list (POLICY_AGAIN).
  *
  * It uses the public API (include/mesura/mesura.h) alone, as a shop's own
  * program would; the clock of each call is the data's (struct mes_call's
@@ -98,6 +102,23 @@ static const char POLICY_FMT[] =
     "  ease_lambda: %d\n"
     "  neighbors: %d\n";
 
+/*
+ * Buy again (after the test ranking): every item is filed under one
+ * category, SERVED_CATEGORY, ordinary in the policy above (what a person
+ * bought never comes back, as the protocol's candidate rule wants) and
+ * `lifecycle: repeat` in what is appended here for the buy-again run, as a
+ * grocer would declare it. The repeat purchases then stored would be more
+ * events than the model saw: no retrain may start on its own
+ * (retrain_after_events_pct 0, a schedule longer than any run), so that the
+ * buy-again lists come from the model just tested.
+ */
+#define SERVED_CATEGORY "shop"
+static const char POLICY_AGAIN[] =
+    "  retrain_after_events_pct: 0\n"
+    "  retrain_every_minutes: 525600\n"
+    "categories:\n"
+    "  " SERVED_CATEGORY ": {lifecycle: repeat}\n";
+
 #define EVENTS_PER_BATCH MES_BATCH_MAX
 #define NO_HISTORY INT64_MIN
 #define REASONS_SEEN 12 /* distinct reason codes counted (contract §6 has fewer) */
@@ -170,6 +191,9 @@ struct served {
   char kind[16];
   size_t model_items, model_ease_items;
   double load_s, train_s, rank_s;
+  bool again; /* the buy-again run has begun: policy and repeats in place */
+  size_t n_repeats;
+  size_t again_lists, again_items; /* buy-again lists asked for, and their items (up to 10 each) */
 };
 
 /* ---------------------------------------------------------------- the directory */
@@ -225,6 +249,8 @@ static int write_policy(struct served *s, struct mes_err *err) {
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml: %s.", strerror(errno));
   bool ok = fprintf(f, POLICY_FMT, s->cfg.kind_name, s->cfg.relation_half_life_days, s->cfg.recent_items_half_life,
                     s->cfg.history_half_life_days, s->cfg.complements_pct, s->cfg.ease_lambda, s->cfg.neighbors) > 0;
+  if (ok && s->again)
+    ok = fputs(POLICY_AGAIN, f) >= 0;
   if (fclose(f) != 0 || !ok)
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml.");
   return MES_OK;
@@ -241,7 +267,8 @@ static int load_catalog(struct served *s, struct mes_call *c, const struct mes_e
     json_t *items = json_array();
     for (size_t i = at; items && i < n && i < at + ITEMS_PER_BATCH; i++) {
       const char *id = mes_eval_part_item(p, i);
-      if (json_array_append_new(items, json_pack("{s:s, s:s, s:b}", "id", id, "title", id, "available", 1))) {
+      if (json_array_append_new(items, json_pack("{s:s, s:s, s:b, s:[s]}", "id", id, "title", id, "available", 1,
+                                                 "categories", SERVED_CATEGORY))) {
         json_decref(items);
         items = NULL;
       }
@@ -337,6 +364,38 @@ static int ingest_all(struct served *s, struct mes_call *c, const struct mes_eva
     }
   }
   return events ? send_events(s, c, events, err) : MES_OK;
+}
+
+/* The training period's repeat purchases (mes_eval_part_repeats), stored
+ * like the pairs: the store of a shop holds every purchase. */
+static int ingest_repeats(struct served *s, struct mes_call *c, const struct mes_eval_part *p, struct mes_err *err) {
+  json_t *events = NULL;
+  size_t before = s->n_events;
+  for (size_t u = 0; u < s->n_users; u++) {
+    const uint32_t *items;
+    const double *ts;
+    size_t n = mes_eval_part_repeats(p, u, &items, &ts);
+    const char *subject = mes_eval_part_user(p, u);
+    for (size_t k = 0; k < n; k++) {
+      if (!events && !(events = json_array()))
+        return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+      json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "subject", subject, "type", SERVED_EVENT_TYPE, "item",
+                             mes_eval_part_item(p, items[k]), "ts", (json_int_t)llround(ts[k] * 1000.0));
+      if (json_array_append_new(events, ev)) {
+        json_decref(events);
+        return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+      }
+      if (json_array_size(events) == EVENTS_PER_BATCH) {
+        int rc = send_events(s, c, events, err);
+        events = NULL;
+        if (rc)
+          return rc;
+      }
+    }
+  }
+  int rc = events ? send_events(s, c, events, err) : MES_OK;
+  s->n_repeats = s->n_events - before;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- the ranker */
@@ -479,6 +538,56 @@ static int served_rank(void *state, const struct mes_eval_part *p, size_t u, siz
   return MES_OK;
 }
 
+/* The buy-again list of user u: the first `want` items of their answer
+ * whose reason is buy_again, from the same model, once their store holds
+ * every purchase and the policy files the shop's items as repeat. */
+static int served_buy_again(void *state, const struct mes_eval_part *p, size_t u, size_t want, uint32_t *out,
+                            size_t *n, struct mes_err *err) {
+  struct served *s = state;
+  *n = 0;
+  if (!s->again) {
+    s->again = true;
+    struct mes_call load = {.actor = "eval", .now_ms = s->end_ms + 1000};
+    int rc = write_policy(s, err);
+    if (!rc)
+      rc = mes_engine_reload(s->e, err);
+    if (!rc)
+      rc = ingest_repeats(s, &load, p, err);
+    if (rc)
+      return rc;
+    mes_log(s->log, MES_LOG_INFO, "eval: served: buy again: %zu repeat purchases stored", s->n_repeats);
+  }
+  struct mes_call call = {
+      .actor = "eval", .now_ms = (u < s->n_users && s->last_ms[u] != NO_HISTORY ? s->last_ms[u] : s->end_ms) + 1000};
+  json_t *body = json_pack("{s:s, s:i}", "subject", mes_eval_part_user(p, u), "count", MES_RECOMMEND_COUNT_MAX);
+  struct mes_body doc = {.json = body};
+  struct mes_recommend_outcome oc;
+  char *text = NULL;
+  size_t len = 0;
+  int rc = body ? mes_engine_recommend(s->e, &call, &doc, &text, &len, &oc, err)
+                : mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  json_decref(body);
+  if (rc)
+    return rc;
+  json_t *reply = json_loadb(text, len, 0, NULL);
+  free(text);
+  if (!reply)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  size_t i;
+  json_t *it;
+  json_array_foreach(json_object_get(reply, "items"), i, it) {
+    const char *code = json_string_value(json_object_get(json_object_get(it, "reason"), "code"));
+    const json_t *id = json_object_get(it, "item");
+    int64_t k = mes_eval_part_find_item(p, json_string_value(id), json_string_length(id));
+    if (code && strcmp(code, "buy_again") == 0 && k >= 0 && *n < want)
+      out[(*n)++] = (uint32_t)k;
+  }
+  json_decref(reply);
+  s->again_lists++;
+  s->again_items += *n;
+  return MES_OK;
+}
+
 static void served_report(void *state, struct mes_eval_result *r) {
   struct served *s = state;
   r->n_hp = 6;
@@ -502,6 +611,9 @@ static void served_report(void *state, struct mes_eval_result *r) {
   mes_eval_result_set(r, "trained", "%.2f s (mes_model_train, saved and loaded back)", s->train_s);
   mes_eval_result_set(r, "served", "%.2f s (mes_recommend, count %d)", s->rank_s, MES_EVAL_TOP);
   mes_eval_result_set(r, "not personalized", "%zu answers", s->n_not_personal);
+  if (s->again_lists)
+    mes_eval_result_set(r, "buy again", "%.2f items per list (of 10 asked, from answers of %d items)",
+                        (double)s->again_items / (double)s->again_lists, MES_RECOMMEND_COUNT_MAX);
   char text[96] = "";
   size_t at = 0;
   for (size_t k = 0; k < s->n_reasons && at < sizeof text; k++) {
@@ -551,11 +663,11 @@ static bool served_adopt(void *state, const void *cfg) {
 /* The first is what `mesura eval` evaluates without --model. */
 static const struct mes_eval_ranker served_rankers[] = {
     {"served", "the served path end to end (policy model.kind auto)", cfg_auto, served_fit, served_rank,
-     served_report, served_free, N_GRID, sizeof cfg_auto[0], served_describe, served_adopt},
+     served_report, served_free, N_GRID, sizeof cfg_auto[0], served_describe, served_adopt, served_buy_again},
     {"served-cooc", "the same with model.kind cooc", cfg_cooc, served_fit, served_rank, served_report, served_free,
-     N_GRID, sizeof cfg_cooc[0], served_describe, served_adopt},
+     N_GRID, sizeof cfg_cooc[0], served_describe, served_adopt, served_buy_again},
     {"served-ease", "the same with model.kind ease", cfg_ease, served_fit, served_rank, served_report, served_free,
-     N_GRID, sizeof cfg_ease[0], served_describe, served_adopt},
+     N_GRID, sizeof cfg_ease[0], served_describe, served_adopt, served_buy_again},
 };
 
 const struct mes_eval_ranker *mes__served_rankers(size_t *n) {

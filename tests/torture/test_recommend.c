@@ -3,7 +3,7 @@
  * body parsed and checked against mes_recommend_fields, then
  * mes_recommend_text with the trained model), for a shopper who grants
  * personalization (history, preferences, dismissals, a sensitive item,
- * impressions, every guardrail) with empty caches and with warm ones, for
+ * impressions, buy again, every guardrail) with empty caches and with warm ones, for
  * one whose history holds sensitive items she never declared (by email),
  * and for one who said no, on an item page. Between runs the recommender's
  * queue is written and the impressions it wrote are purged, so that every
@@ -98,6 +98,21 @@ static void test_personal_cold(void **state) {
   f->subject = "alice";
   f->cold = true;
   torture(f, "recommend personal, cold caches");
+  /* The run went through buy again: her coffee beans come back as such. */
+  json_t *out = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  assert_int_equal(run(f, &out, &err), MES_OK);
+  size_t i;
+  json_t *it;
+  bool again = false;
+  json_array_foreach(json_object_get(out, "items"), i, it) {
+    again |= strcmp(mes_json_str(it, "item", ""), "coffee-beans") == 0 &&
+             strcmp(mes_json_str(json_object_get(it, "reason"), "code", ""), "buy_again") == 0;
+  }
+  assert_true(again);
+  json_decref(out);
+  after(f, MES_OK);
 }
 
 static void test_personal_warm(void **state) {

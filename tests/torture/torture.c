@@ -436,6 +436,7 @@ static const char ITEMS[] =
     "{\"id\": \"plasters\", \"title\": \"Plasters\", \"categories\": [\"health\"]},"
     "{\"id\": \"veil\", \"title\": \"Veil\", \"categories\": [\"wedding-dress\"]},"
     "{\"id\": \"lantern\", \"title\": \"Lantern\", \"categories\": [\"camping\"]},"
+    "{\"id\": \"coffee-beans\", \"title\": \"Coffee beans\", \"categories\": [\"coffee\"]},"
     "{\"id\": \"gone\", \"title\": \"Gone\", \"available\": false}]}";
 
 static const char *const TENTS[] = {"tent-2p", "tent-3p", "tent-4p"};
@@ -487,7 +488,8 @@ void mes_torture_shop_open(struct mes_torture_shop *s, const char *name) {
 
   /* Thirty shoppers who grant personalization and buy a tent with its kit
    * (some also view a health item: a sensitive category); alice, who bought
-   * a tent, dismissed a mug and told her interests; dana, whose history
+   * a tent and coffee beans twice (buy again), dismissed a mug and told her
+   * interests; dana, whose history
    * holds health items she never declared; bob, who said no; carol, who
    * allows ads only. */
   const int64_t t0 = MES_TORTURE_T0_MS;
@@ -514,6 +516,9 @@ void mes_torture_shop_open(struct mes_torture_shop *s, const char *name) {
   event(evs, "alice", "purchase", "tent-2p", t0 - 60 * MIN_MS);
   event(evs, "alice", "add_to_cart", "kettle", t0 - 30 * MIN_MS);
   event(evs, "alice", "dismiss", "mug", t0 - 20 * MIN_MS);
+  /* coffee is `lifecycle: repeat` in the example policy: buy again */
+  event(evs, "alice", "purchase", "coffee-beans", t0 - 9 * 24 * 60 * MIN_MS);
+  event(evs, "alice", "purchase", "coffee-beans", t0 - 2 * 24 * 60 * MIN_MS);
   consent(s, "dana", "personalization", "granted");
   event(evs, "dana", "view", "vitamins", t0 - 50 * MIN_MS);
   event(evs, "dana", "view", "tent-3p", t0 - 40 * MIN_MS);

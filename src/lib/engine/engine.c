@@ -216,6 +216,10 @@ void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params
   mp->relation_half_life_days = p->model.relation_half_life_days;
   mp->ease_lambda = p->model.ease_lambda;
   mp->max_neighbors = p->model.neighbors;
+  mp->kind_weights[MES_KIND_VIEW] = (float)p->model.weight_view;
+  mp->kind_weights[MES_KIND_CLICK] = (float)p->model.weight_click;
+  mp->kind_weights[MES_KIND_CART] = (float)p->model.weight_cart;
+  mp->kind_weights[MES_KIND_PURCHASE] = (float)p->model.weight_purchase;
 }
 
 int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_t **meta, struct mes_err *err) {

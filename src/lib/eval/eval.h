@@ -104,10 +104,22 @@ struct mes_eval_metrics {
 };
 
 /* A setting an outside model reports (static key, its value as text). */
-#define MES_EVAL_MAX_SETTINGS 12
+#define MES_EVAL_MAX_SETTINGS 16
 struct mes_eval_setting {
   const char *key;
   char value[96];
+};
+
+/* Buy again, measured beside the protocol (which leaves training items out
+ * of test): among the evaluated users who, in their test period, bought
+ * again an item of their training part, the share whose buy-again list
+ * (struct mes_eval_ranker.buy_again, 10 items) held at least one of those
+ * items. Outside models with such a list only, on the test run only. */
+struct mes_eval_buy_again {
+  bool measured;
+  size_t users;      /* evaluated users with a repurchase in their test period */
+  double hit_rate10; /* share of them with a hit in the first 10 */
+  size_t repeats;    /* training-period repeat purchases handed to the model (mes_eval_part_repeats) */
 };
 
 struct mes_eval_result {
@@ -128,6 +140,7 @@ struct mes_eval_result {
   size_t n_short;          /* evaluated users who got fewer than MES_EVAL_TOP rankable items */
   size_t n_not_candidate;  /* returned items outside the candidate set (the user's training items,
                               items off the catalogue, repeats), left out of the ranking */
+  struct mes_eval_buy_again buy_again;
 };
 
 /*
@@ -181,6 +194,13 @@ int64_t mes_eval_part_find_item(const struct mes_eval_part *p, const char *id, s
  * *ts_s (unix seconds), borrowed; returns how many (0 for a user all of whose
  * pairs were filtered out, or none in this run). */
 size_t mes_eval_part_history(const struct mes_eval_part *p, size_t u, const uint32_t **items, const double **ts_s);
+/* User u's repeat purchases in their training period, oldest first: the
+ * file's rows (purchases only when the run is) of items of their training
+ * part, no later than their last training pair, less the one row per pair
+ * that mes_eval_part_history already gives. The protocol collapses them
+ * (deduplication); a shop's store holds them, and buy again reads them.
+ * Reachable only while buy_again (below) runs; 0 elsewhere. */
+size_t mes_eval_part_repeats(const struct mes_eval_part *p, size_t u, const uint32_t **items, const double **ts_s);
 
 /*
  * A model that eval cannot build itself (the served path needs the whole
@@ -197,6 +217,13 @@ size_t mes_eval_part_history(const struct mes_eval_part *p, size_t u, const uint
  *   report adds the settings worth printing to r (may be NULL).
  *   free   frees the state and whatever fit made (NULL-safe).
  *   describe  writes configuration cfg in words (may be NULL).
+ *   buy_again  (may be NULL) user u's "buy again" list after the test
+ *          ranking: up to `want` item indices of their training part,
+ *          best first. Before its first call the part also gives the
+ *          training period's repeat purchases (mes_eval_part_repeats),
+ *          which the model may take in (they change no ranking already
+ *          made). Eval measures the list on the test period's repurchases
+ *          (struct mes_eval_buy_again).
  *   adopt  true when `state`, fitted with an earlier configuration, can
  *          rank as cfg without a new fit (cfg changes only how answers are
  *          made, not what is learnt): the state then does so. False, or
@@ -220,6 +247,8 @@ struct mes_eval_ranker {
   size_t n_cfg, cfg_size;
   void (*describe)(const void *cfg, char *out, size_t cap);
   bool (*adopt)(void *state, const void *cfg);
+  int (*buy_again)(void *state, const struct mes_eval_part *p, size_t u, size_t want, uint32_t *out, size_t *n,
+                   struct mes_err *err);
 };
 
 /* Adds one setting to r (ignored beyond MES_EVAL_MAX_SETTINGS). */

@@ -45,6 +45,18 @@ static const struct tmpl bought_none = {{
     [MES_LANG_ES] = "Combina con algo que compraste",
     [MES_LANG_PL] = "Pasuje do produktów kupionych przez Ciebie",
 }};
+/* Buy again: names the item itself (the person's own purchase of it), never
+ * how often or when. */
+static const struct tmpl again = {{
+    [MES_LANG_EN] = "Buy again: you bought %s before",
+    [MES_LANG_ES] = "Vuelve a comprarlo: ya compraste %s",
+    [MES_LANG_PL] = "Kup ponownie produkt kupiony już przez Ciebie: %s",
+}};
+static const struct tmpl again_none = {{
+    [MES_LANG_EN] = "Buy again: something you bought before",
+    [MES_LANG_ES] = "Vuelve a comprarlo: algo que ya compraste",
+    [MES_LANG_PL] = "Kup ponownie produkt kupiony już przez Ciebie",
+}};
 static const struct tmpl told = {{
     [MES_LANG_EN] = "Because you told us you are interested in %s",
     [MES_LANG_ES] = "Porque nos dijiste que te interesa: %s",
@@ -135,6 +147,8 @@ size_t mes_explain_reason(enum mes_reason r, enum mes_lang l, const char *subjec
                 subject, out, cap);
   case MES_REASON_BOUGHT_TOGETHER:
     return named ? fill(&bought, l, subject, out, cap) : fill(&bought_none, l, NULL, out, cap);
+  case MES_REASON_BUY_AGAIN:
+    return named ? fill(&again, l, subject, out, cap) : fill(&again_none, l, NULL, out, cap);
   case MES_REASON_YOU_TOLD_US:
     return named ? fill(&told, l, subject, out, cap) : fill(&told_none, l, NULL, out, cap);
   case MES_REASON_POPULAR:

@@ -36,7 +36,8 @@
  *   l        the language;
  *   subject  what the text names (borrowed, may be NULL): for
  *            because_you_viewed and bought_together the title of the history
- *            item that contributed most; for similar_to_current the title of
+ *            item that contributed most; for buy_again the title of the
+ *            bought item itself; for similar_to_current the title of
  *            the item on screen; for you_told_us the label of the category
  *            the person named; unused by the non-personal reasons;
  *   kind     for because_you_viewed, what the person did with `subject`

@@ -21,12 +21,14 @@ static const char *const reason_codes[MES_REASON_N] = {
     [MES_REASON_TRENDING] = "trending",
     [MES_REASON_SIMILAR_TO_CURRENT] = "similar_to_current",
     [MES_REASON_EDITORIAL] = "editorial",
+    [MES_REASON_BUY_AGAIN] = "buy_again",
 };
 
 const char *mes_reason_code(enum mes_reason r) { return (unsigned)r < MES_REASON_N ? reason_codes[r] : "?"; }
 
 bool mes_reason_is_personal(enum mes_reason r) {
-  return r == MES_REASON_BECAUSE_YOU_VIEWED || r == MES_REASON_BOUGHT_TOGETHER || r == MES_REASON_YOU_TOLD_US;
+  return r == MES_REASON_BECAUSE_YOU_VIEWED || r == MES_REASON_BOUGHT_TOGETHER || r == MES_REASON_YOU_TOLD_US ||
+         r == MES_REASON_BUY_AGAIN;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -161,6 +163,8 @@ void mes_guard_cite(const struct mes_guard_facts *f, struct mes_cand *c) {
         (best < 0 || sum[r] > sum[best]))
       best = r;
   }
+  if (sum[MES_REASON_BUY_AGAIN] > 0)
+    best = MES_REASON_BUY_AGAIN; /* an item the person bought is never "new because of" something else */
   if (best >= 0)
     c->reason = (enum mes_reason)best;
   /* based_on: the parts supporting the reason, then the others; each history
@@ -363,7 +367,7 @@ void mes__guard_once_bought(const struct mes_guard_facts *f, struct mes__once *o
       continue;
     for (size_t k = 0; k < info->n_cats && k < MES_GUARD_MAX_CATS; k++) {
       int ci = info->cats[k] ? mes_policy_category(p, info->cats[k], strlen(info->cats[k])) : -1;
-      if (ci < 0 || !p->categories[ci].lifecycle_once)
+      if (ci < 0 || p->categories[ci].lifecycle != MES_LIFECYCLE_ONCE)
         continue;
       const char *name = p->categories[ci].name;
       bool have = false;

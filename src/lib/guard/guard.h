@@ -42,11 +42,15 @@ enum mes_reason {
   MES_REASON_TRENDING,
   MES_REASON_SIMILAR_TO_CURRENT,
   MES_REASON_EDITORIAL,
+  /* An item of a `lifecycle: repeat` category that the person bought,
+   * offered again from their own purchases of it (the one exception to
+   * "what the person bought is never returned", contract §6). */
+  MES_REASON_BUY_AGAIN,
   MES_REASON_N
 };
 const char *mes_reason_code(enum mes_reason r);
 /* True for the reasons that cite the person's own data (because_you_viewed,
- * bought_together, you_told_us); false for popular, trending,
+ * bought_together, you_told_us, buy_again); false for popular, trending,
  * similar_to_current and editorial, which use none. */
 bool mes_reason_is_personal(enum mes_reason r);
 
@@ -78,6 +82,9 @@ struct mes_item_facts {
   const char *cats[MES_GUARD_MAX_CATS]; /* category names, borrowed */
   bool sensitive;  /* any category flagged sensitive in the policy */
   bool once;       /* any category with lifecycle: once */
+  /* Some category has lifecycle: repeat and none lifecycle: once: the
+   * person may be offered it again after buying it, as "buy again". */
+  bool repeat;
 };
 
 /* How many times each item was shown to the person within the frequency
@@ -203,7 +210,8 @@ struct mes_guard_rule {
 };
 
 /* Derives c->reason and c->based_on from c->contrib (when n_contrib > 0):
- * the reason is the personal reason whose parts add up to the most; based_on
+ * the reason is buy_again when a part supports it (the item is one the
+ * person bought), else the personal reason whose parts add up to the most; based_on
  * cites the largest parts, those supporting that reason first, each history
  * item once, at most MES_GUARD_MAX_BASED. The recommender may call it to
  * build the reason in the first place; rules call it after removing parts. */

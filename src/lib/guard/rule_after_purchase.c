@@ -3,7 +3,14 @@
  * every path (contract §6: suppression reads purchases even
  * when the answer is not personal):
  *
- *   - the purchased item is never offered again as if it were new;
+ *   - the purchased item is never offered again as if it were new. One
+ *     exception (contract §6): an item of a `lifecycle: repeat` category
+ *     (consumables) may come back to a person whose answer is personal, as
+ *     "buy again": the recommender proposed it from their own purchases of
+ *     it (reason buy_again, recommend/score.c). The same item reached any
+ *     other way (the popular fill, a relation) is dropped like any bought
+ *     item, and so is everything bought on a non-personal answer (no
+ *     consent, a restriction, a shared screen);
  *   - a category with `lifecycle: once` (a wedding dress) is not offered at
  *     all for guardrails.post_purchase_suppression_days after a purchase in
  *     it: one is all a person needs, and a year of dresses after the wedding
@@ -34,23 +41,29 @@
 
 static const char NAME[] = "after_purchase";
 
-static void drop_bought(struct mes_cand *c, const struct mes_hist *bought, void *ud) {
-  (void)bought;
-  (void)ud;
-  mes__guard_drop_text(c, NAME, "The person bought this item.");
+/* Whether c is offered again, as buy_again, to a person answered personally. */
+static bool buy_again(const struct mes_guard_facts *f, const struct mes_cand *c) {
+  return f->personalized && c->facts.repeat && c->reason == MES_REASON_BUY_AGAIN;
 }
 
-static void demote(struct mes_cand *c, const struct mes_hist *bought, void *ud) {
-  (void)ud;
+static void drop_bought(struct mes_cand *c, const struct mes_hist *bought, void *ud) {
   (void)bought;
-  if (!c->demoted_by)
+  if (!buy_again(ud, c))
+    mes__guard_drop_text(c, NAME, "The person bought this item.");
+}
+
+/* A buy-again item is something the person chose again and again, not
+ * "more of the same" after a purchase: it keeps its place. */
+static void demote(struct mes_cand *c, const struct mes_hist *bought, void *ud) {
+  (void)bought;
+  if (!c->demoted_by && !buy_again(ud, c))
     c->demoted_by = NAME;
 }
 
 static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n) {
   if (!mes__guard_knows(f))
     return;
-  mes__guard_each_bought(f, cands, n, drop_bought, NULL);
+  mes__guard_each_bought(f, cands, n, drop_bought, (void *)f);
   struct mes__once once;
   mes__guard_once_bought(f, &once);
   for (size_t i = 0; i < n && once.n; i++) {
@@ -60,7 +73,7 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
                      "Category '%s' is bought once, and the person bought in it within the last %d days.", cat,
                      f->policy->guardrails.post_purchase_suppression_days);
   }
-  mes__guard_each_substitute(f, cands, n, demote, NULL);
+  mes__guard_each_substitute(f, cands, n, demote, (void *)f);
 }
 
 const struct mes_guard_rule mes__rule_after_purchase = {.name = NAME, .apply = apply};

@@ -4,7 +4,11 @@
  * answers for the `ads` and `email` channels never hold what the person
  * bought, its substitutes (see rule_after_purchase), or, within
  * post_purchase_suppression_days, anything of a `lifecycle: once` category
- * they bought in; whether the answer is personal or not (contract §6).
+ * they bought in; whether the answer is personal or not (contract §6). A
+ * buy-again item (a consumable the person bought, rule_after_purchase) is a
+ * bought item like any other here: a brand that keeps purchases off ads and
+ * email keeps its reminders to buy again off them too; with
+ * cross_channel_after_purchase: true they may go there.
  *
  * rule_after_purchase already drops the bought item and the once category on
  * every channel; this rule checks them too so that it holds on its own (and

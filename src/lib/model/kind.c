@@ -30,12 +30,14 @@ enum mes_kind mes_kind_of(const char *event_type_name) {
  * declares beyond the contract's six (MES_KIND_OTHER) weigh nothing either:
  * mesura cannot know whether "return" or "wishlist" is a yes or a no.
  *
- * Values: the offline datasets of shared/data carry one interaction type
- * only (shared/data/README.md: "no dataset here with several behaviour
- * types"), so these ratios could not be chosen on a validation split; they
- * are the usual implicit-feedback confidence ladder (view 1, click 2,
- * cart 4, purchase 8: each step doubles) and are carried in every model, so
- * that a later model with learnt weights changes nothing else.
+ * The weights are the policy's model.event_weights (mes_model_params
+ * kind_weights), carried in every model so that the history is read with
+ * the weights the model learnt with. The defaults below: the offline
+ * datasets of shared/data carry one interaction type only
+ * (shared/data/README.md: "no dataset here with several behaviour types"),
+ * so no validation split can choose them yet; they are the usual
+ * implicit-feedback confidence ladder (view 1, click 2, cart 4, purchase 8:
+ * each step doubles).
  */
 void mes__kind_weights_default(float w[MES_KIND_N]) {
   static const float d[MES_KIND_N] = {
@@ -44,6 +46,16 @@ void mes__kind_weights_default(float w[MES_KIND_N]) {
       [MES_KIND_OTHER] = 0.0f,
   };
   memcpy(w, d, sizeof d);
+}
+
+void mes__kind_weights_from(const struct mes_model_params *p, float w[MES_KIND_N]) {
+  float d[MES_KIND_N];
+  mes__kind_weights_default(d);
+  for (int k = 0; k < MES_KIND_N; k++) {
+    float v = p->kind_weights[k];
+    bool counts = k == MES_KIND_VIEW || k == MES_KIND_CLICK || k == MES_KIND_CART || k == MES_KIND_PURCHASE;
+    w[k] = !counts ? 0.0f : (v >= 0.0f && v < 1e6f) ? v : d[k]; /* the blob refuses anything else on load */
+  }
 }
 
 float mes_model_kind_weight(const struct mes_model *m, enum mes_kind k) {

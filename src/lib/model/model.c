@@ -25,6 +25,7 @@ void mes_model_params_default(struct mes_model_params *p) {
       .threads = 2,
       .unlearn = true,
   };
+  mes__kind_weights_default(p->kind_weights);
 }
 
 const char *mes__built_kind_name(int k) {
@@ -93,7 +94,7 @@ int mes__model_build(struct mes__data *dp, const struct mes_model_params *p, int
   double *ease_p = NULL;
   struct mes__unlearn *ul = NULL;
   float kw[MES_KIND_N];
-  mes__kind_weights_default(kw);
+  mes__kind_weights_from(p, kw);
   float *pop = NULL, *trend = NULL;
   uint32_t *top_pop = NULL, *top_trend = NULL;
   struct mes__csr rel[MES_REL_N];

@@ -84,6 +84,12 @@ struct mes_model_params {
   /* Keep what exact unlearning needs (default true; see mes_model_unlearn
    * for what it costs). */
   bool unlearn;
+  /* How much one event of each kind counts (policy model.event_weights;
+   * default view 1, click 2, cart 4, purchase 8), in popularity, in EASE's
+   * input and, through mes_model_kind_weight, in a person's history. Each
+   * in [0, 1e6); search, dismiss and other always count 0. Unlearning
+   * takes away the same weighted contribution. */
+  float kind_weights[MES_KIND_N];
 };
 void mes_model_params_default(struct mes_model_params *p);
 

@@ -75,6 +75,9 @@ void mes__data_release(struct mes__data *d);
 
 /* kind.c: the default weights of event kinds in a personal score. */
 void mes__kind_weights_default(float w[MES_KIND_N]);
+/* The weights a training uses: p->kind_weights, with the kinds that never
+ * count at 0 and anything outside [0, 1e6) (NaN included) at its default. */
+void mes__kind_weights_from(const struct mes_model_params *p, float w[MES_KIND_N]);
 
 /* Time decay 2^(-age / half_life); ages below 0 count as 0. */
 static inline double mes__decay(double now_s, double ts_s, double half_life_s) {

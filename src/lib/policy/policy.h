@@ -39,10 +39,17 @@ struct mes_event_type {
   size_t n_properties;
 };
 
+/* How people buy a category's items (categories.NAME.lifecycle). */
+enum mes_lifecycle {
+  MES_LIFECYCLE_ORDINARY = 0, /* what the person bought is never offered back (contract §6) */
+  MES_LIFECYCLE_REPEAT,       /* consumables: a bought item may come back as "buy again" */
+  MES_LIFECYCLE_ONCE,         /* bought once: the whole category rests after a purchase in it */
+};
+
 struct mes_category {
   char *name;
   bool sensitive;
-  bool lifecycle_once;
+  enum mes_lifecycle lifecycle; /* default ordinary */
   char *label[MES_LANG_N]; /* NULL where not given */
 };
 
@@ -70,6 +77,10 @@ struct mes_model_cfg {
   int complements_pct;         /* default 150: weight of "bought together" after a purchase, in percent */
   int ease_lambda;             /* default 200: EASE's regularisation (model/ease.c) */
   int neighbors;               /* default 50: neighbours kept per item and relation (model.h max_neighbors) */
+  /* model.event_weights: how much one event of each kind counts, in
+   * training (popularity, EASE's input) and in a person's own history
+   * (model.h kind_weights); defaults 1, 2, 4, 8. */
+  int weight_view, weight_click, weight_cart, weight_purchase;
 };
 
 struct mes_serving_cfg {

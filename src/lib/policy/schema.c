@@ -17,7 +17,7 @@ const char *const mes__lang_names[MES_LANG_N + 1] = {"en", "es", "pl", NULL};
 const char *const mes__source_names[MES_SRC_N + 1] = {"first_party", "zero_party", "third_party", NULL};
 
 static const char *const gpc_choices[] = {"ignored", "honored", NULL};                /* enum mes_gpc */
-static const char *const lifecycle_choices[] = {"repeat", "once", NULL};              /* index = lifecycle_once */
+static const char *const lifecycle_choices[] = {"ordinary", "repeat", "once", NULL};  /* enum mes_lifecycle */
 static const char *const third_party_choices[] = {"reject", "accept", NULL};          /* index = accept */
 static const char *const model_choices[] = {"auto", "cooc", "ease", "popular", NULL}; /* mes_model_kind */
 
@@ -84,16 +84,49 @@ static const struct mes__pfield category_fields[] = {
     {.name = "lifecycle",
      .kind = MES_PK_CHOICE,
      .choices = lifecycle_choices,
-     .dflt = 0,
-     CAT(lifecycle_once),
-     .doc = "`once`: people buy it once (a wedding dress), so after a purchase in it no item of the category "
-            "is offered to the buyer, on any channel, for `guardrails.post_purchase_suppression_days`."},
+     .dflt = MES_LIFECYCLE_ORDINARY,
+     CAT(lifecycle),
+     .doc = "`ordinary`: an item the person bought is never offered to them again. `repeat`: consumables "
+            "(groceries, coffee, ink): an item the person bought may come back, on channels where they are "
+            "personalized, as \"buy again\" (reason `buy_again`), ranked by how often and how recently they "
+            "bought it. `once`: people buy it once (a wedding dress), so after a purchase in it no item of the "
+            "category is offered to the buyer, on any channel, for `guardrails.post_purchase_suppression_days`."},
     {.name = "label",
      .kind = MES_PK_TEXT,
      .off = offsetof(struct mes_category, label),
      .type_doc = "text, or {en: ..., es: ..., pl: ...}",
      .default_doc = "the category's name",
      .doc = "The category's name as people read it."},
+    {0}};
+
+static const struct mes__pfield event_weight_fields[] = {
+    {.name = "view",
+     .kind = MES_PK_INT,
+     .dflt = 1,
+     .max = 1000,
+     .zero_ok = true,
+     POL(model.weight_view),
+     .doc = "How much one view counts; 0: views are not learnt from."},
+    {.name = "click",
+     .kind = MES_PK_INT,
+     .dflt = 2,
+     .max = 1000,
+     .zero_ok = true,
+     POL(model.weight_click),
+     .doc = "How much one click counts."},
+    {.name = "add_to_cart",
+     .kind = MES_PK_INT,
+     .dflt = 4,
+     .max = 1000,
+     .zero_ok = true,
+     POL(model.weight_cart),
+     .doc = "How much one add to cart counts."},
+    {.name = "purchase",
+     .kind = MES_PK_INT,
+     .dflt = 8,
+     .max = 1000,
+     POL(model.weight_purchase),
+     .doc = "How much one purchase counts."},
     {0}};
 
 static const struct mes__pfield frequency_cap_fields[] = {
@@ -246,6 +279,16 @@ static const struct mes__pfield model_fields[] = {
      POL(model.neighbors),
      .doc = "How many related items the model keeps per item and relation, and a person's item passes on: more "
             "reach further (a larger catalog of staples), at more memory and time per request."},
+    {.name = "event_weights",
+     .kind = MES_PK_MAP,
+     .fields = event_weight_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "How much one event of each type counts, in what the model learns (popularity, EASE) and in a "
+            "person's own history: views, clicks, carts and purchases say more or less about what a person "
+            "wants. Takes effect at the next training. Searches and dismissals never count. The co-occurrence "
+            "relations keep their own fixed evidence (bought together: a purchase 1, a cart 1/2; viewed "
+            "together: views and clicks alike)."},
     {0}};
 
 static const struct mes__pfield serving_fields[] = {

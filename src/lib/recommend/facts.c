@@ -85,9 +85,11 @@ static struct rec_item *item_add(struct rec_state *s, const char *id, uint32_t t
     int k = mes_policy_category(s->c->policy, f->cats[i], strlen(f->cats[i]));
     if (k >= 0) {
       f->sensitive |= s->c->policy->categories[k].sensitive;
-      f->once |= s->c->policy->categories[k].lifecycle_once;
+      f->once |= s->c->policy->categories[k].lifecycle == MES_LIFECYCLE_ONCE;
+      f->repeat |= s->c->policy->categories[k].lifecycle == MES_LIFECYCLE_REPEAT;
     }
   }
+  f->repeat &= !f->once; /* a category bought once outweighs one bought again: the careful side */
   return item_file(s, it, tag);
 }
 

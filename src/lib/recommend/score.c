@@ -17,6 +17,8 @@
  *     together" and EASE (reason because_you_viewed); an item the person
  *     has since bought passes on little through those substitute relations,
  *     so that after a purchase what goes with it ranks above more of the same;
+ *   - an item of a `lifecycle: repeat` category the person bought
+ *     (buy_again): their own repurchase signal (from_buy_again);
  *   - an interest the person named (you_told_us): popular items of it;
  *   - the item on screen (similar_to_current, not personal);
  *   - popularity and trending (the non-personal fill).
@@ -317,6 +319,138 @@ static int judge_hist(struct rec_state *s, struct judged *j, const struct mes_hi
   return MES_OK;
 }
 
+/* ---------------------------------------------------------------- buy again */
+
+/* One item of a `lifecycle: repeat` category that the person bought. */
+struct again {
+  int32_t midx;
+  uint32_t last; /* history index of the newest purchase of it */
+  int64_t first_ms, last_ms;
+  uint32_t n; /* purchases of it that the history holds */
+};
+
+static bool policy_has_repeat(const struct mes_policy *p) {
+  for (size_t i = 0; i < p->n_categories; i++)
+    if (p->categories[i].lifecycle == MES_LIFECYCLE_REPEAT)
+      return true;
+  return false;
+}
+
+/* The weight of buying item a again, at now_ms, per unit (see from_buy_again). */
+static double again_weight(const struct again *a, int64_t now_ms) {
+  double interval = a->n > 1 ? (double)(a->last_ms - a->first_ms) / (a->n - 1) / MS_PER_DAY : REC_AGAIN_INTERVAL_DAYS;
+  if (interval < 1)
+    interval = 1; /* several purchases on one day: their rhythm is not known */
+  double age = (double)(now_ms - a->last_ms) / MS_PER_DAY;
+  double overdue = age > interval ? (age - interval) / interval : 0;
+  return log2(1.0 + a->n) / (1.0 + overdue);
+}
+
+/*
+ * Buy again (contract §6's one exception to "what the person bought is never
+ * returned"): every item of a `lifecycle: repeat` category that the person
+ * bought is proposed back to them, reason buy_again, citing their newest
+ * purchase of it. Its weight is their own repurchase signal:
+ *
+ *     unit x log2(1 + purchases of it) / (1 + overdue),
+ *
+ * where overdue counts the item's usual intervals past the first since the
+ * last purchase (0 while it is not yet due). An item bought often and on
+ * its rhythm is what a household runs out of; one long overdue was more
+ * likely replaced by something else, but only gently so: the rhythm is an
+ * estimate from a few purchases (often one), and staples come back after
+ * long gaps (a halving per interval would leave a year-old purchase at
+ * nothing). The usual interval is the person's own mean gap between their
+ * purchases of it (one purchase: REC_AGAIN_INTERVAL_DAYS). log2 of the
+ * count rather than the count, so that weekly milk does not bury the coffee
+ * bought monthly.
+ *
+ * The unit is a purchase's kind weight plus the strongest score the
+ * relations gave any candidate of this request: a staple bought once and
+ * due ranks above anything new (in groceries what a household buys again
+ * is the likeliest next purchase), one several intervals overdue falls
+ * among the discoveries. In a purchase's kind weight alone, a long
+ * history's sums over its items would bury every staple under a hundred
+ * discoveries.
+ *
+ * Nothing here is learnt across people: the signal is read from the
+ * person's history alone, so forgetting a purchase event (or the person)
+ * takes it away with the history, and the model holds nothing of it to
+ * unlearn.
+ *
+ * The bought item is in the history's `seen` set, so no relation proposes
+ * it as a discovery; the after-purchase rule lets it through only with this
+ * reason, only to a person whose answer is personal. Evidence of an
+ * undeclared sensitive interest follows the history's judgement (jd):
+ * withheld altogether on email and ads, tallied apart elsewhere.
+ */
+static int from_buy_again(struct rec_state *s, struct judged *jd) {
+  if (!policy_has_repeat(s->c->policy))
+    return MES_OK;
+  float kw = mes_model_kind_weight(s->m, MES_KIND_PURCHASE);
+  if (kw <= 0)
+    return MES_OK;
+  double unit = kw;
+  double top = 0;
+  for (size_t k = 0; k < s->n_cands; k++)
+    if (s->cx[k].score > top)
+      top = s->cx[k].score;
+  unit += top;
+  struct mes_htab by_midx; /* model index -> index + 1 into a */
+  mes_htab_init_arena(&by_midx, &s->arena, s->n_hist);
+  struct again *a = NULL;
+  size_t n = 0, cap = 0;
+  for (size_t i = 0; i < s->n_hist; i++) { /* oldest first: the last one seen is the newest */
+    const struct mes_hist *h = &s->hist[i];
+    if (h->kind != MES_KIND_PURCHASE || h->midx < 0 || !s->hist_x[i].usable)
+      continue;
+    struct mes_htab_slot *sl = mes_htab_find(&by_midx, (uint32_t)h->midx);
+    if (!sl) {
+      bool oom = false;
+      const struct mes_item_facts *f = mes__rec_item(s, h->item, &oom);
+      if (oom)
+        return MES_ENOMEM;
+      uint32_t val = UINT32_MAX; /* judged: not bought again */
+      if (f && f->repeat) {
+        if (n == cap) {
+          size_t nc = cap ? cap * 2 : 16;
+          struct again *na = mes_arena_alloc(&s->arena, nc * sizeof *na);
+          if (!na)
+            return MES_ENOMEM;
+          if (n)
+            memcpy(na, a, n * sizeof *a);
+          a = na;
+          cap = nc;
+        }
+        a[n] = (struct again){.midx = h->midx, .first_ms = h->ts_ms};
+        val = (uint32_t)++n;
+      }
+      if (mes_htab_add(&by_midx, (uint32_t)h->midx, val, &sl))
+        return MES_ENOMEM;
+    }
+    if (sl->val == UINT32_MAX)
+      continue;
+    struct again *x = &a[sl->val - 1];
+    x->n++;
+    x->last = (uint32_t)i;
+    x->last_ms = h->ts_ms;
+  }
+  for (size_t j = 0; j < n; j++) {
+    bool inferred;
+    if (judge_hist(s, jd, &s->hist[a[j].last], &inferred))
+      return MES_ENOMEM;
+    if (inferred && jd->withhold)
+      continue;
+    s->hist_x[a[j].last].inferred = inferred;
+    bool oom = false;
+    int32_t k = mes__rec_cand_of(s, (uint32_t)a[j].midx, true, &oom);
+    if (k < 0)
+      return MES_ENOMEM;
+    contribute(s, k, MES_REASON_BUY_AGAIN, (int32_t)a[j].last, unit * again_weight(&a[j], s->c->now_ms));
+  }
+  return MES_OK;
+}
+
 static int from_history(struct rec_state *s) {
   struct group g[REC_HIST_GROUPS];
   size_t ng = 0;
@@ -406,7 +540,7 @@ static int from_history(struct rec_state *s) {
     if (rc)
       return rc;
   }
-  return MES_OK;
+  return from_buy_again(s, jd);
 }
 
 static int from_context(struct rec_state *s) {
@@ -736,13 +870,19 @@ void mes__rec_settle(struct rec_state *s, size_t from, size_t to) {
       int32_t h = x->contrib[j].hist;
       if (h < 0)
         continue;
+      bool bought = s->hist[h].kind == MES_KIND_PURCHASE;
       cd->contrib[cd->n_contrib++] = (struct mes_contrib){
           .hist = (uint32_t)h,
-          .reason = s->hist[h].kind == MES_KIND_PURCHASE ? MES_REASON_BOUGHT_TOGETHER : MES_REASON_BECAUSE_YOU_VIEWED,
+          /* a purchase of the candidate itself can only be buy again
+           * (from_buy_again): the relations never propose history items */
+          .reason = !bought ? MES_REASON_BECAUSE_YOU_VIEWED
+                    : s->hist[h].midx == x->midx && x->midx >= 0 ? MES_REASON_BUY_AGAIN
+                                                                  : MES_REASON_BOUGHT_TOGETHER,
           .amount = x->contrib[j].w,
       };
     }
-    double from_hist = x->by_reason[MES_REASON_BOUGHT_TOGETHER] + x->by_reason[MES_REASON_BECAUSE_YOU_VIEWED];
+    double from_hist = x->by_reason[MES_REASON_BOUGHT_TOGETHER] + x->by_reason[MES_REASON_BECAUSE_YOU_VIEWED] +
+                       x->by_reason[MES_REASON_BUY_AGAIN];
     double told = x->by_reason[MES_REASON_YOU_TOLD_US];
     cd->from_history = from_hist > 0;
     cd->via_zero_party = told > 0;

@@ -125,6 +125,12 @@ static void write_reason(struct rec_state *s, struct mes_jw *w, const struct mes
       }
     }
     break;
+  case MES_REASON_BUY_AGAIN:
+    if (cd->n_based) { /* the purchase of the item itself */
+      title_of(s, s->hist[cd->based_on[0].hist].item, subject, sizeof subject);
+      kind = MES_KIND_PURCHASE;
+    }
+    break;
   case MES_REASON_YOU_TOLD_US:
     for (size_t j = 0; j < x->n_contrib; j++) {
       if (x->contrib[j].hist < 0) {

@@ -394,6 +394,81 @@ static void test_outside_ranker_grid(void **state) {
   free(csv);
 }
 
+/*
+ * Buy again, by hand:
+ *   u1  a@1 b@2 c@3 d@4 e@5 f@6, and again a@2.5, b@7, a@8: test f; its
+ *       training period ends at e@5, so a@2.5 is a training repeat and
+ *       b, a (after 5) are bought again in the test period;
+ *   u2  a@1 b@2 c@3 d@4 f@5 e@6, and again c@9: test e; c bought again;
+ *   u3  a..f once each: nothing bought again, not counted.
+ * A list made of the training repeats alone (u1: a) hits for u1 and not
+ * for u2: hit rate 1/2 over 2 users, 1 repeat handed over.
+ */
+static const char again_csv[] = "subject,item,ts\n"
+                                "u1,a,1\nu1,b,2\nu1,c,3\nu1,d,4\nu1,e,5\nu1,f,6\nu1,a,2.5\nu1,b,7\nu1,a,8\n"
+                                "u2,a,1\nu2,b,2\nu2,c,3\nu2,d,4\nu2,f,5\nu2,e,6\nu2,c,9\n"
+                                "u3,a,1\nu3,b,2\nu3,c,3\nu3,d,4\nu3,e,5\nu3,f,6\n";
+static size_t again_calls;
+
+static int again_rank(void *state, const struct mes_eval_part *p, size_t u, size_t want, uint32_t *out, size_t *n,
+                      struct mes_err *err) {
+  const uint32_t *items;
+  const double *ts;
+  assert_int_equal(mes_eval_part_repeats(p, u, &items, &ts), 0); /* not while ranking */
+  return fake_rank(state, p, u, want, out, n, err);
+}
+
+static int fake_again(void *state, const struct mes_eval_part *p, size_t u, size_t want, uint32_t *out, size_t *n,
+                      struct mes_err *err) {
+  (void)state;
+  (void)err;
+  again_calls++;
+  const uint32_t *items;
+  const double *ts;
+  size_t nr = mes_eval_part_repeats(p, u, &items, &ts);
+  const char *who = mes_eval_part_user(p, u);
+  if (strcmp(who, "u1") == 0) {
+    assert_int_equal(nr, 1);
+    assert_string_equal(mes_eval_part_item(p, items[0]), "a");
+    assert_near(ts[0], 2.5, 0);
+  } else {
+    assert_int_equal(nr, 0);
+  }
+  *n = 0;
+  for (size_t k = 0; k < nr && *n < want; k++)
+    out[(*n)++] = items[k];
+  return MES_OK;
+}
+
+static void test_buy_again_measure(void **state) {
+  (void)state;
+  static const struct fake_cfg one[] = {{0, 1}};
+  struct mes_eval_ranker rk = {"fake", "a test ranker", one, fake_fit, again_rank, NULL, fake_free,
+                               1, sizeof one[0], fake_describe, fake_adopt, fake_again};
+  struct mes_eval_data *d = read_text(again_csv, MES_OK, 0);
+  struct mes_eval_result r;
+  struct mes_err err = {0};
+  struct mes_eval_opts o = {.ranker = &rk};
+  again_calls = 0;
+  assert_int_equal(mes_eval_run(d, &o, &r, &err), MES_OK);
+  assert_true(r.buy_again.measured);
+  assert_int_equal(r.buy_again.users, 2);
+  assert_int_equal(again_calls, 2); /* u3 bought nothing again: not asked */
+  assert_near(r.buy_again.hit_rate10, 0.5, 1e-12);
+  assert_int_equal(r.buy_again.repeats, 1);
+  /* Without a buy-again list, or on validation only, nothing is measured. */
+  rk.buy_again = NULL;
+  assert_int_equal(mes_eval_run(d, &o, &r, &err), MES_OK);
+  assert_false(r.buy_again.measured);
+  rk.buy_again = fake_again;
+  o.validation_only = true;
+  again_calls = 0;
+  assert_int_equal(mes_eval_run(d, &o, &r, &err), MES_OK);
+  assert_false(r.buy_again.measured);
+  assert_int_equal(again_calls, 0);
+  mes_eval_data_free(d);
+}
+
 /* ---- Converters: what they write, eval reads -------------------------- */
 
 static int convert_text(const char *dataset, const char *text, char **out, size_t *kept, struct mes_err *err) {
@@ -483,7 +558,8 @@ int main(void) {
       cmocka_unit_test(test_unknown_model),        cmocka_unit_test(test_malformed_lines),
       cmocka_unit_test(test_accepted_forms),       cmocka_unit_test(test_run_all),
       cmocka_unit_test(test_ease_solvers_agree),   cmocka_unit_test(test_every_model_runs),
-      cmocka_unit_test(test_outside_ranker_grid),  cmocka_unit_test(test_convert_round_trip),
+      cmocka_unit_test(test_outside_ranker_grid),
+      cmocka_unit_test(test_buy_again_measure),  cmocka_unit_test(test_convert_round_trip),
       cmocka_unit_test(test_convert_completejourney),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,7 @@
 #define DAY_MS (24 * HOUR_MS)
 
 /* The shop. Categories: baby and health are sensitive; wedding-dress is
- * bought once. */
+ * bought once; pantry is bought again and again (buy again). */
 #define BASE_POLICY                                                                                                  \
   "purposes:\n"                                                                                                      \
   "  personalization: {description: \"Suggest products\"}\n"                                                         \
@@ -50,7 +50,8 @@
   "categories:\n"                                                                                                    \
   "  baby: {sensitive: true}\n"                                                                                      \
   "  health: {sensitive: true}\n"                                                                                    \
-  "  wedding-dress: {lifecycle: once}\n"
+  "  wedding-dress: {lifecycle: once}\n"                                                                           \
+  "  pantry: {lifecycle: repeat}\n"
 
 struct item_def {
   const char *id;
@@ -83,6 +84,9 @@ static const struct item_def ITEMS[] = {
     {"birthday-watch", {"watches"}},
     {"watch-strap", {"watches"}},
     {"kettle", {"kitchen"}},
+    {"oat-milk", {"pantry"}},
+    {"almond-milk", {"pantry"}},
+    {"vitamins-refill", {"baby", "pantry"}},
 };
 #define N_ITEMS (sizeof ITEMS / sizeof ITEMS[0])
 
@@ -211,7 +215,8 @@ static void fill_info(const struct mes_policy *p, const struct item_def *d, stru
     int ci = mes_policy_category(p, d->cats[k], strlen(d->cats[k]));
     if (ci >= 0) {
       it->sensitive |= p->categories[ci].sensitive;
-      it->once |= p->categories[ci].lifecycle_once;
+      it->once |= p->categories[ci].lifecycle == MES_LIFECYCLE_ONCE;
+      it->repeat |= p->categories[ci].lifecycle == MES_LIFECYCLE_REPEAT;
     }
   }
 }

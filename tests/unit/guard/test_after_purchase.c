@@ -4,11 +4,15 @@
  * a purchase in it (the wedding dresses a year after the wedding), and
  * substitutes give way to complements (after the stroller: care kit and rain
  * cover, not more strollers). Holds on every path for a known shopper.
+ * The one exception: a `lifecycle: repeat` item (the pantry) proposed from
+ * the person's own purchases of it (buy_again) comes back to them on a
+ * personal answer, and only then.
  */
 #include "story.h"
 
 #define BYV MES_REASON_BECAUSE_YOU_VIEWED
 #define BT MES_REASON_BOUGHT_TOGETHER
+#define AGAIN MES_REASON_BUY_AGAIN
 
 static const struct story stories[] = {
     {.title = "Ana bought the city stroller three days ago: it is not offered to her again",
@@ -61,6 +65,39 @@ static const struct story stories[] = {
      .ev = {{"coffee-beans", MES_KIND_PURCHASE, 20}},
      .cands = {{"coffee-beans"}, {"coffee-grinder"}},
      .want = {{"coffee-beans", DROPPED}, {"coffee-grinder", KEPT}}},
+    {.title = "Oat milk, bought every week from the pantry, comes back to her as buy again, citing the purchase",
+     .channel = MES_CH_WEB,
+     .ev = {{"oat-milk", MES_KIND_PURCHASE, 15}, {"oat-milk", MES_KIND_PURCHASE, 8}, {"oat-milk", MES_KIND_PURCHASE, 1}},
+     .cands = {{"oat-milk", .parts = {{3, AGAIN, 2.0}}}, {"kettle"}},
+     .want = {{"oat-milk", KEPT, .reason = WHY(AGAIN), .based = "oat-milk"}, {"kettle", KEPT}}},
+    {.title = "On every channel she is personalized on, the brand's own and the pushed ones alike",
+     .channel = MES_CH_EMAIL,
+     .ev = {{"oat-milk", MES_KIND_PURCHASE, 8}},
+     .cands = {{"oat-milk", .parts = {{1, AGAIN, 1.0}}}},
+     .want = {{"oat-milk", KEPT, .reason = WHY(AGAIN)}}},
+    {.title = "Without personalization (no consent, a restriction, a shared screen) the pantry is suppressed like "
+              "anything bought",
+     .channel = MES_CH_WEB,
+     .not_personalized = true,
+     .ev = {{"oat-milk", MES_KIND_PURCHASE, 8}},
+     .cands = {{"oat-milk", .parts = {{1, AGAIN, 1.0}}}},
+     .want = {{"oat-milk", DROPPED}}},
+    {.title = "Oat milk reached any other way (the popular fill, a relation) is still never offered back",
+     .channel = MES_CH_WEB,
+     .ev = {{"oat-milk", MES_KIND_PURCHASE, 8}, {"almond-milk", MES_KIND_PURCHASE, 2}},
+     .cands = {{"oat-milk"}, {"almond-milk", .parts = {{1, BT, 0.7}}}},
+     .want = {{"oat-milk", DROPPED}, {"almond-milk", DROPPED}}},
+    {.title = "Buy again holds only in a repeat category: an ordinary kettle and a once dress stay suppressed",
+     .channel = MES_CH_WEB,
+     .ev = {{"kettle", MES_KIND_PURCHASE, 30}, {"dress-ivory", MES_KIND_PURCHASE, 30}},
+     .cands = {{"kettle", .parts = {{1, AGAIN, 1.0}}}, {"dress-ivory", .parts = {{2, AGAIN, 1.0}}}},
+     .want = {{"kettle", DROPPED}, {"dress-ivory", DROPPED}}},
+    {.title = "Two milks viewed together and both bought: buying one again is not a substitute that gives way",
+     .channel = MES_CH_WEB,
+     .ev = {{"almond-milk", MES_KIND_PURCHASE, 9}, {"oat-milk", MES_KIND_PURCHASE, 2}},
+     .viewed_together = {{"oat-milk", "almond-milk"}},
+     .cands = {{"almond-milk", .parts = {{1, AGAIN, 1.0}}}, {"oat-milk", .parts = {{2, AGAIN, 1.0}}}},
+     .want = {{"almond-milk", KEPT, .reason = WHY(AGAIN)}, {"oat-milk", KEPT, .reason = WHY(AGAIN)}}},
 };
 
 static void test_stories(void **state) {

@@ -64,6 +64,17 @@ static const struct story pipeline[] = {
      .want = {{"stroller-city", DROPPED, "after_purchase"},
               {"stroller-jogger", DROPPED, "cross_channel"},
               {"stroller-care-kit", KEPT}}},
+    {.title = "Oat milk to buy again is a purchase followed up: kept off email by default",
+     .channel = MES_CH_EMAIL,
+     .ev = {{"oat-milk", MES_KIND_PURCHASE, 8}},
+     .cands = {{"oat-milk", .parts = {{1, MES_REASON_BUY_AGAIN, 1.0}}}, {"kettle"}},
+     .want = {{"oat-milk", DROPPED, "cross_channel"}, {"kettle", KEPT}}},
+    {.title = "A brand that lets purchases be followed up sends the buy-again reminder on ads",
+     .guardrails = "guardrails:\n  cross_channel_after_purchase: true\n",
+     .channel = MES_CH_ADS,
+     .ev = {{"oat-milk", MES_KIND_PURCHASE, 8}},
+     .cands = {{"oat-milk", .parts = {{1, MES_REASON_BUY_AGAIN, 1.0}}}},
+     .want = {{"oat-milk", KEPT, .reason = WHY(MES_REASON_BUY_AGAIN), .disclosure = EXPLICIT, .based = "oat-milk"}}},
 };
 
 static void test_stories(void **state) {

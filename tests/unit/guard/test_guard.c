@@ -16,10 +16,11 @@
 static void test_reason_codes(void **state) {
   (void)state;
   const char *want[MES_REASON_N] = {"because_you_viewed", "bought_together", "you_told_us", "popular",
-                                    "trending", "similar_to_current", "editorial"};
+                                    "trending", "similar_to_current", "editorial", "buy_again"};
   for (int r = 0; r < MES_REASON_N; r++) {
     assert_string_equal(mes_reason_code((enum mes_reason)r), want[r]);
-    assert_int_equal(mes_reason_is_personal((enum mes_reason)r), r <= MES_REASON_YOU_TOLD_US);
+    assert_int_equal(mes_reason_is_personal((enum mes_reason)r),
+                     r <= MES_REASON_YOU_TOLD_US || r == MES_REASON_BUY_AGAIN);
   }
   assert_string_equal(mes_reason_code(MES_REASON_N), "?");
 }

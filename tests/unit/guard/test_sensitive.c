@@ -143,6 +143,35 @@ static const struct story evidence[] = {
      .want = {{"coffee-beans", KEPT, .reason = WHY(TOLD), .based = ""}}},
 };
 
+/* Buy again through every rule: a refill in a sensitive category the person
+ * did not name is never an explicit "buy again". */
+static const struct story again[] = {
+    {.title = "On the web the vitamins refill may come back, shown implicitly: nothing says she bought it",
+     .channel = MES_CH_WEB,
+     .ev = {{"vitamins-refill", MES_KIND_PURCHASE, 20}},
+     .cands = {{"vitamins-refill", .parts = {{1, MES_REASON_BUY_AGAIN, 1.0}}, .inferred = 1.0}},
+     .want = {{"vitamins-refill", KEPT, .disclosure = IMPLICIT, .based = ""}}},
+    {.title = "Where purchases may be followed up by email, the refill still never goes there",
+     .guardrails = "guardrails:\n  cross_channel_after_purchase: true\n",
+     .channel = MES_CH_EMAIL,
+     .ev = {{"vitamins-refill", MES_KIND_PURCHASE, 20}, {"oat-milk", MES_KIND_PURCHASE, 20}},
+     .cands = {{"vitamins-refill", .parts = {{1, MES_REASON_BUY_AGAIN, 1.0}}, .inferred = 1.0},
+               {"oat-milk", .parts = {{2, MES_REASON_BUY_AGAIN, 1.0}}}},
+     .want = {{"vitamins-refill", DROPPED, "sensitive"},
+              {"oat-milk", KEPT, .reason = WHY(MES_REASON_BUY_AGAIN), .disclosure = EXPLICIT, .based = "oat-milk"}}},
+    {.title = "Nor on ads",
+     .guardrails = "guardrails:\n  cross_channel_after_purchase: true\n",
+     .channel = MES_CH_ADS,
+     .ev = {{"vitamins-refill", MES_KIND_PURCHASE, 20}},
+     .cands = {{"vitamins-refill", .parts = {{1, MES_REASON_BUY_AGAIN, 1.0}}, .inferred = 1.0}},
+     .want = {{"vitamins-refill", DROPPED, "sensitive"}}},
+};
+
+static void test_buy_again(void **state) {
+  (void)state;
+  run_stories(again, sizeof again / sizeof again[0], NULL);
+}
+
 static void test_stories(void **state) {
   (void)state;
   run_stories(stories, sizeof stories / sizeof stories[0], &mes__rule_sensitive);
@@ -194,7 +223,7 @@ static void test_never_cited_undeclared(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_stories), cmocka_unit_test(test_evidence),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_buy_again), cmocka_unit_test(test_stories), cmocka_unit_test(test_evidence),
                                      cmocka_unit_test(test_evidence_whole_pipeline),
                                      cmocka_unit_test(test_never_cited_undeclared)};
   return cmocka_run_group_tests(tests, NULL, NULL);

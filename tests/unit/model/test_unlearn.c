@@ -42,7 +42,12 @@ struct fixture {
   struct mes_world w;
 };
 
+/* Set: the event weights every training of the test uses (policy
+ * model.event_weights), else the defaults. */
+static const float *weights;
+
 static int setup(void **state) {
+  weights = NULL; /* a failed test leaves no weights behind */
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
   mes_world_open(&f->w, "unlearn", NULL, T0_MS, "test");
@@ -244,6 +249,8 @@ static void set_restricted(struct fixture *f, const char *name, bool on) {
 static struct mes_model *train_within(struct fixture *f, int kind, size_t max_memory_mb) {
   struct mes_model_params p;
   mes_model_params_default(&p);
+  if (weights)
+    memcpy(p.kind_weights, weights, sizeof p.kind_weights);
   p.kind = kind;
   p.max_neighbors = K;
   if (max_memory_mb)
@@ -254,6 +261,8 @@ static struct mes_model *train_within(struct fixture *f, int kind, size_t max_me
   int rc = mes_model_train(mes_world_ingester(&f->w), &f->w.req, NULL, &p, &m, &err);
   if (rc)
     fail_msg("train: %s (%s)", mes_rc_code(rc), mes_err_text(&err));
+  for (int k = 0; weights && k < MES_KIND_N; k++) /* the model learnt with the weights it was given */
+    assert_true(mes_model_kind_weight(m, (enum mes_kind)k) == weights[k]);
   return m;
 }
 
@@ -461,6 +470,31 @@ static void forget_events(void **state, int kind) {
   mes_model_unref(cur);
 }
 
+/* A shop's own event weights, far from the defaults and not in their order
+ * (a click counts for nothing, a cart more than a purchase): over the
+ * shop's views, clicks, carts and purchases, unlearning a person or one
+ * event of any kind still takes away exactly what training with those
+ * weights put in (popularity, EASE's input, the kept state). */
+static const float SHOP_WEIGHTS[MES_KIND_N] = {[MES_KIND_VIEW] = 3, [MES_KIND_CLICK] = 0, [MES_KIND_CART] = 11,
+                                               [MES_KIND_PURCHASE] = 5};
+
+static void test_unlearn_weighted_ease(void **state) {
+  weights = SHOP_WEIGHTS;
+  unlearn_people(state, MES_MODEL_EASE);
+}
+static void test_unlearn_weighted_popular(void **state) {
+  weights = SHOP_WEIGHTS;
+  unlearn_people(state, MES_MODEL_POPULAR);
+}
+static void test_forget_weighted_ease(void **state) {
+  weights = SHOP_WEIGHTS;
+  forget_events(state, MES_MODEL_EASE);
+}
+static void test_forget_weighted_popular(void **state) {
+  weights = SHOP_WEIGHTS;
+  forget_events(state, MES_MODEL_POPULAR);
+}
+
 static void test_forget_cooc(void **state) { forget_events(state, MES_MODEL_COOC); }
 static void test_forget_ease(void **state) { forget_events(state, MES_MODEL_EASE); }
 static void test_forget_popular(void **state) { forget_events(state, MES_MODEL_POPULAR); }
@@ -561,6 +595,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_forget_cooc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget_ease, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget_popular, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unlearn_weighted_ease, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unlearn_weighted_popular, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forget_weighted_ease, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forget_weighted_popular, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ease_not_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_loaded_cannot, setup, teardown),
   };

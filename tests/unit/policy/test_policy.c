@@ -48,7 +48,7 @@ static void test_example_loads(void **state) {
   assert_int_equal(p->languages, 7);
   assert_int_equal(p->n_purposes, 2);
   assert_int_equal(p->n_event_types, 6);
-  assert_int_equal(p->n_categories, 4);
+  assert_int_equal(p->n_categories, 5);
   const char *types[] = {"view", "click", "add_to_cart", "purchase", "search", "dismiss"};
   for (size_t i = 0; i < 6; i++)
     assert_true(mes_policy_event_type(p, types[i], strlen(types[i])) >= 0);
@@ -78,8 +78,9 @@ static void test_example_loads(void **state) {
   assert_true(p->categories[baby].sensitive);
   assert_string_equal(p->categories[baby].label[MES_LANG_ES], "Bebé y embarazo");
   int dress = mes_policy_category(p, "wedding-dress", 13);
-  assert_true(p->categories[dress].lifecycle_once);
-  assert_false(p->categories[mes_policy_category(p, "camping", 7)].lifecycle_once);
+  assert_int_equal(p->categories[dress].lifecycle, MES_LIFECYCLE_ONCE);
+  assert_int_equal(p->categories[mes_policy_category(p, "camping", 7)].lifecycle, MES_LIFECYCLE_ORDINARY);
+  assert_int_equal(p->categories[mes_policy_category(p, "coffee", 6)].lifecycle, MES_LIFECYCLE_REPEAT);
   assert_int_equal(mes_policy_category(p, "nope", 4), -1);
   assert_int_equal(p->guardrails.frequency_cap_max_impressions, 3);
   assert_int_equal(p->model.kind, MES_MODEL_AUTO);
@@ -194,7 +195,7 @@ static const struct bad_case bad_cases[] = {
     {"root is a list", "- purposes\n- event_types\n", 1, "the file must be a mapping"},
     {"bad boolean", MINIMAL "categories:\n  baby: {sensitive: yes}\n", 6,
      "categories.baby.sensitive must be true or false"},
-    {"bad lifecycle", MINIMAL "categories:\n  baby: {lifecycle: twice}\n", 6, "must be repeat or once"},
+    {"bad lifecycle", MINIMAL "categories:\n  baby: {lifecycle: twice}\n", 6, "must be ordinary, repeat or once"},
     {"bad third_party_data", MINIMAL "guardrails:\n  third_party_data: maybe\n", 6, "must be reject or accept"},
     {"bad model kind", MINIMAL "model:\n  kind: magic\n", 6, "model.kind must be auto, cooc, ease or popular"},
     {"zero retrain", MINIMAL "model: {retrain_every_minutes: 0}\n", 5,
@@ -342,7 +343,7 @@ static void test_defaults(void **state) {
   assert_int_equal(p->languages, (1u << MES_LANG_EN) | (1u << MES_LANG_PL));
   assert_int_equal(p->n_categories, 1);
   assert_false(p->categories[0].sensitive);
-  assert_false(p->categories[0].lifecycle_once);
+  assert_int_equal(p->categories[0].lifecycle, MES_LIFECYCLE_ORDINARY); /* absent: ordinary */
   mes_policy_free(p);
 
   /* 0 is a value of retrain_after_events_pct (never), not a missing one. */

@@ -226,6 +226,133 @@ static void test_history_age_weighs_by_policy(void **state) {
   mes_world_close(&f.w);
 }
 
+/* ---------------------------------------------------------------- buy again */
+
+static const char POLICY_PANTRY[] =
+    "site: T\nlanguages: [en, es, pl]\n"
+    "purposes:\n  personalization: {description: {en: x}}\n"
+    "event_types:\n  purchase: {purposes: [personalization], retention_days: 400}\n"
+    "categories:\n  pantry: {lifecycle: repeat}\n  kitchen: {}\n"
+    "guardrails:\n  frequency_cap: {max_impressions: 1000, window_hours: 72}\n";
+
+/* hana's pantry: milk bought weekly (last three days ago), coffee once ten
+ * days ago, flour once 200 days ago, salt weekly until three months ago; and
+ * a kettle (an ordinary category) five days ago. Buy again follows her own
+ * rhythm: milk before coffee, and what is long overdue (flour, salt: most
+ * likely replaced) after both; the kettle never comes back (the mug, which
+ * goes with what she bought, may lead the page). Each cites her
+ * purchase of the item itself and says so in her language. */
+static void test_buy_again_follows_own_rhythm(void **state) {
+  (void)state;
+  struct fixture f = {0};
+  mes_world_open(&f.w, "rec-again", POLICY_PANTRY, T0_MS, "test");
+  f.rec = new_rec(&f.w);
+  struct mes_err err;
+  post_items(&f, "{\"items\": [{\"id\": \"milk\", \"title\": {\"en\": \"Milk\", \"es\": \"Leche\"}, "
+                 "\"categories\": [\"pantry\"]},"
+                 "{\"id\": \"coffee\", \"title\": \"Coffee\", \"categories\": [\"pantry\"]},"
+                 "{\"id\": \"flour\", \"title\": \"Flour\", \"categories\": [\"pantry\"]},"
+                 "{\"id\": \"salt\", \"title\": \"Salt\", \"categories\": [\"pantry\"]},"
+                 "{\"id\": \"kettle\", \"title\": \"Kettle\", \"categories\": [\"kitchen\"]},"
+                 "{\"id\": \"mug\", \"title\": \"Mug\", \"categories\": [\"kitchen\"]}]}");
+  json_t *evs = json_array();
+  static const char *const all[] = {"milk", "coffee", "flour", "salt", "kettle", "mug"};
+  for (int i = 0; i < 12; i++) {
+    char s[32];
+    snprintf(s, sizeof s, "shopper-%d", i);
+    consent(&f, s, "granted");
+    for (int k = 0; k < 6; k++)
+      event(evs, s, "purchase", all[(i + k) % 6], T0_MS - (20 + k) * 24 * 60 * MIN_MS);
+  }
+  consent(&f, "hana", "granted");
+  for (int w = 0; w < 4; w++)
+    event(evs, "hana", "purchase", "milk", T0_MS - (3 + 7 * w) * 24 * 60 * MIN_MS);
+  event(evs, "hana", "purchase", "coffee", T0_MS - 10 * 24 * 60 * MIN_MS);
+  event(evs, "hana", "purchase", "flour", T0_MS - 200 * 24 * 60 * MIN_MS);
+  for (int w = 0; w < 4; w++)
+    event(evs, "hana", "purchase", "salt", T0_MS - (90 + 7 * w) * 24 * 60 * MIN_MS);
+  event(evs, "hana", "purchase", "kettle", T0_MS - 5 * 24 * 60 * MIN_MS);
+  ingest(&f, evs);
+  struct mes_model_params p;
+  mes_model_params_default(&p);
+  assert_int_equal(mes_model_train(mes_world_ingester(&f.w), &f.w.req, NULL, &p, &f.model, &err), MES_OK);
+
+  json_t *r = recommend(&f, f.rec, f.model, "{\"subject\": \"hana\", \"count\": 6}", MES_LANG_EN, NULL);
+  int milk = rank_of(r, "milk"), coffee = rank_of(r, "coffee"), flour = rank_of(r, "flour"),
+      salt = rank_of(r, "salt");
+  assert_true(milk >= 0 && coffee > milk);
+  assert_true(flour < 0 || flour > coffee);
+  assert_true(salt < 0 || salt > coffee);
+  assert_int_equal(rank_of(r, "kettle"), -1);
+  for (int k = 0; k < 2; k++) {
+    size_t at = (size_t)(k == 0 ? milk : coffee);
+    const json_t *reason = json_object_get(json_array_get(json_object_get(r, "items"), at), "reason");
+    assert_string_equal(mes_json_str(reason, "code", ""), "buy_again");
+    const json_t *b0 = json_array_get(json_object_get(reason, "based_on"), 0);
+    assert_string_equal(mes_json_str(b0, "type", ""), "purchase");
+    assert_string_equal(mes_json_str(b0, "item", ""), k == 0 ? "milk" : "coffee");
+  }
+  assert_string_equal(mes_json_str(json_object_get(json_array_get(json_object_get(r, "items"), (size_t)milk),
+                                                   "reason"),
+                                   "text", ""),
+                      "Buy again: you bought Milk before");
+  json_decref(r);
+  r = recommend(&f, f.rec, f.model, "{\"subject\": \"hana\", \"count\": 6}", MES_LANG_ES, NULL);
+  assert_string_equal(mes_json_str(json_object_get(json_array_get(json_object_get(r, "items"), (size_t)milk),
+                                                   "reason"),
+                                   "text", ""),
+                      "Vuelve a comprarlo: ya compraste Leche");
+  json_decref(r);
+
+  mes_model_unref(f.model);
+  mes_recommender_free(f.rec);
+  mes_world_close(&f.w);
+}
+
+/* ---------------------------------------------------------------- event weights */
+
+/* "look" was viewed by six people, "buy" bought by one. With the default
+ * weights (a purchase 8, a view 1) the purchase outweighs the six views
+ * and "buy" leads the popular answer; a shop whose policy weighs a view 2
+ * and a purchase 1 gets "look" first. The model carries the weights it
+ * learnt with, which a person's history is then read with. */
+static void test_event_weights_order_popularity(void **state) {
+  (void)state;
+  struct fixture f = {0};
+  mes_world_open(&f.w, "rec-weights", POLICY, T0_MS, "test");
+  f.rec = new_rec(&f.w);
+  struct mes_err err;
+  post_items(&f, "{\"items\": [{\"id\": \"look\", \"title\": \"Look\"}, {\"id\": \"buy\", \"title\": \"Buy\"}]}");
+  json_t *evs = json_array();
+  for (int i = 0; i < 6; i++) {
+    char s[32];
+    snprintf(s, sizeof s, "looker-%d", i);
+    consent(&f, s, "granted");
+    event(evs, s, "view", "look", T0_MS - (10 + i) * MIN_MS);
+  }
+  consent(&f, "buyer", "granted");
+  event(evs, "buyer", "purchase", "buy", T0_MS - 10 * MIN_MS);
+  ingest(&f, evs);
+  const float ladders[2][2] = {{1, 8}, {2, 1}}; /* view, purchase */
+  const char *const first[2] = {"buy", "look"};
+  for (int l = 0; l < 2; l++) {
+    struct mes_model_params p;
+    mes_model_params_default(&p);
+    p.kind_weights[MES_KIND_VIEW] = ladders[l][0];
+    p.kind_weights[MES_KIND_PURCHASE] = ladders[l][1];
+    struct mes_model *m = NULL;
+    assert_int_equal(mes_model_train(mes_world_ingester(&f.w), &f.w.req, NULL, &p, &m, &err), MES_OK);
+    assert_true(mes_model_kind_weight(m, MES_KIND_VIEW) == ladders[l][0]);
+    assert_true(mes_model_kind_weight(m, MES_KIND_PURCHASE) == ladders[l][1]);
+    json_t *r = recommend(&f, f.rec, m, "{\"count\": 2}", MES_LANG_EN, NULL);
+    assert_string_equal(mes_json_str(json_array_get(json_object_get(r, "items"), 0), "item", ""), first[l]);
+    json_decref(r);
+    mes_model_unref(m);
+  }
+  mes_recommender_free(f.rec);
+  mes_world_close(&f.w);
+}
+
 /* ---------------------------------------------------------------- the latest items */
 
 /* Two neighbourhoods: a1 always viewed with a2 (one strong relation), b1
@@ -705,6 +832,8 @@ int main(void) {
       cmocka_unit_test(test_latest_items_weigh_most),
       cmocka_unit_test(test_history_age_weighs_by_policy),
       cmocka_unit_test(test_unused_item_drives_nothing),
+      cmocka_unit_test(test_buy_again_follows_own_rhythm),
+      cmocka_unit_test(test_event_weights_order_popularity),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
