@@ -160,6 +160,10 @@ const struct mes_log *mes_engine_log(struct mes_engine *e);
  * in force (they change on reload). */
 void mes_engine_timeouts(struct mes_engine *e, int *header_s, int *body_s);
 
+/* True when origin (len bytes: an Origin header's value) is one of the
+ * policy's cors.allowed_origins as now in force (they change on reload). */
+bool mes_engine_cors_allowed(struct mes_engine *e, const char *origin, size_t len);
+
 /* MES_OK when the store takes writes; MES_ESTORAGE_FULL while it refuses
  * them for a full disk (a store that lost a group commit to it refuses until
  * reopened). Takes the store's write lock for a moment: ask only after a

@@ -166,6 +166,7 @@ struct mes_http_req {
   bool queued; /* a response went to MHD */
   bool close;   /* the reply closes the connection (the request's framing is in doubt) */
   bool chunked; /* the body comes with Transfer-Encoding: chunked */
+  bool cors;    /* Origin names an allowed origin: the reply names it back (server.c) */
   struct mes__conn *tconn; /* the connection's deadline; NULL when none could be kept */
 
   /* Parking (mes_http_resp_hold): the reply waits for a durable commit. */

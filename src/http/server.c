@@ -93,6 +93,45 @@ static void note_storage(const struct mes_http_req *req) {
             "degraded; nothing acknowledged was lost. Free space, then restart the server");
 }
 
+/* ------------------------------------------------------------------ CORS */
+
+/* What a preflight allows: every method and request header the API reads.
+ * The credential is the Authorization header, never a cookie, so no
+ * Access-Control-Allow-Credentials. */
+#define CORS_METHODS "GET, HEAD, POST, PUT, PATCH, DELETE"
+#define CORS_HEADERS "Authorization, Content-Type, Accept-Language, Sec-GPC, If-None-Match"
+#define CORS_MAX_AGE_S "600"
+#define CORS_EXPOSED "Retry-After, ETag"
+
+/* Notes whether the request's Origin is one the policy allows. */
+static void note_origin(struct mes_http_req *req) {
+  const char *origin = mes_http_req_header(req, "Origin");
+  req->cors = origin && mes_engine_cors_allowed(req->srv->engine, origin, strlen(origin));
+}
+
+/* Names the request's origin in the reply when it is allowed; says, for
+ * caches, that the reply depends on Origin either way. */
+static void add_cors(const struct mes_http_req *req, struct MHD_Response *r) {
+  MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+  if (!req->cors)
+    return;
+  MHD_add_response_header(r, "Access-Control-Allow-Origin", mes_http_req_header(req, "Origin"));
+  MHD_add_response_header(r, "Access-Control-Expose-Headers", CORS_EXPOSED);
+  if (strcmp(req->method_label, "OPTIONS") == 0) {
+    MHD_add_response_header(r, "Access-Control-Allow-Methods", CORS_METHODS);
+    MHD_add_response_header(r, "Access-Control-Allow-Headers", CORS_HEADERS);
+    MHD_add_response_header(r, "Access-Control-Max-Age", CORS_MAX_AGE_S);
+  }
+}
+
+/* A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method.
+ * It carries no credential (browsers send none), so it is answered before
+ * any key is asked for: 204, naming the origin only when it is allowed. */
+static bool preflight(const struct mes_http_req *req) {
+  return strcmp(req->method_label, "OPTIONS") == 0 && mes_http_req_header(req, "Origin") &&
+         mes_http_req_header(req, "Access-Control-Request-Method");
+}
+
 /* Hands the reply to MHD. The body moves to MHD, which frees it. */
 static enum MHD_Result queue_reply(struct mes_http_req *req) {
   struct mes__server *srv = req->srv;
@@ -116,6 +155,7 @@ static enum MHD_Result queue_reply(struct mes_http_req *req) {
   if (!cache_set)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  add_cors(req, r);
   if (req->close || atomic_load(&srv->stopping))
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   note_storage(req);
@@ -496,6 +536,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req->tconn = ci ? ci->socket_context : NULL;
     mes__conn_due(req->tconn, MES__PHASE_BODY,
                   req->start_ns + atomic_load_explicit(&srv->body_timeout_ns, memory_order_relaxed));
+    note_origin(req);
+    if (preflight(req)) {
+      req->resp.status = 204;
+      return queue_reply(req);
+    }
     begin(req, url);
     if (req->pending.rc != MES_OK && reply_early(req))
       return finish(req);

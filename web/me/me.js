@@ -215,8 +215,7 @@
   // stop driving suggestions (preferences.do_not_use_items).
   async function setUnused(item, unused) {
     const list = { do_not_use_items: [item] };
-    await api("PATCH", `${SUBJECT_PATH}/preferences`, unused ? { add: list } : { remove: list });
-    await reload();
+    await patchPreferences(unused ? { add: list } : { remove: list });
     say(t(unused ? "dont_use_done" : "use_again_done", { what: title(item) }));
   }
 
@@ -272,8 +271,7 @@
         ? h("ul", { class: "rows" }, list.map((c) => h("li", {}, h("span", { class: "row-text" }, c),
           h("button", { type: "button", "aria-label": t("remove_label", { what: c }),
             onclick: action(async () => {
-              await api("PATCH", `${SUBJECT_PATH}/preferences`, { remove: { [field]: [c] } });
-              await reload();
+              await patchPreferences({ remove: { [field]: [c] } });
               say(t("saved"));
             }) }, t("remove")))))
         : h("p", { class: "muted" }, t("none")),
@@ -282,8 +280,7 @@
         const input = document.getElementById(inputId);
         const v = input.value.trim();
         if (!v) return;
-        await api("PATCH", `${SUBJECT_PATH}/preferences`, { add: { [field]: [v] } });
-        await reload();
+        await patchPreferences({ add: { [field]: [v] } });
         say(t("saved"));
       }) },
         h("label", { for: inputId }, inputLabel,
@@ -317,7 +314,8 @@
       onclick: action(async () => {
         const next = sw.getAttribute("aria-checked") !== "true";
         await api("PUT", `${SUBJECT_PATH}/consents/${encodeURIComponent(p.name)}`, { status: next ? "granted" : "denied" });
-        await reload();
+        doc.consents = await api("GET", `${SUBJECT_PATH}/consents`);
+        render();
         say(t(next ? "now_on" : "now_off", { what: p.description }));
         document.querySelector(`[data-purpose="${CSS.escape(p.name)}"]`)?.focus();
       }),
@@ -392,8 +390,9 @@
     return section("restrict", t("restrict_h"),
       h("p", { id: "restrict-state" }, t(restricted ? "restrict_on" : "restrict_off")),
       h("button", { type: "button", id: "restrict-toggle", onclick: action(async () => {
-        await api("PUT", `${SUBJECT_PATH}/restriction`, { restricted: !restricted });
-        await reload();
+        const r = await api("PUT", `${SUBJECT_PATH}/restriction`, { restricted: !restricted });
+        doc.summary = { ...doc.summary, restricted: r.restricted };
+        render();
         say(t(restricted ? "unrestricted_now" : "restricted_now"));
         document.getElementById("restrict-toggle")?.focus();
       }) }, t(restricted ? "restrict_undo" : "restrict_do")));
@@ -523,6 +522,14 @@
     app.replaceChildren(nav(), storeSection(), activitySection(), inferredSection(), prefsSection(), purposesSection(),
       whySection(), restrictSection(), accessSection(), downloadSection(), eraseSection());
     if (focusedId && document.getElementById(focusedId)) document.getElementById(focusedId).focus();
+  }
+
+  // A change of preferences answers with the preferences as stored: no need
+  // to read (and log) the whole export again. Only a change of the events
+  // themselves (forgetting one, dismissing an item) reloads the export.
+  async function patchPreferences(body) {
+    doc.preferences = await api("PATCH", `${SUBJECT_PATH}/preferences`, body);
+    render();
   }
 
   async function reload() {

@@ -727,6 +727,18 @@ void mes_engine_timeouts(struct mes_engine *e, int *header_s, int *body_s) {
   mes_engine_req_done(e, &c);
 }
 
+bool mes_engine_cors_allowed(struct mes_engine *e, const char *origin, size_t len) {
+  struct mes_req c;
+  mes_engine_req(e, &c, "server", false);
+  bool allowed = false;
+  for (size_t i = 0; i < c.policy->cors.n_allowed_origins && !allowed; i++) {
+    const char *o = c.policy->cors.allowed_origins[i];
+    allowed = strlen(o) == len && memcmp(o, origin, len) == 0;
+  }
+  mes_engine_req_done(e, &c);
+  return allowed;
+}
+
 /* ---------------------------------------------------------------- forgetting a subject */
 
 void mes_engine_forget_subject(struct mes_engine *e, const struct mes_subject *s) {

@@ -366,6 +366,58 @@ static int walk_names(struct ld *L, const struct mes__pfield *f, yaml_node_t *v,
   return MES_OK;
 }
 
+/* True when s[0..len) is a web origin as a browser sends it in Origin:
+ * http or https, "://", a host of letters, digits, dots and dashes (or an
+ * IPv6 literal in brackets), an optional :port of 1 to 5 digits, and
+ * nothing else (no path, no trailing slash), all in lower case, so that a
+ * comparison byte for byte with the header is the right one. */
+static bool origin_ok(const char *s, size_t len) {
+  size_t i;
+  if (len > 7 && memcmp(s, "http://", 7) == 0)
+    i = 7;
+  else if (len > 8 && memcmp(s, "https://", 8) == 0)
+    i = 8;
+  else
+    return false;
+  size_t host = i;
+  if (s[i] == '[') {
+    while (++i < len && s[i] != ']')
+      if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || s[i] == ':' || s[i] == '.'))
+        return false;
+    if (i >= len || i == host + 1)
+      return false;
+    i++;
+  } else {
+    while (i < len && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-'))
+      i++;
+    if (i == host || s[host] == '.' || s[host] == '-' || s[i - 1] == '.')
+      return false;
+  }
+  if (i == len)
+    return true;
+  if (s[i] != ':' || len - i < 2 || len - i > 6)
+    return false;
+  for (i++; i < len; i++)
+    if (s[i] < '0' || s[i] > '9')
+      return false;
+  return true;
+}
+
+static int walk_origins(struct ld *L, const struct mes__pfield *f, yaml_node_t *v, void *base) {
+  int rc = walk_names(L, f, v, base);
+  if (rc || is_null(v))
+    return rc;
+  for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+    yaml_node_t *item = node(L, *it);
+    if (!origin_ok(sval(item), slen(item)))
+      return fail(L, line_of(item),
+                  "'%s' in %s is not a web origin: write it as the browser sends it, scheme, host and port "
+                  "only, in lower case, such as https://shop.example or http://localhost:3000.",
+                  quote(sval(item), slen(item)).s, where(L));
+  }
+  return MES_OK;
+}
+
 /* Purpose names used by an event type. Purposes are declared before event
  * types in the schema, so they are already loaded, whatever the file's order. */
 static int walk_refs(struct ld *L, const struct mes__pfield *f, yaml_node_t *v, void *base) {
@@ -558,6 +610,8 @@ static int walk_field(struct ld *L, const struct mes__pfield *f, yaml_node_t *v,
     return walk_names(L, f, v, base);
   case MES_PK_REFS:
     return walk_refs(L, f, v, base);
+  case MES_PK_ORIGINS:
+    return walk_origins(L, f, v, base);
   default:
     return mes_err_set(L->err, MES_EINTERNAL, NULL, "The policy schema has a row of an unknown kind.");
   }
@@ -818,6 +872,9 @@ void mes_policy_free(struct mes_policy *p) {
   for (size_t k = 0; k < p->audit.n_placements; k++)
     free(p->audit.placements[k]);
   free(p->audit.placements);
+  for (size_t k = 0; k < p->cors.n_allowed_origins; k++)
+    free(p->cors.allowed_origins[k]);
+  free(p->cors.allowed_origins);
   free(p->path);
   free(p->site);
   free(p->version);

@@ -107,6 +107,13 @@ struct mes_rights_cfg {
   int access_log_retention_days; /* default 365: how long an access log entry is kept */
 };
 
+/* Cross-origin requests from browsers (the brand's own pages on another
+ * origin calling the API with a person's token). */
+struct mes_cors_cfg {
+  char **allowed_origins; /* "https://shop.example", lower case; none: no origin is allowed */
+  size_t n_allowed_origins;
+};
+
 struct mes_policy {
   char *path;  /* file it was loaded from */
   char *site;
@@ -122,6 +129,7 @@ struct mes_policy {
   struct mes_serving_cfg serving;
   struct mes_audit_cfg audit;
   struct mes_rights_cfg rights;
+  struct mes_cors_cfg cors;
   int decision_retention_days; /* default 30 */
   char *version;               /* policy_version stamped on receipts (default: file's mtime date) */
 };

@@ -28,6 +28,7 @@ enum mes__pkind {
   MES_PK_CHOICES, /* list of `choices`, stored as a bitmask of indexes */
   MES_PK_NAMES,   /* list of distinct ids, stored as char ** plus a count */
   MES_PK_REFS,    /* list of declared purpose names, stored as a bitmask */
+  MES_PK_ORIGINS, /* list of distinct web origins (scheme://host[:port]), stored as MES_PK_NAMES */
 };
 
 struct mes__pfield {

@@ -378,6 +378,21 @@ static const struct mes__pfield rights_fields[] = {
             "every read of the past year, and a read outlives the data it read by at most that long."},
     {0}};
 
+static const struct mes__pfield cors_fields[] = {
+    {.name = "allowed_origins",
+     .kind = MES_PK_ORIGINS,
+     POL(cors.allowed_origins),
+     .off_count = offsetof(struct mes_policy, cors.n_allowed_origins),
+     .type_doc = "list of origins (`https://host[:port]`)",
+     .default_doc = "`[]`",
+     .doc = "The web origins whose pages may call the API from a browser (CORS): a reply to a request that "
+            "carries one of them in `Origin` names it in `Access-Control-Allow-Origin`, and a preflight "
+            "(`OPTIONS`) from it is answered `204` with the methods and headers the API takes. Any other "
+            "origin is named nowhere, so a browser keeps its pages from reading replies. Empty: the pages "
+            "mesura serves itself (`/me`) are the only ones that can. List only your own sites; the "
+            "credential still comes from a person's token (or a key, which never belongs in a browser)."},
+    {0}};
+
 const struct mes__pfield mes__policy_schema[] = {
     {.name = "site",
      .kind = MES_PK_STR,
@@ -459,6 +474,12 @@ const struct mes__pfield mes__policy_schema[] = {
      .type_doc = "mapping",
      .default_doc = "see its keys",
      .doc = "How people reach their own data and choices themselves (contract §7)."},
+    {.name = "cors",
+     .kind = MES_PK_MAP,
+     .fields = cors_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "Browsers on other origins (the brand's own pages) calling the API."},
     {.name = "decision_retention_days",
      .kind = MES_PK_INT,
      .dflt = 30,
