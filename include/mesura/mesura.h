@@ -465,8 +465,8 @@ int mes_engine_audit_attrs_get(struct mes_engine *e, struct mes_call *call, cons
 int mes_engine_audit_attrs_delete(struct mes_engine *e, struct mes_call *call, const char *subject,
                                   size_t subject_len, struct mes_err *err);
 /* POST /v1/audits {"attributes": [...], "placement", "channel", "count",
- * "resamples", "seed"}: runs an audit over the people who agreed to audits
- * and stores it. *out is new: the finished audit with its "id" (see
+ * "resamples", "seed", "source" ("replay" | "served"), "window_days"}: runs
+ * an audit over the people who agreed to audits and stores it. *out is new: the finished audit with its "id" (see
  * src/lib/audit/run.c for what it holds), *running false. In a server (once
  * mes_engine_start_background has run) an audit of more people than the
  * policy's audit.sync_max_subjects runs in the background instead: *out is

@@ -30,7 +30,8 @@ static const struct mes_cli_cmd cmds[] = {
     {"train", "train a recommendation model from the stored events", "mesura train --data DIR",
      mes__cmd_train},
     {"audit", "run a fairness audit over the people who agreed to audits",
-     "mesura audit --data DIR --attributes A1,A2 [--placement P] [--channel C] [--count N] [--report FILE]",
+     "mesura audit --data DIR --attributes A1,A2 [--placement P] [--channel C] [--count N] [--report FILE]\n"
+     "             [--source replay|served] [--window-days N]",
      mes__cmd_audit},
     {"verify-log", "check that no access log entry was altered, removed or cut off",
      "mesura verify-log --data DIR", mes__cmd_verify_log},

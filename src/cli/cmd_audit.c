@@ -22,10 +22,12 @@ static json_t *name_list(const char *csv) {
 }
 
 int mes__cmd_audit(int argc, char **argv) {
-  const char *dir = NULL, *attrs = NULL, *placement = NULL, *channel = NULL, *count = NULL, *report = NULL;
+  const char *dir = NULL, *attrs = NULL, *placement = NULL, *channel = NULL, *count = NULL, *report = NULL,
+             *source = NULL, *window = NULL;
   const struct mes_cli_opt opts[] = {{"data", &dir, NULL},           {"attributes", &attrs, NULL},
                                      {"placement", &placement, NULL}, {"channel", &channel, NULL},
-                                     {"count", &count, NULL},         {"report", &report, NULL}};
+                                     {"count", &count, NULL},         {"report", &report, NULL},
+                                     {"source", &source, NULL},       {"window-days", &window, NULL}};
   size_t n_pos;
   if (mes__cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, &n_pos))
     return MES_EXIT_USAGE;
@@ -40,7 +42,15 @@ int mes__cmd_audit(int argc, char **argv) {
     json_decref(names);
     return mes__cli_usage("--count takes a whole number from 1 to %d", MES_RECOMMEND_COUNT_MAX);
   }
+  long days = window ? strtol(window, &end, 10) : 0;
+  if (window && (!*window || *end || days < 1 || days > 3650)) {
+    json_decref(body);
+    json_decref(names);
+    return mes__cli_usage("--window-days takes a whole number of days from 1 to 3650");
+  }
   if (!body || !names || json_object_set_new(body, "attributes", names) ||
+      (source && json_object_set_new(body, "source", json_string(source))) ||
+      (window && json_object_set_new(body, "window_days", json_integer(days))) ||
       (placement && json_object_set_new(body, "placement", json_string(placement))) ||
       (channel && json_object_set_new(body, "channel", json_string(channel))) ||
       (count && json_object_set_new(body, "count", json_integer(n)))) {

@@ -1,5 +1,5 @@
 """Audits too large to answer at once run in the background (contract §8: `202 {"id", "status": "running"}`, to
-poll), and audits may name only the placements the policy lists.
+poll), audits may name only the placements the policy lists, and the server runs the policy's scheduled audit.
 
 The policy's audit.sync_max_subjects is set below the planted population, so POST /v1/audits answers 202; the
 poll ends with the same audit that a synchronous run of the same request and seed gives (the threshold is then
@@ -8,6 +8,7 @@ raised by a policy reload). An audit left "running" by a process that stopped is
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -43,6 +44,23 @@ REQUEST = {"attributes": ["age_band", "gender"], "placement": "home", "count": 3
 POLL_S = 60
 
 
+def populate(server):
+    """The crowd, the model, and the audited people with their consents, attributes and views."""
+    shop = server.keys["shop"]
+    req = server.request
+    build_crowd(server, shop, ITEMS, CROWD, 4)
+    events = []
+    for s, (attrs, viewed) in PEOPLE.items():
+        for purpose in ("personalization", "audit"):
+            st, _, body = req("PUT", "/v1/subjects/%s/consents/%s" % (s, purpose), {"status": "granted"}, key=shop)
+            assert st == 200, body
+        events += [{"subject": s, "type": "view", "item": it} for it in viewed]
+        st, _, body = req("PUT", "/v1/audit/subjects/%s/attributes" % s, attrs, key=server.keys["auditor"])
+        assert st == 200, body
+    st, _, body = req("POST", "/v1/events", {"events": events}, key=shop)
+    assert st == 200 and body["stored"] == len(events), body
+
+
 class AuditBackgroundTest(ServerTestCase):
     policy = POLICY % 5
     keys = {"shop": "ingest,consent,catalog,recommend", "auditor": "audit", "admin": "admin"}
@@ -50,20 +68,7 @@ class AuditBackgroundTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        shop = cls.server.keys["shop"]
-        req = cls.server.request
-        build_crowd(cls.server, shop, ITEMS, CROWD, 4)
-        events = []
-        for s, (attrs, viewed) in PEOPLE.items():
-            for purpose in ("personalization", "audit"):
-                st, _, body = req("PUT", "/v1/subjects/%s/consents/%s" % (s, purpose), {"status": "granted"},
-                                  key=shop)
-                assert st == 200, body
-            events += [{"subject": s, "type": "view", "item": it} for it in viewed]
-            st, _, body = req("PUT", "/v1/audit/subjects/%s/attributes" % s, attrs, key=cls.server.keys["auditor"])
-            assert st == 200, body
-        st, _, body = req("POST", "/v1/events", {"events": events}, key=shop)
-        assert st == 200 and body["stored"] == len(events), body
+        populate(cls.server)
 
     def poll(self, audit_id):
         """GET /v1/audits/{id} until it is no longer running."""
@@ -166,6 +171,38 @@ class AuditBackgroundTest(ServerTestCase):
         self.assertEqual(status, 202, nxt)
         self.assertEqual(int(nxt["id"]), int(first["id"]) + 1)
         self.poll(nxt["id"])
+
+
+class ScheduledAuditTest(ServerTestCase):
+    """audit.schedule: the server runs the audit by itself, once every every_days, and keeps it."""
+    policy = POLICY % 1000
+    keys = {"shop": "ingest,consent,catalog,recommend", "auditor": "audit"}
+
+    def test_the_server_runs_the_scheduled_audit_once_per_period(self):
+        populate(self.server)
+        self.server.stop()
+        self.server.write_policy((POLICY % 1000).replace(
+            "placements: [home, product]}",
+            "placements: [home, product],\n        schedule: {every_days: 7, attributes: [age_band], "
+            "placement: home, channel: app}}"))
+        self.server.start()
+        self.server.wait_for_log(lambda lines: any(re.search(r"audit \d+: %d people" % len(PEOPLE), l)
+                                                   for l in lines))
+        line = next(l for l in self.server.log_lines() if re.search(r"audit \d+: ", l))
+        audit_id = re.search(r"audit (\d+): ", line).group(1)
+        status, _, audit = self.request("GET", "/v1/audits/%s" % audit_id, key=self.key("auditor"))
+        self.assertEqual(status, 200, audit)
+        self.assertEqual(audit["status"], "done", audit)
+        self.assertEqual(audit["requested_by"], "schedule")
+        self.assertEqual((audit["attributes"], audit["placement"], audit["channel"]), (["age_band"], "home", "app"))
+        self.assertTrue(audit["disparities"])
+        # A restart within the period does not run it again: the server says when it will.
+        self.server.stop()
+        self.server.start()
+        self.server.wait_for_log(lambda lines: any("the scheduled audit runs next at" in l for l in lines))
+        self.assertFalse([l for l in self.server.log_lines() if re.search(r"audit \d+: ", l)])
+        self.assertError(self.request("GET", "/v1/audits/%d" % (int(audit_id) + 1), key=self.key("auditor")),
+                         404, "not_found")
 
 
 class InterruptedAuditTest(ServerTestCase):

@@ -13,6 +13,7 @@ planted popularity order and each person's own history.
 
 import json
 import math
+import time
 import unittest
 
 from harness import ServerTestCase, build_crowd
@@ -69,7 +70,7 @@ def gini(values, n):
 
 class AuditCatalogTest(ServerTestCase):
     policy = POLICY
-    keys = {"shop": "ingest,consent,catalog,recommend", "auditor": "audit"}
+    keys = {"shop": "ingest,consent,catalog,recommend", "auditor": "audit", "dsr": "subjects"}
 
     @classmethod
     def setUpClass(cls):
@@ -177,6 +178,44 @@ class AuditCatalogTest(ServerTestCase):
                       for s in self.people(g["value"])]
                 self.assertAlmostEqual(g["rate"], sum(xs) / len(xs), places=3, msg=kind)
 
+    def served_audit(self, body):
+        """POST /v1/audits with source served, once the decision records of the answers asked in setUpClass
+        are written (the recommender writes them in the background, in batches)."""
+        deadline = time.monotonic() + 30
+        while True:
+            status, _, export = self.request("GET", "/v1/subjects/%s/export" % sorted(PEOPLE)[-1],
+                                             key=self.key("dsr"))
+            self.assertEqual(status, 200, export)
+            if export["decisions"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # polling the API, as a client would
+        return self.request("POST", "/v1/audits", dict(body, source="served"), key=self.key("auditor"))
+
+    def test_an_audit_of_what_was_served_reads_the_decision_records(self):
+        # Each person was served one answer on "home" (asked in setUpClass): the audit of what was served
+        # must find exactly those answers' figures.
+        status, _, audit = self.served_audit({"attributes": ["age_band"], "placement": "home", "window_days": 1})
+        self.assertEqual(status, 201, audit)
+        self.assertEqual((audit["source"], audit["window_days"], audit["placement"]), ("served", 1, "home"))
+        self.assertEqual(audit["population"]["audited"], len(PEOPLE))
+        self.assertEqual(audit["population"]["without_answers"], 0)
+        self.assertFigures(audit["catalog"]["overall"], self.hand(self.people()))
+        camping = next(d for d in audit["disparities"] if d["measure"] == "exposure:camping")
+        for g in camping["groups"]:
+            xs = [sum(w for i, w, _ in self.served[s] if "camping" in CATS[i]) for s in self.people(g["value"])]
+            self.assertAlmostEqual(g["rate"], sum(xs) / len(xs), places=3)
+        self.assertNotIn("35-54", json.dumps(audit))
+        status, _, html = self.request("GET", "/v1/audits/%s/report.html" % audit["id"], key=self.key("auditor"))
+        self.assertIn("shown over the last 1 days, from the records of the answers", html)
+        self.assertIn("asked again without recording anything", self.report("en"))  # the replayed one
+        # Nothing was served on another placement: nobody to audit there, and nothing stored.
+        self.assertError(self.served_audit({"attributes": ["age_band"], "placement": "product"}), 422,
+                               "groups_too_small", "/attributes")
+        self.assertError(self.request("POST", "/v1/audits", {"attributes": ["age_band"], "source": "guess"},
+                                      key=self.key("auditor")), 400, "invalid_value", "/source")
+        self.assertError(self.request("POST", "/v1/audits", {"attributes": ["age_band"], "window_days": 3},
+                                      key=self.key("auditor")), 400, "invalid_value", "/window_days")
+
     def report(self, lang):
         status, _, html = self.request("GET", "/v1/audits/%s/report.html" % self.audit["id"],
                                        key=self.key("auditor"), headers={"Accept-Language": lang})
@@ -191,7 +230,8 @@ class AuditCatalogTest(ServerTestCase):
         shown, pct = overall["items_served"], round(100 * overall["items_served"] / AVAILABLE)
         words = {"en": ("The catalog side", "Of the catalog's 10 items, %d (%d%%) were shown" % (shown, pct),
                         "interval of the ratio", "price band", "leans to bestsellers"),
-                 "es": ("El lado del catálogo", "De los 10 artículos del catálogo, %d (%d %%) se mostraron" % (shown, pct),
+                 "es": ("El lado del catálogo",
+                        "De los 10 artículos del catálogo, %d (%d %%) se mostraron" % (shown, pct),
                         "intervalo del 95 % de la razón", "franja de precio", "tiende más a los superventas"),
                  "pl": ("Strona katalogu", "Z 10 produktów katalogu %d (%d%%) pokazano" % (shown, pct),
                         "przedział 95% stosunku", "przedziału cenowego", "skłania się ku bestsellerom")}

@@ -98,12 +98,15 @@ extern const size_t mes_audit_n_run_fields;
  * An audit in two steps, so that a large one can run off the request's
  * thread. mes_audit_prepare checks the request (body checked against
  * mes_audit_run_fields by the caller, borrowed): {"attributes": [names],
- * "placement", "channel", "count", "resamples", "seed"}, and reads who is
+ * "placement", "channel", "count", "resamples", "seed", "source",
+ * "window_days"}, and reads who is
  * audited: every person with attributes recorded who grants `audit` and is
  * not restricted. Errors, with nothing stored: audit_not_enabled,
  * invalid_value (an attribute nobody audited has, a placement the policy's
- * audit.placements lacks, a placement or channel the recommender refuses:
- * field set), the store's.
+ * audit.placements lacks, a placement or channel the recommender refuses,
+ * a source other than replay or served: field set), the store's. With
+ * "source": "served" the figures come from the decision records of the
+ * last "window_days" days instead of a replay.
  *
  * On success *out is new and takes over *c (copied: its policy reference)
  * and the reference to m (may be NULL); `release` (may be NULL) gets them
@@ -152,21 +155,24 @@ int mes_audit_latest(struct mes_audit *a, const struct mes_req *c, json_t **out,
 
 /* Cramér's V of an r x k contingency table of counts (row-major), without
  * bias correction: sqrt(chi2 / (n * (min(r, k) - 1))) over the rows and
- * columns that are not empty. 0 when fewer than two rows or columns are. */
+ * columns that are not empty. 0 when fewer than two rows or columns are;
+ * NAN when out of memory. */
 double mes_audit_cramers_v(const int64_t *table, size_t rows, size_t cols);
 
 /* The mean of x[0..n) and its bootstrap percentile interval at 95%:
  * `resamples` resamples with replacement drawn from a generator seeded
- * with `seed` (same inputs, same interval). resamples 0: lo = hi = mean. */
-void mes_audit_bootstrap(const double *x, size_t n, int resamples, uint64_t seed, double *mean, double *lo,
-                         double *hi);
+ * with `seed` (same inputs, same interval). resamples 0: lo = hi = mean.
+ * MES_ENOMEM (lo = hi = mean) when out of memory. */
+int mes_audit_bootstrap(const double *x, size_t n, int resamples, uint64_t seed, double *mean, double *lo,
+                        double *hi);
 
 /* The disparity ratio's own 95% bootstrap interval: each of `groups` groups
  * (x[g][0..n[g]), every n[g] >= 1) resampled with replacement, the ratio of
  * the lowest group mean to the highest taken each time, seeded. *lo and *hi
- * are the ratio itself when resamples is 0 or there is one group. */
-void mes_audit_bootstrap_ratio(const double *const *x, const size_t *n, size_t groups, int resamples, uint64_t seed,
-                               double *lo, double *hi);
+ * are the ratio itself when resamples is 0 or there is one group, and
+ * when out of memory (MES_ENOMEM). */
+int mes_audit_bootstrap_ratio(const double *const *x, const size_t *n, size_t groups, int resamples, uint64_t seed,
+                              double *lo, double *hi);
 
 /* The Gini coefficient of x[0..n) (non-negative) and n_zero more zeros:
  * 0 when everything gets the same, towards 1 when one gets all. 0 when all

@@ -136,6 +136,7 @@ struct more_texts {
   const char *col_group, *col_coverage, *col_gini, *col_tail, *col_served_pop, *col_hist_pop;
   const char *lean_flag; /* attr, value, served, history */
   const char *no_model, *catalog_method[2];
+  const char *source_replay, *source_served; /* served: window_days */
 };
 
 static const struct more_texts M[MES_LANG_N] = {
@@ -154,6 +155,8 @@ static const struct more_texts M[MES_LANG_N] = {
         .lean_flag = "For %s, what the group “%s” is shown leans to bestsellers more than what it browses "
                      "(popularity %s against %s).",
         .no_model = "No model was live: popularity and the long tail could not be measured.",
+        .source_replay = "What each person would be shown now, asked again without recording anything.",
+        .source_served = "What each person was shown over the last %lld days, from the records of the answers.",
         .catalog_method = {
             "Coverage is the share of the catalog's items shown to at least one person of the group; the Gini "
             "coefficient says how unevenly the group's attention is spread over the whole catalog.",
@@ -179,6 +182,9 @@ static const struct more_texts M[MES_LANG_N] = {
         .lean_flag = "Para %s, lo que se muestra al grupo «%s» tiende más a los superventas que lo que navega "
                      "(popularidad %s frente a %s).",
         .no_model = "No había ningún modelo activo: no se pudieron medir la popularidad ni la cola larga.",
+        .source_replay = "Lo que se mostraría ahora a cada persona, preguntado de nuevo sin registrar nada.",
+        .source_served = "Lo que se mostró a cada persona en los últimos %lld días, según los registros de las "
+                         "respuestas.",
         .catalog_method = {
             "La cobertura es la parte de los artículos del catálogo mostrados al menos a una persona del grupo; "
             "el coeficiente de Gini dice cuán desigual se reparte la atención del grupo sobre todo el catálogo.",
@@ -204,6 +210,8 @@ static const struct more_texts M[MES_LANG_N] = {
         .lean_flag = "Dla cechy %s to, co widzi grupa „%s”, skłania się ku bestsellerom bardziej niż to, co "
                      "przegląda (popularność %s wobec %s).",
         .no_model = "Żaden model nie działał: nie dało się zmierzyć popularności ani długiego ogona.",
+        .source_replay = "To, co każda osoba zobaczyłaby teraz, ustalone ponownie bez zapisywania czegokolwiek.",
+        .source_served = "To, co każda osoba zobaczyła w ciągu ostatnich %lld dni, według zapisów odpowiedzi.",
         .catalog_method = {
             "Pokrycie to udział produktów katalogu pokazanych co najmniej jednej osobie z grupy; współczynnik "
             "Giniego mówi, jak nierówno uwaga grupy rozkłada się na cały katalog.",
@@ -442,6 +450,12 @@ static int page(struct mes_buf *b, const json_t *a, const struct texts *t, const
           : mes_buf_printf(b, t->meta, id, when,
                            (long long)json_integer_value(json_object_get(json_object_get(a, "population"), "audited")),
                            placement, (long long)json_integer_value(json_object_get(a, "count")));
+  const char *source = json_string_value(json_object_get(a, "source"));
+  rc = rc ? rc : mes_buf_puts(b, " ");
+  if (source && strcmp(source, "served") == 0)
+    rc = rc ? rc : mes_buf_printf(b, m->source_served, (long long)json_integer_value(json_object_get(a, "window_days")));
+  else
+    rc = rc ? rc : mes_buf_puts(b, m->source_replay);
   /* Summary first. */
   size_t n_flags = 0, i;
   const json_t *e;

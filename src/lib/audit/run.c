@@ -53,11 +53,14 @@
 
 #include "audit/audit_int.h"
 #include "base/id.h"
+#include "base/json.h"
+#include "crypto/crypto.h"
 #include "base/mtime.h"
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
 
 #define MAX_ATTRS 16
+#define WINDOW_DAYS_DEFAULT 30 /* source served: the default retention of decision records */
 #define INTEREST "inferred_interest"
 
 const struct mes_jfield mes_audit_run_fields[] = {
@@ -67,6 +70,8 @@ const struct mes_jfield mes_audit_run_fields[] = {
     {"count", MES_J_INT, false, 1, MES_REC_COUNT_MAX},
     {"resamples", MES_J_INT, false, 0, 2000},
     {"seed", MES_J_INT, false, 0, INT32_MAX},
+    {"source", MES_J_STRING, false, 1, 16},
+    {"window_days", MES_J_INT, false, 1, 3650},
 };
 const size_t mes_audit_n_run_fields = sizeof mes_audit_run_fields / sizeof mes_audit_run_fields[0];
 
@@ -77,6 +82,7 @@ struct person {
   json_t *figures;  /* measure -> real, owned */
   json_t *served;   /* item -> its share of the answer's attention (summing to 1), owned */
   json_t *history;  /* item -> events of theirs with it, owned */
+  size_t answers;   /* answers their figures come from */
 };
 
 struct run {
@@ -108,6 +114,12 @@ struct run {
   size_t n_priced;
   json_t *pop_rank;    /* item id -> its rank by the model's popularity (0: the most popular) */
   size_t n_ranked, n_head;
+  /* source "served": the answers recorded since since_ms, for this placement
+   * and channel when named (NULL: any), borrowed from the job's body. */
+  bool from_records;
+  int64_t since_ms;
+  const char *placement, *channel;
+  int64_t n_without_answers;
 };
 
 static int grow(void **p, size_t *cap, size_t n, size_t size) {
@@ -154,16 +166,24 @@ static const struct mes_subject_row *row_of(const struct run *R, int64_t sid) {
   return lo < R->n_rows && R->rows[lo].id == sid ? &R->rows[lo] : NULL;
 }
 
-/* The categories of an item (borrowed from the cache); NULL when unknown. */
-static const json_t *categories_of(struct run *R, const char *item) {
+/* The categories of an item into *out (borrowed from the cache): none for
+ * an item no longer in the catalog. A failure to read them (out of memory,
+ * the store) is an error, never an item without categories, which would
+ * change the figures. */
+static int categories_of(struct run *R, const char *item, const json_t **out) {
   json_t *cats = json_object_get(R->item_cats, item);
+  *out = cats;
   if (cats)
-    return cats;
-  if (mes_catalog_item_categories(R->a->catalog, item, &cats) != MES_OK || !cats)
+    return MES_OK;
+  int rc = mes_catalog_item_categories(R->a->catalog, item, &cats);
+  if (rc == MES_ENOT_FOUND)
     cats = json_array();
+  else if (rc)
+    return rc;
   if (!cats || json_object_set_new(R->item_cats, item, cats))
-    return NULL;
-  return cats;
+    return MES_ENOMEM;
+  *out = cats;
+  return MES_OK;
 }
 
 static bool any_sensitive(const struct mes_policy *p, const json_t *cats) {
@@ -228,6 +248,7 @@ struct interest {
   struct run *R;
   json_t *counts;  /* category -> count */
   json_t *history; /* item -> count */
+  int rc;          /* what stopped the scan */
 };
 
 static int count_interest(void *ud, const struct mes_ingest_scan_event *ev) {
@@ -236,14 +257,16 @@ static int count_interest(void *ud, const struct mes_ingest_scan_event *ev) {
     return 0;
   if (json_object_set_new(in->history, ev->item,
                           json_integer(json_integer_value(json_object_get(in->history, ev->item)) + 1)))
-    return 1;
-  const json_t *cats = categories_of(in->R, ev->item);
+    return in->rc = MES_ENOMEM;
+  const json_t *cats;
+  if ((in->rc = categories_of(in->R, ev->item, &cats)))
+    return in->rc;
   size_t i;
   const json_t *v;
   json_array_foreach(cats, i, v) {
     const char *k = json_string_value(v);
     if (json_object_set_new(in->counts, k, json_integer(json_integer_value(json_object_get(in->counts, k)) + 1)))
-      return 1;
+      return in->rc = MES_ENOMEM;
   }
   return 0;
 }
@@ -251,7 +274,7 @@ static int count_interest(void *ud, const struct mes_ingest_scan_event *ev) {
 /* The category a person's history holds most of ("none" without any):
  * what the engine infers of them from behaviour. Ties go to the first name. */
 static int infer_interest(struct run *R, struct person *p, int64_t sid, struct mes_err *err) {
-  struct interest in = {R, json_object(), p->history};
+  struct interest in = {R, json_object(), p->history, MES_OK};
   if (!in.counts)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   int rc = mes_ingest_history(R->a->ingester, R->c, sid, count_interest, &in, err);
@@ -270,6 +293,8 @@ static int infer_interest(struct run *R, struct person *p, int64_t sid, struct m
     mes_err_clear(err);
     rc = MES_OK;
   }
+  if (!rc && in.rc)
+    rc = mes_err_set(err, in.rc, NULL, NULL);
   if (!rc && json_object_set_new(p->attrs, INTEREST, json_string(best)))
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   json_decref(in.counts);
@@ -293,6 +318,52 @@ static const char *price_band(const struct run *R, const char *item) {
 }
 
 /* One person's answer -> their figures. */
+/* One answer's items (borrowed) -> the person's figures, each weighing
+ * `share` (1 for a replay; 1/n for each of the n answers a person was served
+ * in the window). */
+static int add_answer(struct run *R, struct person *p, const json_t *items, double share) {
+  size_t n = json_array_size(items), i;
+  double total_w = 0;
+  int rc = MES_OK;
+  for (i = 0; i < n; i++)
+    total_w += 1.0 / log2((double)i + 2.0);
+  const json_t *it;
+  json_array_foreach(items, i, it) {
+    double w = share / log2((double)i + 2.0) / total_w, each = share / (double)n;
+    const char *item = json_string_value(json_object_get(it, "item"));
+    const json_t *cats = NULL;
+    if (item && (rc = categories_of(R, item, &cats)))
+      return rc;
+    const char *code = json_string_value(json_object_get(json_object_get(it, "reason"), "code"));
+    size_t k;
+    const json_t *cat;
+    json_array_foreach(cats, k, cat) {
+      if ((rc = add_figure(p->figures, "exposure", json_string_value(cat), w)))
+        break;
+    }
+    if (!rc && code)
+      rc = add_figure(p->figures, "reason", code, each);
+    const char *disclosure = json_string_value(json_object_get(it, "disclosure"));
+    if (!rc && disclosure)
+      rc = add_figure(p->figures, "disclosure", disclosure, each);
+    if (!rc && R->priced && item)
+      rc = add_figure(p->figures, "price_band", price_band(R, item), w);
+    if (!rc && item &&
+        json_object_set_new(p->served, item, json_real(json_real_value(json_object_get(p->served, item)) + w)))
+      rc = MES_ENOMEM;
+    if (!rc && cats && any_sensitive(R->c->policy, cats))
+      rc = add_figure(p->figures, "sensitive_items", NULL, each);
+    if (rc)
+      return rc;
+  }
+  if (!rc)
+    rc = add_figure(p->figures, "sensitive_items", NULL, 0); /* present for everyone */
+  if (!rc)
+    rc = add_figure(p->figures, "items_per_answer", NULL, share * (double)n);
+  return rc;
+}
+
+/* What the person would be served now, through the real serving path. */
 static int replay(struct run *R, struct person *p, json_t *req, struct mes_err *err) {
   json_t *reply = NULL;
   if (json_object_set(req, "subject", json_object_get(p->doc, "subject")))
@@ -300,43 +371,85 @@ static int replay(struct run *R, struct person *p, json_t *req, struct mes_err *
   int rc = mes_recommend_dry(R->r, R->c, R->m, req, MES_LANG_EN, &reply, err);
   if (rc)
     return rc;
-  const json_t *items = json_object_get(reply, "items");
-  size_t n = json_array_size(items), i;
-  double total_w = 0;
-  for (i = 0; i < n; i++)
-    total_w += 1.0 / log2((double)i + 2.0);
-  const json_t *it;
-  json_array_foreach(items, i, it) {
-    double w = 1.0 / log2((double)i + 2.0);
-    const char *item = json_string_value(json_object_get(it, "item"));
-    const json_t *cats = item ? categories_of(R, item) : NULL;
-    const char *code = json_string_value(json_object_get(json_object_get(it, "reason"), "code"));
-    size_t k;
-    const json_t *cat;
-    json_array_foreach(cats, k, cat) {
-      if ((rc = add_figure(p->figures, "exposure", json_string_value(cat), w / total_w)))
-        break;
-    }
-    if (!rc && code)
-      rc = add_figure(p->figures, "reason", code, 1.0 / (double)n);
-    const char *disclosure = json_string_value(json_object_get(it, "disclosure"));
-    if (!rc && disclosure)
-      rc = add_figure(p->figures, "disclosure", disclosure, 1.0 / (double)n);
-    if (!rc && R->priced && item)
-      rc = add_figure(p->figures, "price_band", price_band(R, item), w / total_w);
-    if (!rc && item && json_object_set_new(p->served, item, json_real(w / total_w)))
-      rc = MES_ENOMEM;
-    if (!rc && cats && any_sensitive(R->c->policy, cats))
-      rc = add_figure(p->figures, "sensitive_items", NULL, 1.0 / (double)n);
-    if (rc)
+  rc = add_answer(R, p, json_object_get(reply, "items"), 1.0);
+  json_decref(reply);
+  p->answers = 1;
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* What the person was served in the window, from the decision records the
+ * recommender keeps (sealed under their key). */
+struct served {
+  struct run *R;
+  json_t *answers; /* the items of each answer that matches */
+  int rc;
+};
+
+static int served_cb(void *ud, const struct mes_decision_row *row) {
+  struct served *sv = ud;
+  struct run *R = sv->R;
+  if (row->ts_ms < R->since_ms)
+    return 0;
+  char *plain = NULL;
+  size_t len = 0;
+  int rc = mes_subject_unseal(R->a->subjects, row->sid, "decision", row->doc, row->len, &plain, &len);
+  if (rc == MES_ECRYPTO)
+    return 0; /* a damaged record, or a key shredded meanwhile: not an answer to count */
+  if (rc) {
+    sv->rc = rc;
+    return 1;
+  }
+  json_t *rec = mes_json_load_parts(plain, len);
+  mes_wipe(plain, len);
+  free(plain);
+  if (!rec) {
+    sv->rc = MES_ENOMEM;
+    return 1;
+  }
+  const char *placement = json_string_value(json_object_get(rec, "placement"));
+  const char *channel = json_string_value(json_object_get(rec, "channel"));
+  bool match = (!R->placement || (placement && strcmp(placement, R->placement) == 0)) &&
+               (!R->channel || (channel && strcmp(channel, R->channel) == 0));
+  if (match && json_array_append(sv->answers, json_object_get(rec, "items")))
+    sv->rc = MES_ENOMEM;
+  json_decref(rec);
+  return sv->rc ? 1 : 0;
+}
+
+static int served(struct run *R, struct person *p, struct mes_err *err) {
+  struct served sv = {R, json_array(), MES_OK};
+  if (!sv.answers)
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  int rc = mes_store_decision_list(R->a->store, p->sid, served_cb, &sv);
+  rc = rc ? rc : sv.rc;
+  size_t n = json_array_size(sv.answers), i;
+  const json_t *items;
+  json_array_foreach(sv.answers, i, items) {
+    if (rc || (rc = add_answer(R, p, items, 1.0 / (double)n)))
       break;
   }
-  if (!rc)
-    rc = add_figure(p->figures, "sensitive_items", NULL, 0); /* present for everyone */
-  if (!rc)
-    rc = add_figure(p->figures, "items_per_answer", NULL, (double)n);
-  json_decref(reply);
+  p->answers = n;
+  json_decref(sv.answers);
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+}
+
+/* People who were served nothing in the window are not counted: they have
+ * no figures, not figures of 0. */
+static void drop_unserved(struct run *R) {
+  size_t kept = 0;
+  for (size_t i = 0; i < R->n_people; i++) {
+    struct person *p = &R->people[i];
+    if (p->answers > 0) {
+      R->people[kept++] = *p;
+      continue;
+    }
+    json_decref(p->doc);
+    json_decref(p->figures);
+    json_decref(p->served);
+    json_decref(p->history);
+    R->n_without_answers++;
+  }
+  R->n_people = kept;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -515,7 +628,11 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
       for (size_t j = 0; j < g[k].n; j++)
         xk[j] = json_real_value(json_object_get(R->people[g[k].who[j]].figures, name));
       double mean, lo, hi;
-      mes_audit_bootstrap(xk, g[k].n, R->resamples, R->seed + mi * 7919u + k, &mean, &lo, &hi);
+      if (mes_audit_bootstrap(xk, g[k].n, R->resamples, R->seed + mi * 7919u + k, &mean, &lo, &hi)) {
+        json_decref(groups);
+        groups = NULL;
+        break;
+      }
       lo_rate = mean < lo_rate ? mean : lo_rate;
       hi_rate = mean > hi_rate ? mean : hi_rate;
       json_t *row = json_pack("{s:s, s:I, s:f, s:o, s:b}", "value", g[k].value, "n", (json_int_t)g[k].n, "rate",
@@ -538,8 +655,12 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
     snprintf(kind, sizeof kind, "%.*s", colon ? (int)(colon - name) : (int)strlen(name), name);
     bool comparable = ng >= 2;
     double ratio = lo_rate / hi_rate, ratio_lo = ratio, ratio_hi = ratio;
-    if (comparable)
-      mes_audit_bootstrap_ratio(xs, ns, ng, R->resamples, R->seed + mi * 7919u + ng + 104729u, &ratio_lo, &ratio_hi);
+    if (comparable &&
+        mes_audit_bootstrap_ratio(xs, ns, ng, R->resamples, R->seed + mi * 7919u + ng + 104729u, &ratio_lo, &ratio_hi)) {
+      json_decref(groups);
+      rc = MES_ENOMEM;
+      break;
+    }
     json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "attribute", attr, "measure", name, "kind",
                           kind, "of", colon ? json_string(colon + 1) : json_null(), "groups", groups, "ratio",
                           comparable ? json_real(round4(ratio)) : json_null(), "ratio_ci",
@@ -580,8 +701,10 @@ static int load_catalog(struct run *R, struct mes_err *err) {
   int rc = MES_OK;
   do {
     json_t *page = NULL;
-    if ((rc = mes_catalog_list(R->a->catalog, R->c, CATALOG_PAGE, more ? cursor : NULL, &page, err)))
-      break;
+    if ((rc = mes_catalog_list(R->a->catalog, R->c, CATALOG_PAGE, more ? cursor : NULL, &page, err))) {
+      free(prices);
+      return rc; /* err says why */
+    }
     size_t i;
     const json_t *it;
     json_array_foreach(json_object_get(page, "items"), i, it) {
@@ -607,7 +730,7 @@ static int load_catalog(struct run *R, struct mes_err *err) {
   } while (!rc && more);
   if (rc) {
     free(prices);
-    return err->rc ? rc : mes_err_set(err, rc, NULL, NULL);
+    return mes_err_set(err, rc, NULL, NULL);
   }
   if (n >= 3) { /* fewer cannot make three bands */
     qsort(prices, n, sizeof *prices, by_double);
@@ -699,7 +822,10 @@ static int catalog_figures(const struct run *R, const size_t *who, size_t n, jso
   json_t *o = json_pack("{s:I, s:I, s:f, s:f}", "n", (json_int_t)n, "items_served", (json_int_t)k, "coverage",
                         R->n_available ? round4((double)k / (double)R->n_available) : 0.0, "exposure_gini",
                         round4(gini));
-  if (o && (json_object_set_new(o, "long_tail_share", model && total > 0 ? json_real(round4(tail / total)) : json_null()) ||
+  json_t *tail_share = model && total > 0 ? json_real(round4(tail / total)) : json_null();
+  if (!o)
+    json_decref(tail_share); /* json_object_set_new takes it otherwise, failing too */
+  if (o && (json_object_set_new(o, "long_tail_share", tail_share) ||
             json_object_set_new(o, "served_popularity", model ? json_real(round4(served_pop)) : json_null()) ||
             json_object_set_new(o, "history_popularity", model && hist_n ? json_real(round4(hist_pop)) : json_null()) ||
             json_object_set_new(o, "popularity_lean",
@@ -748,8 +874,12 @@ static int catalog_side(struct run *R, const json_t *attrs, json_t **out) {
         break;
       if (json_object_set_new(f, "attribute", json_string(json_string_value(name))) ||
           json_object_set_new(f, "value", json_string(g[k].value)) ||
-          json_object_set_new(f, "merged", json_boolean(g[k].merged)) || json_array_append_new(groups, f))
+          json_object_set_new(f, "merged", json_boolean(g[k].merged))) {
+        json_decref(f);
         rc = MES_ENOMEM;
+      } else if (json_array_append_new(groups, f)) { /* which takes f, failing too */
+        rc = MES_ENOMEM;
+      }
     }
     free_groups(g, ng);
   }
@@ -816,6 +946,10 @@ static int proxy(struct run *R, const char *cand, const char *prot, json_t *out)
       t[value_index(rv, a, false) * nc + value_index(cv, b, false)]++;
   }
   double v = mes_audit_cramers_v(t, nr, nc);
+  if (isnan(v)) {
+    rc = MES_ENOMEM;
+    goto done;
+  }
   json_t *row = json_pack("{s:s, s:s, s:f, s:I, s:b}", "attribute", cand, "protected", prot, "cramers_v", round4(v),
                           "n", (json_int_t)n, "flagged", v >= MES_AUDIT_PROXY_FLAG);
   if (!row || json_array_append_new(out, row))
@@ -935,9 +1069,10 @@ void mes_audit_job_free(struct mes_audit_job *j) {
   free(j);
 }
 
-/* The placement is one the policy lets audits name (any when it lists none). */
-static int check_placement(const struct mes_policy *p, const json_t *body, struct mes_err *err) {
-  if (p->audit.n_placements == 0)
+/* The placement is one the policy lets audits name (any when it lists none).
+ * An audit of what was served that names none reads every placement. */
+static int check_placement(const struct mes_policy *p, const json_t *body, bool served, struct mes_err *err) {
+  if (p->audit.n_placements == 0 || (served && !json_object_get(body, "placement")))
     return MES_OK;
   const char *placement = mes_json_str(body, "placement", "default");
   for (size_t i = 0; i < p->audit.n_placements; i++)
@@ -974,7 +1109,15 @@ int mes_audit_prepare(struct mes_audit *a, const struct mes_req *c, struct mes_r
     if (json_string_length(name) > MES_AUDIT_ATTR_NAME_MAX)
       return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "An attribute's name is 1 to 64 bytes.");
   }
-  int rc = check_placement(c->policy, body, err);
+  const char *source = mes_json_str(body, "source", "replay");
+  bool from_records = strcmp(source, "served") == 0;
+  if (!from_records && strcmp(source, "replay") != 0)
+    return mes_err_set(err, MES_EINVALID_VALUE, "/source",
+                       "source is replay (what each person would be served now) or served (what they were "
+                       "served, from the decision records).");
+  if (!from_records && json_object_get(body, "window_days"))
+    return mes_err_set(err, MES_EINVALID_VALUE, "/window_days", "window_days applies to source served only.");
+  int rc = check_placement(c->policy, body, from_records, err);
   if (rc)
     return rc;
   json_t *replay = replay_request(body, err, &rc);
@@ -1000,6 +1143,12 @@ int mes_audit_prepare(struct mes_audit *a, const struct mes_req *c, struct mes_r
   R->min_group = c->policy->audit.min_group_size > 0 ? c->policy->audit.min_group_size : MES_AUDIT_MIN_GROUP_DEFAULT;
   R->resamples = (int)mes_json_int(body, "resamples", MES_AUDIT_BOOTSTRAP);
   R->seed = (uint64_t)mes_json_int(body, "seed", 1);
+  R->from_records = from_records;
+  if (from_records) {
+    R->since_ms = c->now_ms - mes_json_int(copy, "window_days", WINDOW_DAYS_DEFAULT) * 86400000LL;
+    R->placement = json_string_value(json_object_get(copy, "placement"));
+    R->channel = json_string_value(json_object_get(copy, "channel"));
+  }
   if (!(R->item_cats = json_object())) {
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
     goto fail;
@@ -1033,7 +1182,8 @@ fail:
 int mes__audit_running_doc(const struct mes_audit_job *j, int64_t now_ms, json_t **out) {
   char ts[32];
   mes_time_format(now_ms, ts);
-  *out = json_pack("{s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I}}", "status", "running", "created_at", ts, "attributes",
+  *out = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I}}", "status", "running", "created_at", ts,
+                   "requested_by", j->req.actor ? j->req.actor : "host", "attributes",
                    json_object_get(j->body, "attributes"), "placement",
                    mes_json_str(j->body, "placement", "default"), "channel", mes_json_str(j->body, "channel", "web"),
                    "count", (json_int_t)mes_json_int(j->body, "count", MES_REC_COUNT_DEFAULT), "population",
@@ -1057,13 +1207,15 @@ int mes_audit_job_finish(struct mes_audit_job *j, json_t **out, struct mes_err *
       rc = mes_err_set(err, MES_EUNAVAILABLE, NULL, "The server stopped before this audit finished.");
       goto done;
     }
-    if ((rc = replay(R, &R->people[k], j->replay, err)) || (rc = infer_interest(R, &R->people[k], R->people[k].sid, err)))
+    rc = R->from_records ? served(R, &R->people[k], err) : replay(R, &R->people[k], j->replay, err);
+    if (rc || (rc = infer_interest(R, &R->people[k], R->people[k].sid, err)))
       goto done;
     /* The replay and the interest read the person's history: their access log says so. */
     const json_t *id = json_object_get(R->people[k].doc, "subject");
     mes_recommender_access_note(R->r, c, R->people[k].sid, json_string_value(id), json_string_length(id),
                                 MES_ACCESS_AUDIT);
   }
+  drop_unserved(R);
   doc = json_object();
   measures = measure_names(R);
   /* json_object_set_new takes its value even when it fails. */
@@ -1104,15 +1256,17 @@ int mes_audit_job_finish(struct mes_audit_job *j, json_t **out, struct mes_err *
   char ts[32];
   mes_time_format(c->now_ms, ts);
   json_t *head = json_pack(
-      "{s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:f}, s:{s:f, s:f, s:f},"
+      "{s:s, s:s, s:s, s:O, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:f}, s:{s:f, s:f, s:f},"
       " s:{s:I, s:I}}",
-      "status", "done", "created_at", ts, "attributes", attrs, "placement",
+      "status", "done", "created_at", ts, "requested_by", c->actor ? c->actor : "host", "attributes",
+      attrs, "placement",
       mes_json_str(body, "placement", "default"), "channel", mes_json_str(body, "channel", "web"), "count",
       (json_int_t)mes_json_int(body, "count", MES_REC_COUNT_DEFAULT), "population", "audited",
       (json_int_t)R->n_people, "excluded_restricted", (json_int_t)R->n_restricted, "excluded_no_consent",
       (json_int_t)R->n_no_consent, "min_group_size", (json_int_t)R->min_group, "bootstrap", "resamples",
       (json_int_t)R->resamples, "seed", (json_int_t)R->seed, "level", 0.95, "thresholds", "disparity_ratio",
-      MES_AUDIT_RATIO_FLAG, "cramers_v", MES_AUDIT_PROXY_FLAG, "popularity_lean", MES_AUDIT_LEAN_FLAG, "flags", "disparities", (json_int_t)n_disp, "proxies",
+      MES_AUDIT_RATIO_FLAG, "cramers_v", MES_AUDIT_PROXY_FLAG, "popularity_lean", MES_AUDIT_LEAN_FLAG, "flags",
+      "disparities", (json_int_t)n_disp, "proxies",
       (json_int_t)n_prox);
   if (!head || json_object_update(doc, head)) {
     json_decref(head);
@@ -1120,6 +1274,16 @@ int mes_audit_job_finish(struct mes_audit_job *j, json_t **out, struct mes_err *
     goto done;
   }
   json_decref(head);
+  if (json_object_set_new(doc, "source", json_string(R->from_records ? "served" : "replay")) ||
+      (R->from_records &&
+       (json_object_set_new(doc, "window_days", json_integer(mes_json_int(body, "window_days", WINDOW_DAYS_DEFAULT))) ||
+        json_object_set_new(json_object_get(doc, "population"), "without_answers",
+                            json_integer(R->n_without_answers)) ||
+        json_object_set_new(doc, "placement", json_string(R->placement ? R->placement : "any")) ||
+        json_object_set_new(doc, "channel", json_string(R->channel ? R->channel : "any"))))) {
+    rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    goto done;
+  }
   *out = doc;
   doc = NULL;
 done:

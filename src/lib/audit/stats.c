@@ -15,7 +15,7 @@ double mes_audit_cramers_v(const int64_t *table, size_t rows, size_t cols) {
   if (!rs || !cs) {
     free(rs);
     free(cs);
-    return 0;
+    return NAN;
   }
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < cols; j++) {
@@ -60,18 +60,18 @@ static int by_value(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-void mes_audit_bootstrap(const double *x, size_t n, int resamples, uint64_t seed, double *mean, double *lo,
-                         double *hi) {
+int mes_audit_bootstrap(const double *x, size_t n, int resamples, uint64_t seed, double *mean, double *lo,
+                        double *hi) {
   double sum = 0;
   for (size_t i = 0; i < n; i++)
     sum += x[i];
   *mean = n ? sum / (double)n : 0;
   *lo = *hi = *mean;
   if (resamples <= 0 || n < 2)
-    return;
+    return MES_OK;
   double *means = malloc((size_t)resamples * sizeof *means);
   if (!means)
-    return; /* the interval collapses to the mean rather than failing the audit */
+    return MES_ENOMEM;
   uint64_t s = seed;
   for (int b = 0; b < resamples; b++) {
     double t = 0;
@@ -84,10 +84,11 @@ void mes_audit_bootstrap(const double *x, size_t n, int resamples, uint64_t seed
   *lo = means[i_lo];
   *hi = means[i_hi];
   free(means);
+  return MES_OK;
 }
 
-void mes_audit_bootstrap_ratio(const double *const *x, const size_t *n, size_t groups, int resamples, uint64_t seed,
-                               double *lo, double *hi) {
+int mes_audit_bootstrap_ratio(const double *const *x, const size_t *n, size_t groups, int resamples, uint64_t seed,
+                              double *lo, double *hi) {
   double lo_m = INFINITY, hi_m = -INFINITY;
   for (size_t g = 0; g < groups; g++) {
     double s = 0;
@@ -99,10 +100,10 @@ void mes_audit_bootstrap_ratio(const double *const *x, const size_t *n, size_t g
   }
   *lo = *hi = hi_m > 0 ? lo_m / hi_m : 0;
   if (resamples <= 0 || groups < 2)
-    return;
+    return MES_OK;
   double *ratios = malloc((size_t)resamples * sizeof *ratios);
   if (!ratios)
-    return; /* the interval collapses to the ratio rather than failing the audit */
+    return MES_ENOMEM;
   uint64_t s = seed;
   int kept = 0;
   for (int b = 0; b < resamples; b++) {
@@ -124,6 +125,7 @@ void mes_audit_bootstrap_ratio(const double *const *x, const size_t *n, size_t g
     *hi = ratios[(size_t)ceil(0.975 * (kept - 1))];
   }
   free(ratios);
+  return MES_OK;
 }
 
 double mes_audit_gini(const double *x, size_t n, size_t n_zero) {

@@ -118,7 +118,9 @@ int mes__audit_vault_read(struct mes_audit *a, int64_t sid, const uint8_t *seale
   *doc = json_loadb(text, text_len, 0, NULL);
   mes_wipe(text, text_len);
   free(text);
-  if (!*doc || !json_is_object(json_object_get(*doc, "attributes")) ||
+  if (!*doc) /* it opened with the person's key and this kind, so it is what was sealed: only memory fails */
+    return MES_ENOMEM;
+  if (!json_is_object(json_object_get(*doc, "attributes")) ||
       !json_is_string(json_object_get(*doc, "subject"))) {
     json_decref(*doc);
     *doc = NULL;

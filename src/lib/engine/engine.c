@@ -40,6 +40,7 @@
 
 #define KEYCACHE_ENTRIES 65536
 #define BACKGROUND_EVERY_S 60 /* retention sweeps */
+#define AUDIT_SCHEDULE_META "audit_schedule_last_ms" /* when the scheduled audit last ran */
 #define MODEL_POLL_MS 1000      /* a model saved by another process is live within a second */
 #define MODEL_COUNT_EVERY_MS 30000 /* counting events is a scan: not every second */
 #define RETRAIN_MIN_NEW 1000    /* retrain after this many new events ... */
@@ -425,6 +426,7 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   struct mes_engine *e = calloc(1, sizeof *e);
   if (!e)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  e->audit_last_ms = -1;
   pthread_mutex_init(&e->pol_mu, NULL);
   pthread_mutex_init(&e->bg_mu, NULL);
   pthread_mutex_init(&e->model_mu, NULL);
@@ -654,6 +656,63 @@ void mes_engine_sweep(struct mes_engine *e, int64_t now_ms) {
   mes_engine_req_done(e, &c);
 }
 
+/* Runs the policy's scheduled audit when it is due: every
+ * audit.schedule.every_days days, counted from the last scheduled run (kept
+ * in the store's meta, so that a restart does not run it again). A run that
+ * fails is logged and waits for the next turn, like one that succeeds. */
+static void audit_schedule_tick(struct mes_engine *e) {
+  struct mes_req c;
+  mes_engine_req(e, &c, "schedule", false);
+  const struct mes_audit_schedule *sc = &c.policy->audit.schedule;
+  int64_t every_ms = (int64_t)sc->every_days * 86400000LL;
+  json_t *body = NULL, *names = NULL;
+  if (every_ms <= 0 || sc->n_attributes == 0)
+    goto done;
+  if (e->audit_last_ms < 0) { /* not read yet */
+    char text[32];
+    e->audit_last_ms = mes_store_meta_get(e->store, AUDIT_SCHEDULE_META, text, sizeof text) == MES_OK
+                           ? strtoll(text, NULL, 10)
+                           : 0;
+    if (c.now_ms - e->audit_last_ms < every_ms) {
+      mes_time_format(e->audit_last_ms + every_ms, text);
+      mes_log(&e->log, MES_LOG_INFO, "the scheduled audit runs next at %s", text);
+    }
+  }
+  if (c.now_ms - e->audit_last_ms < every_ms)
+    goto done;
+  names = json_array();
+  for (size_t i = 0; names && i < sc->n_attributes; i++)
+    if (json_array_append_new(names, json_string(sc->attributes[i]))) {
+      json_decref(names);
+      names = NULL;
+    }
+  const char *placement = sc->placement ? sc->placement : "default";
+  body = names ? json_pack("{s:O, s:s, s:s}", "attributes", names, "placement", placement, "channel",
+                           mes_channel_name((enum mes_channel)sc->channel))
+               : NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *out = NULL;
+  bool running = false;
+  struct mes_call call = {.actor = "schedule", .now_ms = c.now_ms};
+  struct mes_body b = {.json = body};
+  if (!body)
+    mes_log(&e->log, MES_LOG_WARN, "scheduled audit failed: out of memory");
+  else if (mes_engine_audit_run(e, &call, &b, &out, &running, &err))
+    mes_log(&e->log, MES_LOG_WARN, "scheduled audit failed: %s", mes_err_text(&err));
+  json_decref(out);
+  e->audit_last_ms = c.now_ms;
+  char text[32];
+  snprintf(text, sizeof text, "%lld", (long long)c.now_ms);
+  mes_err_clear(&err);
+  if (mes_engine_meta_set(e, AUDIT_SCHEDULE_META, text, &err))
+    mes_log(&e->log, MES_LOG_WARN, "could not note the scheduled audit's time: %s", mes_err_text(&err));
+done:
+  json_decref(names);
+  json_decref(body);
+  mes_engine_req_done(e, &c);
+}
+
 static void *background_main(void *arg) {
   struct mes_engine *e = arg;
   uint64_t next_sweep = 0;
@@ -672,6 +731,7 @@ static void *background_main(void *arg) {
     model_poll(e);
     mes_catalog_refresh(e->catalog);
     model_maybe_retrain(e);
+    audit_schedule_tick(e);
     if (mes_mono_ns() >= next_sweep) {
       mes_engine_sweep(e, 0);
       next_sweep = mes_mono_ns() + (uint64_t)BACKGROUND_EVERY_S * 1000000000ull;

@@ -72,6 +72,9 @@ struct mes_engine {
   /* Set by an erasure: the background thread retrains at its next tick,
    * so that the live model stops carrying the erased person. */
   _Atomic bool retrain_requested;
+  /* When the policy's scheduled audit last ran (background thread only;
+   * -1 until read from the store's meta). */
+  int64_t audit_last_ms;
 };
 
 /* Asks the background thread to retrain at its next tick (about a second). */

@@ -875,6 +875,10 @@ void mes_policy_free(struct mes_policy *p) {
   for (size_t k = 0; k < p->cors.n_allowed_origins; k++)
     free(p->cors.allowed_origins[k]);
   free(p->cors.allowed_origins);
+  for (size_t k = 0; k < p->audit.schedule.n_attributes; k++)
+    free(p->audit.schedule.attributes[k]);
+  free(p->audit.schedule.attributes);
+  free(p->audit.schedule.placement);
   free(p->path);
   free(p->site);
   free(p->version);

@@ -91,6 +91,14 @@ struct mes_serving_cfg {
 
 /* Fairness audits (src/lib/audit). */
 #define MES_AUDIT_MIN_GROUP_DEFAULT 10
+/* An audit the server runs by itself (engine background). */
+struct mes_audit_schedule {
+  int every_days;     /* 0 (default): none */
+  char **attributes;  /* what it audits */
+  size_t n_attributes;
+  char *placement;    /* NULL: "default" */
+  int channel;        /* enum mes_channel, default web */
+};
 struct mes_audit_cfg {
   char **protected_attrs; /* attribute names that are protected; none listed: the five of
                              mes_audit_default_protected (audit/audit.h) */
@@ -99,6 +107,7 @@ struct mes_audit_cfg {
   int sync_max_subjects; /* default 2000: larger audits run in the background (202) */
   char **placements;     /* the placements an audit may name; none listed: any */
   size_t n_placements;
+  struct mes_audit_schedule schedule;
 };
 
 /* People's own tokens (contract §7). */

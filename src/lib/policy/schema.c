@@ -321,6 +321,37 @@ static const struct mes__pfield serving_fields[] = {
             "connection is closed. A reload applies a new value to later requests."},
     {0}};
 
+static const struct mes__pfield audit_schedule_fields[] = {
+    {.name = "every_days",
+     .kind = MES_PK_INT,
+     .dflt = 0,
+     .max = 3650,
+     .zero_ok = true,
+     POL(audit.schedule.every_days),
+     .doc = "Every how many days the server runs this audit by itself and keeps it in the audit history "
+            "(`GET /v1/audits/{id}`, `requested_by: schedule`); 0 runs none."},
+    {.name = "attributes",
+     .kind = MES_PK_NAMES,
+     POL(audit.schedule.attributes),
+     .off_count = offsetof(struct mes_policy, audit.schedule.n_attributes),
+     .type_doc = "list of names",
+     .default_doc = "none",
+     .doc = "The recorded attributes the scheduled audit compares groups by (as `attributes` of "
+            "`POST /v1/audits`); a schedule without any runs nothing."},
+    {.name = "placement",
+     .kind = MES_PK_STR,
+     POL(audit.schedule.placement),
+     .type_doc = "name",
+     .default_doc = "`default`",
+     .doc = "The placement whose answers it replays."},
+    {.name = "channel",
+     .kind = MES_PK_CHOICE,
+     .choices = mes__channel_names,
+     .dflt = MES_CH_WEB,
+     POL(audit.schedule.channel),
+     .doc = "The channel whose answers it replays."},
+    {0}};
+
 static const struct mes__pfield audit_fields[] = {
     {.name = "protected",
      .kind = MES_PK_NAMES,
@@ -357,6 +388,12 @@ static const struct mes__pfield audit_fields[] = {
      .doc = "The placements of the brand's surface (`home`, `product`, `cart`, ...) that audits may name; an "
             "audit naming another is refused and nothing is stored, as a misspelt placement would otherwise "
             "audit a slot where nothing is served."},
+    {.name = "schedule",
+     .kind = MES_PK_MAP,
+     .fields = audit_schedule_fields,
+     .type_doc = "mapping",
+     .default_doc = "see its keys",
+     .doc = "An audit the server runs by itself, on a schedule."},
     {0}};
 
 static const struct mes__pfield rights_fields[] = {
