@@ -8,8 +8,9 @@
  * dismisses items through ingestion), the restriction of processing
  * (PUT /v1/subjects/{s}/restriction), a person's token
  * (POST /v1/subjects/{s}/tokens), an anonymous visitor's consent
- * (PUT /v1/visitors/{a}/consents/{purpose}) and linking a visitor at login
- * (POST /v1/subjects/{s}/link), the last four through their public verbs.
+ * (PUT /v1/visitors/{a}/consents/{purpose}), linking a visitor at login
+ * (POST /v1/subjects/{s}/link) and an API key made from the console
+ * (POST /v1/admin/keys), the last five through their public verbs.
  *
  * The first byte picks the body, the rest is its JSON text (text jansson
  * refuses is skipped: that is the HTTP layer's, fuzzed by fuzz_events). Each
@@ -87,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mes_body rbody = {.json = body};
   char token[64];
   int64_t expires_ms = 0;
-  unsigned kind = data[0] % 9;
+  unsigned kind = data[0] % 10;
   switch (kind) {
   case 0:
     rc = mes_catalog_post(mes_engine_catalog(engine), &c, body, &out, &err);
@@ -116,8 +117,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 7:
     rc = mes_engine_visitor_consent_put(engine, NULL, "cookie-1", 8, "personalization", 15, &rbody, &out, &err);
     break;
-  default:
+  case 8:
     rc = mes_engine_visitor_link(engine, NULL, "shopper-1", 9, &rbody, &out, &err);
+    break;
+  default:
+    rc = mes_engine_admin_key_create(engine, NULL, &rbody, &out, &err);
+    if (rc == MES_OK && !json_is_string(json_object_get(out, "key")))
+      abort(); /* a key made is a key shown, once */
     break;
   }
   mes_engine_req_done(engine, &c);

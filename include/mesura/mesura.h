@@ -201,6 +201,25 @@ struct mes_key_info {
 int mes_engine_key_list(struct mes_engine *e, int (*cb)(void *ud, const struct mes_key_info *k), void *ud,
                         struct mes_err *err);
 
+/* GET /v1/admin/keys: every key, oldest first, never a secret. *out is new:
+ * {"keys": [{"name", "scopes": [names], "created_at", "revoked_at" (null
+ * while active), "active", "yours" (the key making the call)}]}. When a key
+ * was last used is not recorded. */
+int mes_engine_admin_keys(struct mes_engine *e, struct mes_call *call, json_t **out, struct mes_err *err);
+/* POST /v1/admin/keys {"name", "scopes": [names]}: creates a key as
+ * mes_engine_key_create. *out is new: {"name", "scopes", "key" (the secret,
+ * shown this once), "created_at"}. Errors: the body's, invalid_value (a bad
+ * name, an unknown scope, no scope), already_exists. */
+int mes_engine_admin_key_create(struct mes_engine *e, struct mes_call *call, const struct mes_body *body,
+                                json_t **out, struct mes_err *err);
+/* DELETE /v1/admin/keys/{name}: revokes a key as mes_engine_key_revoke,
+ * except the one making the call (MES_ECONFLICT: a console would lock
+ * itself out). A key revoked already stays as it was (MES_OK: the first
+ * revocation's time stands). Errors: not_found (no key has the name),
+ * conflict. */
+int mes_engine_admin_key_revoke(struct mes_engine *e, struct mes_call *call, const char *name, size_t len,
+                                struct mes_err *err);
+
 /* POST /v1/subjects/{s}/tokens: a token for the subject alone (contract
  * §7), valid ttl_s seconds (0: the policy's rights.token_minutes). `body`
  * is empty, {} or {"use": "dashboard"|"browser"} (enum mes_token_use; the
@@ -487,6 +506,15 @@ int mes_engine_audit_report(struct mes_engine *e, struct mes_call *call, const c
 /* The newest audit's lowest disparity ratio per attribute, for /metrics:
  * *out new, {attribute: ratio}; {} when no audit was run. */
 int mes_engine_audit_ratios(struct mes_engine *e, json_t **out, struct mes_err *err);
+/* GET /v1/audits?limit=: the newest audits (limit as received, NULL: 20,
+ * at most 100), newest first, any status. *out is new: {"audits": [{"id",
+ * "status", "created_at", "attributes", "placement", "audited", "flags":
+ * {"disparities", "proxies"} (counts, null while running), "flagged": [what
+ * was flagged: {"kind": "disparity", "attribute", "measure", "ratio"} or
+ * {"kind": "proxy", "attribute", "protected", "cramers_v"}]}]}. Errors:
+ * wrong_type, out_of_range (/query/limit). */
+int mes_engine_audit_list(struct mes_engine *e, struct mes_call *call, const char *limit, json_t **out,
+                          struct mes_err *err);
 
 /* ================================================================ model */
 
@@ -522,6 +550,20 @@ struct mes_engine_stats {
   } subject_map;
 };
 void mes_engine_stats(struct mes_engine *e, struct mes_engine_stats *out);
+
+/* GET /v1/admin/overview?days=: what the brand's console charts. days as
+ * received (NULL: 30; 1 to 365). *out is new: {"generated_at", "consents":
+ * {"days", "dates": ["YYYY-MM-DD"...] (UTC, oldest first, today last),
+ * "purposes": [{"purpose", "granted": [n per date], "withdrawn": [...]}]}
+ * (the standing ledger: an erased person's entries left with them),
+ * "model": {"live" (the model's metadata, null while none), "background"
+ * (this host retrains on a schedule), "retrain_every_minutes",
+ * "retrain_after_events_pct", "next_retrain_at" (null when no schedule
+ * applies)}, "policy": {"version", "site", "yaml" (the file's text as
+ * loaded: what is in force)}}. Errors: wrong_type, out_of_range
+ * (/query/days). */
+int mes_engine_admin_overview(struct mes_engine *e, struct mes_call *call, const char *days, json_t **out,
+                              struct mes_err *err);
 
 /* A consistent online copy of mesura.db into `path` (subject keys excluded,
  * by design: see README). */

@@ -268,8 +268,9 @@ int mes__cmd_demo(int argc, char **argv) {
          "  admin key (scope admin):  %s\n"
          "  health:                   curl http://%s/healthz\n"
          "  privacy notice:           curl -H 'Accept-Language: es' http://%s/v1/privacy-notice\n"
-         "  metrics:                  curl -H 'Authorization: Bearer %s' http://%s/metrics\n",
-         host, key, host, host, key, host);
+         "  metrics:                  curl -H 'Authorization: Bearer %s' http://%s/metrics\n"
+         "  the brand's console:      http://%s/admin#key=%s\n",
+         host, key, host, host, key, host, host, key);
   if (stoken[0])
     /* The token rides in the URL's fragment, which the browser keeps to
      * itself: the page sends it as the API's credential, never in a URL. */

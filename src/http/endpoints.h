@@ -52,6 +52,13 @@ void mes__h_recs_post(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_recs_get(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_subject_why(struct mes_http_req *req, struct mes_http_resp *resp);
 
+/* h_admin.c — the brand's console: keys, the overview, the latest audits. */
+void mes__h_admin_keys_list(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_admin_keys_post(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_admin_keys_delete(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_admin_overview(struct mes_http_req *req, struct mes_http_resp *resp);
+void mes__h_audits_list(struct mes_http_req *req, struct mes_http_resp *resp);
+
 /* h_audit.c — the attribute vault and fairness audits (contract §8). */
 void mes__h_audit_attrs_put(struct mes_http_req *req, struct mes_http_resp *resp);
 void mes__h_audit_attrs_get(struct mes_http_req *req, struct mes_http_resp *resp);

@@ -49,11 +49,18 @@ const struct mes_route mes__routes[] = {
   {"GET",     "/v1/audit/subjects/{s}/attributes", MES_SCOPE_AUDIT, 0,         mes__h_audit_attrs_get},
   {"DELETE",  "/v1/audit/subjects/{s}/attributes", MES_SCOPE_AUDIT, 0,         mes__h_audit_attrs_delete},
   {"POST",    "/v1/audits",               MES_SCOPE_AUDIT,   0,                mes__h_audits_post},
+  {"GET",     "/v1/audits",               MES_SCOPE_AUDIT,   0,                mes__h_audits_list},
   {"GET",     "/v1/audits/{id}",          MES_SCOPE_AUDIT,   0,                mes__h_audits_get},
   {"GET",     "/v1/audits/{id}/report.html", MES_SCOPE_AUDIT, 0,               mes__h_audits_report},
   {"GET",     "/me",                      0,                 MES_ROUTE_PUBLIC, mes__h_static},
   {"GET",     "/me/{*file}",              0,                 MES_ROUTE_PUBLIC, mes__h_static},
   {"GET",     "/shared/{*file}",          0,                 MES_ROUTE_PUBLIC, mes__h_static},
+  {"GET",     "/v1/admin/keys",           MES_SCOPE_ADMIN,   0,                mes__h_admin_keys_list},
+  {"POST",    "/v1/admin/keys",           MES_SCOPE_ADMIN,   0,                mes__h_admin_keys_post},
+  {"DELETE",  "/v1/admin/keys/{name}",    MES_SCOPE_ADMIN,   0,                mes__h_admin_keys_delete},
+  {"GET",     "/v1/admin/overview",       MES_SCOPE_ADMIN,   0,                mes__h_admin_overview},
+  {"GET",     "/admin",                   0,                 MES_ROUTE_PUBLIC, mes__h_static},
+  {"GET",     "/admin/{*file}",           0,                 MES_ROUTE_PUBLIC, mes__h_static},
 };
 /* clang-format on */
 const size_t mes__n_routes = sizeof mes__routes / sizeof mes__routes[0];

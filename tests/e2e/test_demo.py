@@ -90,6 +90,15 @@ class Demo:
             export = probe.request("GET", "/v1/subjects/%s/export" % d.group(4), key=urllib.parse.unquote(d.group(3)))
             self.dashboard = {"origin": d.group(1), "served_on": "http://127.0.0.1:%d" % self.port, "page": page, "export_status": export[0],
                               "subject": urllib.parse.unquote(d.group(4))}
+        # The brand's console: the page, and the admin key its fragment hands it.
+        self.console = None
+        c = re.search(r"(http://\S+?)(/admin)#key=(\S+)", next((l for l in self.out if l and "console" in l), ""))
+        if c:
+            probe = harness.MesuraServer()
+            probe.host, probe.port = "127.0.0.1", self.port
+            self.console = {"origin": c.group(1), "served_on": "http://127.0.0.1:%d" % self.port,
+                            "page": probe.request("GET", c.group(2)), "key": c.group(3),
+                            "overview": probe.request("GET", "/v1/admin/overview?days=90", key=c.group(3))}
         m = re.search(r"Bearer (\S+)' http://\S+(/v1/subjects/[^/]+/export)", self.token_line)
         if m:
             probe = harness.MesuraServer()
@@ -183,6 +192,22 @@ class DemoTellsNothing(unittest.TestCase):
         self.assertIn('src="/me/me.js"', body)
         # The token in the fragment opens that shopper's own data.
         self.assertEqual(d["export_status"], 200, self.demo.dashboard_line)
+
+    def test_the_printed_console_url_opens_the_brands_console_with_the_admin_key(self):
+        c = self.demo.console
+        self.assertIsNotNone(c, self.demo.printed)
+        self.assertEqual(c["origin"], c["served_on"])
+        self.assertEqual(c["key"], self.demo.key)
+        status, headers, body = c["page"]
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("content-type"), "text/html; charset=utf-8")
+        self.assertIn('src="/admin/admin.js"', body)
+        # The key in the fragment opens the console's data: the demo's consents (about 70 days old) are
+        # charted over the console's 90 days, grants and the GPC denials both.
+        status, _, overview = c["overview"]
+        self.assertEqual(status, 200, overview)
+        for kind in ("granted", "withdrawn"):
+            self.assertGreater(sum(sum(p[kind]) for p in overview["consents"]["purposes"]), 0, overview["consents"])
 
     def catalog(self):
         cats, cursor = {}, None

@@ -1,4 +1,4 @@
-"""The pages under web/ as the server serves them (/me, /me/*, /shared/*): every file of the
+"""The pages under web/ as the server serves them (/me, /admin, their files, /shared/*): every file of the
 directory comes back byte for byte with the Content-Type of its extension, a strong ETag that a
 browser revalidates with If-None-Match (304), the strict Content-Security-Policy, no Referer and
 nosniff; no key is needed and none is read; unknown files and other methods are refused. The files

@@ -795,6 +795,12 @@ int mes__policy_load_mtime(const char *name, const char *yaml, size_t len, int64
   L.p = p;
   if ((rc = walk_map(&L, mes__policy_schema, root, line_of(root), p)) || (rc = fill_post(p, L.name, mtime_ms, err)))
     goto done;
+  if (!(p->text = malloc(len + 1))) {
+    rc = nomem(err);
+    goto done;
+  }
+  memcpy(p->text, yaml, len);
+  p->text[len] = '\0';
   *out = p;
   p = NULL;
 done:
@@ -880,6 +886,7 @@ void mes_policy_free(struct mes_policy *p) {
   free(p->audit.schedule.attributes);
   free(p->audit.schedule.placement);
   free(p->path);
+  free(p->text);
   free(p->site);
   free(p->version);
   free(p);

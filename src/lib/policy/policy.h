@@ -125,6 +125,7 @@ struct mes_cors_cfg {
 
 struct mes_policy {
   char *path;  /* file it was loaded from */
+  char *text;  /* the YAML as loaded (NUL-terminated): what is in force, even when the file changed since */
   char *site;
   uint32_t languages; /* bit l: enum mes_lang offered; en always */
   struct mes_purpose *purposes;

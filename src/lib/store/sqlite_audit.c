@@ -130,3 +130,25 @@ int mes__sq_audit_interrupt(struct mes_store *st, const char *error, int64_t *n)
   q_close(&q);
   return wr_end(b, own, rc);
 }
+
+int mes__sq_audit_list(struct mes_store *st, int limit, mes_store_audit_cb cb, void *ud) {
+  struct sq *b = sq_of(st);
+  struct q q;
+  struct rd rh;
+  mes__sq_rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_AUDIT_LIST, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int(q.s, 1, limit);
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+      const char *doc = (const char *)sqlite3_column_text(q.s, 2);
+      if (cb(ud, sqlite3_column_int64(q.s, 0), sqlite3_column_int64(q.s, 1), doc ? doc : "{}"))
+        break;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  mes__sq_rd_end(&rh);
+  return rc;
+}

@@ -137,6 +137,8 @@ enum stmt_id {
   S_AUDIT_LATEST,
   S_AUDIT_UPDATE,
   S_AUDIT_INTERRUPT,
+  S_AUDIT_LIST,
+  S_CO_DAYS,
   S_SUBJ_DEL_ATTRS,
   /* sqlite_access.c */
   S_ACC_ADD,
@@ -465,5 +467,7 @@ int mes__sq_audit_get(struct mes_store *st, int64_t id, char **doc);
 int64_t mes__sq_audit_latest(struct mes_store *st);
 int mes__sq_audit_update(struct mes_store *st, int64_t id, const char *doc);
 int mes__sq_audit_interrupt(struct mes_store *st, const char *error, int64_t *n);
+int mes__sq_audit_list(struct mes_store *st, int limit, mes_store_audit_cb cb, void *ud);
+int mes__sq_consent_days(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud);
 
 #endif

@@ -261,6 +261,9 @@ const char *const mes__sq_sql[S_N] = {
     [S_AUDIT_UPDATE] = "UPDATE audits SET doc = ?2 WHERE id = ?1",
     [S_AUDIT_INTERRUPT] = "UPDATE audits SET doc = json_set(doc, '$.status', 'failed', '$.error', json(?1))"
                           " WHERE json_extract(doc, '$.status') = 'running'",
+    [S_AUDIT_LIST] = "SELECT id, created_ms, doc FROM audits ORDER BY id DESC LIMIT ?1",
+    [S_CO_DAYS] = "SELECT ts_ms / 86400000 AS day, purpose, status, count(*) FROM consents WHERE ts_ms >= ?1"
+                  " GROUP BY day, purpose, status ORDER BY day, purpose, status",
     [S_SUBJ_DEL_ATTRS] = "DELETE FROM audit_attributes WHERE subject = ?1",
     /* sqlite_access.c */
     [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, ts_ms, action, reader, sealed, mac)"

@@ -402,6 +402,27 @@ int mes__sq_consent_append(struct mes_store *st, struct mes_consent_row *row) {
   return wr_end(b, own, rc);
 }
 
+int mes__sq_consent_days(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud) {
+  struct sq *b = sq_of(st);
+  struct q q;
+  struct rd rh;
+  mes__sq_rd_begin(b, &rh);
+  int rc = rq_open(&rh, S_CO_DAYS, &q);
+  if (rc == MES_OK) {
+    sqlite3_bind_int64(q.s, 1, since_ms);
+    int r;
+    while ((r = sqlite3_step(q.s)) == SQLITE_ROW)
+      if (cb(ud, sqlite3_column_int64(q.s, 0), sqlite3_column_int(q.s, 1), sqlite3_column_int(q.s, 2),
+             sqlite3_column_int64(q.s, 3)))
+        break;
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+      rc = map_rc(r);
+  }
+  q_close(&q);
+  mes__sq_rd_end(&rh);
+  return rc;
+}
+
 int mes__sq_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud) {
   struct sq *b = sq_of(st);
   struct q q;

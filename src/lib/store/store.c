@@ -509,6 +509,14 @@ int mes_store_audit_interrupt(struct mes_store *st, const char *error, int64_t *
   return st && error && n ? st->ops->audit_interrupt(st, error, n) : MES_EINTERNAL;
 }
 
+int mes_store_audit_list(struct mes_store *st, int limit, mes_store_audit_cb cb, void *ud) {
+  return st && cb && limit > 0 ? st->ops->audit_list(st, limit, cb, ud) : MES_EINTERNAL;
+}
+
+int mes_store_consent_days(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud) {
+  return st && cb ? st->ops->consent_days(st, since_ms, cb, ud) : MES_EINTERNAL;
+}
+
 /* --- the access log --- */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                             const struct mes_access_head *heads, size_t n_heads) {

@@ -277,6 +277,12 @@ struct mes_consent_row {
 int mes_store_consent_append(struct mes_store *st, struct mes_consent_row *row);
 typedef int (*mes_store_consent_cb)(void *ud, const struct mes_consent_row *row);
 int mes_store_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_cb cb, void *ud);
+/* The ledger's entries at or after since_ms, counted per day (UTC, days
+ * since the epoch), purpose and status, in that order: cb gets each
+ * non-empty group (no personal data: counts only); nonzero stops. Entries
+ * of erased people left with them, so these are the standing records. */
+typedef int (*mes_store_consent_day_cb)(void *ud, int64_t day, int purpose, int status, int64_t n);
+int mes_store_consent_days(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud);
 
 /* --- preferences (zero-party data, sealed by the caller) --- */
 int mes_store_pref_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);
@@ -491,5 +497,10 @@ int mes_store_audit_update(struct mes_store *st, int64_t id, const char *doc);
 /* Marks every audit still "running" as "failed", with "error" set to the
  * JSON object `error` (borrowed text); *n gets how many were. */
 int mes_store_audit_interrupt(struct mes_store *st, const char *error, int64_t *n);
+/* Calls cb with the newest `limit` audits (any status), newest first: id,
+ * creation time and document (borrowed for the call); cb returns nonzero
+ * to stop. */
+typedef int (*mes_store_audit_cb)(void *ud, int64_t id, int64_t created_ms, const char *doc);
+int mes_store_audit_list(struct mes_store *st, int limit, mes_store_audit_cb cb, void *ud);
 
 #endif

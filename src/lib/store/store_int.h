@@ -130,6 +130,8 @@ struct mes_store_ops {
   int64_t (*audit_latest)(struct mes_store *st);
   int (*audit_update)(struct mes_store *st, int64_t id, const char *doc);
   int (*audit_interrupt)(struct mes_store *st, const char *error, int64_t *n);
+  int (*audit_list)(struct mes_store *st, int limit, mes_store_audit_cb cb, void *ud);
+  int (*consent_days)(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud);
 
   int (*access_append)(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                        const struct mes_access_head *heads, size_t n_heads);
