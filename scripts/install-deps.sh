@@ -29,5 +29,5 @@ if [ -n "$missing" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 if [ "${1:-build}" = check ]; then
-  "$(dirname "$0")/browser-deps.sh"
+  "$(dirname "$0")/browser-deps.sh" || [ $? = 77 ]
 fi

@@ -233,7 +233,7 @@ static int audit_row(void *ud, int64_t id, int64_t created_ms, const char *doc) 
 int mes_engine_audit_list(struct mes_engine *e, struct mes_call *call, const char *limit, json_t **out,
                           struct mes_err *err) {
   MES__CLEAR(out);
-  int n;
+  int n = 0;
   int rc = query_int(limit, 1, AUDITS_MAX, AUDITS_DEFAULT, "/query/limit", &n, err);
   if (rc)
     return rc;
@@ -336,7 +336,7 @@ static int model_json(struct mes_engine *e, const struct mes_req *c, json_t **ou
 int mes_engine_admin_overview(struct mes_engine *e, struct mes_call *call, const char *days, json_t **out,
                               struct mes_err *err) {
   MES__CLEAR(out);
-  int n_days;
+  int n_days = 0;
   int rc = query_int(days, 1, OVERVIEW_DAYS_MAX, OVERVIEW_DAYS_DEFAULT, "/query/days", &n_days, err);
   if (rc)
     return rc;
