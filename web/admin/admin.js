@@ -15,46 +15,18 @@
   const LANGS = ["en", "es", "pl"];
   const I18N = globalThis.MESURA_ADMIN_I18N;
   const Chart = globalThis.MesuraChart;
+  const { pickLang, word, h } = globalThis.MesuraDom;
   const DAYS = 90; // of consents charted
   const SCOPES = ["ingest", "consent", "catalog", "recommend", "subjects", "audit", "admin"];
   const OUTCOMES = ["stored", "no_consent", "third_party", "restricted", "expired", "forgotten"];
   const COLORS = { granted: "#1d6b35", withdrawn: "#a3161a", bar: "#1f4fbf" };
-  let lang = pickLang();
-  let words = I18N[lang];
+  let lang = pickLang(LANGS);
   let adminKey = null;
 
   // ------------------------------------------------------------- helpers
 
-  // ?lang= first, then the browser's languages, then English.
-  function pickLang() {
-    const asked = new URLSearchParams(location.search).get("lang");
-    if (LANGS.includes(asked)) return asked;
-    for (const l of navigator.languages || [navigator.language || ""]) {
-      const base = String(l).toLowerCase().split("-")[0];
-      if (LANGS.includes(base)) return base;
-    }
-    return "en";
-  }
-
   function t(k, vars) {
-    let s = words[k] ?? I18N.en[k] ?? k;
-    for (const [name, v] of Object.entries(vars || {})) s = s.split("{" + name + "}").join(String(v));
-    return s;
-  }
-
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else if (k === "text") el.textContent = v;
-      else el.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat(Infinity)) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
+    return word(I18N, lang, k, vars);
   }
 
   const when = (ts) => {
@@ -370,7 +342,6 @@
     applyWords();
     document.getElementById("lang").addEventListener("change", (ev) => {
       lang = ev.target.value;
-      words = I18N[lang];
       const u = new URL(location.href);
       u.searchParams.set("lang", lang);
       history.replaceState(null, "", u.pathname + u.search);

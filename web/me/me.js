@@ -12,11 +12,11 @@
 (() => {
   const LANGS = ["en", "es", "pl"];
   const I18N = globalThis.MESURA_I18N;
+  const { pickLang, word, h } = globalThis.MesuraDom;
   const fragment = new URLSearchParams(location.hash.slice(1));
   const token = fragment.get("token");
   const subject = fragment.get("subject");
-  const lang = pickLang();
-  const words = I18N[lang];
+  const lang = pickLang(LANGS);
   const SUBJECT_PATH = "/v1/subjects/" + encodeURIComponent(subject || "");
   const EVENTS_SHOWN = 25;
 
@@ -26,37 +26,8 @@
 
   // ------------------------------------------------------------- helpers
 
-  // ?lang= first, then the browser's languages, then English.
-  function pickLang() {
-    const asked = new URLSearchParams(location.search).get("lang");
-    if (LANGS.includes(asked)) return asked;
-    for (const l of navigator.languages || [navigator.language || ""]) {
-      const base = String(l).toLowerCase().split("-")[0];
-      if (LANGS.includes(base)) return base;
-    }
-    return "en";
-  }
-
   function t(key, vars) {
-    let s = words[key] ?? I18N.en[key] ?? key;
-    for (const [k, v] of Object.entries(vars || {})) s = s.split("{" + k + "}").join(String(v));
-    return s;
-  }
-
-  // h("p", {class: "x"}, "text", node...): an element, children as text or nodes.
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else if (k === "text") el.textContent = v;
-      else el.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
+    return word(I18N, lang, key, vars);
   }
 
   const dateFmt = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
