@@ -24,6 +24,8 @@
 #include "engine/engine_int.h"
 #include "store/store.h"
 
+#include "../unit/engine_dir.h"
+
 struct fixture {
   char dir[64];
   struct mes_engine *e;
@@ -51,17 +53,11 @@ static void audit(struct mes_engine *e, const char *doc) {
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mesura-console-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
   char data[96];
-  snprintf(data, sizeof data, "%s/data", f->dir);
+  mes_test_dir_make(f->dir, data, "console");
+  mes_test_engine_open(data, &f->e);
   struct mes_err err;
   mes_err_clear(&err);
-  if (mes_engine_init_dir(data, &err))
-    fail_msg("init: %s", mes_err_text(&err));
-  struct mes_engine_opts o = {.dir = data};
-  if (mes_engine_open(&o, &f->e, &err))
-    fail_msg("open: %s", mes_err_text(&err));
   consent(f->e, "ana", "personalization", "granted");
   consent(f->e, "bo", "personalization", "granted");
   consent(f->e, "bo", "personalization", "denied");
@@ -91,9 +87,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   mes_engine_close(f->e);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-  assert_int_equal(system(cmd), 0);
+  mes_test_dir_remove(f->dir);
   free(f);
   return 0;
 }

@@ -20,6 +20,8 @@
 #include "base/mtime.h"
 #include "engine/engine.h"
 
+#include "../engine_dir.h"
+
 #define DAY_MS 86400000LL
 
 struct fixture {
@@ -30,24 +32,14 @@ struct fixture {
 static void open_engine(struct fixture *f) {
   char data[96];
   snprintf(data, sizeof data, "%s/data", f->dir);
-  struct mes_err err;
-  mes_err_clear(&err);
-  struct mes_engine_opts o = {.dir = data};
-  if (mes_engine_open(&o, &f->e, &err))
-    fail_msg("open: %s", mes_err_text(&err));
+  mes_test_engine_open(data, &f->e);
 }
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mesura-accret-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
   char data[96];
-  snprintf(data, sizeof data, "%s/data", f->dir);
-  struct mes_err err;
-  mes_err_clear(&err);
-  if (mes_engine_init_dir(data, &err)) /* the example policy: rights.access_log_retention_days 365 */
-    fail_msg("init: %s", mes_err_text(&err));
+  mes_test_dir_make(f->dir, data, "accret"); /* the example policy: rights.access_log_retention_days 365 */
   open_engine(f);
   *state = f;
   return 0;
@@ -56,9 +48,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   mes_engine_close(f->e);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-  assert_int_equal(system(cmd), 0);
+  mes_test_dir_remove(f->dir);
   free(f);
   return 0;
 }

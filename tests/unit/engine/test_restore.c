@@ -22,6 +22,8 @@
 #include "engine/engine.h"
 #include "store/store.h"
 
+#include "../engine_dir.h"
+
 struct fixture {
   char dir[64];
   char data[96];
@@ -29,11 +31,7 @@ struct fixture {
 };
 
 static void open_engine(struct fixture *f) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  struct mes_engine_opts o = {.dir = f->data};
-  if (mes_engine_open(&o, &f->e, &err))
-    fail_msg("open: %s", mes_err_text(&err));
+  mes_test_engine_open(f->data, &f->e);
 }
 
 static void close_engine(struct fixture *f) {
@@ -44,13 +42,7 @@ static void close_engine(struct fixture *f) {
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mesura-restore-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-  struct mes_err err;
-  mes_err_clear(&err);
-  if (mes_engine_init_dir(f->data, &err))
-    fail_msg("init: %s", mes_err_text(&err));
+  mes_test_dir_make(f->dir, f->data, "restore");
   open_engine(f);
   *state = f;
   return 0;
@@ -59,9 +51,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   mes_engine_close(f->e);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-  assert_int_equal(system(cmd), 0);
+  mes_test_dir_remove(f->dir);
   free(f);
   return 0;
 }

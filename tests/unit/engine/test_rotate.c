@@ -27,6 +27,8 @@
 #include "engine/engine.h"
 #include "subject/rotate.h"
 
+#include "../engine_dir.h"
+
 /* More than the keystore rewraps per chunk, so that chunks are crossed. */
 #define N_PEOPLE 300
 
@@ -37,11 +39,7 @@ struct fixture {
 };
 
 static void open_engine(struct fixture *f) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  struct mes_engine_opts o = {.dir = f->data};
-  if (mes_engine_open(&o, &f->e, &err))
-    fail_msg("open: %s", mes_err_text(&err));
+  mes_test_engine_open(f->data, &f->e);
 }
 
 static int try_open(struct fixture *f, struct mes_err *err) {
@@ -99,13 +97,7 @@ static void all_readable(struct fixture *f, int n) {
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mesura-rotate-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-  struct mes_err err;
-  mes_err_clear(&err);
-  if (mes_engine_init_dir(f->data, &err))
-    fail_msg("init: %s", mes_err_text(&err));
+  mes_test_dir_make(f->dir, f->data, "rotate");
   open_engine(f);
   *state = f;
   return 0;
@@ -114,9 +106,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   mes_engine_close(f->e);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-  assert_int_equal(system(cmd), 0);
+  mes_test_dir_remove(f->dir);
   free(f);
   return 0;
 }
