@@ -11,31 +11,12 @@
 
 /* PUT /v1/audit/subjects/{s}/attributes -> {"attributes", "protected"}. */
 void mes__h_audit_attrs_put(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  struct mes_body body = mes_http_req_doc(req);
-  if (mes_engine_audit_attrs_put(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_body_verb(req, resp, "s", mes_engine_audit_attrs_put);
 }
 
 /* GET /v1/audit/subjects/{s}/attributes: audit keys only (not admin). */
 void mes__h_audit_attrs_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  if (mes_engine_audit_attrs_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "s", mes_engine_audit_attrs_get);
 }
 
 /* DELETE /v1/audit/subjects/{s}/attributes -> 204. */
@@ -71,16 +52,7 @@ void mes__h_audits_post(struct mes_http_req *req, struct mes_http_resp *resp) {
 
 /* GET /v1/audits/{id} -> the stored audit. */
 void mes__h_audits_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "id", &id_len);
-  if (mes_engine_audit_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "id", mes_engine_audit_get);
 }
 
 /* GET /v1/audits/{id}/report.html -> the readable report. */

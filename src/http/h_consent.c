@@ -26,60 +26,22 @@ void mes__h_consent_put(struct mes_http_req *req, struct mes_http_resp *resp) {
 
 /* GET /v1/subjects/{s}/consents -> {"purposes", "history"}. */
 void mes__h_consent_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  if (mes_engine_consents_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "s", mes_engine_consents_get);
 }
 
 /* PUT /v1/subjects/{s}/preferences -> 200 the stored preferences. */
 void mes__h_preferences_put(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  struct mes_body body = mes_http_req_doc(req);
-  if (mes_engine_prefs_put(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_body_verb(req, resp, "s", mes_engine_prefs_put);
 }
 
 /* PATCH /v1/subjects/{s}/preferences -> 200 the stored preferences, after
  * adding and removing what the body names and dismissing its items. */
 void mes__h_preferences_patch(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  struct mes_body body = mes_http_req_doc(req);
-  if (mes_engine_prefs_patch(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_body_verb(req, resp, "s", mes_engine_prefs_patch);
 }
 
 /* GET /v1/subjects/{s}/preferences -> the stored preferences (the empty
  * document for an unknown subject, as for consents). */
 void mes__h_preferences_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  if (mes_engine_prefs_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "s", mes_engine_prefs_get);
 }

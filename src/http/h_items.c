@@ -6,17 +6,7 @@
 #include "http/handler.h"
 
 void mes__h_items_put(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "item", &id_len);
-  struct mes_body body = mes_http_req_doc(req);
-  if (mes_engine_item_put(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_body_verb(req, resp, "item", mes_engine_item_put);
 }
 
 void mes__h_items_post(struct mes_http_req *req, struct mes_http_resp *resp) {
@@ -33,16 +23,7 @@ void mes__h_items_post(struct mes_http_req *req, struct mes_http_resp *resp) {
 }
 
 void mes__h_items_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "item", &id_len);
-  json_t *out = NULL;
-  if (mes_engine_item_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "item", mes_engine_item_get);
 }
 
 void mes__h_items_delete(struct mes_http_req *req, struct mes_http_resp *resp) {

@@ -31,16 +31,7 @@ void mes__h_recs_post(struct mes_http_req *req, struct mes_http_resp *resp) {
 /* GET /v1/recommendations/{id} -> the decision record; "suppressed" only for
  * admin and audit principals (it names what the person bought or dismissed). */
 void mes__h_recs_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  size_t len = 0;
-  const char *id = mes_http_req_param(req, "request_id", &len);
-  json_t *out = NULL;
-  if (mes_engine_decision_get(mes_http_req_engine(req), mes_http_req_call(req), id, len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "request_id", mes_engine_decision_get);
 }
 
 /* GET /v1/subjects/{s}/why?item=X[&channel=C] -> why X is (or would be)

@@ -9,45 +9,18 @@
 
 /* GET /v1/subjects/{s} -> the profile summary; 404 for an unknown subject. */
 void mes__h_subject_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  if (mes_engine_subject_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "s", mes_engine_subject_get);
 }
 
 /* GET /v1/subjects/{s}/export -> everything held about s; 404 when unknown. */
 void mes__h_subject_export(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  if (mes_engine_export(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "s", mes_engine_export);
 }
 
 /* GET /v1/subjects/{s}/access-log -> {"entries": [...]}: every read of s's
  * data; 404 when unknown. */
 void mes__h_subject_access_log(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  if (mes_engine_access_log(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "s", mes_engine_access_log);
 }
 
 /* POST /v1/subjects/{s}/tokens {"use": "dashboard"|"browser"} -> {"token",
@@ -89,17 +62,7 @@ void mes__h_subject_tokens_revoke(struct mes_http_req *req, struct mes_http_resp
 /* PUT /v1/subjects/{s}/restriction {"restricted": bool} -> {"restricted",
  * "changed"}: data kept, nothing processed while restricted. */
 void mes__h_subject_restriction(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  struct mes_body body = mes_http_req_doc(req);
-  json_t *out = NULL;
-  if (mes_engine_restriction_set(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_body_verb(req, resp, "s", mes_engine_restriction_set);
 }
 
 /* DELETE /v1/subjects/{s} -> {"erased": true, "receipt": {...}}. */

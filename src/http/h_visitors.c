@@ -28,16 +28,7 @@ void mes__h_visitor_consent_put(struct mes_http_req *req, struct mes_http_resp *
 
 /* GET /v1/visitors/{a}/consents -> {"purposes", "history"}. */
 void mes__h_visitor_consent_get(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "a", &id_len);
-  if (mes_engine_visitor_consents_get(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_verb(req, resp, "a", mes_engine_visitor_consents_get);
 }
 
 /* POST /v1/visitors/{a}/tokens -> {"token", "expires_at"}: a browser token
@@ -63,15 +54,5 @@ void mes__h_visitor_token(struct mes_http_req *req, struct mes_http_resp *resp) 
 /* POST /v1/subjects/{s}/link {"anonymous_id"} -> {"moved", "already_held",
  * "dropped", "removed"}. */
 void mes__h_subject_link(struct mes_http_req *req, struct mes_http_resp *resp) {
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *out = NULL;
-  size_t id_len = 0;
-  const char *id = mes_http_req_param(req, "s", &id_len);
-  struct mes_body body = mes_http_req_doc(req);
-  if (mes_engine_visitor_link(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
-    mes_http_reply_error(resp, &err);
-    return;
-  }
-  mes_http_reply_json(resp, 200, out);
+  mes_http_run_id_body_verb(req, resp, "s", mes_engine_visitor_link);
 }

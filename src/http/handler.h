@@ -170,6 +170,21 @@ void mes_http_reply_take(struct mes_http_resp *resp, int status, const char *con
  * goes out in place of the reply. A zero ticket holds nothing. */
 void mes_http_resp_hold(struct mes_http_resp *resp, uint64_t ticket);
 
+/* The verbs that act on the thing a path parameter names and answer with a
+ * document, with and without the request's body. */
+typedef int (*mes_http_id_verb)(struct mes_engine *e, struct mes_call *call, const char *id, size_t id_len,
+                                json_t **out, struct mes_err *err);
+typedef int (*mes_http_id_body_verb)(struct mes_engine *e, struct mes_call *call, const char *id, size_t id_len,
+                                     const struct mes_body *body, json_t **out, struct mes_err *err);
+
+/* The whole of an endpoint that is nothing but one such verb: hands it the
+ * path parameter `param` (and the body), replies 200 with its document, or
+ * the error it gives. */
+void mes_http_run_id_verb(struct mes_http_req *req, struct mes_http_resp *resp, const char *param,
+                          mes_http_id_verb verb);
+void mes_http_run_id_body_verb(struct mes_http_req *req, struct mes_http_resp *resp, const char *param,
+                               mes_http_id_body_verb verb);
+
 /* Adds a response header (name and value copied). MES_ENOMEM when out of
  * memory or past 8 extra headers, MES_EINVALID_VALUE when either holds a
  * control character. */

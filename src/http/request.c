@@ -207,3 +207,32 @@ const char *mes__method_label(const char *method) {
       return known[i];
   return "OTHER";
 }
+
+void mes_http_run_id_verb(struct mes_http_req *req, struct mes_http_resp *resp, const char *param,
+                          mes_http_id_verb verb) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *out = NULL;
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, param, &id_len);
+  if (verb(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &out, &err)) {
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  mes_http_reply_json(resp, 200, out);
+}
+
+void mes_http_run_id_body_verb(struct mes_http_req *req, struct mes_http_resp *resp, const char *param,
+                               mes_http_id_body_verb verb) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *out = NULL;
+  size_t id_len = 0;
+  const char *id = mes_http_req_param(req, param, &id_len);
+  struct mes_body body = mes_http_req_doc(req);
+  if (verb(mes_http_req_engine(req), mes_http_req_call(req), id, id_len, &body, &out, &err)) {
+    mes_http_reply_error(resp, &err);
+    return;
+  }
+  mes_http_reply_json(resp, 200, out);
+}
