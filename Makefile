@@ -23,10 +23,12 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 # What a packager builds (-DCMAKE_BUILD_TYPE=Release: -O3, asserts off): make
-# check builds it too, so that warnings only the optimiser finds fail here.
+# check builds the program and every library module with it, so that
+# warnings only the optimiser finds fail here (the tests are built and run
+# in the other two builds).
 build-release: deps-check
 	cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build $(RELEASE_BUILD) -j$(JOBS)
+	cmake --build $(RELEASE_BUILD) -j$(JOBS) --target mesura
 
 build-asan: deps-check
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESURA_SANITIZE=ON >/dev/null
