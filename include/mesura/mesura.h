@@ -185,8 +185,9 @@ int mes_engine_authenticate(struct mes_engine *e, const char *bearer, size_t len
  * when the name is taken. */
 int mes_engine_key_create(struct mes_engine *e, const char *name, uint32_t scopes, char key_out[64],
                           struct mes_err *err);
-/* Revokes the active key `name`: refused at once by e, by other processes
- * within a second. MES_ENOT_FOUND when no active key has that name. */
+/* Revokes the key `name`: refused at once by e, by other processes within a
+ * second. Revoking a revoked key again succeeds and keeps the time of its
+ * first revocation. MES_ENOT_FOUND when no key has that name. */
 int mes_engine_key_revoke(struct mes_engine *e, const char *name, struct mes_err *err);
 
 /* One key as listed (every member borrowed for the callback only). */

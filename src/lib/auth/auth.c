@@ -259,7 +259,7 @@ int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *er
   if (rc) {
     mes_store_tx_rollback(a->store);
     if (rc == MES_ENOT_FOUND)
-      return mes_err_set(err, rc, NULL, "No active key has this name.");
+      return mes_err_set(err, rc, NULL, "No key has this name.");
     return mes_err_set(err, rc, NULL, NULL);
   }
   uint64_t ticket;

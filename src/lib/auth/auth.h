@@ -58,9 +58,10 @@ int mes_auth_authenticate(struct mes_auth *a, const char *bearer, size_t len, st
  * failure. */
 int mes_auth_key_create(struct mes_auth *a, const char *name, uint32_t scopes, char key_out[64],
                         struct mes_err *err);
-/* Revokes the active key `name`, durable before returning; this handle
- * refuses it at once, other processes within MES_AUTH_TTL_MS.
- * MES_ENOT_FOUND when no active key has that name. */
+/* Revokes the key `name`, durable before returning; this handle refuses it
+ * at once, other processes within MES_AUTH_TTL_MS. Revoking it again
+ * succeeds and keeps its first revocation time. MES_ENOT_FOUND when no key
+ * has that name. */
 int mes_auth_key_revoke(struct mes_auth *a, const char *name, struct mes_err *err);
 
 /* The scopes a subject's token of this use carries (enum mes_token_use):

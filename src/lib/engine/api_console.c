@@ -162,7 +162,7 @@ int mes_engine_admin_key_revoke(struct mes_engine *e, struct mes_call *call, con
   const char *mine = caller_key(call);
   char buf[65];
   if (len == 0 || len >= sizeof buf)
-    return mes_err_set(err, MES_ENOT_FOUND, NULL, "No active key has this name.");
+    return mes_err_set(err, MES_ENOT_FOUND, NULL, "No key has this name.");
   memcpy(buf, name, len);
   buf[len] = '\0';
   /* A console that revoked its own key would lock itself out mid-session:

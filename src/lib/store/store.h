@@ -453,7 +453,7 @@ int mes_store_apikey_put(struct mes_store *st, const struct mes_apikey_row *row)
 int mes_store_apikey_find(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);
 typedef int (*mes_store_apikey_cb)(void *ud, const struct mes_apikey_row *row);
 int mes_store_apikey_list(struct mes_store *st, mes_store_apikey_cb cb, void *ud);
-int mes_store_apikey_revoke(struct mes_store *st, const char *name, int64_t now_ms); /* MES_ENOT_FOUND */
+int mes_store_apikey_revoke(struct mes_store *st, const char *name, int64_t now_ms); /* idempotent; MES_ENOT_FOUND */
 
 /* --- subjects' tokens (stored as hashes; deleted with their subject) --- */
 struct mes_token_row {
