@@ -109,10 +109,13 @@ test("opened with #key=, the console charts consents and events and lists the au
   assert.equal(await page.$$eval("#consents .purpose-chart:first-of-type svg circle", (c) => c.length), 180);
 
   // Events by outcome: stored and not stored for lack of consent.
-  const events = await page.$$eval("#events table tbody tr", (rows) =>
-    rows.map((r) => [...r.children].map((c) => c.textContent).join(" ")));
-  assert.deepEqual(events, ["stored 11", "not stored: no consent 3"]);
+  const rowsOf = (sel) => page.$$eval(sel, (rows) => rows.map((r) => [...r.children].map((c) => c.textContent).join(" ")));
+  assert.deepEqual(await rowsOf("#events details:first-of-type table tbody tr"), ["stored 11", "not stored: no consent 3"]);
   assert.equal(await page.$$eval("#events svg rect", (r) => r.length), 2);
+  // ... and per day: all of them today, stored and not stored as two lines over the 90 days.
+  const today = new Date().toISOString().slice(0, 10);
+  assert.deepEqual(await rowsOf("#events details:last-of-type table tbody tr"), [`${today} 11 3`]);
+  assert.equal(await page.$$eval("#events svg polyline", (p) => p.length), 2);
 
   // The audit, done, with its proxy flag, and its report downloaded with the key.
   const audit = await page.textContent("#audits li.audit");

@@ -1,6 +1,6 @@
 // The brand's console (/admin): consents, events, guardrails, audits, the
 // model, the policy and the privacy notice, and the API keys, on top of the
-// documented API only (GET /v1/admin/overview, /metrics, /v1/audits,
+// documented API only (GET /v1/admin/overview, /v1/audits,
 // /v1/admin/keys, /v1/privacy-notice).
 //
 // The admin key is typed into the form, or arrives as /admin#key=KEY: the
@@ -18,7 +18,7 @@
   const { pickLang, word, h } = globalThis.MesuraDom;
   const DAYS = 90; // of consents charted
   const SCOPES = ["ingest", "consent", "catalog", "recommend", "subjects", "audit", "admin"];
-  const OUTCOMES = ["stored", "no_consent", "third_party", "restricted", "expired", "forgotten"];
+  const OUTCOMES = ["stored", "no_consent", "third_party", "restricted", "expired", "invalid", "forgotten"];
   const COLORS = { granted: "#1d6b35", withdrawn: "#a3161a", bar: "#1f4fbf" };
   let lang = pickLang(LANGS);
   let adminKey = null;
@@ -97,17 +97,6 @@
           i ? h("td", { class: "num" }, c) : h("th", { scope: "row" }, c)))))));
   }
 
-  // Prometheus text: the series of one counter, by the value of its label.
-  function counters(text, name, label) {
-    const out = new Map();
-    const re = new RegExp("^" + name + "\\{([^}]*)\\}\\s+([0-9.eE+]+)\\s*$", "gm");
-    for (const m of text.matchAll(re)) {
-      const lm = new RegExp(label + '="((?:[^"\\\\]|\\\\.)*)"').exec(m[1]);
-      if (lm) out.set(lm[1], (out.get(lm[1]) || 0) + Number(m[2]));
-    }
-    return out;
-  }
-
   // ------------------------------------------------------------- sections
 
   function consentsSection(c) {
@@ -138,19 +127,38 @@
       figures(chartLabel, head, rows.map((r) => [r.label, num(r.value)])));
   }
 
-  function eventsSection(metrics) {
-    const by = counters(metrics, "mesura_events_total", "outcome");
-    const rows = OUTCOMES.filter((o) => by.has(o)).map((o) => ({
-      label: t("outcome_" + o), value: by.get(o), color: o === "stored" ? COLORS.granted : COLORS.bar,
+  // Events by outcome over the overview's days: the totals as bars, then
+  // stored and not stored per day.
+  function eventsSection(overview) {
+    const dates = overview.consents.dates;
+    const series = overview.events.filter((s) => s.total > 0);
+    const rows = series.map((s) => ({
+      label: OUTCOMES.includes(s.outcome) ? t("outcome_" + s.outcome) : s.outcome, value: s.total,
+      color: s.outcome === "stored" ? COLORS.granted : COLORS.bar,
     }));
-    for (const [o, v] of by) if (!OUTCOMES.includes(o)) rows.push({ label: o, value: v });
-    return barSection("events", t("events_h"), t("events_intro"), t("events_chart"), [t("outcome"), t("count")], rows);
+    const sec = barSection("events", t("events_h"), t("events_intro", { days: dates.length }),
+      t("events_chart", { from: dates[0], to: dates[dates.length - 1] }), [t("outcome"), t("count")], rows);
+    if (!rows.length) return sec;
+    const stored = new Array(dates.length).fill(0), refused = new Array(dates.length).fill(0);
+    for (const s of series) {
+      const into = s.outcome === "stored" ? stored : s.outcome === "forgotten" ? null : refused;
+      if (into) s.per_day.forEach((v, i) => { into[i] += v; });
+    }
+    const label = t("events_daily", { from: dates[0], to: dates[dates.length - 1] });
+    sec.append(h("h3", {}, t("per_day")), Chart.lines([
+      { name: t("outcome_stored"), values: stored, color: COLORS.granted },
+      { name: t("not_stored"), values: refused, color: COLORS.withdrawn, dash: "6 4" },
+    ], dates, { label }), figures(label, [t("date"), t("outcome_stored"), t("not_stored")],
+      dates.map((d, i) => [d, num(stored[i]), num(refused[i])]).filter((r, i) => stored[i] || refused[i])));
+    return sec;
   }
 
-  function suppressionsSection(metrics) {
-    const by = counters(metrics, "mesura_suppressions_total", "rule");
-    const rows = [...by].sort((a, b) => b[1] - a[1]).map(([rule, v]) => ({ label: rule, value: v }));
-    return barSection("suppressions", t("supp_h"), t("supp_intro"), t("supp_chart"), [t("rule"), t("count")], rows);
+  function suppressionsSection(overview) {
+    const dates = overview.consents.dates;
+    const rows = overview.suppressions.filter((s) => s.total > 0).sort((a, b) => b.total - a.total)
+      .map((s) => ({ label: s.rule, value: s.total }));
+    return barSection("suppressions", t("supp_h"), t("supp_intro", { days: dates.length }),
+      t("supp_chart", { from: dates[0], to: dates[dates.length - 1] }), [t("rule"), t("count")], rows);
   }
 
   async function downloadReport(id) {
@@ -310,13 +318,13 @@
     delete document.body.dataset.ready;
     say(t("loading"));
     try {
-      const [overview, metrics, audits, keys, notice] = await Promise.all([
-        api("GET", "/v1/admin/overview?days=" + DAYS), api("GET", "/metrics"), api("GET", "/v1/audits?limit=10"),
+      const [overview, audits, keys, notice] = await Promise.all([
+        api("GET", "/v1/admin/overview?days=" + DAYS), api("GET", "/v1/audits?limit=10"),
         api("GET", "/v1/admin/keys"), api("GET", "/v1/privacy-notice"),
       ]);
       document.getElementById("intro").textContent = t("intro", { site: overview.policy.site || notice.site || "" });
       const parts = [
-        consentsSection(overview.consents), eventsSection(metrics), suppressionsSection(metrics),
+        consentsSection(overview.consents), eventsSection(overview), suppressionsSection(overview),
         auditsSection(audits), modelSection(overview.model), keysSection(keys), policySection(overview.policy),
         noticeSection(notice),
       ];

@@ -2,7 +2,8 @@
  * engine/api_console — the verbs behind the brand's console (/admin): API
  * keys as JSON (list, create, revoke, the last refusing the caller's own
  * key), the latest audits with their flags, and one overview of what the
- * console charts: consents per purpose and day from the ledger, the live
+ * console charts: consents per purpose and day from the ledger, events by
+ * outcome and suppressions by rule per day (tally.c), the live
  * model and its retraining schedule, and the policy in force.
  *
  * Everything here is aggregate or the brand's own configuration: no
@@ -308,6 +309,83 @@ static int consents_json(struct mes_engine *e, const struct mes_req *c, int days
   return rc;
 }
 
+/* ---------------------------------------------------------------- events and suppressions per day */
+
+/* The outcomes an event can have, in the order the console lists them. */
+static const char *const event_outcomes[] = {"stored",  "no_consent", "third_party", "restricted",
+                                             "expired", "invalid",    "forgotten"};
+
+struct activity {
+  int64_t first_day;
+  int n_days;
+  json_t *events;       /* [{"outcome", "per_day": [n...], "total"}] */
+  json_t *suppressions; /* [{"rule", "per_day": [n...], "total"}] */
+  int rc;
+};
+
+/* The series of arr whose `key` is label, appended (zeros) when absent;
+ * NULL when out of memory. */
+static json_t *series(json_t *arr, const char *key, const char *label, int n_days) {
+  size_t i;
+  json_t *s;
+  json_array_foreach(arr, i, s) {
+    if (strcmp(json_string_value(json_object_get(s, key)), label) == 0)
+      return s;
+  }
+  json_t *per_day = json_array();
+  for (int d = 0; per_day && d < n_days; d++)
+    if (json_array_append_new(per_day, json_integer(0)))
+      break;
+  if (!per_day || json_array_size(per_day) != (size_t)n_days) {
+    json_decref(per_day);
+    return NULL;
+  }
+  s = json_pack("{s:s, s:o, s:I}", key, label, "per_day", per_day, "total", (json_int_t)0);
+  if (!s || json_array_append_new(arr, s))
+    return NULL;
+  return s;
+}
+
+static int activity_count(void *ud, int64_t day, const char *kind, const char *label, int64_t n) {
+  struct activity *a = ud;
+  int64_t at = day - a->first_day;
+  if (at < 0 || at >= a->n_days)
+    return 0; /* a clock ahead of ours */
+  bool events = strcmp(kind, "events") == 0;
+  if (!events && strcmp(kind, "suppressions") != 0)
+    return 0;
+  json_t *s = series(events ? a->events : a->suppressions, events ? "outcome" : "rule", label, a->n_days);
+  json_t *v = s ? json_array_get(json_object_get(s, "per_day"), (size_t)at) : NULL;
+  json_t *total = s ? json_object_get(s, "total") : NULL;
+  if (!v || json_integer_set(v, json_integer_value(v) + n) ||
+      json_integer_set(total, json_integer_value(total) + n))
+    a->rc = MES_ENOMEM;
+  return a->rc;
+}
+
+/* Events by outcome and suppressions by rule, per day over the same days as
+ * the consents, from the daily counts of every server sharing the store. */
+static int activity_json(struct mes_engine *e, const struct mes_req *c, int days, json_t **events,
+                         json_t **suppressions) {
+  struct activity a = {c->now_ms / DAY_MS - (days - 1), days, json_array(), json_array(), MES_OK};
+  int rc = a.events && a.suppressions ? MES_OK : MES_ENOMEM;
+  for (size_t i = 0; !rc && i < sizeof event_outcomes / sizeof event_outcomes[0]; i++)
+    if (!series(a.events, "outcome", event_outcomes[i], days))
+      rc = MES_ENOMEM;
+  if (!rc)
+    rc = mes__tally_days(e, a.first_day, activity_count, &a);
+  if (!rc)
+    rc = a.rc;
+  if (rc) {
+    json_decref(a.events);
+    json_decref(a.suppressions);
+    return rc;
+  }
+  *events = a.events;
+  *suppressions = a.suppressions;
+  return MES_OK;
+}
+
 /* The live model and when the schedule retrains it: trained_at plus
  * model.retrain_every_minutes (sooner when the events grow by
  * retrain_after_events_pct), only in a host running the background thread. */
@@ -343,19 +421,23 @@ int mes_engine_admin_overview(struct mes_engine *e, struct mes_call *call, const
   struct mes__call k;
   mes__call_begin(&k, e, call);
   const struct mes_policy *p = k.req.policy;
-  json_t *consents = NULL, *model = NULL;
+  json_t *consents = NULL, *model = NULL, *events = NULL, *suppressions = NULL;
   rc = consents_json(e, &k.req, n_days, &consents);
+  if (!rc)
+    rc = activity_json(e, &k.req, n_days, &events, &suppressions);
   if (!rc)
     rc = model_json(e, &k.req, &model);
   if (!rc) {
-    *out = json_pack("{s:o, s:o, s:o, s:{s:s?, s:s?, s:s?}}", "generated_at", time_or_null(k.req.now_ms),
-                     "consents", consents, "model", model, "policy", "version", p->version, "site", p->site, "yaml",
-                     p->text);
-    consents = model = NULL;
+    *out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:s?, s:s?, s:s?}}", "generated_at", time_or_null(k.req.now_ms),
+                     "consents", consents, "events", events, "suppressions", suppressions, "model", model, "policy",
+                     "version", p->version, "site", p->site, "yaml", p->text);
+    consents = model = events = suppressions = NULL;
     if (!*out)
       rc = MES_ENOMEM;
   }
   json_decref(consents);
+  json_decref(events);
+  json_decref(suppressions);
   json_decref(model);
   mes__call_end(&k);
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;

@@ -16,6 +16,17 @@ static size_t count_of(const json_t *obj, const char *key) {
   return n > 0 ? (size_t)n : 0;
 }
 
+/* The console's daily counts of an ingestion's outcome. */
+static void tally_events(struct mes_engine *e, int64_t now_ms, const struct mes_ingest_outcome *oc) {
+  const struct {
+    const char *outcome;
+    size_t n;
+  } by[] = {{"stored", oc->stored},         {"no_consent", oc->no_consent}, {"third_party", oc->third_party},
+            {"restricted", oc->restricted}, {"expired", oc->expired},       {"invalid", oc->invalid}};
+  for (size_t i = 0; i < sizeof by / sizeof by[0]; i++)
+    mes__tally_add(e, now_ms, "events", by[i].outcome, (int64_t)by[i].n);
+}
+
 int mes_engine_events_ingest(struct mes_engine *e, struct mes_call *call, const struct mes_body *body, bool wait,
                              json_t **reply, struct mes_ingest_outcome *oc, struct mes_err *err) {
   MES__CLEAR(reply);
@@ -32,12 +43,14 @@ int mes_engine_events_ingest(struct mes_engine *e, struct mes_call *call, const 
   if (!rc)
     rc = wait ? mes_ingest_batch(e->ingester, &k.req, doc, &out, err)
               : mes_ingest_batch_nowait(e->ingester, &k.req, doc, &out, &oc->ticket, err);
+  int64_t now_ms = k.req.now_ms;
   mes__call_end(&k);
   if (rc) {
     /* A single event refused for its own content is one invalid event; a
      * refused batch or body is no event at all. */
     if (doc && !json_object_get(doc, "events") && mes_rc_status(rc) == 400)
       oc->invalid = 1;
+    tally_events(e, now_ms, oc);
     json_decref(doc);
     return rc;
   }
@@ -50,6 +63,7 @@ int mes_engine_events_ingest(struct mes_engine *e, struct mes_call *call, const 
   oc->expired = count_of(not_stored, "expired");
   oc->invalid = json_array_size(json_object_get(out, "errors"));
   oc->dropped_properties = count_of(out, "dropped_properties");
+  tally_events(e, now_ms, oc);
   if (reply)
     *reply = out;
   else
@@ -104,6 +118,8 @@ int mes_engine_event_forget(struct mes_engine *e, struct mes_call *call, const c
                          : "";
   json_t *m = rc ? NULL : mes__engine_forget_event(e, s.row.id, ev.item, mes_kind_of(type), ev.ts_ms, mes_now_ms());
   mes_wipe(&ev, sizeof ev);
+  if (!rc)
+    mes__tally_add(e, k.req.now_ms, "events", "forgotten", 1);
   mes__call_end(&k);
   if (!rc && !m)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);

@@ -31,6 +31,8 @@ int mes_engine_recommend(struct mes_engine *e, struct mes_call *call, const stru
     rc = mes_recommend_text(mes_engine_recommender(e), &k.req, m, doc, k.lang, text, len, &o, err);
     mes_model_unref(m);
   }
+  for (size_t i = 0; !rc && i < o.n_rules; i++)
+    mes__tally_add(e, k.req.now_ms, "suppressions", o.by_rule[i].rule, (int64_t)o.by_rule[i].n);
   mes__call_end(&k);
   json_decref(doc);
   if (rc)

@@ -427,6 +427,7 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   if (!e)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   e->audit_last_ms = -1;
+  mes__tally_init(&e->tally);
   pthread_mutex_init(&e->pol_mu, NULL);
   pthread_mutex_init(&e->bg_mu, NULL);
   pthread_mutex_init(&e->model_mu, NULL);
@@ -528,6 +529,9 @@ void mes_engine_close(struct mes_engine *e) {
     pthread_mutex_unlock(&e->bg_mu);
     pthread_join(e->bg_thread, NULL);
   }
+  if (e->store && e->tally.n > 0 && mes__tally_flush(e))
+    mes_log(&e->log, MES_LOG_WARN, "the last daily counts could not be stored");
+  mes__tally_destroy(&e->tally);
   mes_model_unref(e->model);
   /* Each handle before what it was made with. */
   mes_audit_free(e->audit);
@@ -648,6 +652,9 @@ void mes_engine_sweep(struct mes_engine *e, int64_t now_ms) {
     mes_log(&e->log, MES_LOG_WARN, "access log sweep failed: %s", mes_err_text(&err));
   else if (na > 0)
     mes_log(&e->log, MES_LOG_INFO, "retention sweep erased %lld access log entries", (long long)na);
+  int64_t nc = 0; /* the console's daily counts: kept as long as it can show them */
+  if (mes_store_counts_sweep(e->store, c.now_ms / 86400000LL - MES__TALLY_KEEP_DAYS, &nc))
+    mes_log(&e->log, MES_LOG_WARN, "daily counts sweep failed");
   int64_t nt = 0;
   if (mes_auth_sweep(e->auth, c.now_ms, &nt))
     mes_log(&e->log, MES_LOG_WARN, "token sweep failed");
@@ -715,7 +722,7 @@ done:
 
 static void *background_main(void *arg) {
   struct mes_engine *e = arg;
-  uint64_t next_sweep = 0;
+  uint64_t next_sweep = 0, next_tally = 0;
   /* A server that starts counts and trains only one counting interval later:
    * a restart (a deploy, a crash) must not open with a training that its
    * own stop would then wait for, and the saved model serves meanwhile. */
@@ -732,6 +739,11 @@ static void *background_main(void *arg) {
     mes_catalog_refresh(e->catalog);
     model_maybe_retrain(e);
     audit_schedule_tick(e);
+    if (mes_mono_ns() >= next_tally) {
+      if (mes__tally_flush(e))
+        mes_log(&e->log, MES_LOG_WARN, "the daily counts could not be stored yet");
+      next_tally = mes_mono_ns() + (uint64_t)MES__TALLY_FLUSH_S * 1000000000ull;
+    }
     if (mes_mono_ns() >= next_sweep) {
       mes_engine_sweep(e, 0);
       next_sweep = mes_mono_ns() + (uint64_t)BACKGROUND_EVERY_S * 1000000000ull;

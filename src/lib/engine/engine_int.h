@@ -14,9 +14,18 @@
 #include "base/json.h"
 #include "engine/engine.h"
 #include "policy/policy.h"
+#include "store/store.h"
 #include "subject/subject.h"
 
 struct pol_ref;
+
+/* The daily counts gathering in memory (tally.c). */
+struct mes__tally {
+  pthread_mutex_t mu;       /* entries */
+  pthread_mutex_t flush_mu; /* a flush, or a read of the counts */
+  struct tally_entry *entries;
+  size_t n, cap;
+};
 
 struct mes_engine {
   char *dir;
@@ -75,7 +84,28 @@ struct mes_engine {
   /* When the policy's scheduled audit last ran (background thread only;
    * -1 until read from the store's meta). */
   int64_t audit_last_ms;
+  /* The console's daily counts not yet in the store (tally.c). */
+  struct mes__tally tally;
 };
+
+/* ------------------------------------------------------------- daily counts (tally.c) */
+
+/* How often the background thread moves the counts into the store. */
+#define MES__TALLY_FLUSH_S 10
+/* How many days of counts are kept (the console shows at most a year). */
+#define MES__TALLY_KEEP_DAYS 366
+
+void mes__tally_init(struct mes__tally *t);
+void mes__tally_destroy(struct mes__tally *t);
+/* Adds n (> 0) to today's count of kind ("events", "suppressions") and
+ * label (an outcome, a rule; both copied, cut at 15 and 47 bytes). */
+void mes__tally_add(struct mes_engine *e, int64_t now_ms, const char *kind, const char *label, int64_t n);
+/* Moves the counts gathered in memory into the store (durable on return);
+ * on failure they stay in memory for the next flush. */
+int mes__tally_flush(struct mes_engine *e);
+/* cb gets the counts from since_day on: the store's, then those still in
+ * memory (the same day, kind and label may come once from each: add them). */
+int mes__tally_days(struct mes_engine *e, int64_t since_day, mes_store_count_cb cb, void *ud);
 
 /* Asks the background thread to retrain at its next tick (about a second). */
 void mes__engine_request_retrain(struct mes_engine *e);

@@ -139,6 +139,9 @@ enum stmt_id {
   S_AUDIT_INTERRUPT,
   S_AUDIT_LIST,
   S_CO_DAYS,
+  S_COUNT_ADD,
+  S_COUNT_DAYS,
+  S_COUNT_SWEEP,
   S_SUBJ_DEL_ATTRS,
   /* sqlite_access.c */
   S_ACC_ADD,
@@ -469,5 +472,8 @@ int mes__sq_audit_update(struct mes_store *st, int64_t id, const char *doc);
 int mes__sq_audit_interrupt(struct mes_store *st, const char *error, int64_t *n);
 int mes__sq_audit_list(struct mes_store *st, int limit, mes_store_audit_cb cb, void *ud);
 int mes__sq_consent_days(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud);
+int mes__sq_counts_add(struct mes_store *st, const struct mes_count_row *rows, size_t n);
+int mes__sq_counts_days(struct mes_store *st, int64_t since_day, mes_store_count_cb cb, void *ud);
+int mes__sq_counts_sweep(struct mes_store *st, int64_t before_day, int64_t *n);
 
 #endif

@@ -103,6 +103,11 @@ static const char *const data_steps[] = {
     "ALTER TABLE access_heads ADD COLUMN first INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE access_heads ADD COLUMN base BLOB;"
     "CREATE INDEX access_log_ts ON access_log(ts_ms);",
+    /* 10: what the servers did per day, summed over every server sharing
+     * the store (events by outcome, suppressions by rule), for the brand's
+     * console: counts only, never a person. */
+    "CREATE TABLE daily_counts(day INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,"
+    " n INTEGER NOT NULL, PRIMARY KEY(day, kind, label)) WITHOUT ROWID;",
 };
 
 static const char *const keys_steps[] = {
@@ -265,6 +270,10 @@ const char *const mes__sq_sql[S_N] = {
     [S_CO_DAYS] = "SELECT ts_ms / 86400000 AS day, purpose, status, count(*) FROM consents WHERE ts_ms >= ?1"
                   " GROUP BY day, purpose, status ORDER BY day, purpose, status",
     [S_SUBJ_DEL_ATTRS] = "DELETE FROM audit_attributes WHERE subject = ?1",
+    [S_COUNT_ADD] = "INSERT INTO daily_counts(day, kind, label, n) VALUES(?1, ?2, ?3, ?4)"
+                    " ON CONFLICT(day, kind, label) DO UPDATE SET n = n + excluded.n",
+    [S_COUNT_DAYS] = "SELECT day, kind, label, n FROM daily_counts WHERE day >= ?1 ORDER BY day, kind, label",
+    [S_COUNT_SWEEP] = "DELETE FROM daily_counts WHERE day < ?1",
     /* sqlite_access.c */
     [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, ts_ms, action, reader, sealed, mac)"
                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",

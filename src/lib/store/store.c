@@ -517,6 +517,18 @@ int mes_store_consent_days(struct mes_store *st, int64_t since_ms, mes_store_con
   return st && cb ? st->ops->consent_days(st, since_ms, cb, ud) : MES_EINTERNAL;
 }
 
+int mes_store_counts_add(struct mes_store *st, const struct mes_count_row *rows, size_t n) {
+  return st && (rows || n == 0) ? st->ops->counts_add(st, rows, n) : MES_EINTERNAL;
+}
+
+int mes_store_counts_days(struct mes_store *st, int64_t since_day, mes_store_count_cb cb, void *ud) {
+  return st && cb ? st->ops->counts_days(st, since_day, cb, ud) : MES_EINTERNAL;
+}
+
+int mes_store_counts_sweep(struct mes_store *st, int64_t before_day, int64_t *n) {
+  return st ? st->ops->counts_sweep(st, before_day, n) : MES_EINTERNAL;
+}
+
 /* --- the access log --- */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                             const struct mes_access_head *heads, size_t n_heads) {

@@ -284,6 +284,27 @@ int mes_store_consent_list(struct mes_store *st, int64_t sid, mes_store_consent_
 typedef int (*mes_store_consent_day_cb)(void *ud, int64_t day, int purpose, int status, int64_t n);
 int mes_store_consent_days(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud);
 
+/* --- daily counts: what the servers did per day (UTC, days since the
+ * epoch), by kind ("events", "suppressions") and label (an outcome, a
+ * rule), summed over every server sharing the store. Counts only: no
+ * personal data. --- */
+struct mes_count_row {
+  int64_t day;
+  const char *kind;  /* borrowed */
+  const char *label; /* borrowed */
+  int64_t n;
+};
+/* Adds each row's n to its day, kind and label (in the caller's transaction,
+ * or one of its own). */
+int mes_store_counts_add(struct mes_store *st, const struct mes_count_row *rows, size_t n);
+/* cb gets every count from since_day on, by day, kind and label (strings
+ * borrowed for the callback); nonzero stops. */
+typedef int (*mes_store_count_cb)(void *ud, int64_t day, const char *kind, const char *label, int64_t n);
+int mes_store_counts_days(struct mes_store *st, int64_t since_day, mes_store_count_cb cb, void *ud);
+/* Deletes the counts of days before before_day; *n (may be NULL) gets how
+ * many rows went. */
+int mes_store_counts_sweep(struct mes_store *st, int64_t before_day, int64_t *n);
+
 /* --- preferences (zero-party data, sealed by the caller) --- */
 int mes_store_pref_put(struct mes_store *st, int64_t sid, const uint8_t *sealed, size_t len);
 /* *out is new (malloc) — caller frees. MES_ENOT_FOUND when none. */

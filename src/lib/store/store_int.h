@@ -132,6 +132,9 @@ struct mes_store_ops {
   int (*audit_interrupt)(struct mes_store *st, const char *error, int64_t *n);
   int (*audit_list)(struct mes_store *st, int limit, mes_store_audit_cb cb, void *ud);
   int (*consent_days)(struct mes_store *st, int64_t since_ms, mes_store_consent_day_cb cb, void *ud);
+  int (*counts_add)(struct mes_store *st, const struct mes_count_row *rows, size_t n);
+  int (*counts_days)(struct mes_store *st, int64_t since_day, mes_store_count_cb cb, void *ud);
+  int (*counts_sweep)(struct mes_store *st, int64_t before_day, int64_t *n);
 
   int (*access_append)(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                        const struct mes_access_head *heads, size_t n_heads);
