@@ -1,9 +1,11 @@
 /*
- * http/assets — the pages under web/, compiled into the server.
+ * http/assets — the pages under web/ and the browser SDK's script
+ * (sdk/mesura.js), compiled into the server.
  *
- * The build (scripts/embed-web.cmake) turns every file under web/ into one
- * row of mes__assets, so the binary serves its own pages without reading
- * the disk and a page cannot drift from the server that answers its calls.
+ * The build (scripts/embed-web.cmake) turns every file under web/, and
+ * sdk/mesura.js, into one row of mes__assets, so the binary serves its own
+ * pages without reading the disk and a page cannot drift from the server
+ * that answers its calls.
  * h_static.c serves them.
  */
 #ifndef MES_HTTP_ASSETS_H
@@ -13,7 +15,7 @@
 #include <stddef.h>
 
 struct mes__asset {
-  const char *path;                /* relative to web/: "me/index.html" */
+  const char *path;                /* as served, without the "/": "me/index.html", "sdk/mesura.js" */
   const char *content_type;        /* "text/html; charset=utf-8", ... */
   const unsigned char *data;       /* size bytes, then a NUL */
   size_t size;

@@ -1,7 +1,8 @@
 /*
  * http/h_static — the pages a person opens in a browser (/me, the
- * shopper's dashboard), served from the copies compiled into the binary
- * (assets.h).
+ * shopper's dashboard; /admin, the brand's console) and the browser SDK
+ * that brands load on their own pages (/sdk/mesura.js), served from the
+ * copies compiled into the binary (assets.h).
  *
  * No key is needed for these files: they hold no one's data. A page reads
  * the subject's token from its URL fragment, which a browser never sends,

@@ -61,6 +61,7 @@ const struct mes_route mes__routes[] = {
   {"GET",     "/v1/admin/overview",       MES_SCOPE_ADMIN,   0,                mes__h_admin_overview},
   {"GET",     "/admin",                   0,                 MES_ROUTE_PUBLIC, mes__h_static},
   {"GET",     "/admin/{*file}",           0,                 MES_ROUTE_PUBLIC, mes__h_static},
+  {"GET",     "/sdk/{*file}",             0,                 MES_ROUTE_PUBLIC, mes__h_static},
 };
 /* clang-format on */
 const size_t mes__n_routes = sizeof mes__routes / sizeof mes__routes[0];
