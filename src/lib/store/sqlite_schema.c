@@ -106,8 +106,8 @@ static const char *const data_steps[] = {
     /* 10: what the servers did per day, summed over every server sharing
      * the store (events by outcome, suppressions by rule), for the brand's
      * console: counts only, never a person. */
-    "CREATE TABLE daily_counts(day INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,"
-    " n INTEGER NOT NULL, PRIMARY KEY(day, kind, label)) WITHOUT ROWID;",
+    ("CREATE TABLE daily_counts(day INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,"
+     " n INTEGER NOT NULL, PRIMARY KEY(day, kind, label)) WITHOUT ROWID;"),
 };
 
 static const char *const keys_steps[] = {
