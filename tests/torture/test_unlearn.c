@@ -1,12 +1,14 @@
 /*
- * Torture of unlearning: mes_model_unlearn (whose core mes_model_forget_event
- * shares) on a model freshly trained, unrefused, before each run, for a
- * shopper with a history in the shop. A refused run must end in a clean
+ * Torture of unlearning: mes_model_unlearn and mes_model_forget_event on a
+ * model freshly trained, unrefused, before each run, for a shopper with a
+ * history in the shop; co-occurrence also with no kept margin, so that rows
+ * are decided against a bound and counted again. A refused run must end in a clean
  * error, leave the old model serving what it served and free everything
  * (LeakSanitizer); a run that succeeds must give the same model as the
  * first: every item's neighbours, popularity and trending.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,8 @@ struct fixture {
   struct mes_torture_shop shop;
   struct mes_model *m; /* trained before each run */
   int kind;
+  int margin;  /* params.unlearn_margin, -1 for the default */
+  bool one;    /* forget one event (alice's view of tent-4p) rather than alice */
   int64_t sid; /* alice's */
   size_t n_items; /* of m, to check that a failed run left it alone */
 };
@@ -52,6 +56,8 @@ static void before(void *ud) {
   struct mes_model_params p;
   mes_model_params_default(&p);
   p.kind = f->kind;
+  if (f->margin >= 0)
+    p.unlearn_margin = f->margin;
   struct mes_err err;
   mes_err_clear(&err);
   f->m = NULL;
@@ -85,10 +91,14 @@ static int run(void *ud, json_t **out, struct mes_err *err) {
   struct fixture *f = ud;
   struct mes_model *next = NULL;
   struct mes_unlearn_info info;
-  int rc = mes_model_unlearn(f->m, f->sid, &next, &info, err);
+  int rc = f->one ? mes_model_forget_event(f->m, f->sid, "tent-4p", strlen("tent-4p"), MES_KIND_VIEW,
+                                           MES_TORTURE_T0_MS - 80 * 60000LL, &next, &info, err)
+                  : mes_model_unlearn(f->m, f->sid, &next, &info, err);
   mes_alloc_disarm();
   if (rc)
     return rc;
+  if (info.events != 1 && f->one) /* the event is found whatever is refused */
+    fail_msg("forgot %zu events, want 1", info.events);
   *out = json_pack("{s:o, s:I, s:b}", "model", describe(next), "events", (json_int_t)info.events, "exact",
                    info.exact);
   mes_model_unref(next);
@@ -114,12 +124,29 @@ static void torture(struct fixture *f, const char *name) {
 static void test_unlearn_cooc(void **state) {
   struct fixture *f = *state;
   f->kind = MES_MODEL_COOC;
+  f->margin = -1;
   torture(f, "unlearn a person, co-occurrence");
+}
+
+static void test_unlearn_cooc_no_margin(void **state) {
+  struct fixture *f = *state;
+  f->kind = MES_MODEL_COOC;
+  f->margin = 0;
+  torture(f, "unlearn a person, co-occurrence without a kept margin");
+}
+
+static void test_forget_cooc_no_margin(void **state) {
+  struct fixture *f = *state;
+  f->kind = MES_MODEL_COOC;
+  f->margin = 0;
+  f->one = true;
+  torture(f, "forget one event, co-occurrence without a kept margin");
 }
 
 static void test_unlearn_ease(void **state) {
   struct fixture *f = *state;
   f->kind = MES_MODEL_EASE;
+  f->margin = -1;
   torture(f, "unlearn a person, EASE");
 }
 
@@ -127,6 +154,8 @@ int main(void) {
   mes_torture_init();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_unlearn_cooc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unlearn_cooc_no_margin, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forget_cooc_no_margin, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unlearn_ease, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

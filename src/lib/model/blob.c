@@ -6,10 +6,10 @@
  * starts on an 8-byte boundary):
  *
  *   header, 64 bytes:
- *     0  "MESMODEL"          8  u32 version (1)     12 u32 0x01020304 (byte order)
+ *     0  "MESMODEL"          8  u32 version (2)     12 u32 0x01020304 (byte order)
  *     16 u32 n_items         20 u32 kind            24 u32 n_nb[3] (bought, viewed, ease)
  *     36 u32 ids_bytes       40 u32 meta_len        44 u32 0
- *     48 u64 FNV-1a of every byte after the header  56 u64 total length
+ *     48 u64 checksum of every byte after the header  56 u64 total length
  *   kind weights   f32[8]  (MES_KIND_N used)
  *   pop, trend     f32[n] each
  *   top_pop, top_trend   u32[n] each (permutations of 0..n-1)
@@ -17,19 +17,26 @@
  *   per relation   u32 off[n + 1], then struct mes_nbr[n_nb]
  *   meta           JSON text, meta_len bytes
  *
+ * The checksum (mes__blob_sum) is FNV-1a over the 64-bit words after the
+ * header in four interleaved lanes: four independent multiply chains run
+ * about twenty times faster than byte-wise FNV-1a, and a model is written and
+ * checked while an erasure waits for it. Version 1 blobs (byte-wise FNV-1a)
+ * still load.
+ *
  * A model is the blob itself: loading checks every size, offset, index and
  * weight, then points the model's arrays into the blob. A blob that fails a
  * check is refused with MES_ESTORE and a sentence saying what is wrong; it
  * never reaches a query.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/model_int.h"
 
 #define MAGIC "MESMODEL"
-#define VERSION 1u
+#define VERSION 2u
 #define BYTE_ORDER_MARK 0x01020304u
 #define HEADER 64u
 #define KW_SLOTS 8u
@@ -41,6 +48,23 @@ static uint64_t fnv64(const uint8_t *p, size_t n) {
     h *= 1099511628211ull;
   }
   return h;
+}
+
+uint64_t mes__blob_sum(const uint8_t *p, size_t n) {
+  uint64_t h[4] = {1469598103934665603ull, 1469598103934665603ull ^ 1, 1469598103934665603ull ^ 2,
+                   1469598103934665603ull ^ 3};
+  size_t words = n / 8;
+  for (size_t i = 0; i < words; i++) {
+    uint64_t w;
+    memcpy(&w, p + 8 * i, 8);
+    h[i & 3] = (h[i & 3] ^ w) * 1099511628211ull;
+  }
+  uint64_t out = 1469598103934665603ull;
+  for (size_t i = 8 * words; i < n; i++) /* sections are 8-byte multiples: none in practice */
+    out = (out ^ p[i]) * 1099511628211ull;
+  for (int l = 0; l < 4; l++)
+    out = (out ^ h[l]) * 1099511628211ull;
+  return out;
 }
 
 static uint64_t pad8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
@@ -135,7 +159,7 @@ int mes__blob_write(const struct mes__parts *p, uint8_t **out, size_t *len, stru
       memcpy(b + l.rel_nb[r], p->rel[r].nb, n_nb[r] * sizeof(struct mes_nbr));
   }
   memcpy(b + l.meta, p->meta, meta_len);
-  put_u64(b, 48, fnv64(b + HEADER, (size_t)(l.total - HEADER)));
+  put_u64(b, 48, mes__blob_sum(b + HEADER, (size_t)(l.total - HEADER)));
   put_u64(b, 56, l.total);
   *out = b;
   *len = (size_t)l.total;
@@ -176,15 +200,20 @@ static bool unit_ok(const float *v, uint64_t n) {
   return true;
 }
 
-static int check_and_point(struct mes_model *m, struct mes_err *err) {
+/* own: the blob was just written by mes__blob_write in this process, from
+ * parts that were checked as they were made: the checksum and the per-entry
+ * checks (the O(size) part) are skipped, the header and offsets still read. */
+static int check_and_point(struct mes_model *m, bool own, struct mes_err *err) {
   const uint8_t *b = m->blob;
   size_t len = m->blob_len;
   if (len < HEADER || memcmp(b, MAGIC, 8) != 0)
     return mes_err_set(err, MES_ESTORE, NULL, "The stored model is not a mesura model.");
-  if (get_u32(b, 8) != VERSION)
+  uint32_t version = get_u32(b, 8);
+  if (version != VERSION && version != 1)
     return mes_err_set(err, MES_ESTORE, NULL,
-                       "The stored model has format version %u; this mesura reads version %u. Run `mesura train`.",
-                       get_u32(b, 8), VERSION);
+                       "The stored model has format version %u; this mesura reads versions 1 to %u. Run `mesura "
+                       "train`.",
+                       version, VERSION);
   if (get_u32(b, 12) != BYTE_ORDER_MARK)
     return corrupt(err, "written with another byte order");
   uint64_t n = get_u32(b, 16), n_nb[MES_REL_N];
@@ -197,7 +226,8 @@ static int check_and_point(struct mes_model *m, struct mes_err *err) {
   layout_of(n, n_nb, ids_bytes, meta_len, &l);
   if (l.total != len || get_u64(b, 56) != len)
     return corrupt(err, "its length does not match its header");
-  if (fnv64(b + HEADER, len - HEADER) != get_u64(b, 48))
+  if (!own &&
+      (version == 1 ? fnv64(b + HEADER, len - HEADER) : mes__blob_sum(b + HEADER, len - HEADER)) != get_u64(b, 48))
     return corrupt(err, "checksum mismatch");
   m->kind = (int)get_u32(b, 20);
   m->n_items = (uint32_t)n;
@@ -211,15 +241,17 @@ static int check_and_point(struct mes_model *m, struct mes_err *err) {
   m->top_trend = (const uint32_t *)(b + l.top_trend);
   m->id_off = (const uint32_t *)(b + l.id_off);
   m->ids = (const char *)(b + l.ids);
-  if (!unit_ok(m->pop, n) || !unit_ok(m->trend, n))
+  if (!own && (!unit_ok(m->pop, n) || !unit_ok(m->trend, n)))
     return corrupt(err, "popularity out of range");
-  uint8_t *seen = malloc(n ? (size_t)n : 1);
-  if (!seen)
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  bool ok = permutation_ok(m->top_pop, n, seen) && permutation_ok(m->top_trend, n, seen);
-  free(seen);
-  if (!ok)
-    return corrupt(err, "bad item order");
+  if (!own) {
+    uint8_t *seen = malloc(n ? (size_t)n : 1);
+    if (!seen)
+      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    bool ok = permutation_ok(m->top_pop, n, seen) && permutation_ok(m->top_trend, n, seen);
+    free(seen);
+    if (!ok)
+      return corrupt(err, "bad item order");
+  }
   if (!offsets_ok(m->id_off, n, ids_bytes))
     return corrupt(err, "bad item id offsets");
   for (uint64_t i = 0; i < n; i++) {
@@ -232,7 +264,7 @@ static int check_and_point(struct mes_model *m, struct mes_err *err) {
     m->nb[r] = (const struct mes_nbr *)(b + l.rel_nb[r]);
     if (!offsets_ok(m->nb_off[r], n, n_nb[r]))
       return corrupt(err, "bad neighbour offsets");
-    for (uint64_t j = 0; j < n_nb[r]; j++)
+    for (uint64_t j = 0; j < n_nb[r] && !own; j++)
       if (m->nb[r][j].item >= n || !(m->nb[r][j].w > 0.0f) || !isfinite(m->nb[r][j].w))
         return corrupt(err, "bad neighbour");
   }
@@ -281,7 +313,17 @@ static int find_units(struct mes_model *m, struct mes_err *err) {
   return MES_OK;
 }
 
+static int from_blob(uint8_t *blob, size_t len, int64_t id, bool own, struct mes_model **out, struct mes_err *err);
+
 int mes__model_from_blob(uint8_t *blob, size_t len, int64_t id, struct mes_model **out, struct mes_err *err) {
+  return from_blob(blob, len, id, false, out, err);
+}
+
+int mes__model_from_own_blob(uint8_t *blob, size_t len, struct mes_model **out, struct mes_err *err) {
+  return from_blob(blob, len, 0, true, out, err);
+}
+
+static int from_blob(uint8_t *blob, size_t len, int64_t id, bool own, struct mes_model **out, struct mes_err *err) {
   *out = NULL;
   struct mes_model *m = calloc(1, sizeof *m);
   if (!m) {
@@ -296,7 +338,7 @@ int mes__model_from_blob(uint8_t *blob, size_t len, int64_t id, struct mes_model
     mes_model_unref(m);
     return mes_err_set(err, MES_EINTERNAL, NULL, NULL);
   }
-  int rc = check_and_point(m, err);
+  int rc = check_and_point(m, own, err);
   if (!rc)
     rc = find_units(m, err);
   if (rc) {

@@ -18,6 +18,14 @@
  * MAX_SPAN events on either side of it in the person's timeline, so a heavy
  * browser (or a robot) costs linear time and cannot dominate a relation.
  *
+ * Sums in fixed point. Each person's evidence of a pair (and of an item,
+ * for N below) is a float in [0, 1]; it is added as an integer of
+ * 2^-MES__FIX_SHIFT units (mes__fix), so that a sum does not depend on the
+ * order of its terms and taking one person's term away gives exactly the
+ * sum without them: exact unlearning subtracts instead of counting again
+ * (unlearn.c). Evidence below one unit (events some 36 half-lives old)
+ * counts for nothing.
+ *
  * Normalisation. Raw counts echo popularity: everything co-occurs with the
  * best seller. The weight is the cosine of the two items' person vectors,
  *   C(a,b) / sqrt(N(a) N(b)),
@@ -44,9 +52,12 @@
 struct mes__cooc_scratch {
   uint32_t *stamp; /* n_items: the last (row, person) visit that touched it */
   float *best;     /* n_items: that person's strongest evidence of the pair */
-  float *acc;      /* n_items: the row's sum over people (0 = untouched) */
+  int64_t *acc;    /* n_items: the row's sum over people (0 = untouched) */
   uint32_t *touched, *person; /* lists of items touched in the row / by the person */
-  float *w, *cab;
+  float *w;
+  int64_t *cab;
+  uint32_t *pos;        /* n_items: an item's place in touched (mes__cooc_kept_row) */
+  struct mes_nbr *top;  /* n_items + 1: a row's kept neighbours and the first one left out */
   uint32_t visit;
   size_t n_items;
 };
@@ -76,7 +87,7 @@ static void next_visit(struct mes__cooc_scratch *sc) {
 }
 
 size_t mes__cooc_counts(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a,
-                        const uint32_t **items, const float **cab) {
+                        const uint32_t **items, const int64_t **cab) {
   size_t n_touched = 0;
   *items = sc->touched;
   *cab = sc->cab;
@@ -121,9 +132,12 @@ size_t mes__cooc_counts(const struct mes__cooc_index *c, struct mes__cooc_scratc
     }
     for (uint32_t t = 1; t <= sc->person[0]; t++) {
       uint32_t b = sc->person[t];
+      int64_t v = mes__fix(sc->best[b]);
+      if (v == 0)
+        continue;
       if (sc->acc[b] == 0)
         sc->touched[n_touched++] = b;
-      sc->acc[b] += sc->best[b];
+      sc->acc[b] += v;
     }
   }
   for (size_t t = 0; t < n_touched; t++) {
@@ -134,33 +148,61 @@ size_t mes__cooc_counts(const struct mes__cooc_index *c, struct mes__cooc_scratc
   return n_touched;
 }
 
-float mes__cooc_weight(const struct mes__cooc_index *c, uint32_t a, uint32_t b, float cab) {
-  /* In double: decayed counts of events decades old are ~1e-30, and their
-   * product underflows to 0 in float (an infinite weight, a model the
-   * loader rightly refuses as corrupt). */
-  double den = c->norm[b] > 0 ? sqrt((double)c->norm[a] * (double)c->norm[b]) : 0;
-  float cos = den > 0 ? (float)((double)cab / den) : 0;
-  return cos * (cab / (cab + SHRINK));
+float mes__cooc_weight(const struct mes__cooc_index *c, uint32_t a, uint32_t b, int64_t cab) {
+  /* In double: the product of two small norms underflows in float (an
+   * infinite weight, a model the loader rightly refuses as corrupt). The
+   * expression is symmetric in a and b, to the bit: W(a, b) = W(b, a), which
+   * unlearning's bounds rely on. */
+  if (cab <= 0 || c->norm[a] <= 0 || c->norm[b] <= 0)
+    return 0;
+  const double unit = 1.0 / (double)(1ull << MES__FIX_SHIFT); /* a power of 2: scaling by it is exact */
+  double na = (double)c->norm[a] * unit, nb = (double)c->norm[b] * unit;
+  float cf = (float)((double)cab * unit);
+  float cos = (float)((double)cf / sqrt(na * nb));
+  return cos * (cf / (cf + SHRINK));
+}
+
+size_t mes__cooc_kept_row(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a, size_t k,
+                          struct mes__cooc_kept *kept, struct mes_nbr *out) {
+  const uint32_t *items;
+  const int64_t *cab;
+  size_t n = mes__cooc_counts(c, sc, a, &items, &cab);
+  for (size_t t = 0; t < n; t++) {
+    sc->w[t] = mes__cooc_weight(c, a, items[t], cab[t]);
+    sc->pos[items[t]] = (uint32_t)t;
+  }
+  if (!kept)
+    return mes__topk(items, sc->w, n, k, out);
+  size_t cap = kept->cap;
+  size_t got = mes__topk(items, sc->w, n, cap + 1, sc->top);
+  size_t kl = got < cap ? got : cap;
+  uint32_t *ki = kept->item + (size_t)a * cap;
+  int64_t *kc = kept->c + (size_t)a * cap;
+  for (size_t j = 0; j < kl; j++) {
+    ki[j] = sc->top[j].item;
+    kc[j] = cab[sc->pos[sc->top[j].item]];
+  }
+  kept->len[a] = (uint32_t)kl;
+  kept->bound[a] = got > cap ? sc->top[cap].w : 0.0f;
+  size_t kk = got < k ? got : k;
+  memcpy(out, sc->top, kk * sizeof *out);
+  return kk;
 }
 
 size_t mes__cooc_row(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a, size_t k,
                      struct mes_nbr *out) {
-  const uint32_t *items;
-  const float *cab;
-  size_t n = mes__cooc_counts(c, sc, a, &items, &cab);
-  for (size_t t = 0; t < n; t++)
-    sc->w[t] = mes__cooc_weight(c, a, items[t], cab[t]);
-  return mes__topk(items, sc->w, n, k, out);
+  return mes__cooc_kept_row(c, sc, a, k, NULL, out);
 }
 
-float mes__cooc_norm(const struct mes__cooc_index *c, uint32_t x) {
+int64_t mes__cooc_norm(const struct mes__cooc_index *c, uint32_t x) {
   /* Per person, the strongest evidence of x, summed. */
-  float sum = 0, best = 0;
+  int64_t sum = 0;
+  float best = 0;
   uint32_t cur = UINT32_MAX;
   for (uint32_t j = c->inv_off[x]; j < c->inv_off[x + 1]; j++) {
     uint32_t q = c->inv[j];
     if (c->r_subj[q] != cur) {
-      sum += best;
+      sum += mes__fix(best);
       best = 0;
       cur = c->r_subj[q];
     }
@@ -168,7 +210,7 @@ float mes__cooc_norm(const struct mes__cooc_index *c, uint32_t x) {
     if (v > best)
       best = v;
   }
-  return sum + best;
+  return sum + mes__fix(best);
 }
 
 struct mes__cooc_scratch *mes__cooc_scratch_new(size_t n_items) {
@@ -184,7 +226,10 @@ struct mes__cooc_scratch *mes__cooc_scratch_new(size_t n_items) {
   sc->person = malloc((m + 1) * sizeof *sc->person);
   sc->w = malloc(m * sizeof *sc->w);
   sc->cab = malloc(m * sizeof *sc->cab);
-  if (!sc->stamp || !sc->best || !sc->acc || !sc->touched || !sc->person || !sc->w || !sc->cab) {
+  sc->pos = malloc(m * sizeof *sc->pos);
+  sc->top = malloc((m + 1) * sizeof *sc->top);
+  if (!sc->stamp || !sc->best || !sc->acc || !sc->touched || !sc->person || !sc->w || !sc->cab || !sc->pos ||
+      !sc->top) {
     mes__cooc_scratch_free(sc);
     return NULL;
   }
@@ -201,6 +246,8 @@ void mes__cooc_scratch_free(struct mes__cooc_scratch *sc) {
   free(sc->person);
   free(sc->w);
   free(sc->cab);
+  free(sc->pos);
+  free(sc->top);
   free(sc);
 }
 
@@ -266,21 +313,49 @@ int mes__cooc_index_build(const struct mes__data *d, const struct mes_model_para
   return MES_OK;
 }
 
+/* ---------------------------------------------------------------- kept rows */
+
+int mes__cooc_kept_init(struct mes__cooc_kept *k, size_t n_items, size_t cap) {
+  *k = (struct mes__cooc_kept){.n_items = n_items, .cap = cap};
+  size_t m = n_items ? n_items : 1, e = cap ? m * cap : 1;
+  k->item = malloc(e * sizeof *k->item);
+  k->c = malloc(e * sizeof *k->c);
+  k->len = calloc(m, sizeof *k->len);
+  k->bound = calloc(m, sizeof *k->bound);
+  if (!k->item || !k->c || !k->len || !k->bound) {
+    mes__cooc_kept_release(k);
+    return MES_ENOMEM;
+  }
+  return MES_OK;
+}
+
+void mes__cooc_kept_release(struct mes__cooc_kept *k) {
+  if (!k)
+    return;
+  free(k->item);
+  free(k->c);
+  free(k->len);
+  free(k->bound);
+  memset(k, 0, sizeof *k);
+}
+
 /* ---------------------------------------------------------------- training */
 
 struct rows_ctx {
   const struct mes__cooc_index *c;
   struct mes__cooc_scratch **sc; /* one per worker */
+  struct mes__cooc_kept *kept;   /* NULL: served rows only */
   size_t k;
 };
 
 static long cooc_row(void *ctx, int worker, uint32_t a, struct mes_nbr *out) {
   struct rows_ctx *r = ctx;
-  return (long)mes__cooc_row(r->c, r->sc[worker], a, r->k, out);
+  return (long)mes__cooc_kept_row(r->c, r->sc[worker], a, r->k, r->kept, out);
 }
 
 int mes__cooc(const struct mes__data *d, const struct mes_model_params *p, enum mes_rel rel, int64_t now_ms,
-              struct mes__csr *out, struct mes_err *err) {
+              struct mes__csr *out, struct mes__cooc_index *keep_index, struct mes__cooc_kept *kept,
+              struct mes_err *err) {
   memset(out, 0, sizeof *out);
   int threads = p->threads < 1 ? 1 : p->threads > 64 ? 64 : p->threads;
   struct mes__cooc_index c;
@@ -288,6 +363,14 @@ int mes__cooc(const struct mes__data *d, const struct mes_model_params *p, enum 
   int rc = mes__cooc_index_build(d, p, rel, now_ms, &c);
   if (rc)
     return mes_err_set(err, rc, NULL, "Out of memory while learning which items go together.");
+  if (kept) {
+    size_t margin = p->unlearn_margin > 0 ? (size_t)p->unlearn_margin : 0;
+    if (margin > d->n_items) /* a row has at most n_items - 1 neighbours */
+      margin = d->n_items;
+    if ((rc = mes__cooc_kept_init(kept, d->n_items, r.k + margin)))
+      goto done;
+    r.kept = kept;
+  }
   rc = MES_ENOMEM;
   r.sc = calloc((size_t)threads, sizeof *r.sc);
   if (!r.sc)
@@ -301,8 +384,13 @@ done:
     for (int t = 0; t < threads; t++)
       mes__cooc_scratch_free(r.sc[t]);
   free(r.sc);
-  mes__cooc_index_release(&c);
-  if (rc)
+  if (!rc && keep_index)
+    *keep_index = c;
+  else
+    mes__cooc_index_release(&c);
+  if (rc) {
+    mes__cooc_kept_release(kept);
     return mes_err_set(err, rc, NULL, "Out of memory while learning which items go together.");
+  }
   return MES_OK;
 }

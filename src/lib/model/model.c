@@ -24,6 +24,7 @@ void mes_model_params_default(struct mes_model_params *p) {
       .max_memory_mb = 2048,
       .threads = 2,
       .unlearn = true,
+      .unlearn_margin = 50,
   };
   mes__kind_weights_default(p->kind_weights);
 }
@@ -99,6 +100,12 @@ int mes__model_build(struct mes__data *dp, const struct mes_model_params *p, int
   uint32_t *top_pop = NULL, *top_trend = NULL;
   struct mes__csr rel[MES_REL_N];
   memset(rel, 0, sizeof rel);
+  /* What unlearning keeps of the co-occurrence relations, counted once with
+   * them (BOUGHT, VIEWED). */
+  struct mes__cooc_index rel_index[2];
+  struct mes__cooc_kept kept[2];
+  memset(rel_index, 0, sizeof rel_index);
+  memset(kept, 0, sizeof kept);
   json_t *meta = NULL;
   char *meta_text = NULL;
   uint8_t *blob = NULL;
@@ -155,8 +162,11 @@ int mes__model_build(struct mes__data *dp, const struct mes_model_params *p, int
   }
   uint64_t t_cooc = t_pop, t_ease = t_pop;
   if (kind != MES__BUILT_POPULAR) {
-    if ((rc = mes__cooc(&d, p, MES_REL_BOUGHT, now_ms, &rel[MES_REL_BOUGHT], err)) ||
-        (rc = mes__cooc(&d, p, MES_REL_VIEWED, now_ms, &rel[MES_REL_VIEWED], err)))
+    bool keep = p->unlearn;
+    if ((rc = mes__cooc(&d, p, MES_REL_BOUGHT, now_ms, &rel[MES_REL_BOUGHT], keep ? &rel_index[0] : NULL,
+                        keep ? &kept[0] : NULL, err)) ||
+        (rc = mes__cooc(&d, p, MES_REL_VIEWED, now_ms, &rel[MES_REL_VIEWED], keep ? &rel_index[1] : NULL,
+                        keep ? &kept[1] : NULL, err)))
       goto done;
     t_cooc = t_ease = mes_mono_ns();
   }
@@ -228,7 +238,8 @@ int mes__model_build(struct mes__data *dp, const struct mes_model_params *p, int
   }
   size_t n_ev = d.n_ev, n_subj = d.n_subj;
   if (p->unlearn &&
-      (rc = mes__unlearn_new(&d, p, kw, now_ms, kind, ease_p, top_pop, kind == MES__BUILT_EASE ? n_ease : 0, &ul))) {
+      (rc = mes__unlearn_new(&d, p, kw, now_ms, kind, ease_p, top_pop, kind == MES__BUILT_EASE ? n_ease : 0,
+                            rel_index, kept, &ul))) {
     free(blob);
     mes_err_set(err, rc, NULL, "Out of memory while keeping what unlearning needs.");
     goto done;
@@ -248,6 +259,10 @@ done:
   free(ease_p);
   for (int r = 0; r < MES_REL_N; r++)
     mes__csr_release(&rel[r]);
+  for (int r = 0; r < 2; r++) {
+    mes__cooc_index_release(&rel_index[r]);
+    mes__cooc_kept_release(&kept[r]);
+  }
   free(pop);
   free(trend);
   free(top_pop);

@@ -84,6 +84,11 @@ struct mes_model_params {
   /* Keep what exact unlearning needs (default true; see mes_model_unlearn
    * for what it costs). */
   bool unlearn;
+  /* Neighbours a model that can unlearn keeps per item and relation beyond
+   * max_neighbors, with their pair counts (default 50; 12 bytes each): the
+   * wider, the rarer a row must be counted again when a person is removed
+   * (see mes_model_unlearn). */
+  int unlearn_margin;
   /* How much one event of each kind counts (policy model.event_weights;
    * default view 1, click 2, cart 4, purchase 8), in popularity, in EASE's
    * input and, through mes_model_kind_weight, in a person's history. Each
@@ -141,13 +146,17 @@ void mes_model_unref(struct mes_model *m);            /* NULL-safe */
  * the EASE items (see bench/README.md for the figures).
  *
  * What it costs: a model trained with params.unlearn keeps its training
- * data and indexes (about 40 bytes an event, plus about 130 an item with
- * two threads) and, for EASE, its inverse in double precision, 8 n² bytes
- * (800 MB at 10,000 items, 3.2 GB at 20,000), kept only when it fits
- * model.max_memory_mb beside the data; the EASE solve is then done in
- * double precision too. Time: co-occurrence recounts the rows of the
- * person's items (seconds for a heavy shopper of best sellers at ten
- * million events); EASE two passes over its n² inverse.
+ * data and indexes (about 40 bytes an event, plus about 180 an item with
+ * two threads), each co-occurrence row's kept neighbours (max_neighbors +
+ * unlearn_margin of them, 12 bytes each: 46 MiB at 20,000 items for two
+ * relations and the defaults) and, for EASE, its inverse in double
+ * precision, 8 n² bytes (800 MB at 10,000 items, 3.2 GB at 20,000), kept
+ * only when it fits model.max_memory_mb beside the data; the EASE solve is
+ * then done in double precision too. Time: co-occurrence takes the person's
+ * own pair counts off the kept ones and decides each row's new neighbours
+ * from them, counting a row again only where its kept margin cannot decide
+ * it (tens of milliseconds for a person with 1,000 events at ten million
+ * events: bench/README.md); EASE two passes over its n² inverse.
  * Where it does not fit, unlearning drops the EASE relation (the person's
  * contribution is neutralised at once, every other relation stays exact)
  * and info.retrain asks for a retrain, which restores EASE exactly. Kind
@@ -183,6 +192,9 @@ struct mes_unlearn_info {
   size_t events; /* events of theirs the model forgot (0: it had learnt nothing from them) */
   bool exact;    /* *out equals a model trained without them */
   bool retrain;  /* only a retrain makes it exact (see above) */
+  /* Co-occurrence rows (of both relations) whose new neighbours were decided
+   * from the kept counts, and rows counted again in full. */
+  size_t rows_decided, rows_recounted;
 };
 
 /* Removes everything store subject sid contributed. *out is new (one

@@ -86,12 +86,25 @@ static inline double mes__decay(double now_s, double ts_s, double half_life_s) {
 }
 
 /* pop.c: pop/trend (n_items each, in [0, 1]) and the two orders. */
-/* The two decayed masses of one event, added to its item's lo and sh. */
+/* An item's decayed interaction mass, summed in fixed point (2^-40 units,
+ * each event's share truncated; a share is below 2^60, its kind's weight
+ * being below 1e6): exact whatever the order, so that unlearning takes an
+ * event's share off and gets the bits of a sum without it. */
+__extension__ typedef __int128 mes__mass;
+static inline double mes__mass_value(mes__mass m) { return (double)m * (1.0 / (double)(1ull << 40)); }
+/* The two decayed masses of one event, added to (sign 1) or taken from
+ * (sign -1) its item's lo and sh. */
 void mes__pop_add(const struct mes__ev *e, const struct mes_model_params *p, const float kw[MES_KIND_N],
-                  int64_t now_ms, double *lo, double *sh);
+                  int64_t now_ms, mes__mass *lo, mes__mass *sh, int sign);
 /* From the masses of n items to pop/trend and the orders (see pop.c). */
 int mes__pop_finish(size_t n, const struct mes_model_params *p, const double *lo, const double *sh, float *pop,
                     float *trend, uint32_t *top_pop, uint32_t *top_trend);
+/* The same, given the orders as they were for most items (hint_pop,
+ * hint_trend: n_hint items each, leaving out those whose masses moved): the
+ * orders are then merged rather than sorted, the same result. */
+int mes__pop_finish_hinted(size_t n, const struct mes_model_params *p, const double *lo, const double *sh,
+                           float *pop, float *trend, uint32_t *top_pop, uint32_t *top_trend, const uint32_t *hint_pop,
+                           const uint32_t *hint_trend, size_t n_hint);
 int mes__popularity(const struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
                     int64_t now_ms, float *pop, float *trend, uint32_t *top_pop, uint32_t *top_trend);
 
@@ -131,14 +144,34 @@ struct mes__cooc_index {
   uint32_t *s_off;    /* n_subj + 1 offsets into r */
   uint32_t *inv_off;  /* n_items + 1 offsets into inv */
   uint32_t *inv;      /* positions in r, grouped by item, in order */
-  float *norm;        /* N(item) */
+  int64_t *norm;      /* N(item), fixed point (mes__fix) */
   double window_s;
 };
+/* Evidence in [0, 1] as an integer count of 2^-MES__FIX_SHIFT units
+ * (truncated): sums of them are exact and do not depend on their order.
+ * With 2^27 people at most 1 each, a sum stays below 2^63. */
+#define MES__FIX_SHIFT 36
+static inline int64_t mes__fix(float v) { return v > 0 ? (int64_t)((double)v * (double)(1ull << MES__FIX_SHIFT)) : 0; }
+/* What a model that can unlearn keeps of each row of a co-occurrence
+ * relation, so that removing a person rarely needs the row counted again
+ * (unlearn.c): the row's `cap` heaviest neighbours (max_neighbors and the
+ * margin beyond them), best first, with their pair counts C(a, b), and a
+ * bound that no neighbour left out weighs more than (0: none was left out).
+ * 12 bytes a kept neighbour. */
+struct mes__cooc_kept {
+  size_t n_items, cap;
+  uint32_t *item; /* n_items x cap: row a's at a * cap, len[a] of them */
+  int64_t *c;     /* their C(a, b), fixed point */
+  uint32_t *len;
+  float *bound;
+};
+int mes__cooc_kept_init(struct mes__cooc_kept *k, size_t n_items, size_t cap);
+void mes__cooc_kept_release(struct mes__cooc_kept *k);
 int mes__cooc_index_build(const struct mes__data *d, const struct mes_model_params *p, enum mes_rel rel,
                           int64_t now_ms, struct mes__cooc_index *c);
 void mes__cooc_index_release(struct mes__cooc_index *c);
 /* N(x), counted again from the index (as training counted it). */
-float mes__cooc_norm(const struct mes__cooc_index *c, uint32_t x);
+int64_t mes__cooc_norm(const struct mes__cooc_index *c, uint32_t x);
 /* Dense per-row scratch for mes__cooc_counts (one per thread). */
 struct mes__cooc_scratch;
 struct mes__cooc_scratch *mes__cooc_scratch_new(size_t n_items);
@@ -146,14 +179,24 @@ void mes__cooc_scratch_free(struct mes__cooc_scratch *sc);
 /* Row a's pair counts: *items and *cab (borrowed from sc, valid until its
  * next use) receive the n returned items that co-occur with a and C(a, b). */
 size_t mes__cooc_counts(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a,
-                        const uint32_t **items, const float **cab);
-/* The weight of b in row a, from C(a, b) (see cooc.c). */
-float mes__cooc_weight(const struct mes__cooc_index *c, uint32_t a, uint32_t b, float cab);
+                        const uint32_t **items, const int64_t **cab);
+/* The weight of b in row a, from C(a, b) and the norms (see cooc.c); 0 when
+ * either is 0. Symmetric in a and b. */
+float mes__cooc_weight(const struct mes__cooc_index *c, uint32_t a, uint32_t b, int64_t cab);
 /* Row a's k heaviest neighbours, as training builds it. Returns how many. */
 size_t mes__cooc_row(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a, size_t k,
                      struct mes_nbr *out);
+/* Row a counted in full: its k heaviest neighbours into out (returned:
+ * how many), and, kept non-NULL, its kept neighbours and bound (kept->cap of
+ * them, kept->cap >= k) into kept's row a. */
+size_t mes__cooc_kept_row(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a, size_t k,
+                          struct mes__cooc_kept *kept, struct mes_nbr *out);
+/* The relation's rows into out. keep_index non-NULL: the index counted is
+ * handed over (new) rather than released; kept non-NULL: every row's kept
+ * neighbours too (max_neighbors + p->unlearn_margin of them, new). */
 int mes__cooc(const struct mes__data *d, const struct mes_model_params *p, enum mes_rel rel, int64_t now_ms,
-              struct mes__csr *out, struct mes_err *err);
+              struct mes__csr *out, struct mes__cooc_index *keep_index, struct mes__cooc_kept *kept,
+              struct mes_err *err);
 /* How many of a person's events on either side of an event it pairs with
  * (see cooc.c). */
 #define MES__COOC_SPAN 32
@@ -204,6 +247,8 @@ struct mes__parts {
   struct mes__csr rel[MES_REL_N]; /* off may be NULL: an empty relation */
   const char *meta;               /* JSON text */
 };
+/* The blob's checksum of n bytes (see blob.c). */
+uint64_t mes__blob_sum(const uint8_t *p, size_t n);
 /* *out is new (malloc), *len its size. */
 int mes__blob_write(const struct mes__parts *p, uint8_t **out, size_t *len, struct mes_err *err);
 
@@ -233,12 +278,15 @@ struct mes_model {
 
 /* unlearn.c */
 struct mes__unlearn;
-/* Takes over d (left empty) and P (may be NULL: then EASE is not kept) and
- * builds the indexes unlearning needs for a model of `kind` trained at
- * now_ms; ease_items are the n_ease items EASE covers (copied). */
+/* Takes over d (left empty), P (may be NULL: then EASE is not kept), and
+ * for a co-occurrence model the two relations' indexes and kept rows
+ * (rel_index[2], kept[2]: BOUGHT, VIEWED, as mes__cooc left them; left
+ * empty), and builds the rest of what unlearning needs for a model of
+ * `kind` trained at now_ms; ease_items are the n_ease items EASE covers
+ * (copied). Whatever it took over is freed on failure too. */
 int mes__unlearn_new(struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
                      int64_t now_ms, int kind, double *P, const uint32_t *ease_items, size_t n_ease,
-                     struct mes__unlearn **out);
+                     struct mes__cooc_index rel_index[2], struct mes__cooc_kept kept[2], struct mes__unlearn **out);
 void mes__unlearn_free(struct mes__unlearn *u);
 size_t mes__unlearn_bytes(const struct mes__unlearn *u);
 
@@ -251,5 +299,9 @@ int mes__model_build(struct mes__data *d, const struct mes_model_params *p, int6
 /* Takes blob over (freed on failure too) and makes a model of it, checking
  * everything. MES_ESTORE with a sentence when the blob is corrupt. */
 int mes__model_from_blob(uint8_t *blob, size_t len, int64_t id, struct mes_model **out, struct mes_err *err);
+/* The same for a blob mes__blob_write has just written in this process
+ * (unlearning's new model): the O(size) checks, which guard what comes from
+ * the store, are skipped. */
+int mes__model_from_own_blob(uint8_t *blob, size_t len, struct mes_model **out, struct mes_err *err);
 
 #endif

@@ -13,12 +13,18 @@
  * top of the list.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "model/model_int.h"
 
+/* The orders go by the masses and rates in double, not by the scores
+ * rounded to float: an item's place then depends only on its own mass and
+ * its neighbours', never on the rescaling by the largest, so that when
+ * unlearning moves a few items the others keep their order (and the order
+ * is merged, not sorted again). The float scores follow the same order. */
 struct order_ctx {
-  const float *a, *b; /* primary and secondary keys, larger first */
+  const double *a, *b; /* primary and secondary keys, larger first */
 };
 
 static _Thread_local const struct order_ctx *order_by;
@@ -33,7 +39,7 @@ static int cmp_order(const void *x, const void *y) {
   return i < j ? -1 : i > j;
 }
 
-static void order(uint32_t *idx, size_t n, const float *a, const float *b) {
+static void order(uint32_t *idx, size_t n, const double *a, const double *b) {
   struct order_ctx o = {a, b};
   for (size_t i = 0; i < n; i++)
     idx[i] = (uint32_t)i;
@@ -43,17 +49,67 @@ static void order(uint32_t *idx, size_t n, const float *a, const float *b) {
 }
 
 void mes__pop_add(const struct mes__ev *e, const struct mes_model_params *p, const float kw[MES_KIND_N],
-                  int64_t now_ms, double *lo, double *sh) {
+                  int64_t now_ms, mes__mass *lo, mes__mass *sh, int sign) {
   double now_s = (double)now_ms / 1000.0;
   double hl = p->half_life_days * 86400.0, hs = p->trend_half_life_days * 86400.0;
+  const double unit = (double)(1ull << 40);
   uint32_t i = e->ik & MES__ITEM_MASK;
   double w = kw[e->ik >> MES__KIND_SHIFT];
-  lo[i] += w * mes__decay(now_s, e->ts, hl);
-  sh[i] += w * mes__decay(now_s, e->ts, hs);
+  int64_t l = (int64_t)(w * mes__decay(now_s, e->ts, hl) * unit);
+  int64_t s = (int64_t)(w * mes__decay(now_s, e->ts, hs) * unit);
+  lo[i] += sign * (mes__mass)l;
+  sh[i] += sign * (mes__mass)s;
+}
+
+/* The order of a, b from a hint: most items in their order already (hint,
+ * n_hint of them, the others missing). The missing ones are sorted and
+ * merged in; the result is kept only if it is sorted (the comparison is a
+ * total order, so a sorted permutation is the order), else sorted in full. */
+static int order_hinted(uint32_t *idx, size_t n, const double *a, const double *b, const uint32_t *hint,
+                        size_t n_hint) {
+  uint8_t *in = calloc(n ? n : 1, 1);
+  uint32_t *miss = malloc((n ? n : 1) * sizeof *miss), *h = malloc((n_hint ? n_hint : 1) * sizeof *h);
+  if (!in || !miss || !h) {
+    free(in);
+    free(miss);
+    free(h);
+    return MES_ENOMEM;
+  }
+  size_t nh = 0, nm = 0;
+  for (size_t i = 0; i < n_hint; i++)
+    if (hint[i] < n && !in[hint[i]]) {
+      in[hint[i]] = 1;
+      h[nh++] = hint[i];
+    }
+  for (size_t i = 0; i < n; i++)
+    if (!in[i])
+      miss[nm++] = (uint32_t)i;
+  struct order_ctx o = {a, b};
+  order_by = &o;
+  qsort(miss, nm, sizeof *miss, cmp_order);
+  size_t i = 0, j = 0, k = 0;
+  while (i < nh || j < nm)
+    idx[k++] = j == nm || (i < nh && cmp_order(&h[i], &miss[j]) < 0) ? h[i++] : miss[j++];
+  bool sorted = true;
+  for (size_t t = 1; t < n && sorted; t++)
+    sorted = cmp_order(&idx[t - 1], &idx[t]) < 0;
+  order_by = NULL;
+  free(in);
+  free(miss);
+  free(h);
+  if (!sorted)
+    order(idx, n, a, b);
+  return MES_OK;
 }
 
 int mes__pop_finish(size_t n, const struct mes_model_params *p, const double *lo, const double *sh_in, float *pop,
                     float *trend, uint32_t *top_pop, uint32_t *top_trend) {
+  return mes__pop_finish_hinted(n, p, lo, sh_in, pop, trend, top_pop, top_trend, NULL, NULL, 0);
+}
+
+int mes__pop_finish_hinted(size_t n, const struct mes_model_params *p, const double *lo, const double *sh_in,
+                           float *pop, float *trend, uint32_t *top_pop, uint32_t *top_trend, const uint32_t *hint_pop,
+                           const uint32_t *hint_trend, size_t n_hint) {
   double *sh = malloc((n ? n : 1) * sizeof *sh);
   if (!sh)
     return MES_ENOMEM;
@@ -73,22 +129,35 @@ int mes__pop_finish(size_t n, const struct mes_model_params *p, const double *lo
     pop[i] = max_pop > 0 ? (float)(lo[i] / max_pop) : 0.0f;
     trend[i] = max_tr > 0 ? (float)(sh[i] / max_tr) : 0.0f;
   }
+  int rc = MES_OK;
+  if (!hint_pop) {
+    order(top_pop, n, lo, NULL);
+    order(top_trend, n, sh, lo);
+  } else if (order_hinted(top_pop, n, lo, NULL, hint_pop, n_hint) ||
+             order_hinted(top_trend, n, sh, lo, hint_trend, n_hint)) {
+    rc = MES_ENOMEM;
+  }
   free(sh);
-  order(top_pop, n, pop, NULL);
-  order(top_trend, n, trend, pop);
-  return MES_OK;
+  return rc;
 }
 
 int mes__popularity(const struct mes__data *d, const struct mes_model_params *p, const float kw[MES_KIND_N],
                     int64_t now_ms, float *pop, float *trend, uint32_t *top_pop, uint32_t *top_trend) {
   size_t n = d->n_items;
-  double *lo = calloc(n ? n : 1, sizeof *lo), *sh = calloc(n ? n : 1, sizeof *sh);
+  mes__mass *ml = calloc(n ? n : 1, sizeof *ml), *ms = calloc(n ? n : 1, sizeof *ms);
+  double *lo = malloc((n ? n : 1) * sizeof *lo), *sh = malloc((n ? n : 1) * sizeof *sh);
   int rc = MES_ENOMEM;
-  if (lo && sh) {
+  if (ml && ms && lo && sh) {
     for (size_t e = 0; e < d->n_ev; e++)
-      mes__pop_add(&d->ev[e], p, kw, now_ms, lo, sh);
+      mes__pop_add(&d->ev[e], p, kw, now_ms, ml, ms, 1);
+    for (size_t i = 0; i < n; i++) {
+      lo[i] = mes__mass_value(ml[i]);
+      sh[i] = mes__mass_value(ms[i]);
+    }
     rc = mes__pop_finish(n, p, lo, sh, pop, trend, top_pop, top_trend);
   }
+  free(ml);
+  free(ms);
   free(lo);
   free(sh);
   return rc;

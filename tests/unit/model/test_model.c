@@ -273,15 +273,6 @@ static void test_ease_trained(void **state) {
   mes_model_unref(m);
 }
 
-static uint64_t fnv64(const uint8_t *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 /* A copy of m's blob with `mutate` applied; the checksum is recomputed when
  * `reseal`, so that the check behind it is the one exercised. */
 static int load_mutated(const struct mes_model *m, size_t cut, size_t flip_at, bool reseal, uint32_t set_u32_at,
@@ -295,7 +286,7 @@ static int load_mutated(const struct mes_model *m, size_t cut, size_t flip_at, b
   if (set_u32_at)
     memcpy(b + set_u32_at, &v, 4);
   if (reseal) {
-    uint64_t h = fnv64(b + 64, len - 64);
+    uint64_t h = mes__blob_sum(b + 64, len - 64);
     memcpy(b + 48, &h, 8);
   }
   struct mes_model *out = NULL;

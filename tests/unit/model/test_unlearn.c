@@ -45,9 +45,16 @@ struct fixture {
 /* Set: the event weights every training of the test uses (policy
  * model.event_weights), else the defaults. */
 static const float *weights;
+/* The kept margin every training of the test uses (params.unlearn_margin),
+ * -1 for the default; and what the unlearnings of a test did with the
+ * co-occurrence rows (mes_unlearn_info), summed. */
+static int margin;
+static size_t rows_decided, rows_recounted;
 
 static int setup(void **state) {
   weights = NULL; /* a failed test leaves no weights behind */
+  margin = -1;
+  rows_decided = rows_recounted = 0;
   struct fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
   mes_world_open(&f->w, "unlearn", NULL, T0_MS, "test");
@@ -253,6 +260,8 @@ static struct mes_model *train_within(struct fixture *f, int kind, size_t max_me
     memcpy(p.kind_weights, weights, sizeof p.kind_weights);
   p.kind = kind;
   p.max_neighbors = K;
+  if (margin >= 0)
+    p.unlearn_margin = margin;
   if (max_memory_mb)
     p.max_memory_mb = max_memory_mb;
   struct mes_model *m = NULL;
@@ -361,6 +370,8 @@ static void unlearn_people(void **state, int kind) {
     struct mes_unlearn_info info;
     struct mes_subject s = subject(f, who[w]);
     assert_int_equal(mes_model_unlearn(a, s.row.id, &got, &info, &err), MES_OK);
+    rows_decided += info.rows_decided;
+    rows_recounted += info.rows_recounted;
     assert_true(got != a);
     assert_true(info.exact);
     assert_false(info.retrain);
@@ -381,6 +392,8 @@ static void unlearn_people(void **state, int kind) {
     struct mes_model *next = NULL;
     struct mes_unlearn_info info;
     assert_int_equal(mes_model_unlearn(cur, subject(f, who[w]).row.id, &next, &info, &err), MES_OK);
+    rows_decided += info.rows_decided;
+    rows_recounted += info.rows_recounted;
     mes_model_unref(cur);
     cur = next;
     set_restricted(f, who[w], true);
@@ -442,6 +455,8 @@ static void forget_events(void **state, int kind) {
     assert_int_equal(mes_model_forget_event(cur, s.row.id, e->item, strlen(e->item), mes_kind_of(e->type), e->ts_ms,
                                             &next, &info, &err),
                      MES_OK);
+    rows_decided += info.rows_decided;
+    rows_recounted += info.rows_recounted;
     assert_int_equal(info.events, 1);
     assert_true(info.exact);
     mes_model_unref(cur);
@@ -496,6 +511,47 @@ static void test_forget_weighted_popular(void **state) {
 }
 
 static void test_forget_cooc(void **state) { forget_events(state, MES_MODEL_COOC); }
+
+/* ------------------------------------------------------------ the kept margin */
+
+/*
+ * Co-occurrence rows are decided from their kept neighbours and counts where
+ * the bound on every neighbour left out allows it, and counted again where
+ * it does not; both must give a retrain's bits. With the default margin
+ * most rows of the shop are kept whole (bound 0) and decided; only the rows
+ * of p-long's sitting (64 neighbours each) are cut, and few rows are counted
+ * again. With no margin (only the served K kept, the bound
+ * the next weight: the tie in row tie-a sits right on it) rows fail their
+ * bound and are counted again; with a margin of one, some rows are decided
+ * with a bound above 0 and some still fail. For a person, for one event
+ * (whose forgetting can bring two events of the person within the span:
+ * pairs that rise), and with the shop's own event weights.
+ */
+static void margin_case(void **state, int m, bool person, bool want_recount) {
+  margin = m;
+  if (person)
+    unlearn_people(state, MES_MODEL_COOC);
+  else
+    forget_events(state, MES_MODEL_COOC);
+  if (rows_decided == 0)
+    fail_msg("margin %d: no row decided from the kept counts", m);
+  if (want_recount && rows_recounted == 0)
+    fail_msg("margin %d: no row counted again (%zu decided)", m, rows_decided);
+  if (!want_recount && rows_recounted * 10 > rows_decided)
+    fail_msg("margin %d: %zu rows counted again, want under a tenth of the %zu decided", m, rows_recounted,
+             rows_decided);
+}
+
+static void test_margin_default_person(void **state) { margin_case(state, -1, true, false); }
+static void test_margin_default_event(void **state) { margin_case(state, -1, false, false); }
+static void test_margin_none_person(void **state) { margin_case(state, 0, true, true); }
+static void test_margin_none_event(void **state) { margin_case(state, 0, false, true); }
+static void test_margin_one_person(void **state) { margin_case(state, 1, true, true); }
+static void test_margin_one_event(void **state) { margin_case(state, 1, false, true); }
+static void test_margin_one_weighted(void **state) {
+  weights = SHOP_WEIGHTS;
+  margin_case(state, 1, true, true);
+}
 static void test_forget_ease(void **state) { forget_events(state, MES_MODEL_EASE); }
 static void test_forget_popular(void **state) { forget_events(state, MES_MODEL_POPULAR); }
 
@@ -599,6 +655,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unlearn_weighted_popular, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget_weighted_ease, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget_weighted_popular, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_margin_default_person, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_margin_default_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_margin_none_person, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_margin_none_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_margin_one_person, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_margin_one_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_margin_one_weighted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ease_not_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_loaded_cannot, setup, teardown),
   };
