@@ -40,9 +40,11 @@ static const struct mes_cli_cmd cmds[] = {
     {"demo", "init, load and serve a demo store in ./mesura-demo", "mesura demo [--listen HOST:PORT]",
      mes__cmd_demo},
     {"eval", "offline evaluation of a model on an interactions file",
-     "mesura eval --input FILE.csv [--model NAME] [--json] [--validation-only]", mes__cmd_eval},
+     "mesura eval --input FILE.csv [--catalog ITEMS.jsonl] [--model NAME] [--json] [--validation-only]",
+     mes__cmd_eval},
     {"eval-convert", "convert a public dataset to the eval CSV",
-     "mesura eval-convert --dataset ml-100k|ml-latest-small|amazon --input PATH --output FILE.csv",
+     "mesura eval-convert --dataset ml-100k|ml-latest-small|amazon|completejourney-sample --input PATH "
+     "--output FILE.csv [--catalog ITEMS.jsonl]",
      mes__cmd_eval_convert},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])

@@ -81,5 +81,15 @@ struct mes_eval_ranker;
  * the array (static) and its length in *n (at least 1). The first, `served`,
  * is the default of `mesura eval`. */
 const struct mes_eval_ranker *mes__served_rankers(size_t *n);
+/* The same ranker as `base` (one of mes__served_rankers, borrowed) with the
+ * shop's catalog read from f (borrowed, read to its end: `mesura import`
+ * item lines, as `mesura eval-convert --catalog` writes them), so that the
+ * served path files every item under the catalog's categories. *out is new
+ * (free with mes__served_ranker_free); *n_items counts the catalog's items.
+ * MES_EBAD_INPUT for a line that is not an item (err->msg: "line N: ..."),
+ * MES_EIO, MES_ENOMEM. */
+int mes__served_with_catalog(const struct mes_eval_ranker *base, FILE *f, struct mes_eval_ranker **out,
+                             size_t *n_items, struct mes_err *err);
+void mes__served_ranker_free(struct mes_eval_ranker *r); /* NULL-safe */
 
 #endif

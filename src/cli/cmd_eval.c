@@ -21,7 +21,8 @@
 
 /* ---------------------------------------------------------------- eval */
 
-#define EVAL_USAGE "usage: mesura eval --input FILE.csv [--model NAME] [--json] [--validation-only]"
+#define EVAL_USAGE \
+  "usage: mesura eval --input FILE.csv [--catalog ITEMS.jsonl] [--model NAME] [--json] [--validation-only]"
 
 /* Reads "--name value" or "--name=value" at argv[*i]; advances *i. 1 when it
  * matched, 0 when not, -1 when the value is missing. */
@@ -195,7 +196,7 @@ static int print_runs(const struct mes_eval_runs *runs, bool outside, bool json,
 int mes__cmd_eval(int argc, char **argv) {
   size_t n_rankers = 0;
   const struct mes_eval_ranker *rankers = mes__served_rankers(&n_rankers);
-  const char *input = NULL, *model = NULL;
+  const char *input = NULL, *model = NULL, *catalog = NULL;
   bool json = false, validation_only = false;
   for (int i = 1; i < argc; i++) {
     int got = 0;
@@ -215,14 +216,15 @@ int mes__cmd_eval(int argc, char **argv) {
         printf("  %-15s %s\n", rankers[k].name, rankers[k].summary);
       return 0;
     }
-    if ((got = opt_value(argc, argv, &i, "--input", &input)) == 0)
-      got = opt_value(argc, argv, &i, "--model", &model);
+    if ((got = opt_value(argc, argv, &i, "--input", &input)) == 0 &&
+        (got = opt_value(argc, argv, &i, "--model", &model)) == 0)
+      got = opt_value(argc, argv, &i, "--catalog", &catalog);
     if (got <= 0) {
       fprintf(stderr, "%s\n", EVAL_USAGE);
       return 2;
     }
   }
-  if (!input || !input[0]) {
+  if (!input || !input[0] || (catalog && !catalog[0])) {
     fprintf(stderr, "%s\n", EVAL_USAGE);
     return 2;
   }
@@ -243,6 +245,10 @@ int mes__cmd_eval(int argc, char **argv) {
       return 2;
     }
   }
+  if (catalog && !ranker) {
+    fprintf(stderr, "mesura eval: --catalog is for the served models; %s reads no catalog\n", model);
+    return 2;
+  }
 
   FILE *f = strcmp(input, "-") == 0 ? stdin : fopen(input, "r");
   if (!f) {
@@ -260,6 +266,25 @@ int mes__cmd_eval(int argc, char **argv) {
     fprintf(stderr, "mesura eval: %s: %s\n", input, mes_err_text(&err));
     return exit_code(rc);
   }
+  struct mes_eval_ranker *with_catalog = NULL;
+  if (catalog) {
+    FILE *cf = fopen(catalog, "r");
+    size_t n_items = 0;
+    if (!cf) {
+      fprintf(stderr, "mesura eval: cannot open %s: %s\n", catalog, strerror(errno));
+      mes_eval_data_free(d);
+      return 1;
+    }
+    rc = mes__served_with_catalog(ranker, cf, &with_catalog, &n_items, &err);
+    fclose(cf);
+    if (rc) {
+      fprintf(stderr, "mesura eval: %s: %s\n", catalog, mes_err_text(&err));
+      mes_eval_data_free(d);
+      return 1;
+    }
+    ranker = with_catalog;
+    mes_log(&log, MES_LOG_INFO, "eval: catalog of %zu items from %s", n_items, catalog);
+  }
   mes_log(&log, MES_LOG_INFO, "eval: read %zu rows from %s%s", mes_eval_data_rows(d), input,
           mes_eval_data_has_purchase_split(d) ? " (purchases and other types: two runs)" : "");
 
@@ -267,6 +292,7 @@ int mes__cmd_eval(int argc, char **argv) {
   struct mes_eval_runs runs;
   rc = mes_eval_run_all(d, &opts, &runs, &err);
   mes_eval_data_free(d);
+  mes__served_ranker_free(with_catalog);
   if (rc) {
     fprintf(stderr, "mesura eval: %s\n", mes_err_text(&err));
     return exit_code(rc);
@@ -278,71 +304,52 @@ int mes__cmd_eval(int argc, char **argv) {
 
 #define CONVERT_USAGE \
   "usage: mesura eval-convert --dataset ml-100k|ml-latest-small|amazon|completejourney-sample --input PATH " \
-  "--output FILE.csv"
+  "--output FILE.csv [--catalog ITEMS.jsonl]"
 
-int mes__cmd_eval_convert(int argc, char **argv) {
-  const char *name = NULL, *input = NULL, *output = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char **slot = strcmp(argv[i], "--dataset") == 0  ? &name
-                        : strcmp(argv[i], "--input") == 0  ? &input
-                        : strcmp(argv[i], "--output") == 0 ? &output
-                                                           : NULL;
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("%s\n", CONVERT_USAGE);
-      return 0;
-    }
-    if (!slot || i + 1 >= argc) {
-      fprintf(stderr, "%s\n", CONVERT_USAGE);
-      return 2;
-    }
-    *slot = argv[++i];
-  }
-  if (!name || !input || !output || !input[0] || !output[0]) {
-    fprintf(stderr, "%s\n", CONVERT_USAGE);
-    return 2;
-  }
-  const char *file = mes_eval_dataset_file(name);
-  if (!file) {
-    fprintf(stderr, "mesura eval-convert: unknown dataset '%s' (" MES_EVAL_DATASETS ")\n", name);
-    return 2;
-  }
-
-  /* PATH may be the dataset's folder: then read its known file. */
+/* Opens dataset file `file` of `input` (the file itself, or the dataset's
+ * folder holding it). NULL after saying why. */
+static FILE *open_dataset_file(const char *input, const char *file) {
   char path[4096];
   struct stat sb;
   bool in_dir = stat(input, &sb) == 0 && S_ISDIR(sb.st_mode);
   int n = snprintf(path, sizeof path, "%s", input);
   if (n < 0 || (size_t)n >= sizeof path || (in_dir && mes_path_join(path, sizeof path, input, file))) {
     fprintf(stderr, "mesura eval-convert: the input path is too long\n");
-    return 1;
+    return NULL;
   }
   FILE *in = fopen(path, "r");
-  if (!in) {
+  if (!in)
     fprintf(stderr, "mesura eval-convert: cannot open %s: %s\n", path, strerror(errno));
-    return 1;
-  }
+  return in;
+}
+
+/* Converts `in` (closed here) into `output` with the interactions
+ * converter, or with the catalog's when `catalog`. The result is written
+ * beside the target and renamed at the end: a failed run never leaves a
+ * half file under the final name. Returns the library's code; *kept and
+ * *skipped what it counted. */
+static int convert_to(const char *name, FILE *in, const char *output, bool catalog, size_t *kept, size_t *skipped) {
   bool to_stdout = strcmp(output, "-") == 0;
   char tmp[4096];
-  n = snprintf(tmp, sizeof tmp, "%s.tmp", output);
+  int n = snprintf(tmp, sizeof tmp, "%s.tmp", output);
   if (n < 0 || (size_t)n >= sizeof tmp) {
     fclose(in);
     fprintf(stderr, "mesura eval-convert: the output path is too long\n");
-    return 1;
+    return MES_EIO;
   }
-  /* Written beside the target and renamed at the end: a failed run never
-   * leaves a half file under the final name. */
   FILE *out = to_stdout ? stdout : fopen(tmp, "w");
   if (!out) {
     fclose(in);
     fprintf(stderr, "mesura eval-convert: cannot create %s: %s\n", tmp, strerror(errno));
-    return 1;
+    return MES_EIO;
   }
-  size_t kept = 0, skipped = 0;
   struct mes_err err = {0};
-  int rc = mes_eval_convert(name, in, out, &kept, &skipped, &err);
+  *kept = *skipped = 0;
+  int rc = catalog ? mes_eval_convert_catalog(name, in, out, kept, &err)
+                   : mes_eval_convert(name, in, out, kept, skipped, &err);
   fclose(in);
   if (rc)
-    fprintf(stderr, "mesura eval-convert: %s\n", mes_err_text(&err));
+    fprintf(stderr, "mesura eval-convert: %s%s\n", catalog ? "catalog: " : "", mes_err_text(&err));
   if (rc == MES_OK && (ferror(out) || fflush(out) != 0)) {
     fprintf(stderr, "mesura eval-convert: cannot write %s: %s\n", output, strerror(errno));
     rc = MES_EIO;
@@ -359,11 +366,77 @@ int mes__cmd_eval_convert(int argc, char **argv) {
     if (rc)
       remove(tmp);
   }
+  return rc;
+}
+
+int mes__cmd_eval_convert(int argc, char **argv) {
+  const char *name = NULL, *input = NULL, *output = NULL, *catalog = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char **slot = strcmp(argv[i], "--dataset") == 0   ? &name
+                        : strcmp(argv[i], "--input") == 0   ? &input
+                        : strcmp(argv[i], "--output") == 0  ? &output
+                        : strcmp(argv[i], "--catalog") == 0 ? &catalog
+                                                            : NULL;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("%s\n", CONVERT_USAGE);
+      return 0;
+    }
+    if (!slot || i + 1 >= argc) {
+      fprintf(stderr, "%s\n", CONVERT_USAGE);
+      return 2;
+    }
+    *slot = argv[++i];
+  }
+  if (!name || !input || !output || !input[0] || !output[0] || (catalog && !catalog[0])) {
+    fprintf(stderr, "%s\n", CONVERT_USAGE);
+    return 2;
+  }
+  const char *file = mes_eval_dataset_file(name);
+  if (!file) {
+    fprintf(stderr, "mesura eval-convert: unknown dataset '%s' (" MES_EVAL_DATASETS ")\n", name);
+    return 2;
+  }
+  const char *cat_file = mes_eval_dataset_catalog_file(name);
+  if (catalog && !cat_file) {
+    fprintf(stderr, "mesura eval-convert: the dataset %s has no categories: no catalog to write\n", name);
+    return 2;
+  }
+  if (catalog && strcmp(catalog, "-") == 0 && strcmp(output, "-") == 0) {
+    fprintf(stderr, "mesura eval-convert: --output and --catalog cannot both be stdout\n");
+    return 2;
+  }
+  FILE *in = open_dataset_file(input, file);
+  if (!in)
+    return 1;
+  size_t kept = 0, skipped = 0;
+  int rc = convert_to(name, in, output, false, &kept, &skipped);
   if (rc) /* 2 is for a wrong command line only: a malformed dataset file is 1 */
     return rc == MES_EUSAGE ? 2 : 1;
   fprintf(stderr, "mesura eval-convert: %s: %zu interactions written", name, kept);
   if (skipped)
     fprintf(stderr, ", %zu ratings below 4 left out", skipped);
   fprintf(stderr, "\n");
+  if (!catalog)
+    return 0;
+  /* The catalog's products sit beside the interactions: a folder given as
+   * --input holds both; a file given as --input, its folder. */
+  char dir[4096];
+  struct stat sb;
+  int n = snprintf(dir, sizeof dir, "%s", input);
+  if (n < 0 || (size_t)n >= sizeof dir)
+    return 1;
+  if (!(stat(input, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+    char *slash = strrchr(dir, '/');
+    if (slash)
+      *slash = '\0';
+    else
+      snprintf(dir, sizeof dir, ".");
+  }
+  if (!(in = open_dataset_file(dir, cat_file)))
+    return 1;
+  rc = convert_to(name, in, catalog, true, &kept, &skipped);
+  if (rc)
+    return rc == MES_EUSAGE ? 2 : 1;
+  fprintf(stderr, "mesura eval-convert: %s: %zu catalog items written\n", name, kept);
   return 0;
 }

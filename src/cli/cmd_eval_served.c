@@ -11,7 +11,10 @@
  *   fit   a temporary data directory (mkdtemp under $TMPDIR, removed at the
  *         end, also on failure) with a generated policy, a master key and a
  *         store (mes_engine_init_dir, mes_engine_open); every item of the
- *         file upserted as an available catalog item (mes_engine_items_post);
+ *         file upserted as an available catalog item (mes_engine_items_post),
+ *         with its categories from the shop's catalog when
+ *         `--catalog` gives one (`mesura import` item lines, as
+ *         `mesura eval-convert --catalog` writes them);
  *         `personalization` granted for each user with training data
  *         (mes_engine_consent_put, a signed receipt each); the training
  *         pairs ingested with their original timestamps
@@ -103,11 +106,12 @@ static const char POLICY_FMT[] =
     "  neighbors: %d\n";
 
 /*
- * Buy again (after the test ranking): every item is filed under one
- * category, SERVED_CATEGORY, ordinary in the policy above (what a person
- * bought never comes back, as the protocol's candidate rule wants) and
- * `lifecycle: repeat` in what is appended here for the buy-again run, as a
- * grocer would declare it. The repeat purchases then stored would be more
+ * Buy again (after the test ranking): without a catalog every item is filed
+ * under one category, SERVED_CATEGORY; with one, under the catalog's own
+ * categories. Each is ordinary in the policy above (what a person bought
+ * never comes back, as the protocol's candidate rule wants) and `lifecycle:
+ * repeat` in what is appended here for the buy-again run, as a grocer would
+ * declare its departments. The repeat purchases then stored would be more
  * events than the model saw: no retrain may start on its own
  * (retrain_after_events_pct 0, a schedule longer than any run), so that the
  * buy-again lists come from the model just tested.
@@ -116,8 +120,7 @@ static const char POLICY_FMT[] =
 static const char POLICY_AGAIN[] =
     "  retrain_after_events_pct: 0\n"
     "  retrain_every_minutes: 525600\n"
-    "categories:\n"
-    "  " SERVED_CATEGORY ": {lifecycle: repeat}\n";
+    "categories:\n";
 
 #define EVENTS_PER_BATCH MES_BATCH_MAX
 #define NO_HISTORY INT64_MIN
@@ -140,14 +143,17 @@ struct served_cfg {
   int recent_items_half_life; /* policy model.recent_items_half_life */
   int history_half_life_days; /* policy model.history_half_life_days */
   int complements_pct;        /* policy model.complements_pct */
+  /* the shop's catalog: item id -> array of its categories (borrowed; NULL:
+   * none given, every item under SERVED_CATEGORY) */
+  const json_t *catalog;
 };
 
 /*
  * The grid. Three fits: the policy's default relation half-life and λ
  * (the first wins a tie), relations that never fade (the MovieLens files
- * span decades), and EASE held back hard (λ 3000, the protocol's EASE
- * choice on grocery receipts, where what many people buy together is most
- * of what one buys next). Each keeps 200 neighbours per item instead of the
+ * span decades), and, never fading too, EASE held back hard (λ 10000,
+ * beyond the protocol's EASE choice of 3000 on grocery receipts, where what
+ * many people buy together is most of what one buys next). Each keeps 200 neighbours per item instead of the
  * default 50: the truncated lists lost hits that EASE's full rows keep
  * (bench/README.md). On each fitted store, the policy's serving defaults
  * first: the latest items' weight by place (3, none, mild), a person's
@@ -163,7 +169,7 @@ struct served_cfg {
       SERVED_HIST(kind, name, rhl, lambda, 10, 150), SERVED_HIST(kind, name, rhl, lambda, 3, 30),                      \
       SERVED_HIST(kind, name, rhl, lambda, 0, 30), SERVED_HIST(kind, name, rhl, lambda, 10, 30)
 #define SERVED_GRID(kind, name)                                                                                        \
-  SERVED_SERVING(kind, name, 365, 200), SERVED_SERVING(kind, name, 0, 200), SERVED_SERVING(kind, name, 365, 3000)
+  SERVED_SERVING(kind, name, 365, 200), SERVED_SERVING(kind, name, 0, 200), SERVED_SERVING(kind, name, 0, 10000)
 
 static const struct served_cfg cfg_auto[] = {SERVED_GRID(KIND_AUTO, "auto")};
 static const struct served_cfg cfg_cooc[] = {SERVED_GRID(KIND_COOC, "cooc")};
@@ -191,6 +197,8 @@ struct served {
   char kind[16];
   size_t model_items, model_ease_items;
   double load_s, train_s, rank_s;
+  json_t *cats_used; /* the categories of the loaded items (names as keys), for the buy-again policy */
+  size_t n_catalog_items; /* loaded items that the shop's catalog knows */
   bool again; /* the buy-again run has begun: policy and repeats in place */
   size_t n_repeats;
   size_t again_lists, again_items; /* buy-again lists asked for, and their items (up to 10 each) */
@@ -249,8 +257,18 @@ static int write_policy(struct served *s, struct mes_err *err) {
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml: %s.", strerror(errno));
   bool ok = fprintf(f, POLICY_FMT, s->cfg.kind_name, s->cfg.relation_half_life_days, s->cfg.recent_items_half_life,
                     s->cfg.history_half_life_days, s->cfg.complements_pct, s->cfg.ease_lambda, s->cfg.neighbors) > 0;
-  if (ok && s->again)
+  if (ok && s->again) {
     ok = fputs(POLICY_AGAIN, f) >= 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(s->cats_used, name, v) {
+      /* a YAML double-quoted key: catalog names hold ':' and '/' */
+      ok = ok && fputs("  \"", f) >= 0;
+      for (const char *q = name; ok && *q; q++)
+        ok = (*q == '"' || *q == '\\' ? fputc('\\', f) != EOF : true) && fputc(*q, f) != EOF;
+      ok = ok && fputs("\": {lifecycle: repeat}\n", f) >= 0;
+    }
+  }
   if (fclose(f) != 0 || !ok)
     return mes_err_set(err, MES_EIO, NULL, "Cannot write the run's mesura.yaml.");
   return MES_OK;
@@ -258,8 +276,24 @@ static int write_policy(struct served *s, struct mes_err *err) {
 
 /* ---------------------------------------------------------------- loading */
 
+/* Item id's categories: the catalog's, or SERVED_CATEGORY without one (an
+ * item the catalog does not know has none). Borrowed or new: *owned says. */
+static json_t *item_categories(const struct served *s, const char *id, bool *owned) {
+  *owned = false;
+  if (!s->cfg.catalog) {
+    *owned = true;
+    return json_pack("[s]", SERVED_CATEGORY);
+  }
+  json_t *cats = json_object_get(s->cfg.catalog, id);
+  if (cats)
+    return cats;
+  *owned = true;
+  return json_array();
+}
+
 /* Every item of the file, available, titled with its id (the CSV has no
- * titles), ITEMS_PER_BATCH per transaction. */
+ * titles) and filed as item_categories says, ITEMS_PER_BATCH per
+ * transaction. */
 static int load_catalog(struct served *s, struct mes_call *c, const struct mes_eval_part *p,
                         struct mes_err *err) {
   size_t n = mes_eval_part_n_items(p);
@@ -267,8 +301,18 @@ static int load_catalog(struct served *s, struct mes_call *c, const struct mes_e
     json_t *items = json_array();
     for (size_t i = at; items && i < n && i < at + ITEMS_PER_BATCH; i++) {
       const char *id = mes_eval_part_item(p, i);
-      if (json_array_append_new(items, json_pack("{s:s, s:s, s:b, s:[s]}", "id", id, "title", id, "available", 1,
-                                                 "categories", SERVED_CATEGORY))) {
+      bool owned;
+      json_t *cats = item_categories(s, id, &owned);
+      s->n_catalog_items += s->cfg.catalog && !owned;
+      bool oom = !cats;
+      size_t k;
+      json_t *v;
+      json_array_foreach(cats, k, v) oom = oom || json_object_set(s->cats_used, json_string_value(v), json_true());
+      if (oom && owned)
+        json_decref(cats);
+      if (oom || json_array_append_new(items, json_pack(owned ? "{s:s, s:s, s:b, s:o}" : "{s:s, s:s, s:b, s:O}",
+                                                          "id", id, "title", id, "available", 1, "categories",
+                                                          cats))) {
         json_decref(items);
         items = NULL;
       }
@@ -407,6 +451,7 @@ static void served_free(void *state) {
   mes_engine_close(s->e);
   if (s->made_dir)
     remove_dir(s);
+  json_decref(s->cats_used);
   free(s->last_ms);
   free(s);
 }
@@ -423,7 +468,8 @@ static int served_fit(const void *cfg, const struct mes_eval_part *p, const stru
   s->n_users = mes_eval_part_n_users(p);
   s->end_ms = NO_HISTORY;
   s->last_ms = calloc(s->n_users ? s->n_users : 1, sizeof *s->last_ms);
-  if (!s->last_ms)
+  s->cats_used = json_object();
+  if (!s->last_ms || !s->cats_used)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   for (size_t u = 0; u < s->n_users; u++) {
     const uint32_t *items;
@@ -453,6 +499,8 @@ static int served_fit(const void *cfg, const struct mes_eval_part *p, const stru
           s->n_consents, s->n_events, s->load_s);
   if (rc)
     return rc;
+  if (s->cfg.catalog && s->n_catalog_items == 0) /* the catalog of another shop: it would change nothing */
+    return mes_err_set(err, MES_EBAD_INPUT, NULL, "The catalog holds none of the items of the input file.");
   /* What the server would serve: the stored model, loaded back. */
   struct mes_train_opts to = {.now_ms = s->end_ms + 1000, .make_live = true};
   json_t *meta = NULL;
@@ -606,6 +654,11 @@ static void served_report(void *state, struct mes_eval_result *r) {
   mes_eval_result_set(r, "model.kind", "%s (policy: %s)", s->kind, s->cfg.kind_name);
   mes_eval_result_set(r, "model items", "%zu (%zu in EASE)", s->model_items, s->model_ease_items);
   mes_eval_result_set(r, "event type", "%s (one per training pair, original time)", SERVED_EVENT_TYPE);
+  if (s->cfg.catalog)
+    mes_eval_result_set(r, "catalog", "%zu items of the shop's catalog, %zu categories", s->n_catalog_items,
+                        json_object_size(s->cats_used));
+  else
+    mes_eval_result_set(r, "catalog", "none given: every item under the category %s", SERVED_CATEGORY);
   mes_eval_result_set(r, "loaded", "%zu items, %zu consents, %zu events in %.1f s", s->n_items, s->n_consents,
                       s->n_events, s->load_s);
   mes_eval_result_set(r, "trained", "%.2f s (mes_model_train, saved and loaded back)", s->train_s);
@@ -673,4 +726,84 @@ static const struct mes_eval_ranker served_rankers[] = {
 const struct mes_eval_ranker *mes__served_rankers(size_t *n) {
   *n = sizeof served_rankers / sizeof served_rankers[0];
   return served_rankers;
+}
+
+/* ---------------------------------------------------------------- the shop's catalog */
+
+/* A served ranker whose every configuration carries the catalog: one block. */
+struct served_with_catalog {
+  struct mes_eval_ranker r;
+  json_t *catalog; /* item id -> its categories */
+  struct served_cfg cfg[N_GRID];
+};
+
+/* Reads `mesura import` item lines into id -> categories. */
+static int read_catalog(FILE *f, json_t *catalog, struct mes_err *err) {
+  char *line = NULL;
+  size_t cap = 0, line_no = 0;
+  ssize_t got;
+  int rc = MES_OK;
+  while (rc == MES_OK && (got = getline(&line, &cap, f)) >= 0) {
+    line_no++;
+    size_t len = (size_t)got;
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+      len--;
+    if (len == 0)
+      continue;
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    const json_t *kind = json_object_get(o, "kind"), *id = json_object_get(o, "id");
+    json_t *cats = json_object_get(o, "categories");
+    bool ok = json_is_string(kind) && strcmp(json_string_value(kind), "item") == 0 && json_is_string(id) &&
+              (!cats || json_is_array(cats));
+    size_t i;
+    json_t *c;
+    json_array_foreach(cats, i, c) ok = ok && json_is_string(c);
+    if (!ok) {
+      rc = mes_err_set(err, MES_EBAD_INPUT, NULL,
+                       "line %zu: expected an item line {\"kind\": \"item\", \"id\": ..., \"categories\": [...]}",
+                       line_no);
+    } else if (json_object_set_new(catalog, json_string_value(id), cats ? json_incref(cats) : json_array())) {
+      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    }
+    json_decref(o);
+  }
+  if (rc == MES_OK && ferror(f))
+    rc = mes_err_set(err, MES_EIO, NULL, "the catalog could not be read");
+  free(line);
+  return rc;
+}
+
+int mes__served_with_catalog(const struct mes_eval_ranker *base, FILE *f, struct mes_eval_ranker **out,
+                             size_t *n_items, struct mes_err *err) {
+  *out = NULL;
+  *n_items = 0;
+  struct served_with_catalog *w = calloc(1, sizeof *w);
+  if (!w || !(w->catalog = json_object())) {
+    free(w);
+    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+  }
+  int rc = base->n_cfg > N_GRID ? mes_err_set(err, MES_EINTERNAL, NULL, "The served grid outgrew its copy.")
+                                 : read_catalog(f, w->catalog, err);
+  if (rc) {
+    json_decref(w->catalog);
+    free(w);
+    return rc;
+  }
+  w->r = *base;
+  size_t n_cfg = base->n_cfg ? base->n_cfg : 1;
+  memcpy(w->cfg, base->cfg, n_cfg * sizeof w->cfg[0]);
+  for (size_t k = 0; k < n_cfg; k++)
+    w->cfg[k].catalog = w->catalog;
+  w->r.cfg = w->cfg;
+  *n_items = json_object_size(w->catalog);
+  *out = &w->r;
+  return MES_OK;
+}
+
+void mes__served_ranker_free(struct mes_eval_ranker *r) {
+  if (!r)
+    return;
+  struct served_with_catalog *w = (struct served_with_catalog *)r; /* r is its first member */
+  json_decref(w->catalog);
+  free(w);
 }

@@ -181,7 +181,7 @@ class EvalServed(unittest.TestCase):
         keys = ["relation_half_life_days", "recent_items_half_life", "history_half_life_days", "complements_pct",
                 "ease_lambda", "neighbors"]
         self.assertEqual(sorted(hp), sorted(keys))
-        self.assertIn((hp["relation_half_life_days"], hp["ease_lambda"]), ((365, 200), (0, 200), (365, 3000)))
+        self.assertIn((hp["relation_half_life_days"], hp["ease_lambda"]), ((365, 200), (0, 200), (0, 10000)))
         self.assertIn(hp["recent_items_half_life"], (0, 3, 10))
         self.assertIn(hp["history_half_life_days"], (0, 30))
         self.assertIn(hp["complements_pct"], (30, 150))
@@ -222,6 +222,112 @@ class EvalServed(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("temporary directory", p.stderr)
         self.assertEqual(p.stdout, "")
+
+
+class EvalCatalog(unittest.TestCase):
+    """The shop's catalog beside the interactions: `eval-convert --catalog`
+    writes The Complete Journey's products as `mesura import` item lines,
+    and `eval --catalog` files the served path's items under their
+    categories. A small synthetic folder in the dataset's formats keeps it
+    to seconds."""
+
+    TX_HEAD = ("household_id,store_id,basket_id,product_id,quantity,sales_value,retail_disc,coupon_disc,"
+               "coupon_match_disc,week,transaction_timestamp")
+    PRODUCTS = ["product_id,manufacturer_id,department,brand,product_category,product_type,package_size",
+                "101,1,GROCERY,Private,EGGS,EGGS - LARGE,1 DZ",
+                "102,1,GROCERY,National,DINNER MXS:DRY,DINNER MIX,7 OZ",
+                "103,1,PRODUCE,Private,PRODUCE,BANANAS,40 LB",
+                "104,1,PRODUCE,Private,APPLES,APPLES GALA,3 LB",
+                "105,2,DRUG GM,National,BABY HBC,BABY POWDERS,15 OZ",
+                "106,2,DRUG GM,National,COLD AND FLU,COUGH DROPS,20 CT",
+                "107,2,MEAT,National,BEEF,GROUND BEEF,1 LB",
+                "108,2,MEAT,National,CHICKEN,CHICKEN BREAST,2 LB"]
+
+    @classmethod
+    def setUpClass(cls):
+        if not BIN or not os.access(BIN, os.X_OK):
+            raise unittest.SkipTest("MESURA_BIN is not set to the mesura binary")
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mesura-e2e-catalog-")
+        cls.folder = os.path.join(cls.tmp.name, "cj")
+        os.mkdir(cls.folder)
+        with open(os.path.join(cls.folder, "products.csv"), "w") as f:
+            f.write("\n".join(cls.PRODUCTS) + "\n")
+        lines = [cls.TX_HEAD]
+        for h in range(40):  # each household buys 6 of the 8 products a month apart, then its first again
+            for k in range(7):
+                product = 101 + (h + (k % 6) * (1 + 2 * (h % 4))) % 8
+                lines.append("%d,1,%d,%d,1,1.0,0,0,0,1,2017-%02d-%02dT10:00:00Z"
+                             % (1000 + h, h * 10 + k, product, 1 + k, 1 + h % 28))
+        with open(os.path.join(cls.folder, "transactions_sample.csv"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        cls.csv = os.path.join(cls.tmp.name, "cj.csv")
+        cls.items = os.path.join(cls.tmp.name, "cj-items.jsonl")
+        p = subprocess.run([BIN, "eval-convert", "--dataset", "completejourney-sample", "--input", cls.folder,
+                            "--output", cls.csv, "--catalog", cls.items], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(p.stderr)
+        cls.convert_stderr = p.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_catalog_is_what_a_shop_imports(self):
+        self.assertIn("8 catalog items written", self.convert_stderr)
+        with open(self.items) as f:
+            items = [json.loads(line) for line in f]
+        self.assertEqual(items[1], {"kind": "item", "id": "102", "title": "DINNER MIX",
+                                    "categories": ["GROCERY", "DINNER MXS:DRY"], "available": True})
+        self.assertEqual(items[2]["categories"], ["PRODUCE"])  # department and category alike: once
+        # `mesura import` takes every line as an item of the catalog.
+        data = os.path.join(self.tmp.name, "store")
+        p = subprocess.run([BIN, "init", "--data", data], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = subprocess.run([BIN, "import", "--data", data, self.items], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"items:\s*8\b")
+
+    def test_served_files_items_under_the_catalogs_categories(self):
+        def run(extra):
+            p = subprocess.run([BIN, "eval", "--input", self.csv, "--model", "served", "--json", *extra],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return json.loads(p.stdout)
+        plain, with_catalog = run([]), run(["--catalog", self.items])
+        self.assertEqual(plain["settings"]["catalog"], "none given: every item under the category shop")
+        # 8 products, 8 departments and categories less the two named alike (PRODUCE, twice).
+        self.assertEqual(with_catalog["settings"]["catalog"], "8 items of the shop's catalog, 11 categories")
+        # Buy again runs on the catalog's categories, each declared repeat as a grocer would.
+        # Every household bought its first product again after its training part.
+        self.assertEqual(with_catalog["buy_again"]["users"], 40)
+        self.assertEqual(with_catalog["buy_again"], plain["buy_again"])
+
+    def test_bad_catalogs(self):
+        bad = os.path.join(self.tmp.name, "bad.jsonl")
+        with open(bad, "w") as f:
+            f.write('{"kind": "item", "id": "101", "categories": ["EGGS"]}\n{"kind": "event"}\n')
+        p = subprocess.run([BIN, "eval", "--input", self.csv, "--catalog", bad], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("line 2", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+        other = os.path.join(self.tmp.name, "other.jsonl")
+        with open(other, "w") as f:
+            f.write('{"kind": "item", "id": "not-sold-here", "categories": ["EGGS"]}\n')
+        p = subprocess.run([BIN, "eval", "--input", self.csv, "--catalog", other, "--model", "served"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("none of the items", p.stderr)
+        # A baseline reads no catalog; a dataset without categories has none to write.
+        p = subprocess.run([BIN, "eval", "--input", self.csv, "--catalog", self.items, "--model", "popular"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+        p = subprocess.run([BIN, "eval-convert", "--dataset", "ml-100k", "--input", self.folder, "--output",
+                            os.path.join(self.tmp.name, "x.csv"), "--catalog", os.path.join(self.tmp.name, "x.jsonl")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1)
 
 
 if __name__ == "__main__":

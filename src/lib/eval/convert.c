@@ -15,6 +15,15 @@
  *
  * Rows keep the file's order; deduplication and the large-catalogue item
  * filter (section 1.3) are the evaluator's job, as for every other file.
+ *
+ * A dataset whose items have categories also gives the catalog a shop would
+ * load (mes_eval_convert_catalog): `mesura import`'s item lines, which
+ * `mesura eval --catalog` hands to the served path.
+ *
+ *   completejourney-sample
+ *                    products.csv: the product's department and its
+ *                    product_category are its categories, its product_type
+ *                    its title
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -28,17 +37,20 @@ enum dataset { DS_ML100K, DS_MLSMALL, DS_AMAZON, DS_CJ };
 
 static const struct {
   const char *name, *file;
+  const char *catalog_file; /* NULL: the dataset has no categories */
 } datasets[] = {
-    [DS_ML100K] = {"ml-100k", "u.data"},
-    [DS_MLSMALL] = {"ml-latest-small", "ratings.csv"},
-    [DS_AMAZON] = {"amazon", "Musical_Instruments_5.json"},
-    [DS_CJ] = {"completejourney-sample", "transactions_sample.csv"},
+    [DS_ML100K] = {"ml-100k", "u.data", NULL},
+    [DS_MLSMALL] = {"ml-latest-small", "ratings.csv", NULL},
+    [DS_AMAZON] = {"amazon", "Musical_Instruments_5.json", NULL},
+    [DS_CJ] = {"completejourney-sample", "transactions_sample.csv", "products.csv"},
 };
 
 #define CJ_HEADER                                                                                                  \
   "household_id,store_id,basket_id,product_id,quantity,sales_value,retail_disc,coupon_disc,coupon_match_disc,week," \
   "transaction_timestamp"
 #define CJ_FIELDS 11
+#define CJ_PRODUCTS_HEADER "product_id,manufacturer_id,department,brand,product_category,product_type,package_size"
+#define CJ_PRODUCTS_FIELDS 7
 
 struct conv {
   FILE *out;
@@ -279,6 +291,102 @@ static int find_dataset(const char *name) {
 const char *mes_eval_dataset_file(const char *dataset) {
   int ds = find_dataset(dataset);
   return ds < 0 ? NULL : datasets[ds].file;
+}
+
+const char *mes_eval_dataset_catalog_file(const char *dataset) {
+  int ds = find_dataset(dataset);
+  return ds < 0 ? NULL : datasets[ds].catalog_file;
+}
+
+/* ---------------------------------------------------------------- the catalog */
+
+/* One product of The Complete Journey as an import item line: department
+ * (2) and product_category (4) its categories when they pass the id rule
+ * (an empty one is left out), product_type (5) its title (else the
+ * category, else the id). The file has no quoted fields. */
+static int completejourney_product(struct conv *c, char *line, size_t len) {
+  const char *f[CJ_PRODUCTS_FIELDS];
+  size_t fl[CJ_PRODUCTS_FIELDS];
+  if (memchr(line, '"', len))
+    return bad(c, "quoted fields are not expected in products.csv");
+  if (!split_n(line, len, ',', CJ_PRODUCTS_FIELDS, f, fl))
+    return bad(c, "expected the 7 fields of the header " CJ_PRODUCTS_HEADER);
+  if (!is_uint(f[0], fl[0]))
+    return bad(c, "product_id must be an unsigned integer");
+  json_t *cats = json_array();
+  int rc = cats ? MES_OK : MES_ENOMEM;
+  static const int cat_fields[] = {2, 4};
+  for (size_t k = 0; !rc && k < sizeof cat_fields / sizeof cat_fields[0]; k++) {
+    int j = cat_fields[k];
+    if (fl[j] == 0)
+      continue;
+    if (mes_id_check(f[j], fl[j])) {
+      rc = bad(c, "department and product_category must be 1 to 128 bytes of UTF-8 without control characters");
+      break;
+    }
+    bool dup = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(cats, i, v) {
+      if (json_string_length(v) == fl[j] && memcmp(json_string_value(v), f[j], fl[j]) == 0)
+        dup = true;
+    }
+    if (!dup && json_array_append_new(cats, json_stringn(f[j], fl[j])))
+      rc = MES_ENOMEM;
+  }
+  int t = fl[5] ? 5 : fl[4] ? 4 : 0;
+  json_t *o = rc ? NULL
+                 : json_pack("{s:s, s:s%, s:s%, s:O, s:b}", "kind", "item", "id", f[0], fl[0], "title", f[t], fl[t],
+                             "categories", cats, "available", 1);
+  json_decref(cats);
+  if (rc)
+    return rc == MES_ENOMEM ? mes_err_set(c->err, MES_ENOMEM, NULL, NULL) : rc;
+  if (!o)
+    return bad(c, "the line is not valid UTF-8");
+  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+  json_decref(o);
+  if (!text)
+    return mes_err_set(c->err, MES_ENOMEM, NULL, NULL);
+  fputs(text, c->out);
+  fputc('\n', c->out);
+  free(text);
+  c->kept++;
+  return MES_OK;
+}
+
+int mes_eval_convert_catalog(const char *dataset, FILE *in, FILE *out, size_t *n_items, struct mes_err *err) {
+  int ds = find_dataset(dataset);
+  *n_items = 0;
+  if (ds < 0)
+    return mes_err_set(err, MES_EUSAGE, NULL, "unknown dataset '%.40s' (" MES_EVAL_DATASETS ")", dataset);
+  if (!datasets[ds].catalog_file)
+    return mes_err_set(err, MES_EUSAGE, NULL, "the dataset %s has no categories: no catalog to write",
+                       datasets[ds].name);
+  struct conv c = {.out = out, .err = err};
+  char *line = NULL;
+  size_t cap = 0;
+  int rc = MES_OK;
+  ssize_t got;
+  while (rc == MES_OK && (got = getline(&line, &cap, in)) >= 0) {
+    c.line_no++;
+    size_t len = (size_t)got;
+    if (len && line[len - 1] == '\n')
+      len--;
+    if (len && line[len - 1] == '\r')
+      len--;
+    if (memchr(line, '\0', len))
+      rc = bad(&c, "the line holds a NUL byte");
+    else if (c.line_no == 1) {
+      if (len != sizeof CJ_PRODUCTS_HEADER - 1 || memcmp(line, CJ_PRODUCTS_HEADER, len) != 0)
+        rc = bad(&c, "the header must be " CJ_PRODUCTS_HEADER);
+    } else
+      rc = completejourney_product(&c, line, len);
+  }
+  if (rc == MES_OK && ferror(in))
+    rc = mes_err_set(err, MES_EIO, NULL, "the input could not be read");
+  free(line);
+  *n_items = c.kept;
+  return rc;
 }
 
 int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err) {

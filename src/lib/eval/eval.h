@@ -278,4 +278,20 @@ const char *mes_eval_dataset_file(const char *dataset);
  * writes, mes_eval_data_read reads. */
 int mes_eval_convert(const char *dataset, FILE *in, FILE *out, size_t *kept, size_t *skipped, struct mes_err *err);
 
+/*
+ * The catalog of a dataset whose items have categories, as a shop would
+ * load it: one `mesura import` item line per product ({"kind": "item",
+ * "id", "title", "categories", "available": true}), which `mesura eval
+ * --catalog` gives the served path. mes_eval_dataset_catalog_file names the
+ * dataset's file for it (products.csv for completejourney-sample; static),
+ * NULL for a dataset without categories. mes_eval_convert_catalog reads
+ * that file from `in` and writes the lines to `out` (both borrowed);
+ * *n_items counts them. MES_EUSAGE for an unknown dataset or one without
+ * categories, MES_EBAD_INPUT for a malformed line (err->msg: "line N:
+ * why"), MES_EIO, MES_ENOMEM. Whatever it writes, mes_import_parse_jsonl
+ * reads as items.
+ */
+const char *mes_eval_dataset_catalog_file(const char *dataset);
+int mes_eval_convert_catalog(const char *dataset, FILE *in, FILE *out, size_t *n_items, struct mes_err *err);
+
 #endif

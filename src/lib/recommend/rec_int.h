@@ -85,9 +85,12 @@ static inline void *mes__rec_alloc(struct mes_arena *a, size_t n) { return mes_a
  * knows purchases a few weeks apart, and without this a history made only
  * of purchases would never reach EASE. */
 #define REC_EASE_AFTER_BUY 1.0
-/* The usual interval between two purchases of a repeat item bought once
- * (buy again, score.c): a month, the rhythm of most consumables. */
-#define REC_AGAIN_INTERVAL_DAYS 30.0
+/* Buy again (score.c): how much having bought an item lately adds to the
+ * weight of its count, log2(1 + purchases). At most this much, under the
+ * step from one count to the next for any item bought fewer than 140
+ * times (log2(1 + 1/(1 + n)) > 0.01): recency breaks ties of the count and
+ * never overturns it. */
+#define REC_AGAIN_RECENCY 0.01
 #define REC_CTX_WEIGHT 0.8        /* the item on screen, through viewed-together / EASE */
 #define REC_TOLD_WEIGHT 0.5       /* an interest the person named */
 #define REC_TOLD_PER_CAT 20       /* items per named interest */

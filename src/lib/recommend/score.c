@@ -325,7 +325,7 @@ static int judge_hist(struct rec_state *s, struct judged *j, const struct mes_hi
 struct again {
   int32_t midx;
   uint32_t last; /* history index of the newest purchase of it */
-  int64_t first_ms, last_ms;
+  int64_t last_ms;
   uint32_t n; /* purchases of it that the history holds */
 };
 
@@ -338,12 +338,10 @@ static bool policy_has_repeat(const struct mes_policy *p) {
 
 /* The weight of buying item a again, at now_ms, per unit (see from_buy_again). */
 static double again_weight(const struct again *a, int64_t now_ms) {
-  double interval = a->n > 1 ? (double)(a->last_ms - a->first_ms) / (a->n - 1) / MS_PER_DAY : REC_AGAIN_INTERVAL_DAYS;
-  if (interval < 1)
-    interval = 1; /* several purchases on one day: their rhythm is not known */
-  double age = (double)(now_ms - a->last_ms) / MS_PER_DAY;
-  double overdue = age > interval ? (age - interval) / interval : 0;
-  return log2(1.0 + a->n) / (1.0 + overdue);
+  double age_days = (double)(now_ms - a->last_ms) / MS_PER_DAY;
+  if (age_days < 0)
+    age_days = 0;
+  return log2(1.0 + a->n) + REC_AGAIN_RECENCY / (1.0 + age_days);
 }
 
 /*
@@ -352,24 +350,21 @@ static double again_weight(const struct again *a, int64_t now_ms) {
  * bought is proposed back to them, reason buy_again, citing their newest
  * purchase of it. Its weight is their own repurchase signal:
  *
- *     unit x log2(1 + purchases of it) / (1 + overdue),
+ *     unit x (log2(1 + purchases of it) + REC_AGAIN_RECENCY / (1 + days since the last)),
  *
- * where overdue counts the item's usual intervals past the first since the
- * last purchase (0 while it is not yet due). An item bought often and on
- * its rhythm is what a household runs out of; one long overdue was more
- * likely replaced by something else, but only gently so: the rhythm is an
- * estimate from a few purchases (often one), and staples come back after
- * long gaps (a halving per interval would leave a year-old purchase at
- * nothing). The usual interval is the person's own mean gap between their
- * purchases of it (one purchase: REC_AGAIN_INTERVAL_DAYS). log2 of the
- * count rather than the count, so that weekly milk does not bury the coffee
- * bought monthly.
+ * that is, what they bought most often first, and among items bought as
+ * often, the one bought last: the recency term stays below the step
+ * between two counts (rec_int.h), so it only breaks ties. An estimate of
+ * each item's own rhythm (due, overdue) ranked worse than this on the shop
+ * data's later purchases (bench/README.md): a household's rhythm is read
+ * from a few purchases, often one, and a staple missing for a while is
+ * more often bought again than replaced. log2 of the count keeps the
+ * weights of a long history within a few units.
  *
  * The unit is a purchase's kind weight plus the strongest score the
- * relations gave any candidate of this request: a staple bought once and
- * due ranks above anything new (in groceries what a household buys again
- * is the likeliest next purchase), one several intervals overdue falls
- * among the discoveries. In a purchase's kind weight alone, a long
+ * relations gave any candidate of this request: a staple bought even once
+ * ranks above anything new (in groceries what a household buys again is
+ * the likeliest next purchase). In a purchase's kind weight alone, a long
  * history's sums over its items would bury every staple under a hundred
  * discoveries.
  *
@@ -422,7 +417,7 @@ static int from_buy_again(struct rec_state *s, struct judged *jd) {
           a = na;
           cap = nc;
         }
-        a[n] = (struct again){.midx = h->midx, .first_ms = h->ts_ms};
+        a[n] = (struct again){.midx = h->midx};
         val = (uint32_t)++n;
       }
       if (mes_htab_add(&by_midx, (uint32_t)h->midx, val, &sl))

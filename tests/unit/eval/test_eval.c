@@ -552,6 +552,68 @@ static void test_convert_completejourney(void **state) {
   free(csv);
 }
 
+/* The catalog of The Complete Journey, as a shop would load it: one item
+ * line of `mesura import` per product, its department and product_category
+ * its categories (one kept when both are the same, an empty one left out),
+ * its product_type its title (else the category, else the id). The header
+ * is checked and a bad line is refused with its number; a dataset without
+ * categories has no catalog. */
+#define CJ_PRODUCTS_HEAD "product_id,manufacturer_id,department,brand,product_category,product_type,package_size\n"
+
+static int catalog_text(const char *dataset, const char *text, char **out, size_t *n, struct mes_err *err) {
+  FILE *in = fmemopen((void *)text, strlen(text), "r");
+  size_t len = 0;
+  FILE *o = open_memstream(out, &len);
+  assert_true(in && o);
+  int rc = mes_eval_convert_catalog(dataset, in, o, n, err);
+  fclose(in);
+  fclose(o);
+  return rc;
+}
+
+static void test_convert_completejourney_catalog(void **state) {
+  (void)state;
+  char *out = NULL;
+  size_t n = 0;
+  struct mes_err err = {0};
+  assert_string_equal(mes_eval_dataset_catalog_file("completejourney-sample"), "products.csv");
+  assert_null(mes_eval_dataset_catalog_file("ml-100k"));
+  assert_int_equal(catalog_text("completejourney-sample",
+                                CJ_PRODUCTS_HEAD "28897,69,GROCERY,Private,EGGS,EGGS - X-LARGE,A D   1 DZ\n"
+                                                 "8,1,PRODUCE,National,PRODUCE,BANANAS,40 LB\n"
+                                                 "9,1,,National,DINNER MXS:DRY,,\n"
+                                                 "10,1,,,,,\n",
+                                &out, &n, &err),
+                   MES_OK);
+  assert_int_equal(n, 4);
+  assert_string_equal(
+      out, "{\"kind\":\"item\",\"id\":\"28897\",\"title\":\"EGGS - X-LARGE\",\"categories\":[\"GROCERY\",\"EGGS\"],"
+           "\"available\":true}\n"
+           "{\"kind\":\"item\",\"id\":\"8\",\"title\":\"BANANAS\",\"categories\":[\"PRODUCE\"],\"available\":true}\n"
+           "{\"kind\":\"item\",\"id\":\"9\",\"title\":\"DINNER MXS:DRY\",\"categories\":[\"DINNER MXS:DRY\"],"
+           "\"available\":true}\n"
+           "{\"kind\":\"item\",\"id\":\"10\",\"title\":\"10\",\"categories\":[],\"available\":true}\n");
+  free(out);
+  out = NULL;
+  assert_int_equal(catalog_text("completejourney-sample", CJ_PRODUCTS_HEAD "1,1,GROCERY,x,EGGS,EGGS\n", &out, &n, &err),
+                   MES_EBAD_INPUT);
+  assert_non_null(strstr(err.msg, "line 2: expected the 7 fields"));
+  free(out);
+  out = NULL;
+  assert_int_equal(catalog_text("completejourney-sample", CJ_PRODUCTS_HEAD "x1,1,GROCERY,x,EGGS,EGGS,1\n", &out, &n,
+                                &err),
+                   MES_EBAD_INPUT);
+  assert_string_equal(err.msg, "line 2: product_id must be an unsigned integer");
+  free(out);
+  out = NULL;
+  assert_int_equal(catalog_text("completejourney-sample", "subject,item,ts\n", &out, &n, &err), MES_EBAD_INPUT);
+  assert_non_null(strstr(err.msg, "line 1: the header must be product_id,"));
+  free(out);
+  out = NULL;
+  assert_int_equal(catalog_text("ml-100k", "", &out, &n, &err), MES_EUSAGE);
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hand_worked_popular),  cmocka_unit_test(test_purchase_split_detected),
@@ -561,6 +623,7 @@ int main(void) {
       cmocka_unit_test(test_outside_ranker_grid),
       cmocka_unit_test(test_buy_again_measure),  cmocka_unit_test(test_convert_round_trip),
       cmocka_unit_test(test_convert_completejourney),
+      cmocka_unit_test(test_convert_completejourney_catalog),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
