@@ -4,7 +4,8 @@
 #   check adds the test and fuzz tools: chromium (headless, for the audit
 #   report in tests/e2e/test_audit_report.py and the pages' browser tests),
 #   nodejs and npm (the browser tests drive chromium with playwright-core,
-#   whose exact version scripts/browser-deps.sh installs with npm ci);
+#   whose exact version scripts/browser-deps.sh installs with npm ci), and
+#   the outside judges of docs/openapi.yaml and /metrics (scripts/judges-deps.sh);
 #   bench adds the load generator.
 set -eu
 want="cmake make gcc pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
@@ -30,4 +31,5 @@ if [ -n "$missing" ]; then
 fi
 if [ "${1:-build}" = check ]; then
   "$(dirname "$0")/browser-deps.sh" || [ $? = 77 ]
+  "$(dirname "$0")/judges-deps.sh" || [ $? = 77 ]
 fi

@@ -53,11 +53,24 @@ struct mes_metrics {
   size_t n_routes;
 };
 
+/* The HELP text of each counter the server counts here: every name given to
+ * mes_metrics_add needs a row, since a family without one is a fault to
+ * promtool's lint (tests/e2e/test_metrics_promtool.py). */
 static const struct {
   const char *name;
   const char *help;
 } helps[] = {
     {"mesura_http_requests_total", "HTTP requests answered, by route pattern, method and status."},
+    {"mesura_http_deadline_closed_total",
+     "Connections closed without a reply for being too slow, by phase: head (serving.header_timeout_s), body"
+     " (serving.body_timeout_s), next_head (60 s between a reply and the next request)."},
+    {"mesura_events_total",
+     "Events received, by outcome: stored; not stored for no_consent, third_party, restricted, expired or"
+     " invalid; forgotten (deleted afterwards at the person's request)."},
+    {"mesura_event_properties_dropped_total",
+     "Event properties dropped on arrival because the policy does not list them for the event's type."},
+    {"mesura_recommendations_total", "Recommendation requests answered, by whether they were personalized."},
+    {"mesura_suppressions_total", "Candidates a guardrail kept out of recommendations, by rule."},
     {"mesura_metrics_dropped_total", "Counts dropped because of an invalid metric name or a full table."},
 };
 

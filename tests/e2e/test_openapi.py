@@ -9,14 +9,18 @@ members (`x-mesura-status: ...`) by six.
 - every operation marked `x-mesura-status: implemented` is in the routing table;
 - an operation's `x-mesura-scope` matches the row's scope (`public` for MES_ROUTE_PUBLIC), and
   `x-mesura-subject-token: true` matches MES_ROUTE_SELF;
-- the Error schema lists exactly the codes of MES_ERR_MAP (include/mesura/error.h), "ok" aside.
-
-No server is started.
+- the Error schema lists exactly the codes of MES_ERR_MAP (include/mesura/error.h), "ok" aside;
+- every path has an operation, and every operation an `x-mesura-status`;
+- and, against the real server: each operation marked `implemented` is routed by it, for the documented
+  method (its access line names the route it matched, not "unmatched" as a 404 or 405 of the router
+  would), and each one marked `planned` is not.
 """
 
 import os
 import re
 import unittest
+
+from harness import ServerTestCase
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OPENAPI = os.path.join(ROOT, "docs", "openapi.yaml")
@@ -105,6 +109,12 @@ def parse_openapi(text):
     return ops
 
 
+def paths_in(text):
+    """Every path key under `paths:`."""
+    m = re.search(r"(?ms)^paths:\s*\n(.*?)^\S", text)
+    return re.findall(r"(?m)^  (['\"]?)(/[^'\"\n]*)\1:[ \t]*$", m.group(1)) if m else []
+
+
 def route_scopes(scope_expr, flags_expr):
     """The scope names a row accepts: {'public'} for MES_ROUTE_PUBLIC, else MES_SCOPE_X -> 'x'."""
     if "MES_ROUTE_PUBLIC" in flags_expr:
@@ -134,6 +144,12 @@ class OpenApiAgreesWithRoutes(unittest.TestCase):
         bad = sorted(f"{m} {o['path']}: {o['status']}" for (m, _), o in self.ops.items()
                      if o["status"] not in ("implemented", "planned"))
         self.assertEqual(bad, [], "operations without x-mesura-status implemented|planned")
+
+    def test_every_path_has_an_operation(self):
+        paths = [p for _, p in paths_in(self.text)]
+        self.assertGreater(len(paths), 0)
+        with_ops = {o["path"] for o in self.ops.values()}
+        self.assertEqual(sorted(p for p in paths if p not in with_ops), [], "paths without an operation")
 
     def test_every_operation_has_a_scope(self):
         known = {"ingest", "consent", "catalog", "recommend", "subjects", "audit", "admin", "public"}
@@ -177,6 +193,31 @@ class OpenApiAgreesWithRoutes(unittest.TestCase):
                 bad.append(f"{m} {p}: MES_ROUTE_SELF {'MES_ROUTE_SELF' in flags}, "
                            f"x-mesura-subject-token {op['self']}")
         self.assertEqual(bad, [], "x-mesura-subject-token differs from MES_ROUTE_SELF")
+
+
+class OpenApiStatusIsHonest(ServerTestCase):
+    """Each documented operation asked of the real server, without a key: the router either matches a
+    route (the handler or the key check then answers) or it answers 404 or 405 itself, and its access
+    line says which ("http METHOD ROUTE STATUS ...", ROUTE "unmatched" for the router's own answer)."""
+
+    def test_implemented_operations_are_routed_and_planned_ones_are_not(self):
+        ops = parse_openapi(read(OPENAPI))
+        self.assertGreater(len(ops), 0)
+        answers = {}
+        for (method, npath), op in sorted(ops.items()):
+            # Any value stands for a parameter: the router matches the path's shape, and without a key
+            # the answer comes before the value is looked at (a public page may answer 404 for it).
+            answers[method, npath] = self.request(method, re.sub(r"\{[^{}/]*\}", "x", op["path"]))[0]
+        access = re.compile(r"\bhttp ([A-Z]+) (\S+) (\d+) ")
+        # A line is written once the reply is out, so the last ones may come a moment after it.
+        lines = self.server.wait_for_log(lambda ls: sum(1 for l in ls if access.search(l)) >= len(ops))
+        routed = {(m.group(1), norm(m.group(2))) for m in map(access.search, lines)
+                  if m and m.group(2) != "unmatched"}
+        bad = ["%s %s: x-mesura-status %s, answered %d%s" % (method, op["path"], op["status"], answers[method, npath],
+                                                             "" if (method, npath) in routed else " by the router")
+               for (method, npath), op in sorted(ops.items())
+               if (op["status"] == "implemented") != ((method, npath) in routed)]
+        self.assertEqual(bad, [], "x-mesura-status disagrees with what the server routes")
 
 
 class OpenApiErrorCodes(unittest.TestCase):
