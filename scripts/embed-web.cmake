@@ -4,9 +4,10 @@
 # changes). Run by the build (CMakeLists.txt) whenever a file under web/
 # changes:
 #   cmake -DWEB_DIR=web -DOUT=web_assets.c -P scripts/embed-web.cmake
-# SDK_DIR (optional) is the browser SDK's package (sdk/): only its script,
-# mesura.js, is served (as sdk/mesura.js); its tests, README and package.json
-# are not part of the site.
+# SDK_DIR (optional) is the browser SDK's package (sdk/): its script,
+# mesura.js, is served (as sdk/mesura.js) with the example shop page that runs
+# it (example.html, .js, .css); its tests, README and package.json are not
+# part of the site.
 # A file whose extension has no type below stops the build: nothing is
 # served without the type it is meant to be read as.
 cmake_minimum_required(VERSION 3.25)
@@ -15,8 +16,10 @@ foreach(f ${files})
   set("src_${f}" ${WEB_DIR}/${f})
 endforeach()
 if(SDK_DIR)
-  list(APPEND files sdk/mesura.js)
-  set("src_sdk/mesura.js" ${SDK_DIR}/mesura.js)
+  foreach(f mesura.js example.html example.js example.css)
+    list(APPEND files sdk/${f})
+    set("src_sdk/${f}" ${SDK_DIR}/${f})
+  endforeach()
 endif()
 # Sorted by served path: h_static.c finds a file by binary search.
 list(SORT files)

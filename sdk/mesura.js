@@ -29,6 +29,8 @@
       title: "Your privacy choices on ", accept: "Accept all", reject: "Reject all", save: "Save my choices",
       saved: "Saved. You can change this at any time.", failed: "Could not save. Please try again.",
       gpc: "Your browser sends Global Privacy Control, so this stays off.",
+      despite: "I want this despite Global Privacy Control",
+      changed: "This notice has changed since your last choice. Please check your choices again.",
       mine: "Your data", notice: "Privacy notice", recs: "Recommended for you", why: "Why?", off: "Off", on: "On"
     },
     es: {
@@ -36,6 +38,8 @@
       save: "Guardar mis opciones", saved: "Guardado. Puedes cambiarlo cuando quieras.",
       failed: "No se pudo guardar. Inténtalo de nuevo.",
       gpc: "Tu navegador envía Global Privacy Control, así que esto queda desactivado.",
+      despite: "Lo quiero a pesar de Global Privacy Control",
+      changed: "Este aviso ha cambiado desde tu última elección. Revisa tus opciones de nuevo.",
       mine: "Tus datos", notice: "Aviso de privacidad", recs: "Recomendado para ti", why: "¿Por qué?",
       off: "No", on: "Sí"
     },
@@ -44,6 +48,8 @@
       save: "Zapisz moje wybory", saved: "Zapisano. Możesz to zmienić w każdej chwili.",
       failed: "Nie udało się zapisać. Spróbuj ponownie.",
       gpc: "Twoja przeglądarka wysyła Global Privacy Control, więc to pozostaje wyłączone.",
+      despite: "Chcę tego mimo Global Privacy Control",
+      changed: "Ta informacja zmieniła się od Twojego ostatniego wyboru. Sprawdź ponownie swoje wybory.",
       mine: "Twoje dane", notice: "Informacja o prywatności", recs: "Polecane dla Ciebie", why: "Dlaczego?",
       off: "Nie", on: "Tak"
     }
@@ -80,7 +86,9 @@
     ".mesura-recs li{padding:.6rem;border:1px solid rgba(0,0,0,.15);border-radius:var(--mesura-radius)}" +
     ".mesura-recs__title{display:block;font-weight:600;margin-bottom:.35rem}" +
     ".mesura-recs button{min-height:2.75rem;padding:.2rem .7rem;background:var(--mesura-bg);color:var(--mesura-accent)}" +
-    ".mesura-recs__reason{margin:.35rem 0 0}";
+    ".mesura-recs__reason{margin:.35rem 0 0}.mesura-consent__changed{font-weight:600}" +
+    ".mesura-consent .mesura-consent__despite-label{font-weight:400;margin:.35rem 0 0 1.85rem}" +
+    ".mesura-live{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
 
   var MAX_BATCH = 50; // a fetch with keepalive carries at most 64 KiB: a batch stays well below
   var MAX_HELD = 200; // events waiting for a decision; the oldest go first
@@ -128,11 +136,15 @@
     var notice = null; // GET /v1/privacy-notice, as shown to the person
     var status = {}; // purpose -> "granted" | "denied"
     var decided = {}; // purpose -> true once the person chose (a receipt exists)
+    var seen = {}; // purpose -> the notice version its latest receipt was recorded under
     var over = {}; // purpose -> true while its grant is one the person confirmed over GPC
     var byType = {}; // event type -> [purposes it serves]
     var held = []; // events whose purposes are not decided yet
     var outbox = []; // events allowed to go, not sent yet
     var timer = null, promptEl = null, listeners = [];
+    var live = null; // the polite live region that says "Saved"; it outlives the prompt
+    var back = null; // what had focus when the prompt opened: focus returns there
+    var dash = null; // the widget's "your data" link, where focus goes when nothing had it
 
     function headers(json) {
       var h = { Authorization: "Bearer " + token, "Accept-Language": lang };
@@ -168,6 +180,15 @@
     function blocked(p) { return gpc && honored(p) && !over[p]; }
     function allowed(p) { return status[p] === "granted" && !blocked(p); }
     function refused(p) { return blocked(p) || (decided[p] && status[p] !== "granted"); }
+    // Decided under another version of the notice than the one in force: the
+    // decision stands (the server applies it) until the person is asked again.
+    // A notice without a version cannot tell, and asks nobody again.
+    function stale(p) { return !!(decided[p] && notice.policy_version && seen[p] !== notice.policy_version); }
+    // The purposes the prompt must ask about now: never decided, or decided
+    // under an older notice; not those that GPC refuses.
+    function needed() {
+      return asked().filter(function (p) { return (!decided[p] || stale(p)) && !blocked(p); });
+    }
 
     // The purposes the prompt asks about: the brand's list, else the notice's.
     function asked() {
@@ -250,6 +271,7 @@
       }).then(function (receipt) {
         status[p] = st;
         decided[p] = true;
+        seen[p] = receipt.policy_version || body.policy_version;
         over[p] = st === "granted" && !!o.confirmOverGpc;
         pump();
         changed();
@@ -267,14 +289,17 @@
       });
       var ps = r[1].purposes || {};
       for (var p in ps) status[p] = ps[p].status;
+      // Oldest first: what remains is each purpose's latest receipt, the
+      // decision that stands and the notice version it was made under.
       (r[1].history || []).forEach(function (h) {
         decided[h.purpose] = true;
+        seen[h.purpose] = h.policy_version;
         over[h.purpose] = h.status === "granted" && h.over_gpc === true;
       });
       held = held.filter(function (ev) { return byType[ev.type]; });
       pump();
       changed();
-      if (opts.prompt !== false && asked().some(function (p) { return !decided[p] && !blocked(p); })) show();
+      if (opts.prompt !== false && needed().length) show();
       return api_;
     });
 
@@ -294,7 +319,7 @@
       }
       a.rel = "noopener noreferrer";
       a.target = "_blank";
-      parent.appendChild(a);
+      return parent.appendChild(a);
     }
 
     function styles() {
@@ -312,11 +337,24 @@
     // The consent prompt: a labelled, non-modal region (the page stays
     // usable, focus is never trapped) with one switch per purpose, off until
     // the person turns it on. Purposes that GPC turns off are shown as off
-    // with the reason, and not offered: the browser already said no.
-    function show() {
-      if (!notice) return ready.then(show);
+    // with the reason; only a separate, explicit "I want this despite Global
+    // Privacy Control" box grants one (recorded as confirmed over GPC), and
+    // never "Accept all" alone. `focus`: the page asked for the prompt (a
+    // "privacy choices" link): focus moves to its heading.
+    function show(focus) {
+      if (!notice) return ready.then(function () { return show(focus); });
       if (promptEl) return Promise.resolve();
       styles();
+      var d = g.document;
+      back = d.activeElement;
+      // Present before anything is said in it, so that "Saved" is announced.
+      if (!live) {
+        live = el("p", "mesura-live");
+        live.setAttribute("role", "status");
+        live.setAttribute("lang", lang);
+        d.body.appendChild(live);
+      }
+      live.textContent = "";
       var id = "mesura-consent-" + ++uid;
       var box = (promptEl = el("section", "mesura-consent"));
       box.setAttribute("role", "region");
@@ -324,30 +362,39 @@
       box.setAttribute("lang", lang);
       var h = el("h2", "mesura-consent__title", W.title + (notice.site || ""));
       h.id = id;
+      h.tabIndex = -1;
       box.appendChild(h);
+      if (needed().some(stale)) box.appendChild(el("p", "mesura-consent__changed", W.changed));
       if (notice.opt_in) box.appendChild(el("p", "mesura-consent__intro", notice.opt_in));
-      var list = el("ul", "mesura-consent__purposes"), boxes = {};
+      var list = el("ul", "mesura-consent__purposes"), boxes = {}, despite = {};
+      function check(cls, text, on) {
+        var lab = el("label", cls ? cls + "-label" : null), sw = el("input", cls || "mesura-consent__switch");
+        sw.type = "checkbox";
+        sw.checked = on;
+        lab.appendChild(sw);
+        lab.appendChild(el("span", null, text));
+        return lab;
+      }
       notice.purposes.forEach(function (p) {
         if (asked().indexOf(p.name) < 0) return;
-        var li = el("li", "mesura-consent__purpose"), lab = el("label");
+        var li = el("li", "mesura-consent__purpose"), lab = check(null, p.description || p.name, allowed(p.name));
+        var sw = lab.firstChild;
         li.setAttribute("data-purpose", p.name);
-        var sw = el("input", "mesura-consent__switch");
-        sw.type = "checkbox";
-        sw.checked = allowed(p.name);
-        lab.appendChild(sw);
-        lab.appendChild(el("span", null, p.description || p.name));
         li.appendChild(lab);
         if (blocked(p.name)) {
           sw.disabled = true;
           li.className += " mesura-consent__purpose--gpc";
           li.appendChild(el("small", "mesura-consent__gpc", W.gpc));
+          var o = check("mesura-consent__despite", W.despite, false);
+          despite[p.name] = o.firstChild;
+          li.appendChild(o);
         } else boxes[p.name] = sw;
         if (p.data && p.data.length) {
-          var d = el("details"), ul = el("ul");
-          d.appendChild(el("summary", null, (notice.headings && notice.headings.data) || ""));
+          var det = el("details"), ul = el("ul");
+          det.appendChild(el("summary", null, (notice.headings && notice.headings.data) || ""));
           p.data.forEach(function (x) { ul.appendChild(el("li", null, x.text)); });
-          d.appendChild(ul);
-          li.appendChild(d);
+          det.appendChild(ul);
+          li.appendChild(det);
         }
         list.appendChild(li);
       });
@@ -361,9 +408,14 @@
           var todo = Object.keys(boxes).map(function (p) {
             return decide(p, choose(boxes[p]) ? "granted" : "denied");
           });
+          // A GPC purpose only when its own box says so, and never on "reject".
+          if (cls !== "reject")
+            Object.keys(despite).forEach(function (p) {
+              if (despite[p].checked) todo.push(decide(p, "granted", { confirmOverGpc: true }));
+            });
           Promise.all(todo).then(function () {
-            msg.textContent = W.saved;
-            hide();
+            hide(true);
+            live.textContent = W.saved;
           }, function () { msg.textContent = W.failed; });
         });
         row.appendChild(b);
@@ -375,13 +427,23 @@
       box.appendChild(row);
       box.appendChild(msg);
       link(box);
-      (opts.container || g.document.body).appendChild(box);
+      (opts.container || d.body).appendChild(box);
+      if (focus === true) h.focus();
       return Promise.resolve();
     }
 
-    function hide() {
-      if (promptEl && promptEl.parentNode) promptEl.parentNode.removeChild(promptEl);
+    // Closes the prompt. Focus, when it was inside (or nowhere, after a
+    // choice: a click need not focus a button), goes back where it was before
+    // the prompt opened, else to the widget's "your data" link: never lost to
+    // the top of the page.
+    function hide(chosen) {
+      if (!promptEl) return;
+      var d = g.document, inside = promptEl.contains(d.activeElement) || (chosen === true && d.activeElement === d.body);
+      if (promptEl.parentNode) promptEl.parentNode.removeChild(promptEl);
       promptEl = null;
+      if (!inside) return;
+      var to = [back, dash].filter(function (e) { return e && e !== d.body && e.isConnected && e.focus; })[0];
+      if (to) to.focus();
     }
 
     /* ------------------------------------------------------------ widget */
@@ -439,7 +501,7 @@
           ul.appendChild(li);
         });
         sec.appendChild(ul);
-        link(sec);
+        dash = link(sec);
         into.textContent = "";
         into.appendChild(sec);
         return ans;
@@ -447,6 +509,7 @@
     }
 
     var api_ = {
+      lang: lang,
       ready: ready,
       track: track,
       flush: flush,
@@ -458,8 +521,11 @@
         // "granted" only when events for it may be sent now.
         status: function (p) { return allowed(p) ? "granted" : "denied"; },
         gpc: function () { return gpc; },
-        show: show,
-        hide: hide,
+        show: function () { return show(true); },
+        hide: function () { hide(); },
+        // The purposes to ask about now: undecided, or decided under an
+        // older version of the notice (a brand's own banner asks about these).
+        needed: function () { return notice ? needed() : []; },
         onChange: function (f) { listeners.push(f); }
       },
       pending: function () { return { held: held.length, outbox: outbox.length }; }

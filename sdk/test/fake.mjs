@@ -29,6 +29,19 @@ export class El {
     c.parentNode = null;
     return c;
   }
+  get firstChild() { return this.children[0] || null; }
+  // In the document: its topmost ancestor is the body (or the head).
+  get isConnected() {
+    let e = this;
+    while (e.parentNode) e = e.parentNode;
+    return e === globalThis.document.body || e === globalThis.document.head;
+  }
+  contains(e) {
+    for (; e; e = e.parentNode) if (e === this) return true;
+    return false;
+  }
+  // Focus follows the browser's rule: only an element in the document takes it.
+  focus() { if (this.isConnected) globalThis.document.activeElement = this; }
   get textContent() { return this.own + this.children.map((c) => c.textContent).join(""); }
   set textContent(v) {
     for (const c of this.children) c.parentNode = null;
@@ -40,7 +53,11 @@ export class El {
   setAttribute(k, v) { this.attrs[k] = String(v); }
   getAttribute(k) { return k in this.attrs ? this.attrs[k] : null; }
   addEventListener(type, f) { (this.listeners[type] ||= []).push(f); }
-  click() { for (const f of this.listeners.click || []) f({ type: "click", preventDefault() {} }); }
+  // A click focuses a button, as in a browser, before its listeners run.
+  click() {
+    if (this.tagName === "BUTTON") this.focus();
+    for (const f of this.listeners.click || []) f({ type: "click", preventDefault() {} });
+  }
   // Every element below this one (depth first) for which pred is true.
   all(pred) {
     const out = [];
@@ -70,19 +87,24 @@ export const NOTICE = {
 //   calls: every fetch, {method, url, path, headers, body (parsed), keepalive}
 //   server.consents: purpose -> {status, history: [...]} as the server holds them
 //   server.hold: when set to a promise, consent PUTs wait for it
+//   server.failConsents: how many consent PUTs answer 503 before the rest succeed
+//   server.notice: the privacy notice it serves (NOTICE, or the `notice` given)
 //   server.failEvents: how many event POSTs answer server.failStatus (503)
 //     before the rest succeed
-export function browser({ gpc = false, language = "en-GB", granted = {}, recs = [] } = {}) {
+//   granted: purpose -> true (or "over_gpc"): receipts the server already
+//     holds, recorded under the notice version `version` (NOTICE's by default)
+export function browser({ gpc = false, language = "en-GB", granted = {}, recs = [], version = NOTICE.policy_version,
+                          notice = NOTICE } = {}) {
   const doc = {
-    body: new El("body"), head: new El("head"), visibilityState: "visible", listeners: {},
+    body: new El("body"), head: new El("head"), visibilityState: "visible", listeners: {}, activeElement: null,
     createElement: (t) => new El(t),
     addEventListener(type, f) { (this.listeners[type] ||= []).push(f); },
   };
   const win = { listeners: {} };
-  const server = { consents: {}, history: [], events: [], hold: null, failEvents: 0, recs };
+  const server = { consents: {}, history: [], events: [], hold: null, failEvents: 0, failConsents: 0, recs, notice };
   for (const [p, over] of Object.entries(granted)) {
     server.consents[p] = "granted";
-    server.history.push({ purpose: p, status: "granted", over_gpc: over === "over_gpc" });
+    server.history.push({ purpose: p, status: "granted", over_gpc: over === "over_gpc", policy_version: version });
   }
   const calls = [];
   const reply = (status, body) => ({ ok: status < 300, status, json: async () => body });
@@ -94,7 +116,7 @@ export function browser({ gpc = false, language = "en-GB", granted = {}, recs = 
     calls.push(call);
     await null;
     let m;
-    if (call.path === "/v1/privacy-notice") return reply(200, NOTICE);
+    if (call.path === "/v1/privacy-notice") return reply(200, server.notice);
     if ((m = /^\/v1\/(subjects|visitors)\/([^/]+)\/consents$/.exec(call.path))) {
       const purposes = {};
       for (const p of NOTICE.purposes) purposes[p.name] = { status: server.consents[p.name] || "denied" };
@@ -102,6 +124,7 @@ export function browser({ gpc = false, language = "en-GB", granted = {}, recs = 
     }
     if ((m = /^\/v1\/(subjects|visitors)\/([^/]+)\/consents\/([^/]+)$/.exec(call.path))) {
       if (server.hold) await server.hold;
+      if (server.failConsents > 0) { server.failConsents--; return reply(503, { error: { code: "unavailable" } }); }
       const purpose = decodeURIComponent(m[3]);
       server.consents[purpose] = body.status;
       const receipt = { receipt_id: "rcp_" + calls.length, subject: decodeURIComponent(m[2]), purpose, ...body };
@@ -117,6 +140,7 @@ export function browser({ gpc = false, language = "en-GB", granted = {}, recs = 
       return reply(200, { request_id: "r_1", personalized: true, items: server.recs });
     return reply(404, { error: { code: "not_found", message: "no such thing" } });
   }
+  doc.activeElement = doc.body;
   Object.assign(globalThis, { document: doc, fetch, addEventListener: (t, f) => (win.listeners[t] ||= []).push(f) });
   Object.defineProperty(globalThis, "navigator", {
     value: { language, globalPrivacyControl: gpc ? true : undefined }, configurable: true, writable: true,

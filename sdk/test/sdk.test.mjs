@@ -3,7 +3,9 @@
 // server has the receipt), refused purposes drop what waited for them,
 // Global Privacy Control keeps its purposes off and out of the prompt,
 // events go in batches (the last with keepalive when the page hides), the
-// widget writes server text as text only, and the token appears in no URL.
+// widget writes server text as text only, and the token appears in no URL;
+// a changed notice asks again, a choice returns focus and is announced, and
+// a GPC purpose is granted in the prompt only through its own box.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -325,4 +327,176 @@ test("init refuses to start without its endpoint, token and exactly one person",
   for (const o of [{}, { endpoint: ENDPOINT, subject: "a" }, { endpoint: ENDPOINT, token: TOKEN },
                    { endpoint: ENDPOINT, token: TOKEN, subject: "a", anonymousId: "b" }])
     assert.throws(() => b.Mesura.init(o), TypeError);
+});
+
+const settle = async () => { for (let i = 0; i < 6; i++) await tick(); };
+const prompts = (b) => b.doc.body.byClass("mesura-consent");
+
+test("the prompt asks again when the notice changed since the decisions that stand, and not when nothing changed", async () => {
+  for (const who of [{ subject: "ana" }, { anonymousId: "c-9f1" }]) {
+    // Decided under the notice in force: nothing to ask.
+    const same = browser({ granted: { personalization: true, ads_retargeting: true } });
+    const m0 = same.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, ...who });
+    await m0.ready;
+    assert.equal(prompts(same).length, 0, "asked again though the notice did not change");
+    assert.deepEqual(m0.consent.needed(), []);
+
+    // Decided under an older notice: asked again, and told why.
+    const b = browser({ granted: { personalization: true, ads_retargeting: true }, version: "2026-06" });
+    const m = b.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, flushMs: 60000, ...who });
+    await m.ready;
+    const [box] = prompts(b);
+    assert.ok(box, "the notice changed: the prompt must show again");
+    assert.deepEqual(m.consent.needed(), ["personalization", "ads_retargeting"]);
+    assert.equal(box.byClass("mesura-consent__changed")[0].textContent,
+                 "This notice has changed since your last choice. Please check your choices again.");
+    // Until the person answers, their decisions stand (the server applies them too).
+    assert.equal(m.consent.status("personalization"), "granted");
+    m.track("view", { item: "tent" });
+    await m.flush();
+    assert.equal(b.events().length, 1);
+    box.byClass("mesura-consent__reject")[0].click();
+    await settle();
+    const puts = b.calls.filter((c) => c.method === "PUT");
+    assert.deepEqual(puts.map((c) => [c.body.status, c.body.policy_version]),
+                     [["denied", NOTICE.policy_version], ["denied", NOTICE.policy_version]]);
+    assert.equal(prompts(b).length, 0);
+    assert.deepEqual(m.consent.needed(), []);
+
+    // The next page of the same person: decided under this notice, not asked.
+    const again = b.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, ...who });
+    await again.ready;
+    assert.equal(prompts(b).length, 0, "asked again right after answering");
+  }
+
+  // One purpose decided under the older notice, the other never: both are
+  // asked, the standing choice shown as it is.
+  const one = browser({ granted: { personalization: true }, version: "2026-06" });
+  const m1 = one.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana" });
+  await m1.ready;
+  assert.deepEqual(m1.consent.needed(), ["personalization", "ads_retargeting"]);
+  assert.equal(prompts(one)[0].byClass("mesura-consent__changed").length, 1);
+  const sw = (b, p) => prompts(b)[0].all((e) => e.getAttribute("data-purpose") === p)[0].byClass("mesura-consent__switch")[0];
+  assert.equal(sw(one, "personalization").checked, true);
+
+  // A never-decided purpose is asked without saying the notice changed.
+  const fresh = browser();
+  const m2 = fresh.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana" });
+  await m2.ready;
+  assert.equal(prompts(fresh).length, 1);
+  assert.equal(prompts(fresh)[0].byClass("mesura-consent__changed").length, 0);
+
+  // A notice without a version cannot tell what changed: decided stays decided.
+  const unversioned = browser({ granted: { personalization: true, ads_retargeting: true }, version: "2026-06",
+                                notice: { ...NOTICE, policy_version: "" } });
+  const m3 = unversioned.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana" });
+  await m3.ready;
+  assert.equal(prompts(unversioned).length, 0);
+
+  // Under GPC, a purpose it refuses is not asked again either.
+  const gpc = browser({ gpc: true, granted: { personalization: true, ads_retargeting: true }, version: "2026-06" });
+  const m4 = gpc.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana" });
+  await m4.ready;
+  assert.deepEqual(m4.consent.needed(), ["personalization"]);
+});
+
+test("after a choice, focus returns where it was (else the widget's 'your data' link) and 'Saved' is announced", async () => {
+  for (const kind of ["accept", "reject", "save"]) {
+    // The prompt opened by itself at load, nothing focused: focus goes to
+    // the widget's link, not to the top of the page.
+    const b = browser({ recs: [{ item: "stove", score: 1, disclosure: "explicit", reason: { code: "popular", text: "Popular" } }] });
+    const m = b.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana", dashboardToken: "mst_dash" });
+    const recs = b.doc.body.appendChild(b.doc.createElement("div"));
+    await m.widget(recs, {});
+    await m.ready;
+    const [live] = b.doc.body.byClass("mesura-live");
+    assert.equal(live.getAttribute("role"), "status", "the live region exists before anything is said in it");
+    assert.equal(live.textContent, "");
+    prompts(b)[0].byClass("mesura-consent__" + kind)[0].click();
+    await settle();
+    assert.equal(prompts(b).length, 0, kind);
+    assert.equal(b.doc.activeElement, recs.byClass("mesura-link")[0], kind + ": focus went nowhere useful");
+    assert.ok(live.isConnected, "the live region outlives the prompt");
+    assert.equal(live.textContent, "Saved. You can change this at any time.");
+
+    // Opened from the page's own "privacy choices" button: focus moves to the
+    // prompt's heading, and back to the button after the choice.
+    const mine = b.doc.body.appendChild(b.doc.createElement("button"));
+    mine.focus();
+    await m.consent.show();
+    const [box] = prompts(b);
+    assert.equal(b.doc.activeElement, box.byClass("mesura-consent__title")[0]);
+    assert.equal(live.textContent, "", "an old 'Saved' is not left for the next choice");
+    box.byClass("mesura-consent__" + kind)[0].click();
+    await settle();
+    assert.equal(b.doc.activeElement, mine, kind);
+    assert.equal(live.textContent, "Saved. You can change this at any time.");
+    assert.equal(b.doc.body.byClass("mesura-live").length, 1, "one live region per page");
+  }
+
+  // The page closing the prompt itself moves no one's focus.
+  {
+    const b = browser({ recs: [{ item: "stove", score: 1, disclosure: "explicit", reason: { code: "popular", text: "Popular" } }] });
+    const m = b.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana", dashboardToken: "mst_dash" });
+    await m.widget(b.doc.body.appendChild(b.doc.createElement("div")), {});
+    await m.ready;
+    m.consent.hide();
+    assert.equal(prompts(b).length, 0);
+    assert.equal(b.doc.activeElement, b.doc.body);
+  }
+
+  // A choice the server did not take: the prompt stays, says so, and keeps focus.
+  const b = browser();
+  const m = b.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana" });
+  await m.ready;
+  b.server.failConsents = 2;
+  const accept = prompts(b)[0].byClass("mesura-consent__accept")[0];
+  accept.click();
+  await settle();
+  assert.equal(prompts(b).length, 1);
+  assert.equal(prompts(b)[0].byClass("mesura-consent__status")[0].textContent, "Could not save. Please try again.");
+  assert.equal(b.doc.activeElement, accept);
+  assert.equal(b.doc.body.byClass("mesura-live")[0].textContent, "");
+});
+
+test("in the prompt, a purpose GPC refuses is granted only through its own 'despite GPC' box, never by 'Accept all' alone", async () => {
+  const despite = (b) => prompts(b)[0].all((e) => e.getAttribute("data-purpose") === "ads_retargeting")[0]
+    .byClass("mesura-consent__despite")[0];
+  const grants = (b) => b.calls.filter((c) => c.method === "PUT" && c.body.status === "granted")
+    .map((c) => [c.path.split("/").pop(), !!c.body.confirm_over_gpc]);
+  for (const [kind, tick_, want] of [
+    ["accept", false, [["personalization", false]]],
+    ["accept", true, [["personalization", false], ["ads_retargeting", true]]],
+    ["save", true, [["ads_retargeting", true]]],
+    ["reject", true, []],
+  ]) {
+    const b = browser({ gpc: true });
+    const m = b.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana", flushMs: 60000 });
+    await m.ready;
+    const box = despite(b);
+    assert.equal(box.type, "checkbox");
+    assert.equal(box.checked, false, "never ticked for the person");
+    assert.equal(box.parentNode.tagName, "LABEL");
+    assert.equal(box.parentNode.textContent, "I want this despite Global Privacy Control");
+    if (tick_) box.checked = true;
+    prompts(b)[0].byClass("mesura-consent__" + kind)[0].click();
+    await settle();
+    assert.deepEqual(grants(b), want, `${kind} ${tick_}`);
+    m.track("ad_click", { item: "tent" });
+    await m.flush();
+    const over = want.some(([p]) => p === "ads_retargeting");
+    assert.equal(b.events().length, over ? 1 : 0, `${kind} ${tick_}: ad events`);
+    assert.equal(m.consent.status("ads_retargeting"), over ? "granted" : "denied");
+  }
+  // Without GPC nothing needs overriding: no such box.
+  const b = browser();
+  const m = b.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana" });
+  await m.ready;
+  assert.equal(prompts(b)[0].byClass("mesura-consent__despite").length, 0);
+  // Its words in each language of the prompt.
+  for (const [lang, text] of [["es", "Lo quiero a pesar de Global Privacy Control"], ["pl", "Chcę tego mimo Global Privacy Control"]]) {
+    const bl = browser({ gpc: true, language: lang });
+    await bl.Mesura.init({ endpoint: ENDPOINT, token: TOKEN, subject: "ana" }).ready;
+    assert.equal(despite(bl).parentNode.textContent, text);
+  }
 });

@@ -213,6 +213,27 @@ static void demo_shopper_token(struct mes_engine *e, const char *shopper, char t
     token[0] = '\0';
 }
 
+/* The example shop page's tokens for a shopper seen for the first time
+ * (shopper, a fresh id, is written out): a browser token for the SDK and a
+ * dashboard token for its "your data" link. A new person each run, so that
+ * the page opens on the consent prompt as a first visit does. Empty tokens
+ * when they cannot be made. */
+static void demo_sdk_tokens(struct mes_engine *e, char shopper[32], char browser[64], char dashboard[64]) {
+  char tag[16];
+  mes_random_token(tag, sizeof tag, 6);
+  snprintf(shopper, 32, "new-shopper-%s", tag);
+  browser[0] = dashboard[0] = '\0';
+  struct mes_call call = {.actor = "demo"};
+  int64_t expires_ms;
+  json_t *use = json_pack("{s:s}", "use", "browser");
+  struct mes_body body = {.json = use};
+  if (!use ||
+      mes_engine_token_create(e, &call, shopper, strlen(shopper), &body, DEMO_TOKEN_TTL_S, browser, &expires_ms, NULL) ||
+      mes_engine_token_create(e, &call, shopper, strlen(shopper), NULL, DEMO_TOKEN_TTL_S, dashboard, &expires_ms, NULL))
+    browser[0] = dashboard[0] = '\0';
+  json_decref(use);
+}
+
 int mes__cmd_demo(int argc, char **argv) {
   struct mes_http_opts ho = {.listen = "127.0.0.1:8080"};
   const char *dir = DEMO_DIR;
@@ -261,8 +282,10 @@ int mes__cmd_demo(int argc, char **argv) {
     mes_wipe(key, sizeof key);
     return ec;
   }
-  /* The token is stored: any engine over this directory opens it. */
+  /* The tokens are stored: any engine over this directory opens them. */
   demo_shopper_token(e, shopper, stoken);
+  char newcomer[32], btoken[64], dtoken[64];
+  demo_sdk_tokens(e, newcomer, btoken, dtoken);
   const char *host = ho.listen;
   printf("\nmesura demo is starting on http://%s\n\n"
          "  admin key (scope admin):  %s\n"
@@ -279,6 +302,11 @@ int mes__cmd_demo(int argc, char **argv) {
            "  their own token (%2d min): curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/export\n"
            "  their consents:           curl -H 'Authorization: Bearer %s' http://%s/v1/subjects/%s/consents\n",
            shopper, host, stoken, shopper, DEMO_TOKEN_TTL_S / 60, stoken, host, shopper, stoken, host, shopper);
+  if (btoken[0])
+    /* mesura.js on an example shop page, for a first-time shopper: the
+     * consent prompt, events sent once allowed, recommendations with why. */
+    printf("  the SDK on a shop page:   http://%s/sdk/example.html#token=%s&subject=%s&dashboard=%s\n", host, btoken,
+           newcomer, dtoken);
   if (shopper[0])
     printf("\nRecommendations (paste these):\n"
            "  for %s, with the reasons:\n"
@@ -308,6 +336,8 @@ int mes__cmd_demo(int argc, char **argv) {
   fflush(stdout);
   mes_wipe(key, sizeof key);
   mes_wipe(stoken, sizeof stoken);
+  mes_wipe(btoken, sizeof btoken);
+  mes_wipe(dtoken, sizeof dtoken);
   struct mes_err serr;
   mes_err_clear(&serr);
   int rc = mes_engine_start_background(e, &serr);

@@ -1,9 +1,9 @@
 /*
- * http/assets — the pages under web/ and the browser SDK's script
- * (sdk/mesura.js), compiled into the server.
+ * http/assets — the pages under web/ and the browser SDK's script with its
+ * example shop page (sdk/mesura.js, sdk/example.*), compiled into the server.
  *
  * The build (scripts/embed-web.cmake) turns every file under web/, and
- * sdk/mesura.js, into one row of mes__assets, so the binary serves its own
+ * those of sdk/, into one row of mes__assets, so the binary serves its own
  * pages without reading the disk and a page cannot drift from the server
  * that answers its calls.
  * h_static.c serves them.

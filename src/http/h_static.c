@@ -1,8 +1,9 @@
 /*
  * http/h_static — the pages a person opens in a browser (/me, the
- * shopper's dashboard; /admin, the brand's console) and the browser SDK
- * that brands load on their own pages (/sdk/mesura.js), served from the
- * copies compiled into the binary (assets.h).
+ * shopper's dashboard; /admin, the brand's console), the browser SDK that
+ * brands load on their own pages (/sdk/mesura.js) and its example shop page
+ * (/sdk/example.html), served from the copies compiled into the binary
+ * (assets.h).
  *
  * No key is needed for these files: they hold no one's data. A page reads
  * the subject's token from its URL fragment, which a browser never sends,
@@ -14,6 +15,11 @@
  * API (no inline code, no third party, no framing), no Referer, and
  * (server.c) nosniff. The ETag is a hash of the file: a browser revalidates
  * (Cache-Control: no-cache) and gets 304 until the server is upgraded.
+ * A file asked for with that hash, "?v=HASH" (the ETag without its quotes),
+ * can never change under that URL: it is cached for a year without
+ * revalidation, which spares a shop's every page view a request for
+ * /sdk/mesura.js. Any other v (an older file's) gets the file in force,
+ * revalidated as without it, so a page pinned to an old version still works.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +33,7 @@
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "      \
   "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 #define ASSET_PATH_MAX 256
+#define CACHE_PINNED "public, max-age=31536000, immutable"
 
 const struct mes__asset *mes__asset_find(const char *path) {
   size_t lo = 0, hi = mes__n_assets;
@@ -79,6 +86,13 @@ static const struct mes__asset *requested(struct mes_http_req *req) {
   return mes__asset_find(path);
 }
 
+/* True when the request's ?v= is a's hash: its ETag without the quotes. */
+static bool pinned(struct mes_http_req *req, const struct mes__asset *a) {
+  const char *v = mes_http_req_query(req, "v");
+  size_t n = strlen(a->etag) - 2;
+  return v && strlen(v) == n && memcmp(v, a->etag + 1, n) == 0;
+}
+
 void mes__h_static(struct mes_http_req *req, struct mes_http_resp *resp) {
   struct mes_err err;
   const struct mes__asset *a = requested(req);
@@ -87,7 +101,8 @@ void mes__h_static(struct mes_http_req *req, struct mes_http_resp *resp) {
     mes_http_reply_error(resp, &err);
     return;
   }
-  if (mes_http_resp_header(resp, "ETag", a->etag) || mes_http_resp_header(resp, "Cache-Control", "no-cache") ||
+  if (mes_http_resp_header(resp, "ETag", a->etag) ||
+      mes_http_resp_header(resp, "Cache-Control", pinned(req, a) ? CACHE_PINNED : "no-cache") ||
       mes_http_resp_header(resp, "Content-Security-Policy", CSP) ||
       mes_http_resp_header(resp, "Referrer-Policy", "no-referrer")) {
     mes_err_set(&err, MES_ENOMEM, NULL, NULL);

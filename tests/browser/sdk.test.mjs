@@ -9,7 +9,13 @@
 // the page goes away (keepalive); the widget shows items with a working
 // "why?"; an anonymous visitor's token records the visitor's own consent
 // and events; no request to a third origin, the token in no URL; the prompt
-// has no serious or critical axe-core violation; screenshots at phone and
+// has no serious or critical axe-core violation; after a choice focus lands
+// on the widget's "Your data" link and "Saved" is announced; a changed
+// privacy notice brings the prompt back once; under GPC, ads are granted
+// only through the prompt's "despite GPC" box. The example shop page that
+// `mesura demo` links to (/sdk/example.html, same origin, the server's CSP)
+// shows the prompt, the widget with why?, and a click held until consent and
+// then stored, in the language the SDK chooses. Screenshots at phone and
 // desktop widths under build/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -175,8 +181,16 @@ test("no event before consent; accepted with the keyboard, they arrive in the st
     reached = await page.evaluate(() => document.activeElement?.textContent === "Accept all");
   }
   assert.ok(reached, "Accept all cannot be reached with Tab");
+  await page.evaluate(() => window.recs);
   await page.keyboard.press("Enter");
   await prompt.waitFor({ state: "detached" });
+  // Focus is not lost to the top of the page: it lands on the widget's
+  // "Your data" link; "Saved" is announced in a live region that stays.
+  assert.deepEqual(await page.evaluate(() => [document.activeElement.className, document.activeElement.textContent,
+                                               !!document.activeElement.closest(".mesura-recs")]),
+                   ["mesura-link", "Your data", true]);
+  const live = page.getByRole("status").filter({ hasText: "Saved." });
+  assert.equal(await live.count(), 1);
 
   // The receipt names the notice version shown and the browser token.
   const consents = await ok(srv.api("GET", "/v1/subjects/ana/consents", { key: srv.keys.admin }));
@@ -210,8 +224,8 @@ test("with Global Privacy Control, ads are not offered and no ad event is sent, 
   const { page, context, seen, events, check } = await openShop("bea", { gpc: true });
   assert.equal(await page.evaluate(() => navigator.globalPrivacyControl), true);
   const ads = page.locator('.mesura-consent [data-purpose="ads_retargeting"]');
-  assert.equal(await ads.locator("input").isDisabled(), true);
-  assert.equal(await ads.locator("input").isChecked(), false);
+  assert.equal(await ads.locator(".mesura-consent__switch").isDisabled(), true);
+  assert.equal(await ads.locator(".mesura-consent__switch").isChecked(), false);
   assert.match(await ads.textContent(), /Global Privacy Control/);
   assert.deepEqual(await seriousViolations(page), [], "axe on the prompt under GPC");
   await page.getByRole("button", { name: "Accept all" }).click();
@@ -287,5 +301,142 @@ test("an anonymous visitor's consent and events are theirs, under a visitor's to
   await until(() => seen.acks.length > 0, "the events' reply");
   assert.deepEqual(seen.acks.map((a) => [a.accepted, a.stored]), [[2, 2]], "the server stored what was sent");
   check();
+  await context.close();
+});
+
+test("the prompt comes back when the privacy notice changed since the shopper chose, and not once they chose again", async () => {
+  // Dan chose under an older notice; the one in force has another version.
+  for (const p of ["personalization", "ads_retargeting"])
+    await ok(srv.api("PUT", `/v1/subjects/dan/consents/${p}`, { key: srv.keys.admin, body: { status: "granted", policy_version: "2000-01" } }));
+  const notice = await ok(srv.api("GET", "/v1/privacy-notice"));
+  assert.notEqual(notice.policy_version, "2000-01");
+  let { page, context, check } = await openShop("dan");
+  const prompt = page.getByRole("region", { name: /Your privacy choices/ });
+  await prompt.waitFor();
+  assert.match(await prompt.textContent(), /This notice has changed since your last choice/);
+  await page.getByRole("button", { name: "Save my choices" }).click();
+  await prompt.waitFor({ state: "detached" });
+  const consents = await ok(srv.api("GET", "/v1/subjects/dan/consents", { key: srv.keys.admin }));
+  assert.deepEqual(consents.history.slice(-2).map((r) => [r.purpose, r.status, r.policy_version]).sort(),
+                   [["ads_retargeting", "granted", notice.policy_version], ["personalization", "granted", notice.policy_version]],
+                   "the standing choices, shown switched on, are recorded again under the notice in force");
+  check();
+  await context.close();
+  // The next visit: nothing changed since, nothing asked.
+  ({ page, context, check } = await openShop("dan"));
+  assert.equal(await page.locator(".mesura-consent").count(), 0);
+  check();
+  await context.close();
+});
+
+test("with GPC, a shopper may still want ads: only through the prompt's own 'despite GPC' box, recorded as such", async () => {
+  const { page, context, events, check } = await openShop("eve", { gpc: true });
+  const ads = page.locator('.mesura-consent [data-purpose="ads_retargeting"]');
+  const despite = ads.getByRole("checkbox", { name: "I want this despite Global Privacy Control" });
+  assert.equal(await despite.isChecked(), false);
+  await despite.check();
+  assert.deepEqual(await seriousViolations(page), [], "axe on the prompt with the GPC box");
+  await page.getByRole("button", { name: "Accept all" }).click();
+  await page.locator(".mesura-consent").waitFor({ state: "detached" });
+  const consents = await ok(srv.api("GET", "/v1/subjects/eve/consents", { key: srv.keys.admin }));
+  assert.equal(consents.purposes.ads_retargeting.status, "granted");
+  const receipt = consents.history.find((r) => r.purpose === "ads_retargeting");
+  assert.equal(receipt.over_gpc, true, "the receipt says it was given over GPC");
+  // The page's first ad_click was dropped while GPC refused ads; the next
+  // one is sent under the grant. (Whether the server stores it from a
+  // browser that sends Sec-GPC is the server's rule, not the SDK's.)
+  await page.evaluate(() => { window.shop.track("ad_click", { item: "stove" }); return window.shop.flush(); });
+  assert.deepEqual(events().map((e) => [e.type, e.item]).sort(), [["ad_click", "stove"], ["view", "tent"]]);
+  check();
+  await context.close();
+});
+
+// The example shop page that `mesura demo` links to, on this server: same
+// origin, under the server's own Content-Security-Policy.
+async function openExample(who, { locale = "en-US", query = "" } = {}) {
+  const [b, d] = await Promise.all([
+    ok(srv.api("POST", `/v1/subjects/${who}/tokens`, { key: srv.keys.shop, body: { use: "browser" } })),
+    ok(srv.api("POST", `/v1/subjects/${who}/tokens`, { key: srv.keys.shop })),
+  ]);
+  minted.push(b.token, d.token);
+  const context = await browser.newContext({ viewport: WIDTHS.desktop, locale });
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  const seen = { requests: [], errors: [] };
+  page.on("request", (r) => seen.requests.push({ url: r.url(), method: r.method(), body: r.postData() }));
+  page.on("console", (m) => { if (m.type() === "error") seen.errors.push(m.text()); });
+  page.on("pageerror", (e) => seen.errors.push(String(e)));
+  await page.goto(`${srv.base}/sdk/example.html${query}#token=${b.token}&subject=${who}&dashboard=${d.token}`);
+  const events = () => seen.requests.filter((r) => r.url === srv.base + "/v1/events" && r.method === "POST")
+    .flatMap((r) => JSON.parse(r.body).events);
+  const check = () => {
+    for (const r of seen.requests) {
+      assert.ok(r.url.startsWith(srv.base + "/"), `request to a third origin: ${r.url}`);
+      for (const t of minted) assert.ok(!r.url.includes(t), `a token went into a URL: ${r.url}`);
+    }
+    assert.deepEqual(seen.errors, []);
+  };
+  return { page, context, events, check };
+}
+
+test("the example shop page shows the SDK at work: the prompt, the widget with why?, a click held until consent and then stored", async () => {
+  const { page, context, events, check } = await openExample("newbie");
+  const prompt = page.getByRole("region", { name: "Your privacy choices on SDK Test Shop" });
+  await prompt.waitFor();
+  assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Example shop");
+  const recs = page.getByRole("region", { name: "Recommended for you" });
+  await recs.waitFor();
+  const first = recs.locator(".mesura-recs__item").first();
+  const why = first.getByRole("button", { name: /^Why\?/ });
+  await why.click();
+  assert.ok((await first.locator(".mesura-recs__reason").textContent()).length > 0);
+  assert.equal(await first.locator(".mesura-recs__reason").isVisible(), true);
+  assert.deepEqual(await seriousViolations(page), [], "axe on the example page with the prompt");
+  await screenshots(page, "sdk-example");
+  await page.setViewportSize(WIDTHS.desktop);
+
+  // Opening a recommendation: a click (and a view of it), held until consent.
+  const item = await first.getAttribute("data-item");
+  await first.locator("a.mesura-recs__title").click();
+  await page.getByRole("heading", { name: `You are looking at ${item}` }).waitFor();
+  await page.getByRole("region", { name: "Similar items" }).waitFor();
+  assert.match(await page.locator("#queue").textContent(), /waiting for your choice: 2\. Stored by the server: 0\./);
+  assert.deepEqual(events(), [], "an event went out before consent");
+
+  await page.getByRole("button", { name: "Accept all" }).click();
+  await prompt.waitFor({ state: "detached" });
+  await until(async () => (await held("newbie")).length === 2, "the click and the view stored");
+  assert.deepEqual((await held("newbie")).map((e) => [e.type, e.item]).sort(), [["click", item], ["view", item]]);
+  assert.deepEqual(events().map((e) => e.type).sort(), ["click", "view"]);
+  await page.locator("#queue", { hasText: "Stored by the server: 2." }).waitFor();
+  assert.match(await page.locator('#purposes [data-purpose="personalization"]').textContent(), /personalization: allowed/);
+  assert.match(await page.getByRole("status").filter({ hasText: "Saved." }).textContent(), /^Saved\./);
+  // The "privacy choices" button reopens the prompt with focus in it.
+  await page.getByRole("button", { name: "Privacy choices" }).click();
+  await prompt.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.className), "mesura-consent__title");
+  await page.getByRole("button", { name: "Reject all" }).click();
+  await prompt.waitFor({ state: "detached" });
+  assert.equal(await page.evaluate(() => document.activeElement.id), "choices", "focus back on the button that opened it");
+  check();
+  await context.close();
+});
+
+test("the example shop page speaks the language the SDK chooses: the browser's, or ?lang=", async () => {
+  for (const [who, locale, query, h1, accept] of [["nuevo", "es-ES", "", "Tienda de ejemplo", "Aceptar todo"],
+                                                   ["nowy", "en-US", "?lang=pl", "Przykładowy sklep", "Akceptuj wszystko"]]) {
+    const { page, context, check } = await openExample(who, { locale, query });
+    await page.getByRole("button", { name: accept }).waitFor();
+    assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), h1);
+    assert.equal(await page.evaluate(() => document.documentElement.lang), query ? "pl" : "es");
+    check();
+    await context.close();
+  }
+  // Opened without a token: it says, in the browser's language, where the link comes from.
+  const context = await browser.newContext({ locale: "pl-PL" });
+  const page = await context.newPage();
+  await page.goto(`${srv.base}/sdk/example.html`);
+  assert.match(await page.getByRole("status").textContent(), /^Ta strona potrzebuje linku z tokenem przeglądarki .*mesura demo/);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "pl");
   await context.close();
 });

@@ -99,6 +99,23 @@ class Demo:
             self.console = {"origin": c.group(1), "served_on": "http://127.0.0.1:%d" % self.port,
                             "page": probe.request("GET", c.group(2)), "key": c.group(3),
                             "overview": probe.request("GET", "/v1/admin/overview?days=90", key=c.group(3))}
+        # The example shop page running the SDK: the page, and what the tokens of its fragment may do.
+        self.example = None
+        x = re.search(r"(http://\S+?)(/sdk/example\.html)(\S*)#token=([^&\s]+)&subject=([^&\s]+)&dashboard=(\S+)",
+                      next((l for l in self.out if l and "the SDK on a shop page" in l), ""))
+        if x:
+            probe = harness.MesuraServer()
+            probe.host, probe.port = "127.0.0.1", self.port
+            who = x.group(5)
+            browser, dashboard = urllib.parse.unquote(x.group(4)), urllib.parse.unquote(x.group(6))
+            self.example = {
+                "origin": x.group(1), "served_on": "http://127.0.0.1:%d" % self.port, "query": x.group(3),
+                "page": probe.request("GET", x.group(2)), "script": probe.request("GET", "/sdk/example.js"),
+                "consents": probe.request("GET", "/v1/subjects/%s/consents" % who, key=browser),
+                "browser_export": probe.request("GET", "/v1/subjects/%s/export" % who, key=browser)[0],
+                "dashboard_export": probe.request("GET", "/v1/subjects/%s/export" % who, key=dashboard)[0],
+                "featured": re.search(r"subject=(\S+)", self.dashboard_line or "").group(1) if self.dashboard_line else None,
+                "subject": who}
         m = re.search(r"Bearer (\S+)' http://\S+(/v1/subjects/[^/]+/export)", self.token_line)
         if m:
             probe = harness.MesuraServer()
@@ -208,6 +225,30 @@ class DemoTellsNothing(unittest.TestCase):
         self.assertEqual(status, 200, overview)
         for kind in ("granted", "withdrawn"):
             self.assertGreater(sum(sum(p[kind]) for p in overview["consents"]["purposes"]), 0, overview["consents"])
+
+    def test_the_printed_example_shop_page_runs_the_sdk_for_a_first_time_shopper(self):
+        # The page itself is checked in a browser by tests/browser/sdk.test.mjs; here, that the demo
+        # prints a link to it on its own server, with tokens in the fragment only, that do what the page needs.
+        x = self.demo.example
+        self.assertIsNotNone(x, self.demo.printed)
+        self.assertEqual(x["origin"], x["served_on"])
+        self.assertEqual(x["query"], "", "nothing before the fragment: a token must never ride in a query")
+        status, headers, body = x["page"]
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("content-type"), "text/html; charset=utf-8")
+        self.assertIn('src="/sdk/mesura.js"', body)
+        self.assertIn('src="/sdk/example.js"', body)
+        self.assertNotIn("<script>", body, "no inline script: the page lives under the strict CSP")
+        self.assertIn("script-src 'self'", headers.get("content-security-policy", ""))
+        self.assertEqual(x["script"][0], 200)
+        # A shopper seen for the first time (so the page opens on the prompt), not the featured one.
+        self.assertNotEqual(x["subject"], x["featured"])
+        status, _, consents = x["consents"]
+        self.assertEqual(status, 200, consents)
+        self.assertEqual(consents["history"], [])
+        # The SDK's token is a browser token (no export); the link's "your data" token opens the dashboard.
+        self.assertEqual(x["browser_export"], 403)
+        self.assertEqual(x["dashboard_export"], 200)
 
     def catalog(self):
         cats, cursor = {}, None
