@@ -189,11 +189,6 @@ size_t mes__cooc_kept_row(const struct mes__cooc_index *c, struct mes__cooc_scra
   return kk;
 }
 
-size_t mes__cooc_row(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a, size_t k,
-                     struct mes_nbr *out) {
-  return mes__cooc_kept_row(c, sc, a, k, NULL, out);
-}
-
 int64_t mes__cooc_norm(const struct mes__cooc_index *c, uint32_t x) {
   /* Per person, the strongest evidence of x, summed. */
   int64_t sum = 0;

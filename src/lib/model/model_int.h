@@ -183,9 +183,6 @@ size_t mes__cooc_counts(const struct mes__cooc_index *c, struct mes__cooc_scratc
 /* The weight of b in row a, from C(a, b) and the norms (see cooc.c); 0 when
  * either is 0. Symmetric in a and b. */
 float mes__cooc_weight(const struct mes__cooc_index *c, uint32_t a, uint32_t b, int64_t cab);
-/* Row a's k heaviest neighbours, as training builds it. Returns how many. */
-size_t mes__cooc_row(const struct mes__cooc_index *c, struct mes__cooc_scratch *sc, uint32_t a, size_t k,
-                     struct mes_nbr *out);
 /* Row a counted in full: its k heaviest neighbours into out (returned:
  * how many), and, kept non-NULL, its kept neighbours and bound (kept->cap of
  * them, kept->cap >= k) into kept's row a. */
