@@ -1,8 +1,8 @@
 /*
  * bench_history — the read every cold personal recommendation starts with:
  * one shopper's whole history out of the encrypted store (mes_ingest_history
- * without the history cache: rows read, unsealed, item and channel picked
- * out, handed over in time order), timed alone, for random shoppers of a
+ * without the history cache: rows read, unsealed, the hot fields decoded
+ * (evrec.h), handed over in time order), timed alone, for random shoppers of a
  * store made by bench_train (shopper-K). bench_recs times whole requests, in
  * which this read is about a quarter and its changes drown in the rest.
  *
@@ -22,7 +22,7 @@
 #include "subject/subject.h"
 #include "bench_util.h"
 
-static int count_cb(void *ud, const struct mes_ingest_scan_event *ev) {
+static int count_cb(void *ud, const struct mes_evrec *ev) {
   (void)ev;
   (*(size_t *)ud)++;
   return 0;

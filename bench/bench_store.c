@@ -16,6 +16,7 @@
 
 #include "base/mtime.h"
 #include "crypto/crypto.h"
+#include "ingest/evrec.h"
 #include "store/store.h"
 
 int main(int argc, char **argv) {
@@ -54,10 +55,16 @@ int main(int argc, char **argv) {
   if (mes_store_tx_commit(st, &ticket) || mes_store_wait_durable(st, ticket))
     return 1;
 
-  /* A payload of the size the server seals for a typical view event. */
-  const char *pt = "{\"item\":\"item-01234\",\"channel\":\"web\",\"source\":\"first_party\","
-                   "\"properties\":{\"duration_s\":35},\"context\":{\"authenticated\":true}}";
-  size_t pt_len = strlen(pt), sealed_len = pt_len + MES_SEAL_OVERHEAD;
+  /* The document the server seals for a typical view event (evrec.h). */
+  static const char cold[] = "{\"properties\":{\"duration_s\":35},\"context\":{\"authenticated\":true}}";
+  struct mes_evrec rec = {.channel = MES_CH_WEB, .item = "item-01234", .item_len = 10,
+                          .cold = {cold, sizeof cold - 1}};
+  struct mes_buf doc;
+  mes_buf_init(&doc, 4096);
+  if (mes_evrec_encode(&doc, &rec))
+    return 1;
+  const char *pt = doc.data;
+  size_t pt_len = doc.len, sealed_len = pt_len + MES_SEAL_OVERHEAD;
   enum { TX_ROWS = 1000, SEALED_MAX = 512 };
   uint8_t *sealed = malloc((size_t)TX_ROWS * SEALED_MAX);
   struct mes_event_row *rows = calloc(TX_ROWS, sizeof *rows);
@@ -87,5 +94,6 @@ int main(int argc, char **argv) {
   free(sids);
   free(sealed);
   free(rows);
+  mes_buf_release(&doc);
   return 0;
 }

@@ -79,14 +79,17 @@ struct build {
   int64_t n;
   uint64_t ticket;
   int in_tx;
+  struct mes_buf doc; /* the event's document, reused */
 };
 
 static int put_event(struct build *b, int64_t sid, int type, size_t item, int64_t ts_ms) {
-  char doc[96];
-  int len = snprintf(doc, sizeof doc, "{\"item\":\"item-%zu\",\"channel\":\"web\",\"source\":\"first_party\"}", item);
+  /* The document the ingester writes for such an event (evrec.h). */
+  char id[32];
+  int len = snprintf(id, sizeof id, "item-%zu", item);
+  struct mes_evrec rec = {.channel = MES_CH_WEB, .item = id, .item_len = (size_t)len};
   uint8_t *sealed = NULL;
   size_t sealed_len = 0;
-  if (mes_subject_seal(b->sj, sid, "event", doc, (size_t)len, &sealed, &sealed_len))
+  if (mes_evrec_encode(&b->doc, &rec) || mes_subject_seal(b->sj, sid, "event", b->doc.data, b->doc.len, &sealed, &sealed_len))
     return -1;
   struct mes_event_row row = {.sid = sid,
                               .type = type,
@@ -121,6 +124,7 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
   }
   struct mes_engine_opts o = {.dir = dir};
   struct build b = {0};
+  mes_buf_init(&b.doc, 4096);
   if (mes_engine_open(&o, &b.e, &err)) {
     fprintf(stderr, "bench_train: %s\n", mes_err_text(&err));
     return -1;
@@ -193,6 +197,7 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
   fflush(stdout);
   free(g.cdf);
   free(w);
+  mes_buf_release(&b.doc);
   mes_engine_req_done(b.e, &b.c);
   mes_engine_close(b.e);
   return 0;
@@ -200,7 +205,7 @@ static int build_store(const char *dir, long n_events, long n_subj, long n_items
 
 /* ------------------------------------------------------------ measurements */
 
-static int count_cb(void *ud, const struct mes_ingest_scan_event *ev) {
+static int count_cb(void *ud, const struct mes_evrec *ev) {
   (*(int64_t *)ud) += ev->item_len > 0;
   return 0;
 }

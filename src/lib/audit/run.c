@@ -58,6 +58,7 @@
 #include "base/mtime.h"
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
+#include "recommend/decrec.h"
 
 #define MAX_ATTRS 16
 #define WINDOW_DAYS_DEFAULT 30 /* source served: the default retention of decision records */
@@ -251,7 +252,7 @@ struct interest {
   int rc;          /* what stopped the scan */
 };
 
-static int count_interest(void *ud, const struct mes_ingest_scan_event *ev) {
+static int count_interest(void *ud, const struct mes_evrec *ev) {
   struct interest *in = ud;
   if (!ev->item)
     return 0;
@@ -390,20 +391,12 @@ static int served_cb(void *ud, const struct mes_decision_row *row) {
   struct run *R = sv->R;
   if (row->ts_ms < R->since_ms)
     return 0;
-  char *plain = NULL;
-  size_t len = 0;
-  int rc = mes_subject_unseal(R->a->subjects, row->sid, "decision", row->doc, row->len, &plain, &len);
+  json_t *rec = NULL;
+  int rc = mes_decrec_open(R->a->subjects, row, &rec);
   if (rc == MES_ECRYPTO)
     return 0; /* a damaged record, or a key shredded meanwhile: not an answer to count */
   if (rc) {
     sv->rc = rc;
-    return 1;
-  }
-  json_t *rec = mes_json_load_parts(plain, len);
-  mes_wipe(plain, len);
-  free(plain);
-  if (!rec) {
-    sv->rc = MES_ENOMEM;
     return 1;
   }
   const char *placement = json_string_value(json_object_get(rec, "placement"));

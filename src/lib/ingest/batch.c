@@ -126,7 +126,8 @@ struct batch {
   struct subj *subjs; /* at most one per event */
   size_t n_subjs;
   struct mes_htab by_id; /* the tag of (namespace, id) -> index into subjs + 1 */
-  struct mes_buf doc; /* the sealed document being built, reused per event */
+  struct mes_buf doc;  /* the sealed document being built (evrec.h), reused per event */
+  struct mes_buf cold; /* its cold part, built first, reused per event */
   json_t *errors;
   int64_t dropped;
 };
@@ -148,6 +149,9 @@ static void batch_release(struct batch *b) {
   if (b->doc.data)
     mes_wipe(b->doc.data, b->doc.cap);
   mes_buf_release(&b->doc);
+  if (b->cold.data)
+    mes_wipe(b->cold.data, b->cold.cap);
+  mes_buf_release(&b->cold);
   json_decref(b->errors);
 }
 
@@ -156,6 +160,7 @@ static int batch_init(struct batch *b, struct mes_ingester *ing, const struct me
   b->ing = ing;
   b->c = c;
   mes_buf_init(&b->doc, MES_INGEST_PAYLOAD_MAX);
+  mes_buf_init(&b->cold, MES_INGEST_PAYLOAD_MAX);
   mes_htab_init(&b->by_id, n);
   b->evs = calloc(n, sizeof *b->evs);
   b->subjs = calloc(n, sizeof *b->subjs);
@@ -278,30 +283,17 @@ static const json_t *member(const json_t *o, const char *key) {
   return v && !json_is_null(v) ? v : NULL;
 }
 
-/* Builds ev's sealed document into b->doc (declared properties only) and
- * counts the properties it drops into *dropped. */
+/* Builds ev's sealed document into b->doc (evrec.h: the hot fields, and
+ * the declared properties, context and query as the cold part, written
+ * into b->cold first) and counts the properties it drops into *dropped. */
 static int build_doc(struct batch *b, const struct ev *ev, const char *ptr, int64_t *dropped, struct mes_err *err) {
   const struct mes_policy *p = b->c->policy;
-  struct mes_buf *d = &b->doc;
+  struct mes_buf *d = &b->cold;
   const json_t *v;
   bool first = true;
   *dropped = 0;
   mes_buf_reset(d);
   int rc = mes_buf_append(d, "{", 1);
-  if (!rc && (v = member(ev->obj, "item")))
-    rc = put_member(d, &first, "item", v);
-  if (!rc) {
-    const char *ch = mes_channel_name((enum mes_channel)ev->channel);
-    rc = put_key(d, &first, "channel");
-    if (!rc)
-      rc = put_str(d, ch, strlen(ch));
-  }
-  if (!rc) {
-    const char *src = mes_source_name((enum mes_source)ev->source);
-    rc = put_key(d, &first, "source");
-    if (!rc)
-      rc = put_str(d, src, strlen(src));
-  }
   if (!rc && (v = member(ev->obj, "properties"))) {
     bool pfirst = true;
     const char *k;
@@ -339,12 +331,22 @@ static int build_doc(struct batch *b, const struct ev *ev, const char *ptr, int6
     if (!rc && !cfirst)
       rc = mes_buf_append(d, "}", 1);
   }
-  if (!rc && (v = member(ev->obj, "event_id")))
-    rc = put_member(d, &first, "event_id", v);
   if (!rc && (v = member(ev->obj, "query")))
     rc = put_member(d, &first, "query", v);
   if (!rc)
     rc = mes_buf_append(d, "}", 1);
+  if (!rc) {
+    const json_t *item = member(ev->obj, "item"), *eid = member(ev->obj, "event_id");
+    struct mes_evrec r = {
+        .channel = ev->channel,
+        .item = item ? json_string_value(item) : NULL,
+        .item_len = item ? json_string_length(item) : 0,
+        .event_id = eid ? json_string_value(eid) : NULL,
+        .event_id_len = eid ? json_string_length(eid) : 0,
+        .cold = first ? (struct mes_slice){NULL, 0} : (struct mes_slice){d->data, d->len},
+    };
+    rc = mes_evrec_encode(&b->doc, &r);
+  }
   if (rc == MES_EBODY_TOO_LARGE) {
     char fp[160];
     ptr_join(fp, ptr, "properties");

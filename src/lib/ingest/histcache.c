@@ -324,10 +324,10 @@ void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
 }
 
 static void replay(const struct mes__hc_ev *evs, size_t n, const char *items, int64_t sid,
-                   const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud) {
+                   const struct mes_policy *p, mes_ingest_event_cb cb, void *ud) {
   for (size_t i = 0; i < n; i++) {
     const struct mes__hc_ev *x = &evs[i];
-    struct mes_ingest_scan_event ev = {
+    struct mes_evrec ev = {
         .id = x->id,
         .sid = sid,
         .type = x->type >= 0 && (size_t)x->type < p->n_event_types ? x->type : -1,
@@ -343,12 +343,12 @@ static void replay(const struct mes__hc_ev *evs, size_t n, const char *items, in
   }
 }
 
-void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud) {
+void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_event_cb cb, void *ud) {
   replay(e->ev, e->n, (const char *)(e->ev + e->n), e->sid, p, cb, ud);
 }
 
 void mes__hc_build_replay(const struct mes__hc_build *b, int64_t sid, const struct mes_policy *p,
-                          mes_ingest_scan_cb cb, void *ud) {
+                          mes_ingest_event_cb cb, void *ud) {
   replay(b->ev, b->n, b->items, sid, p, cb, ud);
 }
 

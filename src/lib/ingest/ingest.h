@@ -13,9 +13,10 @@
  *
  * What is kept: the event's type, timestamp, purposes, source and a keyed
  * hash of the client's event_id in clear columns (for retention sweeps,
- * purges and idempotency), and everything else (item, channel, source,
- * declared properties, context, event_id, search query) as one compact JSON
- * document sealed with the subject's key (kind "event"). Undeclared
+ * purges and idempotency), and everything else (item, channel, event_id,
+ * and as the opaque cold part the declared properties, context and search
+ * query) as one document sealed with the subject's key (kind "event"),
+ * written and read by one codec (evrec.h). Undeclared
  * properties are dropped before sealing and counted.
  *
  * The ingester is a handle, struct mes_ingester, made once (by the engine)
@@ -38,6 +39,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "consent/consent.h"
+#include "ingest/evrec.h"
 #include "ingest/histcache.h"
 #include "subject/subject.h"
 
@@ -109,55 +111,30 @@ int mes_ingest_batch(struct mes_ingester *ing, const struct mes_req *c, const js
 int mes_ingest_batch_nowait(struct mes_ingester *ing, const struct mes_req *c, const json_t *body, json_t **reply,
                             uint64_t *ticket, struct mes_err *err);
 
-/* One stored event as read back. Every pointer is borrowed for the duration
- * of the callback only. */
-struct mes_ingest_event {
-  int64_t id;          /* store row id */
-  int type;            /* index into the policy's event_types; -1 when the current policy lacks it */
-  int64_t ts_ms;
-  uint32_t purposes;   /* purposes the event serves (policy bits, as stored) */
-  enum mes_source source;
-  int channel;         /* enum mes_channel, or -1 when unreadable */
-  const char *item;    /* NULL when the event has none (search) */
-  const json_t *json;  /* the event as the API shows it: event_id (the client's, or "ev_<id>"), type, item,
-                          channel, ts (RFC 3339), source, properties, context, and query for searches */
-};
-
-/* Called for each event, oldest first; return nonzero to stop. */
-typedef int (*mes_ingest_event_cb)(void *ud, const struct mes_ingest_event *ev);
+/* Called for each stored event read back (struct mes_evrec, evrec.h: each
+ * reader says which of its fields it carries; every pointer is borrowed for
+ * the duration of the call). Return nonzero to stop. */
+typedef int (*mes_ingest_event_cb)(void *ud, const struct mes_evrec *ev);
 
 /*
- * Reads back subject `sid`'s events, decrypted (exports, recommendations,
- * explanations). Runs while the store is locked for reads: the callback
- * should be quick and must not write. MES_OK (also when the callback stops
- * early), MES_ENOT_FOUND when the subject's key is gone (erased), or a
- * store/crypto error.
+ * Reads back subject `sid`'s events, decrypted, oldest first, whole: with
+ * the client's event_id and the cold part (exports, explanations; the API
+ * form is mes_evrec_json). Runs while the store is locked for reads: the
+ * callback should be quick and must not write. MES_OK (also when the
+ * callback stops early), MES_ENOT_FOUND when the subject's key is gone
+ * (erased), MES_EINTERNAL when a document does not decode, or a store or
+ * crypto error.
  */
 int mes_ingest_list(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
                     struct mes_err *err);
 
-/* One stored event as the bulk scan hands it out: only what training needs,
- * no API JSON. Pointers are borrowed for the duration of the callback. */
-struct mes_ingest_scan_event {
-  int64_t id;          /* store row id */
-  int64_t sid;         /* the subject's store id (numbers are not pseudonyms: never log them) */
-  int type;            /* index into the policy's event_types; -1 when the current policy lacks it */
-  int64_t ts_ms;
-  uint32_t purposes;   /* as stored */
-  enum mes_source source;
-  int channel;         /* enum mes_channel, or -1 when absent */
-  const char *item;    /* NUL-terminated; NULL when the event has none (search) */
-  size_t item_len;
-};
-typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *ev);
-
 /*
  * Reads back subject `sid`'s events like mes_ingest_list (same order, same
  * errors: MES_ENOT_FOUND when the key is gone), but hands out only what
- * serving needs, as mes_ingest_scan does: no API JSON (no event_id), and the
- * sealed document is unsealed into one reused buffer with "item" and
- * "channel" picked out of it. For the recommender's hot path, where building
- * each event's JSON cost more than reading it. The rows are read in the
+ * serving needs: the hot fields, without event_id (NULL) nor cold part
+ * (empty), each sealed document unsealed into one reused buffer and
+ * decoded in place (mes_evrec_decode), for the recommender's hot path. The
+ * rows are read in the
  * order they were stored (mes_store_event_list_stored) and what is kept of
  * them is put in time order in memory. ev->sid is `sid`; pointers are
  * borrowed for the duration of the callback. cb returns nonzero to stop
@@ -172,7 +149,7 @@ typedef int (*mes_ingest_scan_cb)(void *ud, const struct mes_ingest_scan_event *
  * lock held. On an error cb has not been called. Call it outside a write transaction when
  * using the cache: rows read inside one and then rolled back could be kept.
  */
-int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb, void *ud,
+int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
                        struct mes_err *err);
 
 /* What one scan read, kept and skipped. */
@@ -194,14 +171,15 @@ struct mes_ingest_scan_stats {
  * registry's key cache is left alone, so that a scan does not evict the keys
  * of active shoppers); keys are wiped when the scan ends. Events of subjects
  * whose key is gone are skipped. The sealed document is unsealed into a
- * reused buffer and only "item" and "channel" are picked out of it: cheap
- * enough for ten million events.
+ * reused buffer and decoded in place (mes_evrec_decode; event_id and the
+ * cold part are handed out as they are found, unopened): cheap enough for
+ * ten million events.
  *
  * The store's snapshot is read on a connection of its own, so writers are
  * not held up; cb may be slow. cb returns nonzero to stop (then MES_OK).
  * stats may be NULL. Slow: call off request threads.
  */
-int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t purposes, mes_ingest_scan_cb cb,
+int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t purposes, mes_ingest_event_cb cb,
                     void *ud, struct mes_ingest_scan_stats *stats, struct mes_err *err);
 
 /* Events in the store (what mes_store_event_count says): an upper bound on

@@ -3,13 +3,9 @@
  * ingester handle, and the sealed document's format, shared by the writer
  * (batch.c) and the reader (read.c).
  *
- * The sealed document of one event is a compact JSON object with the members
- * below, each present only when it has a value:
- *   {"item": ID, "channel": "web", "source": "first_party",
- *    "properties": {declared only}, "context": {"request_id", "placement",
- *    "authenticated", "device_shared"}, "event_id": ID, "query": TEXT}
- * Type, timestamp, purposes, source and the event_id's keyed hash are the
- * store's clear columns (struct mes_event_row).
+ * The sealed document of one event is written and read by one codec
+ * (evrec.h); type, timestamp, purposes, source and the event_id's keyed
+ * hash are the store's clear columns (struct mes_event_row).
  */
 #ifndef MES_INGEST_INT_H
 #define MES_INGEST_INT_H
@@ -33,9 +29,6 @@ struct mes_ingester {
 
 /* Associated-data kind of a sealed event (mes_subject_seal). */
 #define MES__INGEST_KIND "event"
-
-/* Prefix of the event_id shown for events sent without one: "ev_<row id>". */
-#define MES__INGEST_ROWID_PREFIX "ev_"
 
 /* True when event type t of policy p is the one that takes a query and needs
  * no item ("search"). */
@@ -62,7 +55,8 @@ enum mes__hc_kind {
 
 /* One record as the builder collects it. An event: the clear columns as
  * stored (type is mapped with the policy of each replay, not of the read),
- * and the item and channel picked out of the sealed document. An item shown:
+ * and the item and channel decoded from the sealed document (evrec.h), the
+ * hot fields of a struct mes_evrec kept packed. An item shown:
  * id and ts_ms of its impression row, channel as stored, the item; purposes,
  * type and source unused; a row that could not be opened leaves one record
  * without an item, so that a replay logs it as a read would. */
@@ -104,7 +98,7 @@ void mes__hc_build_by_time(struct mes__hc_build *b);
 /* Hands b's events to cb as mes__hc_replay does an entry's (sid: their
  * subject), without making an entry: a read that will not be kept. */
 void mes__hc_build_replay(const struct mes__hc_build *b, int64_t sid, const struct mes_policy *p,
-                          mes_ingest_scan_cb cb, void *ud);
+                          mes_ingest_event_cb cb, void *ud);
 
 /* How one kind is read: its stamp, and a read of all of sid's rows into b
  * (MES_OK; MES_ENOT_FOUND when the key is gone; a store, crypto or memory
@@ -155,7 +149,7 @@ void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epo
 /* Hands e's events to cb in order, as mes_ingest_history does: type mapped
  * with policy p (-1 when p lacks it), item borrowed for the call. Stops when
  * cb returns nonzero. No lock is held: cb may do anything. */
-void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_scan_cb cb, void *ud);
+void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_event_cb cb, void *ud);
 /* Hands e's items shown at or after since_ms to cb in order, as
  * mes_ingest_shown_list does, and returns how many rows of that window could
  * not be opened (up to where cb stopped). Same rules as mes__hc_replay. */

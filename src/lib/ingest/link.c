@@ -45,20 +45,17 @@ static void walk_release(struct link_walk *w) {
   w->n = w->cap = 0;
 }
 
-/* The client's event_id inside a document, hashed for the subject into
- * *eid (0 when it has none): the visitor's hash is keyed by the visitor's
- * pseudonym, so that a retry sent after login is still recognised as the
- * same event. MES_ENOMEM. */
+/* The client's event_id inside a document (evrec.h), hashed for the
+ * subject into *eid (0 when it has none): the visitor's hash is keyed by the
+ * visitor's pseudonym, so that a retry sent after login is still recognised
+ * as the same event. MES_EINTERNAL, MES_ENOMEM. */
 static int eid_for(struct link_walk *w, const uint8_t *doc, size_t len, int64_t *eid) {
-  json_t *o = json_loadb((const char *)doc, len, 0, NULL);
-  if (!o)
-    return MES_ENOMEM; /* it opened, so it is what ingestion wrote: only memory fails to load it */
-  const json_t *id = json_object_get(o, "event_id");
-  *eid = json_is_string(id) ? mes_keyed_hash64(w->ing->master, w->to->pn, json_string_value(id),
-                                               json_string_length(id))
-                            : 0;
-  json_decref(o);
-  return MES_OK;
+  struct mes_evrec_scratch sc = {0};
+  struct mes_evrec r;
+  int rc = mes_evrec_decode(doc, len, &sc, &r);
+  *eid = !rc && r.event_id ? mes_keyed_hash64(w->ing->master, w->to->pn, r.event_id, r.event_id_len) : 0;
+  mes_evrec_scratch_release(&sc);
+  return rc;
 }
 
 static int on_visitor_event(void *ud, const struct mes_event_row *row) {

@@ -22,50 +22,17 @@ struct list_ud {
   mes_ingest_event_cb cb;
   void *ud;
   int rc;
+  struct mes_evrec_scratch sc;
 };
 
-/* Copies member `key` of the sealed document into the event shown (when present). */
-static int copy_member(json_t *out, const json_t *doc, const char *key) {
-  json_t *v = json_object_get(doc, key);
-  if (!v)
-    return 0;
-  return json_object_set(out, key, v);
-}
-
-/* The event as the API shows it, from its clear columns and sealed document. */
-static json_t *event_json(const struct mes_policy *p, const struct mes_event_row *row, const json_t *doc) {
-  char ts[32], eid[32];
-  mes_time_format(row->ts_ms, ts);
-  const char *type = row->type >= 0 && (size_t)row->type < p->n_event_types ? p->event_types[row->type].name
-                                                                              : "unknown";
-  const char *source = row->source >= 0 && row->source < MES_SRC_N ? mes_source_name((enum mes_source)row->source)
-                                                                   : "first_party";
-  json_t *out = json_object();
-  if (!out)
-    return NULL;
-  int bad = 0;
-  const json_t *client_eid = json_object_get(doc, "event_id");
-  if (json_is_string(client_eid)) {
-    bad |= json_object_set(out, "event_id", (json_t *)client_eid);
-  } else {
-    snprintf(eid, sizeof eid, MES__INGEST_ROWID_PREFIX "%" PRId64, row->id);
-    bad |= json_object_set_new(out, "event_id", json_string(eid));
-  }
-  bad |= json_object_set_new(out, "type", json_string(type));
-  bad |= copy_member(out, doc, "item");
-  bad |= copy_member(out, doc, "channel");
-  bad |= json_object_set_new(out, "ts", json_string(ts));
-  bad |= json_object_set_new(out, "source", json_string(source));
-  json_t *props = json_object_get(doc, "properties");
-  bad |= json_object_set_new(out, "properties", props ? json_incref(props) : json_object());
-  json_t *ctx = json_object_get(doc, "context");
-  bad |= json_object_set_new(out, "context", ctx ? json_incref(ctx) : json_object());
-  bad |= copy_member(out, doc, "query");
-  if (bad) {
-    json_decref(out);
-    return NULL;
-  }
-  return out;
+/* The clear columns of row into r, mapped with policy p. */
+static void from_row(struct mes_evrec *r, const struct mes_event_row *row, const struct mes_policy *p) {
+  r->id = row->id;
+  r->sid = row->sid;
+  r->type = row->type >= 0 && (size_t)row->type < p->n_event_types ? row->type : -1;
+  r->ts_ms = row->ts_ms;
+  r->purposes = row->purposes;
+  r->source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;
 }
 
 static int on_row(void *ud, const struct mes_event_row *row) {
@@ -75,42 +42,20 @@ static int on_row(void *ud, const struct mes_event_row *row) {
   l->rc = mes_subject_unseal(l->ing->subjects, row->sid, MES__INGEST_KIND, row->sealed, row->sealed_len, &pt, &pt_len);
   if (l->rc)
     return 1;
-  json_t *doc = json_loadb(pt, pt_len, 0, NULL);
+  struct mes_evrec r;
+  from_row(&r, row, l->c->policy);
+  l->rc = mes_evrec_decode((const uint8_t *)pt, pt_len, &l->sc, &r);
+  int stop = l->rc ? 1 : l->cb(l->ud, &r);
   mes_wipe(pt, pt_len);
   free(pt);
-  if (!json_is_object(doc)) {
-    json_decref(doc);
-    l->rc = doc ? MES_EINTERNAL : MES_ENOMEM;
-    return 1;
-  }
-  json_t *shown = event_json(l->c->policy, row, doc);
-  if (!shown) {
-    json_decref(doc);
-    l->rc = MES_ENOMEM;
-    return 1;
-  }
-  const struct mes_policy *p = l->c->policy;
-  const char *ch = json_string_value(json_object_get(doc, "channel"));
-  struct mes_ingest_event ev = {
-      .id = row->id,
-      .type = row->type >= 0 && (size_t)row->type < p->n_event_types ? row->type : -1,
-      .ts_ms = row->ts_ms,
-      .purposes = row->purposes,
-      .source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST,
-      .channel = ch ? mes_channel_parse(ch, strlen(ch)) : -1,
-      .item = json_string_value(json_object_get(doc, "item")),
-      .json = shown,
-  };
-  int stop = l->cb(l->ud, &ev);
-  json_decref(shown);
-  json_decref(doc);
   return stop;
 }
 
 int mes_ingest_list(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
                     struct mes_err *err) {
-  struct list_ud l = {ing, c, cb, ud, MES_OK};
+  struct list_ud l = {ing, c, cb, ud, MES_OK, {0}};
   int rc = mes_store_event_list(ing->store, sid, on_row, &l);
+  mes_evrec_scratch_release(&l.sc);
   if (!rc)
     rc = l.rc;
   if (rc == MES_ENOT_FOUND)
@@ -165,19 +110,21 @@ static int forgotten_item(struct mes_ingester *ing, const struct find_ud *f, str
                               &pt_len);
   if (rc)
     return rc;
-  json_t *doc = json_loadb(pt, pt_len, 0, NULL);
+  struct mes_evrec_scratch sc = {0};
+  struct mes_evrec r;
+  rc = mes_evrec_decode((const uint8_t *)pt, pt_len, &sc, &r);
+  if (!rc)
+    snprintf(out->item, sizeof out->item, "%s", r.item ? r.item : "");
+  mes_evrec_scratch_release(&sc);
   mes_wipe(pt, pt_len);
   free(pt);
-  const char *item = json_string_value(json_object_get(doc, "item"));
-  snprintf(out->item, sizeof out->item, "%s", item ? item : "");
-  json_decref(doc);
-  return doc ? MES_OK : MES_ENOMEM;
+  return rc;
 }
 
 /* "ev_<decimal row id>" -> the row id, else 0. */
 static int64_t parse_rowid(const char *s, size_t len) {
-  size_t plen = strlen(MES__INGEST_ROWID_PREFIX);
-  if (len <= plen || len > plen + 18 || memcmp(s, MES__INGEST_ROWID_PREFIX, plen) != 0)
+  size_t plen = strlen(MES_EVREC_ROWID_PREFIX);
+  if (len <= plen || len > plen + 18 || memcmp(s, MES_EVREC_ROWID_PREFIX, plen) != 0)
     return 0;
   int64_t v = 0;
   for (size_t i = plen; i < len; i++) {
@@ -245,15 +192,14 @@ struct scan_ud {
   struct mes_ingester *ing;
   const struct mes_req *c;
   uint32_t purposes;
-  mes_ingest_scan_cb cb;
+  mes_ingest_event_cb cb;
   void *ud;
   struct scan_subj *subj; /* n of them, room for cap */
   size_t n, cap;
   struct mes_htab by_sid; /* a store id's tag -> index into subj + 1 */
   uint8_t *pt; /* unsealed document, reused */
   size_t pt_cap;
-  char *item; /* the decoded item id, reused */
-  size_t item_cap;
+  struct mes_evrec_scratch sc; /* for version 0 documents, reused */
   struct mes_ingest_scan_stats st; /* rows, not_purpose, key_gone: producer; the rest: consumer */
   int64_t bad_rows;                 /* producer: too short to be sealed */
   int rc;                           /* consumer's failure */
@@ -301,203 +247,11 @@ static int on_subject(void *ud, const struct mes_subject_row *row) {
   return 0;
 }
 
-/* Skips white space the writer never emits but a reader should tolerate. */
-static const char *skip_ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-    p++;
-  return p;
-}
-
-/* p at the opening quote: the position after the closing one, or NULL. */
-static const char *skip_string(const char *p, const char *end) {
-  for (p++; p < end; p++) {
-    if (*p == '\\')
-      p++;
-    else if (*p == '"')
-      return p + 1;
-  }
-  return NULL;
-}
-
-/* Skips one value of any kind (nested objects and arrays counted). */
-static const char *skip_value(const char *p, const char *end) {
-  int depth = 0;
-  while (p < end) {
-    char ch = *p;
-    if (ch == '"') {
-      if (!(p = skip_string(p, end)))
-        return NULL;
-      if (depth == 0)
-        return p;
-      continue;
-    }
-    if (ch == '{' || ch == '[') {
-      depth++;
-    } else if (ch == '}' || ch == ']') {
-      if (depth == 0)
-        return p; /* the end of the enclosing object: a scalar just ended */
-      if (--depth == 0)
-        return p + 1;
-    } else if (ch == ',' && depth == 0) {
-      return p;
-    }
-    p++;
-  }
-  return depth == 0 ? p : NULL;
-}
-
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
-static int read_u4(const char *p, const char *end, uint32_t *u) {
-  if (end - p < 4)
-    return -1;
-  *u = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
-    if (h < 0)
-      return -1;
-    *u = *u << 4 | (uint32_t)h;
-  }
-  return 0;
-}
-
-/* Decodes the JSON string at p (opening quote) into s->item (NUL-terminated;
- * UTF-8 output is never longer than the escaped input). Returns the position
- * after the closing quote, or NULL when malformed or out of memory (then
- * s->rc is MES_ENOMEM). */
-static const char *decode_string(struct scan_ud *s, const char *p, const char *end, size_t *len) {
-  size_t need = (size_t)(end - p) + 1;
-  if (need > s->item_cap) {
-    char *n = realloc(s->item, need);
-    if (!n) {
-      s->rc = MES_ENOMEM;
-      return NULL;
-    }
-    s->item = n;
-    s->item_cap = need;
-  }
-  size_t o = 0;
-  for (p++; p < end; p++) {
-    unsigned char ch = (unsigned char)*p;
-    if (ch == '"') {
-      s->item[o] = '\0';
-      *len = o;
-      return p + 1;
-    }
-    if (ch != '\\') {
-      s->item[o++] = (char)ch;
-      continue;
-    }
-    if (++p >= end)
-      return NULL;
-    uint32_t u;
-    switch (*p) {
-    case '"': case '\\': case '/': s->item[o++] = *p; continue;
-    case 'b': s->item[o++] = '\b'; continue;
-    case 'f': s->item[o++] = '\f'; continue;
-    case 'n': s->item[o++] = '\n'; continue;
-    case 'r': s->item[o++] = '\r'; continue;
-    case 't': s->item[o++] = '\t'; continue;
-    case 'u':
-      if (read_u4(p + 1, end, &u))
-        return NULL;
-      p += 4;
-      if (u >= 0xD800 && u < 0xDC00) { /* a surrogate pair */
-        uint32_t lo;
-        if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || read_u4(p + 3, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-          return NULL;
-        p += 6;
-        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-      } else if (u >= 0xDC00 && u < 0xE000) {
-        return NULL;
-      }
-      if (u < 0x80) {
-        s->item[o++] = (char)u;
-      } else if (u < 0x800) {
-        s->item[o++] = (char)(0xC0 | u >> 6);
-        s->item[o++] = (char)(0x80 | (u & 0x3F));
-      } else if (u < 0x10000) {
-        s->item[o++] = (char)(0xE0 | u >> 12);
-        s->item[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
-        s->item[o++] = (char)(0x80 | (u & 0x3F));
-      } else {
-        s->item[o++] = (char)(0xF0 | u >> 18);
-        s->item[o++] = (char)(0x80 | ((u >> 12) & 0x3F));
-        s->item[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
-        s->item[o++] = (char)(0x80 | (u & 0x3F));
-      }
-      continue;
-    default:
-      return NULL;
-    }
-  }
-  return NULL;
-}
-
-/* Picks "item" (decoded into s->item) and "channel" out of a sealed event
- * document (ingest_int.h) without building it: walks the top-level members
- * and skips every other value. 0, or -1 when the text is not such an object
- * or when out of memory (then s->rc is MES_ENOMEM). */
-static int pick_members(struct scan_ud *s, const char *p, const char *end, bool *has_item, size_t *item_len,
-                        int *channel) {
-  *has_item = false;
-  *item_len = 0;
-  *channel = -1;
-  p = skip_ws(p, end);
-  if (p >= end || *p != '{')
-    return -1;
-  p = skip_ws(p + 1, end);
-  if (p < end && *p == '}')
-    return 0;
-  while (p < end) {
-    if (*p != '"')
-      return -1;
-    const char *k = p + 1;
-    const char *kend = skip_string(p, end);
-    if (!kend)
-      return -1;
-    size_t klen = (size_t)(kend - 1 - k);
-    p = skip_ws(kend, end);
-    if (p >= end || *p != ':')
-      return -1;
-    p = skip_ws(p + 1, end);
-    if (p >= end)
-      return -1;
-    if (klen == 4 && memcmp(k, "item", 4) == 0 && *p == '"') {
-      if (!(p = decode_string(s, p, end, item_len)))
-        return -1;
-      *has_item = true;
-    } else if (klen == 7 && memcmp(k, "channel", 7) == 0 && *p == '"') {
-      const char *v = p + 1;
-      if (!(p = skip_string(p, end)))
-        return -1;
-      *channel = mes_channel_parse(v, (size_t)(p - 1 - v));
-    } else if (!(p = skip_value(p, end))) {
-      return -1;
-    }
-    p = skip_ws(p, end);
-    if (p < end && *p == ',') {
-      p = skip_ws(p + 1, end);
-      continue;
-    }
-    return p < end && *p == '}' ? 0 : -1;
-  }
-  return -1;
-}
-
 /*
  * The scan is a two-stage pipeline, because opening the events costs about
  * as much as reading them: the calling thread steps through the store,
  * drops what may not count, fetches keys and copies the rest into batches;
- * one worker thread unseals each batch, picks the members out and calls cb,
+ * one worker thread unseals each batch, decodes it (evrec.h) and calls cb,
  * in row order. NBATCH batches circulate between the two.
  */
 #define BATCH_ROWS 2048
@@ -557,28 +311,26 @@ static int open_row(struct scan_ud *s, const struct batch *bt, const struct brow
   size_t n = r->len - MES_SEAL_OVERHEAD;
   if (pt_reserve(s, n))
     return 1;
-  bool has_item;
-  size_t item_len;
-  int channel;
-  if (mes_subject_unseal_key(r->subj->key, r->sid, MES__INGEST_KIND, bt->arena + r->at, r->len, s->pt) != MES_OK ||
-      pick_members(s, (const char *)s->pt, (const char *)s->pt + n, &has_item, &item_len, &channel) != 0) {
-    if (s->rc)
-      return 1; /* out of memory: the scan fails rather than skip a readable event */
-    s->st.unreadable++;
-    return 0;
-  }
   const struct mes_policy *p = s->c->policy;
-  struct mes_ingest_scan_event ev = {
+  struct mes_evrec ev = {
       .id = r->id,
       .sid = r->sid,
       .type = r->type >= 0 && (size_t)r->type < p->n_event_types ? r->type : -1,
       .ts_ms = r->ts_ms,
       .purposes = r->purposes,
       .source = r->source >= 0 && r->source < MES_SRC_N ? (enum mes_source)r->source : MES_SRC_FIRST,
-      .channel = channel,
-      .item = has_item ? s->item : NULL,
-      .item_len = has_item ? item_len : 0,
   };
+  int rc = mes_subject_unseal_key(r->subj->key, r->sid, MES__INGEST_KIND, bt->arena + r->at, r->len, s->pt);
+  if (!rc)
+    rc = mes_evrec_decode(s->pt, n, &s->sc, &ev);
+  if (rc == MES_ENOMEM) {
+    s->rc = rc;
+    return 1; /* the scan fails rather than skip a readable event */
+  }
+  if (rc) {
+    s->st.unreadable++;
+    return 0;
+  }
   s->st.used++;
   if (!r->subj->used) {
     r->subj->used = true;
@@ -696,7 +448,7 @@ static int on_scan_row(void *ud, const struct mes_event_row *row) {
   return bt->n == BATCH_ROWS ? flush_batch(s) : 0;
 }
 
-int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t purposes, mes_ingest_scan_cb cb,
+int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t purposes, mes_ingest_event_cb cb,
                     void *ud, struct mes_ingest_scan_stats *stats, struct mes_err *err) {
   /* Keys come from the keystore, not the registry's cache (see ingest.h):
    * on_scan_row reads them with mes_subject_key_stored. */
@@ -747,10 +499,7 @@ int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t 
     mes_wipe(s.pt, s.pt_cap);
     free(s.pt);
   }
-  if (s.item) {
-    mes_wipe(s.item, s.item_cap);
-    free(s.item);
-  }
+  mes_evrec_scratch_release(&s.sc);
   s.st.unreadable += s.bad_rows;
   if (stats)
     *stats = s.st;
@@ -764,11 +513,11 @@ int mes_ingest_scan(struct mes_ingester *ing, const struct mes_req *c, uint32_t 
 
 /* ---------------------------------------------------------------- history (light) */
 
-/* One subject's events as the scan sees them: the key fetched once, each
- * document unsealed into one reused buffer, "item" and "channel" picked out
- * without building JSON (pick_members), each kept in `build`. */
+/* One subject's events as serving reads them: the key fetched once, each
+ * document unsealed into one reused buffer and decoded in place
+ * (mes_evrec_decode), the hot fields kept in `build`. */
 struct hist_ud {
-  struct scan_ud s; /* for pick_members: the reused item buffer; ing */
+  struct scan_ud s; /* the reused plaintext buffer and scratch; ing */
   int64_t sid;
   bool have_key;
   uint8_t key[MES_KEY_BYTES];
@@ -792,14 +541,9 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
     return 1;
   if ((s->rc = mes_subject_unseal_key(h->key, row->sid, MES__INGEST_KIND, row->sealed, row->sealed_len, s->pt)))
     return 1;
-  bool has_item;
-  size_t item_len;
-  int channel;
-  if (pick_members(s, (const char *)s->pt, (const char *)s->pt + n, &has_item, &item_len, &channel)) {
-    if (!s->rc)
-      s->rc = MES_EINTERNAL; /* what mes_ingest_list says of a document that does not parse */
-    return 1;
-  }
+  struct mes_evrec ev;
+  if ((s->rc = mes_evrec_decode(s->pt, n, &s->sc, &ev)))
+    return 1; /* MES_EINTERNAL: what mes_ingest_list says of a document that does not decode */
   enum mes_source source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;
   /* The type stays as stored: each replay maps it with its own policy. */
   mes__hc_build_row(h->build, row->id);
@@ -808,8 +552,8 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
                          .purposes = row->purposes,
                          .type = row->type,
                          .source = (int8_t)source,
-                         .channel = channel};
-  return (s->rc = mes__hc_build_add(h->build, &x, has_item ? s->item : NULL, item_len)) != MES_OK;
+                         .channel = ev.channel};
+  return (s->rc = mes__hc_build_add(h->build, &x, ev.item, ev.item_len)) != MES_OK;
 }
 
 /* Reads sid's events from the store into *b, in time order: read in the
@@ -830,10 +574,7 @@ static int history_fill(struct mes_ingester *ing, int64_t sid, struct mes__hc_bu
     mes_wipe(h->s.pt, h->s.pt_cap);
     free(h->s.pt);
   }
-  if (h->s.item) {
-    mes_wipe(h->s.item, h->s.item_cap);
-    free(h->s.item);
-  }
+  mes_evrec_scratch_release(&h->s.sc);
   mes_wipe(h, sizeof *h);
   free(h);
   if (!rc)
@@ -842,7 +583,7 @@ static int history_fill(struct mes_ingester *ing, int64_t sid, struct mes__hc_bu
 }
 
 /* The read without the cache: collected, ordered, handed to cb. */
-static int history_read(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb,
+static int history_read(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb,
                         void *ud) {
   struct mes__hc_build b = {0};
   int rc = history_fill(ing, sid, &b);
@@ -857,7 +598,7 @@ static const struct mes__hc_source history_source = {
 
 /* The read through the cache (histcache.c, mes__hc_get); without it when
  * the cache cannot help. Returns a code for mes_ingest_history. */
-static int history_cached(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb,
+static int history_cached(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb,
                           void *ud) {
   struct mes__hc_entry *e;
   bool bypass;
@@ -871,7 +612,7 @@ static int history_cached(struct mes_ingester *ing, const struct mes_req *c, int
   return MES_OK;
 }
 
-int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_scan_cb cb, void *ud,
+int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
                        struct mes_err *err) {
   int rc = mes_histcache_cap(ing->cache) ? history_cached(ing, c, sid, cb, ud) : history_read(ing, c, sid, cb, ud);
   if (rc == MES_ENOT_FOUND)

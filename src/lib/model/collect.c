@@ -116,7 +116,7 @@ static uint32_t dense_subject(struct collect_ud *u, int64_t sid) {
   return (uint32_t)n + 1;
 }
 
-static int on_event(void *ud, const struct mes_ingest_scan_event *ev) {
+static int on_event(void *ud, const struct mes_evrec *ev) {
   struct collect_ud *u = ud;
   if (!ev->item || ev->type < 0)
     return 0;

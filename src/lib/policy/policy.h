@@ -20,6 +20,7 @@
 #define MES_MAX_PURPOSES 32 /* purposes are bits of a uint32_t */
 
 enum mes_lang { MES_LANG_EN = 0, MES_LANG_ES, MES_LANG_PL, MES_LANG_N };
+/* Stored as numbers (ingest/evrec.h): new channels go at the end, before MES_CH_N. */
 enum mes_channel { MES_CH_WEB = 0, MES_CH_APP, MES_CH_EMAIL, MES_CH_ADS, MES_CH_STORE, MES_CH_N };
 enum mes_source { MES_SRC_FIRST = 0, MES_SRC_ZERO, MES_SRC_THIRD, MES_SRC_N };
 enum mes_gpc { MES_GPC_IGNORED = 0, MES_GPC_HONORED };

@@ -173,10 +173,12 @@ static bool unused_item(const struct rec_state *s, const char *item) {
   return false;
 }
 
-/* One event into s->hist; event_json (why only) is the event as the API
- * shows it, for its event_id. Returns nonzero to stop (out of memory). */
-static int hist_add(struct hist_read *h, const char *item, size_t len, int type, int64_t ts_ms, uint32_t purposes,
-                    enum mes_source source, int channel, const json_t *event_json) {
+/* One event into s->hist; with_id (why only): keep the event_id the API
+ * shows for it. Returns nonzero to stop (out of memory). */
+static int hist_add(struct hist_read *h, const struct mes_evrec *ev, bool with_id) {
+  const char *item = ev->item;
+  size_t len = ev->item_len;
+  int type = ev->type;
   struct rec_state *s = h->s;
   if (!item || type < 0)
     return 0; /* searches and types the policy no longer declares */
@@ -211,14 +213,14 @@ static int hist_add(struct hist_read *h, const char *item, size_t len, int type,
   e->midx = s->m ? mes_model_item(s->m, item, len) : -1;
   e->kind = k;
   e->type = type;
-  e->ts_ms = ts_ms;
-  e->source = source;
-  e->channel = channel;
-  x->usable = s->personalized && (purposes & s->need) != 0 && !unused_item(s, e->item);
-  if (event_json) {
-    const json_t *eid = json_object_get(event_json, "event_id");
-    if (json_is_string(eid) &&
-        !(x->event_id = mes_arena_strndup(&s->arena, json_string_value(eid), json_string_length(eid)))) {
+  e->ts_ms = ev->ts_ms;
+  e->source = ev->source;
+  e->channel = ev->channel;
+  x->usable = s->personalized && (ev->purposes & s->need) != 0 && !unused_item(s, e->item);
+  if (with_id) {
+    char buf[32];
+    const char *eid = mes_evrec_shown_id(ev, buf);
+    if (!(x->event_id = mes_arena_strndup(&s->arena, eid, strlen(eid)))) {
       h->failed = true;
       return 1;
     }
@@ -227,16 +229,11 @@ static int hist_add(struct hist_read *h, const char *item, size_t len, int type,
   return 0;
 }
 
-/* why: the events with their API JSON, for the event ids it shows */
-static int hist_cb(void *ud, const struct mes_ingest_event *ev) {
-  return hist_add(ud, ev->item, ev->item ? strlen(ev->item) : 0, ev->type, ev->ts_ms, ev->purposes, ev->source,
-                  ev->channel, ev->json);
-}
+/* why: the whole events (mes_ingest_list), for the event ids it shows */
+static int hist_cb(void *ud, const struct mes_evrec *ev) { return hist_add(ud, ev, true); }
 
-/* a request: no JSON is built (mes_ingest_history), a third of the read */
-static int hist_light_cb(void *ud, const struct mes_ingest_scan_event *ev) {
-  return hist_add(ud, ev->item, ev->item_len, ev->type, ev->ts_ms, ev->purposes, ev->source, ev->channel, NULL);
-}
+/* a request: the hot fields only (mes_ingest_history, through its cache) */
+static int hist_light_cb(void *ud, const struct mes_evrec *ev) { return hist_add(ud, ev, false); }
 
 static int read_history(struct rec_state *s, struct mes_err *err) {
   const struct mes_policy *p = s->c->policy;

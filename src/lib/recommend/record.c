@@ -25,6 +25,7 @@
 #include "base/mtime.h"
 #include "base/thread.h"
 #include "crypto/crypto.h"
+#include "recommend/decrec.h"
 #include "recommend/rec_int.h"
 
 /* What may wait for the writer; beyond either bound, records are dropped
@@ -540,27 +541,15 @@ int mes_recommend_record(struct mes_recommender *r, const struct mes_req *c, con
                        c->policy->decision_retention_days);
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
-  char *plain = NULL;
-  size_t plain_len = 0;
-  if (row.sid) {
-    rc = mes_subject_unseal(r->subjects, row.sid, "decision", doc, row.len, &plain, &plain_len);
-    free(doc);
-    if (rc == MES_ENOT_FOUND) /* the subject was erased: the record is shredded */
-      return mes_err_set(err, rc, NULL, "No recommendation has this request id.");
-    if (rc)
-      return mes_err_set(err, rc, NULL, NULL);
-  } else {
-    plain = (char *)doc;
-    plain_len = row.len;
-  }
-  json_t *rec = mes_json_load_parts(plain, plain_len);
-  if (row.sid)
-    mes_wipe(plain, plain_len);
-  free(plain);
-  if (!json_is_object(rec)) {
-    json_decref(rec);
-    return mes_err_set(err, MES_ESTORE, NULL, "A decision record could not be read.");
-  }
+  json_t *rec = NULL;
+  rc = mes_decrec_open(r->subjects, &row, &rec);
+  free(doc);
+  if (rc == MES_ENOT_FOUND) /* the subject was erased: the record is shredded */
+    return mes_err_set(err, rc, NULL, "No recommendation has this request id.");
+  if (rc == MES_ESTORE)
+    return mes_err_set(err, rc, NULL, "A decision record could not be read.");
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
   if (!rid_matches(rec, request_id, len)) {
     json_decref(rec);
     return mes_err_set(err, MES_ENOT_FOUND, NULL, "No recommendation has this request id.");

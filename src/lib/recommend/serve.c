@@ -17,6 +17,7 @@
 
 #include "base/jw.h"
 #include "base/mtime.h"
+#include "recommend/decrec.h"
 #include "recommend/rec_int.h"
 
 /* ---------------------------------------------------------------- reasons */
@@ -419,7 +420,7 @@ static int write_record_part(struct rec_state *s, struct mes_jw *w, const struct
 }
 
 /* Keeps the record: the reply's text as sent (what doc holds), a newline,
- * then its own part (the two read back as one object: mes_json_load_parts),
+ * then its own part (decrec.h: the two read back as one object),
  * so the answer is written once for both. Seals it for a known subject and
  * queues it with the impressions. doc is taken over (left released).
  * Failures cost the record, never the answer. */
@@ -441,18 +442,10 @@ static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, str
     return;
   }
   int64_t sid = s->known ? s->subj.row.id : 0;
-  uint8_t *stored = (uint8_t *)text;
-  if (sid) { /* personal: sealed with the subject's key, so erasure shreds it */
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    rc = mes_subject_seal(r->subjects, sid, "decision", text, len, &sealed, &sealed_len);
-    free(text);
-    if (rc) {
-      mes_log(r->log, MES_LOG_WARN, "decision record %s not kept: sealing failed", rid_s);
-      return;
-    }
-    stored = sealed;
-    len = sealed_len;
+  uint8_t *stored = NULL;
+  if (mes_decrec_seal(r->subjects, sid, text, len, &stored, &len) != MES_OK) {
+    mes_log(r->log, MES_LOG_WARN, "decision record %s not kept: sealing failed", rid_s);
+    return;
   }
   /* Impressions only for those who granted personalization (contract §6),
    * sealed with their key like the record. */

@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "consent/consent.h"
 #include "ingest/ingest.h"
+#include "recommend/decrec.h"
 #include "rights/rights_int.h"
 #include "store/store.h"
 
@@ -119,6 +120,7 @@ struct collect {
   json_t *events;     /* the events as the API shows them */
   json_t *seen_items; /* item -> {type: count}, for the interest types */
   bool failed;
+  int rc; /* an event that could not be shown (mes_evrec_json) */
 };
 
 static int interest_type(const struct mes_policy *p, int type) {
@@ -130,10 +132,12 @@ static int interest_type(const struct mes_policy *p, int type) {
   return -1;
 }
 
-static int collect_cb(void *ud, const struct mes_ingest_event *ev) {
+static int collect_cb(void *ud, const struct mes_evrec *ev) {
   struct collect *k = ud;
-  json_t *copy = json_deep_copy(ev->json);
-  if (!copy || json_array_append_new(k->events, copy)) {
+  json_t *shown = NULL;
+  if ((k->rc = mes_evrec_json(ev, k->policy, &shown)))
+    return 1;
+  if (json_array_append_new(k->events, shown)) {
     k->failed = true;
     return 1;
   }
@@ -282,20 +286,12 @@ struct dec_list {
 
 static int decision_cb(void *ud, const struct mes_decision_row *row) {
   struct dec_list *l = ud;
-  char *plain = NULL;
-  size_t len = 0;
-  int rc = mes_subject_unseal(l->subjects, row->sid, "decision", row->doc, row->len, &plain, &len);
+  json_t *rec = NULL;
+  int rc = mes_decrec_open(l->subjects, row, &rec);
   if (rc == MES_ECRYPTO)
     return 0; /* a damaged record is not worth failing the whole export */
   if (rc) {
     l->rc = rc;
-    return 1;
-  }
-  json_t *rec = mes_json_load_parts(plain, len);
-  mes_wipe(plain, len);
-  free(plain);
-  if (!rec) { /* it opened, so it is what we wrote: only memory fails to load it */
-    l->rc = MES_ENOMEM;
     return 1;
   }
   /* What the rules removed, as GET /v1/recommendations/{id} shows it. */
@@ -395,6 +391,8 @@ int mes_rights_export(struct mes_rights *rt, const struct mes_req *c, const char
     goto error;
   }
   rc = mes_ingest_list(rt->ingester, c, s->row.id, collect_cb, &k, err);
+  if (!rc && k.rc)
+    rc = mes_err_set(err, k.rc, NULL, NULL);
   if (!rc && k.failed)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   if (rc)

@@ -74,7 +74,7 @@ static void shopper(struct fixture *f, const char *subject) {
   assert_int_equal(oc.stored, 2);
 }
 
-static int count_cb(void *ud, const struct mes_ingest_scan_event *ev) {
+static int count_cb(void *ud, const struct mes_evrec *ev) {
   (void)ev;
   (*(int *)ud)++;
   return 0;

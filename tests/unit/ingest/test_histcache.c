@@ -70,7 +70,7 @@ struct got {
   size_t limit;   /* stop after this many (0: never) */
 };
 
-static int collect(void *ud, const struct mes_ingest_scan_event *ev) {
+static int collect(void *ud, const struct mes_evrec *ev) {
   struct got *g = ud;
   g->bad |= ev->sid != g->sid || (ev->item && strlen(ev->item) != ev->item_len) || (!ev->item && ev->item_len);
   json_array_append_new(g->events,
@@ -442,12 +442,12 @@ static void test_byte_cap(void **state) {
   EXPECT(since(f, &last), 0, 0, 0); /* off: not even looked up */
 }
 
-static int list_order(void *ud, const struct mes_ingest_event *ev) {
+static int list_order(void *ud, const struct mes_evrec *ev) {
   json_array_append_new(ud, json_pack("[I, I]", (json_int_t)ev->id, (json_int_t)ev->ts_ms));
   return 0;
 }
 
-static int light_order(void *ud, const struct mes_ingest_scan_event *ev) {
+static int light_order(void *ud, const struct mes_evrec *ev) {
   json_array_append_new(ud, json_pack("[I, I]", (json_int_t)ev->id, (json_int_t)ev->ts_ms));
   return 0;
 }
@@ -582,7 +582,7 @@ struct seq {
 
 /* The writer's events are w0, w1, ... in time order: a read must hand out a
  * prefix of that sequence, never a gap. */
-static int check_seq(void *ud, const struct mes_ingest_scan_event *ev) {
+static int check_seq(void *ud, const struct mes_evrec *ev) {
   struct seq *s = ud;
   char want[16];
   snprintf(want, sizeof want, "w%d", s->n);

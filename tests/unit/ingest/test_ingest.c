@@ -104,17 +104,20 @@ static void counts(const json_t *r, json_int_t acc, json_int_t st, json_int_t nc
 }
 
 struct collected {
-  json_t *events; /* array of copies */
+  json_t *events; /* the events as the API shows them */
+  const struct mes_policy *policy;
 };
 
-static int collect(void *ud, const struct mes_ingest_event *ev) {
+static int collect(void *ud, const struct mes_evrec *ev) {
   struct collected *c = ud;
-  json_array_append_new(c->events, json_deep_copy(ev->json));
+  json_t *shown = NULL;
+  assert_int_equal(mes_evrec_json(ev, c->policy, &shown), MES_OK);
+  json_array_append_new(c->events, shown);
   return 0;
 }
 
 static json_t *list_of(struct fixture *f, const char *subject) {
-  struct collected c = {json_array()};
+  struct collected c = {json_array(), f->w.req.policy};
   struct mes_err err;
   mes_err_clear(&err);
   assert_int_equal(mes_ingest_list(mes_world_ingester(&f->w), &f->w.req, sid_of(f, subject), collect, &c, &err),
@@ -519,7 +522,7 @@ struct light {
   bool bad_sid;
 };
 
-static int collect_light(void *ud, const struct mes_ingest_scan_event *ev) {
+static int collect_light(void *ud, const struct mes_evrec *ev) {
   struct light *l = ud;
   l->bad_sid |= ev->sid != l->sid;
   assert_true(!ev->item || strlen(ev->item) == ev->item_len);
@@ -530,7 +533,7 @@ static int collect_light(void *ud, const struct mes_ingest_scan_event *ev) {
   return 0;
 }
 
-static int collect_full(void *ud, const struct mes_ingest_event *ev) {
+static int collect_full(void *ud, const struct mes_evrec *ev) {
   struct light *l = ud;
   json_array_append_new(l->events, json_pack("{s:I, s:i, s:I, s:I, s:i, s:i, s:s?}", "id", (json_int_t)ev->id,
                                              "type", ev->type, "ts", (json_int_t)ev->ts_ms, "purposes",

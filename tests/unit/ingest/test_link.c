@@ -84,7 +84,7 @@ struct held {
   char items[8][16];
 };
 
-static int on_event(void *ud, const struct mes_ingest_event *ev) {
+static int on_event(void *ud, const struct mes_evrec *ev) {
   struct held *h = ud;
   if (h->n < 8)
     snprintf(h->items[h->n++], sizeof h->items[0], "%s", ev->item ? ev->item : "(search)");

@@ -124,7 +124,7 @@ static bool hint_of(struct fixture *f, const char *subject, struct mes_subject_r
   return true;
 }
 
-static int count_cb(void *ud, const struct mes_ingest_event *ev) {
+static int count_cb(void *ud, const struct mes_evrec *ev) {
   (void)ev;
   (*(int *)ud)++;
   return 0;
