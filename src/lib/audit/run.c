@@ -51,7 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit_int.h"
+#include "audit/run_int.h"
 #include "base/id.h"
 #include "base/json.h"
 #include "crypto/crypto.h"
@@ -75,65 +75,6 @@ const struct mes_jfield mes_audit_run_fields[] = {
     {"window_days", MES_J_INT, false, 1, 3650},
 };
 const size_t mes_audit_n_run_fields = sizeof mes_audit_run_fields / sizeof mes_audit_run_fields[0];
-
-struct person {
-  int64_t sid;
-  json_t *doc;      /* the vault document, owned */
-  json_t *attrs;    /* borrowed from doc, plus inferred_interest */
-  json_t *figures;  /* measure -> real, owned */
-  json_t *served;   /* item -> its share of the answer's attention (summing to 1), owned */
-  json_t *history;  /* item -> events of theirs with it, owned */
-  size_t answers;   /* answers their figures come from */
-};
-
-struct run {
-  struct mes_audit *a;
-  const struct mes_req *c;
-  struct mes_recommender *r;
-  const struct mes_model *m;
-  int audit_purpose;
-  struct mes_subject_row *rows; /* every subject row, by id */
-  size_t n_rows, cap_rows;
-  struct sealed {
-    int64_t sid;
-    uint8_t *data;
-    size_t len;
-  } *sealed;
-  size_t n_sealed, cap_sealed;
-  struct person *people;
-  size_t n_people;
-  int64_t n_restricted, n_no_consent;
-  int scan_rc; /* what stopped a store scan's callback (out of memory) */
-  json_t *item_cats; /* item id -> array of its categories (a cache) */
-  int min_group, resamples;
-  uint64_t seed;
-  /* The catalog side (catalog_side below). */
-  size_t n_available;  /* items of the catalog that can be served */
-  json_t *prices;      /* item id -> its attributes.price, for those that have one */
-  double price_cut[2]; /* the catalog's price terciles: low <= [0] < mid <= [1] < high */
-  bool priced;         /* enough priced items to cut bands */
-  size_t n_priced;
-  json_t *pop_rank;    /* item id -> its rank by the model's popularity (0: the most popular) */
-  size_t n_ranked, n_head;
-  /* source "served": the answers recorded since since_ms, for this placement
-   * and channel when named (NULL: any), borrowed from the job's body. */
-  bool from_records;
-  int64_t since_ms;
-  const char *placement, *channel;
-  int64_t n_without_answers;
-};
-
-static int grow(void **p, size_t *cap, size_t n, size_t size) {
-  if (n < *cap)
-    return MES_OK;
-  size_t c = *cap ? *cap * 2 : 64;
-  void *q = realloc(*p, c * size);
-  if (!q)
-    return MES_ENOMEM;
-  *p = q;
-  *cap = c;
-  return MES_OK;
-}
 
 static int take_row(void *ud, const struct mes_subject_row *row) {
   struct run *R = ud;
@@ -448,8 +389,6 @@ static void drop_unserved(struct run *R) {
 /* ------------------------------------------------------------------------ */
 /* Disparities                                                              */
 
-static double round4(double v) { return round(v * 10000.0) / 10000.0; }
-
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Names of every figure anyone has, sorted: *out new array. */
@@ -487,15 +426,7 @@ static json_t *measure_names(const struct run *R) {
   return out;
 }
 
-/* A group: its value ("other" when merged) and its people (indices). */
-struct group {
-  const char *value;
-  bool merged;
-  size_t *who;
-  size_t n;
-};
-
-static void free_groups(struct group *g, size_t n) {
+void mes__audit_free_groups(struct group *g, size_t n) {
   for (size_t i = 0; g && i < n; i++)
     free(g[i].who);
   free(g);
@@ -503,7 +434,7 @@ static void free_groups(struct group *g, size_t n) {
 
 /* Groups the people by attribute `attr`; small groups merged or withheld.
  * *small gets {"groups": k, "handling": "merged"|"withheld"} or NULL. */
-static int make_groups(const struct run *R, const char *attr, struct group **out, size_t *n_out, json_t **small) {
+int mes__audit_make_groups(const struct run *R, const char *attr, struct group **out, size_t *n_out, json_t **small) {
   *out = NULL;
   *n_out = 0;
   *small = NULL;
@@ -541,7 +472,7 @@ static int make_groups(const struct run *R, const char *attr, struct group **out
     }
     size_t *who = malloc(n * sizeof *who);
     if (!who) {
-      free_groups(g, ng);
+      mes__audit_free_groups(g, ng);
       free(other);
       goto nomem;
     }
@@ -554,7 +485,7 @@ static int make_groups(const struct run *R, const char *attr, struct group **out
     bool merge = (int)n_other >= R->min_group;
     *small = json_pack("{s:I, s:s}", "groups", (json_int_t)n_small, "handling", merge ? "merged" : "withheld");
     if (!*small) {
-      free_groups(g, ng);
+      mes__audit_free_groups(g, ng);
       free(other);
       goto nomem;
     }
@@ -583,14 +514,14 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
   struct group *g;
   size_t ng;
   json_t *small;
-  int rc = make_groups(R, attr, &g, &ng, &small);
+  int rc = mes__audit_make_groups(R, attr, &g, &ng, &small);
   if (rc)
     return rc;
   *reported = ng;
   json_t *note = json_pack("{s:s, s:I, s:o}", "attribute", attr, "groups_reported", (json_int_t)ng, "small_groups",
                            small ? small : json_null());
   if (!note || json_array_append_new(attr_notes, note)) {
-    free_groups(g, ng);
+    mes__audit_free_groups(g, ng);
     return MES_ENOMEM;
   }
   /* Each person is in one group at most: the groups' figures side by side. */
@@ -601,7 +532,7 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
     free(x);
     free(xs);
     free(ns);
-    free_groups(g, ng);
+    mes__audit_free_groups(g, ng);
     return MES_ENOMEM;
   }
   for (size_t k = 0, off = 0; k < ng; off += g[k].n, k++) {
@@ -667,329 +598,7 @@ static int disparities_of(struct run *R, const char *attr, const json_t *measure
   free(x);
   free(xs);
   free(ns);
-  free_groups(g, ng);
-  return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* The catalog side                                                         */
-
-#define CATALOG_PAGE 1000
-#define HEAD_SHARE 0.2 /* the head: the most popular fifth of the catalog; the rest is the long tail */
-
-static int by_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Counts the catalog's available items and reads their prices
- * (attributes.price, a number): price bands cut at the terciles. */
-static int load_catalog(struct run *R, struct mes_err *err) {
-  if (!(R->prices = json_object()))
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  double *prices = NULL;
-  size_t n = 0, cap = 0;
-  char cursor[256];
-  bool more = false;
-  int rc = MES_OK;
-  do {
-    json_t *page = NULL;
-    if ((rc = mes_catalog_list(R->a->catalog, R->c, CATALOG_PAGE, more ? cursor : NULL, &page, err))) {
-      free(prices);
-      return rc; /* err says why */
-    }
-    size_t i;
-    const json_t *it;
-    json_array_foreach(json_object_get(page, "items"), i, it) {
-      if (json_is_false(json_object_get(it, "available")))
-        continue;
-      R->n_available++;
-      const json_t *price = json_object_get(json_object_get(it, "attributes"), "price");
-      if (!json_is_number(price) || json_number_value(price) < 0)
-        continue;
-      if ((rc = grow((void **)&prices, &cap, n, sizeof *prices)) ||
-          json_object_set_new(R->prices, json_string_value(json_object_get(it, "id")),
-                              json_real(json_number_value(price)))) {
-        rc = MES_ENOMEM;
-        break;
-      }
-      prices[n++] = json_number_value(price);
-    }
-    const char *next = json_string_value(json_object_get(page, "next_cursor"));
-    more = next && strlen(next) < sizeof cursor;
-    if (more)
-      snprintf(cursor, sizeof cursor, "%s", next);
-    json_decref(page);
-  } while (!rc && more);
-  if (rc) {
-    free(prices);
-    return mes_err_set(err, rc, NULL, NULL);
-  }
-  if (n >= 3) { /* fewer cannot make three bands */
-    qsort(prices, n, sizeof *prices, by_double);
-    R->price_cut[0] = mes_audit_quantile(prices, n, 1.0 / 3.0);
-    R->price_cut[1] = mes_audit_quantile(prices, n, 2.0 / 3.0);
-    R->priced = true;
-  }
-  R->n_priced = n;
-  free(prices);
-  return MES_OK;
-}
-
-/* The model's popularity order, item id -> rank. */
-static int load_popularity(struct run *R, struct mes_err *err) {
-  if (!(R->pop_rank = json_object()))
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  size_t n = 0;
-  const uint32_t *top = R->m ? mes_model_top(R->m, false, &n) : NULL;
-  for (size_t i = 0; top && i < n; i++)
-    if (json_object_set_new(R->pop_rank, mes_model_item_id(R->m, top[i]), json_integer((json_int_t)i)))
-      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  R->n_ranked = n;
-  R->n_head = (size_t)ceil(HEAD_SHARE * (double)R->n_available);
-  return MES_OK;
-}
-
-/* An item's popularity as the share of the catalog it is ahead of: 1 for
- * the top seller, 0 for an item nobody bought or viewed. */
-static double popularity(const struct run *R, const char *item) {
-  const json_t *rank = json_object_get(R->pop_rank, item);
-  if (!rank || R->n_available == 0)
-    return 0;
-  double p = 1.0 - (double)json_integer_value(rank) / (double)R->n_available;
-  return p > 0 ? p : 0;
-}
-
-static bool in_head(const struct run *R, const char *item) {
-  const json_t *rank = json_object_get(R->pop_rank, item);
-  return rank && (size_t)json_integer_value(rank) < R->n_head;
-}
-
-/* The catalog-side figures of the people who[0..n): *out new. */
-static int catalog_figures(const struct run *R, const size_t *who, size_t n, json_t **out) {
-  *out = NULL;
-  json_t *exposure = json_object(); /* item -> summed share of attention */
-  double *vals = NULL;
-  int rc = MES_ENOMEM;
-  if (!exposure)
-    return rc;
-  double hist_sum = 0;
-  size_t hist_n = 0;
-  for (size_t j = 0; j < n; j++) {
-    const struct person *p = &R->people[who[j]];
-    const char *item;
-    json_t *w;
-    json_object_foreach(p->served, item, w) {
-      if (json_object_set_new(exposure, item, json_real(json_real_value(json_object_get(exposure, item)) +
-                                                        json_real_value(w))))
-        goto done;
-    }
-    double events = 0, pop = 0;
-    json_object_foreach(p->history, item, w) {
-      events += (double)json_integer_value(w);
-      pop += (double)json_integer_value(w) * popularity(R, item);
-    }
-    if (events > 0) {
-      hist_sum += pop / events;
-      hist_n++;
-    }
-  }
-  size_t k = json_object_size(exposure), i = 0;
-  if (!(vals = malloc((k ? k : 1) * sizeof *vals)))
-    goto done;
-  double total = 0, tail = 0, pop = 0;
-  const char *item;
-  json_t *w;
-  json_object_foreach(exposure, item, w) {
-    double e = json_real_value(w);
-    vals[i++] = e;
-    total += e;
-    tail += in_head(R, item) ? 0 : e;
-    pop += e * popularity(R, item);
-  }
-  bool model = R->n_ranked > 0;
-  double served_pop = total > 0 ? pop / total : 0, hist_pop = hist_n ? hist_sum / (double)hist_n : 0;
-  double gini = mes_audit_gini(vals, k, R->n_available > k ? R->n_available - k : 0);
-  if (isnan(gini))
-    goto done;
-  json_t *o = json_pack("{s:I, s:I, s:f, s:f}", "n", (json_int_t)n, "items_served", (json_int_t)k, "coverage",
-                        R->n_available ? round4((double)k / (double)R->n_available) : 0.0, "exposure_gini",
-                        round4(gini));
-  json_t *tail_share = model && total > 0 ? json_real(round4(tail / total)) : json_null();
-  if (!o)
-    json_decref(tail_share); /* json_object_set_new takes it otherwise, failing too */
-  if (o && (json_object_set_new(o, "long_tail_share", tail_share) ||
-            json_object_set_new(o, "served_popularity", model ? json_real(round4(served_pop)) : json_null()) ||
-            json_object_set_new(o, "history_popularity", model && hist_n ? json_real(round4(hist_pop)) : json_null()) ||
-            json_object_set_new(o, "popularity_lean",
-                                model && hist_n ? json_real(round4(served_pop - hist_pop)) : json_null()) ||
-            json_object_set_new(o, "leans_to_bestsellers",
-                                json_boolean(model && hist_n && served_pop - hist_pop > MES_AUDIT_LEAN_FLAG)))) {
-    json_decref(o);
-    o = NULL;
-  }
-  if (o) {
-    *out = o;
-    rc = MES_OK;
-  }
-done:
-  free(vals);
-  json_decref(exposure);
-  return rc;
-}
-
-/* The catalog side of the audit: overall, then per group of each attribute
- * (small groups merged or withheld as for the disparities). *out new. */
-static int catalog_side(struct run *R, const json_t *attrs, json_t **out) {
-  *out = NULL;
-  size_t *all = malloc((R->n_people + 1) * sizeof *all);
-  if (!all)
-    return MES_ENOMEM;
-  for (size_t i = 0; i < R->n_people; i++)
-    all[i] = i;
-  json_t *overall = NULL, *groups = json_array();
-  int rc = groups ? catalog_figures(R, all, R->n_people, &overall) : MES_ENOMEM;
-  free(all);
-  size_t i;
-  const json_t *name;
-  json_array_foreach(attrs, i, name) {
-    if (rc)
-      break;
-    struct group *g;
-    size_t ng;
-    json_t *small;
-    if ((rc = make_groups(R, json_string_value(name), &g, &ng, &small)))
-      break;
-    json_decref(small);
-    for (size_t k = 0; !rc && k < ng; k++) {
-      json_t *f = NULL;
-      if ((rc = catalog_figures(R, g[k].who, g[k].n, &f)))
-        break;
-      if (json_object_set_new(f, "attribute", json_string(json_string_value(name))) ||
-          json_object_set_new(f, "value", json_string(g[k].value)) ||
-          json_object_set_new(f, "merged", json_boolean(g[k].merged))) {
-        json_decref(f);
-        rc = MES_ENOMEM;
-      } else if (json_array_append_new(groups, f)) { /* which takes f, failing too */
-        rc = MES_ENOMEM;
-      }
-    }
-    free_groups(g, ng);
-  }
-  json_t *bands = NULL;
-  if (!rc && R->priced)
-    bands = json_pack("{s:s, s:[f, f], s:[f, f], s:I}", "by", "attributes.price", "quantiles", round4(1.0 / 3.0),
-                      round4(2.0 / 3.0), "cuts", R->price_cut[0], R->price_cut[1], "items_priced",
-                      (json_int_t)R->n_priced);
-  if (!rc && (!R->priced || bands))
-    *out = json_pack("{s:I, s:I, s:f, s:I, s:o, s:O, s:O}", "items", (json_int_t)R->n_available, "items_ranked",
-                     (json_int_t)R->n_ranked, "head_share", HEAD_SHARE, "head_items", (json_int_t)R->n_head,
-                     "price_bands", bands ? bands : json_null(), "overall", overall, "groups", groups);
-  else
-    json_decref(bands);
-  if (!rc && !*out)
-    rc = MES_ENOMEM;
-  json_decref(overall);
-  json_decref(groups);
-  return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Proxies                                                                  */
-
-/* Index of value v among vals, appended when new and `add`; SIZE_MAX when
- * absent (or out of memory). */
-static size_t value_index(json_t *vals, const char *v, bool add) {
-  size_t i;
-  json_t *e;
-  json_array_foreach(vals, i, e) if (strcmp(json_string_value(e), v) == 0) return i;
-  if (!add || json_array_append_new(vals, json_string(v)))
-    return SIZE_MAX;
-  return json_array_size(vals) - 1;
-}
-
-static int proxy(struct run *R, const char *cand, const char *prot, json_t *out) {
-  json_t *rv = json_array(), *cv = json_array();
-  size_t n = 0;
-  int rc = MES_ENOMEM;
-  int64_t *t = NULL;
-  if (!rv || !cv)
-    goto done;
-  for (size_t i = 0; i < R->n_people; i++) {
-    const char *a = json_string_value(json_object_get(R->people[i].attrs, cand));
-    const char *b = json_string_value(json_object_get(R->people[i].attrs, prot));
-    if (a && b) {
-      if (value_index(rv, a, true) == SIZE_MAX || value_index(cv, b, true) == SIZE_MAX)
-        goto done; /* rc is MES_ENOMEM */
-      n++;
-    }
-  }
-  rc = MES_OK;
-  if ((int)n < R->min_group || n == 0)
-    goto done; /* too few people with both to say anything without singling someone out */
-  size_t nr = json_array_size(rv), nc = json_array_size(cv);
-  if (!(t = calloc(nr * nc, sizeof *t))) {
-    rc = MES_ENOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < R->n_people; i++) {
-    const char *a = json_string_value(json_object_get(R->people[i].attrs, cand));
-    const char *b = json_string_value(json_object_get(R->people[i].attrs, prot));
-    if (a && b) /* every value was added above */
-      t[value_index(rv, a, false) * nc + value_index(cv, b, false)]++;
-  }
-  double v = mes_audit_cramers_v(t, nr, nc);
-  if (isnan(v)) {
-    rc = MES_ENOMEM;
-    goto done;
-  }
-  json_t *row = json_pack("{s:s, s:s, s:f, s:I, s:b}", "attribute", cand, "protected", prot, "cramers_v", round4(v),
-                          "n", (json_int_t)n, "flagged", v >= MES_AUDIT_PROXY_FLAG);
-  if (!row || json_array_append_new(out, row))
-    rc = MES_ENOMEM;
-done:
-  free(t);
-  json_decref(rv);
-  json_decref(cv);
-  return rc;
-}
-
-/* Every attribute name recorded for anyone, in first-seen order. */
-static json_t *recorded_names(const struct run *R) {
-  json_t *seen = json_object();
-  for (size_t i = 0; seen && i < R->n_people; i++) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(R->people[i].attrs, k, v) {
-      if (json_object_set_new(seen, k, json_true())) {
-        json_decref(seen);
-        return NULL;
-      }
-    }
-  }
-  return seen;
-}
-
-static int proxies(struct run *R, json_t *out) {
-  json_t *names = recorded_names(R);
-  if (!names)
-    return MES_ENOMEM;
-  int rc = MES_OK;
-  const char *cand, *prot;
-  json_t *v1, *v2;
-  json_object_foreach(names, cand, v1) {
-    if (mes_audit_is_protected(R->c->policy, cand))
-      continue;
-    json_object_foreach(names, prot, v2) {
-      if (!mes_audit_is_protected(R->c->policy, prot))
-        continue;
-      if ((rc = proxy(R, cand, prot, out)))
-        break;
-    }
-    if (rc)
-      break;
-  }
-  json_decref(names);
+  mes__audit_free_groups(g, ng);
   return rc;
 }
 
@@ -1192,7 +801,7 @@ int mes_audit_job_finish(struct mes_audit_job *j, json_t **out, struct mes_err *
   size_t i;
   int rc = MES_OK;
   json_t *doc = NULL, *measures = NULL, *catalog;
-  if ((rc = load_catalog(R, err)) || (rc = load_popularity(R, err)))
+  if ((rc = mes__audit_load_catalog(R, err)) || (rc = mes__audit_load_popularity(R, err)))
     goto done;
   for (size_t k = 0; k < R->n_people; k++) {
     /* A closing handle stops a background audit between two people. */
@@ -1235,7 +844,7 @@ int mes_audit_job_finish(struct mes_audit_job *j, json_t **out, struct mes_err *
                      R->min_group);
     goto done;
   }
-  if (!(rc = proxies(R, prox)) && !(rc = catalog_side(R, attrs, &catalog)) &&
+  if (!(rc = mes__audit_proxies(R, prox)) && !(rc = mes__audit_catalog_side(R, attrs, &catalog)) &&
       json_object_set_new(doc, "catalog", catalog))
     rc = MES_ENOMEM;
   if (rc) {
