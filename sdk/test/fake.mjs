@@ -3,6 +3,7 @@
 // use of innerHTML throws), `navigator`, `document` events, and a fetch
 // that answers like a mesura server and records every request.
 import { createRequire } from "node:module";
+import { webcrypto } from "node:crypto";
 
 const require = createRequire(import.meta.url);
 const SDK = require.resolve("../mesura.js");
@@ -142,6 +143,8 @@ export function browser({ gpc = false, language = "en-GB", granted = {}, recs = 
   }
   doc.activeElement = doc.body;
   Object.assign(globalThis, { document: doc, fetch, addEventListener: (t, f) => (win.listeners[t] ||= []).push(f) });
+  // A browser's crypto (Node 18, Debian 12's, has it only as node:crypto's).
+  if (!globalThis.crypto) Object.defineProperty(globalThis, "crypto", { value: webcrypto, configurable: true });
   Object.defineProperty(globalThis, "navigator", {
     value: { language, globalPrivacyControl: gpc ? true : undefined }, configurable: true, writable: true,
   });
