@@ -26,12 +26,14 @@ elif ! command -v npm >/dev/null 2>&1; then
   status=77
 else
   echo "installing the judges' npm packages (npm ci)" >&2
+  # One retry, seconds apart: a registry that cannot be reached (no route, a
+  # proxy's certificate) is told in seconds, not after minutes of backoff.
   # Node trusts only its own CA list unless told: also trust the system's, as
   # apt and curl do (a registry reached through a TLS-inspecting proxy).
   [ -f /etc/ssl/certs/ca-certificates.crt ] && export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
   # --engine-strict=false: npm may run under Debian's older Node; it only
   # installs the files, and redocly runs under the Node installed beside it.
-  if (cd "$dir" && npm ci --no-audit --no-fund --no-update-notifier --ignore-scripts --engine-strict=false --loglevel=error >&2); then
+  if (cd "$dir" && npm ci --no-audit --no-fund --no-update-notifier --ignore-scripts --engine-strict=false --loglevel=error --fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 >&2); then
     cp "$dir/package-lock.json" "$stamp"
   else
     echo "judges-deps: npm ci failed (is registry.npmjs.org reachable?): the OpenAPI lint will be SKIPPED" >&2
