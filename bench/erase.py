@@ -4,7 +4,10 @@ events, as a ratio to the same server's durable single-event ingestion (POST /v1
 event) measured in the same run, the two alternated; then `mesura erase` in bulk while the server
 runs (people per second, without and with the retraining that ends it).
 
-usage: bench/erase.py BUILD_DIR [--events N] [--subjects S] [--victims V] [--bulk B] [--rounds R]
+usage: bench/erase.py BUILD_DIR [--events N] [--subjects S] [--victims V] [--bulk B] [--rounds R] [--model]
+--model: the server serves a co-occurrence model it trained itself (`mesura train`, then the erasure of
+one more person makes it retrain its own, which can unlearn), so that each erasure unlearns too; the
+table then adds the durable save of the unlearned model, which follows the answer (the server's log).
 Prints a Markdown table for bench/README.md. Background retraining is off (model.retrain_every_minutes at a year,
 retrain_after_events_pct at 0), except the retraining an erasure asks for.
 """
@@ -41,12 +44,12 @@ def req(conn, key, method, path, body=None):
     return json.loads(out), dt
 
 
-def import_file(path, subjects, events, victims, per_victim, bulk, per_bulk):
+def import_file(path, subjects, events, victims, per_victim, bulk, per_bulk, warmup=False):
     """JSON lines for `mesura import`: consents, then the crowd's events, the victims' and the bulk's."""
     ts = "2026-11-01T10:00:00Z"
     with open(path, "w") as f:
         people = (["u%d" % i for i in range(subjects)] + ["victim-%d" % i for i in range(victims)]
-                  + ["bulk-%d" % i for i in range(bulk)])
+                  + ["bulk-%d" % i for i in range(bulk)] + (["warmup"] if warmup else []))
         for s in people:
             f.write(json.dumps({"kind": "consent", "subject": s, "purpose": "personalization", "status": "granted",
                                 "ts": ts, "source": "import"}) + "\n")
@@ -60,6 +63,9 @@ def import_file(path, subjects, events, victims, per_victim, bulk, per_bulk):
                     f.write(json.dumps({"kind": "event", "subject": "%s-%d" % (prefix, i),
                                         "type": "purchase" if k % 10 == 0 else "view",
                                         "item": "item-%05d" % ((i * 131 + k * 17) % 20000), "ts": ts}) + "\n")
+        if warmup:
+            f.write(json.dumps({"kind": "event", "subject": "warmup", "type": "view", "item": "item-00000",
+                                "ts": ts}) + "\n")
     return len(people)
 
 
@@ -71,6 +77,7 @@ def main():
     ap.add_argument("--victims", type=int, default=20)
     ap.add_argument("--bulk", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--model", action="store_true")
     a = ap.parse_args()
     os.environ["MESURA_BIN"] = os.path.abspath(os.path.join(a.build, "mesura"))
     from harness import MesuraServer, run_cli
@@ -80,7 +87,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="mesura-erase-bench-")
     src = os.path.join(tmp, "load.jsonl")
     t0 = time.monotonic()
-    import_file(src, a.subjects, a.events, a.victims, 1000, a.bulk, 100)
+    import_file(src, a.subjects, a.events, a.victims, 1000, a.bulk, 100, warmup=a.model)
     run_cli("import", "--data", server.data, src, timeout=7200)
     os.unlink(src)
     load_s = time.monotonic() - t0
@@ -89,7 +96,16 @@ def main():
         server.start()
         conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
         shop, dsr = server.keys["shop"], server.keys["dsr"]
-        single, erase, removed = [], [], []
+        own_train_s = 0.0
+        if a.model:
+            run_cli("train", "--data", server.data, timeout=7200)
+            server.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=600)
+            t0 = time.monotonic()
+            req(conn, dsr, "DELETE", "/v1/subjects/warmup")  # a loaded model cannot unlearn: the server retrains
+            server.wait_for_log(lambda lines: any(" is live" in l and l.endswith("can unlearn") for l in lines),
+                                timeout=7200)
+            own_train_s = time.monotonic() - t0
+        single, erase, removed, contributions = [], [], [], []
         per_round = max(1, a.victims // a.rounds)
         v = 0
         for r in range(a.rounds):
@@ -105,7 +121,14 @@ def main():
                 v += 1
                 erase.append(dt)
                 removed.append(body["receipt"]["removed"]["events"])
+                contributions.append(body["receipt"]["model"]["contribution"])
         conn.close()
+        if a.model:
+            server.wait_for_log(lambda lines: len([l for l in lines if "saved after an erasure" in l]) >= 1,
+                                timeout=600)
+            time.sleep(2)  # the last save
+        saves = [float(m.group(1)) for l in server.log_lines()
+                 for m in [re.search(r"saved after an erasure in ([\d.]+) ms", l)] if m]
         ids = os.path.join(tmp, "ids.txt")
         with open(ids, "w") as f:
             f.write("".join("bulk-%d\n" % i for i in range(a.bulk)))
@@ -128,7 +151,19 @@ def main():
     print("| %d | %.2f | %.1f / %.1f | %.1f | %.0f | %.1f | %.1f | %.0f |" % (
         total, ms(single), ms(erase), 1000 * max(erase), ms(erase) / ms(single), len(receipts) / erase_s, train_s,
         bulk_s, load_s))
+    if a.model:
+        print()
+        print("| store events | single event ms | erasure with unlearning ms (median / max) | ratio "
+              "| its save after the answer ms (median / max, %d) | erasure + save ms (median) | ratio "
+              "| the server's own training s |" % len(saves))
+        print("|---|---|---|---|---|---|---|---|")
+        print("| %d | %.2f | %.1f / %.1f | %.1f | %s | %s | %s | %.1f |" % (
+            total, ms(single), ms(erase), 1000 * max(erase), ms(erase) / ms(single),
+            "%.1f / %.1f" % (statistics.median(saves), max(saves)) if saves else "-",
+            "%.1f" % (ms(erase) + statistics.median(saves)) if saves else "-",
+            "%.1f" % ((ms(erase) + statistics.median(saves)) / ms(single)) if saves else "-", own_train_s))
     assert all(n == 1000 for n in removed), removed
+    assert not a.model or all(c == "unlearned" for c in contributions), contributions
     assert len(receipts) == a.bulk and all(r["removed"]["events"] == 100 for r in receipts)
 
 

@@ -84,8 +84,7 @@ int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const 
      * model learns from events alone: with none stored, no model carries
      * the person, and a model that cannot unlearn is not retrained for
      * nothing. */
-    json_t *model = removed.events > 0 ? mes__engine_unlearn(e, s.row.id, mes_now_ms())
-                                       : mes__engine_model_untouched(mes_now_ms());
+    json_t *model = mes__engine_unlearn(e, s.row.id, removed.events > 0, mes_now_ms());
     *receipt = model ? mes_rights_erasure_receipt(mes_engine_rights(e), &k.req, &s, &removed, model) : NULL;
     json_decref(model);
     if (!*receipt)

@@ -42,9 +42,6 @@
 #define BACKGROUND_EVERY_S 60 /* retention sweeps */
 #define AUDIT_SCHEDULE_META "audit_schedule_last_ms" /* when the scheduled audit last ran */
 #define MODEL_POLL_MS 1000      /* a model saved by another process is live within a second */
-#define MODEL_COUNT_EVERY_MS 30000 /* counting events is a scan: not every second */
-#define RETRAIN_MIN_NEW 1000    /* retrain after this many new events ... */
-/* ... when they also grew by the policy's model.retrain_after_events_pct (0: never) */
 
 struct pol_ref {
   struct mes_policy *p;
@@ -158,200 +155,6 @@ static int pin_policy(struct mes_store *st, const struct mes_policy *p, struct m
   if (!rc && changed)
     rc = mes_store_wait_durable(st, ticket);
   return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
-}
-
-/* ---------------------------------------------------------------- the live model */
-
-struct mes_model *mes_engine_model(struct mes_engine *e) {
-  pthread_mutex_lock(&e->model_mu);
-  struct mes_model *m = mes_model_ref(e->model);
-  pthread_mutex_unlock(&e->model_mu);
-  return m;
-}
-
-/* Makes m (taken over) the live model; requests holding the old one finish
- * with it, and the last of them frees it. */
-static void model_swap(struct mes_engine *e, struct mes_model *m) {
-  pthread_mutex_lock(&e->model_mu);
-  struct mes_model *old = e->model;
-  e->model = m;
-  pthread_mutex_unlock(&e->model_mu);
-  mes_model_unref(old);
-  json_t *meta = mes_model_meta(m);
-  json_t *events = json_object_get(meta, "events_read");
-  e->train_events = json_is_integer(events) ? (int64_t)json_integer_value(events) : 0;
-  e->train_mono_ns = mes_mono_ns();
-  mes_log(&e->log, MES_LOG_INFO, "model %lld is live: %s, %zu items, %zu bytes", (long long)mes_model_id(m),
-          json_string_value(json_object_get(meta, "kind")), mes_model_n_items(m), mes_model_memory(m));
-  json_decref(meta);
-}
-
-/* Loads the newest stored model when it is newer than the live one (built by
- * this process or by `mesura train` in another). Cheap when nothing changed:
- * one indexed read. */
-static void model_poll(struct mes_engine *e) {
-  int64_t id = mes_model_latest_id(e->store);
-  pthread_mutex_lock(&e->model_mu);
-  int64_t cur = mes_model_id(e->model), failed = e->model_failed_id;
-  pthread_mutex_unlock(&e->model_mu);
-  if (id <= cur || id == failed)
-    return;
-  struct mes_model *m = NULL;
-  struct mes_err err;
-  mes_err_clear(&err);
-  if (mes_model_load(e->store, id, &m, &err)) {
-    mes_log(&e->log, MES_LOG_ERROR, "model %lld cannot be loaded: %s", (long long)id, mes_err_text(&err));
-    pthread_mutex_lock(&e->model_mu);
-    e->model_failed_id = id;
-    pthread_mutex_unlock(&e->model_mu);
-    return;
-  }
-  model_swap(e, m);
-}
-
-void mes_engine_train_params(const struct mes_policy *p, struct mes_model_params *mp) {
-  mes_model_params_default(mp);
-  mp->kind = (int)p->model.kind;
-  if (p->model.max_memory_mb > 0)
-    mp->max_memory_mb = (size_t)p->model.max_memory_mb;
-  mp->relation_half_life_days = p->model.relation_half_life_days;
-  mp->ease_lambda = p->model.ease_lambda;
-  mp->max_neighbors = p->model.neighbors;
-  mp->kind_weights[MES_KIND_VIEW] = (float)p->model.weight_view;
-  mp->kind_weights[MES_KIND_CLICK] = (float)p->model.weight_click;
-  mp->kind_weights[MES_KIND_CART] = (float)p->model.weight_cart;
-  mp->kind_weights[MES_KIND_PURCHASE] = (float)p->model.weight_purchase;
-}
-
-int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_t **meta, struct mes_err *err) {
-  if (meta)
-    *meta = NULL;
-  struct mes_req c;
-  struct mes_model_params mp;
-  struct mes_model *m = NULL;
-  int64_t id = 0;
-  pthread_mutex_lock(&e->train_mu);
-  mes_engine_req(e, &c, "train", false);
-  if (o && o->now_ms)
-    c.now_ms = o->now_ms;
-  mes_engine_train_params(c.policy, &mp);
-  int rc = mes_model_train(e->ingester, &c, &e->log, &mp, &m, err);
-  mes_engine_req_done(e, &c);
-  if (!rc)
-    rc = mes_model_save(e->store, m, &id, err);
-  if (!rc && o && o->make_live) {
-    /* The model built here goes live itself, not the copy the store would
-     * give back: only the built one keeps what unlearning needs. Inside
-     * train_mu, so that an erasure's unlearning never works on an older one. */
-    mes_model_set_id(m, id);
-    model_swap(e, mes_model_ref(m));
-  }
-  pthread_mutex_unlock(&e->train_mu);
-  if (!rc && meta) {
-    *meta = mes_model_meta(m);
-    if (!*meta || json_object_set_new(*meta, "id", json_integer(id)))
-      rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  }
-  mes_model_unref(m);
-  return rc;
-}
-
-/* Retrains in the background thread on the policy's schedule, and sooner
- * when the events grew by model.retrain_after_events_pct percent (and at
- * least RETRAIN_MIN_NEW) since the live model was trained. */
-static void model_maybe_retrain(struct mes_engine *e) {
-  uint64_t now = mes_mono_ns();
-  struct mes_req c;
-  mes_engine_req(e, &c, "train", false);
-  int every_min = c.policy->model.retrain_every_minutes;
-  int grow_pct = c.policy->model.retrain_after_events_pct;
-  mes_engine_req_done(e, &c);
-  bool asked = atomic_exchange(&e->retrain_requested, false);
-  bool due = asked || (every_min > 0 && now - e->train_mono_ns >= (uint64_t)every_min * 60ull * 1000000000ull);
-  if (!due && (grow_pct == 0 || now - e->counted_mono_ns < (uint64_t)MODEL_COUNT_EVERY_MS * 1000000ull))
-    return; /* counting is a scan: only when growth can trigger a run */
-  e->counted_mono_ns = now;
-  int64_t n = mes_store_event_count(e->store);
-  if (n <= 0) {
-    e->train_mono_ns = due ? now : e->train_mono_ns; /* nothing to learn from yet */
-    return;
-  }
-  int64_t grown = n - e->train_events;
-  bool enough = grow_pct > 0 && grown >= RETRAIN_MIN_NEW && grown * 100 >= (int64_t)grow_pct * e->train_events;
-  if (!due && !enough)
-    return;
-  struct mes_err err;
-  mes_err_clear(&err);
-  json_t *meta = NULL;
-  e->train_mono_ns = now; /* a failure waits for the next occasion, not the next second */
-  e->train_events = n;
-  struct mes_train_opts o = {.make_live = true};
-  if (mes_engine_train(e, &o, &meta, &err)) {
-    mes_log(&e->log, MES_LOG_ERROR, "background training failed: %s", mes_err_text(&err));
-    return;
-  }
-  json_decref(meta);
-}
-
-void mes__engine_request_retrain(struct mes_engine *e) { atomic_store(&e->retrain_requested, true); }
-
-/* The live model without store subject sid's contribution, or (item not
- * NULL) without that one event of theirs: see mes__engine_unlearn. */
-static json_t *model_forget(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind, int64_t ts_ms,
-                            int64_t now_ms) {
-  char ts[32];
-  mes_time_format(now_ms, ts);
-  struct mes_err err;
-  mes_err_clear(&err);
-  /* train_mu: one lineage of models, always the newest; a training that
-   * read the person before their rows went has made its model live by the
-   * time this runs, and this takes them out of it. */
-  pthread_mutex_lock(&e->train_mu);
-  struct mes_model *live = mes_engine_model(e), *next = NULL;
-  struct mes_unlearn_info info = {0};
-  int rc = MES_OK;
-  if (live && item)
-    rc = mes_model_forget_event(live, sid, item, strlen(item), kind, ts_ms, &next, &info, &err);
-  else if (live)
-    rc = mes_model_unlearn(live, sid, &next, &info, &err);
-  const char *what = !live || (!rc && info.events == 0 && !info.retrain) ? "none" : "unlearned";
-  if (!rc && next && next != live) {
-    int64_t id = 0;
-    /* Saved alone: the stored models trained with it go too. */
-    if (mes_model_save_alone(e->store, next, &id, &err) == MES_OK) {
-      mes_model_set_id(next, id);
-    } else {
-      mes_log(&e->log, MES_LOG_ERROR, "the model after a forgetting could not be saved: %s", mes_err_text(&err));
-      info.retrain = true; /* the store's newest model still carries it: a retraining replaces it */
-    }
-    model_swap(e, mes_model_ref(next));
-  }
-  pthread_mutex_unlock(&e->train_mu);
-  if (rc || info.retrain) {
-    mes__engine_request_retrain(e);
-    what = "retraining";
-  }
-  bool none = strcmp(what, "none") == 0; /* nothing carried it: the model is exactly one without it */
-  json_t *out = json_pack("{s:s, s:s, s:I, s:b}", "contribution", what, "at", ts, "events", (json_int_t)info.events,
-                          "exact", none || (!rc && !info.retrain && info.exact));
-  mes_model_unref(next);
-  mes_model_unref(live);
-  return out;
-}
-
-json_t *mes__engine_model_untouched(int64_t now_ms) {
-  char ts[32];
-  mes_time_format(now_ms, ts);
-  return json_pack("{s:s, s:s, s:i, s:b}", "contribution", "none", "at", ts, "events", 0, "exact", 1);
-}
-
-json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms) {
-  return model_forget(e, sid, NULL, MES_KIND_OTHER, 0, now_ms);
-}
-
-json_t *mes__engine_forget_event(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind,
-                                 int64_t ts_ms, int64_t now_ms) {
-  return model_forget(e, sid, item, kind, ts_ms, now_ms);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -503,7 +306,7 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   e->pol_current->p = pol;
   e->pol_current->refs = 1;
   pol = NULL;
-  model_poll(e); /* the newest stored model, when there is one */
+  mes__model_poll(e); /* the newest stored model, when there is one */
   *out = e;
   return MES_OK;
 fail:
@@ -531,7 +334,10 @@ void mes_engine_close(struct mes_engine *e) {
   }
   if (e->store && e->tally.n > 0 && mes__tally_flush(e))
     mes_log(&e->log, MES_LOG_WARN, "the last daily counts could not be stored");
+  if (e->store)
+    mes__model_save_unsaved(e); /* an erasure's model, not saved yet */
   mes__tally_destroy(&e->tally);
+  mes_model_unref(e->unsaved);
   mes_model_unref(e->model);
   /* Each handle before what it was made with. */
   mes_audit_free(e->audit);
@@ -735,9 +541,11 @@ static void *background_main(void *arg) {
     /* Every second: a model saved elsewhere, a catalog changed elsewhere
      * (`mesura import`), then retraining when due; every
      * BACKGROUND_EVERY_S: the retention sweep. */
-    model_poll(e);
+    mes__model_save_unsaved(e);
+    mes__model_poll(e);
+    mes__model_follow(e);
     mes_catalog_refresh(e->catalog);
-    model_maybe_retrain(e);
+    mes__model_maybe_retrain(e);
     audit_schedule_tick(e);
     if (mes_mono_ns() >= next_tally) {
       if (mes__tally_flush(e))
@@ -756,11 +564,19 @@ static void *background_main(void *arg) {
       until.tv_sec += until.tv_nsec / 1000000000L;
       until.tv_nsec %= 1000000000L;
     }
-    while (!e->bg_stop && pthread_cond_timedwait(&e->bg_cv, &e->bg_mu, &until) != ETIMEDOUT)
+    while (!e->bg_stop && !e->bg_kick && pthread_cond_timedwait(&e->bg_cv, &e->bg_mu, &until) != ETIMEDOUT)
       ; /* spurious wake-ups: wait again for the same deadline */
+    e->bg_kick = false;
   }
   pthread_mutex_unlock(&e->bg_mu);
   return NULL;
+}
+
+void mes__engine_kick_background(struct mes_engine *e) {
+  pthread_mutex_lock(&e->bg_mu);
+  e->bg_kick = true;
+  pthread_cond_signal(&e->bg_cv);
+  pthread_mutex_unlock(&e->bg_mu);
 }
 
 int mes_engine_start_background(struct mes_engine *e, struct mes_err *err) {

@@ -41,10 +41,11 @@ struct mes_engine {
 
   /* Background work off the request threads (mes_engine_start_background). */
   pthread_mutex_t bg_mu;
-  pthread_cond_t bg_cv; /* signalled when bg_stop is set */
+  pthread_cond_t bg_cv; /* signalled when bg_stop or bg_kick is set */
   pthread_t bg_thread;
   bool bg_started;
   bool bg_stop;
+  bool bg_kick; /* run the next tick now (a model awaits its save) */
 
   /* The domain's handles, each made at open with what it uses (the ones
    * above it in this list, the store, the master key, the log) and owning
@@ -73,7 +74,21 @@ struct mes_engine {
   pthread_mutex_t model_mu;
   struct mes_model *model;
   int64_t model_failed_id;  /* a stored model that did not load (not retried) */
-  pthread_mutex_t train_mu; /* one training at a time in this process */
+  pthread_mutex_t train_mu; /* one lineage of models: training, unlearning, saving (live.c) */
+  /* Under train_mu (live.c): the erasure journal records whose people the
+   * live model is known not to carry; the live model awaiting its durable
+   * save (a reference; NULL when none) and the count it is to be saved with;
+   * the last people unlearned, for an erasure whose record the background
+   * thread took first. */
+  int64_t live_seen;
+  struct mes_model *unsaved;
+  int64_t unsaved_seen;
+  struct {
+    int64_t sid;
+    size_t events;
+    bool exact, retrain;
+  } recent[8];
+  unsigned recent_at;
   /* Retraining (background thread only): */
   int64_t train_events;     /* stored events when the live model was trained */
   uint64_t train_mono_ns;   /* when it was trained or loaded */
@@ -109,17 +124,36 @@ int mes__tally_days(struct mes_engine *e, int64_t since_day, mes_store_count_cb 
 
 /* Asks the background thread to retrain at its next tick (about a second). */
 void mes__engine_request_retrain(struct mes_engine *e);
-/* Takes store subject sid out of the live model at once (mes_model_unlearn),
- * saves the result as the only stored model and serves it; when the live
- * model cannot unlearn (loaded from the store, or EASE too large to keep
- * its inverse), a retraining without the person is asked instead. Returns
- * what the erasure receipt says of the model (new; NULL when out of
- * memory): {"contribution": "unlearned" | "none" (no model had learnt from
- * them) | "retraining", "at", "events" (of theirs the model forgot), "exact"}. */
-json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, int64_t now_ms);
-/* What the receipt says when no model can carry the person (no event of
- * theirs was stored): {"contribution": "none", "at", "events": 0, "exact": true}. */
-json_t *mes__engine_model_untouched(int64_t now_ms);
+/* Wakes the background thread for a tick now. */
+void mes__engine_kick_background(struct mes_engine *e);
+
+/* ------------------------------------------------------------- the live model (live.c) */
+
+/* The newest stored model goes live when it is newer than the live one and
+ * has seen every journaled erasure (else it is never served, and a
+ * retraining is asked for). */
+void mes__model_poll(struct mes_engine *e);
+/* The live model without the people of the erasure journal's new records
+ * (erased by this process or another sharing the store): unlearned at once
+ * when it can, else no model (non-personal answers) and a retraining. */
+void mes__model_follow(struct mes_engine *e);
+/* The durable save of the model an unlearning made live, if one awaits. */
+void mes__model_save_unsaved(struct mes_engine *e);
+/* Retrains when the policy's schedule or the events' growth says so, or when asked. */
+void mes__model_maybe_retrain(struct mes_engine *e);
+/* After the erasure of store subject sid (journaled, rows deleted): the
+ * live model catches up with the erasure journal (live.c), so that sid and
+ * anyone erased elsewhere leave it at once (mes_model_unlearn), and serves
+ * the result; its durable save follows the answer. had_events: events of
+ * theirs were stored (without, no model learnt from them: nothing to
+ * unlearn for them). When the live model cannot unlearn (loaded from the
+ * store), no model serves and a retraining without the person is asked;
+ * so too when EASE is too large to keep its inverse (EASE dropped until
+ * then). Returns what the erasure receipt says of the model (new; NULL when
+ * out of memory): {"contribution": "unlearned" | "none" (no model had
+ * learnt from them) | "retraining", "at", "events" (of theirs the model
+ * forgot), "exact"}. */
+json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, bool had_events, int64_t now_ms);
 /* The same for one event of sid (item, its kind, its time), forgotten with
  * DELETE /v1/subjects/{s}/events/{event_id}. */
 json_t *mes__engine_forget_event(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind,

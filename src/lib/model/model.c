@@ -275,9 +275,17 @@ done:
 
 /* ---------------------------------------------------------------- store */
 
-static int save(struct mes_store *st, const struct mes_model *m, int keep, int64_t *id, struct mes_err *err) {
+/* The stored meta column: the model's meta and the erasures it has seen
+ * (read back by mes_model_load; the blob carries its own meta, without it,
+ * so that a model saved again after catching up is the same blob). */
+static int save(struct mes_store *st, const struct mes_model *m, int keep, int64_t erasures_seen, int64_t *id,
+                struct mes_err *err) {
   *id = 0;
-  char *meta = mes_json_dumps(m->meta, JSON_COMPACT);
+  json_t *j = json_deep_copy(m->meta);
+  char *meta = NULL;
+  if (j && !json_object_set_new(j, "erasures_seen", json_integer(erasures_seen)))
+    meta = mes_json_dumps(j, JSON_COMPACT);
+  json_decref(j);
   if (!meta)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   int rc = mes_store_model_put(st, meta, m->blob, m->blob_len, keep, mes_now_ms(), id);
@@ -287,15 +295,17 @@ static int save(struct mes_store *st, const struct mes_model *m, int keep, int64
   return MES_OK;
 }
 
-int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err) {
-  return save(st, m, KEEP_MODELS, id, err);
+int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
+                   struct mes_err *err) {
+  return save(st, m, KEEP_MODELS, erasures_seen, id, err);
 }
 
-int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err) {
-  return save(st, m, 1, id, err);
+int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
+                         struct mes_err *err) {
+  return save(st, m, 1, erasures_seen, id, err);
 }
 
-void mes_model_set_id(struct mes_model *m, int64_t id) { m->id = id; }
+void mes_model_set_id(struct mes_model *m, int64_t id) { atomic_store_explicit(&m->id, id, memory_order_relaxed); }
 
 int64_t mes_model_latest_id(struct mes_store *st) {
   int64_t id = mes_store_model_latest(st);
@@ -308,13 +318,28 @@ int mes_model_load(struct mes_store *st, int64_t id, struct mes_model **out, str
   uint8_t *blob = NULL;
   size_t len = 0;
   int rc = mes_store_model_get(st, id, &meta, &blob, &len);
-  free(meta); /* the blob carries its own */
+  /* The blob carries its own meta; the column adds the erasures seen (none
+   * recorded: the model is taken to have seen none). */
+  int64_t seen = 0;
+  json_t *j = rc == MES_OK && meta ? json_loads(meta, 0, NULL) : NULL;
+  json_t *js = json_object_get(j, "erasures_seen");
+  if (json_is_integer(js) && json_integer_value(js) > 0)
+    seen = (int64_t)json_integer_value(js);
+  json_decref(j);
+  free(meta);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "There is no model %lld in the store.", (long long)id);
   if (rc)
     return mes_err_set(err, rc, NULL, "The model could not be read from the store.");
-  return mes__model_from_blob(blob, len, id, out, err);
+  rc = mes__model_from_blob(blob, len, id, out, err);
+  if (rc == MES_OK)
+    (*out)->erasures_seen = seen;
+  return rc;
 }
+
+int64_t mes_model_erasures_seen(const struct mes_model *m) { return m ? m->erasures_seen : 0; }
+
+bool mes_model_can_unlearn(const struct mes_model *m) { return m && m->ul; }
 
 /* ---------------------------------------------------------------- references */
 
@@ -386,13 +411,13 @@ size_t mes_model_memory(const struct mes_model *m) {
            : 0;
 }
 
-int64_t mes_model_id(const struct mes_model *m) { return m ? m->id : 0; }
+int64_t mes_model_id(const struct mes_model *m) { return m ? atomic_load_explicit(&m->id, memory_order_relaxed) : 0; }
 
 json_t *mes_model_meta(const struct mes_model *m) {
   if (!m)
     return NULL;
   json_t *j = json_deep_copy(m->meta);
-  if (!j || json_object_set_new(j, "id", json_integer(m->id)) ||
+  if (!j || json_object_set_new(j, "id", json_integer(mes_model_id(m))) ||
       json_object_set_new(j, "memory_bytes", json_integer((json_int_t)mes_model_memory(m)))) {
     json_decref(j);
     return NULL;

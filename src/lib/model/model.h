@@ -113,16 +113,27 @@ int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const str
                     const struct mes_model_params *p, struct mes_model **out, struct mes_err *err);
 
 /* Saves m in the store as the newest model (durable when it returns); *id
- * receives its store id. Older models beyond the newest 2 are deleted. */
-int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err);
+ * receives its store id. Older models beyond the newest 2 are deleted.
+ * erasures_seen: how many records of the store's erasure journal
+ * (mes_store_erasures_read) the caller knows m not to carry the people of;
+ * a loader serves the model only while the journal holds no more. */
+int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
+                   struct mes_err *err);
 /* Saves m like mes_model_save and deletes every older stored model: after
  * an unlearning, no stored copy may still carry the person. */
-int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t *id, struct mes_err *err);
+int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
+                         struct mes_err *err);
 /* Gives a model built in this process the store id it was saved under, so
  * that it serves as that stored model (a process polling for newer models
- * does not load its copy, which could not unlearn). Only before m is shared
- * with other threads. */
+ * does not load its copy, which could not unlearn). Any thread: requests
+ * may read the id meanwhile. */
 void mes_model_set_id(struct mes_model *m, int64_t id);
+/* The erasures_seen a loaded model was saved with (0 for a model not loaded
+ * from the store, or saved without one). */
+int64_t mes_model_erasures_seen(const struct mes_model *m);
+/* Whether m keeps what unlearning needs (trained in this process with
+ * params.unlearn, and not yet handed to a newer model). */
+bool mes_model_can_unlearn(const struct mes_model *m);
 /* Newest model id in the store (0 when none), cheap: the server polls it. */
 int64_t mes_model_latest_id(struct mes_store *st);
 /* Loads model `id` (*out new). MES_ENOT_FOUND when absent. */
@@ -182,11 +193,12 @@ void mes_model_unref(struct mes_model *m);            /* NULL-safe */
  *     if (info.retrain) schedule a retrain;
  *
  * A model returned by unlearning has id 0 and is not in the store. The
- * engine is to save it (mes_model_save), so that the store's newest model,
- * the one other servers load, no longer carries the person, and delete the
- * older stored models that still do; it keeps serving `next` itself (the
- * copy loaded back could not unlearn), so its poll for newer stored models
- * must not take that copy for a newer model.
+ * engine saves it (mes_model_save_alone, after the answer) with the count
+ * of erasure journal records it has seen, so that the store's newest model
+ * no longer carries the person and a stored model that may still carry
+ * someone erased is never loaded (engine/live.c); it keeps serving `next`
+ * itself (the copy loaded back could not unlearn), so its poll for newer
+ * stored models must not take that copy for a newer model.
  */
 struct mes_unlearn_info {
   size_t events; /* events of theirs the model forgot (0: it had learnt nothing from them) */

@@ -154,7 +154,7 @@ struct mes__cooc_index {
 static inline int64_t mes__fix(float v) { return v > 0 ? (int64_t)((double)v * (double)(1ull << MES__FIX_SHIFT)) : 0; }
 /* What a model that can unlearn keeps of each row of a co-occurrence
  * relation, so that removing a person rarely needs the row counted again
- * (unlearn.c): the row's `cap` heaviest neighbours (max_neighbors and the
+ * (unlearn_cooc.c): the row's `cap` heaviest neighbours (max_neighbors and the
  * margin beyond them), best first, with their pair counts C(a, b), and a
  * bound that no neighbour left out weighs more than (0: none was left out).
  * 12 bytes a kept neighbour. */
@@ -251,7 +251,12 @@ int mes__blob_write(const struct mes__parts *p, uint8_t **out, size_t *len, stru
 
 struct mes_model {
   atomic_int refs;
-  int64_t id;
+  /* The store id: set again when the engine saves a model that is already
+   * live (requests read it meanwhile). */
+  _Atomic int64_t id;
+  /* How many erasure journal records a stored model had seen when saved
+   * (mes_model_erasures_seen); set at load, before the model is shared. */
+  int64_t erasures_seen;
   uint8_t *blob; /* owned: the arrays below point into it */
   size_t blob_len;
   json_t *meta;  /* owned: what the blob's meta says */

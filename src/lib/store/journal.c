@@ -370,6 +370,14 @@ static int each_record(struct mes_journal *j, int64_t from, int64_t to,
   return rc;
 }
 
+int mes__journal_read(struct mes_journal *j, int64_t from, int64_t *n,
+                      int (*cb)(void *ud, const struct mes_journal_rec *r), void *ud) {
+  int rc = count_records(j, n);
+  if (rc == MES_OK && from < *n)
+    rc = each_record(j, from < 0 ? 0 : from, *n, cb, ud);
+  return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Replay                                                                   */
 /* ------------------------------------------------------------------------ */

@@ -54,6 +54,10 @@ int mes__journal_lock_dir(const char *dir, int *fd, struct mes_err *err);
 
 /* Appends one record, durable (fdatasync) before returning. Any thread. */
 int mes__journal_append(struct mes_journal *j, const struct mes_journal_rec *r);
+/* *n receives the number of records; cb is called for each sound one in
+ * [from, *n), in order (a nonzero return stops and is returned). */
+int mes__journal_read(struct mes_journal *j, int64_t from, int64_t *n,
+                      int (*cb)(void *ud, const struct mes_journal_rec *r), void *ud);
 
 /* Replays the journal onto st (see journal.c); *n_removed gets how many
  * subject rows it deleted. Called once, by mes_store_open. */

@@ -166,6 +166,25 @@ int mes_store_erasure_add(struct mes_store *st, const uint8_t pn[32], int64_t si
   return mes__journal_append(st->journal, &r);
 }
 
+struct erasure_reader {
+  int (*cb)(void *ud, int64_t sid, int64_t at_ms);
+  void *ud;
+};
+
+static int erasure_read_one(void *ud, const struct mes_journal_rec *r) {
+  struct erasure_reader *x = ud;
+  return x->cb ? x->cb(x->ud, r->sid, r->at_ms) : MES_OK;
+}
+
+int mes_store_erasures_read(struct mes_store *st, int64_t from, int64_t *n,
+                            int (*cb)(void *ud, int64_t sid, int64_t at_ms), void *ud) {
+  *n = 0;
+  if (!st || !st->journal)
+    return MES_EINTERNAL;
+  struct erasure_reader x = {cb, ud};
+  return mes__journal_read(st->journal, from, n, erasure_read_one, &x);
+}
+
 int64_t mes_store_erasures_replayed(struct mes_store *st) { return st ? st->erasures_replayed : -1; }
 
 /* --- meta --- */

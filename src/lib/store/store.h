@@ -129,6 +129,14 @@ int mes_store_backup(struct mes_store *st, const char *path, struct mes_err *err
  * open finishes the erasure, where the other order leaves an erasure that
  * old backups do not know of. */
 int mes_store_erasure_add(struct mes_store *st, const uint8_t pn[32], int64_t sid, int64_t at_ms);
+/* For what keeps state derived from people (a live model) and must follow
+ * every erasure, this process's or another's sharing the directory: *n
+ * receives the number of journal records, and cb(ud, sid, at_ms) is called
+ * for records [from, *n) in order (a nonzero return stops the reading and
+ * is returned). Record numbers never change: a reader remembers *n and
+ * reads from there next time. Any thread. */
+int mes_store_erasures_read(struct mes_store *st, int64_t from, int64_t *n,
+                            int (*cb)(void *ud, int64_t sid, int64_t at_ms), void *ud);
 /* How many subjects the replay at open removed again (0 for a store that
  * was not restored from an old copy), for the caller's log. */
 int64_t mes_store_erasures_replayed(struct mes_store *st);

@@ -303,7 +303,7 @@ static void test_blob(void **state) {
   mes_err_clear(&err);
   assert_int_equal(mes_model_latest_id(f->w.store), 0);
   int64_t id = 0;
-  assert_int_equal(mes_model_save(f->w.store, m, &id, &err), MES_OK);
+  assert_int_equal(mes_model_save(f->w.store, m, 0, &id, &err), MES_OK);
   assert_true(id > 0);
   assert_int_equal(mes_model_latest_id(f->w.store), id);
   struct mes_model *l = NULL;
@@ -354,7 +354,7 @@ static void test_blob(void **state) {
   assert_null(l);
   /* Only the newest two are kept. */
   int64_t id3 = 0;
-  assert_int_equal(mes_model_save(f->w.store, m, &id3, &err), MES_OK);
+  assert_int_equal(mes_model_save(f->w.store, m, 0, &id3, &err), MES_OK);
   assert_int_equal(mes_model_load(f->w.store, id, &l, &err), MES_ENOT_FOUND);
   assert_int_equal(mes_model_latest_id(f->w.store), id3);
   mes_model_unref(m);

@@ -611,7 +611,7 @@ static void test_loaded_cannot(void **state) {
   struct mes_err err;
   mes_err_clear(&err);
   int64_t id = 0;
-  assert_int_equal(mes_model_save(f->w.store, m, &id, &err), MES_OK);
+  assert_int_equal(mes_model_save(f->w.store, m, 0, &id, &err), MES_OK);
   assert_int_equal(mes_model_load(f->w.store, id, &l, &err), MES_OK);
   /* What is kept counts in the trained model's memory, and is never saved. */
   assert_true(mes_model_memory(m) > mes_model_memory(l));

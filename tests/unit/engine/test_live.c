@@ -1,0 +1,186 @@
+/*
+ * Unit tests of the live model and the erasure journal (engine/live.c). An
+ * erasure answers with the model already unlearned, and saves it after: the
+ * stored model, meanwhile, still carries the person, and whoever opens the
+ * store before the save (another server, or this one after a crash: the
+ * same state on disk) must not serve it. An engine with its own model
+ * follows the erasures made by another engine over the same directory,
+ * unlearning them in place.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/engine_int.h"
+#include "model/model.h"
+
+#include "../engine_dir.h"
+
+struct fixture {
+  char dir[64], data[96];
+  struct mes_engine *e;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  mes_test_dir_make(f->dir, f->data, "live");
+  mes_test_engine_open(f->data, &f->e);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  mes_engine_close(f->e);
+  mes_test_dir_remove(f->dir);
+  free(f);
+  return 0;
+}
+
+/* subject grants personalization and views the n items, through the verbs. */
+static void shopper(struct mes_engine *e, const char *subject, const char *const *items, int n) {
+  struct mes_call call = {0};
+  struct mes_err err;
+  mes_err_clear(&err);
+  const char grant[] = "{\"status\": \"granted\"}";
+  struct mes_body body = {.text = grant, .len = strlen(grant)};
+  json_t *out = NULL;
+  if (mes_engine_consent_put(e, &call, subject, strlen(subject), "personalization", 15, &body, &out, &err))
+    fail_msg("consent: %s", mes_err_text(&err));
+  json_decref(out);
+  for (int i = 0; i < n; i++) {
+    char events[256];
+    snprintf(events, sizeof events, "{\"events\": [{\"subject\": \"%s\", \"type\": \"view\", \"item\": \"%s\"}]}",
+             subject, items[i]);
+    body = (struct mes_body){.text = events, .len = strlen(events)};
+    struct mes_ingest_outcome oc;
+    if (mes_engine_events_ingest(e, &call, &body, true, &out, &oc, &err))
+      fail_msg("ingest: %s", mes_err_text(&err));
+    json_decref(out);
+    assert_int_equal(oc.stored, 1);
+  }
+}
+
+static void crowd(struct mes_engine *e) {
+  static const char *const a[] = {"tent", "stove", "lamp"}, *const b[] = {"tent", "stove"},
+                           *const c[] = {"stove", "lamp", "mug"}, *const d[] = {"mug", "tent"};
+  shopper(e, "ann", a, 3);
+  shopper(e, "bob", b, 2);
+  shopper(e, "cat", c, 3);
+  shopper(e, "dan", d, 2);
+}
+
+static void train_live(struct mes_engine *e) {
+  struct mes_err err;
+  mes_err_clear(&err);
+  struct mes_train_opts o = {.make_live = true};
+  json_t *meta = NULL;
+  if (mes_engine_train(e, &o, &meta, &err))
+    fail_msg("train: %s", mes_err_text(&err));
+  json_decref(meta);
+}
+
+/* The live model's meta "events" (what it learnt from), -1 without a model. */
+static json_int_t live_events(struct mes_engine *e) {
+  struct mes_model *m = mes_engine_model(e);
+  if (!m)
+    return -1;
+  json_t *meta = mes_model_meta(m);
+  json_int_t n = json_integer_value(json_object_get(meta, "events"));
+  json_decref(meta);
+  mes_model_unref(m);
+  return n;
+}
+
+static json_t *erase(struct mes_engine *e, const char *subject) {
+  struct mes_call call = {0};
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *receipt = NULL;
+  if (mes_engine_subject_erase(e, &call, subject, strlen(subject), &receipt, &err))
+    fail_msg("erase: %s", mes_err_text(&err));
+  return receipt;
+}
+
+static void test_not_served_before_the_save(void **state) {
+  struct fixture *f = *state;
+  crowd(f->e);
+  train_live(f->e);
+  assert_int_equal(live_events(f->e), 10);
+  json_t *receipt = erase(f->e, "ann");
+  json_t *model = json_object_get(receipt, "model");
+  assert_string_equal(json_string_value(json_object_get(model, "contribution")), "unlearned");
+  assert_int_equal(json_integer_value(json_object_get(model, "events")), 3);
+  assert_true(json_is_true(json_object_get(model, "exact")));
+  json_decref(receipt);
+  /* Served at once without her; not saved yet (no background thread here). */
+  assert_int_equal(live_events(f->e), 7);
+  struct mes_model *m = mes_engine_model(f->e);
+  assert_true(mes_model_can_unlearn(m));
+  mes_model_unref(m);
+
+  /* What the directory holds now is what a crash would leave: the stored
+   * model still carries ann, and a new opener serves no model. */
+  struct mes_engine *other = NULL;
+  mes_test_engine_open(f->data, &other);
+  assert_int_equal(live_events(other), -1);
+  mes_engine_close(other);
+
+  /* Closing saves the unlearned model; the next opener serves it. */
+  mes_engine_close(f->e);
+  f->e = NULL;
+  mes_test_engine_open(f->data, &f->e);
+  assert_int_equal(live_events(f->e), 7);
+  m = mes_engine_model(f->e);
+  assert_int_equal(mes_model_erasures_seen(m), 1);
+  mes_model_unref(m);
+}
+
+static void test_other_engine_follows(void **state) {
+  struct fixture *f = *state;
+  crowd(f->e);
+  train_live(f->e);
+  struct mes_engine *other = NULL;
+  mes_test_engine_open(f->data, &other);
+  train_live(other); /* its own model, which can unlearn */
+  assert_int_equal(live_events(other), 10);
+
+  json_t *receipt = erase(f->e, "cat");
+  json_decref(receipt);
+  assert_int_equal(live_events(f->e), 7);
+  assert_int_equal(live_events(other), 10); /* until its background thread reads the journal */
+  mes__model_follow(other);
+  assert_int_equal(live_events(other), 7);
+  struct mes_model *m = mes_engine_model(other);
+  assert_true(mes_model_can_unlearn(m)); /* unlearned in place, not dropped for a retraining */
+  mes_model_unref(m);
+
+  /* A model loaded from the store cannot unlearn: it gives way to none. */
+  struct mes_engine *third = NULL;
+  mes__model_save_unsaved(f->e);
+  mes_test_engine_open(f->data, &third);
+  assert_int_equal(live_events(third), 7);
+  json_decref(erase(f->e, "dan"));
+  mes__model_follow(third);
+  assert_int_equal(live_events(third), -1);
+  mes__model_follow(other);
+  assert_int_equal(live_events(other), 5);
+  mes_engine_close(third);
+  mes_engine_close(other);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_not_served_before_the_save, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_other_engine_follows, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
