@@ -297,6 +297,23 @@ def build_crowd(server, key, items, crowd, crowd_size, days=19):
     server.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
 
 
+def answers_differ(a, b, tolerance=1e-4):
+    """Where two sets of answers ({who: [(item, score, reason code), ...]}) differ: items, their order and
+    their reasons must be identical, scores within `tolerance` (one unit of the printed precision: two
+    requests a moment apart count the history's recency from their own clocks, so a score on a rounding
+    boundary may print one unit apart). Returns a sentence naming the first difference, or None."""
+    if set(a) != set(b):
+        return "asked for different people: %r / %r" % (sorted(map(str, a)), sorted(map(str, b)))
+    for who in a:
+        x, y = a[who], b[who]
+        if [(i, r) for i, _, r in x] != [(i, r) for i, _, r in y]:
+            return "%s: items or reasons differ: %r != %r" % (who, x, y)
+        for (i, s, _), (_, t, _) in zip(x, y):
+            if abs(s - t) > tolerance + 1e-12:
+                return "%s: %s scored %r != %r" % (who, i, s, t)
+    return None
+
+
 class ServerTestCase(unittest.TestCase):
     """One server per test file: set `policy`, `keys`, `serve_args` on the subclass."""
 
