@@ -297,6 +297,20 @@ def build_crowd(server, key, items, crowd, crowd_size, days=19):
     server.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
 
 
+def probe_answers(server, probes, key="rec"):
+    """What the server recommends (10 items, web) to each of probes and to an anonymous visitor (None):
+    {who: [(item, score, reason code), ...]}, for comparing two worlds with answers_differ."""
+    out = {}
+    for who in list(probes) + [None]:
+        body = {"count": 10, "channel": "web"}
+        if who:
+            body["subject"] = who
+        st, _, reply = server.request("POST", "/v1/recommendations", body, key=server.keys[key])
+        assert st == 200, reply
+        out[who] = [(it["item"], it["score"], it["reason"]["code"]) for it in reply["items"]]
+    return out
+
+
 def answers_differ(a, b, tolerance=1e-4):
     """Where two sets of answers ({who: [(item, score, reason code), ...]}) differ: items, their order and
     their reasons must be identical, scores within `tolerance` (one unit of the printed precision: two

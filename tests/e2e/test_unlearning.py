@@ -7,7 +7,7 @@ model forgot the person at once."""
 import time
 import unittest
 
-from harness import MesuraServer, run_cli, answers_differ
+from harness import MesuraServer, run_cli, answers_differ, probe_answers
 
 POLICY = """\
 site: Unlearning Test
@@ -87,15 +87,7 @@ class Unlearning(unittest.TestCase):
         return server
 
     def answers(self, server):
-        out = {}
-        for who in PROBES + [None]:
-            body = {"count": 10, "channel": "web"}
-            if who:
-                body["subject"] = who
-            st, _, reply = server.request("POST", "/v1/recommendations", body, key=server.keys["rec"])
-            self.assertEqual(st, 200, reply)
-            out[who] = [(it["item"], it["score"], it["reason"]["code"]) for it in reply["items"]]
-        return out
+        return probe_answers(server, PROBES)
 
     def check_kind(self, kind):
         now = int(time.time()) // DAY * DAY  # one clock for both worlds

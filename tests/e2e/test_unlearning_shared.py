@@ -7,7 +7,7 @@ erasure) is never served again: the next model live answers as a store that neve
 import time
 import unittest
 
-from harness import MesuraServer, run_cli, answers_differ
+from harness import MesuraServer, run_cli, answers_differ, probe_answers
 from test_unlearning import POLICY, ITEMS, DAY, ZED, PROBES, crowd, iso
 
 FOLLOW_S = 5  # the other server's background thread reads the journal every second
@@ -54,15 +54,7 @@ class SharedStore(unittest.TestCase):
         return s.start()
 
     def answers(self, server):
-        out = {}
-        for who in PROBES + [None]:
-            body = {"count": 10, "channel": "web"}
-            if who:
-                body["subject"] = who
-            st, _, reply = server.request("POST", "/v1/recommendations", body, key=server.keys["rec"])
-            self.assertEqual(st, 200, reply)
-            out[who] = [(it["item"], it["score"], it["reason"]["code"]) for it in reply["items"]]
-        return out
+        return probe_answers(server, PROBES)
 
     def own_model(self, *servers):
         """A model loaded from the store cannot unlearn: erasing a warmup person through a server that
