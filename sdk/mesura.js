@@ -405,15 +405,15 @@
         var b = el("button", "mesura-consent__" + cls, text);
         b.type = "button";
         b.addEventListener("click", function () {
-          var todo = Object.keys(boxes).map(function (p) {
+          var decisions = Object.keys(boxes).map(function (p) {
             return decide(p, choose(boxes[p]) ? "granted" : "denied");
           });
           // A GPC purpose only when its own box says so, and never on "reject".
           if (cls !== "reject")
             Object.keys(despite).forEach(function (p) {
-              if (despite[p].checked) todo.push(decide(p, "granted", { confirmOverGpc: true }));
+              if (despite[p].checked) decisions.push(decide(p, "granted", { confirmOverGpc: true }));
             });
-          Promise.all(todo).then(function () {
+          Promise.all(decisions).then(function () {
             hide(true);
             live.textContent = W.saved;
           }, function () { msg.textContent = W.failed; });
