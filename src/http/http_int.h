@@ -1,7 +1,7 @@
 /*
  * http/http_int — the module's insides, shared by its own files only: the
- * server, the request and reply records, the router, the rate limiter and
- * the per-request arena. Endpoint files (h_*.c) use handler.h instead.
+ * server, the request and reply records, the router, the rate limiter,
+ * the listening socket and accept thread, and the per-request arena. Endpoint files (h_*.c) use handler.h instead.
  */
 #ifndef MES_HTTP_INT_H
 #define MES_HTTP_INT_H
@@ -110,6 +110,40 @@ struct mes__conn *mes__conn_open(struct mes__deadlines *dl, int fd, uint64_t due
 void mes__conn_close(struct mes__deadlines *dl, struct mes__conn *c);
 /* Sets c's deadline (0: none) and what it waits for. NULL-safe; lock-free. */
 void mes__conn_due(struct mes__conn *c, enum mes__phase phase, uint64_t due_ns);
+
+/* ------------------------------------------------------------- listening */
+
+/* A listening socket bound to addr ("HOST:PORT" or "[V6]:PORT"), O_NONBLOCK
+ * and close-on-exec: *fd_out is new (the caller closes it), *ipv6 says its
+ * family. MES_EUSAGE for a malformed or unresolvable address, MES_EIO when
+ * it cannot be bound. */
+int mes__listen_open(const char *addr, int *fd_out, bool *ipv6, struct mes_err *err);
+/* "127.0.0.1:8080" or "[::1]:8080" of a bound socket, into out (cap bytes). */
+void mes__listen_address(int fd, char *out, size_t cap);
+/* Reads a whole PEM file (at most 1 MiB) into *out (new, NUL-terminated;
+ * free it with mes__secret_free). `what` names it in errors ("key"). */
+int mes__pem_read(const char *path, const char *what, char **out, struct mes_err *err);
+/* Wipes and frees a secret from mes__pem_read. NULL-safe. */
+void mes__secret_free(char *s);
+
+/* The accept thread: accepts on the listening socket and hands each
+ * connection to MHD (listen.c says why MHD does not accept by itself). */
+struct mes__acceptor {
+  int lfd;     /* the listening socket (non-blocking); owned */
+  int wake[2]; /* a pipe: a byte written to wake[1] stops the loop */
+  struct MHD_Daemon *d; /* borrowed */
+  const struct mes_log *log; /* borrowed */
+  pthread_t thread;
+  bool running;
+};
+
+/* Starts accepting on lfd (taken over) for d. The thread inherits the
+ * caller's signal mask. MES_EIO or MES_ENOMEM when it cannot start (lfd is
+ * then still the caller's). */
+int mes__acceptor_start(struct mes__acceptor *a, int lfd, struct MHD_Daemon *d, const struct mes_log *log);
+/* Stops accepting and closes the listening socket: new clients are refused
+ * from here on, connections already handed to MHD go on. */
+void mes__acceptor_stop(struct mes__acceptor *a);
 
 /* ---------------------------------------------------------------- server */
 
