@@ -5,15 +5,20 @@ event) measured in the same run, the two alternated; then `mesura erase` in bulk
 runs (people per second, without and with the retraining that ends it).
 
 usage: bench/erase.py BUILD_DIR [--events N] [--subjects S] [--victims V] [--bulk B] [--rounds R] [--model]
+                      [--store DIR]
+--store DIR: the loaded store is kept in DIR (made on the first run) and each run works on a copy of it,
+so that runs of two builds compare on the same store without loading it again (10 M events: minutes).
+--bulk 0 leaves out the bulk erasure.
 --model: the server serves a co-occurrence model it trained itself (`mesura train`, then the erasure of
 one more person makes it retrain its own, which can unlearn), so that each erasure unlearns too; the
 table then adds the durable save of the unlearned model, which follows the answer (the server's log).
 Prints a Markdown table for bench/README.md. Background retraining is off (model.retrain_every_minutes at a year,
 retrain_after_events_pct at 0), except the retraining an erasure asks for.
 """
-import argparse, http.client, json, os, re, statistics, subprocess, sys, tempfile, time
+import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SAVED = re.compile(r"saved after an (?:erasure|unlearning) in ([\d.]+) ms")  # the server's log
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
 POLICY = """\
@@ -42,6 +47,13 @@ def req(conn, key, method, path, body=None):
     if r.status != 200:
         raise SystemExit("%s %s: %d %s" % (method, path, r.status, out[:200]))
     return json.loads(out), dt
+
+
+def cpu_s(pid):
+    """The process's CPU time so far (user + system, all threads), in seconds (clock ticks: 10 ms steps)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def import_file(path, subjects, events, victims, per_victim, bulk, per_bulk, warmup=False):
@@ -78,18 +90,30 @@ def main():
     ap.add_argument("--bulk", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--model", action="store_true")
+    ap.add_argument("--store")
     a = ap.parse_args()
     os.environ["MESURA_BIN"] = os.path.abspath(os.path.join(a.build, "mesura"))
     from harness import MesuraServer, run_cli
 
     server = MesuraServer(policy=POLICY, keys={"shop": "ingest,consent,catalog", "dsr": "subjects"})
-    server.init()
     tmp = tempfile.mkdtemp(prefix="mesura-erase-bench-")
-    src = os.path.join(tmp, "load.jsonl")
+    kept = a.store and os.path.join(a.store, "keys.json")
     t0 = time.monotonic()
-    import_file(src, a.subjects, a.events, a.victims, 1000, a.bulk, 100, warmup=a.model)
-    run_cli("import", "--data", server.data, src, timeout=7200)
-    os.unlink(src)
+    if kept and os.path.exists(kept):
+        shutil.copytree(os.path.join(a.store, "data"), server.data)
+        with open(kept) as f:
+            server.keys = json.load(f)
+        server._initialized = True
+    else:
+        server.init()
+        src = os.path.join(tmp, "load.jsonl")
+        import_file(src, a.subjects, a.events, a.victims, 1000, a.bulk, 100, warmup=a.model)
+        run_cli("import", "--data", server.data, src, timeout=7200)
+        os.unlink(src)
+        if kept:
+            shutil.copytree(server.data, os.path.join(a.store, "data"))
+            with open(kept, "w") as f:
+                json.dump(server.keys, f)
     load_s = time.monotonic() - t0
     total = a.events + a.victims * 1000 + a.bulk * 100
     try:
@@ -100,56 +124,69 @@ def main():
         if a.model:
             run_cli("train", "--data", server.data, timeout=7200)
             server.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=600)
+            conn.close()
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
             t0 = time.monotonic()
             req(conn, dsr, "DELETE", "/v1/subjects/warmup")  # a loaded model cannot unlearn: the server retrains
             server.wait_for_log(lambda lines: any(" is live" in l and l.endswith("can unlearn") for l in lines),
                                 timeout=7200)
             own_train_s = time.monotonic() - t0
+            conn.close()  # idle through the training: the server may have closed it
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
         single, erase, removed, contributions = [], [], [], []
+        cpu_single = cpu_erase = 0.0  # the server's CPU time over those requests (a mean: ticks are 10 ms)
+        pid = server.proc.pid
         per_round = max(1, a.victims // a.rounds)
         v = 0
         for r in range(a.rounds):
             for i in range(50):  # single durable events, one at a time, as a shop's page view would
+                c0 = cpu_s(pid)
                 _, dt = req(conn, shop, "POST", "/v1/events",
                             {"events": [{"subject": "u%d" % ((r * 50 + i) % a.subjects), "type": "view",
                                          "item": "item-00001"}]})
+                cpu_single += cpu_s(pid) - c0
                 single.append(dt)
             for _ in range(per_round):
                 if v >= a.victims:
                     break
+                c0 = cpu_s(pid)
                 body, dt = req(conn, dsr, "DELETE", "/v1/subjects/victim-%d" % v)
+                cpu_erase += cpu_s(pid) - c0
                 v += 1
                 erase.append(dt)
                 removed.append(body["receipt"]["removed"]["events"])
                 contributions.append(body["receipt"]["model"]["contribution"])
         conn.close()
         if a.model:
-            server.wait_for_log(lambda lines: len([l for l in lines if "saved after an erasure" in l]) >= 1,
+            server.wait_for_log(lambda lines: len([l for l in lines if SAVED.search(l)]) >= 1,
                                 timeout=600)
             time.sleep(2)  # the last save
         saves = [float(m.group(1)) for l in server.log_lines()
-                 for m in [re.search(r"saved after an erasure in ([\d.]+) ms", l)] if m]
-        ids = os.path.join(tmp, "ids.txt")
-        with open(ids, "w") as f:
-            f.write("".join("bulk-%d\n" % i for i in range(a.bulk)))
-        t0 = time.monotonic()
-        p = subprocess.run([os.environ["MESURA_BIN"], "erase", "--data", server.data, ids], capture_output=True,
-                           text=True, timeout=7200)
-        bulk_s = time.monotonic() - t0
-        if p.returncode != 0:
-            raise SystemExit("mesura erase failed: " + p.stderr)
-        receipts = [json.loads(l) for l in p.stdout.splitlines()]
-        m = re.search(r"refused in ([\d.]+) s; the model was retrained without them in ([\d.]+) s", p.stderr)
-        erase_s, train_s = float(m.group(1)), float(m.group(2))
+                 for m in [SAVED.search(l)] if m]
+        receipts, erase_s, train_s, bulk_s = [], float("nan"), float("nan"), float("nan")
+        if a.bulk:
+            ids = os.path.join(tmp, "ids.txt")
+            with open(ids, "w") as f:
+                f.write("".join("bulk-%d\n" % i for i in range(a.bulk)))
+            t0 = time.monotonic()
+            p = subprocess.run([os.environ["MESURA_BIN"], "erase", "--data", server.data, ids], capture_output=True,
+                               text=True, timeout=7200)
+            bulk_s = time.monotonic() - t0
+            if p.returncode != 0:
+                raise SystemExit("mesura erase failed: " + p.stderr)
+            receipts = [json.loads(l) for l in p.stdout.splitlines()]
+            m = re.search(r"refused in ([\d.]+) s; the model was retrained without them in ([\d.]+) s", p.stderr)
+            erase_s, train_s = float(m.group(1)), float(m.group(2))
     finally:
         server.stop()
         server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
     ms = lambda xs: 1000 * statistics.median(xs)
     print("| store events | single event ms (median) | erasure of 1,000 events ms (median / max) "
           "| ratio | bulk people/s | its retraining s | command s | load s |")
     print("|---|---|---|---|---|---|---|---|")
     print("| %d | %.2f | %.1f / %.1f | %.1f | %.0f | %.1f | %.1f | %.0f |" % (
-        total, ms(single), ms(erase), 1000 * max(erase), ms(erase) / ms(single), len(receipts) / erase_s, train_s,
+        total, ms(single), ms(erase), 1000 * max(erase), ms(erase) / ms(single), len(receipts) / erase_s if a.bulk else float("nan"), train_s,
         bulk_s, load_s))
     if a.model:
         print()
@@ -162,6 +199,9 @@ def main():
             "%.1f / %.1f" % (statistics.median(saves), max(saves)) if saves else "-",
             "%.1f" % (ms(erase) + statistics.median(saves)) if saves else "-",
             "%.1f" % ((ms(erase) + statistics.median(saves)) / ms(single)) if saves else "-", own_train_s))
+    print()
+    print("server CPU per request (mean): single event %.2f ms, erasure %.1f ms" % (
+        1000 * cpu_single / len(single), 1000 * cpu_erase / len(erase)))
     assert all(n == 1000 for n in removed), removed
     assert not a.model or all(c == "unlearned" for c in contributions), contributions
     assert len(receipts) == a.bulk and all(r["removed"]["events"] == 100 for r in receipts)

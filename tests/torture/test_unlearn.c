@@ -5,7 +5,9 @@
  * are decided against a bound and counted again. A refused run must end in a clean
  * error, leave the old model serving what it served and free everything
  * (LeakSanitizer); a run that succeeds must give the same model as the
- * first: every item's neighbours, popularity and trending.
+ * first: every item's neighbours, popularity and trending. The chain: one
+ * event, then the rest of alice from the model that returned (rows beside
+ * rows), then that model saved (its blob written then) and loaded back.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -30,6 +32,7 @@ struct fixture {
   int kind;
   int margin;  /* params.unlearn_margin, -1 for the default */
   bool one;    /* forget one event (alice's view of tent-4p) rather than alice */
+  bool chain;  /* that event, then alice, then a save and a load */
   int64_t sid; /* alice's */
   size_t n_items; /* of m, to check that a failed run left it alone */
 };
@@ -87,13 +90,31 @@ static json_t *describe(const struct mes_model *m) {
   return out;
 }
 
+/* The chain (see the top): *out the model loaded back. */
+static int chain(struct fixture *f, struct mes_model **out, struct mes_unlearn_info *info, struct mes_err *err) {
+  struct mes_model *a = NULL, *b = NULL;
+  int64_t id = 0;
+  int rc = mes_model_forget_event(f->m, f->sid, "tent-4p", strlen("tent-4p"), MES_KIND_VIEW,
+                                  MES_TORTURE_T0_MS - 80 * 60000LL, &a, info, err);
+  if (!rc)
+    rc = mes_model_unlearn(a, f->sid, &b, info, err);
+  if (!rc)
+    rc = mes_model_save(f->shop.store, b, NULL, &id, err);
+  if (!rc)
+    rc = mes_model_load(f->shop.store, id, out, err);
+  mes_model_unref(a);
+  mes_model_unref(b);
+  return rc;
+}
+
 static int run(void *ud, json_t **out, struct mes_err *err) {
   struct fixture *f = ud;
   struct mes_model *next = NULL;
   struct mes_unlearn_info info;
-  int rc = f->one ? mes_model_forget_event(f->m, f->sid, "tent-4p", strlen("tent-4p"), MES_KIND_VIEW,
-                                           MES_TORTURE_T0_MS - 80 * 60000LL, &next, &info, err)
-                  : mes_model_unlearn(f->m, f->sid, &next, &info, err);
+  int rc = f->chain ? chain(f, &next, &info, err)
+           : f->one ? mes_model_forget_event(f->m, f->sid, "tent-4p", strlen("tent-4p"), MES_KIND_VIEW,
+                                             MES_TORTURE_T0_MS - 80 * 60000LL, &next, &info, err)
+                    : mes_model_unlearn(f->m, f->sid, &next, &info, err);
   mes_alloc_disarm();
   if (rc)
     return rc;
@@ -143,6 +164,14 @@ static void test_forget_cooc_no_margin(void **state) {
   torture(f, "forget one event, co-occurrence without a kept margin");
 }
 
+static void test_chain_cooc(void **state) {
+  struct fixture *f = *state;
+  f->kind = MES_MODEL_COOC;
+  f->margin = -1;
+  f->chain = true;
+  torture(f, "forget one event, unlearn the rest, save and load, co-occurrence");
+}
+
 static void test_unlearn_ease(void **state) {
   struct fixture *f = *state;
   f->kind = MES_MODEL_EASE;
@@ -156,6 +185,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unlearn_cooc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unlearn_cooc_no_margin, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget_cooc_no_margin, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_chain_cooc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unlearn_ease, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,12 +111,29 @@ int mes_engine_event_forget(struct mes_engine *e, struct mes_call *call, const c
   struct mes_ingest_forgotten ev;
   mes__call_begin(&k, e, call);
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
-  if (!rc)
+  int64_t count = 0;
+  if (!rc && (rc = mes_store_tx_begin(e->store)) != MES_OK)
+    rc = mes_err_set(err, rc, NULL, NULL);
+  else if (!rc) {
+    /* The event goes and the count of forgotten events grows in one
+     * transaction, durable before the model is touched: a stored model
+     * that learnt the event is then never served again (live.c), whether
+     * or not the unlearned one is saved before a crash. */
+    uint64_t ticket = 0;
     rc = mes_ingest_forget_event(e->ingester, &s, event_id, event_id_len, &ev, err);
+    if (!rc && (rc = mes__engine_forgets_add(e, &count)) != MES_OK)
+      mes_err_set(err, rc, NULL, NULL);
+    if (rc)
+      mes_store_tx_rollback(e->store);
+    else if ((rc = mes_store_tx_commit(e->store, &ticket)) != MES_OK ||
+             (rc = mes_store_wait_durable(e->store, ticket)) != MES_OK)
+      mes_err_set(err, rc, NULL, NULL);
+  }
   const char *type = !rc && ev.type >= 0 && (size_t)ev.type < k.req.policy->n_event_types
                          ? k.req.policy->event_types[ev.type].name
                          : "";
-  json_t *m = rc ? NULL : mes__engine_forget_event(e, s.row.id, ev.item, mes_kind_of(type), ev.ts_ms, mes_now_ms());
+  json_t *m =
+      rc ? NULL : mes__engine_forget_event(e, s.row.id, ev.item, mes_kind_of(type), ev.ts_ms, count, mes_now_ms());
   mes_wipe(&ev, sizeof ev);
   if (!rc)
     mes__tally_add(e, k.req.now_ms, "events", "forgotten", 1);

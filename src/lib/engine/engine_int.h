@@ -76,13 +76,14 @@ struct mes_engine {
   int64_t model_failed_id;  /* a stored model that did not load (not retried) */
   pthread_mutex_t train_mu; /* one lineage of models: training, unlearning, saving (live.c) */
   /* Under train_mu (live.c): the erasure journal records whose people the
-   * live model is known not to carry; the live model awaiting its durable
-   * save (a reference; NULL when none) and the count it is to be saved with;
-   * the last people unlearned, for an erasure whose record the background
-   * thread took first. */
-  int64_t live_seen;
+   * live model is known not to carry, and the events forgotten one by one
+   * (the store's count) it is known not to carry; the live model awaiting
+   * its durable save (a reference; NULL when none) and the counts it is to
+   * be saved with; the last people unlearned, for an erasure whose record
+   * the background thread took first. */
+  int64_t live_seen, live_forgets;
   struct mes_model *unsaved;
-  int64_t unsaved_seen;
+  int64_t unsaved_seen, unsaved_forgets;
   struct {
     int64_t sid;
     size_t events;
@@ -154,10 +155,16 @@ void mes__model_maybe_retrain(struct mes_engine *e);
  * learnt from them) | "retraining", "at", "events" (of theirs the model
  * forgot), "exact"}. */
 json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, bool had_events, int64_t now_ms);
-/* The same for one event of sid (item, its kind, its time), forgotten with
- * DELETE /v1/subjects/{s}/events/{event_id}. */
+/* In the caller's store transaction, with the deletion of one event: the
+ * store's count of events forgotten one by one grows by one (*count, the
+ * new count), so that no stored model saved before is served again (live.c).
+ * MES_E* from the store. */
+int mes__engine_forgets_add(struct mes_engine *e, int64_t *count);
+/* The same as mes__engine_unlearn for one event of sid (item, its kind, its
+ * time), forgotten with DELETE /v1/subjects/{s}/events/{event_id} and
+ * counted by mes__engine_forgets_add (count: the count it returned). */
 json_t *mes__engine_forget_event(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind,
-                                 int64_t ts_ms, int64_t now_ms);
+                                 int64_t ts_ms, int64_t count, int64_t now_ms);
 
 /* ------------------------------------------------------------- one call */
 

@@ -32,11 +32,19 @@
  * nothing.
  *
  * Forgetting one event is not journaled (the rows of a person who is still
- * there are what a restored copy brings back): its model is saved before
- * the answer, as the only copy the store keeps.
+ * there are what a restored copy brings back, and a record of what the
+ * event was would outlive it). The store counts such forgettings instead,
+ * in the transaction that deletes the event (mes__engine_forgets_add), and
+ * every stored model records the count it has seen, as it does the
+ * journal's: a stored model is served only when neither has grown since its
+ * save. The forgetting is unlearned from the live model at once and saved
+ * after the answer, like an erasure; other servers cannot unlearn an event
+ * they were not told of, and take the saved model, which has seen more
+ * forgettings than theirs, when it comes.
  */
 #include "engine/engine_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +56,31 @@
 #define RETRAIN_MIN_NEW 1000       /* retrain after this many new events ... */
 /* ... when they also grew by the policy's model.retrain_after_events_pct (0: never) */
 #define TRAIN_SLACK_MS 60000 /* erasures this long before a training started are unlearned from it again */
+#define FORGETS_KEY "events_forgotten" /* the store's meta: the count of events forgotten one by one */
+
+/* The store's count of events forgotten one by one (0 before the first),
+ * -1 when it cannot be read. */
+static int64_t forgets_read(struct mes_engine *e) {
+  char v[32];
+  int rc = mes_store_meta_get(e->store, FORGETS_KEY, v, sizeof v);
+  if (rc == MES_ENOT_FOUND)
+    return 0;
+  char *end = NULL;
+  long long n = rc ? -1 : strtoll(v, &end, 10);
+  return rc || !end || *end || n < 0 ? -1 : (int64_t)n;
+}
+
+int mes__engine_forgets_add(struct mes_engine *e, int64_t *count) {
+  int64_t n = forgets_read(e);
+  if (n < 0)
+    return MES_ESTORE;
+  char v[32];
+  snprintf(v, sizeof v, "%lld", (long long)(n + 1));
+  int rc = mes_store_meta_set(e->store, FORGETS_KEY, v);
+  if (!rc)
+    *count = n + 1;
+  return rc;
+}
 
 /* ---------------------------------------------------------------- the live model */
 
@@ -81,17 +114,20 @@ static void model_swap(struct mes_engine *e, struct mes_model *m) {
 }
 
 /* The model awaiting its save, replaced by m (a new reference is taken;
- * NULL: none awaits). Under train_mu. */
+ * NULL: none awaits), to be saved with the journal records `seen` and the
+ * live model's forgettings. Under train_mu. */
 static void set_unsaved(struct mes_engine *e, struct mes_model *m, int64_t seen) {
   mes_model_unref(e->unsaved);
   e->unsaved = mes_model_ref(m);
   e->unsaved_seen = seen;
+  e->unsaved_forgets = e->live_forgets;
 }
 
 /* Loads the newest stored model when it is newer than the live one (built by
  * this process or by `mesura train` in another) and has seen every erasure
  * of the journal. Cheap when nothing changed: one indexed read and the
- * journal's length. */
+ * journal's length; and a model that will not be served is decided from its
+ * stored meta, its blob never read. */
 void mes__model_poll(struct mes_engine *e) {
   int64_t id = mes_model_latest_id(e->store);
   pthread_mutex_lock(&e->model_mu);
@@ -108,40 +144,40 @@ void mes__model_poll(struct mes_engine *e) {
     json_decref(meta);
   }
   mes_model_unref(live);
-  if (mes_store_erasures_read(e->store, 0, &n, NULL, NULL) != MES_OK)
+  int64_t forgets = forgets_read(e);
+  if (mes_store_erasures_read(e->store, 0, &n, NULL, NULL) != MES_OK || forgets < 0)
     return; /* the next second tries again */
   struct mes_model *m = NULL;
   struct mes_err err;
   mes_err_clear(&err);
   pthread_mutex_lock(&e->train_mu);
-  int rc = mes_model_load(e->store, id, &m, &err);
-  bool more = true;
-  if (!rc && live_read >= 0) {
-    /* A live model that can unlearn gives way only to one that learnt
-     * from more events (what unlearning left of them): a copy saved by
-     * another server from the same data could not follow the next erasure. */
-    json_t *meta = mes_model_meta(m);
-    json_t *r = json_object_get(meta, "events");
-    more = json_is_integer(r) && (int64_t)json_integer_value(r) > live_read;
-    json_decref(meta);
-  }
+  int64_t events = 0;
+  struct mes_model_seen seen;
+  int rc = mes_model_peek(e->store, id, &events, &seen, &err);
+  /* A live model that can unlearn gives way only to one that learnt from
+   * more events (what unlearning left of them): a copy saved by another
+   * server from the same data could not follow the next erasure. Or to one
+   * that forgot an event another server was asked to forget, which the live
+   * one may still carry. */
+  bool more = live_read < 0 || events > live_read || seen.forgets > e->live_forgets;
+  bool stale = seen.erasures < n || seen.forgets < forgets;
   if (rc) {
     mes_log(&e->log, MES_LOG_ERROR, "model %lld cannot be loaded: %s", (long long)id, mes_err_text(&err));
-  } else if (!more || (live_read >= 0 && mes_model_erasures_seen(m) < n)) {
-    /* The live model serves on: it follows the journal itself. */
-    mes_model_unref(m);
-    m = NULL;
-    rc = MES_ECONFLICT;
-  } else if (mes_model_erasures_seen(m) < n) {
-    /* It may carry someone erased since it was saved: a process stopped
-     * before saving what it unlearned, or a copy from before an erasure. */
+  } else if (!more || (live_read >= 0 && stale)) {
+    rc = MES_ECONFLICT; /* the live model serves on: it follows the journal itself */
+  } else if (stale) {
+    /* It may carry someone erased, or an event forgotten, since it was
+     * saved: a process stopped before saving what it unlearned, or a copy
+     * from before an erasure. */
     mes_log(&e->log, MES_LOG_WARN,
-            "model %lld is not served: %lld erasures were journaled after it was saved; retraining",
-            (long long)id, (long long)(n - mes_model_erasures_seen(m)));
-    mes_model_unref(m);
-    m = NULL;
+            "model %lld is not served: %lld erasures were journaled and %lld events forgotten after it was saved; "
+            "retraining",
+            (long long)id, (long long)(n > seen.erasures ? n - seen.erasures : 0),
+            (long long)(forgets > seen.forgets ? forgets - seen.forgets : 0));
     rc = MES_ESTORE;
     mes__engine_request_retrain(e);
+  } else if ((rc = mes_model_load(e->store, id, &m, &err))) {
+    mes_log(&e->log, MES_LOG_ERROR, "model %lld cannot be loaded: %s", (long long)id, mes_err_text(&err));
   }
   if (rc) {
     pthread_mutex_lock(&e->model_mu);
@@ -149,6 +185,7 @@ void mes__model_poll(struct mes_engine *e) {
     pthread_mutex_unlock(&e->model_mu);
   } else {
     e->live_seen = mes_model_erasures_seen(m);
+    e->live_forgets = mes_model_forgets_seen(m);
     set_unsaved(e, NULL, 0); /* a newer model than what awaited its save */
     model_swap(e, m);
   }
@@ -305,12 +342,13 @@ void mes__model_save_unsaved(struct mes_engine *e) {
     mes_err_clear(&err);
     uint64_t t0 = mes_mono_ns();
     /* Alone: the stored models before it may carry an erased person. */
-    if (mes_model_save_alone(e->store, m, e->unsaved_seen, &id, &err) == MES_OK) {
+    struct mes_model_seen seen = {e->unsaved_seen, e->unsaved_forgets};
+    if (mes_model_save_alone(e->store, m, &seen, &id, &err) == MES_OK) {
       mes_model_set_id(m, id);
-      mes_log(&e->log, MES_LOG_INFO, "model %lld saved after an erasure in %.1f ms", (long long)id,
+      mes_log(&e->log, MES_LOG_INFO, "model %lld saved after an unlearning in %.1f ms", (long long)id,
               (double)(mes_mono_ns() - t0) / 1e6);
     } else {
-      mes_log(&e->log, MES_LOG_ERROR, "the model after an erasure could not be saved: %s", mes_err_text(&err));
+      mes_log(&e->log, MES_LOG_ERROR, "the model after an unlearning could not be saved: %s", mes_err_text(&err));
       mes__engine_request_retrain(e); /* the stored one is not served (it has not seen the erasure) */
     }
     mes_model_unref(m);
@@ -342,6 +380,9 @@ int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_
   struct mes_model *m = NULL;
   int64_t id = 0, seen = 0, started_ms = mes_now_ms();
   pthread_mutex_lock(&e->train_mu);
+  /* Read before the events: an event forgotten afterwards may be in what
+   * the training reads, and its count then exceeds this one. */
+  int64_t forgets = forgets_read(e);
   mes_engine_req(e, &c, "train", false);
   if (o && o->now_ms)
     c.now_ms = o->now_ms;
@@ -354,14 +395,17 @@ int mes_engine_train(struct mes_engine *e, const struct mes_train_opts *o, json_
     rc = mes_err_set(err, MES_EIO, NULL, "The erasure journal could not be read.");
   if (!rc && cu.carries)
     rc = mes_err_set(err, MES_EINTERNAL, NULL, "The model just trained could not unlearn the people erased meanwhile.");
+  if (!rc && forgets < 0)
+    rc = mes_err_set(err, MES_EIO, NULL, "The count of forgotten events could not be read.");
   if (!rc)
-    rc = mes_model_save(e->store, m, seen, &id, err);
+    rc = mes_model_save(e->store, m, &(struct mes_model_seen){seen, forgets}, &id, err);
   if (!rc && o && o->make_live) {
     /* The model built here goes live itself, not the copy the store would
      * give back: only the built one keeps what unlearning needs. Inside
      * train_mu, so that an erasure's unlearning never works on an older one. */
     mes_model_set_id(m, id);
     e->live_seen = seen;
+    e->live_forgets = forgets;
     set_unsaved(e, NULL, 0);
     model_swap(e, mes_model_ref(m));
   }
@@ -458,7 +502,7 @@ json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, bool had_events, 
 }
 
 json_t *mes__engine_forget_event(struct mes_engine *e, int64_t sid, const char *item, enum mes_kind kind,
-                                 int64_t ts_ms, int64_t now_ms) {
+                                 int64_t ts_ms, int64_t count, int64_t now_ms) {
   struct mes_err err;
   mes_err_clear(&err);
   pthread_mutex_lock(&e->train_mu);
@@ -466,20 +510,26 @@ json_t *mes__engine_forget_event(struct mes_engine *e, int64_t sid, const char *
   struct mes_unlearn_info info = {0};
   int rc = live ? mes_model_forget_event(live, sid, item, strlen(item), kind, ts_ms, &next, &info, &err) : MES_OK;
   const char *what = !live || (!rc && info.events == 0 && !info.retrain) ? "none" : "unlearned";
-  if (!rc && next && next != live) {
-    int64_t id = 0;
-    /* Saved before the answer, alone: the stored models trained with the
-     * event go too (see the file's top). */
-    set_unsaved(e, NULL, 0);
-    if (mes_model_save_alone(e->store, next, e->live_seen, &id, &err) == MES_OK) {
-      mes_model_set_id(next, id);
-    } else {
-      mes_log(&e->log, MES_LOG_ERROR, "the model after a forgetting could not be saved: %s", mes_err_text(&err));
-      info.retrain = true; /* the store's newest model still carries it: a retraining replaces it */
-    }
-    model_swap(e, mes_model_ref(next));
+  bool mine = count == e->live_forgets + 1; /* no forgetting of another server's in between */
+  /* A model that could not unlearn returns itself, asking for a retraining:
+   * it may carry the event, and never claims it has not. */
+  bool carries = rc || (next == live && info.retrain);
+  if (live && !carries) {
+    /* Live at once; saved after the answer, alone (the stored models
+     * trained with the event go too), with the count that keeps those
+     * from being served meanwhile. */
+    if (mine)
+      e->live_forgets = count;
+    else
+      info.retrain = true; /* the live model may carry the other one: a retraining sees neither */
+    if (next != live)
+      model_swap(e, mes_model_ref(next));
+    set_unsaved(e, next, e->live_seen);
+  } else if (!live && mine) {
+    e->live_forgets = count; /* nothing serves that could carry it */
   }
   pthread_mutex_unlock(&e->train_mu);
+  mes__engine_kick_background(e); /* the save, soon */
   if (rc || info.retrain) {
     mes__engine_request_retrain(e);
     what = "retraining";

@@ -289,28 +289,124 @@ static int check_and_point(struct mes_model *m, bool own, struct mes_err *err) {
   return MES_OK;
 }
 
-static int by_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return x < y ? -1 : x > y;
+/* The k-th smallest of v[0 .. n) (k < n), v reordered: the value sorting
+ * would put at k, found in linear time on average (Hoare's selection). */
+static float select_kth(float *v, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    float pivot = v[lo + (hi - lo) / 2];
+    size_t i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] < pivot)
+        i++;
+      while (v[j] > pivot)
+        j--;
+      if (i <= j) {
+        float t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        if (j == 0)
+          break;
+        j--;
+      }
+    }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return v[k]; /* between j and i: equal to the pivot */
+  }
+  return v[k];
 }
 
-/* The median strongest-neighbour weight of each relation (see
- * mes_model_relation_unit). Derived when a blob is loaded, not stored, so
- * every stored model has it whatever wrote it. */
-static int find_units(struct mes_model *m, struct mes_err *err) {
-  float *top = malloc((m->n_items ? m->n_items : 1) * sizeof *top);
+/* Derived when a model is made, not stored, so that every stored model has
+ * it whatever wrote it. */
+int mes__model_units(struct mes_model *m) {
+  size_t n = m->n_items;
+  if (!m->top_w) {
+    if (!(m->top_w = malloc((n ? n : 1) * MES_REL_N * sizeof *m->top_w)))
+      return MES_ENOMEM;
+    for (int r = 0; r < MES_REL_N; r++)
+      for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        const struct mes_nbr *row = mes_model_neighbors(m, (enum mes_rel)r, i, &len);
+        m->top_w[(size_t)r * n + i] = len ? row[0].w : 0.0f;
+      }
+  }
+  float *top = malloc((n ? n : 1) * sizeof *top);
   if (!top)
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
+    return MES_ENOMEM;
   for (int r = 0; r < MES_REL_N; r++) {
-    size_t n = 0;
-    for (uint32_t i = 0; i < m->n_items; i++)
-      if (m->nb_off[r][i + 1] > m->nb_off[r][i])
-        top[n++] = m->nb[r][m->nb_off[r][i]].w;
-    qsort(top, n, sizeof *top, by_float);
-    m->unit[r] = n ? top[n / 2] : 0.0f;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (m->top_w[(size_t)r * n + i] > 0.0f) /* weights are positive: 0 is an empty row */
+        top[k++] = m->top_w[(size_t)r * n + i];
+    m->unit[r] = k ? select_kth(top, k, k / 2) : 0.0f;
   }
   free(top);
   return MES_OK;
+}
+
+void mes__overlay_release(struct mes__overlay *o) {
+  free(o->slot);
+  free(o->off);
+  free(o->nb);
+  memset(o, 0, sizeof *o);
+}
+
+int mes__model_blob(const struct mes_model *m, uint8_t **out, size_t *len, struct mes_err *err) {
+  *out = NULL;
+  *len = 0;
+  struct mes__csr rel[MES_REL_N];
+  memset(rel, 0, sizeof rel);
+  char *meta = mes_json_dumps(m->meta, JSON_COMPACT);
+  int rc = meta ? MES_OK : MES_ENOMEM;
+  for (int r = 0; r < MES_REL_N && !rc; r++) {
+    /* The rows through the overlay, in order. */
+    size_t n_nb = 0, k;
+    for (uint32_t i = 0; i < m->n_items; i++) {
+      mes_model_neighbors(m, (enum mes_rel)r, i, &k);
+      n_nb += k;
+    }
+    rel[r].off = malloc(((size_t)m->n_items + 1) * sizeof *rel[r].off);
+    rel[r].nb = malloc((n_nb ? n_nb : 1) * sizeof *rel[r].nb);
+    if (!rel[r].off || !rel[r].nb) {
+      rc = MES_ENOMEM;
+      break;
+    }
+    rel[r].off[0] = 0;
+    for (uint32_t i = 0; i < m->n_items; i++) {
+      const struct mes_nbr *row = mes_model_neighbors(m, (enum mes_rel)r, i, &k);
+      if (k)
+        memcpy(rel[r].nb + rel[r].off[i], row, k * sizeof *row);
+      rel[r].off[i + 1] = rel[r].off[i] + (uint32_t)k;
+    }
+    rel[r].n_nb = n_nb;
+  }
+  if (!rc) {
+    struct mes__parts parts = {
+        .kind = m->kind,
+        .n_items = m->n_items,
+        .ids = m->ids,
+        .id_off = m->id_off,
+        .pop = m->pop,
+        .trend = m->trend,
+        .top_pop = m->top_pop,
+        .top_trend = m->top_trend,
+        .meta = meta,
+    };
+    memcpy(parts.kw, m->kw, sizeof parts.kw);
+    memcpy(parts.rel, rel, sizeof rel);
+    rc = mes__blob_write(&parts, out, len, err);
+  } else {
+    mes_err_set(err, rc, NULL, NULL);
+  }
+  for (int r = 0; r < MES_REL_N; r++)
+    mes__csr_release(&rel[r]);
+  free(meta);
+  return rc;
 }
 
 static int from_blob(uint8_t *blob, size_t len, int64_t id, bool own, struct mes_model **out, struct mes_err *err);
@@ -340,7 +436,7 @@ static int from_blob(uint8_t *blob, size_t len, int64_t id, bool own, struct mes
   }
   int rc = check_and_point(m, own, err);
   if (!rc)
-    rc = find_units(m, err);
+    rc = mes__model_units(m) ? mes_err_set(err, MES_ENOMEM, NULL, NULL) : MES_OK;
   if (rc) {
     mes_model_unref(m);
     return rc;

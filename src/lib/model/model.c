@@ -275,34 +275,43 @@ done:
 
 /* ---------------------------------------------------------------- store */
 
-/* The stored meta column: the model's meta and the erasures it has seen
- * (read back by mes_model_load; the blob carries its own meta, without it,
- * so that a model saved again after catching up is the same blob). */
-static int save(struct mes_store *st, const struct mes_model *m, int keep, int64_t erasures_seen, int64_t *id,
-                struct mes_err *err) {
+/* The stored meta column: the model's meta and the counts it has seen
+ * (read back by mes_model_load; the blob carries its own meta, without
+ * them, so that a model saved again after catching up is the same blob). */
+static int save(struct mes_store *st, const struct mes_model *m, int keep, const struct mes_model_seen *seen,
+                int64_t *id, struct mes_err *err) {
   *id = 0;
   json_t *j = json_deep_copy(m->meta);
   char *meta = NULL;
-  if (j && !json_object_set_new(j, "erasures_seen", json_integer(erasures_seen)))
+  if (j && !json_object_set_new(j, "erasures_seen", json_integer(seen ? seen->erasures : 0)) &&
+      !json_object_set_new(j, "forgets_seen", json_integer(seen ? seen->forgets : 0)))
     meta = mes_json_dumps(j, JSON_COMPACT);
   json_decref(j);
   if (!meta)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  int rc = mes_store_model_put(st, meta, m->blob, m->blob_len, keep, mes_now_ms(), id);
+  uint8_t *written = NULL; /* a model made by unlearning has no blob of its own until now */
+  size_t len = m->blob_len;
+  int rc = m->blob ? MES_OK : mes__model_blob(m, &written, &len, err);
+  if (rc) {
+    free(meta);
+    return rc;
+  }
+  rc = mes_store_model_put(st, meta, m->blob ? m->blob : written, len, keep, mes_now_ms(), id);
+  free(written);
   free(meta);
   if (rc)
     return mes_err_set(err, rc, NULL, "The model could not be saved in the store.");
   return MES_OK;
 }
 
-int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
+int mes_model_save(struct mes_store *st, const struct mes_model *m, const struct mes_model_seen *seen, int64_t *id,
                    struct mes_err *err) {
-  return save(st, m, KEEP_MODELS, erasures_seen, id, err);
+  return save(st, m, KEEP_MODELS, seen, id, err);
 }
 
-int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
-                         struct mes_err *err) {
-  return save(st, m, 1, erasures_seen, id, err);
+int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, const struct mes_model_seen *seen,
+                         int64_t *id, struct mes_err *err) {
+  return save(st, m, 1, seen, id, err);
 }
 
 void mes_model_set_id(struct mes_model *m, int64_t id) { atomic_store_explicit(&m->id, id, memory_order_relaxed); }
@@ -312,19 +321,47 @@ int64_t mes_model_latest_id(struct mes_store *st) {
   return id > 0 ? id : 0;
 }
 
+/* The counts a stored meta column records (absent: none seen). */
+static void seen_of(const json_t *j, struct mes_model_seen *seen) {
+  json_t *e = json_object_get(j, "erasures_seen"), *f = json_object_get(j, "forgets_seen");
+  seen->erasures = json_is_integer(e) && json_integer_value(e) > 0 ? (int64_t)json_integer_value(e) : 0;
+  seen->forgets = json_is_integer(f) && json_integer_value(f) > 0 ? (int64_t)json_integer_value(f) : 0;
+}
+
+int mes_model_peek(struct mes_store *st, int64_t id, int64_t *events, struct mes_model_seen *seen,
+                   struct mes_err *err) {
+  *events = 0;
+  *seen = (struct mes_model_seen){0};
+  char *meta = NULL;
+  int rc = mes_store_model_get(st, id, &meta, NULL, NULL);
+  if (rc == MES_ENOT_FOUND)
+    return mes_err_set(err, rc, NULL, "There is no model %lld in the store.", (long long)id);
+  if (rc)
+    return mes_err_set(err, rc, NULL, "The model could not be read from the store.");
+  json_t *j = json_loads(meta, 0, NULL);
+  free(meta);
+  if (!json_is_object(j)) {
+    json_decref(j);
+    return mes_err_set(err, MES_ESTORE, NULL, "The stored model's metadata is not readable.");
+  }
+  json_t *n = json_object_get(j, "events");
+  *events = json_is_integer(n) ? (int64_t)json_integer_value(n) : 0;
+  seen_of(j, seen);
+  json_decref(j);
+  return MES_OK;
+}
+
 int mes_model_load(struct mes_store *st, int64_t id, struct mes_model **out, struct mes_err *err) {
   *out = NULL;
   char *meta = NULL;
   uint8_t *blob = NULL;
   size_t len = 0;
   int rc = mes_store_model_get(st, id, &meta, &blob, &len);
-  /* The blob carries its own meta; the column adds the erasures seen (none
+  /* The blob carries its own meta; the column adds the counts seen (none
    * recorded: the model is taken to have seen none). */
-  int64_t seen = 0;
+  struct mes_model_seen seen;
   json_t *j = rc == MES_OK && meta ? json_loads(meta, 0, NULL) : NULL;
-  json_t *js = json_object_get(j, "erasures_seen");
-  if (json_is_integer(js) && json_integer_value(js) > 0)
-    seen = (int64_t)json_integer_value(js);
+  seen_of(j, &seen);
   json_decref(j);
   free(meta);
   if (rc == MES_ENOT_FOUND)
@@ -332,12 +369,15 @@ int mes_model_load(struct mes_store *st, int64_t id, struct mes_model **out, str
   if (rc)
     return mes_err_set(err, rc, NULL, "The model could not be read from the store.");
   rc = mes__model_from_blob(blob, len, id, out, err);
-  if (rc == MES_OK)
-    (*out)->erasures_seen = seen;
+  if (rc == MES_OK) {
+    (*out)->erasures_seen = seen.erasures;
+    (*out)->forgets_seen = seen.forgets;
+  }
   return rc;
 }
 
 int64_t mes_model_erasures_seen(const struct mes_model *m) { return m ? m->erasures_seen : 0; }
+int64_t mes_model_forgets_seen(const struct mes_model *m) { return m ? m->forgets_seen : 0; }
 
 bool mes_model_can_unlearn(const struct mes_model *m) { return m && m->ul; }
 
@@ -353,6 +393,14 @@ void mes_model_unref(struct mes_model *m) {
   if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
     return;
   free(m->blob);
+  mes_model_unref(m->base);
+  free(m->own_pop);
+  free(m->own_trend);
+  free(m->own_top_pop);
+  free(m->own_top_trend);
+  free(m->top_w);
+  for (int r = 0; r < MES_REL_N; r++)
+    mes__overlay_release(&m->ov[r]);
   mes__unlearn_free(m->ul);
   mes_htab_release(&m->ids_ht);
   json_decref(m->meta);
@@ -368,7 +416,8 @@ int32_t mes_model_item(const struct mes_model *m, const char *id, size_t len) {
     return -1;
   uint32_t tag = mes_htab_tag(mes_hash_bytes(id, len));
   struct mes_htab_slot *s;
-  for (size_t pos = 0; (s = mes_htab_next(&m->ids_ht, tag, &pos));) {
+  const struct mes_htab *ht = m->base ? &m->base->ids_ht : &m->ids_ht; /* the same ids */
+  for (size_t pos = 0; (s = mes_htab_next(ht, tag, &pos));) {
     uint32_t i = s->val - 1;
     if (m->id_off[i + 1] - m->id_off[i] - 1 == len && memcmp(m->ids + m->id_off[i], id, len) == 0)
       return (int32_t)i;
@@ -384,6 +433,12 @@ const struct mes_nbr *mes_model_neighbors(const struct mes_model *m, enum mes_re
   *n = 0;
   if (!m || (int)rel < 0 || rel >= MES_REL_N || item >= m->n_items)
     return NULL;
+  const struct mes__overlay *o = &m->ov[rel];
+  if (o->slot && o->slot[item] != MES__NO_ROW) {
+    uint32_t r = o->slot[item];
+    *n = o->off[r + 1] - o->off[r];
+    return o->nb + o->off[r];
+  }
   *n = m->nb_off[rel][item + 1] - m->nb_off[rel][item];
   return m->nb[rel] + m->nb_off[rel][item];
 }
@@ -406,9 +461,18 @@ const uint32_t *mes_model_top(const struct mes_model *m, bool trending, size_t *
 }
 
 size_t mes_model_memory(const struct mes_model *m) {
-  return m ? sizeof *m + m->blob_len + mes_htab_n_slots(&m->ids_ht) * sizeof(struct mes_htab_slot) +
-                 atomic_load(&m->ul_bytes)
-           : 0;
+  if (!m)
+    return 0;
+  /* A model made by unlearning counts the base it holds (which the model
+   * before it may share while requests finish with it). */
+  size_t own = (m->own_pop ? (size_t)m->n_items * (2 * sizeof(float) + 2 * sizeof(uint32_t)) : 0) +
+               (m->top_w ? (size_t)m->n_items * MES_REL_N * sizeof(float) : 0);
+  for (int r = 0; r < MES_REL_N; r++)
+    if (m->ov[r].slot)
+      own += (size_t)m->n_items * sizeof(uint32_t) + (m->ov[r].n_rows + 1) * sizeof(uint32_t) +
+             (size_t)m->ov[r].off[m->ov[r].n_rows] * sizeof(struct mes_nbr);
+  return sizeof *m + m->blob_len + own + mes_htab_n_slots(&m->ids_ht) * sizeof(struct mes_htab_slot) +
+         atomic_load(&m->ul_bytes) + (m->base ? mes_model_memory(m->base) : 0);
 }
 
 int64_t mes_model_id(const struct mes_model *m) { return m ? atomic_load_explicit(&m->id, memory_order_relaxed) : 0; }

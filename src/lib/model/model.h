@@ -112,25 +112,33 @@ void mes_model_params_default(struct mes_model_params *p);
 int mes_model_train(struct mes_ingester *ing, const struct mes_req *c, const struct mes_log *log,
                     const struct mes_model_params *p, struct mes_model **out, struct mes_err *err);
 
+/* What the caller knows a model not to carry, as counts that only grow:
+ * the records of the store's erasure journal (mes_store_erasures_read)
+ * whose people it does not carry, and the events forgotten one by one that
+ * it does not carry (a count the engine keeps in the store's meta). A
+ * loader serves a stored model only while neither count has grown since. */
+struct mes_model_seen {
+  int64_t erasures, forgets;
+};
+
 /* Saves m in the store as the newest model (durable when it returns); *id
  * receives its store id. Older models beyond the newest 2 are deleted.
- * erasures_seen: how many records of the store's erasure journal
- * (mes_store_erasures_read) the caller knows m not to carry the people of;
- * a loader serves the model only while the journal holds no more. */
-int mes_model_save(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
+ * seen (borrowed; NULL: nothing seen) is recorded with it. */
+int mes_model_save(struct mes_store *st, const struct mes_model *m, const struct mes_model_seen *seen, int64_t *id,
                    struct mes_err *err);
 /* Saves m like mes_model_save and deletes every older stored model: after
  * an unlearning, no stored copy may still carry the person. */
-int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, int64_t erasures_seen, int64_t *id,
-                         struct mes_err *err);
+int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, const struct mes_model_seen *seen,
+                         int64_t *id, struct mes_err *err);
 /* Gives a model built in this process the store id it was saved under, so
  * that it serves as that stored model (a process polling for newer models
  * does not load its copy, which could not unlearn). Any thread: requests
  * may read the id meanwhile. */
 void mes_model_set_id(struct mes_model *m, int64_t id);
-/* The erasures_seen a loaded model was saved with (0 for a model not loaded
- * from the store, or saved without one). */
+/* The seen counts a loaded model was saved with (0 for a model not loaded
+ * from the store, or saved without them). */
 int64_t mes_model_erasures_seen(const struct mes_model *m);
+int64_t mes_model_forgets_seen(const struct mes_model *m);
 /* Whether m keeps what unlearning needs (trained in this process with
  * params.unlearn, and not yet handed to a newer model). */
 bool mes_model_can_unlearn(const struct mes_model *m);
@@ -138,6 +146,10 @@ bool mes_model_can_unlearn(const struct mes_model *m);
 int64_t mes_model_latest_id(struct mes_store *st);
 /* Loads model `id` (*out new). MES_ENOT_FOUND when absent. */
 int mes_model_load(struct mes_store *st, int64_t id, struct mes_model **out, struct mes_err *err);
+/* What model `id` says of itself, read without its blob (what a server
+ * decides from before it loads one): how many events it learnt from (meta
+ * "events") and the counts it was saved with. MES_ENOT_FOUND when absent. */
+int mes_model_peek(struct mes_store *st, int64_t id, int64_t *events, struct mes_model_seen *seen, struct mes_err *err);
 
 struct mes_model *mes_model_ref(struct mes_model *m); /* returns m; NULL-safe */
 void mes_model_unref(struct mes_model *m);            /* NULL-safe */
@@ -192,9 +204,13 @@ void mes_model_unref(struct mes_model *m);            /* NULL-safe */
  *     swap next in as the live model (mes_model_unref(live) when done);
  *     if (info.retrain) schedule a retrain;
  *
- * A model returned by unlearning has id 0 and is not in the store. The
- * engine saves it (mes_model_save_alone, after the answer) with the count
- * of erasure journal records it has seen, so that the store's newest model
+ * A model returned by unlearning has id 0 and is not in the store. When no
+ * item left, it is m's rows with the changed ones beside them (it holds a
+ * reference to the model whose blob it reads: memory stays about one blob
+ * and one copy of the rows, whatever the number of unlearnings); its blob
+ * is written only when it is saved. The
+ * engine saves it (mes_model_save_alone, after the answer) with the counts
+ * (struct mes_model_seen) it has seen, so that the store's newest model
  * no longer carries the person and a stored model that may still carry
  * someone erased is never loaded (engine/live.c); it keeps serving `next`
  * itself (the copy loaded back could not unlearn), so its poll for newer

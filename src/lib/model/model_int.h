@@ -249,6 +249,18 @@ uint64_t mes__blob_sum(const uint8_t *p, size_t n);
 /* *out is new (malloc), *len its size. */
 int mes__blob_write(const struct mes__parts *p, uint8_t **out, size_t *len, struct mes_err *err);
 
+/* Rows that stand in for some of a relation's rows (a model made by
+ * unlearning, see struct mes_model): slot[i] is row i's index in the
+ * overlay, MES__NO_ROW where the base row stands; row r is
+ * nb[off[r] .. off[r + 1]). All owned; slot NULL: no overlay. */
+#define MES__NO_ROW UINT32_MAX
+struct mes__overlay {
+  uint32_t *slot; /* n_items */
+  uint32_t *off;  /* n_rows + 1 */
+  struct mes_nbr *nb;
+  size_t n_rows;
+};
+
 struct mes_model {
   atomic_int refs;
   /* The store id: set again when the engine saves a model that is already
@@ -256,10 +268,22 @@ struct mes_model {
   _Atomic int64_t id;
   /* How many erasure journal records a stored model had seen when saved
    * (mes_model_erasures_seen); set at load, before the model is shared. */
-  int64_t erasures_seen;
-  uint8_t *blob; /* owned: the arrays below point into it */
+  int64_t erasures_seen, forgets_seen;
+  /* A model read from a blob owns it (blob) and every array below points
+   * into it. A model made by unlearning, when no item left, has no blob of
+   * its own (writing one is the save's business, mes__model_blob): it holds
+   * a reference to the model whose blob it reads (base, which has no base
+   * itself) for the item ids, their lookup and the rows it does not
+   * replace, owns its popularity arrays (own_pop .. own_top_trend, what
+   * pop .. top_trend point to) and, per relation, an overlay of the rows
+   * that changed since base. */
+  uint8_t *blob;
   size_t blob_len;
-  json_t *meta;  /* owned: what the blob's meta says */
+  struct mes_model *base;
+  float *own_pop, *own_trend;
+  uint32_t *own_top_pop, *own_top_trend;
+  struct mes__overlay ov[MES_REL_N];
+  json_t *meta;  /* owned: the blob's meta, or the one unlearning made */
   int kind;
   uint32_t n_items;
   const uint32_t *id_off;
@@ -270,6 +294,10 @@ struct mes_model {
   const uint32_t *nb_off[MES_REL_N];
   const struct mes_nbr *nb[MES_REL_N];
   float unit[MES_REL_N]; /* mes_model_relation_unit, derived at load */
+  /* Owned: each relation's strongest weight of every item (0: no
+   * neighbour), n_items a relation: what unit is the median of, kept so
+   * that an unlearning updates the changed rows' only. */
+  float *top_w;
   struct mes_htab ids_ht; /* an item id's tag -> index + 1 */
   /* What exact unlearning needs (unlearn.c), owned; NULL when the model
    * cannot unlearn (loaded from the store, or trained without it). Queries
@@ -297,6 +325,15 @@ size_t mes__unlearn_bytes(const struct mes__unlearn *u);
  * log may be NULL. */
 int mes__model_build(struct mes__data *d, const struct mes_model_params *p, int64_t now_ms, const struct mes_log *log,
                      struct mes_model **out, struct mes_err *err);
+
+/* blob.c: the median strongest-neighbour weight of each relation into
+ * m->unit (mes_model_relation_unit), from m->top_w, which it first fills
+ * through mes_model_neighbors when NULL. MES_ENOMEM. */
+int mes__model_units(struct mes_model *m);
+/* The blob of a model that has none of its own (m->blob NULL), written from
+ * its parts: *out is new (malloc), *len its size. */
+int mes__model_blob(const struct mes_model *m, uint8_t **out, size_t *len, struct mes_err *err);
+void mes__overlay_release(struct mes__overlay *o);
 
 /* Takes blob over (freed on failure too) and makes a model of it, checking
  * everything. MES_ESTORE with a sentence when the blob is corrupt. */

@@ -431,6 +431,16 @@ int mes__unlearn_cooc(struct mes__unlearn *u, const struct mes_model *m, enum me
   /* Raised entries: row a learns C(a, x) from row x's kept list, for each x
    * whose N moved (and is still there). Read before any row is written. */
   n_raw = 0;
+  size_t want = 0;
+  for (size_t i = 0; i < n_xs; i++)
+    want += mv[xs[i]] == GONE ? 0 : kept->len[xs[i]];
+  if (want > cap_raw) {
+    struct entry *v = realloc(raw, want * sizeof *v);
+    if (!v)
+      goto done;
+    raw = v;
+    cap_raw = want;
+  }
   for (size_t i = 0; i < n_xs; i++) {
     uint32_t x = xs[i];
     if (mv[x] == GONE)
@@ -444,13 +454,17 @@ int mes__unlearn_cooc(struct mes__unlearn *u, const struct mes_model *m, enum me
   }
   if (group(raw, n_raw, ns, &col, &col_at))
     goto done;
-  /* Rows that keep one of those items change too. */
+  /* Rows that keep one of those items change too. Every kept row is read
+   * (the hottest loop of a person's unlearning): without a branch per
+   * entry, most rows having none. */
   for (size_t a = 0; a < ns; a++) {
     if (row[a])
       continue;
     const uint32_t *it = kept->item + a * L;
-    for (uint32_t j = 0; j < kept->len[a] && !row[a]; j++)
-      row[a] = mv[it[j]] != 0;
+    uint8_t any = 0;
+    for (uint32_t j = 0, len = kept->len[a]; j < len; j++)
+      any |= mv[it[j]];
+    row[a] = any != 0;
   }
 
   /* The bound's widening by the items whose N moved: for row a, the most of
@@ -519,10 +533,10 @@ int mes__unlearn_cooc(struct mes__unlearn *u, const struct mes_model *m, enum me
       continue;
     }
     if (mv[a] == 0 && dif_at[a] == dif_at[a + 1] && u->to_model[a] != NONE && m->nb_off[rel]) {
-      uint32_t mi = u->to_model[a];
-      const struct mes_nbr *srv = m->nb[rel] + m->nb_off[rel][mi];
-      int q = quick_row(c, kept, a, k, mv, col + col_at[a], col_at[a + 1] - col_at[a], cpos, nb, srv,
-                        m->nb_off[rel][mi + 1] - m->nb_off[rel][mi], &qs, ch);
+      size_t n_srv;
+      const struct mes_nbr *srv = mes_model_neighbors(m, rel, u->to_model[a], &n_srv);
+      int q = quick_row(c, kept, a, k, mv, col + col_at[a], col_at[a + 1] - col_at[a], cpos, nb, srv, n_srv, &qs,
+                        ch);
       if (q < 0)
         goto done;
       if (q > 0) {

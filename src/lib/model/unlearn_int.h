@@ -90,9 +90,10 @@ int mes__unlearn_cooc(struct mes__unlearn *u, const struct mes_model *m, enum me
 /* unlearn_build.c: the model without the forgotten events, from m and the
  * changed rows ch[2] (BOUGHT, VIEWED), EASE's new rows (ease_rows, may be
  * NULL: unchanged) or its relation dropped (ease_dropped); n_forgot events
- * went, items of `moved` changed their popularity masses. *out is new; it
- * takes over u from m. */
-int mes__unlearn_build(struct mes__unlearn *u, const struct mes_model *m, struct changed ch[2],
+ * went, items of `moved` changed their popularity masses. *out is new (it
+ * may hold a reference to m or to m's base, struct mes_model); it takes
+ * over u from m. */
+int mes__unlearn_build(struct mes__unlearn *u, struct mes_model *m, struct changed ch[2],
                        const struct mes__csr *ease_rows, bool ease_dropped, size_t n_forgot, const uint8_t *moved,
                        struct mes_model **out, struct mes_err *err);
 

@@ -141,10 +141,13 @@ int mes__sq_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **b
   struct sq *b = sq_of(st);
   struct q q;
   *meta = NULL;
-  *blob = NULL;
-  *len = 0;
+  if (blob) {
+    *blob = NULL;
+    *len = 0;
+  }
   mes__commit_lock(&b->gc);
-  int rc = q_open(b, S_MODEL_GET, &q);
+  /* Without blob: the meta alone, the blob's pages never read. */
+  int rc = q_open(b, blob ? S_MODEL_GET : S_MODEL_META, &q);
   if (rc == MES_OK) {
     sqlite3_bind_int64(q.s, 1, id);
     int s = sqlite3_step(q.s);
@@ -154,18 +157,20 @@ int mes__sq_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **b
       const void *p = sqlite3_column_blob(q.s, 1);
       size_t n = (size_t)sqlite3_column_bytes(q.s, 1);
       char *mc = m ? malloc(mlen + 1) : NULL;
-      uint8_t *bc = malloc(n ? n : 1);
-      if (!mc || !bc || (n && !p)) {
+      uint8_t *bc = blob ? malloc(n ? n : 1) : NULL;
+      if (!mc || (blob && (!bc || (n && !p)))) {
         free(mc);
         free(bc);
         rc = MES_ENOMEM;
       } else {
         memcpy(mc, m, mlen + 1);
-        if (n)
-          memcpy(bc, p, n);
         *meta = mc;
-        *blob = bc;
-        *len = n;
+        if (blob) {
+          if (n)
+            memcpy(bc, p, n);
+          *blob = bc;
+          *len = n;
+        }
       }
     } else {
       rc = s == SQLITE_DONE ? MES_ENOT_FOUND : map_rc(s);

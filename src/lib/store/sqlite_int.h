@@ -115,6 +115,7 @@ enum stmt_id {
   S_MODEL_TRIM,
   S_MODEL_LATEST,
   S_MODEL_GET,
+  S_MODEL_META,
   /* sqlite_meta.c */
   S_META_GET,
   S_META_SET,

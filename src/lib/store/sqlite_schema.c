@@ -239,6 +239,7 @@ const char *const mes__sq_sql[S_N] = {
     [S_MODEL_TRIM] = "DELETE FROM models WHERE id NOT IN (SELECT id FROM models ORDER BY id DESC LIMIT ?1)",
     [S_MODEL_LATEST] = "SELECT coalesce(max(id), 0) FROM models",
     [S_MODEL_GET] = "SELECT meta, blob FROM models WHERE id = ?1",
+    [S_MODEL_META] = "SELECT meta, NULL FROM models WHERE id = ?1",
     /* sqlite_meta.c */
     [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

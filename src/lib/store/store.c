@@ -472,7 +472,7 @@ int64_t mes_store_model_latest(struct mes_store *st) {
 }
 
 int mes_store_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len) {
-  if (!st || !meta || !blob || !len)
+  if (!st || !meta || (blob && !len))
     return MES_EINTERNAL;
   return st->ops->model_get(st, id, meta, blob, len);
 }

@@ -467,7 +467,8 @@ int mes_store_model_put(struct mes_store *st, const char *meta, const uint8_t *b
                         int64_t now_ms, int64_t *id);
 /* Id of the newest model, 0 when none (-1 on failure). Cheap. */
 int64_t mes_store_model_latest(struct mes_store *st);
-/* *meta and *blob are new (malloc) — caller frees both. MES_ENOT_FOUND. */
+/* *meta and *blob are new (malloc) — caller frees both. MES_ENOT_FOUND.
+ * blob NULL (and len): the meta alone, without reading the blob. */
 int mes_store_model_get(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len);
 
 /* --- API keys (stored as hashes) --- */

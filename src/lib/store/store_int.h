@@ -109,7 +109,7 @@ struct mes_store_ops {
   int (*model_put)(struct mes_store *st, const char *meta, const uint8_t *blob, size_t len, int keep, int64_t now_ms,
                    int64_t *id);
   int64_t (*model_latest)(struct mes_store *st);
-  int (*model_get)(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len);
+  int (*model_get)(struct mes_store *st, int64_t id, char **meta, uint8_t **blob, size_t *len); /* blob may be NULL */
 
   int (*apikey_put)(struct mes_store *st, const struct mes_apikey_row *row);
   int (*apikey_find)(struct mes_store *st, const uint8_t hash[32], struct mes_apikey_row *out);

@@ -5,7 +5,8 @@
  * store before the save (another server, or this one after a crash: the
  * same state on disk) must not serve it. An engine with its own model
  * follows the erasures made by another engine over the same directory,
- * unlearning them in place.
+ * unlearning them in place. Forgetting one event answers the same way, and
+ * the same holds of it: no stored model that learnt it is served again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -144,6 +145,75 @@ static void test_not_served_before_the_save(void **state) {
   mes_model_unref(m);
 }
 
+/* subject views item once more, with a client event id to forget it by. */
+static void view_with_id(struct mes_engine *e, const char *subject, const char *item, const char *event_id) {
+  struct mes_call call = {0};
+  struct mes_err err;
+  mes_err_clear(&err);
+  char events[256];
+  snprintf(events, sizeof events,
+           "{\"events\": [{\"subject\": \"%s\", \"type\": \"view\", \"item\": \"%s\", \"event_id\": \"%s\"}]}",
+           subject, item, event_id);
+  struct mes_body body = {.text = events, .len = strlen(events)};
+  json_t *out = NULL;
+  struct mes_ingest_outcome oc;
+  if (mes_engine_events_ingest(e, &call, &body, true, &out, &oc, &err))
+    fail_msg("ingest: %s", mes_err_text(&err));
+  json_decref(out);
+  assert_int_equal(oc.stored, 1);
+}
+
+static void test_forgotten_event_not_served_before_the_save(void **state) {
+  struct fixture *f = *state;
+  crowd(f->e);
+  view_with_id(f->e, "bob", "mug", "bob-mug");
+  train_live(f->e);
+  assert_int_equal(live_events(f->e), 11);
+  struct mes_engine *other = NULL;
+  mes_test_engine_open(f->data, &other);
+  train_live(other); /* its own model, trained with the event */
+  assert_int_equal(live_events(other), 11);
+
+  struct mes_call call = {0};
+  struct mes_err err;
+  mes_err_clear(&err);
+  json_t *model = NULL;
+  assert_int_equal(mes_engine_event_forget(f->e, &call, "bob", 3, "bob-mug", 7, &model, &err), MES_OK);
+  assert_string_equal(json_string_value(json_object_get(model, "contribution")), "unlearned");
+  assert_int_equal(json_integer_value(json_object_get(model, "events")), 1);
+  assert_true(json_is_true(json_object_get(model, "exact")));
+  json_decref(model);
+  /* Served at once without it; not saved yet (no background thread here). */
+  assert_int_equal(live_events(f->e), 10);
+
+  /* What a crash would leave: the stored models learnt the event, and a new
+   * opener serves none of them. */
+  struct mes_engine *third = NULL;
+  mes_test_engine_open(f->data, &third);
+  assert_int_equal(live_events(third), -1);
+  mes_engine_close(third);
+
+  /* The save after the answer: the next opener serves it, and an engine
+   * serving its own model, which still has the event, takes it. */
+  mes__model_save_unsaved(f->e);
+  mes_test_engine_open(f->data, &third);
+  assert_int_equal(live_events(third), 10);
+  struct mes_model *m = mes_engine_model(third);
+  assert_int_equal(mes_model_forgets_seen(m), 1);
+  mes_model_unref(m);
+  mes_engine_close(third);
+  mes__model_poll(other);
+  assert_int_equal(live_events(other), 10);
+  mes_engine_close(other);
+
+  /* Forgetting it again: 404, and nothing stored stops being served. */
+  assert_int_equal(mes_engine_event_forget(f->e, &call, "bob", 3, "bob-mug", 7, &model, &err), MES_ENOT_FOUND);
+  assert_null(model);
+  mes_test_engine_open(f->data, &third);
+  assert_int_equal(live_events(third), 10);
+  mes_engine_close(third);
+}
+
 static void test_other_engine_follows(void **state) {
   struct fixture *f = *state;
   crowd(f->e);
@@ -181,6 +251,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_not_served_before_the_save, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_engine_follows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forgotten_event_not_served_before_the_save, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -303,7 +303,7 @@ static void test_blob(void **state) {
   mes_err_clear(&err);
   assert_int_equal(mes_model_latest_id(f->w.store), 0);
   int64_t id = 0;
-  assert_int_equal(mes_model_save(f->w.store, m, 0, &id, &err), MES_OK);
+  assert_int_equal(mes_model_save(f->w.store, m, NULL, &id, &err), MES_OK);
   assert_true(id > 0);
   assert_int_equal(mes_model_latest_id(f->w.store), id);
   struct mes_model *l = NULL;
@@ -324,6 +324,25 @@ static void test_blob(void **state) {
   }
   json_t *meta = mes_model_meta(l);
   assert_int_equal(json_integer_value(json_object_get(meta, "id")), id);
+  /* What a server decides from before loading: read without the blob. */
+  int64_t events = -1, id2 = 0;
+  struct mes_model_seen seen = {-1, -1};
+  assert_int_equal(mes_model_peek(f->w.store, id, &events, &seen, &err), MES_OK);
+  assert_int_equal(events, json_integer_value(json_object_get(meta, "events")));
+  assert_true(events > 0);
+  assert_int_equal(seen.erasures, 0);
+  assert_int_equal(seen.forgets, 0);
+  assert_int_equal(mes_model_save_alone(f->w.store, m, &(struct mes_model_seen){7, 3}, &id2, &err), MES_OK);
+  assert_int_equal(mes_model_peek(f->w.store, id2, &events, &seen, &err), MES_OK);
+  assert_int_equal(seen.erasures, 7);
+  assert_int_equal(seen.forgets, 3);
+  struct mes_model *l2 = NULL;
+  assert_int_equal(mes_model_load(f->w.store, id2, &l2, &err), MES_OK);
+  assert_int_equal(mes_model_erasures_seen(l2), 7);
+  assert_int_equal(mes_model_forgets_seen(l2), 3);
+  mes_model_unref(l2);
+  assert_int_equal(mes_model_peek(f->w.store, id, &events, &seen, &err), MES_ENOT_FOUND); /* alone: the older went */
+  id = id2;
   assert_true(json_integer_value(json_object_get(meta, "memory_bytes")) > 0);
   json_decref(meta);
   mes_model_unref(l);
@@ -352,9 +371,13 @@ static void test_blob(void **state) {
   assert_int_equal(mes_store_model_put(f->w.store, "{}", junk, sizeof junk, 2, T0_MS, &gid), MES_OK);
   assert_int_equal(mes_model_load(f->w.store, gid, &l, &err), MES_ESTORE);
   assert_null(l);
+  assert_int_equal(mes_model_peek(f->w.store, gid, &events, &seen, &err), MES_OK); /* "{}": nothing said, nothing seen */
+  assert_int_equal(events, 0);
+  assert_int_equal(seen.erasures, 0);
+  assert_int_equal(seen.forgets, 0);
   /* Only the newest two are kept. */
   int64_t id3 = 0;
-  assert_int_equal(mes_model_save(f->w.store, m, 0, &id3, &err), MES_OK);
+  assert_int_equal(mes_model_save(f->w.store, m, NULL, &id3, &err), MES_OK);
   assert_int_equal(mes_model_load(f->w.store, id, &l, &err), MES_ENOT_FOUND);
   assert_int_equal(mes_model_latest_id(f->w.store), id3);
   mes_model_unref(m);

@@ -335,6 +335,19 @@ static void same_model(const struct mes_model *got, const struct mes_model *want
     assert_true(close_to(mes_model_relation_unit(got, (enum mes_rel)r), mes_model_relation_unit(want, (enum mes_rel)r)));
 }
 
+/* m saved in the store and loaded back: an unlearned model keeps only the
+ * rows that changed beside the model it came from, and its save writes the
+ * whole of it. */
+static struct mes_model *saved_copy(struct fixture *f, const struct mes_model *m) {
+  struct mes_model *l = NULL;
+  struct mes_err err;
+  mes_err_clear(&err);
+  int64_t id = 0;
+  assert_int_equal(mes_model_save(f->w.store, m, NULL, &id, &err), MES_OK);
+  assert_int_equal(mes_model_load(f->w.store, id, &l, &err), MES_OK);
+  return l;
+}
+
 static bool has_item(const struct mes_model *m, const char *id) { return mes_model_item(m, id, strlen(id)) >= 0; }
 
 static size_t n_neighbors(const struct mes_model *m, enum mes_rel rel, const char *id) {
@@ -380,6 +393,9 @@ static void unlearn_people(void **state, int kind) {
     struct mes_model *want = train(f, kind);
     set_restricted(f, who[w], false);
     same_model(got, want, who[w]);
+    struct mes_model *stored = saved_copy(f, got);
+    same_model(stored, want, who[w]);
+    mes_model_unref(stored);
     /* The old model still serves what it served. */
     assert_int_equal(mes_model_n_items(a), mes_model_n_items(all));
     mes_model_unref(want);
@@ -401,6 +417,9 @@ static void unlearn_people(void **state, int kind) {
   assert_false(has_item(cur, "p-only"));
   struct mes_model *want = train(f, kind);
   same_model(cur, want, "all of them");
+  struct mes_model *stored = saved_copy(f, cur);
+  same_model(stored, want, "all of them, saved");
+  mes_model_unref(stored);
   /* Once more: nothing left of them to forget, the same model back. */
   struct mes_model *again = NULL;
   struct mes_unlearn_info info;
@@ -464,6 +483,9 @@ static void forget_events(void **state, int kind) {
     assert_int_equal(mes_ingest_forget(mes_world_ingester(&f->w), &s, id, strlen(id), &err), MES_OK);
     struct mes_model *want = train(f, kind);
     same_model(cur, want, id);
+    struct mes_model *stored = saved_copy(f, cur);
+    same_model(stored, want, id);
+    mes_model_unref(stored);
     if (c == 1)
       assert_true(has_item(cur, "p-only"));
     if (c == 2)
@@ -611,7 +633,7 @@ static void test_loaded_cannot(void **state) {
   struct mes_err err;
   mes_err_clear(&err);
   int64_t id = 0;
-  assert_int_equal(mes_model_save(f->w.store, m, 0, &id, &err), MES_OK);
+  assert_int_equal(mes_model_save(f->w.store, m, NULL, &id, &err), MES_OK);
   assert_int_equal(mes_model_load(f->w.store, id, &l, &err), MES_OK);
   /* What is kept counts in the trained model's memory, and is never saved. */
   assert_true(mes_model_memory(m) > mes_model_memory(l));
