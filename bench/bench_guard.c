@@ -78,10 +78,11 @@ int main(int argc, char **argv) {
   w.info = calloc(w.n_items, sizeof *w.info);
   w.nbrs = calloc(w.n_items * 10, sizeof *w.nbrs);
   struct mes_hist *hist = calloc(n_hist, sizeof *hist);
+  struct mes_evrec *events = calloc(n_hist, sizeof *events);
   struct mes_impression *imps = calloc(n_imps ? n_imps : 1, sizeof *imps);
   struct mes_cand *proto = calloc(n_cands, sizeof *proto), *cands = calloc(n_cands, sizeof *cands);
   struct mes_contrib *parts = calloc(n_cands * 4, sizeof *parts), *work = calloc(n_cands * 4, sizeof *work);
-  if (!w.ids || !w.info || !w.nbrs || !hist || !imps || !proto || !cands || !parts || !work)
+  if (!w.ids || !w.info || !w.nbrs || !hist || !events || !imps || !proto || !cands || !parts || !work)
     return 1;
   static const char *cats[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"};
   for (size_t i = 0; i < w.n_items; i++) {
@@ -93,12 +94,17 @@ int main(int argc, char **argv) {
       w.nbrs[i * 10 + k] = (struct mes_nbr){.item = (uint32_t)((i * 7 + k * 13) % n_cands), .w = 1};
   }
   /* History items are the items after the candidates. */
-  for (size_t i = 0; i < n_hist; i++)
-    hist[i] = (struct mes_hist){.item = w.ids[n_cands + i],
+  for (size_t i = 0; i < n_hist; i++) {
+    events[i] = (struct mes_evrec){.id = (int64_t)i + 1,
+                                   .item = w.ids[n_cands + i],
+                                   .item_len = strlen(w.ids[n_cands + i]),
+                                   .ts_ms = NOW_MS - (int64_t)(n_hist - i) * DAY_MS / 10,
+                                   .source = i % 17 == 0 ? MES_SRC_THIRD : MES_SRC_FIRST,
+                                   .channel = -1};
+    hist[i] = (struct mes_hist){.ev = &events[i],
                                 .midx = (int32_t)(n_cands + i),
-                                .kind = i % 10 == 0 ? MES_KIND_PURCHASE : i % 50 == 7 ? MES_KIND_DISMISS : MES_KIND_VIEW,
-                                .ts_ms = NOW_MS - (int64_t)(n_hist - i) * DAY_MS / 10,
-                                .source = i % 17 == 0 ? MES_SRC_THIRD : MES_SRC_FIRST};
+                                .kind = i % 10 == 0 ? MES_KIND_PURCHASE : i % 50 == 7 ? MES_KIND_DISMISS : MES_KIND_VIEW};
+  }
   for (size_t i = 0; i < n_imps; i++)
     imps[i] = (struct mes_impression){.item = w.ids[(i * 3) % n_cands], .channel = MES_CH_WEB,
                                       .ts_ms = NOW_MS - (int64_t)(i % 96) * 3600 * 1000};
@@ -162,6 +168,7 @@ int main(int argc, char **argv) {
   free(w.info);
   free(w.nbrs);
   free(hist);
+  free(events);
   free(imps);
   free(proto);
   free(cands);

@@ -51,6 +51,7 @@
 
 #include "base/err.h"
 #include "base/json.h"
+#include "consent/prefrec.h"
 #include "subject/subject.h"
 
 struct mes_ledger;
@@ -184,10 +185,15 @@ int mes_consent_patch_preferences(struct mes_ledger *lg, const struct mes_req *c
  * writes anything else). */
 int mes_consent_check_pref_patch(const json_t *add, const json_t *remove, struct mes_err *err);
 
-/* The stored preferences of subject sid (0: unknown subject), for export and
- * recommendations.
- * *out is new; a subject without preferences gets the empty document
- * (empty lists and object). */
+/* The stored preferences of subject sid (0: unknown subject), decoded once
+ * (consent/prefrec.h) for whoever reads them: *out new (mes_prefs_release);
+ * a subject without preferences, or whose key is gone, gets the empty
+ * struct. MES_OK, or a store, crypto or memory error. */
+int mes_consent_read_preferences(struct mes_ledger *lg, int64_t sid, struct mes_prefs *out, struct mes_err *err);
+
+/* The same as the API and the export show them (mes_prefs_json): *out new;
+ * a subject without preferences gets the empty document (empty lists and
+ * object). */
 int mes_consent_get_preferences(struct mes_ledger *lg, int64_t sid, json_t **out, struct mes_err *err);
 
 #endif

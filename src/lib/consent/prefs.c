@@ -2,7 +2,8 @@
  * consent/prefs — what the person told us (zero-party data, contract §5):
  * interests, excluded categories, items whose events must not drive their
  * recommendations (do_not_use_items) and declared facts, kept as one document
- * sealed with the subject's key (kind "pref"). Categories are stored by name
+ * sealed with the subject's key (kind "pref"), read and written through its
+ * one codec (prefrec.h) whatever the caller wants of it. Categories are stored by name
  * and need not be declared in the policy (mesura.yaml lists only the ones
  * that need special care; every other one is ordinary), so that a reordered
  * or extended policy does not change their meaning; recommendations resolve
@@ -19,6 +20,7 @@
 #include "base/id.h"
 #include "consent/consent.h"
 #include "consent/consent_int.h"
+#include "consent/prefrec.h"
 
 const struct mes_jfield mes_consent_pref_fields[] = {
     {"interests", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_IDS},
@@ -43,36 +45,6 @@ static const struct mes_jfield patch_remove_fields[] = {
     {"declared", MES_J_IDS, false, 0, MES_CONSENT_PREF_MAX_DECLARED},
 };
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-/* The lists of the document, in the order PATCH applies them. */
-static const char *const lists[] = {"interests", "exclude_categories", "do_not_use_items"};
-/* The first N_CORE_LISTS are always in the document; the others only when
- * not empty, so that a document without one reads as that list empty. */
-#define N_CORE_LISTS 2
-
-/* ---------------------------------------------------------------- checks */
-
-static bool has(const json_t *arr, const json_t *v) {
-  size_t k;
-  json_t *w;
-  json_array_foreach(arr, k, w) {
-    if (json_equal(w, v))
-      return true;
-  }
-  return false;
-}
-
-/* Appends to arr (borrowed) every entry of list (borrowed, may be NULL) that
- * arr lacks, in list's order. */
-static int append_missing(json_t *arr, const json_t *list) {
-  size_t i;
-  json_t *v;
-  json_array_foreach(list, i, v) {
-    if (!has(arr, v) && json_array_append(arr, v))
-      return MES_ENOMEM;
-  }
-  return MES_OK;
-}
 
 /* Checks the entries of a "declared" object (borrowed; at pointer ptr): each
  * name an id, each value true/false, a number or a short string. */
@@ -106,30 +78,18 @@ static int declared_count(size_t n, const char *ptr, struct mes_err *err) {
   return MES_OK;
 }
 
-/* The stored document from a checked PUT body: a new object. The lists keep
- * their first-seen order, without repeats. */
-static int pref_doc(const json_t *body, json_t **out, struct mes_err *err) {
-  *out = NULL;
+/* The preferences of a checked PUT body: *out new. The lists keep their
+ * first-seen order, without repeats. */
+static int pref_doc(const json_t *body, struct mes_prefs *out, struct mes_err *err) {
+  mes_prefs_init(out);
   const json_t *d = json_object_get(body, "declared");
   int rc = MES_OK;
   if (json_is_object(d) && ((rc = declared_count(json_object_size(d), "/declared", err)) ||
                             (rc = check_declared(d, "/declared", err))))
     return rc;
-  json_t *doc = json_pack("{s:[], s:[], s:o}", "interests", "exclude_categories", "declared",
-                          json_is_object(d) ? json_deep_copy(d) : json_object());
-  for (size_t i = 0; doc && i < N_OF(lists); i++) {
-    const json_t *given = json_object_get(body, lists[i]);
-    if (i >= N_CORE_LISTS && !json_array_size(given))
-      continue;
-    json_t *arr = json_object_get(doc, lists[i]);
-    if ((!arr && json_object_set_new(doc, lists[i], arr = json_array())) || !arr || append_missing(arr, given)) {
-      json_decref(doc);
-      doc = NULL;
-    }
-  }
-  if (!doc)
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  *out = doc;
+  mes_prefs_release(out);
+  if ((rc = mes_prefs_from_json(body, out)))
+    return mes_err_set(err, rc, NULL, NULL);
   return MES_OK;
 }
 
@@ -149,51 +109,27 @@ int mes_consent_check_pref_patch(const json_t *add, const json_t *remove, struct
   return rc;
 }
 
-/* Changes doc (a stored document, borrowed) by a checked patch: removals
- * first, then additions, so that a value in both ends up present. */
-static int apply_patch(json_t *doc, const json_t *add, const json_t *remove, struct mes_err *err) {
-  for (size_t i = 0; i < N_OF(lists); i++) {
-    json_t *arr = json_object_get(doc, lists[i]);
-    if (!json_is_array(arr)) {
-      if (json_object_set_new(doc, lists[i], arr = json_array()) || !arr)
-        return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-    }
-    const json_t *gone = json_object_get(remove, lists[i]);
-    for (size_t k = json_array_size(arr); gone && k-- > 0;)
-      if (has(gone, json_array_get(arr, k)))
-        json_array_remove(arr, k);
-    if (append_missing(arr, json_object_get(add, lists[i])))
-      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-    if (json_array_size(arr) > MES_CONSENT_PREF_MAX_IDS) {
-      char ptr[64];
-      snprintf(ptr, sizeof ptr, "/add/%s", lists[i]);
-      return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "Field %s holds at most %d entries.", lists[i],
-                         MES_CONSENT_PREF_MAX_IDS);
-    }
-    if (i >= N_CORE_LISTS && json_array_size(arr) == 0)
-      json_object_del(doc, lists[i]);
+/* Changes p (the stored preferences) by a checked patch. */
+static int apply_patch(struct mes_prefs *p, const json_t *add, const json_t *remove, struct mes_err *err) {
+  const char *full = NULL;
+  int rc = mes_prefs_patch(p, add, remove, MES_CONSENT_PREF_MAX_IDS, &full);
+  if (rc == MES_EOUT_OF_RANGE) {
+    char ptr[64];
+    snprintf(ptr, sizeof ptr, "/add/%s", full);
+    return mes_err_set(err, MES_EOUT_OF_RANGE, ptr, "Field %s holds at most %d entries.", full,
+                       MES_CONSENT_PREF_MAX_IDS);
   }
-  json_t *decl = json_object_get(doc, "declared");
-  if (!json_is_object(decl)) {
-    if (json_object_set_new(doc, "declared", decl = json_object()) || !decl)
-      return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  }
-  size_t i;
-  json_t *v;
-  json_array_foreach(json_object_get(remove, "declared"), i, v)
-    json_object_del(decl, json_string_value(v));
-  const json_t *more = json_object_get(add, "declared");
-  if (json_is_object(more) && json_object_update(decl, (json_t *)more))
-    return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  return declared_count(json_object_size(decl), "/add/declared", err);
+  if (rc)
+    return mes_err_set(err, rc, NULL, NULL);
+  return declared_count(p->n_declared, "/add/declared", err);
 }
 
 /* ---------------------------------------------------------------- store */
 
-/* The stored document of subject sid (> 0): *out new. MES_ENOT_FOUND when
- * none was stored. */
-static int read_doc(struct mes_ledger *lg, int64_t sid, json_t **out) {
-  *out = NULL;
+/* The stored preferences of subject sid (> 0): *out new. MES_ENOT_FOUND
+ * when none were stored. */
+static int read_doc(struct mes_ledger *lg, int64_t sid, struct mes_prefs *out) {
+  mes_prefs_init(out);
   uint8_t *sealed = NULL;
   size_t sealed_len = 0;
   int rc = mes_store_pref_get(lg->store, sid, &sealed, &sealed_len);
@@ -205,29 +141,25 @@ static int read_doc(struct mes_ledger *lg, int64_t sid, json_t **out) {
   free(sealed);
   if (rc)
     return rc;
-  json_t *doc = json_loadb(text, len, 0, NULL);
+  mes_prefs_release(out);
+  rc = mes_prefs_decode(text, len, out);
+  mes_wipe(text, len);
   free(text);
-  if (!json_is_object(doc)) {
-    json_decref(doc);
-    return doc ? MES_EINTERNAL : MES_ENOMEM; /* it opened, so it is what we wrote: only memory fails to load it */
-  }
-  *out = doc;
-  return MES_OK;
+  return rc;
 }
 
-static json_t *empty_doc(void) {
-  return json_pack("{s:[], s:[], s:{}}", "interests", "exclude_categories", "declared");
-}
-
-/* Seals doc (borrowed) with sid's key and stores it, inside the caller's
+/* Seals p's document with sid's key and stores it, inside the caller's
  * transaction. */
-static int write_doc(struct mes_ledger *lg, int64_t sid, const json_t *doc) {
-  char *text = mes_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-  if (!text)
-    return MES_ENOMEM;
+static int write_doc(struct mes_ledger *lg, int64_t sid, const struct mes_prefs *p) {
+  char *text = NULL;
+  size_t len = 0;
+  int rc = mes_prefs_encode(p, &text, &len);
+  if (rc)
+    return rc;
   uint8_t *sealed = NULL;
   size_t sealed_len = 0;
-  int rc = mes_subject_seal(lg->subjects, sid, "pref", text, strlen(text), &sealed, &sealed_len);
+  rc = mes_subject_seal(lg->subjects, sid, "pref", text, len, &sealed, &sealed_len);
+  mes_wipe(text, len);
   free(text);
   if (!rc)
     rc = mes_store_pref_put(lg->store, sid, sealed, sealed_len);
@@ -237,12 +169,14 @@ static int write_doc(struct mes_ledger *lg, int64_t sid, const json_t *doc) {
 
 /*
  * Stores subject_id's preferences in one transaction: the subject is made
- * when unknown; with a patch (patching true), the stored document is read
- * and changed inside the same transaction, otherwise *doc (taken over) is
- * stored as it is. On MES_OK *doc is the document stored, durable.
+ * when unknown; with a patch (patching true), the stored preferences are read
+ * and changed inside the same transaction, otherwise *p (taken over) is
+ * stored as it is. On MES_OK *p holds the preferences stored, durable; on an
+ * error it is released.
  */
 static int store_prefs(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
-                       bool patching, const json_t *add, const json_t *remove, json_t **doc, struct mes_err *err) {
+                       bool patching, const json_t *add, const json_t *remove, struct mes_prefs *p,
+                       struct mes_err *err) {
   int rc = mes_store_tx_begin(lg->store);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
@@ -251,14 +185,18 @@ static int store_prefs(struct mes_ledger *lg, const struct mes_req *c, const cha
   struct mes_subject s;
   rc = mes_subject_resolve(lg->subjects, c, MES_NS_SUBJECT, subject_id, id_len, true, &s);
   if (!rc && patching) {
-    rc = read_doc(lg, s.row.id, doc);
-    if (rc == MES_ENOT_FOUND)
-      rc = (*doc = empty_doc()) ? MES_OK : MES_ENOMEM;
-    if (!rc && (rc = apply_patch(*doc, add, remove, err)))
+    mes_prefs_release(p);
+    rc = read_doc(lg, s.row.id, p);
+    if (rc == MES_ENOT_FOUND) {
+      mes_prefs_release(p);
+      mes_prefs_init(p);
+      rc = MES_OK;
+    }
+    if (!rc && (rc = apply_patch(p, add, remove, err)))
       goto rollback; /* err says which field */
   }
   if (!rc)
-    rc = write_doc(lg, s.row.id, *doc);
+    rc = write_doc(lg, s.row.id, p);
   if (rc) {
     mes_err_set(err, rc, NULL, NULL);
     goto rollback;
@@ -271,9 +209,16 @@ static int store_prefs(struct mes_ledger *lg, const struct mes_req *c, const cha
 rollback:
   mes_store_tx_rollback(lg->store);
 fail:
-  json_decref(*doc);
-  *doc = NULL;
+  mes_prefs_release(p);
   return rc;
+}
+
+/* The reply of a PUT or PATCH: the preferences stored, as the API shows
+ * them; p released. */
+static int reply_of(struct mes_prefs *p, json_t **out, struct mes_err *err) {
+  int rc = mes_prefs_json(p, out);
+  mes_prefs_release(p);
+  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
 }
 
 int mes_consent_set_preferences(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id, size_t id_len,
@@ -285,12 +230,15 @@ int mes_consent_set_preferences(struct mes_ledger *lg, const struct mes_req *c, 
   rc = mes_json_check(body, mes_consent_pref_fields, mes_consent_pref_n_fields, "", err);
   if (rc)
     return rc;
-  json_t *doc = NULL;
-  rc = pref_doc(body, &doc, err);
+  struct mes_prefs p;
+  rc = pref_doc(body, &p, err);
   if (!rc)
-    rc = store_prefs(lg, c, subject_id, id_len, false, NULL, NULL, &doc, err);
-  *out = doc;
-  return rc;
+    rc = store_prefs(lg, c, subject_id, id_len, false, NULL, NULL, &p, err);
+  if (rc) {
+    mes_prefs_release(&p);
+    return rc;
+  }
+  return reply_of(&p, out, err);
 }
 
 int mes_consent_patch_preferences(struct mes_ledger *lg, const struct mes_req *c, const char *subject_id,
@@ -303,17 +251,34 @@ int mes_consent_patch_preferences(struct mes_ledger *lg, const struct mes_req *c
   rc = mes_consent_check_pref_patch(add, remove, err);
   if (rc)
     return rc;
-  json_t *doc = NULL;
-  rc = store_prefs(lg, c, subject_id, id_len, true, add, remove, &doc, err);
-  *out = doc;
-  return rc;
+  struct mes_prefs p;
+  mes_prefs_init(&p);
+  rc = store_prefs(lg, c, subject_id, id_len, true, add, remove, &p, err);
+  if (rc)
+    return rc;
+  return reply_of(&p, out, err);
+}
+
+int mes_consent_read_preferences(struct mes_ledger *lg, int64_t sid, struct mes_prefs *out, struct mes_err *err) {
+  mes_prefs_init(out);
+  int rc = sid > 0 ? read_doc(lg, sid, out) : MES_ENOT_FOUND;
+  if (rc == MES_ENOT_FOUND) { /* none stored, or the key is gone: nothing held */
+    mes_prefs_release(out);
+    mes_prefs_init(out);
+    return MES_OK;
+  }
+  if (rc) {
+    mes_prefs_release(out);
+    return mes_err_set(err, rc, NULL, NULL);
+  }
+  return MES_OK;
 }
 
 int mes_consent_get_preferences(struct mes_ledger *lg, int64_t sid, json_t **out, struct mes_err *err) {
-  int rc = sid > 0 ? read_doc(lg, sid, out) : MES_ENOT_FOUND;
-  if (rc == MES_ENOT_FOUND) {
-    *out = empty_doc();
-    return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  }
-  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+  *out = NULL;
+  struct mes_prefs p;
+  int rc = mes_consent_read_preferences(lg, sid, &p, err);
+  if (rc)
+    return rc;
+  return reply_of(&p, out, err);
 }

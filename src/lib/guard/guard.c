@@ -102,9 +102,9 @@ void mes_guard_declared_init(const struct mes_guard_facts *f, struct mes_guard_d
     declare(f, d, f->interests[i]);
   /* Zero-party events are rare: the scan is of a flag per event. */
   for (size_t i = 0; i < f->n_hist; i++) {
-    if (f->hist[i].source != MES_SRC_ZERO)
+    if (f->hist[i].ev->source != MES_SRC_ZERO)
       continue;
-    const struct mes_item_facts *it = mes__guard_info(f, f->hist[i].item);
+    const struct mes_item_facts *it = mes__guard_info(f, f->hist[i].ev->item);
     for (size_t k = 0; it && k < it->n_cats && k < MES_GUARD_MAX_CATS; k++)
       declare(f, d, it->cats[k]);
   }
@@ -141,7 +141,7 @@ static bool cited(const struct mes_guard_facts *f, const struct mes_cand *c, uin
   const struct mes_hist *a = &f->hist[h];
   for (size_t k = 0; k < c->n_based; k++) {
     const struct mes_hist *b = &f->hist[c->based_on[k].hist];
-    if (b == a || (a->midx >= 0 && b->midx >= 0 ? a->midx == b->midx : strcmp(a->item, b->item) == 0))
+    if (b == a || (a->midx >= 0 && b->midx >= 0 ? a->midx == b->midx : strcmp(a->ev->item, b->ev->item) == 0))
       return true;
   }
   return false;
@@ -360,9 +360,9 @@ void mes__guard_once_bought(const struct mes_guard_facts *f, struct mes__once *o
   int64_t since = f->now_ms - (int64_t)p->guardrails.post_purchase_suppression_days * MS_PER_DAY;
   for (size_t i = 0; i < f->n_hist; i++) {
     const struct mes_hist *h = &f->hist[i];
-    if (h->kind != MES_KIND_PURCHASE || h->ts_ms < since)
+    if (h->kind != MES_KIND_PURCHASE || h->ev->ts_ms < since)
       continue;
-    const struct mes_item_facts *info = mes__guard_info(f, h->item);
+    const struct mes_item_facts *info = mes__guard_info(f, h->ev->item);
     if (!info || !info->once)
       continue;
     for (size_t k = 0; k < info->n_cats && k < MES_GUARD_MAX_CATS; k++) {
@@ -388,7 +388,7 @@ void mes__guard_each_bought(const struct mes_guard_facts *f, struct mes_cand *ca
       if (f->hist[i].kind != MES_KIND_PURCHASE)
         continue;
       size_t pos = 0;
-      for (struct mes_htab_slot *s; (s = mes__idx_next_item(&x, f->hist[i].item, &pos));)
+      for (struct mes_htab_slot *s; (s = mes__idx_next_item(&x, f->hist[i].ev->item, &pos));)
         if (!cands[s->val - 1].dropped)
           act(&cands[s->val - 1], &f->hist[i], ud);
     }
@@ -408,7 +408,7 @@ void mes__guard_each_substitute(const struct mes_guard_facts *f, struct mes_cand
       const struct mes_nbr *nb = mes__guard_nbrs(f, MES_REL_VIEWED, (uint32_t)h->midx, &nn);
       if (!nn)
         continue;
-      const struct mes_item_facts *bought = mes__guard_info(f, h->item);
+      const struct mes_item_facts *bought = mes__guard_info(f, h->ev->item);
       if (!bought || bought->n_cats == 0)
         continue; /* without its categories, "same kind of thing" cannot be told */
       for (size_t k = 0; k < nn; k++) {

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "base/htab.h"
+#include "ingest/evrec.h"
 #include "model/model.h"
 #include "policy/policy.h"
 
@@ -56,15 +57,15 @@ bool mes_reason_is_personal(enum mes_reason r);
 
 enum mes_disclosure { MES_DISCLOSE_EXPLICIT = 0, MES_DISCLOSE_IMPLICIT };
 
-/* One event of the person's history, as the rules see it. */
+/* One event of the person's history as the rules and the scorer see it:
+ * the stored event itself (the codec's struct mes_evrec, hot fields only),
+ * joined with what this request makes of it: the item's index in the live
+ * model and the kind its type has under the policy. */
 struct mes_hist {
-  const char *item;   /* borrowed; never NULL (searches are not kept here) */
-  int32_t midx;       /* model index of item, -1 when unknown to the model */
+  const struct mes_evrec *ev; /* borrowed; its item never NULL (searches are not kept here), its type one
+                                 the policy declares */
+  int32_t midx;               /* model index of ev->item, -1 when unknown to the model */
   enum mes_kind kind;
-  int type;           /* policy event type index */
-  int64_t ts_ms;
-  enum mes_source source;
-  int channel;        /* enum mes_channel, -1 unknown */
 };
 
 struct mes_impression {

@@ -31,7 +31,7 @@ static void drop_bought(struct mes_cand *c, const struct mes_hist *bought, void 
 
 static void drop_substitute(struct mes_cand *c, const struct mes_hist *bought, void *ud) {
   mes_guard_drop(c, NAME, "A substitute of '%s', which the person bought; it is not followed up on %s.",
-                 bought->item, ((const struct chan *)ud)->channel);
+                 bought->ev->item, ((const struct chan *)ud)->channel);
 }
 
 static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n) {

@@ -31,7 +31,7 @@ static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_
       if (f->hist[i].kind != MES_KIND_DISMISS)
         continue;
       size_t pos = 0;
-      for (struct mes_htab_slot *s; (s = mes__idx_next_item(&x, f->hist[i].item, &pos));)
+      for (struct mes_htab_slot *s; (s = mes__idx_next_item(&x, f->hist[i].ev->item, &pos));)
         if (!cands[s->val - 1].dropped)
           mes__guard_drop_text(&cands[s->val - 1], NAME, "The person dismissed this item.");
     }

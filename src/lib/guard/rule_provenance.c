@@ -23,7 +23,7 @@ static const char NAME[] = "provenance";
 static bool third_party(const struct mes_guard_facts *f, const struct mes_hist *h, const void *ud) {
   (void)f;
   (void)ud;
-  return h->source == MES_SRC_THIRD;
+  return h->ev->source == MES_SRC_THIRD;
 }
 
 static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n) {

@@ -20,7 +20,7 @@ static const char NAME[] = "retargeting";
 
 static bool stale(const struct mes_guard_facts *f, const struct mes_hist *h, const void *ud) {
   (void)f;
-  return h->kind != MES_KIND_PURCHASE && h->ts_ms < *(const int64_t *)ud;
+  return h->kind != MES_KIND_PURCHASE && h->ev->ts_ms < *(const int64_t *)ud;
 }
 
 static void apply(const struct mes_guard_facts *f, struct mes_cand *cands, size_t n) {

@@ -58,7 +58,7 @@ struct memo {
 };
 
 static bool judge(const struct mes_guard_facts *f, const struct mes_guard_declared *d, const struct mes_hist *h) {
-  return mes_guard_undeclared_sensitive(f, d, mes__guard_info(f, h->item)) != NULL;
+  return mes_guard_undeclared_sensitive(f, d, mes__guard_info(f, h->ev->item)) != NULL;
 }
 
 static bool inferred_evidence(const struct mes_guard_facts *f, const struct mes_hist *h, const void *ud) {
@@ -86,11 +86,11 @@ static void cite_zero_party(const struct mes_guard_facts *f, struct mes_cand *c)
   c->n_based = 0;
   for (size_t i = 0; i < c->n_contrib && c->n_based < MES_GUARD_MAX_BASED; i++) {
     uint32_t h = c->contrib[i].hist;
-    if (h >= f->n_hist || f->hist[h].source != MES_SRC_ZERO)
+    if (h >= f->n_hist || f->hist[h].ev->source != MES_SRC_ZERO)
       continue;
     bool dup = false;
     for (size_t k = 0; k < c->n_based && !dup; k++)
-      dup = strcmp(f->hist[c->based_on[k].hist].item, f->hist[h].item) == 0;
+      dup = strcmp(f->hist[c->based_on[k].hist].ev->item, f->hist[h].ev->item) == 0;
     if (!dup)
       c->based_on[c->n_based++].hist = h;
   }

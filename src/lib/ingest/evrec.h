@@ -67,8 +67,9 @@
 struct mes_evrec {
   int64_t id;          /* store row id */
   int64_t sid;         /* the subject's store id (numbers are not pseudonyms: never log them) */
-  int type;            /* index into the policy's event_types; -1 when the current policy lacks it */
   int64_t ts_ms;
+  int type;            /* index into the policy's event_types; -1 when the current policy lacks it (or as
+                          stored, where the reader says so: mes_ingest_history_open) */
   uint32_t purposes;   /* purposes the event serves (policy bits, as stored) */
   enum mes_source source;
   int channel;         /* enum mes_channel, or -1 when none */

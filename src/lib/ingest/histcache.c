@@ -5,18 +5,21 @@
  * entry per kind (enum mes__hc_kind: events, impressions), keyed by (sid,
  * kind), each stamped and replaced on its own; all share the cap and the LRU.
  *
- * One entry is one allocation: the header, the records (struct mes__hc_ev,
- * 40 bytes each) and their item ids, NUL-terminated, back to back. Its
+ * One entry is one allocation: the header, the records (the codec's struct
+ * mes_evrec, evrec.h, 88 bytes each, whose item pointers point into the
+ * entry) and their item ids, NUL-terminated, back to back. Readers are
+ * handed the records themselves (mes__hc_records): the event a scorer
+ * reads is the one the cache holds, not a copy of it. Its
  * `bytes` is that allocation's size; a shard keeps the sum of its entries'
  * bytes under its share of the cap (cap / N_SHARDS), so the whole cache
  * stays under the cap. Not counted: the bucket arrays, at most 16 bytes per
  * entry (a table doubles once it holds more entries than buckets), a few
  * per cent of the cap with histories of a few events, less with longer ones.
  *
- * Readers replay an entry without holding its shard's lock: they take a
+ * Readers use an entry without holding its shard's lock: they take a
  * reference under the lock and give it back after. An entry leaves the table
  * (evicted, replaced, stale, forgotten) at once, but its memory is wiped and
- * freed only when its last reference goes, so a replay under way never reads
+ * freed only when its last reference goes, so a reader under way never reads
  * freed memory; the bytes of such an entry no longer count against the cap.
  *
  * The chains are this file's own rather than a base/htab table: an entry
@@ -48,7 +51,7 @@ struct mes__hc_entry {
   size_t n;
   int refs;                               /* guarded by the shard's mutex; the table holds one while linked */
   bool linked;
-  struct mes__hc_ev ev[];                 /* n events, then the item bytes */
+  struct mes_evrec ev[];                  /* n records, then their item bytes */
 };
 
 /* A shard: its own lock, table and LRU list; counters under the lock too
@@ -175,7 +178,7 @@ static void lru_push(struct shard *sh, struct mes__hc_entry *e) {
 }
 
 /* Takes e out of the table and the list, and gives back the table's
- * reference: freed now unless a reader still replays it. */
+ * reference: freed now unless a reader still holds it. */
 static void unlink_entry(struct shard *sh, struct mes__hc_entry *e) {
   struct mes__hc_entry **pp = &sh->buckets[bucket_of(sh, e->sid)];
   while (*pp != e)
@@ -323,47 +326,22 @@ void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
     entry_free(e);
 }
 
-static void replay(const struct mes__hc_ev *evs, size_t n, const char *items, int64_t sid,
-                   const struct mes_policy *p, mes_ingest_event_cb cb, void *ud) {
-  for (size_t i = 0; i < n; i++) {
-    const struct mes__hc_ev *x = &evs[i];
-    struct mes_evrec ev = {
-        .id = x->id,
-        .sid = sid,
-        .type = x->type >= 0 && (size_t)x->type < p->n_event_types ? x->type : -1,
-        .ts_ms = x->ts_ms,
-        .purposes = x->purposes,
-        .source = (enum mes_source)x->source,
-        .channel = x->channel,
-        .item = x->has_item ? items + x->item_off : NULL,
-        .item_len = x->has_item ? x->item_len : 0,
-    };
-    if (cb(ud, &ev))
-      return;
-  }
-}
-
-void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_event_cb cb, void *ud) {
-  replay(e->ev, e->n, (const char *)(e->ev + e->n), e->sid, p, cb, ud);
-}
-
-void mes__hc_build_replay(const struct mes__hc_build *b, int64_t sid, const struct mes_policy *p,
-                          mes_ingest_event_cb cb, void *ud) {
-  replay(b->ev, b->n, b->items, sid, p, cb, ud);
+const struct mes_evrec *mes__hc_records(const struct mes__hc_entry *e, size_t *n) {
+  *n = e->n;
+  return e->ev;
 }
 
 int64_t mes__hc_replay_shown(const struct mes__hc_entry *e, int64_t since_ms, mes_ingest_shown_cb cb, void *ud) {
-  const char *items = (const char *)(e->ev + e->n);
   int64_t unreadable = 0;
   for (size_t i = 0; i < e->n; i++) {
-    const struct mes__hc_ev *x = &e->ev[i];
+    const struct mes_evrec *x = &e->ev[i];
     /* The store's order (ts_ms, then id) with the rows before since_ms left
      * out: what a read of the window alone yields. */
     if (x->ts_ms < since_ms)
       continue;
-    if (!x->has_item)
+    if (!x->item)
       unreadable++;
-    else if (cb(ud, items + x->item_off, x->channel, x->ts_ms))
+    else if (cb(ud, x->item, x->channel, x->ts_ms))
       break;
   }
   return unreadable;
@@ -418,30 +396,35 @@ static int grow(void **buf, size_t *cap, size_t used, size_t need, size_t first)
   return MES_OK;
 }
 
-int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, const char *item, size_t item_len) {
-  size_t ev_cap = b->cap * sizeof *b->ev;
+int mes__hc_build_add(struct mes__hc_build *b, const struct mes_evrec *ev) {
   if (b->n == b->cap) {
+    size_t ev_cap = b->cap * sizeof *b->ev, off_cap = b->cap * sizeof *b->item_off;
     if (b->n > SIZE_MAX / sizeof *b->ev / 2 ||
-        grow((void **)&b->ev, &ev_cap, b->n * sizeof *b->ev, (b->n + 1) * sizeof *b->ev, 64 * sizeof *b->ev))
+        grow((void **)&b->ev, &ev_cap, b->n * sizeof *b->ev, (b->n + 1) * sizeof *b->ev, 64 * sizeof *b->ev) ||
+        grow((void **)&b->item_off, &off_cap, b->n * sizeof *b->item_off, ev_cap / sizeof *b->ev * sizeof *b->item_off,
+             64 * sizeof *b->item_off))
       return MES_ENOMEM;
     b->cap = ev_cap / sizeof *b->ev;
   }
-  struct mes__hc_ev x = *ev;
-  x.has_item = item != NULL;
-  x.item_off = 0;
-  x.item_len = 0;
-  if (item) {
-    if (item_len >= ITEMS_MAX - b->items_len)
+  uint32_t off = 0;
+  if (ev->item) {
+    if (ev->item_len >= ITEMS_MAX - 1 - b->items_len)
       return MES_ENOMEM; /* an entry's offsets are 32 bits */
-    if (grow((void **)&b->items, &b->items_cap, b->items_len, b->items_len + item_len + 1, 4096))
+    if (grow((void **)&b->items, &b->items_cap, b->items_len, b->items_len + ev->item_len + 1, 4096))
       return MES_ENOMEM;
-    memcpy(b->items + b->items_len, item, item_len);
-    b->items[b->items_len + item_len] = '\0';
-    x.item_off = (uint32_t)b->items_len;
-    x.item_len = (uint32_t)item_len;
-    b->items_len += item_len + 1;
+    memcpy(b->items + b->items_len, ev->item, ev->item_len);
+    b->items[b->items_len + ev->item_len] = '\0';
+    off = (uint32_t)b->items_len + 1;
+    b->items_len += ev->item_len + 1;
   }
-  b->ev[b->n++] = x;
+  struct mes_evrec *x = &b->ev[b->n];
+  *x = *ev;
+  x->item = NULL; /* named by item_off until the entry is made */
+  x->item_len = ev->item ? ev->item_len : 0;
+  x->event_id = NULL;
+  x->event_id_len = 0;
+  x->cold = (struct mes_slice){0};
+  b->item_off[b->n++] = off;
   return MES_OK;
 }
 
@@ -456,6 +439,8 @@ void mes__hc_build_release(struct mes__hc_build *b) {
     mes_wipe(b->ev, b->cap * sizeof *b->ev);
     free(b->ev);
   }
+  free(b->item_off); /* offsets only: nothing personal */
+  free(b->order);
   if (b->items) {
     mes_wipe(b->items, b->items_cap);
     free(b->items);
@@ -463,46 +448,57 @@ void mes__hc_build_release(struct mes__hc_build *b) {
   memset(b, 0, sizeof *b);
 }
 
-static bool later(const struct mes__hc_ev *a, const struct mes__hc_ev *b) {
+static bool later(const struct mes_evrec *a, const struct mes_evrec *b) {
   return a->ts_ms != b->ts_ms ? a->ts_ms > b->ts_ms : a->id > b->id;
 }
 
-static void sift_down(struct mes__hc_ev *v, size_t root, size_t n) {
-  for (size_t child; (child = 2 * root + 1) < n; root = child) {
-    if (child + 1 < n && later(&v[child + 1], &v[child]))
-      child++;
-    if (!later(&v[child], &v[root]))
-      return;
-    struct mes__hc_ev t = v[root];
-    v[root] = v[child];
-    v[child] = t;
-  }
+/* What the order is computed from: the store row's time and id, both clear
+ * columns, so that qsort may copy them wherever it likes; the records
+ * themselves (their decrypted channel and item) never move until they are
+ * copied into the entry. */
+struct order_key {
+  int64_t ts_ms, id;
+  uint32_t at;
+};
+
+static int order_cmp(const void *pa, const void *pb) {
+  const struct order_key *a = pa, *b = pb;
+  if (a->ts_ms != b->ts_ms)
+    return a->ts_ms < b->ts_ms ? -1 : 1;
+  return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* A heap sort, in place: qsort may copy the records into a buffer that it
- * frees without wiping, and they carry sealed fields (the channel). Items
- * stay where they are (records name them by offset). */
-void mes__hc_build_by_time(struct mes__hc_build *b) {
-  struct mes__hc_ev *v = b->ev;
+int mes__hc_build_by_time(struct mes__hc_build *b) {
+  const struct mes_evrec *v = b->ev;
   size_t n = b->n, i = 1;
   while (i < n && !later(&v[i - 1], &v[i]))
     i++;
   if (i >= n)
-    return; /* already in order: every history whose events all arrived in time */
-  for (size_t k = n / 2; k-- > 0;)
-    sift_down(v, k, n);
-  for (size_t end = n; end-- > 1;) {
-    struct mes__hc_ev t = v[0];
-    v[0] = v[end];
-    v[end] = t;
-    sift_down(v, 0, end);
+    return MES_OK; /* already in order: every history whose events all arrived in time */
+  if (n > UINT32_MAX)
+    return MES_ENOMEM;
+  struct order_key *keys = malloc(n * sizeof *keys);
+  uint32_t *order = malloc(n * sizeof *order);
+  if (!keys || !order) {
+    free(keys);
+    free(order);
+    return MES_ENOMEM;
   }
+  for (size_t k = 0; k < n; k++)
+    keys[k] = (struct order_key){v[k].ts_ms, v[k].id, (uint32_t)k};
+  qsort(keys, n, sizeof *keys, order_cmp);
+  for (size_t k = 0; k < n; k++)
+    order[k] = keys[k].at;
+  free(keys);
+  free(b->order);
+  b->order = order;
+  return MES_OK;
 }
 
 int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, enum mes__hc_kind kind,
                           struct mes__hc_entry **out) {
   *out = NULL;
-  size_t bytes = sizeof(struct mes__hc_entry) + b->n * sizeof(struct mes__hc_ev) + b->items_len;
+  size_t bytes = sizeof(struct mes__hc_entry) + b->n * sizeof(struct mes_evrec) + b->items_len;
   struct mes__hc_entry *e = malloc(bytes);
   if (!e) {
     mes__hc_build_release(b);
@@ -516,10 +512,15 @@ int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, enum mes__hc_kind
   e->n = b->n;
   e->bytes = bytes;
   e->refs = 1; /* the caller's */
-  if (b->n)
-    memcpy(e->ev, b->ev, b->n * sizeof *b->ev);
+  char *items = (char *)(e->ev + b->n);
   if (b->items_len)
-    memcpy((char *)(e->ev + b->n), b->items, b->items_len);
+    memcpy(items, b->items, b->items_len);
+  for (size_t i = 0; i < b->n; i++) {
+    size_t at = b->order ? b->order[i] : i;
+    e->ev[i] = b->ev[at];
+    if (b->item_off[at])
+      e->ev[i].item = items + b->item_off[at] - 1;
+  }
   mes__hc_build_release(b);
   *out = e;
   return MES_OK;
@@ -544,17 +545,18 @@ static int key_alive(struct mes_ingester *ing, int64_t sid) {
 /* Appends to b the records of e and of add (both in the store's order, by
  * ts_ms then id) merged in that order; item bytes copied. */
 static int merge(struct mes__hc_build *b, const struct mes__hc_entry *e, const struct mes__hc_build *add) {
-  const char *e_items = (const char *)(e->ev + e->n);
   size_t i = 0, j = 0;
   int rc = MES_OK;
   while (rc == MES_OK && (i < e->n || j < add->n)) {
-    const struct mes__hc_ev *x = i < e->n ? &e->ev[i] : NULL, *y = j < add->n ? &add->ev[j] : NULL;
+    const struct mes_evrec *x = i < e->n ? &e->ev[i] : NULL, *y = j < add->n ? &add->ev[j] : NULL;
     bool take_e = !y || (x && (x->ts_ms < y->ts_ms || (x->ts_ms == y->ts_ms && x->id < y->id)));
     if (take_e) {
-      rc = mes__hc_build_add(b, x, x->has_item ? e_items + x->item_off : NULL, x->item_len);
+      rc = mes__hc_build_add(b, x);
       i++;
     } else {
-      rc = mes__hc_build_add(b, y, y->has_item ? add->items + y->item_off : NULL, y->item_len);
+      struct mes_evrec r = *y; /* its item named by offset while collected */
+      r.item = add->item_off[j] ? add->items + add->item_off[j] - 1 : NULL;
+      rc = mes__hc_build_add(b, &r);
       j++;
     }
   }

@@ -6,8 +6,10 @@
  * It holds up to two entries per subject, each checked and replaced on its
  * own: their events, and the items they were shown (their impressions, for
  * the frequency cap). Both share one byte cap (serving.history_cache_mb) and
- * one LRU order. The ingester (ingest.h) owns one, and mes_ingest_history
- * and mes_ingest_shown_list use it by themselves when its cap is not 0;
+ * one LRU order. The ingester (ingest.h) owns one, and
+ * mes_ingest_history_open (the recommender's read, which holds the cache's
+ * own records for its request) and mes_ingest_shown_list use it by
+ * themselves when its cap is not 0;
  * nothing else changes for their callers. Nothing is computed
  * ahead for people who are not active: an entry is made by a read that had
  * to happen anyway, and the least recently used entries leave first when the
@@ -38,9 +40,10 @@
  *
  * Thread-safety: every function may be called from any thread. The cache is
  * split into shards by subject, each under its own mutex; no lock is held
- * during store reads or while events are handed to a caller's callback (a
- * reader holds a reference to the entry instead), so callbacks may do
- * anything, including reading histories again.
+ * during store reads, while events are handed to a caller's callback or
+ * while a request holds an entry's records (a reader holds a reference to
+ * the entry instead), so callbacks may do anything, including reading
+ * histories again.
  */
 #ifndef MES_INGEST_HISTCACHE_H
 #define MES_INGEST_HISTCACHE_H
@@ -67,7 +70,7 @@ void mes_histcache_set_cap(struct mes_histcache *hc, size_t max_bytes);
 size_t mes_histcache_cap(const struct mes_histcache *hc);
 
 /* Drops subject sid's entries (events and impressions), wiping them (at
- * once, or when the last reader replaying one finishes), and keeps a read
+ * once, or when the last reader holding one gives it back), and keeps a read
  * that began before the call from storing what it read. Call on erasure.
  * NULL-safe. */
 void mes_histcache_forget(struct mes_histcache *hc, int64_t sid);

@@ -129,25 +129,51 @@ int mes_ingest_list(struct mes_ingester *ing, const struct mes_req *c, int64_t s
                     struct mes_err *err);
 
 /*
- * Reads back subject `sid`'s events like mes_ingest_list (same order, same
- * errors: MES_ENOT_FOUND when the key is gone), but hands out only what
- * serving needs: the hot fields, without event_id (NULL) nor cold part
- * (empty), each sealed document unsealed into one reused buffer and
- * decoded in place (mes_evrec_decode), for the recommender's hot path. The
- * rows are read in the
- * order they were stored (mes_store_event_list_stored) and what is kept of
- * them is put in time order in memory. ev->sid is `sid`; pointers are
- * borrowed for the duration of the callback. cb returns nonzero to stop
- * (then MES_OK); it runs after the read, with no store lock held.
+ * Subject `sid`'s events as serving reads them, held for as long as the
+ * caller needs them (a recommendation holds them for the whole request):
+ * ev[0..n) in the order of mes_ingest_list (oldest first), the codec's own
+ * records with only the hot fields (event_id NULL, cold part empty), sid
+ * `sid`, type as stored (an index the caller's policy may no longer
+ * declare: check it against policy->n_event_types). Every pointer, items
+ * included, is borrowed until mes_ingest_history_close.
  *
- * When the ingester's history cache is on (its cap is not 0), the events
- * come from it (histcache.h) whenever the store's stamp of sid's events is
- * the one the cache holds, which costs one indexed read instead of reading
- * and unsealing every event; otherwise they are read, kept in the cache and
- * handed out from it. Either way cb sees the same events with the same
- * fields, types mapped with c->policy; it then runs with no store or cache
- * lock held. On an error cb has not been called. Call it outside a write transaction when
- * using the cache: rows read inside one and then rolled back could be kept.
+ * When the ingester's history cache is on (its cap is not 0), the records
+ * are the cache's own (histcache.h), handed out whenever the store's stamp
+ * of sid's events is the one the cache holds, which costs one indexed read
+ * instead of reading and unsealing every event; otherwise the events are
+ * read (in the order they were stored, mes_store_event_list_stored, each
+ * sealed document unsealed into one reused buffer and decoded in place,
+ * mes_evrec_decode), put in time order in memory, kept in the cache when it
+ * is on, and handed out. Holding records keeps no lock: an erasure meanwhile
+ * drops them from the cache at once and wipes them at the close. Call it
+ * outside a write transaction when using the cache: rows read inside one
+ * and then rolled back could be kept.
+ *
+ * MES_OK (ev NULL and n 0 for a subject without events), MES_ENOT_FOUND when
+ * the key is gone (erased), MES_EINTERNAL when a document does not decode,
+ * a store, crypto or memory error; on an error *out holds nothing (closing it
+ * is harmless).
+ */
+struct mes__hc_entry;
+struct mes_ingest_events {
+  const struct mes_evrec *ev; /* borrowed until the close */
+  size_t n;
+  struct mes_ingester *ing;   /* private */
+  struct mes__hc_entry *entry; /* private: the reference that keeps ev */
+};
+int mes_ingest_history_open(struct mes_ingester *ing, int64_t sid, struct mes_ingest_events *out,
+                            struct mes_err *err);
+/* Gives the records back (the last holder of records that left the cache
+ * wipes them). NULL-safe; *h is then empty. Any thread. */
+void mes_ingest_history_close(struct mes_ingest_events *h);
+
+/*
+ * The same events handed to cb one at a time (mes_ingest_history_open, then
+ * each record with its type mapped with c->policy: -1 when it lacks it,
+ * then the close): for readers that need them only for the call. cb returns
+ * nonzero to stop (then MES_OK); it runs with no store or cache lock held.
+ * Same errors as mes_ingest_history_open; on an error cb has not been
+ * called.
  */
 int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
                        struct mes_err *err);

@@ -53,38 +53,33 @@ enum mes__hc_kind {
   MES__HC_KINDS
 };
 
-/* One record as the builder collects it. An event: the clear columns as
- * stored (type is mapped with the policy of each replay, not of the read),
- * and the item and channel decoded from the sealed document (evrec.h), the
- * hot fields of a struct mes_evrec kept packed. An item shown:
- * id and ts_ms of its impression row, channel as stored, the item; purposes,
- * type and source unused; a row that could not be opened leaves one record
- * without an item, so that a replay logs it as a read would. */
-struct mes__hc_ev {
-  int64_t id, ts_ms;
-  uint32_t purposes;
-  int32_t type;      /* as stored */
-  uint32_t item_off; /* into the entry's item bytes (NUL-terminated there) */
-  uint32_t item_len;
-  int32_t channel;   /* enum mes_channel, or -1 (events); as stored (impressions) */
-  int8_t source;     /* enum mes_source */
-  bool has_item;
-};
-
 /* Collects one subject's records, in the order read, while they are read
- * (a zeroed struct is empty). Its buffers hold plaintext: they are wiped
- * whenever they move or are freed. */
+ * (a zeroed struct is empty). The records are the codec's own struct
+ * mes_evrec, as an entry holds and hands them out. An event: its hot fields
+ * (id, sid, the clear columns as stored, type included: each reader maps it
+ * with its own policy, not the read's; channel and item decoded from the
+ * sealed document), never event_id nor the cold part. An item shown: id,
+ * sid and ts_ms of its impression row, channel as stored, the item; type
+ * -1, purposes 0; a row that could not be opened leaves one record without
+ * an item, so that a use of the entry counts it as a read would. While collected, a
+ * record's item is named by item_off (its pointer is NULL): the item bytes
+ * move as they grow, and an entry points its records into its own copy.
+ * The buffers hold plaintext: they are wiped whenever they move or are
+ * freed. */
 struct mes__hc_build {
-  struct mes__hc_ev *ev;
+  struct mes_evrec *ev;
+  uint32_t *item_off; /* per record: 1 + the item's offset in items, 0 when it has none */
+  uint32_t *order;    /* NULL, or the records' indexes in time order (mes__hc_build_by_time) */
   size_t n, cap;
   char *items;
   size_t items_len, items_cap;
   int64_t max_id, n_rows; /* of the store rows read (mes__hc_build_row): the stamp of what was read */
 };
 
-/* Appends one record (item: item_len bytes, NULL when none; copied).
- * MES_ENOMEM (also past 4 GiB of items), leaving b as it was. */
-int mes__hc_build_add(struct mes__hc_build *b, const struct mes__hc_ev *ev, const char *item, size_t item_len);
+/* Appends a copy of record ev, its item (ev->item, ev->item_len; NULL when
+ * none) copied, its event_id and cold part left out. MES_ENOMEM (also past
+ * 4 GiB of items), leaving b as it was. */
+int mes__hc_build_add(struct mes__hc_build *b, const struct mes_evrec *ev);
 /* Counts one store row read, of id `id`, into the stamp: call it for every
  * row the store hands out, whether it yields records or none. */
 void mes__hc_build_row(struct mes__hc_build *b, int64_t id);
@@ -93,12 +88,11 @@ void mes__hc_build_release(struct mes__hc_build *b);
 /* Puts b's records in time order (ts_ms, then id), the order serving
  * reads a history in, when they are not in it already: a history is read
  * in the store's cheaper id order (mes_store_event_list_stored), where a
- * late event (an import, an app that was offline) sits after newer ones. */
-void mes__hc_build_by_time(struct mes__hc_build *b);
-/* Hands b's events to cb as mes__hc_replay does an entry's (sid: their
- * subject), without making an entry: a read that will not be kept. */
-void mes__hc_build_replay(const struct mes__hc_build *b, int64_t sid, const struct mes_policy *p,
-                          mes_ingest_event_cb cb, void *ud);
+ * late event (an import, an app that was offline) sits after newer ones.
+ * The order is kept beside the records and applied when the entry is made
+ * (mes__hc_build_finish): only finish a build ordered so, never merge it.
+ * MES_OK or MES_ENOMEM (b unchanged). */
+int mes__hc_build_by_time(struct mes__hc_build *b);
 
 /* How one kind is read: its stamp, and a read of all of sid's rows into b
  * (MES_OK; MES_ENOT_FOUND when the key is gone; a store, crypto or memory
@@ -115,7 +109,7 @@ struct mes__hc_source {
 };
 
 /* sid's rows of src->kind through ing's history cache: *out gets a
- * reference to an entry holding what the store holds now, to replay and
+ * reference to an entry holding what the store holds now, to read and
  * give back with mes__hc_release; NULL when the subject holds no rows any
  * more. *bypass true (then MES_OK, *out NULL): read without the cache (no
  * memory to build an entry, or a backend without stamps). Otherwise MES_OK,
@@ -146,13 +140,13 @@ bool mes__hc_fresh(struct mes_histcache *hc, struct mes__hc_entry *e, int64_t ma
  * since `epoch` was read. The caller's reference stays valid either way. */
 void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epoch);
 
-/* Hands e's events to cb in order, as mes_ingest_history does: type mapped
- * with policy p (-1 when p lacks it), item borrowed for the call. Stops when
- * cb returns nonzero. No lock is held: cb may do anything. */
-void mes__hc_replay(const struct mes__hc_entry *e, const struct mes_policy *p, mes_ingest_event_cb cb, void *ud);
+/* e's records, in time order (ts_ms, then id): *n of them, with their
+ * items, borrowed for as long as the caller holds its reference to e. */
+const struct mes_evrec *mes__hc_records(const struct mes__hc_entry *e, size_t *n);
 /* Hands e's items shown at or after since_ms to cb in order, as
  * mes_ingest_shown_list does, and returns how many rows of that window could
- * not be opened (up to where cb stopped). Same rules as mes__hc_replay. */
+ * not be opened (up to where cb stopped). Item borrowed for the call; cb
+ * stops it by returning nonzero. No lock is held: cb may do anything. */
 int64_t mes__hc_replay_shown(const struct mes__hc_entry *e, int64_t since_ms, mes_ingest_shown_cb cb, void *ud);
 /* Gives a reference back; the last one wipes and frees an entry no longer in
  * the cache. NULL-safe. */

@@ -545,15 +545,15 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
   if ((s->rc = mes_evrec_decode(s->pt, n, &s->sc, &ev)))
     return 1; /* MES_EINTERNAL: what mes_ingest_list says of a document that does not decode */
   enum mes_source source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;
-  /* The type stays as stored: each replay maps it with its own policy. */
+  /* The type stays as stored: each reader maps it with its own policy. */
   mes__hc_build_row(h->build, row->id);
-  struct mes__hc_ev x = {.id = row->id,
-                         .ts_ms = row->ts_ms,
-                         .purposes = row->purposes,
-                         .type = row->type,
-                         .source = (int8_t)source,
-                         .channel = ev.channel};
-  return (s->rc = mes__hc_build_add(h->build, &x, ev.item, ev.item_len)) != MES_OK;
+  ev.id = row->id;
+  ev.sid = h->sid;
+  ev.type = row->type;
+  ev.ts_ms = row->ts_ms;
+  ev.purposes = row->purposes;
+  ev.source = source;
+  return (s->rc = mes__hc_build_add(h->build, &ev)) != MES_OK;
 }
 
 /* Reads sid's events from the store into *b, in time order: read in the
@@ -578,46 +578,66 @@ static int history_fill(struct mes_ingester *ing, int64_t sid, struct mes__hc_bu
   mes_wipe(h, sizeof *h);
   free(h);
   if (!rc)
-    mes__hc_build_by_time(b);
+    rc = mes__hc_build_by_time(b);
   return rc;
 }
 
-/* The read without the cache: collected, ordered, handed to cb. */
-static int history_read(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb,
-                        void *ud) {
+/* The read without the cache: collected, ordered, made an entry that no
+ * cache holds (the caller's reference is its only one). */
+static int history_read(struct mes_ingester *ing, int64_t sid, struct mes__hc_entry **out) {
   struct mes__hc_build b = {0};
   int rc = history_fill(ing, sid, &b);
-  if (!rc)
-    mes__hc_build_replay(&b, sid, c->policy, cb, ud);
-  mes__hc_build_release(&b);
-  return rc;
+  if (rc) {
+    mes__hc_build_release(&b);
+    return rc;
+  }
+  return mes__hc_build_finish(&b, sid, MES__HC_EVENTS, out);
 }
 
 static const struct mes__hc_source history_source = {
     .kind = MES__HC_EVENTS, .stamp = mes_store_event_stamp, .fill = history_fill};
 
-/* The read through the cache (histcache.c, mes__hc_get); without it when
- * the cache cannot help. Returns a code for mes_ingest_history. */
-static int history_cached(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb,
-                          void *ud) {
-  struct mes__hc_entry *e;
-  bool bypass;
-  int rc = mes__hc_get(ing, sid, &history_source, &e, &bypass);
-  if (bypass)
-    return history_read(ing, c, sid, cb, ud);
-  if (rc || !e)
-    return rc;
-  mes__hc_replay(e, c->policy, cb, ud);
-  mes__hc_release(ing->cache, e);
-  return MES_OK;
-}
-
-int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
-                       struct mes_err *err) {
-  int rc = mes_histcache_cap(ing->cache) ? history_cached(ing, c, sid, cb, ud) : history_read(ing, c, sid, cb, ud);
+int mes_ingest_history_open(struct mes_ingester *ing, int64_t sid, struct mes_ingest_events *out,
+                            struct mes_err *err) {
+  *out = (struct mes_ingest_events){.ing = ing};
+  struct mes__hc_entry *e = NULL;
+  bool bypass = true;
+  int rc = MES_OK;
+  if (mes_histcache_cap(ing->cache)) /* through the cache (histcache.c, mes__hc_get), unless it cannot help */
+    rc = mes__hc_get(ing, sid, &history_source, &e, &bypass);
+  if (!rc && bypass)
+    rc = history_read(ing, sid, &e);
   if (rc == MES_ENOT_FOUND)
     return mes_err_set(err, rc, NULL, "This person's data has been erased.");
   if (rc)
     return mes_err_set(err, rc, NULL, NULL);
+  out->entry = e;
+  if (e)
+    out->ev = mes__hc_records(e, &out->n);
+  return MES_OK;
+}
+
+void mes_ingest_history_close(struct mes_ingest_events *h) {
+  if (h && h->entry)
+    mes__hc_release(h->ing->cache, h->entry);
+  if (h)
+    *h = (struct mes_ingest_events){0};
+}
+
+int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_t sid, mes_ingest_event_cb cb, void *ud,
+                       struct mes_err *err) {
+  struct mes_ingest_events h;
+  int rc = mes_ingest_history_open(ing, sid, &h, err);
+  if (rc)
+    return rc;
+  const struct mes_policy *p = c->policy;
+  for (size_t i = 0; i < h.n; i++) {
+    struct mes_evrec ev = h.ev[i];
+    if (ev.type < 0 || (size_t)ev.type >= p->n_event_types)
+      ev.type = -1; /* stored under a type this policy no longer declares */
+    if (cb(ud, &ev))
+      break;
+  }
+  mes_ingest_history_close(&h);
   return MES_OK;
 }

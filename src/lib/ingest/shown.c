@@ -61,8 +61,8 @@ static int unreadable_row(struct shown_read *r, const struct mes_impression_row 
   r->unreadable++;
   if (!r->build)
     return 0;
-  struct mes__hc_ev x = {.id = row->id, .ts_ms = row->ts_ms, .channel = row->channel};
-  return (r->rc = mes__hc_build_add(r->build, &x, NULL, 0)) != MES_OK;
+  struct mes_evrec x = {.id = row->id, .sid = row->sid, .type = -1, .ts_ms = row->ts_ms, .channel = row->channel};
+  return (r->rc = mes__hc_build_add(r->build, &x)) != MES_OK;
 }
 
 /* One item: to cb, or into the cache's builder (as the C string cb would
@@ -70,8 +70,10 @@ static int unreadable_row(struct shown_read *r, const struct mes_impression_row 
 static int on_item(struct shown_read *r, const struct mes_impression_row *row, const char *item) {
   if (!r->build)
     return r->cb(r->ud, item, row->channel, row->ts_ms);
-  struct mes__hc_ev x = {.id = row->id, .ts_ms = row->ts_ms, .channel = row->channel};
-  return (r->rc = mes__hc_build_add(r->build, &x, item, strlen(item))) != MES_OK;
+  struct mes_evrec x = {
+      .id = row->id, .sid = row->sid, .type = -1, .ts_ms = row->ts_ms, .channel = row->channel, .item = item,
+      .item_len = strlen(item)};
+  return (r->rc = mes__hc_build_add(r->build, &x)) != MES_OK;
 }
 
 /* One row: unseal, parse the array, hand out each item. */

@@ -173,14 +173,15 @@ static bool unused_item(const struct rec_state *s, const char *item) {
   return false;
 }
 
-/* One event into s->hist; with_id (why only): keep the event_id the API
- * shows for it. Returns nonzero to stop (out of memory). */
-static int hist_add(struct hist_read *h, const struct mes_evrec *ev, bool with_id) {
-  const char *item = ev->item;
-  size_t len = ev->item_len;
-  int type = ev->type;
+/* One event into s->hist. held: ev is one of the records s->events holds
+ * for the whole request, and is pointed to as it is; otherwise (why, whose
+ * events are handed out for the callback's duration) it is copied into the
+ * arena with its item and the event_id the API shows for it. Returns
+ * nonzero to stop (out of memory). */
+static int hist_add(struct hist_read *h, const struct mes_evrec *ev, bool held) {
   struct rec_state *s = h->s;
-  if (!item || type < 0)
+  int type = ev->type;
+  if (!ev->item || type < 0 || (size_t)type >= s->c->policy->n_event_types)
     return 0; /* searches and types the policy no longer declares */
   enum mes_kind k = h->kinds[type];
   if (!s->personalized && k != MES_KIND_PURCHASE && k != MES_KIND_DISMISS)
@@ -205,35 +206,35 @@ static int hist_add(struct hist_read *h, const struct mes_evrec *ev, bool with_i
   }
   struct mes_hist *e = &s->hist[s->n_hist];
   struct rec_hist_x *x = &s->hist_x[s->n_hist];
-  e->item = mes_arena_strndup(&s->arena, item, len);
-  if (!e->item) {
-    h->failed = true;
-    return 1;
-  }
-  e->midx = s->m ? mes_model_item(s->m, item, len) : -1;
-  e->kind = k;
-  e->type = type;
-  e->ts_ms = ev->ts_ms;
-  e->source = ev->source;
-  e->channel = ev->channel;
-  x->usable = s->personalized && (ev->purposes & s->need) != 0 && !unused_item(s, e->item);
-  if (with_id) {
+  if (!held) {
+    struct mes_evrec *copy = mes_arena_calloc(&s->arena, sizeof *copy);
     char buf[32];
     const char *eid = mes_evrec_shown_id(ev, buf);
-    if (!(x->event_id = mes_arena_strndup(&s->arena, eid, strlen(eid)))) {
+    if (!copy || !(copy->item = mes_arena_strndup(&s->arena, ev->item, ev->item_len)) ||
+        !(x->event_id = mes_arena_strndup(&s->arena, eid, strlen(eid)))) {
       h->failed = true;
       return 1;
     }
+    copy->id = ev->id;
+    copy->sid = ev->sid;
+    copy->type = type;
+    copy->ts_ms = ev->ts_ms;
+    copy->purposes = ev->purposes;
+    copy->source = ev->source;
+    copy->channel = ev->channel;
+    copy->item_len = ev->item_len;
+    ev = copy; /* the event_id is x->event_id; the cold part is not kept */
   }
+  e->ev = ev;
+  e->midx = s->m ? mes_model_item(s->m, ev->item, ev->item_len) : -1;
+  e->kind = k;
+  x->usable = s->personalized && (ev->purposes & s->need) != 0 && !unused_item(s, ev->item);
   s->n_hist++;
   return 0;
 }
 
 /* why: the whole events (mes_ingest_list), for the event ids it shows */
-static int hist_cb(void *ud, const struct mes_evrec *ev) { return hist_add(ud, ev, true); }
-
-/* a request: the hot fields only (mes_ingest_history, through its cache) */
-static int hist_light_cb(void *ud, const struct mes_evrec *ev) { return hist_add(ud, ev, false); }
+static int hist_cb(void *ud, const struct mes_evrec *ev) { return hist_add(ud, ev, false); }
 
 static int read_history(struct rec_state *s, struct mes_err *err) {
   const struct mes_policy *p = s->c->policy;
@@ -243,8 +244,15 @@ static int read_history(struct rec_state *s, struct mes_err *err) {
   for (size_t t = 0; t < p->n_event_types; t++)
     kinds[t] = mes_kind_of(p->event_types[t].name);
   struct hist_read h = {.s = s, .kinds = kinds};
-  int rc = s->why_mode ? mes_ingest_list(s->r->ingester, s->c, s->subj.row.id, hist_cb, &h, err)
-                       : mes_ingest_history(s->r->ingester, s->c, s->subj.row.id, hist_light_cb, &h, err);
+  int rc;
+  if (s->why_mode) {
+    rc = mes_ingest_list(s->r->ingester, s->c, s->subj.row.id, hist_cb, &h, err);
+  } else { /* a request: the hot fields only, held until the request ends (through the history cache) */
+    rc = mes_ingest_history_open(s->r->ingester, s->subj.row.id, &s->events, err);
+    for (size_t i = 0; !rc && i < s->events.n; i++)
+      if (hist_add(&h, &s->events.ev[i], true))
+        break;
+  }
   if (rc == MES_ENOT_FOUND) { /* the key is gone: nothing readable is held */
     mes_err_clear(err);
     s->n_hist = 0;
@@ -257,43 +265,22 @@ static int read_history(struct rec_state *s, struct mes_err *err) {
 
 /* ---------------------------------------------------------------- preferences */
 
-static int copy_names(struct rec_state *s, const json_t *arr, const char ***out, size_t *n) {
-  size_t k = json_array_size(arr);
-  *n = 0;
-  if (!k)
-    return MES_OK;
-  *out = mes_arena_calloc(&s->arena, k * sizeof **out);
-  if (!*out)
-    return MES_ENOMEM;
-  size_t i;
-  json_t *v;
-  json_array_foreach(arr, i, v) {
-    if (!json_is_string(v))
-      continue;
-    if (!((*out)[*n] = mes_arena_strndup(&s->arena, json_string_value(v), json_string_length(v))))
-      return MES_ENOMEM;
-    (*n)++;
-  }
-  return MES_OK;
-}
-
+/* The person's preferences, decoded once (consent/prefrec.h) and held until
+ * the state is released: the facts point into them. */
 static int read_preferences(struct rec_state *s, struct mes_err *err) {
-  json_t *prefs = NULL;
-  int rc = mes_consent_get_preferences(s->r->ledger, s->subj.row.id, &prefs, err);
-  if (rc == MES_ENOT_FOUND) {
-    mes_err_clear(err);
-    return MES_OK;
-  }
+  int rc = mes_consent_read_preferences(s->r->ledger, s->subj.row.id, &s->prefs, err);
   if (rc)
     return rc;
   /* Exclusions are obeyed everywhere; interests feed only personal answers. */
-  rc = copy_names(s, json_object_get(prefs, "exclude_categories"), &s->excluded, &s->n_excluded);
-  if (!rc)
-    rc = copy_names(s, json_object_get(prefs, "do_not_use_items"), &s->unused, &s->n_unused);
-  if (!rc && s->personalized)
-    rc = copy_names(s, json_object_get(prefs, "interests"), &s->interests, &s->n_interests);
-  json_decref(prefs);
-  return rc ? mes_err_set(err, rc, NULL, NULL) : MES_OK;
+  s->excluded = s->prefs.exclude_categories.v;
+  s->n_excluded = s->prefs.exclude_categories.n;
+  s->unused = s->prefs.do_not_use_items.v;
+  s->n_unused = s->prefs.do_not_use_items.n;
+  if (s->personalized) {
+    s->interests = s->prefs.interests.v;
+    s->n_interests = s->prefs.interests.n;
+  }
+  return MES_OK;
 }
 
 /* ---------------------------------------------------------------- impressions */
@@ -457,4 +444,8 @@ int mes__rec_facts(struct rec_state *s, struct mes_err *err) {
   return MES_OK;
 }
 
-void mes__rec_state_release(struct rec_state *s) { mes_arena_release(&s->arena); }
+void mes__rec_state_release(struct rec_state *s) {
+  mes_ingest_history_close(&s->events);
+  mes_prefs_release(&s->prefs);
+  mes_arena_release(&s->arena);
+}

@@ -190,7 +190,10 @@ struct rec_state {
   uint32_t need; /* purposes the channel needs */
 
   /* facts (borrowed by the guard) */
-  struct mes_hist *hist;
+  struct mes_ingest_events events; /* the person's events, held until the state is released (not in why) */
+  struct mes_prefs prefs;          /* the person's preferences, held likewise: excluded, unused and interests
+                                      point into them */
+  struct mes_hist *hist;           /* the events kept, each joined with the model and its kind */
   struct rec_hist_x *hist_x;
   size_t n_hist, cap_hist;
   struct mes_impression *imps;

@@ -7,11 +7,13 @@
  *   2. the consent decision and the facts (facts.c): the answer is
  *      personalized iff the subject is known, not restricted and grants
  *      every purpose the channel needs (mes_policy_channel_purposes), after
- *      Global Privacy Control. The subject's live history is read through
- *      mes_ingest_history (an event ingested a second ago counts, no
- *      retraining; an active shopper's is replayed from the history cache
- *      after one indexed check against the store); why reads it through
- *      mes_ingest_list, for the event ids it shows. Without consent only the
+ *      Global Privacy Control. The subject's live history is held through
+ *      mes_ingest_history_open for the whole request (an event ingested a
+ *      second ago counts, no retraining; an active shopper's records are
+ *      the history cache's own, after one indexed check against the store),
+ *      the preferences through mes_consent_read_preferences (decoded once);
+ *      why reads the history through mes_ingest_list, for the event ids it
+ *      shows. Without consent only the
  *      suppression facts are read
  *      (purchases, dismissals, excluded categories): suppression holds on
  *      every path;

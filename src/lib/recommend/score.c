@@ -309,7 +309,7 @@ static int judge_hist(struct rec_state *s, struct judged *j, const struct mes_hi
     return MES_OK;
   }
   bool oom = false;
-  const struct mes_item_facts *f = mes__rec_item(s, h->item, &oom);
+  const struct mes_item_facts *f = mes__rec_item(s, h->ev->item, &oom);
   if (oom)
     return MES_ENOMEM;
   bool v = mes_guard_undeclared_sensitive(&s->facts, &s->declared, f) != NULL;
@@ -402,7 +402,7 @@ static int from_buy_again(struct rec_state *s, struct judged *jd) {
     struct mes_htab_slot *sl = mes_htab_find(&by_midx, (uint32_t)h->midx);
     if (!sl) {
       bool oom = false;
-      const struct mes_item_facts *f = mes__rec_item(s, h->item, &oom);
+      const struct mes_item_facts *f = mes__rec_item(s, h->ev->item, &oom);
       if (oom)
         return MES_ENOMEM;
       uint32_t val = UINT32_MAX; /* judged: not bought again */
@@ -428,7 +428,7 @@ static int from_buy_again(struct rec_state *s, struct judged *jd) {
     struct again *x = &a[sl->val - 1];
     x->n++;
     x->last = (uint32_t)i;
-    x->last_ms = h->ts_ms;
+    x->last_ms = h->ev->ts_ms;
   }
   for (size_t j = 0; j < n; j++) {
     bool inferred;
@@ -479,7 +479,7 @@ static int from_history(struct rec_state *s) {
       s->hist_x[i].inferred = inferred;
       g[ng++] = (struct group){.midx = h->midx, .purchase = purchase, .hist = (uint32_t)i};
     }
-    g[j].w += kw * decay(s->c->now_ms, h->ts_ms, s->c->policy->model.history_half_life_days);
+    g[j].w += kw * decay(s->c->now_ms, h->ev->ts_ms, s->c->policy->model.history_half_life_days);
   }
   /* The groups are in the order of their newest events, latest first: what
    * a person turned to last says most about what they want next (chosen
@@ -526,7 +526,7 @@ static int from_history(struct rec_state *s) {
       double f = g[j].w * (g[j].bought ? REC_SUBST_AFTER_BUY : 1.0);
       /* Judged as rule_retargeting and mes__rec_prune judge it: by the
        * group's newest event. */
-      bool stale = !s->no_rules && s->hist[hist].ts_ms < s->stale_before;
+      bool stale = !s->no_rules && s->hist[hist].ev->ts_ms < s->stale_before;
       size_t limit = stale ? REC_STALE_NBRS : REC_NBRS;
       rc = add_neighbors(s, from, MES_REL_VIEWED, f, MES_REASON_BECAUSE_YOU_VIEWED, hist, &seen, limit);
       if (!rc)
@@ -662,7 +662,7 @@ int mes__rec_prune(struct rec_state *s, size_t keep) {
       if (h < 0)
         continue;
       n_hist++;
-      if (s->hist[h].kind != MES_KIND_PURCHASE && s->hist[h].ts_ms < s->stale_before) {
+      if (s->hist[h].kind != MES_KIND_PURCHASE && s->hist[h].ev->ts_ms < s->stale_before) {
         n_stale++;
         stale += x->contrib[j].w;
       }

@@ -88,12 +88,12 @@ static void write_based(struct rec_state *s, struct mes_jw *w, const struct mes_
         continue;
       const struct mes_hist *e = &s->hist[h];
       char ts[32];
-      mes_time_format(e->ts_ms, ts);
+      mes_time_format(e->ev->ts_ms, ts);
       mes_jw_object(w);
       mes_jw_key(w, "type");
-      mes_jw_string(w, type_name(s, e->type));
+      mes_jw_string(w, type_name(s, e->ev->type));
       mes_jw_key(w, "item");
-      mes_jw_string(w, e->item);
+      mes_jw_string(w, e->ev->item);
       mes_jw_key(w, "ts");
       mes_jw_string(w, ts);
       if (with_event_id && s->hist_x[h].event_id) {
@@ -120,7 +120,7 @@ static void write_reason(struct rec_state *s, struct mes_jw *w, const struct mes
       const struct mes_hist *h = &s->hist[cd->based_on[j].hist];
       bool bought = h->kind == MES_KIND_PURCHASE;
       if (bought == (cd->reason == MES_REASON_BOUGHT_TOGETHER)) {
-        title_of(s, h->item, subject, sizeof subject);
+        title_of(s, h->ev->item, subject, sizeof subject);
         kind = h->kind;
         break;
       }
@@ -128,7 +128,7 @@ static void write_reason(struct rec_state *s, struct mes_jw *w, const struct mes
     break;
   case MES_REASON_BUY_AGAIN:
     if (cd->n_based) { /* the purchase of the item itself */
-      title_of(s, s->hist[cd->based_on[0].hist].item, subject, sizeof subject);
+      title_of(s, s->hist[cd->based_on[0].hist].ev->item, subject, sizeof subject);
       kind = MES_KIND_PURCHASE;
     }
     break;

@@ -64,7 +64,7 @@ static bool may_dismiss(const struct rec_state *s, const char *item) {
   if (!(mes_consent_effective(s->c, s->subj.row.granted) & p->event_types[t].purposes))
     return false;
   for (size_t i = 0; i < s->n_hist; i++)
-    if (s->hist[i].kind == MES_KIND_DISMISS && strcmp(s->hist[i].item, item) == 0)
+    if (s->hist[i].kind == MES_KIND_DISMISS && strcmp(s->hist[i].ev->item, item) == 0)
       return false;
   return true;
 }

@@ -173,6 +173,7 @@ struct world {
   struct mes_item_facts info[N_ITEMS];
   struct mes_nbr nbrs[N_ITEMS][8];
   size_t n_nbrs[N_ITEMS];
+  struct mes_evrec events[12]; /* the stored events the history entries join */
   struct mes_hist hist[12];
   struct mes_impression imps[12];
   uint32_t shown_storage[96]; /* mes_guard_shown_bytes(12) fits */
@@ -248,13 +249,15 @@ static UNUSED void world_build(struct world *w, const struct story *s) {
   f->authenticated = !s->signed_out;
   f->device_shared = s->shared;
   size_t n = 0;
-  for (; n < 12 && s->ev[n].item; n++)
-    w->hist[n] = (struct mes_hist){.item = s->ev[n].item,
-                                   .midx = item_midx(s->ev[n].item),
-                                   .kind = s->ev[n].kind,
-                                   .ts_ms = T0_MS - (int64_t)(s->ev[n].days_ago * DAY_MS),
-                                   .source = s->ev[n].src,
-                                   .channel = MES_CH_WEB};
+  for (; n < 12 && s->ev[n].item; n++) {
+    w->events[n] = (struct mes_evrec){.id = (int64_t)n + 1,
+                                      .item = s->ev[n].item,
+                                      .item_len = strlen(s->ev[n].item),
+                                      .ts_ms = T0_MS - (int64_t)(s->ev[n].days_ago * DAY_MS),
+                                      .source = s->ev[n].src,
+                                      .channel = MES_CH_WEB};
+    w->hist[n] = (struct mes_hist){.ev = &w->events[n], .midx = item_midx(s->ev[n].item), .kind = s->ev[n].kind};
+  }
   f->hist = w->hist;
   f->n_hist = n;
   for (n = 0; n < 12 && s->imps[n].item; n++)
@@ -337,7 +340,7 @@ static void cited_list(const struct world *w, const struct mes_cand *c, char *ou
   size_t at = 0;
   out[0] = '\0';
   for (size_t k = 0; k < c->n_based && at < cap; k++) {
-    int n = snprintf(out + at, cap - at, "%s%s", k ? "," : "", w->hist[c->based_on[k].hist].item);
+    int n = snprintf(out + at, cap - at, "%s%s", k ? "," : "", w->hist[c->based_on[k].hist].ev->item);
     if (n < 0)
       break;
     at += (size_t)n;

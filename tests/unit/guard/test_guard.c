@@ -44,11 +44,15 @@ static void test_rule_list(void **state) {
 static void test_cite(void **state) {
   (void)state;
   /* Items the model knows compare by index; tent-4p's second view is not. */
+  const struct mes_evrec ev[] = {
+      {.item = "tent-4p"}, {.item = "tent-4p"}, {.item = "tent-2p"},   {.item = "camping-stove"},
+      {.item = "kettle"},  {.item = "flight-nyc"}, {.item = "hotel-nyc"},
+  };
   struct mes_hist hist[] = {
-      {.item = "tent-4p", .midx = 4, .kind = MES_KIND_VIEW},     {.item = "tent-4p", .midx = -1, .kind = MES_KIND_VIEW},
-      {.item = "tent-2p", .midx = 2, .kind = MES_KIND_PURCHASE}, {.item = "camping-stove", .midx = 3, .kind = MES_KIND_PURCHASE},
-      {.item = "kettle", .midx = -1, .kind = MES_KIND_PURCHASE}, {.item = "flight-nyc", .midx = 6, .kind = MES_KIND_VIEW},
-      {.item = "hotel-nyc", .midx = 7, .kind = MES_KIND_VIEW},
+      {.ev = &ev[0], .midx = 4, .kind = MES_KIND_VIEW},     {.ev = &ev[1], .midx = -1, .kind = MES_KIND_VIEW},
+      {.ev = &ev[2], .midx = 2, .kind = MES_KIND_PURCHASE}, {.ev = &ev[3], .midx = 3, .kind = MES_KIND_PURCHASE},
+      {.ev = &ev[4], .midx = -1, .kind = MES_KIND_PURCHASE}, {.ev = &ev[5], .midx = 6, .kind = MES_KIND_VIEW},
+      {.ev = &ev[6], .midx = 7, .kind = MES_KIND_VIEW},
   };
   struct mes_guard_facts f = {.hist = hist, .n_hist = 7};
   struct mes_contrib parts[] = {
@@ -60,7 +64,7 @@ static void test_cite(void **state) {
   assert_int_equal(c.n_based, MES_GUARD_MAX_BASED);
   const char *want[] = {"tent-2p", "camping-stove", "kettle", "tent-4p"};
   for (size_t k = 0; k < MES_GUARD_MAX_BASED; k++)
-    assert_string_equal(hist[c.based_on[k].hist].item, want[k]);
+    assert_string_equal(hist[c.based_on[k].hist].ev->item, want[k]);
 
   /* Nothing to cite from: the candidate is left as it was. */
   struct mes_cand d = {.item = "kettle", .reason = TOLD};

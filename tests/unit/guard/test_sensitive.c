@@ -209,7 +209,7 @@ static void test_never_cited_undeclared(void **state) {
           mes_guard_run(&w.f, w.cands, w.n_cands);
           const struct mes_cand *c = &w.cands[0];
           for (size_t b = 0; b < c->n_based; b++)
-            assert_string_not_equal(w.hist[c->based_on[b].hist].item, sensitive[s]);
+            assert_string_not_equal(w.hist[c->based_on[b].hist].ev->item, sensitive[s]);
           if (!c->dropped && mes_guard_channel_pushes((enum mes_channel)ch)) {
             assert_true(fabs(c->score - 0.1) < 1e-9); /* the sensitive part counts for nothing */
             assert_int_equal(c->disclosure, MES_DISCLOSE_EXPLICIT);

@@ -48,9 +48,10 @@ static void has_line(const char *text, const char *line) {
 /* An entry of sid with one event, offered to the cache as a read would. */
 static void fill(struct mes_histcache *hc, int64_t sid, int64_t id, uint64_t epoch) {
   struct mes__hc_build b = {0};
-  const struct mes__hc_ev ev = {.id = id, .ts_ms = 1000, .purposes = 1, .type = 0, .channel = -1};
+  const struct mes_evrec ev = {
+      .id = id, .sid = sid, .ts_ms = 1000, .purposes = 1, .type = 0, .channel = -1, .item = "item", .item_len = 4};
   mes__hc_build_row(&b, id);
-  assert_int_equal(mes__hc_build_add(&b, &ev, "item", 4), MES_OK);
+  assert_int_equal(mes__hc_build_add(&b, &ev), MES_OK);
   struct mes__hc_entry *e = NULL;
   assert_int_equal(mes__hc_build_finish(&b, sid, MES__HC_EVENTS, &e), MES_OK);
   mes__hc_put(hc, e, epoch);

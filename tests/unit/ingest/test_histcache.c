@@ -7,7 +7,9 @@
  * shredded, rows deleted, mes_histcache_forget); the byte cap holds while
  * evicted subjects still read right; a cap of 0 reads as without a cache;
  * several threads read while one writes and another forgets (run it under
- * ASan: build with -DMESURA_SANITIZE=ON).
+ * ASan: build with -DMESURA_SANITIZE=ON); a request that holds the cache's
+ * records (mes_ingest_history_open) keeps them whole while the entry goes
+ * stale or is forgotten.
  *
  * Every comparison is against mes_ingest_history on a context without the
  * cache (the world's ingester); f->cc is the same ingester with the cache.
@@ -536,9 +538,10 @@ static void test_cache_off(void **state) {
 static bool forget_in_fill;
 
 static int fill_one(struct mes_ingester *ing, int64_t sid, struct mes__hc_build *b) {
-  const struct mes__hc_ev ev = {.id = 7, .ts_ms = T0_MS, .purposes = 1, .type = 0, .channel = -1};
+  const struct mes_evrec ev = {
+      .id = 7, .sid = sid, .ts_ms = T0_MS, .purposes = 1, .type = 0, .channel = -1, .item = "item-1", .item_len = 6};
   mes__hc_build_row(b, ev.id);
-  int rc = mes__hc_build_add(b, &ev, "item-1", 6);
+  int rc = mes__hc_build_add(b, &ev);
   if (forget_in_fill)
     mes_histcache_forget(ing->cache, sid);
   return rc;
@@ -665,6 +668,65 @@ static void test_threads(void **state) {
   assert_true(st.hits > 0);
 }
 
+/* A request holds the cache's own records (mes_ingest_history_open): a
+ * second reader of the same history gets the same records, not a copy; the
+ * records stay whole while held, whatever happens to the entry meanwhile (a
+ * new event makes it stale, an erasure forgets it), and equal what a read
+ * without the cache hands out. */
+static char *held_text(const struct mes_ingest_events *h, int64_t sid) {
+  struct got g = {json_array(), sid, false, 0};
+  for (size_t i = 0; i < h->n; i++)
+    collect(&g, &h->ev[i]);
+  assert_false(g.bad);
+  char *text = json_dumps(g.events, JSON_SORT_KEYS | JSON_COMPACT);
+  json_decref(g.events);
+  assert_non_null(text);
+  return text;
+}
+
+static void test_held_records(void **state) {
+  struct fixture *f = *state;
+  int64_t sid = u1_with_history(f);
+  struct mes_err err;
+  mes_err_clear(&err);
+  struct mes_ingest_events plain, a, b;
+  assert_int_equal(mes_ingest_history_open(mes_world_ingester(&f->w), sid, &plain, &err), MES_OK);
+  assert_int_equal(mes_ingest_history_open(f->cc, sid, &a, &err), MES_OK);
+  assert_int_equal(mes_ingest_history_open(f->cc, sid, &b, &err), MES_OK);
+  assert_int_equal(a.n, 5);
+  assert_ptr_equal(b.ev, a.ev); /* the cache's records, handed to both */
+  assert_ptr_not_equal(plain.ev, a.ev);
+  char *want = held_text(&plain, sid), *got = held_text(&a, sid);
+  assert_string_equal(got, want);
+  free(got);
+  mes_ingest_history_close(&b);
+
+  /* A new event: the next reader reads again; what a holds stays as it was. */
+  ingest(f, "{\"events\": [{\"subject\": \"u1\", \"type\": \"view\", \"item\": \"e\", "
+            "\"ts\": \"2026-11-20T21:00:00Z\"}]}");
+  assert_int_equal(mes_ingest_history_open(f->cc, sid, &b, &err), MES_OK);
+  assert_int_equal(b.n, 6);
+  assert_ptr_not_equal(b.ev, a.ev);
+  got = held_text(&a, sid);
+  assert_string_equal(got, want);
+  free(got);
+
+  /* Forgotten (erasure) while held: out of the cache at once, still whole
+   * for its holders until they close. */
+  mes_histcache_forget(f->hc, sid);
+  assert_int_equal(stats(f).entries, 0);
+  got = held_text(&a, sid);
+  assert_string_equal(got, want);
+  free(got);
+  assert_string_equal(b.ev[5].item, "e");
+  mes_ingest_history_close(&a);
+  mes_ingest_history_close(&b);
+  mes_ingest_history_close(&plain);
+  assert_null(a.ev);
+  assert_int_equal(a.n, 0);
+  free(want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_replay_equals_uncached, setup, teardown),
@@ -676,6 +738,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cache_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_in_time_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget_during_read, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_held_records, setup, teardown),
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

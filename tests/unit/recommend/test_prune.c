@@ -27,6 +27,7 @@ enum { H_STALE_VIEW, H_FRESH_VIEW, H_OLD_PURCHASE, H_N };
 struct fix {
   struct mes_policy policy;
   struct mes_req req;
+  struct mes_evrec events[H_N];
   struct mes_hist hist[H_N];
   struct rec_state s;
 };
@@ -39,10 +40,12 @@ static void fix_init(struct fix *f, bool rules) {
   memset(f, 0, sizeof *f);
   f->policy.guardrails.retargeting_window_days = 14;
   f->req = (struct mes_req){.policy = &f->policy, .now_ms = NOW_MS};
-  f->hist[H_STALE_VIEW] = (struct mes_hist){.item = "a", .midx = -1, .kind = MES_KIND_VIEW, .ts_ms = NOW_MS - 30 * DAY_MS};
-  f->hist[H_FRESH_VIEW] = (struct mes_hist){.item = "b", .midx = -1, .kind = MES_KIND_VIEW, .ts_ms = NOW_MS - DAY_MS};
-  f->hist[H_OLD_PURCHASE] =
-      (struct mes_hist){.item = "c", .midx = -1, .kind = MES_KIND_PURCHASE, .ts_ms = NOW_MS - 100 * DAY_MS};
+  f->events[H_STALE_VIEW] = (struct mes_evrec){.item = "a", .item_len = 1, .ts_ms = NOW_MS - 30 * DAY_MS};
+  f->events[H_FRESH_VIEW] = (struct mes_evrec){.item = "b", .item_len = 1, .ts_ms = NOW_MS - DAY_MS};
+  f->events[H_OLD_PURCHASE] = (struct mes_evrec){.item = "c", .item_len = 1, .ts_ms = NOW_MS - 100 * DAY_MS};
+  f->hist[H_STALE_VIEW] = (struct mes_hist){.ev = &f->events[H_STALE_VIEW], .midx = -1, .kind = MES_KIND_VIEW};
+  f->hist[H_FRESH_VIEW] = (struct mes_hist){.ev = &f->events[H_FRESH_VIEW], .midx = -1, .kind = MES_KIND_VIEW};
+  f->hist[H_OLD_PURCHASE] = (struct mes_hist){.ev = &f->events[H_OLD_PURCHASE], .midx = -1, .kind = MES_KIND_PURCHASE};
   struct rec_state *s = &f->s;
   mes__rec_state_init(s);
   s->c = &f->req;
