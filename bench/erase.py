@@ -12,8 +12,10 @@ so that runs of two builds compare on the same store without loading it again (1
 --model: the server serves a co-occurrence model it trained itself (`mesura train`, then the erasure of
 one more person makes it retrain its own, which can unlearn), so that each erasure unlearns too; the
 table then adds the durable save of the unlearned model, which follows the answer (the server's log).
-Prints a Markdown table for bench/README.md. Background retraining is off (model.retrain_every_minutes at a year,
-retrain_after_events_pct at 0), except the retraining an erasure asks for.
+Prints a Markdown table for bench/README.md, then the server's CPU time per request (a mean: /proc's
+clock ticks are 10 ms). Background retraining is off (model.retrain_every_minutes at a year,
+retrain_after_events_pct at 0), except the retraining an erasure asks for. ERASE_BENCH_LOG=FILE keeps
+the server's log in FILE.
 """
 import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -178,6 +180,9 @@ def main():
             m = re.search(r"refused in ([\d.]+) s; the model was retrained without them in ([\d.]+) s", p.stderr)
             erase_s, train_s = float(m.group(1)), float(m.group(2))
     finally:
+        if os.environ.get("ERASE_BENCH_LOG"):  # the server's log, kept for a look
+            with open(os.environ["ERASE_BENCH_LOG"], "w") as f:
+                f.write("\n".join(server.log_lines()) + "\n")
         server.stop()
         server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -135,6 +135,10 @@ void mes__model_poll(struct mes_engine *e) {
   pthread_mutex_unlock(&e->model_mu);
   if (id <= cur || id == failed)
     return;
+  /* Under train_mu from here: an unlearning in progress has handed its
+   * kept state to the model it builds before that model goes live, and the
+   * live one would read as one that cannot unlearn. */
+  pthread_mutex_lock(&e->train_mu);
   int64_t n = 0, live_read = -1;
   struct mes_model *live = mes_engine_model(e);
   if (mes_model_can_unlearn(live)) {
@@ -145,12 +149,13 @@ void mes__model_poll(struct mes_engine *e) {
   }
   mes_model_unref(live);
   int64_t forgets = forgets_read(e);
-  if (mes_store_erasures_read(e->store, 0, &n, NULL, NULL) != MES_OK || forgets < 0)
+  if (mes_store_erasures_read(e->store, 0, &n, NULL, NULL) != MES_OK || forgets < 0) {
+    pthread_mutex_unlock(&e->train_mu);
     return; /* the next second tries again */
+  }
   struct mes_model *m = NULL;
   struct mes_err err;
   mes_err_clear(&err);
-  pthread_mutex_lock(&e->train_mu);
   int64_t events = 0;
   struct mes_model_seen seen;
   int rc = mes_model_peek(e->store, id, &events, &seen, &err);
@@ -334,16 +339,29 @@ void mes__model_follow(struct mes_engine *e) {
 
 void mes__model_save_unsaved(struct mes_engine *e) {
   pthread_mutex_lock(&e->train_mu);
-  struct mes_model *m = e->unsaved;
-  e->unsaved = NULL;
-  if (m) {
+  struct mes_model *m = mes_model_ref(e->unsaved);
+  pthread_mutex_unlock(&e->train_mu);
+  if (!m)
+    return;
+  struct mes_err err;
+  mes_err_clear(&err);
+  uint64_t t0 = mes_mono_ns();
+  /* The blob is written outside train_mu (the save's long part: a model
+   * made by unlearning has none yet), so that an erasure meanwhile does not
+   * wait for it; only the store's write is under the lock. */
+  uint8_t *blob = NULL;
+  size_t len = 0;
+  int rc = mes_model_blob_write(m, &blob, &len, &err);
+  pthread_mutex_lock(&e->train_mu);
+  if (e->unsaved == m) { /* else a newer one awaits: the next call saves it */
     int64_t id = 0;
-    struct mes_err err;
-    mes_err_clear(&err);
-    uint64_t t0 = mes_mono_ns();
-    /* Alone: the stored models before it may carry an erased person. */
     struct mes_model_seen seen = {e->unsaved_seen, e->unsaved_forgets};
-    if (mes_model_save_alone(e->store, m, &seen, &id, &err) == MES_OK) {
+    mes_model_unref(e->unsaved);
+    e->unsaved = NULL;
+    /* Alone: the stored models before it may carry an erased person. */
+    if (!rc)
+      rc = mes_model_save_alone_written(e->store, m, blob, len, &seen, &id, &err);
+    if (!rc) {
       mes_model_set_id(m, id);
       mes_log(&e->log, MES_LOG_INFO, "model %lld saved after an unlearning in %.1f ms", (long long)id,
               (double)(mes_mono_ns() - t0) / 1e6);
@@ -351,9 +369,10 @@ void mes__model_save_unsaved(struct mes_engine *e) {
       mes_log(&e->log, MES_LOG_ERROR, "the model after an unlearning could not be saved: %s", mes_err_text(&err));
       mes__engine_request_retrain(e); /* the stored one is not served (it has not seen the erasure) */
     }
-    mes_model_unref(m);
   }
   pthread_mutex_unlock(&e->train_mu);
+  free(blob);
+  mes_model_unref(m);
 }
 
 /* ---------------------------------------------------------------- training */
@@ -430,7 +449,11 @@ void mes__model_maybe_retrain(struct mes_engine *e) {
   int grow_pct = c.policy->model.retrain_after_events_pct;
   mes_engine_req_done(e, &c);
   bool asked = atomic_exchange(&e->retrain_requested, false);
-  bool due = asked || (every_min > 0 && now - e->train_mono_ns >= (uint64_t)every_min * 60ull * 1000000000ull);
+  /* A model an erasure made live since `now` was read is newer than now:
+   * no time has passed since it, not (unsigned) nearly all of it. */
+  uint64_t trained = e->train_mono_ns;
+  bool due = asked || (every_min > 0 && now > trained &&
+                       now - trained >= (uint64_t)every_min * 60ull * 1000000000ull);
   if (!due && (grow_pct == 0 || now - e->counted_mono_ns < (uint64_t)MODEL_COUNT_EVERY_MS * 1000000ull))
     return; /* counting is a scan: only when growth can trigger a run */
   e->counted_mono_ns = now;

@@ -278,8 +278,8 @@ done:
 /* The stored meta column: the model's meta and the counts it has seen
  * (read back by mes_model_load; the blob carries its own meta, without
  * them, so that a model saved again after catching up is the same blob). */
-static int save(struct mes_store *st, const struct mes_model *m, int keep, const struct mes_model_seen *seen,
-                int64_t *id, struct mes_err *err) {
+static int save(struct mes_store *st, const struct mes_model *m, const uint8_t *given, size_t given_len, int keep,
+                const struct mes_model_seen *seen, int64_t *id, struct mes_err *err) {
   *id = 0;
   json_t *j = json_deep_copy(m->meta);
   char *meta = NULL;
@@ -290,13 +290,14 @@ static int save(struct mes_store *st, const struct mes_model *m, int keep, const
   if (!meta)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
   uint8_t *written = NULL; /* a model made by unlearning has no blob of its own until now */
-  size_t len = m->blob_len;
-  int rc = m->blob ? MES_OK : mes__model_blob(m, &written, &len, err);
+  const uint8_t *blob = m->blob ? m->blob : given;
+  size_t len = m->blob ? m->blob_len : given_len;
+  int rc = blob ? MES_OK : mes__model_blob(m, &written, &len, err);
   if (rc) {
     free(meta);
     return rc;
   }
-  rc = mes_store_model_put(st, meta, m->blob ? m->blob : written, len, keep, mes_now_ms(), id);
+  rc = mes_store_model_put(st, meta, blob ? blob : written, len, keep, mes_now_ms(), id);
   free(written);
   free(meta);
   if (rc)
@@ -306,12 +307,23 @@ static int save(struct mes_store *st, const struct mes_model *m, int keep, const
 
 int mes_model_save(struct mes_store *st, const struct mes_model *m, const struct mes_model_seen *seen, int64_t *id,
                    struct mes_err *err) {
-  return save(st, m, KEEP_MODELS, seen, id, err);
+  return save(st, m, NULL, 0, KEEP_MODELS, seen, id, err);
 }
 
 int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, const struct mes_model_seen *seen,
                          int64_t *id, struct mes_err *err) {
-  return save(st, m, 1, seen, id, err);
+  return save(st, m, NULL, 0, 1, seen, id, err);
+}
+
+int mes_model_blob_write(const struct mes_model *m, uint8_t **blob, size_t *len, struct mes_err *err) {
+  *blob = NULL;
+  *len = 0;
+  return m->blob ? MES_OK : mes__model_blob(m, blob, len, err);
+}
+
+int mes_model_save_alone_written(struct mes_store *st, const struct mes_model *m, const uint8_t *blob, size_t len,
+                                 const struct mes_model_seen *seen, int64_t *id, struct mes_err *err) {
+  return save(st, m, blob, len, 1, seen, id, err);
 }
 
 void mes_model_set_id(struct mes_model *m, int64_t id) { atomic_store_explicit(&m->id, id, memory_order_relaxed); }

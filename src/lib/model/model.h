@@ -130,6 +130,15 @@ int mes_model_save(struct mes_store *st, const struct mes_model *m, const struct
  * an unlearning, no stored copy may still carry the person. */
 int mes_model_save_alone(struct mes_store *st, const struct mes_model *m, const struct mes_model_seen *seen,
                          int64_t *id, struct mes_err *err);
+/* The blob mes_model_save would write for m, written ahead (*blob new, *len
+ * its size; NULL for a model that has a blob of its own): a model made by
+ * unlearning has none until then, and its writing is the save's long part,
+ * which a caller can do outside its locks. m is only read. */
+int mes_model_blob_write(const struct mes_model *m, uint8_t **blob, size_t *len, struct mes_err *err);
+/* mes_model_save_alone with the blob mes_model_blob_write wrote for m
+ * (borrowed; NULL: as mes_model_save_alone). */
+int mes_model_save_alone_written(struct mes_store *st, const struct mes_model *m, const uint8_t *blob, size_t len,
+                                 const struct mes_model_seen *seen, int64_t *id, struct mes_err *err);
 /* Gives a model built in this process the store id it was saved under, so
  * that it serves as that stored model (a process polling for newer models
  * does not load its copy, which could not unlearn). Any thread: requests
