@@ -81,9 +81,9 @@ int mes_engine_subject_erase(struct mes_engine *e, struct mes_call *call, const 
   mes_engine_forget_subject(e, &s);
   if (!rc) {
     /* After the rows: a training that starts now no longer reads them. A
-     * model learns from events alone: with none stored, no model carries
-     * the person, and a model that cannot unlearn is not retrained for
-     * nothing. */
+     * model learns from events alone: with none stored (never, or swept),
+     * a model that cannot unlearn is not retrained for what it most likely
+     * never held; one that can says itself what it held. */
     json_t *model = mes__engine_unlearn(e, s.row.id, removed.events > 0, mes_now_ms());
     *receipt = model ? mes_rights_erasure_receipt(mes_engine_rights(e), &k.req, &s, &removed, model) : NULL;
     json_decref(model);

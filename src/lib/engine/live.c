@@ -227,7 +227,7 @@ static int sids_add(void *ud, int64_t sid, int64_t at_ms) {
  * of the people (it could not unlearn). */
 struct catch_up {
   int64_t own;
-  bool own_absent; /* own had no events stored: no model learnt from them */
+  bool own_absent; /* own is not asked of the model: no events stored, and a model that cannot tell */
   struct mes_unlearn_info own_info;
   size_t events;
   bool exact, retrain, carries;
@@ -499,8 +499,12 @@ json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, bool had_events, 
   pthread_mutex_lock(&e->train_mu);
   struct mes_model *live = mes_engine_model(e);
   bool had_model = live != NULL;
+  /* A model that kept what it learnt says itself whether it carries the
+   * person, even when the retention sweep has already taken their stored
+   * events; only one that cannot tell is spared a retraining for nobody. */
+  bool absent = !had_events && !(live && mes_model_can_unlearn(live));
   mes_model_unref(live);
-  struct catch_up cu = {.own = sid, .own_absent = !had_events};
+  struct catch_up cu = {.own = sid, .own_absent = absent};
   int rc = follow_locked(e, true, &cu);
   for (size_t r = 0; !rc && cu.own_info.events == 0 && r < sizeof e->recent / sizeof e->recent[0]; r++)
     if (e->recent[r].sid == sid) { /* the background thread took their record first, */
@@ -514,7 +518,7 @@ json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, bool had_events, 
     }
   pthread_mutex_unlock(&e->train_mu);
   mes__engine_kick_background(e); /* the save, soon */
-  if (!had_events)
+  if (absent)
     return receipt(now_ms, "none", 0, true);
   if (rc || cu.carries || cu.own_info.retrain) {
     mes__engine_request_retrain(e);

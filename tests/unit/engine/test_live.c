@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "base/mtime.h"
 #include "engine/engine_int.h"
 #include "model/model.h"
 
@@ -145,6 +146,30 @@ static void test_not_served_before_the_save(void **state) {
   mes_model_unref(m);
 }
 
+/* The retention sweep takes a person's stored events; the model trained
+ * before still carries them, and their erasure must take them out of it
+ * rather than answer that no model learnt from them. */
+static void test_erasure_after_the_sweep_still_unlearns(void **state) {
+  struct fixture *f = *state;
+  crowd(f->e);
+  train_live(f->e);
+  assert_int_equal(live_events(f->e), 10);
+  mes_engine_sweep(f->e, mes_now_ms() + 1000LL * 86400 * 1000); /* past every retention */
+  json_t *receipt = erase(f->e, "ann");
+  json_t *model = json_object_get(receipt, "model");
+  assert_string_equal(json_string_value(json_object_get(model, "contribution")), "unlearned");
+  assert_int_equal(json_integer_value(json_object_get(model, "events")), 3);
+  json_decref(receipt);
+  assert_int_equal(live_events(f->e), 7);
+  /* Someone the model never saw: nothing taken out, and it says so. */
+  shopper(f->e, "eve", NULL, 0);
+  receipt = erase(f->e, "eve");
+  model = json_object_get(receipt, "model");
+  assert_string_equal(json_string_value(json_object_get(model, "contribution")), "none");
+  json_decref(receipt);
+  assert_int_equal(live_events(f->e), 7);
+}
+
 /* subject views item once more, with a client event id to forget it by. */
 static void view_with_id(struct mes_engine *e, const char *subject, const char *item, const char *event_id) {
   struct mes_call call = {0};
@@ -250,6 +275,7 @@ static void test_other_engine_follows(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_not_served_before_the_save, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_erasure_after_the_sweep_still_unlearns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_engine_follows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forgotten_event_not_served_before_the_save, setup, teardown),
   };
