@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/id.h"
 #include "base/mtime.h"
 #include "crypto/crypto.h"
 #include "recommend/rec_int.h"
@@ -43,6 +44,18 @@
 #define CHAIN_LABEL "mesura access log chain"
 #define SUBJECT_TOKEN_ACTOR "subject-token" /* the name auth gives a person's own token */
 #define MS_PER_DAY 86400000LL
+
+/* An entry's sealed part holds what its row's clear columns (time, action,
+ * reader, all under the chain's MAC) do not say: the purpose, when it is
+ * not the action's own, and the person's id as the request named it, for
+ * `mesura incident --reveal`. Byte 0 is ENTRY_FORM, byte 1 the purpose's
+ * length (0: the action's own), then the purpose, then the id (to the end;
+ * none when the request named none). The sentence is rendered on read, in
+ * the reader's language. A sealed part that opens with '{' is the JSON
+ * document {"at", "reader", "action", "purpose", "subject"} of logs written
+ * before the form existed, read as such. */
+#define ENTRY_FORM 1
+#define ENTRY_HEAD 2
 
 static const char *const action_code[MES_ACCESS_N] = {
     [MES_ACCESS_RECOMMEND] = "recommend", [MES_ACCESS_EXPORT] = "export",   [MES_ACCESS_WHY] = "why",
@@ -188,8 +201,10 @@ static int stop_at_first(void *ud, const struct mes_access_row *row) {
 struct chain {
   int64_t sid;
   bool usable; /* false: the key is gone, or the stored chain is broken */
+  bool is_new; /* no head stored yet */
   uint8_t ck[MES_KEY_BYTES];
   struct mes_access_head head;
+  struct mes_access_head was; /* the stored head as checked, which the append replaces */
 };
 
 /* Loads sid's chain: its key and head. A head that fails its MAC, or entries
@@ -211,6 +226,7 @@ static void chain_load(struct mes_recommender *r, struct chain *ch, int64_t sid)
       return;
     }
     ch->head = (struct mes_access_head){.sid = sid, .first = 1};
+    ch->is_new = true;
     ch->usable = true;
     return;
   }
@@ -222,20 +238,88 @@ static void chain_load(struct mes_recommender *r, struct chain *ch, int64_t sid)
     mes_log(r->log, MES_LOG_ERROR, "access log head of subject #%lld was altered: not extended", (long long)sid);
     return;
   }
+  ch->was = ch->head;
   ch->usable = true;
+}
+
+/* ------------------------------------------------------- the heads in memory */
+
+/* The writer keeps the heads it wrote last, with their chain keys, so that
+ * a subject read again is chained on without reading and checking its head
+ * and deriving its key again. Direct-mapped on sid: a slot holds the last
+ * subject that hashed there. A remembered head is only a guess: the append
+ * replaces the stored head only if it is still the one remembered, column
+ * for column, so a head that a sweep, another process, an erasure or an
+ * edit of the file changed makes the append fail, and the batch's heads are
+ * forgotten and read (and checked) from the store again: a head altered in
+ * the file is never overwritten by a good one. A slot keeps an erased
+ * subject's chain key until it is reused or the subject comes up again (its
+ * key is then found gone): a chain key is a one-way MAC of the subject's
+ * key, and opens nothing. HEAD_SLOTS × 160 bytes. */
+#define HEAD_SLOTS 4096
+
+struct mes__rec_head_slot {
+  int64_t sid; /* 0: empty */
+  uint8_t ck[MES_KEY_BYTES];
+  struct mes_access_head head;
+};
+
+static struct mes__rec_head_slot *head_slot(struct mes_recommender *r, int64_t sid) {
+  if (!r->head_slots)
+    return NULL;
+  uint64_t h = (uint64_t)sid * 0x9E3779B97F4A7C15ull; /* Fibonacci hashing: neighbouring ids spread */
+  return &r->head_slots[h >> (64 - 12)];
+}
+_Static_assert(HEAD_SLOTS == 1 << 12, "head_slot takes the hash's top 12 bits");
+
+static void head_forget(struct mes_recommender *r, int64_t sid) {
+  struct mes__rec_head_slot *s = head_slot(r, sid);
+  if (s && s->sid == sid)
+    mes_wipe(s, sizeof *s);
+}
+
+/* Finds sid's chain: remembered, or loaded from the store. Either way the
+ * subject's key must still exist (an erasure removes it first). */
+static void chain_find(struct mes_recommender *r, struct chain *ch, int64_t sid) {
+  struct mes__rec_head_slot *s = head_slot(r, sid);
+  if (s && s->sid == sid) {
+    uint8_t key[MES_KEY_BYTES];
+    bool alive = mes_subject_key(r->subjects, sid, key) == MES_OK;
+    mes_wipe(key, sizeof key);
+    if (!alive) {
+      head_forget(r, sid);
+      memset(ch, 0, sizeof *ch);
+      ch->sid = sid;
+      return;
+    }
+    *ch = (struct chain){.sid = sid, .usable = true, .head = s->head, .was = s->head};
+    memcpy(ch->ck, s->ck, sizeof ch->ck);
+    return;
+  }
+  chain_load(r, ch, sid);
+}
+
+void mes__rec_access_release(struct mes_recommender *r) {
+  if (r->head_slots)
+    mes_wipe(r->head_slots, HEAD_SLOTS * sizeof *r->head_slots);
+  free(r->head_slots);
+  r->head_slots = NULL;
 }
 
 /* How often a batch is chained again when another process extended one of
  * its chains meanwhile (a `mesura audit` beside a server): the append then
- * meets that process's rows and is refused whole, and the heads are read
- * again. */
+ * meets that process's rows or head and is refused whole, and the heads are
+ * read again. */
 #define APPEND_TRIES 3
 
-/* Chains a[0..n) onto heads read now, into rows and heads (n each), and
- * appends them: MES_EEXISTS when another writer got there first. */
+/* Chains a[0..n) onto their heads (remembered, or read now), into rows and
+ * heads (n each), and appends them: MES_EEXISTS when a stored head is not
+ * the one extended (another writer got there first). */
 static int chain_and_append(struct mes_recommender *r, const struct mes__rec_access *a, size_t n,
-                            struct chain *chains, struct mes_access_row *rows, struct mes_access_head *heads) {
+                            struct chain *chains, struct mes_access_row *rows, struct mes_access_head_put *heads,
+                            size_t *n_chains_out) {
   size_t n_chains = 0, n_rows = 0, n_heads = 0;
+  *n_chains_out = 0;
   for (size_t i = 0; i < n; i++) {
     struct chain *ch = NULL;
     for (size_t k = 0; k < n_chains && !ch; k++)
@@ -243,7 +327,8 @@ static int chain_and_append(struct mes_recommender *r, const struct mes__rec_acc
         ch = &chains[k];
     if (!ch) {
       ch = &chains[n_chains++];
-      chain_load(r, ch, a[i].sid);
+      *n_chains_out = n_chains;
+      chain_find(r, ch, a[i].sid);
     }
     if (!ch->usable)
       continue;
@@ -260,22 +345,42 @@ static int chain_and_append(struct mes_recommender *r, const struct mes__rec_acc
     n_rows++;
   }
   for (size_t k = 0; k < n_chains; k++) {
-    if (!chains[k].usable)
+    struct chain *ch = &chains[k];
+    if (!ch->usable)
       continue;
-    heads[n_heads] = chains[k].head;
-    head_mac(chains[k].ck, &chains[k].head, heads[n_heads].mac);
+    head_mac(ch->ck, &ch->head, ch->head.mac);
+    heads[n_heads] = (struct mes_access_head_put){.head = ch->head, .is_new = ch->is_new, .was = ch->was};
     n_heads++;
   }
   return mes_store_access_append(r->st, rows, n_rows, heads, n_heads);
 }
 
 void mes__rec_access_write(struct mes_recommender *r, const struct mes__rec_access *a, size_t n) {
+  if (!r->head_slots)
+    r->head_slots = calloc(HEAD_SLOTS, sizeof *r->head_slots); /* none: every head is read */
   struct chain *chains = calloc(n, sizeof *chains);
   struct mes_access_row *rows = calloc(n, sizeof *rows);
-  struct mes_access_head *heads = calloc(n, sizeof *heads);
+  struct mes_access_head_put *heads = calloc(n, sizeof *heads);
+  size_t n_chains = 0;
   int rc = chains && rows && heads ? MES_EEXISTS : MES_ENOMEM;
-  for (int t = 0; t < APPEND_TRIES && rc == MES_EEXISTS; t++)
-    rc = chain_and_append(r, a, n, chains, rows, heads);
+  for (int t = 0; t < APPEND_TRIES && rc == MES_EEXISTS; t++) {
+    if (t > 0)
+      for (size_t k = 0; k < n_chains; k++)
+        head_forget(r, chains[k].sid);
+    rc = chain_and_append(r, a, n, chains, rows, heads, &n_chains);
+  }
+  for (size_t k = 0; k < n_chains; k++) {
+    struct mes__rec_head_slot *s = head_slot(r, chains[k].sid);
+    if (!s)
+      break;
+    if (rc == MES_OK && chains[k].usable) {
+      s->sid = chains[k].sid;
+      memcpy(s->ck, chains[k].ck, sizeof s->ck);
+      s->head = chains[k].head;
+    } else {
+      head_forget(r, chains[k].sid); /* what the store holds is not known: read it next time */
+    }
+  }
   if (rc)
     mes_log(r->log, MES_LOG_WARN, "%zu access log entries not written: %s", n, mes_rc_message(rc));
   if (chains)
@@ -304,26 +409,32 @@ void mes__rec_access_note_for(struct mes_recommender *r, const struct mes_req *c
     return;
   const char *actor = c->actor && *c->actor ? c->actor : "mesura";
   char *reader = strndup(actor, 64);
-  json_t *doc = json_pack("{s:I, s:s, s:s, s:s}", "at", (json_int_t)c->now_ms, "reader", reader ? reader : "",
-                          "action", action_code[action], "purpose", purpose);
-  if (doc && subject && subject_len && json_object_set_new(doc, "subject", json_stringn(subject, subject_len)))
-    json_object_clear(doc);
-  char *text = doc && json_object_size(doc) ? json_dumps(doc, JSON_COMPACT) : NULL;
-  json_decref(doc);
+  size_t purpose_len = strcmp(purpose, action_purpose[action]) == 0 ? 0 : strlen(purpose);
+  if (!subject)
+    subject_len = 0;
+  uint8_t small[ENTRY_HEAD + UINT8_MAX + MES_ID_MAX];
+  size_t len = ENTRY_HEAD + purpose_len + subject_len;
+  uint8_t *plain = len <= sizeof small ? small : malloc(len);
+  int rc = !reader || !plain ? MES_ENOMEM : purpose_len > UINT8_MAX ? MES_EINTERNAL : MES_OK;
   uint8_t *sealed = NULL;
-  size_t len = 0;
-  int rc = reader && text ? mes_subject_seal(r->subjects, sid, "access", text, strlen(text), &sealed, &len)
-                          : MES_ENOMEM;
-  if (text) {
-    mes_wipe(text, strlen(text));
-    free(text);
+  size_t sealed_len = 0;
+  if (!rc) {
+    plain[0] = ENTRY_FORM;
+    plain[1] = (uint8_t)purpose_len;
+    memcpy(plain + ENTRY_HEAD, purpose, purpose_len);
+    if (subject_len)
+      memcpy(plain + ENTRY_HEAD + purpose_len, subject, subject_len);
+    rc = mes_subject_seal(r->subjects, sid, "access", plain, len, &sealed, &sealed_len);
+    mes_wipe(plain, len);
   }
+  if (plain != small)
+    free(plain);
   if (rc) {
     free(reader);
     mes_log(r->log, MES_LOG_WARN, "access log entry not made: %s", mes_rc_code(rc));
     return;
   }
-  mes__rec_enqueue_access(r, sid, c->now_ms, action, reader, sealed, len);
+  mes__rec_enqueue_access(r, sid, c->now_ms, action, reader, sealed, sealed_len);
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -334,6 +445,59 @@ struct log_read {
   json_t *entries;
   int rc;
 };
+
+/* One entry as read back, from its row and its opened sealed part. The
+ * strings are borrowed from the row, the opened part or doc. */
+struct entry {
+  int64_t at_ms;
+  int action;
+  const char *reader;
+  const char *purpose;
+  size_t purpose_len;
+  const char *subject; /* NULL: the read named no id */
+  size_t subject_len;
+  json_t *doc; /* the JSON form's document (owned), or NULL */
+};
+
+/* Reads row's opened sealed part (plain, len) into *e; false when it says
+ * nothing a reader could be shown (then e->doc is still to be freed). */
+static bool entry_read(const struct mes_access_row *row, const char *plain, size_t len, struct entry *e) {
+  memset(e, 0, sizeof *e);
+  if (len && plain[0] == '{') {
+    e->doc = mes_json_load_parts(plain, len);
+    const char *code = json_string_value(json_object_get(e->doc, "action"));
+    for (int a = 1; a < MES_ACCESS_N && code; a++)
+      if (strcmp(code, action_code[a]) == 0)
+        e->action = a;
+    e->reader = json_string_value(json_object_get(e->doc, "reader"));
+    e->at_ms = (int64_t)json_integer_value(json_object_get(e->doc, "at"));
+    const json_t *p = json_object_get(e->doc, "purpose"), *id = json_object_get(e->doc, "subject");
+    if (json_is_string(p)) {
+      e->purpose = json_string_value(p);
+      e->purpose_len = json_string_length(p);
+    }
+    if (json_is_string(id)) {
+      e->subject = json_string_value(id);
+      e->subject_len = json_string_length(id);
+    }
+  } else if (len >= ENTRY_HEAD && (uint8_t)plain[0] == ENTRY_FORM && ENTRY_HEAD + (size_t)(uint8_t)plain[1] <= len) {
+    e->action = row->action > 0 && row->action < MES_ACCESS_N ? row->action : 0;
+    e->reader = row->reader;
+    e->at_ms = row->ts_ms;
+    e->purpose_len = (uint8_t)plain[1];
+    e->purpose = e->purpose_len ? plain + ENTRY_HEAD : NULL;
+    size_t at = ENTRY_HEAD + e->purpose_len;
+    if (at < len) {
+      e->subject = plain + at;
+      e->subject_len = len - at;
+    }
+  }
+  if (e->action && !e->purpose) {
+    e->purpose = action_purpose[e->action];
+    e->purpose_len = strlen(e->purpose);
+  }
+  return e->action && e->reader;
+}
 
 static int add_entry(void *ud, const struct mes_access_row *row) {
   struct log_read *lr = ud;
@@ -346,35 +510,27 @@ static int add_entry(void *ud, const struct mes_access_row *row) {
     lr->rc = rc;
     return 1;
   }
-  json_t *doc = mes_json_load_parts(plain, plain_len);
+  struct entry en;
+  json_t *e = NULL;
+  if (entry_read(row, plain, plain_len, &en)) {
+    bool own = strcmp(en.reader, SUBJECT_TOKEN_ACTOR) == 0;
+    char text[512], at[32];
+    if (own)
+      snprintf(text, sizeof text, "%s", text_you[lr->lang][en.action]);
+    else
+      snprintf(text, sizeof text, text_key[lr->lang][en.action], en.reader);
+    mes_time_format(en.at_ms, at);
+    e = json_pack("{s:s, s:s, s:s%, s:s, s:s}", "at", at, "reader", own ? "you" : en.reader, "purpose", en.purpose,
+                  en.purpose_len, "action", action_code[en.action], "text", text);
+    if (!e)
+      lr->rc = MES_ENOMEM;
+  }
+  json_decref(en.doc);
   mes_wipe(plain, plain_len);
   free(plain);
-  const char *reader = json_string_value(json_object_get(doc, "reader"));
-  const char *code = json_string_value(json_object_get(doc, "action"));
-  const char *purpose = json_string_value(json_object_get(doc, "purpose"));
-  int action = 0;
-  for (int a = 1; a < MES_ACCESS_N && code; a++)
-    if (strcmp(code, action_code[a]) == 0)
-      action = a;
-  if (!reader || !action) {
-    json_decref(doc);
-    return 0;
-  }
-  bool own = strcmp(reader, SUBJECT_TOKEN_ACTOR) == 0;
-  char text[512], at[32];
-  if (own)
-    snprintf(text, sizeof text, "%s", text_you[lr->lang][action]);
-  else
-    snprintf(text, sizeof text, text_key[lr->lang][action], reader);
-  mes_time_format((int64_t)json_integer_value(json_object_get(doc, "at")), at);
-  json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "at", at, "reader", own ? "you" : reader, "purpose",
-                        purpose ? purpose : action_purpose[action], "action", code, "text", text);
-  json_decref(doc);
-  if (!e || json_array_append_new(lr->entries, e)) {
+  if (e && json_array_append_new(lr->entries, e))
     lr->rc = MES_ENOMEM;
-    return 1;
-  }
-  return 0;
+  return lr->rc != MES_OK;
 }
 
 int mes_recommend_access_log(struct mes_recommender *r, int64_t sid, enum mes_lang lang, json_t **out,
@@ -704,13 +860,13 @@ static int find_id(void *ud, const struct mes_access_row *row) {
   size_t plain_len = 0;
   if (mes_subject_unseal(in->r->subjects, row->sid, "access", row->sealed, row->sealed_len, &plain, &plain_len))
     return 0;
-  json_t *doc = mes_json_load_parts(plain, plain_len);
+  struct entry en;
+  (void)entry_read(row, plain, plain_len, &en);
+  if (en.subject && en.subject_len && (in->id = strndup(en.subject, en.subject_len)))
+    in->id_len = strlen(in->id);
+  json_decref(en.doc);
   mes_wipe(plain, plain_len);
   free(plain);
-  const json_t *id = json_object_get(doc, "subject");
-  if (json_is_string(id) && (in->id = strndup(json_string_value(id), json_string_length(id))))
-    in->id_len = json_string_length(id);
-  json_decref(doc);
   return in->id != NULL;
 }
 

@@ -56,6 +56,9 @@ struct mes_recommender {
    * --log-off-build), to measure what the log costs against requests that
    * differ in nothing else. */
   bool access_off;
+  /* The access log's heads the writer wrote last (access.c): the writer
+   * thread's alone; NULL until its first entry. */
+  struct mes__rec_head_slot *head_slots;
   pthread_t thread;
 };
 
@@ -335,6 +338,9 @@ struct mes__rec_access {
  * writes them with the new heads in one transaction; the writer thread
  * only (access.c). */
 void mes__rec_access_write(struct mes_recommender *r, const struct mes__rec_access *a, size_t n);
+/* Wipes and frees what mes__rec_access_write keeps between batches; once
+ * the writer thread has stopped. */
+void mes__rec_access_release(struct mes_recommender *r);
 /* Notes a read of sid's data by the request's actor (access.c); subject
  * (may be NULL) is the id as the caller gave it, kept sealed. _for names
  * the purpose (static) where the action alone does not tell it. */

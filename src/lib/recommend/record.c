@@ -238,6 +238,7 @@ void mes_recommender_free(struct mes_recommender *r) {
   pthread_mutex_unlock(&r->mu);
   pthread_join(r->thread, NULL);
   list_free(r->head);
+  mes__rec_access_release(r);
   if (r->dropped)
     mes_log(r->log, MES_LOG_WARN, "%zu decision records were dropped: the writer fell behind", r->dropped);
   pthread_mutex_destroy(&r->mu);

@@ -31,28 +31,43 @@ static int add_rows(struct sq *b, const struct mes_access_row *rows, size_t n) {
   return rc;
 }
 
-static int put_heads(struct sq *b, const struct mes_access_head *heads, size_t n) {
-  struct q q = {0};
-  int rc = n ? q_open(b, S_ACC_HEAD_PUT, &q) : MES_OK;
-  for (size_t i = 0; i < n && rc == MES_OK; i++) {
-    const struct mes_access_head *h = &heads[i];
-    sqlite3_bind_int64(q.s, 1, h->sid);
-    sqlite3_bind_int64(q.s, 2, h->n);
-    sqlite3_bind_blob(q.s, 3, h->last, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(q.s, 4, h->mac, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+static int put_head(struct sq *b, const struct mes_access_head_put *p) {
+  const struct mes_access_head *h = &p->head;
+  struct q q;
+  int rc = q_open(b, p->is_new ? S_ACC_HEAD_NEW : S_ACC_HEAD_PUT, &q);
+  if (rc != MES_OK)
+    return rc;
+  sqlite3_bind_int64(q.s, 1, h->sid);
+  sqlite3_bind_int64(q.s, 2, h->n);
+  sqlite3_bind_blob(q.s, 3, h->last, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+  sqlite3_bind_blob(q.s, 4, h->mac, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+  if (p->is_new) {
     sqlite3_bind_int64(q.s, 5, h->first > 0 ? h->first : 1);
     sqlite3_bind_blob(q.s, 6, h->base, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
-    rc = q_done(&q);
-    if (rc == MES_OK && sqlite3_changes(b->db) == 0)
-      rc = MES_EEXISTS; /* the stored head starts elsewhere: a sweep got there first */
-    sqlite3_reset(q.s);
+  } else {
+    const struct mes_access_head *w = &p->was;
+    sqlite3_bind_blob(q.s, 5, w->mac, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(q.s, 6, w->n);
+    sqlite3_bind_blob(q.s, 7, w->last, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(q.s, 8, w->first > 0 ? w->first : 1);
+    sqlite3_bind_blob(q.s, 9, w->base, MES_ACCESS_MAC_BYTES, SQLITE_STATIC);
   }
+  rc = q_done(&q);
+  if (rc == MES_OK && sqlite3_changes(b->db) == 0)
+    rc = MES_EEXISTS; /* the stored head is no longer the one extended */
   q_close(&q);
   return rc;
 }
 
+static int put_heads(struct sq *b, const struct mes_access_head_put *heads, size_t n) {
+  int rc = MES_OK;
+  for (size_t i = 0; i < n && rc == MES_OK; i++)
+    rc = put_head(b, &heads[i]);
+  return rc;
+}
+
 int mes__sq_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
-                          const struct mes_access_head *heads, size_t n_heads) {
+                          const struct mes_access_head_put *heads, size_t n_heads) {
   struct sq *b = sq_of(st);
   int rc = mes__commit_tx_begin(&b->gc);
   if (rc != MES_OK)

@@ -147,6 +147,7 @@ enum stmt_id {
   /* sqlite_access.c */
   S_ACC_ADD,
   S_ACC_HEAD_PUT,
+  S_ACC_HEAD_NEW,
   S_ACC_HEAD_GET,
   S_ACC_LIST,
   S_ACC_LIST_ALL,
@@ -426,7 +427,7 @@ int mes__sq_decision_get(struct mes_store *st, int64_t rid, struct mes_decision_
 int mes__sq_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
 int mes__sq_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
 int mes__sq_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
-                          const struct mes_access_head *heads, size_t n_heads);
+                          const struct mes_access_head_put *heads, size_t n_heads);
 int mes__sq_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out);
 int mes__sq_access_list(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud);
 int mes__sq_access_heads(struct mes_store *st, mes_store_access_head_cb cb, void *ud);

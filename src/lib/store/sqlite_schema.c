@@ -108,6 +108,12 @@ static const char *const data_steps[] = {
      * console: counts only, never a person. */
     ("CREATE TABLE daily_counts(day INTEGER NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,"
      " n INTEGER NOT NULL, PRIMARY KEY(day, kind, label)) WITHOUT ROWID;"),
+    /* 11: incident scans find a reader's entries through access_log_ts (the
+     * entries since a time, the reader filtered from the row), as the
+     * retention sweep does: every read of a person's data writes an entry,
+     * and an index less is a B-tree write less on that path, while incident
+     * scans are rare and bounded by their --since. */
+    "DROP INDEX access_log_reader;",
 };
 
 static const char *const keys_steps[] = {
@@ -278,11 +284,13 @@ const char *const mes__sq_sql[S_N] = {
     /* sqlite_access.c */
     [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, ts_ms, action, reader, sealed, mac)"
                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    /* A head moves on only from the start its writer read: a sweep that
-     * moved the start meanwhile makes the append fail (no row changes). */
-    [S_ACC_HEAD_PUT] = "INSERT INTO access_heads(subject, n, last, mac, first, base) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
-                       " ON CONFLICT(subject) DO UPDATE SET n = excluded.n, last = excluded.last, mac = excluded.mac"
-                       " WHERE first = excluded.first",
+    /* A head moves on only from the head its writer extended (its MAC
+     * covers the count, the last MAC and the start): one changed meanwhile
+     * (a sweep, another writer, an erasure, an edit of the file) makes the
+     * append fail (no row changes); a new chain's head is only inserted. */
+    [S_ACC_HEAD_PUT] = "UPDATE access_heads SET n = ?2, last = ?3, mac = ?4 WHERE subject = ?1 AND mac = ?5"
+                       " AND n = ?6 AND last = ?7 AND first = ?8 AND (first = 1 OR base = ?9)",
+    [S_ACC_HEAD_NEW] = "INSERT INTO access_heads(subject, n, last, mac, first, base) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [S_ACC_HEAD_GET] = "SELECT subject, n, last, mac, first, base FROM access_heads WHERE subject = ?1",
     [S_ACC_LIST] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log WHERE subject = ?1"
                    " ORDER BY seq",
@@ -295,8 +303,11 @@ const char *const mes__sq_sql[S_N] = {
     [S_ACC_HEAD_MOVE] = "UPDATE access_heads SET first = ?3, base = ?4, mac = ?5"
                         " WHERE subject = ?1 AND n = ?2 AND first = ?6",
     [S_ACC_DEL_BEFORE] = "DELETE FROM access_log WHERE subject = ?1 AND seq < ?2",
+    /* By time (step 11): left to itself, the planner reads the whole log in
+     * subject order for the DISTINCT, whatever the --since. */
     [S_ACC_READERS] = "SELECT a.subject, s.pseudonym FROM (SELECT DISTINCT subject FROM access_log"
-                      " WHERE reader = ?1 AND ts_ms >= ?2) a JOIN subjects s ON s.id = a.subject ORDER BY a.subject",
+                      " INDEXED BY access_log_ts WHERE ts_ms >= ?2 AND reader = ?1) a"
+                      " JOIN subjects s ON s.id = a.subject ORDER BY a.subject",
     [S_SUBJ_DEL_ACCESS] = "DELETE FROM access_log WHERE subject = ?1",
     [S_SUBJ_DEL_ACCESS_HEAD] = "DELETE FROM access_heads WHERE subject = ?1",
     /* keys.db (sqlite_subjects.c) */

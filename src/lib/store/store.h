@@ -418,14 +418,23 @@ struct mes_access_head {
   uint8_t base[MES_ACCESS_MAC_BYTES]; /* the mac entry `first` chains to (zeros when first is 1) */
   uint8_t mac[MES_ACCESS_MAC_BYTES];  /* the head's own MAC (over sid, n, last, and first and base) */
 };
-/* Appends rows[0..n) and replaces heads[0..n_heads) in one transaction of
+/* A head as an append writes it: `head` replaces the stored head only if
+ * that is still `was` in every column (the head the caller extended, as it
+ * read and checked it or last wrote it), or, when is_new, is written for a
+ * chain that has no head yet. */
+struct mes_access_head_put {
+  struct mes_access_head head;
+  bool is_new;
+  struct mes_access_head was;
+};
+/* Appends rows[0..n) and writes heads[0..n_heads) in one transaction of
  * its own (or the caller's), not durable on return (like decision_put).
- * A head replaces the stored one only when both start at the same `first`:
- * otherwise (a sweep moved the start meanwhile) nothing is written and
- * MES_EEXISTS returned, as when another writer added the same rows first.
- * Arrays borrowed. */
+ * When a stored head is no longer the one a put extends (a sweep moved its
+ * start, another writer extended it, it was erased or altered), or a new
+ * chain's head already exists, or another writer added the same rows
+ * first, nothing is written and MES_EEXISTS returned. Arrays borrowed. */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
-                            const struct mes_access_head *heads, size_t n_heads);
+                            const struct mes_access_head_put *heads, size_t n_heads);
 /* sid's head; MES_ENOT_FOUND when sid has no log. */
 int mes_store_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out);
 /* Calls cb for each row of sid (sid > 0), or of every subject (sid == 0),

@@ -18,6 +18,7 @@
 
 #include "../world.h"
 
+#include "recommend/rec_int.h"
 #include "recommend/recommend.h"
 
 #define T0_MS 1760000000000LL
@@ -341,13 +342,14 @@ static void test_an_old_head_does_not_hide_the_sweep_undone(void **state) {
   struct mes_access_head before;
   assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &before), MES_OK);
   assert_int_equal(sweep_at(&f, 4), 3);
-  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &before, 1), MES_EEXISTS); /* starts elsewhere */
+  struct mes_access_head_put put = {.head = before, .was = before};
+  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &put, 1), MES_EEXISTS); /* no longer the head */
   tamper(&f, "UPDATE access_heads SET first = 1, base = NULL WHERE subject = ?1", f.ana);
   struct mes_access_head now;
   assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &now), MES_OK);
-  now.first = 1;
-  memcpy(now.mac, before.mac, sizeof now.mac);
-  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &now, 1), MES_OK);
+  put = (struct mes_access_head_put){.head = now, .was = now};
+  memcpy(put.head.mac, before.mac, sizeof put.head.mac);
+  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &put, 1), MES_OK);
   struct mes_access_check c;
   struct mes_err err;
   assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
@@ -404,6 +406,122 @@ static void test_incident_lists_readers(void **state) {
   close_fixture(&f);
 }
 
+/* ---------------------------------------------------------------- stored forms and writers */
+
+/* Queues an entry sealed as logs written before the compact form held them:
+ * a JSON document with the time, reader, action, purpose and id. */
+static void note_json_form(struct fixture *f, int64_t sid, const char *doc, const char *reader, int action, int k) {
+  uint8_t *sealed = NULL;
+  size_t len = 0;
+  assert_int_equal(mes_subject_seal(mes_world_subjects(&f->w), sid, "access", doc, strlen(doc), &sealed, &len),
+                   MES_OK);
+  char *r = strdup(reader);
+  assert_non_null(r);
+  mes__rec_enqueue_access(f->rec, sid, T0_MS + 1000LL * k, action, r, sealed, len);
+}
+
+/* A log that holds entries of both stored forms (JSON documents, and the
+ * compact form every read is now noted in) verifies, reads back with each
+ * entry's own reader, purpose and time, and reveals the id of either. */
+static void test_both_stored_forms_read_and_verify(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-forms");
+  note_json_form(&f, f.ana,
+                 "{\"at\":1760000007000,\"reader\":\"auditor\",\"action\":\"record\",\"purpose\":\"audit\","
+                 "\"subject\":\"ana\"}",
+                 "auditor", MES_ACCESS_RECORD, 7);
+  mes_recommender_flush(f.rec);
+  struct mes_req c = f.w.req;
+  c.actor = "auditor";
+  c.now_ms = T0_MS + 8000;
+  mes__rec_access_note_for(f.rec, &c, f.ana, NULL, 0, MES_ACCESS_RECORD, "audit"); /* compact, purpose not the action's */
+  note(&f, f.ana, "ana", "shop", MES_ACCESS_RECOMMEND, 9);
+  mes_recommender_flush(f.rec);
+  assert_intact(&f, 2, 9);
+  json_t *log = NULL;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_log(f.rec, f.ana, MES_LANG_EN, &log, &err), MES_OK);
+  assert_int_equal(json_array_size(log), 7);
+  static const char *const want[][4] = {
+      {"auditor", "record", "audit", "2025-10-09T08:53:27.000Z"},
+      {"auditor", "record", "audit", "2025-10-09T08:53:28.000Z"},
+      {"shop", "recommend", "personalization", "2025-10-09T08:53:29.000Z"},
+  };
+  for (size_t i = 0; i < 3; i++) {
+    const json_t *e = json_array_get(log, 4 + i);
+    assert_string_equal(json_string_value(json_object_get(e, "reader")), want[i][0]);
+    assert_string_equal(json_string_value(json_object_get(e, "action")), want[i][1]);
+    assert_string_equal(json_string_value(json_object_get(e, "purpose")), want[i][2]);
+    assert_string_equal(json_string_value(json_object_get(e, "at")), want[i][3]);
+  }
+  assert_string_equal(json_string_value(json_object_get(json_array_get(log, 4), "text")),
+                      "The key \u201cauditor\u201d read the record of a recommendation made for you.");
+  json_decref(log);
+  /* auditor's reads of ana: one of each form, and only the JSON one names her. */
+  char seen[64] = "";
+  assert_int_equal(mes_recommend_access_incident(f.rec, "auditor", T0_MS, true, count_reader, seen, &err), MES_OK);
+  assert_string_equal(seen, "ana,");
+  /* An entry of either form altered is found. */
+  tamper(&f, "UPDATE access_log SET ts_ms = ts_ms + 1 WHERE subject = ?1 AND seq = 5", f.ana);
+  struct mes_access_check chk;
+  assert_int_equal(mes_recommend_access_verify(f.rec, &chk, &err), MES_OK);
+  assert_false(chk.intact);
+  assert_int_equal(chk.bad_seq, 5);
+  assert_string_equal(chk.problem, "This entry was altered.");
+  close_fixture(&f);
+}
+
+/* Two writers on one store (a server and a `mesura audit` beside it) extend
+ * the same chains: the one whose remembered heads went stale meanwhile reads
+ * them again, and every entry is chained once, in one chain per subject. */
+static void test_two_writers_keep_one_chain(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-two-writers");
+  struct mes_recommender *other = NULL;
+  assert_int_equal(mes_recommender_new(f.w.store, NULL, mes_world_subjects(&f.w), mes_world_ledger(&f.w),
+                                       mes_world_ingester(&f.w), mes_world_catalog(&f.w), &other),
+                   MES_OK);
+  for (int round = 0; round < 3; round++) {
+    struct mes_req c = f.w.req;
+    c.actor = "audit-run";
+    c.now_ms = T0_MS + 10000 + round * 10;
+    mes_recommender_access_note(other, &c, f.ana, "ana", 3, MES_ACCESS_AUDIT);
+    mes_recommender_flush(other);
+    note(&f, f.ana, "ana", "shop", MES_ACCESS_RECOMMEND, 11 + round);
+    note(&f, f.ben, "ben", "shop", MES_ACCESS_RECOMMEND, 11 + round);
+    mes_recommender_flush(f.rec);
+  }
+  mes_recommender_free(other);
+  assert_intact(&f, 2, 6 + 9);
+  char got[256];
+  actions_of(&f, f.ana, got, sizeof got);
+  assert_string_equal(got, "recommend,record,export,why,audit,recommend,audit,recommend,audit,recommend");
+  close_fixture(&f);
+}
+
+/* An entry still queued when its subject is erased leaves nothing: no
+ * entry, no head, and the rest verifies. */
+static void test_a_read_queued_before_erasure_leaves_nothing(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-erased-queued");
+  struct mes_store_erased n;
+  assert_int_equal(mes_store_subject_delete_counted(f.w.store, f.ana, &n), MES_OK);
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f.w), f.ana), MES_OK);
+  uint8_t *sealed = malloc(48);
+  assert_non_null(sealed);
+  memset(sealed, 7, 48); /* sealed before the key was destroyed: its bytes no longer matter */
+  mes__rec_enqueue_access(f.rec, f.ana, T0_MS + 7000, MES_ACCESS_RECOMMEND, strdup("shop"), sealed, 48);
+  note(&f, f.ben, "ben", "shop", MES_ACCESS_RECOMMEND, 8);
+  mes_recommender_flush(f.rec);
+  struct mes_access_head h;
+  assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &h), MES_ENOT_FOUND);
+  assert_intact(&f, 1, 3);
+  close_fixture(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_intact_chains_verify),
@@ -416,6 +534,9 @@ int main(void) {
       cmocka_unit_test(test_tampering_after_a_sweep_is_found),
       cmocka_unit_test(test_an_old_head_does_not_hide_the_sweep_undone),
       cmocka_unit_test(test_a_broken_chain_is_not_swept),
+      cmocka_unit_test(test_both_stored_forms_read_and_verify),
+      cmocka_unit_test(test_two_writers_keep_one_chain),
+      cmocka_unit_test(test_a_read_queued_before_erasure_leaves_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
