@@ -6,6 +6,10 @@
  * series exactly once (under the insert mutex) and never back, so readers can
  * probe with acquire loads and bump values with relaxed atomic adds. The
  * table never shrinks; label values must come from small fixed sets.
+ *
+ * The table is this file's own rather than base/htab's: every request
+ * thread reads it without a lock while another may insert, and a base/htab
+ * table has one owner at a time (or a lock around every use).
  */
 #include "http/metrics.h"
 

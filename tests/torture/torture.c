@@ -451,14 +451,15 @@ static void shop_handles(struct mes_torture_shop *s) {
   assert_int_equal(mes_ledger_new(w->store, w->master, s->subjects, NULL, &s->ledger), MES_OK);
   assert_int_equal(mes_ingester_new(w->store, w->master, s->subjects, s->ledger, 64u << 20, NULL, &s->ingester),
                    MES_OK);
-  assert_int_equal(mes_rights_new(w->store, s->subjects, s->ledger, s->ingester, s->catalog, &s->rights), MES_OK);
   assert_int_equal(mes_recommender_new(w->store, NULL, s->subjects, s->ledger, s->ingester, s->catalog, &s->rec),
+                   MES_OK);
+  assert_int_equal(mes_rights_new(w->store, s->subjects, s->ledger, s->ingester, s->catalog, s->rec, &s->rights),
                    MES_OK);
 }
 
 static void shop_handles_free(struct mes_torture_shop *s) {
+  mes_rights_free(s->rights); /* borrows the recommender */
   mes_recommender_free(s->rec); /* writes what is queued */
-  mes_rights_free(s->rights);
   mes_ingester_free(s->ingester);
   mes_ledger_free(s->ledger);
   mes_subjects_free(s->subjects);

@@ -4,7 +4,7 @@
  * the policy, the caller's clock and actor), plus what is made over them on
  * demand, as the engine makes it: the master key, the subject registry (a
  * key cache of 64 keys, no row hints), the consent ledger, the ingester (no
- * history cache), the catalog and the rights. Header-only, included by the
+ * history cache), the catalog, the recommender and the rights. Header-only, included by the
  * tests that need it as "../world.h"; cmocka must be included first.
  *
  * The makers are static inline: a test that never calls one is not linked
@@ -49,6 +49,7 @@ struct mes_world {
   struct mes_ledger *ledger;
   struct mes_ingester *ingester;
   struct mes_catalog *catalog;
+  struct mes_recommender *rec; /* the rights' (tests of serving make their own) */
   struct mes_rights *rights;
   /* What mes_world_close frees, in reverse order. */
   struct {
@@ -90,6 +91,7 @@ static inline void mes_world_free_subjects(void *p) { mes_subjects_free(p); }
 static inline void mes_world_free_ledger(void *p) { mes_ledger_free(p); }
 static inline void mes_world_free_ingester(void *p) { mes_ingester_free(p); }
 static inline void mes_world_free_catalog(void *p) { mes_catalog_free(p); }
+static inline void mes_world_free_rec(void *p) { mes_recommender_free(p); }
 static inline void mes_world_free_rights(void *p) { mes_rights_free(p); }
 
 /* The master key (dir/master.key), made once. */
@@ -153,11 +155,23 @@ static inline struct mes_catalog *mes_world_catalog(struct mes_world *w) {
   return w->catalog;
 }
 
+/* The recommender over the handles above (its writer thread running),
+ * made once. */
+static inline struct mes_recommender *mes_world_recommender(struct mes_world *w) {
+  if (!w->rec) {
+    assert_int_equal(mes_recommender_new(w->store, NULL, mes_world_subjects(w), mes_world_ledger(w),
+                                         mes_world_ingester(w), mes_world_catalog(w), &w->rec),
+                     MES_OK);
+    mes_world_made(w, mes_world_free_rec, w->rec);
+  }
+  return w->rec;
+}
+
 /* The rights (over every handle above), made once. */
 static inline struct mes_rights *mes_world_rights(struct mes_world *w) {
   if (!w->rights) {
     assert_int_equal(mes_rights_new(w->store, mes_world_subjects(w), mes_world_ledger(w), mes_world_ingester(w),
-                                    mes_world_catalog(w), &w->rights),
+                                    mes_world_catalog(w), mes_world_recommender(w), &w->rights),
                      MES_OK);
     mes_world_made(w, mes_world_free_rights, w->rights);
   }

@@ -289,7 +289,7 @@ static int check_id(const json_t *v, const char *ptr, const char *what, struct m
 
 /* A field's JSON pointer, joined only when an error names it: mes_json_check
  * runs for every member of every event of a batch, and the happy path never
- * reads the pointer (bench/README.md, ingestion, fifth pass). */
+ * reads the pointer (bench/README.md, "Ingestion into the encrypted store"). */
 struct lazy_ptr {
   const char *base;
   const char *name;

@@ -41,7 +41,7 @@ struct mes_catalog; /* the handle (see "index" below) */
 
 /* The field tables of the item shape (PUT /v1/items/{id}) and of the batch
  * body (POST /v1/items), for callers that parse a body before handing it
- * over (the HTTP layer). The catalog functions check them again. */
+ * over (the engine's verbs). The catalog functions check them again. */
 extern const struct mes_jfield mes_catalog_item_fields[];
 extern const size_t mes_catalog_n_item_fields;
 extern const struct mes_jfield mes_catalog_post_fields[];

@@ -66,8 +66,9 @@ void mes_ledger_free(struct mes_ledger *lg); /* NULL-safe */
 #define MES_CONSENT_PREF_MAX_DECLARED 32 /* keys of "declared" */
 #define MES_CONSENT_PREF_MAX_TEXT 256    /* bytes of one declared string value */
 
-/* The request shapes, for the HTTP layer's mes_http_req_json (the functions
- * below check them again, so callers such as `mesura import` need not). */
+/* The request shapes, for the engine's verbs that parse a body against
+ * them (the functions below check them again, so callers such as `mesura
+ * import` need not). */
 extern const struct mes_jfield mes_consent_fields[];
 extern const size_t mes_consent_n_fields;
 extern const struct mes_jfield mes_consent_pref_fields[];

@@ -470,3 +470,19 @@ void mes_wipe(void *p, size_t len) {
   if (p)
     sodium_memzero(p, len);
 }
+
+int mes_pt_reserve(uint8_t **buf, size_t *cap, size_t n) {
+  if (n <= *cap)
+    return MES_OK;
+  size_t ncap = n < 4096 ? 4096 : n;
+  uint8_t *np = malloc(ncap);
+  if (!np)
+    return MES_ENOMEM;
+  if (*buf) {
+    mes_wipe(*buf, *cap);
+    free(*buf);
+  }
+  *buf = np;
+  *cap = ncap;
+  return MES_OK;
+}

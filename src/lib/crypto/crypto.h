@@ -129,5 +129,10 @@ void mes_mac(const uint8_t key[MES_KEY_BYTES], const void *in, size_t len, uint8
 
 /* Wipes memory that held a secret. */
 void mes_wipe(void *p, size_t len);
+/* Makes *buf (capacity *cap) hold at least n bytes for unsealed plaintext,
+ * reused from one sealed row to the next: the old buffer is wiped before it
+ * is freed, so no plaintext is left behind in freed memory. MES_OK, or
+ * MES_ENOMEM with *buf unchanged. */
+int mes_pt_reserve(uint8_t **buf, size_t *cap, size_t n);
 
 #endif

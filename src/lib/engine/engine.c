@@ -289,9 +289,9 @@ int mes_engine_open(const struct mes_engine_opts *o, struct mes_engine **out, st
   if (!rc)
     rc = mes_catalog_new(e->store, &e->catalog);
   if (!rc)
-    rc = mes_rights_new(e->store, e->subjects, e->ledger, e->ingester, e->catalog, &e->rights);
-  if (!rc)
     rc = mes_recommender_new(e->store, &e->log, e->subjects, e->ledger, e->ingester, e->catalog, &e->rec);
+  if (!rc)
+    rc = mes_rights_new(e->store, e->subjects, e->ledger, e->ingester, e->catalog, e->rec, &e->rights);
   if (!rc)
     rc = mes_audit_new(e->store, e->subjects, e->catalog, e->ingester, &e->audit);
   if (rc) {
@@ -341,8 +341,8 @@ void mes_engine_close(struct mes_engine *e) {
   mes_model_unref(e->model);
   /* Each handle before what it was made with. */
   mes_audit_free(e->audit);
+  mes_rights_free(e->rights); /* borrows the recommender */
   mes_recommender_free(e->rec); /* writes what is queued: before the store goes */
-  mes_rights_free(e->rights);
   mes_catalog_free(e->catalog);
   mes_ingester_free(e->ingester); /* wipes the histories it holds */
   mes_ledger_free(e->ledger);

@@ -2,13 +2,13 @@
  * ingest/histcache — the cache of decoded histories (histcache.h): shards of
  * a hash table with an LRU list each, entries stamped with what the store
  * said of the subject's rows when they were read. A subject has up to one
- * entry per kind (enum mes__hc_kind: events, impressions), keyed by (sid,
+ * entry per kind (enum mes_histcache_kind: events, impressions), keyed by (sid,
  * kind), each stamped and replaced on its own; all share the cap and the LRU.
  *
  * One entry is one allocation: the header, the records (the codec's struct
  * mes_evrec, evrec.h, 88 bytes each, whose item pointers point into the
  * entry) and their item ids, NUL-terminated, back to back. Readers are
- * handed the records themselves (mes__hc_records): the event a scorer
+ * handed the records themselves (mes_histcache_records): the event a scorer
  * reads is the one the cache holds, not a copy of it. Its
  * `bytes` is that allocation's size; a shard keeps the sum of its entries'
  * bytes under its share of the cap (cap / N_SHARDS), so the whole cache
@@ -42,11 +42,11 @@
 #define MIN_BUCKETS 64u /* per shard, a power of two; the table doubles when it holds more entries */
 #define ITEMS_MAX UINT32_MAX /* item bytes of one entry: offsets are 32 bits */
 
-struct mes__hc_entry {
-  struct mes__hc_entry *hnext;            /* hash chain */
-  struct mes__hc_entry *newer, *older;    /* the shard's LRU list */
+struct mes_histcache_entry {
+  struct mes_histcache_entry *hnext;            /* hash chain */
+  struct mes_histcache_entry *newer, *older;    /* the shard's LRU list */
   int64_t sid, max_id, n_rows;            /* the stamp is (max_id, n_rows); rows, not records */
-  enum mes__hc_kind kind;
+  enum mes_histcache_kind kind;
   size_t bytes;                           /* the whole allocation */
   size_t n;
   int refs;                               /* guarded by the shard's mutex; the table holds one while linked */
@@ -59,11 +59,12 @@ struct mes__hc_entry {
  * a cache line. */
 struct shard {
   _Alignas(64) pthread_mutex_t mu;
-  struct mes__hc_entry **buckets;
+  struct mes_histcache_entry **buckets;
   size_t n_buckets, n_entries, bytes;
-  struct mes__hc_entry *newest, *oldest;
+  struct mes_histcache_entry *newest, *oldest;
   uint64_t epoch; /* bumped by every forget */
-  uint64_t hits[MES__HC_KINDS], misses[MES__HC_KINDS], stale[MES__HC_KINDS], appended[MES__HC_KINDS], evictions;
+  uint64_t hits[MES_HISTCACHE_KINDS], misses[MES_HISTCACHE_KINDS], stale[MES_HISTCACHE_KINDS];
+  uint64_t appended[MES_HISTCACHE_KINDS], evictions;
 };
 
 struct mes_histcache {
@@ -94,7 +95,7 @@ static size_t shard_cap(const struct mes_histcache *hc) {
   return atomic_load_explicit(&hc->cap, memory_order_relaxed) / N_SHARDS;
 }
 
-static void entry_free(struct mes__hc_entry *e) {
+static void entry_free(struct mes_histcache_entry *e) {
   mes_wipe(e, e->bytes); /* decrypted item ids: gone before the allocator sees the memory again */
   free(e);
 }
@@ -131,7 +132,7 @@ void mes_histcache_free(struct mes_histcache *hc) {
     return;
   for (int i = 0; i < N_SHARDS; i++) {
     struct shard *sh = &hc->shards[i];
-    for (struct mes__hc_entry *e = sh->newest, *next; e; e = next) {
+    for (struct mes_histcache_entry *e = sh->newest, *next; e; e = next) {
       next = e->older;
       entry_free(e);
     }
@@ -148,14 +149,14 @@ size_t mes_histcache_cap(const struct mes_histcache *hc) {
 /* ---------------------------------------------------------------- table and LRU (shard's mutex held) */
 
 /* Both kinds of a subject share the bucket (and the shard: one forget). */
-static struct mes__hc_entry *find(const struct shard *sh, int64_t sid, enum mes__hc_kind kind) {
-  struct mes__hc_entry *e = sh->buckets[bucket_of(sh, sid)];
+static struct mes_histcache_entry *find(const struct shard *sh, int64_t sid, enum mes_histcache_kind kind) {
+  struct mes_histcache_entry *e = sh->buckets[bucket_of(sh, sid)];
   while (e && (e->sid != sid || e->kind != kind))
     e = e->hnext;
   return e;
 }
 
-static void lru_unlink(struct shard *sh, struct mes__hc_entry *e) {
+static void lru_unlink(struct shard *sh, struct mes_histcache_entry *e) {
   if (e->newer)
     e->newer->older = e->older;
   else
@@ -167,7 +168,7 @@ static void lru_unlink(struct shard *sh, struct mes__hc_entry *e) {
   e->newer = e->older = NULL;
 }
 
-static void lru_push(struct shard *sh, struct mes__hc_entry *e) {
+static void lru_push(struct shard *sh, struct mes_histcache_entry *e) {
   e->newer = NULL;
   e->older = sh->newest;
   if (sh->newest)
@@ -179,8 +180,8 @@ static void lru_push(struct shard *sh, struct mes__hc_entry *e) {
 
 /* Takes e out of the table and the list, and gives back the table's
  * reference: freed now unless a reader still holds it. */
-static void unlink_entry(struct shard *sh, struct mes__hc_entry *e) {
-  struct mes__hc_entry **pp = &sh->buckets[bucket_of(sh, e->sid)];
+static void unlink_entry(struct shard *sh, struct mes_histcache_entry *e) {
+  struct mes_histcache_entry **pp = &sh->buckets[bucket_of(sh, e->sid)];
   while (*pp != e)
     pp = &(*pp)->hnext;
   *pp = e->hnext;
@@ -199,11 +200,11 @@ static void maybe_grow(struct shard *sh) {
   if (sh->n_entries <= sh->n_buckets || sh->n_buckets > SIZE_MAX / 2 / sizeof *sh->buckets)
     return;
   size_t nb = sh->n_buckets * 2;
-  struct mes__hc_entry **b = calloc(nb, sizeof *b);
+  struct mes_histcache_entry **b = calloc(nb, sizeof *b);
   if (!b)
     return;
   for (size_t i = 0; i < sh->n_buckets; i++) {
-    for (struct mes__hc_entry *e = sh->buckets[i], *next; e; e = next) {
+    for (struct mes_histcache_entry *e = sh->buckets[i], *next; e; e = next) {
       next = e->hnext;
       size_t k = (size_t)(mix(e->sid) >> 8) & (nb - 1);
       e->hnext = b[k];
@@ -238,11 +239,11 @@ void mes_histcache_set_cap(struct mes_histcache *hc, size_t max_bytes) {
 
 /* ---------------------------------------------------------------- use */
 
-struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, enum mes__hc_kind kind,
+struct mes_histcache_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, enum mes_histcache_kind kind,
                                    uint64_t *epoch) {
   struct shard *sh = shard_of(hc, sid);
   pthread_mutex_lock(&sh->mu);
-  struct mes__hc_entry *e = find(sh, sid, kind);
+  struct mes_histcache_entry *e = find(sh, sid, kind);
   if (e)
     e->refs++;
   else
@@ -252,7 +253,7 @@ struct mes__hc_entry *mes__hc_find(struct mes_histcache *hc, int64_t sid, enum m
   return e;
 }
 
-bool mes__hc_fresh(struct mes_histcache *hc, struct mes__hc_entry *e, int64_t max_id, int64_t n) {
+bool mes__hc_fresh(struct mes_histcache *hc, struct mes_histcache_entry *e, int64_t max_id, int64_t n) {
   struct shard *sh = shard_of(hc, e->sid);
   pthread_mutex_lock(&sh->mu);
   bool fresh = e->linked && e->max_id == max_id && e->n_rows == n;
@@ -269,12 +270,12 @@ bool mes__hc_fresh(struct mes_histcache *hc, struct mes__hc_entry *e, int64_t ma
   return fresh;
 }
 
-void mes__hc_put(struct mes_histcache *hc, struct mes__hc_entry *e, uint64_t epoch) {
+void mes__hc_put(struct mes_histcache *hc, struct mes_histcache_entry *e, uint64_t epoch) {
   struct shard *sh = shard_of(hc, e->sid);
   pthread_mutex_lock(&sh->mu);
   size_t cap = shard_cap(hc);
   if (sh->epoch == epoch && !e->linked && e->bytes <= cap / 4) {
-    struct mes__hc_entry *old = find(sh, e->sid, e->kind);
+    struct mes_histcache_entry *old = find(sh, e->sid, e->kind);
     if (old) /* another reader of the same subject was first: the later read wins */
       unlink_entry(sh, old);
     evict_to(sh, cap, e->bytes);
@@ -299,23 +300,23 @@ static void drop(struct mes_histcache *hc, int64_t sid, int from, int to, bool b
   if (bump)
     sh->epoch++;
   for (int k = from; k < to; k++) {
-    struct mes__hc_entry *x = find(sh, sid, (enum mes__hc_kind)k);
+    struct mes_histcache_entry *x = find(sh, sid, (enum mes_histcache_kind)k);
     if (x)
       unlink_entry(sh, x);
   }
   pthread_mutex_unlock(&sh->mu);
 }
 
-static void hc_drop(struct mes_histcache *hc, int64_t sid, enum mes__hc_kind kind) {
+static void hc_drop(struct mes_histcache *hc, int64_t sid, enum mes_histcache_kind kind) {
   drop(hc, sid, (int)kind, (int)kind + 1, false);
 }
 
 void mes_histcache_forget(struct mes_histcache *hc, int64_t sid) {
   if (hc)
-    drop(hc, sid, 0, MES__HC_KINDS, true);
+    drop(hc, sid, 0, MES_HISTCACHE_KINDS, true);
 }
 
-void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
+void mes__hc_release(struct mes_histcache *hc, struct mes_histcache_entry *e) {
   if (!e)
     return;
   struct shard *sh = shard_of(hc, e->sid);
@@ -326,25 +327,9 @@ void mes__hc_release(struct mes_histcache *hc, struct mes__hc_entry *e) {
     entry_free(e);
 }
 
-const struct mes_evrec *mes__hc_records(const struct mes__hc_entry *e, size_t *n) {
+const struct mes_evrec *mes_histcache_records(const struct mes_histcache_entry *e, size_t *n) {
   *n = e->n;
   return e->ev;
-}
-
-int64_t mes__hc_replay_shown(const struct mes__hc_entry *e, int64_t since_ms, mes_ingest_shown_cb cb, void *ud) {
-  int64_t unreadable = 0;
-  for (size_t i = 0; i < e->n; i++) {
-    const struct mes_evrec *x = &e->ev[i];
-    /* The store's order (ts_ms, then id) with the rows before since_ms left
-     * out: what a read of the window alone yields. */
-    if (x->ts_ms < since_ms)
-      continue;
-    if (!x->item)
-      unreadable++;
-    else if (cb(ud, x->item, x->channel, x->ts_ms))
-      break;
-  }
-  return unreadable;
 }
 
 void mes_histcache_stats(struct mes_histcache *hc, struct mes_histcache_stats *st) {
@@ -355,13 +340,13 @@ void mes_histcache_stats(struct mes_histcache *hc, struct mes_histcache_stats *s
   for (int i = 0; i < N_SHARDS; i++) {
     struct shard *sh = &hc->shards[i];
     pthread_mutex_lock(&sh->mu);
-    st->hits += sh->hits[MES__HC_EVENTS];
-    st->misses += sh->misses[MES__HC_EVENTS];
-    st->stale += sh->stale[MES__HC_EVENTS];
-    st->shown_hits += sh->hits[MES__HC_SHOWN];
-    st->shown_misses += sh->misses[MES__HC_SHOWN];
-    st->shown_stale += sh->stale[MES__HC_SHOWN];
-    st->shown_appended += sh->appended[MES__HC_SHOWN];
+    st->hits += sh->hits[MES_HISTCACHE_EVENTS];
+    st->misses += sh->misses[MES_HISTCACHE_EVENTS];
+    st->stale += sh->stale[MES_HISTCACHE_EVENTS];
+    st->shown_hits += sh->hits[MES_HISTCACHE_SHOWN];
+    st->shown_misses += sh->misses[MES_HISTCACHE_SHOWN];
+    st->shown_stale += sh->stale[MES_HISTCACHE_SHOWN];
+    st->shown_appended += sh->appended[MES_HISTCACHE_SHOWN];
     st->evictions += sh->evictions;
     st->entries += sh->n_entries;
     st->bytes += sh->bytes;
@@ -396,7 +381,7 @@ static int grow(void **buf, size_t *cap, size_t used, size_t need, size_t first)
   return MES_OK;
 }
 
-int mes__hc_build_add(struct mes__hc_build *b, const struct mes_evrec *ev) {
+int mes_histcache_build_add(struct mes_histcache_build *b, const struct mes_evrec *ev) {
   if (b->n == b->cap) {
     size_t ev_cap = b->cap * sizeof *b->ev, off_cap = b->cap * sizeof *b->item_off;
     if (b->n > SIZE_MAX / sizeof *b->ev / 2 ||
@@ -428,13 +413,13 @@ int mes__hc_build_add(struct mes__hc_build *b, const struct mes_evrec *ev) {
   return MES_OK;
 }
 
-void mes__hc_build_row(struct mes__hc_build *b, int64_t id) {
+void mes_histcache_build_row(struct mes_histcache_build *b, int64_t id) {
   b->n_rows++;
   if (id > b->max_id)
     b->max_id = id;
 }
 
-void mes__hc_build_release(struct mes__hc_build *b) {
+void mes__hc_build_release(struct mes_histcache_build *b) {
   if (b->ev) {
     mes_wipe(b->ev, b->cap * sizeof *b->ev);
     free(b->ev);
@@ -468,7 +453,7 @@ static int order_cmp(const void *pa, const void *pb) {
   return a->id < b->id ? -1 : a->id > b->id;
 }
 
-int mes__hc_build_by_time(struct mes__hc_build *b) {
+int mes__hc_build_by_time(struct mes_histcache_build *b) {
   const struct mes_evrec *v = b->ev;
   size_t n = b->n, i = 1;
   while (i < n && !later(&v[i - 1], &v[i]))
@@ -495,11 +480,11 @@ int mes__hc_build_by_time(struct mes__hc_build *b) {
   return MES_OK;
 }
 
-int mes__hc_build_finish(struct mes__hc_build *b, int64_t sid, enum mes__hc_kind kind,
-                          struct mes__hc_entry **out) {
+int mes__hc_build_finish(struct mes_histcache_build *b, int64_t sid, enum mes_histcache_kind kind,
+                          struct mes_histcache_entry **out) {
   *out = NULL;
-  size_t bytes = sizeof(struct mes__hc_entry) + b->n * sizeof(struct mes_evrec) + b->items_len;
-  struct mes__hc_entry *e = malloc(bytes);
+  size_t bytes = sizeof(struct mes_histcache_entry) + b->n * sizeof(struct mes_evrec) + b->items_len;
+  struct mes_histcache_entry *e = malloc(bytes);
   if (!e) {
     mes__hc_build_release(b);
     return MES_ENOMEM;
@@ -544,19 +529,20 @@ static int key_alive(struct mes_ingester *ing, int64_t sid) {
 
 /* Appends to b the records of e and of add (both in the store's order, by
  * ts_ms then id) merged in that order; item bytes copied. */
-static int merge(struct mes__hc_build *b, const struct mes__hc_entry *e, const struct mes__hc_build *add) {
+static int merge(struct mes_histcache_build *b, const struct mes_histcache_entry *e,
+                 const struct mes_histcache_build *add) {
   size_t i = 0, j = 0;
   int rc = MES_OK;
   while (rc == MES_OK && (i < e->n || j < add->n)) {
     const struct mes_evrec *x = i < e->n ? &e->ev[i] : NULL, *y = j < add->n ? &add->ev[j] : NULL;
     bool take_e = !y || (x && (x->ts_ms < y->ts_ms || (x->ts_ms == y->ts_ms && x->id < y->id)));
     if (take_e) {
-      rc = mes__hc_build_add(b, x);
+      rc = mes_histcache_build_add(b, x);
       i++;
     } else {
       struct mes_evrec r = *y; /* its item named by offset while collected */
       r.item = add->item_off[j] ? add->items + add->item_off[j] - 1 : NULL;
-      rc = mes__hc_build_add(b, &r);
+      rc = mes_histcache_build_add(b, &r);
       j++;
     }
   }
@@ -576,13 +562,13 @@ static int merge(struct mes__hc_build *b, const struct mes__hc_entry *e, const s
  * not in the cache). NOT_APPENDED: not applicable, read everything again;
  * MES_ENOMEM: read without the cache; other codes as src->fill_after's.
  */
-static int append(struct mes_ingester *ing, int64_t sid, const struct mes__hc_source *src,
-                  const struct mes__hc_entry *e, int64_t max_id, int64_t n, struct mes__hc_entry **out) {
+static int append(struct mes_ingester *ing, int64_t sid, const struct mes_histcache_source *src, void *ud,
+                  const struct mes_histcache_entry *e, int64_t max_id, int64_t n, struct mes_histcache_entry **out) {
   *out = NULL;
   if (!src->fill_after || max_id <= e->max_id || n <= e->n_rows)
     return NOT_APPENDED;
-  struct mes__hc_build add = {0}, b = {0};
-  int rc = src->fill_after(ing, sid, e->max_id, &add);
+  struct mes_histcache_build add = {0}, b = {0};
+  int rc = src->fill_after(ud, sid, e->max_id, &add);
   if (rc == MES_OK && (add.n_rows != n - e->n_rows || add.max_id != max_id))
     rc = NOT_APPENDED;
   if (rc == MES_OK)
@@ -615,13 +601,15 @@ static int append(struct mes_ingester *ing, int64_t sid, const struct mes__hc_so
  * seen for the first time reads no stamp at all: a miss costs what a read
  * without the cache does, plus one copy.
  */
-int mes__hc_get(struct mes_ingester *ing, int64_t sid, const struct mes__hc_source *src,
-                struct mes__hc_entry **out, bool *bypass) {
+int mes_ingest_cache_get(struct mes_ingester *ing, int64_t sid, const struct mes_histcache_source *src, void *ud,
+                         struct mes_histcache_entry **out, bool *bypass) {
   struct mes_histcache *hc = ing->cache;
   *out = NULL;
-  *bypass = false;
+  *bypass = mes_histcache_cap(hc) == 0; /* off: an entry would only be copied, never kept */
+  if (*bypass)
+    return MES_OK;
   uint64_t epoch = 0;
-  struct mes__hc_entry *e = mes__hc_find(hc, sid, src->kind, &epoch);
+  struct mes_histcache_entry *e = mes__hc_find(hc, sid, src->kind, &epoch);
   int rc;
   if (e) {
     int64_t max_id = 0, n = 0;
@@ -645,8 +633,8 @@ int mes__hc_get(struct mes_ingester *ing, int64_t sid, const struct mes__hc_sour
       mes__hc_release(hc, e); /* stale: out of the cache already */
       return MES_OK;          /* nothing held any more (erased, swept, purged): no key needed, as without the cache */
     }
-    struct mes__hc_entry *done = NULL;
-    rc = append(ing, sid, src, e, max_id, n, &done);
+    struct mes_histcache_entry *done = NULL;
+    rc = append(ing, sid, src, ud, e, max_id, n, &done);
     mes__hc_release(hc, e);
     if (rc != NOT_APPENDED) {
       if (rc == MES_OK)
@@ -656,8 +644,8 @@ int mes__hc_get(struct mes_ingester *ing, int64_t sid, const struct mes__hc_sour
       return rc == MES_ENOMEM ? MES_OK : rc;
     }
   }
-  struct mes__hc_build b = {0};
-  rc = src->fill(ing, sid, &b);
+  struct mes_histcache_build b = {0};
+  rc = src->fill(ud, sid, &b);
   if (!rc)
     rc = mes__hc_build_finish(&b, sid, src->kind, &e);
   else
@@ -672,4 +660,8 @@ int mes__hc_get(struct mes_ingester *ing, int64_t sid, const struct mes__hc_sour
     mes__hc_put(hc, e, epoch);
   *out = e;
   return MES_OK;
+}
+
+void mes_ingest_cache_release(struct mes_ingester *ing, struct mes_histcache_entry *e) {
+  mes__hc_release(ing->cache, e);
 }

@@ -65,6 +65,19 @@ void mes_ingester_free(struct mes_ingester *ing);
 void mes_ingester_set_cache_cap(struct mes_ingester *ing, size_t history_cache_bytes);
 /* The history cache's counters (mes_histcache_stats). */
 void mes_ingester_cache_stats(struct mes_ingester *ing, struct mes_histcache_stats *out);
+/* Subject sid's rows of src->kind through the ingester's history cache,
+ * for a reader of that kind (histcache.h): *out gets a reference to an
+ * entry holding what the store holds now (mes_histcache_records), to give
+ * back with mes_ingest_cache_release; NULL when the subject holds no rows
+ * any more. src's callbacks get ud. *bypass true (then MES_OK, *out NULL):
+ * read without the cache (its cap is 0, no memory to build an entry, or a
+ * backend without stamps). Otherwise MES_OK, MES_ENOT_FOUND when the key is
+ * gone (any entry is dropped), or an error. */
+int mes_ingest_cache_get(struct mes_ingester *ing, int64_t sid, const struct mes_histcache_source *src, void *ud,
+                         struct mes_histcache_entry **out, bool *bypass);
+/* Gives back a reference from mes_ingest_cache_get; the last one wipes and
+ * frees an entry no longer in the cache. NULL-safe. */
+void mes_ingest_cache_release(struct mes_ingester *ing, struct mes_histcache_entry *e);
 /* Forgets what the ingester holds in memory about subject sid: its cached
  * events and impressions leave the history cache at once, wiped
  * (mes_histcache_forget), and its next read goes to the store. Stored rows
@@ -72,9 +85,9 @@ void mes_ingester_cache_stats(struct mes_ingester *ing, struct mes_histcache_sta
 void mes_ingester_forget(struct mes_ingester *ing, int64_t sid);
 
 /* Every top-level member a body of POST /v1/events may have (an event's, and
- * "events"), typed MES_J_ANY: for the HTTP layer's mes_http_req_json, which
- * then only parses and refuses unknown members. mes_ingest_batch does the
- * real checks (a body is one event or a batch, not a mix). */
+ * "events"), typed MES_J_ANY: for the engine's verb that parses the body
+ * against it, which then only refuses unknown members. mes_ingest_batch
+ * does the real checks (a body is one event or a batch, not a mix). */
 extern const struct mes_jfield mes_ingest_body_fields[];
 extern const size_t mes_ingest_n_body_fields;
 
@@ -154,12 +167,11 @@ int mes_ingest_list(struct mes_ingester *ing, const struct mes_req *c, int64_t s
  * a store, crypto or memory error; on an error *out holds nothing (closing it
  * is harmless).
  */
-struct mes__hc_entry;
 struct mes_ingest_events {
   const struct mes_evrec *ev; /* borrowed until the close */
   size_t n;
   struct mes_ingester *ing;   /* private */
-  struct mes__hc_entry *entry; /* private: the reference that keeps ev */
+  struct mes_histcache_entry *entry; /* private: the reference that keeps ev */
 };
 int mes_ingest_history_open(struct mes_ingester *ing, int64_t sid, struct mes_ingest_events *out,
                             struct mes_err *err);
@@ -261,20 +273,5 @@ int mes_ingest_forget_event(struct mes_ingester *ing, const struct mes_subject *
  * the total. Meant for a background thread (see mes_engine_start_background).
  */
 int mes_ingest_sweep(struct mes_ingester *ing, const struct mes_req *c, int64_t *n_deleted, struct mes_err *err);
-
-/* ---------------------------------------------------------------- impressions (shown.c) */
-
-/* Seals the item ids one answer showed subject sid, with its key, for
- * mes_store_impression_add. *out is new (free). MES_ENOT_FOUND when the key
- * is gone, MES_ENOMEM. */
-int mes_ingest_shown_seal(struct mes_ingester *ing, int64_t sid, const char *const *items, size_t n, uint8_t **out,
-                          size_t *out_len);
-/* Calls cb for each item shown to sid at or after since_ms, oldest answer
- * first (item borrowed for the call; cb returns nonzero to stop). Rows that
- * cannot be opened are skipped and logged; a shredded key reads as nothing
- * shown. */
-typedef int (*mes_ingest_shown_cb)(void *ud, const char *item, int channel, int64_t ts_ms);
-int mes_ingest_shown_list(struct mes_ingester *ing, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb, void *ud,
-                          struct mes_err *err);
 
 #endif

@@ -282,25 +282,9 @@ struct pipe {
   struct batch *fill; /* the producer's current batch */
 };
 
-int mes__ingest_pt_reserve(uint8_t **buf, size_t *cap, size_t n) {
-  if (n <= *cap)
-    return MES_OK;
-  size_t ncap = n < 4096 ? 4096 : n;
-  uint8_t *np = malloc(ncap);
-  if (!np)
-    return MES_ENOMEM;
-  if (*buf) {
-    mes_wipe(*buf, *cap);
-    free(*buf);
-  }
-  *buf = np;
-  *cap = ncap;
-  return MES_OK;
-}
-
-/* mes__ingest_pt_reserve for s->pt; nonzero, with s->rc set, when out of memory. */
+/* mes_pt_reserve for s->pt; nonzero, with s->rc set, when out of memory. */
 static int pt_reserve(struct scan_ud *s, size_t n) {
-  if (mes__ingest_pt_reserve(&s->pt, &s->pt_cap, n) == MES_OK)
+  if (mes_pt_reserve(&s->pt, &s->pt_cap, n) == MES_OK)
     return 0;
   s->rc = MES_ENOMEM;
   return 1;
@@ -521,7 +505,7 @@ struct hist_ud {
   int64_t sid;
   bool have_key;
   uint8_t key[MES_KEY_BYTES];
-  struct mes__hc_build *build;
+  struct mes_histcache_build *build;
 };
 
 static int on_hist_row(void *ud, const struct mes_event_row *row) {
@@ -546,21 +530,22 @@ static int on_hist_row(void *ud, const struct mes_event_row *row) {
     return 1; /* MES_EINTERNAL: what mes_ingest_list says of a document that does not decode */
   enum mes_source source = row->source >= 0 && row->source < MES_SRC_N ? (enum mes_source)row->source : MES_SRC_FIRST;
   /* The type stays as stored: each reader maps it with its own policy. */
-  mes__hc_build_row(h->build, row->id);
+  mes_histcache_build_row(h->build, row->id);
   ev.id = row->id;
   ev.sid = h->sid;
   ev.type = row->type;
   ev.ts_ms = row->ts_ms;
   ev.purposes = row->purposes;
   ev.source = source;
-  return (s->rc = mes__hc_build_add(h->build, &ev)) != MES_OK;
+  return (s->rc = mes_histcache_build_add(h->build, &ev)) != MES_OK;
 }
 
 /* Reads sid's events from the store into *b, in time order: read in the
  * order they were stored (no sort in the store) and put in order here, where
  * only the few bytes serving keeps are moved. A store, crypto or memory
  * error, or MES_ENOT_FOUND when the key is gone. */
-static int history_fill(struct mes_ingester *ing, int64_t sid, struct mes__hc_build *b) {
+static int history_fill(void *ud, int64_t sid, struct mes_histcache_build *b) {
+  struct mes_ingester *ing = ud;
   struct hist_ud *h = calloc(1, sizeof *h); /* the key lives here: wiped below */
   if (!h)
     return MES_ENOMEM;
@@ -584,27 +569,25 @@ static int history_fill(struct mes_ingester *ing, int64_t sid, struct mes__hc_bu
 
 /* The read without the cache: collected, ordered, made an entry that no
  * cache holds (the caller's reference is its only one). */
-static int history_read(struct mes_ingester *ing, int64_t sid, struct mes__hc_entry **out) {
-  struct mes__hc_build b = {0};
+static int history_read(struct mes_ingester *ing, int64_t sid, struct mes_histcache_entry **out) {
+  struct mes_histcache_build b = {0};
   int rc = history_fill(ing, sid, &b);
   if (rc) {
     mes__hc_build_release(&b);
     return rc;
   }
-  return mes__hc_build_finish(&b, sid, MES__HC_EVENTS, out);
+  return mes__hc_build_finish(&b, sid, MES_HISTCACHE_EVENTS, out);
 }
 
-static const struct mes__hc_source history_source = {
-    .kind = MES__HC_EVENTS, .stamp = mes_store_event_stamp, .fill = history_fill};
+static const struct mes_histcache_source history_source = {
+    .kind = MES_HISTCACHE_EVENTS, .stamp = mes_store_event_stamp, .fill = history_fill};
 
 int mes_ingest_history_open(struct mes_ingester *ing, int64_t sid, struct mes_ingest_events *out,
                             struct mes_err *err) {
   *out = (struct mes_ingest_events){.ing = ing};
-  struct mes__hc_entry *e = NULL;
-  bool bypass = true;
-  int rc = MES_OK;
-  if (mes_histcache_cap(ing->cache)) /* through the cache (histcache.c, mes__hc_get), unless it cannot help */
-    rc = mes__hc_get(ing, sid, &history_source, &e, &bypass);
+  struct mes_histcache_entry *e = NULL;
+  bool bypass;
+  int rc = mes_ingest_cache_get(ing, sid, &history_source, ing, &e, &bypass); /* unless it cannot help */
   if (!rc && bypass)
     rc = history_read(ing, sid, &e);
   if (rc == MES_ENOT_FOUND)
@@ -613,7 +596,7 @@ int mes_ingest_history_open(struct mes_ingester *ing, int64_t sid, struct mes_in
     return mes_err_set(err, rc, NULL, NULL);
   out->entry = e;
   if (e)
-    out->ev = mes__hc_records(e, &out->n);
+    out->ev = mes_histcache_records(e, &out->n);
   return MES_OK;
 }
 

@@ -336,7 +336,7 @@ static int read_impressions(struct rec_state *s, struct mes_err *err) {
   ir.from_store = true;
   if (ir.failed)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  int rc = mes_ingest_shown_list(s->r->ingester, s->subj.row.id, since, imp_cb, &ir, err);
+  int rc = mes_recommender_shown_list(s->r, s->subj.row.id, since, imp_cb, &ir, err);
   if (!rc && ir.failed)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   return rc;

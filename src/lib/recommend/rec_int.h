@@ -309,13 +309,20 @@ json_t *mes__rec_reason_json(struct rec_state *s, const struct mes_cand *cand, c
 json_t *mes__rec_based_json(struct rec_state *s, const struct mes_cand *cand, const struct rec_cand_x *cx,
                             bool all, bool with_event_id);
 
+/* shown.c */
+/* Seals the item ids one answer showed subject sid, with its key, for
+ * mes__rec_enqueue (then mes_store_impression_add). *out is new (free).
+ * MES_ENOT_FOUND when the key is gone, MES_ENOMEM. */
+int mes__rec_shown_seal(struct mes_recommender *r, int64_t sid, const char *const *items, size_t n, uint8_t **out,
+                        size_t *out_len);
+
 /* record.c */
 /* The record's number (positive, growing with time), and the request id
  * that names it: "r_" + the number + a fresh random tag (record.c). */
 int64_t mes__rec_new_rid(void);
 void mes__rec_format_rid(int64_t rid, char out[MES_REC_ID_LEN + 1]);
 /* Queues a record (doc taken over, sealed or not) and the impressions of the
- * served items: imp_items copied, imp_sealed (mes_ingest_shown_seal of the
+ * served items: imp_items copied, imp_sealed (mes__rec_shown_seal of the
  * same items; NULL for none) taken over. Never blocks on I/O; drops (and
  * logs) when the queue is full. */
 void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64_t ts_ms, uint8_t *doc, size_t len,
@@ -349,7 +356,7 @@ void mes__rec_access_note(struct mes_recommender *r, const struct mes_req *c, in
 void mes__rec_access_note_for(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
                               size_t subject_len, int action, const char *purpose);
 /* Calls cb for each still-queued impression of sid at or after since_ms. */
-void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb,
+void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_shown_cb cb,
                                  void *ud);
 
 #endif

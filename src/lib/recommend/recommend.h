@@ -111,6 +111,15 @@ void mes_recommender_flush(struct mes_recommender *r);
  * batch being written, so that nothing of sid reaches the store afterwards
  * (call before deleting the subject's rows). */
 void mes_recommender_forget(struct mes_recommender *r, int64_t sid);
+/* Calls cb for each item shown to sid at or after since_ms and stored,
+ * oldest answer first (item borrowed for the call; cb returns nonzero to
+ * stop): the impressions the recommender wrote (shown.c), for the
+ * person's export (mes_recommender_flush first to include those still
+ * queued). Rows that cannot be opened are skipped and logged; a shredded
+ * key reads as nothing shown. MES_OK, or a store or memory error in *err. */
+typedef int (*mes_shown_cb)(void *ud, const char *item, int channel, int64_t ts_ms);
+int mes_recommender_shown_list(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_shown_cb cb, void *ud,
+                               struct mes_err *err);
 /* The writer's backlog, for /metrics: entries waiting, the bytes they and
  * the batch being written hold (bounded: past 64 MiB or 100,000 entries,
  * records are dropped), and how many records were dropped so far. */

@@ -49,7 +49,7 @@ struct rec_entry {
   int64_t sid;
   int64_t ts_ms;
   int64_t rid;   /* > 0: a decision record; 0: the impressions of one answer */
-  uint8_t *doc;  /* the record, or the impressions sealed (ingest/shown.c): owned */
+  uint8_t *doc;  /* the record, or the impressions sealed (shown.c): owned */
   size_t len;
   char **items;  /* impressions: the items in clear, for the frequency cap of the
                     requests that come before the row is stored; owned */
@@ -486,7 +486,7 @@ void mes_recommender_stats(struct mes_recommender *r, struct mes_recommender_sta
   pthread_mutex_unlock(&r->mu);
 }
 
-void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_ingest_shown_cb cb,
+void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_shown_cb cb,
                                  void *ud) {
   pthread_mutex_lock(&r->mu);
   struct rec_entry *lists[2] = {r->inflight, r->head};

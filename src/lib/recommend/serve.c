@@ -452,7 +452,7 @@ static void keep_record(struct rec_state *s, int64_t rid, const char *rid_s, str
   uint8_t *imps = NULL;
   size_t imps_len = 0;
   if (sid && s->personalized && n_served &&
-      mes_ingest_shown_seal(r->ingester, sid, served, n_served, &imps, &imps_len) != MES_OK)
+      mes__rec_shown_seal(r, sid, served, n_served, &imps, &imps_len) != MES_OK)
     mes_log(r->log, MES_LOG_WARN, "impressions of %s not kept: sealing failed", rid_s);
   mes__rec_enqueue(r, rid, sid, c->now_ms, stored, len, served, imps ? n_served : 0, imps, imps_len,
                    (int)s->req.channel);

@@ -420,7 +420,7 @@ int mes_rights_export(struct mes_rights *rt, const struct mes_req *c, const char
     goto error;
   }
 
-  rc = mes_ingest_shown_list(rt->ingester, s->row.id, 0, impression_cb, &imps, err);
+  rc = mes_recommender_shown_list(rt->rec, s->row.id, 0, impression_cb, &imps, err);
   if (!rc && imps.failed)
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   if (rc)

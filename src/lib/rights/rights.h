@@ -4,10 +4,11 @@
  * the restriction of processing, and a change to their preferences that can
  * also dismiss items (contract §5).
  *
- * The module sits above catalog, consent and ingest and calls each through
+ * The module sits above catalog, consent, ingest and recommend and calls each through
  * its face only: the export reads events with mes_ingest_list, the ledger
  * with mes_consent_get, preferences with mes_consent_get_preferences, item
- * categories with mes_catalog_item_categories.
+ * categories with mes_catalog_item_categories, and what was shown to the
+ * person from the recommender that wrote it (mes_recommender_shown_list).
  *
  * The module's handle, struct mes_rights, is made once (by the engine) over
  * the handles it reads and writes through (all borrowed); every function
@@ -26,6 +27,7 @@
 #include "catalog/catalog.h"
 #include "consent/consent.h"
 #include "ingest/ingest.h"
+#include "recommend/recommend.h"
 #include "store/store.h"
 #include "subject/subject.h"
 
@@ -34,7 +36,8 @@ struct mes_rights;
 /* *out is new: free with mes_rights_free. Every handle is borrowed and must
  * outlive it. MES_ENOMEM. */
 int mes_rights_new(struct mes_store *st, struct mes_subjects *subjects, struct mes_ledger *ledger,
-                   struct mes_ingester *ingester, struct mes_catalog *catalog, struct mes_rights **out);
+                   struct mes_ingester *ingester, struct mes_catalog *catalog, struct mes_recommender *rec,
+                   struct mes_rights **out);
 void mes_rights_free(struct mes_rights *rt); /* NULL-safe */
 
 /* ================================================================ subjects */
@@ -116,8 +119,9 @@ int mes_rights_export(struct mes_rights *rt, const struct mes_req *c, const char
 
 #define MES_RIGHTS_DISMISS_MAX 100 /* items dismissed in one PATCH */
 
-/* The body shape of PATCH /v1/subjects/{s}/preferences, for the HTTP
- * layer's mes_http_req_json (mes_rights_patch_preferences checks it again). */
+/* The body shape of PATCH /v1/subjects/{s}/preferences, for the engine's
+ * verb that parses the body against it (mes_rights_patch_preferences checks
+ * it again). */
 extern const struct mes_jfield mes_rights_pref_patch_fields[];
 extern const size_t mes_rights_pref_patch_n_fields;
 

@@ -11,8 +11,9 @@ struct mes_rights {
   struct mes_store *store;       /* summary counts, decision records */
   struct mes_subjects *subjects; /* resolves; unseals decision records */
   struct mes_ledger *ledger;     /* consents and preferences */
-  struct mes_ingester *ingester; /* events and impressions; dismissals */
+  struct mes_ingester *ingester; /* events; dismissals */
   struct mes_catalog *catalog;   /* categories of the items seen */
+  struct mes_recommender *rec;   /* what it showed the person (impressions) */
 };
 
 #endif

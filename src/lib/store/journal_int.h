@@ -1,7 +1,7 @@
 /*
  * store/journal_int — the erasure journal's file, for the store's own files
- * (store.c opens it with the store, restore.c locks the directory through
- * it). What the journal is for and how it is replayed: journal.c.
+ * (store.c opens it with the store, and locks the directory through it
+ * to open the store alone or to install a restored copy). What the journal is for and how it is replayed: journal.c.
  *
  * The file, DIR/erasures.journal (mode 0600), is a header and fixed-size
  * records, appended only:

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "store/sqlite_int.h"
 
 /* ------------------------------------------------------------------------ */
@@ -103,11 +104,15 @@ static const struct mes_commit_be sq_commit_be = {
 /* Open and close                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* "dir/name" (mes_path_join) in a new buffer of its size: the store keeps
+ * its paths for every connection it opens later. NULL when out of memory. */
 static char *path_join(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);
-  if (p)
-    snprintf(p, n, "%s/%s", dir, name);
+  if (p && mes_path_join(p, n, dir, name) != MES_OK) {
+    free(p); /* n is the joined length: only a path that does not fit is refused */
+    p = NULL;
+  }
   return p;
 }
 

@@ -334,8 +334,8 @@ int mes_store_item_list(struct mes_store *st, const char *after, int limit, mes_
 int64_t mes_store_item_count(struct mes_store *st);
 
 /* --- impressions: the items one answer showed a subject (for frequency
- * caps), sealed by the caller with the subject's key (src/lib/ingest/shown.c);
- * deleted with the subject --- */
+ * caps), sealed by the caller with the subject's key
+ * (src/lib/recommend/shown.c); deleted with the subject --- */
 struct mes_impression_row {
   int64_t sid;
   int64_t ts_ms;

@@ -47,13 +47,13 @@ static void has_line(const char *text, const char *line) {
 
 /* An entry of sid with one event, offered to the cache as a read would. */
 static void fill(struct mes_histcache *hc, int64_t sid, int64_t id, uint64_t epoch) {
-  struct mes__hc_build b = {0};
+  struct mes_histcache_build b = {0};
   const struct mes_evrec ev = {
       .id = id, .sid = sid, .ts_ms = 1000, .purposes = 1, .type = 0, .channel = -1, .item = "item", .item_len = 4};
-  mes__hc_build_row(&b, id);
-  assert_int_equal(mes__hc_build_add(&b, &ev), MES_OK);
-  struct mes__hc_entry *e = NULL;
-  assert_int_equal(mes__hc_build_finish(&b, sid, MES__HC_EVENTS, &e), MES_OK);
+  mes_histcache_build_row(&b, id);
+  assert_int_equal(mes_histcache_build_add(&b, &ev), MES_OK);
+  struct mes_histcache_entry *e = NULL;
+  assert_int_equal(mes__hc_build_finish(&b, sid, MES_HISTCACHE_EVENTS, &e), MES_OK);
   mes__hc_put(hc, e, epoch);
   mes__hc_release(hc, e);
 }
@@ -79,18 +79,18 @@ static void test_counts(void **state) {
   struct mes_histcache *hc = NULL;
   assert_int_equal(mes_histcache_new(1 << 20, &hc), MES_OK);
   uint64_t epoch;
-  assert_null(mes__hc_find(hc, 1, MES__HC_EVENTS, &epoch)); /* miss */
+  assert_null(mes__hc_find(hc, 1, MES_HISTCACHE_EVENTS, &epoch)); /* miss */
   fill(hc, 1, 10, epoch);
-  assert_null(mes__hc_find(hc, 2, MES__HC_EVENTS, &epoch)); /* miss */
+  assert_null(mes__hc_find(hc, 2, MES_HISTCACHE_EVENTS, &epoch)); /* miss */
   fill(hc, 2, 20, epoch);
-  struct mes__hc_entry *e = mes__hc_find(hc, 1, MES__HC_EVENTS, &epoch);
+  struct mes_histcache_entry *e = mes__hc_find(hc, 1, MES_HISTCACHE_EVENTS, &epoch);
   assert_non_null(e);
   assert_true(mes__hc_fresh(hc, e, 10, 1)); /* hit */
   mes__hc_release(hc, e);
-  e = mes__hc_find(hc, 2, MES__HC_EVENTS, &epoch);
+  e = mes__hc_find(hc, 2, MES_HISTCACHE_EVENTS, &epoch);
   assert_false(mes__hc_fresh(hc, e, 21, 2)); /* stale: dropped */
   mes__hc_release(hc, e);
-  assert_null(mes__hc_find(hc, 1, MES__HC_SHOWN, &epoch)); /* a miss of the other kind: counted apart */
+  assert_null(mes__hc_find(hc, 1, MES_HISTCACHE_SHOWN, &epoch)); /* a miss of the other kind: counted apart */
   struct mes_histcache_stats st;
   mes_histcache_stats(hc, &st);
   char line[96];

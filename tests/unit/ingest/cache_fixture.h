@@ -1,6 +1,6 @@
 /*
  * The fixture of the history cache's tests (test_histcache.c,
- * test_shown_cache.c): a world (real store, master key, example policy)
+ * ../recommend/test_shown.c): a world (real store, master key, example policy)
  * whose ingester reads without the cache (mes_world_ingester) and a second
  * ingester over the same registry and ledger that reads through a 1 MiB
  * cache (f->cc, its cache f->hc), so every test compares the two.

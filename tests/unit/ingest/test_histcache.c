@@ -534,14 +534,15 @@ static void test_cache_off(void **state) {
 /* A forget that lands while a read is under way (between looking the
  * subject up and storing what was read) keeps that read out of the cache:
  * erasure cannot be undone by a read that began before it. The read is
- * mes__hc_get's own, with a source whose fill forgets the subject midway. */
+ * mes_ingest_cache_get's own, with a source whose fill forgets the subject midway. */
 static bool forget_in_fill;
 
-static int fill_one(struct mes_ingester *ing, int64_t sid, struct mes__hc_build *b) {
+static int fill_one(void *ud, int64_t sid, struct mes_histcache_build *b) {
+  struct mes_ingester *ing = ud;
   const struct mes_evrec ev = {
       .id = 7, .sid = sid, .ts_ms = T0_MS, .purposes = 1, .type = 0, .channel = -1, .item = "item-1", .item_len = 6};
-  mes__hc_build_row(b, ev.id);
-  int rc = mes__hc_build_add(b, &ev);
+  mes_histcache_build_row(b, ev.id);
+  int rc = mes_histcache_build_add(b, &ev);
   if (forget_in_fill)
     mes_histcache_forget(ing->cache, sid);
   return rc;
@@ -549,12 +550,13 @@ static int fill_one(struct mes_ingester *ing, int64_t sid, struct mes__hc_build 
 
 static void test_forget_during_read(void **state) {
   struct fixture *f = *state;
-  const struct mes__hc_source src = {.kind = MES__HC_EVENTS, .stamp = mes_store_event_stamp, .fill = fill_one};
+  const struct mes_histcache_source src = {
+      .kind = MES_HISTCACHE_EVENTS, .stamp = mes_store_event_stamp, .fill = fill_one};
   for (int forget = 0; forget < 2; forget++) {
     forget_in_fill = forget;
-    struct mes__hc_entry *e = NULL;
+    struct mes_histcache_entry *e = NULL;
     bool bypass = true;
-    assert_int_equal(mes__hc_get(f->cc, 42, &src, &e, &bypass), MES_OK);
+    assert_int_equal(mes_ingest_cache_get(f->cc, 42, &src, f->cc, &e, &bypass), MES_OK);
     assert_false(bypass);
     assert_non_null(e); /* handed out either way: only keeping it is refused */
     mes__hc_release(f->hc, e);

@@ -610,72 +610,6 @@ static void test_forget(void **state) {
 }
 
 
-/* Impressions: what one answer showed a person is kept sealed with their key
- * (no item id in the stored row), reads back item by item with its channel
- * and time, respects the window, and is gone once the key is shredded. */
-struct shown_seen {
-  char items[8][32];
-  int channel[8];
-  int64_t ts[8];
-  int n;
-};
-
-static int collect_shown(void *ud, const char *item, int channel, int64_t ts_ms) {
-  struct shown_seen *s = ud;
-  assert_true(s->n < 8);
-  snprintf(s->items[s->n], sizeof s->items[0], "%s", item);
-  s->channel[s->n] = channel;
-  s->ts[s->n++] = ts_ms;
-  return 0;
-}
-
-static int row_has_no_item(void *ud, const struct mes_impression_row *row) {
-  (void)ud;
-  for (size_t i = 0; i + 7 <= row->sealed_len; i++)
-    assert_true(memcmp(row->sealed + i, "tent-2p", 7) != 0);
-  return 0;
-}
-
-static void shown(struct fixture *f, int64_t sid, const char *const *items, size_t n, int channel, int64_t ts) {
-  uint8_t *sealed = NULL;
-  size_t len = 0;
-  assert_int_equal(mes_ingest_shown_seal(mes_world_ingester(&f->w), sid, items, n, &sealed, &len), MES_OK);
-  assert_int_equal(mes_store_impression_add(f->w.store, &(struct mes_impression_row){sid, ts, channel, sealed, len}),
-                   MES_OK);
-  free(sealed);
-}
-
-static void test_impressions_sealed(void **state) {
-  struct fixture *f = *state;
-  consent(f, "u1", "personalization", "granted");
-  int64_t sid = sid_of(f, "u1");
-  assert_true(sid > 0);
-  const char *first[] = {"tent-2p", "stove"}, *second[] = {"tent-2p"};
-  shown(f, sid, first, 2, MES_CH_WEB, T0_MS - 2 * DAY_MS);
-  shown(f, sid, second, 1, MES_CH_EMAIL, T0_MS);
-  assert_int_equal(mes_store_impression_list(f->w.store, sid, 0, row_has_no_item, NULL), MES_OK);
-
-  struct shown_seen all = {0}, recent = {0};
-  struct mes_err err;
-  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), sid, 0, collect_shown, &all, &err), MES_OK);
-  assert_int_equal(all.n, 3);
-  assert_string_equal(all.items[0], "tent-2p");
-  assert_string_equal(all.items[1], "stove");
-  assert_int_equal(all.channel[1], MES_CH_WEB);
-  assert_string_equal(all.items[2], "tent-2p");
-  assert_int_equal(all.channel[2], MES_CH_EMAIL);
-  assert_true(all.ts[2] == T0_MS);
-  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), sid, T0_MS - DAY_MS, collect_shown, &recent, &err),
-                   MES_OK);
-  assert_int_equal(recent.n, 1);
-
-  /* Shredding the key makes every copy unreadable: nothing reads back. */
-  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid), MES_OK);
-  struct shown_seen after = {0};
-  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), sid, 0, collect_shown, &after, &err), MES_OK);
-  assert_int_equal(after.n, 0);
-}
-
 static void test_sweep(void **state) {
   struct fixture *f = *state;
   consent(f, "u11", "personalization", "granted");
@@ -715,7 +649,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_history_matches_list, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_impressions_sealed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -665,7 +665,7 @@ static void test_records(void **state) {
   assert_int_equal(mes_subject_resolve(mes_world_subjects(&f->w), &f->w.req, MES_NS_SUBJECT, "alice", 5, false, &s),
                    MES_OK);
   struct shown sh = {.served = json_object_get(r, "items")};
-  assert_int_equal(mes_ingest_shown_list(mes_world_ingester(&f->w), s.row.id, 0, each_shown, &sh, &err), MES_OK);
+  assert_int_equal(mes_recommender_shown_list(rec, s.row.id, 0, each_shown, &sh, &err), MES_OK);
   assert_int_equal(sh.n, json_array_size(sh.served)); /* every item served, in order */
   int64_t n_imp = 0;
   assert_int_equal(mes_store_impression_sweep(f->w.store, T0_MS + 1, &n_imp), MES_OK);

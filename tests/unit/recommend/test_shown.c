@@ -1,7 +1,10 @@
 /*
- * Unit tests of the history cache's second kind, the impressions
- * (mes_ingest_shown_list through src/lib/ingest/histcache.c), over a real store,
- * master key and the example policy: a cached read hands out exactly what
+ * Unit tests of impressions (src/lib/recommend/shown.c), what the
+ * recommender showed a person, over a real store, master key and the
+ * example policy: they are stored sealed and read back item by item, in
+ * their window, and not at all once the key is shredded; and read through
+ * the history cache (its second kind, src/lib/ingest/histcache.c), a read
+ * hands out exactly what
  * the uncached read does, window by window and when the callback stops
  * early; an answer written since shows (read alone and merged in the store's
  * order, also one older than the cached ones); deletions show (the sweep, a
@@ -10,8 +13,9 @@
  * the store's high-water mark; rows that cannot be opened are skipped as
  * without the cache; the byte cap holds; a cap of 0 reads as without one.
  *
- * Every comparison is against mes_ingest_shown_list on a context without
- * the cache (the world's ingester); f->cc is the same ingester with the cache.
+ * Every comparison is against mes_recommender_shown_list of a recommender
+ * over the world's ingester, which reads without the cache (plain), and of
+ * one over f->cc, the same ingester with the cache (cached).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,18 +27,44 @@
 
 #include <cmocka.h>
 
-#include "cache_fixture.h"
+#include "../ingest/cache_fixture.h"
 
 #include "consent/consent.h"
 #include "ingest/histcache.h"
 #include "ingest/ingest.h"
+#include "recommend/rec_int.h"
 #include "store/store.h"
 #include "subject/subject.h"
 
 #define T0_MS 1795208645000LL /* 2026-11-20T21:04:05Z */
 #define HOUR_MS 3600000LL
 
-static int setup(void **state) { return cache_fixture_open(state, "shown_cache", T0_MS); }
+/* The two recommenders of a test (made by setup, freed by teardown_shown
+ * before the world closes). */
+static struct mes_recommender *plain, *cached;
+
+static struct mes_recommender *new_rec(struct mes_world *w, struct mes_ingester *ing) {
+  struct mes_recommender *r = NULL;
+  assert_int_equal(
+      mes_recommender_new(w->store, NULL, mes_world_subjects(w), mes_world_ledger(w), ing, mes_world_catalog(w), &r),
+      MES_OK);
+  return r;
+}
+
+static int setup(void **state) {
+  cache_fixture_open(state, "shown", T0_MS);
+  struct fixture *f = *state;
+  plain = new_rec(&f->w, mes_world_ingester(&f->w));
+  cached = new_rec(&f->w, f->cc);
+  return 0;
+}
+
+static int teardown_shown(void **state) {
+  mes_recommender_free(cached);
+  mes_recommender_free(plain);
+  cached = plain = NULL;
+  return teardown(state);
+}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -61,7 +91,7 @@ static int64_t subject(struct fixture *f, const char *name) {
 static void shown(struct fixture *f, int64_t sid, const char *const *items, size_t n, int channel, int64_t ts) {
   uint8_t *sealed = NULL;
   size_t len = 0;
-  assert_int_equal(mes_ingest_shown_seal(mes_world_ingester(&f->w), sid, items, n, &sealed, &len), MES_OK);
+  assert_int_equal(mes__rec_shown_seal(plain, sid, items, n, &sealed, &len), MES_OK);
   struct mes_impression_row row = {.sid = sid, .ts_ms = ts, .channel = channel, .sealed = sealed, .sealed_len = len};
   assert_int_equal(mes_store_impression_add(f->w.store, &row), MES_OK);
   free(sealed);
@@ -83,11 +113,11 @@ static int collect(void *ud, const char *item, int channel, int64_t ts_ms) {
 }
 
 /* What c reads of sid's impressions since since_ms, as JSON text (new). */
-static char *read_limit(struct mes_ingester *ing, int64_t sid, int64_t since_ms, size_t limit) {
+static char *read_limit(struct mes_recommender *r, int64_t sid, int64_t since_ms, size_t limit) {
   struct seen s = {json_array(), limit};
   struct mes_err err;
   mes_err_clear(&err);
-  int rc = mes_ingest_shown_list(ing, sid, since_ms, collect, &s, &err);
+  int rc = mes_recommender_shown_list(r, sid, since_ms, collect, &s, &err);
   if (rc)
     fail_msg("shown_list: %s", mes_rc_code(rc));
   char *text = json_dumps(s.items, JSON_COMPACT);
@@ -99,13 +129,13 @@ static char *read_limit(struct mes_ingester *ing, int64_t sid, int64_t since_ms,
 /* The cached read equals the uncached one (for since_ms), and equals want
  * when want is not NULL. */
 static void same_limit(struct fixture *f, int64_t sid, int64_t since_ms, size_t limit, const char *want) {
-  char *plain = read_limit(mes_world_ingester(&f->w), sid, since_ms, limit);
-  char *cached = read_limit(f->cc, sid, since_ms, limit);
-  assert_string_equal(cached, plain);
+  char *from_store = read_limit(plain, sid, since_ms, limit);
+  char *from_cache = read_limit(cached, sid, since_ms, limit);
+  assert_string_equal(from_cache, from_store);
   if (want)
-    assert_string_equal(cached, want);
-  free(plain);
-  free(cached);
+    assert_string_equal(from_cache, want);
+  free(from_store);
+  free(from_cache);
 }
 
 static void same(struct fixture *f, int64_t sid, const char *want) { same_limit(f, sid, INT64_MIN, 0, want); }
@@ -117,6 +147,34 @@ static struct mes_histcache_stats stats(struct fixture *f) {
 }
 
 /* ------------------------------------------------------------ tests */
+
+/* What one answer showed a person is kept sealed with their key (no item id
+ * in the stored row), reads back item by item with its channel and time,
+ * respects the window, and is gone once the key is shredded. */
+static int row_has_no_item(void *ud, const struct mes_impression_row *row) {
+  (void)ud;
+  for (size_t i = 0; i + 7 <= row->sealed_len; i++)
+    assert_true(memcmp(row->sealed + i, "tent-2p", 7) != 0);
+  return 0;
+}
+
+static void test_sealed(void **state) {
+  struct fixture *f = *state;
+  int64_t sid = subject(f, "u0");
+  const char *first[] = {"tent-2p", "stove"}, *second[] = {"tent-2p"};
+  shown(f, sid, first, 2, MES_CH_WEB, T0_MS - 48 * HOUR_MS);
+  shown(f, sid, second, 1, MES_CH_EMAIL, T0_MS);
+  assert_int_equal(mes_store_impression_list(f->w.store, sid, 0, row_has_no_item, NULL), MES_OK);
+  char want[256];
+  snprintf(want, sizeof want, "[[\"tent-2p\",%d,%lld],[\"stove\",%d,%lld],[\"tent-2p\",%d,%lld]]", MES_CH_WEB,
+           T0_MS - 48 * HOUR_MS, MES_CH_WEB, T0_MS - 48 * HOUR_MS, MES_CH_EMAIL, T0_MS);
+  same_limit(f, sid, 0, 0, want);
+  snprintf(want, sizeof want, "[[\"tent-2p\",%d,%lld]]", MES_CH_EMAIL, T0_MS);
+  same_limit(f, sid, T0_MS - 24 * HOUR_MS, 0, want);
+  /* Shredding the key makes every copy unreadable: nothing reads back. */
+  assert_int_equal(mes_subject_shred(mes_world_subjects(&f->w), sid), MES_OK);
+  same_limit(f, sid, 0, 0, "[]");
+}
 
 /* Several answers, ties in time, two channels: every window and every early
  * stop reads the same from the cache as from the store; the second read of
@@ -187,7 +245,7 @@ static void test_new_impression_appears(void **state) {
   shown1(f, sid, "early", MES_CH_WEB, T0_MS - 20 * HOUR_MS);
   shown1(f, sid, "tie", MES_CH_WEB, T0_MS - 5 * HOUR_MS);
   same(f, sid, NULL);
-  char *text = read_limit(f->cc, sid, INT64_MIN, 0);
+  char *text = read_limit(cached, sid, INT64_MIN, 0);
   assert_non_null(strstr(text, "[[\"early\""));
   char pair[96];
   snprintf(pair, sizeof pair, "[\"b\",%d,%lld],[\"tie\"", MES_CH_WEB, T0_MS - 5 * HOUR_MS);
@@ -380,14 +438,15 @@ static void test_off(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_same_as_uncached, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_new_impression_appears, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_deletions_show, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_delete_and_insert_between_reads, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unreadable_row, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_off, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sealed, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_same_as_uncached, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_new_impression_appears, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_deletions_show, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_delete_and_insert_between_reads, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_unreadable_row, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_cap, setup, teardown_shown),
+      cmocka_unit_test_setup_teardown(test_off, setup, teardown_shown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
