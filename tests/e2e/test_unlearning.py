@@ -123,6 +123,20 @@ class Unlearning(unittest.TestCase):
         self.assertIsNotNone(answers_differ(before, reference),
                              "the extra event changed nothing: the test would prove nothing")
 
+    def test_forget_one_event_then_killed(self):
+        """Forgetting answers before the model's save: a server killed right after the answer (the
+        save done or not) never serves a model that still learnt from the event; the next model live
+        answers as a store that never had it."""
+        now = int(time.time()) // DAY * DAY
+        with_it = self.world("cooc", False, now, extra=True)
+        reference = self.answers(self.world("cooc", False, now))
+        st, _, body = with_it.request("DELETE", "/v1/subjects/p07/events/extra-1", key=with_it.keys["dsr"])
+        self.assertEqual((st, body["model"]["contribution"]), (200, "unlearned"), body)
+        with_it.kill9()
+        with_it.start()
+        with_it.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=120)
+        self.assertIsNone(answers_differ(self.answers(with_it), reference))
+
     def test_forget_one_event_cooc(self):
         self.check_event("cooc")
 
