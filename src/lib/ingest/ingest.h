@@ -76,7 +76,7 @@ void mes_ingester_cache_stats(struct mes_ingester *ing, struct mes_histcache_sta
 int mes_ingest_cache_get(struct mes_ingester *ing, int64_t sid, const struct mes_histcache_source *src, void *ud,
                          struct mes_histcache_entry **out, bool *bypass);
 /* Gives back a reference from mes_ingest_cache_get; the last one wipes and
- * frees an entry no longer in the cache. NULL-safe. */
+ * frees an entry that has left the cache. NULL-safe. */
 void mes_ingest_cache_release(struct mes_ingester *ing, struct mes_histcache_entry *e);
 /* Forgets what the ingester holds in memory about subject sid: its cached
  * events and impressions leave the history cache at once, wiped

@@ -617,7 +617,7 @@ int mes_ingest_history(struct mes_ingester *ing, const struct mes_req *c, int64_
   for (size_t i = 0; i < h.n; i++) {
     struct mes_evrec ev = h.ev[i];
     if (ev.type < 0 || (size_t)ev.type >= p->n_event_types)
-      ev.type = -1; /* stored under a type this policy no longer declares */
+      ev.type = -1; /* stored under a type this policy does not declare */
     if (cb(ud, &ev))
       break;
   }

@@ -220,7 +220,7 @@ void mes_model_unref(struct mes_model *m);            /* NULL-safe */
  * is written only when it is saved. The
  * engine saves it (mes_model_save_alone, after the answer) with the counts
  * (struct mes_model_seen) it has seen, so that the store's newest model
- * no longer carries the person and a stored model that may still carry
+ * is one without the person and a stored model that may still carry
  * someone erased is never loaded (engine/live.c); it keeps serving `next`
  * itself (the copy loaded back could not unlearn), so its poll for newer
  * stored models must not take that copy for a newer model.

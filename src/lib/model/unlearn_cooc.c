@@ -225,7 +225,7 @@ static bool ranks_before(const struct mes_nbr *x, const struct mes_nbr *y) {
  * that some neighbours' N fell, which only raises their weights. The served
  * top k (the kept row's first k, in order; the rest of the kept row, in any
  * order, ranks after them) then changes only by those: each of its k
- * entries ranks at least as well as before, so its new k-th ranks at least
+ * entries ranks at least as high as in the old row, so its new k-th ranks at least
  * as well as the old k-th, and nothing that ranked after the old k-th and
  * did not rise can enter. The new top k: the old one with its raised
  * weights, and the raised entries that now rank before the old k-th, sorted

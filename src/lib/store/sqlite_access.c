@@ -54,7 +54,7 @@ static int put_head(struct sq *b, const struct mes_access_head_put *p) {
   }
   rc = q_done(&q);
   if (rc == MES_OK && sqlite3_changes(b->db) == 0)
-    rc = MES_EEXISTS; /* the stored head is no longer the one extended */
+    rc = MES_EEXISTS; /* the stored head differs from the one extended */
   q_close(&q);
   return rc;
 }

@@ -429,7 +429,7 @@ struct mes_access_head_put {
 };
 /* Appends rows[0..n) and writes heads[0..n_heads) in one transaction of
  * its own (or the caller's), not durable on return (like decision_put).
- * When a stored head is no longer the one a put extends (a sweep moved its
+ * When a stored head differs from the one a put extends (a sweep moved its
  * start, another writer extended it, it was erased or altered), or a new
  * chain's head already exists, or another writer added the same rows
  * first, nothing is written and MES_EEXISTS returned. Arrays borrowed. */
