@@ -72,22 +72,24 @@ class SharedStore(unittest.TestCase):
                 st, _, body = s.request("DELETE", "/v1/subjects/" + w, key=s.keys["dsr"])
                 self.assertEqual(st, 200, body)
 
-    def reference(self, now):
-        """A store that never had zed, its model trained by its server."""
+    def trained(self, now, with_zed):
+        """A server over a new store holding the crowd (and zed), serving the model `mesura train` built."""
         s = self.server()
-        populate(s, now, False)
+        populate(s, now, with_zed)
         run_cli("train", "--data", s.data)
         s.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
+        return s
+
+    def reference(self, now):
+        """A store that never had zed, its model trained by its server."""
+        s = self.trained(now, False)
         self.own_model(s)
         return self.answers(s)
 
     def test_other_server_unlearns(self):
         now = int(time.time()) // DAY * DAY
         reference = self.reference(now)
-        a = self.server()
-        populate(a, now, True)
-        run_cli("train", "--data", a.data)
-        a.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
+        a = self.trained(now, True)
         b = self.server(data_of=a)
         b.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
         self.own_model(a, b)
@@ -118,10 +120,7 @@ class SharedStore(unittest.TestCase):
     def test_killed_before_the_save(self):
         now = int(time.time()) // DAY * DAY
         reference = self.reference(now)
-        a = self.server()
-        populate(a, now, True)
-        run_cli("train", "--data", a.data)
-        a.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
+        a = self.trained(now, True)
         self.own_model(a)
         st, _, body = a.request("DELETE", "/v1/subjects/zed", key=a.keys["dsr"])
         self.assertEqual((st, body["receipt"]["model"]["contribution"]), (200, "unlearned"), a.log_lines())
@@ -131,10 +130,7 @@ class SharedStore(unittest.TestCase):
     def test_restored_copy_from_before_the_erasure(self):
         now = int(time.time()) // DAY * DAY
         reference = self.reference(now)
-        a = self.server()
-        populate(a, now, True)
-        run_cli("train", "--data", a.data)
-        a.wait_for_log(lambda lines: any(" is live" in l for l in lines), timeout=60)
+        a = self.trained(now, True)
         self.own_model(a)
         copy = a.tmp + "/before.db"
         run_cli("backup", "--data", a.data, copy)  # holds the model that learnt from zed
