@@ -30,6 +30,7 @@
  * creation, then the queue of decision records and impressions and its
  * writer thread (record.c). */
 struct rec_entry; /* one queued record or answer's impressions: record.c's */
+#define MES__REC_IMP_MARK_BITS 12
 struct mes_recommender {
   struct mes_store *st;
   const struct mes_log *log;
@@ -45,6 +46,11 @@ struct mes_recommender {
   size_t bytes_queued;     /* entry_bytes of head..tail */
   size_t bytes_inflight;   /* entry_bytes of the batch being written */
   struct rec_entry *inflight;
+  /* How many answers' impressions, queued or in flight, each slot's
+   * subjects have (record.c): the frequency cap of a request searches the
+   * queue only when its subject's slot is not 0, instead of walking a queue
+   * of hundreds of entries under mu for every personal request. */
+  uint32_t imp_marks[1 << MES__REC_IMP_MARK_BITS];
   uint64_t queued_batches; /* batches handed out, counting the one being queued into */
   uint64_t written;        /* batches written */
   size_t dropped;

@@ -79,6 +79,19 @@ static size_t entry_bytes(const struct rec_entry *e) {
   return n;
 }
 
+/* The slot of r->imp_marks that sid's impressions count in (Fibonacci
+ * hashing: consecutive row ids spread). */
+static uint32_t *imp_mark(struct mes_recommender *r, int64_t sid) {
+  return &r->imp_marks[((uint64_t)sid * 0x9E3779B97F4A7C15ull) >> (64 - MES__REC_IMP_MARK_BITS)];
+}
+
+/* Counts e in or out of its subject's slot, when it holds impressions; r->mu
+ * held. */
+static void imp_count(struct mes_recommender *r, const struct rec_entry *e, int d) {
+  if (!e->rid && !e->action)
+    *imp_mark(r, e->sid) += (uint32_t)d;
+}
+
 static void list_free(struct rec_entry *e) {
   for (struct rec_entry *next; e; e = next) {
     next = e->next;
@@ -183,6 +196,8 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&r->mu);
     write_batch(r, r->inflight); /* readers may still search it: it is freed under mu */
     pthread_mutex_lock(&r->mu);
+    for (const struct rec_entry *e = r->inflight; e; e = e->next)
+      imp_count(r, e, -1);
     list_free(r->inflight);
     r->inflight = NULL;
     r->bytes_inflight = 0;
@@ -270,6 +285,7 @@ void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
     struct rec_entry *e = *pp;
     if (e->sid == sid) {
       *pp = e->next;
+      imp_count(r, e, -1);
       r->bytes_queued -= entry_bytes(e);
       entry_free(e);
       r->n_queued--;
@@ -438,6 +454,8 @@ void mes__rec_enqueue(struct mes_recommender *r, int64_t rid, int64_t sid, int64
   else
     r->head = first;
   r->tail = last;
+  for (const struct rec_entry *e = first; e; e = e->next)
+    imp_count(r, e, 1);
   r->n_queued += n;
   r->bytes_queued += bytes;
   if (r->idle || r->n_queued >= GATHER_WAKE)
@@ -489,6 +507,8 @@ void mes_recommender_stats(struct mes_recommender *r, struct mes_recommender_sta
 void mes__rec_queued_impressions(struct mes_recommender *r, int64_t sid, int64_t since_ms, mes_shown_cb cb,
                                  void *ud) {
   pthread_mutex_lock(&r->mu);
+  if (*imp_mark(r, sid) == 0)
+    goto out; /* nothing of sid's waits: the usual case, and no walk */
   struct rec_entry *lists[2] = {r->inflight, r->head};
   for (int l = 0; l < 2; l++)
     for (struct rec_entry *e = lists[l]; e; e = e->next)
