@@ -191,12 +191,6 @@ static void head_mac(const uint8_t ck[MES_KEY_BYTES], const struct mes_access_he
   mes_mac(ck, buf, len, out);
 }
 
-static int stop_at_first(void *ud, const struct mes_access_row *row) {
-  (void)row;
-  *(bool *)ud = true;
-  return 1;
-}
-
 /* One subject's chain while a batch is chained. */
 struct chain {
   int64_t sid;
@@ -207,8 +201,11 @@ struct chain {
   struct mes_access_head was; /* the stored head as checked, which the append replaces */
 };
 
-/* Loads sid's chain: its key and head. A head that fails its MAC, or entries
- * with no head, are never extended: a new head would vouch for them. */
+/* Loads sid's chain: its key and head. A head that fails its MAC is never
+ * extended: a new head would vouch for the alteration. A chain whose head
+ * was deleted starts again from 1 (finding its entries without the head
+ * would take a scan of the whole log); verification reports the old
+ * entries, with no head or beside the new chain's. */
 static void chain_load(struct mes_recommender *r, struct chain *ch, int64_t sid) {
   memset(ch, 0, sizeof *ch);
   ch->sid = sid;
@@ -219,12 +216,6 @@ static void chain_load(struct mes_recommender *r, struct chain *ch, int64_t sid)
   mes_wipe(key, sizeof key);
   int rc = mes_store_access_head_get(r->st, sid, &ch->head);
   if (rc == MES_ENOT_FOUND) {
-    bool any = false;
-    if (mes_store_access_list(r->st, sid, stop_at_first, &any) != MES_OK || any) {
-      mes_log(r->log, MES_LOG_ERROR, "access log of subject #%lld has entries but no head: not extended",
-              (long long)sid);
-      return;
-    }
     ch->head = (struct mes_access_head){.sid = sid, .first = 1};
     ch->is_new = true;
     ch->usable = true;
@@ -352,7 +343,11 @@ static int chain_and_append(struct mes_recommender *r, const struct mes__rec_acc
     heads[n_heads] = (struct mes_access_head_put){.head = ch->head, .is_new = ch->is_new, .was = ch->was};
     n_heads++;
   }
-  return mes_store_access_append(r->st, rows, n_rows, heads, n_heads);
+  int rc = mes_store_access_append(r->st, rows, n_rows, heads, n_heads);
+  for (size_t k = 0, j = 0; rc == MES_OK && k < n_chains; k++)
+    if (chains[k].usable)
+      chains[k].head.last_id = heads[j++].head.last_id; /* where the next append points back to */
+  return rc;
 }
 
 void mes__rec_access_write(struct mes_recommender *r, const struct mes__rec_access *a, size_t n) {

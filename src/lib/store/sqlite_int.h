@@ -156,7 +156,9 @@ enum stmt_id {
   S_ACC_EXPIRED,
   S_ACC_HEAD_MOVE,
   S_ACC_DEL_BEFORE,
-  S_SUBJ_DEL_ACCESS,
+  S_ACC_STEP,
+  S_ACC_GET,
+  S_ACC_DEL_ID,
   S_SUBJ_DEL_ACCESS_HEAD,
   /* keys.db (sqlite_subjects.c) */
   K_PUT,
@@ -427,9 +429,12 @@ int mes__sq_decision_get(struct mes_store *st, int64_t rid, struct mes_decision_
 int mes__sq_decision_list(struct mes_store *st, int64_t sid, mes_store_decision_cb cb, void *ud);
 int mes__sq_decision_sweep(struct mes_store *st, int64_t before_ms, int64_t *n);
 int mes__sq_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
-                          const struct mes_access_head_put *heads, size_t n_heads);
+                          struct mes_access_head_put *heads, size_t n_heads);
 int mes__sq_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out);
 int mes__sq_access_list(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud);
+/* Deletes sid's access log, entries and head, in the caller's transaction
+ * (the writer lock held); *deleted gets the entries' count. */
+int mes__sq_access_delete_subject(struct sq *b, int64_t sid, int64_t *deleted);
 int mes__sq_access_heads(struct mes_store *st, mes_store_access_head_cb cb, void *ud);
 int mes__sq_access_expired(struct mes_store *st, int64_t before_ms, mes_store_access_sid_cb cb, void *ud);
 int mes__sq_access_trim(struct mes_store *st, const struct mes_access_trim *t, size_t n, int64_t *n_deleted);

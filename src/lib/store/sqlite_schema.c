@@ -114,6 +114,32 @@ static const char *const data_steps[] = {
      * and an index less is a B-tree write less on that path, while incident
      * scans are rare and bounded by their --since. */
     "DROP INDEX access_log_reader;",
+    /* 12: entries in the order they are written (rowid), each pointing to
+     * its chain's previous entry (prev), and each head to its chain's last
+     * (last_id): a batch of entries for different people then fills the
+     * table's last page or two, where keyed by subject each entry dirtied a
+     * page of its own, written to the WAL and again at the checkpoint.
+     * Reading a person's log walks back from the head. The pointers are
+     * not under any MAC: a wrong one breaks the walk, which then reads the
+     * subject's entries by a scan, and verification reads every entry by
+     * subject and seq, never through the pointers. Existing entries are
+     * numbered by subject and seq, so prev is the row before when it holds
+     * the chain's previous seq. */
+    "CREATE TABLE access_log_new(id INTEGER PRIMARY KEY, subject INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " prev INTEGER NOT NULL, ts_ms INTEGER NOT NULL, action INTEGER NOT NULL, reader TEXT NOT NULL,"
+    " sealed BLOB NOT NULL, mac BLOB NOT NULL);"
+    "INSERT INTO access_log_new(id, subject, seq, prev, ts_ms, action, reader, sealed, mac)"
+    " SELECT row_number() OVER w, subject, seq,"
+    " CASE WHEN lag(subject) OVER w = subject AND lag(seq) OVER w = seq - 1 THEN row_number() OVER w - 1 ELSE 0 END,"
+    " ts_ms, action, reader, sealed, mac FROM access_log WINDOW w AS (ORDER BY subject, seq);"
+    "ALTER TABLE access_heads ADD COLUMN last_id INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX access_log_new_by_seq ON access_log_new(subject, seq);"
+    "UPDATE access_heads SET last_id = coalesce((SELECT e.id FROM access_log_new e"
+    " WHERE e.subject = access_heads.subject AND e.seq = access_heads.n), 0);"
+    "DROP INDEX access_log_new_by_seq;"
+    "DROP TABLE access_log;"
+    "ALTER TABLE access_log_new RENAME TO access_log;"
+    "CREATE INDEX access_log_ts ON access_log(ts_ms);",
 };
 
 static const char *const keys_steps[] = {
@@ -282,33 +308,40 @@ const char *const mes__sq_sql[S_N] = {
     [S_COUNT_DAYS] = "SELECT day, kind, label, n FROM daily_counts WHERE day >= ?1 ORDER BY day, kind, label",
     [S_COUNT_SWEEP] = "DELETE FROM daily_counts WHERE day < ?1",
     /* sqlite_access.c */
-    [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, ts_ms, action, reader, sealed, mac)"
-                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_ACC_ADD] = "INSERT INTO access_log(subject, seq, prev, ts_ms, action, reader, sealed, mac)"
+                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     /* A head moves on only from the head its writer extended (its MAC
      * covers the count, the last MAC and the start): one changed meanwhile
      * (a sweep, another writer, an erasure, an edit of the file) makes the
      * append fail (no row changes); a new chain's head is only inserted. */
-    [S_ACC_HEAD_PUT] = "UPDATE access_heads SET n = ?2, last = ?3, mac = ?4 WHERE subject = ?1 AND mac = ?5"
-                       " AND n = ?6 AND last = ?7 AND first = ?8 AND (first = 1 OR base = ?9)",
-    [S_ACC_HEAD_NEW] = "INSERT INTO access_heads(subject, n, last, mac, first, base) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [S_ACC_HEAD_GET] = "SELECT subject, n, last, mac, first, base FROM access_heads WHERE subject = ?1",
+    [S_ACC_HEAD_PUT] = "UPDATE access_heads SET n = ?2, last = ?3, mac = ?4, last_id = ?10 WHERE subject = ?1"
+                       " AND mac = ?5 AND n = ?6 AND last = ?7 AND first = ?8 AND (first = 1 OR base = ?9)",
+    [S_ACC_HEAD_NEW] = "INSERT INTO access_heads(subject, n, last, mac, first, base, last_id)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_ACC_HEAD_GET] = "SELECT subject, n, last, mac, first, base, last_id FROM access_heads WHERE subject = ?1",
+    /* A subject's entries by a scan of the whole log: only when the walk
+     * from its head breaks (an altered or damaged log). */
     [S_ACC_LIST] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log WHERE subject = ?1"
                    " ORDER BY seq",
     [S_ACC_LIST_ALL] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log"
                        " ORDER BY subject, seq",
-    [S_ACC_HEADS] = "SELECT subject, n, last, mac, first, base FROM access_heads ORDER BY subject",
+    /* One step of a walk back from a head, then an entry read whole. */
+    [S_ACC_STEP] = "SELECT subject, seq, prev FROM access_log WHERE id = ?1",
+    [S_ACC_GET] = "SELECT subject, seq, ts_ms, action, reader, sealed, mac FROM access_log WHERE id = ?1",
+    [S_ACC_DEL_ID] = "DELETE FROM access_log WHERE id = ?1",
+    [S_ACC_HEADS] = "SELECT subject, n, last, mac, first, base, last_id FROM access_heads ORDER BY subject",
     [S_ACC_EXPIRED] = "SELECT DISTINCT subject FROM access_log WHERE ts_ms < ?1 ORDER BY subject",
     /* The sweep moves the start only of the head it read (same count, same
      * start): a chain extended meanwhile is left for the next sweep. */
     [S_ACC_HEAD_MOVE] = "UPDATE access_heads SET first = ?3, base = ?4, mac = ?5"
                         " WHERE subject = ?1 AND n = ?2 AND first = ?6",
+    /* By a scan: only when a walk from the head breaks. */
     [S_ACC_DEL_BEFORE] = "DELETE FROM access_log WHERE subject = ?1 AND seq < ?2",
     /* By time (step 11): left to itself, the planner reads the whole log in
      * subject order for the DISTINCT, whatever the --since. */
     [S_ACC_READERS] = "SELECT a.subject, s.pseudonym FROM (SELECT DISTINCT subject FROM access_log"
                       " INDEXED BY access_log_ts WHERE ts_ms >= ?2 AND reader = ?1) a"
                       " JOIN subjects s ON s.id = a.subject ORDER BY a.subject",
-    [S_SUBJ_DEL_ACCESS] = "DELETE FROM access_log WHERE subject = ?1",
     [S_SUBJ_DEL_ACCESS_HEAD] = "DELETE FROM access_heads WHERE subject = ?1",
     /* keys.db (sqlite_subjects.c) */
     [K_PUT] = "INSERT INTO subject_keys(sid, wrapped) VALUES(?1, ?2)"

@@ -92,12 +92,11 @@ int mes__sq_subject_set_restricted(struct mes_store *st, int64_t sid, bool restr
 int mes__sq_subject_delete(struct mes_store *st, int64_t sid, struct mes_store_erased *counted) {
   static const enum stmt_id dels[] = {S_SUBJ_DEL_EVENTS,    S_SUBJ_DEL_CONSENTS,    S_SUBJ_DEL_TOKENS,
                                       S_SUBJ_DEL_PREFS,     S_SUBJ_DEL_IMPRESSIONS, S_SUBJ_DEL_DECISIONS,
-                                      S_SUBJ_DEL_ATTRS,     S_SUBJ_DEL_ACCESS,      S_SUBJ_DEL_ACCESS_HEAD,
-                                      S_SUBJ_DELETE}; /* last: its count says whether the subject existed */
+                                      S_SUBJ_DEL_ATTRS,     S_SUBJ_DELETE}; /* last: its count says whether the subject existed */
   struct mes_store_erased scratch;
   struct mes_store_erased *c = counted ? counted : &scratch;
   int64_t *slot[] = {&c->events, &c->consents, &c->tokens, &c->preferences, &c->impressions, &c->decisions,
-                    &c->attributes,  &c->accesses, NULL, NULL};
+                    &c->attributes,  NULL};
   memset(c, 0, sizeof *c);
   struct sq *b = sq_of(st);
   bool own;
@@ -109,6 +108,8 @@ int mes__sq_subject_delete(struct mes_store *st, int64_t sid, struct mes_store_e
     return wr_end(b, own, rc);
   int64_t n = 0;
   rc = run(b, S_IMP_HW); /* before S_SUBJ_DEL_IMPRESSIONS: ids are never reused */
+  if (rc == MES_OK)
+    rc = mes__sq_access_delete_subject(b, sid, &c->accesses);
   for (size_t i = 0; i < sizeof dels / sizeof dels[0] && rc == MES_OK; i++) {
     rc = run_i64(b, dels[i], sid, &n);
     if (slot[i])

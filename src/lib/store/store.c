@@ -550,7 +550,7 @@ int mes_store_counts_sweep(struct mes_store *st, int64_t before_day, int64_t *n)
 
 /* --- the access log --- */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
-                            const struct mes_access_head_put *heads, size_t n_heads) {
+                            struct mes_access_head_put *heads, size_t n_heads) {
   if (!st || (!rows && n) || (!heads && n_heads))
     return MES_EINTERNAL;
   for (size_t i = 0; i < n; i++)

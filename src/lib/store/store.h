@@ -417,6 +417,11 @@ struct mes_access_head {
   int64_t first;                      /* the seq of the first entry kept (1 until a sweep; n + 1: none kept) */
   uint8_t base[MES_ACCESS_MAC_BYTES]; /* the mac entry `first` chains to (zeros when first is 1) */
   uint8_t mac[MES_ACCESS_MAC_BYTES];  /* the head's own MAC (over sid, n, last, and first and base) */
+  /* Where the chain's last entry is stored (the backend's own number; 0:
+   * none), which reading the chain starts from. Not under the MAC: a wrong
+   * one only makes the backend find the entries the slow way. Set by the
+   * backend on a head it reads or an append writes. */
+  int64_t last_id;
 };
 /* A head as an append writes it: `head` replaces the stored head only if
  * that is still `was` in every column (the head the caller extended, as it
@@ -432,9 +437,10 @@ struct mes_access_head_put {
  * When a stored head differs from the one a put extends (a sweep moved its
  * start, another writer extended it, it was erased or altered), or a new
  * chain's head already exists, or another writer added the same rows
- * first, nothing is written and MES_EEXISTS returned. Arrays borrowed. */
+ * first, nothing is written and MES_EEXISTS returned. Arrays borrowed; on
+ * MES_OK each heads[i].head.last_id says where its chain now ends. */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
-                            const struct mes_access_head_put *heads, size_t n_heads);
+                            struct mes_access_head_put *heads, size_t n_heads);
 /* sid's head; MES_ENOT_FOUND when sid has no log. */
 int mes_store_access_head_get(struct mes_store *st, int64_t sid, struct mes_access_head *out);
 /* Calls cb for each row of sid (sid > 0), or of every subject (sid == 0),

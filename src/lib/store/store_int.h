@@ -20,7 +20,7 @@
 
 #include "store/store.h"
 
-#define MES_STORE_OPS_VERSION 4
+#define MES_STORE_OPS_VERSION 5
 
 struct mes_store_ops {
   int version; /* MES_STORE_OPS_VERSION the backend was written against */
@@ -137,7 +137,7 @@ struct mes_store_ops {
   int (*counts_sweep)(struct mes_store *st, int64_t before_day, int64_t *n);
 
   int (*access_append)(struct mes_store *st, const struct mes_access_row *rows, size_t n,
-                       const struct mes_access_head_put *heads, size_t n_heads);
+                       struct mes_access_head_put *heads, size_t n_heads);
   int (*access_head_get)(struct mes_store *st, int64_t sid, struct mes_access_head *out);
   int (*access_list)(struct mes_store *st, int64_t sid, mes_store_access_cb cb, void *ud);
   int (*access_heads)(struct mes_store *st, mes_store_access_head_cb cb, void *ud);

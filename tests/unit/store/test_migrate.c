@@ -200,6 +200,109 @@ static void test_first_version_moves_forward(void **state) {
   mes_store_close(st);
 }
 
+/* The access log as schema version 11 kept it (entries keyed by subject
+ * and seq, heads without the last entry's id), frozen here: subject 1 with
+ * three entries, subject 3 swept down to two (its first kept is seq 2),
+ * subject 2 with one; the MACs are the backend's to keep, not to check. */
+static const char access_v11[] =
+    "DROP TABLE access_log;"
+    "CREATE TABLE access_log(subject INTEGER NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+    " action INTEGER NOT NULL, reader TEXT NOT NULL, sealed BLOB NOT NULL, mac BLOB NOT NULL,"
+    " PRIMARY KEY(subject, seq)) WITHOUT ROWID;"
+    "CREATE INDEX access_log_ts ON access_log(ts_ms);"
+    "ALTER TABLE access_heads DROP COLUMN last_id;"
+    "INSERT INTO access_log VALUES(3, 2, 1500, 1, 'shop', X'31', zeroblob(32)), (1, 1, 1000, 1, 'shop', X'11',"
+    " zeroblob(32)), (2, 1, 1100, 2, 'support', X'21', zeroblob(32)), (1, 2, 2000, 3, 'shop', X'12', zeroblob(32)),"
+    " (3, 3, 2500, 1, 'shop', X'32', zeroblob(32)), (1, 3, 3000, 1, 'shop', X'13', zeroblob(32));"
+    "INSERT INTO access_heads(subject, n, last, mac, first, base) VALUES(1, 3, zeroblob(32), zeroblob(32), 1, NULL),"
+    " (2, 1, zeroblob(32), zeroblob(32), 1, NULL), (3, 3, zeroblob(32), zeroblob(32), 2, zeroblob(32));"
+    "PRAGMA user_version = 11;";
+
+struct acc_seen {
+  int n;
+  int64_t sid[8], seq[8];
+  uint8_t first_byte[8];
+};
+
+static int see_access(void *ud, const struct mes_access_row *r) {
+  struct acc_seen *s = ud;
+  assert_true(s->n < 8);
+  s->sid[s->n] = r->sid;
+  s->seq[s->n] = r->seq;
+  s->first_byte[s->n++] = r->sealed_len ? r->sealed[0] : 0;
+  return 0;
+}
+
+static struct acc_seen access_of(struct mes_store *st, int64_t sid) {
+  struct acc_seen s = {0};
+  assert_int_equal(mes_store_access_list(st, sid, see_access, &s), MES_OK);
+  return s;
+}
+
+static int64_t count_sql(const char *path, const char *sql) {
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+/* A log kept by subject moves to write order: each chain reads back whole
+ * and in order from its head, grows from its last entry, and erasure takes
+ * all of it, even when a pointer is wrong (the backend then scans). */
+static void test_access_log_moves_to_write_order(void **state) {
+  struct fx *f = *state;
+  mes_store_close(open_store(f->dir)); /* the current version, then the log put back as version 11 kept it */
+  make_db(f->data, access_v11);
+  struct mes_store *st = open_store(f->dir);
+  struct acc_seen a = access_of(st, 1);
+  assert_int_equal(a.n, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(a.seq[i], i + 1);
+    assert_int_equal(a.first_byte[i], 0x11 + i);
+  }
+  struct acc_seen c = access_of(st, 3);
+  assert_int_equal(c.n, 2);
+  assert_int_equal(c.seq[0], 2);
+  assert_int_equal(c.first_byte[1], 0x32);
+  struct mes_access_head h;
+  assert_int_equal(mes_store_access_head_get(st, 1, &h), MES_OK);
+  assert_true(h.last_id > 0);
+
+  /* Subject 1's chain grows from its migrated head; the new entry points
+   * back to the old last one. */
+  struct mes_access_row row = {.sid = 1, .seq = 4, .ts_ms = 4000, .action = 1, .reader = "shop",
+                               .sealed = (const uint8_t *)"\x14", .sealed_len = 1};
+  struct mes_access_head_put put = {.head = h, .was = h};
+  put.head.n = 4;
+  assert_int_equal(mes_store_access_append(st, &row, 1, &put, 1), MES_OK);
+  assert_true(put.head.last_id > h.last_id);
+  a = access_of(st, 1);
+  assert_int_equal(a.n, 4);
+  assert_int_equal(a.seq[3], 4);
+  assert_int_equal(a.first_byte[3], 0x14);
+  mes_store_close(st);
+  assert_int_equal(count_sql(f->data, "SELECT prev FROM access_log WHERE subject = 1 AND seq = 4"), h.last_id);
+
+  /* A wrong pointer: the chain still reads whole, and erasure takes it all. */
+  make_db(f->data, "UPDATE access_log SET prev = 0 WHERE subject = 1 AND seq = 3;");
+  st = open_store(f->dir);
+  a = access_of(st, 1);
+  assert_int_equal(a.n, 4);
+  assert_int_equal(a.seq[0], 1);
+  assert_int_equal(a.seq[3], 4);
+  struct mes_store_erased gone;
+  assert_int_equal(mes_store_subject_delete_counted(st, 1, &gone), MES_OK);
+  assert_int_equal(gone.accesses, 4);
+  mes_store_close(st);
+  assert_int_equal(count_sql(f->data, "SELECT count(*) FROM access_log WHERE subject = 1"), 0);
+  assert_int_equal(count_sql(f->data, "SELECT count(*) FROM access_log"), 3);
+}
+
 static void test_newer_version_is_refused(void **state) {
   struct fx *f = *state;
   make_db(f->data, "PRAGMA user_version = 999;");
@@ -215,6 +318,7 @@ static void test_newer_version_is_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_first_version_moves_forward),
+      T(test_access_log_moves_to_write_order),
       T(test_newer_version_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
