@@ -193,6 +193,23 @@ static void test_tampered_chain_is_not_laundered(void **state) {
   close_fixture(&f);
 }
 
+/* A chain whose head was deleted starts again from 1, and verification
+ * still reports the subject: the old entries stand beside the new chain. */
+static void test_a_deleted_head_stays_found(void **state) {
+  (void)state;
+  struct fixture f;
+  open_fixture(&f, "acc-headless");
+  tamper(&f, "DELETE FROM access_heads WHERE subject = ?1", f.ana);
+  note(&f, f.ana, "ana", "shop", MES_ACCESS_RECOMMEND, 7);
+  mes_recommender_flush(f.rec);
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
+  assert_false(c.intact);
+  assert_int_equal(c.bad_sid, f.ana);
+  close_fixture(&f);
+}
+
 /* Erasure takes the log and its head: what is left verifies. */
 static void test_erasure_removes_the_log(void **state) {
   (void)state;
@@ -528,6 +545,7 @@ int main(void) {
       cmocka_unit_test(test_log_reads_back_in_order_and_language),
       cmocka_unit_test(test_tampering_is_found),
       cmocka_unit_test(test_tampered_chain_is_not_laundered),
+      cmocka_unit_test(test_a_deleted_head_stays_found),
       cmocka_unit_test(test_erasure_removes_the_log),
       cmocka_unit_test(test_incident_lists_readers),
       cmocka_unit_test(test_sweep_keeps_the_chain),
