@@ -243,10 +243,9 @@ static void chain_load(struct mes_recommender *r, struct chain *ch, int64_t sid)
  * for column, so a head that a sweep, another process, an erasure or an
  * edit of the file changed makes the append fail, and the batch's heads are
  * forgotten and read (and checked) from the store again: a head altered in
- * the file is never overwritten by a good one. A slot keeps an erased
- * subject's chain key until it is reused or the subject comes up again (its
- * key is then found gone): a chain key is a one-way MAC of the subject's
- * key, and opens nothing. HEAD_SLOTS × 160 bytes. */
+ * the file is never overwritten by a good one. An erasure wipes its
+ * subject's slot, chain key included (mes_recommender_forget, between two
+ * batches). HEAD_SLOTS × 168 bytes. */
 #define HEAD_SLOTS 4096
 
 struct mes__rec_head_slot {
@@ -267,6 +266,13 @@ static void head_forget(struct mes_recommender *r, int64_t sid) {
   struct mes__rec_head_slot *s = head_slot(r, sid);
   if (s && s->sid == sid)
     mes_wipe(s, sizeof *s);
+}
+
+void mes__rec_access_forget(struct mes_recommender *r, int64_t sid) { head_forget(r, sid); }
+
+bool mes__rec_access_remembers(struct mes_recommender *r, int64_t sid) {
+  const struct mes__rec_head_slot *s = head_slot(r, sid);
+  return s && s->sid == sid;
 }
 
 /* Finds sid's chain: remembered, or loaded from the store. Either way the

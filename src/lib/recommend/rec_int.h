@@ -354,6 +354,11 @@ void mes__rec_access_write(struct mes_recommender *r, const struct mes__rec_acce
 /* Wipes and frees what mes__rec_access_write keeps between batches; once
  * the writer thread has stopped. */
 void mes__rec_access_release(struct mes_recommender *r);
+/* Wipes sid's remembered head and chain key (access.c); mu held and no
+ * batch in flight, so that the writer is not using them. */
+void mes__rec_access_forget(struct mes_recommender *r, int64_t sid);
+/* Whether the writer remembers sid's head (tests); same conditions. */
+bool mes__rec_access_remembers(struct mes_recommender *r, int64_t sid);
 /* Notes a read of sid's data by the request's actor (access.c); subject
  * (may be NULL) is the id as the caller gave it, kept sealed. _for names
  * the purpose (static) where the action alone does not tell it. */

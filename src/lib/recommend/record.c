@@ -295,11 +295,12 @@ void mes_recommender_forget(struct mes_recommender *r, int64_t sid) {
     }
   }
   r->tail = last;
-  if (r->inflight) { /* the batch being written may hold sid's: let it land first */
-    uint64_t target = r->queued_batches;
-    while (r->written < target)
-      pthread_cond_wait(&r->done, &r->mu);
-  }
+  /* The batch being written may hold sid's: let it land first. With no
+   * batch in flight, the writer cannot touch its remembered heads until mu
+   * is released, so sid's (with its chain key) is wiped here. */
+  while (r->inflight)
+    pthread_cond_wait(&r->done, &r->mu);
+  mes__rec_access_forget(r, sid);
   pthread_mutex_unlock(&r->mu);
 }
 

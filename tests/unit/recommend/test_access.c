@@ -210,11 +210,19 @@ static void test_a_deleted_head_stays_found(void **state) {
   close_fixture(&f);
 }
 
-/* Erasure takes the log and its head: what is left verifies. */
+/* Erasure takes the log and its head, and the writer's memory of them:
+ * what is left verifies. */
 static void test_erasure_removes_the_log(void **state) {
   (void)state;
   struct fixture f;
   open_fixture(&f, "acc-erase");
+  /* The writer remembers both chains' heads and keys; forgetting ana (as
+   * an erasure does first) wipes hers and leaves ben's. */
+  assert_true(mes__rec_access_remembers(f.rec, f.ana));
+  assert_true(mes__rec_access_remembers(f.rec, f.ben));
+  mes_recommender_forget(f.rec, f.ana);
+  assert_false(mes__rec_access_remembers(f.rec, f.ana));
+  assert_true(mes__rec_access_remembers(f.rec, f.ben));
   struct mes_store_erased n;
   assert_int_equal(mes_store_subject_delete_counted(f.w.store, f.ana, &n), MES_OK);
   assert_int_equal(n.accesses, 4);
