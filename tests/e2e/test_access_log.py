@@ -50,7 +50,8 @@ class AccessLogTest(ServerTestCase):
         headers = {"Accept-Language": lang} if lang else None
         st, _, body = self.request("GET", "/v1/subjects/%s/access-log" % subject, key=key, headers=headers)
         self.assertEqual(st, 200, body)
-        self.assertEqual(set(body), {"entries"}, body)
+        self.assertEqual(set(body), {"entries", "intact"}, body)
+        self.assertIs(body["intact"], True, body)  # nothing here edits the store
         for e in body["entries"]:
             self.assertEqual(set(e), {"at", "reader", "purpose", "action", "text"}, e)
         return body["entries"]

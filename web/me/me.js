@@ -376,7 +376,7 @@
         ? h("table", {},
           h("thead", {}, h("tr", {}, ["access_when", "access_who", "access_why", "access_what"].map((k) => h("th", { scope: "col" }, t(k))))),
           h("tbody", {}, entries.map((e) => h("tr", {}, h("td", {}, timeEl(e.at)), h("td", {}, e.reader),
-            h("td", {}, e.purpose), h("td", {}, e.text)))))
+            h("td", {}, e.purpose), h("td", {}, e.altered ? [e.text, " ", h("strong", { class: "altered" }, t("access_altered"))] : e.text)))))
         : h("p", {}, t("access_none")));
   }
 

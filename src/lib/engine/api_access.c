@@ -16,15 +16,16 @@ int mes_engine_access_log(struct mes_engine *e, struct mes_call *call, const cha
   struct mes_subject s;
   mes__call_begin(&k, e, call);
   json_t *entries = NULL;
+  bool intact = false;
   int rc = mes__call_subject(&k, subject, subject_len, false, &s, err);
   if (!rc) {
     mes_recommender_flush(e->rec); /* the reads noted until now are in it */
-    rc = mes_recommend_access_log(e->rec, s.row.id, k.lang, &entries, err);
+    rc = mes_recommend_access_log(e->rec, s.row.id, k.lang, &entries, &intact, err);
   }
   mes__call_end(&k);
   if (rc)
     return rc;
-  *out = json_pack("{s:o}", "entries", entries);
+  *out = json_pack("{s:o, s:b}", "entries", entries, "intact", intact);
   return *out ? MES_OK : mes_err_set(err, MES_ENOMEM, NULL, NULL);
 }
 

@@ -50,7 +50,7 @@ int mes_engine_export(struct mes_engine *e, struct mes_call *call, const char *s
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   json_decref(attrs);
   json_t *log = NULL;
-  if (!rc && (rc = mes_recommend_access_log(e->rec, s.row.id, k.lang, &log, err)) == MES_OK &&
+  if (!rc && (rc = mes_recommend_access_log(e->rec, s.row.id, k.lang, &log, NULL, err)) == MES_OK &&
       json_object_set_new(*out, "access_log", log))
     rc = mes_err_set(err, MES_ENOMEM, NULL, NULL);
   if (rc && *out) {

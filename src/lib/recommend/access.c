@@ -445,6 +445,12 @@ struct log_read {
   enum mes_lang lang;
   json_t *entries;
   int rc;
+  /* The chain as the entries are read, checked as verification would. */
+  bool keyed;                        /* ck holds the chain key */
+  uint8_t ck[MES_KEY_BYTES];
+  uint8_t prev[MES_ACCESS_MAC_BYTES]; /* the MAC the next entry chains to */
+  int64_t next;                       /* the seq it must have */
+  bool intact;
 };
 
 /* One entry as read back, from its row and its opened sealed part. The
@@ -500,8 +506,27 @@ static bool entry_read(const struct mes_access_row *row, const char *plain, size
   return e->action && e->reader;
 }
 
+/* Whether row is where the chain read so far says, as stored. Without a
+ * head to start from (an altered one, or a key gone), no entry can be told
+ * apart: none is marked, and the log is not intact. */
+static bool entry_checks(struct log_read *lr, const struct mes_access_row *row) {
+  if (!lr->keyed)
+    return true;
+  uint8_t want[MES_ACCESS_MAC_BYTES];
+  bool ok = row->seq == lr->next &&
+            entry_mac(lr->ck, lr->prev, row->sid, row->seq, row->ts_ms, row->action, row->reader, row->sealed,
+                      row->sealed_len, want) == MES_OK &&
+            mes_ct_equal(want, row->mac, sizeof want);
+  memcpy(lr->prev, row->mac, sizeof lr->prev); /* the next entry vouches for this MAC as stored */
+  lr->next = row->seq + 1;
+  return ok;
+}
+
 static int add_entry(void *ud, const struct mes_access_row *row) {
   struct log_read *lr = ud;
+  bool checks = entry_checks(lr, row);
+  if (!checks)
+    lr->intact = false;
   char *plain = NULL;
   size_t plain_len = 0;
   int rc = mes_subject_unseal(lr->r->subjects, row->sid, "access", row->sealed, row->sealed_len, &plain, &plain_len);
@@ -523,7 +548,7 @@ static int add_entry(void *ud, const struct mes_access_row *row) {
     mes_time_format(en.at_ms, at);
     e = json_pack("{s:s, s:s, s:s%, s:s, s:s}", "at", at, "reader", own ? "you" : en.reader, "purpose", en.purpose,
                   en.purpose_len, "action", action_code[en.action], "text", text);
-    if (!e)
+    if (!e || (!checks && json_object_set_new(e, "altered", json_true())))
       lr->rc = MES_ENOMEM;
   }
   json_decref(en.doc);
@@ -534,19 +559,45 @@ static int add_entry(void *ud, const struct mes_access_row *row) {
   return lr->rc != MES_OK;
 }
 
-int mes_recommend_access_log(struct mes_recommender *r, int64_t sid, enum mes_lang lang, json_t **out,
+int mes_recommend_access_log(struct mes_recommender *r, int64_t sid, enum mes_lang lang, json_t **out, bool *intact,
                              struct mes_err *err) {
   *out = NULL;
-  struct log_read lr = {r, lang >= 0 && lang < MES_LANG_N ? lang : MES_LANG_EN, json_array(), MES_OK};
+  if (intact)
+    *intact = false;
+  struct log_read lr = {
+      .r = r, .lang = lang >= 0 && lang < MES_LANG_N ? lang : MES_LANG_EN, .entries = json_array(), .intact = true};
   if (!lr.entries)
     return mes_err_set(err, MES_ENOMEM, NULL, NULL);
-  int rc = sid > 0 ? mes_store_access_list(r->st, sid, add_entry, &lr) : MES_OK;
+  /* The head the entries are read against: a chain with none is intact
+   * only when empty. */
+  struct mes_access_head h;
+  int rc = sid > 0 ? mes_store_access_head_get(r->st, sid, &h) : MES_ENOT_FOUND;
+  bool has_head = rc == MES_OK;
+  if (rc == MES_ENOT_FOUND)
+    rc = MES_OK;
+  uint8_t key[MES_KEY_BYTES];
+  if (!rc && has_head && mes_subject_key(r->subjects, sid, key) == MES_OK) {
+    chain_key(key, lr.ck);
+    mes_wipe(key, sizeof key);
+    uint8_t want[MES_ACCESS_MAC_BYTES];
+    head_mac(lr.ck, &h, want);
+    lr.keyed = mes_ct_equal(want, h.mac, sizeof want); /* an altered head vouches for nothing */
+    lr.next = h.first > 1 ? h.first : 1;
+    memcpy(lr.prev, head_base(&h), sizeof lr.prev);
+  }
+  if (!rc && sid > 0)
+    rc = mes_store_access_list(r->st, sid, add_entry, &lr);
   if (!rc)
     rc = lr.rc;
+  bool whole = has_head ? lr.keyed && lr.next == h.n + 1 && mes_ct_equal(lr.prev, h.last, sizeof lr.prev)
+                        : json_array_size(lr.entries) == 0;
+  mes_wipe(lr.ck, sizeof lr.ck);
   if (rc) {
     json_decref(lr.entries);
     return mes_err_set(err, rc, NULL, NULL);
   }
+  if (intact)
+    *intact = lr.intact && whole;
   *out = lr.entries;
   return MES_OK;
 }

@@ -153,9 +153,12 @@ enum mes_access_action {
 void mes_recommender_access_note(struct mes_recommender *r, const struct mes_req *c, int64_t sid, const char *subject,
                                  size_t subject_len, enum mes_access_action action);
 /* sid's log as stored, oldest first, worded in lang: *out is new, a JSON
- * array of {at, reader, purpose, action, text}. Entries still queued are
+ * array of {at, reader, purpose, action, text}, with "altered": true on an
+ * entry whose chain MAC does not match what is shown. *intact (may be NULL)
+ * says whether the whole chain verifies against its head: false when an
+ * entry was altered, removed or cut off the end. Entries still queued are
  * not in it: mes_recommender_flush first to include the reads noted so far. */
-int mes_recommend_access_log(struct mes_recommender *r, int64_t sid, enum mes_lang lang, json_t **out,
+int mes_recommend_access_log(struct mes_recommender *r, int64_t sid, enum mes_lang lang, json_t **out, bool *intact,
                              struct mes_err *err);
 /* The verdict of mes_recommend_access_verify: intact, or the first broken
  * entry (subject row id, 1-based position; `problem` a static English

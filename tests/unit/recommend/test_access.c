@@ -111,7 +111,9 @@ static void test_log_reads_back_in_order_and_language(void **state) {
   open_fixture(&f, "acc-read");
   json_t *log = NULL;
   struct mes_err err;
-  assert_int_equal(mes_recommend_access_log(f.rec, f.ana, MES_LANG_ES, &log, &err), MES_OK);
+  bool intact = false;
+  assert_int_equal(mes_recommend_access_log(f.rec, f.ana, MES_LANG_ES, &log, &intact, &err), MES_OK);
+  assert_true(intact);
   assert_int_equal(json_array_size(log), 4);
   static const char *const want[][2] = {
       {"shop", "recommend"}, {"shop", "record"}, {"support", "export"}, {"you", "why"}};
@@ -187,10 +189,50 @@ static void test_tampered_chain_is_not_laundered(void **state) {
   assert_false(c.intact);
   assert_int_equal(c.bad_sid, f.ana);
   json_t *log = NULL;
-  assert_int_equal(mes_recommend_access_log(f.rec, f.ben, MES_LANG_EN, &log, &err), MES_OK);
+  bool intact = false;
+  assert_int_equal(mes_recommend_access_log(f.rec, f.ben, MES_LANG_EN, &log, &intact, &err), MES_OK);
+  assert_true(intact); /* ben's chain is untouched */
   assert_int_equal(json_array_size(log), 3);
   json_decref(log);
   close_fixture(&f);
+}
+
+/* The person's own view says what verification would: an entry whose
+ * reader was edited in the file is marked, a log cut off the end or whose
+ * middle entry went is not intact, another person's log still is. */
+static void test_the_persons_view_shows_tampering(void **state) {
+  (void)state;
+  static const struct {
+    const char *sql;
+    int altered; /* the 0-based entry marked "altered", or -1 */
+    size_t n;    /* entries shown */
+  } view_cases[] = {
+      {"UPDATE access_log SET reader = 'someone-else' WHERE subject = ?1 AND seq = 2", 1, 4},
+      {"DELETE FROM access_log WHERE subject = ?1 AND seq = 4", -1, 3},
+      {"DELETE FROM access_log WHERE subject = ?1 AND seq = 2", 1, 3},
+      {"UPDATE access_heads SET n = 3 WHERE subject = ?1", -1, 4},
+  };
+  for (size_t i = 0; i < sizeof view_cases / sizeof view_cases[0]; i++) {
+    struct fixture f;
+    open_fixture(&f, "acc-view");
+    tamper(&f, view_cases[i].sql, f.ana);
+    json_t *log = NULL;
+    bool intact = true;
+    struct mes_err err;
+    assert_int_equal(mes_recommend_access_log(f.rec, f.ana, MES_LANG_EN, &log, &intact, &err), MES_OK);
+    if (intact)
+      fail_msg("case %zu (%s): shown as intact", i, view_cases[i].sql);
+    assert_int_equal(json_array_size(log), view_cases[i].n);
+    for (size_t k = 0; k < json_array_size(log); k++)
+      assert_int_equal(json_is_true(json_object_get(json_array_get(log, k), "altered")),
+                       (int)k == view_cases[i].altered);
+    json_decref(log);
+    assert_int_equal(mes_recommend_access_log(f.rec, f.ben, MES_LANG_EN, &log, &intact, &err), MES_OK);
+    assert_true(intact);
+    assert_int_equal(json_array_size(log), 2);
+    json_decref(log);
+    close_fixture(&f);
+  }
 }
 
 /* A chain whose head was deleted starts again from 1, and verification
@@ -266,7 +308,7 @@ static void assert_intact(struct fixture *f, int64_t subjects, int64_t entries) 
 static void actions_of(struct fixture *f, int64_t sid, char *out, size_t cap) {
   json_t *log = NULL;
   struct mes_err err;
-  assert_int_equal(mes_recommend_access_log(f->rec, sid, MES_LANG_EN, &log, &err), MES_OK);
+  assert_int_equal(mes_recommend_access_log(f->rec, sid, MES_LANG_EN, &log, NULL, &err), MES_OK);
   out[0] = '\0';
   for (size_t i = 0; i < json_array_size(log); i++)
     snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "," : "",
@@ -466,7 +508,7 @@ static void test_both_stored_forms_read_and_verify(void **state) {
   assert_intact(&f, 2, 9);
   json_t *log = NULL;
   struct mes_err err;
-  assert_int_equal(mes_recommend_access_log(f.rec, f.ana, MES_LANG_EN, &log, &err), MES_OK);
+  assert_int_equal(mes_recommend_access_log(f.rec, f.ana, MES_LANG_EN, &log, NULL, &err), MES_OK);
   assert_int_equal(json_array_size(log), 7);
   static const char *const want[][4] = {
       {"auditor", "record", "audit", "2025-10-09T08:53:27.000Z"},
@@ -554,6 +596,7 @@ int main(void) {
       cmocka_unit_test(test_tampering_is_found),
       cmocka_unit_test(test_tampered_chain_is_not_laundered),
       cmocka_unit_test(test_a_deleted_head_stays_found),
+      cmocka_unit_test(test_the_persons_view_shows_tampering),
       cmocka_unit_test(test_erasure_removes_the_log),
       cmocka_unit_test(test_incident_lists_readers),
       cmocka_unit_test(test_sweep_keeps_the_chain),
