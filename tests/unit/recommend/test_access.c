@@ -173,6 +173,15 @@ static void test_tampering_is_found(void **state) {
   }
 }
 
+/* Verification finds sid's chain broken. */
+static void assert_broken(struct fixture *f, int64_t sid) {
+  struct mes_access_check c;
+  struct mes_err err;
+  assert_int_equal(mes_recommend_access_verify(f->rec, &c, &err), MES_OK);
+  assert_false(c.intact);
+  assert_int_equal(c.bad_sid, sid);
+}
+
 /* A head that fails its MAC is never extended: a new head would vouch for
  * the tampering. ben's chain, untouched, still grows. */
 static void test_tampered_chain_is_not_laundered(void **state) {
@@ -183,11 +192,8 @@ static void test_tampered_chain_is_not_laundered(void **state) {
   note(&f, f.ana, "ana", "shop", MES_ACCESS_RECOMMEND, 7);
   note(&f, f.ben, "ben", "shop", MES_ACCESS_RECOMMEND, 8);
   mes_recommender_flush(f.rec);
-  struct mes_access_check c;
+  assert_broken(&f, f.ana);
   struct mes_err err;
-  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
-  assert_false(c.intact);
-  assert_int_equal(c.bad_sid, f.ana);
   json_t *log = NULL;
   bool intact = false;
   assert_int_equal(mes_recommend_access_log(f.rec, f.ben, MES_LANG_EN, &log, &intact, &err), MES_OK);
@@ -244,11 +250,7 @@ static void test_a_deleted_head_stays_found(void **state) {
   tamper(&f, "DELETE FROM access_heads WHERE subject = ?1", f.ana);
   note(&f, f.ana, "ana", "shop", MES_ACCESS_RECOMMEND, 7);
   mes_recommender_flush(f.rec);
-  struct mes_access_check c;
-  struct mes_err err;
-  assert_int_equal(mes_recommend_access_verify(f.rec, &c, &err), MES_OK);
-  assert_false(c.intact);
-  assert_int_equal(c.bad_sid, f.ana);
+  assert_broken(&f, f.ana);
   close_fixture(&f);
 }
 
