@@ -142,13 +142,14 @@ void mes__model_follow(struct mes_engine *e);
 void mes__model_save_unsaved(struct mes_engine *e);
 /* Retrains when the policy's schedule or the events' growth says so, or when asked. */
 void mes__model_maybe_retrain(struct mes_engine *e);
-/* After the erasure of store subject sid (journaled, rows deleted): the
- * live model catches up with the erasure journal (live.c), so that sid and
- * anyone erased elsewhere leave it at once (mes_model_unlearn), and serves
- * the result; its durable save follows the answer. had_events: events of
- * theirs were stored (without, no model learnt from them: nothing to
- * unlearn for them). When the live model cannot unlearn (loaded from the
- * store), no model serves and a retraining without the person is asked;
+/* Once the erasure of store subject sid is journaled (its key and rows may
+ * be going meanwhile, on another thread): the live model catches up with
+ * the erasure journal (live.c), so that sid and anyone erased elsewhere
+ * leave it at once (mes_model_unlearn), and serves the result; its durable
+ * save follows the answer. had_events: events of theirs were stored when
+ * the record was journaled (without, no model learnt from them: nothing to
+ * unlearn for them). Any thread. When the live model cannot unlearn (loaded
+ * from the store), no model serves and a retraining without the person is asked;
  * so too when EASE is too large to keep its inverse (EASE dropped until
  * then). Returns what the erasure receipt says of the model (new; NULL when
  * out of memory): {"contribution": "unlearned" | "none" (no model had

@@ -493,9 +493,10 @@ static json_t *receipt(int64_t now_ms, const char *what, size_t events, bool exa
 
 json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, bool had_events, int64_t now_ms) {
   /* train_mu: one lineage of models, always the newest; a training that
-   * read the person before their rows went has made its model live by the
-   * time this runs, and this takes them out of it (their record is in the
-   * journal: rights/erase.c journals before it deletes). */
+   * read the person's rows before this runs has made its model live by now
+   * and this takes them out of it, and one that reads them after (they may
+   * still be going) reads the journal after the events and unlearns them
+   * itself (their record is in the journal: rights/erase.c journals first). */
   pthread_mutex_lock(&e->train_mu);
   struct mes_model *live = mes_engine_model(e);
   bool had_model = live != NULL;
@@ -521,7 +522,12 @@ json_t *mes__engine_unlearn(struct mes_engine *e, int64_t sid, bool had_events, 
   if (absent)
     return receipt(now_ms, "none", 0, true);
   if (rc || cu.carries || cu.own_info.retrain) {
-    mes__engine_request_retrain(e);
+    /* follow_locked (or the background thread, for a record it took
+     * first) asked for the retraining of the others under train_mu, before
+     * a training could start; asked again now, it could come just after the
+     * background thread took the first asking, and train a second time. */
+    if (rc)
+      mes__engine_request_retrain(e);
     return receipt(now_ms, "retraining", cu.own_info.events, false);
   }
   bool none = !had_model || cu.own_info.events == 0; /* nothing carried them: exactly a model without them */

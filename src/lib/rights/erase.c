@@ -9,7 +9,9 @@
  * (crypto-shredding: from then on every sealed row of the person, in this
  * file and in every backup, is noise), then the rows are deleted in one
  * transaction. A crash in between leaves rows nobody can read, which the
- * next open deletes, or the erasure asked again finishes. The in-memory copies
+ * next open deletes, or the erasure asked again finishes. Whatever follows
+ * the journal (the live model) may start on the person once the record is
+ * durable (the hook), while the key and rows go. The in-memory copies
  * (the key cache, the decoded history, the ingestion hint) are dropped
  * whatever happens, so that nothing answers from them afterwards.
  */
@@ -22,9 +24,12 @@
 #include "store/store.h"
 
 int mes_rights_erase(struct mes_rights *rt, const struct mes_req *c, const struct mes_subject *s,
-                     struct mes_store_erased *removed, struct mes_err *err) {
+                     const struct mes_rights_erase_hook *journaled, struct mes_store_erased *removed,
+                     struct mes_err *err) {
   memset(removed, 0, sizeof *removed);
   int rc = mes_store_erasure_add(rt->store, s->pn, s->row.id, c->now_ms);
+  if (rc == MES_OK && journaled && journaled->journaled)
+    journaled->journaled(journaled->ud);
   if (rc == MES_OK)
     rc = mes_subject_shred(rt->subjects, s->row.id);
   if (rc == MES_OK) {

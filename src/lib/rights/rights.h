@@ -74,12 +74,20 @@ int mes_rights_restrict(struct mes_rights *rt, const struct mes_req *c, struct m
  * tokens, preferences, impressions, decision records, the subject row) in
  * one durable transaction, and drops the key cache's, the history cache's
  * and ingestion's copies. *removed gets the counts. The caller first stops
- * the recommender's queue for s (mes_recommender_forget) and takes the
- * person out of the model. Store errors (the key may be gone already: the
- * same call again finishes the work).
+ * the recommender's queue for s (mes_recommender_forget). journaled (may be
+ * NULL) is called once, on this thread, as soon as the journal record is
+ * durable and before the key and rows go: what follows the journal (the live
+ * model) may take the person out from then on, alongside the store's work;
+ * it is not called when the journal cannot be written. Store errors (the key
+ * may be gone already: the same call again finishes the work).
  */
+struct mes_rights_erase_hook {
+  void (*journaled)(void *ud);
+  void *ud;
+};
 int mes_rights_erase(struct mes_rights *rt, const struct mes_req *c, const struct mes_subject *s,
-                     struct mes_store_erased *removed, struct mes_err *err);
+                     const struct mes_rights_erase_hook *journaled, struct mes_store_erased *removed,
+                     struct mes_err *err);
 /* The signed receipt of an erasure (contract §7), new, NULL when out of
  * memory: {"receipt_id", "action": "erasure", "pseudonym" (the short keyed
  * pseudonym, no personal data), "ts", "recorded_by", "removed": {counts per

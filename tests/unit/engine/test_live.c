@@ -7,7 +7,11 @@
  * follows the erasures made by another engine over the same directory,
  * unlearning them in place. Forgetting one event answers the same way, and
  * the same holds of it: no stored model that learnt it is served again.
+ * An erasure unlearns while its key and rows go: two at once each say what
+ * the model held of their person, and a model that cannot unlearn is kept
+ * for someone whose events it cannot have held.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,12 +276,102 @@ static void test_other_engine_follows(void **state) {
   mes_engine_close(other);
 }
 
+/* Two erasures at once: each unlearning (on a thread of its own, alongside
+ * its store work) may find the other's journal record too; both receipts
+ * still say what the model held of their own person, and the model left is
+ * the one without both. */
+struct erasing {
+  struct mes_engine *e;
+  const char *subject;
+  pthread_barrier_t *go;
+  json_t *receipt;
+};
+
+static void *erase_main(void *ud) {
+  struct erasing *x = ud;
+  pthread_barrier_wait(x->go);
+  x->receipt = erase(x->e, x->subject);
+  return NULL;
+}
+
+static void test_erasures_at_once_both_unlearn(void **state) {
+  struct fixture *f = *state;
+  crowd(f->e);
+  for (int round = 0; round < 2; round++) {
+    train_live(f->e);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    /* ann and cat viewed 3 items each; bob and dan 2 each, in round two. */
+    struct erasing x[2] = {{f->e, round ? "bob" : "ann", &go, NULL}, {f->e, round ? "dan" : "cat", &go, NULL}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+      assert_int_equal(pthread_create(&t[i], NULL, erase_main, &x[i]), 0);
+    for (int i = 0; i < 2; i++)
+      pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 2; i++) {
+      json_t *model = json_object_get(x[i].receipt, "model");
+      assert_string_equal(json_string_value(json_object_get(model, "contribution")), "unlearned");
+      assert_int_equal(json_integer_value(json_object_get(model, "events")), round ? 2 : 3);
+      assert_true(json_is_true(json_object_get(model, "exact")));
+      assert_int_equal(json_integer_value(json_object_get(json_object_get(x[i].receipt, "removed"), "events")),
+                       round ? 2 : 3);
+      json_decref(x[i].receipt);
+    }
+    assert_int_equal(live_events(f->e), round ? 0 : 4);
+  }
+  /* The save after them has seen all four records. */
+  mes__model_save_unsaved(f->e);
+  struct mes_engine *other = NULL;
+  mes_test_engine_open(f->data, &other);
+  struct mes_model *m = mes_engine_model(other);
+  assert_non_null(m);
+  assert_int_equal(mes_model_erasures_seen(m), 4);
+  mes_model_unref(m);
+  mes_engine_close(other);
+}
+
+/* A model loaded from the store cannot unlearn nor tell whom it learnt
+ * from: the erasure of someone with stored events drops it for a
+ * retraining, that of someone without keeps it serving. What counts is
+ * what was stored when the erasure began, its rows going meanwhile. */
+static void test_loaded_model_kept_for_someone_without_events(void **state) {
+  struct fixture *f = *state;
+  crowd(f->e);
+  shopper(f->e, "eve", NULL, 0);
+  train_live(f->e);
+  struct mes_engine *other = NULL;
+  mes_test_engine_open(f->data, &other); /* serves the stored model */
+  assert_int_equal(live_events(other), 10);
+  struct mes_model *m = mes_engine_model(other);
+  assert_false(mes_model_can_unlearn(m));
+  mes_model_unref(m);
+
+  json_t *receipt = erase(other, "eve");
+  json_t *model = json_object_get(receipt, "model");
+  assert_string_equal(json_string_value(json_object_get(model, "contribution")), "none");
+  assert_true(json_is_true(json_object_get(model, "exact")));
+  json_decref(receipt);
+  assert_int_equal(live_events(other), 10);
+
+  receipt = erase(other, "bob");
+  model = json_object_get(receipt, "model");
+  assert_string_equal(json_string_value(json_object_get(model, "contribution")), "retraining");
+  assert_false(json_is_true(json_object_get(model, "exact")));
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(receipt, "removed"), "events")), 2);
+  json_decref(receipt);
+  assert_int_equal(live_events(other), -1);
+  mes_engine_close(other);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_not_served_before_the_save, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erasure_after_the_sweep_still_unlearns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_engine_follows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forgotten_event_not_served_before_the_save, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_erasures_at_once_both_unlearn, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_loaded_model_kept_for_someone_without_events, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
