@@ -437,8 +437,8 @@ struct mes_access_head_put {
  * When a stored head differs from the one a put extends (a sweep moved its
  * start, another writer extended it, it was erased or altered), or a new
  * chain's head already exists, nothing is written and MES_EEXISTS
- * returned. Arrays borrowed; on
- * MES_OK each heads[i].head.last_id says where its chain now ends. */
+ * returned. Arrays borrowed; on MES_OK each heads[i].head.last_id says
+ * where its chain ends. */
 int mes_store_access_append(struct mes_store *st, const struct mes_access_row *rows, size_t n,
                             struct mes_access_head_put *heads, size_t n_heads);
 /* sid's head; MES_ENOT_FOUND when sid has no log. */
