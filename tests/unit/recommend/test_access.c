@@ -412,7 +412,7 @@ static void test_an_old_head_does_not_hide_the_sweep_undone(void **state) {
   assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &before), MES_OK);
   assert_int_equal(sweep_at(&f, 4), 3);
   struct mes_access_head_put put = {.head = before, .was = before};
-  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &put, 1), MES_EEXISTS); /* no longer the head */
+  assert_int_equal(mes_store_access_append(f.w.store, NULL, 0, &put, 1), MES_EEXISTS); /* not the stored head */
   tamper(&f, "UPDATE access_heads SET first = 1, base = NULL WHERE subject = ?1", f.ana);
   struct mes_access_head now;
   assert_int_equal(mes_store_access_head_get(f.w.store, f.ana, &now), MES_OK);
@@ -581,7 +581,7 @@ static void test_a_read_queued_before_erasure_leaves_nothing(void **state) {
   assert_int_equal(mes_subject_shred(mes_world_subjects(&f.w), f.ana), MES_OK);
   uint8_t *sealed = malloc(48);
   assert_non_null(sealed);
-  memset(sealed, 7, 48); /* sealed before the key was destroyed: its bytes no longer matter */
+  memset(sealed, 7, 48); /* sealed under a key since destroyed: what the bytes are is irrelevant */
   mes__rec_enqueue_access(f.rec, f.ana, T0_MS + 7000, MES_ACCESS_RECOMMEND, strdup("shop"), sealed, 48);
   note(&f, f.ben, "ben", "shop", MES_ACCESS_RECOMMEND, 8);
   mes_recommender_flush(f.rec);
